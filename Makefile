@@ -1,0 +1,136 @@
+# ngx_llm_route_module
+#
+#   make            module + command-line tools, against this machine's nginx
+#   make test       unit tests (core/) and the prove suite (t/)
+#   make demo       start nginx with the module and the mock provider
+#   make deps       install what is missing (Debian packages)
+#   make clean
+#
+# NGINX_SRC=/path/to/nginx-x.y.z builds against another nginx source tree
+# (NGX_CONF_FLAGS="..." gives its configure flags; default --with-compat).
+
+SHELL        := /bin/bash
+TOP          := $(CURDIR)
+BUILD        := $(TOP)/build
+MOD          := $(TOP)/ngx_llm_route_module
+CORE         := $(MOD)/core
+
+DEBIAN_SRC   := /usr/share/nginx/src
+NGINX_SRC    ?=
+NGINX_BIN    ?= /usr/sbin/nginx
+
+CC           ?= cc
+CFLAGS_CORE  := -std=gnu99 -O2 -g -Wall -Wextra -Werror -Wpointer-arith \
+                -Wno-unused-parameter -I$(CORE)
+SAN          ?=
+LIBS         := -lyajl -lpcre2-8 -lm
+
+CORE_SRCS    := $(sort $(wildcard $(CORE)/llr_*.c))
+CORE_HDRS    := $(sort $(wildcard $(CORE)/llr_*.h))
+MOD_SRCS     := $(wildcard $(MOD)/*.c $(MOD)/*.h) $(CORE_SRCS) $(CORE_HDRS)
+TOOLS        := $(patsubst tools/%.c,$(BUILD)/%,$(wildcard tools/llm-route-*.c))
+UNIT_SRCS    := $(sort $(wildcard t/unit/test_*.c))
+UNIT_BINS    := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
+
+DEBIAN_PKGS  := nginx-core nginx-dev libyajl-dev libpcre2-dev gcc make \
+                perl libjson-pp-perl curl
+TEST_PKGS    := prometheus chromium valgrind
+
+.PHONY: all module tools unit test test-unit test-t demo demo-stop deps \
+        deps-test clean train
+
+all: module tools
+
+module: $(BUILD)/ngx_http_llm_route_module.so
+
+tools: $(TOOLS)
+
+# --- the module, against Debian's nginx (or NGINX_SRC) ---------------------
+
+# configure again when the set of core files or the config script changes
+$(BUILD)/.srclist: FORCE
+	@mkdir -p $(BUILD)
+	@echo "$(CORE_SRCS) $(NGINX_SRC)" > $@.new
+	@cmp -s $@.new $@ && rm -f $@.new || mv $@.new $@
+
+$(BUILD)/nginx/objs/Makefile: config $(BUILD)/.srclist
+	@if [ -z "$(NGINX_SRC)" ] && [ ! -f $(DEBIAN_SRC)/conf_flags ]; then \
+	    echo "nginx-dev is missing: run 'make deps'"; exit 1; fi
+	rm -rf $(BUILD)/nginx
+	mkdir -p $(BUILD)/nginx
+	if [ -n "$(NGINX_SRC)" ]; then \
+	    cp -a $(NGINX_SRC)/. $(BUILD)/nginx/; \
+	    cd $(BUILD)/nginx && ./$$( [ -x configure ] && echo configure \
+	        || echo auto/configure ) $${NGX_CONF_FLAGS:---with-compat} \
+	        --add-dynamic-module=$(TOP); \
+	else \
+	    cp -a $(DEBIAN_SRC)/. $(BUILD)/nginx/; \
+	    . $(DEBIAN_SRC)/conf_flags; \
+	    cd $(BUILD)/nginx && ./configure "$${NGX_CONF_FLAGS[@]}" \
+	        --add-dynamic-module=$(TOP); \
+	fi
+
+$(BUILD)/ngx_http_llm_route_module.so: $(BUILD)/nginx/objs/Makefile $(MOD_SRCS)
+	$(MAKE) -C $(BUILD)/nginx -f objs/Makefile modules \
+	    $(if $(SAN),CFLAGS="$$(sed -n 's/^CFLAGS = //p' \
+	        $(BUILD)/nginx/objs/Makefile) $(SAN)")
+	cp $(BUILD)/nginx/objs/ngx_http_llm_route_module.so $@
+
+# --- tools and unit tests: core/ only, no nginx ----------------------------
+
+$(BUILD)/llm-route-%: tools/llm-route-%.c $(CORE_SRCS) $(CORE_HDRS)
+	@mkdir -p $(BUILD)
+	$(CC) $(CFLAGS_CORE) $(SAN) -o $@ $< $(CORE_SRCS) $(LIBS)
+
+$(BUILD)/unit/%: t/unit/%.c t/unit/tap.h $(CORE_SRCS) $(CORE_HDRS)
+	@mkdir -p $(BUILD)/unit
+	$(CC) $(CFLAGS_CORE) $(SAN) -It/unit -o $@ $< $(CORE_SRCS) $(LIBS)
+
+unit: $(UNIT_BINS)
+
+# --- tests -------------------------------------------------------------------
+
+test: deps-check all unit
+	prove --exec '' $(UNIT_BINS)
+	TEST_NGINX_BINARY=$(NGINX_BIN) \
+	TEST_NGINX_MODULE=$(BUILD)/ngx_http_llm_route_module.so \
+	    prove -I t/lib t/*.t
+
+test-unit: unit
+	prove --exec '' $(UNIT_BINS)
+
+# --- demo --------------------------------------------------------------------
+
+demo: deps-check all
+	@bash tools/demo.sh start
+
+demo-stop:
+	@bash tools/demo.sh stop
+
+# --- dependencies ------------------------------------------------------------
+
+deps:
+	@missing=""; for p in $(DEBIAN_PKGS) $(TEST_PKGS); do \
+	    dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	    echo "installing:$$missing"; \
+	    SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	    $$SUDO apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+	        --no-install-recommends $$missing; \
+	fi
+
+# install only when something the build needs is missing
+deps-check:
+	@for p in $(DEBIAN_PKGS); do dpkg -s $$p >/dev/null 2>&1 \
+	    || { $(MAKE) --no-print-directory deps; break; }; done
+
+# --- training ----------------------------------------------------------------
+
+train: tools
+	bash tools/train-default.sh
+
+clean:
+	rm -rf $(BUILD)
+
+FORCE:

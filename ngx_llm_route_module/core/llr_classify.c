@@ -1,0 +1,1300 @@
+/*
+ * ngx_llm_route_module: the compact prompt classifier (see
+ * llr_classify.h and docs/classifier.md).
+ */
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <pcre2.h>
+
+#include "llr_classify.h"
+
+
+#define LLR_CLS_HEAD       384     /* first bytes of a message tokenized */
+#define LLR_CLS_TAIL       128     /* and its last bytes */
+#define LLR_CLS_TCOLS      8       /* task columns per row, a vector */
+#define LLR_CLS_HDR        64
+#define LLR_CLS_FLUSH      32768
+
+#define LLR_CLS_SEP        0
+#define LLR_CLS_LETTER     1
+#define LLR_CLS_DIGIT      2
+
+/* seeds of the feature kinds */
+#define LLR_CLS_S_WORD     0x2545f491u
+#define LLR_CLS_S_BIGRAM   0x9e3779b9u
+#define LLR_CLS_S_SUFFIX   0x7f4a7c15u
+#define LLR_CLS_S_CHAR3    0x632be5abu
+
+#define LLR_FNV32_BASIS    0x811c9dc5u
+#define LLR_FNV32_PRIME    0x01000193u
+
+
+typedef int16_t  llr_v8hi_t __attribute__((vector_size(16)));
+typedef int32_t  llr_v8si_t __attribute__((vector_size(32)));
+
+
+struct llr_cls_model_s {
+    uint32_t             hash_bits;
+    uint32_t             ntasks;
+    uint32_t             trows;         /* task columns per row: 8 or 16 */
+    float                ctx_weight;
+    float                task_scale;
+    float                diff_scale;
+    float                diff_bias;
+    const int16_t       *tw;            /* [1 << hash_bits][trows] */
+    const int16_t       *dw;            /* [1 << hash_bits] */
+    float                task_bias[LLR_CLS_MAX_TASKS];
+    float                task_dense[LLR_CLS_NSTRUCT][LLR_CLS_MAX_TASKS];
+    float                diff_dense[LLR_CLS_NSTRUCT];
+    char                 names[LLR_CLS_MAX_TASKS][LLR_CLS_TASK_NAME_LEN];
+    pcre2_code          *re;
+    pcre2_match_data    *md;
+};
+
+
+/* structural counters of one group */
+typedef struct {
+    uint32_t             bytes;
+    uint32_t             tokenized;
+    uint32_t             digits;
+    uint32_t             numbers;
+    uint32_t             words;
+    uint32_t             lines;
+    uint32_t             code_lines;
+    uint32_t             indented;
+    uint32_t             fences;
+    uint32_t             math;
+    uint32_t             qmarks;
+    uint32_t             latex;
+    uint32_t             ends_q;
+    uint32_t             patterns;      /* bit mask */
+} llr_cls_cnt_t;
+
+
+typedef struct {
+    const llr_cls_model_t  *m;
+    llr_cls_record_pt       rec;
+    void                   *rec_ctx;
+
+    llr_v8si_t              acc[2][LLR_CLS_MAX_TASKS / LLR_CLS_TCOLS];
+    int32_t                 dacc[2];
+    double                  facc[2][LLR_CLS_MAX_TASKS + 1];
+    uint32_t                nfeat[2];
+    uint32_t                since_flush;
+
+    llr_cls_cnt_t           cnt[2];
+
+    int                     group;
+    int                     is_user;
+    size_t                  user_msgs;
+
+    /* tokenizer */
+    uint32_t                whash;
+    uint32_t                wlen;
+    uint32_t                wdigits;
+    uint32_t                prev;
+    uint32_t                have_prev;
+    uint32_t                line_start;
+    uint32_t                indent;
+
+    /* the head and the tail of the current message */
+    size_t                  msg_bytes;
+    size_t                  head_len;
+    unsigned char           head[LLR_CLS_HEAD];
+    unsigned char           tail[LLR_CLS_TAIL];
+
+    float                   dense[LLR_CLS_NSTRUCT];
+} llr_cls_state_t;
+
+
+/*
+ * byte classes and normal forms: ASCII letters lowercased, digits
+ * become '0', bytes >= 0x80 (UTF-8 sequences) are letters
+ */
+static unsigned char  llr_cls_class[256];
+static unsigned char  llr_cls_norm[256];
+static unsigned char  llr_cls_mathc[256];
+
+/*
+ * The tables above are constant after the first llr_cls_tables()
+ * call; it runs from model load (configuration time).
+ */
+static int  llr_cls_tables_done;
+
+
+static const char  llr_cls_pattern[] =
+    "(?i)^[^a-z0-9]{0,8}"
+    "(?:(?:please|pls|can you|could you|would you|i need you to|"
+    "i want you to|help me|now|then|and)[^a-z0-9]+)*"
+    "(?:"
+    "(translat|how do you say|what is the (?:french|spanish|german|"
+    "english|chinese|japanese|italian) for)"
+    "|(summar|tl;?dr|condense|give (?:me )?(?:a |the )?(?:gist|"
+    "overview|key points|main points)|shorten)"
+    "|(extract|list (?:all|every|the)|find all|identify (?:all|the|"
+    "every)|parse|pull out|return (?:a |the )?json|convert .{0,40}"
+    "(?:json|csv|table))"
+    "|((?:write|compose|create|draft|tell)(?: me)? (?:a|an|some)"
+    " (?:\\w+ ){0,2}(?:poem|story|song|haiku|limerick|sonnet|lyrics|"
+    "tale|joke|essay|blog|tweet|speech|scene|dialogue|letter|slogan|"
+    "rap|verse|script for))"
+    "|((?:write|implement|create|code|build|fix|debug|refactor|"
+    "optimi[sz]e)(?: me)? (?:a |an |the |this |my )?(?:\\w+ ){0,2}"
+    "(?:python|java|javascript|c\\+\\+|rust|go|sql|bash|shell|"
+    "function|program|script|class|method|query|regex|code|bug|api)"
+    "|def |import |#include|function |class |select )"
+    "|(solve|calculate|compute|evaluate|simplify|find the (?:value|sum|"
+    "area|number|probability)|prove|how many|how much)"
+    "|((?:what|who|why|how|when|where|which|is|are|can|does|do|did|"
+    "should|will)\\b)"
+    "|(imagine|pretend|act as|you are (?:a|an|my)|role-?play|"
+    "let'?s play)"
+    ")";
+
+
+static void
+llr_cls_tables(void)
+{
+    int  c;
+
+    if (llr_cls_tables_done) {
+        return;
+    }
+
+    for (c = 0; c < 256; c++) {
+        llr_cls_class[c] = LLR_CLS_SEP;
+        llr_cls_norm[c] = (unsigned char) c;
+
+        if ((c >= 'a' && c <= 'z') || c >= 0x80) {
+            llr_cls_class[c] = LLR_CLS_LETTER;
+
+        } else if (c >= 'A' && c <= 'Z') {
+            llr_cls_class[c] = LLR_CLS_LETTER;
+            llr_cls_norm[c] = (unsigned char) (c + 32);
+
+        } else if (c >= '0' && c <= '9') {
+            llr_cls_class[c] = LLR_CLS_DIGIT;
+            llr_cls_norm[c] = '0';
+
+        } else if (c == '\n' || c == '\r' || c == '\t') {
+            llr_cls_norm[c] = ' ';
+        }
+
+        llr_cls_mathc[c] = (c == '+' || c == '-' || c == '*' || c == '/'
+                            || c == '=' || c == '^' || c == '<' || c == '>'
+                            || c == '%');
+    }
+
+    llr_cls_tables_done = 1;
+}
+
+
+/* one hashed feature: its weights go straight into the accumulators */
+
+static inline void
+llr_cls_add(llr_cls_state_t *st, uint32_t x)
+{
+    uint32_t                b;
+    int                     g;
+    size_t                  j;
+    llr_v8hi_t              w;
+    const int16_t          *row;
+    const llr_cls_model_t  *m;
+
+    m = st->m;
+    b = (x * 0x9e3779b1u) >> (32 - m->hash_bits);
+    g = st->group;
+
+    if (st->rec) {
+        st->rec(st->rec_ctx, b, g);
+        st->nfeat[g]++;
+        return;
+    }
+
+    row = m->tw + (size_t) b * m->trows;
+
+    for (j = 0; j < m->trows / LLR_CLS_TCOLS; j++) {
+        memcpy(&w, row + j * LLR_CLS_TCOLS, sizeof(w));
+        st->acc[g][j] += __builtin_convertvector(w, llr_v8si_t);
+    }
+
+    st->dacc[g] += m->dw[b];
+    st->nfeat[g]++;
+
+    if (++st->since_flush == LLR_CLS_FLUSH) {
+        for (g = 0; g < 2; g++) {
+            for (j = 0; j < m->trows; j++) {
+                st->facc[g][j] += st->acc[g][j / LLR_CLS_TCOLS]
+                                            [j % LLR_CLS_TCOLS];
+            }
+            st->facc[g][LLR_CLS_MAX_TASKS] += st->dacc[g];
+            memset(st->acc[g], 0, sizeof(st->acc[g]));
+            st->dacc[g] = 0;
+        }
+        st->since_flush = 0;
+    }
+}
+
+
+static void
+llr_cls_word_end(llr_cls_state_t *st, const unsigned char *last)
+{
+    uint32_t  h;
+
+    h = st->whash;
+
+    llr_cls_add(st, h ^ LLR_CLS_S_WORD);
+
+    if (st->have_prev) {
+        llr_cls_add(st, (st->prev * LLR_FNV32_PRIME) ^ h ^ LLR_CLS_S_BIGRAM);
+    }
+
+    if (st->wlen >= 5) {
+        /* the word's last three bytes: a suffix character 3-gram */
+        llr_cls_add(st, (((uint32_t) llr_cls_norm[last[-2]] << 16)
+                         | ((uint32_t) llr_cls_norm[last[-1]] << 8)
+                         | llr_cls_norm[last[0]]) ^ LLR_CLS_S_SUFFIX);
+    }
+
+    st->cnt[st->group].words++;
+    st->cnt[st->group].numbers += (st->wdigits != 0);
+
+    st->prev = h;
+    st->have_prev = 1;
+    st->whash = LLR_FNV32_BASIS;
+    st->wlen = 0;
+    st->wdigits = 0;
+}
+
+
+/*
+ * Tokenize buf[from, to).  buf[0, from) is the earlier text of the same
+ * region (lookback for character n-grams); the word state carries over
+ * from the previous call.
+ */
+
+static void
+llr_cls_tokenize(llr_cls_state_t *st, const unsigned char *buf, size_t from,
+    size_t to)
+{
+    size_t          i;
+    uint32_t        h, c, n, g;
+    llr_cls_cnt_t  *cnt;
+
+    g = st->group;
+    cnt = &st->cnt[g];
+    h = st->whash;
+    cnt->tokenized += to - from;
+
+    for (i = from; i < to; i++) {
+        c = buf[i];
+
+        switch (llr_cls_class[c]) {
+
+        case LLR_CLS_LETTER:
+            h = (h ^ llr_cls_norm[c]) * LLR_FNV32_PRIME;
+            st->wlen++;
+            continue;
+
+        case LLR_CLS_DIGIT:
+            h = (h ^ '0') * LLR_FNV32_PRIME;
+            st->wlen++;
+            st->wdigits++;
+            cnt->digits++;
+            continue;
+
+        default:
+            break;
+        }
+
+        /* a separator */
+
+        if (st->wlen) {
+            st->whash = h;
+            llr_cls_word_end(st, &buf[i - 1]);
+            h = LLR_FNV32_BASIS;
+
+            if (st->line_start) {
+                cnt->indented += (st->indent >= 4);
+                st->line_start = 0;
+            }
+        }
+
+        if (c == ' ' || c == '\t') {
+            st->indent += st->line_start << (c == '\t' ? 2 : 0);
+            continue;
+        }
+
+        if (c == '\n') {
+            cnt->lines++;
+
+            if (i > 0) {
+                n = buf[i - 1];
+                cnt->code_lines += (n == ';' || n == '{' || n == '}');
+            }
+
+            st->line_start = 1;
+            st->indent = 0;
+            continue;
+        }
+
+        if (c == '\r') {
+            continue;
+        }
+
+        if (st->line_start) {
+            cnt->indented += (st->indent >= 4);
+            st->line_start = 0;
+        }
+
+        /* punctuation: a character 3-gram ending here */
+
+        n = (i >= 2) ? ((uint32_t) llr_cls_norm[buf[i - 2]] << 16
+                        | (uint32_t) llr_cls_norm[buf[i - 1]] << 8)
+                     : (i == 1) ? (uint32_t) llr_cls_norm[buf[0]] << 8 : 0;
+
+        llr_cls_add(st, (n | c) ^ LLR_CLS_S_CHAR3);
+
+        cnt->math += llr_cls_mathc[c];
+        cnt->qmarks += (c == '?');
+        cnt->latex += (c == '\\' || c == '$');
+        cnt->fences += (c == '`' && n == ('`' << 16 | '`' << 8));
+    }
+
+    st->whash = h;
+}
+
+
+static void
+llr_cls_flush_word(llr_cls_state_t *st, const unsigned char *last)
+{
+    if (st->wlen) {
+        llr_cls_word_end(st, last);
+    }
+
+    st->have_prev = 0;
+}
+
+
+static void
+llr_cls_patterns(llr_cls_state_t *st, const unsigned char *p, size_t len)
+{
+    int                     rc, k;
+    PCRE2_SIZE             *ov;
+    const llr_cls_model_t  *m;
+
+    m = st->m;
+
+    if (m->re == NULL || len == 0) {
+        return;
+    }
+
+    rc = pcre2_match(m->re, (PCRE2_SPTR) p, len, 0, PCRE2_NO_UTF_CHECK,
+                     m->md, NULL);
+    if (rc < 2) {
+        return;
+    }
+
+    ov = pcre2_get_ovector_pointer(m->md);
+
+    for (k = 1; k < rc && k <= LLR_CLS_NPATTERNS; k++) {
+        if (ov[2 * k] != PCRE2_UNSET) {
+            st->cnt[st->group].patterns |= 1u << (k - 1);
+            break;
+        }
+    }
+}
+
+
+/* sink callbacks */
+
+static void
+llr_cls_fold(llr_cls_state_t *st)
+{
+    size_t          j;
+    llr_cls_cnt_t  *cur, *ctx;
+
+    for (j = 0; j < LLR_CLS_MAX_TASKS / LLR_CLS_TCOLS; j++) {
+        st->acc[LLR_CLS_GROUP_CTX][j] += st->acc[LLR_CLS_GROUP_CUR][j];
+        memset(&st->acc[LLR_CLS_GROUP_CUR][j], 0, sizeof(llr_v8si_t));
+    }
+
+    for (j = 0; j <= LLR_CLS_MAX_TASKS; j++) {
+        st->facc[LLR_CLS_GROUP_CTX][j] += st->facc[LLR_CLS_GROUP_CUR][j];
+        st->facc[LLR_CLS_GROUP_CUR][j] = 0;
+    }
+
+    st->dacc[LLR_CLS_GROUP_CTX] += st->dacc[LLR_CLS_GROUP_CUR];
+    st->dacc[LLR_CLS_GROUP_CUR] = 0;
+    st->nfeat[LLR_CLS_GROUP_CTX] += st->nfeat[LLR_CLS_GROUP_CUR];
+    st->nfeat[LLR_CLS_GROUP_CUR] = 0;
+
+    cur = &st->cnt[LLR_CLS_GROUP_CUR];
+    ctx = &st->cnt[LLR_CLS_GROUP_CTX];
+    ctx->bytes += cur->bytes;
+    ctx->patterns |= cur->patterns;
+    memset(cur, 0, sizeof(llr_cls_cnt_t));
+
+    if (st->rec) {
+        st->rec(st->rec_ctx, UINT32_MAX, -1);
+    }
+}
+
+
+static void
+llr_cls_message_begin(void *ctx, const char *role, size_t turn)
+{
+    llr_cls_state_t  *st = ctx;
+
+    st->is_user = (role == NULL || strcmp(role, "user") == 0);
+
+    if (st->is_user) {
+        if (st->user_msgs++) {
+            llr_cls_fold(st);
+        }
+        st->group = LLR_CLS_GROUP_CUR;
+
+    } else {
+        st->group = LLR_CLS_GROUP_CTX;
+    }
+
+    st->whash = LLR_FNV32_BASIS;
+    st->wlen = 0;
+    st->wdigits = 0;
+    st->have_prev = 0;
+    st->line_start = 1;
+    st->indent = 0;
+    st->msg_bytes = 0;
+    st->head_len = 0;
+}
+
+
+static void
+llr_cls_text(void *ctx, const unsigned char *data, size_t len)
+{
+    size_t            n, keep;
+    llr_cls_state_t  *st = ctx;
+
+    st->cnt[st->group].bytes += len;
+
+    if (st->head_len < LLR_CLS_HEAD) {
+        n = LLR_CLS_HEAD - st->head_len;
+        if (n > len) {
+            n = len;
+        }
+
+        memcpy(st->head + st->head_len, data, n);
+        llr_cls_tokenize(st, st->head, st->head_len, st->head_len + n);
+        st->head_len += n;
+        st->msg_bytes += n;
+        data += n;
+        len -= n;
+    }
+
+    if (len == 0) {
+        return;
+    }
+
+    /* beyond the head: keep the last LLR_CLS_TAIL bytes */
+
+    if (len >= LLR_CLS_TAIL) {
+        memcpy(st->tail, data + len - LLR_CLS_TAIL, LLR_CLS_TAIL);
+
+    } else {
+        keep = LLR_CLS_TAIL - len;
+        memmove(st->tail, st->tail + len, keep);
+        memcpy(st->tail + keep, data, len);
+    }
+
+    st->msg_bytes += len;
+}
+
+
+static void
+llr_cls_message_end(void *ctx)
+{
+    size_t                  n, i;
+    const unsigned char    *t, *last;
+    llr_cls_state_t        *st = ctx;
+
+    last = st->head_len ? &st->head[st->head_len - 1] : NULL;
+
+    if (st->wlen) {
+        llr_cls_flush_word(st, last);
+    }
+    st->have_prev = 0;
+
+    n = st->msg_bytes - st->head_len;
+    if (n > LLR_CLS_TAIL) {
+        n = LLR_CLS_TAIL;
+    }
+
+    t = st->tail + LLR_CLS_TAIL - n;
+
+    if (n) {
+        st->whash = LLR_FNV32_BASIS;
+        st->wlen = 0;
+        st->wdigits = 0;
+        st->line_start = 0;
+        llr_cls_tokenize(st, t, 0, n);
+        last = &t[n - 1];
+        if (st->wlen) {
+            llr_cls_flush_word(st, last);
+        }
+        st->have_prev = 0;
+    }
+
+    if (last) {
+        /* the message ends with a question mark (trailing space aside) */
+        const unsigned char  *p, *start;
+
+        start = n ? t : st->head;
+        for (p = last; p > start && (*p == ' ' || *p == '\n'); p--) {
+            /* void */
+        }
+        st->cnt[st->group].ends_q = (*p == '?');
+    }
+
+    if (!st->is_user) {
+        return;
+    }
+
+    /* pattern features: the opening and the last line of the message */
+
+    llr_cls_patterns(st, st->head, st->head_len < 160 ? st->head_len : 160);
+
+    if (n) {
+        for (i = n; i > 1; i--) {
+            if (t[i - 1] == '\n' && i < n && t[i] != '\n') {
+                break;
+            }
+        }
+        if (i > 1) {
+            llr_cls_patterns(st, t + i, n - i);
+        }
+
+    } else {
+        for (i = st->head_len; i > 1; i--) {
+            if (st->head[i - 1] == '\n' && i < st->head_len
+                && st->head[i] != '\n')
+            {
+                break;
+            }
+        }
+        if (i > 1) {
+            llr_cls_patterns(st, st->head + i, st->head_len - i);
+        }
+    }
+}
+
+
+size_t
+llr_cls_state_size(const llr_cls_model_t *m)
+{
+    return sizeof(llr_cls_state_t);
+}
+
+
+void
+llr_cls_state_init(void *state, const llr_cls_model_t *m)
+{
+    llr_cls_state_t  *st = state;
+
+    memset(st, 0, sizeof(llr_cls_state_t));
+    st->m = m;
+    st->whash = LLR_FNV32_BASIS;
+    st->group = LLR_CLS_GROUP_CUR;
+    st->is_user = 1;
+}
+
+
+void
+llr_cls_state_set_recorder(void *state, llr_cls_record_pt rec, void *ctx)
+{
+    llr_cls_state_t  *st = state;
+
+    st->rec = rec;
+    st->rec_ctx = ctx;
+}
+
+
+void
+llr_cls_sink(void *state, llr_text_sink_t *sink)
+{
+    sink->message_begin = llr_cls_message_begin;
+    sink->text = llr_cls_text;
+    sink->message_end = llr_cls_message_end;
+    sink->ctx = state;
+}
+
+
+static float
+llr_cls_log2n(double x, double div)
+{
+    double  v;
+
+    v = log2(1.0 + x) / div;
+    return (float) (v > 1.0 ? 1.0 : v);
+}
+
+
+static void
+llr_cls_dense(llr_cls_state_t *st, const llr_req_view_t *view)
+{
+    int             k;
+    float          *d;
+    double          tok;
+    llr_cls_cnt_t  *c;
+
+    d = st->dense;
+    memset(d, 0, sizeof(st->dense));
+    c = &st->cnt[LLR_CLS_GROUP_CUR];
+
+    /* 0..9: length bucket of the last user turn */
+    k = (int) log2(1.0 + c->bytes) - 4;
+    d[k < 0 ? 0 : (k > 9 ? 9 : k)] = 1.0f;
+    d[10] = llr_cls_log2n(c->bytes, 14.0);
+
+    tok = c->tokenized ? c->tokenized : 1;
+
+    d[11] = c->fences > 0;
+    d[12] = (float) (c->code_lines + c->indented) / (c->lines + 1.0f);
+    d[13] = (c->code_lines + c->indented) >= 3;
+    d[14] = (float) (c->digits / tok);
+    d[15] = (float) (c->math / tok);
+    d[16] = llr_cls_log2n(c->numbers, 5.0);
+    d[17] = c->latex > 0;
+    d[18] = c->qmarks > 0;
+    d[19] = c->ends_q != 0;
+
+    if (view) {
+        d[20] = view->user_turns <= 1;
+        d[21] = view->user_turns == 2;
+        d[22] = view->user_turns >= 3;
+        d[23] = view->has_tools;
+        d[24] = view->has_response_format;
+        d[25] = view->has_system;
+
+    } else {
+        d[20] = 1.0f;
+    }
+
+    d[26] = llr_cls_log2n(c->lines, 8.0);
+    d[27] = llr_cls_log2n(c->words, 12.0);
+    d[28] = c->lines >= 5;
+    d[29] = llr_cls_log2n(st->cnt[LLR_CLS_GROUP_CTX].bytes, 16.0);
+
+    for (k = 0; k < LLR_CLS_NPATTERNS; k++) {
+        d[30 + k] = (c->patterns >> k) & 1;
+        d[38 + k] = (st->cnt[LLR_CLS_GROUP_CTX].patterns >> k) & 1;
+    }
+
+    d[46] = (float) (c->qmarks / tok * 20.0 > 1.0 ? 1.0
+                                                 : c->qmarks / tok * 20.0);
+    d[47] = c->numbers >= 4;
+}
+
+
+void
+llr_cls_finish(void *state, const llr_req_view_t *view,
+    llr_cls_result_t *res)
+{
+    int                     g, best;
+    size_t                  t, nt;
+    double                  inv[2], z[LLR_CLS_MAX_TASKS], zd, mx, sum, a;
+    llr_cls_state_t        *st = state;
+    const llr_cls_model_t  *m;
+
+    m = st->m;
+    nt = m->ntasks;
+
+    llr_cls_dense(st, view);
+
+    for (g = 0; g < 2; g++) {
+        inv[g] = st->nfeat[g] ? 1.0 / sqrt((double) st->nfeat[g]) : 0.0;
+    }
+    inv[LLR_CLS_GROUP_CTX] *= m->ctx_weight;
+
+    for (t = 0; t < nt; t++) {
+        a = 0;
+        for (g = 0; g < 2; g++) {
+            a += inv[g] * (st->facc[g][t]
+                           + st->acc[g][t / LLR_CLS_TCOLS][t % LLR_CLS_TCOLS]);
+        }
+        z[t] = m->task_bias[t] + m->task_scale * a;
+    }
+
+    a = 0;
+    for (g = 0; g < 2; g++) {
+        a += inv[g] * (st->facc[g][LLR_CLS_MAX_TASKS] + st->dacc[g]);
+    }
+    zd = m->diff_bias + m->diff_scale * a;
+
+    for (g = 0; g < LLR_CLS_NSTRUCT; g++) {
+        if (st->dense[g] == 0.0f) {
+            continue;
+        }
+        for (t = 0; t < nt; t++) {
+            z[t] += st->dense[g] * m->task_dense[g][t];
+        }
+        zd += st->dense[g] * m->diff_dense[g];
+    }
+
+    best = 0;
+    mx = z[0];
+    for (t = 1; t < nt; t++) {
+        if (z[t] > mx) {
+            mx = z[t];
+            best = (int) t;
+        }
+    }
+
+    sum = 0;
+    for (t = 0; t < nt; t++) {
+        res->scores[t] = exp(z[t] - mx);
+        sum += res->scores[t];
+    }
+    for (t = 0; t < nt; t++) {
+        res->scores[t] /= sum;
+    }
+
+    res->ntasks = nt;
+    res->task = best;
+    res->task_name = m->names[best];
+    res->difficulty = 1.0 / (1.0 + exp(-zd));
+}
+
+
+const float *
+llr_cls_state_dense(const void *state)
+{
+    return ((const llr_cls_state_t *) state)->dense;
+}
+
+
+void
+llr_cls_state_counts(const void *state, double *ncur, double *nctx)
+{
+    const llr_cls_state_t  *st = state;
+
+    *ncur = st->nfeat[LLR_CLS_GROUP_CUR];
+    *nctx = st->nfeat[LLR_CLS_GROUP_CTX];
+}
+
+
+const char *
+llr_cls_task_name(const llr_cls_model_t *m, int task)
+{
+    if (task < 0 || (uint32_t) task >= m->ntasks) {
+        return NULL;
+    }
+
+    return m->names[task];
+}
+
+
+int
+llr_cls_task_index(const llr_cls_model_t *m, const char *name, size_t len)
+{
+    uint32_t  t;
+
+    for (t = 0; t < m->ntasks; t++) {
+        if (strlen(m->names[t]) == len && memcmp(m->names[t], name, len) == 0)
+        {
+            return (int) t;
+        }
+    }
+
+    return -1;
+}
+
+
+size_t
+llr_cls_ntasks(const llr_cls_model_t *m)
+{
+    return m->ntasks;
+}
+
+
+uint32_t
+llr_cls_hash_bits(const llr_cls_model_t *m)
+{
+    return m->hash_bits;
+}
+
+
+/* the file format */
+
+static uint64_t
+llr_cls_fnv64(const unsigned char *p, size_t len)
+{
+    uint64_t  h;
+
+    h = 0xcbf29ce484222325ULL;
+
+    while (len--) {
+        h ^= *p++;
+        h *= 0x100000001b3ULL;
+    }
+
+    return h;
+}
+
+
+static uint32_t
+llr_cls_get32(const unsigned char *p)
+{
+    return (uint32_t) p[0] | (uint32_t) p[1] << 8 | (uint32_t) p[2] << 16
+           | (uint32_t) p[3] << 24;
+}
+
+
+static float
+llr_cls_getf(const unsigned char *p)
+{
+    float     f;
+    uint32_t  v;
+
+    v = llr_cls_get32(p);
+    memcpy(&f, &v, 4);
+    return f;
+}
+
+
+static unsigned char *
+llr_cls_put32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char) v;
+    p[1] = (unsigned char) (v >> 8);
+    p[2] = (unsigned char) (v >> 16);
+    p[3] = (unsigned char) (v >> 24);
+    return p + 4;
+}
+
+
+static unsigned char *
+llr_cls_putf(unsigned char *p, float f)
+{
+    uint32_t  v;
+
+    memcpy(&v, &f, 4);
+    return llr_cls_put32(p, v);
+}
+
+
+static size_t
+llr_cls_trows(uint32_t ntasks)
+{
+    return ntasks <= LLR_CLS_TCOLS ? LLR_CLS_TCOLS : 2 * LLR_CLS_TCOLS;
+}
+
+
+/* offsets of the parts of a file */
+typedef struct {
+    size_t  names, bias, tdense, ddense, tw, dw, sum, total;
+} llr_cls_layout_t;
+
+
+static void
+llr_cls_layout(uint32_t bits, uint32_t ntasks, llr_cls_layout_t *l)
+{
+    size_t  nb;
+
+    nb = (size_t) 1 << bits;
+    l->names = LLR_CLS_HDR;
+    l->bias = l->names + (size_t) ntasks * LLR_CLS_TASK_NAME_LEN;
+    l->tdense = l->bias + 4 * (size_t) ntasks;
+    l->ddense = l->tdense + 4 * (size_t) LLR_CLS_NSTRUCT * ntasks;
+    l->tw = (l->ddense + 4 * LLR_CLS_NSTRUCT + 15) & ~(size_t) 15;
+    l->dw = l->tw + 2 * nb * llr_cls_trows(ntasks);
+    l->sum = l->dw + 2 * nb;
+    l->total = l->sum + 8;
+}
+
+
+static int
+llr_cls_little_endian(void)
+{
+    uint16_t  v = 1;
+
+    return *(unsigned char *) &v == 1;
+}
+
+
+static llr_cls_model_t *
+llr_cls_model_decode(const unsigned char *data, size_t len, int copy,
+    void *(*alloc)(void *ctx, size_t n), void *actx, char *err,
+    size_t errlen)
+{
+    int                 rc;
+    size_t              i, t, nw;
+    uint32_t            v, bits, ntasks;
+    int16_t            *w;
+    uint64_t            sum;
+    const char         *name;
+    PCRE2_SIZE          eoff;
+    llr_cls_model_t    *m;
+    llr_cls_layout_t    l;
+    const unsigned char *p;
+
+    if (len < LLR_CLS_HDR + 8) {
+        snprintf(err, errlen, "classifier model is truncated (%zu bytes)",
+                 len);
+        return NULL;
+    }
+
+    if (memcmp(data, LLR_CLS_MAGIC, 8) != 0) {
+        snprintf(err, errlen, "not a classifier model file (bad magic)");
+        return NULL;
+    }
+
+    v = llr_cls_get32(data + 8);
+    if (v != LLR_CLS_VERSION) {
+        snprintf(err, errlen, "classifier model version %u is not "
+                 "supported (this build reads version %d)", v,
+                 LLR_CLS_VERSION);
+        return NULL;
+    }
+
+    bits = llr_cls_get32(data + 12);
+    ntasks = llr_cls_get32(data + 16);
+
+    if (bits < 8 || bits > 24 || ntasks < 2 || ntasks > LLR_CLS_MAX_TASKS
+        || llr_cls_get32(data + 20) != LLR_CLS_NSTRUCT
+        || llr_cls_get32(data + 24) != LLR_CLS_NPATTERNS)
+    {
+        snprintf(err, errlen, "classifier model has unsupported dimensions "
+                 "(hash bits %u, tasks %u, dense %u, patterns %u)", bits,
+                 ntasks, llr_cls_get32(data + 20), llr_cls_get32(data + 24));
+        return NULL;
+    }
+
+    llr_cls_layout(bits, ntasks, &l);
+
+    if (len != l.total) {
+        snprintf(err, errlen, "classifier model is %s: %zu bytes, "
+                 "expected %zu", len < l.total ? "truncated" : "too long",
+                 len, l.total);
+        return NULL;
+    }
+
+    sum = llr_cls_fnv64(data, l.sum);
+    if (sum != ((uint64_t) llr_cls_get32(data + l.sum)
+                | (uint64_t) llr_cls_get32(data + l.sum + 4) << 32))
+    {
+        snprintf(err, errlen, "classifier model checksum mismatch "
+                 "(file corrupted)");
+        return NULL;
+    }
+
+    m = alloc(actx, sizeof(llr_cls_model_t));
+    if (m == NULL) {
+        snprintf(err, errlen, "out of memory loading classifier model");
+        return NULL;
+    }
+
+    memset(m, 0, sizeof(llr_cls_model_t));
+
+    m->hash_bits = bits;
+    m->ntasks = ntasks;
+    m->trows = (uint32_t) llr_cls_trows(ntasks);
+    m->ctx_weight = llr_cls_getf(data + 28);
+    m->task_scale = llr_cls_getf(data + 32);
+    m->diff_scale = llr_cls_getf(data + 36);
+    m->diff_bias = llr_cls_getf(data + 40);
+
+    for (t = 0; t < ntasks; t++) {
+        name = (const char *) data + l.names + t * LLR_CLS_TASK_NAME_LEN;
+        if (name[0] == '\0'
+            || memchr(name, '\0', LLR_CLS_TASK_NAME_LEN) == NULL)
+        {
+            snprintf(err, errlen, "classifier model has a bad task name");
+            return NULL;
+        }
+        memcpy(m->names[t], name, LLR_CLS_TASK_NAME_LEN);
+        m->task_bias[t] = llr_cls_getf(data + l.bias + 4 * t);
+
+        for (i = 0; i < LLR_CLS_NSTRUCT; i++) {
+            m->task_dense[i][t] = llr_cls_getf(data + l.tdense
+                                               + 4 * (i * ntasks + t));
+        }
+    }
+
+    for (i = 0; i < LLR_CLS_NSTRUCT; i++) {
+        m->diff_dense[i] = llr_cls_getf(data + l.ddense + 4 * i);
+    }
+
+    nw = (l.sum - l.tw) / 2;
+
+    if (copy || !llr_cls_little_endian()) {
+        w = alloc(actx, nw * 2);
+        if (w == NULL) {
+            snprintf(err, errlen, "out of memory loading classifier model");
+            return NULL;
+        }
+
+        p = data + l.tw;
+        for (i = 0; i < nw; i++) {
+            w[i] = (int16_t) (uint16_t) (p[2 * i] | p[2 * i + 1] << 8);
+        }
+
+        m->tw = w;
+
+    } else {
+        m->tw = (const int16_t *) (data + l.tw);
+    }
+
+    m->dw = m->tw + ((size_t) 1 << bits) * m->trows;
+
+    llr_cls_tables();
+
+    m->re = pcre2_compile((PCRE2_SPTR) llr_cls_pattern, PCRE2_ZERO_TERMINATED,
+                          0, &rc, &eoff, NULL);
+    if (m->re == NULL) {
+        snprintf(err, errlen, "classifier pattern failed to compile (%d)",
+                 rc);
+        return NULL;
+    }
+
+    (void) pcre2_jit_compile(m->re, PCRE2_JIT_COMPLETE);
+
+    m->md = pcre2_match_data_create_from_pattern(m->re, NULL);
+    if (m->md == NULL) {
+        pcre2_code_free(m->re);
+        m->re = NULL;
+        snprintf(err, errlen, "out of memory loading classifier model");
+        return NULL;
+    }
+
+    return m;
+}
+
+
+llr_cls_model_t *
+llr_cls_model_load(const unsigned char *data, size_t len,
+    void *(*alloc)(void *ctx, size_t n), void *actx, char *err,
+    size_t errlen)
+{
+    return llr_cls_model_decode(data, len, 1, alloc, actx, err, errlen);
+}
+
+
+void
+llr_cls_model_cleanup(llr_cls_model_t *m)
+{
+    if (m == NULL) {
+        return;
+    }
+
+    if (m->md) {
+        pcre2_match_data_free(m->md);
+        m->md = NULL;
+    }
+
+    if (m->re) {
+        pcre2_code_free(m->re);
+        m->re = NULL;
+    }
+}
+
+
+static void *
+llr_cls_malloc(void *ctx, size_t n)
+{
+    return malloc(n);
+}
+
+
+const llr_cls_model_t *
+llr_cls_default_model(void)
+{
+    char                     err[256];
+    static llr_cls_model_t  *def;
+
+    /* written once, at configuration time (see the header) */
+    if (def == NULL) {
+        def = llr_cls_model_decode(llr_cls_default_image,
+                                   llr_cls_default_image_len, 0,
+                                   llr_cls_malloc, NULL, err, sizeof(err));
+    }
+
+    return def;
+}
+
+
+static float
+llr_cls_maxabs(const float *w, size_t n)
+{
+    size_t  i;
+    float   mx;
+
+    mx = 0;
+    for (i = 0; i < n; i++) {
+        if (fabsf(w[i]) > mx) {
+            mx = fabsf(w[i]);
+        }
+    }
+
+    return mx > 0 ? mx : 1.0f;
+}
+
+
+static int16_t
+llr_cls_q16(float w, float scale)
+{
+    long  v;
+
+    v = lrintf(w / scale);
+    return (int16_t) (v > 32767 ? 32767 : (v < -32767 ? -32767 : v));
+}
+
+
+unsigned char *
+llr_cls_model_write(const llr_cls_params_t *p, size_t *len)
+{
+    size_t            nb, b, t, i, trows;
+    float             ts, ds;
+    uint64_t          sum;
+    unsigned char    *img, *q;
+    llr_cls_layout_t  l;
+
+    if (p->ntasks < 2 || p->ntasks > LLR_CLS_MAX_TASKS || p->hash_bits < 8
+        || p->hash_bits > 24)
+    {
+        return NULL;
+    }
+
+    llr_cls_layout(p->hash_bits, p->ntasks, &l);
+    nb = (size_t) 1 << p->hash_bits;
+    trows = llr_cls_trows(p->ntasks);
+
+    img = calloc(1, l.total);
+    if (img == NULL) {
+        return NULL;
+    }
+
+    ts = llr_cls_maxabs(p->task_hashed, nb * p->ntasks) / 32767.0f;
+    ds = llr_cls_maxabs(p->diff_hashed, nb) / 32767.0f;
+
+    memcpy(img, LLR_CLS_MAGIC, 8);
+    q = llr_cls_put32(img + 8, LLR_CLS_VERSION);
+    q = llr_cls_put32(q, p->hash_bits);
+    q = llr_cls_put32(q, p->ntasks);
+    q = llr_cls_put32(q, LLR_CLS_NSTRUCT);
+    q = llr_cls_put32(q, LLR_CLS_NPATTERNS);
+    q = llr_cls_putf(q, p->ctx_weight);
+    q = llr_cls_putf(q, ts);
+    q = llr_cls_putf(q, ds);
+    (void) llr_cls_putf(q, p->diff_bias);
+
+    for (t = 0; t < p->ntasks; t++) {
+        strncpy((char *) img + l.names + t * LLR_CLS_TASK_NAME_LEN,
+                p->task_names[t], LLR_CLS_TASK_NAME_LEN - 1);
+        llr_cls_putf(img + l.bias + 4 * t, p->task_bias[t]);
+    }
+
+    for (i = 0; i < LLR_CLS_NSTRUCT * p->ntasks; i++) {
+        llr_cls_putf(img + l.tdense + 4 * i, p->task_dense[i]);
+    }
+
+    for (i = 0; i < LLR_CLS_NSTRUCT; i++) {
+        llr_cls_putf(img + l.ddense + 4 * i, p->diff_dense[i]);
+    }
+
+    for (b = 0; b < nb; b++) {
+        for (t = 0; t < p->ntasks; t++) {
+            int16_t  v = llr_cls_q16(p->task_hashed[b * p->ntasks + t], ts);
+
+            q = img + l.tw + 2 * (b * trows + t);
+            q[0] = (unsigned char) v;
+            q[1] = (unsigned char) ((uint16_t) v >> 8);
+        }
+
+        {
+            int16_t  v = llr_cls_q16(p->diff_hashed[b], ds);
+
+            q = img + l.dw + 2 * b;
+            q[0] = (unsigned char) v;
+            q[1] = (unsigned char) ((uint16_t) v >> 8);
+        }
+    }
+
+    sum = llr_cls_fnv64(img, l.sum);
+    llr_cls_put32(img + l.sum, (uint32_t) sum);
+    llr_cls_put32(img + l.sum + 4, (uint32_t) (sum >> 32));
+
+    *len = l.total;
+    return img;
+}
+
+
+int
+llr_cls_model_params(const llr_cls_model_t *m, llr_cls_params_t *p)
+{
+    size_t   nb, b, t, i;
+    float   *th, *dh, *td, *dd, *tb;
+
+    nb = (size_t) 1 << m->hash_bits;
+
+    memset(p, 0, sizeof(llr_cls_params_t));
+
+    th = malloc(nb * m->ntasks * sizeof(float));
+    dh = malloc(nb * sizeof(float));
+    td = malloc(LLR_CLS_NSTRUCT * m->ntasks * sizeof(float));
+    dd = malloc(LLR_CLS_NSTRUCT * sizeof(float));
+    tb = malloc(m->ntasks * sizeof(float));
+
+    p->task_hashed = th;
+    p->diff_hashed = dh;
+    p->task_dense = td;
+    p->diff_dense = dd;
+    p->task_bias = tb;
+
+    if (th == NULL || dh == NULL || td == NULL || dd == NULL || tb == NULL) {
+        llr_cls_params_free(p);
+        return -1;
+    }
+
+    p->hash_bits = m->hash_bits;
+    p->ntasks = m->ntasks;
+    p->ctx_weight = m->ctx_weight;
+    p->diff_bias = m->diff_bias;
+
+    for (t = 0; t < m->ntasks; t++) {
+        memcpy(p->task_names[t], m->names[t], LLR_CLS_TASK_NAME_LEN);
+        tb[t] = m->task_bias[t];
+    }
+
+    for (b = 0; b < nb; b++) {
+        for (t = 0; t < m->ntasks; t++) {
+            th[b * m->ntasks + t] = m->tw[b * m->trows + t] * m->task_scale;
+        }
+        dh[b] = m->dw[b] * m->diff_scale;
+    }
+
+    for (i = 0; i < LLR_CLS_NSTRUCT; i++) {
+        for (t = 0; t < m->ntasks; t++) {
+            td[i * m->ntasks + t] = m->task_dense[i][t];
+        }
+        dd[i] = m->diff_dense[i];
+    }
+
+    return 0;
+}
+
+
+void
+llr_cls_params_free(llr_cls_params_t *p)
+{
+    free((void *) p->task_hashed);
+    free((void *) p->diff_hashed);
+    free((void *) p->task_dense);
+    free((void *) p->diff_dense);
+    free((void *) p->task_bias);
+    memset(p, 0, sizeof(llr_cls_params_t));
+}

@@ -1,0 +1,136 @@
+/*
+ * ngx_llm_route_module: the compact prompt classifier.
+ *
+ * Plain C, no nginx headers.  Features are hashed while the request
+ * scanner (llr_req.h) delivers message text through an llr_text_sink_t:
+ * nothing is copied or concatenated, the weights of every hashed feature
+ * are added straight into per-request accumulators.  Two linear heads:
+ * a softmax over task types and a logistic "difficulty" (the probability
+ * that a cheap model's answer is not good enough).
+ *
+ * Threading: a model is read-only after load, except for one pcre2
+ * match-data block per model that the pattern features use sequentially.
+ * nginx workers are single-threaded processes, so this is safe there;
+ * threaded users need one model object per thread.
+ *
+ * The model file format is described in docs/classifier.md.
+ */
+
+#ifndef _LLR_CLASSIFY_H_INCLUDED_
+#define _LLR_CLASSIFY_H_INCLUDED_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "llr_req.h"
+
+
+#define LLR_CLS_MAX_TASKS      16
+#define LLR_CLS_TASK_NAME_LEN  24         /* including the NUL */
+#define LLR_CLS_NSTRUCT        48         /* dense feature slots */
+#define LLR_CLS_NPATTERNS      8
+
+#define LLR_CLS_MAGIC          "LLRCLSM\x1a"
+#define LLR_CLS_VERSION        1
+
+
+typedef struct llr_cls_model_s  llr_cls_model_t;
+
+typedef struct {
+    int          task;
+    const char  *task_name;
+    double       difficulty;
+    double       scores[LLR_CLS_MAX_TASKS];   /* softmax probabilities */
+    size_t       ntasks;
+} llr_cls_result_t;
+
+
+/*
+ * The built-in model (llr_default_model.c).  The first call decodes it
+ * and compiles its patterns (call it once at configuration time, before
+ * any concurrency); later calls return the same object.  NULL only if
+ * the built-in image is broken or pcre2 fails.
+ */
+const llr_cls_model_t *llr_cls_default_model(void);
+
+/*
+ * Validate (magic, version, dimensions, checksum) and load a model file
+ * image.  Returns NULL and writes a message into err on failure.  The
+ * model and its weights are allocated with alloc(actx, n) and never
+ * freed by this code (a pool); the compiled pcre2 patterns come from
+ * pcre2's own allocator: release them with llr_cls_model_cleanup().
+ */
+llr_cls_model_t *llr_cls_model_load(const unsigned char *data, size_t len,
+    void *(*alloc)(void *ctx, size_t n), void *actx, char *err,
+    size_t errlen);
+void llr_cls_model_cleanup(llr_cls_model_t *m);
+
+/* per-request accumulator: a flat block, no allocation inside */
+size_t llr_cls_state_size(const llr_cls_model_t *m);
+void llr_cls_state_init(void *state, const llr_cls_model_t *m);
+void llr_cls_sink(void *state, llr_text_sink_t *sink);
+void llr_cls_finish(void *state, const llr_req_view_t *view,
+    llr_cls_result_t *res);
+
+const char *llr_cls_task_name(const llr_cls_model_t *m, int task);
+int llr_cls_task_index(const llr_cls_model_t *m, const char *name,
+    size_t len);
+size_t llr_cls_ntasks(const llr_cls_model_t *m);
+
+
+/*
+ * Training support (tools/llm-route-train, tests).  Not used by the
+ * module.
+ */
+
+/* feature groups: the last user turn, and everything else */
+#define LLR_CLS_GROUP_CUR  0
+#define LLR_CLS_GROUP_CTX  1
+
+/*
+ * A recorder sees every hashed feature (bucket, group) instead of the
+ * weights being summed; bucket == UINT32_MAX means "move everything
+ * recorded so far for the current group into the context group".
+ */
+typedef void (*llr_cls_record_pt)(void *ctx, uint32_t bucket, int group);
+
+void llr_cls_state_set_recorder(void *state, llr_cls_record_pt rec,
+    void *ctx);
+
+/*
+ * After finish: the dense features (LLR_CLS_NSTRUCT values) and the
+ * number of hashed features per group, as the heads saw them.
+ */
+const float *llr_cls_state_dense(const void *state);
+void llr_cls_state_counts(const void *state, double *ncur, double *nctx);
+
+/* the parameters the training tool fills in */
+typedef struct {
+    uint32_t     hash_bits;
+    uint32_t     ntasks;
+    float        ctx_weight;
+    char         task_names[LLR_CLS_MAX_TASKS][LLR_CLS_TASK_NAME_LEN];
+    const float *task_hashed;    /* [1 << hash_bits][ntasks] */
+    const float *diff_hashed;    /* [1 << hash_bits] */
+    const float *task_dense;     /* [LLR_CLS_NSTRUCT][ntasks] */
+    const float *diff_dense;     /* [LLR_CLS_NSTRUCT] */
+    const float *task_bias;      /* [ntasks] */
+    float        diff_bias;
+} llr_cls_params_t;
+
+/* serialize (quantizes the hashed weights to int16); malloc'ed image */
+unsigned char *llr_cls_model_write(const llr_cls_params_t *p,
+    size_t *len);
+
+/* the float parameters of a loaded model, malloc'ed arrays (training) */
+int llr_cls_model_params(const llr_cls_model_t *m, llr_cls_params_t *p);
+void llr_cls_params_free(llr_cls_params_t *p);
+
+uint32_t llr_cls_hash_bits(const llr_cls_model_t *m);
+
+/* the built-in image */
+extern const unsigned char  llr_cls_default_image[];
+extern const size_t         llr_cls_default_image_len;
+
+
+#endif /* _LLR_CLASSIFY_H_INCLUDED_ */

@@ -1,0 +1,1765 @@
+/*
+ * ngx_llm_route_module: request scanner and rewriter.
+ *
+ * One streaming yajl pass: the callbacks below track where they are in
+ * the document with a small stack of frames (one per open container),
+ * each frame knowing what its container means (the top-level object,
+ * "stream_options", the messages array, a message, its content parts,
+ * ...).  Map keys decide what the next value means; arrays decide it
+ * for their elements.  Every value is written back compact into the
+ * caller's output memory, except the dropped ones ("model" at the top
+ * level, "include_usage" in "stream_options").
+ */
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <yajl/yajl_parse.h>
+
+#include "llr_req.h"
+
+
+/* JSON value types, as bits of an "accepted types" mask */
+#define LLR_T_STRING  0x01
+#define LLR_T_NUMBER  0x02
+#define LLR_T_BOOL    0x04
+#define LLR_T_NULL    0x08
+#define LLR_T_MAP     0x10
+#define LLR_T_ARRAY   0x20
+#define LLR_T_ANY     0x3f
+
+
+/* what a container is */
+typedef enum {
+    LLR_C_OTHER = 0,
+    LLR_C_TOP,              /* the top-level object */
+    LLR_C_STREAM_OPTIONS,   /* top-level "stream_options" */
+    LLR_C_MESSAGES,         /* "messages", or the responses "input" */
+    LLR_C_MESSAGE,          /* one message (or input item) */
+    LLR_C_PARTS,            /* a message's "content" array */
+    LLR_C_PART,             /* one content part */
+    LLR_C_TOOL_CALLS,       /* a message's "tool_calls" */
+    LLR_C_TOOL_CALL,
+    LLR_C_FUNCTION,         /* tool_calls[].function, "function_call" */
+    LLR_C_PROMPT            /* "prompt" / embeddings "input" array */
+} llr_ctx_e;
+
+
+/* what a value means */
+typedef enum {
+    LLR_V_NONE = 0,
+    LLR_V_ROOT,
+    LLR_V_MODEL,
+    LLR_V_STREAM,
+    LLR_V_STREAM_OPTIONS,
+    LLR_V_INCLUDE_USAGE,
+    LLR_V_MAX_TOKENS,
+    LLR_V_FLAG,             /* "tools", "functions", "response_format" */
+    LLR_V_MESSAGES,
+    LLR_V_PROMPT,           /* completions "prompt", embeddings "input" */
+    LLR_V_INPUT,            /* responses "input" */
+    LLR_V_INSTRUCTIONS,
+    LLR_V_MESSAGE,
+    LLR_V_ROLE,
+    LLR_V_CONTENT,
+    LLR_V_PART,
+    LLR_V_PART_TEXT,
+    LLR_V_TOOL_CALLS,
+    LLR_V_TOOL_CALL,
+    LLR_V_FUNCTION,
+    LLR_V_ARGUMENTS,        /* function arguments, responses "output" */
+    LLR_V_ITEM_TYPE,        /* responses input item "type" */
+    LLR_V_PROMPT_ITEM,
+    LLR_V_LAST
+} llr_val_e;
+
+
+static const unsigned char  llr_accept[LLR_V_LAST] = {
+    LLR_T_ANY,                                  /* NONE */
+    LLR_T_MAP,                                  /* ROOT */
+    LLR_T_STRING,                               /* MODEL */
+    LLR_T_BOOL | LLR_T_NULL,                    /* STREAM */
+    LLR_T_MAP | LLR_T_NULL,                     /* STREAM_OPTIONS */
+    LLR_T_BOOL,                                 /* INCLUDE_USAGE */
+    LLR_T_NUMBER | LLR_T_NULL,                  /* MAX_TOKENS */
+    LLR_T_ANY,                                  /* FLAG */
+    LLR_T_ARRAY,                                /* MESSAGES */
+    LLR_T_STRING | LLR_T_ARRAY,                 /* PROMPT */
+    LLR_T_STRING | LLR_T_ARRAY,                 /* INPUT */
+    LLR_T_STRING | LLR_T_NULL,                  /* INSTRUCTIONS */
+    LLR_T_MAP,                                  /* MESSAGE */
+    LLR_T_STRING,                               /* ROLE */
+    LLR_T_STRING | LLR_T_NULL | LLR_T_ARRAY,    /* CONTENT */
+    LLR_T_MAP | LLR_T_STRING,                   /* PART */
+    LLR_T_ANY,                                  /* PART_TEXT */
+    LLR_T_ANY,                                  /* TOOL_CALLS */
+    LLR_T_ANY,                                  /* TOOL_CALL */
+    LLR_T_ANY,                                  /* FUNCTION */
+    LLR_T_ANY,                                  /* ARGUMENTS */
+    LLR_T_ANY,                                  /* ITEM_TYPE */
+    LLR_T_STRING | LLR_T_NUMBER | LLR_T_ARRAY   /* PROMPT_ITEM */
+};
+
+
+/* responses input items without a "role": what their "type" implies */
+#define LLR_KIND_NONE     0
+#define LLR_KIND_MESSAGE  1
+#define LLR_KIND_CALL     2     /* function_call, ...: "assistant" */
+#define LLR_KIND_OUTPUT   3     /* function_call_output, ...: "tool" */
+
+#define LLR_ROLE_MAX      32
+#define LLR_ECHO_MAX      40
+#define LLR_MAX_SAFE_INT  9007199254740992ULL   /* 2^53 */
+
+
+typedef struct {
+    size_t              n;      /* members or elements seen */
+    unsigned char       ctx;    /* llr_ctx_e */
+    unsigned char       map;
+} llr_frame_t;
+
+
+struct llr_req_s {
+    llr_alloc_t         alloc;
+    llr_out_t          *out;
+    llr_text_sink_t     sink;
+    yajl_handle         yajl;
+    llr_endpoint_e      ep;
+
+    llr_req_view_t      view;
+    size_t              model_cap;
+
+    llr_req_err_e       err;
+    const char         *param;
+
+    unsigned            finished:1;
+    unsigned            drop:1;         /* the next value is not written */
+    unsigned            seen_required:1;
+    unsigned            seen_stream_options:1;
+
+    /* current message */
+    unsigned            msg_begun:1;
+    unsigned            msg_has_role:1;
+    unsigned            msg_kind:2;
+    char                msg_role[LLR_ROLE_MAX];
+    size_t              msg_index;
+    size_t              turn;
+
+    /* text of a message seen before its role: [size_t len][bytes]... */
+    unsigned char      *pend;
+    size_t              pend_len;
+    size_t              pend_cap;
+
+    llr_val_e           key;            /* meaning of the next map value */
+    const char         *key_name;       /* its name for messages */
+    const char         *msgs_name;      /* "messages" or "input" */
+
+    size_t              depth;
+    llr_frame_t         frames[LLR_REQ_MAX_DEPTH];
+
+    char                errmsg[256];
+};
+
+
+/*
+ * The escape of each byte in a JSON string: 0 = as is, 'u' = \u00XX,
+ * else the character after the backslash.
+ */
+static const unsigned char  llr_esc[256] = {
+    'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u',
+    'b', 't', 'n', 'u', 'f', 'r', 'u', 'u',
+    'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u',
+    'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u',
+    0, 0, '"', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, '\\', 0, 0, 0
+    /* the rest, DEL and 0x80..0xff included, is 0 */
+};
+
+static const char  llr_hex[] = "0123456789abcdef";
+
+
+static int llr_fail(llr_req_t *rq, llr_req_err_e err, const char *param,
+    const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+
+
+/* errors */
+
+static int
+llr_fail(llr_req_t *rq, llr_req_err_e err, const char *param,
+    const char *fmt, ...)
+{
+    va_list  args;
+
+    if (rq->err == LLR_REQ_OK) {
+        rq->err = err;
+        rq->param = param;
+
+        va_start(args, fmt);
+        vsnprintf(rq->errmsg, sizeof(rq->errmsg), fmt, args);
+        va_end(args);
+    }
+
+    /* yajl callbacks return this: stop parsing */
+    return 0;
+}
+
+
+static int
+llr_nomem(llr_req_t *rq)
+{
+    return llr_fail(rq, LLR_REQ_ERR_NOMEM, NULL, "Out of memory.");
+}
+
+
+static const char *
+llr_type_name(int type, const char *num, size_t len)
+{
+    size_t  i;
+
+    switch (type) {
+
+    case LLR_T_STRING:
+        return "a string";
+
+    case LLR_T_NUMBER:
+        for (i = 0; i < len; i++) {
+            if (num[i] == '.' || num[i] == 'e' || num[i] == 'E') {
+                return "a decimal";
+            }
+        }
+        return "an integer";
+
+    case LLR_T_BOOL:
+        return "a boolean";
+
+    case LLR_T_NULL:
+        return "null";
+
+    case LLR_T_MAP:
+        return "an object";
+
+    default:
+        return "an array";
+    }
+}
+
+
+static int
+llr_type_error(llr_req_t *rq, llr_val_e m, int type, const char *num,
+    size_t len)
+{
+    char          name[64];
+    size_t        idx;
+    const char   *got, *expect, *param;
+    llr_frame_t  *f;
+
+    got = llr_type_name(type, num, len);
+    param = rq->msgs_name;
+    expect = "a string";
+
+    switch (m) {
+
+    case LLR_V_ROOT:
+        return llr_fail(rq, LLR_REQ_ERR_TYPE, NULL,
+                        "Invalid request body: the request body must be "
+                        "a JSON object, but got %s instead.", got);
+
+    case LLR_V_MODEL:
+        param = "model";
+        snprintf(name, sizeof(name), "model");
+        break;
+
+    case LLR_V_STREAM:
+        param = "stream";
+        snprintf(name, sizeof(name), "stream");
+        expect = "a boolean";
+        break;
+
+    case LLR_V_STREAM_OPTIONS:
+        param = "stream_options";
+        snprintf(name, sizeof(name), "stream_options");
+        expect = "an object";
+        break;
+
+    case LLR_V_INCLUDE_USAGE:
+        param = "stream_options.include_usage";
+        snprintf(name, sizeof(name), "stream_options.include_usage");
+        expect = "a boolean";
+        break;
+
+    case LLR_V_MAX_TOKENS:
+        param = rq->key_name;
+        snprintf(name, sizeof(name), "%s", param);
+        expect = "an integer";
+        break;
+
+    case LLR_V_MESSAGES:
+        param = "messages";
+        snprintf(name, sizeof(name), "messages");
+        expect = "an array";
+        break;
+
+    case LLR_V_PROMPT:
+    case LLR_V_INPUT:
+        param = rq->key_name;
+        snprintf(name, sizeof(name), "%s", param);
+        expect = "a string or an array";
+        break;
+
+    case LLR_V_INSTRUCTIONS:
+        param = "instructions";
+        snprintf(name, sizeof(name), "instructions");
+        break;
+
+    case LLR_V_MESSAGE:
+        f = &rq->frames[rq->depth - 1];
+        snprintf(name, sizeof(name), "%s[%zu]", param, f->n);
+        expect = "an object";
+        break;
+
+    case LLR_V_ROLE:
+        snprintf(name, sizeof(name), "%s[%zu].role", param, rq->msg_index);
+        break;
+
+    case LLR_V_CONTENT:
+        snprintf(name, sizeof(name), "%s[%zu].content", param,
+                 rq->msg_index);
+        expect = "a string or an array of objects";
+        break;
+
+    case LLR_V_PART:
+        f = &rq->frames[rq->depth - 1];
+        snprintf(name, sizeof(name), "%s[%zu].content[%zu]", param,
+                 rq->msg_index, f->n);
+        expect = "an object";
+        break;
+
+    case LLR_V_PROMPT_ITEM:
+        f = &rq->frames[rq->depth - 1];
+        param = rq->key_name;
+        idx = f->n;
+        snprintf(name, sizeof(name), "%s[%zu]", param, idx);
+        expect = "a string or an array of integers";
+        break;
+
+    default:
+        param = NULL;
+        snprintf(name, sizeof(name), "value");
+        break;
+    }
+
+    return llr_fail(rq, LLR_REQ_ERR_TYPE, param,
+                    "Invalid type for '%s': expected %s, but got %s "
+                    "instead.", name, expect, got);
+}
+
+
+/*
+ * The JSON parser's error: where, what, and a short printable piece of
+ * the input around that place (never more than LLR_ECHO_MAX bytes).
+ */
+static void
+llr_json_error(llr_req_t *rq, const unsigned char *data, size_t len,
+    size_t consumed, size_t at)
+{
+    char            echo[LLR_ECHO_MAX + 1];
+    size_t          i, n, from, elen;
+    unsigned char  *yerr;
+
+    yerr = yajl_get_error(rq->yajl, 0, NULL, 0);
+
+    elen = 0;
+
+    if (data != NULL && len > 0) {
+        if (consumed > len) {
+            consumed = len;
+        }
+
+        from = consumed > LLR_ECHO_MAX / 2 ? consumed - LLR_ECHO_MAX / 2 : 0;
+        n = len - from;
+
+        if (n > LLR_ECHO_MAX) {
+            n = LLR_ECHO_MAX;
+        }
+
+        for (i = 0; i < n; i++) {
+            echo[i] = (data[from + i] >= 0x20 && data[from + i] < 0x7f)
+                      ? (char) data[from + i] : '?';
+        }
+
+        elen = n;
+    }
+
+    echo[elen] = '\0';
+
+    if (yerr != NULL) {
+        n = strlen((char *) yerr);
+
+        while (n > 0 && (yerr[n - 1] == '\n' || yerr[n - 1] == '.')) {
+            yerr[--n] = '\0';
+        }
+    }
+
+    if (elen) {
+        llr_fail(rq, LLR_REQ_ERR_JSON, NULL,
+                 "We could not parse the JSON body of your request. "
+                 "(at byte %zu: %s, near '%s')", at,
+                 yerr ? (char *) yerr : "syntax error", echo);
+
+    } else {
+        llr_fail(rq, LLR_REQ_ERR_JSON, NULL,
+                 "We could not parse the JSON body of your request. "
+                 "(at byte %zu: %s)", at,
+                 yerr ? (char *) yerr : "syntax error");
+    }
+
+    if (yerr != NULL) {
+        yajl_free_error(rq->yajl, yerr);
+    }
+}
+
+
+/* output */
+
+static int
+llr_out_more(llr_req_t *rq)
+{
+    llr_out_t  *out;
+
+    out = rq->out;
+
+    if (out->next(out) != 0 || out->pos == NULL || out->pos >= out->end) {
+        return llr_fail(rq, LLR_REQ_ERR_OUTPUT, NULL,
+                        "Could not allocate memory for the request body.")
+               - 1;
+    }
+
+    return 0;
+}
+
+
+static int
+llr_write(llr_req_t *rq, const unsigned char *p, size_t len)
+{
+    size_t      room;
+    llr_out_t  *out;
+
+    out = rq->out;
+
+    for ( ;; ) {
+        room = (size_t) (out->end - out->pos);
+
+        if (len <= room) {
+            if (len) {
+                memcpy(out->pos, p, len);
+                out->pos += len;
+            }
+            return 0;
+        }
+
+        if (room) {
+            memcpy(out->pos, p, room);
+            out->pos += room;
+            p += room;
+            len -= room;
+        }
+
+        if (llr_out_more(rq) != 0) {
+            return -1;
+        }
+    }
+}
+
+
+static int
+llr_write_char(llr_req_t *rq, unsigned char c)
+{
+    llr_out_t  *out;
+
+    out = rq->out;
+
+    if (out->pos >= out->end && llr_out_more(rq) != 0) {
+        return -1;
+    }
+
+    *out->pos++ = c;
+
+    return 0;
+}
+
+
+static size_t
+llr_escape_char(unsigned char *dst, unsigned char c)
+{
+    unsigned char  e;
+
+    e = llr_esc[c];
+
+    dst[0] = '\\';
+
+    if (e != 'u') {
+        dst[1] = e;
+        return 2;
+    }
+
+    dst[1] = 'u';
+    dst[2] = '0';
+    dst[3] = '0';
+    dst[4] = (unsigned char) llr_hex[c >> 4];
+    dst[5] = (unsigned char) llr_hex[c & 0xf];
+
+    return 6;
+}
+
+
+static int
+llr_write_string(llr_req_t *rq, const unsigned char *s, size_t len)
+{
+    size_t               n;
+    unsigned char        buf[6];
+    const unsigned char  *p, *end, *run;
+
+    if (llr_write_char(rq, '"') != 0) {
+        return -1;
+    }
+
+    run = s;
+    end = s + len;
+
+    for (p = s; p < end; p++) {
+        if (llr_esc[*p] == 0) {
+            continue;
+        }
+
+        if (p > run && llr_write(rq, run, (size_t) (p - run)) != 0) {
+            return -1;
+        }
+
+        n = llr_escape_char(buf, *p);
+
+        if (llr_write(rq, buf, n) != 0) {
+            return -1;
+        }
+
+        run = p + 1;
+    }
+
+    if (p > run && llr_write(rq, run, (size_t) (p - run)) != 0) {
+        return -1;
+    }
+
+    return llr_write_char(rq, '"');
+}
+
+
+static int
+llr_mark(llr_req_t *rq, llr_mark_e mark, int comma)
+{
+    if (rq->out->mark(rq->out, mark, comma) != 0) {
+        return llr_fail(rq, LLR_REQ_ERR_OUTPUT, NULL,
+                        "Could not allocate memory for the request body.")
+               - 1;
+    }
+
+    return 0;
+}
+
+
+/*
+ * Before a value: count it in its array and write the ',' it needs.
+ * Values in maps had theirs written with the key.
+ */
+static int
+llr_prefix(llr_req_t *rq)
+{
+    llr_frame_t  *f;
+
+    if (rq->depth == 0) {
+        return 0;
+    }
+
+    f = &rq->frames[rq->depth - 1];
+
+    if (f->map) {
+        return 0;
+    }
+
+    if (f->n++ && rq->out != NULL) {
+        return llr_write_char(rq, ',');
+    }
+
+    return 0;
+}
+
+
+/* messages and the text sink */
+
+static int
+llr_msg_begin(llr_req_t *rq)
+{
+    size_t          len;
+    unsigned char  *p, *end;
+
+    rq->msg_begun = 1;
+    rq->view.messages++;
+
+    if (strcmp(rq->msg_role, "user") == 0) {
+        rq->view.user_turns++;
+
+    } else if (strcmp(rq->msg_role, "system") == 0
+               || strcmp(rq->msg_role, "developer") == 0)
+    {
+        rq->view.has_system = 1;
+    }
+
+    if (rq->sink.message_begin) {
+        rq->sink.message_begin(rq->sink.ctx, rq->msg_role, rq->turn);
+    }
+
+    rq->turn++;
+
+    /* the text seen before the role */
+
+    p = rq->pend;
+    end = p + rq->pend_len;
+
+    while (p < end) {
+        memcpy(&len, p, sizeof(size_t));
+        p += sizeof(size_t);
+        rq->sink.text(rq->sink.ctx, p, len);
+        p += len;
+    }
+
+    rq->pend_len = 0;
+
+    return 0;
+}
+
+
+static void
+llr_msg_set_role(llr_req_t *rq, const unsigned char *role, size_t len)
+{
+    if (len >= LLR_ROLE_MAX) {
+        len = LLR_ROLE_MAX - 1;
+    }
+
+    memcpy(rq->msg_role, role, len);
+    rq->msg_role[len] = '\0';
+    rq->msg_has_role = 1;
+}
+
+
+static void
+llr_msg_start(llr_req_t *rq, const char *role)
+{
+    rq->msg_begun = 0;
+    rq->msg_has_role = 0;
+    rq->msg_kind = LLR_KIND_NONE;
+    rq->pend_len = 0;
+
+    if (role != NULL) {
+        llr_msg_set_role(rq, (const unsigned char *) role, strlen(role));
+        llr_msg_begin(rq);
+    }
+}
+
+
+static int
+llr_msg_text(llr_req_t *rq, const unsigned char *s, size_t len)
+{
+    size_t          need, cap;
+    unsigned char  *p;
+
+    rq->view.text_bytes += len;
+
+    if (rq->sink.text == NULL) {
+        return 0;
+    }
+
+    if (rq->msg_begun) {
+        rq->sink.text(rq->sink.ctx, s, len);
+        return 0;
+    }
+
+    /* no role yet: keep the text until it comes */
+
+    need = rq->pend_len + sizeof(size_t) + len;
+
+    if (need > rq->pend_cap) {
+        cap = rq->pend_cap ? rq->pend_cap * 2 : 256;
+
+        while (cap < need) {
+            cap *= 2;
+        }
+
+        p = rq->alloc.realloc(rq->alloc.ctx, rq->pend, cap);
+        if (p == NULL) {
+            return llr_nomem(rq) - 1;
+        }
+
+        rq->pend = p;
+        rq->pend_cap = cap;
+    }
+
+    memcpy(rq->pend + rq->pend_len, &len, sizeof(size_t));
+    rq->pend_len += sizeof(size_t);
+
+    if (len) {
+        memcpy(rq->pend + rq->pend_len, s, len);
+    }
+
+    rq->pend_len += len;
+
+    return 0;
+}
+
+
+static int
+llr_msg_end(llr_req_t *rq)
+{
+    const char  *role;
+
+    if (!rq->msg_begun) {
+
+        if (!rq->msg_has_role) {
+            switch (rq->msg_kind) {
+
+            case LLR_KIND_CALL:
+                role = "assistant";
+                break;
+
+            case LLR_KIND_OUTPUT:
+                role = "tool";
+                break;
+
+            default:
+                return llr_fail(rq, LLR_REQ_ERR_MISSING, rq->msgs_name,
+                                "Missing required parameter: "
+                                "'%s[%zu].role'.",
+                                rq->msgs_name, rq->msg_index) - 1;
+            }
+
+            llr_msg_set_role(rq, (const unsigned char *) role, strlen(role));
+        }
+
+        llr_msg_begin(rq);
+    }
+
+    if (rq->sink.message_end) {
+        rq->sink.message_end(rq->sink.ctx);
+    }
+
+    return 0;
+}
+
+
+/* the view */
+
+static int
+llr_set_model(llr_req_t *rq, const unsigned char *s, size_t len)
+{
+    size_t  cap;
+    char   *p;
+
+    if (len + 1 > rq->model_cap) {
+        cap = len + 1 < 64 ? 64 : len + 1;
+
+        p = rq->alloc.realloc(rq->alloc.ctx, rq->view.model, cap);
+        if (p == NULL) {
+            return llr_nomem(rq) - 1;
+        }
+
+        rq->view.model = p;
+        rq->model_cap = cap;
+    }
+
+    if (len) {
+        memcpy(rq->view.model, s, len);
+    }
+
+    rq->view.model[len] = '\0';
+    rq->view.model_len = len;
+    rq->view.model_count++;
+
+    return 0;
+}
+
+
+static int
+llr_max_tokens(llr_req_t *rq, const char *s, size_t len)
+{
+    int        neg, big;
+    size_t     i;
+    uint64_t   v;
+
+    neg = 0;
+    big = 0;
+    v = 0;
+    i = 0;
+
+    if (len && s[0] == '-') {
+        neg = 1;
+        i = 1;
+    }
+
+    for ( /* void */ ; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            return llr_type_error(rq, LLR_V_MAX_TOKENS, LLR_T_NUMBER, s, len)
+                   - 1;
+        }
+
+        if (!big) {
+            v = v * 10 + (uint64_t) (s[i] - '0');
+
+            if (v > LLR_MAX_SAFE_INT) {
+                big = 1;
+            }
+        }
+    }
+
+    if (big || (neg && v != 0)) {
+        return llr_fail(rq, LLR_REQ_ERR_TYPE, rq->key_name,
+                        "Invalid value for '%s': expected a non-negative "
+                        "integer not above 2^53, but got %.*s%s instead.",
+                        rq->key_name,
+                        (int) (len > LLR_ECHO_MAX ? LLR_ECHO_MAX : len), s,
+                        len > LLR_ECHO_MAX ? "..." : "") - 1;
+    }
+
+    rq->view.max_tokens = (int64_t) v;
+
+    return 0;
+}
+
+
+/* what the next value means */
+
+static llr_val_e
+llr_slot(llr_req_t *rq)
+{
+    llr_frame_t  *f;
+
+    if (rq->depth == 0) {
+        return LLR_V_ROOT;
+    }
+
+    f = &rq->frames[rq->depth - 1];
+
+    if (f->map) {
+        return rq->key;
+    }
+
+    switch (f->ctx) {
+
+    case LLR_C_MESSAGES:
+        return LLR_V_MESSAGE;
+
+    case LLR_C_PARTS:
+        return LLR_V_PART;
+
+    case LLR_C_TOOL_CALLS:
+        return LLR_V_TOOL_CALL;
+
+    case LLR_C_PROMPT:
+        return LLR_V_PROMPT_ITEM;
+
+    default:
+        return LLR_V_NONE;
+    }
+}
+
+
+#define llr_key_is(k, len, s)                                                 \
+    ((len) == sizeof(s) - 1 && memcmp(k, s, sizeof(s) - 1) == 0)
+
+
+static llr_val_e
+llr_top_key(llr_req_t *rq, const unsigned char *k, size_t len)
+{
+    llr_endpoint_e  ep;
+
+    ep = rq->ep;
+
+    if (llr_key_is(k, len, "model")) {
+        rq->drop = 1;
+        return LLR_V_MODEL;
+    }
+
+    if (llr_key_is(k, len, "stream")) {
+        return LLR_V_STREAM;
+    }
+
+    if (llr_key_is(k, len, "stream_options")) {
+        if (rq->seen_stream_options) {
+            llr_fail(rq, LLR_REQ_ERR_TYPE, "stream_options",
+                     "Duplicate 'stream_options' in the request body.");
+            return LLR_V_NONE;
+        }
+
+        rq->seen_stream_options = 1;
+        return LLR_V_STREAM_OPTIONS;
+    }
+
+    if (llr_key_is(k, len, "max_tokens")) {
+        rq->key_name = "max_tokens";
+        return LLR_V_MAX_TOKENS;
+    }
+
+    if (llr_key_is(k, len, "max_completion_tokens")) {
+        rq->key_name = "max_completion_tokens";
+        return LLR_V_MAX_TOKENS;
+    }
+
+    if (llr_key_is(k, len, "max_output_tokens")) {
+        rq->key_name = "max_output_tokens";
+        return LLR_V_MAX_TOKENS;
+    }
+
+    if (llr_key_is(k, len, "tools") || llr_key_is(k, len, "functions")) {
+        rq->key_name = "tools";
+        return LLR_V_FLAG;
+    }
+
+    if (llr_key_is(k, len, "response_format")) {
+        rq->key_name = "response_format";
+        return LLR_V_FLAG;
+    }
+
+    if (llr_key_is(k, len, "messages")
+        && (ep == LLR_EP_CHAT || ep == LLR_EP_ANY))
+    {
+        if (ep == LLR_EP_CHAT) {
+            rq->seen_required = 1;
+        }
+
+        rq->msgs_name = "messages";
+        return LLR_V_MESSAGES;
+    }
+
+    if (llr_key_is(k, len, "prompt")
+        && (ep == LLR_EP_COMPLETIONS || ep == LLR_EP_ANY))
+    {
+        if (ep == LLR_EP_COMPLETIONS) {
+            rq->seen_required = 1;
+        }
+
+        rq->key_name = "prompt";
+        return LLR_V_PROMPT;
+    }
+
+    if (llr_key_is(k, len, "input")) {
+        if (ep == LLR_EP_EMBEDDINGS) {
+            rq->seen_required = 1;
+            rq->key_name = "input";
+            return LLR_V_PROMPT;
+        }
+
+        if (ep == LLR_EP_RESPONSES) {
+            rq->seen_required = 1;
+            rq->key_name = "input";
+            rq->msgs_name = "input";
+            return LLR_V_INPUT;
+        }
+    }
+
+    if (llr_key_is(k, len, "instructions") && ep == LLR_EP_RESPONSES) {
+        return LLR_V_INSTRUCTIONS;
+    }
+
+    return LLR_V_NONE;
+}
+
+
+static llr_val_e
+llr_key_meaning(llr_req_t *rq, llr_ctx_e ctx, const unsigned char *k,
+    size_t len)
+{
+    switch (ctx) {
+
+    case LLR_C_TOP:
+        return llr_top_key(rq, k, len);
+
+    case LLR_C_STREAM_OPTIONS:
+        if (llr_key_is(k, len, "include_usage")) {
+            rq->drop = 1;
+            return LLR_V_INCLUDE_USAGE;
+        }
+        break;
+
+    case LLR_C_MESSAGE:
+        if (llr_key_is(k, len, "role")) {
+            return LLR_V_ROLE;
+        }
+
+        if (llr_key_is(k, len, "content")) {
+            return LLR_V_CONTENT;
+        }
+
+        if (llr_key_is(k, len, "tool_calls")) {
+            return LLR_V_TOOL_CALLS;
+        }
+
+        if (llr_key_is(k, len, "function_call")) {
+            return LLR_V_FUNCTION;
+        }
+
+        if (rq->ep == LLR_EP_RESPONSES) {
+            if (llr_key_is(k, len, "type")) {
+                return LLR_V_ITEM_TYPE;
+            }
+
+            if (llr_key_is(k, len, "arguments")
+                || llr_key_is(k, len, "output"))
+            {
+                return LLR_V_ARGUMENTS;
+            }
+        }
+        break;
+
+    case LLR_C_PART:
+        if (llr_key_is(k, len, "text")) {
+            return LLR_V_PART_TEXT;
+        }
+        break;
+
+    case LLR_C_TOOL_CALL:
+        if (llr_key_is(k, len, "function")) {
+            return LLR_V_FUNCTION;
+        }
+        break;
+
+    case LLR_C_FUNCTION:
+        if (llr_key_is(k, len, "arguments")) {
+            return LLR_V_ARGUMENTS;
+        }
+        break;
+
+    default:
+        break;
+    }
+
+    return LLR_V_NONE;
+}
+
+
+/* yajl callbacks */
+
+static int
+llr_on_map_key(void *ctx, const unsigned char *k, size_t len)
+{
+    llr_req_t    *rq = ctx;
+    llr_frame_t  *f;
+
+    f = &rq->frames[rq->depth - 1];
+
+    rq->drop = 0;
+    rq->key = llr_key_meaning(rq, (llr_ctx_e) f->ctx, k, len);
+
+    if (rq->err) {
+        return 0;
+    }
+
+    if (rq->drop || rq->out == NULL) {
+        return 1;
+    }
+
+    if (f->n++ && llr_write_char(rq, ',') != 0) {
+        return 0;
+    }
+
+    if (llr_write_string(rq, k, len) != 0 || llr_write_char(rq, ':') != 0) {
+        return 0;
+    }
+
+    return 1;
+}
+
+
+static int
+llr_on_string(void *ctx, const unsigned char *s, size_t len)
+{
+    llr_req_t  *rq = ctx;
+    llr_val_e   m;
+
+    m = llr_slot(rq);
+
+    if (!(llr_accept[m] & LLR_T_STRING)) {
+        return llr_type_error(rq, m, LLR_T_STRING, NULL, 0);
+    }
+
+    switch (m) {
+
+    case LLR_V_MODEL:
+        if (llr_set_model(rq, s, len) != 0) {
+            return 0;
+        }
+        break;
+
+    case LLR_V_FLAG:
+        if (rq->key_name[0] == 't') {
+            rq->view.has_tools = 1;
+
+        } else {
+            rq->view.has_response_format = 1;
+        }
+        break;
+
+    case LLR_V_PROMPT:
+    case LLR_V_INPUT:
+        llr_msg_start(rq, "user");
+        if (llr_msg_text(rq, s, len) != 0 || llr_msg_end(rq) != 0) {
+            return 0;
+        }
+        break;
+
+    case LLR_V_INSTRUCTIONS:
+        llr_msg_start(rq, "system");
+        if (llr_msg_text(rq, s, len) != 0 || llr_msg_end(rq) != 0) {
+            return 0;
+        }
+        break;
+
+    case LLR_V_ROLE:
+        if (!rq->msg_has_role) {
+            llr_msg_set_role(rq, s, len);
+            llr_msg_begin(rq);
+        }
+        break;
+
+    case LLR_V_ITEM_TYPE:
+        if (llr_key_is(s, len, "message")) {
+            rq->msg_kind = LLR_KIND_MESSAGE;
+
+        } else if (len > 7 && memcmp(s + len - 7, "_output", 7) == 0) {
+            rq->msg_kind = LLR_KIND_OUTPUT;
+
+        } else {
+            rq->msg_kind = LLR_KIND_CALL;
+        }
+        break;
+
+    case LLR_V_CONTENT:
+    case LLR_V_PART:
+    case LLR_V_PART_TEXT:
+    case LLR_V_ARGUMENTS:
+    case LLR_V_PROMPT_ITEM:
+        if (llr_msg_text(rq, s, len) != 0) {
+            return 0;
+        }
+        break;
+
+    default:
+        break;
+    }
+
+    if (rq->drop) {
+        rq->drop = 0;
+        return 1;
+    }
+
+    if (rq->out == NULL) {
+        return llr_prefix(rq) == 0;
+    }
+
+    return llr_prefix(rq) == 0 && llr_write_string(rq, s, len) == 0;
+}
+
+
+static int
+llr_on_number(void *ctx, const char *s, size_t len)
+{
+    llr_req_t  *rq = ctx;
+    llr_val_e   m;
+
+    m = llr_slot(rq);
+
+    if (!(llr_accept[m] & LLR_T_NUMBER)) {
+        return llr_type_error(rq, m, LLR_T_NUMBER, s, len);
+    }
+
+    if (m == LLR_V_MAX_TOKENS) {
+        if (llr_max_tokens(rq, s, len) != 0) {
+            return 0;
+        }
+
+    } else if (m == LLR_V_FLAG) {
+        if (rq->key_name[0] == 't') {
+            rq->view.has_tools = 1;
+
+        } else {
+            rq->view.has_response_format = 1;
+        }
+    }
+
+    if (llr_prefix(rq) != 0) {
+        return 0;
+    }
+
+    if (rq->out == NULL) {
+        return 1;
+    }
+
+    return llr_write(rq, (const unsigned char *) s, len) == 0;
+}
+
+
+static int
+llr_on_boolean(void *ctx, int b)
+{
+    llr_req_t  *rq = ctx;
+    llr_val_e   m;
+
+    m = llr_slot(rq);
+
+    if (!(llr_accept[m] & LLR_T_BOOL)) {
+        return llr_type_error(rq, m, LLR_T_BOOL, NULL, 0);
+    }
+
+    switch (m) {
+
+    case LLR_V_STREAM:
+        rq->view.stream = b ? 1 : 0;
+        break;
+
+    case LLR_V_INCLUDE_USAGE:
+        rq->view.include_usage = b ? 1 : 0;
+        break;
+
+    case LLR_V_FLAG:
+        if (rq->key_name[0] == 't') {
+            rq->view.has_tools = 1;
+
+        } else {
+            rq->view.has_response_format = 1;
+        }
+        break;
+
+    default:
+        break;
+    }
+
+    if (rq->drop) {
+        rq->drop = 0;
+        return 1;
+    }
+
+    if (llr_prefix(rq) != 0) {
+        return 0;
+    }
+
+    if (rq->out == NULL) {
+        return 1;
+    }
+
+    return b ? llr_write(rq, (const unsigned char *) "true", 4) == 0
+             : llr_write(rq, (const unsigned char *) "false", 5) == 0;
+}
+
+
+static int
+llr_on_null(void *ctx)
+{
+    llr_req_t  *rq = ctx;
+    llr_val_e   m;
+
+    m = llr_slot(rq);
+
+    if (!(llr_accept[m] & LLR_T_NULL)) {
+        return llr_type_error(rq, m, LLR_T_NULL, NULL, 0);
+    }
+
+    if (m == LLR_V_STREAM) {
+        rq->view.stream = -1;
+    }
+
+    if (llr_prefix(rq) != 0) {
+        return 0;
+    }
+
+    if (rq->out == NULL) {
+        return 1;
+    }
+
+    return llr_write(rq, (const unsigned char *) "null", 4) == 0;
+}
+
+
+static int
+llr_push(llr_req_t *rq, llr_val_e m, int map)
+{
+    llr_frame_t  *f;
+    llr_ctx_e     c;
+    size_t        index;
+
+    if (rq->depth >= LLR_REQ_MAX_DEPTH) {
+        return llr_fail(rq, LLR_REQ_ERR_DEPTH, NULL,
+                        "The request body is nested too deeply (more than "
+                        "%d levels).", LLR_REQ_MAX_DEPTH);
+    }
+
+    if (!(llr_accept[m] & (map ? LLR_T_MAP : LLR_T_ARRAY))) {
+        return llr_type_error(rq, m, map ? LLR_T_MAP : LLR_T_ARRAY, NULL, 0);
+    }
+
+    index = rq->depth ? rq->frames[rq->depth - 1].n : 0;
+
+    if (llr_prefix(rq) != 0) {
+        return 0;
+    }
+
+    c = LLR_C_OTHER;
+
+    switch (m) {
+
+    case LLR_V_ROOT:
+        c = LLR_C_TOP;
+        break;
+
+    case LLR_V_STREAM_OPTIONS:
+        rq->view.has_stream_options = 1;
+        c = LLR_C_STREAM_OPTIONS;
+        break;
+
+    case LLR_V_FLAG:
+        if (rq->key_name[0] == 't') {
+            rq->view.has_tools = 1;
+
+        } else {
+            rq->view.has_response_format = 1;
+        }
+        break;
+
+    case LLR_V_MESSAGES:
+    case LLR_V_INPUT:
+        c = LLR_C_MESSAGES;
+        break;
+
+    case LLR_V_PROMPT:
+        c = LLR_C_PROMPT;
+        llr_msg_start(rq, "user");
+        break;
+
+    case LLR_V_MESSAGE:
+        c = LLR_C_MESSAGE;
+        rq->msg_index = index;
+        llr_msg_start(rq, NULL);
+        break;
+
+    case LLR_V_CONTENT:
+        c = map ? LLR_C_OTHER : LLR_C_PARTS;
+        break;
+
+    case LLR_V_PART:
+        c = LLR_C_PART;
+        break;
+
+    case LLR_V_TOOL_CALLS:
+        c = map ? LLR_C_OTHER : LLR_C_TOOL_CALLS;
+        break;
+
+    case LLR_V_TOOL_CALL:
+        c = map ? LLR_C_TOOL_CALL : LLR_C_OTHER;
+        break;
+
+    case LLR_V_FUNCTION:
+        c = map ? LLR_C_FUNCTION : LLR_C_OTHER;
+        break;
+
+    default:
+        break;
+    }
+
+    f = &rq->frames[rq->depth++];
+    f->n = 0;
+    f->ctx = (unsigned char) c;
+    f->map = (unsigned char) map;
+
+    if (rq->out == NULL) {
+        if (c == LLR_C_TOP) {
+            f->n = 1;
+        }
+
+        return 1;
+    }
+
+    if (llr_write_char(rq, map ? '{' : '[') != 0) {
+        return 0;
+    }
+
+    if (c == LLR_C_TOP) {
+        if (llr_mark(rq, LLR_MARK_MODEL, 0) != 0) {
+            return 0;
+        }
+
+        /* every top-level member is written with a leading ',' */
+        f->n = 1;
+    }
+
+    return 1;
+}
+
+
+static int
+llr_on_start_map(void *ctx)
+{
+    llr_req_t  *rq = ctx;
+
+    return llr_push(rq, llr_slot(rq), 1);
+}
+
+
+static int
+llr_on_start_array(void *ctx)
+{
+    llr_req_t  *rq = ctx;
+
+    return llr_push(rq, llr_slot(rq), 0);
+}
+
+
+static int
+llr_on_end_map(void *ctx)
+{
+    llr_req_t    *rq = ctx;
+    llr_frame_t  *f;
+
+    f = &rq->frames[--rq->depth];
+
+    switch (f->ctx) {
+
+    case LLR_C_MESSAGE:
+        if (llr_msg_end(rq) != 0) {
+            return 0;
+        }
+        break;
+
+    case LLR_C_STREAM_OPTIONS:
+        if (rq->out && llr_mark(rq, LLR_MARK_STREAM_OPTIONS, f->n > 0) != 0)
+        {
+            return 0;
+        }
+        break;
+
+    case LLR_C_TOP:
+        if (rq->out && llr_mark(rq, LLR_MARK_TAIL, 1) != 0) {
+            return 0;
+        }
+        break;
+
+    default:
+        break;
+    }
+
+    if (rq->out == NULL) {
+        return 1;
+    }
+
+    return llr_write_char(rq, '}') == 0;
+}
+
+
+static int
+llr_on_end_array(void *ctx)
+{
+    llr_req_t    *rq = ctx;
+    llr_frame_t  *f;
+
+    f = &rq->frames[--rq->depth];
+
+    switch (f->ctx) {
+
+    case LLR_C_MESSAGES:
+        if (f->n == 0) {
+            return llr_fail(rq, LLR_REQ_ERR_TYPE, rq->msgs_name,
+                            "[] is too short - '%s'", rq->msgs_name);
+        }
+        break;
+
+    case LLR_C_PROMPT:
+        if (llr_msg_end(rq) != 0) {
+            return 0;
+        }
+        break;
+
+    default:
+        break;
+    }
+
+    if (rq->out == NULL) {
+        return 1;
+    }
+
+    return llr_write_char(rq, ']') == 0;
+}
+
+
+static const yajl_callbacks  llr_callbacks = {
+    llr_on_null,
+    llr_on_boolean,
+    NULL,
+    NULL,
+    llr_on_number,
+    llr_on_string,
+    llr_on_start_map,
+    llr_on_map_key,
+    llr_on_end_map,
+    llr_on_start_array,
+    llr_on_end_array
+};
+
+
+/* the API */
+
+llr_req_t *
+llr_req_create(const llr_alloc_t *alloc, llr_endpoint_e ep, llr_out_t *out,
+    const llr_text_sink_t *sink)
+{
+    llr_req_t         *rq;
+    yajl_alloc_funcs   af;
+
+    rq = alloc->malloc(alloc->ctx, sizeof(llr_req_t));
+    if (rq == NULL) {
+        return NULL;
+    }
+
+    memset(rq, 0, sizeof(llr_req_t));
+
+    rq->alloc = *alloc;
+    rq->out = out;
+    rq->ep = ep;
+
+    if (sink != NULL) {
+        rq->sink = *sink;
+    }
+
+    rq->view.stream = -1;
+    rq->view.include_usage = -1;
+    rq->view.max_tokens = -1;
+
+    rq->msgs_name = ep == LLR_EP_RESPONSES ? "input" : "messages";
+    rq->key_name = "";
+
+    af.malloc = alloc->malloc;
+    af.realloc = alloc->realloc;
+    af.free = alloc->free;
+    af.ctx = alloc->ctx;
+
+    rq->yajl = yajl_alloc(&llr_callbacks, &af, rq);
+    if (rq->yajl == NULL) {
+        alloc->free(alloc->ctx, rq);
+        return NULL;
+    }
+
+    /* the defaults: UTF-8 validation on, no comments, one value */
+
+    return rq;
+}
+
+
+llr_req_err_e
+llr_req_feed(llr_req_t *rq, const unsigned char *data, size_t len)
+{
+    size_t        before;
+    yajl_status   st;
+
+    if (rq->err != LLR_REQ_OK) {
+        return rq->err;
+    }
+
+    if (rq->finished) {
+        llr_fail(rq, LLR_REQ_ERR_JSON, NULL,
+                 "We could not parse the JSON body of your request. "
+                 "(data after the end of the body)");
+        return rq->err;
+    }
+
+    if (len == 0) {
+        return LLR_REQ_OK;
+    }
+
+    before = rq->view.body_bytes;
+    rq->view.body_bytes += len;
+
+    st = yajl_parse(rq->yajl, data, len);
+
+    if (st == yajl_status_ok) {
+        return LLR_REQ_OK;
+    }
+
+    if (st == yajl_status_error && rq->err == LLR_REQ_OK) {
+        llr_json_error(rq, data, len, yajl_get_bytes_consumed(rq->yajl),
+                       before + yajl_get_bytes_consumed(rq->yajl));
+    }
+
+    if (rq->err == LLR_REQ_OK) {
+        llr_fail(rq, LLR_REQ_ERR_JSON, NULL,
+                 "We could not parse the JSON body of your request.");
+    }
+
+    return rq->err;
+}
+
+
+llr_req_err_e
+llr_req_finish(llr_req_t *rq)
+{
+    yajl_status  st;
+
+    if (rq->err != LLR_REQ_OK || rq->finished) {
+        return rq->err;
+    }
+
+    rq->finished = 1;
+
+    st = yajl_complete_parse(rq->yajl);
+
+    if (st != yajl_status_ok) {
+        if (st == yajl_status_error && rq->err == LLR_REQ_OK) {
+            llr_json_error(rq, NULL, 0, 0, rq->view.body_bytes);
+        }
+
+        if (rq->err == LLR_REQ_OK) {
+            llr_fail(rq, LLR_REQ_ERR_JSON, NULL,
+                     "We could not parse the JSON body of your request.");
+        }
+
+        return rq->err;
+    }
+
+    if (rq->view.model_count == 0) {
+        llr_fail(rq, LLR_REQ_ERR_MISSING, "model",
+                 "You must provide a model parameter.");
+        return rq->err;
+    }
+
+    if (!rq->seen_required) {
+        switch (rq->ep) {
+
+        case LLR_EP_CHAT:
+            llr_fail(rq, LLR_REQ_ERR_MISSING, "messages",
+                     "'messages' is a required property");
+            return rq->err;
+
+        case LLR_EP_COMPLETIONS:
+            llr_fail(rq, LLR_REQ_ERR_MISSING, "prompt",
+                     "'prompt' is a required property");
+            return rq->err;
+
+        case LLR_EP_EMBEDDINGS:
+        case LLR_EP_RESPONSES:
+            llr_fail(rq, LLR_REQ_ERR_MISSING, "input",
+                     "'input' is a required property");
+            return rq->err;
+
+        default:
+            break;
+        }
+    }
+
+    if (rq->out != NULL && rq->out->flush(rq->out) != 0) {
+        llr_fail(rq, LLR_REQ_ERR_OUTPUT, NULL,
+                 "Could not allocate memory for the request body.");
+    }
+
+    return rq->err;
+}
+
+
+const llr_req_view_t *
+llr_req_view(llr_req_t *rq)
+{
+    return &rq->view;
+}
+
+
+const char *
+llr_req_error_message(llr_req_t *rq)
+{
+    return rq->err != LLR_REQ_OK ? rq->errmsg : "";
+}
+
+
+const char *
+llr_req_error_param(llr_req_t *rq)
+{
+    return rq->err != LLR_REQ_OK ? rq->param : NULL;
+}
+
+
+void
+llr_req_destroy(llr_req_t *rq)
+{
+    if (rq == NULL) {
+        return;
+    }
+
+    if (rq->yajl != NULL) {
+        yajl_free(rq->yajl);
+    }
+
+    if (rq->pend != NULL) {
+        rq->alloc.free(rq->alloc.ctx, rq->pend);
+    }
+
+    if (rq->view.model != NULL) {
+        rq->alloc.free(rq->alloc.ctx, rq->view.model);
+    }
+
+    rq->alloc.free(rq->alloc.ctx, rq);
+}
+
+
+size_t
+llr_json_escape_len(const unsigned char *src, size_t len)
+{
+    size_t                n;
+    const unsigned char  *end;
+
+    n = len;
+
+    for (end = src + len; src < end; src++) {
+        switch (llr_esc[*src]) {
+
+        case 0:
+            break;
+
+        case 'u':
+            n += 5;
+            break;
+
+        default:
+            n += 1;
+            break;
+        }
+    }
+
+    return n;
+}
+
+
+size_t
+llr_json_escape(unsigned char *dst, const unsigned char *src, size_t len)
+{
+    unsigned char        *d;
+    const unsigned char  *end;
+
+    d = dst;
+
+    for (end = src + len; src < end; src++) {
+        if (llr_esc[*src] == 0) {
+            *d++ = *src;
+
+        } else {
+            d += llr_escape_char(d, *src);
+        }
+    }
+
+    return (size_t) (d - dst);
+}

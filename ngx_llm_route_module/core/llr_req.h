@@ -1,0 +1,184 @@
+/*
+ * ngx_llm_route_module: request scanner and rewriter.
+ *
+ * Plain C, no nginx headers.  One streaming yajl pass over the request
+ * body (fed in arbitrary pieces) that
+ *   - extracts the request view (model, stream, max_tokens, tools, ...),
+ *   - feeds message text to a text sink (the classifier's features),
+ *   - writes the rewritten body into caller-provided output memory,
+ *     leaving "marks" where the caller inserts content decided after
+ *     the whole body was seen (the routed model, stream_options).
+ */
+
+#ifndef _LLR_REQ_H_INCLUDED_
+#define _LLR_REQ_H_INCLUDED_
+
+#include <stddef.h>
+#include <stdint.h>
+
+
+/* what endpoint the body is for: decides which fields are required */
+typedef enum {
+    LLR_EP_CHAT = 0,        /* /chat/completions: "messages" required */
+    LLR_EP_COMPLETIONS,     /* /completions: "prompt" required */
+    LLR_EP_EMBEDDINGS,      /* /embeddings: "input" required */
+    LLR_EP_RESPONSES,       /* /responses: "input" required */
+    LLR_EP_ANY              /* only "model" required (mock, tools) */
+} llr_endpoint_e;
+
+
+/* allocator; the module passes the request pool, tools pass malloc */
+typedef struct {
+    void   *(*malloc)(void *ctx, size_t size);
+    void   *(*realloc)(void *ctx, void *ptr, size_t size);
+    void    (*free)(void *ctx, void *ptr);
+    void    *ctx;
+} llr_alloc_t;
+
+
+/*
+ * Where message text goes, as yajl delivers it.  Every callback may be
+ * NULL.  role: "system", "developer", "user", "assistant", "tool", ...
+ * (NUL-terminated, lives only during the call).  Text pieces are
+ * complete decoded JSON strings (UTF-8, may contain NUL bytes).
+ */
+typedef struct {
+    void    (*message_begin)(void *ctx, const char *role, size_t turn);
+    void    (*text)(void *ctx, const unsigned char *data, size_t len);
+    void    (*message_end)(void *ctx);
+    void     *ctx;
+} llr_text_sink_t;
+
+
+/* marks: places in the output where the caller inserts content later */
+typedef enum {
+    /*
+     * right after the top-level '{': the caller inserts
+     * "model":"<routed>" and, if mark->comma is set, a trailing ','.
+     * The scanner cannot know at that point whether more members
+     * follow, so it always calls this mark with comma == 0 and writes
+     * a leading ',' before every top-level member it outputs: the
+     * model member inserted here is always the first one.
+     */
+    LLR_MARK_MODEL = 0,
+    /*
+     * right before the closing '}' of the top-level "stream_options"
+     * object (any "include_usage" key inside it was dropped): the caller
+     * inserts "include_usage":true (or false), preceded by ',' if
+     * mark->comma is set
+     */
+    LLR_MARK_STREAM_OPTIONS,
+    /*
+     * right before the top-level closing '}': the caller may insert
+     * members (e.g. "stream_options":{...} when the client sent none),
+     * each preceded by ',' (mark->comma is always set: the model member
+     * is always there)
+     */
+    LLR_MARK_TAIL
+} llr_mark_e;
+
+
+/*
+ * Output memory provided by the caller.  The rewriter writes at pos and
+ * never beyond end.  When it needs more room it calls next() with
+ * pos advanced to where it stopped; next() must set pos/end to fresh
+ * memory (at least 64 bytes).  mark() is called with pos advanced;
+ * the caller ends the current piece there, remembers the place, and
+ * sets pos/end to fresh memory.  flush() is called once at the end.
+ * Each returns 0 or -1 (allocation failure: scanning stops).
+ */
+typedef struct llr_out_s  llr_out_t;
+
+struct llr_out_s {
+    unsigned char  *pos;
+    unsigned char  *end;
+    int           (*next)(llr_out_t *out);
+    int           (*mark)(llr_out_t *out, llr_mark_e mark, int comma);
+    int           (*flush)(llr_out_t *out);
+    void           *data;
+};
+
+
+/* the request view: what routing needs to know */
+typedef struct {
+    /* top-level "model" (the last one when duplicated), copied */
+    char           *model;
+    size_t          model_len;
+    unsigned        model_count;   /* how many "model" keys were seen */
+
+    int             stream;        /* -1 absent or null, 0 false, 1 true */
+    int             include_usage; /* stream_options.include_usage:
+                                      -1 absent, 0 false, 1 true */
+    int64_t         max_tokens;    /* max_tokens, max_completion_tokens or
+                                      max_output_tokens; -1 if absent */
+
+    unsigned        has_tools:1;
+    unsigned        has_response_format:1;
+    unsigned        has_system:1;  /* a system or developer message */
+    unsigned        has_stream_options:1;
+
+    size_t          messages;      /* number of messages (or input items) */
+    size_t          user_turns;
+    size_t          text_bytes;    /* decoded text bytes fed to the sink */
+    size_t          body_bytes;    /* input bytes consumed */
+} llr_req_view_t;
+
+
+/* error classes, decide the HTTP status and the OpenAI error fields */
+typedef enum {
+    LLR_REQ_OK = 0,
+    LLR_REQ_ERR_JSON,       /* malformed JSON, trailing garbage, bad UTF-8 */
+    LLR_REQ_ERR_TYPE,       /* wrong top-level type or field type */
+    LLR_REQ_ERR_MISSING,    /* a required field is missing */
+    LLR_REQ_ERR_DEPTH,      /* nesting deeper than the limit */
+    LLR_REQ_ERR_NOMEM,
+    LLR_REQ_ERR_OUTPUT      /* an out callback failed */
+} llr_req_err_e;
+
+
+#define LLR_REQ_MAX_DEPTH  64
+
+
+typedef struct llr_req_s  llr_req_t;
+
+
+/*
+ * Create a scanner.  out may be NULL (scan only, nothing written);
+ * sink may be NULL.  Returns NULL on allocation failure.
+ */
+llr_req_t *llr_req_create(const llr_alloc_t *alloc, llr_endpoint_e ep,
+    llr_out_t *out, const llr_text_sink_t *sink);
+
+/* feed the next piece of the body; returns LLR_REQ_OK or an error */
+llr_req_err_e llr_req_feed(llr_req_t *rq, const unsigned char *data,
+    size_t len);
+
+/* the body is complete; checks required fields, flushes the output */
+llr_req_err_e llr_req_finish(llr_req_t *rq);
+
+/* the view, valid after finish (partially filled before) */
+const llr_req_view_t *llr_req_view(llr_req_t *rq);
+
+/*
+ * After an error: a message for the client (NUL-terminated, static or
+ * owned by the scanner) and the offending field ("model", "messages",
+ * ...) or NULL.
+ */
+const char *llr_req_error_message(llr_req_t *rq);
+const char *llr_req_error_param(llr_req_t *rq);
+
+void llr_req_destroy(llr_req_t *rq);
+
+
+/*
+ * JSON string escaping for the pieces the caller inserts at marks and
+ * for OpenAI-shaped error bodies: writes the escaped form (without
+ * quotes) of src into dst, returns bytes written; dst must hold
+ * llr_json_escape_len(src, len) bytes.
+ */
+size_t llr_json_escape_len(const unsigned char *src, size_t len);
+size_t llr_json_escape(unsigned char *dst, const unsigned char *src,
+    size_t len);
+
+
+#endif /* _LLR_REQ_H_INCLUDED_ */

@@ -1,0 +1,489 @@
+/*
+ * ngx_llm_route_module: incremental Server-Sent Events parser.
+ */
+
+#include <string.h>
+
+#include "llr_sse.h"
+
+
+/* line states */
+enum {
+    L_START = 0,        /* at the first byte of a line */
+    L_FIELD,            /* reading the field name */
+    L_VALUE_FIRST,      /* right after "data:" */
+    L_VALUE,            /* in the value of a data line */
+    L_IGNORE            /* comment or other field: skip to line end */
+};
+
+/* what the event's data looks like so far */
+enum {
+    D_NONE = 0,         /* only whitespace yet */
+    D_JSON,
+    D_OTHER
+};
+
+
+static int llr_sse_emit(llr_sse_t *sse, const unsigned char *p, size_t n,
+    llr_sse_emit_pt emit, void *ctx);
+static void llr_sse_data(llr_sse_t *sse, const unsigned char *p, size_t n);
+static void llr_sse_event_start(llr_sse_t *sse, size_t off);
+static int llr_sse_dispatch(llr_sse_t *sse, const unsigned char *data,
+    size_t end, size_t *out_start, int cr, llr_sse_emit_pt emit, void *ctx);
+static int llr_sse_release(llr_sse_t *sse, llr_sse_emit_pt emit,
+    void *ctx);
+static int llr_sse_hold(llr_sse_t *sse, const unsigned char *p, size_t n);
+
+
+void
+llr_sse_init(llr_sse_t *sse, unsigned flags, size_t max_event,
+    const llr_sse_mem_t *mem)
+{
+    memset(sse, 0, offsetof(llr_sse_t, json));
+
+    sse->flags = flags;
+    sse->max_event = max_event ? max_event : LLR_SSE_MAX_EVENT;
+
+    if (mem) {
+        sse->mem = *mem;
+    }
+
+    llr_json_init(&sse->json, &sse->res);
+}
+
+
+void
+llr_sse_free(llr_sse_t *sse)
+{
+    if (sse->held && sse->mem.free) {
+        sse->mem.free(sse->mem.ctx, sse->held);
+    }
+
+    sse->held = NULL;
+    sse->held_len = 0;
+    sse->held_size = 0;
+}
+
+
+int
+llr_sse_feed(llr_sse_t *sse, const unsigned char *data, size_t len,
+    llr_sse_emit_pt emit, void *ctx)
+{
+    int                   c;
+    size_t                i, j, n, out_start, from;
+
+    sse->first_content = 0;
+    sse->first_content_offset = 0;
+    sse->ev_here = 0;
+
+    if (sse->failed) {
+        return -1;
+    }
+
+    out_start = 0;
+    i = 0;
+
+    while (i < len) {
+        c = data[i];
+
+        if (sse->after_cr) {
+            sse->after_cr = 0;
+
+            if (c == '\n') {
+                if (sse->skip_lf) {
+                    /* the LF of a stripped event's final CRLF */
+                    out_start = i + 1;
+                    sse->skip_lf = 0;
+                }
+
+                i++;
+                continue;
+            }
+        }
+
+        sse->skip_lf = 0;
+
+        if (c == '\r' || c == '\n') {
+            sse->after_cr = (c == '\r');
+
+            if (sse->line_state == L_START) {
+                if (sse->ev_active
+                    && llr_sse_dispatch(sse, data, i + 1, &out_start,
+                                        c == '\r', emit, ctx) != 0)
+                {
+                    return -1;
+                }
+
+            } else if (sse->line_state == L_FIELD && sse->field_len == 4
+                       && memcmp(sse->field, "data", 4) == 0)
+            {
+                /* "data" without a colon: an empty data line */
+                if (sse->ev_data_lines++) {
+                    llr_sse_data(sse, (const unsigned char *) "\n", 1);
+                }
+            }
+
+            sse->line_state = L_START;
+            i++;
+            continue;
+        }
+
+        switch (sse->line_state) {
+
+        case L_START:
+            if (!sse->ev_active) {
+                llr_sse_event_start(sse, i);
+            }
+
+            if (c == ':') {
+                sse->line_state = L_IGNORE;
+                i++;
+                continue;
+            }
+
+            sse->line_state = L_FIELD;
+            sse->field_len = 0;
+            /* fall through */
+
+        case L_FIELD:
+            i++;
+
+            if (c != ':') {
+                if (sse->field_len < sizeof(sse->field)) {
+                    sse->field[sse->field_len++] = (char) c;
+
+                } else {
+                    /* too long for any field we know */
+                    sse->field[0] = '\0';
+                }
+
+                continue;
+            }
+
+            if (sse->field_len != 4 || memcmp(sse->field, "data", 4) != 0) {
+                sse->line_state = L_IGNORE;
+                continue;
+            }
+
+            if (sse->ev_data_lines++) {
+                llr_sse_data(sse, (const unsigned char *) "\n", 1);
+            }
+
+            sse->line_state = L_VALUE_FIRST;
+            continue;
+
+        case L_VALUE_FIRST:
+            sse->line_state = L_VALUE;
+
+            if (c == ' ') {
+                i++;
+                continue;
+            }
+
+            /* fall through */
+
+        case L_VALUE:
+            for (j = i; j < len && data[j] != '\r' && data[j] != '\n'; j++) {
+                /* void */
+            }
+
+            llr_sse_data(sse, data + i, j - i);
+            i = j;
+
+            if (sse->holding
+                && (sse->json.v_choice_elems || sse->ev_mode == D_OTHER
+                    || sse->json.v_bad))
+            {
+                /* cannot be a usage-only chunk: stop holding it */
+                if (llr_sse_release(sse, emit, ctx) != 0) {
+                    return -1;
+                }
+            }
+
+            continue;
+
+        default: /* L_IGNORE */
+            for (j = i; j < len && data[j] != '\r' && data[j] != '\n'; j++) {
+                /* void */
+            }
+
+            i = j;
+            continue;
+        }
+    }
+
+    /* the end of the piece */
+
+    if (sse->ev_active && sse->holding) {
+        from = sse->ev_here ? sse->ev_start : 0;
+
+        if (llr_sse_emit(sse, data + out_start, from - out_start, emit, ctx)
+            != 0)
+        {
+            return -1;
+        }
+
+        n = len - from;
+
+        if (sse->held_len + n <= sse->max_event
+            && llr_sse_hold(sse, data + from, n) == 0)
+        {
+            return 0;
+        }
+
+        /* too big (or no memory): forward it unchanged */
+
+        if (sse->held_len + n > sse->max_event) {
+            sse->oversized_events++;
+        }
+
+        if (llr_sse_release(sse, emit, ctx) != 0) {
+            return -1;
+        }
+
+        return llr_sse_emit(sse, data + from, n, emit, ctx);
+    }
+
+    return llr_sse_emit(sse, data + out_start, len - out_start, emit, ctx);
+}
+
+
+int
+llr_sse_finish(llr_sse_t *sse, llr_sse_emit_pt emit, void *ctx)
+{
+    size_t  out_start;
+
+    sse->first_content = 0;
+    sse->first_content_offset = 0;
+    sse->ev_here = 0;
+
+    if (sse->failed) {
+        return -1;
+    }
+
+    if (sse->line_state == L_FIELD && sse->field_len == 4
+        && memcmp(sse->field, "data", 4) == 0)
+    {
+        if (sse->ev_data_lines++) {
+            llr_sse_data(sse, (const unsigned char *) "\n", 1);
+        }
+    }
+
+    sse->line_state = L_START;
+    out_start = 0;
+
+    if (sse->ev_active) {
+        /* an event without its final blank line */
+        if (llr_sse_dispatch(sse, NULL, 0, &out_start, 0, emit, ctx) != 0) {
+            return -1;
+        }
+    }
+
+    sse->held_len = 0;
+
+    return 0;
+}
+
+
+static int
+llr_sse_emit(llr_sse_t *sse, const unsigned char *p, size_t n,
+    llr_sse_emit_pt emit, void *ctx)
+{
+    if (n == 0 || emit == NULL) {
+        return 0;
+    }
+
+    if (emit(ctx, p, n) != 0) {
+        sse->failed = 1;
+        return -1;
+    }
+
+    return 0;
+}
+
+
+static void
+llr_sse_event_start(llr_sse_t *sse, size_t off)
+{
+    sse->ev_active = 1;
+    sse->ev_here = 1;
+    sse->ev_start = off;
+    sse->ev_mode = D_NONE;
+    sse->ev_data_lines = 0;
+    sse->other_len = 0;
+    sse->holding = (sse->flags & LLR_SSE_STRIP_USAGE) ? 1 : 0;
+    sse->held_len = 0;
+
+    llr_json_reset(&sse->json);
+}
+
+
+static void
+llr_sse_data(llr_sse_t *sse, const unsigned char *p, size_t n)
+{
+    size_t  k;
+
+    while (n && sse->ev_mode == D_NONE) {
+        if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') {
+            p++;
+            n--;
+            continue;
+        }
+
+        sse->ev_mode = (*p == '{') ? D_JSON : D_OTHER;
+    }
+
+    if (n == 0) {
+        return;
+    }
+
+    if (sse->ev_mode == D_JSON) {
+        (void) llr_json_feed(&sse->json, p, n);
+        return;
+    }
+
+    /* D_OTHER: keep the start, for "[DONE]" */
+
+    if (sse->other_len < sizeof(sse->other)) {
+        k = sizeof(sse->other) - sse->other_len;
+        k = (n < k) ? n : k;
+        memcpy(sse->other + sse->other_len, p, k);
+    }
+
+    sse->other_len += n;
+}
+
+
+static int
+llr_sse_dispatch(llr_sse_t *sse, const unsigned char *data, size_t end,
+    size_t *out_start, int cr, llr_sse_emit_pt emit, void *ctx)
+{
+    int          strip;
+    size_t       n;
+    llr_json_t  *j;
+
+    j = &sse->json;
+    strip = 0;
+
+    if (sse->ev_data_lines) {
+        sse->events++;
+
+        if (sse->ev_mode == D_JSON) {
+
+            if (j->v_complete && !j->v_bad) {
+                sse->json_events++;
+
+                if (j->v_content && !sse->content_seen) {
+                    sse->content_seen = 1;
+                    sse->first_content = 1;
+                    sse->first_content_offset = end;
+                }
+
+                strip = j->v_choices && j->v_choice_elems == 0
+                        && j->v_usage && !j->v_error;
+
+            } else {
+                sse->bad_events++;
+            }
+
+        } else if (sse->ev_mode == D_OTHER) {
+            n = sse->other_len;
+
+            while (n && n <= sizeof(sse->other)
+                   && (sse->other[n - 1] == ' ' || sse->other[n - 1] == '\t'
+                       || sse->other[n - 1] == '\n'))
+            {
+                n--;
+            }
+
+            if (n == 6 && memcmp(sse->other, "[DONE]", 6) == 0) {
+                sse->done = 1;
+
+            } else {
+                sse->bad_events++;
+            }
+        }
+    }
+
+    if (sse->holding) {
+        if (strip) {
+            /* drop the event: forward what precedes it in this piece */
+            n = sse->ev_here ? sse->ev_start : 0;
+
+            if (n > *out_start
+                && llr_sse_emit(sse, data + *out_start, n - *out_start,
+                                emit, ctx) != 0)
+            {
+                return -1;
+            }
+
+            *out_start = end;
+            sse->held_len = 0;
+            sse->stripped++;
+            sse->skip_lf = cr;
+
+        } else if (llr_sse_release(sse, emit, ctx) != 0) {
+            return -1;
+        }
+    }
+
+    sse->ev_active = 0;
+    sse->holding = 0;
+
+    return 0;
+}
+
+
+/* the event cannot be stripped: forward what is held, hold no more */
+static int
+llr_sse_release(llr_sse_t *sse, llr_sse_emit_pt emit, void *ctx)
+{
+    size_t  n;
+
+    n = sse->held_len;
+    sse->held_len = 0;
+    sse->holding = 0;
+
+    return llr_sse_emit(sse, sse->held, n, emit, ctx);
+}
+
+
+static int
+llr_sse_hold(llr_sse_t *sse, const unsigned char *p, size_t n)
+{
+    size_t          size;
+    unsigned char  *nb;
+
+    if (sse->held_len + n > sse->held_size) {
+        if (sse->mem.alloc == NULL) {
+            return -1;
+        }
+
+        size = sse->held_size ? sse->held_size : 256;
+
+        while (size < sse->held_len + n) {
+            size *= 2;
+        }
+
+        nb = sse->mem.alloc(sse->mem.ctx, size);
+        if (nb == NULL) {
+            return -1;
+        }
+
+        if (sse->held_len) {
+            memcpy(nb, sse->held, sse->held_len);
+        }
+
+        if (sse->held && sse->mem.free) {
+            sse->mem.free(sse->mem.ctx, sse->held);
+        }
+
+        sse->held = nb;
+        sse->held_size = size;
+    }
+
+    memcpy(sse->held + sse->held_len, p, n);
+    sse->held_len += n;
+
+    return 0;
+}

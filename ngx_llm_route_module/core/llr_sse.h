@@ -1,0 +1,152 @@
+/*
+ * ngx_llm_route_module: incremental Server-Sent Events parser for
+ * OpenAI-compatible streams (chat/completions, completions, responses).
+ *
+ * Plain C, no nginx headers, no global state.
+ *
+ * The response body is fed in pieces split at any byte (inside "\r\n",
+ * inside "data:", inside UTF-8, inside the JSON).  Lines end with
+ * "\r\n", "\n" or "\r"; "data:" lines of an event are joined with "\n"
+ * (one leading space after the colon is dropped), ":" comment lines and
+ * other fields are ignored, a blank line dispatches the event.  Each
+ * event's data is scanned in place by llr_json_t (llr_usage.h) as it
+ * arrives; nothing of the stream is copied to parse it.  Results are
+ * merged into sse->res (usage: the last non-null usage object wins;
+ * finish reasons are counted; content bytes are summed).
+ *
+ * Forwarding.  llr_sse_feed() calls emit(ctx, ptr, len) for the bytes
+ * to forward, in order:
+ *
+ *   - without LLR_SSE_STRIP_USAGE: once, with the whole piece
+ *     (zero-copy, the bytes pass unchanged);
+ *
+ *   - with LLR_SSE_STRIP_USAGE: the usage-only event (a JSON chunk
+ *     whose "choices" is [] and that has a non-null "usage", and no
+ *     "error") is removed, every other byte passes unchanged.  Spans
+ *     point into the piece (zero-copy) except for the part of an event
+ *     that started in an earlier piece and could not yet be decided:
+ *     such bytes are held in a small buffer and emitted from there.
+ *     An event is released (held bytes emitted, the rest passed
+ *     through) as soon as it cannot be a usage-only chunk: its
+ *     "choices" has an element, its data is not JSON, or it grows
+ *     beyond max_event bytes (counted in oversized_events; such an
+ *     event is never stripped).  So the hold buffer keeps at most
+ *     max_event bytes, in practice the first ~150 bytes of an event
+ *     that straddles two pieces.  Latency: a held event is forwarded
+ *     when its bytes up to the deciding point have arrived, never
+ *     later than the end of the event, which the client cannot use
+ *     before it is complete anyway.
+ *
+ * End of stream: llr_sse_finish() dispatches an event that lacks its
+ * final blank line (lenient, unlike browsers: "data: [DONE]" without a
+ * trailing newline still counts) and emits or drops held bytes.
+ *
+ * Estimate: when no usage arrives, the caller may estimate completion
+ * tokens as llr_estimate_tokens(res.content_bytes) = ceil(bytes / 4)
+ * of the decoded generated text (content, reasoning_content, refusal,
+ * tool call arguments, completions text, Responses deltas).
+ */
+
+#ifndef _LLR_SSE_H_INCLUDED_
+#define _LLR_SSE_H_INCLUDED_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "llr_usage.h"
+
+
+#define LLR_SSE_MAX_EVENT    65536
+
+/* flags */
+#define LLR_SSE_STRIP_USAGE  0x01
+
+
+/* forward len bytes at data; return 0, or -1 to fail the feed */
+typedef int (*llr_sse_emit_pt)(void *ctx, const unsigned char *data,
+    size_t len);
+
+/*
+ * Memory for the hold buffer (strip mode only; grows by doubling from
+ * 256 bytes up to max_event).  free may be NULL (pool memory).  If
+ * alloc is NULL or fails, the event is released instead of held
+ * (forwarded unchanged, so never stripped).
+ */
+typedef struct {
+    void          *(*alloc)(void *ctx, size_t size);
+    void           (*free)(void *ctx, void *p);
+    void            *ctx;
+} llr_sse_mem_t;
+
+
+typedef struct {
+    /* results, readable at any time */
+    llr_resp_t      res;
+    uint64_t        events;           /* events with data dispatched */
+    uint64_t        json_events;      /* of which complete JSON values */
+    uint64_t        bad_events;       /* data neither JSON nor [DONE] */
+    uint64_t        oversized_events; /* strip mode: released, too big */
+    uint64_t        stripped;         /* usage-only events removed */
+    unsigned        done:1;           /* "data: [DONE]" arrived */
+    unsigned        content_seen:1;   /* an event carried content */
+
+    /*
+     * per feed call: set by the llr_sse_feed() (or llr_sse_finish())
+     * in which the first event carrying generated text (or a tool
+     * call) completed, the moment to take time to first token;
+     * first_content_offset is the offset in that piece just after the
+     * event's end
+     */
+    unsigned        first_content:1;
+    size_t          first_content_offset;
+
+    /* private */
+    unsigned        flags;
+    size_t          max_event;
+    llr_sse_mem_t   mem;
+
+    uint8_t         line_state;
+    uint8_t         field_len;
+    char            field[8];
+    unsigned        after_cr:1;
+    unsigned        skip_lf:1;
+    unsigned        ev_active:1;
+    unsigned        ev_here:1;        /* the event started in this piece */
+    unsigned        holding:1;
+    unsigned        failed:1;
+    uint8_t         ev_mode;
+    uint32_t        ev_data_lines;
+    size_t          ev_start;
+    size_t          other_len;
+    char            other[16];
+
+    unsigned char  *held;
+    size_t          held_len;
+    size_t          held_size;
+
+    llr_json_t      json;
+} llr_sse_t;
+
+
+/*
+ * flags: 0 or LLR_SSE_STRIP_USAGE.  max_event: 0 for
+ * LLR_SSE_MAX_EVENT.  mem may be NULL when not stripping.
+ */
+void llr_sse_init(llr_sse_t *sse, unsigned flags, size_t max_event,
+    const llr_sse_mem_t *mem);
+
+/*
+ * Parse the next piece and forward it through emit (may be NULL when
+ * only parsing).  Returns 0, or -1 if emit failed.
+ */
+int llr_sse_feed(llr_sse_t *sse, const unsigned char *data, size_t len,
+    llr_sse_emit_pt emit, void *ctx);
+
+/* end of the stream: see above; returns 0 or -1 if emit failed */
+int llr_sse_finish(llr_sse_t *sse, llr_sse_emit_pt emit, void *ctx);
+
+/* release the hold buffer (only needed if mem.free is set) */
+void llr_sse_free(llr_sse_t *sse);
+
+
+#endif /* _LLR_SSE_H_INCLUDED_ */

@@ -1,0 +1,171 @@
+/*
+ * ngx_llm_route_module: what a provider's response says about itself.
+ *
+ * Plain C, no nginx headers, no allocation, no global state.
+ *
+ * llr_json_t is a small streaming JSON scanner (fixed size, about
+ * 1 KB) that is fed a response body in pieces split at any byte and
+ * extracts, into an llr_resp_t:
+ *
+ *   - usage: prompt_tokens, completion_tokens, total_tokens,
+ *     prompt_tokens_details.cached_tokens,
+ *     completion_tokens_details.reasoning_tokens (chat, completions,
+ *     embeddings), and the Responses API names input_tokens,
+ *     output_tokens, input_tokens_details.cached_tokens,
+ *     output_tokens_details.reasoning_tokens;
+ *   - the provider's "model";
+ *   - finish_reason of every choice (Responses API: "status" and
+ *     incomplete_details.reason);
+ *   - an "error" object (or string) and its type, code and message;
+ *   - the number of decoded bytes of generated text (content,
+ *     reasoning_content, refusal, tool call arguments, completions
+ *     "text", Responses output text and "delta"), for an estimate
+ *     when no usage is reported.
+ *
+ * Values wrapped in a top-level "response" object (Responses API
+ * stream events such as response.completed) are seen as top-level.
+ *
+ * Why not yajl: yajl's lexer buffers every string token that spans two
+ * feeds until it is complete, so one large "content" string of a
+ * non-streamed response would be held whole.  This scanner never holds
+ * more than its fixed state: strings it does not need are skipped,
+ * strings it keeps (model, error fields) are truncated to their
+ * buffers, nesting deeper than LLR_JSON_MAX_DEPTH stops the scan.
+ */
+
+#ifndef _LLR_USAGE_H_INCLUDED_
+#define _LLR_USAGE_H_INCLUDED_
+
+#include <stddef.h>
+#include <stdint.h>
+
+
+#define LLR_JSON_MAX_DEPTH    64
+#define LLR_RESP_MODEL_LEN    128
+#define LLR_RESP_ERR_LEN      64
+#define LLR_RESP_ERRMSG_LEN   256
+
+
+typedef enum {
+    LLR_FINISH_STOP = 0,
+    LLR_FINISH_LENGTH,
+    LLR_FINISH_TOOL_CALLS,
+    LLR_FINISH_CONTENT_FILTER,
+    LLR_FINISH_FUNCTION_CALL,
+    LLR_FINISH_OTHER,
+    LLR_FINISH_N
+} llr_finish_e;
+
+
+/* what was found; all strings NUL-terminated, truncated to fit */
+typedef struct {
+    uint64_t    prompt_tokens;      /* includes cached_tokens */
+    uint64_t    completion_tokens;  /* includes reasoning_tokens */
+    uint64_t    total_tokens;
+    uint64_t    cached_tokens;
+    uint64_t    reasoning_tokens;
+
+    uint64_t    content_bytes;      /* decoded bytes of generated text */
+
+    uint32_t    finish[LLR_FINISH_N];  /* count of each finish reason */
+
+    /*
+     * a non-null "usage" object was seen; when several are seen the
+     * last one wins (its fields replace all earlier ones)
+     */
+    unsigned    has_usage:1;
+    unsigned    has_model:1;
+    unsigned    error:1;            /* an "error" object or string */
+    unsigned    json_error:1;       /* not JSON (or nested too deep):
+                                       scanning stopped there */
+
+    char        model[LLR_RESP_MODEL_LEN];
+    char        error_type[LLR_RESP_ERR_LEN];
+    char        error_code[LLR_RESP_ERR_LEN];     /* string or number */
+    char        error_message[LLR_RESP_ERRMSG_LEN];
+} llr_resp_t;
+
+
+/* the streaming scanner; fields are private except the v_* ones */
+typedef struct {
+    llr_resp_t     *res;
+
+    uint8_t         state;
+    uint8_t         role;
+    uint8_t         lit;
+    uint8_t         lit_pos;
+    uint8_t         uhex;           /* \u hex digits read */
+    uint16_t        depth;
+    uint32_t        ucp;            /* \u code point being read */
+    uint32_t        uhi;            /* pending high surrogate */
+    uint64_t        str_count;      /* decoded bytes of current string */
+    size_t          cap_len;
+    unsigned        cap_trunc:1;
+
+    /* about the current top-level value (used by the SSE parser) */
+    unsigned        v_complete:1;   /* the top-level value ended */
+    unsigned        v_choices:1;    /* it has a "choices" array */
+    unsigned        v_usage:1;      /* it has a non-null "usage" object */
+    unsigned        v_content:1;    /* it carries generated text (or a
+                                       tool call) */
+    unsigned        v_error:1;      /* it has an "error" */
+    unsigned        v_bad:1;        /* it is not JSON: scanning stopped */
+    uint32_t        v_choice_elems; /* elements of its "choices" */
+
+    struct {
+        uint8_t     key;
+        uint8_t     arr;
+    }               frames[LLR_JSON_MAX_DEPTH];
+
+    char            cap[LLR_RESP_ERRMSG_LEN];  /* captured string */
+    char            num[32];
+    uint8_t         num_len;
+} llr_json_t;
+
+
+/* start scanning one JSON value; found values go into res */
+void llr_json_init(llr_json_t *j, llr_resp_t *res);
+
+/*
+ * Forget the current value (res is kept): the next byte starts a new
+ * top-level value.
+ */
+void llr_json_reset(llr_json_t *j);
+
+/*
+ * Feed the next piece.  Returns 0, or -1 once the input is not JSON
+ * (or is nested deeper than LLR_JSON_MAX_DEPTH, or has anything but
+ * whitespace after the value): res->json_error is set and further
+ * feeds return -1 until reset.
+ */
+int llr_json_feed(llr_json_t *j, const unsigned char *data, size_t len);
+
+
+/*
+ * Non-streamed response bodies: the usage extractor.  Embed it in the
+ * request context (no allocation, no destructor).
+ */
+typedef struct {
+    llr_resp_t      res;
+    llr_json_t      json;
+} llr_usage_t;
+
+void llr_usage_init(llr_usage_t *u);
+
+/* 0, or -1 when the body is not JSON (what was found is kept) */
+int llr_usage_feed(llr_usage_t *u, const unsigned char *data, size_t len);
+
+/*
+ * The body is complete.  0 if it was one complete JSON value, -1
+ * otherwise (truncated or not JSON; res->json_error is set).
+ */
+int llr_usage_finish(llr_usage_t *u);
+
+/* classify a finish_reason string */
+llr_finish_e llr_finish_reason(const char *s, size_t len);
+
+/* "stop", "length", ... for an llr_finish_e */
+const char *llr_finish_name(llr_finish_e f);
+
+
+#endif /* _LLR_USAGE_H_INCLUDED_ */

@@ -1,0 +1,1803 @@
+
+/*
+ * ngx_llm_route_module: llm_route_mock, a built-in OpenAI-compatible
+ * provider for demos, tests and benchmarks.
+ *
+ * Chat completions (JSON and SSE), legacy completions, embeddings,
+ * responses and models, with deterministic token counts and simulated
+ * timing (delay, time to first token, tokens per second).  The rules
+ * are documented in docs/mock.md.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_llm_route_module.h"
+
+
+#define NGX_HTTP_LLM_ROUTE_MOCK_TOKENS      16
+#define NGX_HTTP_LLM_ROUTE_MOCK_MAX_TOKENS  100000
+#define NGX_HTTP_LLM_ROUTE_MOCK_MAX_CHUNK   1024
+#define NGX_HTTP_LLM_ROUTE_MOCK_MAX_TPS     1000000
+#define NGX_HTTP_LLM_ROUTE_MOCK_MAX_TIME    3600000
+#define NGX_HTTP_LLM_ROUTE_MOCK_FILE_CHUNK  65536
+#define NGX_HTTP_LLM_ROUTE_MOCK_BATCH       16
+#define NGX_HTTP_LLM_ROUTE_MOCK_WORD_MAX    11
+#define NGX_HTTP_LLM_ROUTE_MOCK_DIMS        8
+#define NGX_HTTP_LLM_ROUTE_MOCK_MSG_TOKENS  3
+
+/* room for the fixed parts of one event, and of one JSON answer */
+#define NGX_HTTP_LLM_ROUTE_MOCK_EVENT       128
+#define NGX_HTTP_LLM_ROUTE_MOCK_EVENT_MAX   256
+#define NGX_HTTP_LLM_ROUTE_MOCK_FIXED       1024
+
+
+typedef struct {
+    ngx_msec_t                       delay;
+    ngx_msec_t                       ttft;
+    ngx_uint_t                       tps;
+    ngx_uint_t                       tokens;
+    ngx_uint_t                       chunk;
+    ngx_str_t                        model;    /* JSON-escaped */
+} ngx_http_llm_route_mock_conf_t;
+
+
+typedef struct {
+    ngx_http_request_t              *request;
+    ngx_http_llm_route_mock_conf_t  *conf;
+    ngx_uint_t                       endpoint;
+
+    /* settings after the X-Mock-* overrides */
+    ngx_msec_t                       delay;
+    ngx_msec_t                       ttft;
+    ngx_uint_t                       tps;
+    ngx_uint_t                       tokens;   /* completion tokens */
+    ngx_uint_t                       chunk;
+    ngx_int_t                        cut;      /* -1: no cut */
+    ngx_uint_t                       status;   /* 0: no override */
+    ngx_str_t                        retry_after;
+
+    /* the request */
+    ngx_str_t                        model;    /* JSON-escaped */
+    ngx_uint_t                       prompt_tokens;
+    ngx_array_t                     *hashes;   /* embeddings inputs */
+
+    /* the answer */
+    ngx_str_t                        id;
+    ngx_str_t                        head;     /* '{"id":...,"model":"M",' */
+    ngx_uint_t                       events;   /* content events */
+    ngx_uint_t                       sent;
+    size_t                           event_size;
+    size_t                           base_size;
+    ngx_msec_t                       start;
+
+    ngx_event_t                      timer;
+    ngx_chain_t                     *free;
+    ngx_chain_t                     *busy;
+
+    unsigned                         stream:1;
+    unsigned                         include_usage:1;
+    unsigned                         length:1; /* cut by max_tokens */
+    unsigned                         headers:1; /* waiting for headers */
+    unsigned                         started:1; /* content has begun */
+    unsigned                         closing:1; /* X-Mock-Cut: close */
+} ngx_http_llm_route_mock_ctx_t;
+
+
+static ngx_int_t ngx_http_llm_route_mock_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_llm_route_mock_overrides(ngx_http_request_t *r,
+    ngx_http_llm_route_mock_ctx_t *ctx);
+static ngx_int_t ngx_http_llm_route_mock_models(ngx_http_request_t *r,
+    ngx_http_llm_route_mock_conf_t *mcf);
+static void ngx_http_llm_route_mock_body_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_llm_route_mock_scan(
+    ngx_http_llm_route_mock_ctx_t *ctx);
+static void ngx_http_llm_route_mock_message_begin(void *data,
+    const char *role, size_t turn);
+static void ngx_http_llm_route_mock_text(void *data, const unsigned char *s,
+    size_t len);
+static ngx_int_t ngx_http_llm_route_mock_prepare(
+    ngx_http_llm_route_mock_ctx_t *ctx, llr_req_t *rq);
+static ngx_int_t ngx_http_llm_route_mock_respond(
+    ngx_http_llm_route_mock_ctx_t *ctx);
+static ngx_int_t ngx_http_llm_route_mock_json(
+    ngx_http_llm_route_mock_ctx_t *ctx);
+static u_char *ngx_http_llm_route_mock_embeddings(
+    ngx_http_llm_route_mock_ctx_t *ctx, u_char *p);
+static ngx_int_t ngx_http_llm_route_mock_stream(
+    ngx_http_llm_route_mock_ctx_t *ctx);
+static u_char *ngx_http_llm_route_mock_event(
+    ngx_http_llm_route_mock_ctx_t *ctx, u_char *p, ngx_uint_t from,
+    ngx_uint_t n);
+static u_char *ngx_http_llm_route_mock_tail(
+    ngx_http_llm_route_mock_ctx_t *ctx, u_char *p);
+static u_char *ngx_http_llm_route_mock_words(u_char *p, ngx_uint_t from,
+    ngx_uint_t n);
+static ngx_int_t ngx_http_llm_route_mock_cut(
+    ngx_http_llm_route_mock_ctx_t *ctx, ngx_int_t rc);
+static ngx_int_t ngx_http_llm_route_mock_error(ngx_http_request_t *r,
+    ngx_uint_t status, const char *type, const char *param,
+    const char *code, u_char *msg, size_t len, ngx_str_t *retry_after);
+static void ngx_http_llm_route_mock_timer_handler(ngx_event_t *ev);
+static void ngx_http_llm_route_mock_writer(ngx_http_request_t *r);
+static void ngx_http_llm_route_mock_wait(ngx_http_llm_route_mock_ctx_t *ctx,
+    ngx_msec_t delay);
+static ngx_http_llm_route_mock_ctx_t *ngx_http_llm_route_mock_get_ctx(
+    ngx_http_request_t *r);
+static void ngx_http_llm_route_mock_cleanup(void *data);
+
+
+/* the completion text: word i of the answer is words[i % n] */
+static ngx_str_t  ngx_http_llm_route_mock_word_list[] = {
+    ngx_string("lorem"),
+    ngx_string("ipsum"),
+    ngx_string("dolor"),
+    ngx_string("sit"),
+    ngx_string("amet"),
+    ngx_string("consectetur"),
+    ngx_string("adipiscing"),
+    ngx_string("elit"),
+    ngx_string("sed"),
+    ngx_string("do"),
+    ngx_string("eiusmod"),
+    ngx_string("tempor"),
+    ngx_string("incididunt"),
+    ngx_string("ut"),
+    ngx_string("labore"),
+    ngx_string("et")
+};
+
+#define NGX_HTTP_LLM_ROUTE_MOCK_NWORDS                                        \
+    (sizeof(ngx_http_llm_route_mock_word_list) / sizeof(ngx_str_t))
+
+
+static ngx_str_t  ngx_http_llm_route_mock_json_type =
+    ngx_string("application/json");
+static ngx_str_t  ngx_http_llm_route_mock_sse_type =
+    ngx_string("text/event-stream");
+
+
+/* the directive */
+
+char *
+ngx_http_llm_route_mock(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_llm_route_loc_conf_t  *llcf = conf;
+
+    size_t                           len;
+    ngx_int_t                        n;
+    ngx_str_t                       *value, v;
+    ngx_uint_t                       i;
+    ngx_http_core_loc_conf_t        *clcf;
+    ngx_http_llm_route_mock_conf_t  *mcf;
+
+    if (llcf->mock != NULL && llcf->mock != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    mcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_llm_route_mock_conf_t));
+    if (mcf == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    mcf->tokens = NGX_HTTP_LLM_ROUTE_MOCK_TOKENS;
+    mcf->chunk = 1;
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "ttft=", 5) == 0
+            || ngx_strncmp(value[i].data, "delay=", 6) == 0)
+        {
+            len = value[i].data[0] == 't' ? 5 : 6;
+
+            v.data = value[i].data + len;
+            v.len = value[i].len - len;
+
+            n = ngx_parse_time(&v, 0);
+            if (n == NGX_ERROR || n > NGX_HTTP_LLM_ROUTE_MOCK_MAX_TIME) {
+                goto invalid;
+            }
+
+            if (len == 5) {
+                mcf->ttft = (ngx_msec_t) n;
+
+            } else {
+                mcf->delay = (ngx_msec_t) n;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "tps=", 4) == 0) {
+            n = ngx_atoi(value[i].data + 4, value[i].len - 4);
+            if (n == NGX_ERROR || n > NGX_HTTP_LLM_ROUTE_MOCK_MAX_TPS) {
+                goto invalid;
+            }
+
+            mcf->tps = n;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "tokens=", 7) == 0) {
+            n = ngx_atoi(value[i].data + 7, value[i].len - 7);
+            if (n == NGX_ERROR || n > NGX_HTTP_LLM_ROUTE_MOCK_MAX_TOKENS) {
+                goto invalid;
+            }
+
+            mcf->tokens = n;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "chunk=", 6) == 0) {
+            n = ngx_atoi(value[i].data + 6, value[i].len - 6);
+            if (n == NGX_ERROR || n == 0
+                || n > NGX_HTTP_LLM_ROUTE_MOCK_MAX_CHUNK)
+            {
+                goto invalid;
+            }
+
+            mcf->chunk = n;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "model=", 6) == 0) {
+            if (value[i].len == 6) {
+                goto invalid;
+            }
+
+            len = llr_json_escape_len(value[i].data + 6, value[i].len - 6);
+
+            mcf->model.data = ngx_pnalloc(cf->pool, len);
+            if (mcf->model.data == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            mcf->model.len = llr_json_escape(mcf->model.data,
+                                             value[i].data + 6,
+                                             value[i].len - 6);
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\" in \"%V\" directive",
+                           &value[i], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_llm_route_mock_handler;
+
+    llcf->mock = mcf;
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid value \"%V\" in \"%V\" directive",
+                       &value[i], &cmd->name);
+    return NGX_CONF_ERROR;
+}
+
+
+/* the content handler */
+
+static ngx_int_t
+ngx_http_llm_route_mock_handler(ngx_http_request_t *r)
+{
+    u_char                          *p, *end;
+    size_t                           len;
+    ngx_int_t                        rc;
+    ngx_uint_t                       ep;
+    ngx_pool_cleanup_t              *cln;
+    ngx_http_llm_route_mock_ctx_t   *ctx;
+    ngx_http_llm_route_mock_conf_t  *mcf;
+    ngx_http_llm_route_loc_conf_t   *llcf;
+    u_char                           msg[128];
+
+    llcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_route_module);
+    mcf = llcf->mock;
+
+    /* the endpoint: the end of the URI */
+
+    p = r->uri.data;
+    len = r->uri.len;
+
+#define ngx_http_llm_route_mock_ends(s)                                       \
+    (len >= sizeof(s) - 1                                                     \
+     && ngx_strncmp(p + len - (sizeof(s) - 1), s, sizeof(s) - 1) == 0)
+
+    if (ngx_http_llm_route_mock_ends("/chat/completions")) {
+        ep = NGX_HTTP_LLM_ROUTE_EP_CHAT;
+
+    } else if (ngx_http_llm_route_mock_ends("/completions")) {
+        ep = NGX_HTTP_LLM_ROUTE_EP_COMPLETIONS;
+
+    } else if (ngx_http_llm_route_mock_ends("/embeddings")) {
+        ep = NGX_HTTP_LLM_ROUTE_EP_EMBEDDINGS;
+
+    } else if (ngx_http_llm_route_mock_ends("/responses")) {
+        ep = NGX_HTTP_LLM_ROUTE_EP_RESPONSES;
+
+    } else if (ngx_http_llm_route_mock_ends("/models")) {
+        ep = NGX_HTTP_LLM_ROUTE_EP_MODELS;
+
+    } else {
+        ep = NGX_HTTP_LLM_ROUTE_EP_UNKNOWN;
+    }
+
+#undef ngx_http_llm_route_mock_ends
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "llm_route_mock: \"%V\" endpoint %ui", &r->uri, ep);
+
+    if (ep == NGX_HTTP_LLM_ROUTE_EP_UNKNOWN) {
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        end = ngx_snprintf(msg, sizeof(msg), "Unknown request URL: %V %V",
+                           &r->method_name, &r->uri);
+
+        return ngx_http_llm_route_mock_error(r, NGX_HTTP_NOT_FOUND,
+                                             "invalid_request_error", NULL,
+                                             "unknown_url", msg, end - msg,
+                                             NULL);
+    }
+
+    if (ep == NGX_HTTP_LLM_ROUTE_EP_MODELS) {
+        if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+            goto not_allowed;
+        }
+
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        return ngx_http_llm_route_mock_models(r, mcf);
+    }
+
+    if (r->method != NGX_HTTP_POST) {
+        goto not_allowed;
+    }
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_llm_route_mock_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln->handler = ngx_http_llm_route_mock_cleanup;
+    cln->data = ctx;
+
+    ctx->request = r;
+    ctx->conf = mcf;
+    ctx->endpoint = ep;
+    ctx->delay = mcf->delay;
+    ctx->ttft = mcf->ttft;
+    ctx->tps = mcf->tps;
+    ctx->tokens = mcf->tokens;
+    ctx->chunk = mcf->chunk;
+    ctx->cut = -1;
+
+    ctx->timer.handler = ngx_http_llm_route_mock_timer_handler;
+    ctx->timer.data = ctx;
+    ctx->timer.log = r->connection->log;
+
+    if (ngx_http_llm_route_mock_overrides(r, ctx) != NGX_OK) {
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        return ngx_http_llm_route_mock_error(r, NGX_HTTP_BAD_REQUEST,
+                                   "invalid_request_error", NULL, NULL,
+                                   (u_char *) "llm_route_mock: invalid "
+                                   "X-Mock-* request header",
+                                   sizeof("llm_route_mock: invalid "
+                                          "X-Mock-* request header") - 1,
+                                   NULL);
+    }
+
+    rc = ngx_http_read_client_request_body(r,
+                                         ngx_http_llm_route_mock_body_handler);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+
+not_allowed:
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    end = ngx_snprintf(msg, sizeof(msg), "Method %V not allowed for %V",
+                       &r->method_name, &r->uri);
+
+    return ngx_http_llm_route_mock_error(r, NGX_HTTP_NOT_ALLOWED,
+                                         "invalid_request_error", NULL,
+                                         "method_not_allowed", msg,
+                                         end - msg, NULL);
+}
+
+
+static ngx_int_t
+ngx_http_llm_route_mock_overrides(ngx_http_request_t *r,
+    ngx_http_llm_route_mock_ctx_t *ctx)
+{
+    u_char           *name;
+    size_t            len;
+    ngx_int_t         n;
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len <= 7
+            || ngx_strncasecmp(h[i].key.data, (u_char *) "x-mock-", 7) != 0)
+        {
+            continue;
+        }
+
+        name = h[i].key.data + 7;
+        len = h[i].key.len - 7;
+
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "llm_route_mock: override \"%V: %V\"",
+                       &h[i].key, &h[i].value);
+
+        if (len == 6 && ngx_strncasecmp(name, (u_char *) "status", 6) == 0) {
+            n = ngx_atoi(h[i].value.data, h[i].value.len);
+            if (n < 400 || n > 599) {
+                return NGX_ERROR;
+            }
+
+            ctx->status = n;
+
+        } else if (len == 11
+                   && ngx_strncasecmp(name, (u_char *) "retry-after", 11)
+                      == 0)
+        {
+            if (ngx_atoi(h[i].value.data, h[i].value.len) == NGX_ERROR) {
+                return NGX_ERROR;
+            }
+
+            ctx->retry_after = h[i].value;
+
+        } else if (len == 6
+                   && ngx_strncasecmp(name, (u_char *) "tokens", 6) == 0)
+        {
+            n = ngx_atoi(h[i].value.data, h[i].value.len);
+            if (n == NGX_ERROR || n > NGX_HTTP_LLM_ROUTE_MOCK_MAX_TOKENS) {
+                return NGX_ERROR;
+            }
+
+            ctx->tokens = n;
+
+        } else if (len == 3
+                   && ngx_strncasecmp(name, (u_char *) "tps", 3) == 0)
+        {
+            n = ngx_atoi(h[i].value.data, h[i].value.len);
+            if (n == NGX_ERROR || n > NGX_HTTP_LLM_ROUTE_MOCK_MAX_TPS) {
+                return NGX_ERROR;
+            }
+
+            ctx->tps = n;
+
+        } else if (len == 5
+                   && ngx_strncasecmp(name, (u_char *) "chunk", 5) == 0)
+        {
+            n = ngx_atoi(h[i].value.data, h[i].value.len);
+            if (n == NGX_ERROR || n == 0
+                || n > NGX_HTTP_LLM_ROUTE_MOCK_MAX_CHUNK)
+            {
+                return NGX_ERROR;
+            }
+
+            ctx->chunk = n;
+
+        } else if ((len == 4
+                    && ngx_strncasecmp(name, (u_char *) "ttft", 4) == 0)
+                   || (len == 5
+                       && ngx_strncasecmp(name, (u_char *) "delay", 5) == 0))
+        {
+            n = ngx_parse_time(&h[i].value, 0);
+            if (n == NGX_ERROR || n > NGX_HTTP_LLM_ROUTE_MOCK_MAX_TIME) {
+                return NGX_ERROR;
+            }
+
+            if (len == 4) {
+                ctx->ttft = (ngx_msec_t) n;
+
+            } else {
+                ctx->delay = (ngx_msec_t) n;
+            }
+
+        } else if (len == 3
+                   && ngx_strncasecmp(name, (u_char *) "cut", 3) == 0)
+        {
+            n = ngx_atoi(h[i].value.data, h[i].value.len);
+            if (n == NGX_ERROR) {
+                return NGX_ERROR;
+            }
+
+            ctx->cut = n;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_llm_route_mock_models(ngx_http_request_t *r,
+    ngx_http_llm_route_mock_conf_t *mcf)
+{
+    size_t        len;
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    static u_char  start[] = "{\"object\":\"list\",\"data\":[";
+    static u_char  model[] = "{\"id\":\"mock-model\",\"object\":\"model\","
+                             "\"created\":0,\"owned_by\":\"llm_route_mock\"}";
+    static u_char  other[] = ",{\"id\":\"%V\",\"object\":\"model\","
+                             "\"created\":0,\"owned_by\":\"llm_route_mock\"}";
+
+    len = sizeof(start) - 1 + sizeof(model) - 1 + 2;
+
+    if (mcf->model.len) {
+        len += sizeof(other) - 1 + mcf->model.len;
+    }
+
+    b = ngx_create_temp_buf(r->pool, len);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->last = ngx_cpymem(b->last, start, sizeof(start) - 1);
+    b->last = ngx_cpymem(b->last, model, sizeof(model) - 1);
+
+    if (mcf->model.len) {
+        b->last = ngx_sprintf(b->last, (char *) other, &mcf->model);
+    }
+
+    *b->last++ = ']';
+    *b->last++ = '}';
+
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.content_type = ngx_http_llm_route_mock_json_type;
+    r->headers_out.content_type_len = ngx_http_llm_route_mock_json_type.len;
+    r->headers_out.content_length_n = b->last - b->pos;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+/* the body is read: scan it, then answer now or after the delay */
+
+static void
+ngx_http_llm_route_mock_body_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                       rc;
+    ngx_msec_t                      wait;
+    ngx_http_llm_route_mock_ctx_t  *ctx;
+
+    ctx = ngx_http_llm_route_mock_get_ctx(r);
+    if (ctx == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    if (ctx->status == 0) {
+        rc = ngx_http_llm_route_mock_scan(ctx);
+        if (rc != NGX_OK) {
+            ngx_http_finalize_request(r, rc);
+            return;
+        }
+    }
+
+    wait = ctx->delay;
+
+    if (ctx->status == 0 && !ctx->stream) {
+
+        /* a JSON answer comes when the last token would have */
+
+        wait += ctx->ttft;
+
+        if (ctx->tps && ctx->events > 1) {
+            wait += (ngx_msec_t) ((uint64_t) (ctx->events - 1) * ctx->chunk
+                                  * 1000 / ctx->tps);
+        }
+    }
+
+    if (wait) {
+        ctx->headers = 1;
+        ngx_http_llm_route_mock_wait(ctx, wait);
+        return;
+    }
+
+    rc = ngx_http_llm_route_mock_respond(ctx);
+
+    if (rc != NGX_DONE) {
+        ngx_http_finalize_request(r, rc);
+    }
+}
+
+
+static ngx_int_t
+ngx_http_llm_route_mock_scan(ngx_http_llm_route_mock_ctx_t *ctx)
+{
+    u_char               *buf;
+    off_t                 pos;
+    size_t                size;
+    ssize_t               n;
+    ngx_int_t             rc;
+    ngx_buf_t            *b;
+    ngx_uint_t            status;
+    llr_req_t            *rq;
+    ngx_chain_t          *cl;
+    llr_alloc_t           alloc;
+    llr_req_err_e         err;
+    llr_endpoint_e        ep;
+    llr_text_sink_t       sink;
+    ngx_http_request_t   *r;
+    const char           *msg;
+
+    r = ctx->request;
+
+    switch (ctx->endpoint) {
+
+    case NGX_HTTP_LLM_ROUTE_EP_CHAT:
+        ep = LLR_EP_CHAT;
+        break;
+
+    case NGX_HTTP_LLM_ROUTE_EP_COMPLETIONS:
+        ep = LLR_EP_COMPLETIONS;
+        break;
+
+    case NGX_HTTP_LLM_ROUTE_EP_EMBEDDINGS:
+        ep = LLR_EP_EMBEDDINGS;
+
+        ctx->hashes = ngx_array_create(r->pool, 4, sizeof(uint32_t));
+        if (ctx->hashes == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        break;
+
+    case NGX_HTTP_LLM_ROUTE_EP_RESPONSES:
+        ep = LLR_EP_RESPONSES;
+        break;
+
+    default:
+        ep = LLR_EP_ANY;
+        break;
+    }
+
+    ngx_http_llm_route_pool_alloc(r->pool, &alloc);
+
+    sink.message_begin = ngx_http_llm_route_mock_message_begin;
+    sink.text = ngx_http_llm_route_mock_text;
+    sink.message_end = NULL;
+    sink.ctx = ctx;
+
+    rq = llr_req_create(&alloc, ep, NULL, &sink);
+    if (rq == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    err = LLR_REQ_OK;
+    buf = NULL;
+
+    cl = r->request_body ? r->request_body->bufs : NULL;
+
+    for ( /* void */ ; cl && err == LLR_REQ_OK; cl = cl->next) {
+        b = cl->buf;
+
+        if (ngx_buf_in_memory(b)) {
+            err = llr_req_feed(rq, b->pos, b->last - b->pos);
+            continue;
+        }
+
+        if (!b->in_file) {
+            continue;
+        }
+
+        /* a body in a temp file: read it in bounded pieces */
+
+        if (buf == NULL) {
+            buf = ngx_palloc(r->pool, NGX_HTTP_LLM_ROUTE_MOCK_FILE_CHUNK);
+            if (buf == NULL) {
+                llr_req_destroy(rq);
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+        }
+
+        for (pos = b->file_pos; pos < b->file_last && err == LLR_REQ_OK;
+             pos += n)
+        {
+            size = (size_t) ngx_min(b->file_last - pos,
+                                    NGX_HTTP_LLM_ROUTE_MOCK_FILE_CHUNK);
+
+            n = ngx_read_file(b->file, buf, size, pos);
+
+            if (n == NGX_ERROR || n == 0) {
+                ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                              "llm_route_mock: cannot read body file \"%V\"",
+                              &b->file->name);
+                llr_req_destroy(rq);
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            err = llr_req_feed(rq, buf, n);
+        }
+    }
+
+    if (err == LLR_REQ_OK) {
+        err = llr_req_finish(rq);
+    }
+
+    if (err != LLR_REQ_OK) {
+        status = NGX_HTTP_BAD_REQUEST;
+
+        if (err == LLR_REQ_ERR_NOMEM || err == LLR_REQ_ERR_OUTPUT) {
+            status = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        msg = llr_req_error_message(rq);
+        if (msg == NULL) {
+            msg = "invalid request body";
+        }
+
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "llm_route_mock: bad body: %s", msg);
+
+        rc = ngx_http_llm_route_mock_error(r, status,
+                                           status == NGX_HTTP_BAD_REQUEST
+                                           ? "invalid_request_error"
+                                           : "server_error",
+                                           llr_req_error_param(rq), NULL,
+                                           (u_char *) msg, ngx_strlen(msg),
+                                           NULL);
+        llr_req_destroy(rq);
+        return rc;
+    }
+
+    rc = ngx_http_llm_route_mock_prepare(ctx, rq);
+
+    llr_req_destroy(rq);
+
+    return rc;
+}
+
+
+/*
+ * prompt tokens: 3 per message (a completions prompt, an embeddings
+ * input and responses instructions are one message each) plus 1 per
+ * word, a word being a run of non-whitespace bytes in one JSON string
+ */
+
+static void
+ngx_http_llm_route_mock_message_begin(void *data, const char *role,
+    size_t turn)
+{
+    ngx_http_llm_route_mock_ctx_t  *ctx = data;
+
+    ctx->prompt_tokens += NGX_HTTP_LLM_ROUTE_MOCK_MSG_TOKENS;
+}
+
+
+static void
+ngx_http_llm_route_mock_text(void *data, const unsigned char *s, size_t len)
+{
+    ngx_http_llm_route_mock_ctx_t  *ctx = data;
+
+    uint32_t    hash, *h;
+    ngx_uint_t  words, word;
+
+    hash = 2166136261u;
+    words = 0;
+    word = 0;
+
+    while (len--) {
+        switch (*s) {
+
+        case ' ': case '\t': case '\n': case '\r': case '\v': case '\f':
+            word = 0;
+            break;
+
+        default:
+            if (!word) {
+                words++;
+                word = 1;
+            }
+        }
+
+        hash = (hash ^ *s++) * 16777619u;
+    }
+
+    ctx->prompt_tokens += words;
+
+    if (ctx->hashes) {
+        h = ngx_array_push(ctx->hashes);
+        if (h) {
+            *h = hash;
+        }
+    }
+}
+
+
+static ngx_int_t
+ngx_http_llm_route_mock_prepare(ngx_http_llm_route_mock_ctx_t *ctx,
+    llr_req_t *rq)
+{
+    u_char                  *p;
+    size_t                   len;
+    ngx_uint_t               c;
+    ngx_connection_t        *conn;
+    ngx_http_request_t      *r;
+    const llr_req_view_t    *view;
+
+    r = ctx->request;
+    conn = r->connection;
+    view = llr_req_view(rq);
+
+    /* the model, escaped once */
+
+    if (view->model && view->model_len) {
+        len = llr_json_escape_len((u_char *) view->model, view->model_len);
+
+        ctx->model.data = ngx_pnalloc(r->pool, len);
+        if (ctx->model.data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ctx->model.len = llr_json_escape(ctx->model.data,
+                                         (u_char *) view->model,
+                                         view->model_len);
+
+    } else {
+        ngx_str_set(&ctx->model, "mock-model");
+    }
+
+    ctx->stream = (view->stream == 1
+                   && ctx->endpoint != NGX_HTTP_LLM_ROUTE_EP_EMBEDDINGS);
+    ctx->include_usage = (view->include_usage == 1);
+
+    if (ctx->stream && ctx->endpoint == NGX_HTTP_LLM_ROUTE_EP_RESPONSES) {
+        return ngx_http_llm_route_mock_error(r, NGX_HTTP_BAD_REQUEST,
+                                   "invalid_request_error", "stream", NULL,
+                                   (u_char *) "llm_route_mock does not "
+                                   "stream /responses",
+                                   sizeof("llm_route_mock does not "
+                                          "stream /responses") - 1, NULL);
+    }
+
+    /* completion tokens */
+
+    c = ctx->tokens;
+
+    if (view->max_tokens >= 0 && (uint64_t) view->max_tokens < c) {
+        c = (ngx_uint_t) view->max_tokens;
+        ctx->length = 1;
+    }
+
+    if (ctx->endpoint == NGX_HTTP_LLM_ROUTE_EP_EMBEDDINGS) {
+        c = 0;
+    }
+
+    ctx->tokens = c;
+    ctx->events = (c + ctx->chunk - 1) / ctx->chunk;
+
+    /* the id and the head of every stream event */
+
+    ctx->id.data = ngx_pnalloc(r->pool, sizeof("chatcmpl-mock--")
+                                        + 2 * NGX_ATOMIC_T_LEN);
+    if (ctx->id.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    switch (ctx->endpoint) {
+
+    case NGX_HTTP_LLM_ROUTE_EP_CHAT:
+        p = ngx_sprintf(ctx->id.data, "chatcmpl-mock-%uA-%ui",
+                        conn->number, conn->requests);
+        break;
+
+    case NGX_HTTP_LLM_ROUTE_EP_COMPLETIONS:
+        p = ngx_sprintf(ctx->id.data, "cmpl-mock-%uA-%ui",
+                        conn->number, conn->requests);
+        break;
+
+    default:
+        p = ngx_sprintf(ctx->id.data, "resp_mock-%uA-%ui",
+                        conn->number, conn->requests);
+        break;
+    }
+
+    ctx->id.len = p - ctx->id.data;
+
+    if (!ctx->stream) {
+        return NGX_OK;
+    }
+
+    len = sizeof("{\"id\":\"\",\"object\":\"chat.completion.chunk\","
+                 "\"created\":,\"model\":\"\",") - 1
+          + ctx->id.len + NGX_TIME_T_LEN + ctx->model.len;
+
+    ctx->head.data = ngx_pnalloc(r->pool, len);
+    if (ctx->head.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_sprintf(ctx->head.data,
+                    "{\"id\":\"%V\",\"object\":\"%s\",\"created\":%T,"
+                    "\"model\":\"%V\",",
+                    &ctx->id,
+                    ctx->endpoint == NGX_HTTP_LLM_ROUTE_EP_CHAT
+                    ? "chat.completion.chunk" : "text_completion",
+                    ngx_time(), &ctx->model);
+
+    ctx->head.len = p - ctx->head.data;
+
+    /* bounds: a role, finish or usage event, and a content event */
+
+    ctx->base_size = sizeof("data: ") - 1 + ctx->head.len
+                     + NGX_HTTP_LLM_ROUTE_MOCK_EVENT_MAX;
+    ctx->event_size = sizeof("data: ") - 1 + ctx->head.len
+                      + NGX_HTTP_LLM_ROUTE_MOCK_EVENT
+                      + ctx->chunk * (NGX_HTTP_LLM_ROUTE_MOCK_WORD_MAX + 1);
+
+    return NGX_OK;
+}
+
+
+/* headers (and for JSON the whole answer) after the delay */
+
+static ngx_int_t
+ngx_http_llm_route_mock_respond(ngx_http_llm_route_mock_ctx_t *ctx)
+{
+    u_char              *end;
+    ngx_int_t            rc;
+    ngx_http_request_t  *r;
+    u_char               msg[64];
+
+    r = ctx->request;
+    ctx->headers = 0;
+
+    if (ctx->status) {
+        end = ngx_snprintf(msg, sizeof(msg),
+                           "llm_route_mock: simulated status %ui",
+                           ctx->status);
+
+        return ngx_http_llm_route_mock_error(r, ctx->status,
+                                   ctx->status == NGX_HTTP_TOO_MANY_REQUESTS
+                                   ? "rate_limit_exceeded"
+                                   : (ctx->status >= 500 ? "server_error"
+                                      : "invalid_request_error"),
+                                   NULL,
+                                   ctx->status == NGX_HTTP_TOO_MANY_REQUESTS
+                                   ? "rate_limit_exceeded" : NULL,
+                                   msg, end - msg, &ctx->retry_after);
+    }
+
+    if (!ctx->stream) {
+        return ngx_http_llm_route_mock_json(ctx);
+    }
+
+    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.content_type = ngx_http_llm_route_mock_sse_type;
+    r->headers_out.content_type_len = ngx_http_llm_route_mock_sse_type.len;
+    ngx_http_clear_content_length(r);
+
+    if (ctx->cut >= 0) {
+        r->keepalive = 0;
+    }
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    if (ctx->ttft) {
+        ngx_http_llm_route_mock_wait(ctx, ctx->ttft);
+        return NGX_DONE;
+    }
+
+    return ngx_http_llm_route_mock_stream(ctx);
+}
+
+
+static ngx_int_t
+ngx_http_llm_route_mock_json(ngx_http_llm_route_mock_ctx_t *ctx)
+{
+    u_char              *p;
+    size_t               len;
+    ngx_int_t            rc;
+    ngx_buf_t           *b;
+    ngx_uint_t           c, total;
+    ngx_chain_t          out;
+    ngx_http_request_t  *r;
+    const char          *finish;
+
+    r = ctx->request;
+    c = ctx->tokens;
+    total = ctx->prompt_tokens + c;
+    finish = ctx->length ? "length" : "stop";
+
+    len = NGX_HTTP_LLM_ROUTE_MOCK_FIXED + 2 * ctx->id.len + ctx->model.len
+          + 2 * c * (NGX_HTTP_LLM_ROUTE_MOCK_WORD_MAX + 1);
+
+    if (ctx->hashes) {
+        len += (ctx->hashes->nelts + 1)
+               * (64 + NGX_HTTP_LLM_ROUTE_MOCK_DIMS * 12);
+    }
+
+    b = ngx_create_temp_buf(r->pool, len);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = b->last;
+
+    switch (ctx->endpoint) {
+
+    case NGX_HTTP_LLM_ROUTE_EP_CHAT:
+        p = ngx_sprintf(p, "{\"id\":\"%V\",\"object\":\"chat.completion\","
+                        "\"created\":%T,\"model\":\"%V\",\"choices\":"
+                        "[{\"index\":0,\"message\":{\"role\":\"assistant\","
+                        "\"content\":\"",
+                        &ctx->id, ngx_time(), &ctx->model);
+        p = ngx_http_llm_route_mock_words(p, 0, c);
+        p = ngx_sprintf(p, "\"},\"logprobs\":null,\"finish_reason\":\"%s\"}],"
+                        "\"usage\":{\"prompt_tokens\":%ui,"
+                        "\"completion_tokens\":%ui,\"total_tokens\":%ui}}",
+                        finish, ctx->prompt_tokens, c, total);
+        break;
+
+    case NGX_HTTP_LLM_ROUTE_EP_COMPLETIONS:
+        p = ngx_sprintf(p, "{\"id\":\"%V\",\"object\":\"text_completion\","
+                        "\"created\":%T,\"model\":\"%V\",\"choices\":"
+                        "[{\"text\":\"",
+                        &ctx->id, ngx_time(), &ctx->model);
+        p = ngx_http_llm_route_mock_words(p, 0, c);
+        p = ngx_sprintf(p, "\",\"index\":0,\"logprobs\":null,"
+                        "\"finish_reason\":\"%s\"}],"
+                        "\"usage\":{\"prompt_tokens\":%ui,"
+                        "\"completion_tokens\":%ui,\"total_tokens\":%ui}}",
+                        finish, ctx->prompt_tokens, c, total);
+        break;
+
+    case NGX_HTTP_LLM_ROUTE_EP_EMBEDDINGS:
+        p = ngx_cpymem(p, "{\"object\":\"list\",\"data\":[",
+                       sizeof("{\"object\":\"list\",\"data\":[") - 1);
+        p = ngx_http_llm_route_mock_embeddings(ctx, p);
+        p = ngx_sprintf(p, "],\"model\":\"%V\",\"usage\":{\"prompt_tokens\":%ui,"
+                        "\"total_tokens\":%ui}}",
+                        &ctx->model, ctx->prompt_tokens, ctx->prompt_tokens);
+        break;
+
+    default: /* NGX_HTTP_LLM_ROUTE_EP_RESPONSES */
+        p = ngx_sprintf(p, "{\"id\":\"%V\",\"object\":\"response\","
+                        "\"created_at\":%T,\"status\":\"%s\","
+                        "\"incomplete_details\":%s,\"model\":\"%V\","
+                        "\"output\":[{\"type\":\"message\",\"id\":\"msg_%V\","
+                        "\"status\":\"%s\",\"role\":\"assistant\","
+                        "\"content\":[{\"type\":\"output_text\",\"text\":\"",
+                        &ctx->id, ngx_time(),
+                        ctx->length ? "incomplete" : "completed",
+                        ctx->length ? "{\"reason\":\"max_output_tokens\"}"
+                                    : "null",
+                        &ctx->model, &ctx->id,
+                        ctx->length ? "incomplete" : "completed");
+        p = ngx_http_llm_route_mock_words(p, 0, c);
+        p = ngx_cpymem(p, "\",\"annotations\":[]}]}],\"output_text\":\"",
+                       sizeof("\",\"annotations\":[]}]}],"
+                              "\"output_text\":\"") - 1);
+        p = ngx_http_llm_route_mock_words(p, 0, c);
+        p = ngx_sprintf(p, "\",\"usage\":{\"input_tokens\":%ui,"
+                        "\"output_tokens\":%ui,\"total_tokens\":%ui}}",
+                        ctx->prompt_tokens, c, total);
+        break;
+    }
+
+    b->last = p;
+
+    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.content_type = ngx_http_llm_route_mock_json_type;
+    r->headers_out.content_type_len = ngx_http_llm_route_mock_json_type.len;
+    r->headers_out.content_length_n = b->last - b->pos;
+
+    if (ctx->cut >= 0) {
+        r->keepalive = 0;
+
+        if ((off_t) ctx->cut < b->last - b->pos) {
+            b->last = b->pos + ctx->cut;
+        }
+    }
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    out.buf = b;
+    out.next = NULL;
+
+    if (ctx->cut >= 0) {
+        b->flush = 1;
+
+        if (b->last == b->pos) {
+            b->temporary = 0;
+            b->sync = 1;
+        }
+
+        rc = ngx_http_output_filter(r, &out);
+
+        return ngx_http_llm_route_mock_cut(ctx, rc);
+    }
+
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+static u_char *
+ngx_http_llm_route_mock_embeddings(ngx_http_llm_route_mock_ctx_t *ctx,
+    u_char *p)
+{
+    uint32_t    *hashes, h, x;
+    ngx_uint_t   i, j, n, k;
+
+    static uint32_t  empty = 2166136261u;
+
+    n = ctx->hashes->nelts;
+    hashes = ctx->hashes->elts;
+
+    if (n == 0) {
+        n = 1;
+        hashes = &empty;
+    }
+
+    for (i = 0; i < n; i++) {
+        p = ngx_sprintf(p, "%s{\"object\":\"embedding\",\"index\":%ui,"
+                        "\"embedding\":[", i ? "," : "", i);
+
+        h = hashes[i];
+
+        for (j = 0; j < NGX_HTTP_LLM_ROUTE_MOCK_DIMS; j++) {
+
+            /* a murmur3-style finalizer of (hash, dimension) */
+
+            x = h ^ (uint32_t) ((j + 1) * 0x9e3779b9u);
+            x ^= x >> 16;
+            x *= 0x85ebca6bu;
+            x ^= x >> 13;
+            x *= 0xc2b2ae35u;
+            x ^= x >> 16;
+
+            /* -1.000000 .. 1.000000 */
+
+            k = x % 2000001;
+
+            if (k >= 1000000) {
+                k -= 1000000;
+                p = ngx_sprintf(p, "%s%ui.%06ui", j ? "," : "",
+                                k / 1000000, k % 1000000);
+
+            } else {
+                k = 1000000 - k;
+                p = ngx_sprintf(p, "%s-%ui.%06ui", j ? "," : "",
+                                k / 1000000, k % 1000000);
+            }
+        }
+
+        *p++ = ']';
+        *p++ = '}';
+    }
+
+    return p;
+}
+
+
+/*
+ * the stream: the role chunk goes with the first content event, then
+ * content events, each "chunk" tokens, paced at "tps"; the last content
+ * event carries the finish chunk, the usage chunk and [DONE]
+ */
+
+static ngx_int_t
+ngx_http_llm_route_mock_stream(ngx_http_llm_route_mock_ctx_t *ctx)
+{
+    u_char              *p;
+    size_t               size;
+    uint64_t             due;
+    ngx_int_t            rc;
+    ngx_buf_t           *b;
+    ngx_uint_t           limit, n, final;
+    ngx_msec_t           now, next;
+    ngx_chain_t         *cl;
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+    c = r->connection;
+    now = ngx_current_msec;
+
+    if (!ctx->started) {
+        ctx->start = now;
+    }
+
+    limit = ctx->events;
+
+    if (ctx->cut >= 0 && (ngx_uint_t) ctx->cut < limit) {
+        limit = ctx->cut;
+    }
+
+    if (ctx->tps == 0) {
+        n = limit - ctx->sent;
+
+    } else {
+
+        /* event k is due at start + k * chunk / tps */
+
+        due = (uint64_t) (now - ctx->start) * ctx->tps
+              / ((uint64_t) ctx->chunk * 1000) + 1;
+
+        if (due > limit) {
+            due = limit;
+        }
+
+        n = (due > ctx->sent) ? (ngx_uint_t) due - ctx->sent : 0;
+
+        if (n == 0 && ctx->sent < limit) {
+            n = 1;
+        }
+
+        if (n > NGX_HTTP_LLM_ROUTE_MOCK_BATCH) {
+            n = NGX_HTTP_LLM_ROUTE_MOCK_BATCH;
+        }
+    }
+
+    final = (ctx->sent + n == limit);
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                   "llm_route_mock: stream %ui+%ui of %ui events",
+                   ctx->sent, n, ctx->events);
+
+    if (ctx->tps == 0) {
+
+        /* everything at once: one buffer */
+
+        size = n * ctx->event_size + 4 * ctx->base_size;
+
+        b = ngx_create_temp_buf(r->pool, size);
+        if (b == NULL) {
+            return NGX_ERROR;
+        }
+
+        cl = ngx_alloc_chain_link(r->pool);
+        if (cl == NULL) {
+            return NGX_ERROR;
+        }
+
+        cl->buf = b;
+
+    } else {
+
+        /* paced: buffers of one size, reused once sent */
+
+        size = NGX_HTTP_LLM_ROUTE_MOCK_BATCH * ctx->event_size
+               + 4 * ctx->base_size;
+
+        cl = ngx_chain_get_free_buf(r->pool, &ctx->free);
+        if (cl == NULL) {
+            return NGX_ERROR;
+        }
+
+        b = cl->buf;
+
+        if (b->start == NULL) {
+            b->start = ngx_palloc(r->pool, size);
+            if (b->start == NULL) {
+                return NGX_ERROR;
+            }
+
+            b->end = b->start + size;
+            b->temporary = 1;
+            b->tag = (ngx_buf_tag_t) &ngx_http_llm_route_mock_stream;
+        }
+
+        b->pos = b->start;
+        b->last = b->start;
+    }
+
+    cl->next = NULL;
+
+    p = b->last;
+
+    if (!ctx->started) {
+        ctx->started = 1;
+
+        if (ctx->endpoint == NGX_HTTP_LLM_ROUTE_EP_CHAT) {
+            p = ngx_sprintf(p, "data: %V\"choices\":[{\"index\":0,\"delta\":"
+                            "{\"role\":\"assistant\",\"content\":\"\"},"
+                            "\"logprobs\":null,\"finish_reason\":null}]%s"
+                            "}\n\n",
+                            &ctx->head,
+                            ctx->include_usage ? ",\"usage\":null" : "");
+        }
+    }
+
+    p = ngx_http_llm_route_mock_event(ctx, p, ctx->sent, n);
+    ctx->sent += n;
+
+    if (final && ctx->cut < 0) {
+        p = ngx_http_llm_route_mock_tail(ctx, p);
+
+        b->last_buf = (r == r->main) ? 1 : 0;
+        b->last_in_chain = 1;
+
+    } else {
+        b->last_buf = 0;
+        b->last_in_chain = 0;
+    }
+
+    b->last = p;
+    b->flush = 1;
+
+    /* an empty buffer (a cut at 0 events) is a flush only */
+    b->temporary = (b->last != b->pos);
+
+    rc = ngx_http_output_filter(r, cl);
+
+    if (ctx->tps) {
+        ngx_chain_update_chains(r->pool, &ctx->free, &ctx->busy, &cl,
+                                (ngx_buf_tag_t) &ngx_http_llm_route_mock_stream);
+    }
+
+    if (final) {
+        if (ctx->cut >= 0) {
+            return ngx_http_llm_route_mock_cut(ctx, rc);
+        }
+
+        return rc;
+    }
+
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    next = ctx->start + (ngx_msec_t) ((uint64_t) ctx->sent * ctx->chunk
+                                      * 1000 / ctx->tps);
+
+    ngx_http_llm_route_mock_wait(ctx, (ngx_msec_int_t) (next - now) > 0
+                                      ? next - now : 0);
+
+    return NGX_DONE;
+}
+
+
+static u_char *
+ngx_http_llm_route_mock_event(ngx_http_llm_route_mock_ctx_t *ctx, u_char *p,
+    ngx_uint_t from, ngx_uint_t n)
+{
+    ngx_uint_t  i, k, end;
+
+    end = ngx_min(from + n, ctx->events);
+
+    for (i = from; i < end; i++) {
+        k = i * ctx->chunk;
+
+        p = ngx_sprintf(p, "data: %V\"choices\":[{", &ctx->head);
+
+        if (ctx->endpoint == NGX_HTTP_LLM_ROUTE_EP_CHAT) {
+            p = ngx_cpymem(p, "\"index\":0,\"delta\":{\"content\":\"",
+                           sizeof("\"index\":0,\"delta\":{\"content\":\"")
+                           - 1);
+
+        } else {
+            p = ngx_cpymem(p, "\"text\":\"", sizeof("\"text\":\"") - 1);
+        }
+
+        if (k) {
+            *p++ = ' ';
+        }
+
+        p = ngx_http_llm_route_mock_words(p, k,
+                                          ngx_min(ctx->chunk,
+                                                  ctx->tokens - k));
+
+        if (ctx->endpoint == NGX_HTTP_LLM_ROUTE_EP_CHAT) {
+            p = ngx_cpymem(p, "\"},\"logprobs\":null,",
+                           sizeof("\"},\"logprobs\":null,") - 1);
+
+        } else {
+            p = ngx_cpymem(p, "\",\"index\":0,\"logprobs\":null,",
+                           sizeof("\",\"index\":0,\"logprobs\":null,") - 1);
+        }
+
+        p = ngx_sprintf(p, "\"finish_reason\":null}]%s}\n\n",
+                        ctx->include_usage ? ",\"usage\":null" : "");
+    }
+
+    return p;
+}
+
+
+static u_char *
+ngx_http_llm_route_mock_tail(ngx_http_llm_route_mock_ctx_t *ctx, u_char *p)
+{
+    const char  *finish;
+
+    finish = ctx->length ? "length" : "stop";
+
+    if (ctx->endpoint == NGX_HTTP_LLM_ROUTE_EP_CHAT) {
+        p = ngx_sprintf(p, "data: %V\"choices\":[{\"index\":0,\"delta\":{},"
+                        "\"logprobs\":null,\"finish_reason\":\"%s\"}]%s}\n\n",
+                        &ctx->head, finish,
+                        ctx->include_usage ? ",\"usage\":null" : "");
+
+    } else {
+        p = ngx_sprintf(p, "data: %V\"choices\":[{\"text\":\"\",\"index\":0,"
+                        "\"logprobs\":null,\"finish_reason\":\"%s\"}]%s}\n\n",
+                        &ctx->head, finish,
+                        ctx->include_usage ? ",\"usage\":null" : "");
+    }
+
+    if (ctx->include_usage) {
+        p = ngx_sprintf(p, "data: %V\"choices\":[],\"usage\":"
+                        "{\"prompt_tokens\":%ui,\"completion_tokens\":%ui,"
+                        "\"total_tokens\":%ui}}\n\n",
+                        &ctx->head, ctx->prompt_tokens, ctx->tokens,
+                        ctx->prompt_tokens + ctx->tokens);
+    }
+
+    return ngx_cpymem(p, "data: [DONE]\n\n", sizeof("data: [DONE]\n\n") - 1);
+}
+
+
+static u_char *
+ngx_http_llm_route_mock_words(u_char *p, ngx_uint_t from, ngx_uint_t n)
+{
+    ngx_str_t   *w;
+    ngx_uint_t   i;
+
+    for (i = from; i < from + n; i++) {
+        if (i != from) {
+            *p++ = ' ';
+        }
+
+        w = &ngx_http_llm_route_mock_word_list[i
+                                           % NGX_HTTP_LLM_ROUTE_MOCK_NWORDS];
+        p = ngx_cpymem(p, w->data, w->len);
+    }
+
+    return p;
+}
+
+
+/* X-Mock-Cut: close the connection once what was written has left */
+
+static ngx_int_t
+ngx_http_llm_route_mock_cut(ngx_http_llm_route_mock_ctx_t *ctx, ngx_int_t rc)
+{
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "llm_route_mock: cut");
+
+    r->keepalive = 0;
+
+    if (r->buffered || r->connection->buffered) {
+        ctx->closing = 1;
+        r->read_event_handler = ngx_http_test_reading;
+        r->write_event_handler = ngx_http_llm_route_mock_writer;
+        ngx_http_llm_route_mock_writer(r);
+        return NGX_DONE;
+    }
+
+    return NGX_HTTP_CLOSE;
+}
+
+
+static ngx_int_t
+ngx_http_llm_route_mock_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *type, const char *param, const char *code, u_char *msg,
+    size_t len, ngx_str_t *retry_after)
+{
+    u_char           *p;
+    size_t            size;
+    ngx_int_t         rc;
+    ngx_buf_t        *b;
+    ngx_chain_t       out;
+    ngx_table_elt_t  *h;
+
+    size = sizeof("{\"error\":{\"message\":\"\",\"type\":\"\",\"param\":,"
+                  "\"code\":}}") - 1
+           + llr_json_escape_len(msg, len) + ngx_strlen(type)
+           + (param ? ngx_strlen(param) + 2 : 4)
+           + (code ? ngx_strlen(code) + 2 : 4);
+
+    b = ngx_create_temp_buf(r->pool, size);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_cpymem(b->last, "{\"error\":{\"message\":\"",
+                   sizeof("{\"error\":{\"message\":\"") - 1);
+    p += llr_json_escape(p, msg, len);
+    p = ngx_sprintf(p, "\",\"type\":\"%s\",\"param\":", type);
+
+    if (param) {
+        p = ngx_sprintf(p, "\"%s\"", param);
+
+    } else {
+        p = ngx_cpymem(p, "null", 4);
+    }
+
+    if (code) {
+        p = ngx_sprintf(p, ",\"code\":\"%s\"}}", code);
+
+    } else {
+        p = ngx_cpymem(p, ",\"code\":null}}", sizeof(",\"code\":null}}") - 1);
+    }
+
+    b->last = p;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    if (retry_after && retry_after->len) {
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        h->hash = 1;
+        ngx_str_set(&h->key, "Retry-After");
+        h->value = *retry_after;
+    }
+
+    if (status == NGX_HTTP_NOT_ALLOWED) {
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        h->hash = 1;
+        ngx_str_set(&h->key, "Allow");
+
+        if (r->uri.len >= 7
+            && ngx_strncmp(r->uri.data + r->uri.len - 7, "/models", 7) == 0)
+        {
+            ngx_str_set(&h->value, "GET, HEAD");
+
+        } else {
+            ngx_str_set(&h->value, "POST");
+        }
+    }
+
+    r->headers_out.status = status;
+    r->headers_out.content_type = ngx_http_llm_route_mock_json_type;
+    r->headers_out.content_type_len = ngx_http_llm_route_mock_json_type.len;
+    r->headers_out.content_length_n = b->last - b->pos;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+/* timing */
+
+static void
+ngx_http_llm_route_mock_wait(ngx_http_llm_route_mock_ctx_t *ctx,
+    ngx_msec_t delay)
+{
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "llm_route_mock: wait %M", delay);
+
+    /* notice a client that goes away while we wait */
+
+    r->read_event_handler = ngx_http_test_reading;
+    r->write_event_handler = ngx_http_llm_route_mock_writer;
+
+    ngx_add_timer(&ctx->timer, delay);
+}
+
+
+static void
+ngx_http_llm_route_mock_timer_handler(ngx_event_t *ev)
+{
+    ngx_int_t                       rc;
+    ngx_connection_t               *c;
+    ngx_http_request_t             *r;
+    ngx_http_llm_route_mock_ctx_t  *ctx;
+
+    ctx = ev->data;
+    r = ctx->request;
+    c = r->connection;
+
+    ngx_http_set_log_request(c->log, r);
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                   "llm_route_mock: timer");
+
+    if (ctx->headers) {
+        rc = ngx_http_llm_route_mock_respond(ctx);
+
+    } else {
+        rc = ngx_http_llm_route_mock_stream(ctx);
+    }
+
+    if (rc != NGX_DONE) {
+        ngx_http_finalize_request(r, rc);
+    }
+
+    ngx_http_run_posted_requests(c);
+}
+
+
+/* the write event while the stream is paced or being cut */
+
+static void
+ngx_http_llm_route_mock_writer(ngx_http_request_t *r)
+{
+    ngx_int_t                       rc;
+    ngx_event_t                    *wev;
+    ngx_connection_t               *c;
+    ngx_http_core_loc_conf_t       *clcf;
+    ngx_http_llm_route_mock_ctx_t  *ctx;
+
+    c = r->connection;
+    wev = c->write;
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                   "llm_route_mock: writer");
+
+    if (wev->timedout) {
+        c->timedout = 1;
+        ngx_http_finalize_request(r, NGX_HTTP_REQUEST_TIME_OUT);
+        return;
+    }
+
+    if (!r->header_sent) {
+        return;
+    }
+
+    ctx = ngx_http_llm_route_mock_get_ctx(r);
+    if (ctx == NULL) {
+        ngx_http_finalize_request(r, NGX_ERROR);
+        return;
+    }
+
+    rc = ngx_http_output_filter(r, NULL);
+
+    if (rc == NGX_ERROR) {
+        ngx_http_finalize_request(r, NGX_ERROR);
+        return;
+    }
+
+    if (r->buffered || c->buffered) {
+        clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+        if (!wev->delayed) {
+            ngx_add_timer(wev, clcf->send_timeout);
+        }
+
+        if (ngx_handle_write_event(wev, clcf->send_lowat) != NGX_OK) {
+            ngx_http_finalize_request(r, NGX_ERROR);
+        }
+
+        return;
+    }
+
+    if (wev->timer_set) {
+        ngx_del_timer(wev);
+    }
+
+    if (ctx->closing) {
+        ngx_http_finalize_request(r, NGX_HTTP_CLOSE);
+    }
+}
+
+
+static ngx_http_llm_route_mock_ctx_t *
+ngx_http_llm_route_mock_get_ctx(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t             *cln;
+    ngx_http_llm_route_mock_ctx_t  *ctx;
+
+    /*
+     * the module's ctx slot belongs to the router (a location may have
+     * both "llm_route on" and "llm_route_mock"): ours is found through
+     * its pool cleanup, one of the first few in the list
+     */
+
+    for (cln = r->pool->cleanup; cln; cln = cln->next) {
+        if (cln->handler == ngx_http_llm_route_mock_cleanup) {
+            ctx = cln->data;
+
+            if (ctx->request == r) {
+                return ctx;
+            }
+        }
+    }
+
+    return NULL;
+}
+
+
+static void
+ngx_http_llm_route_mock_cleanup(void *data)
+{
+    ngx_http_llm_route_mock_ctx_t  *ctx = data;
+
+    if (ctx->timer.timer_set) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log, 0,
+                       "llm_route_mock: cleanup, timer deleted");
+        ngx_del_timer(&ctx->timer);
+    }
+}

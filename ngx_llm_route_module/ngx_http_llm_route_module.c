@@ -1,0 +1,946 @@
+
+/*
+ * ngx_llm_route_module: directives, configuration and phase wiring.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_llm_route_module.h"
+#include "llr_cost.h"
+
+
+static ngx_int_t ngx_http_llm_route_preconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_http_llm_route_postconfiguration(ngx_conf_t *cf);
+static void *ngx_http_llm_route_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_llm_route_init_main_conf(ngx_conf_t *cf, void *conf);
+static void *ngx_http_llm_route_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_llm_route_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+
+static char *ngx_http_llm_route_provider_block(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_llm_route_provider_cmd(ngx_conf_t *cf,
+    ngx_command_t *dummy, void *conf);
+static char *ngx_http_llm_route_api_key(ngx_conf_t *cf,
+    ngx_http_llm_route_provider_t *p, ngx_str_t *value);
+static char *ngx_http_llm_route_model_directive(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static ngx_int_t ngx_http_llm_route_check_token(ngx_str_t *s,
+    const char *extra);
+
+
+static ngx_command_t  ngx_http_llm_route_commands[] = {
+
+    { ngx_string("llm_route"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llm_route_loc_conf_t, enable),
+      NULL },
+
+    { ngx_string("llm_route_trace"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llm_route_loc_conf_t, trace),
+      NULL },
+
+    { ngx_string("llm_route_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_llm_route_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("llm_route_provider"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_BLOCK|NGX_CONF_TAKE1,
+      ngx_http_llm_route_provider_block,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("llm_route_model"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_http_llm_route_model_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("llm_route_mock"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_ANY,
+      ngx_http_llm_route_mock,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_llm_route_module_ctx = {
+    ngx_http_llm_route_preconfiguration,   /* preconfiguration */
+    ngx_http_llm_route_postconfiguration,  /* postconfiguration */
+
+    ngx_http_llm_route_create_main_conf,   /* create main configuration */
+    ngx_http_llm_route_init_main_conf,     /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_llm_route_create_loc_conf,    /* create location configuration */
+    ngx_http_llm_route_merge_loc_conf      /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_llm_route_module = {
+    NGX_MODULE_V1,
+    &ngx_http_llm_route_module_ctx,        /* module context */
+    ngx_http_llm_route_commands,           /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static ngx_int_t
+ngx_http_llm_route_preconfiguration(ngx_conf_t *cf)
+{
+    return ngx_http_llm_route_add_variables(cf);
+}
+
+
+static ngx_int_t
+ngx_http_llm_route_postconfiguration(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_PRECONTENT_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_llm_route_precontent_handler;
+
+    return ngx_http_llm_route_filter_init(cf);
+}
+
+
+static void *
+ngx_http_llm_route_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_llm_route_main_conf_t  *mcf;
+
+    mcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_llm_route_main_conf_t));
+    if (mcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     mcf->shm_zone = NULL;
+     *     mcf->state_path = { 0, NULL };
+     */
+
+    if (ngx_array_init(&mcf->providers, cf->pool, 4, sizeof(void *))
+        != NGX_OK
+        || ngx_array_init(&mcf->deployments, cf->pool, 8, sizeof(void *))
+           != NGX_OK
+        || ngx_array_init(&mcf->models, cf->pool, 8, sizeof(void *))
+           != NGX_OK
+        || ngx_array_init(&mcf->policies, cf->pool, 2, sizeof(void *))
+           != NGX_OK)
+    {
+        return NULL;
+    }
+
+    return mcf;
+}
+
+
+ngx_http_llm_route_model_t *
+ngx_http_llm_route_find_model(ngx_http_llm_route_main_conf_t *mcf,
+    u_char *name, size_t len)
+{
+    ngx_uint_t                   i;
+    ngx_http_llm_route_model_t  **m;
+
+    m = mcf->models.elts;
+
+    for (i = 0; i < mcf->models.nelts; i++) {
+        if (m[i]->name.len == len
+            && ngx_strncmp(m[i]->name.data, name, len) == 0)
+        {
+            return m[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+static ngx_http_llm_route_provider_t *
+ngx_http_llm_route_find_provider(ngx_http_llm_route_main_conf_t *mcf,
+    ngx_str_t *name)
+{
+    ngx_uint_t                       i;
+    ngx_http_llm_route_provider_t  **p;
+
+    p = mcf->providers.elts;
+
+    for (i = 0; i < mcf->providers.nelts; i++) {
+        if (p[i]->name.len == name->len
+            && ngx_strncmp(p[i]->name.data, name->data, name->len) == 0)
+        {
+            return p[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+static char *
+ngx_http_llm_route_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_llm_route_main_conf_t *mcf = conf;
+
+    ngx_uint_t                         i;
+    ngx_http_llm_route_model_t        *m, **pm;
+    ngx_http_llm_route_deployment_t  **d, **pd;
+
+    /* deployments: resolve providers, group by model name */
+
+    d = mcf->deployments.elts;
+
+    for (i = 0; i < mcf->deployments.nelts; i++) {
+
+        d[i]->provider = ngx_http_llm_route_find_provider(mcf,
+                                                     &d[i]->provider_name);
+        if (d[i]->provider == NULL) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "unknown provider \"%V\" in "
+                          "\"llm_route_model %V\" in %V:%ui",
+                          &d[i]->provider_name, &d[i]->name,
+                          &d[i]->file, d[i]->line);
+            return NGX_CONF_ERROR;
+        }
+
+        if (d[i]->upstream_model.len == 0) {
+            d[i]->upstream_model = d[i]->name;
+        }
+
+        m = ngx_http_llm_route_find_model(mcf, d[i]->name.data,
+                                          d[i]->name.len);
+        if (m == NULL) {
+            m = ngx_pcalloc(cf->pool, sizeof(ngx_http_llm_route_model_t));
+            if (m == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            m->name = d[i]->name;
+            m->index = mcf->models.nelts;
+            m->provider = d[i]->provider;
+
+            if (ngx_array_init(&m->deployments, cf->pool, 1, sizeof(void *))
+                != NGX_OK)
+            {
+                return NGX_CONF_ERROR;
+            }
+
+            pm = ngx_array_push(&mcf->models);
+            if (pm == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            *pm = m;
+        }
+
+        pd = ngx_array_push(&m->deployments);
+        if (pd == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *pd = d[i];
+        m->total_weight += d[i]->weight;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_http_llm_route_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_llm_route_loc_conf_t  *conf;
+
+    conf = ngx_pcalloc(cf->pool, sizeof(ngx_http_llm_route_loc_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     conf->mock = NULL;
+     */
+
+    conf->enable = NGX_CONF_UNSET;
+    conf->trace = NGX_CONF_UNSET;
+
+    return conf;
+}
+
+
+static char *
+ngx_http_llm_route_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_llm_route_loc_conf_t *prev = parent;
+    ngx_http_llm_route_loc_conf_t *conf = child;
+
+    ngx_conf_merge_value(conf->enable, prev->enable, 0);
+    ngx_conf_merge_value(conf->trace, prev->trace, 0);
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * Names, hosts, paths and keys end up in URLs and request headers:
+ * only visible ASCII without separators that would change their meaning.
+ */
+
+static ngx_int_t
+ngx_http_llm_route_check_token(ngx_str_t *s, const char *extra)
+{
+    u_char      c;
+    ngx_uint_t  i;
+
+    if (s->len == 0) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < s->len; i++) {
+        c = s->data[i];
+
+        if (c <= 0x20 || c >= 0x7f) {
+            return NGX_ERROR;
+        }
+
+        if (extra && ngx_strchr(extra, c) != NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static char *
+ngx_http_llm_route_provider_block(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_llm_route_main_conf_t *mcf = conf;
+
+    char                            *rv;
+    u_char                          *p;
+    ngx_str_t                       *value;
+    ngx_conf_t                       save;
+    ngx_http_llm_route_provider_t   *pr, **ppr;
+
+    value = cf->args->elts;
+
+    if (ngx_http_llm_route_check_token(&value[1], "\"'{};/:?#@\\") != NGX_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid provider name \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_llm_route_find_provider(mcf, &value[1]) != NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "duplicate llm_route_provider \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    pr = ngx_pcalloc(cf->pool, sizeof(ngx_http_llm_route_provider_t));
+    if (pr == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    pr->name = value[1];
+    pr->index = mcf->providers.nelts;
+
+    save = *cf;
+    cf->handler = ngx_http_llm_route_provider_cmd;
+    cf->handler_conf = (char *) pr;
+
+    rv = ngx_conf_parse(cf, NULL);
+
+    *cf = save;
+
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    if (pr->upstream.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "no \"upstream\" in llm_route_provider \"%V\"",
+                           &pr->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (pr->scheme.len == 0) {
+        ngx_str_set(&pr->scheme, "https");
+    }
+
+    if (pr->host.len == 0) {
+        /* the upstream's name without the port */
+        pr->host = pr->upstream;
+
+        p = ngx_strlchr(pr->host.data, pr->host.data + pr->host.len, ':');
+        if (p && pr->host.data[0] != '[') {
+            pr->host.len = p - pr->host.data;
+        }
+    }
+
+    if (pr->base_path.data == NULL) {
+        ngx_str_set(&pr->base_path, "/v1");
+    }
+
+    ppr = ngx_array_push(&mcf->providers);
+    if (ppr == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *ppr = pr;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_llm_route_provider_cmd(ngx_conf_t *cf, ngx_command_t *dummy,
+    void *conf)
+{
+    ngx_http_llm_route_provider_t *pr = conf;
+
+    ngx_str_t  *value, *name, *arg;
+
+    value = cf->args->elts;
+    name = &value[0];
+
+    if (cf->args->nelts != 2) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid number of arguments in \"%V\" "
+                           "of llm_route_provider \"%V\"", name, &pr->name);
+        return NGX_CONF_ERROR;
+    }
+
+    arg = &value[1];
+
+    if (ngx_strcmp(name->data, "upstream") == 0) {
+
+        if (pr->upstream.len) {
+            goto duplicate;
+        }
+
+        if (ngx_http_llm_route_check_token(arg, "\"'{};/?#@\\") != NGX_OK) {
+            goto invalid;
+        }
+
+        pr->upstream = *arg;
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strcmp(name->data, "scheme") == 0) {
+
+        if (pr->scheme.len) {
+            goto duplicate;
+        }
+
+        if (ngx_strcmp(arg->data, "http") != 0
+            && ngx_strcmp(arg->data, "https") != 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid \"scheme\" value \"%V\" "
+                               "in llm_route_provider \"%V\", "
+                               "it must be \"http\" or \"https\"",
+                               arg, &pr->name);
+            return NGX_CONF_ERROR;
+        }
+
+        pr->scheme = *arg;
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strcmp(name->data, "host") == 0) {
+
+        if (pr->host.len) {
+            goto duplicate;
+        }
+
+        if (ngx_http_llm_route_check_token(arg, "\"'{};/?#@\\,") != NGX_OK) {
+            goto invalid;
+        }
+
+        pr->host = *arg;
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strcmp(name->data, "base_path") == 0) {
+
+        if (pr->base_path.data) {
+            goto duplicate;
+        }
+
+        if (arg->data[0] != '/'
+            || ngx_http_llm_route_check_token(arg, "\"'{};?#\\%") != NGX_OK)
+        {
+            goto invalid;
+        }
+
+        pr->base_path = *arg;
+
+        /* "/" and "/v1/" become "" and "/v1": endpoints start with "/" */
+        while (pr->base_path.len && pr->base_path.data[pr->base_path.len - 1]
+                                    == '/')
+        {
+            pr->base_path.len--;
+        }
+
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strcmp(name->data, "api_key") == 0) {
+
+        if (pr->authorization.len) {
+            goto duplicate;
+        }
+
+        return ngx_http_llm_route_api_key(cf, pr, arg);
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "unknown directive \"%V\" in llm_route_provider \"%V\"",
+                       name, &pr->name);
+    return NGX_CONF_ERROR;
+
+duplicate:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "\"%V\" is duplicate in llm_route_provider \"%V\"",
+                       name, &pr->name);
+    return NGX_CONF_ERROR;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid \"%V\" value \"%V\" in llm_route_provider "
+                       "\"%V\"", name, arg, &pr->name);
+    return NGX_CONF_ERROR;
+}
+
+
+/*
+ * api_key env=NAME | file=/path | literal.  The key itself is never
+ * written to a log: messages name the source, never the value.
+ */
+
+static char *
+ngx_http_llm_route_api_key(ngx_conf_t *cf, ngx_http_llm_route_provider_t *pr,
+    ngx_str_t *value)
+{
+    char         *env;
+    u_char       *p, *buf;
+    size_t        len;
+    ssize_t       n;
+    ngx_str_t     key, path;
+    ngx_file_t    file;
+    ngx_uint_t    i;
+    ngx_file_info_t  fi;
+
+    if (ngx_strncmp(value->data, "env=", 4) == 0) {
+
+        if (value->len == 4) {
+            goto empty;
+        }
+
+        env = getenv((char *) value->data + 4);
+
+        if (env == NULL) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "environment variable \"%s\" for \"api_key\" "
+                               "of llm_route_provider \"%V\" is not set",
+                               value->data + 4, &pr->name);
+            return NGX_CONF_ERROR;
+        }
+
+        key.data = (u_char *) env;
+        key.len = ngx_strlen(env);
+
+    } else if (ngx_strncmp(value->data, "file=", 5) == 0) {
+
+        path.data = value->data + 5;
+        path.len = value->len - 5;
+
+        if (path.len == 0) {
+            goto empty;
+        }
+
+        if (ngx_conf_full_name(cf->cycle, &path, 1) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_memzero(&file, sizeof(ngx_file_t));
+        file.name = path;
+        file.log = cf->log;
+
+        file.fd = ngx_open_file(path.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+        if (file.fd == NGX_INVALID_FILE) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                               "cannot read \"api_key\" file \"%V\" "
+                               "of llm_route_provider \"%V\"",
+                               &path, &pr->name);
+            return NGX_CONF_ERROR;
+        }
+
+        if (ngx_fd_info(file.fd, &fi) == NGX_FILE_ERROR
+            || ngx_file_size(&fi) > 65536)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"api_key\" file \"%V\" of llm_route_provider "
+                               "\"%V\" is not a small regular file",
+                               &path, &pr->name);
+            (void) ngx_close_file(file.fd);
+            return NGX_CONF_ERROR;
+        }
+
+        len = (size_t) ngx_file_size(&fi);
+
+        buf = ngx_pnalloc(cf->pool, len + 1);
+        if (buf == NULL) {
+            (void) ngx_close_file(file.fd);
+            return NGX_CONF_ERROR;
+        }
+
+        n = ngx_read_file(&file, buf, len, 0);
+
+        (void) ngx_close_file(file.fd);
+
+        if (n != (ssize_t) len) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                               "cannot read \"api_key\" file \"%V\" "
+                               "of llm_route_provider \"%V\"",
+                               &path, &pr->name);
+            return NGX_CONF_ERROR;
+        }
+
+        /* surrounding white space, a trailing newline in particular */
+
+        key.data = buf;
+        key.len = len;
+
+        while (key.len && (key.data[0] == ' ' || key.data[0] == '\t'
+                           || key.data[0] == '\r' || key.data[0] == '\n'))
+        {
+            key.data++;
+            key.len--;
+        }
+
+        while (key.len && (key.data[key.len - 1] == ' '
+                           || key.data[key.len - 1] == '\t'
+                           || key.data[key.len - 1] == '\r'
+                           || key.data[key.len - 1] == '\n'))
+        {
+            key.len--;
+        }
+
+    } else {
+        key = *value;
+    }
+
+    if (key.len == 0) {
+        goto empty;
+    }
+
+    for (i = 0; i < key.len; i++) {
+        if (key.data[i] <= 0x20 || key.data[i] >= 0x7f) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"api_key\" of llm_route_provider \"%V\" "
+                               "contains a character not allowed in a "
+                               "header", &pr->name);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    len = sizeof("Bearer ") - 1 + key.len;
+
+    p = ngx_pnalloc(cf->pool, len);
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    pr->authorization.data = p;
+    pr->authorization.len = len;
+
+    p = ngx_cpymem(p, "Bearer ", sizeof("Bearer ") - 1);
+    ngx_memcpy(p, key.data, key.len);
+
+    return NGX_CONF_OK;
+
+empty:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "empty \"api_key\" in llm_route_provider \"%V\"",
+                       &pr->name);
+    return NGX_CONF_ERROR;
+}
+
+
+/*
+ * llm_route_model NAME provider=P input=X output=Y context=N quality=Q
+ *     [cached_input=X] [quality_TASK=Q] [upstream_model=M] [weight=W];
+ */
+
+static char *
+ngx_http_llm_route_model_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_llm_route_main_conf_t *mcf = conf;
+
+    size_t                            n;
+    uint64_t                          v;
+    ngx_str_t                        *value, arg, what;
+    ngx_uint_t                        i, have_input, have_output,
+                                      have_context, have_quality;
+    ngx_http_llm_route_task_quality_t  *tq;
+    const char                       *err;
+    ngx_http_llm_route_deployment_t  *d, **pd;
+
+    value = cf->args->elts;
+
+    if (ngx_http_llm_route_check_token(&value[1], "\"'{};\\,") != NGX_OK
+        || value[1].len > 256)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid model name \"%V\" in llm_route_model",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    d = ngx_pcalloc(cf->pool, sizeof(ngx_http_llm_route_deployment_t));
+    if (d == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    d->name = value[1];
+    d->index = mcf->deployments.nelts;
+    d->weight = 1;
+    d->cached_input = LLR_PRICE_UNSET;
+    d->file = cf->conf_file->file.name;
+    d->line = cf->conf_file->line;
+
+    for (i = 0; i < NGX_HTTP_LLM_ROUTE_MAX_TASKS; i++) {
+        d->quality_task[i] = -1;
+    }
+
+    have_input = 0;
+    have_output = 0;
+    have_context = 0;
+    have_quality = 0;
+    err = NULL;
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        arg = value[i];
+
+        what.data = arg.data;
+        what.len = 0;
+
+        while (what.len < arg.len && arg.data[what.len] != '=') {
+            what.len++;
+        }
+
+        if (what.len == arg.len || what.len == 0) {
+            goto invalid;
+        }
+
+        arg.data += what.len + 1;
+        arg.len -= what.len + 1;
+
+        n = what.len;
+
+#define ngx_llr_param(name)                                                   \
+    (n == sizeof(name) - 1 && ngx_strncmp(what.data, name, n) == 0)
+
+        if (ngx_llr_param("provider")) {
+            if (d->provider_name.len || arg.len == 0) {
+                goto invalid;
+            }
+
+            d->provider_name = arg;
+
+        } else if (ngx_llr_param("input")) {
+            if (llr_parse_price((char *) arg.data, arg.len, &d->input, &err)
+                != 0)
+            {
+                goto bad;
+            }
+
+            have_input = 1;
+
+        } else if (ngx_llr_param("output")) {
+            if (llr_parse_price((char *) arg.data, arg.len, &d->output, &err)
+                != 0)
+            {
+                goto bad;
+            }
+
+            have_output = 1;
+
+        } else if (ngx_llr_param("cached_input")) {
+            if (llr_parse_price((char *) arg.data, arg.len, &d->cached_input,
+                                &err)
+                != 0)
+            {
+                goto bad;
+            }
+
+        } else if (ngx_llr_param("context")) {
+            if (llr_parse_uint((char *) arg.data, arg.len, 1000000000, &v,
+                               &err)
+                != 0 || v == 0)
+            {
+                goto bad;
+            }
+
+            d->context = (ngx_uint_t) v;
+            have_context = 1;
+
+        } else if (ngx_llr_param("weight")) {
+            if (llr_parse_uint((char *) arg.data, arg.len, 1000000, &v, &err)
+                != 0 || v == 0)
+            {
+                goto bad;
+            }
+
+            d->weight = (ngx_uint_t) v;
+
+        } else if (ngx_llr_param("upstream_model")) {
+            if (d->upstream_model.len
+                || ngx_http_llm_route_check_token(&arg, "\"\\") != NGX_OK)
+            {
+                goto invalid;
+            }
+
+            d->upstream_model = arg;
+
+        } else if (ngx_llr_param("quality")) {
+            if (llr_parse_decimal((char *) arg.data, arg.len, 6, 1000000, &v,
+                                  &err)
+                != 0)
+            {
+                goto bad;
+            }
+
+            d->quality = (double) v / 1e6;
+            have_quality = 1;
+
+        } else if (n > sizeof("quality_") - 1
+                   && ngx_strncmp(what.data, "quality_", 8) == 0)
+        {
+            if (llr_parse_decimal((char *) arg.data, arg.len, 6, 1000000, &v,
+                                  &err)
+                != 0)
+            {
+                goto bad;
+            }
+
+            /* task names are checked once the classifier is known */
+
+            if (d->task_quality == NULL) {
+                d->task_quality = ngx_array_create(cf->pool, 4,
+                                     sizeof(ngx_http_llm_route_task_quality_t));
+                if (d->task_quality == NULL) {
+                    return NGX_CONF_ERROR;
+                }
+            }
+
+            tq = ngx_array_push(d->task_quality);
+            if (tq == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            tq->task.data = what.data + 8;
+            tq->task.len = n - 8;
+            tq->quality = (double) v / 1e6;
+
+        } else {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "unknown parameter \"%V\" in "
+                               "\"llm_route_model %V\"", &value[i],
+                               &value[1]);
+            return NGX_CONF_ERROR;
+        }
+
+#undef ngx_llr_param
+    }
+
+    if (d->provider_name.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "no \"provider=\" in \"llm_route_model %V\"",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (!have_input || !have_output) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "no \"%s\" price in \"llm_route_model %V\"",
+                           have_input ? "output=" : "input=", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (!have_context) {
+        d->context = 0;    /* unknown: never too small */
+    }
+
+    if (!have_quality) {
+        d->quality = 0;
+    }
+
+    pd = ngx_array_push(&mcf->deployments);
+    if (pd == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *pd = d;
+
+    return NGX_CONF_OK;
+
+bad:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid value \"%V\" in \"llm_route_model %V\": %s",
+                       &value[i], &value[1], err ? err : "bad number");
+    return NGX_CONF_ERROR;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter \"%V\" in \"llm_route_model %V\"",
+                       &value[i], &value[1]);
+    return NGX_CONF_ERROR;
+}

@@ -1,0 +1,196 @@
+
+/*
+ * ngx_llm_route_module: an OpenAI-compatible LLM router inside nginx.
+ *
+ * Shared declarations of the nginx glue.  Everything that parses,
+ * classifies or computes lives in core/ (no nginx headers there).
+ */
+
+
+#ifndef _NGX_HTTP_LLM_ROUTE_MODULE_H_INCLUDED_
+#define _NGX_HTTP_LLM_ROUTE_MODULE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "llr_req.h"
+
+
+#define NGX_HTTP_LLM_ROUTE_MAX_TASKS  16
+
+
+typedef struct {
+    ngx_str_t                       name;
+    ngx_uint_t                      index;
+
+    ngx_str_t                       upstream;    /* upstream{} or host:port */
+    ngx_str_t                       scheme;      /* "http" or "https" */
+    ngx_str_t                       host;        /* Host header and SNI */
+    ngx_str_t                       base_path;   /* "/v1", no trailing / */
+    ngx_str_t                       authorization; /* "Bearer <key>" or "" */
+    ngx_uint_t                      format;
+
+} ngx_http_llm_route_provider_t;
+
+
+typedef struct {
+    ngx_str_t                       task;
+    double                          quality;
+} ngx_http_llm_route_task_quality_t;
+
+
+/* one deployment: a model name served by one provider */
+typedef struct {
+    ngx_str_t                       name;        /* what clients ask for */
+    ngx_str_t                       upstream_model; /* what is sent */
+    ngx_str_t                       provider_name;
+    ngx_http_llm_route_provider_t  *provider;
+    ngx_uint_t                      index;       /* in mcf->deployments */
+    ngx_array_t                    *task_quality; /* quality_TASK= until
+                                                    the classifier is known */
+    ngx_str_t                       file;        /* where it was defined */
+    ngx_uint_t                      line;
+
+    uint64_t                        input;       /* pUSD per token */
+    uint64_t                        output;
+    uint64_t                        cached_input;
+    ngx_uint_t                      context;     /* tokens */
+    double                          quality;
+    double                          quality_task[NGX_HTTP_LLM_ROUTE_MAX_TASKS];
+                                                 /* < 0: not set */
+    ngx_uint_t                      weight;
+    ngx_int_t                       current_weight; /* smooth WRR, per worker */
+} ngx_http_llm_route_deployment_t;
+
+
+/* all deployments of one model name */
+typedef struct {
+    ngx_str_t                       name;
+    ngx_uint_t                      index;       /* in mcf->models */
+    ngx_array_t                     deployments; /* of deployment pointers */
+    ngx_http_llm_route_provider_t  *provider;    /* of the first one */
+    ngx_uint_t                      total_weight;
+} ngx_http_llm_route_model_t;
+
+
+typedef struct {
+    ngx_str_t                       name;
+    ngx_uint_t                      index;
+    ngx_array_t                     candidates;  /* of model pointers */
+    double                          floor;
+    double                          floor_hard;
+    double                          floor_task[NGX_HTTP_LLM_ROUTE_MAX_TASKS];
+    double                          floor_hard_task[NGX_HTTP_LLM_ROUTE_MAX_TASKS];
+} ngx_http_llm_route_policy_t;
+
+
+typedef struct {
+    ngx_array_t                     providers;   /* of provider pointers */
+    ngx_array_t                     deployments; /* of deployment pointers */
+    ngx_array_t                     models;      /* of model pointers */
+    ngx_array_t                     policies;    /* of policy pointers */
+
+    ngx_shm_zone_t                 *shm_zone;
+    ngx_str_t                       state_path;
+
+    ngx_flag_t                      variables_added;
+} ngx_http_llm_route_main_conf_t;
+
+
+typedef struct {
+    ngx_flag_t                      enable;
+    ngx_flag_t                      trace;
+    void                           *mock;        /* llm_route_mock settings */
+} ngx_http_llm_route_loc_conf_t;
+
+
+typedef enum {
+    NGX_HTTP_LLM_ROUTE_EP_CHAT = 0,
+    NGX_HTTP_LLM_ROUTE_EP_COMPLETIONS,
+    NGX_HTTP_LLM_ROUTE_EP_EMBEDDINGS,
+    NGX_HTTP_LLM_ROUTE_EP_RESPONSES,
+    NGX_HTTP_LLM_ROUTE_EP_MODELS,
+    NGX_HTTP_LLM_ROUTE_EP_UNKNOWN
+} ngx_http_llm_route_endpoint_e;
+
+
+/* per request, kept across internal redirects (see the request file) */
+typedef struct {
+    ngx_http_request_t             *request;
+
+    unsigned                        reading:1;   /* body read in progress */
+    unsigned                        done:1;      /* routed, phases resumed */
+    unsigned                        routed:1;    /* a deployment was chosen */
+    unsigned                        error_page:1; /* nginx's page -> JSON */
+    unsigned                        responded:1; /* the module answered */
+
+    ngx_uint_t                      endpoint;
+    ngx_str_t                       endpoint_path;  /* "/chat/completions" */
+
+    ngx_str_t                       requested_model;
+    ngx_http_llm_route_model_t     *model;
+    ngx_http_llm_route_deployment_t *deployment;
+    ngx_http_llm_route_policy_t    *policy;
+
+    ngx_str_t                       url;
+    ngx_str_t                       task;
+    ngx_str_t                       reason;
+    ngx_uint_t                      attempt;
+    double                          difficulty;
+
+    llr_req_view_t                  view;
+
+    /* the rewritten body and its holes, filled after the decision */
+    ngx_chain_t                    *body;
+    ngx_chain_t                   **last;
+    ngx_buf_t                      *model_hole;
+    ngx_buf_t                      *stream_options_hole;
+    ngx_buf_t                      *tail_hole;
+    unsigned                        stream_options_comma:1;
+    off_t                           body_len;
+
+    /* an error page of nginx's own, replaced by JSON */
+    u_char                         *error_code;
+    ngx_str_t                       error_message;
+    ngx_buf_t                      *error_body;
+} ngx_http_llm_route_ctx_t;
+
+
+extern ngx_module_t  ngx_http_llm_route_module;
+
+
+/* request.c */
+ngx_int_t ngx_http_llm_route_precontent_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_llm_route_send_error(ngx_http_request_t *r,
+    ngx_uint_t status, const char *type, const char *param,
+    const char *code, ngx_str_t *message);
+ngx_buf_t *ngx_http_llm_route_error_json(ngx_http_request_t *r,
+    const char *type, const char *param, const char *code,
+    ngx_str_t *message);
+ngx_http_llm_route_ctx_t *ngx_http_llm_route_get_ctx(ngx_http_request_t *r);
+
+/* variables.c */
+ngx_int_t ngx_http_llm_route_add_variables(ngx_conf_t *cf);
+
+/* response.c */
+ngx_int_t ngx_http_llm_route_filter_init(ngx_conf_t *cf);
+
+/* zone.c */
+char *ngx_http_llm_route_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+/* mock.c */
+char *ngx_http_llm_route_mock(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+/* module.c */
+ngx_http_llm_route_model_t *ngx_http_llm_route_find_model(
+    ngx_http_llm_route_main_conf_t *mcf, u_char *name, size_t len);
+
+/* llr_alloc_t over a pool (request.c) */
+void ngx_http_llm_route_pool_alloc(ngx_pool_t *pool, llr_alloc_t *alloc);
+
+
+#endif /* _NGX_HTTP_LLM_ROUTE_MODULE_H_INCLUDED_ */

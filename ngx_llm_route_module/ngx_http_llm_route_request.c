@@ -1,0 +1,1165 @@
+
+/*
+ * ngx_llm_route_module: the request path.
+ *
+ * PRECONTENT phase, in the shape of nginx's mirror module: read the body
+ * without blocking, then scan and rewrite it in one pass (core/llr_req),
+ * choose a deployment, fill the holes the rewriter left (the routed
+ * model, stream options), replace the body, and resume the phases so
+ * that proxy_pass $llm_route_url sends it.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_llm_route_module.h"
+#include "llr_req.h"
+
+
+#define NGX_HTTP_LLM_ROUTE_READ_CHUNK  65536
+#define NGX_HTTP_LLM_ROUTE_OUT_MIN     4096
+
+
+typedef struct {
+    llr_out_t                   out;        /* must be first */
+    ngx_http_request_t         *request;
+    ngx_http_llm_route_ctx_t   *ctx;
+    ngx_buf_t                  *buf;        /* being written */
+    size_t                      size;       /* of the next buffer */
+} ngx_http_llm_route_out_t;
+
+
+static void ngx_http_llm_route_ctx_cleanup(void *data);
+static void ngx_http_llm_route_body_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_llm_route_process(ngx_http_request_t *r,
+    ngx_http_llm_route_ctx_t *ctx);
+static ngx_int_t ngx_http_llm_route_scan_error(ngx_http_request_t *r,
+    llr_req_t *rq, llr_req_err_e rc);
+static ngx_int_t ngx_http_llm_route_choose(ngx_http_request_t *r,
+    ngx_http_llm_route_ctx_t *ctx);
+static ngx_int_t ngx_http_llm_route_finish_body(ngx_http_request_t *r,
+    ngx_http_llm_route_ctx_t *ctx);
+static ngx_int_t ngx_http_llm_route_models(ngx_http_request_t *r);
+static ngx_int_t ngx_http_llm_route_not_found(ngx_http_request_t *r,
+    ngx_http_llm_route_ctx_t *ctx);
+static ngx_int_t ngx_http_llm_route_out_next(llr_out_t *out);
+static ngx_int_t ngx_http_llm_route_out_buf(ngx_http_llm_route_out_t *o,
+    size_t size);
+static int ngx_http_llm_route_out_next_cb(llr_out_t *out);
+static int ngx_http_llm_route_out_mark(llr_out_t *out, llr_mark_e mark,
+    int comma);
+static int ngx_http_llm_route_out_flush(llr_out_t *out);
+
+
+static struct {
+    ngx_str_t    suffix;
+    ngx_uint_t   endpoint;
+    ngx_uint_t   scan;
+} ngx_http_llm_route_endpoints[] = {
+    { ngx_string("/chat/completions"), NGX_HTTP_LLM_ROUTE_EP_CHAT,
+      LLR_EP_CHAT },
+    { ngx_string("/completions"), NGX_HTTP_LLM_ROUTE_EP_COMPLETIONS,
+      LLR_EP_COMPLETIONS },
+    { ngx_string("/embeddings"), NGX_HTTP_LLM_ROUTE_EP_EMBEDDINGS,
+      LLR_EP_EMBEDDINGS },
+    { ngx_string("/responses"), NGX_HTTP_LLM_ROUTE_EP_RESPONSES,
+      LLR_EP_RESPONSES },
+    { ngx_string("/models"), NGX_HTTP_LLM_ROUTE_EP_MODELS, LLR_EP_ANY },
+    { ngx_null_string, NGX_HTTP_LLM_ROUTE_EP_UNKNOWN, LLR_EP_ANY }
+};
+
+
+/*
+ * The request context must survive internal redirects (error_page to a
+ * named location for failover), which zero r->ctx: like the realip
+ * module, it is also reachable through a cleanup of the request pool.
+ */
+
+ngx_http_llm_route_ctx_t *
+ngx_http_llm_route_get_ctx(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t        *cln;
+    ngx_http_llm_route_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_llm_route_module);
+
+    if (ctx == NULL && (r->internal || r->filter_finalize)) {
+
+        for (cln = r->pool->cleanup; cln; cln = cln->next) {
+            if (cln->handler == ngx_http_llm_route_ctx_cleanup) {
+                ctx = cln->data;
+                ngx_http_set_ctx(r, ctx, ngx_http_llm_route_module);
+                break;
+            }
+        }
+    }
+
+    return ctx;
+}
+
+
+static void
+ngx_http_llm_route_ctx_cleanup(void *data)
+{
+    /* nothing to release: the context lives in the request pool */
+}
+
+
+static ngx_http_llm_route_ctx_t *
+ngx_http_llm_route_create_ctx(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t        *cln;
+    ngx_http_llm_route_ctx_t  *ctx;
+
+    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_llm_route_ctx_t));
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    ctx = cln->data;
+    ngx_memzero(ctx, sizeof(ngx_http_llm_route_ctx_t));
+
+    ctx->request = r;
+    ctx->attempt = 1;
+    ctx->difficulty = -1;
+
+    cln->handler = ngx_http_llm_route_ctx_cleanup;
+
+    ngx_http_set_ctx(r, ctx, ngx_http_llm_route_module);
+
+    return ctx;
+}
+
+
+ngx_int_t
+ngx_http_llm_route_precontent_handler(ngx_http_request_t *r)
+{
+    size_t                          len;
+    ngx_int_t                       rc;
+    ngx_uint_t                      i;
+    ngx_http_llm_route_ctx_t       *ctx;
+    ngx_http_llm_route_loc_conf_t  *lcf;
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_route_module);
+
+    if (!lcf->enable || r != r->main) {
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_http_llm_route_get_ctx(r);
+
+    if (ctx) {
+        if (ctx->reading) {
+            return NGX_DONE;
+        }
+
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_http_llm_route_create_ctx(r);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* the endpoint is the known OpenAI suffix of the path */
+
+    for (i = 0; ngx_http_llm_route_endpoints[i].suffix.len; i++) {
+        len = ngx_http_llm_route_endpoints[i].suffix.len;
+
+        if (r->uri.len >= len
+            && ngx_strncmp(r->uri.data + r->uri.len - len,
+                           ngx_http_llm_route_endpoints[i].suffix.data, len)
+               == 0)
+        {
+            break;
+        }
+    }
+
+    ctx->endpoint = ngx_http_llm_route_endpoints[i].endpoint;
+    ctx->endpoint_path = ngx_http_llm_route_endpoints[i].suffix;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "llm route: endpoint %ui \"%V\"",
+                   ctx->endpoint, &ctx->endpoint_path);
+
+    if (ctx->endpoint == NGX_HTTP_LLM_ROUTE_EP_MODELS) {
+        if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+            goto not_allowed;
+        }
+
+        ctx->done = 1;
+        ngx_http_finalize_request(r, ngx_http_llm_route_models(r));
+        return NGX_DONE;
+    }
+
+    if (ctx->endpoint == NGX_HTTP_LLM_ROUTE_EP_UNKNOWN) {
+        ctx->done = 1;
+        ngx_http_finalize_request(r, ngx_http_llm_route_not_found(r, ctx));
+        return NGX_DONE;
+    }
+
+    if (r->method != NGX_HTTP_POST) {
+        goto not_allowed;
+    }
+
+    ctx->reading = 1;
+
+    rc = ngx_http_read_client_request_body(r,
+                                           ngx_http_llm_route_body_handler);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        ctx->reading = 0;
+        ctx->done = 1;
+
+        if (rc == NGX_HTTP_REQUEST_ENTITY_TOO_LARGE) {
+            r->keepalive = 0;
+            r->lingering_close = 1;
+
+            rc = ngx_http_llm_route_send_error(r, rc, "invalid_request_error",
+                                               NULL, "request_too_large",
+                                               NULL);
+        }
+
+        ngx_http_finalize_request(r, rc);
+        return NGX_DONE;
+    }
+
+    ngx_http_finalize_request(r, NGX_DONE);
+    return NGX_DONE;
+
+not_allowed:
+
+    ctx->done = 1;
+
+    rc = ngx_http_llm_route_send_error(r, NGX_HTTP_NOT_ALLOWED,
+                                       "invalid_request_error", NULL,
+                                       "method_not_allowed", NULL);
+    ngx_http_finalize_request(r, rc);
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_llm_route_body_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                  rc;
+    ngx_http_llm_route_ctx_t  *ctx;
+
+    ctx = ngx_http_llm_route_get_ctx(r);
+
+    ctx->reading = 0;
+    ctx->done = 1;
+
+    rc = ngx_http_llm_route_process(r, ctx);
+
+    if (rc != NGX_OK || ctx->responded) {
+        ngx_http_finalize_request(r, rc);
+        return;
+    }
+
+    r->preserve_body = 1;
+
+    r->write_event_handler = ngx_http_core_run_phases;
+    ngx_http_core_run_phases(r);
+}
+
+
+static void *
+ngx_http_llm_route_palloc(void *ctx, size_t size)
+{
+    size_t  *p;
+
+    p = ngx_palloc(ctx, size + sizeof(size_t));
+    if (p == NULL) {
+        return NULL;
+    }
+
+    *p = size;
+
+    return p + 1;
+}
+
+
+static void
+ngx_http_llm_route_pfree(void *ctx, void *ptr)
+{
+    if (ptr) {
+        /* returns large allocations only; the rest goes with the pool */
+        (void) ngx_pfree(ctx, (size_t *) ptr - 1);
+    }
+}
+
+
+static void *
+ngx_http_llm_route_prealloc(void *ctx, void *ptr, size_t size)
+{
+    size_t  old;
+    void   *p;
+
+    p = ngx_http_llm_route_palloc(ctx, size);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    if (ptr) {
+        old = ((size_t *) ptr)[-1];
+        ngx_memcpy(p, ptr, ngx_min(old, size));
+        ngx_http_llm_route_pfree(ctx, ptr);
+    }
+
+    return p;
+}
+
+
+void
+ngx_http_llm_route_pool_alloc(ngx_pool_t *pool, llr_alloc_t *alloc)
+{
+    alloc->malloc = ngx_http_llm_route_palloc;
+    alloc->realloc = ngx_http_llm_route_prealloc;
+    alloc->free = ngx_http_llm_route_pfree;
+    alloc->ctx = pool;
+}
+
+
+static ngx_int_t
+ngx_http_llm_route_process(ngx_http_request_t *r,
+    ngx_http_llm_route_ctx_t *ctx)
+{
+    off_t                      size, offset, end;
+    u_char                    *rbuf;
+    size_t                     n;
+    ssize_t                    got;
+    ngx_int_t                  rc;
+    llr_req_t                 *rq;
+    ngx_buf_t                 *b;
+    llr_alloc_t                alloc;
+    ngx_chain_t               *cl;
+    llr_req_err_e              err;
+    ngx_http_llm_route_out_t  *o;
+
+    if (r->request_body == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    size = 0;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        size += ngx_buf_size(cl->buf);
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "llm route: body %O bytes", size);
+
+    o = ngx_pcalloc(r->pool, sizeof(ngx_http_llm_route_out_t));
+    if (o == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    o->request = r;
+    o->ctx = ctx;
+    o->out.next = ngx_http_llm_route_out_next_cb;
+    o->out.mark = ngx_http_llm_route_out_mark;
+    o->out.flush = ngx_http_llm_route_out_flush;
+
+    ctx->body = NULL;
+    ctx->last = &ctx->body;
+
+    /* the rewritten body is about as long as the original, compacted */
+
+    if (ngx_http_llm_route_out_buf(o, (size_t) size + 256) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    o->size = NGX_HTTP_LLM_ROUTE_OUT_MIN;
+
+    ngx_http_llm_route_pool_alloc(r->pool, &alloc);
+
+    rq = llr_req_create(&alloc,
+                        ngx_http_llm_route_endpoints[ctx->endpoint].scan,
+                        &o->out, NULL);
+    if (rq == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    err = LLR_REQ_OK;
+    rbuf = NULL;
+
+    for (cl = r->request_body->bufs; cl && err == LLR_REQ_OK; cl = cl->next) {
+        b = cl->buf;
+
+        if (ngx_buf_in_memory(b)) {
+            err = llr_req_feed(rq, b->pos, b->last - b->pos);
+            continue;
+        }
+
+        if (!b->in_file || b->file == NULL) {
+            continue;
+        }
+
+        /* spilled to the temporary file: read it back in pieces */
+
+        if (rbuf == NULL) {
+            rbuf = ngx_palloc(r->pool, NGX_HTTP_LLM_ROUTE_READ_CHUNK);
+            if (rbuf == NULL) {
+                llr_req_destroy(rq);
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+        }
+
+        offset = b->file_pos;
+        end = b->file_last;
+
+        while (offset < end && err == LLR_REQ_OK) {
+            n = (size_t) ngx_min(end - offset, NGX_HTTP_LLM_ROUTE_READ_CHUNK);
+
+            got = ngx_read_file(b->file, rbuf, n, offset);
+
+            if (got != (ssize_t) n) {
+                ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                              "llm route: cannot read the request body "
+                              "from \"%V\"", &b->file->name);
+                llr_req_destroy(rq);
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            err = llr_req_feed(rq, rbuf, n);
+            offset += n;
+        }
+    }
+
+    if (rbuf) {
+        (void) ngx_pfree(r->pool, rbuf);
+    }
+
+    if (err == LLR_REQ_OK) {
+        err = llr_req_finish(rq);
+    }
+
+    if (err != LLR_REQ_OK) {
+        rc = ngx_http_llm_route_scan_error(r, rq, err);
+        llr_req_destroy(rq);
+        return rc;
+    }
+
+    ctx->view = *llr_req_view(rq);
+
+    llr_req_destroy(rq);
+
+    ctx->requested_model.data = (u_char *) ctx->view.model;
+    ctx->requested_model.len = ctx->view.model_len;
+
+    rc = ngx_http_llm_route_choose(r, ctx);
+    if (rc != NGX_OK || ctx->responded) {
+        return rc;
+    }
+
+    return ngx_http_llm_route_finish_body(r, ctx);
+}
+
+
+static ngx_int_t
+ngx_http_llm_route_scan_error(ngx_http_request_t *r, llr_req_t *rq,
+    llr_req_err_e rc)
+{
+    const char  *code;
+    ngx_str_t    msg;
+
+    switch (rc) {
+
+    case LLR_REQ_ERR_JSON:
+        code = "invalid_json";
+        break;
+
+    case LLR_REQ_ERR_TYPE:
+        code = "invalid_type";
+        break;
+
+    case LLR_REQ_ERR_MISSING:
+        code = "missing_required_parameter";
+        break;
+
+    case LLR_REQ_ERR_DEPTH:
+        code = "nesting_too_deep";
+        break;
+
+    default:
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    msg.data = (u_char *) llr_req_error_message(rq);
+    msg.len = msg.data ? ngx_strlen(msg.data) : 0;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "llm route: rejected (%s): %V", code, &msg);
+
+    return ngx_http_llm_route_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                         "invalid_request_error",
+                                         llr_req_error_param(rq), code, &msg);
+}
+
+
+/* smooth weighted round-robin among a model's deployments, per worker */
+
+static ngx_http_llm_route_deployment_t *
+ngx_http_llm_route_pick_deployment(ngx_http_llm_route_model_t *m)
+{
+    ngx_uint_t                         i;
+    ngx_http_llm_route_deployment_t  **d, *best;
+
+    d = m->deployments.elts;
+
+    if (m->deployments.nelts == 1) {
+        return d[0];
+    }
+
+    best = NULL;
+
+    for (i = 0; i < m->deployments.nelts; i++) {
+        d[i]->current_weight += d[i]->weight;
+
+        if (best == NULL || d[i]->current_weight > best->current_weight) {
+            best = d[i];
+        }
+    }
+
+    best->current_weight -= m->total_weight;
+
+    return best;
+}
+
+
+static ngx_int_t
+ngx_http_llm_route_choose(ngx_http_request_t *r, ngx_http_llm_route_ctx_t *ctx)
+{
+    ngx_str_t                         msg;
+    ngx_http_llm_route_model_t       *m;
+    ngx_http_llm_route_main_conf_t   *mcf;
+    ngx_http_llm_route_deployment_t  *d;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_llm_route_module);
+
+    if (ctx->requested_model.len == 0) {
+        ngx_str_set(&msg, "you must provide a model parameter");
+        return ngx_http_llm_route_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                             "invalid_request_error", "model",
+                                             "missing_required_parameter",
+                                             &msg);
+    }
+
+    m = ngx_http_llm_route_find_model(mcf, ctx->requested_model.data,
+                                      ctx->requested_model.len);
+
+    if (m == NULL) {
+        return ngx_http_llm_route_not_found(r, ctx);
+    }
+
+    d = ngx_http_llm_route_pick_deployment(m);
+
+    ctx->model = m;
+    ctx->deployment = d;
+    ctx->routed = 1;
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "llm route: \"%V\" -> \"%V\" at provider \"%V\"",
+                   &ctx->requested_model, &d->upstream_model,
+                   &d->provider->name);
+
+    return NGX_OK;
+}
+
+
+/* the holes the rewriter left, then the body replaces the client's */
+
+static ngx_int_t
+ngx_http_llm_route_finish_body(ngx_http_request_t *r,
+    ngx_http_llm_route_ctx_t *ctx)
+{
+    u_char                           *p;
+    off_t                             len;
+    size_t                            n;
+    ngx_buf_t                        *b;
+    ngx_chain_t                      *cl, **ll;
+    ngx_table_elt_t                  *h;
+    ngx_http_llm_route_provider_t    *pr;
+    ngx_http_llm_route_deployment_t  *d;
+
+    d = ctx->deployment;
+    pr = d->provider;
+
+    /* "model":"<upstream model>" */
+
+    b = ctx->model_hole;
+
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    n = llr_json_escape_len(d->upstream_model.data, d->upstream_model.len);
+
+    p = ngx_pnalloc(r->pool, sizeof("\"model\":\"\"") - 1 + n);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->start = p;
+    b->pos = p;
+    p = ngx_cpymem(p, "\"model\":\"", sizeof("\"model\":\"") - 1);
+    p += llr_json_escape(p, d->upstream_model.data, d->upstream_model.len);
+    *p++ = '"';
+    b->last = p;
+    b->end = p;
+
+    /* the client's stream_options.include_usage, as it was */
+
+    b = ctx->stream_options_hole;
+
+    if (b && ctx->view.include_usage != -1) {
+        p = ngx_pnalloc(r->pool, sizeof(",\"include_usage\":false"));
+        if (p == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        b->start = p;
+        b->pos = p;
+
+        if (ctx->stream_options_comma) {
+            *p++ = ',';
+        }
+
+        p = ngx_sprintf(p, "\"include_usage\":%s",
+                        ctx->view.include_usage ? "true" : "false");
+        b->last = p;
+        b->end = p;
+    }
+
+    /* drop empty links: the proxy must not meet zero size buffers */
+
+    len = 0;
+    ll = &ctx->body;
+
+    for (cl = ctx->body; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (b->last == b->pos) {
+            continue;
+        }
+
+        b->last_buf = 0;
+        len += b->last - b->pos;
+
+        *ll = cl;
+        ll = &cl->next;
+    }
+
+    *ll = NULL;
+
+    if (ctx->body == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    for (cl = ctx->body; cl->next; cl = cl->next) { /* void */ }
+
+    cl->buf->last_buf = 1;
+
+    ctx->body_len = len;
+
+    r->request_body->bufs = ctx->body;
+    r->request_body->buf = NULL;
+    r->headers_in.content_length_n = len;
+
+    h = r->headers_in.content_length;
+
+    if (h) {
+        p = ngx_pnalloc(r->pool, NGX_OFF_T_LEN);
+        if (p == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        h->value.data = p;
+        h->value.len = ngx_sprintf(p, "%O", len) - p;
+    }
+
+    /* the URL proxy_pass uses */
+
+    n = pr->scheme.len + sizeof("://") - 1 + pr->upstream.len
+        + pr->base_path.len + ctx->endpoint_path.len;
+
+    if (r->args.len) {
+        n += 1 + r->args.len;
+    }
+
+    p = ngx_pnalloc(r->pool, n);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->url.data = p;
+
+    p = ngx_cpymem(p, pr->scheme.data, pr->scheme.len);
+    p = ngx_cpymem(p, "://", sizeof("://") - 1);
+    p = ngx_cpymem(p, pr->upstream.data, pr->upstream.len);
+    p = ngx_cpymem(p, pr->base_path.data, pr->base_path.len);
+    p = ngx_cpymem(p, ctx->endpoint_path.data, ctx->endpoint_path.len);
+
+    if (r->args.len) {
+        *p++ = '?';
+        p = ngx_cpymem(p, r->args.data, r->args.len);
+    }
+
+    ctx->url.len = p - ctx->url.data;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "llm route: url \"%V\", body %O bytes", &ctx->url, len);
+
+    return NGX_OK;
+}
+
+
+/* output memory for the rewriter: a chain of pool buffers */
+
+static ngx_int_t
+ngx_http_llm_route_out_buf(ngx_http_llm_route_out_t *o, size_t size)
+{
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    b = ngx_create_temp_buf(o->request->pool, size);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    cl = ngx_alloc_chain_link(o->request->pool);
+    if (cl == NULL) {
+        return NGX_ERROR;
+    }
+
+    cl->buf = b;
+    cl->next = NULL;
+
+    *o->ctx->last = cl;
+    o->ctx->last = &cl->next;
+
+    o->buf = b;
+    o->out.pos = b->last;
+    o->out.end = b->end;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_llm_route_out_next(llr_out_t *out)
+{
+    ngx_http_llm_route_out_t  *o = (ngx_http_llm_route_out_t *) out;
+
+    o->buf->last = out->pos;
+
+    if (ngx_http_llm_route_out_buf(o, o->size) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (o->size < 65536) {
+        o->size *= 2;
+    }
+
+    return NGX_OK;
+}
+
+
+static int
+ngx_http_llm_route_out_next_cb(llr_out_t *out)
+{
+    return ngx_http_llm_route_out_next(out) == NGX_OK ? 0 : -1;
+}
+
+
+static int
+ngx_http_llm_route_out_mark(llr_out_t *out, llr_mark_e mark, int comma)
+{
+    ngx_buf_t                 *b;
+    ngx_chain_t               *cl;
+    ngx_http_llm_route_out_t  *o = (ngx_http_llm_route_out_t *) out;
+
+    o->buf->last = out->pos;
+
+    /* an empty buffer, filled once the route is chosen */
+
+    b = ngx_calloc_buf(o->request->pool);
+    if (b == NULL) {
+        return -1;
+    }
+
+    b->temporary = 1;
+
+    cl = ngx_alloc_chain_link(o->request->pool);
+    if (cl == NULL) {
+        return -1;
+    }
+
+    cl->buf = b;
+    cl->next = NULL;
+
+    *o->ctx->last = cl;
+    o->ctx->last = &cl->next;
+
+    switch (mark) {
+
+    case LLR_MARK_MODEL:
+        o->ctx->model_hole = b;
+        break;
+
+    case LLR_MARK_STREAM_OPTIONS:
+        o->ctx->stream_options_hole = b;
+        o->ctx->stream_options_comma = comma ? 1 : 0;
+        break;
+
+    case LLR_MARK_TAIL:
+        o->ctx->tail_hole = b;
+        break;
+    }
+
+    /* the rest continues in what is left of the current buffer */
+
+    b = o->buf;
+
+    if (out->end - out->pos >= 64) {
+        o->buf = ngx_calloc_buf(o->request->pool);
+        if (o->buf == NULL) {
+            return -1;
+        }
+
+        o->buf->temporary = 1;
+        o->buf->start = out->pos;
+        o->buf->pos = out->pos;
+        o->buf->last = out->pos;
+        o->buf->end = out->end;
+        b->end = out->pos;
+
+        cl = ngx_alloc_chain_link(o->request->pool);
+        if (cl == NULL) {
+            return -1;
+        }
+
+        cl->buf = o->buf;
+        cl->next = NULL;
+
+        *o->ctx->last = cl;
+        o->ctx->last = &cl->next;
+
+        return 0;
+    }
+
+    return ngx_http_llm_route_out_buf(o, o->size) == NGX_OK ? 0 : -1;
+}
+
+
+static int
+ngx_http_llm_route_out_flush(llr_out_t *out)
+{
+    ngx_http_llm_route_out_t  *o = (ngx_http_llm_route_out_t *) out;
+
+    o->buf->last = out->pos;
+
+    return 0;
+}
+
+
+/* GET /v1/models: the configured models, OpenAI-shaped */
+
+static ngx_int_t
+ngx_http_llm_route_models(ngx_http_request_t *r)
+{
+    size_t                           len;
+    u_char                          *p;
+    ngx_int_t                        rc;
+    ngx_buf_t                       *b;
+    ngx_uint_t                       i;
+    ngx_chain_t                      out;
+    ngx_http_llm_route_model_t     **m;
+    ngx_http_llm_route_main_conf_t  *mcf;
+
+    static const char  head[] = "{\"object\":\"list\",\"data\":[";
+    static const char  tail[] = "]}\n";
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_llm_route_module);
+    m = mcf->models.elts;
+
+    len = sizeof(head) - 1 + sizeof(tail) - 1;
+
+    for (i = 0; i < mcf->models.nelts; i++) {
+        len += sizeof(",{\"id\":\"\",\"object\":\"model\",\"created\":0,"
+                      "\"owned_by\":\"\"}") - 1
+               + llr_json_escape_len(m[i]->name.data, m[i]->name.len)
+               + llr_json_escape_len(m[i]->provider->name.data,
+                                     m[i]->provider->name.len);
+    }
+
+    b = ngx_create_temp_buf(r->pool, len);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_cpymem(b->last, head, sizeof(head) - 1);
+
+    for (i = 0; i < mcf->models.nelts; i++) {
+        if (i) {
+            *p++ = ',';
+        }
+
+        p = ngx_cpymem(p, "{\"id\":\"", sizeof("{\"id\":\"") - 1);
+        p += llr_json_escape(p, m[i]->name.data, m[i]->name.len);
+        p = ngx_cpymem(p, "\",\"object\":\"model\",\"created\":0,"
+                          "\"owned_by\":\"",
+                       sizeof("\",\"object\":\"model\",\"created\":0,"
+                              "\"owned_by\":\"") - 1);
+        p += llr_json_escape(p, m[i]->provider->name.data,
+                             m[i]->provider->name.len);
+        p = ngx_cpymem(p, "\"}", 2);
+    }
+
+    p = ngx_cpymem(p, tail, sizeof(tail) - 1);
+    b->last = p;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.content_length_n = b->last - b->pos;
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+static ngx_int_t
+ngx_http_llm_route_not_found(ngx_http_request_t *r,
+    ngx_http_llm_route_ctx_t *ctx)
+{
+    size_t                           len, n;
+    u_char                          *p;
+    ngx_str_t                        msg;
+    ngx_uint_t                       i;
+    ngx_http_llm_route_model_t     **m;
+    ngx_http_llm_route_main_conf_t  *mcf;
+
+    if (ctx->endpoint == NGX_HTTP_LLM_ROUTE_EP_UNKNOWN) {
+        len = sizeof("Unknown request URL: . Please check the URL "
+                     "for typos.") - 1 + r->method_name.len + 1 + 256;
+
+        p = ngx_pnalloc(r->pool, len);
+        if (p == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        n = ngx_min(r->uri.len, 256);
+
+        msg.data = p;
+        msg.len = ngx_snprintf(p, len, "Unknown request URL: %V %*s. Please "
+                               "check the URL for typos.",
+                               &r->method_name, n, r->uri.data) - p;
+
+        ctx->done = 1;
+
+        return ngx_http_llm_route_send_error(r, NGX_HTTP_NOT_FOUND,
+                                             "invalid_request_error", NULL,
+                                             "unknown_url", &msg);
+    }
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_llm_route_module);
+    m = mcf->models.elts;
+
+    n = ngx_min(ctx->requested_model.len, 128);
+
+    len = sizeof("The model `` does not exist or you do not have access to "
+                 "it. Available models: .") - 1 + n;
+
+    for (i = 0; i < mcf->models.nelts; i++) {
+        len += m[i]->name.len + 2;
+    }
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    msg.data = p;
+
+    p = ngx_sprintf(p, "The model `%*s` does not exist or you do not have "
+                    "access to it. Available models: ",
+                    n, ctx->requested_model.data);
+
+    for (i = 0; i < mcf->models.nelts; i++) {
+        if (i) {
+            *p++ = ',';
+            *p++ = ' ';
+        }
+
+        p = ngx_cpymem(p, m[i]->name.data, m[i]->name.len);
+    }
+
+    *p++ = '.';
+
+    msg.len = p - msg.data;
+
+    return ngx_http_llm_route_send_error(r, NGX_HTTP_NOT_FOUND,
+                                         "invalid_request_error", "model",
+                                         "model_not_found", &msg);
+}
+
+
+/*
+ * Every error the module returns is OpenAI-shaped JSON:
+ * {"error":{"message":"...","type":"...","param":...,"code":...}}
+ */
+
+ngx_buf_t *
+ngx_http_llm_route_error_json(ngx_http_request_t *r, const char *type,
+    const char *param, const char *code, ngx_str_t *message)
+{
+    size_t      len;
+    u_char     *p;
+    ngx_buf_t  *b;
+
+    len = sizeof("{\"error\":{\"message\":\"\",\"type\":\"\",\"param\":,"
+                 "\"code\":}}\n") - 1
+          + llr_json_escape_len(message->data, message->len)
+          + ngx_strlen(type)
+          + (param ? 2 + llr_json_escape_len((u_char *) param,
+                                             ngx_strlen(param))
+                   : 4)
+          + (code ? 2 + ngx_strlen(code) : 4);
+
+    b = ngx_create_temp_buf(r->pool, len);
+    if (b == NULL) {
+        return NULL;
+    }
+
+    p = ngx_cpymem(b->last, "{\"error\":{\"message\":\"",
+                   sizeof("{\"error\":{\"message\":\"") - 1);
+    p += llr_json_escape(p, message->data, message->len);
+    p = ngx_sprintf(p, "\",\"type\":\"%s\",\"param\":", type);
+
+    if (param) {
+        *p++ = '"';
+        p += llr_json_escape(p, (u_char *) param, ngx_strlen(param));
+        *p++ = '"';
+
+    } else {
+        p = ngx_cpymem(p, "null", 4);
+    }
+
+    p = ngx_cpymem(p, ",\"code\":", sizeof(",\"code\":") - 1);
+
+    if (code) {
+        p = ngx_sprintf(p, "\"%s\"", code);
+
+    } else {
+        p = ngx_cpymem(p, "null", 4);
+    }
+
+    p = ngx_cpymem(p, "}}\n", 3);
+
+    b->last = p;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    return b;
+}
+
+
+ngx_int_t
+ngx_http_llm_route_send_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *type, const char *param, const char *code, ngx_str_t *message)
+{
+    ngx_int_t                  rc;
+    ngx_buf_t                 *b;
+    ngx_str_t                  msg;
+    ngx_chain_t                out;
+    ngx_table_elt_t           *h;
+    ngx_http_llm_route_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_llm_route_module);
+
+    if (ctx) {
+        ctx->responded = 1;
+    }
+
+    if (message == NULL || message->len == 0) {
+        switch (status) {
+        case NGX_HTTP_NOT_ALLOWED:
+            ngx_str_set(&msg, "Method not allowed for this endpoint.");
+            break;
+        case NGX_HTTP_REQUEST_ENTITY_TOO_LARGE:
+            ngx_str_set(&msg, "The request body is larger than this server "
+                              "accepts (client_max_body_size).");
+            break;
+        default:
+            ngx_str_set(&msg, "The request could not be processed.");
+        }
+
+        message = &msg;
+    }
+
+    if (r->request_body == NULL) {
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
+
+    b = ngx_http_llm_route_error_json(r, type, param, code, message);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = b->last - b->pos;
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+
+    if (status == NGX_HTTP_NOT_ALLOWED) {
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        h->hash = 1;
+        ngx_str_set(&h->key, "Allow");
+
+        if (r->uri.len >= sizeof("/models") - 1
+            && ngx_strncmp(r->uri.data + r->uri.len - 7, "/models", 7) == 0)
+        {
+            ngx_str_set(&h->value, "GET, HEAD");
+
+        } else {
+            ngx_str_set(&h->value, "POST");
+        }
+    }
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}

@@ -1,0 +1,198 @@
+#!/usr/bin/perl
+
+# Directives: nginx -t accepts good configurations and rejects bad ones with
+# a message naming the directive and the bad argument; keys never appear in
+# the output.
+
+use strict;
+use warnings;
+use lib 't/lib';
+use Test::More;
+use LLRTest;
+
+my $t = LLRTest->new;
+my $SECRET = $LLRTest::SECRET;
+my $dir = $t->dir;
+
+$ENV{LLR_TEST_ENV_KEY} = 'sk-env-KEY-5f4dcc3b5aa765d6';
+delete $ENV{LLR_UNSET_VAR_XYZ};
+
+open(my $kf, '>', "$dir/key.txt") or die;
+print $kf "sk-file-KEY-7c6a180b36896a0a\n";
+close $kf;
+
+# %%P%% and %%M%% are replaced by extra provider / model text of each case
+
+my $base = <<"EOF";
+    llm_route_zone llm:1m;
+    upstream b { server 127.0.0.1:9; }
+    llm_route_provider p {
+        upstream b;
+        scheme http;
+        host h.example;
+        base_path /v1;
+        api_key $SECRET;
+    }
+%%P%%
+    llm_route_model m provider=p input=1 output=2 context=1000 quality=0.5;
+%%M%%
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        location /v1/ {
+            llm_route on;
+            proxy_pass \$llm_route_url;
+            proxy_set_header Host \$llm_route_host;
+            proxy_set_header Authorization \$llm_route_authorization;
+        }
+    }
+EOF
+
+sub conf {
+    my (%o) = @_;
+    my $c = $base;
+    my $p = $o{p} // '';
+    my $m = $o{m} // '';
+    $c =~ s/%%P%%/$p/;
+    $c =~ s/%%M%%/$m/;
+    return $c;
+}
+
+# ---- good configurations --------------------------------------------------
+
+my @good = (
+    [ 'the base configuration', {} ],
+    [ 'several deployments of one model (weights)', { m => <<'EOF' } ],
+    llm_route_provider p2 { upstream 127.0.0.1:10; scheme http;
+                            host h2.example; base_path /v1; }
+    llm_route_model dep provider=p input=1 output=2 context=1000
+                    quality=0.5 weight=3;
+    llm_route_model dep provider=p2 input=1 output=2 context=1000
+                    quality=0.5 weight=1;
+EOF
+    [ 'upstream_model and quality_<task>', { m => <<'EOF' } ],
+    llm_route_model fast provider=p input=0.15 output=0.60 context=128000
+                    quality=0.7 quality_code=0.8 upstream_model=gpt-4o-mini;
+EOF
+    [ 'api_key env= with the variable set', { p => <<'EOF' } ],
+    llm_route_provider pe { upstream b; scheme http; host e.example;
+                            base_path /v1; api_key env=LLR_TEST_ENV_KEY; }
+EOF
+    [ 'api_key file= readable', { p => <<"EOF" } ],
+    llm_route_provider pf { upstream b; scheme https; host f.example;
+                            base_path /openai/v1; api_key file=$dir/key.txt; }
+EOF
+    [ 'provider without a key, host:port upstream', { p => <<'EOF' } ],
+    llm_route_provider pn { upstream 127.0.0.1:11; scheme http;
+                            host n.example; base_path /v1; }
+EOF
+    [ 'llm_route_mock in another server', { m => <<'EOF' } ],
+    server {
+        listen 127.0.0.1:%%PORT2%%;
+        location /v1/ { llm_route_mock; }
+    }
+EOF
+);
+
+for my $g (@good) {
+    my ($name, $o) = @$g;
+    my ($rc, $out) = $t->nginx_t_http(conf(%$o));
+    is($rc, 0, "nginx -t accepts: $name") or diag($out);
+}
+
+# ---- bad configurations ---------------------------------------------------
+# [ name, {p/m}, directive regexp, argument regexp ]
+
+my @bad = (
+    [ 'unknown provider', { m => <<'EOF' },
+    llm_route_model m2 provider=nosuchprov input=1 output=2 context=1000
+                    quality=0.5;
+EOF
+      qr/llm_route_model/, qr/nosuchprov/ ],
+
+    [ 'duplicate provider', { p => <<'EOF' },
+    llm_route_provider dupprov { upstream b; scheme http; host d.example;
+                                 base_path /v1; }
+    llm_route_provider dupprov { upstream b; scheme http; host d.example;
+                                 base_path /v1; }
+EOF
+      qr/llm_route_provider/, qr/dupprov/ ],
+
+    [ 'bad number input=abc', { m => <<'EOF' },
+    llm_route_model m3 provider=p input=abc output=2 context=1000 quality=0.5;
+EOF
+      qr/llm_route_model/, qr/input=abc|"abc"/ ],
+
+    [ 'bad number context=12k4', { m => <<'EOF' },
+    llm_route_model m3 provider=p input=1 output=2 context=12k4 quality=0.5;
+EOF
+      qr/llm_route_model/, qr/12k4/ ],
+
+    [ 'unreadable key file', { p => <<'EOF' },
+    llm_route_provider pf { upstream b; scheme http; host f.example;
+                            base_path /v1;
+                            api_key file=/nonexistent/llr-key-file; }
+EOF
+      qr/api_key/, qr{/nonexistent/llr-key-file} ],
+
+    [ 'unset environment variable', { p => <<'EOF' },
+    llm_route_provider pe { upstream b; scheme http; host e.example;
+                            base_path /v1; api_key env=LLR_UNSET_VAR_XYZ; }
+EOF
+      qr/api_key/, qr/LLR_UNSET_VAR_XYZ/ ],
+
+    [ 'unknown parameter foo=1', { m => <<'EOF' },
+    llm_route_model m4 provider=p input=1 output=2 context=1000 quality=0.5
+                    foo=1;
+EOF
+      qr/llm_route_model/, qr/foo/ ],
+
+    [ 'missing provider=', { m => <<'EOF' },
+    llm_route_model m5 input=1 output=2 context=1000 quality=0.5;
+EOF
+      qr/llm_route_model/, qr/provider/ ],
+
+    [ 'bad scheme', { p => <<'EOF' },
+    llm_route_provider ps { upstream b; scheme gopher; host s.example;
+                            base_path /v1; }
+EOF
+      qr/scheme/, qr/gopher/ ],
+
+    [ 'unknown directive inside llm_route_provider', { p => <<'EOF' },
+    llm_route_provider pu { upstream b; scheme http; host u.example;
+                            base_path /v1; colour red; }
+EOF
+      qr/colour/, qr/colour/ ],
+
+    [ 'llm_route with a bad flag', { m => <<'EOF' },
+    server {
+        listen 127.0.0.1:%%PORT2%%;
+        location /v1/ { llm_route maybe; }
+    }
+EOF
+      qr/llm_route/, qr/maybe/ ],
+);
+
+for my $b (@bad) {
+    my ($name, $o, $dre, $are) = @$b;
+    my ($rc, $out) = $t->nginx_t_http(conf(%$o));
+    isnt($rc, 0, "nginx -t rejects: $name");
+    like($out, $dre, "$name: message names the directive");
+    like($out, $are, "$name: message names the argument");
+    unlike($out, qr/\Q$SECRET\E|sk-file-KEY|sk-env-KEY/,
+           "$name: no key in the output");
+}
+
+# a key in a bad api_key line is not echoed either
+my ($rc, $out) = $t->nginx_t_http(conf(p => <<'EOF'));
+    llm_route_provider pk { upstream b; scheme http; host k.example;
+                            base_path /v1; api_key sk-LEAKY-0123 extra; }
+EOF
+isnt($rc, 0, 'api_key with two arguments is rejected');
+unlike($out, qr/sk-LEAKY-0123/, 'the rejected key is not echoed');
+
+# keys never appear in the -t error log either
+my $tlog = $t->error_log("$dir/t-error.log");
+unlike($tlog, qr/\Q$SECRET\E|sk-file-KEY|sk-env-KEY|sk-LEAKY/,
+       'no key in the error log of nginx -t');
+
+done_testing;

@@ -1,0 +1,187 @@
+#!/usr/bin/perl
+
+# Every request the module rejects gets an OpenAI-shaped JSON error with the
+# right status, and never reaches the provider; no input crashes a worker.
+
+use strict;
+use warnings;
+use lib 't/lib';
+use Test::More;
+use LLRTest;
+
+my $t = LLRTest->new;
+my $m = $t->mock;
+
+$t->config($t->routed_http);
+$t->start;
+
+my @workers = $t->worker_pids;
+
+# the workers are the same as after the previous check: none crashed
+my $last_workers = join(',', @workers);
+sub no_crash {
+    my ($name) = @_;
+    select(undef, undef, undef, 0.05);
+    my $now = join(',', $t->worker_pids);
+    is($now, $last_workers, "$name: no worker crashed");
+    $last_workers = $now;
+}
+
+my $MSGS = '"messages":[{"role":"user","content":"hi"}]';
+my $deep = '[' x 100 . ']' x 100;
+
+# [ name, body bytes, status, code, param ]  (undef: not checked)
+
+my @cases = (
+    [ 'truncated JSON', qq({"model":"gpt-4o-mini",$MSGS,"x":[),
+      400, 'invalid_json' ],
+    [ 'unquoted key', qq({model:"gpt-4o-mini",$MSGS}), 400, 'invalid_json' ],
+    [ 'single quotes', qq({'model':'gpt-4o-mini'}), 400, 'invalid_json' ],
+    [ 'trailing comma', qq({"model":"gpt-4o-mini",$MSGS,}), 400, undef ],
+    [ 'trailing garbage', qq({"model":"gpt-4o-mini",$MSGS} xyz), 400, undef ],
+    [ 'two objects', qq({"model":"gpt-4o-mini",$MSGS}{"model":"gpt-4o"}),
+      400, undef ],
+    [ 'invalid UTF-8', qq({"model":"gpt-4o-mini","messages":[{"role":"user",)
+      . qq("content":"\xff\xfe\xc3"}]}), 400, undef ],
+    [ 'raw control character in a string',
+      qq({"model":"gpt-4o-mini","messages":[{"role":"user",)
+      . qq("content":"a\x01b"}]}), 400, undef ],
+    [ 'top-level array', '[]', 400, undef ],
+    [ 'top-level string', '"x"', 400, undef ],
+    [ 'top-level number', '1', 400, undef ],
+    [ 'top-level null', 'null', 400, undef ],
+    [ 'top-level true', 'true', 400, undef ],
+    [ 'empty body', '', 400, undef ],
+    [ 'only whitespace', "  \r\n\t ", 400, undef ],
+    [ 'missing model', qq({$MSGS}), 400, 'missing_required_parameter',
+      'model' ],
+    [ 'model is a number', qq({"model":42,$MSGS}), 400, 'invalid_type',
+      'model' ],
+    [ 'model is an object', qq({"model":{"name":"gpt-4o"},$MSGS}), 400,
+      'invalid_type', 'model' ],
+    [ 'model is null', qq({"model":null,$MSGS}), 400, undef, 'model' ],
+    [ 'missing messages', qq({"model":"gpt-4o-mini"}), 400, undef,
+      'messages' ],
+    [ 'messages is a string', qq({"model":"gpt-4o-mini","messages":"hi"}),
+      400, undef, 'messages' ],
+    [ 'messages is empty', qq({"model":"gpt-4o-mini","messages":[]}),
+      400, undef, 'messages' ],
+    [ 'stream is a string', qq({"model":"gpt-4o-mini",$MSGS,"stream":"yes"}),
+      400, undef, 'stream' ],
+    [ 'stream is a number', qq({"model":"gpt-4o-mini",$MSGS,"stream":1}),
+      400, undef, 'stream' ],
+    [ 'nesting deeper than 64', qq({"model":"gpt-4o-mini",$MSGS,"x":$deep}),
+      400, undef ],
+    [ 'unknown model', qq({"model":"no-such-model",$MSGS}), 404,
+      'model_not_found', 'model' ],
+    [ 'model name like a path', qq({"model":"../../etc/passwd",$MSGS}), 404,
+      'model_not_found' ],
+    [ 'model name like a host', qq({"model":"gpt-4o-mini\@evil.example",)
+      . qq($MSGS}), 404, 'model_not_found' ],
+    [ 'model with a NUL escape', qq({"model":"gpt-4o-mini\\u0000",$MSGS}),
+      404, 'model_not_found' ],
+);
+
+for my $c (@cases) {
+    my ($name, $body, $status, $code, $param) = @$c;
+
+    $m->clear;
+    my $r = $t->chat($body);
+
+    is($r->{status}, $status, "$name: $status");
+    like($r->{headers}{'content-type'} // '', qr{^application/json},
+         "$name: JSON content type");
+    ok(ref $r->{json} eq 'HASH' && ref $r->{json}{error} eq 'HASH'
+       && defined $r->{json}{error}{message}
+       && defined $r->{json}{error}{type},
+       "$name: OpenAI-shaped error") or diag($r->{content});
+    is($r->{json}{error}{code}, $code, "$name: code $code") if defined $code;
+    is($r->{json}{error}{param}, $param, "$name: param $param")
+        if defined $param;
+    is(scalar($m->requests), 0, "$name: provider not reached");
+    no_crash($name);
+}
+
+# the unknown-model message lists what is available
+my $r = $t->chat({ model => 'no-such-model',
+                   messages => [{ role => 'user', content => 'hi' }] });
+like($r->{json}{error}{message}, qr/gpt-4o-mini/,
+     'unknown model: message lists gpt-4o-mini');
+like($r->{json}{error}{message}, qr/\bfast\b/,
+     'unknown model: message lists fast');
+is($r->{json}{error}{type}, 'invalid_request_error',
+   'unknown model: invalid_request_error');
+
+# a nesting depth that is fine still routes
+my $ok_deep = '[' x 20 . '1' . ']' x 20;
+$m->clear;
+$r = $t->chat(qq({"model":"gpt-4o-mini",$MSGS,"x":$ok_deep}));
+is($r->{status}, 200, 'nesting 20 levels: 200');
+is($m->last->{body},
+   qq({"model":"gpt-4o-mini",$MSGS,"x":$ok_deep}),
+   'nesting 20 levels: body forwarded');
+
+# ---- methods ---------------------------------------------------------------
+
+for my $method (qw(GET PUT DELETE PATCH)) {
+    $m->clear;
+    $r = $t->request($method, '/v1/chat/completions',
+                     body => qq({"model":"gpt-4o-mini",$MSGS}),
+                     headers => { 'Content-Type' => 'application/json' });
+    is($r->{status}, 405, "$method /v1/chat/completions: 405");
+    ok(ref $r->{json} eq 'HASH' && $r->{json}{error},
+       "$method: JSON error");
+    is(scalar($m->requests), 0, "$method: provider not reached");
+    no_crash($method);
+}
+
+$r = $t->chat(qq({"model":"gpt-4o-mini"}), path => '/v1/models');
+is($r->{status}, 405, 'POST /v1/models: 405');
+
+# ---- body too large --------------------------------------------------------
+
+$m->clear;
+my $big = qq({"model":"gpt-4o-mini",$MSGS,"pad":") . ('a' x (2500 * 1024))
+          . '"}';
+$r = $t->chat($big);
+is($r->{status}, 413, 'body over client_max_body_size: 413');
+like($r->{headers}{'content-type'} // '', qr{^application/json},
+     '413: JSON content type');
+ok(ref $r->{json} eq 'HASH' && $r->{json}{error}, '413: OpenAI-shaped');
+is(scalar($m->requests), 0, '413: provider not reached');
+no_crash('413');
+
+# the same, chunked: the limit is found while reading
+my $chunk = 'a' x 65536;
+my $head = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+           . "Content-Type: application/json\r\n"
+           . "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+my $first = qq({"model":"gpt-4o-mini","p":");
+my $payload = join('', map { sprintf("%x\r\n%s\r\n", length $chunk, $chunk) }
+                       1 .. 40);
+my $raw = $t->raw($head . sprintf("%x\r\n%s\r\n", length $first, $first)
+                  . $payload . qq(2\r\n"}\r\n0\r\n\r\n));
+my $p = LLRTest::parse_response($raw);
+is($p->{status}, 413, 'chunked body over the limit: 413');
+is(scalar($m->requests), 0, 'chunked 413: provider not reached');
+no_crash('chunked 413');
+
+# ---- headers and hosts the config did not name ----------------------------
+
+$m->clear;
+my $body = qq({"model":"gpt-4o-mini",$MSGS});
+$p = LLRTest::parse_response($t->raw(
+    "POST /v1/chat/completions HTTP/1.1\r\nHost: evil.example\r\n"
+    . "X-Forwarded-Host: evil2.example\r\nConnection: close\r\n"
+    . "Content-Type: application/json\r\n"
+    . "Content-Length: " . length($body) . "\r\n\r\n$body"));
+is($p->{status}, 200, 'client Host header: 200');
+is($m->last->{headers}{host}, 'mock.example',
+   'client Host never reaches the provider');
+
+# ---- nothing crashed -------------------------------------------------------
+
+is(join(',', $t->worker_pids), join(',', @workers),
+   'same workers as at start: none crashed');
+
+$t->done_testing;

@@ -1,0 +1,1405 @@
+/*
+ * Unit tests of core/llr_req.c: the request scanner and rewriter.
+ *
+ * The output memory is handed out in small fixed chunks so that next()
+ * is exercised; marks are collected and the output reassembled with
+ * chosen insertions, then compared with the expected JSON text.
+ */
+
+#include <stdlib.h>
+#include <stdint.h>
+
+#include "tap.h"
+#include "llr_req.h"
+
+
+#define CHUNK  64
+
+
+/* a growable string */
+
+typedef struct {
+    char    *s;
+    size_t   len;
+    size_t   cap;
+} sb_t;
+
+
+static void
+sb_add(sb_t *b, const void *p, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        b->cap = (b->len + n + 1) * 2;
+        b->s = realloc(b->s, b->cap);
+        if (b->s == NULL) {
+            abort();
+        }
+    }
+
+    memcpy(b->s + b->len, p, n);
+    b->len += n;
+    b->s[b->len] = '\0';
+}
+
+
+static void
+sb_str(sb_t *b, const char *s)
+{
+    sb_add(b, s, strlen(s));
+}
+
+
+/* the allocator: counts live blocks, may fail */
+
+typedef struct {
+    long     live;
+    long     fail_at;       /* fail the n-th allocation (from 1), 0: never */
+    long     count;
+} alloc_ctx_t;
+
+
+static void *
+t_malloc(void *ctx, size_t size)
+{
+    alloc_ctx_t  *a = ctx;
+
+    a->count++;
+
+    if (a->fail_at && a->count == a->fail_at) {
+        return NULL;
+    }
+
+    a->live++;
+    return malloc(size);
+}
+
+
+static void *
+t_realloc(void *ctx, void *ptr, size_t size)
+{
+    alloc_ctx_t  *a = ctx;
+    void         *p;
+
+    a->count++;
+
+    if (a->fail_at && a->count == a->fail_at) {
+        return NULL;
+    }
+
+    p = realloc(ptr, size);
+
+    if (ptr == NULL && p != NULL) {
+        a->live++;
+    }
+
+    return p;
+}
+
+
+static void
+t_free(void *ctx, void *ptr)
+{
+    alloc_ctx_t  *a = ctx;
+
+    if (ptr != NULL) {
+        a->live--;
+        free(ptr);
+    }
+}
+
+
+/* the output collector */
+
+#define MAX_MARKS  16
+
+typedef struct {
+    llr_out_t       out;
+    unsigned char  *chunk;
+    sb_t            acc;            /* all output, marks removed */
+    int             nmarks;
+    int             mark_type[MAX_MARKS];
+    int             mark_comma[MAX_MARKS];
+    size_t          mark_at[MAX_MARKS];
+    int             flushed;
+    int             bad_next;       /* next() called with room left */
+    int             fail_next;      /* make next() fail */
+} coll_t;
+
+
+static void
+coll_take(coll_t *c)
+{
+    if (c->chunk) {
+        sb_add(&c->acc, c->chunk, (size_t) (c->out.pos - c->chunk));
+        free(c->chunk);
+    }
+
+    c->chunk = malloc(CHUNK);
+    c->out.pos = c->chunk;
+    c->out.end = c->chunk + CHUNK;
+}
+
+
+static int
+coll_next(llr_out_t *out)
+{
+    coll_t  *c = out->data;
+
+    if (c->fail_next) {
+        return -1;
+    }
+
+    if (out->pos != out->end) {
+        c->bad_next++;
+    }
+
+    coll_take(c);
+    return 0;
+}
+
+
+static int
+coll_mark(llr_out_t *out, llr_mark_e mark, int comma)
+{
+    coll_t  *c = out->data;
+
+    coll_take(c);
+
+    if (c->nmarks < MAX_MARKS) {
+        c->mark_type[c->nmarks] = mark;
+        c->mark_comma[c->nmarks] = comma;
+        c->mark_at[c->nmarks] = c->acc.len;
+    }
+
+    c->nmarks++;
+    return 0;
+}
+
+
+static int
+coll_flush(llr_out_t *out)
+{
+    coll_t  *c = out->data;
+
+    coll_take(c);
+    c->flushed++;
+    return 0;
+}
+
+
+/* the text sink: a trace like "[user:0]Hello|[/]" */
+
+static void
+sink_begin(void *ctx, const char *role, size_t turn)
+{
+    char  buf[64];
+
+    snprintf(buf, sizeof(buf), "[%s:%zu]", role, turn);
+    sb_str(ctx, buf);
+}
+
+
+static void
+sink_text(void *ctx, const unsigned char *data, size_t len)
+{
+    size_t  i;
+
+    for (i = 0; i < len; i++) {
+        if (data[i] == '\0') {
+            sb_str(ctx, "\\0");
+
+        } else {
+            sb_add(ctx, &data[i], 1);
+        }
+    }
+
+    sb_str(ctx, "|");
+}
+
+
+static void
+sink_end(void *ctx)
+{
+    sb_str(ctx, "[/]");
+}
+
+
+/* one run */
+
+typedef struct {
+    llr_req_err_e    err;
+    char             msg[256];
+    char             param[64];
+    int              has_param;
+    llr_req_view_t   view;
+    char             model[256];
+    coll_t           coll;
+    sb_t             trace;
+    char             marks[64];     /* "M0S1T1" */
+    long             live;
+} res_t;
+
+
+enum { WHOLE = -1, BYTEWISE = -2 };
+
+
+static void
+res_free(res_t *r)
+{
+    free(r->coll.acc.s);
+    free(r->trace.s);
+    memset(r, 0, sizeof(res_t));
+}
+
+
+/*
+ * split >= 0: two pieces split there; WHOLE: one piece; BYTEWISE: one
+ * byte at a time.  scan: no output memory.
+ */
+static llr_req_err_e
+run_ex(llr_endpoint_e ep, const char *body, size_t len, long split, int scan,
+    res_t *r)
+{
+    size_t            i, n;
+    llr_req_t        *rq;
+    alloc_ctx_t       actx;
+    llr_alloc_t       alloc;
+    llr_text_sink_t   sink;
+    llr_req_err_e     err;
+    const char       *p;
+
+    memset(r, 0, sizeof(res_t));
+    memset(&actx, 0, sizeof(actx));
+
+    alloc.malloc = t_malloc;
+    alloc.realloc = t_realloc;
+    alloc.free = t_free;
+    alloc.ctx = &actx;
+
+    sink.message_begin = sink_begin;
+    sink.text = sink_text;
+    sink.message_end = sink_end;
+    sink.ctx = &r->trace;
+
+    sb_str(&r->trace, "");
+    sb_str(&r->coll.acc, "");
+
+    r->coll.out.next = coll_next;
+    r->coll.out.mark = coll_mark;
+    r->coll.out.flush = coll_flush;
+    r->coll.out.data = &r->coll;
+    r->coll.out.pos = NULL;
+    r->coll.out.end = NULL;
+
+    rq = llr_req_create(&alloc, ep, scan ? NULL : &r->coll.out, &sink);
+    if (rq == NULL) {
+        r->err = LLR_REQ_ERR_NOMEM;
+        return r->err;
+    }
+
+    err = LLR_REQ_OK;
+
+    if (split == WHOLE) {
+        err = llr_req_feed(rq, (const unsigned char *) body, len);
+
+    } else if (split == BYTEWISE) {
+        for (i = 0; i < len && err == LLR_REQ_OK; i++) {
+            err = llr_req_feed(rq, (const unsigned char *) body + i, 1);
+        }
+
+    } else {
+        err = llr_req_feed(rq, (const unsigned char *) body, (size_t) split);
+        if (err == LLR_REQ_OK) {
+            err = llr_req_feed(rq, (const unsigned char *) body + split,
+                               len - (size_t) split);
+        }
+    }
+
+    if (err == LLR_REQ_OK) {
+        err = llr_req_finish(rq);
+    }
+
+    r->err = err;
+    snprintf(r->msg, sizeof(r->msg), "%s", llr_req_error_message(rq));
+    p = llr_req_error_param(rq);
+    r->has_param = p != NULL;
+    snprintf(r->param, sizeof(r->param), "%s", p ? p : "(null)");
+
+    r->view = *llr_req_view(rq);
+    snprintf(r->model, sizeof(r->model), "%s",
+             r->view.model ? r->view.model : "(null)");
+    r->view.model = NULL;
+
+    llr_req_destroy(rq);
+    r->live = actx.live;
+
+    /* the last piece (unflushed when an error stopped the output) */
+    if (r->coll.chunk) {
+        sb_add(&r->coll.acc, r->coll.chunk,
+               (size_t) (r->coll.out.pos - r->coll.chunk));
+        free(r->coll.chunk);
+        r->coll.chunk = NULL;
+    }
+
+    n = 0;
+    for (i = 0; i < (size_t) r->coll.nmarks && i < MAX_MARKS; i++) {
+        n += snprintf(r->marks + n, sizeof(r->marks) - n, "%c%d",
+                      "MST"[r->coll.mark_type[i]], r->coll.mark_comma[i]);
+    }
+
+    return err;
+}
+
+
+static llr_req_err_e
+run(llr_endpoint_e ep, const char *body, res_t *r)
+{
+    return run_ex(ep, body, strlen(body), WHOLE, 0, r);
+}
+
+
+/* the output with the insertions a caller would make; caller frees */
+
+static char *
+render(res_t *r, const char *model, const char *usage, const char *tail)
+{
+    int      i;
+    sb_t     b;
+    size_t   at;
+    coll_t  *c;
+
+    memset(&b, 0, sizeof(b));
+    sb_str(&b, "");
+
+    c = &r->coll;
+    at = 0;
+
+    for (i = 0; i < c->nmarks && i < MAX_MARKS; i++) {
+        sb_add(&b, c->acc.s + at, c->mark_at[i] - at);
+        at = c->mark_at[i];
+
+        switch (c->mark_type[i]) {
+
+        case LLR_MARK_MODEL:
+            sb_str(&b, "\"model\":\"");
+            sb_str(&b, model);
+            sb_str(&b, "\"");
+            if (c->mark_comma[i]) {
+                sb_str(&b, ",");
+            }
+            break;
+
+        case LLR_MARK_STREAM_OPTIONS:
+            if (c->mark_comma[i]) {
+                sb_str(&b, ",");
+            }
+            sb_str(&b, "\"include_usage\":");
+            sb_str(&b, usage);
+            break;
+
+        default:
+            sb_str(&b, tail);
+            break;
+        }
+    }
+
+    sb_add(&b, c->acc.s + at, c->acc.len - at);
+
+    return b.s;
+}
+
+
+static void
+is_out(res_t *r, const char *expected, const char *name)
+{
+    char  *s;
+
+    s = render(r, "routed", "true", "");
+    is_str(s, expected, "%s: output", name);
+    free(s);
+}
+
+
+static int
+has(const char *hay, const char *needle)
+{
+    return strstr(hay, needle) != NULL;
+}
+
+
+#define MSG1  "\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}]"
+
+
+static void
+test_simple(void)
+{
+    res_t        r;
+    const char  *body;
+
+    body = "{\"model\":\"gpt-4o\"," MSG1 "}";
+
+    is_int(run(LLR_EP_CHAT, body, &r), LLR_REQ_OK, "simple: ok");
+    is_out(&r, "{\"model\":\"routed\"," MSG1 "}", "simple");
+    is_str(r.marks, "M0T1", "simple: marks");
+    is_str(r.coll.acc.s, "{," MSG1 "}", "simple: raw output");
+    is_str(r.model, "gpt-4o", "simple: model");
+    is_int(r.view.model_len, 6, "simple: model_len");
+    is_int(r.view.model_count, 1, "simple: model_count");
+    is_int(r.view.messages, 1, "simple: messages");
+    is_int(r.view.user_turns, 1, "simple: user_turns");
+    is_int(r.view.has_system, 0, "simple: has_system");
+    is_int(r.view.stream, -1, "simple: stream absent");
+    is_int(r.view.include_usage, -1, "simple: include_usage absent");
+    is_int(r.view.max_tokens, -1, "simple: max_tokens absent");
+    is_int(r.view.has_stream_options, 0, "simple: no stream_options");
+    is_int(r.view.has_tools, 0, "simple: no tools");
+    is_int(r.view.text_bytes, 5, "simple: text_bytes");
+    is_int(r.view.body_bytes, strlen(body), "simple: body_bytes");
+    is_str(r.trace.s, "[user:0]Hello|[/]", "simple: sink");
+    is_int(r.coll.flushed, 1, "simple: flushed once");
+    is_int(r.coll.bad_next, 0, "simple: next() only when full");
+    is_int(r.live, 0, "simple: everything freed");
+    res_free(&r);
+
+    /* only the model */
+    is_int(run(LLR_EP_ANY, "{\"model\":\"m\"}", &r), LLR_REQ_OK,
+           "model only: ok");
+    is_out(&r, "{\"model\":\"routed\"}", "model only");
+    res_free(&r);
+
+    /* whitespace everywhere is dropped */
+    body = " {\n\t\"model\" : \"m\" , \"messages\" : [ { \"role\" : \"user\" ,"
+           " \"content\" : \"Hello\" } ] , \"n\" : [ 1 , { } , [ ] ] }\r\n ";
+    is_int(run(LLR_EP_CHAT, body, &r), LLR_REQ_OK, "whitespace: ok");
+    is_out(&r, "{\"model\":\"routed\"," MSG1 ",\"n\":[1,{},[]]}",
+           "whitespace");
+    res_free(&r);
+}
+
+
+static void
+test_model(void)
+{
+    res_t  r;
+
+    is_int(run(LLR_EP_CHAT, "{\"model\":\"a\"," MSG1 ",\"model\":\"b\"}", &r),
+           LLR_REQ_OK, "duplicate model: ok");
+    is_out(&r, "{\"model\":\"routed\"," MSG1 "}", "duplicate model");
+    is_str(r.model, "b", "duplicate model: last one wins");
+    is_int(r.view.model_count, 2, "duplicate model: counted");
+    res_free(&r);
+
+    is_int(run(LLR_EP_CHAT, "{" MSG1 ",\"temperature\":0.5,\"model\":\"m\"}",
+               &r),
+           LLR_REQ_OK, "model last: ok");
+    is_out(&r, "{\"model\":\"routed\"," MSG1 ",\"temperature\":0.5}",
+           "model last");
+    res_free(&r);
+
+    is_int(run(LLR_EP_CHAT,
+               "{\"model\":\"m\",\"messages\":[{\"role\":\"user\","
+               "\"content\":\"x\",\"model\":\"inner\"}],"
+               "\"metadata\":{\"model\":\"meta\"}}", &r),
+           LLR_REQ_OK, "nested model: ok");
+    is_out(&r, "{\"model\":\"routed\",\"messages\":[{\"role\":\"user\","
+               "\"content\":\"x\",\"model\":\"inner\"}],"
+               "\"metadata\":{\"model\":\"meta\"}}", "nested model");
+    is_str(r.model, "m", "nested model: top-level one recorded");
+    is_int(r.view.model_count, 1, "nested model: counted once");
+    res_free(&r);
+
+    is_int(run(LLR_EP_CHAT, "{\"model\":\"\"," MSG1 "}", &r), LLR_REQ_OK,
+           "empty model: allowed");
+    is_int(r.view.model_len, 0, "empty model: length 0");
+    is_int(r.view.model_count, 1, "empty model: counted");
+    res_free(&r);
+
+    is_int(run(LLR_EP_CHAT, "{\"model\":5," MSG1 "}", &r), LLR_REQ_ERR_TYPE,
+           "model number: type error");
+    is_str(r.param, "model", "model number: param");
+    is_str(r.msg, "Invalid type for 'model': expected a string, but got an "
+           "integer instead.", "model number: message");
+    res_free(&r);
+
+    is_int(run(LLR_EP_CHAT, "{\"model\":null," MSG1 "}", &r),
+           LLR_REQ_ERR_TYPE, "model null: type error");
+    is_str(r.param, "model", "model null: param");
+    res_free(&r);
+
+    is_int(run(LLR_EP_CHAT, "{\"model\":{\"a\":1}," MSG1 "}", &r),
+           LLR_REQ_ERR_TYPE, "model object: type error");
+    res_free(&r);
+
+    is_int(run(LLR_EP_CHAT, "{" MSG1 "}", &r), LLR_REQ_ERR_MISSING,
+           "missing model");
+    is_str(r.param, "model", "missing model: param");
+    res_free(&r);
+
+    is_int(run(LLR_EP_ANY, "{\"prompt\":\"hi\"}", &r), LLR_REQ_ERR_MISSING,
+           "missing model (any)");
+    is_str(r.param, "model", "missing model (any): param");
+    res_free(&r);
+
+    is_int(run(LLR_EP_EMBEDDINGS, "{\"input\":\"hi\"}", &r),
+           LLR_REQ_ERR_MISSING, "missing model (embeddings)");
+    res_free(&r);
+}
+
+
+static void
+test_strings(void)
+{
+    res_t        r;
+    char        *s;
+    const char  *body;
+
+    /* raw UTF-8, \u escapes, a surrogate pair, \u0000, short escapes */
+    body = "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":"
+           "\"h\xc3\xa9 \xe6\x97\xa5 \xf0\x9f\x98\x80 \\u00e9\\u65e5"
+           "\\ud83d\\ude00 \\u0000 \\\" \\\\ \\/ \\b\\f\\n\\r\\t"
+           "\\u001f\\u007f\x7f\"}]}";
+
+    is_int(run(LLR_EP_CHAT, body, &r), LLR_REQ_OK, "unicode: ok");
+    is_out(&r, "{\"model\":\"routed\",\"messages\":[{\"role\":\"user\","
+           "\"content\":\"h\xc3\xa9 \xe6\x97\xa5 \xf0\x9f\x98\x80 "
+           "\xc3\xa9\xe6\x97\xa5\xf0\x9f\x98\x80 \\u0000 \\\" \\\\ / "
+           "\\b\\f\\n\\r\\t\\u001f\x7f\x7f\"}]}", "unicode");
+    is_str(r.trace.s, "[user:0]h\xc3\xa9 \xe6\x97\xa5 \xf0\x9f\x98\x80 "
+           "\xc3\xa9\xe6\x97\xa5\xf0\x9f\x98\x80 \\0 \" \\ / \b\f\n\r\t"
+           "\x1f\x7f\x7f|[/]", "unicode: sink gets decoded text");
+    is_int(r.view.text_bytes, 39, "unicode: text_bytes decoded");
+    res_free(&r);
+
+    /* escaped keys and a model with characters to escape */
+    is_int(run(LLR_EP_ANY, "{\"model\":\"a\\\"b\",\"k\\ney\":\"\\u0001\"}",
+               &r),
+           LLR_REQ_OK, "escaped key: ok");
+    is_out(&r, "{\"model\":\"routed\",\"k\\ney\":\"\\u0001\"}", "escaped key");
+    is_str(r.model, "a\"b", "escaped model decoded");
+    res_free(&r);
+
+    /* numbers verbatim */
+    is_int(run(LLR_EP_ANY, "{\"model\":\"m\",\"t\":1.50,\"x\":1e400,"
+               "\"y\":-0,\"z\":[1E+2,0.0001,-12,123456789012345678901234]}",
+               &r),
+           LLR_REQ_OK, "numbers: ok");
+    is_out(&r, "{\"model\":\"routed\",\"t\":1.50,\"x\":1e400,\"y\":-0,"
+           "\"z\":[1E+2,0.0001,-12,123456789012345678901234]}", "numbers");
+    res_free(&r);
+
+    /* a model name the caller inserts, through llr_json_escape */
+    {
+        const unsigned char  src[] = "a\"b\\c\n\x01\x7f\xc3\xa9/";
+        unsigned char        dst[64];
+        size_t               n;
+
+        n = llr_json_escape_len(src, sizeof(src) - 1);
+        is_int(n, 19, "json_escape_len");
+        is_int(llr_json_escape(dst, src, sizeof(src) - 1), n,
+               "json_escape: length matches");
+        dst[n] = '\0';
+        is_str((char *) dst, "a\\\"b\\\\c\\n\\u0001\x7f\xc3\xa9/",
+               "json_escape: content");
+        is_int(llr_json_escape_len(src, 0), 0, "json_escape_len empty");
+    }
+
+    /* long strings cross many output chunks */
+    {
+        sb_t  b;
+        sb_t  e;
+        int   i;
+
+        memset(&b, 0, sizeof(b));
+        memset(&e, 0, sizeof(e));
+        sb_str(&b, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\","
+               "\"content\":\"");
+        sb_str(&e, "{\"model\":\"routed\",\"messages\":[{\"role\":\"user\","
+               "\"content\":\"");
+
+        for (i = 0; i < 500; i++) {
+            sb_str(&b, "abc\\n\\u0002xyz ");
+            sb_str(&e, "abc\\n\\u0002xyz ");
+        }
+
+        sb_str(&b, "\"}]}");
+        sb_str(&e, "\"}]}");
+
+        is_int(run(LLR_EP_CHAT, b.s, &r), LLR_REQ_OK, "long string: ok");
+        s = render(&r, "routed", "true", "");
+        ok(strcmp(s, e.s) == 0, "long string: output");
+        is_int(r.view.text_bytes, 500 * 9, "long string: text_bytes");
+        is_int(r.coll.bad_next, 0, "long string: next() only when full");
+        free(s);
+        res_free(&r);
+        free(b.s);
+        free(e.s);
+    }
+}
+
+
+static void
+test_json_errors(void)
+{
+    res_t   r;
+    size_t  i;
+    sb_t    b;
+    int     bad;
+
+    is_int(run(LLR_EP_CHAT, "{\"model\":\"m\",", &r), LLR_REQ_ERR_JSON,
+           "premature end: json error");
+    ok(r.has_param == 0, "premature end: no param");
+    ok(has(r.msg, "We could not parse the JSON body of your request."),
+       "premature end: message (%s)", r.msg);
+    res_free(&r);
+
+    is_int(run(LLR_EP_CHAT, "{\"model\" \"m\"}", &r), LLR_REQ_ERR_JSON,
+           "missing colon: json error");
+    ok(has(r.msg, "at byte "), "missing colon: position (%s)", r.msg);
+    res_free(&r);
+
+    is_int(run(LLR_EP_CHAT, "", &r), LLR_REQ_ERR_JSON, "empty body");
+    res_free(&r);
+
+    is_int(run(LLR_EP_CHAT, "  \n", &r), LLR_REQ_ERR_JSON, "blank body");
+    res_free(&r);
+
+    is_int(run(LLR_EP_CHAT, "{\"model\":\"m\"," MSG1 "} x", &r),
+           LLR_REQ_ERR_JSON, "trailing garbage");
+    ok(has(r.msg, "trailing garbage"), "trailing garbage: message (%s)",
+       r.msg);
+    res_free(&r);
+
+    is_int(run(LLR_EP_CHAT, "{\"model\":\"m\"," MSG1 "}{}", &r),
+           LLR_REQ_ERR_JSON, "two values");
+    res_free(&r);
+
+    is_int(run(LLR_EP_CHAT, "{\"model\":\"m\"," MSG1 "} \r\n\t ", &r),
+           LLR_REQ_OK, "trailing whitespace is fine");
+    res_free(&r);
+
+    is_int(run(LLR_EP_CHAT, "{/* c */\"model\":\"m\"," MSG1 "}", &r),
+           LLR_REQ_ERR_JSON, "comments refused");
+    res_free(&r);
+
+    is_int(run(LLR_EP_CHAT, "{\"model\":\"m\xff\"," MSG1 "}", &r),
+           LLR_REQ_ERR_JSON, "invalid UTF-8");
+    res_free(&r);
+
+    is_int(run(LLR_EP_CHAT, "{\"model\":\"m\xc3\"," MSG1 "}", &r),
+           LLR_REQ_ERR_JSON, "truncated UTF-8 sequence");
+    res_free(&r);
+
+    is_int(run(LLR_EP_CHAT, "{\"model\":\"a\tb\"," MSG1 "}", &r),
+           LLR_REQ_ERR_JSON, "raw control character in a string");
+    res_free(&r);
+
+    is_int(run(LLR_EP_CHAT, "{\"model\":'m'}", &r), LLR_REQ_ERR_JSON,
+           "single quotes");
+    res_free(&r);
+
+    /* the echoed fragment is short and printable */
+    memset(&b, 0, sizeof(b));
+    sb_str(&b, "{\"model\":\"m\",\"x\":");
+    for (i = 0; i < 2000; i++) {
+        sb_str(&b, "\x01zzzzzzzz");
+    }
+    sb_str(&b, "}");
+
+    is_int(run(LLR_EP_CHAT, b.s, &r), LLR_REQ_ERR_JSON, "garbage: json");
+    bad = 0;
+    for (i = 0; r.msg[i]; i++) {
+        if ((unsigned char) r.msg[i] < 0x20 || (unsigned char) r.msg[i] > 0x7e)
+        {
+            bad++;
+        }
+    }
+    ok(strlen(r.msg) < 200 && bad == 0, "garbage: short printable message "
+       "(%s)", r.msg);
+    res_free(&r);
+    free(b.s);
+}
+
+
+static void
+test_type_errors(void)
+{
+    res_t        r;
+    size_t       i;
+    const char  *tops[] = { "[]", "\"x\"", "1", "null", "true", "[{}]" };
+
+    for (i = 0; i < sizeof(tops) / sizeof(tops[0]); i++) {
+        run(LLR_EP_CHAT, tops[i], &r);
+        ok(r.err == LLR_REQ_ERR_TYPE && r.has_param == 0
+           && has(r.msg, "must be a JSON object"),
+           "top level %s: type error (%d, %s)", tops[i], r.err, r.msg);
+        res_free(&r);
+    }
+
+    is_int(run(LLR_EP_CHAT, "{\"model\":\"m\"," MSG1 ",\"stream\":\"yes\"}",
+               &r),
+           LLR_REQ_ERR_TYPE, "stream string: type error");
+    is_str(r.param, "stream", "stream string: param");
+    is_str(r.msg, "Invalid type for 'stream': expected a boolean, but got "
+           "a string instead.", "stream string: message");
+    res_free(&r);
+
+    is_int(run(LLR_EP_CHAT, "{\"model\":\"m\"," MSG1 ",\"stream\":1}", &r),
+           LLR_REQ_ERR_TYPE, "stream number: type error");
+    res_free(&r);
+
+    run(LLR_EP_CHAT, "{\"model\":\"m\"," MSG1 ",\"stream\":true}", &r);
+    is_int(r.view.stream, 1, "stream true");
+    res_free(&r);
+
+    run(LLR_EP_CHAT, "{\"model\":\"m\"," MSG1 ",\"stream\":false}", &r);
+    is_int(r.view.stream, 0, "stream false");
+    res_free(&r);
+
+    is_int(run(LLR_EP_CHAT, "{\"model\":\"m\"," MSG1 ",\"stream\":null}", &r),
+           LLR_REQ_OK, "stream null: ok");
+    is_int(r.view.stream, -1, "stream null: absent");
+    is_out(&r, "{\"model\":\"routed\"," MSG1 ",\"stream\":null}",
+           "stream null copied");
+    res_free(&r);
+
+    is_int(run(LLR_EP_CHAT, "{\"model\":\"m\"}", &r), LLR_REQ_ERR_MISSING,
+           "missing messages");
+    is_str(r.param, "messages", "missing messages: param");
+    is_str(r.msg, "'messages' is a required property",
+           "missing messages: message");
+    res_free(&r);
+
+    is_int(run(LLR_EP_CHAT, "{\"model\":\"m\",\"messages\":{}}", &r),
+           LLR_REQ_ERR_TYPE, "messages object: type error");
+    is_str(r.param, "messages", "messages object: param");
+    res_free(&r);
+
+    is_int(run(LLR_EP_CHAT, "{\"model\":\"m\",\"messages\":null}", &r),
+           LLR_REQ_ERR_TYPE, "messages null: type error");
+    res_free(&r);
+
+    is_int(run(LLR_EP_CHAT, "{\"model\":\"m\",\"messages\":[]}", &r),
+           LLR_REQ_ERR_TYPE, "messages empty: error");
+    is_str(r.param, "messages", "messages empty: param");
+    is_str(r.msg, "[] is too short - 'messages'", "messages empty: message");
+    res_free(&r);
+
+    is_int(run(LLR_EP_CHAT, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\""
+               ",\"content\":\"a\"},\"b\"]}", &r),
+           LLR_REQ_ERR_TYPE, "message not an object");
+    is_str(r.param, "messages", "message not an object: param");
+    ok(has(r.msg, "'messages[1]'"), "message not an object: index (%s)",
+       r.msg);
+    res_free(&r);
+
+    is_int(run(LLR_EP_CHAT, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\""
+               "},{\"content\":\"x\"}]}", &r),
+           LLR_REQ_ERR_MISSING, "role missing");
+    is_str(r.param, "messages", "role missing: param");
+    is_str(r.msg, "Missing required parameter: 'messages[1].role'.",
+           "role missing: message");
+    res_free(&r);
+
+    is_int(run(LLR_EP_CHAT, "{\"model\":\"m\",\"messages\":[{\"role\":7}]}",
+               &r),
+           LLR_REQ_ERR_TYPE, "role number");
+    is_str(r.param, "messages", "role number: param");
+    ok(has(r.msg, "'messages[0].role'"), "role number: name (%s)", r.msg);
+    res_free(&r);
+
+    is_int(run(LLR_EP_CHAT, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\""
+               ",\"content\":5}]}", &r),
+           LLR_REQ_ERR_TYPE, "content number");
+    res_free(&r);
+
+    is_int(run(LLR_EP_CHAT, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\""
+               ",\"content\":[1]}]}", &r),
+           LLR_REQ_ERR_TYPE, "content part number");
+    res_free(&r);
+
+    is_int(run(LLR_EP_CHAT, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\""
+               ",\"content\":null}]}", &r),
+           LLR_REQ_OK, "content null: ok");
+    is_str(r.trace.s, "[user:0][/]", "content null: empty message");
+    res_free(&r);
+}
+
+
+static void
+test_depth(void)
+{
+    res_t   r;
+    sb_t    b;
+    int     i, depth;
+
+    for (depth = 63; depth <= 64; depth++) {
+        memset(&b, 0, sizeof(b));
+        sb_str(&b, "{\"model\":\"m\",\"a\":");
+        for (i = 0; i < depth; i++) {
+            sb_str(&b, "[");
+        }
+        for (i = 0; i < depth; i++) {
+            sb_str(&b, "]");
+        }
+        sb_str(&b, "}");
+
+        run(LLR_EP_ANY, b.s, &r);
+
+        if (depth == 63) {
+            is_int(r.err, LLR_REQ_OK, "depth %d: ok", depth + 1);
+
+        } else {
+            is_int(r.err, LLR_REQ_ERR_DEPTH, "depth %d: error", depth + 1);
+            ok(r.has_param == 0 && has(r.msg, "nested too deeply"),
+               "depth: message (%s)", r.msg);
+        }
+
+        res_free(&r);
+        free(b.s);
+    }
+
+    /* deep nesting of maps too, and much deeper input */
+    memset(&b, 0, sizeof(b));
+    sb_str(&b, "{\"model\":\"m\",\"a\":");
+    for (i = 0; i < 100000; i++) {
+        sb_str(&b, "{\"a\":");
+    }
+    is_int(run(LLR_EP_ANY, b.s, &r), LLR_REQ_ERR_DEPTH, "very deep: error");
+    res_free(&r);
+    free(b.s);
+}
+
+
+static void
+test_stream_options(void)
+{
+    res_t  r;
+    char  *s;
+
+    run(LLR_EP_CHAT, "{\"model\":\"m\"," MSG1 ",\"stream\":true}", &r);
+    is_str(r.marks, "M0T1", "no stream_options: marks");
+    is_int(r.view.has_stream_options, 0, "no stream_options: flag");
+    s = render(&r, "x", "true", ",\"stream_options\":{\"include_usage\":true}");
+    is_str(s, "{\"model\":\"x\"," MSG1 ",\"stream\":true,\"stream_options\":"
+           "{\"include_usage\":true}}", "no stream_options: tail insertion");
+    free(s);
+    res_free(&r);
+
+    is_int(run(LLR_EP_CHAT, "{\"model\":\"m\"," MSG1 ",\"stream_options\":"
+               "{\"include_usage\":false}}", &r),
+           LLR_REQ_OK, "include_usage only: ok");
+    is_str(r.marks, "M0S0T1", "include_usage only: marks");
+    is_int(r.view.include_usage, 0, "include_usage false");
+    is_int(r.view.has_stream_options, 1, "include_usage only: flag");
+    is_out(&r, "{\"model\":\"routed\"," MSG1 ",\"stream_options\":"
+           "{\"include_usage\":true}}", "include_usage only");
+    res_free(&r);
+
+    is_int(run(LLR_EP_CHAT, "{\"stream_options\":{\"x\":1,\"include_usage\":"
+               "true,\"y\":[2]},\"model\":\"m\"," MSG1 "}", &r),
+           LLR_REQ_OK, "stream_options members: ok");
+    is_str(r.marks, "M0S1T1", "stream_options members: marks");
+    is_int(r.view.include_usage, 1, "include_usage true");
+    is_out(&r, "{\"model\":\"routed\",\"stream_options\":{\"x\":1,\"y\":[2],"
+           "\"include_usage\":true}," MSG1 "}", "stream_options members");
+    res_free(&r);
+
+    is_int(run(LLR_EP_CHAT, "{\"model\":\"m\"," MSG1 ",\"stream_options\":"
+               "{\"include_usage\":true,\"z\":{\"include_usage\":1}}}", &r),
+           LLR_REQ_OK, "include_usage first: ok");
+    is_out(&r, "{\"model\":\"routed\"," MSG1 ",\"stream_options\":"
+           "{\"z\":{\"include_usage\":1},\"include_usage\":true}}",
+           "include_usage first; nested one kept");
+    res_free(&r);
+
+    is_int(run(LLR_EP_CHAT, "{\"model\":\"m\"," MSG1 ",\"stream_options\":{}}",
+               &r),
+           LLR_REQ_OK, "empty stream_options: ok");
+    is_str(r.marks, "M0S0T1", "empty stream_options: marks");
+    is_int(r.view.include_usage, -1, "empty stream_options: absent");
+    is_int(r.view.has_stream_options, 1, "empty stream_options: flag");
+    res_free(&r);
+
+    is_int(run(LLR_EP_CHAT, "{\"model\":\"m\"," MSG1 ",\"stream_options\":"
+               "null}", &r),
+           LLR_REQ_OK, "stream_options null: ok");
+    is_int(r.view.has_stream_options, 0, "stream_options null: flag");
+    is_str(r.marks, "M0T1", "stream_options null: marks");
+    is_out(&r, "{\"model\":\"routed\"," MSG1 ",\"stream_options\":null}",
+           "stream_options null: copied");
+    res_free(&r);
+
+    is_int(run(LLR_EP_CHAT, "{\"model\":\"m\"," MSG1 ",\"stream_options\":"
+               "true}", &r),
+           LLR_REQ_ERR_TYPE, "stream_options bool: type error");
+    is_str(r.param, "stream_options", "stream_options bool: param");
+    res_free(&r);
+
+    is_int(run(LLR_EP_CHAT, "{\"model\":\"m\"," MSG1 ",\"stream_options\":"
+               "[]}", &r),
+           LLR_REQ_ERR_TYPE, "stream_options array: type error");
+    res_free(&r);
+
+    is_int(run(LLR_EP_CHAT, "{\"model\":\"m\"," MSG1 ",\"stream_options\":"
+               "{},\"stream_options\":{}}", &r),
+           LLR_REQ_ERR_TYPE, "stream_options twice: type error");
+    is_str(r.param, "stream_options", "stream_options twice: param");
+    res_free(&r);
+
+    is_int(run(LLR_EP_CHAT, "{\"model\":\"m\"," MSG1 ",\"stream_options\":"
+               "{\"include_usage\":\"yes\"}}", &r),
+           LLR_REQ_ERR_TYPE, "include_usage string: type error");
+    is_str(r.param, "stream_options.include_usage",
+           "include_usage string: param");
+    res_free(&r);
+
+    is_int(run(LLR_EP_CHAT, "{\"model\":\"m\"," MSG1 ",\"stream_options\":"
+               "{\"include_usage\":null}}", &r),
+           LLR_REQ_ERR_TYPE, "include_usage null: type error");
+    res_free(&r);
+}
+
+
+static void
+test_max_tokens(void)
+{
+    res_t  r;
+
+    run(LLR_EP_CHAT, "{\"model\":\"m\"," MSG1 ",\"max_tokens\":100}", &r);
+    is_int(r.view.max_tokens, 100, "max_tokens");
+    res_free(&r);
+
+    run(LLR_EP_CHAT, "{\"model\":\"m\"," MSG1 ",\"max_tokens\":100,"
+        "\"max_completion_tokens\":50}", &r);
+    is_int(r.view.max_tokens, 50, "max_completion_tokens: last wins");
+    res_free(&r);
+
+    run(LLR_EP_CHAT, "{\"model\":\"m\"," MSG1 ",\"max_tokens\":null}", &r);
+    is_int(r.err, LLR_REQ_OK, "max_tokens null: ok");
+    is_int(r.view.max_tokens, -1, "max_tokens null: absent");
+    res_free(&r);
+
+    run(LLR_EP_CHAT, "{\"model\":\"m\"," MSG1 ",\"max_tokens\":0}", &r);
+    is_int(r.view.max_tokens, 0, "max_tokens 0");
+    res_free(&r);
+
+    run(LLR_EP_RESPONSES, "{\"model\":\"m\",\"input\":\"x\","
+        "\"max_output_tokens\":9007199254740992}", &r);
+    is_int(r.view.max_tokens, 9007199254740992LL, "max_output_tokens 2^53");
+    res_free(&r);
+
+    is_int(run(LLR_EP_CHAT, "{\"model\":\"m\"," MSG1 ",\"max_tokens\":\"5\"}",
+               &r),
+           LLR_REQ_ERR_TYPE, "max_tokens string");
+    is_str(r.param, "max_tokens", "max_tokens string: param");
+    res_free(&r);
+
+    is_int(run(LLR_EP_CHAT, "{\"model\":\"m\"," MSG1 ",\"max_tokens\":1.5}",
+               &r),
+           LLR_REQ_ERR_TYPE, "max_tokens decimal");
+    ok(has(r.msg, "expected an integer, but got a decimal"),
+       "max_tokens decimal: message (%s)", r.msg);
+    res_free(&r);
+
+    is_int(run(LLR_EP_CHAT, "{\"model\":\"m\"," MSG1
+               ",\"max_completion_tokens\":-1}", &r),
+           LLR_REQ_ERR_TYPE, "max_completion_tokens negative");
+    is_str(r.param, "max_completion_tokens",
+           "max_completion_tokens negative: param");
+    res_free(&r);
+
+    is_int(run(LLR_EP_CHAT, "{\"model\":\"m\"," MSG1
+               ",\"max_tokens\":9007199254740993}", &r),
+           LLR_REQ_ERR_TYPE, "max_tokens above 2^53");
+    res_free(&r);
+
+    is_int(run(LLR_EP_CHAT, "{\"model\":\"m\"," MSG1
+               ",\"max_tokens\":1e3}", &r),
+           LLR_REQ_ERR_TYPE, "max_tokens exponent");
+    res_free(&r);
+}
+
+
+static void
+test_sink(void)
+{
+    res_t  r;
+
+    is_int(run(LLR_EP_CHAT, "{\"model\":\"m\",\"messages\":["
+               "{\"role\":\"system\",\"content\":\"Be brief.\"},"
+               "{\"content\":\"Hi\",\"role\":\"user\"},"
+               "{\"content\":[{\"type\":\"text\",\"text\":\"a\"},"
+               "{\"type\":\"image_url\",\"image_url\":{\"url\":\"u\"}},"
+               "{\"text\":\"b\",\"type\":\"text\"}],\"role\":\"assistant\","
+               "\"tool_calls\":[{\"id\":\"c1\",\"type\":\"function\","
+               "\"function\":{\"name\":\"f\",\"arguments\":\"{\\\"q\\\":1}\"}}]},"
+               "{\"role\":\"tool\",\"tool_call_id\":\"c1\",\"content\":\"42\"},"
+               "{\"role\":\"developer\",\"content\":\"dev\"},"
+               "{\"role\":\"user\",\"content\":[{\"type\":\"text\","
+               "\"text\":\"again\"}]}],\"tools\":[{\"type\":\"function\"}],"
+               "\"response_format\":{\"type\":\"json_object\"}}", &r),
+           LLR_REQ_OK, "sink: ok");
+    is_str(r.trace.s,
+           "[system:0]Be brief.|[/]"
+           "[user:1]Hi|[/]"
+           "[assistant:2]a|b|{\"q\":1}|[/]"
+           "[tool:3]42|[/]"
+           "[developer:4]dev|[/]"
+           "[user:5]again|[/]", "sink: roles, order, parts, tool calls");
+    is_int(r.view.messages, 6, "sink: messages");
+    is_int(r.view.user_turns, 2, "sink: user_turns");
+    is_int(r.view.has_system, 1, "sink: has_system");
+    is_int(r.view.has_tools, 1, "sink: has_tools");
+    is_int(r.view.has_response_format, 1, "sink: has_response_format");
+    is_int(r.view.text_bytes, 9 + 2 + 1 + 1 + 7 + 2 + 3 + 5,
+           "sink: text_bytes");
+    res_free(&r);
+
+    run(LLR_EP_CHAT, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\","
+        "\"content\":\"x\"}],\"tools\":null,\"response_format\":null}", &r);
+    ok(r.view.has_tools == 0 && r.view.has_response_format == 0,
+       "null tools and response_format: absent");
+    res_free(&r);
+
+    run(LLR_EP_CHAT, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\","
+        "\"content\":\"x\"}],\"functions\":[{}]}", &r);
+    is_int(r.view.has_tools, 1, "functions: has_tools");
+    res_free(&r);
+
+    /* completions */
+    is_int(run(LLR_EP_COMPLETIONS, "{\"model\":\"m\",\"prompt\":\"Once\"}",
+               &r),
+           LLR_REQ_OK, "completions string: ok");
+    is_str(r.trace.s, "[user:0]Once|[/]", "completions string: sink");
+    res_free(&r);
+
+    is_int(run(LLR_EP_COMPLETIONS, "{\"model\":\"m\",\"prompt\":[\"a\",\"b\"]}",
+               &r),
+           LLR_REQ_OK, "completions array: ok");
+    is_str(r.trace.s, "[user:0]a|b|[/]", "completions array: one message");
+    is_int(r.view.messages, 1, "completions array: messages");
+    is_int(r.view.user_turns, 1, "completions array: user_turns");
+    res_free(&r);
+
+    is_int(run(LLR_EP_COMPLETIONS, "{\"model\":\"m\"}", &r),
+           LLR_REQ_ERR_MISSING, "completions without prompt");
+    is_str(r.param, "prompt", "completions without prompt: param");
+    res_free(&r);
+
+    is_int(run(LLR_EP_COMPLETIONS, "{\"model\":\"m\",\"prompt\":[{}]}", &r),
+           LLR_REQ_ERR_TYPE, "completions prompt of objects");
+    is_str(r.param, "prompt", "completions prompt of objects: param");
+    res_free(&r);
+
+    /* embeddings */
+    is_int(run(LLR_EP_EMBEDDINGS, "{\"input\":[\"x\",\"yz\"],\"model\":\"e\"}",
+               &r),
+           LLR_REQ_OK, "embeddings: ok");
+    is_str(r.trace.s, "[user:0]x|yz|[/]", "embeddings: sink");
+    res_free(&r);
+
+    is_int(run(LLR_EP_EMBEDDINGS, "{\"input\":[[1,2],[3]],\"model\":\"e\"}",
+               &r),
+           LLR_REQ_OK, "embeddings tokens: ok");
+    is_int(r.view.text_bytes, 0, "embeddings tokens: no text");
+    res_free(&r);
+
+    is_int(run(LLR_EP_EMBEDDINGS, "{\"model\":\"e\",\"input\":5}", &r),
+           LLR_REQ_ERR_TYPE, "embeddings input number");
+    is_str(r.param, "input", "embeddings input number: param");
+    res_free(&r);
+
+    is_int(run(LLR_EP_EMBEDDINGS, "{\"model\":\"e\"}", &r),
+           LLR_REQ_ERR_MISSING, "embeddings without input");
+    is_str(r.param, "input", "embeddings without input: param");
+    res_free(&r);
+
+    /* responses */
+    is_int(run(LLR_EP_RESPONSES, "{\"model\":\"m\",\"input\":\"Tell me\","
+               "\"instructions\":\"Be nice\"}", &r),
+           LLR_REQ_OK, "responses string: ok");
+    is_str(r.trace.s, "[user:0]Tell me|[/][system:1]Be nice|[/]",
+           "responses string: sink");
+    is_int(r.view.has_system, 1, "responses instructions: has_system");
+    res_free(&r);
+
+    is_int(run(LLR_EP_RESPONSES, "{\"model\":\"m\",\"input\":["
+               "{\"role\":\"user\",\"content\":[{\"type\":\"input_text\","
+               "\"text\":\"q\"}]},"
+               "{\"type\":\"function_call\",\"call_id\":\"c\",\"name\":\"f\","
+               "\"arguments\":\"{}\"},"
+               "{\"type\":\"function_call_output\",\"call_id\":\"c\","
+               "\"output\":\"res\"},"
+               "{\"content\":[{\"type\":\"output_text\",\"text\":\"ans\"}],"
+               "\"type\":\"message\",\"role\":\"assistant\"},"
+               "{\"role\":\"user\",\"content\":\"more\"}]}", &r),
+           LLR_REQ_OK, "responses items: ok");
+    is_str(r.trace.s, "[user:0]q|[/][assistant:1]{}|[/][tool:2]res|[/]"
+           "[assistant:3]ans|[/][user:4]more|[/]", "responses items: sink");
+    is_int(r.view.messages, 5, "responses items: messages");
+    res_free(&r);
+
+    is_int(run(LLR_EP_RESPONSES, "{\"model\":\"m\",\"input\":[{\"type\":"
+               "\"message\",\"content\":\"x\"}]}", &r),
+           LLR_REQ_ERR_MISSING, "responses item without role");
+    is_str(r.param, "input", "responses item without role: param");
+    res_free(&r);
+
+    is_int(run(LLR_EP_RESPONSES, "{\"model\":\"m\"}", &r),
+           LLR_REQ_ERR_MISSING, "responses without input");
+    res_free(&r);
+
+    /* any: prompt lines and request bodies */
+    is_int(run(LLR_EP_ANY, "{\"prompt\":\"What is 2+2?\",\"model\":\"\"}",
+               &r),
+           LLR_REQ_OK, "any prompt: ok");
+    is_str(r.trace.s, "[user:0]What is 2+2?|[/]", "any prompt: sink");
+    res_free(&r);
+
+    is_int(run(LLR_EP_ANY, "{\"model\":\"m\",\"messages\":[{\"content\":"
+               "\"c\",\"role\":\"user\"}]}", &r),
+           LLR_REQ_OK, "any messages: ok");
+    is_str(r.trace.s, "[user:0]c|[/]", "any messages: sink");
+    res_free(&r);
+
+    is_int(run(LLR_EP_ANY, "{\"model\":\"m\",\"messages\":[{}]}", &r),
+           LLR_REQ_ERR_MISSING, "any messages without role");
+    res_free(&r);
+
+    /* chat ignores prompt/input, completions ignores messages */
+    is_int(run(LLR_EP_CHAT, "{\"model\":\"m\"," MSG1 ",\"prompt\":5,"
+               "\"input\":{}}", &r),
+           LLR_REQ_OK, "chat: prompt and input not checked");
+    is_str(r.trace.s, "[user:0]Hello|[/]", "chat: only messages fed");
+    res_free(&r);
+}
+
+
+static int
+view_eq(const llr_req_view_t *a, const llr_req_view_t *b)
+{
+    return a->model_len == b->model_len
+           && a->model_count == b->model_count
+           && a->stream == b->stream
+           && a->include_usage == b->include_usage
+           && a->max_tokens == b->max_tokens
+           && a->has_tools == b->has_tools
+           && a->has_response_format == b->has_response_format
+           && a->has_system == b->has_system
+           && a->has_stream_options == b->has_stream_options
+           && a->messages == b->messages
+           && a->user_turns == b->user_turns
+           && a->text_bytes == b->text_bytes
+           && a->body_bytes == b->body_bytes;
+}
+
+
+static size_t
+msg_stable_len(const char *msg)
+{
+    const char  *p;
+
+    p = strstr(msg, ", near '");
+
+    return p ? (size_t) (p - msg) : strlen(msg) + 1;
+}
+
+
+static void
+test_splits(llr_endpoint_e ep, const char *body, const char *name)
+{
+    res_t    ref, r;
+    size_t   i, len;
+    int      bad_out, bad_view, bad_trace, bad_err;
+
+    len = strlen(body);
+    run_ex(ep, body, len, WHOLE, 0, &ref);
+
+    bad_out = bad_view = bad_trace = bad_err = 0;
+
+    for (i = 0; i <= len + 1; i++) {
+        run_ex(ep, body, len, i <= len ? (long) i : BYTEWISE, 0, &r);
+
+        /* the echoed fragment depends on the pieces, the rest not */
+        bad_err += r.err != ref.err
+                   || strncmp(r.msg, ref.msg, msg_stable_len(ref.msg)) != 0;
+        bad_out += strcmp(r.coll.acc.s, ref.coll.acc.s) != 0
+                   || strcmp(r.marks, ref.marks) != 0;
+        bad_view += !view_eq(&r.view, &ref.view)
+                    || strcmp(r.model, ref.model) != 0;
+        bad_trace += strcmp(r.trace.s, ref.trace.s) != 0;
+
+        res_free(&r);
+    }
+
+    if (ref.err == LLR_REQ_OK) {
+        ok(bad_out == 0, "%s: same output at every split (%d differ)", name,
+           bad_out);
+        ok(bad_view == 0, "%s: same view at every split (%d differ)", name,
+           bad_view);
+        ok(bad_trace == 0, "%s: same sink at every split (%d differ)", name,
+           bad_trace);
+
+        /* scan only gives the same view and sink, nothing written */
+        run_ex(ep, body, len, WHOLE, 1, &r);
+        ok(view_eq(&r.view, &ref.view) && strcmp(r.trace.s, ref.trace.s) == 0
+           && r.coll.acc.len == 0 && r.coll.nmarks == 0 && r.err == 0,
+           "%s: scan only", name);
+        res_free(&r);
+    }
+
+    ok(bad_err == 0, "%s: same result at every split (%d differ, %s)", name,
+       bad_err, ref.msg);
+
+    res_free(&ref);
+}
+
+
+static void
+test_split_bodies(void)
+{
+    test_splits(LLR_EP_CHAT,
+        "{\"stream\":true,\"messages\":[{\"content\":\"caf\xc3\xa9 "
+        "\\ud83d\\ude00 \\u0000 \\\"q\\\" \xf0\x9f\x98\x80\",\"role\":"
+        "\"user\"},{\"role\":\"assistant\",\"content\":[{\"text\":\"t\","
+        "\"type\":\"text\"}]}],\"model\":\"gpt-4o-mini\",\"temperature\":"
+        "0.70,\"n\":1e400,\"stream_options\":{\"include_usage\":false,"
+        "\"x\":null},\"max_tokens\":123,\"model\":\"auto\",\"tools\":[]} ",
+        "complex chat");
+
+    test_splits(LLR_EP_RESPONSES,
+        "{\"model\":\"m\",\"instructions\":\"sys\",\"input\":[{\"type\":"
+        "\"function_call_output\",\"output\":\"o\"},{\"content\":\"u\","
+        "\"role\":\"user\"}]}", "responses");
+
+    test_splits(LLR_EP_CHAT,
+        "{\"model\":\"m\"," MSG1 "}  x", "trailing garbage");
+
+    test_splits(LLR_EP_CHAT,
+        "{\"model\":\"m\xe6\x97\"," MSG1 "}", "invalid UTF-8");
+
+    test_splits(LLR_EP_CHAT,
+        "{\"model\":\"m\"," MSG1 ",\"max_tokens\":-12}", "negative number");
+}
+
+
+static int
+fail_mark(llr_out_t *out, llr_mark_e mark, int comma)
+{
+    return -1;
+}
+
+
+static void
+test_memory(void)
+{
+    res_t             r;
+    llr_req_t        *rq;
+    alloc_ctx_t       actx;
+    llr_alloc_t       alloc;
+    llr_req_err_e     err;
+    const char       *body;
+    coll_t            c;
+
+    memset(&actx, 0, sizeof(actx));
+    actx.fail_at = 1;
+    alloc.malloc = t_malloc;
+    alloc.realloc = t_realloc;
+    alloc.free = t_free;
+    alloc.ctx = &actx;
+
+    rq = llr_req_create(&alloc, LLR_EP_CHAT, NULL, NULL);
+    ok(rq == NULL && actx.live == 0, "create: allocation failure");
+
+    /* next() fails */
+    body = "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":"
+           "\"0123456789012345678901234567890123456789012345678901234567"
+           "8901234567890123456789\"}]}";
+
+    memset(&actx, 0, sizeof(actx));
+    memset(&c, 0, sizeof(c));
+    sb_str(&c.acc, "");
+    c.out.next = coll_next;
+    c.out.mark = coll_mark;
+    c.out.flush = coll_flush;
+    c.out.data = &c;
+    c.fail_next = 1;
+
+    rq = llr_req_create(&alloc, LLR_EP_CHAT, &c.out, NULL);
+    err = llr_req_feed(rq, (const unsigned char *) body, strlen(body));
+    is_int(err, LLR_REQ_ERR_OUTPUT, "next() failure: output error");
+    is_int(llr_req_finish(rq), LLR_REQ_ERR_OUTPUT,
+           "finish after an error: the same error");
+    llr_req_destroy(rq);
+    is_int(actx.live, 0, "next() failure: everything freed");
+    free(c.chunk);
+    free(c.acc.s);
+
+    /* mark() fails */
+    memset(&c, 0, sizeof(c));
+    sb_str(&c.acc, "");
+    c.out.next = coll_next;
+    c.out.mark = fail_mark;
+    c.out.flush = coll_flush;
+    c.out.data = &c;
+
+    rq = llr_req_create(&alloc, LLR_EP_CHAT, &c.out, NULL);
+    err = llr_req_feed(rq, (const unsigned char *) body, strlen(body));
+    is_int(err, LLR_REQ_ERR_OUTPUT, "mark() failure: output error");
+    llr_req_destroy(rq);
+    free(c.chunk);
+    free(c.acc.s);
+
+    /* content before role without a sink is not buffered, still counted */
+    memset(&actx, 0, sizeof(actx));
+    rq = llr_req_create(&alloc, LLR_EP_CHAT, NULL, NULL);
+    body = "{\"model\":\"m\",\"messages\":[{\"content\":\"abc\",\"role\":"
+           "\"user\"}]}";
+    err = llr_req_feed(rq, (const unsigned char *) body, strlen(body));
+    if (err == LLR_REQ_OK) {
+        err = llr_req_finish(rq);
+    }
+    is_int(err, LLR_REQ_OK, "no sink: ok");
+    is_int(llr_req_view(rq)->text_bytes, 3, "no sink: text_bytes");
+    is_int(llr_req_view(rq)->user_turns, 1, "no sink: user_turns");
+    llr_req_destroy(rq);
+    is_int(actx.live, 0, "no sink: everything freed");
+
+    /* feed after finish */
+    memset(&actx, 0, sizeof(actx));
+    rq = llr_req_create(&alloc, LLR_EP_ANY, NULL, NULL);
+    llr_req_feed(rq, (const unsigned char *) "{\"model\":\"m\"}", 13);
+    is_int(llr_req_finish(rq), LLR_REQ_OK, "finish: ok");
+    is_int(llr_req_feed(rq, (const unsigned char *) " ", 1),
+           LLR_REQ_ERR_JSON, "feed after finish: error");
+    llr_req_destroy(rq);
+
+    /* a long model name, content before role buffered */
+    run(LLR_EP_CHAT, "{\"model\":\"0123456789012345678901234567890123456789"
+        "012345678901234567890123456789\",\"model\":\"x\",\"messages\":"
+        "[{\"content\":[{\"text\":\"p1\"},{\"text\":\"p2\"}],\"role\":\"u\"}]}",
+        &r);
+    is_str(r.model, "x", "shorter model after a long one");
+    is_str(r.trace.s, "[u:0]p1|p2|[/]", "buffered parts delivered in order");
+    is_int(r.live, 0, "buffers freed");
+    res_free(&r);
+}
+
+
+int
+main(void)
+{
+    test_simple();
+    test_model();
+    test_strings();
+    test_json_errors();
+    test_type_errors();
+    test_depth();
+    test_stream_options();
+    test_max_tokens();
+    test_sink();
+    test_split_bodies();
+    test_memory();
+
+    done_testing();
+}

@@ -1,0 +1,215 @@
+/*
+ * Unit tests of core/llr_select: the policy selection rule, as a table.
+ */
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "tap.h"
+#include "llr_select.h"
+
+
+#define U  LLR_Q_UNSET
+
+enum { T_GENERAL = 0, T_CODE, T_MATH, NTASKS };
+
+/* per-task qualities: general, code, math */
+static const uint32_t  q_mini[NTASKS] = { U, 8000, 7500 };
+
+/* A: gpt-4o-mini, B: gpt-4o, C: a cheap model with a small context */
+static llr_cand_t  cands[] = {
+    { "A", 7800, q_mini, 150000, 600000, 128000, 1 },
+    { "B", 9200, NULL, 2500000, 10000000, 128000, 1 },
+    { "C", 8500, NULL, 50000, 200000, 8000, 1 },
+};
+
+
+typedef struct {
+    const char  *what;
+    unsigned     task;
+    double       d;
+    uint64_t     P;
+    int64_t      M;
+    unsigned     usable;        /* bit i: candidate i usable */
+    int          rc;
+    int          chosen;
+    int          met;
+    const char  *fallback;      /* names in order */
+} case_t;
+
+
+static const case_t  cases[] = {
+    { "easy prompt -> cheapest", T_GENERAL, 0.0, 100, -1, 7, 0, 2, 1,
+      "AB" },
+    { "easy, long prompt: C too small", T_GENERAL, 0.0, 10000, -1, 7,
+      0, 0, 1, "B" },
+    { "hard prompt -> strong", T_GENERAL, 1.0, 100, -1, 7, 0, 1, 1, "CA" },
+    { "medium: A below 0.825, C meets", T_GENERAL, 0.5, 100, -1, 7,
+      0, 2, 1, "BA" },
+    { "medium, max_tokens overflows C", T_GENERAL, 0.5, 100, 8000, 7,
+      0, 1, 1, "A" },
+    { "code: quality_code 0.80 meets 0.795", T_CODE, 0.3, 10000, -1, 7,
+      0, 0, 1, "B" },
+    { "math: 0.75 meets 0.75 exactly", T_MATH, 0.0, 10000, -1, 7,
+      0, 0, 1, "B" },
+    { "math: 0.75 misses 0.7515", T_MATH, 0.01, 10000, -1, 7,
+      0, 1, 1, "A" },
+    { "strong unusable: best quality", T_GENERAL, 1.0, 100, -1, 5,
+      0, 2, 0, "A" },
+    { "only A usable, hard: none met", T_GENERAL, 1.0, 100, -1, 1,
+      0, 0, 0, "" },
+    { "none usable: error", T_GENERAL, 0.0, 100, -1, 0, -1, -1, 0, "" },
+    { "context too small for all", T_GENERAL, 0.0, 200000, -1, 7,
+      -1, -1, 0, "" },
+    { "prompt + max_tokens too big", T_GENERAL, 0.0, 100000, 30000, 7,
+      -1, -1, 0, "" },
+    { "difficulty above 1 clamps", T_GENERAL, 1.7, 100, -1, 7, 0, 1, 1,
+      "CA" },
+    { "difficulty below 0 clamps", T_GENERAL, -3.0, 100, -1, 7, 0, 2, 1,
+      "AB" },
+    { "unusable cheapest skipped", T_GENERAL, 0.0, 100, -1, 3, 0, 0, 1,
+      "B" },
+    { NULL, 0, 0, 0, 0, 0, 0, 0, 0, NULL }
+};
+
+
+static void
+init_in(llr_select_in_t *in)
+{
+    memset(in, 0, sizeof(*in));
+    in->ntasks = NTASKS;
+    in->floor = 7500;
+    in->floor_hard = 9000;
+    in->max_tokens = -1;
+    in->cands = cands;
+    in->ncands = 3;
+}
+
+
+int
+main(void)
+{
+    const case_t      *c;
+    llr_select_in_t    in;
+    llr_select_out_t   out;
+    llr_cand_t         tie[3];
+    uint32_t           tf[NTASKS] = { U, 9000, U };
+    uint32_t           tfh[NTASKS] = { U, 9500, U };
+    char               fb[8], reason[256];
+    size_t             i;
+    int                rc;
+
+    for (c = cases; c->what; c++) {
+        init_in(&in);
+        in.task = c->task;
+        in.difficulty = c->d;
+        in.prompt_tokens = c->P;
+        in.max_tokens = c->M;
+
+        for (i = 0; i < 3; i++) {
+            cands[i].usable = (c->usable >> i) & 1;
+        }
+
+        rc = llr_select(&in, &out, reason, sizeof(reason));
+        is_int(rc, c->rc, "%s: rc", c->what);
+        is_int(out.chosen, c->chosen, "%s: chosen", c->what);
+
+        if (rc == 0) {
+            is_int(out.met_floor, c->met, "%s: met floor", c->what);
+
+            for (i = 0; i < out.nfallback; i++) {
+                fb[i] = cands[out.fallback[i]].name[0];
+            }
+            fb[i] = '\0';
+            is_str(fb, c->fallback, "%s: fallback order", c->what);
+        }
+
+        printf("# %s\n", reason);
+    }
+
+    for (i = 0; i < 3; i++) {
+        cands[i].usable = 1;
+    }
+
+    /* required quality, exact */
+    init_in(&in);
+    in.difficulty = 0.42;
+    llr_select(&in, &out, NULL, 0);
+    is_int(out.required, 75000000 + 4200 * 1500, "required = f + d(h - f)");
+    in.difficulty = NAN;
+    llr_select(&in, &out, NULL, 0);
+    is_int(out.difficulty, 0, "NaN difficulty is 0");
+
+    /* floor_hard below floor */
+    in.floor = 9000;
+    in.floor_hard = 7500;
+    in.difficulty = 1.0;
+    llr_select(&in, &out, NULL, 0);
+    is_int(out.required, 75000000, "floor_hard < floor works");
+
+    /* per-task floors */
+    init_in(&in);
+    in.task = T_CODE;
+    in.task_floor = tf;
+    in.task_floor_hard = tfh;
+    llr_select(&in, &out, NULL, 0);
+    is_int(out.chosen, 1, "per-task floor 0.90 for code -> B");
+    in.task = T_GENERAL;
+    llr_select(&in, &out, NULL, 0);
+    is_int(out.chosen, 2, "other tasks keep the policy floor -> C");
+
+    /* ties */
+    tie[0] = cands[0];
+    tie[1] = cands[0];
+    tie[2] = cands[0];
+    tie[0].name = "X";
+    tie[1].name = "Y";
+    tie[2].name = "Z";
+    tie[0].task_quality = tie[1].task_quality = tie[2].task_quality = NULL;
+    tie[0].quality = 8000;
+    tie[1].quality = 9000;
+    tie[2].quality = 9000;
+    init_in(&in);
+    in.cands = tie;
+    llr_select(&in, &out, NULL, 0);
+    is_str(tie[out.chosen].name, "Y", "same cost: higher quality wins, "
+           "then policy order");
+    is_str(tie[out.fallback[0]].name, "Z", "then Z");
+    is_str(tie[out.fallback[1]].name, "X", "then X");
+
+    /* estimates and the reason */
+    init_in(&in);
+    in.task_name = "general";
+    in.prompt_tokens = 100;
+    llr_select(&in, &out, reason, sizeof(reason));
+    is_int(out.expected, 256, "default expected completion");
+    is_int(out.est_cost, 100 * 50000 + 256 * 200000, "est cost of C");
+    is_int(out.est_cost_max, 100ULL * 2500000 + 256ULL * 10000000,
+           "est cost of the most expensive");
+    is_str(reason, "task=general difficulty=0.00 required=0.75 chose=C "
+           "(cheapest of 3 meeting 0.75) est_cost=$0.000056 "
+           "est_saving=$0.002754", "reason");
+
+    in.max_tokens = 100;
+    llr_select(&in, &out, NULL, 0);
+    is_int(out.expected, 100, "E' = min(max_tokens, E)");
+    in.max_tokens = 1000;
+    in.expected = 500;
+    llr_select(&in, &out, NULL, 0);
+    is_int(out.expected, 500, "E' = E when max_tokens is larger");
+
+    init_in(&in);
+    in.task_name = "code";
+    in.difficulty = 1.0;
+    cands[1].usable = 0;
+    llr_select(&in, &out, reason, sizeof(reason));
+    ok(strstr(reason, "chose=C (none met 0.90, best quality 0.85)")
+       != NULL, "none-met reason: %s", reason);
+    cands[1].usable = 1;
+
+    rc = llr_select(&in, &out, reason, 10);
+    is_int(strlen(reason), 9, "reason truncated to its buffer");
+
+    done_testing();
+}

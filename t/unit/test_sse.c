@@ -1,0 +1,535 @@
+/*
+ * Unit tests of core/llr_sse: the SSE parser, split at every byte, in
+ * strip mode and not.
+ */
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tap.h"
+#include "llr_cost.h"
+#include "llr_sse.h"
+
+
+#define USAGE_EVENT                                                         \
+    "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\","           \
+    "\"created\":1,\"model\":\"gpt-4o-mini\",\"choices\":[],"               \
+    "\"usage\":{\"prompt_tokens\":19,\"completion_tokens\":10,"             \
+    "\"total_tokens\":29,\"prompt_tokens_details\":{\"cached_tokens\":3},"  \
+    "\"completion_tokens_details\":{\"reasoning_tokens\":2}}}\n\n"
+
+#define CONTENT_EVENT                                                       \
+    "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\","           \
+    "\"created\":1,\"model\":\"gpt-4o-mini\",\"choices\":[{\"index\":0,"    \
+    "\"delta\":{\"content\":\"H\xc3\xa9\\ud83d\\ude00\"},"                  \
+    "\"finish_reason\":null}],\"usage\":null}\n\n"
+
+/* LF template; variants replace "\n" by "\r\n" or "\r" */
+static const char  stream_head[] =
+    ": keep-alive\n\n"
+    "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\","
+    "\"created\":1,\"model\":\"gpt-4o-mini\",\"choices\":[{\"index\":0,"
+    "\"delta\":{\"role\":\"assistant\",\"content\":\"\"},"
+    "\"finish_reason\":null}],\"usage\":null}\n\n"
+    CONTENT_EVENT
+    "event: chunk\nid: 7\n"
+    "data: {\"id\":\"c1\",\"model\":\"gpt-4o-mini\",\n"
+    "data:\"choices\":[{\"index\":0,\"delta\":{\"content\":\"abc\"},\n"
+    "data: \"finish_reason\":\"stop\"}]}\n\n";
+
+static const char  stream_usage[] = USAGE_EVENT;
+
+static const char  stream_tail[] = "\n: bye\n\ndata: [DONE]\n\n";
+
+
+typedef struct {
+    unsigned char  *buf;
+    size_t          len;
+    size_t          size;
+    const unsigned char  *in_lo, *in_hi;   /* the piece being fed */
+    size_t          outside;               /* emits not inside it */
+    size_t          calls;
+} sink_t;
+
+
+static int
+sink_emit(void *ctx, const unsigned char *p, size_t n)
+{
+    sink_t  *s = ctx;
+
+    if (s->len + n > s->size) {
+        s->size = (s->len + n) * 2 + 64;
+        s->buf = realloc(s->buf, s->size);
+        if (s->buf == NULL) {
+            return -1;
+        }
+    }
+
+    if (p < s->in_lo || p + n > s->in_hi) {
+        s->outside++;
+    }
+
+    memcpy(s->buf + s->len, p, n);
+    s->len += n;
+    s->calls++;
+
+    return 0;
+}
+
+
+static void *
+mem_alloc(void *ctx, size_t size)
+{
+    size_t  *max = ctx;
+
+    if (max && size > *max) {
+        *max = size;
+    }
+
+    return malloc(size);
+}
+
+
+static void
+mem_free(void *ctx, void *p)
+{
+    free(p);
+}
+
+
+static llr_sse_mem_t  mem = { mem_alloc, mem_free, NULL };
+
+
+/* replace "\n" by eol */
+static char *
+with_eol(const char *s, const char *eol, size_t *len)
+{
+    size_t  i, n, el;
+    char   *r;
+
+    el = strlen(eol);
+    r = malloc(strlen(s) * el + 1);
+    n = 0;
+
+    for (i = 0; s[i]; i++) {
+        if (s[i] == '\n') {
+            memcpy(r + n, eol, el);
+            n += el;
+
+        } else {
+            r[n++] = s[i];
+        }
+    }
+
+    r[n] = '\0';
+    *len = n;
+
+    return r;
+}
+
+
+typedef struct {
+    llr_sse_t   sse;
+    sink_t      out;
+    size_t      first_at;   /* absolute offset of first_content, or 0 */
+    int         first_n;    /* how often first_content was set */
+} run_t;
+
+
+static unsigned  seed;
+
+static unsigned
+rnd(void)
+{
+    seed = seed * 1103515245 + 12345;
+    return (seed >> 16) & 0x7fff;
+}
+
+
+/*
+ * mode 0: one piece; 1: two pieces split at k; 2: pieces of k bytes;
+ * 3: random pieces of 1..k bytes
+ */
+static void
+run(run_t *r, const char *s, size_t len, unsigned flags, size_t max_event,
+    int mode, size_t k)
+{
+    size_t  i, n;
+
+    memset(&r->out, 0, sizeof(sink_t));
+    r->first_at = 0;
+    r->first_n = 0;
+    llr_sse_init(&r->sse, flags, max_event, &mem);
+
+    for (i = 0; i < len; i += n) {
+        switch (mode) {
+        case 0: n = len; break;
+        case 1: n = (i == 0) ? k : len - i; break;
+        case 2: n = k; break;
+        default: n = 1 + rnd() % k; break;
+        }
+
+        if (n > len - i) {
+            n = len - i;
+        }
+
+        /* feed from a private copy, so pointers can be checked */
+        {
+            unsigned char  *piece = malloc(n ? n : 1);
+
+            memcpy(piece, s + i, n);
+            r->out.in_lo = piece;
+            r->out.in_hi = piece + n;
+
+            if (llr_sse_feed(&r->sse, piece, n, sink_emit, &r->out) != 0) {
+                printf("# feed failed\n");
+            }
+
+            if (r->sse.first_content) {
+                r->first_n++;
+                r->first_at = i + r->sse.first_content_offset;
+            }
+
+            free(piece);
+        }
+    }
+
+    r->out.in_lo = NULL;
+    r->out.in_hi = NULL;
+    llr_sse_finish(&r->sse, sink_emit, &r->out);
+
+    if (r->sse.first_content) {
+        r->first_n++;
+        r->first_at = len;
+    }
+}
+
+
+static void
+done(run_t *r)
+{
+    free(r->out.buf);
+    llr_sse_free(&r->sse);
+}
+
+
+static int
+same(run_t *a, run_t *b, const char *exp, size_t exp_len)
+{
+    if (memcmp(&a->sse.res, &b->sse.res, sizeof(llr_resp_t)) != 0
+        || a->sse.events != b->sse.events
+        || a->sse.json_events != b->sse.json_events
+        || a->sse.bad_events != b->sse.bad_events
+        || a->sse.stripped != b->sse.stripped
+        || a->sse.done != b->sse.done
+        || a->first_at != b->first_at || a->first_n != b->first_n)
+    {
+        printf("# results differ\n");
+        return 0;
+    }
+
+    if (b->out.len != exp_len || memcmp(b->out.buf, exp, exp_len) != 0) {
+        printf("# output differs (%zu vs %zu bytes)\n", b->out.len, exp_len);
+        return 0;
+    }
+
+    return 1;
+}
+
+
+static void
+test_stream(const char *name, const char *eol)
+{
+    size_t   len, hl, ul, tl, k, explen;
+    char    *full, *exp, *h, *u, *t, *body;
+    run_t    ref, r;
+    int      good, strip;
+    unsigned flags;
+
+    h = with_eol(stream_head, eol, &hl);
+    u = with_eol(stream_usage, eol, &ul);
+    t = with_eol(stream_tail, eol, &tl);
+
+    full = malloc(hl + ul + tl + 1);
+    memcpy(full, h, hl);
+    memcpy(full + hl, u, ul);
+    memcpy(full + hl + ul, t, tl);
+    len = hl + ul + tl;
+
+    exp = malloc(hl + tl + 1);
+    memcpy(exp, h, hl);
+    memcpy(exp + hl, t, tl);
+
+    for (strip = 0; strip < 2; strip++) {
+        flags = strip ? LLR_SSE_STRIP_USAGE : 0;
+        body = strip ? exp : full;
+        explen = strip ? hl + tl : len;
+
+        run(&ref, full, len, flags, 0, 0, 0);
+
+        if (strip == 0) {
+            is_int(ref.out.calls, 1, "%s: one emit without strip", name);
+            is_int(ref.out.outside, 0, "%s: it is the piece itself", name);
+            is_int(ref.sse.events, 5, "%s: 5 events with data", name);
+            is_int(ref.sse.json_events, 4, "%s: 4 JSON events", name);
+            is_int(ref.sse.bad_events, 0, "%s: no bad event", name);
+            ok(ref.sse.done, "%s: [DONE] seen", name);
+            ok(ref.sse.res.has_usage, "%s: usage seen", name);
+            is_int(ref.sse.res.prompt_tokens, 19, "%s: prompt", name);
+            is_int(ref.sse.res.completion_tokens, 10, "%s: completion",
+                   name);
+            is_int(ref.sse.res.total_tokens, 29, "%s: total", name);
+            is_int(ref.sse.res.cached_tokens, 3, "%s: cached", name);
+            is_int(ref.sse.res.reasoning_tokens, 2, "%s: reasoning", name);
+            is_str(ref.sse.res.model, "gpt-4o-mini", "%s: model", name);
+            is_int(ref.sse.res.finish[LLR_FINISH_STOP], 1, "%s: stop", name);
+            /* "Hé😀" = 1 + 2 + 4, "abc" = 3 */
+            is_int(ref.sse.res.content_bytes, 10, "%s: content bytes",
+                   name);
+            is_int(ref.first_n, 1, "%s: first content once", name);
+            {
+                char   *ce;
+                size_t  cl;
+                char   *at;
+
+                ce = with_eol(CONTENT_EVENT, eol, &cl);
+                at = strstr(full, ce);
+                /* just after the line end that completed the event */
+                is_int(ref.first_at, (size_t) (at - full) + cl
+                                     - (strcmp(eol, "\r\n") == 0),
+                       "%s: first content at the end of its event", name);
+                free(ce);
+            }
+
+        } else {
+            is_int(ref.sse.stripped, 1, "%s: one event stripped", name);
+            is_int(ref.out.outside, 0,
+                   "%s: strip mode, one piece: zero-copy", name);
+            ok(ref.out.len == explen
+               && memcmp(ref.out.buf, body, explen) == 0,
+               "%s: strip output is the input minus the usage event",
+               name);
+            ok(ref.sse.res.has_usage
+               && ref.sse.res.completion_tokens == 10,
+               "%s: stripped usage is still counted", name);
+        }
+
+        good = 1;
+        for (k = 1; k < len && good; k++) {
+            run(&r, full, len, flags, 0, 1, k);
+            good = same(&ref, &r, body, explen);
+            if (!good) {
+                printf("# split at %zu\n", k);
+            }
+            done(&r);
+        }
+        ok(good, "%s%s: identical when split in two at every byte", name,
+           strip ? " strip" : "");
+
+        good = 1;
+        for (k = 1; k < 40 && good; k++) {
+            run(&r, full, len, flags, 0, 2, k);
+            good = same(&ref, &r, body, explen);
+            if (!good) {
+                printf("# pieces of %zu\n", k);
+            }
+            done(&r);
+        }
+        ok(good, "%s%s: identical in pieces of 1..39 bytes", name,
+           strip ? " strip" : "");
+
+        seed = 42;
+        good = 1;
+        for (k = 0; k < 500 && good; k++) {
+            run(&r, full, len, flags, 0, 3, 1 + k % 64);
+            good = same(&ref, &r, body, explen);
+            done(&r);
+        }
+        ok(good, "%s%s: identical in 500 random splits (seed 42)", name,
+           strip ? " strip" : "");
+
+        done(&ref);
+    }
+
+    free(full);
+    free(exp);
+    free(h);
+    free(u);
+    free(t);
+}
+
+
+static void
+feed_str(run_t *r, const char *s, unsigned flags, size_t max_event,
+    int mode, size_t k)
+{
+    run(r, s, strlen(s), flags, max_event, mode, k);
+}
+
+
+int
+main(void)
+{
+    run_t   r;
+    char    big[4096];
+    size_t  n, maxalloc;
+
+    test_stream("LF", "\n");
+    test_stream("CRLF", "\r\n");
+    test_stream("CR", "\r");
+
+    /* no trailing blank line at EOF */
+    feed_str(&r, "data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\n\n"
+             "data: [DONE]", 0, 0, 0, 0);
+    ok(r.sse.done, "[DONE] without a final newline counts");
+    is_int(r.sse.events, 2, "both events");
+    done(&r);
+
+    feed_str(&r, "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":5}}",
+             LLR_SSE_STRIP_USAGE, 0, 2, 7);
+    is_int(r.sse.res.prompt_tokens, 5, "usage event at EOF without newline");
+    is_int(r.sse.stripped, 1, "and stripped");
+    is_int(r.out.len, 0, "nothing forwarded");
+    done(&r);
+
+    /* missing [DONE] */
+    feed_str(&r, CONTENT_EVENT, 0, 0, 0, 0);
+    ok(!r.sse.done, "missing [DONE] is seen");
+    ok(r.sse.content_seen, "content seen");
+    ok(!r.sse.res.has_usage, "no usage");
+    is_int(llr_estimate_tokens(r.sse.res.content_bytes), 2,
+           "estimate: ceil(7 / 4)");
+    done(&r);
+
+    /* an error event */
+    n = strlen("data: {\"error\":{\"message\":\"overloaded\",\"type\":"
+               "\"server_error\",\"code\":null}}\n\n");
+    feed_str(&r, "data: {\"error\":{\"message\":\"overloaded\",\"type\":"
+             "\"server_error\",\"code\":null}}\n\n", LLR_SSE_STRIP_USAGE,
+             0, 2, 3);
+    ok(r.sse.res.error, "error event");
+    is_str(r.sse.res.error_type, "server_error", "error type");
+    is_str(r.sse.res.error_message, "overloaded", "error message");
+    is_int(r.sse.stripped, 0, "error event not stripped");
+    is_int(r.out.len, n, "error event forwarded");
+    done(&r);
+
+    /* a usage chunk that also has choices: not stripped */
+    feed_str(&r, "data: {\"choices\":[{\"delta\":{},\"finish_reason\":"
+             "\"length\"}],\"usage\":{\"completion_tokens\":9}}\n\n",
+             LLR_SSE_STRIP_USAGE, 0, 2, 5);
+    is_int(r.sse.stripped, 0, "usage with choices is not stripped");
+    is_int(r.sse.res.completion_tokens, 9, "its usage counted");
+    is_int(r.sse.res.finish[LLR_FINISH_LENGTH], 1, "finish length");
+    done(&r);
+
+    /* tool call and reasoning deltas are content */
+    feed_str(&r, "data: {\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\""
+             ":0,\"function\":{\"name\":\"f\",\"arguments\":\"\"}}]}}]}\n\n",
+             0, 0, 2, 1);
+    is_int(r.first_n, 1, "tool_calls delta is first content");
+    done(&r);
+    feed_str(&r, "data: {\"choices\":[{\"delta\":{\"reasoning_content\":"
+             "\"hm\"}}]}\n\n", 0, 0, 2, 1);
+    is_int(r.first_n, 1, "reasoning_content delta is first content");
+    done(&r);
+    feed_str(&r, "data: {\"choices\":[{\"delta\":{\"content\":\"\"}}]}\n\n",
+             0, 0, 0, 0);
+    is_int(r.first_n, 0, "empty content is not content");
+    done(&r);
+
+    /* comments, unknown fields, data without space, "data" alone */
+    feed_str(&r, ":c\nretry: 5\nfoo\ndata\ndata:[DONE]\n\n", 0, 0, 2, 1);
+    is_int(r.sse.events, 1, "one event");
+    is_int(r.sse.bad_events, 0, "no bad event");
+    ok(r.sse.done, "whitespace around [DONE] is ignored");
+    done(&r);
+    feed_str(&r, "data:[DONE]\r\n\r\n", 0, 0, 2, 1);
+    ok(r.sse.done, "data:[DONE] without space");
+    done(&r);
+    feed_str(&r, "data: hello\n\ndata: {\"a\":\n\n", 0, 0, 0, 0);
+    is_int(r.sse.bad_events, 2, "text and truncated JSON are bad events");
+    done(&r);
+
+    /* oversized events in strip mode: passed through, bounded memory */
+    n = (size_t) sprintf(big, "data: {\"id\":\"");
+    memset(big + n, 'a', 3000);
+    n += 3000;
+    n += (size_t) sprintf(big + n, "\",\"choices\":[],\"usage\":"
+                          "{\"prompt_tokens\":1}}\n\ndata: [DONE]\n\n");
+    maxalloc = 0;
+    mem.ctx = &maxalloc;
+    run(&r, big, n, LLR_SSE_STRIP_USAGE, 1024, 2, 100);
+    is_int(r.sse.oversized_events, 1, "oversized event flagged");
+    is_int(r.sse.stripped, 0, "oversized usage event not stripped");
+    ok(r.out.len == n && memcmp(r.out.buf, big, n) == 0,
+       "oversized event forwarded unchanged");
+    ok(maxalloc <= 1024, "hold buffer stayed within max_event (%zu)",
+       maxalloc);
+    ok(r.sse.res.has_usage, "its usage still parsed");
+    ok(r.sse.done, "stream continues after it");
+    done(&r);
+
+    /* same event in one piece: not held at all, so still stripped */
+    maxalloc = 0;
+    run(&r, big, n, LLR_SSE_STRIP_USAGE, 1024, 0, 0);
+    is_int(r.sse.stripped, 1, "in one piece it is stripped");
+    is_int(maxalloc, 0, "without holding anything");
+    done(&r);
+    mem.ctx = NULL;
+
+    /* content events straddling pieces are released early */
+    maxalloc = 0;
+    mem.ctx = &maxalloc;
+    n = (size_t) sprintf(big, "data: {\"choices\":[{\"delta\":{\"content\""
+                         ":\"");
+    memset(big + n, 'b', 3000);
+    n += 3000;
+    n += (size_t) sprintf(big + n, "\"}}]}\n\n");
+    run(&r, big, n, LLR_SSE_STRIP_USAGE, 0, 2, 10);
+    ok(r.out.len == n && memcmp(r.out.buf, big, n) == 0,
+       "content event forwarded unchanged");
+    ok(maxalloc <= 256, "held only until choices had an element (%zu)",
+       maxalloc);
+    is_int(r.sse.oversized_events, 0, "not oversized");
+    done(&r);
+    mem.ctx = NULL;
+
+    /* no allocator in strip mode: events pass unchanged */
+    {
+        llr_sse_t  s;
+        sink_t     out;
+        const char *ev = USAGE_EVENT;
+
+        memset(&out, 0, sizeof(out));
+        llr_sse_init(&s, LLR_SSE_STRIP_USAGE, 0, NULL);
+        llr_sse_feed(&s, (const unsigned char *) ev, 20, sink_emit, &out);
+        llr_sse_feed(&s, (const unsigned char *) ev + 20, strlen(ev) - 20,
+                     sink_emit, &out);
+        llr_sse_finish(&s, sink_emit, &out);
+        is_int(out.len, strlen(ev), "no allocator: passed unchanged");
+        free(out.buf);
+    }
+
+    /* Responses API stream */
+    feed_str(&r, "event: response.output_text.delta\n"
+             "data: {\"type\":\"response.output_text.delta\",\"delta\":"
+             "\"Hi\"}\n\n"
+             "event: response.completed\n"
+             "data: {\"type\":\"response.completed\",\"response\":{"
+             "\"model\":\"gpt-4.1\",\"status\":\"completed\",\"usage\":{"
+             "\"input_tokens\":11,\"output_tokens\":2,\"input_tokens_details\""
+             ":{\"cached_tokens\":0},\"output_tokens_details\":"
+             "{\"reasoning_tokens\":0},\"total_tokens\":13}}}\n\n",
+             LLR_SSE_STRIP_USAGE, 0, 2, 3);
+    is_int(r.first_n, 1, "responses delta is content");
+    is_int(r.sse.res.prompt_tokens, 11, "responses input_tokens");
+    is_int(r.sse.res.completion_tokens, 2, "responses output_tokens");
+    is_str(r.sse.res.model, "gpt-4.1", "responses model");
+    is_int(r.sse.res.finish[LLR_FINISH_STOP], 1, "responses completed");
+    is_int(r.sse.stripped, 0, "responses events are never stripped");
+    done(&r);
+
+    done_testing();
+}

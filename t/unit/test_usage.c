@@ -1,0 +1,223 @@
+/*
+ * Unit tests of core/llr_usage: usage, model, finish reasons and errors
+ * from non-streamed JSON responses fed in pieces.
+ */
+
+#include <stdint.h>
+#include <string.h>
+
+#include "tap.h"
+#include "llr_usage.h"
+
+
+static const char  chat[] =
+    "{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion\","
+    "\"created\":1700000000,\"model\":\"gpt-4o-mini-2024-07-18\","
+    "\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
+    "\"content\":\"Hello \\\"w\\u00f6rld\\\" \\ud83d\\ude00!\","
+    "\"refusal\":null},\"logprobs\":null,\"finish_reason\":\"stop\"},"
+    "{\"index\":1,\"message\":{\"role\":\"assistant\",\"content\":null,"
+    "\"tool_calls\":[{\"id\":\"c1\",\"type\":\"function\",\"function\":"
+    "{\"name\":\"f\",\"arguments\":\"{\\\"a\\\":1}\"}}]},"
+    "\"finish_reason\":\"tool_calls\"}],"
+    "\"usage\":{\"prompt_tokens\":1234,\"completion_tokens\":56,"
+    "\"total_tokens\":1290,\"prompt_tokens_details\":{\"cached_tokens\":"
+    "1024,\"audio_tokens\":0},\"completion_tokens_details\":"
+    "{\"reasoning_tokens\":7,\"audio_tokens\":0}},"
+    "\"system_fingerprint\":\"fp_1\"}\n";
+
+static const char  responses[] =
+    "{\"id\":\"resp_1\",\"object\":\"response\",\"status\":\"incomplete\","
+    "\"incomplete_details\":{\"reason\":\"max_output_tokens\"},"
+    "\"error\":null,\"model\":\"o3-mini\",\"output\":[{\"type\":"
+    "\"message\",\"content\":[{\"type\":\"output_text\",\"text\":"
+    "\"abcdefgh\"}]}],\"usage\":{\"input_tokens\":328,"
+    "\"input_tokens_details\":{\"cached_tokens\":128},"
+    "\"output_tokens\":52,\"output_tokens_details\":"
+    "{\"reasoning_tokens\":40},\"total_tokens\":380}}";
+
+static const char  embeddings[] =
+    "{\"object\":\"list\",\"data\":[{\"object\":\"embedding\",\"index\":0,"
+    "\"embedding\":[0.0023,-0.0093,1e-5,[1,2,{\"usage\":{\"prompt_tokens\":"
+    "999}}]]}],\"model\":\"text-embedding-3-small\","
+    "\"usage\":{\"prompt_tokens\":8,\"total_tokens\":8}}";
+
+static const char  nousage[] =
+    "{\"id\":\"x\",\"model\":\"m\",\"choices\":[{\"message\":{\"content\":"
+    "\"four\"},\"finish_reason\":\"length\"}],\"usage\":null}";
+
+static const char  errbody[] =
+    "{\"error\":{\"message\":\"Rate limit reached for gpt-4o\","
+    "\"type\":\"requests\",\"param\":null,\"code\":\"rate_limit_exceeded\"}}";
+
+static const char  errnum[] =
+    "{\"error\":{\"message\":\"bad\",\"code\":429,\"type\":\"x\"}}";
+
+
+static int
+run(llr_usage_t *u, const char *s, size_t len, size_t split)
+{
+    size_t  i, n;
+    int     rc;
+
+    llr_usage_init(u);
+    rc = 0;
+
+    for (i = 0; i < len; i += n) {
+        n = split ? split : len;
+        if (n > len - i) {
+            n = len - i;
+        }
+
+        if (llr_usage_feed(u, (const unsigned char *) s + i, n) != 0) {
+            rc = -1;
+        }
+    }
+
+    if (llr_usage_finish(u) != 0) {
+        rc = -1;
+    }
+
+    return rc;
+}
+
+
+/* every split point into two pieces, and every piece size */
+static int
+same_everywhere(const char *s)
+{
+    size_t       len, k;
+    llr_usage_t  whole, u;
+
+    len = strlen(s);
+    run(&whole, s, len, 0);
+
+    for (k = 1; k < len; k++) {
+        llr_usage_init(&u);
+        llr_usage_feed(&u, (const unsigned char *) s, k);
+        llr_usage_feed(&u, (const unsigned char *) s + k, len - k);
+        llr_usage_finish(&u);
+
+        if (memcmp(&u.res, &whole.res, sizeof(llr_resp_t)) != 0) {
+            printf("# differs when split at %zu\n", k);
+            return 0;
+        }
+
+        run(&u, s, len, k);
+
+        if (memcmp(&u.res, &whole.res, sizeof(llr_resp_t)) != 0) {
+            printf("# differs with pieces of %zu\n", k);
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+int
+main(void)
+{
+    llr_usage_t  u;
+    char         deep[LLR_JSON_MAX_DEPTH * 2 + 16];
+    size_t       i;
+
+    /* chat completion */
+    is_int(run(&u, chat, strlen(chat), 0), 0, "chat parses");
+    ok(u.res.has_usage, "chat has usage");
+    is_int(u.res.prompt_tokens, 1234, "prompt_tokens");
+    is_int(u.res.completion_tokens, 56, "completion_tokens");
+    is_int(u.res.total_tokens, 1290, "total_tokens");
+    is_int(u.res.cached_tokens, 1024, "cached_tokens");
+    is_int(u.res.reasoning_tokens, 7, "reasoning_tokens");
+    is_str(u.res.model, "gpt-4o-mini-2024-07-18", "model");
+    is_int(u.res.finish[LLR_FINISH_STOP], 1, "one stop");
+    is_int(u.res.finish[LLR_FINISH_TOOL_CALLS], 1, "one tool_calls");
+    /* Hello "wörld" 😀! = 6 + 1 + 6 + 1 + 1 + 4 + 1, arguments 7 */
+    is_int(u.res.content_bytes, 20 + 7, "content bytes decoded");
+    ok(!u.res.error && !u.res.json_error, "no error");
+    ok(same_everywhere(chat), "chat: same result split at every byte "
+       "and in pieces of every size");
+
+    /* Responses API */
+    is_int(run(&u, responses, strlen(responses), 0), 0, "responses parses");
+    is_int(u.res.prompt_tokens, 328, "input_tokens");
+    is_int(u.res.completion_tokens, 52, "output_tokens");
+    is_int(u.res.cached_tokens, 128, "input cached_tokens");
+    is_int(u.res.reasoning_tokens, 40, "output reasoning_tokens");
+    is_int(u.res.total_tokens, 380, "responses total");
+    is_int(u.res.finish[LLR_FINISH_LENGTH], 1, "incomplete -> length");
+    is_str(u.res.model, "o3-mini", "responses model");
+    is_int(u.res.content_bytes, 8, "responses output text bytes");
+    ok(!u.res.error, "error null is no error");
+    ok(same_everywhere(responses), "responses: same at every split");
+
+    /* embeddings, with a decoy usage nested deeper */
+    is_int(run(&u, embeddings, strlen(embeddings), 0), 0, "embeddings");
+    is_int(u.res.prompt_tokens, 8, "embeddings prompt_tokens (not decoy)");
+    is_int(u.res.total_tokens, 8, "embeddings total");
+    is_int(u.res.completion_tokens, 0, "embeddings no completion");
+    ok(same_everywhere(embeddings), "embeddings: same at every split");
+
+    /* no usage */
+    is_int(run(&u, nousage, strlen(nousage), 0), 0, "no usage parses");
+    ok(!u.res.has_usage, "usage null is no usage");
+    is_int(u.res.content_bytes, 4, "content bytes for the estimate");
+    is_int(u.res.finish[LLR_FINISH_LENGTH], 1, "finish length");
+
+    /* error bodies */
+    is_int(run(&u, errbody, strlen(errbody), 0), 0, "error body parses");
+    ok(u.res.error, "error seen");
+    is_str(u.res.error_type, "requests", "error type");
+    is_str(u.res.error_code, "rate_limit_exceeded", "error code");
+    is_str(u.res.error_message, "Rate limit reached for gpt-4o",
+           "error message");
+    ok(same_everywhere(errbody), "error: same at every split");
+    run(&u, errnum, strlen(errnum), 0);
+    is_str(u.res.error_code, "429", "numeric error code");
+
+    /* not JSON, truncated, trailing garbage, too deep */
+    is_int(run(&u, "<html>502</html>", 16, 0), -1, "html is not JSON");
+    ok(u.res.json_error, "json_error set");
+    is_int(run(&u, chat, strlen(chat) - 5, 0), -1, "truncated body");
+    ok(u.res.has_usage, "what was found before truncation is kept");
+    is_int(run(&u, "{} x", 4, 0), -1, "trailing garbage");
+    is_int(run(&u, "{\"a\":[1,2}", 10, 0), -1, "mismatched bracket");
+    is_int(run(&u, "{\"a\":tru}", 9, 0), -1, "bad literal");
+    is_int(run(&u, "{\"a\":\"\\q\"}", 10, 0), -1, "bad escape");
+
+    for (i = 0; i < LLR_JSON_MAX_DEPTH + 1; i++) {
+        deep[i] = '[';
+    }
+
+    is_int(run(&u, deep, LLR_JSON_MAX_DEPTH + 1, 0), -1, "too deep");
+    is_int(run(&u, deep, LLR_JSON_MAX_DEPTH, 0), -1,
+           "max depth accepted but truncated");
+    ok(!u.json.v_bad, "max depth itself is not an error");
+
+    /* a huge content string is skipped, never held */
+    {
+        static char  big[300000];
+        size_t       n;
+
+        n = (size_t) sprintf(big, "{\"model\":\"m\",\"choices\":[{"
+                             "\"message\":{\"content\":\"");
+        memset(big + n, 'x', 250000);
+        n += 250000;
+        n += (size_t) sprintf(big + n, "\"}}],\"usage\":{\"prompt_tokens\""
+                              ":1,\"completion_tokens\":2}}");
+        is_int(run(&u, big, n, 1000), 0, "250 KB content in 1 KB pieces");
+        is_int(u.res.content_bytes, 250000, "its bytes counted");
+        is_int(u.res.completion_tokens, 2, "usage after it");
+        ok(sizeof(llr_usage_t) < 2048, "state is %zu bytes",
+           sizeof(llr_usage_t));
+    }
+
+    /* finish reasons */
+    is_int(llr_finish_reason("content_filter", 14),
+           LLR_FINISH_CONTENT_FILTER, "content_filter");
+    is_int(llr_finish_reason("stopp", 5), LLR_FINISH_OTHER, "other");
+    is_str(llr_finish_name(LLR_FINISH_LENGTH), "length", "name");
+
+    done_testing();
+}

@@ -1,0 +1,246 @@
+/*
+ * llm-route-classify: classifies JSON lines with the module's own code.
+ *
+ *   llm-route-classify [-m MODEL] < lines
+ *
+ * Each input line is {"prompt": "..."} or an OpenAI request body
+ * ({"messages": [...]}); it is read by the request scanner (llr_req,
+ * as the module reads a body) with the classifier as its text sink.
+ * Each output line is {"task": "...", "difficulty": 0.xxxx,
+ * "scores": {...}} or {"error": "..."} for a line that does not parse.
+ */
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../ngx_llm_route_module/core/llr_req.h"
+#include "../ngx_llm_route_module/core/llr_classify.h"
+
+
+static void *
+cls_malloc(void *ctx, size_t size)
+{
+    return malloc(size);
+}
+
+
+static void *
+cls_realloc(void *ctx, void *p, size_t size)
+{
+    return realloc(p, size);
+}
+
+
+static void
+cls_free(void *ctx, void *p)
+{
+    free(p);
+}
+
+
+static void
+print_json_string(const char *s)
+{
+    size_t          n;
+    unsigned char  *buf;
+
+    n = llr_json_escape_len((const unsigned char *) s, strlen(s));
+    buf = malloc(n + 1);
+    if (buf == NULL) {
+        fputs("\"\"", stdout);
+        return;
+    }
+
+    n = llr_json_escape(buf, (const unsigned char *) s, strlen(s));
+    putchar('"');
+    fwrite(buf, 1, n, stdout);
+    putchar('"');
+    free(buf);
+}
+
+
+/*
+ * Classify one request body.  Returns 0, or -1 with *msg set.  Kept as
+ * one function: the callgrind measurement toggles on it.
+ */
+static char  errbuf[512];
+
+
+int classify_line(const llr_cls_model_t *m, void *state,
+    const unsigned char *line, size_t len, llr_cls_result_t *res,
+    const char **msg);
+
+int
+classify_line(const llr_cls_model_t *m, void *state,
+    const unsigned char *line, size_t len, llr_cls_result_t *res,
+    const char **msg)
+{
+    const char        *param;
+    llr_req_t         *rq;
+    llr_alloc_t        alloc;
+    llr_req_err_e      rc;
+    llr_text_sink_t    sink;
+
+    alloc.malloc = cls_malloc;
+    alloc.realloc = cls_realloc;
+    alloc.free = cls_free;
+    alloc.ctx = NULL;
+
+    llr_cls_state_init(state, m);
+    llr_cls_sink(state, &sink);
+
+    rq = llr_req_create(&alloc, LLR_EP_ANY, NULL, &sink);
+    if (rq == NULL) {
+        *msg = "out of memory";
+        return -1;
+    }
+
+    rc = llr_req_feed(rq, line, len);
+    if (rc == LLR_REQ_OK) {
+        rc = llr_req_finish(rq);
+    }
+
+    /* a bare {"prompt": ...} has no "model": that is fine here */
+    param = llr_req_error_param(rq);
+    if (rc == LLR_REQ_ERR_MISSING && param && strcmp(param, "model") == 0) {
+        rc = LLR_REQ_OK;
+    }
+
+    if (rc != LLR_REQ_OK) {
+        /* the message may live in the scanner: copy before destroying */
+        *msg = llr_req_error_message(rq);
+        snprintf(errbuf, sizeof(errbuf), "%s", *msg ? *msg : "bad request");
+        *msg = errbuf;
+        llr_req_destroy(rq);
+        return -1;
+    }
+
+    llr_cls_finish(state, llr_req_view(rq), res);
+    llr_req_destroy(rq);
+
+    return 0;
+}
+
+
+static void *
+file_alloc(void *ctx, size_t n)
+{
+    return malloc(n);
+}
+
+
+int
+main(int argc, char **argv)
+{
+    int                     i, first;
+    char                   *line, err[256];
+    void                   *state;
+    size_t                  cap, t, flen;
+    ssize_t                 n;
+    FILE                   *f;
+    const char             *msg, *path;
+    unsigned char          *img;
+    llr_cls_model_t        *lm;
+    llr_cls_result_t        res;
+    const llr_cls_model_t  *m;
+
+    path = NULL;
+    img = NULL;
+    lm = NULL;
+
+    for (i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-m") == 0 && i + 1 < argc) {
+            path = argv[++i];
+        } else {
+            fprintf(stderr, "usage: llm-route-classify [-m MODEL] "
+                    "< json-lines\n");
+            return 2;
+        }
+    }
+
+    if (path) {
+        f = fopen(path, "rb");
+        if (f == NULL) {
+            fprintf(stderr, "llm-route-classify: %s: %s\n", path,
+                    strerror(errno));
+            return 1;
+        }
+        fseek(f, 0, SEEK_END);
+        flen = (size_t) ftell(f);
+        fseek(f, 0, SEEK_SET);
+        img = malloc(flen ? flen : 1);
+        if (img == NULL || fread(img, 1, flen, f) != flen) {
+            fprintf(stderr, "llm-route-classify: %s: read error\n", path);
+            return 1;
+        }
+        fclose(f);
+
+        lm = llr_cls_model_load(img, flen, file_alloc, NULL, err,
+                                sizeof(err));
+        if (lm == NULL) {
+            fprintf(stderr, "llm-route-classify: %s: %s\n", path, err);
+            return 1;
+        }
+        m = lm;
+
+    } else {
+        m = llr_cls_default_model();
+        if (m == NULL) {
+            fprintf(stderr, "llm-route-classify: the built-in model is "
+                    "broken\n");
+            return 1;
+        }
+    }
+
+    state = malloc(llr_cls_state_size(m));
+    if (state == NULL) {
+        return 1;
+    }
+
+    line = NULL;
+    cap = 0;
+
+    while ((n = getline(&line, &cap, stdin)) != -1) {
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) {
+            n--;
+        }
+
+        if (classify_line(m, state, (unsigned char *) line, (size_t) n,
+                          &res, &msg) != 0)
+        {
+            fputs("{\"error\":", stdout);
+            print_json_string(msg);
+            fputs("}\n", stdout);
+            continue;
+        }
+
+        fputs("{\"task\":", stdout);
+        print_json_string(res.task_name);
+        printf(",\"difficulty\":%.4f,\"scores\":{", res.difficulty);
+
+        first = 1;
+        for (t = 0; t < res.ntasks; t++) {
+            if (!first) {
+                putchar(',');
+            }
+            first = 0;
+            print_json_string(llr_cls_task_name(m, (int) t));
+            printf(":%.4f", res.scores[t]);
+        }
+
+        fputs("}}\n", stdout);
+    }
+
+    free(line);
+    free(state);
+
+    if (lm) {
+        llr_cls_model_cleanup(lm);
+        free((void *) lm);
+    }
+    free(img);
+
+    return ferror(stdout) ? 1 : 0;
+}

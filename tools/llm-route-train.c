@@ -1,0 +1,793 @@
+/*
+ * llm-route-train: trains the classifier model from JSON lines.
+ *
+ *   llm-route-train -o MODEL [--task-data FILE] [--difficulty-data FILE]
+ *       [--base MODEL] [--bits N] [--epochs N] [--label weak_wrong|gain]
+ *       [--emit-c FILE.c]
+ *   llm-route-train --emit-c FILE.c -i MODEL
+ *
+ * Task data: {"prompt": "...", "task": "code"}.  Difficulty data:
+ * {"prompt": "...", "weak_correct": true, "strong_correct": false}.
+ * Each prompt goes through the classifier's own feature code as one
+ * user message.  Training is deterministic: fixed order, fixed seed,
+ * AdaGrad with L2.  A head without data is copied from the base model
+ * (the built-in default unless --base is given).
+ */
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yajl/yajl_tree.h>
+
+#include "../ngx_llm_route_module/core/llr_classify.h"
+
+
+/* the documented task set, in this order; data may add more */
+static const char  *llr_train_tasks[] = {
+    "general", "code", "math", "reasoning", "creative", "extraction",
+    "summarization", "translation"
+};
+
+
+typedef struct {
+    uint32_t  idx;
+    float     val;
+} llr_feat_t;
+
+
+typedef struct {
+    size_t    start;      /* into the feature pool */
+    uint32_t  n;
+    int       label;      /* task index, or 0/1 */
+    float     dense[LLR_CLS_NSTRUCT];
+} llr_example_t;
+
+
+typedef struct {
+    llr_example_t  *ex;
+    size_t          nex, aex;
+    llr_feat_t     *pool;
+    size_t          npool, apool;
+} llr_set_t;
+
+
+/* recorder of hashed features */
+typedef struct {
+    uint32_t  *b[2];
+    size_t     n[2], a[2];
+} llr_rec_t;
+
+
+static void
+die(const char *msg)
+{
+    fprintf(stderr, "llm-route-train: %s\n", msg);
+    exit(1);
+}
+
+
+static void *
+xrealloc(void *p, size_t n)
+{
+    p = realloc(p, n ? n : 1);
+    if (p == NULL) {
+        die("out of memory");
+    }
+    return p;
+}
+
+
+static void
+rec_push(llr_rec_t *r, int g, uint32_t b)
+{
+    if (r->n[g] == r->a[g]) {
+        r->a[g] = r->a[g] ? 2 * r->a[g] : 256;
+        r->b[g] = xrealloc(r->b[g], r->a[g] * sizeof(uint32_t));
+    }
+    r->b[g][r->n[g]++] = b;
+}
+
+
+static void
+rec_cb(void *ctx, uint32_t bucket, int group)
+{
+    size_t      i;
+    llr_rec_t  *r = ctx;
+
+    if (bucket == UINT32_MAX) {
+        for (i = 0; i < r->n[LLR_CLS_GROUP_CUR]; i++) {
+            rec_push(r, LLR_CLS_GROUP_CTX, r->b[LLR_CLS_GROUP_CUR][i]);
+        }
+        r->n[LLR_CLS_GROUP_CUR] = 0;
+        return;
+    }
+
+    rec_push(r, group, bucket);
+}
+
+
+static int
+cmp_u32(const void *a, const void *b)
+{
+    uint32_t  x = *(const uint32_t *) a, y = *(const uint32_t *) b;
+
+    return x < y ? -1 : x > y;
+}
+
+
+static int
+cmp_feat(const void *a, const void *b)
+{
+    const llr_feat_t  *x = a, *y = b;
+
+    return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+
+/*
+ * Extract the features of one prompt exactly as the module does: one
+ * user message through the sink, then finish with a one-turn view.
+ */
+static void
+extract(const llr_cls_model_t *fm, void *state, llr_rec_t *r,
+    const char *prompt, size_t len, llr_set_t *set, int label)
+{
+    int               g;
+    size_t            i, k, first;
+    float             w;
+    double            ncur, nctx, inv[2];
+    llr_example_t    *ex;
+    llr_req_view_t    view;
+    llr_text_sink_t   sink;
+    llr_cls_result_t  res;
+
+    r->n[0] = r->n[1] = 0;
+    llr_cls_state_init(state, fm);
+    llr_cls_state_set_recorder(state, rec_cb, r);
+    llr_cls_sink(state, &sink);
+
+    sink.message_begin(sink.ctx, "user", 0);
+    sink.text(sink.ctx, (const unsigned char *) prompt, len);
+    sink.message_end(sink.ctx);
+
+    memset(&view, 0, sizeof(view));
+    view.messages = 1;
+    view.user_turns = 1;
+    view.max_tokens = -1;
+    view.stream = -1;
+    view.include_usage = -1;
+    view.text_bytes = len;
+
+    llr_cls_finish(state, &view, &res);
+    llr_cls_state_counts(state, &ncur, &nctx);
+
+    inv[0] = ncur > 0 ? 1.0 / sqrt(ncur) : 0;
+    inv[1] = nctx > 0 ? 1.0 / sqrt(nctx) : 0;
+
+    if (set->nex == set->aex) {
+        set->aex = set->aex ? 2 * set->aex : 1024;
+        set->ex = xrealloc(set->ex, set->aex * sizeof(llr_example_t));
+    }
+
+    ex = &set->ex[set->nex++];
+    ex->start = set->npool;
+    ex->label = label;
+    memcpy(ex->dense, llr_cls_state_dense(state), sizeof(ex->dense));
+
+    for (g = 0; g < 2; g++) {
+        qsort(r->b[g], r->n[g], sizeof(uint32_t), cmp_u32);
+        /* ctx weight as the heads apply it (see llr_cls_finish) */
+        w = (float) inv[g] * (g == LLR_CLS_GROUP_CTX ? 0.5f : 1.0f);
+
+        for (i = 0; i < r->n[g]; i = k) {
+            for (k = i; k < r->n[g] && r->b[g][k] == r->b[g][i]; k++) {
+                /* void */
+            }
+            if (set->npool == set->apool) {
+                set->apool = set->apool ? 2 * set->apool : 65536;
+                set->pool = xrealloc(set->pool,
+                                     set->apool * sizeof(llr_feat_t));
+            }
+            set->pool[set->npool].idx = r->b[g][i];
+            set->pool[set->npool].val = w * (float) (k - i);
+            set->npool++;
+        }
+    }
+
+    /* merge a bucket seen in both groups */
+    first = ex->start;
+    qsort(set->pool + first, set->npool - first, sizeof(llr_feat_t),
+          cmp_feat);
+    for (i = first, k = first; i < set->npool; i++) {
+        if (k > first && set->pool[k - 1].idx == set->pool[i].idx) {
+            set->pool[k - 1].val += set->pool[i].val;
+        } else {
+            set->pool[k++] = set->pool[i];
+        }
+    }
+    set->npool = k;
+    ex->n = (uint32_t) (k - first);
+}
+
+
+static char *
+read_file(const char *path, size_t *len)
+{
+    FILE    *f;
+    char    *buf;
+    size_t   n, a;
+
+    f = fopen(path, "rb");
+    if (f == NULL) {
+        fprintf(stderr, "llm-route-train: %s: %s\n", path, strerror(errno));
+        exit(1);
+    }
+
+    buf = NULL;
+    n = 0;
+    a = 0;
+    for ( ;; ) {
+        if (n == a) {
+            a = a ? 2 * a : 1 << 20;
+            buf = xrealloc(buf, a + 1);
+        }
+        size_t  r = fread(buf + n, 1, a - n, f);
+        if (r == 0) {
+            break;
+        }
+        n += r;
+    }
+
+    fclose(f);
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+
+static int
+task_id(char names[][LLR_CLS_TASK_NAME_LEN], uint32_t *ntasks,
+    const char *name)
+{
+    uint32_t  t;
+
+    for (t = 0; t < *ntasks; t++) {
+        if (strcmp(names[t], name) == 0) {
+            return (int) t;
+        }
+    }
+
+    if (*ntasks == LLR_CLS_MAX_TASKS
+        || strlen(name) >= LLR_CLS_TASK_NAME_LEN || name[0] == '\0')
+    {
+        fprintf(stderr, "llm-route-train: bad or too many task names "
+                "(\"%s\")\n", name);
+        exit(1);
+    }
+
+    snprintf(names[*ntasks], LLR_CLS_TASK_NAME_LEN, "%s", name);
+    return (int) (*ntasks)++;
+}
+
+
+/*
+ * Read a JSON lines file.  kind 0: task data, 1: difficulty data.
+ */
+static void
+load_data(const char *path, int kind, int gain, const llr_cls_model_t *fm,
+    void *state, llr_rec_t *r, llr_set_t *set,
+    char names[][LLR_CLS_TASK_NAME_LEN], uint32_t *ntasks)
+{
+    int           label;
+    char         *buf, *line, *nl, *text, errbuf[256];
+    size_t        len, lineno;
+    yajl_val      v, p, t, wc, sc;
+    const char   *kp[] = { "prompt", NULL };
+    const char   *kt[] = { "task", NULL };
+    const char   *kw[] = { "weak_correct", NULL };
+    const char   *ks[] = { "strong_correct", NULL };
+
+    buf = read_file(path, &len);
+    lineno = 0;
+
+    for (line = buf; line < buf + len; line = nl + 1) {
+        nl = strchr(line, '\n');
+        if (nl == NULL) {
+            nl = buf + len;
+        }
+        *nl = '\0';
+        lineno++;
+
+        if (line[strspn(line, " \t\r")] == '\0') {
+            continue;
+        }
+
+        v = yajl_tree_parse(line, errbuf, sizeof(errbuf));
+        if (v == NULL) {
+            fprintf(stderr, "llm-route-train: %s:%zu: bad JSON\n", path,
+                    lineno);
+            exit(1);
+        }
+
+        p = yajl_tree_get(v, kp, yajl_t_string);
+        if (p == NULL) {
+            fprintf(stderr, "llm-route-train: %s:%zu: no \"prompt\"\n",
+                    path, lineno);
+            exit(1);
+        }
+
+        if (kind == 0) {
+            t = yajl_tree_get(v, kt, yajl_t_string);
+            if (t == NULL) {
+                fprintf(stderr, "llm-route-train: %s:%zu: no \"task\"\n",
+                        path, lineno);
+                exit(1);
+            }
+            label = task_id(names, ntasks, YAJL_GET_STRING(t));
+
+        } else {
+            wc = yajl_tree_get(v, kw, yajl_t_any);
+            sc = yajl_tree_get(v, ks, yajl_t_any);
+            if (wc == NULL || !(YAJL_IS_TRUE(wc) || YAJL_IS_FALSE(wc))) {
+                fprintf(stderr, "llm-route-train: %s:%zu: no boolean "
+                        "\"weak_correct\"\n", path, lineno);
+                exit(1);
+            }
+            label = !YAJL_IS_TRUE(wc);
+            if (gain) {
+                label = label && sc && YAJL_IS_TRUE(sc);
+            }
+        }
+
+        text = YAJL_GET_STRING(p);
+        if (text == NULL) {
+            text = "";
+        }
+
+        extract(fm, state, r, text, strlen(text), set, label);
+        yajl_tree_free(v);
+    }
+
+    free(buf);
+}
+
+
+/* a deterministic permutation (xorshift64*, fixed seed) */
+static void
+shuffle(size_t *perm, size_t n, uint64_t *seed)
+{
+    size_t    i, j, tmp;
+    uint64_t  x;
+
+    for (i = n; i > 1; i--) {
+        x = *seed;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        *seed = x;
+        j = (size_t) ((x * 0x2545f4914f6cdd1dULL) >> 33) % i;
+        tmp = perm[i - 1];
+        perm[i - 1] = perm[j];
+        perm[j] = tmp;
+    }
+}
+
+
+/*
+ * Multinomial (k >= 2 columns) or binary (k == 1: logistic) regression
+ * with AdaGrad and L2 on the touched weights.
+ */
+static void
+train(llr_set_t *set, size_t nb, size_t k, int epochs, double lr,
+    double l2, float *wh, float *wd, float *bias, const double *cw)
+{
+    size_t    e, i, j, c, n, *perm;
+    double    z[LLR_CLS_MAX_TASKS], g[LLR_CLS_MAX_TASKS], mx, s, y, wt;
+    double   *gh, *gd, *gb;
+    uint64_t  seed;
+    llr_feat_t     *f;
+    llr_example_t  *ex;
+
+    n = set->nex;
+    perm = xrealloc(NULL, n * sizeof(size_t));
+    gh = calloc(nb * k, sizeof(double));
+    gd = calloc(LLR_CLS_NSTRUCT * k, sizeof(double));
+    gb = calloc(k, sizeof(double));
+    if (gh == NULL || gd == NULL || gb == NULL) {
+        die("out of memory");
+    }
+
+    for (i = 0; i < n; i++) {
+        perm[i] = i;
+    }
+
+    seed = 0x853c49e6748fea9bULL;
+
+    for (e = 0; e < (size_t) epochs; e++) {
+        shuffle(perm, n, &seed);
+
+        for (i = 0; i < n; i++) {
+            ex = &set->ex[perm[i]];
+            f = set->pool + ex->start;
+
+            for (c = 0; c < k; c++) {
+                z[c] = bias[c];
+            }
+            for (j = 0; j < ex->n; j++) {
+                for (c = 0; c < k; c++) {
+                    z[c] += f[j].val * wh[f[j].idx * k + c];
+                }
+            }
+            for (j = 0; j < LLR_CLS_NSTRUCT; j++) {
+                if (ex->dense[j] != 0.0f) {
+                    for (c = 0; c < k; c++) {
+                        z[c] += ex->dense[j] * wd[j * k + c];
+                    }
+                }
+            }
+
+            if (k == 1) {
+                y = 1.0 / (1.0 + exp(-z[0]));
+                wt = cw[ex->label];
+                g[0] = wt * (y - ex->label);
+
+            } else {
+                mx = z[0];
+                for (c = 1; c < k; c++) {
+                    if (z[c] > mx) {
+                        mx = z[c];
+                    }
+                }
+                s = 0;
+                for (c = 0; c < k; c++) {
+                    z[c] = exp(z[c] - mx);
+                    s += z[c];
+                }
+                wt = cw[ex->label];
+                for (c = 0; c < k; c++) {
+                    g[c] = wt * (z[c] / s - ((int) c == ex->label));
+                }
+            }
+
+            for (c = 0; c < k; c++) {
+                double  gg;
+
+                gb[c] += g[c] * g[c];
+                bias[c] -= (float) (lr * g[c] / sqrt(gb[c] + 1e-8));
+
+                for (j = 0; j < ex->n; j++) {
+                    size_t  ix = f[j].idx * k + c;
+
+                    gg = g[c] * f[j].val + l2 * wh[ix];
+                    gh[ix] += gg * gg;
+                    wh[ix] -= (float) (lr * gg / sqrt(gh[ix] + 1e-8));
+                }
+
+                for (j = 0; j < LLR_CLS_NSTRUCT; j++) {
+                    if (ex->dense[j] != 0.0f) {
+                        size_t  ix = j * k + c;
+
+                        gg = g[c] * ex->dense[j] + l2 * wd[ix];
+                        gd[ix] += gg * gg;
+                        wd[ix] -= (float) (lr * gg / sqrt(gd[ix] + 1e-8));
+                    }
+                }
+            }
+        }
+    }
+
+    free(perm);
+    free(gh);
+    free(gd);
+    free(gb);
+}
+
+
+static void
+emit_c(const char *path, const unsigned char *img, size_t len)
+{
+    FILE    *f;
+    size_t   i, col;
+
+    f = fopen(path, "w");
+    if (f == NULL) {
+        fprintf(stderr, "llm-route-train: %s: %s\n", path, strerror(errno));
+        exit(1);
+    }
+
+    fprintf(f, "/*\n * The built-in classifier model.  Generated by "
+            "tools/train-default.sh\n * (llm-route-train --emit-c) from "
+            "models/default.model: do not edit.\n */\n\n"
+            "#include \"llr_classify.h\"\n\n\n"
+            "const size_t  llr_cls_default_image_len = %zu;\n\n"
+            "__attribute__((aligned(16)))\n"
+            "const unsigned char  llr_cls_default_image[] = {\n", len);
+
+    col = 0;
+    for (i = 0; i < len; i++) {
+        col += fprintf(f, "%s%u,", col == 0 ? "" : "", img[i]);
+        if (col >= 76 || i + 1 == len) {
+            fputc('\n', f);
+            col = 0;
+        }
+    }
+
+    fprintf(f, "};\n");
+
+    if (fclose(f) != 0) {
+        die("write error");
+    }
+}
+
+
+static void
+usage(void)
+{
+    fprintf(stderr,
+        "usage: llm-route-train -o MODEL [--task-data FILE] "
+        "[--difficulty-data FILE]\n"
+        "           [--base MODEL] [--bits N] [--epochs N] "
+        "[--label weak_wrong|gain]\n"
+        "           [--emit-c FILE.c]\n"
+        "       llm-route-train -i MODEL --emit-c FILE.c\n");
+    exit(2);
+}
+
+
+static void *
+xalloc(void *ctx, size_t n)
+{
+    return xrealloc(NULL, n);
+}
+
+
+static llr_cls_model_t *
+load_model(const char *path, unsigned char **img)
+{
+    char              err[256];
+    size_t            len;
+    llr_cls_model_t  *m;
+
+    *img = (unsigned char *) read_file(path, &len);
+    m = llr_cls_model_load(*img, len, xalloc, NULL, err, sizeof(err));
+    if (m == NULL) {
+        fprintf(stderr, "llm-route-train: %s: %s\n", path, err);
+        exit(1);
+    }
+    return m;
+}
+
+
+int
+main(int argc, char **argv)
+{
+    int                     i, epochs, gain;
+    char                    err[256];
+    char                    names[LLR_CLS_MAX_TASKS][LLR_CLS_TASK_NAME_LEN];
+    void                   *state;
+    size_t                  nb, len, t;
+    uint32_t                bits, ntasks;
+    float                  *th, *td, *tb, *dh, *dd, db;
+    double                  cw[LLR_CLS_MAX_TASKS], cnt[LLR_CLS_MAX_TASKS];
+    FILE                   *f;
+    llr_rec_t               rec;
+    llr_set_t               tset, dset;
+    unsigned char          *img, *bimg, *fimg;
+    const char             *out, *tdata, *ddata, *base, *emit, *in;
+    llr_cls_params_t        p, bp;
+    llr_cls_model_t        *fm;
+    const llr_cls_model_t  *bm;
+
+    out = tdata = ddata = base = emit = in = NULL;
+    bits = 0;
+    epochs = 6;
+    gain = 0;
+
+    for (i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) {
+            out = argv[++i];
+        } else if (strcmp(argv[i], "-i") == 0 && i + 1 < argc) {
+            in = argv[++i];
+        } else if (strcmp(argv[i], "--task-data") == 0 && i + 1 < argc) {
+            tdata = argv[++i];
+        } else if (strcmp(argv[i], "--difficulty-data") == 0 && i + 1 < argc)
+        {
+            ddata = argv[++i];
+        } else if (strcmp(argv[i], "--base") == 0 && i + 1 < argc) {
+            base = argv[++i];
+        } else if (strcmp(argv[i], "--emit-c") == 0 && i + 1 < argc) {
+            emit = argv[++i];
+        } else if (strcmp(argv[i], "--bits") == 0 && i + 1 < argc) {
+            bits = (uint32_t) atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--epochs") == 0 && i + 1 < argc) {
+            epochs = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--label") == 0 && i + 1 < argc) {
+            i++;
+            if (strcmp(argv[i], "gain") == 0) {
+                gain = 1;
+            } else if (strcmp(argv[i], "weak_wrong") != 0) {
+                usage();
+            }
+        } else {
+            usage();
+        }
+    }
+
+    if (in) {
+        if (emit == NULL || out || tdata || ddata) {
+            usage();
+        }
+        /* validate it first */
+        fm = load_model(in, &img);
+        llr_cls_model_cleanup(fm);
+        free(img);
+        img = (unsigned char *) read_file(in, &len);
+        emit_c(emit, img, len);
+        free(img);
+        return 0;
+    }
+
+    if (out == NULL || (tdata == NULL && ddata == NULL) || epochs < 1) {
+        usage();
+    }
+
+    /* the base model provides the head without data */
+    bimg = NULL;
+    if (base) {
+        bm = load_model(base, &bimg);
+    } else {
+        bm = llr_cls_default_model();
+        if (bm == NULL) {
+            die("the built-in model is broken");
+        }
+    }
+
+    if (llr_cls_model_params(bm, &bp) != 0) {
+        die("out of memory");
+    }
+
+    if (bits == 0 || (tdata == NULL || ddata == NULL)) {
+        if (bits && bits != bp.hash_bits) {
+            die("--bits needs both data files (the other head comes from "
+                "the base model)");
+        }
+        bits = bp.hash_bits;
+    }
+
+    if (bits < 8 || bits > 22) {
+        die("--bits must be 8..22");
+    }
+
+    nb = (size_t) 1 << bits;
+
+    /* a zero model with these dimensions: the feature extractor */
+    memset(&p, 0, sizeof(p));
+    memset(names, 0, sizeof(names));
+    ntasks = 0;
+    for (t = 0; t < sizeof(llr_train_tasks) / sizeof(llr_train_tasks[0]);
+         t++)
+    {
+        (void) task_id(names, &ntasks, llr_train_tasks[t]);
+    }
+
+    th = calloc(nb * LLR_CLS_MAX_TASKS, sizeof(float));
+    dh = calloc(nb, sizeof(float));
+    td = calloc(LLR_CLS_NSTRUCT * LLR_CLS_MAX_TASKS, sizeof(float));
+    dd = calloc(LLR_CLS_NSTRUCT, sizeof(float));
+    tb = calloc(LLR_CLS_MAX_TASKS, sizeof(float));
+    if (th == NULL || dh == NULL || td == NULL || dd == NULL || tb == NULL) {
+        die("out of memory");
+    }
+    db = 0;
+
+    p.hash_bits = bits;
+    p.ntasks = ntasks;
+    p.ctx_weight = 0.5f;
+    memcpy(p.task_names, names, sizeof(names));
+    p.task_hashed = th;
+    p.diff_hashed = dh;
+    p.task_dense = td;
+    p.diff_dense = dd;
+    p.task_bias = tb;
+    p.diff_bias = 0;
+
+    fimg = llr_cls_model_write(&p, &len);
+    if (fimg == NULL) {
+        die("out of memory");
+    }
+    fm = llr_cls_model_load(fimg, len, xalloc, NULL, err, sizeof(err));
+    if (fm == NULL) {
+        die(err);
+    }
+
+    state = xrealloc(NULL, llr_cls_state_size(fm));
+    memset(&rec, 0, sizeof(rec));
+    memset(&tset, 0, sizeof(tset));
+    memset(&dset, 0, sizeof(dset));
+
+    if (tdata) {
+        load_data(tdata, 0, 0, fm, state, &rec, &tset, names, &ntasks);
+
+        /* inverse class frequency weights, capped */
+        memset(cnt, 0, sizeof(cnt));
+        for (t = 0; t < tset.nex; t++) {
+            cnt[tset.ex[t].label]++;
+        }
+        for (t = 0; t < ntasks; t++) {
+            cw[t] = cnt[t] ? (double) tset.nex / (ntasks * cnt[t]) : 1.0;
+            cw[t] = sqrt(cw[t]);
+            if (cw[t] > 4.0) {
+                cw[t] = 4.0;
+            }
+        }
+
+        train(&tset, nb, ntasks, epochs, 0.2, 1e-6, th, td, tb, cw);
+        fprintf(stderr, "llm-route-train: task head: %zu prompts, "
+                "%u tasks\n", tset.nex, ntasks);
+
+    } else {
+        /* the base model's task head */
+        ntasks = bp.ntasks;
+        memcpy(names, bp.task_names, sizeof(names));
+        memcpy(th, bp.task_hashed, nb * ntasks * sizeof(float));
+        memcpy(td, bp.task_dense, LLR_CLS_NSTRUCT * ntasks * sizeof(float));
+        memcpy(tb, bp.task_bias, ntasks * sizeof(float));
+    }
+
+    if (ddata) {
+        load_data(ddata, 1, gain, fm, state, &rec, &dset, NULL, NULL);
+        cw[0] = 1.0;
+        cw[1] = 1.0;
+        train(&dset, nb, 1, epochs, 0.1, 1e-6, dh, dd, &db, cw);
+        fprintf(stderr, "llm-route-train: difficulty head: %zu prompts\n",
+                dset.nex);
+
+    } else {
+        memcpy(dh, bp.diff_hashed, nb * sizeof(float));
+        memcpy(dd, bp.diff_dense, LLR_CLS_NSTRUCT * sizeof(float));
+        db = bp.diff_bias;
+    }
+
+    p.ntasks = ntasks;
+    memcpy(p.task_names, names, sizeof(names));
+    p.diff_bias = db;
+
+    img = llr_cls_model_write(&p, &len);
+    if (img == NULL) {
+        die("out of memory");
+    }
+
+    f = fopen(out, "wb");
+    if (f == NULL || fwrite(img, 1, len, f) != len || fclose(f) != 0) {
+        fprintf(stderr, "llm-route-train: %s: write failed\n", out);
+        return 1;
+    }
+
+    if (emit) {
+        emit_c(emit, img, len);
+    }
+
+    fprintf(stderr, "llm-route-train: wrote %s (%zu bytes)\n", out, len);
+
+    llr_cls_model_cleanup(fm);
+    free(img);
+    free(fimg);
+    free(state);
+    free(rec.b[0]);
+    free(rec.b[1]);
+    free(tset.ex);
+    free(tset.pool);
+    free(dset.ex);
+    free(dset.pool);
+    free(th);
+    free(dh);
+    free(td);
+    free(dd);
+    free(tb);
+    llr_cls_params_free(&bp);
+    free(bimg);
+
+    return 0;
+}

@@ -1,0 +1,140 @@
+#!/usr/bin/perl
+#
+# Scores llm-route-classify output against held-out labels.
+#
+#   perl tools/llr-eval.pl task LABELS.jsonl PRED.jsonl
+#   perl tools/llr-eval.pl difficulty NAME LABELS.jsonl PRED.jsonl
+#
+# Difficulty: route the k highest-difficulty prompts to the strong model
+# (ties broken by input order), performance = mean correctness (strong's
+# where routed, weak's otherwise), PGR = (perf - weak) / (strong - weak),
+# CPT(x) = smallest strong share with PGR >= x, APGR = area under PGR
+# over strong share in [0, 1] (trapezoids over every k).
+
+use strict;
+use warnings;
+use JSON::PP;
+
+my $J = JSON::PP->new->utf8;
+
+sub lines {
+    my ($p) = @_;
+    open(my $f, '<:raw', $p) or die "$p: $!\n";
+    my @l = map { $J->decode($_) } grep { /\S/ } <$f>;
+    close $f;
+    return @l;
+}
+
+my $mode = shift @ARGV // '';
+
+if ($mode eq 'task') {
+    my @lab = lines($ARGV[0]);
+    my @pre = lines($ARGV[1]);
+    die "count mismatch\n" unless @lab == @pre;
+    my (%n, %ok, %conf, $ok);
+    for my $i (0 .. $#lab) {
+        my ($t, $p) = ($lab[$i]{task}, $pre[$i]{task} // 'ERROR');
+        $n{$t}++;
+        $conf{$t}{$p}++;
+        if ($t eq $p) { $ok{$t}++; $ok++; }
+    }
+    my @t = sort keys %n;
+    printf "task accuracy: %.1f%% (%d/%d held-out prompts)\n\n",
+        100 * ($ok // 0) / @lab, $ok // 0, scalar @lab;
+    print "| true \\ predicted | n | accuracy | ", join(' | ', @t), " |\n";
+    print "|---|---|---|", join('|', map { '---' } @t), "|\n";
+    for my $a (@t) {
+        printf "| %s | %d | %.1f%% | %s |\n", $a, $n{$a},
+            100 * ($ok{$a} // 0) / $n{$a},
+            join(' | ', map { $conf{$a}{$_} // 0 } @t);
+    }
+    exit 0;
+}
+
+die "usage: $0 task LABELS PRED | difficulty NAME LABELS PRED\n"
+    unless $mode eq 'difficulty';
+
+my ($name, $lp, $pp) = @ARGV;
+my @lab = lines($lp);
+my @pre = lines($pp);
+die "count mismatch\n" unless @lab == @pre;
+my $n = @lab;
+my @w = map { $_->{weak_correct} ? 1 : 0 } @lab;
+my @s = map { $_->{strong_correct} ? 1 : 0 } @lab;
+my ($ws, $ss) = (0, 0);
+$ws += $_ for @w;
+$ss += $_ for @s;
+my $gap = ($ss - $ws) / $n;
+
+sub curve {
+    my (@order) = @_;
+    my @pgr = (0);
+    my $perf = $ws;
+    for my $k (1 .. $n) {
+        my $i = $order[$k - 1];
+        $perf += $s[$i] - $w[$i];
+        push @pgr, ($perf / $n - $ws / $n) / $gap;
+    }
+    return @pgr;
+}
+
+sub metrics {
+    my (@pgr) = @_;
+    my %m;
+    for my $x (0.5, 0.8) {
+        for my $k (0 .. $n) {
+            if ($pgr[$k] >= $x - 1e-12) { $m{$x} = $k / $n; last; }
+        }
+    }
+    my $a = 0;
+    $a += ($pgr[$_ - 1] + $pgr[$_]) / 2 / $n for 1 .. $n;
+    $m{apgr} = $a;
+    $m{at} = [map { $pgr[int($_ * $n / 10 + 0.5)] } 1 .. 10];
+    return \%m;
+}
+
+my @d = map { $_->{difficulty} // -1 } @pre;
+my @order = sort { $d[$b] <=> $d[$a] or $a <=> $b } 0 .. $n - 1;
+my $r = metrics(curve(@order));
+
+# oracle: prompts the strong model fixes first, the ones it breaks last
+my @orc = sort { ($s[$b] - $w[$b]) <=> ($s[$a] - $w[$a]) or $a <=> $b }
+    0 .. $n - 1;
+my $o = metrics(curve(@orc));
+
+# random: the expected PGR at share x is x
+my $rnd = {0.5 => 0.5, 0.8 => 0.8, apgr => 0.5,
+           at => [map { $_ / 10 } 1 .. 10]};
+
+# AUC of difficulty against "weak wrong"
+my ($pos, $neg, $auc) = (0, 0, 0);
+{
+    my @asc = sort { $d[$a] <=> $d[$b] or $a <=> $b } 0 .. $n - 1;
+    my ($rank, $i) = (0, 0);
+    my $sum = 0;
+    while ($i < $n) {
+        my $j = $i;
+        $j++ while $j + 1 < $n && $d[$asc[$j + 1]] == $d[$asc[$i]];
+        my $avg = ($i + $j) / 2 + 1;
+        for my $k ($i .. $j) {
+            if (!$w[$asc[$k]]) { $sum += $avg; $pos++ } else { $neg++ }
+        }
+        $i = $j + 1;
+    }
+    $auc = ($pos && $neg) ? ($sum - $pos * ($pos + 1) / 2) / ($pos * $neg)
+                          : 0;
+}
+
+printf "### %s: %d held-out prompts, weak %.1f%%, strong %.1f%%\n\n",
+    $name, $n, 100 * $ws / $n, 100 * $ss / $n;
+printf "AUC of difficulty for \"weak answer wrong\": %.3f\n\n", $auc;
+print "| router | ", join(' | ', map { "PGR\@" . ($_ * 10) . "%" } 1 .. 10),
+    " | CPT(50%) | CPT(80%) | APGR |\n";
+print "|---|", join('|', map { '---' } 1 .. 13), "|\n";
+for my $row (['random', $rnd], ['llm_route', $r], ['oracle', $o]) {
+    my $m = $row->[1];
+    printf "| %s | %s | %.1f%% | %.1f%% | %.3f |\n", $row->[0],
+        join(' | ', map { sprintf "%.2f", $_ } @{$m->{at}}),
+        100 * $m->{0.5}, 100 * $m->{0.8}, $m->{apgr};
+}
+print "\n";
