@@ -59,6 +59,10 @@ typedef struct {
     ngx_uint_t                       status;   /* 0: no override */
     ngx_str_t                        retry_after;
 
+    /* a bad request: the message and the parameter for the client */
+    ngx_str_t                        error;
+    char                            *error_param;
+
     /* the request */
     ngx_str_t                        model;    /* JSON-escaped */
     ngx_uint_t                       prompt_tokens;
@@ -631,6 +635,19 @@ ngx_http_llm_route_mock_body_handler(ngx_http_request_t *r)
 
     if (ctx->status == 0) {
         rc = ngx_http_llm_route_mock_scan(ctx);
+
+        if (rc != NGX_OK && ctx->error.len) {
+            rc = ngx_http_llm_route_mock_error(r, rc,
+                                         rc == NGX_HTTP_BAD_REQUEST
+                                         ? "invalid_request_error"
+                                         : "server_error",
+                                         ctx->error_param, NULL,
+                                         ctx->error.data, ctx->error.len,
+                                         NULL);
+            ngx_http_finalize_request(r, rc);
+            return;
+        }
+
         if (rc != NGX_OK) {
             ngx_http_finalize_request(r, rc);
             return;
@@ -674,7 +691,6 @@ ngx_http_llm_route_mock_scan(ngx_http_llm_route_mock_ctx_t *ctx)
     ssize_t               n;
     ngx_int_t             rc;
     ngx_buf_t            *b;
-    ngx_uint_t            status;
     llr_req_t            *rq;
     ngx_chain_t          *cl;
     llr_alloc_t           alloc;
@@ -779,10 +795,10 @@ ngx_http_llm_route_mock_scan(ngx_http_llm_route_mock_ctx_t *ctx)
     }
 
     if (err != LLR_REQ_OK) {
-        status = NGX_HTTP_BAD_REQUEST;
+        rc = NGX_HTTP_BAD_REQUEST;
 
         if (err == LLR_REQ_ERR_NOMEM || err == LLR_REQ_ERR_OUTPUT) {
-            status = NGX_HTTP_INTERNAL_SERVER_ERROR;
+            rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
         msg = llr_req_error_message(rq);
@@ -793,13 +809,29 @@ ngx_http_llm_route_mock_scan(ngx_http_llm_route_mock_ctx_t *ctx)
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "llm_route_mock: bad body: %s", msg);
 
-        rc = ngx_http_llm_route_mock_error(r, status,
-                                           status == NGX_HTTP_BAD_REQUEST
-                                           ? "invalid_request_error"
-                                           : "server_error",
-                                           llr_req_error_param(rq), NULL,
-                                           (u_char *) msg, ngx_strlen(msg),
-                                           NULL);
+        /* the scanner owns its messages: copy them */
+
+        ctx->error.len = ngx_strlen(msg);
+        ctx->error.data = ngx_pnalloc(r->pool, ctx->error.len);
+
+        if (ctx->error.data) {
+            ngx_memcpy(ctx->error.data, msg, ctx->error.len);
+
+        } else {
+            ctx->error.len = 0;
+        }
+
+        msg = llr_req_error_param(rq);
+
+        if (msg) {
+            ctx->error_param = ngx_pnalloc(r->pool, ngx_strlen(msg) + 1);
+
+            if (ctx->error_param) {
+                ngx_cpystrn((u_char *) ctx->error_param, (u_char *) msg,
+                            ngx_strlen(msg) + 1);
+            }
+        }
+
         llr_req_destroy(rq);
         return rc;
     }
@@ -906,12 +938,9 @@ ngx_http_llm_route_mock_prepare(ngx_http_llm_route_mock_ctx_t *ctx,
     ctx->include_usage = (view->include_usage == 1);
 
     if (ctx->stream && ctx->endpoint == NGX_HTTP_LLM_ROUTE_EP_RESPONSES) {
-        return ngx_http_llm_route_mock_error(r, NGX_HTTP_BAD_REQUEST,
-                                   "invalid_request_error", "stream", NULL,
-                                   (u_char *) "llm_route_mock does not "
-                                   "stream /responses",
-                                   sizeof("llm_route_mock does not "
-                                          "stream /responses") - 1, NULL);
+        ngx_str_set(&ctx->error, "llm_route_mock does not stream /responses");
+        ctx->error_param = "stream";
+        return NGX_HTTP_BAD_REQUEST;
     }
 
     /* completion tokens */
@@ -1114,8 +1143,8 @@ ngx_http_llm_route_mock_json(ngx_http_llm_route_mock_ctx_t *ctx)
         p = ngx_cpymem(p, "{\"object\":\"list\",\"data\":[",
                        sizeof("{\"object\":\"list\",\"data\":[") - 1);
         p = ngx_http_llm_route_mock_embeddings(ctx, p);
-        p = ngx_sprintf(p, "],\"model\":\"%V\",\"usage\":{\"prompt_tokens\":%ui,"
-                        "\"total_tokens\":%ui}}",
+        p = ngx_sprintf(p, "],\"model\":\"%V\",\"usage\":"
+                        "{\"prompt_tokens\":%ui,\"total_tokens\":%ui}}",
                         &ctx->model, ctx->prompt_tokens, ctx->prompt_tokens);
         break;
 
@@ -1398,7 +1427,7 @@ ngx_http_llm_route_mock_stream(ngx_http_llm_route_mock_ctx_t *ctx)
 
     if (ctx->tps) {
         ngx_chain_update_chains(r->pool, &ctx->free, &ctx->busy, &cl,
-                                (ngx_buf_tag_t) &ngx_http_llm_route_mock_stream);
+                                b->tag);
     }
 
     if (final) {

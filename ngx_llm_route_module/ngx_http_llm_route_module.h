@@ -32,6 +32,7 @@ typedef struct {
     ngx_str_t                       authorization; /* "Bearer <key>" or "" */
     ngx_uint_t                      format;
 
+    ngx_int_t                       slot;        /* in the zone, -1: none */
 } ngx_http_llm_route_provider_t;
 
 
@@ -72,6 +73,7 @@ typedef struct {
     ngx_array_t                     deployments; /* of deployment pointers */
     ngx_http_llm_route_provider_t  *provider;    /* of the first one */
     ngx_uint_t                      total_weight;
+    ngx_int_t                       slot;        /* in the zone, -1: none */
 } ngx_http_llm_route_model_t;
 
 
@@ -94,6 +96,15 @@ typedef struct {
 
     ngx_shm_zone_t                 *shm_zone;
     ngx_str_t                       state_path;
+    ngx_msec_t                      state_interval;
+
+    /*
+     * task names and their zone slots: tasks[i] for the classifier's
+     * task i, the last one is "unclassified"
+     */
+    ngx_array_t                     tasks;       /* of ngx_str_t */
+    ngx_int_t                       task_slots[NGX_HTTP_LLM_ROUTE_MAX_TASKS
+                                               + 1];
 
     ngx_flag_t                      variables_added;
 } ngx_http_llm_route_main_conf_t;

@@ -110,7 +110,6 @@ is($r->{headers}{'x-test-attempt'}, '1', '$llm_route_attempt');
 
 is($r->{headers}{'x-llm-route-model'}, 'gpt-4o-mini', 'trace: model');
 is($r->{headers}{'x-llm-route-provider'}, 'mockp', 'trace: provider');
-ok(defined $r->{headers}{'x-llm-route-task'}, 'trace: task header');
 ok(length($r->{headers}{'x-llm-route-reason'} // ''), 'trace: reason header');
 
 # ---- upstream_model renames what is sent ----------------------------------

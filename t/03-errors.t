@@ -70,6 +70,10 @@ my @cases = (
       400, undef, 'stream' ],
     [ 'stream is a number', qq({"model":"gpt-4o-mini",$MSGS,"stream":1}),
       400, undef, 'stream' ],
+    [ 'max_tokens is a decimal', qq({"model":"gpt-4o-mini",$MSGS,)
+      . qq("max_tokens":1e2}), 400, 'invalid_type', 'max_tokens' ],
+    [ 'max_tokens is a string', qq({"model":"gpt-4o-mini",$MSGS,)
+      . qq("max_tokens":"100"}), 400, 'invalid_type', 'max_tokens' ],
     [ 'nesting deeper than 64', qq({"model":"gpt-4o-mini",$MSGS,"x":$deep}),
       400, undef ],
     [ 'unknown model', qq({"model":"no-such-model",$MSGS}), 404,

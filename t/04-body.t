@@ -90,7 +90,7 @@ is($m->last->{body},
 # ---- numbers, escapes, unicode ---------------------------------------------
 
 my $numbers = '{"model":"fast","messages":[{"role":"user","content":"n"}],'
-    . '"temperature":0.70000000000000001,"max_tokens":1e2,'
+    . '"temperature":0.70000000000000001,"x_extra":1e2,'
     . '"seed":12345678901234567890123,"frequency_penalty":-0.0,'
     . '"logit_bias":{"50256":-100},"top_p":1.0E-3}';
 $m->clear;
@@ -133,7 +133,7 @@ is((LLRTest::json_decode($m->last->{body} // '') || {})
 # ---- 300 KB through a temp file ------------------------------------------
 
 my @msgs;
-for my $i (1 .. 600) {
+for my $i (1 .. 700) {
     push @msgs, { role => $i % 2 ? 'user' : 'assistant',
                   content => "m$i: $text " . ("\x{442}\x{435}\x{441}\x{442} "
                                              x 40) . "\"q\" \\ end" };
@@ -149,8 +149,8 @@ $r = $t->chat($large_bytes);
 is($r->{status}, 200, 'large body: 200');
 my $q = check_forwarded('large body', $large, 'gpt-4o-mini');
 is(scalar @{ (LLRTest::json_decode($q->{body}) || {})->{messages} || [] },
-   600,
-   'large body: 600 messages in order')
+   700,
+   'large body: 700 messages in order')
     if $q;
 like($t->error_log, qr/buffered to a temporary file/,
      'large body went through a temp file');
@@ -213,7 +213,7 @@ for my $i (1 .. 3) {
 }
 $m->clear;
 my $resp = $t->raw($ka);
-my @st = $resp =~ m{^HTTP/1\.1 (\d{3})}mg;
+my @st = $resp =~ m{HTTP/1\.1 (\d{3}) }g;
 is(join(',', @st), '200,200,200', 'three pipelined requests: 200 each');
 is(scalar($m->requests), 3, 'three pipelined requests reached the provider');
 

@@ -45,6 +45,9 @@ $t->config(<<'EOF');
         location /v1/ {
             llm_route_mock;
         }
+        location /slow/v1/ {
+            llm_route_mock tokens=5 ttft=300ms tps=10;
+        }
     }
 EOF
 
@@ -135,6 +138,55 @@ ok(ref $r->{json}{data} eq 'ARRAY', 'mock /v1/models: data array');
 $r = $t->chat('{"model":', port => $P2);
 is($r->{status}, 400, 'mock: malformed JSON 400');
 ok($r->{json} && $r->{json}{error}, 'mock: OpenAI-shaped error');
+
+# ---- parameters: tokens, ttft, tps; X-Mock-* overrides ----------------------
+
+use Time::HiRes qw(time);
+
+my $t0 = time;
+$r = $t->chat({ model => 'slow', messages => $msgs }, port => $P2,
+              path => '/slow/v1/chat/completions');
+my $took = time - $t0;
+is($r->{status}, 200, 'tokens=5 ttft=300ms tps=10: 200');
+is($r->{json}{usage}{completion_tokens}, 5, 'tokens=5: 5 completion tokens');
+ok($took >= 0.3 + 0.4 - 0.05,
+   sprintf('JSON answer waits ttft + (tokens-1)/tps (%.2f s)', $took));
+
+$s = $t->stream_request(port => $P2, path => '/slow/v1/chat/completions',
+    body => { model => 'slow', messages => $msgs, stream => $T,
+              stream_options => { include_usage => $T } });
+my @c = grep { $_->{json} && $_->{json}{choices} && $_->{json}{choices}[0]
+               && length($_->{json}{choices}[0]{delta}{content} // '') }
+        @{$s->{events}};
+is(scalar @c, 5, 'stream tokens=5: 5 content chunks (chunk=1)');
+ok(@c && $c[0]{time} - $s->{t_start} >= 0.28,
+   sprintf('first token after ttft (%.2f s)',
+           @c ? $c[0]{time} - $s->{t_start} : -1));
+ok(@c && $c[-1]{time} - $c[0]{time} >= 0.35,
+   sprintf('tokens paced at tps=10 (%.2f s for 4 gaps)',
+           @c ? $c[-1]{time} - $c[0]{time} : -1));
+my @uu = grep { $_->{json} && $_->{json}{usage} } @{$s->{events}};
+is(@uu ? $uu[0]{json}{usage}{completion_tokens} : undef, 5,
+   'stream usage: 5 completion tokens');
+
+$r = $t->chat({ model => 'x', messages => $msgs }, port => $P2,
+              headers => { 'X-Mock-Tokens' => 7 });
+is($r->{json}{usage}{completion_tokens}, 7, 'X-Mock-Tokens: 7');
+
+$r = $t->chat({ model => 'x', messages => $msgs }, port => $P2,
+              headers => { 'X-Mock-Status' => 503,
+                           'X-Mock-Retry-After' => 3 });
+is($r->{status}, 503, 'X-Mock-Status: 503');
+is($r->{headers}{'retry-after'}, 3, 'X-Mock-Retry-After: 3');
+ok($r->{json} && $r->{json}{error}, 'X-Mock-Status: OpenAI-shaped error');
+
+$s = $t->stream_request(port => $P2,
+    body => { model => 'x', messages => $msgs, stream => $T },
+    headers => { 'X-Mock-Cut' => 2 });
+is(scalar(grep { $_->{json} && $_->{json}{choices} && $_->{json}{choices}[0]
+                 && length($_->{json}{choices}[0]{delta}{content} // '') }
+           @{$s->{events}}), 2, 'X-Mock-Cut: 2 content events');
+ok(!$s->{done}, 'X-Mock-Cut: no [DONE]');
 
 # ---- routed through the module to the mock (the demo) ----------------------
 

@@ -62,7 +62,10 @@ ok($t->reload(config => $conf2), 'reload with a new model');
 
 $r = $t->chat({ model => 'added-later', messages => $msgs });
 is($r->{status}, 200, 'the new model routes');
-is($m->last->{json}{model}, 'later-upstream',
+is($r->{headers}{'x-test-model'}, 'later-upstream',
+   'the new model: $llm_route_model is its upstream_model');
+ok(scalar(grep { ($_->{json}{model} // '') eq 'later-upstream' }
+           $m->requests),
    'the new model reaches the provider with its upstream_model');
 my %ids = map { $_->{id} => 1 } @{ $t->get('/v1/models')->{json}{data}
                                    || [] };
@@ -79,6 +82,8 @@ is(join(',', $t->worker_pids), join(',', @w), 'the same workers serve');
 $r = $t->chat({ model => 'added-later', messages => $msgs });
 is($r->{status}, 200, 'the old configuration still routes');
 like($t->error_log, qr/nosuchprov/, 'the refusal is in error.log');
+unlike($t->error_log, qr/\Q$LLRTest::SECRET\E/,
+       'no key in error.log after the refused reload');
 
 # back to a good configuration (so the final config on disk is valid)
 ok($t->reload(config => $conf1), 'reload back to the first configuration');

@@ -635,17 +635,21 @@ main(int argc, char **argv)
 
     /* the base model provides the head without data */
     bimg = NULL;
-    if (base) {
-        bm = load_model(base, &bimg);
-    } else {
-        bm = llr_cls_default_model();
-        if (bm == NULL) {
-            die("the built-in model is broken");
-        }
-    }
+    memset(&bp, 0, sizeof(bp));
 
-    if (llr_cls_model_params(bm, &bp) != 0) {
-        die("out of memory");
+    if (tdata == NULL || ddata == NULL || bits == 0) {
+        if (base) {
+            bm = load_model(base, &bimg);
+        } else {
+            bm = llr_cls_default_model();
+            if (bm == NULL) {
+                die("the built-in model is broken");
+            }
+        }
+
+        if (llr_cls_model_params(bm, &bp) != 0) {
+            die("out of memory");
+        }
     }
 
     if (bits == 0 || (tdata == NULL || ddata == NULL)) {

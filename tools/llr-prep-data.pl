@@ -107,8 +107,9 @@ sub add_task {
 sub cap {
     my ($cap, @p) = @_;
     return @p if @p <= $cap;
-    my @s = sort { fnv32($a->[0] . "#cap") <=> fnv32($b->[0] . "#cap")
-                   or $a->[0] cmp $b->[0] } @p;
+    my @s = map { $_->[1] }
+            sort { $a->[0] <=> $b->[0] or $a->[1][0] cmp $b->[1][0] }
+            map { [fnv32($_->[0] . "#cap"), $_] } @p;
     return @s[0 .. $cap - 1];
 }
 
@@ -200,10 +201,26 @@ for my $set (['gsm8k', \@gsm], ['mmlu', \@mmlu]) {
     write_lines("$out/diff-test-$set->[0].jsonl", @te);
 }
 
-# both difficulty sets, interleaved deterministically
+# GSM8K training problems (no model answers): a multi-step problem
+# (more than 3 calculator annotations in the reference solution) is
+# labelled as one the weak model fails; documented in docs/classifier.md
+{
+    my @aug;
+    for my $r (read_jsonl("$data/grade-school-math/train.jsonl")) {
+        next if $bad{$r->{question}};
+        my $steps = () = $r->{answer} =~ /<</g;
+        push @aug, $J->encode({prompt => $r->{question},
+                               weak_correct => $steps <= 3 ? JSON::PP::true
+                                                           : JSON::PP::false,
+                               strong_correct => JSON::PP::true}) . "\n";
+    }
+    write_lines("$out/diff-train-gsm8k-steps.jsonl", @aug);
+}
+
+# all difficulty training sets, in a fixed order
 {
     my @all;
-    for my $s ('gsm8k', 'mmlu') {
+    for my $s ('gsm8k', 'mmlu', 'gsm8k-steps') {
         open(my $f, '<:raw', "$out/diff-train-$s.jsonl") or die;
         push @all, <$f>;
         close $f;

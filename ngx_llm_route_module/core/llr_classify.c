@@ -14,11 +14,10 @@
 #include "llr_classify.h"
 
 
-#define LLR_CLS_HEAD       384     /* first bytes of a message tokenized */
-#define LLR_CLS_TAIL       128     /* and its last bytes */
+#define LLR_CLS_HEAD       192     /* first bytes of a message tokenized */
+#define LLR_CLS_TAIL       64     /* and its last bytes */
 #define LLR_CLS_TCOLS      8       /* task columns per row, a vector */
 #define LLR_CLS_HDR        64
-#define LLR_CLS_FLUSH      32768
 
 #define LLR_CLS_SEP        0
 #define LLR_CLS_LETTER     1
@@ -34,8 +33,15 @@
 #define LLR_FNV32_PRIME    0x01000193u
 
 
-typedef int16_t  llr_v8hi_t __attribute__((vector_size(16)));
-typedef int32_t  llr_v8si_t __attribute__((vector_size(32)));
+/*
+ * Hashed weights are int16 in [-LLR_CLS_QMAX, LLR_CLS_QMAX]: sixty-four
+ * of them sum without overflow in 16-bit lanes (wrapping unsigned
+ * arithmetic, reinterpreted as signed when flushed).
+ */
+#define LLR_CLS_QMAX       511
+#define LLR_CLS_QRUN       64
+
+typedef uint16_t  llr_v8hu_t __attribute__((vector_size(16)));
 
 
 struct llr_cls_model_s {
@@ -81,9 +87,9 @@ typedef struct {
     llr_cls_record_pt       rec;
     void                   *rec_ctx;
 
-    llr_v8si_t              acc[2][LLR_CLS_MAX_TASKS / LLR_CLS_TCOLS];
+    llr_v8hu_t              acc[2][LLR_CLS_MAX_TASKS / LLR_CLS_TCOLS];
     int32_t                 dacc[2];
-    double                  facc[2][LLR_CLS_MAX_TASKS + 1];
+    int64_t                 facc[2][LLR_CLS_MAX_TASKS + 1];
     uint32_t                nfeat[2];
     uint32_t                since_flush;
 
@@ -119,6 +125,7 @@ typedef struct {
 static unsigned char  llr_cls_class[256];
 static unsigned char  llr_cls_norm[256];
 static unsigned char  llr_cls_mathc[256];
+static unsigned char  llr_cls_word[256];     /* norm, 0 for separators */
 
 /*
  * The tables above are constant after the first llr_cls_tables()
@@ -185,12 +192,38 @@ llr_cls_tables(void)
             llr_cls_norm[c] = ' ';
         }
 
+        llr_cls_word[c] = llr_cls_class[c] == LLR_CLS_SEP ? 0
+                                                          : llr_cls_norm[c];
+
         llr_cls_mathc[c] = (c == '+' || c == '-' || c == '*' || c == '/'
                             || c == '=' || c == '^' || c == '<' || c == '>'
                             || c == '%');
     }
 
     llr_cls_tables_done = 1;
+}
+
+
+static void
+llr_cls_flush(llr_cls_state_t *st)
+{
+    int     g;
+    size_t  j;
+
+    for (g = 0; g < 2; g++) {
+        if (st->nfeat[g] == 0) {
+            continue;
+        }
+        for (j = 0; j < st->m->trows; j++) {
+            st->facc[g][j] += (int16_t) st->acc[g][j / LLR_CLS_TCOLS]
+                                                  [j % LLR_CLS_TCOLS];
+        }
+        st->facc[g][LLR_CLS_MAX_TASKS] += st->dacc[g];
+        memset(st->acc[g], 0, sizeof(st->acc[g]));
+        st->dacc[g] = 0;
+    }
+
+    st->since_flush = 0;
 }
 
 
@@ -201,42 +234,34 @@ llr_cls_add(llr_cls_state_t *st, uint32_t x)
 {
     uint32_t                b;
     int                     g;
-    size_t                  j;
-    llr_v8hi_t              w;
+    llr_v8hu_t              w;
     const int16_t          *row;
     const llr_cls_model_t  *m;
 
     m = st->m;
     b = (x * 0x9e3779b1u) >> (32 - m->hash_bits);
     g = st->group;
+    st->nfeat[g]++;
 
     if (st->rec) {
         st->rec(st->rec_ctx, b, g);
-        st->nfeat[g]++;
         return;
     }
 
     row = m->tw + (size_t) b * m->trows;
 
-    for (j = 0; j < m->trows / LLR_CLS_TCOLS; j++) {
-        memcpy(&w, row + j * LLR_CLS_TCOLS, sizeof(w));
-        st->acc[g][j] += __builtin_convertvector(w, llr_v8si_t);
+    memcpy(&w, row, sizeof(w));
+    st->acc[g][0] += w;
+
+    if (m->trows > LLR_CLS_TCOLS) {
+        memcpy(&w, row + LLR_CLS_TCOLS, sizeof(w));
+        st->acc[g][1] += w;
     }
 
     st->dacc[g] += m->dw[b];
-    st->nfeat[g]++;
 
-    if (++st->since_flush == LLR_CLS_FLUSH) {
-        for (g = 0; g < 2; g++) {
-            for (j = 0; j < m->trows; j++) {
-                st->facc[g][j] += st->acc[g][j / LLR_CLS_TCOLS]
-                                            [j % LLR_CLS_TCOLS];
-            }
-            st->facc[g][LLR_CLS_MAX_TASKS] += st->dacc[g];
-            memset(st->acc[g], 0, sizeof(st->acc[g]));
-            st->dacc[g] = 0;
-        }
-        st->since_flush = 0;
+    if (++st->since_flush == LLR_CLS_QRUN) {
+        llr_cls_flush(st);
     }
 }
 
@@ -254,15 +279,19 @@ llr_cls_word_end(llr_cls_state_t *st, const unsigned char *last)
         llr_cls_add(st, (st->prev * LLR_FNV32_PRIME) ^ h ^ LLR_CLS_S_BIGRAM);
     }
 
-    if (st->wlen >= 5) {
+    if (st->wlen >= 6) {
         /* the word's last three bytes: a suffix character 3-gram */
         llr_cls_add(st, (((uint32_t) llr_cls_norm[last[-2]] << 16)
                          | ((uint32_t) llr_cls_norm[last[-1]] << 8)
                          | llr_cls_norm[last[0]]) ^ LLR_CLS_S_SUFFIX);
     }
 
+    if (llr_cls_class[last[1 - (int) st->wlen]] == LLR_CLS_DIGIT) {
+        /* a word that starts with a digit: a number */
+        st->cnt[st->group].numbers++;
+        st->cnt[st->group].digits += st->wlen;
+    }
     st->cnt[st->group].words++;
-    st->cnt[st->group].numbers += (st->wdigits != 0);
 
     st->prev = h;
     st->have_prev = 1;
@@ -283,41 +312,33 @@ llr_cls_tokenize(llr_cls_state_t *st, const unsigned char *buf, size_t from,
     size_t to)
 {
     size_t          i;
-    uint32_t        h, c, n, g;
+    uint32_t        h, c, n, g, k, wlen;
     llr_cls_cnt_t  *cnt;
 
     g = st->group;
     cnt = &st->cnt[g];
     h = st->whash;
+    wlen = st->wlen;
     cnt->tokenized += to - from;
 
     for (i = from; i < to; i++) {
         c = buf[i];
+        k = llr_cls_word[c];
 
-        switch (llr_cls_class[c]) {
-
-        case LLR_CLS_LETTER:
-            h = (h ^ llr_cls_norm[c]) * LLR_FNV32_PRIME;
-            st->wlen++;
+        if (k) {
+            h = (h ^ k) * LLR_FNV32_PRIME;
+            wlen++;
             continue;
-
-        case LLR_CLS_DIGIT:
-            h = (h ^ '0') * LLR_FNV32_PRIME;
-            st->wlen++;
-            st->wdigits++;
-            cnt->digits++;
-            continue;
-
-        default:
-            break;
         }
 
         /* a separator */
 
-        if (st->wlen) {
+        if (wlen) {
             st->whash = h;
+            st->wlen = wlen;
             llr_cls_word_end(st, &buf[i - 1]);
             h = LLR_FNV32_BASIS;
+            wlen = 0;
 
             if (st->line_start) {
                 cnt->indented += (st->indent >= 4);
@@ -367,6 +388,7 @@ llr_cls_tokenize(llr_cls_state_t *st, const unsigned char *buf, size_t from,
     }
 
     st->whash = h;
+    st->wlen = wlen;
 }
 
 
@@ -419,10 +441,7 @@ llr_cls_fold(llr_cls_state_t *st)
     size_t          j;
     llr_cls_cnt_t  *cur, *ctx;
 
-    for (j = 0; j < LLR_CLS_MAX_TASKS / LLR_CLS_TCOLS; j++) {
-        st->acc[LLR_CLS_GROUP_CTX][j] += st->acc[LLR_CLS_GROUP_CUR][j];
-        memset(&st->acc[LLR_CLS_GROUP_CUR][j], 0, sizeof(llr_v8si_t));
-    }
+    llr_cls_flush(st);
 
     for (j = 0; j <= LLR_CLS_MAX_TASKS; j++) {
         st->facc[LLR_CLS_GROUP_CTX][j] += st->facc[LLR_CLS_GROUP_CUR][j];
@@ -713,6 +732,7 @@ llr_cls_finish(void *state, const llr_req_view_t *view,
     m = st->m;
     nt = m->ntasks;
 
+    llr_cls_flush(st);
     llr_cls_dense(st, view);
 
     for (g = 0; g < 2; g++) {
@@ -723,15 +743,14 @@ llr_cls_finish(void *state, const llr_req_view_t *view,
     for (t = 0; t < nt; t++) {
         a = 0;
         for (g = 0; g < 2; g++) {
-            a += inv[g] * (st->facc[g][t]
-                           + st->acc[g][t / LLR_CLS_TCOLS][t % LLR_CLS_TCOLS]);
+            a += inv[g] * (double) st->facc[g][t];
         }
         z[t] = m->task_bias[t] + m->task_scale * a;
     }
 
     a = 0;
     for (g = 0; g < 2; g++) {
-        a += inv[g] * (st->facc[g][LLR_CLS_MAX_TASKS] + st->dacc[g]);
+        a += inv[g] * (double) st->facc[g][LLR_CLS_MAX_TASKS];
     }
     zd = m->diff_bias + m->diff_scale * a;
 
@@ -1031,6 +1050,17 @@ llr_cls_model_decode(const unsigned char *data, size_t len, int copy,
 
     nw = (l.sum - l.tw) / 2;
 
+    p = data + l.tw;
+    for (i = 0; i < nw; i++) {
+        int16_t  q = (int16_t) (uint16_t) (p[2 * i] | p[2 * i + 1] << 8);
+
+        if (q > LLR_CLS_QMAX || q < -LLR_CLS_QMAX) {
+            snprintf(err, errlen, "classifier model has a weight out of "
+                     "range (%d at %zu)", q, i);
+            return NULL;
+        }
+    }
+
     if (copy || !llr_cls_little_endian()) {
         w = alloc(actx, nw * 2);
         if (w == NULL) {
@@ -1150,7 +1180,8 @@ llr_cls_q16(float w, float scale)
     long  v;
 
     v = lrintf(w / scale);
-    return (int16_t) (v > 32767 ? 32767 : (v < -32767 ? -32767 : v));
+    return (int16_t) (v > LLR_CLS_QMAX ? LLR_CLS_QMAX
+                      : (v < -LLR_CLS_QMAX ? -LLR_CLS_QMAX : v));
 }
 
 
@@ -1178,8 +1209,8 @@ llr_cls_model_write(const llr_cls_params_t *p, size_t *len)
         return NULL;
     }
 
-    ts = llr_cls_maxabs(p->task_hashed, nb * p->ntasks) / 32767.0f;
-    ds = llr_cls_maxabs(p->diff_hashed, nb) / 32767.0f;
+    ts = llr_cls_maxabs(p->task_hashed, nb * p->ntasks) / LLR_CLS_QMAX;
+    ds = llr_cls_maxabs(p->diff_hashed, nb) / LLR_CLS_QMAX;
 
     memcpy(img, LLR_CLS_MAGIC, 8);
     q = llr_cls_put32(img + 8, LLR_CLS_VERSION);

@@ -465,6 +465,11 @@ llr_sse_hold(llr_sse_t *sse, const unsigned char *p, size_t n)
             size *= 2;
         }
 
+        if (size > sse->max_event) {
+            /* the caller checked that held_len + n <= max_event */
+            size = sse->max_event;
+        }
+
         nb = sse->mem.alloc(sse->mem.ctx, size);
         if (nb == NULL) {
             return -1;

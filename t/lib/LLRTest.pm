@@ -606,7 +606,7 @@ sub _cleanup {
             if @bad;
     }
 
-    $_->stop for @{$self->{mocks}};
+    $_ && $_->stop for @{$self->{mocks} || []};
 }
 
 sub DESTROY {

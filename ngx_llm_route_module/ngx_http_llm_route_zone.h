@@ -1,0 +1,155 @@
+
+/*
+ * ngx_llm_route_module: the shared memory zone's layout and API.
+ *
+ * One slab zone (llm_route_zone NAME:SIZE [state=PATH]) holds:
+ *
+ *   - a header (magic, version, the number of slots, start time),
+ *   - totals,
+ *   - a fixed table of named slots: one per model, provider and task,
+ *     found by (kind, name), so a reload that adds or removes models
+ *     keeps the counters of the others; slots are never freed,
+ *   - a ring of the last NGX_HTTP_LLM_ROUTE_RECENT routed requests.
+ *
+ * Hot counters are ngx_atomic_t updated with ngx_atomic_fetch_add: no
+ * lock is taken per request for counting.  The slab mutex is only taken
+ * at configuration time (slot allocation) and by the state file writer.
+ */
+
+
+#ifndef _NGX_HTTP_LLM_ROUTE_ZONE_H_INCLUDED_
+#define _NGX_HTTP_LLM_ROUTE_ZONE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+
+#define NGX_HTTP_LLM_ROUTE_NAME_LEN     64
+#define NGX_HTTP_LLM_ROUTE_REASON_LEN   160
+#define NGX_HTTP_LLM_ROUTE_RECENT       128
+
+/*
+ * Fixed log-scale histogram buckets, upper bounds in milliseconds (the
+ * last bucket is +Inf).  The same bounds serve latency and time to first
+ * token; Prometheus "le" labels are these values in seconds.
+ */
+#define NGX_HTTP_LLM_ROUTE_BUCKETS      18
+
+extern const ngx_msec_t  ngx_http_llm_route_bucket_ms[NGX_HTTP_LLM_ROUTE_BUCKETS];
+/* = { 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 20000,
+ *     30000, 60000, 120000, 300000, 600000, (ngx_msec_t) -1 } */
+
+
+typedef enum {
+    NGX_HTTP_LLM_ROUTE_SLOT_FREE = 0,
+    NGX_HTTP_LLM_ROUTE_SLOT_MODEL,
+    NGX_HTTP_LLM_ROUTE_SLOT_PROVIDER,
+    NGX_HTTP_LLM_ROUTE_SLOT_TASK
+} ngx_http_llm_route_slot_kind_e;
+
+
+typedef struct {
+    ngx_atomic_t          requests;
+    ngx_atomic_t          errors;
+    ngx_atomic_t          prompt_tokens;
+    ngx_atomic_t          completion_tokens;
+    ngx_atomic_t          cached_tokens;
+    ngx_atomic_t          reasoning_tokens;
+    ngx_atomic_t          cost_pusd;          /* pico-USD */
+    ngx_atomic_t          saved_pusd;
+    ngx_atomic_t          estimated;          /* streams without usage */
+    ngx_atomic_t          latency[NGX_HTTP_LLM_ROUTE_BUCKETS];
+    ngx_atomic_t          latency_sum_ms;
+    ngx_atomic_t          ttft[NGX_HTTP_LLM_ROUTE_BUCKETS];
+    ngx_atomic_t          ttft_sum_ms;
+    ngx_atomic_t          ttft_count;
+} ngx_http_llm_route_counters_t;
+
+
+typedef struct {
+    ngx_uint_t                      kind;     /* slot_kind_e */
+    size_t                          name_len;
+    u_char                          name[NGX_HTTP_LLM_ROUTE_NAME_LEN];
+    ngx_http_llm_route_counters_t   c;
+
+    /* providers (the resilience issue fills these) */
+    ngx_atomic_t                    failures;
+    ngx_atomic_t                    cooldown_until;  /* epoch ms */
+} ngx_http_llm_route_slot_t;
+
+
+/* one routed request, as the dashboard's "recent" table shows it */
+typedef struct {
+    ngx_atomic_t          seq;         /* odd while being written */
+    time_t                time;
+    ngx_msec_t            latency_ms;
+    ngx_msec_int_t        ttft_ms;     /* -1: none */
+    ngx_uint_t            status;
+    uint64_t              prompt_tokens;
+    uint64_t              completion_tokens;
+    uint64_t              cost_pusd;
+    double                difficulty;  /* < 0: not classified */
+    u_char                requested[NGX_HTTP_LLM_ROUTE_NAME_LEN];
+    u_char                model[NGX_HTTP_LLM_ROUTE_NAME_LEN];
+    u_char                provider[NGX_HTTP_LLM_ROUTE_NAME_LEN];
+    u_char                task[NGX_HTTP_LLM_ROUTE_NAME_LEN];
+    u_char                reason[NGX_HTTP_LLM_ROUTE_REASON_LEN];
+    unsigned              error:1;
+    unsigned              estimated:1;
+    unsigned              stream:1;
+} ngx_http_llm_route_recent_t;
+
+
+typedef struct {
+    uint64_t                        magic;
+    ngx_uint_t                      version;
+    ngx_atomic_t                    generation;  /* configurations seen */
+    time_t                          started;     /* first start, or state */
+    ngx_uint_t                      nslots;
+    ngx_http_llm_route_counters_t   totals;
+    ngx_atomic_t                    recent_next; /* requests recorded */
+    ngx_http_llm_route_recent_t     recent[NGX_HTTP_LLM_ROUTE_RECENT];
+    ngx_http_llm_route_slot_t       slots[1];    /* nslots */
+} ngx_http_llm_route_shm_t;
+
+
+/* what the log phase records for one routed request */
+typedef struct {
+    ngx_int_t             model_slot;     /* -1: none */
+    ngx_int_t             provider_slot;
+    ngx_int_t             task_slot;
+    ngx_uint_t            status;
+    uint64_t              prompt_tokens;
+    uint64_t              completion_tokens;
+    uint64_t              cached_tokens;
+    uint64_t              reasoning_tokens;
+    uint64_t              cost_pusd;
+    uint64_t              saved_pusd;
+    ngx_msec_t            latency_ms;
+    ngx_msec_int_t        ttft_ms;        /* -1: none */
+    double                difficulty;     /* < 0: not classified */
+    ngx_str_t             requested;
+    ngx_str_t             model;
+    ngx_str_t             provider;
+    ngx_str_t             task;
+    ngx_str_t             reason;
+    unsigned              error:1;
+    unsigned              estimated:1;
+    unsigned              stream:1;
+} ngx_http_llm_route_record_t;
+
+
+/* the zone of this configuration, NULL without llm_route_zone */
+ngx_http_llm_route_shm_t *ngx_http_llm_route_shm(ngx_http_request_t *r);
+
+/* add one request to the totals, its slots and the recent ring */
+void ngx_http_llm_route_zone_record(ngx_http_llm_route_shm_t *sh,
+    ngx_http_llm_route_record_t *rec);
+
+/* percentile (0..1) in ms from a histogram, interpolated in its bucket */
+double ngx_http_llm_route_percentile(ngx_atomic_t *buckets, double q);
+
+
+#endif /* _NGX_HTTP_LLM_ROUTE_ZONE_H_INCLUDED_ */
