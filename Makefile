@@ -16,6 +16,9 @@ MOD          := $(TOP)/ngx_llm_route_module
 CORE         := $(MOD)/core
 
 DEBIAN_SRC   := /usr/share/nginx/src
+# what Debian builds its nginx with (nginx -V), for the same code quality
+DEBIAN_CC_OPT := -g -O2 -fstack-protector-strong -Wformat \
+                 -Werror=format-security -fPIC -D_FORTIFY_SOURCE=2
 NGINX_SRC    ?=
 NGINX_BIN    ?= /usr/sbin/nginx
 
@@ -36,8 +39,8 @@ DEBIAN_PKGS  := nginx-core nginx-dev libyajl-dev libpcre2-dev gcc make \
                 perl libjson-pp-perl curl
 TEST_PKGS    := prometheus chromium valgrind
 
-.PHONY: all module tools unit test test-unit test-t demo demo-stop deps \
-        deps-test clean train
+.PHONY: all module tools unit test test-unit demo demo-stop deps \
+        deps-check deps-check-test clean train
 
 all: module tools
 
@@ -67,6 +70,7 @@ $(BUILD)/nginx/objs/Makefile: config $(BUILD)/.srclist
 	    cp -a $(DEBIAN_SRC)/. $(BUILD)/nginx/; \
 	    . $(DEBIAN_SRC)/conf_flags; \
 	    cd $(BUILD)/nginx && ./configure "$${NGX_CONF_FLAGS[@]}" \
+	        --with-cc-opt="$(DEBIAN_CC_OPT)" \
 	        --add-dynamic-module=$(TOP); \
 	fi
 
@@ -90,7 +94,7 @@ unit: $(UNIT_BINS)
 
 # --- tests -------------------------------------------------------------------
 
-test: deps-check all unit
+test: deps-check deps-check-test all unit
 	prove --exec '' $(UNIT_BINS)
 	TEST_NGINX_BINARY=$(NGINX_BIN) \
 	TEST_NGINX_MODULE=$(BUILD)/ngx_http_llm_route_module.so \
@@ -120,9 +124,13 @@ deps:
 	        --no-install-recommends $$missing; \
 	fi
 
-# install only when something the build needs is missing
+# install only when something the build (or the tests) need is missing
 deps-check:
 	@for p in $(DEBIAN_PKGS); do dpkg -s $$p >/dev/null 2>&1 \
+	    || { $(MAKE) --no-print-directory deps; break; }; done
+
+deps-check-test:
+	@for p in $(TEST_PKGS); do dpkg -s $$p >/dev/null 2>&1 \
 	    || { $(MAKE) --no-print-directory deps; break; }; done
 
 # --- training ----------------------------------------------------------------

@@ -30,6 +30,17 @@ static char *ngx_http_llm_route_model_directive(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_http_llm_route_check_token(ngx_str_t *s,
     const char *extra);
+static char *ngx_http_llm_route_classifier(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_llm_route_policy_block(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_llm_route_policy_cmd(ngx_conf_t *cf,
+    ngx_command_t *dummy, void *conf);
+static char *ngx_http_llm_route_init_tasks(ngx_conf_t *cf,
+    ngx_http_llm_route_main_conf_t *mcf);
+static char *ngx_http_llm_route_init_policies(ngx_conf_t *cf,
+    ngx_http_llm_route_main_conf_t *mcf);
+static void ngx_http_llm_route_cleanup_classifier(void *data);
 
 
 static ngx_command_t  ngx_http_llm_route_commands[] = {
@@ -65,6 +76,20 @@ static ngx_command_t  ngx_http_llm_route_commands[] = {
     { ngx_string("llm_route_model"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
       ngx_http_llm_route_model_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("llm_route_policy"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_BLOCK|NGX_CONF_TAKE1,
+      ngx_http_llm_route_policy_block,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("llm_route_classifier"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_llm_route_classifier,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -133,6 +158,13 @@ ngx_http_llm_route_postconfiguration(ngx_conf_t *cf)
 
     *h = ngx_http_llm_route_precontent_handler;
 
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_LOG_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_llm_route_log_handler;
+
     return ngx_http_llm_route_filter_init(cf);
 }
 
@@ -184,6 +216,27 @@ ngx_http_llm_route_find_model(ngx_http_llm_route_main_conf_t *mcf,
             && ngx_strncmp(m[i]->name.data, name, len) == 0)
         {
             return m[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+ngx_http_llm_route_policy_t *
+ngx_http_llm_route_find_policy(ngx_http_llm_route_main_conf_t *mcf,
+    u_char *name, size_t len)
+{
+    ngx_uint_t                     i;
+    ngx_http_llm_route_policy_t  **p;
+
+    p = mcf->policies.elts;
+
+    for (i = 0; i < mcf->policies.nelts; i++) {
+        if (p[i]->name.len == len
+            && ngx_strncmp(p[i]->name.data, name, len) == 0)
+        {
+            return p[i];
         }
     }
 
@@ -275,6 +328,185 @@ ngx_http_llm_route_init_main_conf(ngx_conf_t *cf, void *conf)
 
         *pd = d[i];
         m->total_weight += d[i]->weight;
+    }
+
+    if (ngx_http_llm_route_init_tasks(cf, mcf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return ngx_http_llm_route_init_policies(cf, mcf);
+}
+
+
+/*
+ * The classifier's task names (and "unclassified", last) name the
+ * quality_TASK= and floor_TASK= parameters and the zone's task counters.
+ */
+
+static char *
+ngx_http_llm_route_init_tasks(ngx_conf_t *cf,
+    ngx_http_llm_route_main_conf_t *mcf)
+{
+    int                                  t;
+    size_t                               n;
+    ngx_str_t                           *name;
+    ngx_uint_t                           i, j;
+    const char                          *task;
+    ngx_http_llm_route_deployment_t    **d;
+    ngx_http_llm_route_task_quality_t   *tq;
+
+    if (mcf->classifier == NULL) {
+        mcf->classifier = llr_cls_default_model();
+
+        if (mcf->classifier == NULL) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "the built-in classifier model cannot be loaded");
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    n = llr_cls_ntasks(mcf->classifier);
+
+    if (n > NGX_HTTP_LLM_ROUTE_MAX_TASKS) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "the classifier has %uz tasks, at most %d are "
+                      "supported", n, NGX_HTTP_LLM_ROUTE_MAX_TASKS);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_array_init(&mcf->tasks, cf->pool, n + 1, sizeof(ngx_str_t))
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 0; i <= n; i++) {
+        name = ngx_array_push(&mcf->tasks);
+        if (name == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        task = (i < n) ? llr_cls_task_name(mcf->classifier, (int) i)
+                       : "unclassified";
+
+        name->data = (u_char *) task;
+        name->len = ngx_strlen(task);
+    }
+
+    for (i = 0; i < NGX_HTTP_LLM_ROUTE_MAX_TASKS + 1; i++) {
+        mcf->task_slots[i] = -1;
+    }
+
+    d = mcf->deployments.elts;
+
+    for (i = 0; i < mcf->deployments.nelts; i++) {
+
+        if (d[i]->task_quality == NULL) {
+            continue;
+        }
+
+        tq = d[i]->task_quality->elts;
+
+        for (j = 0; j < d[i]->task_quality->nelts; j++) {
+            t = llr_cls_task_index(mcf->classifier, (char *) tq[j].task.data,
+                                   tq[j].task.len);
+            if (t < 0) {
+                ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                              "unknown task \"%V\" in \"quality_%V=\" of "
+                              "\"llm_route_model %V\" in %V:%ui",
+                              &tq[j].task, &tq[j].task, &d[i]->name,
+                              &d[i]->file, d[i]->line);
+                return NGX_CONF_ERROR;
+            }
+
+            d[i]->quality_task[t] = tq[j].quality;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_llm_route_init_policies(ngx_conf_t *cf,
+    ngx_http_llm_route_main_conf_t *mcf)
+{
+    int                                  t;
+    ngx_str_t                           *name;
+    ngx_uint_t                           i, j;
+    ngx_http_llm_route_model_t          *m, **pm;
+    ngx_http_llm_route_policy_t        **p;
+    ngx_http_llm_route_task_quality_t   *tf;
+
+    p = mcf->policies.elts;
+
+    for (i = 0; i < mcf->policies.nelts; i++) {
+
+        if (ngx_http_llm_route_find_model(mcf, p[i]->name.data,
+                                          p[i]->name.len)
+            != NULL)
+        {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "llm_route_policy \"%V\" has the name of a model "
+                          "in %V:%ui", &p[i]->name, &p[i]->file, p[i]->line);
+            return NGX_CONF_ERROR;
+        }
+
+        if (ngx_array_init(&p[i]->candidates, cf->pool, p[i]->names.nelts,
+                           sizeof(void *))
+            != NGX_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
+
+        name = p[i]->names.elts;
+
+        for (j = 0; j < p[i]->names.nelts; j++) {
+            m = ngx_http_llm_route_find_model(mcf, name[j].data, name[j].len);
+
+            if (m == NULL) {
+                ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                              "unknown model \"%V\" in \"candidates\" of "
+                              "llm_route_policy \"%V\" in %V:%ui",
+                              &name[j], &p[i]->name, &p[i]->file,
+                              p[i]->line);
+                return NGX_CONF_ERROR;
+            }
+
+            pm = ngx_array_push(&p[i]->candidates);
+            if (pm == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            *pm = m;
+        }
+
+        if (p[i]->task_floors == NULL) {
+            continue;
+        }
+
+        /* floor_TASK (quality) and floor_hard_TASK (quality | 0x80000000) */
+
+        tf = p[i]->task_floors->elts;
+
+        for (j = 0; j < p[i]->task_floors->nelts; j++) {
+            t = llr_cls_task_index(mcf->classifier, (char *) tf[j].task.data,
+                                   tf[j].task.len);
+            if (t < 0) {
+                ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                              "unknown task \"%V\" in llm_route_policy "
+                              "\"%V\" in %V:%ui", &tf[j].task, &p[i]->name,
+                              &p[i]->file, p[i]->line);
+                return NGX_CONF_ERROR;
+            }
+
+            if (tf[j].quality & 0x80000000) {
+                p[i]->floor_hard_task[t] = tf[j].quality & 0x7fffffff;
+
+            } else {
+                p[i]->floor_task[t] = tf[j].quality;
+            }
+        }
     }
 
     return NGX_CONF_OK;
@@ -754,7 +986,7 @@ ngx_http_llm_route_model_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     d->line = cf->conf_file->line;
 
     for (i = 0; i < NGX_HTTP_LLM_ROUTE_MAX_TASKS; i++) {
-        d->quality_task[i] = -1;
+        d->quality_task[i] = LLR_Q_UNSET;
     }
 
     have_input = 0;
@@ -849,21 +1081,21 @@ ngx_http_llm_route_model_directive(ngx_conf_t *cf, ngx_command_t *cmd,
             d->upstream_model = arg;
 
         } else if (ngx_llr_param("quality")) {
-            if (llr_parse_decimal((char *) arg.data, arg.len, 6, 1000000, &v,
-                                  &err)
+            if (llr_parse_decimal((char *) arg.data, arg.len, 4, LLR_Q_ONE,
+                                  &v, &err)
                 != 0)
             {
                 goto bad;
             }
 
-            d->quality = (double) v / 1e6;
+            d->quality = (uint32_t) v;
             have_quality = 1;
 
         } else if (n > sizeof("quality_") - 1
                    && ngx_strncmp(what.data, "quality_", 8) == 0)
         {
-            if (llr_parse_decimal((char *) arg.data, arg.len, 6, 1000000, &v,
-                                  &err)
+            if (llr_parse_decimal((char *) arg.data, arg.len, 4, LLR_Q_ONE,
+                                  &v, &err)
                 != 0)
             {
                 goto bad;
@@ -886,7 +1118,7 @@ ngx_http_llm_route_model_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 
             tq->task.data = what.data + 8;
             tq->task.len = n - 8;
-            tq->quality = (double) v / 1e6;
+            tq->quality = (uint32_t) v;
 
         } else {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -942,5 +1174,336 @@ invalid:
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                        "invalid parameter \"%V\" in \"llm_route_model %V\"",
                        &value[i], &value[1]);
+    return NGX_CONF_ERROR;
+}
+
+
+/* llm_route_classifier PATH: a model file made by llm-route-train */
+
+static char *
+ngx_http_llm_route_classifier(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_llm_route_main_conf_t *mcf = conf;
+
+    char                 err[256];
+    u_char              *buf;
+    size_t               len;
+    ssize_t              n;
+    ngx_str_t           *value, path;
+    ngx_file_t           file;
+    ngx_file_info_t      fi;
+    llr_cls_model_t     *m;
+    ngx_pool_cleanup_t  *cln;
+
+    if (mcf->classifier_path.len) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    path = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &path, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(&file, sizeof(ngx_file_t));
+    file.name = path;
+    file.log = cf->log;
+
+    file.fd = ngx_open_file(path.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+    if (file.fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "cannot open classifier model \"%V\"", &path);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_fd_info(file.fd, &fi) == NGX_FILE_ERROR
+        || ngx_file_size(&fi) > 256 * 1024 * 1024)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "classifier model \"%V\" is not a regular file "
+                           "of at most 256M", &path);
+        (void) ngx_close_file(file.fd);
+        return NGX_CONF_ERROR;
+    }
+
+    len = (size_t) ngx_file_size(&fi);
+
+    buf = ngx_alloc(len + 1, cf->log);
+    if (buf == NULL) {
+        (void) ngx_close_file(file.fd);
+        return NGX_CONF_ERROR;
+    }
+
+    n = ngx_read_file(&file, buf, len, 0);
+
+    (void) ngx_close_file(file.fd);
+
+    if (n != (ssize_t) len) {
+        ngx_free(buf);
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "cannot read classifier model \"%V\"", &path);
+        return NGX_CONF_ERROR;
+    }
+
+    err[0] = '\0';
+
+    m = llr_cls_model_load(buf, len, (void *(*)(void *, size_t)) ngx_palloc,
+                           cf->pool, err, sizeof(err));
+
+    ngx_free(buf);
+
+    if (m == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid classifier model \"%V\": %s",
+                           &path, err);
+        return NGX_CONF_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        llr_cls_model_cleanup(m);
+        return NGX_CONF_ERROR;
+    }
+
+    cln->handler = ngx_http_llm_route_cleanup_classifier;
+    cln->data = m;
+
+    mcf->classifier = m;
+    mcf->classifier_path = path;
+
+    return NGX_CONF_OK;
+}
+
+
+static void
+ngx_http_llm_route_cleanup_classifier(void *data)
+{
+    llr_cls_model_cleanup(data);
+}
+
+
+/*
+ * llm_route_policy NAME {
+ *     candidates MODEL ...;
+ *     floor Q;  floor_hard Q;  [floor_TASK Q;]  [floor_hard_TASK Q;]
+ * }
+ */
+
+static char *
+ngx_http_llm_route_policy_block(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_llm_route_main_conf_t *mcf = conf;
+
+    char                          *rv;
+    ngx_str_t                     *value;
+    ngx_uint_t                     i;
+    ngx_conf_t                     save;
+    ngx_http_llm_route_policy_t   *p, **pp;
+
+    value = cf->args->elts;
+
+    if (ngx_http_llm_route_check_token(&value[1], "\"'{};\\,") != NGX_OK
+        || value[1].len > 256)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid policy name \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_llm_route_find_policy(mcf, value[1].data, value[1].len)
+        != NULL)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "duplicate llm_route_policy \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    p = ngx_pcalloc(cf->pool, sizeof(ngx_http_llm_route_policy_t));
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    p->name = value[1];
+    p->index = mcf->policies.nelts;
+    p->floor = LLR_Q_UNSET;
+    p->floor_hard = LLR_Q_UNSET;
+    p->file = cf->conf_file->file.name;
+    p->line = cf->conf_file->line;
+
+    for (i = 0; i < NGX_HTTP_LLM_ROUTE_MAX_TASKS; i++) {
+        p->floor_task[i] = LLR_Q_UNSET;
+        p->floor_hard_task[i] = LLR_Q_UNSET;
+    }
+
+    if (ngx_array_init(&p->names, cf->pool, 4, sizeof(ngx_str_t)) != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    save = *cf;
+    cf->handler = ngx_http_llm_route_policy_cmd;
+    cf->handler_conf = (char *) p;
+
+    rv = ngx_conf_parse(cf, NULL);
+
+    *cf = save;
+
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    if (p->names.nelts == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "no \"candidates\" in llm_route_policy \"%V\"",
+                           &p->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (p->names.nelts > LLR_SELECT_MAX) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "too many \"candidates\" in llm_route_policy "
+                           "\"%V\", at most %d", &p->name, LLR_SELECT_MAX);
+        return NGX_CONF_ERROR;
+    }
+
+    if (p->floor == LLR_Q_UNSET) {
+        p->floor = 0;
+    }
+
+    if (p->floor_hard == LLR_Q_UNSET) {
+        p->floor_hard = p->floor;
+    }
+
+    pp = ngx_array_push(&mcf->policies);
+    if (pp == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *pp = p;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_llm_route_policy_cmd(ngx_conf_t *cf, ngx_command_t *dummy,
+    void *conf)
+{
+    ngx_http_llm_route_policy_t *p = conf;
+
+    uint64_t                            v;
+    ngx_str_t                          *value, *name, *cand, task;
+    ngx_uint_t                          i, j, hard;
+    const char                         *err;
+    ngx_http_llm_route_task_quality_t  *tf;
+
+    value = cf->args->elts;
+    name = &value[0];
+
+    if (ngx_strcmp(name->data, "candidates") == 0) {
+
+        if (cf->args->nelts < 2) {
+            goto args;
+        }
+
+        for (i = 1; i < cf->args->nelts; i++) {
+
+            cand = p->names.elts;
+
+            for (j = 0; j < p->names.nelts; j++) {
+                if (cand[j].len == value[i].len
+                    && ngx_strncmp(cand[j].data, value[i].data, value[i].len)
+                       == 0)
+                {
+                    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                       "duplicate candidate \"%V\" in "
+                                       "llm_route_policy \"%V\"",
+                                       &value[i], &p->name);
+                    return NGX_CONF_ERROR;
+                }
+            }
+
+            cand = ngx_array_push(&p->names);
+            if (cand == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            *cand = value[i];
+        }
+
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strncmp(name->data, "floor", 5) != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "unknown directive \"%V\" in llm_route_policy "
+                           "\"%V\"", name, &p->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (cf->args->nelts != 2) {
+        goto args;
+    }
+
+    if (llr_parse_decimal((char *) value[1].data, value[1].len, 4, LLR_Q_ONE,
+                          &v, &err)
+        != 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"%V\" value \"%V\" in llm_route_policy "
+                           "\"%V\": %s", name, &value[1], &p->name, err);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_strcmp(name->data, "floor") == 0) {
+        p->floor = (uint32_t) v;
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strcmp(name->data, "floor_hard") == 0) {
+        p->floor_hard = (uint32_t) v;
+        return NGX_CONF_OK;
+    }
+
+    /* floor_TASK, floor_hard_TASK: checked once the classifier is known */
+
+    hard = (ngx_strncmp(name->data, "floor_hard_", 11) == 0);
+
+    task.data = name->data + (hard ? 11 : 6);
+    task.len = name->len - (hard ? 11 : 6);
+
+    if (name->data[5] != '_' || task.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "unknown directive \"%V\" in llm_route_policy "
+                           "\"%V\"", name, &p->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (p->task_floors == NULL) {
+        p->task_floors = ngx_array_create(cf->pool, 4,
+                                 sizeof(ngx_http_llm_route_task_quality_t));
+        if (p->task_floors == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    tf = ngx_array_push(p->task_floors);
+    if (tf == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    tf->task = task;
+    tf->quality = (uint32_t) v | (hard ? 0x80000000 : 0);
+
+    return NGX_CONF_OK;
+
+args:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid number of arguments in \"%V\" of "
+                       "llm_route_policy \"%V\"", name, &p->name);
     return NGX_CONF_ERROR;
 }

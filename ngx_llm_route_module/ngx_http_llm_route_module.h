@@ -16,6 +16,8 @@
 #include <ngx_http.h>
 
 #include "llr_req.h"
+#include "llr_classify.h"
+#include "llr_select.h"
 
 
 #define NGX_HTTP_LLM_ROUTE_MAX_TASKS  16
@@ -38,7 +40,7 @@ typedef struct {
 
 typedef struct {
     ngx_str_t                       task;
-    double                          quality;
+    uint32_t                        quality;
 } ngx_http_llm_route_task_quality_t;
 
 
@@ -57,10 +59,10 @@ typedef struct {
     uint64_t                        input;       /* pUSD per token */
     uint64_t                        output;
     uint64_t                        cached_input;
-    ngx_uint_t                      context;     /* tokens */
-    double                          quality;
-    double                          quality_task[NGX_HTTP_LLM_ROUTE_MAX_TASKS];
-                                                 /* < 0: not set */
+    ngx_uint_t                      context;     /* tokens, 0: unknown */
+    uint32_t                        quality;     /* 1e-4, LLR_Q_ONE = 1.0 */
+    uint32_t                        quality_task[NGX_HTTP_LLM_ROUTE_MAX_TASKS];
+                                                 /* LLR_Q_UNSET: quality */
     ngx_uint_t                      weight;
     ngx_int_t                       current_weight; /* smooth WRR, per worker */
 } ngx_http_llm_route_deployment_t;
@@ -80,11 +82,17 @@ typedef struct {
 typedef struct {
     ngx_str_t                       name;
     ngx_uint_t                      index;
+    ngx_array_t                     names;       /* of ngx_str_t, as given */
     ngx_array_t                     candidates;  /* of model pointers */
-    double                          floor;
-    double                          floor_hard;
-    double                          floor_task[NGX_HTTP_LLM_ROUTE_MAX_TASKS];
-    double                          floor_hard_task[NGX_HTTP_LLM_ROUTE_MAX_TASKS];
+    uint32_t                        floor;       /* 1e-4 */
+    uint32_t                        floor_hard;
+    ngx_array_t                    *task_floors; /* floor_TASK= until the
+                                                    classifier is known */
+    uint32_t                        floor_task[NGX_HTTP_LLM_ROUTE_MAX_TASKS];
+    uint32_t                        floor_hard_task[
+                                        NGX_HTTP_LLM_ROUTE_MAX_TASKS];
+    ngx_str_t                       file;
+    ngx_uint_t                      line;
 } ngx_http_llm_route_policy_t;
 
 
@@ -93,6 +101,9 @@ typedef struct {
     ngx_array_t                     deployments; /* of deployment pointers */
     ngx_array_t                     models;      /* of model pointers */
     ngx_array_t                     policies;    /* of policy pointers */
+
+    const llr_cls_model_t          *classifier;
+    ngx_str_t                       classifier_path;
 
     ngx_shm_zone_t                 *shm_zone;
     ngx_str_t                       state_path;
@@ -107,6 +118,10 @@ typedef struct {
                                                + 1];
 
     ngx_flag_t                      variables_added;
+
+    /* where llm_route_status was first used (status.c), 0: nowhere */
+    ngx_str_t                       status_file;
+    ngx_uint_t                      status_line;
 } ngx_http_llm_route_main_conf_t;
 
 
@@ -147,11 +162,16 @@ typedef struct {
 
     ngx_str_t                       url;
     ngx_str_t                       task;
+    ngx_uint_t                      task_index;  /* in mcf->tasks */
     ngx_str_t                       reason;
     ngx_uint_t                      attempt;
     double                          difficulty;
 
     llr_req_view_t                  view;
+    void                           *cls_state;   /* classifier features */
+    unsigned                        nfallback:8;
+    unsigned                        fallback_next:8;
+    u_char                          fallback[LLR_SELECT_MAX];
 
     /* the rewritten body and its holes, filled after the decision */
     ngx_chain_t                    *body;
@@ -161,6 +181,24 @@ typedef struct {
     ngx_buf_t                      *tail_hole;
     unsigned                        stream_options_comma:1;
     off_t                           body_len;
+
+    /* watching the response */
+    unsigned                        stream:1;    /* the client asked SSE */
+    unsigned                        strip_usage:1; /* usage forced on */
+    unsigned                        resp_mode:2; /* 0 none, 1 JSON, 2 SSE */
+    unsigned                        resp_done:1; /* the last buffer seen */
+    unsigned                        accounted:1;
+    unsigned                        estimated:1;
+    unsigned                        failed:1;    /* counted as an error */
+    void                           *watch;      /* llr_usage_t, llr_sse_t */
+    ngx_msec_t                      start_msec;
+    ngx_msec_int_t                  ttft_ms;     /* -1: none yet */
+    uint64_t                        prompt_tokens;
+    uint64_t                        completion_tokens;
+    uint64_t                        cached_tokens;
+    uint64_t                        reasoning_tokens;
+    uint64_t                        cost_pusd;
+    uint64_t                        saved_pusd;
 
     /* an error page of nginx's own, replaced by JSON */
     u_char                         *error_code;
@@ -187,10 +225,23 @@ ngx_int_t ngx_http_llm_route_add_variables(ngx_conf_t *cf);
 
 /* response.c */
 ngx_int_t ngx_http_llm_route_filter_init(ngx_conf_t *cf);
+ngx_int_t ngx_http_llm_route_log_handler(ngx_http_request_t *r);
+void ngx_http_llm_route_account(ngx_http_request_t *r,
+    ngx_http_llm_route_ctx_t *ctx);
 
 /* zone.c */
 char *ngx_http_llm_route_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+
+/* status.c */
+char *ngx_http_llm_route_status(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_llm_route_status_check(ngx_conf_t *cf,
+    ngx_http_llm_route_main_conf_t *mcf);
+
+/* zone.c: init/exit process hooks of the module */
+ngx_int_t ngx_http_llm_route_init_process(ngx_cycle_t *cycle);
+void ngx_http_llm_route_exit_process(ngx_cycle_t *cycle);
 
 /* mock.c */
 char *ngx_http_llm_route_mock(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -198,6 +249,8 @@ char *ngx_http_llm_route_mock(ngx_conf_t *cf, ngx_command_t *cmd,
 
 /* module.c */
 ngx_http_llm_route_model_t *ngx_http_llm_route_find_model(
+    ngx_http_llm_route_main_conf_t *mcf, u_char *name, size_t len);
+ngx_http_llm_route_policy_t *ngx_http_llm_route_find_policy(
     ngx_http_llm_route_main_conf_t *mcf, u_char *name, size_t len);
 
 /* llr_alloc_t over a pool (request.c) */

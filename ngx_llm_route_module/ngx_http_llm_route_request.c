@@ -16,6 +16,7 @@
 
 #include "ngx_http_llm_route_module.h"
 #include "llr_req.h"
+#include "llr_cost.h"
 
 
 #define NGX_HTTP_LLM_ROUTE_READ_CHUNK  65536
@@ -38,6 +39,8 @@ static ngx_int_t ngx_http_llm_route_process(ngx_http_request_t *r,
 static ngx_int_t ngx_http_llm_route_scan_error(ngx_http_request_t *r,
     llr_req_t *rq, llr_req_err_e rc);
 static ngx_int_t ngx_http_llm_route_choose(ngx_http_request_t *r,
+    ngx_http_llm_route_ctx_t *ctx);
+static ngx_int_t ngx_http_llm_route_select(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx);
 static ngx_int_t ngx_http_llm_route_finish_body(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx);
@@ -69,6 +72,10 @@ static struct {
     { ngx_string("/models"), NGX_HTTP_LLM_ROUTE_EP_MODELS, LLR_EP_ANY },
     { ngx_null_string, NGX_HTTP_LLM_ROUTE_EP_UNKNOWN, LLR_EP_ANY }
 };
+
+
+static ngx_str_t  ngx_http_llm_route_usage_on =
+    ngx_string(",\"stream_options\":{\"include_usage\":true}");
 
 
 /*
@@ -110,8 +117,9 @@ ngx_http_llm_route_ctx_cleanup(void *data)
 static ngx_http_llm_route_ctx_t *
 ngx_http_llm_route_create_ctx(ngx_http_request_t *r)
 {
-    ngx_pool_cleanup_t        *cln;
-    ngx_http_llm_route_ctx_t  *ctx;
+    ngx_pool_cleanup_t              *cln;
+    ngx_http_llm_route_ctx_t        *ctx;
+    ngx_http_llm_route_main_conf_t  *mcf;
 
     cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_llm_route_ctx_t));
     if (cln == NULL) {
@@ -124,6 +132,10 @@ ngx_http_llm_route_create_ctx(ngx_http_request_t *r)
     ctx->request = r;
     ctx->attempt = 1;
     ctx->difficulty = -1;
+    ctx->ttft_ms = -1;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_llm_route_module);
+    ctx->task_index = mcf->tasks.nelts ? mcf->tasks.nelts - 1 : 0;
 
     cln->handler = ngx_http_llm_route_ctx_cleanup;
 
@@ -337,7 +349,10 @@ ngx_http_llm_route_process(ngx_http_request_t *r,
     llr_alloc_t                alloc;
     ngx_chain_t               *cl;
     llr_req_err_e              err;
+    llr_text_sink_t            sink, *psink;
+    llr_cls_result_t           res;
     ngx_http_llm_route_out_t  *o;
+    ngx_http_llm_route_main_conf_t  *mcf;
 
     if (r->request_body == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -376,9 +391,27 @@ ngx_http_llm_route_process(ngx_http_request_t *r,
 
     ngx_http_llm_route_pool_alloc(r->pool, &alloc);
 
+    /* with policies, message text goes to the classifier as it is read */
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_llm_route_module);
+    psink = NULL;
+
+    if (mcf->policies.nelts && ctx->endpoint != NGX_HTTP_LLM_ROUTE_EP_EMBEDDINGS)
+    {
+        ctx->cls_state = ngx_palloc(r->pool,
+                                    llr_cls_state_size(mcf->classifier));
+        if (ctx->cls_state == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        llr_cls_state_init(ctx->cls_state, mcf->classifier);
+        llr_cls_sink(ctx->cls_state, &sink);
+        psink = &sink;
+    }
+
     rq = llr_req_create(&alloc,
                         ngx_http_llm_route_endpoints[ctx->endpoint].scan,
-                        &o->out, NULL);
+                        &o->out, psink);
     if (rq == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -446,6 +479,19 @@ ngx_http_llm_route_process(ngx_http_request_t *r,
     ctx->view = *llr_req_view(rq);
 
     llr_req_destroy(rq);
+
+    if (ctx->cls_state) {
+        llr_cls_finish(ctx->cls_state, &ctx->view, &res);
+
+        ctx->task_index = (ngx_uint_t) res.task;
+        ctx->task.data = (u_char *) res.task_name;
+        ctx->task.len = ngx_strlen(res.task_name);
+        ctx->difficulty = res.difficulty;
+
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "llm route: task \"%V\" difficulty %.3f",
+                       &ctx->task, ctx->difficulty);
+    }
 
     ctx->requested_model.data = (u_char *) ctx->view.model;
     ctx->requested_model.len = ctx->view.model_len;
@@ -533,6 +579,8 @@ ngx_http_llm_route_pick_deployment(ngx_http_llm_route_model_t *m)
 static ngx_int_t
 ngx_http_llm_route_choose(ngx_http_request_t *r, ngx_http_llm_route_ctx_t *ctx)
 {
+    size_t                            len;
+    u_char                           *p;
     ngx_str_t                         msg;
     ngx_http_llm_route_model_t       *m;
     ngx_http_llm_route_main_conf_t   *mcf;
@@ -552,7 +600,14 @@ ngx_http_llm_route_choose(ngx_http_request_t *r, ngx_http_llm_route_ctx_t *ctx)
                                       ctx->requested_model.len);
 
     if (m == NULL) {
-        return ngx_http_llm_route_not_found(r, ctx);
+        ctx->policy = ngx_http_llm_route_find_policy(mcf,
+                                                 ctx->requested_model.data,
+                                                 ctx->requested_model.len);
+        if (ctx->policy == NULL) {
+            return ngx_http_llm_route_not_found(r, ctx);
+        }
+
+        return ngx_http_llm_route_select(r, ctx);
     }
 
     d = ngx_http_llm_route_pick_deployment(m);
@@ -561,10 +616,136 @@ ngx_http_llm_route_choose(ngx_http_request_t *r, ngx_http_llm_route_ctx_t *ctx)
     ctx->deployment = d;
     ctx->routed = 1;
 
+    /* the receipt: why this deployment */
+
+    len = sizeof("explicit model ; deployment / (weight  of )") - 1
+          + m->name.len + d->provider->name.len + d->upstream_model.len
+          + 2 * NGX_INT_T_LEN;
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->reason.data = p;
+
+    if (m->deployments.nelts == 1) {
+        p = ngx_sprintf(p, "explicit model %V; deployment %V/%V",
+                        &m->name, &d->provider->name, &d->upstream_model);
+
+    } else {
+        p = ngx_sprintf(p, "explicit model %V; deployment %V/%V "
+                        "(weight %ui of %ui)", &m->name, &d->provider->name,
+                        &d->upstream_model, d->weight, m->total_weight);
+    }
+
+    ctx->reason.len = p - ctx->reason.data;
+
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "llm route: \"%V\" -> \"%V\" at provider \"%V\"",
                    &ctx->requested_model, &d->upstream_model,
                    &d->provider->name);
+
+    return NGX_OK;
+}
+
+
+/*
+ * A policy: the cheapest candidate whose quality for the classified task
+ * meets the floor for this difficulty (core/llr_select.c, documented in
+ * docs/selection.md).
+ */
+
+static ngx_int_t
+ngx_http_llm_route_select(ngx_http_request_t *r, ngx_http_llm_route_ctx_t *ctx)
+{
+    char                              reason[512];
+    size_t                            len;
+    ngx_uint_t                        i;
+    ngx_str_t                         msg;
+    llr_cand_t                       *c;
+    llr_select_in_t                   in;
+    llr_select_out_t                  out;
+    ngx_http_llm_route_model_t      **cand, *m;
+    ngx_http_llm_route_policy_t      *p;
+    ngx_http_llm_route_deployment_t  *d, **dd;
+
+    p = ctx->policy;
+    cand = p->candidates.elts;
+
+    c = ngx_palloc(r->pool, p->candidates.nelts * sizeof(llr_cand_t));
+    if (c == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* a candidate model is described by its first deployment */
+
+    for (i = 0; i < p->candidates.nelts; i++) {
+        dd = cand[i]->deployments.elts;
+        d = dd[0];
+
+        c[i].name = (char *) cand[i]->name.data;
+        c[i].quality = d->quality;
+        c[i].task_quality = d->quality_task;
+        c[i].input = d->input;
+        c[i].output = d->output;
+        c[i].context = d->context ? d->context : (uint64_t) -1;
+        c[i].usable = 1;
+    }
+
+    ngx_memzero(&in, sizeof(llr_select_in_t));
+
+    in.task = ctx->cls_state ? ctx->task_index : 0;
+    in.ntasks = NGX_HTTP_LLM_ROUTE_MAX_TASKS;
+    in.task_name = ctx->task.len ? (char *) ctx->task.data : NULL;
+    in.difficulty = ctx->difficulty < 0 ? 0 : ctx->difficulty;
+    in.floor = p->floor;
+    in.floor_hard = p->floor_hard;
+    in.task_floor = p->floor_task;
+    in.task_floor_hard = p->floor_hard_task;
+    in.prompt_tokens = llr_estimate_tokens(ctx->view.text_bytes);
+    in.max_tokens = ctx->view.max_tokens;
+    in.expected = 0;
+    in.cands = c;
+    in.ncands = p->candidates.nelts;
+
+    if (llr_select(&in, &out, reason, sizeof(reason)) != 0) {
+        ngx_str_set(&msg, "This model's maximum context length is smaller "
+                          "than the request: no candidate of the policy "
+                          "fits it.");
+        return ngx_http_llm_route_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                             "invalid_request_error",
+                                             "messages",
+                                             "context_length_exceeded", &msg);
+    }
+
+    m = cand[out.chosen];
+    d = ngx_http_llm_route_pick_deployment(m);
+
+    ctx->model = m;
+    ctx->deployment = d;
+    ctx->routed = 1;
+
+    ctx->nfallback = 0;
+    ctx->fallback_next = 0;
+
+    for (i = 0; i < out.nfallback; i++) {
+        ctx->fallback[ctx->nfallback++] = (u_char) out.fallback[i];
+    }
+
+    len = ngx_strlen(reason);
+
+    ctx->reason.data = ngx_pnalloc(r->pool, len);
+    if (ctx->reason.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_memcpy(ctx->reason.data, reason, len);
+    ctx->reason.len = len;
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "llm route: policy \"%V\" chose \"%V\": %V",
+                   &p->name, &m->name, &ctx->reason);
 
     return NGX_OK;
 }
@@ -579,6 +760,7 @@ ngx_http_llm_route_finish_body(ngx_http_request_t *r,
     u_char                           *p;
     off_t                             len;
     size_t                            n;
+    ngx_int_t                         usage;
     ngx_buf_t                        *b;
     ngx_chain_t                      *cl, **ll;
     ngx_table_elt_t                  *h;
@@ -611,11 +793,43 @@ ngx_http_llm_route_finish_body(ngx_http_request_t *r,
     b->last = p;
     b->end = p;
 
-    /* the client's stream_options.include_usage, as it was */
+    /*
+     * Streams: ask for the usage chunk, so tokens are exact; a client
+     * that did not ask for it does not see it (the body filter strips
+     * it).  Otherwise the client's stream_options.include_usage goes
+     * back as it was.
+     */
+
+    ctx->stream = (ctx->view.stream == 1);
+    usage = ctx->view.include_usage;
+
+    if (ctx->stream
+        && (ctx->endpoint == NGX_HTTP_LLM_ROUTE_EP_CHAT
+            || ctx->endpoint == NGX_HTTP_LLM_ROUTE_EP_COMPLETIONS)
+        && (ctx->view.has_stream_options || !ctx->view.stream_options_key))
+    {
+        ctx->strip_usage = (usage != 1);
+        usage = 1;
+
+        if (!ctx->view.has_stream_options) {
+            b = ctx->tail_hole;
+
+            if (b == NULL) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            b->start = ngx_http_llm_route_usage_on.data;
+            b->pos = b->start;
+            b->last = b->start + ngx_http_llm_route_usage_on.len;
+            b->end = b->last;
+            b->temporary = 0;
+            b->memory = 1;
+        }
+    }
 
     b = ctx->stream_options_hole;
 
-    if (b && ctx->view.include_usage != -1) {
+    if (b && usage != -1) {
         p = ngx_pnalloc(r->pool, sizeof(",\"include_usage\":false"));
         if (p == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -628,8 +842,7 @@ ngx_http_llm_route_finish_body(ngx_http_request_t *r,
             *p++ = ',';
         }
 
-        p = ngx_sprintf(p, "\"include_usage\":%s",
-                        ctx->view.include_usage ? "true" : "false");
+        p = ngx_sprintf(p, "\"include_usage\":%s", usage ? "true" : "false");
         b->last = p;
         b->end = p;
     }

@@ -14,6 +14,27 @@
 #include <ngx_http.h>
 
 #include "ngx_http_llm_route_module.h"
+#include "ngx_http_llm_route_zone.h"
+#include "llr_cost.h"
+#include "llr_sse.h"
+#include "llr_usage.h"
+
+
+#define NGX_HTTP_LLM_ROUTE_RESP_NONE  0
+#define NGX_HTTP_LLM_ROUTE_RESP_JSON  1
+#define NGX_HTTP_LLM_ROUTE_RESP_SSE   2
+
+
+typedef struct {
+    ngx_http_request_t  *request;
+    ngx_chain_t         *out;
+    ngx_chain_t        **last;
+    ngx_buf_t           *in;        /* the buffer being parsed */
+    u_char              *span;      /* the bytes emitted so far ... */
+    size_t               span_len;  /* ... if one span of in */
+    ngx_uint_t           spans;
+    ngx_buf_t           *copy;      /* otherwise copied here */
+} ngx_http_llm_route_emit_t;
 
 
 static ngx_int_t ngx_http_llm_route_header_filter(ngx_http_request_t *r);
@@ -21,6 +42,10 @@ static ngx_int_t ngx_http_llm_route_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
 static ngx_int_t ngx_http_llm_route_add_header(ngx_http_request_t *r,
     const char *name, ngx_str_t *value);
+static ngx_int_t ngx_http_llm_route_watch_start(ngx_http_request_t *r,
+    ngx_http_llm_route_ctx_t *ctx);
+static ngx_int_t ngx_http_llm_route_watch(ngx_http_request_t *r,
+    ngx_http_llm_route_ctx_t *ctx, ngx_chain_t **in);
 
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
@@ -150,6 +175,10 @@ ngx_http_llm_route_header_filter(ngx_http_request_t *r)
         return ngx_http_next_header_filter(r);
     }
 
+    if (r->upstream && ngx_http_llm_route_watch_start(r, ctx) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     if (lcf->trace) {
         if (ngx_http_llm_route_add_header(r, "X-LLM-Route-Model",
                                           &ctx->deployment->upstream_model)
@@ -184,7 +213,24 @@ ngx_http_llm_route_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_llm_route_module);
 
-    if (ctx == NULL || !ctx->error_page) {
+    if (ctx == NULL) {
+        return ngx_http_next_body_filter(r, in);
+    }
+
+    if (ctx->watch) {
+        if (ngx_http_llm_route_watch(r, ctx, &in) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        if (in == NULL) {
+            /* everything held back (a usage event being decided) */
+            return NGX_OK;
+        }
+
+        return ngx_http_next_body_filter(r, in);
+    }
+
+    if (!ctx->error_page) {
         return ngx_http_next_body_filter(r, in);
     }
 
@@ -199,6 +245,425 @@ ngx_http_llm_route_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
     ctx->error_body = NULL;
 
     return ngx_http_next_body_filter(r, &out);
+}
+
+
+/*
+ * The response of the provider, as it passes: usage, finish reasons and
+ * time to first token.  JSON bodies and, without stripping, SSE streams
+ * pass unchanged (the same buffers); stripping the usage chunk a client
+ * did not ask for copies only the buffers that change.
+ */
+
+static ngx_int_t
+ngx_http_llm_route_watch_start(ngx_http_request_t *r,
+    ngx_http_llm_route_ctx_t *ctx)
+{
+    ngx_str_t     *ct;
+    llr_sse_t     *sse;
+    llr_usage_t   *u;
+    llr_sse_mem_t  mem;
+
+    ctx->watch = NULL;
+    ctx->resp_mode = NGX_HTTP_LLM_ROUTE_RESP_NONE;
+    ctx->resp_done = 0;
+    ctx->ttft_ms = -1;
+
+    if (r->header_only) {
+        return NGX_OK;
+    }
+
+    ct = &r->headers_out.content_type;
+
+    if (ct->len >= sizeof("text/event-stream") - 1
+        && ngx_strncasecmp(ct->data, (u_char *) "text/event-stream",
+                           sizeof("text/event-stream") - 1) == 0)
+    {
+        sse = ngx_palloc(r->pool, sizeof(llr_sse_t));
+        if (sse == NULL) {
+            return NGX_ERROR;
+        }
+
+        mem.alloc = (void *(*)(void *, size_t)) ngx_palloc;
+        mem.free = NULL;
+        mem.ctx = r->pool;
+
+        llr_sse_init(sse, ctx->strip_usage ? LLR_SSE_STRIP_USAGE : 0, 0,
+                     &mem);
+
+        if (ctx->strip_usage) {
+            /* one event less: the length is not known any more */
+            ngx_http_clear_content_length(r);
+            ngx_http_clear_accept_ranges(r);
+        }
+
+        ctx->watch = sse;
+        ctx->resp_mode = NGX_HTTP_LLM_ROUTE_RESP_SSE;
+
+        return NGX_OK;
+    }
+
+    u = ngx_palloc(r->pool, sizeof(llr_usage_t));
+    if (u == NULL) {
+        return NGX_ERROR;
+    }
+
+    llr_usage_init(u);
+
+    ctx->watch = u;
+    ctx->resp_mode = NGX_HTTP_LLM_ROUTE_RESP_JSON;
+
+    return NGX_OK;
+}
+
+
+static int
+ngx_http_llm_route_emit(void *data, const unsigned char *p, size_t len)
+{
+    ngx_http_llm_route_emit_t *e = data;
+
+    size_t        size;
+    ngx_buf_t    *b;
+
+    if (len == 0) {
+        return 0;
+    }
+
+    /* the common case: one span of the buffer being parsed */
+
+    if (e->spans == 0 && e->copy == NULL
+        && (u_char *) p >= e->in->pos && (u_char *) p + len <= e->in->last)
+    {
+        e->span = (u_char *) p;
+        e->span_len = len;
+        e->spans = 1;
+        return 0;
+    }
+
+    b = e->copy;
+
+    if (b == NULL) {
+        size = ngx_buf_size(e->in) + e->span_len + len + 256;
+
+        b = ngx_create_temp_buf(e->request->pool, size);
+        if (b == NULL) {
+            return -1;
+        }
+
+        if (e->spans) {
+            b->last = ngx_cpymem(b->last, e->span, e->span_len);
+        }
+
+        e->copy = b;
+    }
+
+    if ((size_t) (b->end - b->last) < len) {
+        /* held bytes of an earlier piece: grow */
+        size = (b->last - b->pos) + len + 256;
+
+        b = ngx_create_temp_buf(e->request->pool, size);
+        if (b == NULL) {
+            return -1;
+        }
+
+        b->last = ngx_cpymem(b->last, e->copy->pos,
+                             e->copy->last - e->copy->pos);
+        e->copy = b;
+    }
+
+    b->last = ngx_cpymem(b->last, p, len);
+    e->spans++;
+
+    return 0;
+}
+
+
+static ngx_int_t
+ngx_http_llm_route_watch(ngx_http_request_t *r, ngx_http_llm_route_ctx_t *ctx,
+    ngx_chain_t **in)
+{
+    ngx_buf_t                  *b, *nb;
+    ngx_msec_int_t              ms;
+    ngx_chain_t                *cl, *out, **ll, *ncl;
+    llr_sse_t                  *sse;
+    ngx_http_llm_route_emit_t   e;
+
+    if (ctx->resp_mode == NGX_HTTP_LLM_ROUTE_RESP_JSON) {
+
+        for (cl = *in; cl; cl = cl->next) {
+            b = cl->buf;
+
+            if (ngx_buf_in_memory(b) && b->last > b->pos) {
+                (void) llr_usage_feed(ctx->watch, b->pos, b->last - b->pos);
+            }
+
+            if (b->last_buf) {
+                (void) llr_usage_finish(ctx->watch);
+                ctx->resp_done = 1;
+            }
+        }
+
+        return NGX_OK;
+    }
+
+    sse = ctx->watch;
+
+    if (!ctx->strip_usage) {
+
+        for (cl = *in; cl; cl = cl->next) {
+            b = cl->buf;
+
+            if (ngx_buf_in_memory(b) && b->last > b->pos) {
+                (void) llr_sse_feed(sse, b->pos, b->last - b->pos, NULL,
+                                    NULL);
+            }
+
+            if (b->last_buf) {
+                (void) llr_sse_finish(sse, NULL, NULL);
+                ctx->resp_done = 1;
+            }
+
+            if (sse->first_content && ctx->ttft_ms < 0) {
+                ms = (ngx_msec_int_t) ((ngx_time() - r->start_sec) * 1000
+                                       + (ngx_timeofday()->msec
+                                          - r->start_msec));
+                ctx->ttft_ms = ngx_max(ms, 0);
+            }
+        }
+
+        return NGX_OK;
+    }
+
+    /* stripping: build the chain to pass on */
+
+    out = NULL;
+    ll = &out;
+
+    for (cl = *in; cl; cl = cl->next) {
+        b = cl->buf;
+
+        ngx_memzero(&e, sizeof(ngx_http_llm_route_emit_t));
+        e.request = r;
+        e.in = b;
+
+        if (ngx_buf_in_memory(b) && b->last > b->pos) {
+            if (llr_sse_feed(sse, b->pos, b->last - b->pos,
+                             ngx_http_llm_route_emit, &e)
+                != 0)
+            {
+                return NGX_ERROR;
+            }
+        }
+
+        if (b->last_buf) {
+            if (llr_sse_finish(sse, ngx_http_llm_route_emit, &e) != 0) {
+                return NGX_ERROR;
+            }
+
+            ctx->resp_done = 1;
+        }
+
+        if (sse->first_content && ctx->ttft_ms < 0) {
+            ms = (ngx_msec_int_t) ((ngx_time() - r->start_sec) * 1000
+                                   + (ngx_timeofday()->msec - r->start_msec));
+            ctx->ttft_ms = ngx_max(ms, 0);
+        }
+
+        if (e.copy == NULL
+            && (e.spans == 0
+                || (e.span == b->pos && e.span_len == (size_t) (b->last
+                                                                - b->pos))))
+        {
+            if (e.spans || !ngx_buf_in_memory(b) || b->last_buf || b->flush
+                || b->sync)
+            {
+                if (e.spans == 0 && ngx_buf_in_memory(b) && b->last > b->pos)
+                {
+                    /* all held back: pass the flags, not the bytes */
+                    b->pos = b->last;
+                }
+
+                ncl = ngx_alloc_chain_link(r->pool);
+                if (ncl == NULL) {
+                    return NGX_ERROR;
+                }
+
+                ncl->buf = b;
+                *ll = ncl;
+                ll = &ncl->next;
+
+            } else {
+                b->pos = b->last;
+            }
+
+            continue;
+        }
+
+        /* what changed goes in a buffer of our own, with b's flags */
+
+        if (e.copy) {
+            nb = e.copy;
+
+        } else {
+            /*
+             * a copy, not a shadow: the upstream reuses its buffer once
+             * b is consumed, possibly before a slow client got these
+             */
+            nb = ngx_create_temp_buf(r->pool, e.span_len);
+            if (nb == NULL) {
+                return NGX_ERROR;
+            }
+
+            nb->last = ngx_cpymem(nb->last, e.span, e.span_len);
+        }
+
+        nb->flush = b->flush;
+        nb->last_buf = b->last_buf;
+        nb->last_in_chain = b->last_in_chain;
+        nb->tag = (ngx_buf_tag_t) &ngx_http_llm_route_module;
+
+        b->pos = b->last;
+
+        ncl = ngx_alloc_chain_link(r->pool);
+        if (ncl == NULL) {
+            return NGX_ERROR;
+        }
+
+        ncl->buf = nb;
+        *ll = ncl;
+        ll = &ncl->next;
+    }
+
+    *ll = NULL;
+    *in = out;
+
+    return NGX_OK;
+}
+
+
+/*
+ * Accounting, once per request: from the log phase or from the first
+ * $llm_route_prompt_tokens (and friends) that access_log evaluates,
+ * which runs before this module's log handler.
+ */
+
+void
+ngx_http_llm_route_account(ngx_http_request_t *r,
+    ngx_http_llm_route_ctx_t *ctx)
+{
+    llr_resp_t                       *res;
+    llr_price_t                       price;
+    ngx_uint_t                        status;
+    ngx_http_llm_route_deployment_t  *d;
+
+    if (ctx->accounted || !ctx->routed) {
+        return;
+    }
+
+    ctx->accounted = 1;
+
+    d = ctx->deployment;
+
+    status = r->headers_out.status;
+
+    if (r->upstream && r->upstream->state && r->upstream->state->status) {
+        status = r->upstream->state->status;
+    }
+
+    res = NULL;
+
+    if (ctx->resp_mode == NGX_HTTP_LLM_ROUTE_RESP_JSON) {
+        res = &((llr_usage_t *) ctx->watch)->res;
+
+    } else if (ctx->resp_mode == NGX_HTTP_LLM_ROUTE_RESP_SSE) {
+        res = &((llr_sse_t *) ctx->watch)->res;
+    }
+
+    ctx->failed = (status >= NGX_HTTP_BAD_REQUEST || status == 0
+                   || res == NULL || !ctx->resp_done
+                   || (ctx->resp_mode == NGX_HTTP_LLM_ROUTE_RESP_SSE
+                       && !((llr_sse_t *) ctx->watch)->done
+                       && ctx->endpoint != NGX_HTTP_LLM_ROUTE_EP_RESPONSES)
+                   || (res && res->error));
+
+    if (res && res->has_usage) {
+        ctx->prompt_tokens = res->prompt_tokens;
+        ctx->completion_tokens = res->completion_tokens;
+        ctx->cached_tokens = ngx_min(res->cached_tokens, res->prompt_tokens);
+        ctx->reasoning_tokens = res->reasoning_tokens;
+
+    } else if (!ctx->failed || (res && res->content_bytes)) {
+        /* no usage reported: estimated from the text, counted apart */
+        ctx->prompt_tokens = llr_estimate_tokens(ctx->view.text_bytes);
+        ctx->completion_tokens = res ? llr_estimate_tokens(res->content_bytes)
+                                     : 0;
+        ctx->estimated = 1;
+    }
+
+    price.input = d->input;
+    price.output = d->output;
+    price.cached_input = d->cached_input;
+
+    ctx->cost_pusd = llr_cost(&price, ctx->prompt_tokens, ctx->cached_tokens,
+                              ctx->completion_tokens);
+}
+
+
+ngx_int_t
+ngx_http_llm_route_log_handler(ngx_http_request_t *r)
+{
+    ngx_msec_int_t                   ms;
+    ngx_http_llm_route_ctx_t        *ctx;
+    ngx_http_llm_route_shm_t        *sh;
+    ngx_http_llm_route_record_t      rec;
+    ngx_http_llm_route_main_conf_t  *mcf;
+
+    ctx = ngx_http_llm_route_get_ctx(r);
+
+    if (ctx == NULL || !ctx->routed) {
+        return NGX_OK;
+    }
+
+    ngx_http_llm_route_account(r, ctx);
+
+    sh = ngx_http_llm_route_shm(r);
+
+    if (sh == NULL) {
+        return NGX_OK;
+    }
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_llm_route_module);
+
+    ngx_memzero(&rec, sizeof(ngx_http_llm_route_record_t));
+
+    ms = (ngx_msec_int_t) ((ngx_time() - r->start_sec) * 1000
+                           + (ngx_timeofday()->msec - r->start_msec));
+
+    rec.model_slot = ctx->model->slot;
+    rec.provider_slot = ctx->deployment->provider->slot;
+    rec.task_slot = mcf->task_slots[ctx->task_index];
+    rec.status = r->headers_out.status;
+    rec.prompt_tokens = ctx->prompt_tokens;
+    rec.completion_tokens = ctx->completion_tokens;
+    rec.cached_tokens = ctx->cached_tokens;
+    rec.reasoning_tokens = ctx->reasoning_tokens;
+    rec.cost_pusd = ctx->cost_pusd;
+    rec.saved_pusd = ctx->saved_pusd;
+    rec.latency_ms = (ngx_msec_t) ngx_max(ms, 0);
+    rec.ttft_ms = ctx->ttft_ms;
+    rec.difficulty = ctx->difficulty;
+    rec.requested = ctx->requested_model;
+    rec.model = ctx->deployment->upstream_model;
+    rec.provider = ctx->deployment->provider->name;
+    rec.task = ctx->task;
+    rec.reason = ctx->reason;
+    rec.error = ctx->failed;
+    rec.estimated = ctx->estimated;
+    rec.stream = ctx->stream;
+
+    ngx_http_llm_route_zone_record(sh, &rec);
+
+    return NGX_OK;
 }
 
 

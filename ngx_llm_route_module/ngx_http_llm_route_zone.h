@@ -29,6 +29,7 @@
 #define NGX_HTTP_LLM_ROUTE_NAME_LEN     64
 #define NGX_HTTP_LLM_ROUTE_REASON_LEN   160
 #define NGX_HTTP_LLM_ROUTE_RECENT       128
+#define NGX_HTTP_LLM_ROUTE_MAX_SLOTS    4096
 
 /*
  * Fixed log-scale histogram buckets, upper bounds in milliseconds (the
@@ -37,7 +38,8 @@
  */
 #define NGX_HTTP_LLM_ROUTE_BUCKETS      18
 
-extern const ngx_msec_t  ngx_http_llm_route_bucket_ms[NGX_HTTP_LLM_ROUTE_BUCKETS];
+extern const ngx_msec_t
+    ngx_http_llm_route_bucket_ms[NGX_HTTP_LLM_ROUTE_BUCKETS];
 /* = { 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 20000,
  *     30000, 60000, 120000, 300000, 600000, (ngx_msec_t) -1 } */
 
@@ -86,10 +88,16 @@ typedef struct {
     time_t                time;
     ngx_msec_t            latency_ms;
     ngx_msec_int_t        ttft_ms;     /* -1: none */
+    ngx_uint_t            time_msec;   /* 0..999 */
+    ngx_uint_t            n;           /* request number, from 0 */
+    ngx_pid_t             writer;      /* who set seq odd */
     ngx_uint_t            status;
     uint64_t              prompt_tokens;
     uint64_t              completion_tokens;
+    uint64_t              cached_tokens;
+    uint64_t              reasoning_tokens;
     uint64_t              cost_pusd;
+    uint64_t              saved_pusd;
     double                difficulty;  /* < 0: not classified */
     u_char                requested[NGX_HTTP_LLM_ROUTE_NAME_LEN];
     u_char                model[NGX_HTTP_LLM_ROUTE_NAME_LEN];
@@ -107,7 +115,18 @@ typedef struct {
     ngx_uint_t                      version;
     ngx_atomic_t                    generation;  /* configurations seen */
     time_t                          started;     /* first start, or state */
-    ngx_uint_t                      nslots;
+    time_t                          loaded;      /* state file read, or 0 */
+    ngx_uint_t                      nslots;      /* capacity */
+    ngx_atomic_t                    nused;       /* slots[0 .. nused-1] */
+
+    /* the state file writer: one worker at a time, see zone.c */
+    ngx_atomic_t                    state_lock;  /* pid of the writer */
+    ngx_atomic_t                    state_lock_time;
+    ngx_atomic_t                    state_next;  /* epoch ms of the next */
+    ngx_atomic_t                    state_writes;
+    ngx_atomic_t                    state_errors;
+    time_t                          state_last;  /* last written, epoch */
+
     ngx_http_llm_route_counters_t   totals;
     ngx_atomic_t                    recent_next; /* requests recorded */
     ngx_http_llm_route_recent_t     recent[NGX_HTTP_LLM_ROUTE_RECENT];
@@ -150,6 +169,17 @@ void ngx_http_llm_route_zone_record(ngx_http_llm_route_shm_t *sh,
 
 /* percentile (0..1) in ms from a histogram, interpolated in its bucket */
 double ngx_http_llm_route_percentile(ngx_atomic_t *buckets, double q);
+
+/*
+ * a consistent copy of recent entry i (0 = newest); NGX_DECLINED if
+ * there is no such entry or it is being written
+ */
+ngx_int_t ngx_http_llm_route_recent_get(ngx_http_llm_route_shm_t *sh,
+    ngx_uint_t i, ngx_http_llm_route_recent_t *copy);
+
+/* slots of a kind and name, NULL if the zone has none */
+ngx_http_llm_route_slot_t *ngx_http_llm_route_zone_slot(
+    ngx_http_llm_route_shm_t *sh, ngx_int_t slot);
 
 
 #endif /* _NGX_HTTP_LLM_ROUTE_ZONE_H_INCLUDED_ */

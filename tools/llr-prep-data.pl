@@ -201,26 +201,10 @@ for my $set (['gsm8k', \@gsm], ['mmlu', \@mmlu]) {
     write_lines("$out/diff-test-$set->[0].jsonl", @te);
 }
 
-# GSM8K training problems (no model answers): a multi-step problem
-# (more than 3 calculator annotations in the reference solution) is
-# labelled as one the weak model fails; documented in docs/classifier.md
-{
-    my @aug;
-    for my $r (read_jsonl("$data/grade-school-math/train.jsonl")) {
-        next if $bad{$r->{question}};
-        my $steps = () = $r->{answer} =~ /<</g;
-        push @aug, $J->encode({prompt => $r->{question},
-                               weak_correct => $steps <= 3 ? JSON::PP::true
-                                                           : JSON::PP::false,
-                               strong_correct => JSON::PP::true}) . "\n";
-    }
-    write_lines("$out/diff-train-gsm8k-steps.jsonl", @aug);
-}
-
 # all difficulty training sets, in a fixed order
 {
     my @all;
-    for my $s ('gsm8k', 'mmlu', 'gsm8k-steps') {
+    for my $s ('gsm8k', 'mmlu') {
         open(my $f, '<:raw', "$out/diff-train-$s.jsonl") or die;
         push @all, <$f>;
         close $f;

@@ -295,7 +295,7 @@ llr_parse_msec(const char *s, size_t len, uint64_t *out,
 {
     size_t    i, start;
     uint64_t  v, total, unit;
-    int       last, any;
+    int       last, rank, any;
 
     if (len == 0) {
         llr_set_err(err, "empty time");
@@ -330,33 +330,34 @@ llr_parse_msec(const char *s, size_t len, uint64_t *out,
             }
 
             unit = 1000;        /* a bare number is seconds */
-            last = 0;
+            rank = 0;
 
         } else if (s[i] == 'm' && i + 1 < len && s[i + 1] == 's') {
-            if (last <= 1) { goto order; }
-            unit = 1; last = 1; i += 2;
+            unit = 1;
+            rank = 1;
+            i += 2;
 
         } else {
             switch (s[i]) {
             case 's':
-                if (last <= 2) { goto order; }
-                unit = 1000; last = 2;
+                unit = 1000;
+                rank = 2;
                 break;
             case 'm':
-                if (last <= 3) { goto order; }
-                unit = 60 * 1000; last = 3;
+                unit = 60 * 1000;
+                rank = 3;
                 break;
             case 'h':
-                if (last <= 4) { goto order; }
-                unit = 3600 * 1000; last = 4;
+                unit = 3600 * 1000;
+                rank = 4;
                 break;
             case 'd':
-                if (last <= 5) { goto order; }
-                unit = 86400 * 1000; last = 5;
+                unit = 86400 * 1000;
+                rank = 5;
                 break;
             case 'w':
-                if (last <= 6) { goto order; }
-                unit = 7 * 86400 * 1000ULL; last = 6;
+                unit = 7 * 86400 * 1000ULL;
+                rank = 6;
                 break;
             default:
                 llr_set_err(err, "bad time unit");
@@ -366,6 +367,12 @@ llr_parse_msec(const char *s, size_t len, uint64_t *out,
             i++;
         }
 
+        if (rank >= last) {
+            llr_set_err(err, "bad time: units out of order");
+            return -1;
+        }
+
+        last = rank;
         any = 1;
 
         if (v > UINT64_MAX / unit || total > UINT64_MAX - v * unit) {
@@ -378,9 +385,4 @@ llr_parse_msec(const char *s, size_t len, uint64_t *out,
 
     *out = total;
     return 0;
-
-order:
-
-    llr_set_err(err, "bad time: units out of order");
-    return -1;
 }

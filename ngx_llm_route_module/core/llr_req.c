@@ -904,6 +904,7 @@ llr_top_key(llr_req_t *rq, const unsigned char *k, size_t len)
         }
 
         rq->seen_stream_options = 1;
+        rq->view.stream_options_key = 1;
         return LLR_V_STREAM_OPTIONS;
     }
 

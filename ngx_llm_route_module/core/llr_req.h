@@ -115,7 +115,8 @@ typedef struct {
     unsigned        has_tools:1;
     unsigned        has_response_format:1;
     unsigned        has_system:1;  /* a system or developer message */
-    unsigned        has_stream_options:1;
+    unsigned        has_stream_options:1;  /* an object */
+    unsigned        stream_options_key:1;  /* the key, even with null */
 
     size_t          messages;      /* number of messages (or input items) */
     size_t          user_turns;

@@ -65,8 +65,8 @@ typedef struct {
     unsigned          met_floor:1;    /* chosen meets the required quality */
     unsigned          nqualified;     /* candidates meeting it */
     uint32_t          difficulty;     /* rounded, 0..LLR_Q_ONE */
-    uint64_t          required;       /* required quality * 10^4,
-                                         in 10^-8 (LLR_Q_ONE^2 = 1.0) */
+    uint64_t          required;       /* required quality in 1e-8
+                                         (LLR_Q_ONE * LLR_Q_ONE = 1.0) */
     uint64_t          est_cost;       /* pUSD, chosen */
     uint64_t          est_cost_max;   /* pUSD, most expensive candidate */
     uint64_t          expected;       /* E' used for the estimates */

@@ -37,6 +37,12 @@
  *     later than the end of the event, which the client cannot use
  *     before it is complete anyway.
  *
+ * Memory: parsing needs no buffer at all (the JSON scanner has a fixed
+ * state, so an event of any size is parsed); max_event only bounds the
+ * hold buffer of strip mode.  "[DONE]" is recognized with whitespace
+ * (and empty data lines) around it.  Data that is neither a JSON object
+ * nor "[DONE]" is counted in bad_events.
+ *
  * End of stream: llr_sse_finish() dispatches an event that lacks its
  * final blank line (lenient, unlike browsers: "data: [DONE]" without a
  * trailing newline still counts) and emits or drops held bytes.
@@ -95,7 +101,8 @@ typedef struct {
      * in which the first event carrying generated text (or a tool
      * call) completed, the moment to take time to first token;
      * first_content_offset is the offset in that piece just after the
-     * event's end
+     * line-end byte that completed the event (for a "\r\n" blank line,
+     * its "\r"; 0 when set by llr_sse_finish())
      */
     unsigned        first_content:1;
     size_t          first_content_offset;

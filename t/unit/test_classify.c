@@ -1,0 +1,320 @@
+/*
+ * Unit tests of the classifier (core/llr_classify.c).
+ */
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tap.h"
+#include "../../ngx_llm_route_module/core/llr_classify.h"
+
+
+static void *
+t_alloc(void *ctx, size_t n)
+{
+    /* a tiny pool: every allocation is remembered and freed at exit */
+    void   **list = ctx, *p;
+    size_t   i;
+
+    p = malloc(n);
+    for (i = 0; i < 64; i++) {
+        if (list[i] == NULL) {
+            list[i] = p;
+            break;
+        }
+    }
+    return p;
+}
+
+
+static void  *pool[64];
+
+
+static void
+pool_free(void)
+{
+    size_t  i;
+
+    for (i = 0; i < 64; i++) {
+        free(pool[i]);
+        pool[i] = NULL;
+    }
+}
+
+
+/* one user message, fed in pieces of "step" bytes (0: one piece) */
+static void
+classify(const llr_cls_model_t *m, const char *text, size_t step,
+    llr_cls_result_t *res)
+{
+    void             *st;
+    size_t            len, off, n;
+    llr_req_view_t    view;
+    llr_text_sink_t   sink;
+
+    st = malloc(llr_cls_state_size(m));
+    llr_cls_state_init(st, m);
+    llr_cls_sink(st, &sink);
+
+    len = strlen(text);
+    sink.message_begin(sink.ctx, "user", 0);
+
+    for (off = 0; off < len || (off == 0 && len == 0); off += n) {
+        n = (step == 0 || len - off < step) ? len - off : step;
+        sink.text(sink.ctx, (const unsigned char *) text + off, n);
+        if (n == 0) {
+            break;
+        }
+    }
+
+    sink.message_end(sink.ctx);
+
+    memset(&view, 0, sizeof(view));
+    view.messages = 1;
+    view.user_turns = 1;
+    view.max_tokens = -1;
+
+    llr_cls_finish(st, &view, res);
+    free(st);
+}
+
+
+static int
+same(const llr_cls_result_t *a, const llr_cls_result_t *b)
+{
+    size_t  t;
+
+    if (a->task != b->task || a->difficulty != b->difficulty
+        || a->ntasks != b->ntasks)
+    {
+        return 0;
+    }
+
+    for (t = 0; t < a->ntasks; t++) {
+        if (a->scores[t] != b->scores[t]) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+static int
+close_enough(const llr_cls_result_t *a, const llr_cls_result_t *b)
+{
+    size_t  t;
+
+    if (a->task != b->task || fabs(a->difficulty - b->difficulty) > 1e-4) {
+        return 0;
+    }
+
+    for (t = 0; t < a->ntasks; t++) {
+        if (fabs(a->scores[t] - b->scores[t]) > 1e-4) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+static const char  *texts[] = {
+    "Write a Python function that returns the n-th Fibonacci number.",
+    "Natalia sold clips to 48 of her friends in April, and then she sold "
+    "half as many clips in May. How many clips did Natalia sell "
+    "altogether in April and May?",
+    "Translate into French: the meeting has been moved to next Tuesday.",
+    "",
+    "```c\nint\nmain(void)\n{\n    return 0;\n}\n```\nWhy does this "
+    "compile?  \xc3\xa9t\xc3\xa9 \xe4\xb8\xad\xe6\x96\x87 $x^2 + y^2 = "
+    "z^2$ and \\frac{1}{2}...\n\n    indented line;\n",
+    NULL
+};
+
+
+int
+main(void)
+{
+    int                     i, k, ok_all;
+    char                    err[256], *big;
+    size_t                  t, len, step;
+    double                  sum;
+    unsigned char          *img, *bad;
+    llr_cls_params_t        p;
+    llr_cls_model_t        *lm;
+    llr_cls_result_t        r1, r2, r3;
+    const llr_cls_model_t  *m;
+
+    m = llr_cls_default_model();
+    ok(m != NULL, "default model loads");
+    if (m == NULL) {
+        done_testing();
+    }
+
+    ok(llr_cls_ntasks(m) >= 8, "at least 8 tasks (%zu)", llr_cls_ntasks(m));
+
+    {
+        const char  *need[] = { "code", "math", "reasoning", "creative",
+                                "extraction", "summarization",
+                                "translation", "general" };
+
+        for (i = 0; i < 8; i++) {
+            k = llr_cls_task_index(m, need[i], strlen(need[i]));
+            ok(k >= 0 && strcmp(llr_cls_task_name(m, k), need[i]) == 0,
+               "task %s is known", need[i]);
+        }
+    }
+
+    is_int(llr_cls_task_index(m, "nope", 4), -1, "unknown task: -1");
+    is_int(llr_cls_task_index(m, "cod", 3), -1, "prefix is not a match");
+    ok(llr_cls_task_name(m, -1) == NULL, "task name out of range: NULL");
+
+    /* a long text: head, skipped middle and tail */
+    big = malloc(6000);
+    for (t = 0; t < 5999; t++) {
+        big[t] = "The quick brown fox, 12 jumps; over {the} lazy dog?\n"
+                 [t % 52];
+    }
+    big[5999] = '\0';
+
+    /* determinism and streaming-split invariance */
+
+    for (i = 0; texts[i] || big; i++) {
+        const char  *s = texts[i] ? texts[i] : big;
+
+        classify(m, s, 0, &r1);
+        classify(m, s, 0, &r2);
+        ok(same(&r1, &r2), "text %d: same result twice", i);
+
+        ok_all = 1;
+        for (step = 1; step <= 7; step++) {
+            classify(m, s, step, &r3);
+            ok_all &= same(&r1, &r3);
+        }
+        ok(ok_all, "text %d: split in pieces of 1..7 bytes: identical", i);
+
+        sum = 0;
+        ok_all = 1;
+        for (t = 0; t < r1.ntasks; t++) {
+            sum += r1.scores[t];
+            ok_all &= r1.scores[t] >= 0 && r1.scores[t] <= 1;
+        }
+        ok(ok_all && fabs(sum - 1.0) < 1e-9, "text %d: scores are a "
+           "distribution (sum %.12f)", i, sum);
+        ok(r1.difficulty > 0 && r1.difficulty < 1, "text %d: difficulty "
+           "%.4f in (0,1)", i, r1.difficulty);
+        ok(r1.scores[r1.task] >= r1.scores[(r1.task + 1) % r1.ntasks],
+           "text %d: the task is the top score", i);
+
+        if (texts[i] == NULL) {
+            break;
+        }
+    }
+
+    /* obvious prompts */
+
+    classify(m, texts[0], 0, &r1);
+    is_str(r1.task_name, "code", "a python function request is code");
+    classify(m, texts[1], 0, &r1);
+    is_str(r1.task_name, "math", "a GSM8K word problem is math");
+    classify(m, texts[2], 0, &r1);
+    is_str(r1.task_name, "translation", "translate into French");
+    classify(m, "Summarize the following article in three bullet points:"
+             "\n\nThe city council met on Tuesday to discuss the budget.",
+             0, &r1);
+    is_str(r1.task_name, "summarization", "summarize an article");
+    classify(m, "Write a short poem about the sea at night.", 0, &r1);
+    is_str(r1.task_name, "creative", "a poem is creative");
+
+    /* the model file: round trip */
+
+    ok(llr_cls_model_params(m, &p) == 0, "params of the default model");
+    img = llr_cls_model_write(&p, &len);
+    ok(img != NULL, "model written (%zu bytes)", len);
+    is_int(len, llr_cls_default_image_len, "same size as the built-in");
+
+    lm = llr_cls_model_load(img, len, t_alloc, pool, err, sizeof(err));
+    ok(lm != NULL, "round trip loads");
+    if (lm) {
+        ok_all = 1;
+        for (i = 0; texts[i]; i++) {
+            classify(m, texts[i], 0, &r1);
+            classify(lm, texts[i], 0, &r2);
+            ok_all &= close_enough(&r1, &r2);
+        }
+        ok(ok_all, "round trip model gives the same answers");
+        llr_cls_model_cleanup(lm);
+    }
+
+    /* broken files */
+
+    bad = malloc(len);
+
+    lm = llr_cls_model_load(img, len - 1, t_alloc, pool, err, sizeof(err));
+    ok(lm == NULL && strstr(err, "truncated"), "truncated: %s", err);
+
+    lm = llr_cls_model_load(img, 20, t_alloc, pool, err, sizeof(err));
+    ok(lm == NULL && strstr(err, "truncated"), "short header: %s", err);
+
+    memcpy(bad, img, len);
+    bad[len / 2] ^= 0x01;
+    lm = llr_cls_model_load(bad, len, t_alloc, pool, err, sizeof(err));
+    ok(lm == NULL && strstr(err, "checksum"), "flipped bit: %s", err);
+
+    memcpy(bad, img, len);
+    bad[8] = 99;
+    lm = llr_cls_model_load(bad, len, t_alloc, pool, err, sizeof(err));
+    ok(lm == NULL && strstr(err, "version 99"), "wrong version: %s", err);
+
+    memcpy(bad, img, len);
+    bad[0] = 'X';
+    lm = llr_cls_model_load(bad, len, t_alloc, pool, err, sizeof(err));
+    ok(lm == NULL && strstr(err, "magic"), "wrong magic: %s", err);
+
+    memcpy(bad, img, len);
+    bad[16] = 99;
+    lm = llr_cls_model_load(bad, len, t_alloc, pool, err, sizeof(err));
+    ok(lm == NULL && strstr(err, "dimensions"), "wrong dimensions: %s",
+       err);
+
+    free(bad);
+    free(img);
+    llr_cls_params_free(&p);
+
+    /* the last user turn weighs most */
+    {
+        void             *st;
+        llr_req_view_t    view;
+        llr_text_sink_t   sink;
+        const char       *a = "Translate into French: good morning, my "
+                              "friend. How are you today?";
+        const char       *b = "Write a Python function that parses a "
+                              "CSV file and returns a list of dicts.";
+
+        st = malloc(llr_cls_state_size(m));
+        llr_cls_state_init(st, m);
+        llr_cls_sink(st, &sink);
+        sink.message_begin(sink.ctx, "user", 0);
+        sink.text(sink.ctx, (const unsigned char *) a, strlen(a));
+        sink.message_end(sink.ctx);
+        sink.message_begin(sink.ctx, "assistant", 1);
+        sink.text(sink.ctx, (const unsigned char *) "Bonjour", 7);
+        sink.message_end(sink.ctx);
+        sink.message_begin(sink.ctx, "user", 2);
+        sink.text(sink.ctx, (const unsigned char *) b, strlen(b));
+        sink.message_end(sink.ctx);
+        memset(&view, 0, sizeof(view));
+        view.messages = 3;
+        view.user_turns = 2;
+        llr_cls_finish(st, &view, &r1);
+        is_str(r1.task_name, "code", "translation then code: code");
+        free(st);
+    }
+
+    free(big);
+    pool_free();
+
+    done_testing();
+}

@@ -1,0 +1,62 @@
+#!/bin/sh
+#
+# Evaluates the classifier on the held-out splits and prints the tables
+# of docs/classifier.md.  Run after tools/train-default.sh (it uses
+# $BUILD/train-data).
+#
+#   BUILD=build tools/eval.sh [MODEL]      (default: models/default.model)
+
+set -eu
+
+cd "$(dirname "$0")/.."
+
+BUILD=${BUILD:-build}
+WORK=$BUILD/train-data
+MODEL=${1:-models/default.model}
+CLS=$BUILD/llm-route-classify
+TRAIN=$BUILD/llm-route-train
+EVAL="perl tools/llr-eval.pl"
+
+for f in task-test diff-test-gsm8k diff-test-mmlu diff-train-gsm8k \
+         diff-train-mmlu task-train
+do
+    [ -f "$WORK/$f.jsonl" ] || {
+        echo "eval.sh: $WORK/$f.jsonl missing: run tools/train-default.sh" >&2
+        exit 1
+    }
+done
+
+echo "## Task type ($MODEL)"
+echo
+"$CLS" -m "$MODEL" < "$WORK/task-test.jsonl" > "$WORK/pred-task.jsonl"
+$EVAL task "$WORK/task-test.jsonl" "$WORK/pred-task.jsonl"
+echo
+
+echo "## Difficulty, in domain ($MODEL)"
+echo
+for s in gsm8k mmlu; do
+    "$CLS" -m "$MODEL" < "$WORK/diff-test-$s.jsonl" > "$WORK/pred-$s.jsonl"
+    $EVAL difficulty "$s" "$WORK/diff-test-$s.jsonl" "$WORK/pred-$s.jsonl"
+done
+
+echo "## Difficulty, cross domain"
+echo
+
+# difficulty trained on GSM8K only, tested on MMLU; and on MMLU only,
+# tested on GSM8K
+"$TRAIN" -o "$WORK/x-gsm8k.model" --bits 16 --label gain \
+    --task-data "$WORK/task-train.jsonl" \
+    --difficulty-data "$WORK/diff-train-gsm8k.jsonl" 2>/dev/null
+"$TRAIN" -o "$WORK/x-mmlu.model" --bits 16 --label gain \
+    --task-data "$WORK/task-train.jsonl" \
+    --difficulty-data "$WORK/diff-train-mmlu.jsonl" 2>/dev/null
+
+"$CLS" -m "$WORK/x-gsm8k.model" < "$WORK/diff-test-mmlu.jsonl" \
+    > "$WORK/pred-x-mmlu.jsonl"
+$EVAL difficulty "trained on GSM8K, tested on MMLU" \
+    "$WORK/diff-test-mmlu.jsonl" "$WORK/pred-x-mmlu.jsonl"
+
+"$CLS" -m "$WORK/x-mmlu.model" < "$WORK/diff-test-gsm8k.jsonl" \
+    > "$WORK/pred-x-gsm8k.jsonl"
+$EVAL difficulty "trained on MMLU, tested on GSM8K" \
+    "$WORK/diff-test-gsm8k.jsonl" "$WORK/pred-x-gsm8k.jsonl"
