@@ -41,6 +41,9 @@ static char *ngx_http_llm_route_init_tasks(ngx_conf_t *cf,
 static char *ngx_http_llm_route_init_policies(ngx_conf_t *cf,
     ngx_http_llm_route_main_conf_t *mcf);
 static void ngx_http_llm_route_cleanup_classifier(void *data);
+static char *ngx_http_llm_route_rule(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static void ngx_http_llm_route_cleanup_pattern(void *data);
 
 
 static ngx_command_t  ngx_http_llm_route_commands[] = {
@@ -60,7 +63,7 @@ static ngx_command_t  ngx_http_llm_route_commands[] = {
       NULL },
 
     { ngx_string("llm_route_zone"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE123,
       ngx_http_llm_route_zone,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
@@ -92,6 +95,27 @@ static ngx_command_t  ngx_http_llm_route_commands[] = {
       ngx_http_llm_route_classifier,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
+      NULL },
+
+    { ngx_string("llm_route_status"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_llm_route_status,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("llm_route_rule"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE3,
+      ngx_http_llm_route_rule,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("llm_route_override"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llm_route_loc_conf_t, override),
       NULL },
 
     { ngx_string("llm_route_mock"),
@@ -127,10 +151,10 @@ ngx_module_t  ngx_http_llm_route_module = {
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     NULL,                                  /* init module */
-    NULL,                                  /* init process */
+    ngx_http_llm_route_init_process,       /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
+    ngx_http_llm_route_exit_process,       /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
@@ -531,6 +555,8 @@ ngx_http_llm_route_create_loc_conf(ngx_conf_t *cf)
 
     conf->enable = NGX_CONF_UNSET;
     conf->trace = NGX_CONF_UNSET;
+    conf->rules = NGX_CONF_UNSET_PTR;
+    conf->override = NGX_CONF_UNSET_PTR;
 
     return conf;
 }
@@ -542,10 +568,78 @@ ngx_http_llm_route_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_llm_route_loc_conf_t *prev = parent;
     ngx_http_llm_route_loc_conf_t *conf = child;
 
+    ngx_uint_t                       i;
+    ngx_http_llm_route_rule_t       *rule;
+    ngx_http_llm_route_main_conf_t  *mcf;
+
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
     ngx_conf_merge_value(conf->trace, prev->trace, 0);
+    ngx_conf_merge_ptr_value(conf->override, prev->override, NULL);
+
+    if (conf->rules == NGX_CONF_UNSET_PTR) {
+        conf->rules = prev->rules;
+        conf->text_rules = prev->text_rules;
+    }
+
+    if (conf->rules == NGX_CONF_UNSET_PTR) {
+        conf->rules = NULL;
+    }
+
+    if (conf->rules == NULL || conf->rules == prev->rules) {
+        return NGX_CONF_OK;
+    }
+
+    /* the main configuration is complete here: check what rules name */
+
+    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_llm_route_module);
+    rule = conf->rules->elts;
+
+    for (i = 0; i < conf->rules->nelts; i++) {
+
+        switch (rule[i].action) {
+
+        case NGX_HTTP_LLM_ROUTE_RULE_TASK:
+            rule[i].task = llr_cls_task_index(mcf->classifier,
+                                              (char *) rule[i].target.data,
+                                              rule[i].target.len);
+            if (rule[i].task < 0) {
+                goto unknown;
+            }
+
+            break;
+
+        case NGX_HTTP_LLM_ROUTE_RULE_MODEL:
+            if (ngx_http_llm_route_find_model(mcf, rule[i].target.data,
+                                              rule[i].target.len)
+                == NULL)
+            {
+                goto unknown;
+            }
+
+            break;
+
+        default: /* NGX_HTTP_LLM_ROUTE_RULE_POLICY */
+            if (ngx_http_llm_route_find_policy(mcf, rule[i].target.data,
+                                               rule[i].target.len)
+                == NULL)
+            {
+                goto unknown;
+            }
+        }
+    }
 
     return NGX_CONF_OK;
+
+unknown:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "unknown %s \"%V\" in \"llm_route_rule %V\"",
+                       rule[i].action == NGX_HTTP_LLM_ROUTE_RULE_TASK
+                       ? "task" : (rule[i].action
+                                   == NGX_HTTP_LLM_ROUTE_RULE_MODEL
+                                   ? "model" : "policy"),
+                       &rule[i].target, &rule[i].text);
+    return NGX_CONF_ERROR;
 }
 
 
@@ -1506,4 +1600,173 @@ args:
                        "invalid number of arguments in \"%V\" of "
                        "llm_route_policy \"%V\"", name, &p->name);
     return NGX_CONF_ERROR;
+}
+
+
+/*
+ * llm_route_rule text|VALUE ~REGEX|~*REGEX|=STRING task=|model=|policy=NAME;
+ *
+ * "text" matches each message text (as the scanner delivers it, one JSON
+ * string at a time); VALUE is a complex value ($http_x_priority, ...).
+ */
+
+static char *
+ngx_http_llm_route_rule(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_llm_route_loc_conf_t *lcf = conf;
+
+    char                               err[256];
+    u_char                            *p;
+    ngx_str_t                         *value, re;
+    ngx_uint_t                         caseless;
+    ngx_pool_cleanup_t                *cln;
+    ngx_http_llm_route_rule_t         *rule;
+    ngx_http_compile_complex_value_t   ccv;
+
+    value = cf->args->elts;
+
+    if (lcf->rules == NGX_CONF_UNSET_PTR) {
+        lcf->rules = ngx_array_create(cf->pool, 4,
+                                      sizeof(ngx_http_llm_route_rule_t));
+        if (lcf->rules == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (lcf->rules->nelts >= 64) {
+        return "is used more than 64 times at one level";
+    }
+
+    rule = ngx_array_push(lcf->rules);
+    if (rule == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(rule, sizeof(ngx_http_llm_route_rule_t));
+
+    /* the rule as written, for messages */
+
+    rule->text.len = value[1].len + value[2].len + value[3].len + 2;
+    rule->text.data = ngx_pnalloc(cf->pool, rule->text.len);
+    if (rule->text.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    p = ngx_sprintf(rule->text.data, "%V %V %V", &value[1], &value[2],
+                    &value[3]);
+    rule->text.len = p - rule->text.data;
+
+    /* the subject */
+
+    if (ngx_strcmp(value[1].data, "text") == 0) {
+        rule->value = NULL;
+        lcf->text_rules++;
+
+    } else {
+        rule->value = ngx_palloc(cf->pool, sizeof(ngx_http_complex_value_t));
+        if (rule->value == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+        ccv.cf = cf;
+        ccv.value = &value[1];
+        ccv.complex_value = rule->value;
+
+        if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    /* the condition */
+
+    if (value[2].data[0] == '~') {
+        caseless = (value[2].len > 1 && value[2].data[1] == '*');
+
+        re.data = value[2].data + 1 + caseless;
+        re.len = value[2].len - 1 - caseless;
+
+        if (re.len == 0) {
+            goto invalid;
+        }
+
+        rule->pattern = ngx_palloc(cf->pool, sizeof(llr_pattern_t));
+        if (rule->pattern == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        if (llr_pattern_compile(rule->pattern, (char *) re.data, re.len,
+                                (int) caseless, err, sizeof(err))
+            != 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid regex \"%V\" in llm_route_rule: %s",
+                               &re, err);
+            return NGX_CONF_ERROR;
+        }
+
+        cln = ngx_pool_cleanup_add(cf->pool, 0);
+        if (cln == NULL) {
+            llr_pattern_free(rule->pattern);
+            return NGX_CONF_ERROR;
+        }
+
+        cln->handler = ngx_http_llm_route_cleanup_pattern;
+        cln->data = rule->pattern;
+
+        rule->regex = 1;
+
+    } else if (value[2].data[0] == '=') {
+        rule->string.data = value[2].data + 1;
+        rule->string.len = value[2].len - 1;
+
+    } else {
+        goto invalid;
+    }
+
+    /* the action */
+
+    if (ngx_strncmp(value[3].data, "task=", 5) == 0) {
+        rule->action = NGX_HTTP_LLM_ROUTE_RULE_TASK;
+        rule->target.data = value[3].data + 5;
+
+    } else if (ngx_strncmp(value[3].data, "model=", 6) == 0) {
+        rule->action = NGX_HTTP_LLM_ROUTE_RULE_MODEL;
+        rule->target.data = value[3].data + 6;
+
+    } else if (ngx_strncmp(value[3].data, "policy=", 7) == 0) {
+        rule->action = NGX_HTTP_LLM_ROUTE_RULE_POLICY;
+        rule->target.data = value[3].data + 7;
+
+    } else {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid action \"%V\" in llm_route_rule, it "
+                           "must be task=, model= or policy=", &value[3]);
+        return NGX_CONF_ERROR;
+    }
+
+    rule->target.len = value[3].data + value[3].len - rule->target.data;
+
+    if (rule->target.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "empty \"%V\" in llm_route_rule", &value[3]);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid condition \"%V\" in llm_route_rule, it "
+                       "must be ~REGEX, ~*REGEX or =STRING", &value[2]);
+    return NGX_CONF_ERROR;
+}
+
+
+static void
+ngx_http_llm_route_cleanup_pattern(void *data)
+{
+    llr_pattern_free(data);
 }

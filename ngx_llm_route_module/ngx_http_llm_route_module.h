@@ -18,6 +18,7 @@
 #include "llr_req.h"
 #include "llr_classify.h"
 #include "llr_select.h"
+#include "llr_pattern.h"
 
 
 #define NGX_HTTP_LLM_ROUTE_MAX_TASKS  16
@@ -125,9 +126,32 @@ typedef struct {
 } ngx_http_llm_route_main_conf_t;
 
 
+typedef enum {
+    NGX_HTTP_LLM_ROUTE_RULE_TASK = 0,
+    NGX_HTTP_LLM_ROUTE_RULE_MODEL,
+    NGX_HTTP_LLM_ROUTE_RULE_POLICY
+} ngx_http_llm_route_rule_action_e;
+
+
+/* llm_route_rule text|VALUE ~RE|~*RE|=STRING task=|model=|policy=NAME */
+typedef struct {
+    ngx_http_complex_value_t       *value;       /* NULL: message text */
+    llr_pattern_t                  *pattern;     /* ~ and ~* */
+    ngx_str_t                       string;      /* = */
+    unsigned                        regex:1;
+    ngx_uint_t                      action;
+    ngx_str_t                       target;
+    ngx_int_t                       task;        /* task=: its index */
+    ngx_str_t                       text;        /* the rule, for errors */
+} ngx_http_llm_route_rule_t;
+
+
 typedef struct {
     ngx_flag_t                      enable;
     ngx_flag_t                      trace;
+    ngx_array_t                    *rules;       /* of rule */
+    ngx_uint_t                      text_rules;  /* how many match text */
+    ngx_http_complex_value_t       *override;
     void                           *mock;        /* llm_route_mock settings */
 } ngx_http_llm_route_loc_conf_t;
 
@@ -169,6 +193,9 @@ typedef struct {
 
     llr_req_view_t                  view;
     void                           *cls_state;   /* classifier features */
+    uint64_t                        text_matched; /* text rules matched */
+    ngx_str_t                       target;      /* what is routed to */
+    ngx_uint_t                      forced;      /* 0, or by rule/override */
     unsigned                        nfallback:8;
     unsigned                        fallback_next:8;
     u_char                          fallback[LLR_SELECT_MAX];

@@ -42,6 +42,13 @@ static ngx_int_t ngx_http_llm_route_choose(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx);
 static ngx_int_t ngx_http_llm_route_select(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx);
+static ngx_int_t ngx_http_llm_route_rules(ngx_http_request_t *r,
+    ngx_http_llm_route_ctx_t *ctx);
+static void ngx_http_llm_route_sink_begin(void *data, const char *role,
+    size_t turn);
+static void ngx_http_llm_route_sink_text(void *data,
+    const unsigned char *text, size_t len);
+static void ngx_http_llm_route_sink_end(void *data);
 static ngx_int_t ngx_http_llm_route_finish_body(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx);
 static ngx_int_t ngx_http_llm_route_models(ngx_http_request_t *r);
@@ -54,6 +61,14 @@ static int ngx_http_llm_route_out_next_cb(llr_out_t *out);
 static int ngx_http_llm_route_out_mark(llr_out_t *out, llr_mark_e mark,
     int comma);
 static int ngx_http_llm_route_out_flush(llr_out_t *out);
+
+
+/* message text goes to the classifier and to the text rules */
+typedef struct {
+    llr_text_sink_t                 cls;
+    ngx_http_llm_route_ctx_t       *ctx;
+    ngx_http_llm_route_loc_conf_t  *lcf;
+} ngx_http_llm_route_sink_t;
 
 
 static struct {
@@ -352,6 +367,11 @@ ngx_http_llm_route_process(ngx_http_request_t *r,
     llr_text_sink_t            sink, *psink;
     llr_cls_result_t           res;
     ngx_http_llm_route_out_t  *o;
+    ngx_str_t                  why;
+    u_char                    *p;
+    ngx_http_llm_route_sink_t  ws;
+    ngx_http_llm_route_rule_t *rule;
+    ngx_http_llm_route_loc_conf_t   *lcf;
     ngx_http_llm_route_main_conf_t  *mcf;
 
     if (r->request_body == NULL) {
@@ -394,7 +414,12 @@ ngx_http_llm_route_process(ngx_http_request_t *r,
     /* with policies, message text goes to the classifier as it is read */
 
     mcf = ngx_http_get_module_main_conf(r, ngx_http_llm_route_module);
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_route_module);
     psink = NULL;
+
+    ngx_memzero(&ws, sizeof(ngx_http_llm_route_sink_t));
+    ws.ctx = ctx;
+    ws.lcf = lcf;
 
     if (mcf->policies.nelts && ctx->endpoint != NGX_HTTP_LLM_ROUTE_EP_EMBEDDINGS)
     {
@@ -405,7 +430,15 @@ ngx_http_llm_route_process(ngx_http_request_t *r,
         }
 
         llr_cls_state_init(ctx->cls_state, mcf->classifier);
-        llr_cls_sink(ctx->cls_state, &sink);
+        llr_cls_sink(ctx->cls_state, &ws.cls);
+        psink = &ws.cls;
+    }
+
+    if (lcf->text_rules) {
+        sink.message_begin = ngx_http_llm_route_sink_begin;
+        sink.text = ngx_http_llm_route_sink_text;
+        sink.message_end = ngx_http_llm_route_sink_end;
+        sink.ctx = &ws;
         psink = &sink;
     }
 
@@ -496,9 +529,39 @@ ngx_http_llm_route_process(ngx_http_request_t *r,
     ctx->requested_model.data = (u_char *) ctx->view.model;
     ctx->requested_model.len = ctx->view.model_len;
 
+    rc = ngx_http_llm_route_rules(r, ctx);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
     rc = ngx_http_llm_route_choose(r, ctx);
     if (rc != NGX_OK || ctx->responded) {
         return rc;
+    }
+
+    if (ctx->forced) {
+        /* the receipt says who decided */
+        rule = lcf->rules ? lcf->rules->elts : NULL;
+
+        why.len = ctx->reason.len + sizeof("llm_route_override: ; ") - 1
+                  + (ctx->forced > 1 ? rule[ctx->forced - 2].text.len + 16
+                                     : 0);
+        why.data = ngx_pnalloc(r->pool, why.len);
+        if (why.data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (ctx->forced == 1) {
+            p = ngx_sprintf(why.data, "llm_route_override; %V",
+                            &ctx->reason);
+
+        } else {
+            p = ngx_sprintf(why.data, "llm_route_rule \"%V\"; %V",
+                            &rule[ctx->forced - 2].text, &ctx->reason);
+        }
+
+        ctx->reason.data = why.data;
+        ctx->reason.len = p - why.data;
     }
 
     return ngx_http_llm_route_finish_body(r, ctx);
@@ -588,7 +651,7 @@ ngx_http_llm_route_choose(ngx_http_request_t *r, ngx_http_llm_route_ctx_t *ctx)
 
     mcf = ngx_http_get_module_main_conf(r, ngx_http_llm_route_module);
 
-    if (ctx->requested_model.len == 0) {
+    if (ctx->target.len == 0) {
         ngx_str_set(&msg, "you must provide a model parameter");
         return ngx_http_llm_route_send_error(r, NGX_HTTP_BAD_REQUEST,
                                              "invalid_request_error", "model",
@@ -596,13 +659,12 @@ ngx_http_llm_route_choose(ngx_http_request_t *r, ngx_http_llm_route_ctx_t *ctx)
                                              &msg);
     }
 
-    m = ngx_http_llm_route_find_model(mcf, ctx->requested_model.data,
-                                      ctx->requested_model.len);
+    m = ngx_http_llm_route_find_model(mcf, ctx->target.data,
+                                      ctx->target.len);
 
     if (m == NULL) {
-        ctx->policy = ngx_http_llm_route_find_policy(mcf,
-                                                 ctx->requested_model.data,
-                                                 ctx->requested_model.len);
+        ctx->policy = ngx_http_llm_route_find_policy(mcf, ctx->target.data,
+                                                     ctx->target.len);
         if (ctx->policy == NULL) {
             return ngx_http_llm_route_not_found(r, ctx);
         }
@@ -647,6 +709,166 @@ ngx_http_llm_route_choose(ngx_http_request_t *r, ngx_http_llm_route_ctx_t *ctx)
                    &d->provider->name);
 
     return NGX_OK;
+}
+
+
+/*
+ * Rules before the classifier.  Precedence: llm_route_override (when its
+ * value is not empty), then the first matching model= or policy= rule,
+ * then what the client asked for; the first matching task= rule replaces
+ * the classified task (the difficulty stays the classifier's).
+ */
+
+static ngx_int_t
+ngx_http_llm_route_rules(ngx_http_request_t *r, ngx_http_llm_route_ctx_t *ctx)
+{
+    ngx_int_t                        rc;
+    ngx_str_t                        val;
+    ngx_uint_t                       i, task_done, target_done, n;
+    ngx_http_llm_route_rule_t       *rule;
+    ngx_http_llm_route_loc_conf_t   *lcf;
+    ngx_http_llm_route_main_conf_t  *mcf;
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_route_module);
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_llm_route_module);
+
+    ctx->target = ctx->requested_model;
+    target_done = 0;
+    task_done = 0;
+
+    if (lcf->override) {
+        if (ngx_http_complex_value(r, lcf->override, &val) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (val.len) {
+            ctx->target = val;
+            ctx->forced = 1;
+            target_done = 1;
+        }
+    }
+
+    if (lcf->rules == NULL) {
+        return NGX_OK;
+    }
+
+    rule = lcf->rules->elts;
+    n = 0;
+
+    for (i = 0; i < lcf->rules->nelts; i++) {
+
+        if (rule[i].action == NGX_HTTP_LLM_ROUTE_RULE_TASK
+            ? task_done : target_done)
+        {
+            if (rule[i].value == NULL) {
+                n++;
+            }
+
+            continue;
+        }
+
+        if (rule[i].value == NULL) {
+            /* text rules: matched while the body was scanned */
+            if (!(ctx->text_matched & ((uint64_t) 1 << n++))) {
+                continue;
+            }
+
+        } else {
+            if (ngx_http_complex_value(r, rule[i].value, &val) != NGX_OK) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            if (rule[i].regex) {
+                rc = llr_pattern_match(rule[i].pattern, val.data, val.len);
+
+                if (rc != 1) {
+                    continue;
+                }
+
+            } else if (val.len != rule[i].string.len
+                       || ngx_strncmp(val.data, rule[i].string.data, val.len)
+                          != 0)
+            {
+                continue;
+            }
+        }
+
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "llm route: rule \"%V\" matched", &rule[i].text);
+
+        if (rule[i].action == NGX_HTTP_LLM_ROUTE_RULE_TASK) {
+            ctx->task_index = (ngx_uint_t) rule[i].task;
+            ctx->task.data = (u_char *) llr_cls_task_name(mcf->classifier,
+                                                          (int) rule[i].task);
+            ctx->task.len = ngx_strlen(ctx->task.data);
+            task_done = 1;
+            continue;
+        }
+
+        ctx->target = rule[i].target;
+        ctx->forced = 2 + i;
+        target_done = 1;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_llm_route_sink_begin(void *data, const char *role, size_t turn)
+{
+    ngx_http_llm_route_sink_t *ws = data;
+
+    if (ws->cls.message_begin) {
+        ws->cls.message_begin(ws->cls.ctx, role, turn);
+    }
+}
+
+
+static void
+ngx_http_llm_route_sink_text(void *data, const unsigned char *text,
+    size_t len)
+{
+    ngx_http_llm_route_sink_t *ws = data;
+
+    uint64_t                    bit;
+    ngx_uint_t                  i;
+    ngx_http_llm_route_rule_t  *rule;
+
+    if (ws->cls.text) {
+        ws->cls.text(ws->cls.ctx, text, len);
+    }
+
+    rule = ws->lcf->rules->elts;
+    bit = 1;
+
+    for (i = 0; i < ws->lcf->rules->nelts; i++) {
+        if (rule[i].value != NULL) {
+            continue;
+        }
+
+        if (!(ws->ctx->text_matched & bit)
+            && (rule[i].regex
+                ? llr_pattern_match(rule[i].pattern, text, len) == 1
+                : (len == rule[i].string.len
+                   && ngx_strncmp(text, rule[i].string.data, len) == 0)))
+        {
+            ws->ctx->text_matched |= bit;
+        }
+
+        bit <<= 1;
+    }
+}
+
+
+static void
+ngx_http_llm_route_sink_end(void *data)
+{
+    ngx_http_llm_route_sink_t *ws = data;
+
+    if (ws->cls.message_end) {
+        ws->cls.message_end(ws->cls.ctx);
+    }
 }
 
 
@@ -1091,6 +1313,7 @@ ngx_http_llm_route_models(ngx_http_request_t *r)
     ngx_uint_t                       i;
     ngx_chain_t                      out;
     ngx_http_llm_route_model_t     **m;
+    ngx_http_llm_route_policy_t    **pol;
     ngx_http_llm_route_main_conf_t  *mcf;
 
     static const char  head[] = "{\"object\":\"list\",\"data\":[";
@@ -1104,6 +1327,8 @@ ngx_http_llm_route_models(ngx_http_request_t *r)
     mcf = ngx_http_get_module_main_conf(r, ngx_http_llm_route_module);
     m = mcf->models.elts;
 
+    pol = mcf->policies.elts;
+
     len = sizeof(head) - 1 + sizeof(tail) - 1;
 
     for (i = 0; i < mcf->models.nelts; i++) {
@@ -1112,6 +1337,12 @@ ngx_http_llm_route_models(ngx_http_request_t *r)
                + llr_json_escape_len(m[i]->name.data, m[i]->name.len)
                + llr_json_escape_len(m[i]->provider->name.data,
                                      m[i]->provider->name.len);
+    }
+
+    for (i = 0; i < mcf->policies.nelts; i++) {
+        len += sizeof(",{\"id\":\"\",\"object\":\"model\",\"created\":0,"
+                      "\"owned_by\":\"llm_route\"}") - 1
+               + llr_json_escape_len(pol[i]->name.data, pol[i]->name.len);
     }
 
     b = ngx_create_temp_buf(r->pool, len);
@@ -1135,6 +1366,21 @@ ngx_http_llm_route_models(ngx_http_request_t *r)
         p += llr_json_escape(p, m[i]->provider->name.data,
                              m[i]->provider->name.len);
         p = ngx_cpymem(p, "\"}", 2);
+    }
+
+    /* policies are virtual models: clients may ask for them */
+
+    for (i = 0; i < mcf->policies.nelts; i++) {
+        if (i || mcf->models.nelts) {
+            *p++ = ',';
+        }
+
+        p = ngx_cpymem(p, "{\"id\":\"", sizeof("{\"id\":\"") - 1);
+        p += llr_json_escape(p, pol[i]->name.data, pol[i]->name.len);
+        p = ngx_cpymem(p, "\",\"object\":\"model\",\"created\":0,"
+                          "\"owned_by\":\"llm_route\"}",
+                       sizeof("\",\"object\":\"model\",\"created\":0,"
+                              "\"owned_by\":\"llm_route\"}") - 1);
     }
 
     p = ngx_cpymem(p, tail, sizeof(tail) - 1);
@@ -1166,9 +1412,10 @@ ngx_http_llm_route_not_found(ngx_http_request_t *r,
 {
     size_t                           len, n;
     u_char                          *p;
-    ngx_str_t                        msg;
+    ngx_str_t                        msg, *name;
     ngx_uint_t                       i;
     ngx_http_llm_route_model_t     **m;
+    ngx_http_llm_route_policy_t    **pol;
     ngx_http_llm_route_main_conf_t  *mcf;
 
     if (ctx->endpoint == NGX_HTTP_LLM_ROUTE_EP_UNKNOWN) {
@@ -1197,13 +1444,20 @@ ngx_http_llm_route_not_found(ngx_http_request_t *r,
     mcf = ngx_http_get_module_main_conf(r, ngx_http_llm_route_module);
     m = mcf->models.elts;
 
-    n = ngx_min(ctx->requested_model.len, 128);
+    name = ctx->target.data ? &ctx->target : &ctx->requested_model;
+    n = ngx_min(name->len, 128);
 
     len = sizeof("The model `` does not exist or you do not have access to "
                  "it. Available models: .") - 1 + n;
 
+    pol = mcf->policies.elts;
+
     for (i = 0; i < mcf->models.nelts; i++) {
         len += m[i]->name.len + 2;
+    }
+
+    for (i = 0; i < mcf->policies.nelts; i++) {
+        len += pol[i]->name.len + 2;
     }
 
     p = ngx_pnalloc(r->pool, len);
@@ -1215,7 +1469,7 @@ ngx_http_llm_route_not_found(ngx_http_request_t *r,
 
     p = ngx_sprintf(p, "The model `%*s` does not exist or you do not have "
                     "access to it. Available models: ",
-                    n, ctx->requested_model.data);
+                    n, name->data);
 
     for (i = 0; i < mcf->models.nelts; i++) {
         if (i) {
@@ -1224,6 +1478,15 @@ ngx_http_llm_route_not_found(ngx_http_request_t *r,
         }
 
         p = ngx_cpymem(p, m[i]->name.data, m[i]->name.len);
+    }
+
+    for (i = 0; i < mcf->policies.nelts; i++) {
+        if (i || mcf->models.nelts) {
+            *p++ = ',';
+            *p++ = ' ';
+        }
+
+        p = ngx_cpymem(p, pol[i]->name.data, pol[i]->name.len);
     }
 
     *p++ = '.';

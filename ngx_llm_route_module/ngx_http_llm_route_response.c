@@ -474,27 +474,38 @@ ngx_http_llm_route_watch(ngx_http_request_t *r, ngx_http_llm_route_ctx_t *ctx,
                 || (e.span == b->pos && e.span_len == (size_t) (b->last
                                                                 - b->pos))))
         {
-            if (e.spans || !ngx_buf_in_memory(b) || b->last_buf || b->flush
-                || b->sync)
-            {
-                if (e.spans == 0 && ngx_buf_in_memory(b) && b->last > b->pos)
-                {
-                    /* all held back: pass the flags, not the bytes */
-                    b->pos = b->last;
+            nb = b;
+
+            if (e.spans == 0 && ngx_buf_in_memory(b)) {
+
+                /* all held back: pass the flags, not the bytes */
+
+                b->pos = b->last;
+
+                if (!b->last_buf && !b->flush && !b->sync) {
+                    continue;
                 }
 
-                ncl = ngx_alloc_chain_link(r->pool);
-                if (ncl == NULL) {
+                nb = ngx_calloc_buf(r->pool);
+                if (nb == NULL) {
                     return NGX_ERROR;
                 }
 
-                ncl->buf = b;
-                *ll = ncl;
-                ll = &ncl->next;
-
-            } else {
-                b->pos = b->last;
+                nb->flush = b->flush;
+                nb->sync = b->sync;
+                nb->last_buf = b->last_buf;
+                nb->last_in_chain = b->last_in_chain;
+                nb->tag = (ngx_buf_tag_t) &ngx_http_llm_route_module;
             }
+
+            ncl = ngx_alloc_chain_link(r->pool);
+            if (ncl == NULL) {
+                return NGX_ERROR;
+            }
+
+            ncl->buf = nb;
+            *ll = ncl;
+            ll = &ncl->next;
 
             continue;
         }
@@ -551,10 +562,12 @@ void
 ngx_http_llm_route_account(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx)
 {
+    uint64_t                          cost, most;
     llr_resp_t                       *res;
+    ngx_uint_t                        i, status;
     llr_price_t                       price;
-    ngx_uint_t                        status;
-    ngx_http_llm_route_deployment_t  *d;
+    ngx_http_llm_route_model_t      **cand;
+    ngx_http_llm_route_deployment_t  *d, **dd;
 
     if (ctx->accounted || !ctx->routed) {
         return;
@@ -606,6 +619,38 @@ ngx_http_llm_route_account(ngx_http_request_t *r,
 
     ctx->cost_pusd = llr_cost(&price, ctx->prompt_tokens, ctx->cached_tokens,
                               ctx->completion_tokens);
+
+    /*
+     * saved: what the same tokens would have cost on the policy's most
+     * expensive candidate (by its first deployment's prices), minus the
+     * cost; 0 for explicit models
+     */
+
+    ctx->saved_pusd = 0;
+
+    if (ctx->policy == NULL) {
+        return;
+    }
+
+    cand = ctx->policy->candidates.elts;
+    most = ctx->cost_pusd;
+
+    for (i = 0; i < ctx->policy->candidates.nelts; i++) {
+        dd = cand[i]->deployments.elts;
+
+        price.input = dd[0]->input;
+        price.output = dd[0]->output;
+        price.cached_input = dd[0]->cached_input;
+
+        cost = llr_cost(&price, ctx->prompt_tokens, ctx->cached_tokens,
+                        ctx->completion_tokens);
+
+        if (cost > most) {
+            most = cost;
+        }
+    }
+
+    ctx->saved_pusd = most - ctx->cost_pusd;
 }
 
 

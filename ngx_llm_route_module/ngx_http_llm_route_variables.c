@@ -9,6 +9,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_llm_route_module.h"
+#include "llr_cost.h"
 
 
 typedef enum {
@@ -23,7 +24,11 @@ typedef enum {
     NGX_HTTP_LLM_ROUTE_VAR_TASK,
     NGX_HTTP_LLM_ROUTE_VAR_DIFFICULTY,
     NGX_HTTP_LLM_ROUTE_VAR_REASON,
-    NGX_HTTP_LLM_ROUTE_VAR_ATTEMPT
+    NGX_HTTP_LLM_ROUTE_VAR_ATTEMPT,
+    NGX_HTTP_LLM_ROUTE_VAR_PROMPT_TOKENS,
+    NGX_HTTP_LLM_ROUTE_VAR_COMPLETION_TOKENS,
+    NGX_HTTP_LLM_ROUTE_VAR_COST,
+    NGX_HTTP_LLM_ROUTE_VAR_TTFT
 } ngx_http_llm_route_var_e;
 
 
@@ -70,6 +75,20 @@ static ngx_http_variable_t  ngx_http_llm_route_vars[] = {
 
     { ngx_string("llm_route_attempt"), NULL, ngx_http_llm_route_variable,
       NGX_HTTP_LLM_ROUTE_VAR_ATTEMPT, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llm_route_prompt_tokens"), NULL,
+      ngx_http_llm_route_variable,
+      NGX_HTTP_LLM_ROUTE_VAR_PROMPT_TOKENS, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llm_route_completion_tokens"), NULL,
+      ngx_http_llm_route_variable,
+      NGX_HTTP_LLM_ROUTE_VAR_COMPLETION_TOKENS, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llm_route_cost"), NULL, ngx_http_llm_route_variable,
+      NGX_HTTP_LLM_ROUTE_VAR_COST, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llm_route_ttft"), NULL, ngx_http_llm_route_variable,
+      NGX_HTTP_LLM_ROUTE_VAR_TTFT, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
 };
@@ -180,6 +199,48 @@ ngx_http_llm_route_variable(ngx_http_request_t *r,
 
         v->len = ngx_sprintf(p, "%.2f", ctx->difficulty) - p;
         v->data = p;
+        goto found;
+
+    case NGX_HTTP_LLM_ROUTE_VAR_PROMPT_TOKENS:
+    case NGX_HTTP_LLM_ROUTE_VAR_COMPLETION_TOKENS:
+    case NGX_HTTP_LLM_ROUTE_VAR_COST:
+    case NGX_HTTP_LLM_ROUTE_VAR_TTFT:
+
+        /* known once the response is complete: in the log phase */
+
+        if (!ctx->routed || (!ctx->resp_done && !ctx->accounted)) {
+            break;
+        }
+
+        ngx_http_llm_route_account(r->main, ctx);
+
+        p = ngx_pnalloc(r->pool, NGX_INT64_LEN + 16);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        v->data = p;
+
+        if (data == NGX_HTTP_LLM_ROUTE_VAR_PROMPT_TOKENS) {
+            p = ngx_sprintf(p, "%uL", ctx->prompt_tokens);
+
+        } else if (data == NGX_HTTP_LLM_ROUTE_VAR_COMPLETION_TOKENS) {
+            p = ngx_sprintf(p, "%uL", ctx->completion_tokens);
+
+        } else if (data == NGX_HTTP_LLM_ROUTE_VAR_COST) {
+            p += llr_format_usd((char *) p, NGX_INT64_LEN + 16,
+                                ctx->cost_pusd, 9);
+
+        } else {
+            if (ctx->ttft_ms < 0) {
+                break;
+            }
+
+            p = ngx_sprintf(p, "%T.%03M", (time_t) ctx->ttft_ms / 1000,
+                            (ngx_msec_t) ctx->ttft_ms % 1000);
+        }
+
+        v->len = p - v->data;
         goto found;
 
     case NGX_HTTP_LLM_ROUTE_VAR_ATTEMPT:

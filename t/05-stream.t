@@ -48,8 +48,10 @@ ok($q->{json}{stream} && JSON::PP::is_bool($q->{json}{stream}),
    'stream: provider got "stream": true');
 is_deeply($q->{json}{messages}, $msgs, 'stream: messages forwarded');
 
+ok($q->{json}{stream_options} && $q->{json}{stream_options}{include_usage},
+   'stream: the router asked the provider for the usage chunk');
 my $sent = $q->{event_times} || [];
-is(scalar @$sent, 8, 'mock sent 8 events');
+is(scalar @$sent, 9, 'mock sent 9 events (with the usage chunk)');
 ok(@$sent && $ev[0]{time} < $sent->[-1],
    'first event reached the client before the provider sent the last');
 ok(@$sent && $ev[0]{time} - $sent->[0] < 0.25,

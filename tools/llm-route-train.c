@@ -41,6 +41,8 @@ typedef struct {
     size_t    start;      /* into the feature pool */
     uint32_t  n;
     int       label;      /* task index, or 0/1 */
+    float     target;     /* difficulty: the (soft) target, 0..1 */
+    float     weight;     /* difficulty: the example's weight */
     float     dense[LLR_CLS_NSTRUCT];
 } llr_example_t;
 
@@ -132,7 +134,8 @@ cmp_feat(const void *a, const void *b)
  */
 static void
 extract(const llr_cls_model_t *fm, void *state, llr_rec_t *r,
-    const char *prompt, size_t len, llr_set_t *set, int label)
+    const char *prompt, size_t len, llr_set_t *set, int label,
+    float target, float weight)
 {
     int               g;
     size_t            i, k, first;
@@ -174,6 +177,8 @@ extract(const llr_cls_model_t *fm, void *state, llr_rec_t *r,
     ex = &set->ex[set->nex++];
     ex->start = set->npool;
     ex->label = label;
+    ex->target = target;
+    ex->weight = weight;
     memcpy(ex->dense, llr_cls_state_dense(state), sizeof(ex->dense));
 
     for (g = 0; g < 2; g++) {
@@ -276,18 +281,22 @@ task_id(char names[][LLR_CLS_TASK_NAME_LEN], uint32_t *ntasks,
  * Read a JSON lines file.  kind 0: task data, 1: difficulty data.
  */
 static void
-load_data(const char *path, int kind, int gain, const llr_cls_model_t *fm,
+load_data(const char *path, int kind, int gain, double auxw,
+    const llr_cls_model_t *fm,
     void *state, llr_rec_t *r, llr_set_t *set,
     char names[][LLR_CLS_TASK_NAME_LEN], uint32_t *ntasks)
 {
     int           label;
     char         *buf, *line, *nl, *text, errbuf[256];
+    float         target, weight;
     size_t        len, lineno;
-    yajl_val      v, p, t, wc, sc;
+    yajl_val      v, p, t, wc, sc, ax, wt;
     const char   *kp[] = { "prompt", NULL };
     const char   *kt[] = { "task", NULL };
     const char   *kw[] = { "weak_correct", NULL };
     const char   *ks[] = { "strong_correct", NULL };
+    const char   *ka[] = { "aux", NULL };
+    const char   *kx[] = { "weight", NULL };
 
     buf = read_file(path, &len);
     lineno = 0;
@@ -326,19 +335,53 @@ load_data(const char *path, int kind, int gain, const llr_cls_model_t *fm,
                 exit(1);
             }
             label = task_id(names, ntasks, YAJL_GET_STRING(t));
+            target = 0;
+            weight = 1;
 
         } else {
+            /*
+             * the label from weak_correct (and strong_correct); an
+             * optional "aux" in [0, 1] (a graded difficulty, training
+             * data only) is blended in with --aux-weight, or is the
+             * target when there are no correctness columns
+             */
             wc = yajl_tree_get(v, kw, yajl_t_any);
             sc = yajl_tree_get(v, ks, yajl_t_any);
-            if (wc == NULL || !(YAJL_IS_TRUE(wc) || YAJL_IS_FALSE(wc))) {
-                fprintf(stderr, "llm-route-train: %s:%zu: no boolean "
-                        "\"weak_correct\"\n", path, lineno);
+            ax = yajl_tree_get(v, ka, yajl_t_number);
+            wt = yajl_tree_get(v, kx, yajl_t_number);
+
+            if (ax != NULL && (YAJL_GET_DOUBLE(ax) < 0
+                               || YAJL_GET_DOUBLE(ax) > 1))
+            {
+                fprintf(stderr, "llm-route-train: %s:%zu: \"aux\" is not "
+                        "in [0, 1]\n", path, lineno);
                 exit(1);
             }
-            label = !YAJL_IS_TRUE(wc);
-            if (gain) {
-                label = label && sc && YAJL_IS_TRUE(sc);
+
+            if (wc == NULL && ax != NULL) {
+                label = YAJL_GET_DOUBLE(ax) >= 0.5;
+                target = (float) YAJL_GET_DOUBLE(ax);
+
+            } else {
+                if (wc == NULL
+                    || !(YAJL_IS_TRUE(wc) || YAJL_IS_FALSE(wc)))
+                {
+                    fprintf(stderr, "llm-route-train: %s:%zu: no boolean "
+                            "\"weak_correct\"\n", path, lineno);
+                    exit(1);
+                }
+                label = !YAJL_IS_TRUE(wc);
+                if (gain) {
+                    label = label && sc && YAJL_IS_TRUE(sc);
+                }
+                target = (float) label;
+                if (ax != NULL) {
+                    target = (float) ((1.0 - auxw) * label
+                                      + auxw * YAJL_GET_DOUBLE(ax));
+                }
             }
+
+            weight = wt ? (float) YAJL_GET_DOUBLE(wt) : 1.0f;
         }
 
         text = YAJL_GET_STRING(p);
@@ -346,7 +389,8 @@ load_data(const char *path, int kind, int gain, const llr_cls_model_t *fm,
             text = "";
         }
 
-        extract(fm, state, r, text, strlen(text), set, label);
+        extract(fm, state, r, text, strlen(text), set, label, target,
+                weight);
         yajl_tree_free(v);
     }
 
@@ -430,8 +474,7 @@ train(llr_set_t *set, size_t nb, size_t k, int epochs, double lr,
 
             if (k == 1) {
                 y = 1.0 / (1.0 + exp(-z[0]));
-                wt = cw[ex->label];
-                g[0] = wt * (y - ex->label);
+                g[0] = ex->weight * (y - ex->target);
 
             } else {
                 mx = z[0];
@@ -529,6 +572,8 @@ usage(void)
         "usage: llm-route-train -o MODEL [--task-data FILE] "
         "[--difficulty-data FILE]\n"
         "           [--base MODEL] [--bits N] [--epochs N] "
+        "[--diff-epochs N]\n"
+        "           [--diff-lr X] [--diff-l2 X] [--aux-weight X] "
         "[--label weak_wrong|gain]\n"
         "           [--emit-c FILE.c]\n"
         "       llm-route-train -i MODEL --emit-c FILE.c\n");
@@ -563,7 +608,8 @@ load_model(const char *path, unsigned char **img)
 int
 main(int argc, char **argv)
 {
-    int                     i, epochs, gain;
+    int                     i, epochs, depochs, gain;
+    double                  auxw, dlr, dl2;
     char                    err[256];
     char                    names[LLR_CLS_MAX_TASKS][LLR_CLS_TASK_NAME_LEN];
     void                   *state;
@@ -583,6 +629,10 @@ main(int argc, char **argv)
     out = tdata = ddata = base = emit = in = NULL;
     bits = 0;
     epochs = 6;
+    depochs = 0;
+    dlr = 0.1;
+    dl2 = 1e-6;
+    auxw = 0;
     gain = 0;
 
     for (i = 1; i < argc; i++) {
@@ -603,6 +653,14 @@ main(int argc, char **argv)
             bits = (uint32_t) atoi(argv[++i]);
         } else if (strcmp(argv[i], "--epochs") == 0 && i + 1 < argc) {
             epochs = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--diff-epochs") == 0 && i + 1 < argc) {
+            depochs = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--diff-lr") == 0 && i + 1 < argc) {
+            dlr = atof(argv[++i]);
+        } else if (strcmp(argv[i], "--diff-l2") == 0 && i + 1 < argc) {
+            dl2 = atof(argv[++i]);
+        } else if (strcmp(argv[i], "--aux-weight") == 0 && i + 1 < argc) {
+            auxw = atof(argv[++i]);
         } else if (strcmp(argv[i], "--label") == 0 && i + 1 < argc) {
             i++;
             if (strcmp(argv[i], "gain") == 0) {
@@ -629,7 +687,9 @@ main(int argc, char **argv)
         return 0;
     }
 
-    if (out == NULL || (tdata == NULL && ddata == NULL) || epochs < 1) {
+    if (out == NULL || (tdata == NULL && ddata == NULL) || epochs < 1
+        || depochs < 0 || auxw < 0 || auxw > 1 || dlr <= 0 || dl2 < 0)
+    {
         usage();
     }
 
@@ -712,7 +772,7 @@ main(int argc, char **argv)
     memset(&dset, 0, sizeof(dset));
 
     if (tdata) {
-        load_data(tdata, 0, 0, fm, state, &rec, &tset, names, &ntasks);
+        load_data(tdata, 0, 0, 0, fm, state, &rec, &tset, names, &ntasks);
 
         /* inverse class frequency weights, capped */
         memset(cnt, 0, sizeof(cnt));
@@ -741,10 +801,11 @@ main(int argc, char **argv)
     }
 
     if (ddata) {
-        load_data(ddata, 1, gain, fm, state, &rec, &dset, NULL, NULL);
+        load_data(ddata, 1, gain, auxw, fm, state, &rec, &dset, NULL, NULL);
         cw[0] = 1.0;
         cw[1] = 1.0;
-        train(&dset, nb, 1, epochs, 0.1, 1e-6, dh, dd, &db, cw);
+        train(&dset, nb, 1, depochs ? depochs : epochs, dlr, dl2, dh, dd,
+              &db, cw);
         fprintf(stderr, "llm-route-train: difficulty head: %zu prompts\n",
                 dset.nex);
 

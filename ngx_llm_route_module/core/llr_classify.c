@@ -14,10 +14,16 @@
 #include "llr_classify.h"
 
 
+#ifndef LLR_CLS_HEAD
 #define LLR_CLS_HEAD       192     /* first bytes of a message tokenized */
-#define LLR_CLS_TAIL       64     /* and its last bytes */
+#endif
+#ifndef LLR_CLS_TAIL
+#define LLR_CLS_TAIL       64      /* and its last bytes */
+#endif
 #define LLR_CLS_TCOLS      8       /* task columns per row, a vector */
 #define LLR_CLS_HDR        64
+
+#define LLR_CLS_NOMARK     ((size_t) -2)
 
 #define LLR_CLS_SEP        0
 #define LLR_CLS_LETTER     1
@@ -26,7 +32,6 @@
 /* seeds of the feature kinds */
 #define LLR_CLS_S_WORD     0x2545f491u
 #define LLR_CLS_S_BIGRAM   0x9e3779b9u
-#define LLR_CLS_S_SUFFIX   0x7f4a7c15u
 #define LLR_CLS_S_CHAR3    0x632be5abu
 
 #define LLR_FNV32_BASIS    0x811c9dc5u
@@ -78,6 +83,11 @@ typedef struct {
     uint32_t             qmarks;
     uint32_t             latex;
     uint32_t             ends_q;
+    uint32_t             sentences;     /* ". " "! " "? " */
+    uint32_t             big;           /* numbers of 4+ digits, 1,000 */
+    uint32_t             fracs;         /* 1/2, 2.5, 10:30 */
+    uint32_t             pct;
+    uint32_t             money;
     uint32_t             patterns;      /* bit mask */
 } llr_cls_cnt_t;
 
@@ -87,22 +97,21 @@ typedef struct {
     llr_cls_record_pt       rec;
     void                   *rec_ctx;
 
-    llr_v8hu_t              acc[2][LLR_CLS_MAX_TASKS / LLR_CLS_TCOLS];
-    int32_t                 dacc[2];
     int64_t                 facc[2][LLR_CLS_MAX_TASKS + 1];
     uint32_t                nfeat[2];
-    uint32_t                since_flush;
 
     llr_cls_cnt_t           cnt[2];
 
     int                     group;
     int                     is_user;
+    uint32_t                shift;         /* 32 - hash bits */
+    size_t                  mark;          /* digit + [,./:] position */
+    uint32_t                mark_c;
     size_t                  user_msgs;
 
     /* tokenizer */
     uint32_t                whash;
     uint32_t                wlen;
-    uint32_t                wdigits;
     uint32_t                prev;
     uint32_t                have_prev;
     uint32_t                line_start;
@@ -124,7 +133,8 @@ typedef struct {
  */
 static unsigned char  llr_cls_class[256];
 static unsigned char  llr_cls_norm[256];
-static unsigned char  llr_cls_mathc[256];
+static unsigned char  llr_cls_punct[256];    /* bits: math ? \ $ % */
+static unsigned char  llr_cls_term[256];     /* . ? ! end sentences */
 static unsigned char  llr_cls_word[256];     /* norm, 0 for separators */
 
 /*
@@ -195,109 +205,157 @@ llr_cls_tables(void)
         llr_cls_word[c] = llr_cls_class[c] == LLR_CLS_SEP ? 0
                                                           : llr_cls_norm[c];
 
-        llr_cls_mathc[c] = (c == '+' || c == '-' || c == '*' || c == '/'
+        llr_cls_punct[c] = (c == '+' || c == '-' || c == '*' || c == '/'
                             || c == '=' || c == '^' || c == '<' || c == '>'
-                            || c == '%');
+                            || c == '%')
+                           | (c == '?') << 1
+                           | (c == '\\' || c == '$') << 2
+                           | (c == '$') << 3
+                           | (c == '%') << 4
+                           | (c == '`') << 5;
+
+        llr_cls_term[c] = (c == '.' || c == '?' || c == '!');
     }
 
     llr_cls_tables_done = 1;
 }
 
 
-static void
-llr_cls_flush(llr_cls_state_t *st)
+/*
+ * The hashed features of one tokenizer call are summed in registers: a
+ * run.  Its 16-bit lanes are flushed into the 64-bit sums of the group
+ * at most every LLR_CLS_QRUN features and at the end of the call.
+ */
+
+typedef struct {
+    llr_v8hu_t              a0;
+    llr_v8hu_t              a1;
+    int32_t                 da;
+    uint32_t                n;          /* features since the last flush */
+    uint32_t                shift;
+    uint32_t                trows;
+    const int16_t          *tw;
+    const int16_t          *dw;
+    llr_cls_record_pt       rec;
+} llr_cls_run_t;
+
+
+static inline __attribute__((always_inline)) void
+llr_cls_run_init(llr_cls_state_t *st, llr_cls_run_t *r)
 {
-    int     g;
-    size_t  j;
-
-    for (g = 0; g < 2; g++) {
-        if (st->nfeat[g] == 0) {
-            continue;
-        }
-        for (j = 0; j < st->m->trows; j++) {
-            st->facc[g][j] += (int16_t) st->acc[g][j / LLR_CLS_TCOLS]
-                                                  [j % LLR_CLS_TCOLS];
-        }
-        st->facc[g][LLR_CLS_MAX_TASKS] += st->dacc[g];
-        memset(st->acc[g], 0, sizeof(st->acc[g]));
-        st->dacc[g] = 0;
-    }
-
-    st->since_flush = 0;
+    memset(&r->a0, 0, sizeof(r->a0));
+    memset(&r->a1, 0, sizeof(r->a1));
+    r->da = 0;
+    r->n = 0;
+    r->shift = st->shift;
+    r->trows = st->m->trows;
+    r->tw = st->m->tw;
+    r->dw = st->m->dw;
+    r->rec = st->rec;
 }
 
 
-/* one hashed feature: its weights go straight into the accumulators */
-
-static inline void
-llr_cls_add(llr_cls_state_t *st, uint32_t x)
+static void
+llr_cls_run_flush(llr_cls_state_t *st, llr_cls_run_t *r)
 {
-    uint32_t                b;
-    int                     g;
-    llr_v8hu_t              w;
-    const int16_t          *row;
-    const llr_cls_model_t  *m;
+    int       g;
+    size_t    j;
+    int64_t  *f;
 
-    m = st->m;
-    b = (x * 0x9e3779b1u) >> (32 - m->hash_bits);
     g = st->group;
-    st->nfeat[g]++;
+    f = st->facc[g];
+    st->nfeat[g] += r->n;
 
-    if (st->rec) {
-        st->rec(st->rec_ctx, b, g);
+    for (j = 0; j < LLR_CLS_TCOLS; j++) {
+        f[j] += (int16_t) r->a0[j];
+    }
+
+    if (r->trows > LLR_CLS_TCOLS) {
+        for (j = 0; j < LLR_CLS_TCOLS; j++) {
+            f[LLR_CLS_TCOLS + j] += (int16_t) r->a1[j];
+        }
+        memset(&r->a1, 0, sizeof(r->a1));
+    }
+
+    f[LLR_CLS_MAX_TASKS] += r->da;
+
+    memset(&r->a0, 0, sizeof(r->a0));
+    r->da = 0;
+    r->n = 0;
+}
+
+
+/* one hashed feature: its weights go straight into the run */
+
+static inline __attribute__((always_inline)) void
+llr_cls_add(llr_cls_state_t *st, llr_cls_run_t *r, uint32_t x)
+{
+    uint32_t        b;
+    llr_v8hu_t      w;
+    const int16_t  *row;
+
+    b = (x * 0x9e3779b1u) >> r->shift;
+    r->n++;
+
+    if (__builtin_expect(r->rec != NULL, 0)) {
+        r->rec(st->rec_ctx, b, st->group);
         return;
     }
 
-    row = m->tw + (size_t) b * m->trows;
+    row = r->tw + (size_t) b * r->trows;
 
     memcpy(&w, row, sizeof(w));
-    st->acc[g][0] += w;
+    r->a0 += w;
 
-    if (m->trows > LLR_CLS_TCOLS) {
+    if (__builtin_expect(r->trows > LLR_CLS_TCOLS, 0)) {
         memcpy(&w, row + LLR_CLS_TCOLS, sizeof(w));
-        st->acc[g][1] += w;
+        r->a1 += w;
     }
 
-    st->dacc[g] += m->dw[b];
+    r->da += r->dw[b];
+}
 
-    if (++st->since_flush == LLR_CLS_QRUN) {
-        llr_cls_flush(st);
+
+/* a word adds at most 2 features, punctuation 1 */
+
+static inline __attribute__((always_inline)) void
+llr_cls_maybe_flush(llr_cls_state_t *st, llr_cls_run_t *r)
+{
+    if (__builtin_expect(r->n > LLR_CLS_QRUN - 2, 0)) {
+        llr_cls_run_flush(st, r);
     }
 }
 
 
-static void
-llr_cls_word_end(llr_cls_state_t *st, const unsigned char *last)
+/* a word ends: its features; first is its first byte */
+
+static inline __attribute__((always_inline)) void
+llr_cls_word_end(llr_cls_state_t *st, llr_cls_run_t *r, uint32_t h,
+    uint32_t wlen, uint32_t first)
 {
-    uint32_t  h;
+    llr_cls_cnt_t  *cnt;
 
-    h = st->whash;
+    cnt = &st->cnt[st->group];
 
-    llr_cls_add(st, h ^ LLR_CLS_S_WORD);
+    llr_cls_add(st, r, h ^ LLR_CLS_S_WORD);
 
     if (st->have_prev) {
-        llr_cls_add(st, (st->prev * LLR_FNV32_PRIME) ^ h ^ LLR_CLS_S_BIGRAM);
+        llr_cls_add(st, r, (st->prev * LLR_FNV32_PRIME) ^ h
+                           ^ LLR_CLS_S_BIGRAM);
     }
 
-    if (st->wlen >= 6) {
-        /* the word's last three bytes: a suffix character 3-gram */
-        llr_cls_add(st, (((uint32_t) llr_cls_norm[last[-2]] << 16)
-                         | ((uint32_t) llr_cls_norm[last[-1]] << 8)
-                         | llr_cls_norm[last[0]]) ^ LLR_CLS_S_SUFFIX);
-    }
+    llr_cls_maybe_flush(st, r);
 
-    if (llr_cls_class[last[1 - (int) st->wlen]] == LLR_CLS_DIGIT) {
+    if (llr_cls_class[first] == LLR_CLS_DIGIT) {
         /* a word that starts with a digit: a number */
-        st->cnt[st->group].numbers++;
-        st->cnt[st->group].digits += st->wlen;
+        cnt->numbers++;
+        cnt->digits += wlen;
+        cnt->big += (wlen >= 4);
     }
-    st->cnt[st->group].words++;
+    cnt->words++;
 
     st->prev = h;
     st->have_prev = 1;
-    st->whash = LLR_FNV32_BASIS;
-    st->wlen = 0;
-    st->wdigits = 0;
 }
 
 
@@ -312,11 +370,12 @@ llr_cls_tokenize(llr_cls_state_t *st, const unsigned char *buf, size_t from,
     size_t to)
 {
     size_t          i;
-    uint32_t        h, c, n, g, k, wlen;
+    uint32_t        h, c, n, k, wlen;
     llr_cls_cnt_t  *cnt;
+    llr_cls_run_t   r;
 
-    g = st->group;
-    cnt = &st->cnt[g];
+    llr_cls_run_init(st, &r);
+    cnt = &st->cnt[st->group];
     h = st->whash;
     wlen = st->wlen;
     cnt->tokenized += to - from;
@@ -334,9 +393,15 @@ llr_cls_tokenize(llr_cls_state_t *st, const unsigned char *buf, size_t from,
         /* a separator */
 
         if (wlen) {
-            st->whash = h;
-            st->wlen = wlen;
-            llr_cls_word_end(st, &buf[i - 1]);
+            if (i - wlen == st->mark + 1
+                && llr_cls_class[buf[i - wlen]] == LLR_CLS_DIGIT)
+            {
+                /* digits [,./:] digits: 1,000  1/2  2.5  10:30 */
+                cnt->big += (st->mark_c == ',');
+                cnt->fracs += (st->mark_c != ',');
+            }
+
+            llr_cls_word_end(st, &r, h, wlen, buf[i - wlen]);
             h = LLR_FNV32_BASIS;
             wlen = 0;
 
@@ -346,21 +411,24 @@ llr_cls_tokenize(llr_cls_state_t *st, const unsigned char *buf, size_t from,
             }
         }
 
-        if (c == ' ' || c == '\t') {
-            st->indent += st->line_start << (c == '\t' ? 2 : 0);
+        if (c == ' ') {
+            st->indent += st->line_start;
+            cnt->sentences += llr_cls_term[buf[i - (i > 0)]];
             continue;
         }
 
         if (c == '\n') {
+            n = i > 0 ? buf[i - 1] : 0;
+            cnt->sentences += llr_cls_term[n];
             cnt->lines++;
-
-            if (i > 0) {
-                n = buf[i - 1];
-                cnt->code_lines += (n == ';' || n == '{' || n == '}');
-            }
-
+            cnt->code_lines += (n == ';' || n == '{' || n == '}');
             st->line_start = 1;
             st->indent = 0;
+            continue;
+        }
+
+        if (c == '\t') {
+            st->indent += st->line_start << 2;
             continue;
         }
 
@@ -379,24 +447,48 @@ llr_cls_tokenize(llr_cls_state_t *st, const unsigned char *buf, size_t from,
                         | (uint32_t) llr_cls_norm[buf[i - 1]] << 8)
                      : (i == 1) ? (uint32_t) llr_cls_norm[buf[0]] << 8 : 0;
 
-        llr_cls_add(st, (n | c) ^ LLR_CLS_S_CHAR3);
+        llr_cls_add(st, &r, (n | c) ^ LLR_CLS_S_CHAR3);
+        llr_cls_maybe_flush(st, &r);
 
-        cnt->math += llr_cls_mathc[c];
-        cnt->qmarks += (c == '?');
-        cnt->latex += (c == '\\' || c == '$');
-        cnt->fences += (c == '`' && n == ('`' << 16 | '`' << 8));
+        if ((n & 0xff00) == ('0' << 8)) {
+            /* after a digit */
+            st->mark = i;
+            st->mark_c = c;
+        }
+
+        k = llr_cls_punct[c];
+
+        if (k) {
+            cnt->math += k & 1;
+            cnt->qmarks += (k >> 1) & 1;
+            cnt->latex += (k >> 2) & 1;
+            cnt->money += (k >> 3) & 1;
+            cnt->pct += (k >> 4) & 1;
+            cnt->fences += (c == '`' && n == ('`' << 16 | '`' << 8));
+        }
     }
 
     st->whash = h;
     st->wlen = wlen;
+
+    llr_cls_run_flush(st, &r);
 }
 
+
+/* the message (or its tail) ends: the last word; last is its last byte */
 
 static void
 llr_cls_flush_word(llr_cls_state_t *st, const unsigned char *last)
 {
+    llr_cls_run_t  r;
+
     if (st->wlen) {
-        llr_cls_word_end(st, last);
+        llr_cls_run_init(st, &r);
+        llr_cls_word_end(st, &r, st->whash, st->wlen,
+                         last[1 - (int) st->wlen]);
+        llr_cls_run_flush(st, &r);
+        st->whash = LLR_FNV32_BASIS;
+        st->wlen = 0;
     }
 
     st->have_prev = 0;
@@ -441,15 +533,11 @@ llr_cls_fold(llr_cls_state_t *st)
     size_t          j;
     llr_cls_cnt_t  *cur, *ctx;
 
-    llr_cls_flush(st);
-
     for (j = 0; j <= LLR_CLS_MAX_TASKS; j++) {
         st->facc[LLR_CLS_GROUP_CTX][j] += st->facc[LLR_CLS_GROUP_CUR][j];
         st->facc[LLR_CLS_GROUP_CUR][j] = 0;
     }
 
-    st->dacc[LLR_CLS_GROUP_CTX] += st->dacc[LLR_CLS_GROUP_CUR];
-    st->dacc[LLR_CLS_GROUP_CUR] = 0;
     st->nfeat[LLR_CLS_GROUP_CTX] += st->nfeat[LLR_CLS_GROUP_CUR];
     st->nfeat[LLR_CLS_GROUP_CUR] = 0;
 
@@ -484,9 +572,9 @@ llr_cls_message_begin(void *ctx, const char *role, size_t turn)
 
     st->whash = LLR_FNV32_BASIS;
     st->wlen = 0;
-    st->wdigits = 0;
     st->have_prev = 0;
     st->line_start = 1;
+    st->mark = LLR_CLS_NOMARK;
     st->indent = 0;
     st->msg_bytes = 0;
     st->head_len = 0;
@@ -558,8 +646,8 @@ llr_cls_message_end(void *ctx)
     if (n) {
         st->whash = LLR_FNV32_BASIS;
         st->wlen = 0;
-        st->wdigits = 0;
         st->line_start = 0;
+        st->mark = LLR_CLS_NOMARK;
         llr_cls_tokenize(st, t, 0, n);
         last = &t[n - 1];
         if (st->wlen) {
@@ -629,6 +717,8 @@ llr_cls_state_init(void *state, const llr_cls_model_t *m)
     st->whash = LLR_FNV32_BASIS;
     st->group = LLR_CLS_GROUP_CUR;
     st->is_user = 1;
+    st->shift = 32 - m->hash_bits;
+    st->mark = LLR_CLS_NOMARK;
 }
 
 
@@ -652,13 +742,31 @@ llr_cls_sink(void *state, llr_text_sink_t *sink)
 }
 
 
-static float
-llr_cls_log2n(double x, double div)
-{
-    double  v;
+/*
+ * log2(1 + x) / div, at most 1: the integer part from the highest set
+ * bit, the fraction linear in between (cheap, monotone, exact at powers
+ * of two)
+ */
 
-    v = log2(1.0 + x) / div;
-    return (float) (v > 1.0 ? 1.0 : v);
+static float
+llr_cls_log2n(uint32_t x, float div)
+{
+    int       e;
+    uint32_t  v;
+    float     r;
+
+    v = x + 1;
+    e = 31 - __builtin_clz(v);
+    r = ((float) e + (float) (v - (1u << e)) / (float) (1u << e)) / div;
+
+    return r > 1.0f ? 1.0f : r;
+}
+
+
+static float
+llr_cls_min1(float v)
+{
+    return v > 1.0f ? 1.0f : v;
 }
 
 
@@ -675,9 +783,9 @@ llr_cls_dense(llr_cls_state_t *st, const llr_req_view_t *view)
     c = &st->cnt[LLR_CLS_GROUP_CUR];
 
     /* 0..9: length bucket of the last user turn */
-    k = (int) log2(1.0 + c->bytes) - 4;
+    k = 27 - __builtin_clz(c->bytes + 1);
     d[k < 0 ? 0 : (k > 9 ? 9 : k)] = 1.0f;
-    d[10] = llr_cls_log2n(c->bytes, 14.0);
+    d[10] = llr_cls_log2n(c->bytes, 14.0f);
 
     tok = c->tokenized ? c->tokenized : 1;
 
@@ -686,7 +794,7 @@ llr_cls_dense(llr_cls_state_t *st, const llr_req_view_t *view)
     d[13] = (c->code_lines + c->indented) >= 3;
     d[14] = (float) (c->digits / tok);
     d[15] = (float) (c->math / tok);
-    d[16] = llr_cls_log2n(c->numbers, 5.0);
+    d[16] = llr_cls_log2n(c->numbers, 5.0f);
     d[17] = c->latex > 0;
     d[18] = c->qmarks > 0;
     d[19] = c->ends_q != 0;
@@ -703,10 +811,10 @@ llr_cls_dense(llr_cls_state_t *st, const llr_req_view_t *view)
         d[20] = 1.0f;
     }
 
-    d[26] = llr_cls_log2n(c->lines, 8.0);
-    d[27] = llr_cls_log2n(c->words, 12.0);
+    d[26] = llr_cls_log2n(c->lines, 8.0f);
+    d[27] = llr_cls_log2n(c->words, 12.0f);
     d[28] = c->lines >= 5;
-    d[29] = llr_cls_log2n(st->cnt[LLR_CLS_GROUP_CTX].bytes, 16.0);
+    d[29] = llr_cls_log2n(st->cnt[LLR_CLS_GROUP_CTX].bytes, 16.0f);
 
     for (k = 0; k < LLR_CLS_NPATTERNS; k++) {
         d[30 + k] = (c->patterns >> k) & 1;
@@ -716,6 +824,24 @@ llr_cls_dense(llr_cls_state_t *st, const llr_req_view_t *view)
     d[46] = (float) (c->qmarks / tok * 20.0 > 1.0 ? 1.0
                                                  : c->qmarks / tok * 20.0);
     d[47] = c->numbers >= 4;
+
+    /* difficulty: how much there is to do */
+    d[48] = llr_cls_log2n(c->sentences, 4.0f);
+    d[49] = c->numbers >= 6;
+    d[50] = c->numbers >= 8;
+    d[51] = llr_cls_log2n(c->big, 3.0f);
+    d[52] = c->fracs > 0;
+    d[53] = c->pct > 0;
+    d[54] = llr_cls_log2n(c->money, 3.0f);
+    d[55] = llr_cls_min1(c->bytes / 1024.0f);
+    d[56] = llr_cls_min1(c->words / (c->sentences + 1.0f) / 40.0f);
+    d[57] = llr_cls_min1(4.0f * c->numbers / (c->words + 1.0f));
+    d[58] = llr_cls_log2n(c->digits, 8.0f);
+    d[59] = c->numbers >= 12;
+    d[60] = c->sentences >= 5;
+    d[61] = llr_cls_log2n(c->fracs + c->pct, 3.0f);
+    d[62] = c->bytes >= 400;
+    d[63] = c->bytes >= 600;
 }
 
 
@@ -725,14 +851,14 @@ llr_cls_finish(void *state, const llr_req_view_t *view,
 {
     int                     g, best;
     size_t                  t, nt;
-    double                  inv[2], z[LLR_CLS_MAX_TASKS], zd, mx, sum, a;
+    float                   z[LLR_CLS_MAX_TASKS], d, zd, mx, sum;
+    double                  inv[2], a;
     llr_cls_state_t        *st = state;
     const llr_cls_model_t  *m;
 
     m = st->m;
     nt = m->ntasks;
 
-    llr_cls_flush(st);
     llr_cls_dense(st, view);
 
     for (g = 0; g < 2; g++) {
@@ -740,28 +866,27 @@ llr_cls_finish(void *state, const llr_req_view_t *view,
     }
     inv[LLR_CLS_GROUP_CTX] *= m->ctx_weight;
 
-    for (t = 0; t < nt; t++) {
-        a = 0;
-        for (g = 0; g < 2; g++) {
-            a += inv[g] * (double) st->facc[g][t];
-        }
-        z[t] = m->task_bias[t] + m->task_scale * a;
+    /* columns past ntasks are zero in the model: a fixed-width loop */
+
+    for (t = 0; t < LLR_CLS_MAX_TASKS; t++) {
+        a = inv[0] * (double) st->facc[0][t]
+            + inv[1] * (double) st->facc[1][t];
+        z[t] = m->task_bias[t] + m->task_scale * (float) a;
     }
 
-    a = 0;
-    for (g = 0; g < 2; g++) {
-        a += inv[g] * (double) st->facc[g][LLR_CLS_MAX_TASKS];
-    }
-    zd = m->diff_bias + m->diff_scale * a;
+    a = inv[0] * (double) st->facc[0][LLR_CLS_MAX_TASKS]
+        + inv[1] * (double) st->facc[1][LLR_CLS_MAX_TASKS];
+    zd = m->diff_bias + m->diff_scale * (float) a;
 
     for (g = 0; g < LLR_CLS_NSTRUCT; g++) {
-        if (st->dense[g] == 0.0f) {
+        d = st->dense[g];
+        if (d == 0.0f) {
             continue;
         }
-        for (t = 0; t < nt; t++) {
-            z[t] += st->dense[g] * m->task_dense[g][t];
+        for (t = 0; t < LLR_CLS_MAX_TASKS; t++) {
+            z[t] += d * m->task_dense[g][t];
         }
-        zd += st->dense[g] * m->diff_dense[g];
+        zd += d * m->diff_dense[g];
     }
 
     best = 0;
@@ -775,8 +900,8 @@ llr_cls_finish(void *state, const llr_req_view_t *view,
 
     sum = 0;
     for (t = 0; t < nt; t++) {
-        res->scores[t] = exp(z[t] - mx);
-        sum += res->scores[t];
+        res->scores[t] = expf(z[t] - mx);
+        sum += (float) res->scores[t];
     }
     for (t = 0; t < nt; t++) {
         res->scores[t] /= sum;
@@ -785,7 +910,7 @@ llr_cls_finish(void *state, const llr_req_view_t *view,
     res->ntasks = nt;
     res->task = best;
     res->task_name = m->names[best];
-    res->difficulty = 1.0 / (1.0 + exp(-zd));
+    res->difficulty = 1.0 / (1.0 + expf(-zd));
 }
 
 

@@ -27,11 +27,11 @@
 
 #define LLR_CLS_MAX_TASKS      16
 #define LLR_CLS_TASK_NAME_LEN  24         /* including the NUL */
-#define LLR_CLS_NSTRUCT        48         /* dense feature slots */
+#define LLR_CLS_NSTRUCT        64         /* dense feature slots */
 #define LLR_CLS_NPATTERNS      8
 
 #define LLR_CLS_MAGIC          "LLRCLSM\x1a"
-#define LLR_CLS_VERSION        1
+#define LLR_CLS_VERSION        2
 
 
 typedef struct llr_cls_model_s  llr_cls_model_t;
