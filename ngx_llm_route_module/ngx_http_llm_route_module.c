@@ -46,6 +46,11 @@ static char *ngx_http_llm_route_rule(ngx_conf_t *cf, ngx_command_t *cmd,
 static void ngx_http_llm_route_cleanup_pattern(void *data);
 
 
+static ngx_conf_num_bounds_t  ngx_http_llm_route_max_attempts_bounds = {
+    ngx_conf_check_num_bounds, 1, NGX_HTTP_LLM_ROUTE_MAX_ATTEMPTS
+};
+
+
 static ngx_command_t  ngx_http_llm_route_commands[] = {
 
     { ngx_string("llm_route"),
@@ -117,6 +122,13 @@ static ngx_command_t  ngx_http_llm_route_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_llm_route_loc_conf_t, override),
       NULL },
+
+    { ngx_string("llm_route_max_attempts"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llm_route_loc_conf_t, max_attempts),
+      &ngx_http_llm_route_max_attempts_bounds },
 
     { ngx_string("llm_route_mock"),
       NGX_HTTP_LOC_CONF|NGX_CONF_ANY,
@@ -298,6 +310,10 @@ ngx_http_llm_route_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_http_llm_route_model_t        *m, **pm;
     ngx_http_llm_route_deployment_t  **d, **pd;
 
+    if (ngx_http_llm_route_status_check(cf, mcf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     /* deployments: resolve providers, group by model name */
 
     d = mcf->deployments.elts;
@@ -330,6 +346,7 @@ ngx_http_llm_route_init_main_conf(ngx_conf_t *cf, void *conf)
             m->name = d[i]->name;
             m->index = mcf->models.nelts;
             m->provider = d[i]->provider;
+            m->slot = -1;
 
             if (ngx_array_init(&m->deployments, cf->pool, 1, sizeof(void *))
                 != NGX_OK)
@@ -557,6 +574,7 @@ ngx_http_llm_route_create_loc_conf(ngx_conf_t *cf)
     conf->trace = NGX_CONF_UNSET;
     conf->rules = NGX_CONF_UNSET_PTR;
     conf->override = NGX_CONF_UNSET_PTR;
+    conf->max_attempts = NGX_CONF_UNSET_UINT;
 
     return conf;
 }
@@ -575,6 +593,7 @@ ngx_http_llm_route_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
     ngx_conf_merge_value(conf->trace, prev->trace, 0);
     ngx_conf_merge_ptr_value(conf->override, prev->override, NULL);
+    ngx_conf_merge_uint_value(conf->max_attempts, prev->max_attempts, 3);
 
     if (conf->rules == NGX_CONF_UNSET_PTR) {
         conf->rules = prev->rules;
@@ -707,6 +726,9 @@ ngx_http_llm_route_provider_block(ngx_conf_t *cf, ngx_command_t *cmd,
 
     pr->name = value[1];
     pr->index = mcf->providers.nelts;
+    pr->slot = -1;
+    pr->max_fails = NGX_CONF_UNSET_UINT;
+    pr->fail_timeout = NGX_CONF_UNSET_MSEC;
 
     save = *cf;
     cf->handler = ngx_http_llm_route_provider_cmd;
@@ -745,6 +767,9 @@ ngx_http_llm_route_provider_block(ngx_conf_t *cf, ngx_command_t *cmd,
         ngx_str_set(&pr->base_path, "/v1");
     }
 
+    ngx_conf_init_uint_value(pr->max_fails, 1);
+    ngx_conf_init_msec_value(pr->fail_timeout, 10000);
+
     ppr = ngx_array_push(&mcf->providers);
     if (ppr == NULL) {
         return NGX_CONF_ERROR;
@@ -762,6 +787,7 @@ ngx_http_llm_route_provider_cmd(ngx_conf_t *cf, ngx_command_t *dummy,
 {
     ngx_http_llm_route_provider_t *pr = conf;
 
+    ngx_int_t   n;
     ngx_str_t  *value, *name, *arg;
 
     value = cf->args->elts;
@@ -856,6 +882,37 @@ ngx_http_llm_route_provider_cmd(ngx_conf_t *cf, ngx_command_t *dummy,
         }
 
         return ngx_http_llm_route_api_key(cf, pr, arg);
+    }
+
+    if (ngx_strcmp(name->data, "max_fails") == 0) {
+
+        if (pr->max_fails != NGX_CONF_UNSET_UINT) {
+            goto duplicate;
+        }
+
+        n = ngx_atoi(arg->data, arg->len);
+        if (n == NGX_ERROR || n > 1000) {
+            goto invalid;
+        }
+
+        pr->max_fails = (ngx_uint_t) n;
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strcmp(name->data, "fail_timeout") == 0) {
+
+        if (pr->fail_timeout != NGX_CONF_UNSET_MSEC) {
+            goto duplicate;
+        }
+
+        pr->fail_timeout = ngx_parse_time(arg, 0);
+        if (pr->fail_timeout == (ngx_msec_t) NGX_ERROR
+            || pr->fail_timeout == 0)
+        {
+            goto invalid;
+        }
+
+        return NGX_CONF_OK;
     }
 
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,

@@ -21,7 +21,9 @@
 #include "llr_pattern.h"
 
 
-#define NGX_HTTP_LLM_ROUTE_MAX_TASKS  16
+#define NGX_HTTP_LLM_ROUTE_MAX_TASKS     16
+#define NGX_HTTP_LLM_ROUTE_MAX_ATTEMPTS  16
+#define NGX_HTTP_LLM_ROUTE_NAME_MAX      64
 
 
 typedef struct {
@@ -34,6 +36,9 @@ typedef struct {
     ngx_str_t                       base_path;   /* "/v1", no trailing / */
     ngx_str_t                       authorization; /* "Bearer <key>" or "" */
     ngx_uint_t                      format;
+
+    ngx_uint_t                      max_fails;
+    ngx_msec_t                      fail_timeout;
 
     ngx_int_t                       slot;        /* in the zone, -1: none */
 } ngx_http_llm_route_provider_t;
@@ -152,6 +157,7 @@ typedef struct {
     ngx_array_t                    *rules;       /* of rule */
     ngx_uint_t                      text_rules;  /* how many match text */
     ngx_http_complex_value_t       *override;
+    ngx_uint_t                      max_attempts;
     void                           *mock;        /* llm_route_mock settings */
 } ngx_http_llm_route_loc_conf_t;
 
@@ -175,6 +181,7 @@ typedef struct {
     unsigned                        routed:1;    /* a deployment was chosen */
     unsigned                        error_page:1; /* nginx's page -> JSON */
     unsigned                        responded:1; /* the module answered */
+    unsigned                        exhausted:1; /* every attempt failed */
 
     ngx_uint_t                      endpoint;
     ngx_str_t                       endpoint_path;  /* "/chat/completions" */
@@ -196,6 +203,13 @@ typedef struct {
     uint64_t                        text_matched; /* text rules matched */
     ngx_str_t                       target;      /* what is routed to */
     ngx_uint_t                      forced;      /* 0, or by rule/override */
+
+    /* failover */
+    ngx_int_t                       uri_changes; /* when it was routed */
+    ngx_uint_t                      ntried;
+    ngx_http_llm_route_deployment_t *tried[NGX_HTTP_LLM_ROUTE_MAX_ATTEMPTS];
+    ngx_uint_t                      tried_status[
+                                        NGX_HTTP_LLM_ROUTE_MAX_ATTEMPTS];
     unsigned                        nfallback:8;
     unsigned                        fallback_next:8;
     u_char                          fallback[LLR_SELECT_MAX];
@@ -217,6 +231,7 @@ typedef struct {
     unsigned                        accounted:1;
     unsigned                        estimated:1;
     unsigned                        failed:1;    /* counted as an error */
+    unsigned                        stream_error_sent:1;
     void                           *watch;      /* llr_usage_t, llr_sse_t */
     ngx_msec_t                      start_msec;
     ngx_msec_int_t                  ttft_ms;     /* -1: none yet */
@@ -247,6 +262,12 @@ ngx_buf_t *ngx_http_llm_route_error_json(ngx_http_request_t *r,
     ngx_str_t *message);
 ngx_http_llm_route_ctx_t *ngx_http_llm_route_get_ctx(ngx_http_request_t *r);
 
+/* health.c */
+ngx_msec_t ngx_http_llm_route_provider_cooldown(ngx_http_request_t *r,
+    ngx_http_llm_route_provider_t *pr);
+void ngx_http_llm_route_provider_failed(ngx_http_request_t *r,
+    ngx_http_llm_route_provider_t *pr, ngx_uint_t status, time_t retry_after);
+
 /* variables.c */
 ngx_int_t ngx_http_llm_route_add_variables(ngx_conf_t *cf);
 
@@ -255,6 +276,8 @@ ngx_int_t ngx_http_llm_route_filter_init(ngx_conf_t *cf);
 ngx_int_t ngx_http_llm_route_log_handler(ngx_http_request_t *r);
 void ngx_http_llm_route_account(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx);
+void ngx_http_llm_route_attempt_failed(ngx_http_request_t *r,
+    ngx_http_llm_route_ctx_t *ctx, ngx_uint_t status);
 
 /* zone.c */
 char *ngx_http_llm_route_zone(ngx_conf_t *cf, ngx_command_t *cmd,

@@ -51,6 +51,12 @@ static void ngx_http_llm_route_sink_text(void *data,
 static void ngx_http_llm_route_sink_end(void *data);
 static ngx_int_t ngx_http_llm_route_finish_body(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx);
+static ngx_int_t ngx_http_llm_route_fill_model(ngx_http_request_t *r,
+    ngx_http_llm_route_ctx_t *ctx);
+static ngx_int_t ngx_http_llm_route_set_url(ngx_http_request_t *r,
+    ngx_http_llm_route_ctx_t *ctx);
+static ngx_int_t ngx_http_llm_route_failover(ngx_http_request_t *r,
+    ngx_http_llm_route_ctx_t *ctx);
 static ngx_int_t ngx_http_llm_route_models(ngx_http_request_t *r);
 static ngx_int_t ngx_http_llm_route_not_found(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx);
@@ -180,6 +186,11 @@ ngx_http_llm_route_precontent_handler(ngx_http_request_t *r)
     if (ctx) {
         if (ctx->reading) {
             return NGX_DONE;
+        }
+
+        if (ctx->routed && r->uri_changes != ctx->uri_changes) {
+            /* error_page sent the failed attempt here: the next choice */
+            return ngx_http_llm_route_failover(r, ctx);
         }
 
         return NGX_DECLINED;
@@ -609,33 +620,163 @@ ngx_http_llm_route_scan_error(ngx_http_request_t *r, llr_req_t *rq,
 }
 
 
-/* smooth weighted round-robin among a model's deployments, per worker */
+/*
+ * Smooth weighted round-robin among a model's deployments (per worker),
+ * skipping deployments already tried for this request and providers in
+ * cooldown.  NULL when none is left.
+ */
 
 static ngx_http_llm_route_deployment_t *
-ngx_http_llm_route_pick_deployment(ngx_http_llm_route_model_t *m)
+ngx_http_llm_route_pick_deployment(ngx_http_request_t *r,
+    ngx_http_llm_route_ctx_t *ctx, ngx_http_llm_route_model_t *m)
 {
-    ngx_uint_t                         i;
+    ngx_int_t                          total;
+    ngx_uint_t                         i, j;
     ngx_http_llm_route_deployment_t  **d, *best;
 
     d = m->deployments.elts;
-
-    if (m->deployments.nelts == 1) {
-        return d[0];
-    }
-
     best = NULL;
+    total = 0;
 
     for (i = 0; i < m->deployments.nelts; i++) {
+
+        for (j = 0; j < ctx->ntried; j++) {
+            if (ctx->tried[j] == d[i]) {
+                break;
+            }
+        }
+
+        if (j < ctx->ntried
+            || ngx_http_llm_route_provider_cooldown(r, d[i]->provider))
+        {
+            continue;
+        }
+
         d[i]->current_weight += d[i]->weight;
+        total += d[i]->weight;
 
         if (best == NULL || d[i]->current_weight > best->current_weight) {
             best = d[i];
         }
     }
 
-    best->current_weight -= m->total_weight;
+    if (best) {
+        best->current_weight -= total;
+    }
 
     return best;
+}
+
+
+/* can the model still be tried: a deployment not tried and not cooling */
+
+static ngx_uint_t
+ngx_http_llm_route_model_usable(ngx_http_request_t *r,
+    ngx_http_llm_route_ctx_t *ctx, ngx_http_llm_route_model_t *m)
+{
+    ngx_uint_t                         i, j;
+    ngx_http_llm_route_deployment_t  **d;
+
+    d = m->deployments.elts;
+
+    for (i = 0; i < m->deployments.nelts; i++) {
+
+        for (j = 0; j < ctx->ntried; j++) {
+            if (ctx->tried[j] == d[i]) {
+                break;
+            }
+        }
+
+        if (j == ctx->ntried
+            && ngx_http_llm_route_provider_cooldown(r, d[i]->provider) == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/* 503 when every deployment that could serve is cooling down */
+
+static ngx_int_t
+ngx_http_llm_route_all_down(ngx_http_request_t *r,
+    ngx_http_llm_route_ctx_t *ctx, ngx_str_t *what)
+{
+    u_char            *p;
+    ngx_str_t          msg;
+    ngx_msec_t         ms, min;
+    ngx_uint_t         i, j;
+    ngx_table_elt_t   *h;
+    ngx_http_llm_route_model_t        **cand, *m;
+    ngx_http_llm_route_deployment_t   **d;
+
+    /* the earliest end of a cooldown, for Retry-After */
+
+    min = 0;
+
+    for (i = 0; ; i++) {
+        if (ctx->policy) {
+            if (i == ctx->policy->candidates.nelts) {
+                break;
+            }
+
+            cand = ctx->policy->candidates.elts;
+            m = cand[i];
+
+        } else {
+            if (i == 1) {
+                break;
+            }
+
+            m = ctx->model;
+        }
+
+        d = m->deployments.elts;
+
+        for (j = 0; j < m->deployments.nelts; j++) {
+            ms = ngx_http_llm_route_provider_cooldown(r, d[j]->provider);
+
+            if (ms && (min == 0 || ms < min)) {
+                min = ms;
+            }
+        }
+    }
+
+    if (min) {
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        p = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
+        if (p == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        h->hash = 1;
+        ngx_str_set(&h->key, "Retry-After");
+        h->value.data = p;
+        h->value.len = ngx_sprintf(p, "%T", (time_t) ((min + 999) / 1000))
+                       - p;
+    }
+
+    msg.len = sizeof("Every provider of \"\" is cooling down after failures; "
+                     "retry later.") - 1 + ngx_min(what->len, 128);
+    msg.data = ngx_pnalloc(r->pool, msg.len);
+    if (msg.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    msg.len = ngx_sprintf(msg.data, "Every provider of \"%*s\" is cooling "
+                          "down after failures; retry later.",
+                          ngx_min(what->len, 128), what->data)
+              - msg.data;
+
+    return ngx_http_llm_route_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                         "server_error", NULL,
+                                         "providers_unavailable", &msg);
 }
 
 
@@ -672,9 +813,14 @@ ngx_http_llm_route_choose(ngx_http_request_t *r, ngx_http_llm_route_ctx_t *ctx)
         return ngx_http_llm_route_select(r, ctx);
     }
 
-    d = ngx_http_llm_route_pick_deployment(m);
-
     ctx->model = m;
+
+    d = ngx_http_llm_route_pick_deployment(r, ctx, m);
+
+    if (d == NULL) {
+        return ngx_http_llm_route_all_down(r, ctx, &m->name);
+    }
+
     ctx->deployment = d;
     ctx->routed = 1;
 
@@ -912,7 +1058,7 @@ ngx_http_llm_route_select(ngx_http_request_t *r, ngx_http_llm_route_ctx_t *ctx)
         c[i].input = d->input;
         c[i].output = d->output;
         c[i].context = d->context ? d->context : (uint64_t) -1;
-        c[i].usable = 1;
+        c[i].usable = ngx_http_llm_route_model_usable(r, ctx, cand[i]);
     }
 
     ngx_memzero(&in, sizeof(llr_select_in_t));
@@ -932,6 +1078,17 @@ ngx_http_llm_route_select(ngx_http_request_t *r, ngx_http_llm_route_ctx_t *ctx)
     in.ncands = p->candidates.nelts;
 
     if (llr_select(&in, &out, reason, sizeof(reason)) != 0) {
+
+        for (i = 0; i < p->candidates.nelts; i++) {
+            if (c[i].context >= in.prompt_tokens
+                                + (in.max_tokens > 0 ? in.max_tokens : 0)
+                && !c[i].usable)
+            {
+                /* one would fit, but it is cooling down */
+                return ngx_http_llm_route_all_down(r, ctx, &p->name);
+            }
+        }
+
         ngx_str_set(&msg, "This model's maximum context length is smaller "
                           "than the request: no candidate of the policy "
                           "fits it.");
@@ -942,7 +1099,11 @@ ngx_http_llm_route_select(ngx_http_request_t *r, ngx_http_llm_route_ctx_t *ctx)
     }
 
     m = cand[out.chosen];
-    d = ngx_http_llm_route_pick_deployment(m);
+    d = ngx_http_llm_route_pick_deployment(r, ctx, m);
+
+    if (d == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     ctx->model = m;
     ctx->deployment = d;
@@ -979,41 +1140,14 @@ static ngx_int_t
 ngx_http_llm_route_finish_body(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx)
 {
-    u_char                           *p;
-    off_t                             len;
-    size_t                            n;
-    ngx_int_t                         usage;
-    ngx_buf_t                        *b;
-    ngx_chain_t                      *cl, **ll;
-    ngx_table_elt_t                  *h;
-    ngx_http_llm_route_provider_t    *pr;
-    ngx_http_llm_route_deployment_t  *d;
+    u_char       *p;
+    ngx_int_t     usage;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl, **ll;
 
-    d = ctx->deployment;
-    pr = d->provider;
-
-    /* "model":"<upstream model>" */
-
-    b = ctx->model_hole;
-
-    if (b == NULL) {
+    if (ngx_http_llm_route_fill_model(r, ctx) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    n = llr_json_escape_len(d->upstream_model.data, d->upstream_model.len);
-
-    p = ngx_pnalloc(r->pool, sizeof("\"model\":\"\"") - 1 + n);
-    if (p == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    b->start = p;
-    b->pos = p;
-    p = ngx_cpymem(p, "\"model\":\"", sizeof("\"model\":\"") - 1);
-    p += llr_json_escape(p, d->upstream_model.data, d->upstream_model.len);
-    *p++ = '"';
-    b->last = p;
-    b->end = p;
 
     /*
      * Streams: ask for the usage chunk, so tokens are exact; a client
@@ -1071,7 +1205,6 @@ ngx_http_llm_route_finish_body(ngx_http_request_t *r,
 
     /* drop empty links: the proxy must not meet zero size buffers */
 
-    len = 0;
     ll = &ctx->body;
 
     for (cl = ctx->body; cl; cl = cl->next) {
@@ -1082,7 +1215,6 @@ ngx_http_llm_route_finish_body(ngx_http_request_t *r,
         }
 
         b->last_buf = 0;
-        len += b->last - b->pos;
 
         *ll = cl;
         ll = &cl->next;
@@ -1098,10 +1230,72 @@ ngx_http_llm_route_finish_body(ngx_http_request_t *r,
 
     cl->buf->last_buf = 1;
 
-    ctx->body_len = len;
-
     r->request_body->bufs = ctx->body;
     r->request_body->buf = NULL;
+
+    return ngx_http_llm_route_set_url(r, ctx);
+}
+
+
+/* "model":"<upstream model>" in the hole the rewriter left for it */
+
+static ngx_int_t
+ngx_http_llm_route_fill_model(ngx_http_request_t *r,
+    ngx_http_llm_route_ctx_t *ctx)
+{
+    u_char                           *p;
+    size_t                            n;
+    ngx_buf_t                        *b;
+    ngx_http_llm_route_deployment_t  *d;
+
+    d = ctx->deployment;
+    b = ctx->model_hole;
+
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    n = llr_json_escape_len(d->upstream_model.data, d->upstream_model.len);
+
+    p = ngx_pnalloc(r->pool, sizeof("\"model\":\"\"") - 1 + n);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->start = p;
+    b->pos = p;
+    p = ngx_cpymem(p, "\"model\":\"", sizeof("\"model\":\"") - 1);
+    p += llr_json_escape(p, d->upstream_model.data, d->upstream_model.len);
+    *p++ = '"';
+    b->last = p;
+    b->end = p;
+
+    return NGX_OK;
+}
+
+
+/* the body's length and the URL proxy_pass uses, for the deployment */
+
+static ngx_int_t
+ngx_http_llm_route_set_url(ngx_http_request_t *r,
+    ngx_http_llm_route_ctx_t *ctx)
+{
+    u_char                         *p;
+    off_t                           len;
+    size_t                          n;
+    ngx_chain_t                    *cl;
+    ngx_table_elt_t                *h;
+    ngx_http_llm_route_provider_t  *pr;
+
+    pr = ctx->deployment->provider;
+
+    len = 0;
+
+    for (cl = ctx->body; cl; cl = cl->next) {
+        len += cl->buf->last - cl->buf->pos;
+    }
+
+    ctx->body_len = len;
     r->headers_in.content_length_n = len;
 
     h = r->headers_in.content_length;
@@ -1115,8 +1309,6 @@ ngx_http_llm_route_finish_body(ngx_http_request_t *r,
         h->value.data = p;
         h->value.len = ngx_sprintf(p, "%O", len) - p;
     }
-
-    /* the URL proxy_pass uses */
 
     n = pr->scheme.len + sizeof("://") - 1 + pr->upstream.len
         + pr->base_path.len + ctx->endpoint_path.len;
@@ -1144,11 +1336,240 @@ ngx_http_llm_route_finish_body(ngx_http_request_t *r,
     }
 
     ctx->url.len = p - ctx->url.data;
+    ctx->uri_changes = r->uri_changes;
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "llm route: url \"%V\", body %O bytes", &ctx->url, len);
 
     return NGX_OK;
+}
+
+
+/*
+ * Failover, nginx's way: proxy_intercept_errors and error_page ... =
+ * @fallback bring the request to a location where llm_route runs again.
+ * The context survived the internal redirect; the failed attempt is
+ * recorded and the next choice is made: another deployment of the same
+ * model (by weight), then the policy's next candidates in the selection
+ * order.  When nothing is left: 502 (503 if every failure was an
+ * overload), OpenAI-shaped, naming what was tried.
+ */
+
+static ngx_int_t
+ngx_http_llm_route_failover(ngx_http_request_t *r,
+    ngx_http_llm_route_ctx_t *ctx)
+{
+    u_char                           *p, *last;
+    time_t                            retry_after;
+    ngx_int_t                         rc;
+    ngx_str_t                         msg;
+    ngx_uint_t                        i, j, status, overload;
+    ngx_list_part_t                  *part;
+    ngx_table_elt_t                  *h;
+    ngx_http_llm_route_model_t      **cand, *m;
+    ngx_http_llm_route_loc_conf_t    *lcf;
+    ngx_http_llm_route_deployment_t  *d, *failed;
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_route_module);
+
+    /*
+     * the failed attempt's status: "error_page ... = @fallback" clears
+     * r->err_status, the upstream's state keeps it (502 or 504 for a
+     * connection error or a timeout)
+     */
+
+    status = 0;
+
+    if (r->upstream && r->upstream->state) {
+        status = r->upstream->state->status;
+    }
+
+    if (status == 0) {
+        status = r->err_status ? (ngx_uint_t) r->err_status
+                               : r->headers_out.status;
+    }
+
+    if (status == 0) {
+        status = NGX_HTTP_BAD_GATEWAY;
+    }
+
+    failed = ctx->deployment;
+
+    /* Retry-After of a 429, from the provider's response */
+
+    retry_after = 0;
+
+    if (r->upstream && status == NGX_HTTP_TOO_MANY_REQUESTS) {
+        part = &r->upstream->headers_in.headers.part;
+        h = part->elts;
+
+        for (i = 0; /* void */; i++) {
+
+            if (i >= part->nelts) {
+                if (part->next == NULL) {
+                    break;
+                }
+
+                part = part->next;
+                h = part->elts;
+                i = 0;
+            }
+
+            if (h[i].key.len == sizeof("Retry-After") - 1
+                && ngx_strncasecmp(h[i].key.data, (u_char *) "Retry-After",
+                                   sizeof("Retry-After") - 1) == 0)
+            {
+                retry_after = ngx_atotm(h[i].value.data, h[i].value.len);
+
+                if (retry_after == NGX_ERROR || retry_after > 86400) {
+                    retry_after = 0;
+                }
+
+                break;
+            }
+        }
+    }
+
+    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                  "llm route: attempt %ui at \"%V\" of provider \"%V\" "
+                  "failed with %ui", ctx->attempt, &failed->upstream_model,
+                  &failed->provider->name, status);
+
+    ngx_http_llm_route_provider_failed(r, failed->provider, status,
+                                       retry_after);
+    ngx_http_llm_route_attempt_failed(r, ctx, status);
+
+    if (ctx->ntried < NGX_HTTP_LLM_ROUTE_MAX_ATTEMPTS) {
+        ctx->tried[ctx->ntried] = failed;
+        ctx->tried_status[ctx->ntried] = status;
+        ctx->ntried++;
+    }
+
+    /* the next choice */
+
+    d = NULL;
+    m = NULL;
+
+    if (ctx->attempt < lcf->max_attempts) {
+
+        m = ctx->model;
+        d = ngx_http_llm_route_pick_deployment(r, ctx, m);
+
+        if (d == NULL && ctx->policy) {
+            cand = ctx->policy->candidates.elts;
+
+            while (d == NULL && ctx->fallback_next < ctx->nfallback) {
+                m = cand[ctx->fallback[ctx->fallback_next++]];
+
+                if (m == ctx->model) {
+                    continue;
+                }
+
+                d = ngx_http_llm_route_pick_deployment(r, ctx, m);
+            }
+        }
+    }
+
+    if (d == NULL) {
+        ctx->routed = 0;
+        ctx->exhausted = 1;
+
+        overload = 1;
+
+        for (i = 0; i < ctx->ntried; i++) {
+            if (ctx->tried_status[i] != NGX_HTTP_TOO_MANY_REQUESTS
+                && ctx->tried_status[i] != NGX_HTTP_SERVICE_UNAVAILABLE)
+            {
+                overload = 0;
+            }
+        }
+
+        msg.len = 128 + ctx->ntried * (2 * NGX_HTTP_LLM_ROUTE_NAME_MAX + 16);
+        msg.data = ngx_pnalloc(r->pool, msg.len);
+        if (msg.data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        p = msg.data;
+        last = msg.data + msg.len;
+
+        p = ngx_slprintf(p, last, "Every attempt failed (%ui of at most "
+                         "%ui): ", ctx->ntried, lcf->max_attempts);
+
+        for (j = 0; j < ctx->ntried; j++) {
+            p = ngx_slprintf(p, last, "%s%*s at %*s (%ui)",
+                             j ? ", " : "",
+                             ngx_min(ctx->tried[j]->upstream_model.len,
+                                     NGX_HTTP_LLM_ROUTE_NAME_MAX),
+                             ctx->tried[j]->upstream_model.data,
+                             ngx_min(ctx->tried[j]->provider->name.len,
+                                     NGX_HTTP_LLM_ROUTE_NAME_MAX),
+                             ctx->tried[j]->provider->name.data,
+                             ctx->tried_status[j]);
+        }
+
+        p = ngx_slprintf(p, last, ".");
+        msg.len = p - msg.data;
+
+        r->err_status = 0;
+
+        rc = ngx_http_llm_route_send_error(r,
+                                 overload ? NGX_HTTP_SERVICE_UNAVAILABLE
+                                          : NGX_HTTP_BAD_GATEWAY,
+                                 "server_error", NULL, "upstream_failed",
+                                 &msg);
+        ngx_http_finalize_request(r, rc);
+        return NGX_DONE;
+    }
+
+    ctx->attempt++;
+    ctx->model = m;
+    ctx->deployment = d;
+
+    /* a fresh response to watch */
+
+    ctx->watch = NULL;
+    ctx->resp_mode = 0;
+    ctx->resp_done = 0;
+    ctx->accounted = 0;
+    ctx->failed = 0;
+    ctx->estimated = 0;
+    ctx->ttft_ms = -1;
+    ctx->error_page = 0;
+    r->err_status = 0;
+
+    msg.len = ctx->reason.len + 64 + failed->upstream_model.len
+              + failed->provider->name.len + m->name.len
+              + d->provider->name.len;
+    msg.data = ngx_pnalloc(r->pool, msg.len);
+    if (msg.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_slprintf(msg.data, msg.data + msg.len,
+                     "failover %ui: %V at %V failed (%ui), now %V at %V; %V",
+                     ctx->attempt, &failed->upstream_model,
+                     &failed->provider->name, status, &m->name,
+                     &d->provider->name, &ctx->reason);
+    ctx->reason.data = msg.data;
+    ctx->reason.len = p - msg.data;
+
+    if (ngx_http_llm_route_fill_model(r, ctx) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_llm_route_set_url(r, ctx);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    ctx->routed = 1;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "llm route: failover attempt %ui to \"%V\"",
+                   ctx->attempt, &ctx->url);
+
+    return NGX_DECLINED;
 }
 
 

@@ -46,10 +46,31 @@ static ngx_int_t ngx_http_llm_route_watch_start(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx);
 static ngx_int_t ngx_http_llm_route_watch(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx, ngx_chain_t **in);
+static ngx_int_t ngx_http_llm_route_watch_sse(ngx_http_request_t *r,
+    ngx_http_llm_route_ctx_t *ctx, ngx_chain_t **in);
+static ngx_int_t ngx_http_llm_route_stream_end(ngx_http_request_t *r,
+    ngx_http_llm_route_ctx_t *ctx, ngx_chain_t **in);
 
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
 static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
+
+
+/* milliseconds since the request started, as $request_time counts */
+
+static ngx_msec_int_t
+ngx_http_llm_route_elapsed(ngx_http_request_t *r)
+{
+    ngx_time_t      *tp;
+    ngx_msec_int_t   ms;
+
+    tp = ngx_timeofday();
+
+    ms = (ngx_msec_int_t) ((tp->sec - r->start_sec) * 1000
+                           + (tp->msec - r->start_msec));
+
+    return ngx_max(ms, 0);
+}
 
 
 ngx_int_t
@@ -382,11 +403,8 @@ static ngx_int_t
 ngx_http_llm_route_watch(ngx_http_request_t *r, ngx_http_llm_route_ctx_t *ctx,
     ngx_chain_t **in)
 {
-    ngx_buf_t                  *b, *nb;
-    ngx_msec_int_t              ms;
-    ngx_chain_t                *cl, *out, **ll, *ncl;
-    llr_sse_t                  *sse;
-    ngx_http_llm_route_emit_t   e;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
 
     if (ctx->resp_mode == NGX_HTTP_LLM_ROUTE_RESP_JSON) {
 
@@ -406,6 +424,113 @@ ngx_http_llm_route_watch(ngx_http_request_t *r, ngx_http_llm_route_ctx_t *ctx,
         return NGX_OK;
     }
 
+    if (ngx_http_llm_route_watch_sse(r, ctx, in) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_llm_route_stream_end(r, ctx, in);
+}
+
+
+/*
+ * A stream that breaks after its headers were sent cannot fail over:
+ * so that the client's SDK raises instead of taking half an answer for a
+ * whole one, the stream ends with an error event (docs/failover.md):
+ *
+ *     \n\ndata: {"error":{"message":"...","type":"server_error",
+ *     "param":null,"code":"stream_interrupted"}}\n\n
+ *
+ * It goes before the flush nginx sends when the upstream failed (the
+ * upstream connection is closed by then) or before the last buffer of a
+ * stream that ended without "data: [DONE]".
+ */
+
+static ngx_int_t
+ngx_http_llm_route_stream_end(ngx_http_request_t *r,
+    ngx_http_llm_route_ctx_t *ctx, ngx_chain_t **in)
+{
+    ngx_buf_t    *b, *eb;
+    ngx_chain_t  *cl, *out, **ll, *ncl;
+    llr_sse_t    *sse;
+
+    static u_char  event[] =
+        "\n\ndata: {\"error\":{\"message\":\"The stream from the provider "
+        "was interrupted before it completed.\",\"type\":\"server_error\","
+        "\"param\":null,\"code\":\"stream_interrupted\"}}\n\n";
+
+    sse = ctx->watch;
+
+    if (sse->done || ctx->stream_error_sent || r->header_only) {
+        return NGX_OK;
+    }
+
+    out = NULL;
+    ll = &out;
+
+    for (cl = *in; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (!ctx->stream_error_sent
+            && (b->last_buf
+                || (b->flush && !ngx_buf_in_memory(b) && !b->in_file
+                    && r->upstream && r->upstream->peer.connection == NULL)))
+        {
+            eb = ngx_calloc_buf(r->pool);
+            if (eb == NULL) {
+                return NGX_ERROR;
+            }
+
+            eb->memory = 1;
+            eb->pos = event;
+            eb->last = event + sizeof(event) - 1;
+            eb->start = eb->pos;
+            eb->end = eb->last;
+            eb->flush = 1;
+
+            ncl = ngx_alloc_chain_link(r->pool);
+            if (ncl == NULL) {
+                return NGX_ERROR;
+            }
+
+            ncl->buf = eb;
+            *ll = ncl;
+            ll = &ncl->next;
+
+            ctx->stream_error_sent = 1;
+
+            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                          "llm route: the stream from provider \"%V\" "
+                          "ended without [DONE], error event sent",
+                          &ctx->deployment->provider->name);
+        }
+
+        ncl = ngx_alloc_chain_link(r->pool);
+        if (ncl == NULL) {
+            return NGX_ERROR;
+        }
+
+        ncl->buf = b;
+        *ll = ncl;
+        ll = &ncl->next;
+    }
+
+    *ll = NULL;
+    *in = out;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_llm_route_watch_sse(ngx_http_request_t *r,
+    ngx_http_llm_route_ctx_t *ctx, ngx_chain_t **in)
+{
+    ngx_buf_t                  *b, *nb;
+    ngx_msec_int_t              ms;
+    ngx_chain_t                *cl, *out, **ll, *ncl;
+    llr_sse_t                  *sse;
+    ngx_http_llm_route_emit_t   e;
+
     sse = ctx->watch;
 
     if (!ctx->strip_usage) {
@@ -424,9 +549,7 @@ ngx_http_llm_route_watch(ngx_http_request_t *r, ngx_http_llm_route_ctx_t *ctx,
             }
 
             if (sse->first_content && ctx->ttft_ms < 0) {
-                ms = (ngx_msec_int_t) ((ngx_time() - r->start_sec) * 1000
-                                       + (ngx_timeofday()->msec
-                                          - r->start_msec));
+                ms = ngx_http_llm_route_elapsed(r);
                 ctx->ttft_ms = ngx_max(ms, 0);
             }
         }
@@ -464,8 +587,7 @@ ngx_http_llm_route_watch(ngx_http_request_t *r, ngx_http_llm_route_ctx_t *ctx,
         }
 
         if (sse->first_content && ctx->ttft_ms < 0) {
-            ms = (ngx_msec_int_t) ((ngx_time() - r->start_sec) * 1000
-                                   + (ngx_timeofday()->msec - r->start_msec));
+            ms = ngx_http_llm_route_elapsed(r);
             ctx->ttft_ms = ngx_max(ms, 0);
         }
 
@@ -654,6 +776,41 @@ ngx_http_llm_route_account(ngx_http_request_t *r,
 }
 
 
+/*
+ * A failed attempt before a failover: counted as a request and an error
+ * of its model and provider (those count attempts); the client's request
+ * is counted once, in the log phase.
+ */
+
+void
+ngx_http_llm_route_attempt_failed(ngx_http_request_t *r,
+    ngx_http_llm_route_ctx_t *ctx, ngx_uint_t status)
+{
+    ngx_http_llm_route_shm_t   *sh;
+    ngx_http_llm_route_slot_t  *s;
+
+    sh = ngx_http_llm_route_shm(r);
+
+    if (sh == NULL) {
+        return;
+    }
+
+    s = ngx_http_llm_route_zone_slot(sh, ctx->model->slot);
+
+    if (s) {
+        (void) ngx_atomic_fetch_add(&s->c.requests, 1);
+        (void) ngx_atomic_fetch_add(&s->c.errors, 1);
+    }
+
+    s = ngx_http_llm_route_zone_slot(sh, ctx->deployment->provider->slot);
+
+    if (s) {
+        (void) ngx_atomic_fetch_add(&s->c.requests, 1);
+        (void) ngx_atomic_fetch_add(&s->c.errors, 1);
+    }
+}
+
+
 ngx_int_t
 ngx_http_llm_route_log_handler(ngx_http_request_t *r)
 {
@@ -665,24 +822,50 @@ ngx_http_llm_route_log_handler(ngx_http_request_t *r)
 
     ctx = ngx_http_llm_route_get_ctx(r);
 
-    if (ctx == NULL || !ctx->routed) {
+    if (ctx == NULL || (!ctx->routed && !ctx->exhausted)) {
         return NGX_OK;
     }
-
-    ngx_http_llm_route_account(r, ctx);
 
     sh = ngx_http_llm_route_shm(r);
-
-    if (sh == NULL) {
-        return NGX_OK;
-    }
 
     mcf = ngx_http_get_module_main_conf(r, ngx_http_llm_route_module);
 
     ngx_memzero(&rec, sizeof(ngx_http_llm_route_record_t));
 
-    ms = (ngx_msec_int_t) ((ngx_time() - r->start_sec) * 1000
-                           + (ngx_timeofday()->msec - r->start_msec));
+    ms = ngx_http_llm_route_elapsed(r);
+
+    if (ctx->exhausted) {
+        /* every attempt failed: the request counts, as an error */
+
+        if (sh == NULL) {
+            return NGX_OK;
+        }
+
+        rec.model_slot = -1;
+        rec.provider_slot = -1;
+        rec.task_slot = mcf->task_slots[ctx->task_index];
+        rec.status = r->headers_out.status;
+        rec.latency_ms = (ngx_msec_t) ngx_max(ms, 0);
+        rec.ttft_ms = -1;
+        rec.difficulty = ctx->difficulty;
+        rec.requested = ctx->requested_model;
+        rec.task = ctx->task.len ? ctx->task
+                                 : ((ngx_str_t *) mcf->tasks.elts)
+                                   [ctx->task_index];
+        rec.reason = ctx->reason;
+        rec.error = 1;
+        rec.stream = ctx->stream;
+
+        ngx_http_llm_route_zone_record(sh, &rec);
+
+        return NGX_OK;
+    }
+
+    ngx_http_llm_route_account(r, ctx);
+
+    if (sh == NULL) {
+        return NGX_OK;
+    }
 
     rec.model_slot = ctx->model->slot;
     rec.provider_slot = ctx->deployment->provider->slot;
@@ -700,7 +883,8 @@ ngx_http_llm_route_log_handler(ngx_http_request_t *r)
     rec.requested = ctx->requested_model;
     rec.model = ctx->deployment->upstream_model;
     rec.provider = ctx->deployment->provider->name;
-    rec.task = ctx->task;
+    rec.task = ctx->task.len ? ctx->task
+                             : ((ngx_str_t *) mcf->tasks.elts)[ctx->task_index];
     rec.reason = ctx->reason;
     rec.error = ctx->failed;
     rec.estimated = ctx->estimated;

@@ -686,12 +686,14 @@ ngx_http_llm_route_json(ngx_http_request_t *r, ngx_http_llm_route_out_t *o,
     now = tp->sec;
     now_ms = (uint64_t) tp->sec * 1000 + tp->msec;
 
+    ngx_http_llm_route_out_printf(o, "{\"version\":1,\"zone\":");
+    ngx_http_llm_route_out_json(o, mcf->shm_zone->shm.name.data,
+                                mcf->shm_zone->shm.name.len);
     ngx_http_llm_route_out_printf(o,
-        "{\"version\":1,\"zone\":\"%V\",\"generation\":%uA,"
-        "\"started\":%T,\"uptime\":%T,\"now_ms\":%uL,"
-        "\"slots\":{\"used\":%uA,\"capacity\":%ui}",
-        &mcf->shm_zone->shm.name, sh->generation, sh->started,
-        now - sh->started, now_ms, sh->nused, sh->nslots);
+        ",\"generation\":%uA,\"started\":%T,\"uptime\":%T,"
+        "\"now_ms\":%uL,\"slots\":{\"used\":%uA,\"capacity\":%ui}",
+        sh->generation, sh->started, now - sh->started, now_ms, sh->nused,
+        sh->nslots);
 
     if (mcf->state_path.len) {
         ngx_http_llm_route_out_printf(o, ",\"state\":{\"file\":");

@@ -79,6 +79,8 @@ typedef struct {
     /* providers (the resilience issue fills these) */
     ngx_atomic_t                    failures;
     ngx_atomic_t                    cooldown_until;  /* epoch ms */
+    ngx_atomic_t                    window_start;    /* epoch ms */
+    ngx_atomic_t                    window_fails;    /* in the window */
 } ngx_http_llm_route_slot_t;
 
 

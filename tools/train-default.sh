@@ -30,6 +30,7 @@ fi
 perl tools/llr-prep-data.pl "$DATA" models/extra-task-prompts.jsonl "$WORK"
 
 "$TRAIN" -o models/default.model --bits 16 --epochs 6 --label gain \
+    --diff-epochs 12 --diff-hashed-lr 0.3 \
     --task-data "$WORK/task-train.jsonl" \
     --difficulty-data "$WORK/diff-train.jsonl" \
     --emit-c $CORE/llr_default_model.c

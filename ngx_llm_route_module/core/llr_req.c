@@ -628,7 +628,7 @@ llr_msg_begin(llr_req_t *rq)
     /* the text seen before the role */
 
     p = rq->pend;
-    end = p + rq->pend_len;
+    end = rq->pend_len ? p + rq->pend_len : p;     /* p may be NULL */
 
     while (p < end) {
         memcpy(&len, p, sizeof(size_t));

@@ -57,6 +57,9 @@ sub new {
         event_delay => $opts{event_delay} // 0,
         delay       => $opts{delay} // 0,
         models      => $opts{models} || ['mock-model'],
+        # X-Mock-* behaviour by default, for a provider that always fails:
+        # faults => { 'x-mock-status' => 503, 'x-mock-retry-after' => 2 }
+        faults      => $opts{faults} || {},
     }, $class;
 
     $self->{log} = "$self->{dir}/$self->{name}.requests.jsonl";
@@ -104,6 +107,17 @@ sub start {
     setpgid($pid, $pid);
 
     return $self;
+}
+
+# change the default faults of the running mock: set_faults({}) heals it
+
+sub set_faults {
+    my ($self, $faults) = @_;
+    my $file = "$self->{log}.faults";
+    open(my $fh, '>', "$file.tmp") or die "LLRMock: $file: $!";
+    print $fh JSON::PP::encode_json($faults || {});
+    close $fh;
+    rename("$file.tmp", $file) or die "LLRMock: $file: $!";
 }
 
 sub stop {
@@ -361,6 +375,21 @@ sub _connection {
 
         my $keep = $version eq 'HTTP/1.1'
                    && ($h{connection} // '') !~ /close/i;
+
+        my $faults = $self->{faults};
+
+        if (-e "$self->{log}.faults"
+            && open(my $ff, '<', "$self->{log}.faults"))
+        {
+            local $/;
+            my $text = <$ff>;
+            close $ff;
+            $faults = eval { JSON::PP::decode_json($text) } || $faults;
+        }
+
+        for my $k (keys %$faults) {
+            $h{$k} //= $faults->{$k};
+        }
 
         return if $h{'x-mock-close'};
 

@@ -1,0 +1,88 @@
+#!/usr/bin/perl
+#
+# Writes realistic OpenAI chat request bodies of about 200 B, 2 KB,
+# 32 KB and 1 MB for the benchmarks:
+#
+#   perl bench/gen-bodies.pl OUTDIR [DATA_DIR]
+#
+# OUTDIR/<size>-<model>-<json|sse>.json, size in {200,2k,32k,1m}, model
+# in {gpt-4o-mini,auto}.  A system prompt, then a conversation of
+# GSM8K questions (user) and worked answers (assistant) from
+# DATA_DIR/grade-school-math/train.jsonl, ending with a user turn; the
+# last message is trimmed so the body is at most the target size (the
+# actual sizes are printed).  Deterministic: same data, same bodies.
+
+use strict;
+use warnings;
+use JSON::PP;
+
+my ($out, $data) = @ARGV;
+die "usage: gen-bodies.pl OUTDIR [DATA_DIR]\n" unless $out;
+$data //= "/work/shared/data";
+
+my @qa;
+open(my $f, "<", "$data/grade-school-math/train.jsonl")
+    or die "$data/grade-school-math/train.jsonl: $!\n";
+while (my $l = <$f>) {
+    my $o = decode_json($l);
+    push @qa, [$o->{question}, $o->{answer}];
+    last if @qa >= 4000;
+}
+close $f;
+
+my $json = JSON::PP->new->canonical->utf8;
+my %sizes = ("200" => 200, "2k" => 2048, "32k" => 32768,
+             "1m" => 1048576);
+my $system = "You are a careful math tutor. Explain each step briefly, "
+    . "show the arithmetic, and give the final answer on its own line.";
+
+sub body {
+    my ($model, $stream, $msgs) = @_;
+    my %b = (model => $model, messages => $msgs);
+    if ($stream) { $b{stream} = JSON::PP::true; }
+    else { $b{max_tokens} = 256; }
+    return $json->encode(\%b);
+}
+
+for my $name (sort keys %sizes) {
+    my $target = $sizes{$name};
+    for my $model ("gpt-4o-mini", "auto") {
+        for my $stream (0, 1) {
+            my @m;
+            push @m, {role => "system", content => $system}
+                if $target > 1000;
+            my $i = 0;
+            # add question/answer pairs while they fit
+            while (1) {
+                my $q = $qa[$i % @qa][0];
+                my $a = $qa[$i % @qa][1];
+                push @m, {role => "user", content => $q};
+                last if length(body($model, $stream, \@m)) >= $target;
+                push @m, {role => "assistant", content => $a};
+                if (length(body($model, $stream, \@m)) >= $target) {
+                    pop @m;
+                    $m[-1]{content} = $q;
+                    last;
+                }
+                $i++;
+            }
+            # trim the last user turn to fit; keep at least one word
+            while (length(body($model, $stream, \@m)) > $target
+                   && length($m[-1]{content}) > 8)
+            {
+                my $over = length(body($model, $stream, \@m)) - $target;
+                my $c = $m[-1]{content};
+                $c = substr($c, 0, length($c) - ($over > 1 ? $over : 1));
+                $m[-1]{content} = $c;
+            }
+            my $b = body($model, $stream, \@m);
+            my $file = "$out/$name-$model-" . ($stream ? "sse" : "json")
+                . ".json";
+            open(my $o, ">", $file) or die "$file: $!\n";
+            print $o $b;
+            close $o;
+            printf "%-40s %8d bytes, %d messages\n", "$name-$model-"
+                . ($stream ? "sse" : "json"), length($b), scalar @m;
+        }
+    }
+}

@@ -1,0 +1,134 @@
+#!/usr/bin/perl
+#
+# Turns run.sh's raw lines into markdown tables:
+#
+#   perl bench/report.pl RAW.tsv [CLK_TCK]
+#
+# RAW lines: round setup size resp conn cpu_ticks requests=N
+# duration_us=N p50_us=N p99_us=N non2xx=N sockerr=N (round 0 is the
+# warm-up and is ignored).  Per cell and setup: median req/s, median of
+# the per-round ratios to "plain" measured in the same round, median
+# p50/p99, median proxy CPU time per request, non-2xx and socket errors
+# summed over the rounds.
+
+use strict;
+use warnings;
+
+my ($raw, $hz) = @ARGV;
+$hz ||= 100;
+
+my (%d, @cells, %seen_cell, @setups, %seen_setup);
+
+open(my $f, "<", $raw) or die "$raw: $!\n";
+while (my $l = <$f>) {
+    my ($round, $setup, $size, $resp, $conn, $ticks, @kv) = split ' ', $l;
+    next if $round == 0;
+    my %v = map { split /=/ } @kv;
+    my $cell = "$size $resp $conn";
+    push @cells, $cell unless $seen_cell{$cell}++;
+    push @setups, $setup unless $seen_setup{$setup}++;
+    my $rps = $v{requests} / ($v{duration_us} / 1e6);
+    $d{$cell}{$setup}{$round} = {
+        rps => $rps,
+        p50 => $v{p50_us} / 1000,
+        p99 => $v{p99_us} / 1000,
+        cpu => $v{requests} ? $ticks / $hz * 1e6 / $v{requests} : 0,
+        non2xx => $v{non2xx},
+        sockerr => $v{sockerr},
+    };
+}
+close $f;
+
+sub median {
+    my @s = sort { $a <=> $b } @_;
+    return 0 unless @s;
+    return @s % 2 ? $s[$#s / 2] : ($s[@s / 2 - 1] + $s[@s / 2]) / 2;
+}
+
+sub col {
+    my ($cell, $setup, $k) = @_;
+    my $r = $d{$cell}{$setup} or return ();
+    return map { $r->{$_}{$k} } sort keys %$r;
+}
+
+sub ratios {
+    # per-round ratio of a setup's req/s to another's, same cell
+    my ($cell, $setup, $base) = @_;
+    my (@r, $rounds);
+    $rounds = $d{$cell}{$setup} or return ();
+    for my $round (sort keys %$rounds) {
+        my $b = $d{$cell}{$base}{$round} or next;
+        next unless $b->{rps} > 0;
+        push @r, $rounds->{$round}{rps} / $b->{rps};
+    }
+    return @r;
+}
+
+my %name = (
+    plain    => "(1) plain proxy_pass",
+    explicit => "(2) module, explicit model",
+    auto     => "(3) module, auto (classifier)",
+    portkey  => "(4) Portkey gateway",
+);
+
+my $nrounds = 0;
+for my $c (@cells) {
+    for my $s (@setups) {
+        my $n = scalar(col($c, $s, "rps"));
+        $nrounds = $n if $n > $nrounds;
+    }
+}
+
+print "Medians of $nrounds rounds. ratio = median over rounds of "
+    . "(req/s / plain proxy's req/s in the same round).\n"
+    . "CPU = the proxy's own CPU time (user + system) per request.\n\n";
+
+print "| body | response | conns | setup | req/s | ratio to (1) "
+    . "| p50 ms | p99 ms | CPU µs/req | non-2xx | socket errors |\n";
+print "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|\n";
+
+for my $c (@cells) {
+    my ($size, $resp, $conn) = split ' ', $c;
+    for my $s (@setups) {
+        next unless $d{$c}{$s};
+        my $ratio = $s eq "plain" ? "1.000"
+            : exists $d{$c}{plain}
+            ? sprintf("%.3f", median(ratios($c, $s, "plain"))) : "-";
+        my $n2 = 0;
+        my $se = 0;
+        $n2 += $_ for col($c, $s, "non2xx");
+        $se += $_ for col($c, $s, "sockerr");
+        printf "| %s | %s | %d | %s | %.0f | %s | %.2f | %.2f | %.0f "
+            . "| %d | %d |\n",
+            $size, $resp, $conn, $name{$s} // $s,
+            median(col($c, $s, "rps")), $ratio,
+            median(col($c, $s, "p50")), median(col($c, $s, "p99")),
+            median(col($c, $s, "cpu")), $n2, $se;
+    }
+}
+
+# the issue-6 targets, where the cells exist
+my @t;
+for my $c (@cells) {
+    my ($size, $resp, $conn) = split ' ', $c;
+    next unless $size eq "2k";
+    my @row = ("$size $resp c=$conn");
+    for my $s ("explicit", "auto") {
+        push @row, $d{$c}{$s} && $d{$c}{plain}
+            ? sprintf("%.3f", median(ratios($c, $s, "plain"))) : "-";
+    }
+    for my $s ("plain", "explicit", "auto") {
+        push @row, $d{$c}{$s} && $d{$c}{portkey}
+            ? sprintf("%.1f×", median(ratios($c, $s, "portkey"))) : "-";
+    }
+    push @t, \@row;
+}
+
+if (@t) {
+    print "\nTargets at 2 KB (explicit ≥ 0.95 and auto ≥ 0.90 of plain; "
+        . "≥ 50× Portkey):\n\n";
+    print "| cell | explicit / plain | auto / plain | plain / Portkey "
+        . "| explicit / Portkey | auto / Portkey |\n";
+    print "|---|---:|---:|---:|---:|---:|\n";
+    print "| ", join(" | ", @$_), " |\n" for @t;
+}

@@ -1,0 +1,157 @@
+
+/*
+ * ngx_llm_route_module: provider health, shared by the workers.
+ *
+ * With nginx's meaning: max_fails failures within fail_timeout put the
+ * provider in cooldown for fail_timeout; a 429 with Retry-After cools it
+ * down for that long.  The state is in the zone (atomics, no lock), so
+ * every worker skips a cooled-down provider at once.  Without a zone
+ * every provider is always up.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_llm_route_module.h"
+#include "ngx_http_llm_route_zone.h"
+
+
+static ngx_http_llm_route_slot_t *ngx_http_llm_route_health_slot(
+    ngx_http_request_t *r, ngx_http_llm_route_provider_t *pr);
+static void ngx_http_llm_route_cooldown_until(ngx_http_llm_route_slot_t *s,
+    ngx_atomic_uint_t until);
+
+
+static ngx_atomic_uint_t
+ngx_http_llm_route_health_now(void)
+{
+    ngx_time_t  *tp;
+
+    tp = ngx_timeofday();
+
+    return (ngx_atomic_uint_t) tp->sec * 1000 + tp->msec;
+}
+
+
+static ngx_http_llm_route_slot_t *
+ngx_http_llm_route_health_slot(ngx_http_request_t *r,
+    ngx_http_llm_route_provider_t *pr)
+{
+    ngx_http_llm_route_shm_t  *sh;
+
+    if (pr->slot < 0) {
+        return NULL;
+    }
+
+    sh = ngx_http_llm_route_shm(r);
+
+    if (sh == NULL) {
+        return NULL;
+    }
+
+    return ngx_http_llm_route_zone_slot(sh, pr->slot);
+}
+
+
+/* milliseconds of cooldown left, 0 when the provider is up */
+
+ngx_msec_t
+ngx_http_llm_route_provider_cooldown(ngx_http_request_t *r,
+    ngx_http_llm_route_provider_t *pr)
+{
+    ngx_atomic_uint_t           now, until;
+    ngx_http_llm_route_slot_t  *s;
+
+    s = ngx_http_llm_route_health_slot(r, pr);
+
+    if (s == NULL) {
+        return 0;
+    }
+
+    until = s->cooldown_until;
+    now = ngx_http_llm_route_health_now();
+
+    return until > now ? (ngx_msec_t) (until - now) : 0;
+}
+
+
+static void
+ngx_http_llm_route_cooldown_until(ngx_http_llm_route_slot_t *s,
+    ngx_atomic_uint_t until)
+{
+    ngx_atomic_uint_t  old;
+
+    for ( ;; ) {
+        old = s->cooldown_until;
+
+        if (old >= until || ngx_atomic_cmp_set(&s->cooldown_until, old, until))
+        {
+            return;
+        }
+    }
+}
+
+
+/*
+ * A failed attempt: a connection error or timeout (502, 504), a 5xx, or
+ * a 429.  retry_after is in seconds, 0 if the provider gave none.
+ */
+
+void
+ngx_http_llm_route_provider_failed(ngx_http_request_t *r,
+    ngx_http_llm_route_provider_t *pr, ngx_uint_t status, time_t retry_after)
+{
+    ngx_atomic_uint_t           now, start, fails, timeout;
+    ngx_http_llm_route_slot_t  *s;
+
+    s = ngx_http_llm_route_health_slot(r, pr);
+
+    if (s == NULL) {
+        return;
+    }
+
+    now = ngx_http_llm_route_health_now();
+    timeout = (ngx_atomic_uint_t) pr->fail_timeout;
+
+    (void) ngx_atomic_fetch_add(&s->failures, 1);
+
+    if (status == NGX_HTTP_TOO_MANY_REQUESTS && retry_after > 0) {
+        ngx_http_llm_route_cooldown_until(s,
+                                    now + (ngx_atomic_uint_t) retry_after
+                                          * 1000);
+
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "llm route: provider \"%V\" answered 429, cooling "
+                      "down for %T s (Retry-After)", &pr->name, retry_after);
+        return;
+    }
+
+    if (pr->max_fails == 0) {
+        return;
+    }
+
+    /* a new window when the last one is older than fail_timeout */
+
+    start = s->window_start;
+
+    if (now - start >= timeout
+        && ngx_atomic_cmp_set(&s->window_start, start, now))
+    {
+        s->window_fails = 0;
+    }
+
+    fails = ngx_atomic_fetch_add(&s->window_fails, 1) + 1;
+
+    if (fails < pr->max_fails) {
+        return;
+    }
+
+    ngx_http_llm_route_cooldown_until(s, now + timeout);
+
+    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                  "llm route: provider \"%V\" failed %uA times within "
+                  "%M ms, cooling down for %M ms", &pr->name, fails,
+                  pr->fail_timeout, pr->fail_timeout);
+}

@@ -1,0 +1,200 @@
+#!/usr/bin/perl
+
+# Failover with nginx's idiom (proxy_intercept_errors + error_page to a
+# named location with llm_route on), shared provider health (max_fails,
+# fail_timeout, 429 Retry-After), all-failed JSON errors, and the SSE
+# error event of a stream cut after its headers.
+
+use strict;
+use warnings;
+use lib 't/lib';
+use Test::More;
+use LLRTest;
+
+my $t = LLRTest->new(workers => 2);
+
+my $bad = $t->mock(name => 'bad', faults => { 'x-mock-status' => 503 });
+my $busy = $t->mock(name => 'busy', faults => { 'x-mock-status' => 429,
+                                                'x-mock-retry-after' => 2 });
+my $good = $t->mock(name => 'good');
+my $cut = $t->mock(name => 'cut', events => 6,
+                   faults => { 'x-mock-cut' => 3 });
+
+my $proxy = <<'EOF';
+            proxy_pass $llm_route_url;
+            proxy_set_header Host $llm_route_host;
+            proxy_set_header Authorization $llm_route_authorization;
+            proxy_set_header Accept-Encoding "";
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_buffering off;
+            proxy_intercept_errors on;
+            add_header X-Test-Model $llm_route_model always;
+            add_header X-Test-Provider $llm_route_provider always;
+            add_header X-Test-Attempt $llm_route_attempt always;
+            add_header X-Test-Reason $llm_route_reason always;
+EOF
+
+$t->config(<<"EOF");
+    llm_route_zone llm:1m;
+
+    llm_route_provider bad {
+        upstream 127.0.0.1:%%MOCK_PORT%%; scheme http; host bad.example;
+        max_fails 1; fail_timeout 2s;
+    }
+    llm_route_provider busy {
+        upstream 127.0.0.1:%%MOCK_PORT2%%; scheme http; host busy.example;
+        max_fails 5; fail_timeout 30s;
+    }
+    llm_route_provider good {
+        upstream 127.0.0.1:%%MOCK_PORT3%%; scheme http; host good.example;
+    }
+    llm_route_provider cut {
+        upstream 127.0.0.1:%%MOCK_PORT4%%; scheme http; host cut.example;
+    }
+    llm_route_provider refused {
+        upstream 127.0.0.1:1; scheme http; host refused.example;
+        max_fails 3; fail_timeout 30s;
+    }
+
+    # one model at three providers: the failing ones first by weight
+    llm_route_model m provider=bad  input=1 output=1 quality=0.9 weight=100
+                    upstream_model=m-bad;
+    llm_route_model m provider=busy input=1 output=1 quality=0.9 weight=10
+                    upstream_model=m-busy;
+    llm_route_model m provider=good input=1 output=1 quality=0.9 weight=1
+                    upstream_model=m-good;
+
+    llm_route_model onlybad provider=bad input=1 output=1 quality=0.9;
+    llm_route_model onlyrefused provider=refused input=1 output=1
+                    quality=0.9;
+    llm_route_model cutter provider=cut input=1 output=1 quality=0.9;
+
+    llm_route_model cheap provider=refused input=0.1 output=0.1
+                    quality=0.9;
+    llm_route_model dear provider=good input=5 output=5 quality=0.95;
+
+    llm_route_policy auto {
+        candidates cheap dear;
+        floor 0.5;
+        floor_hard 0.5;
+    }
+
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        recursive_error_pages on;
+
+        location /v1/ {
+            llm_route on;
+$proxy
+            error_page 429 500 502 503 504 = \@llm_fallback;
+        }
+
+        location \@llm_fallback {
+            llm_route on;
+$proxy
+            error_page 429 500 502 503 504 = \@llm_fallback;
+        }
+
+        location = /llm/status { llm_route_status; }
+    }
+EOF
+
+$t->start;
+
+my $msgs = [{ role => 'user', content => 'Say hello.' }];
+
+# ---- deployments fail over -----------------------------------------------
+
+my $r = $t->chat({ model => 'm', messages => $msgs });
+is($r->{status}, 200, 'm: the client sees a success');
+is($r->{headers}{'x-test-provider'}, 'good', 'm: answered by the live provider');
+is($r->{headers}{'x-test-model'}, 'm-good', 'm: with its model name');
+is($r->{headers}{'x-test-attempt'}, 3, 'm: third attempt');
+like($r->{headers}{'x-test-reason'} // '', qr/failover 3/,
+     'm: the receipt tells the failover');
+is(scalar($bad->requests), 1, 'bad provider tried once');
+is(scalar($busy->requests), 1, 'busy provider tried once');
+is(scalar($good->requests), 1, 'good provider answered');
+is(($good->last->{json} || {})->{model}, 'm-good',
+   'good provider received its own model name');
+
+# both failing providers are cooling down now, for every worker
+
+for my $i (1 .. 6) {
+    $r = $t->chat({ model => 'm', messages => $msgs });
+    is($r->{headers}{'x-test-provider'}, 'good', "m again ($i): good");
+    is($r->{headers}{'x-test-attempt'}, 1, "m again ($i): first attempt");
+}
+
+is(scalar($bad->requests), 1, 'bad provider not retried during its cooldown');
+is(scalar($busy->requests), 1, 'busy provider not retried during Retry-After');
+
+my $st = $t->get('/llm/status')->{json} || {};
+is($st->{providers}{bad}{state}, 'cooldown', 'status: bad is cooling down');
+is($st->{providers}{busy}{state}, 'cooldown', 'status: busy is cooling down');
+is($st->{providers}{good}{state}, 'up', 'status: good is up');
+cmp_ok($st->{providers}{bad}{failures}, '>=', 1, 'status: bad failures');
+
+# after the cooldowns the providers come back
+
+$bad->set_faults({});
+$busy->set_faults({});
+sleep 3;
+
+my %seen;
+for my $i (1 .. 12) {
+    $r = $t->chat({ model => 'm', messages => $msgs });
+    $seen{$r->{headers}{'x-test-provider'} // ''}++;
+}
+ok($seen{bad}, 'bad provider is used again after fail_timeout');
+ok($seen{busy}, 'busy provider is used again after Retry-After');
+is($t->get('/llm/status')->{json}{providers}{bad}{state}, 'up',
+   'status: bad is up again');
+
+# ---- everything failed ---------------------------------------------------
+
+$bad->set_faults({ 'x-mock-status' => 503 });
+
+$r = $t->chat({ model => 'onlybad', messages => $msgs });
+is($r->{status}, 503, 'only failures of 503: 503');
+is($r->{json}{error}{code}, 'upstream_failed', 'all failed: code');
+like($r->{json}{error}{message}, qr/onlybad at bad \(503\)/,
+     'all failed: the message names what was tried');
+like($r->{headers}{'content-type'}, qr{application/json}, 'all failed: JSON');
+
+$r = $t->chat({ model => 'onlybad', messages => $msgs });
+is($r->{status}, 503, 'cooling down: 503');
+is($r->{json}{error}{code}, 'providers_unavailable', 'cooling down: code');
+ok($r->{headers}{'retry-after'}, 'cooling down: Retry-After');
+
+$r = $t->chat({ model => 'onlyrefused', messages => $msgs });
+is($r->{status}, 502, 'connection refused: 502');
+like($r->{json}{error}{message} // '', qr/\(502\)/,
+     'connection refused: the message has the status');
+
+# ---- a policy fails over to its next candidate ---------------------------
+
+$r = $t->chat({ model => 'auto', messages => $msgs });
+is($r->{status}, 200, 'policy: success');
+is($r->{headers}{'x-test-model'}, 'dear', 'policy: next candidate');
+is($r->{headers}{'x-test-attempt'}, 2, 'policy: second attempt');
+
+# ---- a stream cut after its headers --------------------------------------
+
+my $s = $t->stream_request(body => { model => 'cutter', messages => $msgs,
+                                     stream => JSON::PP::true });
+is($s->{status}, 200, 'cut stream: headers were sent');
+ok(!$s->{done}, 'cut stream: no [DONE]');
+my @err = grep { $_->{json} && $_->{json}{error} } @{$s->{events}};
+is(scalar @err, 1, 'cut stream: ends with one error event');
+is($err[0]{json}{error}{code}, 'stream_interrupted', 'cut stream: its code')
+    if @err;
+
+sleep 1;
+$st = $t->get('/llm/status')->{json} || {};
+cmp_ok($st->{models}{cutter}{errors} // 0, '>=', 1,
+       'cut stream: counted as an error');
+
+$t->stop;
+$t->done_testing;

@@ -1,0 +1,666 @@
+/*
+ * Replays every file in fuzz/regressions/ (inputs of crashes the
+ * fuzzers found, and tricky inputs) and every seed in fuzz/seeds/<target>/
+ * through every parser in core/: the request scanner (each endpoint,
+ * scan only and rewriting, fed whole and in pieces), the response
+ * usage scanner, the SSE parser (both modes), the value parsers, the
+ * classifier model loader and the pattern compiler.  Each file is
+ * given as is and without its first byte (the fuzzers' control byte).
+ *
+ * Checks per parser: no crash (run it under valgrind or the
+ * sanitizers), the same result fed whole and in pieces, an error
+ * message on every error, and a successful rewrite scans again.
+ *
+ *   LLR_FUZZ_DIR   the fuzz/ directory (default: fuzz, run from the top)
+ */
+
+#include <dirent.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tap.h"
+#include "llr_req.h"
+#include "llr_sse.h"
+#include "llr_usage.h"
+#include "llr_cost.h"
+#include "llr_classify.h"
+#include "llr_pattern.h"
+
+
+#define RG_MAX_FILE  (4 * 1024 * 1024)
+#define RG_MAX_ALLOC 32
+
+
+typedef struct {
+    unsigned char  *s;
+    size_t          len;
+    size_t          cap;
+} rg_buf_t;
+
+
+typedef struct {
+    llr_out_t       out;
+    unsigned char   chunk[48];
+    rg_buf_t        acc;
+    rg_buf_t        text;
+} rg_coll_t;
+
+
+static void
+rg_add(rg_buf_t *b, const void *p, size_t n)
+{
+    if (b->len + n > b->cap) {
+        b->cap = (b->len + n) * 2 + 64;
+        b->s = realloc(b->s, b->cap);
+        if (b->s == NULL) {
+            abort();
+        }
+    }
+
+    if (n) {
+        memcpy(b->s + b->len, p, n);
+    }
+    b->len += n;
+}
+
+
+static void
+rg_take(rg_coll_t *c)
+{
+    rg_add(&c->acc, c->chunk, (size_t) (c->out.pos - c->chunk));
+    c->out.pos = c->chunk;
+    c->out.end = c->chunk + sizeof(c->chunk);
+}
+
+
+static int
+rg_next(llr_out_t *out)
+{
+    rg_take(out->data);
+    return 0;
+}
+
+
+static int
+rg_mark(llr_out_t *out, llr_mark_e mark, int comma)
+{
+    rg_coll_t  *c = out->data;
+
+    rg_take(c);
+
+    if (mark == LLR_MARK_MODEL) {
+        rg_add(&c->acc, "\"model\":\"r\"", 11);
+        if (comma) {
+            rg_add(&c->acc, ",", 1);
+        }
+
+    } else if (mark == LLR_MARK_STREAM_OPTIONS) {
+        if (comma) {
+            rg_add(&c->acc, ",", 1);
+        }
+        rg_add(&c->acc, "\"include_usage\":true", 20);
+    }
+
+    return 0;
+}
+
+
+static int
+rg_flush(llr_out_t *out)
+{
+    rg_take(out->data);
+    return 0;
+}
+
+
+static void
+rg_begin(void *ctx, const char *role, size_t turn)
+{
+    rg_add(ctx, "<", 1);
+    rg_add(ctx, role, strlen(role));
+    rg_add(ctx, ">", 1);
+}
+
+
+static void
+rg_text(void *ctx, const unsigned char *data, size_t len)
+{
+    rg_add(ctx, data, len);
+}
+
+
+static void
+rg_end(void *ctx)
+{
+    rg_add(ctx, "</>", 3);
+}
+
+
+static void *
+rg_malloc(void *ctx, size_t size)
+{
+    return malloc(size);
+}
+
+
+static void *
+rg_realloc(void *ctx, void *ptr, size_t size)
+{
+    return realloc(ptr, size);
+}
+
+
+static void
+rg_free(void *ctx, void *ptr)
+{
+    free(ptr);
+}
+
+
+static const llr_alloc_t  rg_alloc = { rg_malloc, rg_realloc, rg_free, NULL };
+
+
+/* one scan; returns 0 if the run itself was consistent */
+
+static int
+rg_req(llr_endpoint_e ep, const unsigned char *d, size_t len, size_t piece,
+    int rewrite, rg_coll_t *c, llr_req_err_e *err, size_t *messages)
+{
+    int               bad;
+    size_t            n;
+    llr_req_t        *rq;
+    llr_text_sink_t   sink;
+    const char       *msg;
+
+    memset(c, 0, sizeof(rg_coll_t));
+    c->out.pos = c->chunk;
+    c->out.end = c->chunk + sizeof(c->chunk);
+    c->out.next = rg_next;
+    c->out.mark = rg_mark;
+    c->out.flush = rg_flush;
+    c->out.data = c;
+
+    sink.message_begin = rg_begin;
+    sink.text = rg_text;
+    sink.message_end = rg_end;
+    sink.ctx = &c->text;
+
+    rq = llr_req_create(&rg_alloc, ep, rewrite ? &c->out : NULL, &sink);
+    if (rq == NULL) {
+        return -1;
+    }
+
+    *err = LLR_REQ_OK;
+    while (len && *err == LLR_REQ_OK) {
+        n = len < piece ? len : piece;
+        *err = llr_req_feed(rq, d, n);
+        d += n;
+        len -= n;
+    }
+
+    if (*err == LLR_REQ_OK) {
+        *err = llr_req_finish(rq);
+    }
+
+    *messages = llr_req_view(rq)->messages;
+    msg = llr_req_error_message(rq);
+    bad = *err != LLR_REQ_OK && (msg == NULL || msg[0] == '\0');
+
+    llr_req_destroy(rq);
+
+    return bad ? -1 : 0;
+}
+
+
+static void
+rg_coll_free(rg_coll_t *c)
+{
+    free(c->acc.s);
+    free(c->text.s);
+}
+
+
+static int
+rg_check_req(const unsigned char *d, size_t len, size_t piece)
+{
+    int             ep, bad;
+    size_t          m1, m2, m3;
+    rg_coll_t       c1, c2, c3;
+    llr_req_err_e   e1, e2, e3;
+
+    bad = 0;
+
+    for (ep = LLR_EP_CHAT; ep <= LLR_EP_ANY; ep++) {
+        bad |= rg_req(ep, d, len, len ? len : 1, 0, &c1, &e1, &m1);
+        bad |= rg_req(ep, d, len, piece, 1, &c2, &e2, &m2);
+
+        if (e1 != e2 || m1 != m2 || c1.text.len != c2.text.len
+            || (c1.text.len
+                && memcmp(c1.text.s, c2.text.s, c1.text.len) != 0))
+        {
+            bad = 1;
+        }
+
+        /* a rewritten body is a valid request again */
+        if (e2 == LLR_REQ_OK) {
+            bad |= rg_req(ep, c2.acc.s, c2.acc.len, 7, 0, &c3, &e3, &m3);
+            if (e3 != LLR_REQ_OK || m3 != m2) {
+                bad = 1;
+            }
+            rg_coll_free(&c3);
+        }
+
+        rg_coll_free(&c1);
+        rg_coll_free(&c2);
+    }
+
+    return bad;
+}
+
+
+static int
+rg_check_usage(const unsigned char *d, size_t len, size_t piece)
+{
+    int           ra, rb;
+    size_t        i, n;
+    llr_usage_t   a, b;
+
+    llr_usage_init(&a);
+    ra = llr_usage_feed(&a, d, len);
+    ra |= llr_usage_finish(&a);
+
+    llr_usage_init(&b);
+    rb = 0;
+    for (i = 0; i < len; i += n) {
+        n = len - i < piece ? len - i : piece;
+        rb |= llr_usage_feed(&b, d + i, n);
+    }
+    rb |= llr_usage_finish(&b);
+
+    return ra != rb || memcmp(&a.res, &b.res, sizeof(llr_resp_t)) != 0;
+}
+
+
+static int
+rg_emit(void *ctx, const unsigned char *p, size_t n)
+{
+    rg_add(ctx, p, n);
+    return 0;
+}
+
+
+static void *
+rg_sse_alloc(void *ctx, size_t size)
+{
+    return malloc(size);
+}
+
+
+static void
+rg_sse_free(void *ctx, void *p)
+{
+    free(p);
+}
+
+
+static int
+rg_check_sse(const unsigned char *d, size_t len, size_t piece)
+{
+    int             bad;
+    size_t          i, n, max;
+    unsigned        flags;
+    rg_buf_t        oa, ob;
+    llr_sse_t       a, b;
+    llr_sse_mem_t   mem = { rg_sse_alloc, rg_sse_free, NULL };
+
+    bad = 0;
+
+    for (flags = 0; flags <= LLR_SSE_STRIP_USAGE; flags++) {
+        max = flags ? 64 + piece * 8 : LLR_SSE_MAX_EVENT;
+
+        memset(&oa, 0, sizeof(oa));
+        memset(&ob, 0, sizeof(ob));
+
+        llr_sse_init(&a, flags, max, &mem);
+        bad |= llr_sse_feed(&a, d, len, rg_emit, &oa) != 0;
+        bad |= llr_sse_finish(&a, rg_emit, &oa) != 0;
+
+        llr_sse_init(&b, flags, max, &mem);
+        for (i = 0; i < len; i += n) {
+            n = len - i < piece ? len - i : piece;
+            bad |= llr_sse_feed(&b, d + i, n, rg_emit, &ob) != 0;
+        }
+        bad |= llr_sse_finish(&b, rg_emit, &ob) != 0;
+
+        /* the whole-piece run never holds; the split run may release */
+        if (b.oversized_events == 0
+            && (oa.len != ob.len
+                || (oa.len && memcmp(oa.s, ob.s, oa.len) != 0)))
+        {
+            bad = 1;
+        }
+
+        if (oa.len > len
+            || memcmp(&a.res, &b.res, sizeof(llr_resp_t)) != 0
+            || a.events != b.events || a.json_events != b.json_events
+            || a.bad_events != b.bad_events || a.done != b.done)
+        {
+            bad = 1;
+        }
+
+        /* without strip mode the bytes pass unchanged */
+        if (flags == 0
+            && (oa.len != len || (len && memcmp(oa.s, d, len) != 0)))
+        {
+            bad = 1;
+        }
+
+        llr_sse_free(&a);
+        llr_sse_free(&b);
+        free(oa.s);
+        free(ob.s);
+    }
+
+    return bad;
+}
+
+
+static int
+rg_check_values(const unsigned char *d, size_t len)
+{
+    char         buf[40];
+    size_t       n;
+    uint64_t     v, w;
+    const char  *err, *s = (const char *) d;
+
+    err = NULL;
+    (void) llr_parse_uint(s, len, UINT64_MAX, &v, &err);
+    (void) llr_parse_size(s, len, &v, &err);
+    (void) llr_parse_msec(s, len, &v, &err);
+
+    if ((llr_parse_price(s, len, &v, &err) == 0)
+        != (llr_parse_decimal(s, len, 6, 1000000000000ULL, &w, NULL) == 0))
+    {
+        return 1;
+    }
+
+    if (llr_parse_decimal(s, len, 12, UINT64_MAX, &v, NULL) == 0) {
+        n = llr_format_usd(buf, sizeof(buf), v, 12);
+        if (n == 0 || llr_parse_decimal(buf, n, 12, UINT64_MAX, &w, NULL)
+                      != 0 || w != v)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+typedef struct {
+    void    *p[RG_MAX_ALLOC];
+    size_t   n;
+} rg_arena_t;
+
+
+static void *
+rg_arena_alloc(void *ctx, size_t n)
+{
+    rg_arena_t  *a = ctx;
+
+    if (a->n == RG_MAX_ALLOC) {
+        return NULL;
+    }
+
+    a->p[a->n] = malloc(n ? n : 1);
+    return a->p[a->n++];
+}
+
+
+static int
+rg_load_model(const unsigned char *d, size_t len)
+{
+    int                 bad;
+    char                err[256];
+    void               *st;
+    size_t              nt;
+    rg_arena_t          a;
+    llr_text_sink_t     sink;
+    llr_req_view_t      view;
+    llr_cls_model_t    *m;
+    llr_cls_result_t    res;
+
+    a.n = 0;
+    err[0] = '\0';
+    bad = 0;
+
+    m = llr_cls_model_load(d, len, rg_arena_alloc, &a, err, sizeof(err));
+
+    if (m == NULL) {
+        bad = err[0] == '\0';
+
+    } else {
+        nt = llr_cls_ntasks(m);
+        st = malloc(llr_cls_state_size(m));
+        if (st == NULL) {
+            abort();
+        }
+        llr_cls_state_init(st, m);
+        llr_cls_sink(st, &sink);
+        sink.message_begin(sink.ctx, "user", 0);
+        sink.text(sink.ctx, d, len < 4096 ? len : 4096);
+        sink.message_end(sink.ctx);
+        memset(&view, 0, sizeof(view));
+        view.max_tokens = -1;
+        view.messages = 1;
+        view.user_turns = 1;
+        llr_cls_finish(st, &view, &res);
+        free(st);
+
+        bad = nt < 2 || nt > LLR_CLS_MAX_TASKS || res.task < 0
+              || (size_t) res.task >= nt || res.task_name == NULL;
+
+        llr_cls_model_cleanup(m);
+    }
+
+    while (a.n) {
+        free(a.p[--a.n]);
+    }
+
+    return bad;
+}
+
+
+static int
+rg_check_model(const unsigned char *d, size_t len)
+{
+    int             bad;
+    size_t          i;
+    uint64_t        h;
+    unsigned char  *img;
+
+    bad = rg_load_model(d, len);
+
+    /* again with the trailing checksum made right */
+    if (len >= 8) {
+        img = malloc(len);
+        if (img == NULL) {
+            abort();
+        }
+        memcpy(img, d, len);
+
+        h = 0xcbf29ce484222325ULL;
+        for (i = 0; i < len - 8; i++) {
+            h ^= img[i];
+            h *= 0x100000001b3ULL;
+        }
+        for (i = 0; i < 8; i++) {
+            img[len - 8 + i] = (unsigned char) (h >> (8 * i));
+        }
+
+        bad |= rg_load_model(img, len);
+        free(img);
+    }
+
+    return bad;
+}
+
+
+static int
+rg_check_pattern(const unsigned char *d, size_t len)
+{
+    int             bad, caseless, r1, r2;
+    char            err[256];
+    size_t          rlen;
+    llr_pattern_t   p;
+    const unsigned char  *nul;
+
+    bad = 0;
+    nul = memchr(d, '\0', len);
+    rlen = nul ? (size_t) (nul - d) : len;
+
+    for (caseless = 0; caseless <= 1; caseless++) {
+        err[0] = '\0';
+
+        if (llr_pattern_compile(&p, (const char *) d, rlen, caseless, err,
+                                sizeof(err))
+            != 0)
+        {
+            bad |= err[0] == '\0' || llr_pattern_match(&p, d, len) != -1;
+            continue;
+        }
+
+        r1 = llr_pattern_match(&p, d, len);
+        r2 = llr_pattern_match(&p, d, len);
+        bad |= r1 != r2 || r1 < -1 || r1 > 1;
+        llr_pattern_free(&p);
+    }
+
+    return bad;
+}
+
+
+static unsigned char *
+rg_read(const char *path, size_t *len)
+{
+    FILE           *f;
+    unsigned char  *buf;
+
+    f = fopen(path, "rb");
+    if (f == NULL) {
+        return NULL;
+    }
+
+    buf = malloc(RG_MAX_FILE);
+    if (buf == NULL) {
+        abort();
+    }
+
+    *len = fread(buf, 1, RG_MAX_FILE, f);
+    fclose(f);
+
+    return buf;
+}
+
+
+static int
+rg_name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+
+/* replay every regular file of dir; returns the number of files */
+
+static size_t
+rg_replay_dir(const char *dir)
+{
+    int             k;
+    DIR            *dh;
+    char            path[1024], *names[512];
+    size_t          i, n, len, dlen, piece;
+    unsigned char  *buf;
+    const unsigned char  *d;
+    struct dirent  *de;
+
+    dh = opendir(dir);
+    if (dh == NULL) {
+        return 0;
+    }
+
+    n = 0;
+    while ((de = readdir(dh)) != NULL && n < 512) {
+        if (de->d_name[0] == '.' || strcmp(de->d_name, "README.md") == 0) {
+            continue;
+        }
+        names[n++] = strdup(de->d_name);
+    }
+    closedir(dh);
+
+    qsort(names, n, sizeof(char *), rg_name_cmp);
+
+    for (i = 0; i < n; i++) {
+        snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+        buf = rg_read(path, &len);
+
+        if (buf == NULL) {
+            ok(0, "%s: readable", path);
+            free(names[i]);
+            continue;
+        }
+
+        /* as is, and without the fuzzers' control byte */
+        for (k = 0; k < 2 && (size_t) k <= len; k++) {
+            d = buf + k;
+            dlen = len - k;
+            piece = 1 + (len ? buf[0] % 13 : 0);
+
+            ok(!rg_check_req(d, dlen, piece), "%s%s: request scanner",
+               path, k ? " [1:]" : "");
+            ok(!rg_check_usage(d, dlen, piece), "%s%s: usage scanner",
+               path, k ? " [1:]" : "");
+            ok(!rg_check_sse(d, dlen, piece), "%s%s: sse parser",
+               path, k ? " [1:]" : "");
+            ok(!rg_check_values(d, dlen), "%s%s: value parsers",
+               path, k ? " [1:]" : "");
+            ok(!rg_check_model(d, dlen), "%s%s: model loader",
+               path, k ? " [1:]" : "");
+            ok(!rg_check_pattern(d, dlen), "%s%s: pattern",
+               path, k ? " [1:]" : "");
+        }
+
+        free(buf);
+        free(names[i]);
+    }
+
+    return n;
+}
+
+
+int
+main(void)
+{
+    char         dir[1024];
+    size_t       n;
+    const char  *top;
+    static const char  *targets[] = {
+        "req", "sse", "usage", "values", "model", "pattern"
+    };
+
+    top = getenv("LLR_FUZZ_DIR");
+    if (top == NULL) {
+        top = "fuzz";
+    }
+
+    snprintf(dir, sizeof(dir), "%s/regressions", top);
+    n = rg_replay_dir(dir);
+    ok(n > 0, "%s has inputs (%zu)", dir, n);
+
+    for (n = 0; n < sizeof(targets) / sizeof(targets[0]); n++) {
+        snprintf(dir, sizeof(dir), "%s/seeds/%s", top, targets[n]);
+        ok(rg_replay_dir(dir) > 0, "%s has seeds", dir);
+    }
+
+    done_testing();
+}
