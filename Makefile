@@ -36,7 +36,7 @@ UNIT_SRCS    := $(sort $(wildcard t/unit/test_*.c))
 UNIT_BINS    := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
 
 DEBIAN_PKGS  := nginx-core nginx-dev libyajl-dev libpcre2-dev gcc make \
-                perl libjson-pp-perl curl
+                perl curl
 TEST_PKGS    := prometheus chromium valgrind
 
 .PHONY: all module tools unit test test-unit demo demo-stop deps \

@@ -6,7 +6,7 @@
 #   perl bench/gen-bodies.pl OUTDIR [DATA_DIR]
 #
 # OUTDIR/<size>-<model>-<json|sse>.json, size in {200,2k,32k,1m}, model
-# in {gpt-4o-mini,auto}.  A system prompt, then a conversation of
+# in {gpt-4.1-mini,auto}.  A system prompt, then a conversation of
 # GSM8K questions (user) and worked answers (assistant) from
 # DATA_DIR/grade-school-math/train.jsonl, ending with a user turn; the
 # last message is trimmed so the body is at most the target size (the
@@ -46,22 +46,26 @@ sub body {
 
 for my $name (sort keys %sizes) {
     my $target = $sizes{$name};
-    for my $model ("gpt-4o-mini", "auto") {
+    for my $model ("gpt-4.1-mini", "auto") {
         for my $stream (0, 1) {
             my @m;
             push @m, {role => "system", content => $system}
                 if $target > 1000;
             my $i = 0;
-            # add question/answer pairs while they fit
+            # add question/answer pairs while they fit (the length is
+            # kept incrementally: one message adds its JSON and a comma)
+            my $len = length(body($model, $stream, [])) - 1;
             while (1) {
-                my $q = $qa[$i % @qa][0];
-                my $a = $qa[$i % @qa][1];
-                push @m, {role => "user", content => $q};
-                last if length(body($model, $stream, \@m)) >= $target;
-                push @m, {role => "assistant", content => $a};
-                if (length(body($model, $stream, \@m)) >= $target) {
+                my $q = {role => "user", content => $qa[$i % @qa][0]};
+                my $a = {role => "assistant",
+                         content => $qa[$i % @qa][1]};
+                push @m, $q;
+                $len += length($json->encode($q)) + 1;
+                last if $len >= $target;
+                push @m, $a;
+                $len += length($json->encode($a)) + 1;
+                if ($len >= $target) {
                     pop @m;
-                    $m[-1]{content} = $q;
                     last;
                 }
                 $i++;

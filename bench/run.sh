@@ -119,6 +119,7 @@ cleanup() {
     rm -rf "$W"
 }
 trap cleanup EXIT
+trap "exit 130" INT TERM
 
 mkdir -p "$W/bodies"
 perl "$HERE/gen-bodies.pl" "$W/bodies" "$DATA" > "$W/bodies.txt"
@@ -192,13 +193,13 @@ $(common_http "$W/proxy")
         base_path /v1;
     }
 
-    llm_route_model gpt-4o-mini provider=mock input=0.15 output=0.60
-                                context=128000 quality=0.78;
-    llm_route_model gpt-4o      provider=mock input=2.50 output=10.00
-                                context=128000 quality=0.92;
+    llm_route_model gpt-4.1-mini provider=mock input=0.40 output=1.60
+                                 context=1047576 quality=0.78;
+    llm_route_model gpt-4.1      provider=mock input=2.00 output=8.00
+                                 context=1047576 quality=0.92;
 
     llm_route_policy auto {
-        candidates gpt-4o-mini gpt-4o;
+        candidates gpt-4.1-mini gpt-4.1;
         floor      0.75;
         floor_hard 0.90;
     }
@@ -271,7 +272,7 @@ port_of() {
 }
 
 model_of() {
-    if [ "$1" = auto ]; then echo auto; else echo gpt-4o-mini; fi
+    if [ "$1" = auto ]; then echo auto; else echo gpt-4.1-mini; fi
 }
 
 headers_of() {
@@ -406,7 +407,7 @@ mkdir -p "$(dirname "$OUT")"
     echo
     echo "Request bodies:"
     echo
-    sed 's/^/    /' "$W/bodies.txt" | grep -- '-gpt-4o-mini-json'
+    sed 's/^/    /' "$W/bodies.txt" | grep -- '-gpt-4.1-mini-json'
     echo
     perl "$HERE/report.pl" "$RAW" "$(getconf CLK_TCK)"
     echo

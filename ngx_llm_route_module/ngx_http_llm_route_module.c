@@ -130,6 +130,20 @@ static ngx_command_t  ngx_http_llm_route_commands[] = {
       offsetof(ngx_http_llm_route_loc_conf_t, max_attempts),
       &ngx_http_llm_route_max_attempts_bounds },
 
+    { ngx_string("llm_route_budget"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE23,
+      ngx_http_llm_route_budget,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("llm_route_rate"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE23,
+      ngx_http_llm_route_rate,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("llm_route_mock"),
       NGX_HTTP_LOC_CONF|NGX_CONF_ANY,
       ngx_http_llm_route_mock,
@@ -594,6 +608,10 @@ ngx_http_llm_route_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->trace, prev->trace, 0);
     ngx_conf_merge_ptr_value(conf->override, prev->override, NULL);
     ngx_conf_merge_uint_value(conf->max_attempts, prev->max_attempts, 3);
+
+    if (ngx_http_llm_route_limits_merge(cf, prev, conf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
 
     if (conf->rules == NGX_CONF_UNSET_PTR) {
         conf->rules = prev->rules;

@@ -159,6 +159,8 @@ typedef struct {
     ngx_http_complex_value_t       *override;
     ngx_uint_t                      max_attempts;
     void                           *mock;        /* llm_route_mock settings */
+    ngx_array_t                    *budgets;     /* limits.c, NULL: unset */
+    ngx_array_t                    *rates;       /* limits.c, NULL: unset */
 } ngx_http_llm_route_loc_conf_t;
 
 
@@ -203,6 +205,11 @@ typedef struct {
     uint64_t                        text_matched; /* text rules matched */
     ngx_str_t                       target;      /* what is routed to */
     ngx_uint_t                      forced;      /* 0, or by rule/override */
+
+    /* budgets and rate limits (limits.c): estimates at admission */
+    uint64_t                        est_cost_pusd;
+    uint64_t                        est_tokens;
+    void                           *limits;      /* limits.c's state */
 
     /* failover */
     ngx_int_t                       uri_changes; /* when it was routed */
@@ -267,6 +274,18 @@ ngx_msec_t ngx_http_llm_route_provider_cooldown(ngx_http_request_t *r,
     ngx_http_llm_route_provider_t *pr);
 void ngx_http_llm_route_provider_failed(ngx_http_request_t *r,
     ngx_http_llm_route_provider_t *pr, ngx_uint_t status, time_t retry_after);
+
+/* limits.c: budgets and rate limits */
+ngx_int_t ngx_http_llm_route_limits_admit(ngx_http_request_t *r,
+    ngx_http_llm_route_ctx_t *ctx);
+void ngx_http_llm_route_limits_settle(ngx_http_request_t *r,
+    ngx_http_llm_route_ctx_t *ctx);
+char *ngx_http_llm_route_budget(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_llm_route_rate(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_llm_route_limits_merge(ngx_conf_t *cf,
+    ngx_http_llm_route_loc_conf_t *prev, ngx_http_llm_route_loc_conf_t *conf);
 
 /* variables.c */
 ngx_int_t ngx_http_llm_route_add_variables(ngx_conf_t *cf);

@@ -19,6 +19,7 @@
 #include "ngx_http_llm_route_zone.h"
 #include "llr_cost.h"
 #include "llr_req.h"
+#include "llr_limits.h"
 
 
 /* the page, generated from dashboard.html by tools/gen-dashboard.sh */
@@ -77,6 +78,10 @@ static void ngx_http_llm_route_json_buckets(ngx_http_llm_route_out_t *o,
     const char *name, ngx_atomic_t *buckets);
 static void ngx_http_llm_route_json_recent(ngx_http_llm_route_out_t *o,
     ngx_http_llm_route_shm_t *sh);
+static void ngx_http_llm_route_json_budgets(ngx_http_llm_route_out_t *o,
+    ngx_array_t *a);
+static void ngx_http_llm_route_prom_budgets(ngx_http_request_t *r,
+    ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh);
 
 static void ngx_http_llm_route_prometheus(ngx_http_request_t *r,
     ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh);
@@ -828,9 +833,19 @@ ngx_http_llm_route_json(ngx_http_request_t *r, ngx_http_llm_route_out_t *o,
         ngx_http_llm_route_out_printf(o, "}");
     }
 
-    /* budgets: the resilience issue fills them */
+    /* budgets (limits.c) */
 
-    ngx_http_llm_route_out_printf(o, "},\"budgets\":{}");
+    ngx_http_llm_route_out_printf(o, "},\"budgets\":{");
+
+    a = ngx_http_llm_route_limits_budgets(r, sh);
+    if (a == NULL) {
+        o->failed = 1;
+        return;
+    }
+
+    ngx_http_llm_route_json_budgets(o, a);
+
+    ngx_http_llm_route_out_printf(o, "}");
 
     ngx_http_llm_route_json_recent(o, sh);
 
@@ -904,6 +919,54 @@ ngx_http_llm_route_json_recent(ngx_http_llm_route_out_t *o,
     }
 
     ngx_http_llm_route_out_printf(o, "]");
+}
+
+
+static void
+ngx_http_llm_route_json_budgets(ngx_http_llm_route_out_t *o, ngx_array_t *a)
+{
+    u_char                            *p;
+    size_t                             n;
+    ngx_uint_t                         i;
+    ngx_http_llm_route_budget_info_t  *b;
+
+    b = a->elts;
+
+    for (i = 0; i < a->nelts; i++) {
+        ngx_http_llm_route_out_printf(o, "%s", i ? "," : "");
+        ngx_http_llm_route_out_json(o, b[i].name.data, b[i].name.len);
+        ngx_http_llm_route_out_printf(o, ":{\"key\":");
+        ngx_http_llm_route_out_json(o, b[i].key.data, b[i].key.len);
+        ngx_http_llm_route_out_printf(o, ",\"limit_usd\":");
+        ngx_http_llm_route_out_usd(o, b[i].limit);
+        ngx_http_llm_route_out_printf(o, ",\"spent_usd\":");
+        ngx_http_llm_route_out_usd(o, b[i].spent);
+        ngx_http_llm_route_out_printf(o, ",\"reserved_usd\":");
+        ngx_http_llm_route_out_usd(o, b[i].reserved);
+        ngx_http_llm_route_out_printf(o,
+            ",\"period\":\"%s\",\"resets_at\":",
+            llr_period_name((llr_period_e) b[i].period));
+
+        if (b[i].resets_at) {
+            p = ngx_http_llm_route_out_reserve(o, 32);
+            if (p == NULL) {
+                return;
+            }
+
+            *p++ = '"';
+            n = llr_format_iso8601((char *) p, 30, (int64_t) b[i].resets_at);
+            p += n;
+            *p++ = '"';
+            ngx_http_llm_route_out_advance(o, p);
+
+        } else {
+            ngx_http_llm_route_out_printf(o, "null");
+        }
+
+        ngx_http_llm_route_out_printf(o,
+            ",\"in_flight\":%ui,\"rejected\":%uL}",
+            b[i].inflight, b[i].rejected);
+    }
 }
 
 
@@ -1157,6 +1220,8 @@ ngx_http_llm_route_prometheus(ngx_http_request_t *r,
         ngx_http_llm_route_out_printf(o, "\n");
     }
 
+    ngx_http_llm_route_prom_budgets(r, o, sh);
+
     /* the zone */
 
     ngx_http_llm_route_prom_family(o, "llm_route_uptime_seconds", "gauge",
@@ -1171,4 +1236,62 @@ ngx_http_llm_route_prometheus(ngx_http_request_t *r,
                                    "(1 + reloads that kept it).");
     ngx_http_llm_route_out_printf(o, "llm_route_config_generation %uA\n",
                                   sh->generation);
+}
+
+
+static void
+ngx_http_llm_route_prom_budgets(ngx_http_request_t *r,
+    ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh)
+{
+    uint64_t                           v;
+    ngx_uint_t                         i, k;
+    ngx_array_t                       *a;
+    const char                        *name, *help;
+    ngx_http_llm_route_budget_info_t  *b;
+
+    static const char  *names[] = {
+        "llm_route_budget_limit_usd",
+        "llm_route_budget_spent_usd",
+        "llm_route_budget_reserved_usd",
+        "llm_route_budget_resets_at_seconds"
+    };
+
+    static const char  *helps[] = {
+        "The limit of a budget in USD per period, by key and period.",
+        "USD spent in the budget's current period, by key and period.",
+        "USD reserved by requests in flight, by key and period.",
+        "When the budget's period resets (Unix time, 0: never)."
+    };
+
+    a = ngx_http_llm_route_limits_budgets(r, sh);
+    if (a == NULL) {
+        o->failed = 1;
+        return;
+    }
+
+    b = a->elts;
+
+    for (k = 0; k < 4; k++) {
+        name = names[k];
+        help = helps[k];
+
+        ngx_http_llm_route_prom_family(o, name, "gauge", help);
+
+        for (i = 0; i < a->nelts; i++) {
+            ngx_http_llm_route_out_printf(o, "%s{key=", name);
+            ngx_http_llm_route_out_label(o, b[i].name.data, b[i].name.len);
+            ngx_http_llm_route_out_printf(o, ",period=\"%s\"} ",
+                llr_period_name((llr_period_e) b[i].period));
+
+            if (k == 3) {
+                ngx_http_llm_route_out_printf(o, "%T\n", b[i].resets_at);
+                continue;
+            }
+
+            v = k == 0 ? b[i].limit : (k == 1 ? b[i].spent : b[i].reserved);
+
+            ngx_http_llm_route_out_usd(o, v);
+            ngx_http_llm_route_out_printf(o, "\n");
+        }
+    }
 }

@@ -48,10 +48,11 @@
 
 
 #define NGX_HTTP_LLM_ROUTE_ZONE_MAGIC    0x4c4c52005a4f4e45ULL
-#define NGX_HTTP_LLM_ROUTE_ZONE_VERSION  2
+#define NGX_HTTP_LLM_ROUTE_ZONE_VERSION  3
 
 #define NGX_HTTP_LLM_ROUTE_STATE_MAGIC   "LLRSTATE"
-#define NGX_HTTP_LLM_ROUTE_STATE_VERSION 1
+/* 2: a limits section (budgets) follows the slots; 1 is still read */
+#define NGX_HTTP_LLM_ROUTE_STATE_VERSION 2
 #define NGX_HTTP_LLM_ROUTE_STATE_MAX     (64 * 1024 * 1024)
 
 #define NGX_HTTP_LLM_ROUTE_NCOUNTERS                                          \
@@ -236,6 +237,10 @@ ngx_http_llm_route_init_zone(ngx_shm_zone_t *shm_zone, void *data)
                 &shm_zone->shm.name);
 
     shpool->log_nomem = 0;
+
+    if (ngx_http_llm_route_limits_init_zone(shm_zone, sh) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     /* configured names first: they must have a slot */
 
@@ -781,12 +786,12 @@ ngx_http_llm_route_state_load(ngx_shm_zone_t *shm_zone,
     ngx_http_llm_route_shm_t *sh, ngx_str_t *path)
 {
     u_char                             *buf, *p;
-    size_t                              size, rec_size;
+    size_t                              size, rec_size, base;
     ssize_t                             n;
     uint64_t                            v;
     ngx_fd_t                            fd;
     ngx_str_t                           name;
-    ngx_int_t                           slot;
+    ngx_int_t                           slot, budgets;
     ngx_log_t                          *log;
     ngx_uint_t                          i, k, loaded, dropped;
     ngx_file_info_t                     fi;
@@ -849,13 +854,16 @@ ngx_http_llm_route_state_load(ngx_shm_zone_t *shm_zone,
 
     rec_size = NGX_HTTP_LLM_ROUTE_STATE_RECORD;
 
+    base = sizeof(h) + (size_t) h.ncounters * sizeof(uint64_t)
+           + (size_t) h.nrecords * rec_size;
+
     if (ngx_memcmp(h.magic, NGX_HTTP_LLM_ROUTE_STATE_MAGIC, 8) != 0
-        || h.version != NGX_HTTP_LLM_ROUTE_STATE_VERSION
+        || (h.version != NGX_HTTP_LLM_ROUTE_STATE_VERSION && h.version != 1)
         || h.ncounters != NGX_HTTP_LLM_ROUTE_NCOUNTERS
         || h.name_len != NGX_HTTP_LLM_ROUTE_NAME_LEN
         || h.nrecords > NGX_HTTP_LLM_ROUTE_STATE_MAX / rec_size
-        || size != sizeof(h) + h.ncounters * sizeof(uint64_t)
-                   + h.nrecords * rec_size
+        || (h.version == 1 && size != base)
+        || (h.version != 1 && size < base + sizeof(uint64_t))
         || ngx_http_llm_route_fnv1a(buf + sizeof(h), size - sizeof(h))
            != h.checksum)
     {
@@ -922,6 +930,28 @@ ngx_http_llm_route_state_load(ngx_shm_zone_t *shm_zone,
         loaded++;
     }
 
+    /* budgets (limits.c); a version 1 file has none */
+
+    budgets = 0;
+
+    if (h.version == 1) {
+        ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                      "llm_route_zone \"%V\": state file \"%V\" is of "
+                      "version 1: counters loaded, it has no budgets",
+                      &shm_zone->shm.name, path);
+
+    } else {
+        budgets = ngx_http_llm_route_limits_load(shm_zone, sh, buf + base,
+                                                 size - base);
+        if (budgets == NGX_ERROR) {
+            ngx_log_error(NGX_LOG_ERR, log, 0,
+                          "llm_route_zone \"%V\": the budgets of state "
+                          "file \"%V\" are malformed, ignored",
+                          &shm_zone->shm.name, path);
+            budgets = 0;
+        }
+    }
+
     if (h.started && (time_t) h.started <= ngx_time()) {
         sh->started = (time_t) h.started;
     }
@@ -930,9 +960,9 @@ ngx_http_llm_route_state_load(ngx_shm_zone_t *shm_zone,
 
     ngx_log_error(NGX_LOG_NOTICE, log, 0,
                   "llm_route_zone \"%V\": state file \"%V\" loaded: "
-                  "%uA requests, %ui records%s",
+                  "%uA requests, %ui records, %i budgets%s",
                   &shm_zone->shm.name, path, sh->totals.requests, loaded,
-                  dropped ? " (some dropped: no room)" : "");
+                  budgets, dropped ? " (some dropped: no room)" : "");
 
     goto done;
 
@@ -1000,8 +1030,8 @@ static ngx_int_t
 ngx_http_llm_route_state_write(ngx_http_llm_route_state_ctx_t *ctx,
     ngx_log_t *log)
 {
-    u_char                             *buf, *p;
-    size_t                              size, rec_size;
+    u_char                             *buf, *p, *lbuf;
+    size_t                              size, rec_size, lsize;
     ssize_t                             n;
     uint64_t                            v;
     ngx_fd_t                            fd;
@@ -1021,12 +1051,19 @@ ngx_http_llm_route_state_write(ngx_http_llm_route_state_ctx_t *ctx,
     nused = sh->nused;
     ngx_memory_barrier();
 
+    lbuf = ngx_http_llm_route_limits_state(ctx->mcf->shm_zone, sh, log,
+                                           &lsize);
+    if (lbuf == NULL) {
+        return NGX_ERROR;
+    }
+
     rec_size = NGX_HTTP_LLM_ROUTE_STATE_RECORD;
     size = sizeof(h) + NGX_HTTP_LLM_ROUTE_NCOUNTERS * sizeof(uint64_t)
-           + nused * rec_size;
+           + nused * rec_size + lsize;
 
     buf = ngx_alloc(size, log);
     if (buf == NULL) {
+        ngx_free(lbuf);
         return NGX_ERROR;
     }
 
@@ -1056,6 +1093,9 @@ ngx_http_llm_route_state_write(ngx_http_llm_route_state_ctx_t *ctx,
             p = ngx_cpymem(p, &v, sizeof(uint64_t));
         }
     }
+
+    ngx_memcpy(p, lbuf, lsize);
+    ngx_free(lbuf);
 
     ngx_memzero(&h, sizeof(h));
     ngx_memcpy(h.magic, NGX_HTTP_LLM_ROUTE_STATE_MAGIC, 8);

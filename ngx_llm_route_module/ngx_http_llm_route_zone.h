@@ -129,6 +129,8 @@ typedef struct {
     ngx_atomic_t                    state_errors;
     time_t                          state_last;  /* last written, epoch */
 
+    void                           *limits;      /* limits.c's tree */
+
     ngx_http_llm_route_counters_t   totals;
     ngx_atomic_t                    recent_next; /* requests recorded */
     ngx_http_llm_route_recent_t     recent[NGX_HTTP_LLM_ROUTE_RECENT];
@@ -182,6 +184,37 @@ ngx_int_t ngx_http_llm_route_recent_get(ngx_http_llm_route_shm_t *sh,
 /* slots of a kind and name, NULL if the zone has none */
 ngx_http_llm_route_slot_t *ngx_http_llm_route_zone_slot(
     ngx_http_llm_route_shm_t *sh, ngx_int_t slot);
+
+
+/* limits.c: budgets and rate limits in the zone */
+
+typedef struct {
+    ngx_str_t             key;          /* the evaluated key */
+    ngx_str_t             name;         /* key, or key/period[/N] */
+    ngx_uint_t            period;       /* llr_period_e */
+    uint64_t              limit;        /* pUSD */
+    uint64_t              spent;
+    uint64_t              reserved;
+    uint64_t              rejected;
+    ngx_uint_t            inflight;
+    time_t                resets_at;    /* 0: never */
+} ngx_http_llm_route_budget_info_t;
+
+/* when the zone is created, before the state file is loaded */
+ngx_int_t ngx_http_llm_route_limits_init_zone(ngx_shm_zone_t *shm_zone,
+    ngx_http_llm_route_shm_t *sh);
+
+/* a copy of the budgets for the status, sorted by name */
+ngx_array_t *ngx_http_llm_route_limits_budgets(ngx_http_request_t *r,
+    ngx_http_llm_route_shm_t *sh);
+
+/* the state file's limits section: ngx_alloc()ed, *size bytes */
+u_char *ngx_http_llm_route_limits_state(ngx_shm_zone_t *shm_zone,
+    ngx_http_llm_route_shm_t *sh, ngx_log_t *log, size_t *size);
+
+/* load it: NGX_ERROR if malformed, or the number of budgets loaded */
+ngx_int_t ngx_http_llm_route_limits_load(ngx_shm_zone_t *shm_zone,
+    ngx_http_llm_route_shm_t *sh, u_char *p, size_t size);
 
 
 #endif /* _NGX_HTTP_LLM_ROUTE_ZONE_H_INCLUDED_ */

@@ -93,7 +93,8 @@ $s = $t->stream_request(
     headers => { 'X-Mock-Cut' => 3, 'X-Mock-Event-Delay' => 0.05 });
 is($s->{status}, 200, 'cut stream: 200 (headers were sent)');
 is(scalar @{$s->{events}}, 4,
-   'cut stream: the 3 events sent arrive, and the error event');
+   'cut stream: the 3 events sent arrive, and the error event')
+    or diag(join("\n", map { $_->{raw} // '' } @{$s->{events}}));
 ok(!$s->{done}, 'cut stream: no [DONE]');
 is(eval { $s->{events}[-1]{json}{error}{code} }, 'stream_interrupted',
    'cut stream: ends with the stream_interrupted error event');

@@ -145,9 +145,11 @@ for my $i (0 .. $#bodies) {
     my $r = $t->chat($bodies[$i]);
     is($r->{headers}{'x-test-task'}, $tool[$i]{task},
        "body $i: module and tool agree on the task");
-    is($r->{headers}{'x-test-difficulty'},
-       sprintf('%.2f', $tool[$i]{difficulty}),
-       "body $i: module and tool agree on the difficulty");
+    # the variable has 2 decimals, the tool 4: equal up to rounding
+    my $got = $r->{headers}{'x-test-difficulty'} // -1;
+    ok(abs($got - $tool[$i]{difficulty}) <= 0.0051,
+       "body $i: module and tool agree on the difficulty")
+        or diag("module $got, tool $tool[$i]{difficulty}");
 }
 
 # ---- explicit models are not classified into a policy -----------------------

@@ -57,6 +57,15 @@ start() {
     curl -sN "$base/chat/completions" -H 'Content-Type: application/json' \
         -d '{"model":"mock-large","stream":true,"messages":[{"role":"user","content":"Count to three."}],"max_tokens":4}'
     echo
+    echo "== model \"auto\": the router picks (see the X-LLM-Route-* headers)"
+    for q in 'What is 2 + 2?' \
+             'Prove that there are infinitely many primes of the form 4k+3, with every step justified.'; do
+        curl -s -D - -o /dev/null "$base/chat/completions" \
+            -H 'Content-Type: application/json' \
+            -d "{\"model\":\"auto\",\"messages\":[{\"role\":\"user\",\"content\":\"$q\"}]}" \
+            | grep -iE '^x-llm-route-(model|task|reason)' || true
+    done
+    echo
     echo "== an unknown model (OpenAI-shaped 404)"
     curl -s "$base/chat/completions" -H 'Content-Type: application/json' \
         -d '{"model":"gpt-9","messages":[{"role":"user","content":"hi"}]}'

@@ -492,3 +492,10 @@ llr_sse_hold(llr_sse_t *sse, const unsigned char *p, size_t n)
 
     return 0;
 }
+
+
+int
+llr_sse_in_event(const llr_sse_t *sse)
+{
+    return (sse->ev_active || sse->line_state != L_START) ? 1 : 0;
+}

@@ -152,6 +152,12 @@ int llr_sse_feed(llr_sse_t *sse, const unsigned char *data, size_t len,
 /* end of the stream: see above; returns 0 or -1 if emit failed */
 int llr_sse_finish(llr_sse_t *sse, llr_sse_emit_pt emit, void *ctx);
 
+/*
+ * 1 if the stream stopped inside an event (a line or an event not yet
+ * ended by a blank line), 0 at an event boundary
+ */
+int llr_sse_in_event(const llr_sse_t *sse);
+
 /* release the hold buffer (only needed if mem.free is set) */
 void llr_sse_free(llr_sse_t *sse);
 

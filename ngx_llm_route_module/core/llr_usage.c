@@ -780,7 +780,8 @@ llr_json_number_end(llr_json_t *j)
 
     if (j->role == R_ERR_CODE) {
         llr_copy(res->error_code, sizeof(res->error_code), j->num,
-                 j->num_len < sizeof(j->num) ? j->num_len : sizeof(j->num));
+                 j->num_len < sizeof(j->num) ? j->num_len
+                                             : sizeof(j->num) - 1);
         return;
     }
 

@@ -1,0 +1,333 @@
+#!/usr/bin/perl
+
+# Budgets: llm_route_budget KEY LIMIT [period=...].  Each answer of the
+# mock costs exactly $1 here (2 completion tokens at $500,000 per 1M, input
+# free), so a $5 budget admits exactly 5 requests.  Sequential and
+# concurrent load, other keys unaffected, an empty key unlimited, the
+# OpenAI-shaped 429 with Retry-After, the status and Prometheus output,
+# limits kept across reload and restart (state=), a period that resets,
+# a zone too full to track new keys, and nginx -t errors.
+
+use strict;
+use warnings;
+use lib 't/lib';
+use Test::More;
+use LLRTest;
+use POSIX qw(strftime);
+use Time::HiRes qw(time sleep);
+
+my $t = LLRTest->new(workers => 2);
+my $m = $t->mock;
+
+my $state = $t->dir . '/llr.state';
+
+sub conf {
+    my (%o) = @_;
+    my $zone = $o{zone} // "llm:1m state=$state state_interval=1s";
+    my $budget = $o{budget} // 'llm_route_budget $http_x_team 5;';
+    my $c = $t->routed_http(
+        http => <<'EOF',
+    llm_route_model dollar provider=mockp input=0 output=500000
+                    context=128000 quality=0.9;
+    llm_route_model free provider=mockp input=0 output=0
+                    context=128000 quality=0.9;
+EOF
+        location => $budget,
+        server => <<'EOF' . ($o{server} // ''));
+        location = /llm/status { llm_route_status; }
+
+        location /minute/ {
+            llm_route on;
+            llm_route_budget "m-$http_x_team" 2 period=minute;
+            proxy_pass $llm_route_url;
+            proxy_set_header Host $llm_route_host;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+
+        location /nolimit/ {
+            # a level's own list replaces the inherited one: none here
+            llm_route on;
+            proxy_pass $llm_route_url;
+            proxy_set_header Host $llm_route_host;
+        }
+EOF
+    $c =~ s/llm_route_zone llm:1m;/llm_route_zone $zone;/;
+    return $c;
+}
+
+my $msgs = [{ role => 'user', content => 'Say hello.' }];
+
+sub ask {
+    my ($team, %o) = @_;
+    my %body = (model => $o{model} // 'dollar', messages => $msgs);
+    $body{max_tokens} = $o{max_tokens} // 2;
+    delete $body{max_tokens} if $o{max_tokens} && $o{max_tokens} eq 'none';
+    my %h = defined $team ? ('X-Team' => $team) : ();
+    $h{'X-Mock-Delay'} = $o{delay} if $o{delay};
+    return $t->chat(\%body, headers => \%h,
+                    path => ($o{path} // '/v1') . '/chat/completions');
+}
+
+sub status { $t->get('/llm/status')->{json} || {} }
+
+$t->config(conf());
+$t->start;
+
+# ---- sequential: exactly up to the limit ----------------------------------
+
+my @st = map { ask('alpha')->{status} } 1 .. 7;
+is("@st", '200 200 200 200 200 429 429',
+   'sequential: $5 admits exactly 5 requests of $1');
+
+my $r = ask('alpha');
+is($r->{status}, 429, 'past the limit: 429');
+is($r->{json}{error}{type}, 'insufficient_quota', 'error type');
+is($r->{json}{error}{code}, 'budget_exceeded', 'error code');
+like($r->{json}{error}{message}, qr/day budget of \$5\.00 for "alpha"/,
+     'the message names the budget and the key');
+like($r->{headers}{'content-type'}, qr{application/json}, 'JSON');
+
+my $now = time;
+my $next_day = (int($now / 86400) + 1) * 86400;
+my $ra = $r->{headers}{'retry-after'} // -1;
+ok(abs($ra - ($next_day - $now)) <= 2,
+   "Retry-After ($ra) is the time until 00:00 UTC");
+my $iso = strftime('%Y-%m-%dT%H:%M:%SZ', gmtime($next_day));
+like($r->{json}{error}{message}, qr/resets at \Q$iso\E/,
+     'the message tells when it resets');
+
+is(scalar(grep { ($_->{json} || {})->{model} } $m->requests), 5,
+   'the provider saw only the admitted requests');
+
+my $s = status();
+my $b = $s->{budgets}{alpha} || {};
+is($b->{spent_usd}, 5, 'status: spent_usd');
+is($b->{limit_usd} + 0, 5, 'status: limit_usd');
+is($b->{reserved_usd} + 0, 0, 'status: nothing reserved');
+is($b->{period}, 'day', 'status: period');
+is($b->{resets_at}, $iso, 'status: resets_at');
+cmp_ok($b->{rejected}, '>=', 3, 'status: rejected counted');
+
+# refused requests are not counted as routed requests of the model
+is($s->{models}{dollar}{requests}, 5, 'refusals are not model requests');
+
+# ---- other keys and the empty key -------------------------------------------
+
+is(ask('beta')->{status}, 200, 'another key is unaffected');
+is(status()->{budgets}{beta}{spent_usd} + 0, 1, 'beta spent $1');
+
+@st = map { ask(undef)->{status} } 1 .. 8;
+is("@st", join(' ', (200) x 8), 'no key: not limited');
+@st = map { ask('')->{status} } 1 .. 2;
+is("@st", '200 200', 'an empty key: not limited');
+ok(!exists status()->{budgets}{''}, 'the empty key is not tracked');
+
+is(ask('alpha', path => '/nolimit/v1')->{status}, 200,
+   'a location with its own (empty) list is not limited');
+
+# a free model spends nothing
+@st = map { ask('gamma', model => 'free')->{status} } 1 .. 8;
+is("@st", join(' ', (200) x 8), 'a free model never reaches the limit');
+
+# ---- concurrent load --------------------------------------------------------
+
+# exact estimates (max_tokens 2 = the actual 2 tokens): at most $5, ever
+
+sub burst {
+    my ($team, $n, %o) = @_;
+    my @pids;
+    my $dir = $t->dir;
+    for my $i (1 .. $n) {
+        my $pid = fork // die;
+        if ($pid == 0) {
+            my $res = ask($team, delay => 0.3, %o);
+            open(my $fh, '>', "$dir/burst-$team-$i") or POSIX::_exit(1);
+            print $fh $res->{status};
+            close $fh;
+            POSIX::_exit(0);
+        }
+        push @pids, $pid;
+    }
+    waitpid($_, 0) for @pids;
+    my %c;
+    for my $i (1 .. $n) {
+        open(my $fh, '<', "$dir/burst-$team-$i") or next;
+        $c{<$fh>}++;
+        close $fh;
+    }
+    return \%c;
+}
+
+my $c = burst('delta', 12);
+is($c->{200}, 5, 'concurrent, exact estimates: 5 of 12 admitted');
+is($c->{429}, 7, 'concurrent: the others get 429');
+is(status()->{budgets}{delta}{spent_usd} + 0, 5,
+   'concurrent: spent exactly $5');
+
+# estimates below the cost ($0.50 for $1): the overspend is bounded by what
+# was in flight when the limit was reached
+
+$c = burst('epsilon', 12, max_tokens => 1);
+my $spent = status()->{budgets}{epsilon}{spent_usd};
+cmp_ok($c->{200}, '>=', 5, "low estimates: $c->{200} admitted");
+cmp_ok($c->{200}, '<=', 10, 'low estimates: at most 2x the limit admitted');
+is($spent + 0, $c->{200}, 'low estimates: spent = admitted x $1');
+
+# no max_tokens: the estimate (256 tokens, $128) takes the whole budget
+# while a request is in flight
+$c = burst('zeta', 6, max_tokens => 'none');
+is($c->{200}, 1, 'large estimates: one in flight at a time');
+
+# ---- reload ---------------------------------------------------------------
+
+ok($t->reload, 'reload');
+is(ask('alpha')->{status}, 429, 'reload: alpha still refused');
+is(status()->{budgets}{alpha}{spent_usd} + 0, 5, 'reload: spent kept');
+is(ask('beta')->{status}, 200, 'reload: beta still admitted');
+
+# raising the limit keeps what was spent (identity: key text and period)
+
+ok($t->reload(config => conf(budget => 'llm_route_budget $http_x_team 6;')),
+   'reload with a $6 limit');
+is(ask('alpha')->{status}, 200, '$6: alpha gets one more');
+is(ask('alpha')->{status}, 429, '$6: and no more');
+is(status()->{budgets}{alpha}{limit_usd} + 0, 6, 'status: new limit');
+
+# ---- restart with state= ------------------------------------------------------
+
+$t->stop(quiet => 1);
+ok(-s $state, 'state file written at exit');
+$t->start;
+$m->start;
+is(ask('alpha')->{status}, 429, 'restart: alpha still refused');
+$s = status();
+is($s->{budgets}{alpha}{spent_usd} + 0, 6, 'restart: alpha spent kept');
+is($s->{budgets}{beta}{spent_usd} + 0, 2, 'restart: beta spent kept');
+like($t->error_log, qr/state file .* loaded: .* \d+ budgets/,
+     'restart: the log counts the budgets loaded');
+
+# ---- Prometheus --------------------------------------------------------------
+
+my $p = $t->get('/llm/status?format=prometheus')->{content} // '';
+like($p, qr/^llm_route_budget_spent_usd\{key="alpha",period="day"\} 6\.0+$/m,
+     'prometheus: spent');
+like($p, qr/^llm_route_budget_limit_usd\{key="alpha",period="day"\} 6\.0+$/m,
+     'prometheus: limit');
+like($p, qr/^# TYPE llm_route_budget_spent_usd gauge$/m, 'prometheus: type');
+
+SKIP: {
+    my $promtool = `command -v promtool 2>/dev/null`;
+    chomp $promtool;
+    skip 'no promtool', 1 unless $promtool;
+    my $f = $t->dir . '/metrics.txt';
+    open(my $fh, '>', $f) or die;
+    print $fh $p;
+    close $fh;
+    my $out = `$promtool check metrics < $f 2>&1`;
+    is($? >> 8, 0, 'promtool check metrics') or diag($out);
+}
+
+# ---- a period that resets: period=minute -------------------------------------
+
+# wait for a fresh minute with room for the requests
+sleep 0.2 while (time % 60) > 50;
+
+@st = map { ask('omega', path => '/minute/v1')->{status} } 1 .. 3;
+is("@st", '200 200 429', 'minute budget of $2');
+$r = ask('omega', path => '/minute/v1');
+$now = time;
+my $next_min = (int($now / 60) + 1) * 60;
+$ra = $r->{headers}{'retry-after'} // -1;
+ok(abs($ra - ($next_min - $now)) <= 1.5,
+   "minute: Retry-After $ra is the time to the next minute");
+$s = status();
+my ($mk) = grep { /^m-omega/ } keys %{$s->{budgets}};
+$mk //= 'm-omega';
+is($s->{budgets}{$mk}{resets_at},
+   strftime('%Y-%m-%dT%H:%M:%SZ', gmtime($next_min)), 'minute: resets_at');
+is($s->{budgets}{$mk}{period}, 'minute', 'minute: period');
+
+sleep($next_min - time + 0.3);
+is(ask('omega', path => '/minute/v1')->{status}, 200,
+   'minute: admitted again after the reset');
+is(status()->{budgets}{$mk}{spent_usd} + 0, 1,
+   'minute: a new period starts from zero');
+
+# ---- a zone too full for new keys ------------------------------------------------
+
+$t->stop(quiet => 1);
+unlink $state;
+
+# a small zone: little room for budget nodes
+$t->config(conf(zone => 'llm:' . ($ENV{LLR_SMALL_ZONE} // '200k')));
+$t->start;
+$m->start;
+
+# keys of a free model spend nothing: idle, they are evicted for new keys
+my $bad = 0;
+for my $i (1 .. 800) {
+    $bad++ if ask("free$i", model => 'free')->{status} != 200;
+}
+is($bad, 0, 'idle keys (nothing spent) are evicted: 800 keys all admitted');
+my $nb = scalar keys %{status()->{budgets}};
+cmp_ok($nb, '<', 800, "the zone holds fewer ($nb) than 800 keys");
+
+# keys with spend are never evicted: the zone fills, then new keys are refused
+my ($ok, $full) = (0, 0);
+for my $i (1 .. 1500) {
+    $r = ask("paid$i");
+    if ($r->{status} == 200) {
+        $ok++;
+    } elsif ($r->{status} == 503) {
+        $full++;
+        last if $full >= 3;
+    }
+}
+cmp_ok($ok, '>', 10, "$ok paid keys were tracked");
+is($full, 3, 'then a new key is refused with 503');
+is($r->{json}{error}{code}, 'limits_zone_full', '503: code');
+ok($r->{headers}{'retry-after'}, '503: Retry-After');
+like($t->error_log, qr/\[error\].*too full to track the key "paid\d+"/,
+     'the refusal is logged at error level');
+
+$s = status();
+my @paid = grep { /^paid\d+$/ } keys %{$s->{budgets}};
+is(scalar @paid, $ok, 'every paid key is still tracked');
+is(scalar(grep { $s->{budgets}{$_}{spent_usd} != 1 } @paid), 0,
+   'with its spend');
+is(ask('paid1')->{status}, 200, 'a tracked key is still admitted');
+
+$t->stop(quiet => 1);
+
+# ---- nginx -t ------------------------------------------------------------------
+
+my ($rc, $out) = $t->nginx_t_http(conf(budget =>
+                                       'llm_route_budget $http_x_team 5x;'));
+isnt($rc, 0, 'bad limit: nginx -t fails');
+like($out, qr/invalid limit "5x" in "llm_route_budget"/, 'bad limit: message');
+
+($rc, $out) = $t->nginx_t_http(conf(budget =>
+                          'llm_route_budget $http_x_team 5 period=year;'));
+isnt($rc, 0, 'bad period: nginx -t fails');
+like($out, qr/invalid parameter "period=year" in "llm_route_budget"/,
+     'bad period: message');
+
+($rc, $out) = $t->nginx_t_http(conf(budget =>
+                          'llm_route_budget $http_x_team 0.0000000000001;'));
+isnt($rc, 0, 'too many decimals: nginx -t fails');
+
+my $nozone = conf(budget => 'llm_route_budget $http_x_team 5;');
+$nozone =~ s/^\s*llm_route_zone [^;]*;//m;
+$nozone =~ s/location = \/llm\/status \{ llm_route_status; \}//;
+($rc, $out) = $t->nginx_t_http($nozone);
+isnt($rc, 0, 'no zone: nginx -t fails');
+like($out, qr/"llm_route_budget" in .*:\d+ needs "llm_route_zone"/,
+     'no zone: message');
+
+($rc, $out) = $t->nginx_t_http(conf(budget =>
+                                    'llm_route_budget $http_x_team 2.50 '
+                                    . 'period=week;'));
+is($rc, 0, 'a good budget passes nginx -t') or diag($out);
+
+$t->done_testing;
