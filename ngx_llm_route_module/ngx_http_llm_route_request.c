@@ -575,6 +575,29 @@ ngx_http_llm_route_process(ngx_http_request_t *r,
         ctx->reason.len = p - why.data;
     }
 
+    /* budgets and rate limits (limits.c): admitted by estimate */
+    {
+        uint64_t     prompt_est, completion_est;
+        llr_price_t  price;
+
+        prompt_est = llr_estimate_tokens(ctx->view.text_bytes);
+        completion_est = ctx->view.max_tokens >= 0
+                         ? (uint64_t) ctx->view.max_tokens : 256;
+
+        ctx->est_tokens = llr_add_sat(prompt_est, completion_est);
+
+        price.input = ctx->deployment->input;
+        price.output = ctx->deployment->output;
+        price.cached_input = ctx->deployment->cached_input;
+
+        ctx->est_cost_pusd = llr_cost(&price, prompt_est, 0, completion_est);
+
+        rc = ngx_http_llm_route_limits_admit(r, ctx);
+        if (rc != NGX_OK || ctx->responded) {
+            return rc;
+        }
+    }
+
     return ngx_http_llm_route_finish_body(r, ctx);
 }
 

@@ -442,7 +442,8 @@ ngx_http_llm_route_watch(ngx_http_request_t *r, ngx_http_llm_route_ctx_t *ctx,
  *
  * It goes before the flush nginx sends when the upstream failed (the
  * upstream connection is closed by then) or before the last buffer of a
- * stream that ended without "data: [DONE]".
+ * stream that ended without "data: [DONE]".  The leading blank line is
+ * sent only when the stream stopped inside an event.
  */
 
 static ngx_int_t
@@ -481,7 +482,9 @@ ngx_http_llm_route_stream_end(ngx_http_request_t *r,
             }
 
             eb->memory = 1;
-            eb->pos = event;
+
+            /* the blank line ends an event the provider left unfinished */
+            eb->pos = llr_sse_in_event(sse) ? event : event + 2;
             eb->last = event + sizeof(event) - 1;
             eb->start = eb->pos;
             eb->end = eb->last;
@@ -837,6 +840,8 @@ ngx_http_llm_route_log_handler(ngx_http_request_t *r)
     if (ctx->exhausted) {
         /* every attempt failed: the request counts, as an error */
 
+        ngx_http_llm_route_limits_settle(r, ctx);
+
         if (sh == NULL) {
             return NGX_OK;
         }
@@ -862,6 +867,7 @@ ngx_http_llm_route_log_handler(ngx_http_request_t *r)
     }
 
     ngx_http_llm_route_account(r, ctx);
+    ngx_http_llm_route_limits_settle(r, ctx);
 
     if (sh == NULL) {
         return NGX_OK;

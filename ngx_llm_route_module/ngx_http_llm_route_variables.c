@@ -32,6 +32,9 @@ typedef enum {
 } ngx_http_llm_route_var_e;
 
 
+#define NGX_HTTP_LLM_ROUTE_VAR_MAX  256
+
+
 static ngx_int_t ngx_http_llm_route_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 
@@ -117,8 +120,9 @@ static ngx_int_t
 ngx_http_llm_route_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
-    u_char                           *p;
+    u_char                           *p, c;
     ngx_str_t                        *s;
+    ngx_uint_t                        i;
     ngx_http_llm_route_ctx_t         *ctx;
     ngx_http_llm_route_provider_t    *pr;
     ngx_http_llm_route_deployment_t  *d;
@@ -162,8 +166,32 @@ ngx_http_llm_route_variable(ngx_http_request_t *r,
         break;
 
     case NGX_HTTP_LLM_ROUTE_VAR_REQUESTED_MODEL:
-        s = ctx->view.model ? &ctx->requested_model : NULL;
-        break;
+        if (ctx->view.model == NULL) {
+            break;
+        }
+
+        /*
+         * what the client sent may hold any character: it may end up in
+         * a header (proxy_set_header, add_header) or a log line, so
+         * control characters become '?' and the length is capped
+         */
+
+        v->len = ngx_min(ctx->requested_model.len,
+                         NGX_HTTP_LLM_ROUTE_VAR_MAX);
+
+        p = ngx_pnalloc(r->pool, v->len);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        v->data = p;
+
+        for (i = 0; i < v->len; i++) {
+            c = ctx->requested_model.data[i];
+            p[i] = (c < 0x20 || c == 0x7f) ? '?' : c;
+        }
+
+        goto found;
 
     case NGX_HTTP_LLM_ROUTE_VAR_POLICY:
         s = ctx->policy ? &ctx->policy->name : NULL;

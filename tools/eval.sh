@@ -43,11 +43,12 @@ echo "## Difficulty, cross domain"
 echo
 
 # difficulty trained on GSM8K only, tested on MMLU; and on MMLU only,
-# tested on GSM8K
-"$TRAIN" -o "$WORK/x-gsm8k.model" --bits 16 --label gain \
+# tested on GSM8K; the difficulty options of tools/train-default.sh
+DIFF_OPTS="--diff-epochs 12 --diff-hashed-lr 0.3"
+"$TRAIN" -o "$WORK/x-gsm8k.model" --bits 16 --label gain $DIFF_OPTS \
     --task-data "$WORK/task-train.jsonl" \
     --difficulty-data "$WORK/diff-train-gsm8k.jsonl" 2>/dev/null
-"$TRAIN" -o "$WORK/x-mmlu.model" --bits 16 --label gain \
+"$TRAIN" -o "$WORK/x-mmlu.model" --bits 16 --label gain $DIFF_OPTS \
     --task-data "$WORK/task-train.jsonl" \
     --difficulty-data "$WORK/diff-train-mmlu.jsonl" 2>/dev/null
 

@@ -2,34 +2,38 @@
 #
 # tools/soak.sh: a scripted soak of ngx_llm_route_module.
 #
-#   tools/soak.sh [--minutes N] [--seconds N] [--connections C]
-#                 [--threads T] [--reload-every S] [--no-kill] [--keep]
+#   tools/soak.sh [--minutes N | --seconds N] [--connections C]
+#                 [--threads T] [--reload-every S] [--no-kill] [--close]
+#                 [--keep]
 #
-# Starts nginx (2 workers) with the module routing to an in-nginx
-# llm_route_mock provider (a mix of explicit models, the "auto" policy,
-# JSON and SSE answers), with llm_route_zone and llm_route_status; runs wrk
-# for the duration (default 10 minutes), "nginx -s reload" every 30 s, and
-# once, a little after the middle, SIGKILLs one worker.  Every 30 s it
-# samples the RSS of the master and the workers (just before each reload).
+# Starts the router (nginx, 2 workers, llm_route_zone, llm_route_status) in
+# front of an llm_route_mock provider that runs in a second nginx (never
+# reloaded or killed), with a mix of explicit models and the "auto" policy,
+# JSON and SSE answers; runs wrk for the duration (default 10 minutes),
+# "nginx -s reload" every 30 s and, once, 15 s after the reload nearest to
+# the middle, SIGKILLs one worker.  Every 30 s (just before each reload)
+# it samples the RSS of the master and the workers and prints the series.
 #
-# Afterwards it checks, and exits non-zero when one fails:
+# Afterwards it checks, and exits 1 when one fails:
 #   - wrk: no non-2xx answer, no connect/write/timeout error, and at most
-#     C read errors (C = connections: wrk does not pipeline, so each
-#     connection has at most one request in flight; only the connections
-#     of the killed worker can lose one);
+#     C read errors for the kill (C = connections: wrk does not pipeline,
+#     so each connection has at most one request in flight), plus C per
+#     reload with keepalive (nginx's graceful shutdown closes idle
+#     keepalive connections; a request written at that moment is never
+#     read).  --close (Connection: close) removes that race;
 #   - the status endpoint: totals.requests == the sum over models, and
 #     wrk_done - C <= totals.requests <= wrk_done + wrk_errors + C (a
 #     request is counted once its response is logged; the slack is the
 #     requests in flight on the killed worker and at wrk's end);
 #   - error.log: no [alert]/[crit]/[emerg] and no "exited on signal" other
 #     than the one for the killed worker;
-#   - RSS flat: the sum of the workers' RSS in the last samples is within
-#     RSS_SLACK_KB (default 8192) of the samples after warm-up, and the
-#     master's within the same slack.
+#   - RSS flat: after the first two samples (warm-up), the range of the
+#     workers' RSS sum and of the master's RSS are <= RSS_SLACK_KB (8192).
 #
 # Environment: NGINX (default /usr/sbin/nginx), MODULE (default
-# build/ngx_http_llm_route_module.so), WRK (default wrk; apt-get installs it
-# when missing), RSS_SLACK_KB.
+# build/ngx_http_llm_route_module.so; copy it elsewhere if make may run
+# during the soak: reloads load the .so again), WRK (default wrk; apt-get
+# installs it when missing), RSS_SLACK_KB.  See docs/hardening.md.
 
 set -u
 
@@ -271,7 +275,8 @@ sample start
 
 "$WRK" -t"$THREADS" -c"$CONNS" -d"${SECONDS_TOTAL}s" --timeout 10s \
     -s "$DIR/mix.lua" "http://127.0.0.1:$PORT" \
-    -- "$( [ "$CLOSE" = 1 ] && echo close || echo keepalive )" > "$DIR/wrk.out" 2>&1 &
+    -- "$( [ "$CLOSE" = 1 ] && echo close || echo keepalive )" \
+    > "$DIR/wrk.out" 2>&1 &
 WRK_PID=$!
 
 # the kill: 15 s after the reload nearest to the middle
@@ -313,7 +318,8 @@ echo "---- wrk"
 cat "$DIR/wrk.out"
 echo "---- checks (reloads: $RELOADS, killed worker: ${KILLED:-none})"
 
-KILLED="$KILLED" CONNS=$CONNS KILL=$KILL CLOSE=$CLOSE RELOADS=$RELOADS RSS_SLACK_KB=$RSS_SLACK_KB \
+KILLED="$KILLED" CONNS=$CONNS KILL=$KILL CLOSE=$CLOSE RELOADS=$RELOADS \
+RSS_SLACK_KB=$RSS_SLACK_KB \
 WRK_RC=$WRK_RC perl -MJSON::PP -e '
     use strict; use warnings;
     my $dir = shift;

@@ -130,8 +130,36 @@ static const char  *texts[] = {
     "```c\nint\nmain(void)\n{\n    return 0;\n}\n```\nWhy does this "
     "compile?  \xc3\xa9t\xc3\xa9 \xe4\xb8\xad\xe6\x96\x87 $x^2 + y^2 = "
     "z^2$ and \\frac{1}{2}...\n\n    indented line;\n",
+    "A shirt costs $1,250.50 and is 20% off. She buys 3/4 of a pie at "
+    "10:30. How much does she pay in total, if each of the 12 guests "
+    "pays $7 more than the 3 hosts, and the tip is 15%? Show every "
+    "step of the calculation, then give the final answer only.",
     NULL
 };
+
+
+/* the dense features of one user message */
+static void
+dense_of(const llr_cls_model_t *m, const char *text, float *d)
+{
+    void             *st;
+    llr_req_view_t    view;
+    llr_text_sink_t   sink;
+    llr_cls_result_t  res;
+
+    st = malloc(llr_cls_state_size(m));
+    llr_cls_state_init(st, m);
+    llr_cls_sink(st, &sink);
+    sink.message_begin(sink.ctx, "user", 0);
+    sink.text(sink.ctx, (const unsigned char *) text, strlen(text));
+    sink.message_end(sink.ctx);
+    memset(&view, 0, sizeof(view));
+    view.messages = 1;
+    view.user_turns = 1;
+    llr_cls_finish(st, &view, &res);
+    memcpy(d, llr_cls_state_dense(st), LLR_CLS_NSTRUCT * sizeof(float));
+    free(st);
+}
 
 
 int
@@ -269,6 +297,12 @@ main(void)
     ok(lm == NULL && strstr(err, "version 99"), "wrong version: %s", err);
 
     memcpy(bad, img, len);
+    bad[8] = 1;
+    lm = llr_cls_model_load(bad, len, t_alloc, pool, err, sizeof(err));
+    ok(lm == NULL && strstr(err, "version 1 is not supported")
+       && strstr(err, "version 2"), "an old version 1 file: %s", err);
+
+    memcpy(bad, img, len);
     bad[0] = 'X';
     lm = llr_cls_model_load(bad, len, t_alloc, pool, err, sizeof(err));
     ok(lm == NULL && strstr(err, "magic"), "wrong magic: %s", err);
@@ -311,6 +345,29 @@ main(void)
         llr_cls_finish(st, &view, &r1);
         is_str(r1.task_name, "code", "translation then code: code");
         free(st);
+    }
+
+    /* the difficulty features of a word problem */
+    {
+        float  d[LLR_CLS_NSTRUCT], e[LLR_CLS_NSTRUCT];
+
+        dense_of(m, "A shirt costs $1,250.50 and is 20% off. She buys "
+                 "3/4 of a pie. How much?", d);
+        dense_of(m, "Tell me about the history of the Roman empire", e);
+
+        ok(d[52] == 1.0f && e[52] == 0.0f,
+           "fractions and decimals: 3/4, 250.50 (%g, %g)", d[52], e[52]);
+        ok(d[53] == 1.0f && e[53] == 0.0f, "a percentage (%g, %g)", d[53],
+           e[53]);
+        ok(d[51] > 0.0f && e[51] == 0.0f, "a big number: 1,250 (%g, %g)",
+           d[51], e[51]);
+        ok(d[54] > 0.0f && e[54] == 0.0f, "money: $ (%g, %g)", d[54],
+           e[54]);
+        ok(d[48] > e[48], "sentences counted (%g > %g)", d[48], e[48]);
+        ok(d[16] > 0.0f && e[16] == 0.0f, "numbers counted (%g, %g)", d[16],
+           e[16]);
+        ok(fabs(d[10] - log2(1.0 + 68) / 14.0) < 0.02,
+           "log2 length, approximated (%g)", d[10]);
     }
 
     free(big);

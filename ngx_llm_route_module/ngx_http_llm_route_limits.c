@@ -1,0 +1,1577 @@
+
+/*
+ * ngx_llm_route_module: budgets and rate limits.
+ *
+ *     llm_route_budget KEY LIMIT_USD [period=minute|hour|day|week|month|total];
+ *     llm_route_rate   KEY [rpm=N] [tpm=N];
+ *
+ * The counts live in the zone (llm_route_zone): an rbtree of nodes keyed
+ * by (identity of the directive, evaluated key) and an LRU queue, in the
+ * zone's slab pool, as limit_req keeps its states.  Every access to a
+ * node is made with the slab mutex held, briefly (no I/O, no allocation
+ * but the node's own): admission checks and reserves in one step, so
+ * concurrent requests of every worker see each other's reservations.
+ *
+ * Identity.  A budget node belongs to the directive's key expression (its
+ * text, e.g. "$http_x_team") and period; a rate node to its key
+ * expression and its rpm and tpm values.  Both survive a reload (the zone
+ * is adopted): changing a budget's limit keeps what was spent in the
+ * period, changing its key or period starts a new count.
+ *
+ * Budgets.  Admission: refused with 429 when spent + reserved >= limit,
+ * otherwise the request's estimated cost is reserved.  Settlement (log
+ * phase): the reservation is released and the actual cost charged to the
+ * period in progress at that time.  The spent amounts are written to the
+ * state file (the reservations are not: nothing is in flight after a
+ * restart).
+ *
+ * Rate limits.  A sliding window (core/llr_limits.h): one request and
+ * the estimated tokens are counted at admission, the tokens corrected to
+ * the actual usage at settlement.
+ *
+ * A full zone.  When a node cannot be allocated, idle nodes are evicted
+ * from the least recently used end: a budget node with nothing spent in
+ * its current period and nothing reserved, a rate node whose windows are
+ * empty.  Never one that still counts.  If that frees nothing, the request
+ * is refused with 503 ("limits_zone_full") and an error is logged: a key
+ * that cannot be tracked is not let through unlimited.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_llm_route_module.h"
+#include "ngx_http_llm_route_zone.h"
+#include "llr_cost.h"
+#include "llr_limits.h"
+
+
+#define NGX_HTTP_LLM_ROUTE_LIMIT_BUDGET   1
+#define NGX_HTTP_LLM_ROUTE_LIMIT_RATE     2
+
+#define NGX_HTTP_LLM_ROUTE_LIMIT_KEY_MAX  1024
+
+/* at most this many nodes are evicted for one new node */
+#define NGX_HTTP_LLM_ROUTE_LIMIT_EVICT    64
+
+#define NGX_HTTP_LLM_ROUTE_LIMITS_MAGIC   0x4c4c524c494d4954ULL
+
+
+/* one llm_route_budget or llm_route_rate directive */
+typedef struct {
+    ngx_http_complex_value_t          key;
+    ngx_uint_t                        kind;
+    uint64_t                          ident;
+    uint64_t                          limit;      /* budgets: pUSD */
+    llr_period_e                      period;
+    uint64_t                          rpm;        /* 0: not limited */
+    uint64_t                          tpm;
+    ngx_str_t                         file;
+    ngx_uint_t                        line;
+} ngx_http_llm_route_limit_t;
+
+
+/* in the zone */
+
+typedef struct {
+    uint64_t                          magic;
+    ngx_rbtree_t                      rbtree;
+    ngx_rbtree_node_t                 sentinel;
+    ngx_queue_t                       queue;      /* LRU: the newest first */
+    ngx_uint_t                        nodes;
+    ngx_uint_t                        evicted;
+    ngx_uint_t                        full;       /* refused: no room */
+    time_t                            full_logged;
+} ngx_http_llm_route_limits_sh_t;
+
+
+typedef struct {
+    ngx_rbtree_node_t                 node;       /* key: hash */
+    ngx_queue_t                       queue;
+    uint64_t                          ident;
+    uint32_t                          kind;
+    uint32_t                          period;
+    uint64_t                          limit;      /* as last applied */
+    int64_t                           period_start;
+    uint64_t                          spent;
+    uint64_t                          reserved;
+    llr_window_t                      req;
+    llr_window_t                      tok;
+    uint64_t                          rpm;
+    uint64_t                          tpm;
+    uint64_t                          rejected;
+    ngx_uint_t                        inflight;
+    time_t                            last;
+    size_t                            len;
+    u_char                            key[1];
+} ngx_http_llm_route_limit_node_t;
+
+
+/* per request: what was reserved, for the settlement */
+
+typedef struct {
+    ngx_http_llm_route_limit_node_t  *node;
+    uint64_t                          est;        /* pUSD or tokens */
+    int64_t                           tok_start;  /* the tokens' window */
+    unsigned                          tpm:1;
+} ngx_http_llm_route_limit_entry_t;
+
+
+typedef struct {
+    ngx_slab_pool_t                  *shpool;
+    ngx_http_llm_route_limit_entry_t *entries;
+    ngx_uint_t                        n;
+    unsigned                          settled:1;
+} ngx_http_llm_route_limits_req_t;
+
+
+/* the state file's limits section: one record per budget node */
+
+typedef struct {
+    uint64_t                          ident;
+    int64_t                           period_start;
+    uint64_t                          spent;
+    uint64_t                          limit;
+    uint32_t                          kind;
+    uint32_t                          period;
+    uint32_t                          len;
+    uint32_t                          reserved0;
+    /* u_char                         key[len], padded to 8 */
+} ngx_http_llm_route_limit_record_t;
+
+
+static ngx_http_llm_route_limit_node_t *ngx_http_llm_route_limit_lookup(
+    ngx_http_llm_route_limits_sh_t *lsh, uint64_t ident, ngx_str_t *key);
+static ngx_http_llm_route_limit_node_t *ngx_http_llm_route_limit_create(
+    ngx_slab_pool_t *shpool, ngx_http_llm_route_limits_sh_t *lsh,
+    ngx_uint_t kind, uint64_t ident, ngx_str_t *key, int64_t now_ms);
+static ngx_int_t ngx_http_llm_route_limit_idle(
+    ngx_http_llm_route_limit_node_t *ln, int64_t now_ms);
+static void ngx_http_llm_route_limit_period(
+    ngx_http_llm_route_limit_node_t *ln, time_t now);
+static void ngx_http_llm_route_limits_release(
+    ngx_http_llm_route_limits_req_t *st, uint64_t cost, uint64_t tokens);
+static void ngx_http_llm_route_limits_cleanup(void *data);
+static ngx_int_t ngx_http_llm_route_limit_header(ngx_http_request_t *r,
+    const char *name, u_char *value, size_t len);
+static void ngx_http_llm_route_limit_rbtree_insert(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
+static uint64_t ngx_http_llm_route_limit_hash(uint64_t h, u_char *p,
+    size_t len);
+static int64_t ngx_http_llm_route_limit_now_ms(void);
+
+
+/* ---- directives --------------------------------------------------------- */
+
+
+static char *
+ngx_http_llm_route_limit_key(ngx_conf_t *cf, ngx_http_llm_route_limit_t *l,
+    ngx_str_t *value)
+{
+    ngx_http_compile_complex_value_t   ccv;
+
+    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+    ccv.cf = cf;
+    ccv.value = value;
+    ccv.complex_value = &l->key;
+
+    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    l->file = cf->conf_file->file.name;
+    l->line = cf->conf_file->line;
+
+    return NGX_CONF_OK;
+}
+
+
+char *
+ngx_http_llm_route_budget(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_llm_route_loc_conf_t *lcf = conf;
+
+    u_char                      kind;
+    ngx_str_t                  *value, s;
+    ngx_uint_t                  i;
+    const char                 *err;
+    ngx_http_llm_route_limit_t *l;
+
+    value = cf->args->elts;
+
+    if (lcf->budgets == NULL) {
+        lcf->budgets = ngx_array_create(cf->pool, 2,
+                                        sizeof(ngx_http_llm_route_limit_t));
+        if (lcf->budgets == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    l = ngx_array_push(lcf->budgets);
+    if (l == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(l, sizeof(ngx_http_llm_route_limit_t));
+
+    l->kind = NGX_HTTP_LLM_ROUTE_LIMIT_BUDGET;
+    l->period = LLR_PERIOD_DAY;
+
+    if (ngx_http_llm_route_limit_key(cf, l, &value[1]) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    s = value[2];
+
+    if (s.len && s.data[0] == '$') {
+        /* "$5" reads naturally but nginx would take it as a variable */
+        s.data++;
+        s.len--;
+    }
+
+    if (llr_parse_decimal((char *) s.data, s.len, 12, UINT64_MAX, &l->limit,
+                          &err)
+        != 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid limit \"%V\" in \"%V\": %s (a USD "
+                           "amount such as 5 or 0.25, at most 12 decimals)",
+                           &value[2], &cmd->name, err);
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 3; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "period=", 7) == 0
+            && llr_period_parse((char *) value[i].data + 7, value[i].len - 7,
+                                &l->period)
+               == 0)
+        {
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\" in \"%V\", expected "
+                           "period=minute|hour|day|week|month|total",
+                           &value[i], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    kind = NGX_HTTP_LLM_ROUTE_LIMIT_BUDGET;
+    l->ident = ngx_http_llm_route_limit_hash(0xcbf29ce484222325ULL, &kind, 1);
+    l->ident = ngx_http_llm_route_limit_hash(l->ident, value[1].data,
+                                             value[1].len);
+    l->ident = ngx_http_llm_route_limit_hash(l->ident,
+                                             (u_char *) &l->period,
+                                             sizeof(l->period));
+
+    return NGX_CONF_OK;
+}
+
+
+char *
+ngx_http_llm_route_rate(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_llm_route_loc_conf_t *lcf = conf;
+
+    u_char                      kind;
+    uint64_t                   *n;
+    ngx_str_t                  *value;
+    ngx_uint_t                  i, skip;
+    const char                 *err;
+    ngx_http_llm_route_limit_t *l;
+
+    value = cf->args->elts;
+
+    if (lcf->rates == NULL) {
+        lcf->rates = ngx_array_create(cf->pool, 2,
+                                      sizeof(ngx_http_llm_route_limit_t));
+        if (lcf->rates == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    l = ngx_array_push(lcf->rates);
+    if (l == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(l, sizeof(ngx_http_llm_route_limit_t));
+
+    l->kind = NGX_HTTP_LLM_ROUTE_LIMIT_RATE;
+
+    if (ngx_http_llm_route_limit_key(cf, l, &value[1]) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "rpm=", 4) == 0) {
+            n = &l->rpm;
+            skip = 4;
+
+        } else if (ngx_strncmp(value[i].data, "tpm=", 4) == 0) {
+            n = &l->tpm;
+            skip = 4;
+
+        } else {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\" in \"%V\", "
+                               "expected rpm=N or tpm=N",
+                               &value[i], &cmd->name);
+            return NGX_CONF_ERROR;
+        }
+
+        if (*n) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "duplicate parameter \"%V\" in \"%V\"",
+                               &value[i], &cmd->name);
+            return NGX_CONF_ERROR;
+        }
+
+        if (llr_parse_uint((char *) value[i].data + skip, value[i].len - skip,
+                           (uint64_t) 1 << 40, n, &err)
+            != 0
+            || *n == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\" in \"%V\": %s",
+                               &value[i], &cmd->name,
+                               *n == 0 && err == NULL ? "must be positive"
+                                                      : err);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (l->rpm == 0 && l->tpm == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" needs rpm=N, tpm=N or both", &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    kind = NGX_HTTP_LLM_ROUTE_LIMIT_RATE;
+    l->ident = ngx_http_llm_route_limit_hash(0xcbf29ce484222325ULL, &kind, 1);
+    l->ident = ngx_http_llm_route_limit_hash(l->ident, value[1].data,
+                                             value[1].len);
+    l->ident = ngx_http_llm_route_limit_hash(l->ident, (u_char *) &l->rpm,
+                                             sizeof(uint64_t));
+    l->ident = ngx_http_llm_route_limit_hash(l->ident, (u_char *) &l->tpm,
+                                             sizeof(uint64_t));
+
+    return NGX_CONF_OK;
+}
+
+
+/* from merge_loc_conf: a level's lists replace its parent's */
+
+char *
+ngx_http_llm_route_limits_merge(ngx_conf_t *cf,
+    ngx_http_llm_route_loc_conf_t *prev, ngx_http_llm_route_loc_conf_t *conf)
+{
+    ngx_array_t                     *a;
+    ngx_uint_t                       k;
+    ngx_http_llm_route_limit_t      *l;
+    ngx_http_llm_route_main_conf_t  *mcf;
+
+    if (conf->budgets == NULL) {
+        conf->budgets = prev->budgets;
+    }
+
+    if (conf->rates == NULL) {
+        conf->rates = prev->rates;
+    }
+
+    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_llm_route_module);
+
+    if (mcf->shm_zone) {
+        return NGX_CONF_OK;
+    }
+
+    for (k = 0; k < 2; k++) {
+        a = k ? conf->rates : conf->budgets;
+
+        if (a == NULL || a->nelts == 0) {
+            continue;
+        }
+
+        l = a->elts;
+
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"%s\" in %V:%ui needs \"llm_route_zone\" in the "
+                      "http{} block",
+                      k ? "llm_route_rate" : "llm_route_budget",
+                      &l[0].file, l[0].line);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* ---- the zone ----------------------------------------------------------- */
+
+
+/* zone.c, when the zone is created (the master, nothing runs yet) */
+
+ngx_int_t
+ngx_http_llm_route_limits_init_zone(ngx_shm_zone_t *shm_zone,
+    ngx_http_llm_route_shm_t *sh)
+{
+    ngx_slab_pool_t                 *shpool;
+    ngx_http_llm_route_limits_sh_t  *lsh;
+
+    shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    lsh = ngx_slab_calloc(shpool, sizeof(ngx_http_llm_route_limits_sh_t));
+    if (lsh == NULL) {
+        return NGX_ERROR;
+    }
+
+    lsh->magic = NGX_HTTP_LLM_ROUTE_LIMITS_MAGIC;
+
+    ngx_rbtree_init(&lsh->rbtree, &lsh->sentinel,
+                    ngx_http_llm_route_limit_rbtree_insert);
+    ngx_queue_init(&lsh->queue);
+
+    sh->limits = lsh;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_llm_route_limit_rbtree_insert(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
+{
+    ngx_rbtree_node_t                **p;
+    ngx_http_llm_route_limit_node_t   *ln, *lnt;
+
+    for ( ;; ) {
+
+        if (node->key < temp->key) {
+            p = &temp->left;
+
+        } else if (node->key > temp->key) {
+            p = &temp->right;
+
+        } else {
+            ln = (ngx_http_llm_route_limit_node_t *) node;
+            lnt = (ngx_http_llm_route_limit_node_t *) temp;
+
+            if (ln->ident != lnt->ident) {
+                p = ln->ident < lnt->ident ? &temp->left : &temp->right;
+
+            } else {
+                p = ngx_memn2cmp(ln->key, lnt->key, ln->len, lnt->len) < 0
+                    ? &temp->left : &temp->right;
+            }
+        }
+
+        if (*p == sentinel) {
+            break;
+        }
+
+        temp = *p;
+    }
+
+    *p = node;
+    node->parent = temp;
+    node->left = sentinel;
+    node->right = sentinel;
+    ngx_rbt_red(node);
+}
+
+
+static uint64_t
+ngx_http_llm_route_limit_hash(uint64_t h, u_char *p, size_t len)
+{
+    while (len--) {
+        h ^= *p++;
+        h *= 0x100000001b3ULL;
+    }
+
+    return h;
+}
+
+
+static int64_t
+ngx_http_llm_route_limit_now_ms(void)
+{
+    ngx_time_t  *tp;
+
+    tp = ngx_timeofday();
+
+    return (int64_t) tp->sec * 1000 + tp->msec;
+}
+
+
+/* with the mutex held */
+
+static ngx_http_llm_route_limit_node_t *
+ngx_http_llm_route_limit_lookup(ngx_http_llm_route_limits_sh_t *lsh,
+    uint64_t ident, ngx_str_t *key)
+{
+    ngx_int_t                         rc;
+    ngx_rbtree_key_t                  hash;
+    ngx_rbtree_node_t                *node, *sentinel;
+    ngx_http_llm_route_limit_node_t  *ln;
+
+    hash = (ngx_rbtree_key_t) ngx_http_llm_route_limit_hash(ident, key->data,
+                                                            key->len);
+
+    node = lsh->rbtree.root;
+    sentinel = lsh->rbtree.sentinel;
+
+    while (node != sentinel) {
+
+        if (hash < node->key) {
+            node = node->left;
+            continue;
+        }
+
+        if (hash > node->key) {
+            node = node->right;
+            continue;
+        }
+
+        ln = (ngx_http_llm_route_limit_node_t *) node;
+
+        if (ident != ln->ident) {
+            node = ident < ln->ident ? node->left : node->right;
+            continue;
+        }
+
+        rc = ngx_memn2cmp(key->data, ln->key, key->len, ln->len);
+
+        if (rc == 0) {
+            return ln;
+        }
+
+        node = rc < 0 ? node->left : node->right;
+    }
+
+    return NULL;
+}
+
+
+/* nothing counts in it any more: it may be evicted */
+
+static ngx_int_t
+ngx_http_llm_route_limit_idle(ngx_http_llm_route_limit_node_t *ln,
+    int64_t now_ms)
+{
+    time_t  now;
+
+    if (ln->inflight || ln->reserved) {
+        return 0;
+    }
+
+    if (ln->kind == NGX_HTTP_LLM_ROUTE_LIMIT_BUDGET) {
+        now = (time_t) (now_ms / 1000);
+
+        if (ln->spent == 0) {
+            return 1;
+        }
+
+        return ln->period != LLR_PERIOD_TOTAL
+               && llr_period_next((llr_period_e) ln->period, ln->period_start)
+                  <= now;
+    }
+
+    llr_window_advance(&ln->req, now_ms);
+    llr_window_advance(&ln->tok, now_ms);
+
+    return ln->req.cur == 0 && ln->req.prev == 0
+           && ln->tok.cur == 0 && ln->tok.prev == 0;
+}
+
+
+static ngx_http_llm_route_limit_node_t *
+ngx_http_llm_route_limit_create(ngx_slab_pool_t *shpool,
+    ngx_http_llm_route_limits_sh_t *lsh, ngx_uint_t kind, uint64_t ident,
+    ngx_str_t *key, int64_t now_ms)
+{
+    size_t                            size;
+    ngx_uint_t                        evicted;
+    ngx_queue_t                      *q, *prev;
+    ngx_http_llm_route_limit_node_t  *ln, *old;
+
+    size = offsetof(ngx_http_llm_route_limit_node_t, key) + key->len;
+
+    ln = ngx_slab_alloc_locked(shpool, size);
+
+    evicted = 0;
+    q = ngx_queue_last(&lsh->queue);
+
+    while (ln == NULL && q != ngx_queue_sentinel(&lsh->queue)
+           && evicted < NGX_HTTP_LLM_ROUTE_LIMIT_EVICT)
+    {
+        prev = ngx_queue_prev(q);
+        old = ngx_queue_data(q, ngx_http_llm_route_limit_node_t, queue);
+
+        if (ngx_http_llm_route_limit_idle(old, now_ms)) {
+            ngx_queue_remove(q);
+            ngx_rbtree_delete(&lsh->rbtree, &old->node);
+            ngx_slab_free_locked(shpool, old);
+            lsh->nodes--;
+            lsh->evicted++;
+            evicted++;
+
+            ln = ngx_slab_alloc_locked(shpool, size);
+        }
+
+        q = prev;
+    }
+
+    if (ln == NULL) {
+        return NULL;
+    }
+
+    ngx_memzero(ln, size);
+
+    ln->node.key = (ngx_rbtree_key_t)
+                   ngx_http_llm_route_limit_hash(ident, key->data, key->len);
+    ln->ident = ident;
+    ln->kind = (uint32_t) kind;
+    ln->len = key->len;
+    ngx_memcpy(ln->key, key->data, key->len);
+
+    ngx_rbtree_insert(&lsh->rbtree, &ln->node);
+    ngx_queue_insert_head(&lsh->queue, &ln->queue);
+    lsh->nodes++;
+
+    return ln;
+}
+
+
+/* a budget node in the period of now: a new period starts from zero */
+
+static void
+ngx_http_llm_route_limit_period(ngx_http_llm_route_limit_node_t *ln,
+    time_t now)
+{
+    int64_t  start;
+
+    start = llr_period_start((llr_period_e) ln->period, now);
+
+    if (start != ln->period_start) {
+        ln->period_start = start;
+        ln->spent = 0;
+    }
+}
+
+
+/* ---- admission ---------------------------------------------------------- */
+
+
+typedef struct {
+    ngx_http_llm_route_limit_t       *limit;
+    ngx_str_t                         key;
+    ngx_http_llm_route_limit_node_t  *node;
+} ngx_http_llm_route_limit_match_t;
+
+
+ngx_int_t
+ngx_http_llm_route_limits_admit(ngx_http_request_t *r,
+    ngx_http_llm_route_ctx_t *ctx)
+{
+    u_char                            *p, buf[64];
+    size_t                             len;
+    time_t                             now, reset;
+    int64_t                            now_ms, wait, wait_ms;
+    uint64_t                           reserved;
+    ngx_int_t                          rc;
+    ngx_str_t                          msg, value;
+    ngx_uint_t                         i, j, n, status, refused, hdr_req,
+                                       hdr_tok;
+    const char                        *type, *code;
+    ngx_slab_pool_t                   *shpool;
+    ngx_pool_cleanup_t                *cln;
+    ngx_http_llm_route_shm_t          *sh;
+    ngx_http_llm_route_limit_t        *budgets, *rates;
+    ngx_http_llm_route_limits_sh_t    *lsh;
+    ngx_http_llm_route_loc_conf_t     *lcf;
+    ngx_http_llm_route_main_conf_t    *mcf;
+    ngx_http_llm_route_limit_node_t   *ln;
+    ngx_http_llm_route_limits_req_t   *st;
+    ngx_http_llm_route_limit_match_t  *m;
+    ngx_http_llm_route_limit_entry_t  *e;
+    uint64_t                           lim_req, rem_req, rst_req,
+                                       lim_tok, rem_tok, rst_tok, usage;
+
+    if (ctx->limits) {
+        /* admitted once for the whole request, failovers included */
+        return NGX_OK;
+    }
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_route_module);
+
+    n = (lcf->budgets ? lcf->budgets->nelts : 0)
+        + (lcf->rates ? lcf->rates->nelts : 0);
+
+    if (n == 0) {
+        return NGX_OK;
+    }
+
+    sh = ngx_http_llm_route_shm(r);
+
+    if (sh == NULL || sh->limits == NULL) {
+        return NGX_OK;
+    }
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_llm_route_module);
+
+    lsh = sh->limits;
+    shpool = (ngx_slab_pool_t *) mcf->shm_zone->shm.addr;
+
+    /* the keys, evaluated before the lock is taken */
+
+    m = ngx_pcalloc(r->pool, n * sizeof(ngx_http_llm_route_limit_match_t));
+    st = ngx_pcalloc(r->pool, sizeof(ngx_http_llm_route_limits_req_t));
+
+    if (m == NULL || st == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    st->entries = ngx_pcalloc(r->pool,
+                              n * sizeof(ngx_http_llm_route_limit_entry_t));
+    if (st->entries == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    st->shpool = shpool;
+
+    budgets = lcf->budgets ? lcf->budgets->elts : NULL;
+    rates = lcf->rates ? lcf->rates->elts : NULL;
+
+    for (i = 0; i < n; i++) {
+        m[i].limit = budgets && i < lcf->budgets->nelts
+                     ? &budgets[i]
+                     : &rates[i - (budgets ? lcf->budgets->nelts : 0)];
+
+        if (ngx_http_complex_value(r, &m[i].limit->key, &m[i].key)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (m[i].key.len > NGX_HTTP_LLM_ROUTE_LIMIT_KEY_MAX) {
+            m[i].key.len = NGX_HTTP_LLM_ROUTE_LIMIT_KEY_MAX;
+        }
+    }
+
+    now_ms = ngx_http_llm_route_limit_now_ms();
+    now = (time_t) (now_ms / 1000);
+
+    refused = 0;
+    status = 0;
+    wait_ms = -1;
+    type = NULL;
+    code = NULL;
+    ln = NULL;
+
+    lim_req = 0;
+    rem_req = 0;
+    rst_req = 0;
+    lim_tok = 0;
+    rem_tok = 0;
+    rst_tok = 0;
+    hdr_req = 0;
+    hdr_tok = 0;
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    for (i = 0; i < n; i++) {
+
+        if (m[i].key.len == 0) {
+            /* an empty key is not limited */
+            continue;
+        }
+
+        ln = ngx_http_llm_route_limit_lookup(lsh, m[i].limit->ident,
+                                             &m[i].key);
+
+        if (ln == NULL) {
+            ln = ngx_http_llm_route_limit_create(shpool, lsh,
+                                                 m[i].limit->kind,
+                                                 m[i].limit->ident,
+                                                 &m[i].key, now_ms);
+            if (ln == NULL) {
+                refused = 1;
+                status = NGX_HTTP_SERVICE_UNAVAILABLE;
+                lsh->full++;
+                break;
+            }
+
+        } else {
+            ngx_queue_remove(&ln->queue);
+            ngx_queue_insert_head(&lsh->queue, &ln->queue);
+        }
+
+        m[i].node = ln;
+        ln->last = now;
+
+        /* the same node twice in one request: reserved once */
+
+        for (j = 0; j < i; j++) {
+            if (m[j].node == ln) {
+                break;
+            }
+        }
+
+        if (m[i].limit->kind == NGX_HTTP_LLM_ROUTE_LIMIT_BUDGET) {
+            ln->period = (uint32_t) m[i].limit->period;
+            ln->limit = m[i].limit->limit;
+
+            ngx_http_llm_route_limit_period(ln, now);
+
+            reserved = ln->reserved;
+
+            if (j < i) {
+                reserved -= ngx_min(reserved, ctx->est_cost_pusd);
+            }
+
+            if (!llr_budget_admit(ln->spent, reserved, ln->limit)) {
+                refused = 1;
+                status = NGX_HTTP_TOO_MANY_REQUESTS;
+                type = "insufficient_quota";
+                code = "budget_exceeded";
+                ln->rejected++;
+
+                reset = (time_t) llr_period_next(
+                                     (llr_period_e) ln->period,
+                                     ln->period_start);
+                wait_ms = reset ? (int64_t) (reset - now) * 1000 : -1;
+                break;
+            }
+
+            if (j < i) {
+                continue;
+            }
+
+            ln->reserved = llr_add_sat(ln->reserved, ctx->est_cost_pusd);
+            ln->inflight++;
+
+            e = &st->entries[st->n++];
+            e->node = ln;
+            e->est = ctx->est_cost_pusd;
+
+            continue;
+        }
+
+        /* a rate limit */
+
+        if (j < i) {
+            /* the same directive again: counted once */
+            continue;
+        }
+
+        ln->rpm = m[i].limit->rpm;
+        ln->tpm = m[i].limit->tpm;
+
+        if (ln->rpm) {
+            wait = llr_window_admit(&ln->req, now_ms, ln->rpm, 1);
+
+            if (wait != 0) {
+                refused = 1;
+                status = NGX_HTTP_TOO_MANY_REQUESTS;
+                type = "requests";
+                code = "rate_limit_exceeded";
+                wait_ms = wait;
+            }
+        }
+
+        if (!refused && ln->tpm) {
+            wait = llr_window_admit(&ln->tok, now_ms, ln->tpm,
+                                    ctx->est_tokens);
+
+            if (wait != 0) {
+                if (ln->rpm) {
+                    /* undo the request just counted */
+                    ln->req.cur--;
+                }
+
+                refused = 1;
+                status = NGX_HTTP_TOO_MANY_REQUESTS;
+                type = "tokens";
+                code = "rate_limit_exceeded";
+                wait_ms = wait;
+            }
+        }
+
+        /* the headers: the tightest of the limits that apply */
+
+        if (ln->rpm) {
+            usage = llr_window_usage(&ln->req, now_ms);
+
+            if (!hdr_req || ln->rpm - ngx_min(usage, ln->rpm) < rem_req) {
+                hdr_req = 1;
+                lim_req = ln->rpm;
+                rem_req = ln->rpm - ngx_min(usage, ln->rpm);
+                rst_req = llr_window_reset_ms(&ln->req, now_ms);
+            }
+        }
+
+        if (ln->tpm) {
+            usage = llr_window_usage(&ln->tok, now_ms);
+
+            if (!hdr_tok || ln->tpm - ngx_min(usage, ln->tpm) < rem_tok) {
+                hdr_tok = 1;
+                lim_tok = ln->tpm;
+                rem_tok = ln->tpm - ngx_min(usage, ln->tpm);
+                rst_tok = llr_window_reset_ms(&ln->tok, now_ms);
+            }
+        }
+
+        if (refused) {
+            ln->rejected++;
+            break;
+        }
+
+        ln->inflight++;
+
+        e = &st->entries[st->n++];
+        e->node = ln;
+
+        if (ln->tpm) {
+            e->tpm = 1;
+            e->est = ctx->est_tokens;
+            e->tok_start = ln->tok.start;
+        }
+    }
+
+    if (refused) {
+        /* nothing of this request is kept */
+
+        for (i = 0; i < st->n; i++) {
+            e = &st->entries[i];
+            ln = e->node;
+
+            ln->inflight--;
+
+            if (ln->kind == NGX_HTTP_LLM_ROUTE_LIMIT_BUDGET) {
+                ln->reserved -= ngx_min(ln->reserved, e->est);
+                continue;
+            }
+
+            if (ln->rpm && ln->req.cur) {
+                ln->req.cur--;
+            }
+
+            if (e->tpm && ln->tok.start == e->tok_start) {
+                ln->tok.cur -= ngx_min(ln->tok.cur, e->est);
+            }
+        }
+
+        st->n = 0;
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    /* OpenAI's headers, on admitted requests and on 429s alike */
+
+    if (hdr_req) {
+        p = ngx_sprintf(buf, "%uL", lim_req);
+        rc = ngx_http_llm_route_limit_header(r, "x-ratelimit-limit-requests",
+                                             buf, p - buf);
+        p = ngx_sprintf(buf, "%uL", rem_req);
+        rc |= ngx_http_llm_route_limit_header(r,
+                                         "x-ratelimit-remaining-requests",
+                                         buf, p - buf);
+        len = llr_format_duration((char *) buf, sizeof(buf), rst_req);
+        rc |= ngx_http_llm_route_limit_header(r, "x-ratelimit-reset-requests",
+                                              buf, len);
+        if (rc != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    if (hdr_tok) {
+        p = ngx_sprintf(buf, "%uL", lim_tok);
+        rc = ngx_http_llm_route_limit_header(r, "x-ratelimit-limit-tokens",
+                                             buf, p - buf);
+        p = ngx_sprintf(buf, "%uL", rem_tok);
+        rc |= ngx_http_llm_route_limit_header(r,
+                                          "x-ratelimit-remaining-tokens",
+                                          buf, p - buf);
+        len = llr_format_duration((char *) buf, sizeof(buf), rst_tok);
+        rc |= ngx_http_llm_route_limit_header(r, "x-ratelimit-reset-tokens",
+                                              buf, len);
+        if (rc != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    if (!refused) {
+        if (st->n) {
+            cln = ngx_pool_cleanup_add(r->pool, 0);
+            if (cln == NULL) {
+                ngx_http_llm_route_limits_release(st, 0, 0);
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            cln->handler = ngx_http_llm_route_limits_cleanup;
+            cln->data = st;
+        }
+
+        ctx->limits = st;
+
+        return NGX_OK;
+    }
+
+    /* refused: not routed, so nothing is accounted for it */
+
+    ctx->routed = 0;
+
+    msg.len = 256 + m[i].key.len;
+    msg.data = ngx_pnalloc(r->pool, msg.len);
+    if (msg.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    value = m[i].key;
+
+    if (value.len > 64) {
+        value.len = 64;
+    }
+
+    if (status == NGX_HTTP_SERVICE_UNAVAILABLE) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "llm_route_zone \"%V\" is too full to track the "
+                      "key \"%V\" of \"%s\" in %V:%ui, request refused: "
+                      "make the zone larger",
+                      &mcf->shm_zone->shm.name,
+                      &value,
+                      m[i].limit->kind == NGX_HTTP_LLM_ROUTE_LIMIT_BUDGET
+                      ? "llm_route_budget" : "llm_route_rate",
+                      &m[i].limit->file, m[i].limit->line);
+
+        p = ngx_slprintf(msg.data, msg.data + msg.len,
+                         "The router cannot track more budget or rate "
+                         "limit keys right now; retry later.");
+        type = "server_error";
+        code = "limits_zone_full";
+        wait_ms = 1000;
+
+    } else if (m[i].limit->kind == NGX_HTTP_LLM_ROUTE_LIMIT_BUDGET) {
+        p = ngx_slprintf(msg.data, msg.data + msg.len,
+                         "You exceeded your current quota: the %s budget "
+                         "of ", llr_period_name(m[i].limit->period));
+        len = llr_format_usd((char *) buf, sizeof(buf), m[i].limit->limit,
+                             2);
+        p = ngx_slprintf(p, msg.data + msg.len, "$%*s for \"%V\" is spent",
+                         len, buf, &value);
+
+        if (wait_ms >= 0) {
+            len = llr_format_iso8601((char *) buf, sizeof(buf),
+                                     (int64_t) (now + wait_ms / 1000));
+            p = ngx_slprintf(p, msg.data + msg.len, "; it resets at %*s.",
+                             len, buf);
+
+        } else {
+            p = ngx_slprintf(p, msg.data + msg.len, " (it never resets).");
+        }
+
+    } else if (wait_ms < 0) {
+        p = ngx_slprintf(msg.data, msg.data + msg.len,
+                         "Request too large for \"%V\" on tokens per min "
+                         "(TPM): Limit %uL, Requested %uL.",
+                         &value, m[i].limit->tpm, ctx->est_tokens);
+
+    } else {
+        p = ngx_slprintf(msg.data, msg.data + msg.len,
+                         "Rate limit reached for \"%V\" on %s per min "
+                         "(%s): Limit %uL. Please try again in %uLms.",
+                         &value, type,
+                         type[0] == 'r' ? "RPM" : "TPM",
+                         type[0] == 'r' ? m[i].limit->rpm : m[i].limit->tpm,
+                         (uint64_t) wait_ms);
+    }
+
+    msg.len = p - msg.data;
+
+    if (wait_ms >= 0) {
+        /* whole seconds, rounded up */
+        p = ngx_sprintf(buf, "%L", (wait_ms + 999) / 1000);
+
+        if (ngx_http_llm_route_limit_header(r, "Retry-After", buf, p - buf)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "llm route: %V", &msg);
+
+    return ngx_http_llm_route_send_error(r, status, type, NULL, code, &msg);
+}
+
+
+static ngx_int_t
+ngx_http_llm_route_limit_header(ngx_http_request_t *r, const char *name,
+    u_char *value, size_t len)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    h->key.data = (u_char *) name;
+    h->key.len = ngx_strlen(name);
+
+    h->value.data = ngx_pnalloc(r->pool, len);
+    if (h->value.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(h->value.data, value, len);
+    h->value.len = len;
+
+    return NGX_OK;
+}
+
+
+/* ---- settlement --------------------------------------------------------- */
+
+
+void
+ngx_http_llm_route_limits_settle(ngx_http_request_t *r,
+    ngx_http_llm_route_ctx_t *ctx)
+{
+    uint64_t                          cost, tokens;
+    ngx_http_llm_route_limits_req_t  *st;
+
+    st = ctx->limits;
+
+    if (st == NULL || st->settled) {
+        return;
+    }
+
+    if (ctx->exhausted || !ctx->accounted) {
+        /* every attempt failed, or nothing was answered: nothing to pay */
+        cost = 0;
+        tokens = 0;
+
+    } else {
+        cost = ctx->cost_pusd;
+        tokens = ctx->prompt_tokens + ctx->completion_tokens;
+    }
+
+    ngx_http_llm_route_limits_release(st, cost, tokens);
+}
+
+
+/* a request that ended without its log phase: its reservations go */
+
+static void
+ngx_http_llm_route_limits_cleanup(void *data)
+{
+    ngx_http_llm_route_limits_req_t  *st = data;
+
+    if (!st->settled) {
+        ngx_http_llm_route_limits_release(st, 0, 0);
+    }
+}
+
+
+static void
+ngx_http_llm_route_limits_release(ngx_http_llm_route_limits_req_t *st,
+    uint64_t cost, uint64_t tokens)
+{
+    int64_t                            now_ms;
+    ngx_uint_t                         i;
+    ngx_http_llm_route_limit_node_t   *ln;
+    ngx_http_llm_route_limit_entry_t  *e;
+
+    st->settled = 1;
+
+    if (st->n == 0) {
+        return;
+    }
+
+    now_ms = ngx_http_llm_route_limit_now_ms();
+
+    ngx_shmtx_lock(&st->shpool->mutex);
+
+    for (i = 0; i < st->n; i++) {
+        e = &st->entries[i];
+        ln = e->node;
+
+        if (ln->inflight) {
+            ln->inflight--;
+        }
+
+        if (ln->kind == NGX_HTTP_LLM_ROUTE_LIMIT_BUDGET) {
+            ln->reserved -= ngx_min(ln->reserved, e->est);
+
+            /* charged to the period in progress now */
+            ngx_http_llm_route_limit_period(ln, (time_t) (now_ms / 1000));
+            ln->spent = llr_add_sat(ln->spent, cost);
+            continue;
+        }
+
+        if (e->tpm) {
+            llr_window_correct(&ln->tok, now_ms, e->tok_start, e->est,
+                               tokens);
+        }
+    }
+
+    ngx_shmtx_unlock(&st->shpool->mutex);
+}
+
+
+/* ---- status ------------------------------------------------------------- */
+
+
+/*
+ * A copy of the budget nodes, sorted by key then period, with the name
+ * status shows: the key, or "key/period" when several budgets share the
+ * key, or "key/period/N" when even that is ambiguous.
+ */
+
+static int ngx_libc_cdecl
+ngx_http_llm_route_limit_cmp(const void *a, const void *b)
+{
+    const ngx_http_llm_route_budget_info_t  *x = a, *y = b;
+    ngx_int_t                                rc;
+
+    rc = ngx_memn2cmp(x->key.data, y->key.data, x->key.len, y->key.len);
+
+    if (rc) {
+        return (int) rc;
+    }
+
+    return (int) x->period - (int) y->period;
+}
+
+
+ngx_array_t *
+ngx_http_llm_route_limits_budgets(ngx_http_request_t *r,
+    ngx_http_llm_route_shm_t *sh)
+{
+    u_char                            *p;
+    time_t                             now;
+    ngx_uint_t                         i, same, dup, k;
+    ngx_array_t                       *a;
+    ngx_queue_t                       *q;
+    ngx_slab_pool_t                   *shpool;
+    ngx_http_llm_route_limits_sh_t    *lsh;
+    ngx_http_llm_route_limit_node_t   *ln;
+    ngx_http_llm_route_budget_info_t  *bi, *b;
+    ngx_http_llm_route_main_conf_t    *mcf;
+
+    a = ngx_array_create(r->pool, 8, sizeof(ngx_http_llm_route_budget_info_t));
+    if (a == NULL) {
+        return NULL;
+    }
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_llm_route_module);
+
+    if (sh == NULL || sh->limits == NULL || mcf->shm_zone == NULL) {
+        return a;
+    }
+
+    lsh = sh->limits;
+    shpool = (ngx_slab_pool_t *) mcf->shm_zone->shm.addr;
+    now = ngx_time();
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    for (q = ngx_queue_head(&lsh->queue);
+         q != ngx_queue_sentinel(&lsh->queue);
+         q = ngx_queue_next(q))
+    {
+        ln = ngx_queue_data(q, ngx_http_llm_route_limit_node_t, queue);
+
+        if (ln->kind != NGX_HTTP_LLM_ROUTE_LIMIT_BUDGET) {
+            continue;
+        }
+
+        bi = ngx_array_push(a);
+        if (bi == NULL) {
+            break;
+        }
+
+        p = ngx_pnalloc(r->pool, ln->len + 1);
+        if (p == NULL) {
+            a->nelts--;
+            break;
+        }
+
+        ngx_memcpy(p, ln->key, ln->len);
+
+        ngx_http_llm_route_limit_period(ln, now);
+
+        bi->key.data = p;
+        bi->key.len = ln->len;
+        bi->name = bi->key;
+        bi->period = ln->period;
+        bi->limit = ln->limit;
+        bi->spent = ln->spent;
+        bi->reserved = ln->reserved;
+        bi->rejected = ln->rejected;
+        bi->inflight = ln->inflight;
+        bi->resets_at = (time_t) llr_period_next((llr_period_e) ln->period,
+                                                 ln->period_start);
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    if (a->nelts == 0) {
+        return a;
+    }
+
+    bi = a->elts;
+
+    ngx_qsort(bi, a->nelts, sizeof(ngx_http_llm_route_budget_info_t),
+              ngx_http_llm_route_limit_cmp);
+
+    /* names: disambiguated where keys repeat */
+
+    for (i = 0; i < a->nelts; i = k) {
+
+        same = 1;
+        dup = 0;
+
+        for (k = i + 1; k < a->nelts; k++) {
+            if (bi[k].key.len != bi[i].key.len
+                || ngx_memcmp(bi[k].key.data, bi[i].key.data, bi[i].key.len))
+            {
+                break;
+            }
+
+            same++;
+
+            if (bi[k].period == bi[k - 1].period) {
+                dup = 1;
+            }
+        }
+
+        if (same == 1) {
+            continue;
+        }
+
+        for (k = i; k < i + same; k++) {
+            b = &bi[k];
+
+            p = ngx_pnalloc(r->pool, b->key.len + 32);
+            if (p == NULL) {
+                return NULL;
+            }
+
+            b->name.data = p;
+            p = ngx_sprintf(p, "%V/%s", &b->key,
+                            llr_period_name((llr_period_e) b->period));
+
+            if (dup) {
+                p = ngx_sprintf(p, "/%ui", k - i + 1);
+            }
+
+            b->name.len = p - b->name.data;
+        }
+
+        k = i + same;
+    }
+
+    return a;
+}
+
+
+/* ---- the state file ----------------------------------------------------- */
+
+
+/*
+ * The section after the slots: a uint64_t count, then per budget node a
+ * record and its key padded to 8 bytes.  Only budgets: rate windows are a
+ * minute long.  Called with the state lock held; takes the slab mutex.
+ */
+
+u_char *
+ngx_http_llm_route_limits_state(ngx_shm_zone_t *shm_zone,
+    ngx_http_llm_route_shm_t *sh, ngx_log_t *log, size_t *size)
+{
+    u_char                             *buf, *p;
+    size_t                              len;
+    uint64_t                            count;
+    ngx_queue_t                        *q;
+    ngx_slab_pool_t                    *shpool;
+    ngx_http_llm_route_limits_sh_t     *lsh;
+    ngx_http_llm_route_limit_node_t    *ln;
+    ngx_http_llm_route_limit_record_t   rec;
+
+    *size = 0;
+    lsh = sh->limits;
+    shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    if (lsh == NULL) {
+        buf = ngx_alloc(sizeof(uint64_t), log);
+        if (buf) {
+            ngx_memzero(buf, sizeof(uint64_t));
+            *size = sizeof(uint64_t);
+        }
+
+        return buf;
+    }
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    len = sizeof(uint64_t);
+
+    for (q = ngx_queue_head(&lsh->queue);
+         q != ngx_queue_sentinel(&lsh->queue);
+         q = ngx_queue_next(q))
+    {
+        ln = ngx_queue_data(q, ngx_http_llm_route_limit_node_t, queue);
+
+        if (ln->kind == NGX_HTTP_LLM_ROUTE_LIMIT_BUDGET) {
+            len += sizeof(rec) + ngx_align(ln->len, 8);
+        }
+    }
+
+    buf = ngx_alloc(len, log);
+    if (buf == NULL) {
+        ngx_shmtx_unlock(&shpool->mutex);
+        return NULL;
+    }
+
+    ngx_memzero(buf, len);
+
+    p = buf + sizeof(uint64_t);
+    count = 0;
+
+    for (q = ngx_queue_head(&lsh->queue);
+         q != ngx_queue_sentinel(&lsh->queue);
+         q = ngx_queue_next(q))
+    {
+        ln = ngx_queue_data(q, ngx_http_llm_route_limit_node_t, queue);
+
+        if (ln->kind != NGX_HTTP_LLM_ROUTE_LIMIT_BUDGET) {
+            continue;
+        }
+
+        ngx_memzero(&rec, sizeof(rec));
+        rec.ident = ln->ident;
+        rec.period_start = ln->period_start;
+        rec.spent = ln->spent;
+        rec.limit = ln->limit;
+        rec.kind = ln->kind;
+        rec.period = ln->period;
+        rec.len = (uint32_t) ln->len;
+
+        p = ngx_cpymem(p, &rec, sizeof(rec));
+        ngx_memcpy(p, ln->key, ln->len);
+        p += ngx_align(ln->len, 8);
+
+        count++;
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    ngx_memcpy(buf, &count, sizeof(uint64_t));
+
+    *size = len;
+
+    return buf;
+}
+
+
+/*
+ * Load the section (the master, at zone creation: nothing else runs).
+ * Returns NGX_ERROR if it is malformed (the caller has checked the
+ * checksum, so that means a bug), or the number of records loaded.
+ */
+
+ngx_int_t
+ngx_http_llm_route_limits_load(ngx_shm_zone_t *shm_zone,
+    ngx_http_llm_route_shm_t *sh, u_char *p, size_t size)
+{
+    u_char                             *end;
+    int64_t                             now_ms;
+    uint64_t                            count, i;
+    ngx_str_t                           key;
+    ngx_int_t                           loaded;
+    ngx_slab_pool_t                    *shpool;
+    ngx_http_llm_route_limits_sh_t     *lsh;
+    ngx_http_llm_route_limit_node_t    *ln;
+    ngx_http_llm_route_limit_record_t   rec;
+
+    lsh = sh->limits;
+    shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+    end = p + size;
+
+    if (size < sizeof(uint64_t)) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(&count, p, sizeof(uint64_t));
+    p += sizeof(uint64_t);
+
+    now_ms = ngx_http_llm_route_limit_now_ms();
+    loaded = 0;
+
+    for (i = 0; i < count; i++) {
+
+        if ((size_t) (end - p) < sizeof(rec)) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(&rec, p, sizeof(rec));
+        p += sizeof(rec);
+
+        if (rec.len > NGX_HTTP_LLM_ROUTE_LIMIT_KEY_MAX
+            || (size_t) (end - p) < ngx_align(rec.len, 8)
+            || rec.kind != NGX_HTTP_LLM_ROUTE_LIMIT_BUDGET
+            || rec.period >= LLR_PERIOD_N)
+        {
+            return NGX_ERROR;
+        }
+
+        key.data = p;
+        key.len = rec.len;
+        p += ngx_align(rec.len, 8);
+
+        if (lsh == NULL || rec.len == 0) {
+            continue;
+        }
+
+        ngx_shmtx_lock(&shpool->mutex);
+
+        ln = ngx_http_llm_route_limit_lookup(lsh, rec.ident, &key);
+
+        if (ln == NULL) {
+            ln = ngx_http_llm_route_limit_create(shpool, lsh, rec.kind,
+                                                 rec.ident, &key, now_ms);
+        }
+
+        if (ln) {
+            ln->period = rec.period;
+            ln->period_start = rec.period_start;
+            ln->spent = rec.spent;
+            ln->limit = rec.limit;
+            ln->last = ngx_time();
+            loaded++;
+        }
+
+        ngx_shmtx_unlock(&shpool->mutex);
+
+        if (ln == NULL) {
+            ngx_log_error(NGX_LOG_ERR, shm_zone->shm.log, 0,
+                          "llm_route_zone \"%V\": no room for the budget of "
+                          "\"%V\" from the state file: its spend is lost",
+                          &shm_zone->shm.name, &key);
+        }
+    }
+
+    if (p != end) {
+        return NGX_ERROR;
+    }
+
+    return loaded;
+}
