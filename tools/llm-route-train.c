@@ -2,12 +2,15 @@
  * llm-route-train: trains the classifier model from JSON lines.
  *
  *   llm-route-train -o MODEL [--task-data FILE] [--difficulty-data FILE]
- *       [--base MODEL] [--bits N] [--epochs N] [--label weak_wrong|gain]
- *       [--emit-c FILE.c]
+ *       [--base MODEL] [--bits N] [--epochs N] [--diff-epochs N]
+ *       [--diff-lr X] [--diff-hashed-lr X] [--diff-l2 X] [--aux-weight X]
+ *       [--no-task-dense] [--label weak_wrong|gain] [--emit-c FILE.c]
  *   llm-route-train --emit-c FILE.c -i MODEL
  *
  * Task data: {"prompt": "...", "task": "code"}.  Difficulty data:
- * {"prompt": "...", "weak_correct": true, "strong_correct": false}.
+ * {"prompt": "...", "weak_correct": true, "strong_correct": false},
+ * optionally with "aux" (0..1, a graded difficulty blended into the
+ * target with --aux-weight) and "weight".
  * Each prompt goes through the classifier's own feature code as one
  * user message.  Training is deterministic: fixed order, fixed seed,
  * AdaGrad with L2.  A head without data is copied from the base model
@@ -43,6 +46,7 @@ typedef struct {
     int       label;      /* task index, or 0/1 */
     float     target;     /* difficulty: the (soft) target, 0..1 */
     float     weight;     /* difficulty: the example's weight */
+    int       task;       /* difficulty: the task the task head predicts */
     float     dense[LLR_CLS_NSTRUCT];
 } llr_example_t;
 
@@ -425,11 +429,13 @@ shuffle(size_t *perm, size_t n, uint64_t *seed)
  */
 static void
 train(llr_set_t *set, size_t nb, size_t k, int epochs, double lr,
-    double l2, float *wh, float *wd, float *bias, const double *cw)
+    double hlr, double l2, float *wh, float *wd, float *wt2, size_t nt2,
+    float *bias, const double *cw)
 {
     size_t    e, i, j, c, n, *perm;
     double    z[LLR_CLS_MAX_TASKS], g[LLR_CLS_MAX_TASKS], mx, s, y, wt;
-    double   *gh, *gd, *gb;
+    double   *gh, *gd, *gb, *gt2;
+    float    *w2;
     uint64_t  seed;
     llr_feat_t     *f;
     llr_example_t  *ex;
@@ -439,7 +445,8 @@ train(llr_set_t *set, size_t nb, size_t k, int epochs, double lr,
     gh = calloc(nb * k, sizeof(double));
     gd = calloc(LLR_CLS_NSTRUCT * k, sizeof(double));
     gb = calloc(k, sizeof(double));
-    if (gh == NULL || gd == NULL || gb == NULL) {
+    gt2 = calloc(LLR_CLS_NSTRUCT * (nt2 ? nt2 : 1), sizeof(double));
+    if (gh == NULL || gd == NULL || gb == NULL || gt2 == NULL) {
         die("out of memory");
     }
 
@@ -469,6 +476,15 @@ train(llr_set_t *set, size_t nb, size_t k, int epochs, double lr,
                     for (c = 0; c < k; c++) {
                         z[c] += ex->dense[j] * wd[j * k + c];
                     }
+                }
+            }
+
+            w2 = NULL;
+            if (k == 1 && wt2 != NULL) {
+                /* the dense weights of the predicted task */
+                w2 = wt2 + (size_t) ex->task * LLR_CLS_NSTRUCT;
+                for (j = 0; j < LLR_CLS_NSTRUCT; j++) {
+                    z[0] += ex->dense[j] * w2[j];
                 }
             }
 
@@ -505,7 +521,7 @@ train(llr_set_t *set, size_t nb, size_t k, int epochs, double lr,
 
                     gg = g[c] * f[j].val + l2 * wh[ix];
                     gh[ix] += gg * gg;
-                    wh[ix] -= (float) (lr * gg / sqrt(gh[ix] + 1e-8));
+                    wh[ix] -= (float) (hlr * gg / sqrt(gh[ix] + 1e-8));
                 }
 
                 for (j = 0; j < LLR_CLS_NSTRUCT; j++) {
@@ -515,6 +531,14 @@ train(llr_set_t *set, size_t nb, size_t k, int epochs, double lr,
                         gg = g[c] * ex->dense[j] + l2 * wd[ix];
                         gd[ix] += gg * gg;
                         wd[ix] -= (float) (lr * gg / sqrt(gd[ix] + 1e-8));
+
+                        if (w2 != NULL) {
+                            ix = (size_t) ex->task * LLR_CLS_NSTRUCT + j;
+                            gg = g[c] * ex->dense[j] + l2 * w2[j];
+                            gt2[ix] += gg * gg;
+                            w2[j] -= (float) (lr * gg
+                                              / sqrt(gt2[ix] + 1e-8));
+                        }
                     }
                 }
             }
@@ -525,6 +549,41 @@ train(llr_set_t *set, size_t nb, size_t k, int epochs, double lr,
     free(gh);
     free(gd);
     free(gb);
+    free(gt2);
+}
+
+
+/* the task the task head predicts for each example (difficulty data) */
+static void
+predict_tasks(llr_set_t *set, size_t k, const float *wh, const float *wd,
+    const float *bias)
+{
+    size_t          i, j, c;
+    double          z[LLR_CLS_MAX_TASKS];
+    llr_feat_t     *f;
+    llr_example_t  *ex;
+
+    for (i = 0; i < set->nex; i++) {
+        ex = &set->ex[i];
+        f = set->pool + ex->start;
+
+        for (c = 0; c < k; c++) {
+            z[c] = bias[c];
+            for (j = 0; j < ex->n; j++) {
+                z[c] += f[j].val * wh[f[j].idx * k + c];
+            }
+            for (j = 0; j < LLR_CLS_NSTRUCT; j++) {
+                z[c] += ex->dense[j] * wd[j * k + c];
+            }
+        }
+
+        ex->task = 0;
+        for (c = 1; c < k; c++) {
+            if (z[c] > z[ex->task]) {
+                ex->task = (int) c;
+            }
+        }
+    }
 }
 
 
@@ -573,9 +632,10 @@ usage(void)
         "[--difficulty-data FILE]\n"
         "           [--base MODEL] [--bits N] [--epochs N] "
         "[--diff-epochs N]\n"
-        "           [--diff-lr X] [--diff-l2 X] [--aux-weight X] "
-        "[--label weak_wrong|gain]\n"
-        "           [--emit-c FILE.c]\n"
+        "           [--diff-lr X] [--diff-hashed-lr X] [--diff-l2 X] "
+        "[--aux-weight X]\n"
+        "           [--no-task-dense] [--label weak_wrong|gain] "
+        "[--emit-c FILE.c]\n"
         "       llm-route-train -i MODEL --emit-c FILE.c\n");
     exit(2);
 }
@@ -608,14 +668,14 @@ load_model(const char *path, unsigned char **img)
 int
 main(int argc, char **argv)
 {
-    int                     i, epochs, depochs, gain;
-    double                  auxw, dlr, dl2;
+    int                     i, epochs, depochs, gain, gated;
+    double                  auxw, dlr, dl2, dhs;
     char                    err[256];
     char                    names[LLR_CLS_MAX_TASKS][LLR_CLS_TASK_NAME_LEN];
     void                   *state;
     size_t                  nb, len, t;
     uint32_t                bits, ntasks;
-    float                  *th, *td, *tb, *dh, *dd, db;
+    float                  *th, *td, *tb, *dh, *dd, *dt, db;
     double                  cw[LLR_CLS_MAX_TASKS], cnt[LLR_CLS_MAX_TASKS];
     FILE                   *f;
     llr_rec_t               rec;
@@ -630,8 +690,10 @@ main(int argc, char **argv)
     bits = 0;
     epochs = 6;
     depochs = 0;
+    gated = 1;
     dlr = 0.1;
     dl2 = 1e-6;
+    dhs = 1.0;
     auxw = 0;
     gain = 0;
 
@@ -657,6 +719,12 @@ main(int argc, char **argv)
             depochs = atoi(argv[++i]);
         } else if (strcmp(argv[i], "--diff-lr") == 0 && i + 1 < argc) {
             dlr = atof(argv[++i]);
+        } else if (strcmp(argv[i], "--diff-hashed-lr") == 0
+                   && i + 1 < argc)
+        {
+            dhs = atof(argv[++i]);
+        } else if (strcmp(argv[i], "--no-task-dense") == 0) {
+            gated = 0;
         } else if (strcmp(argv[i], "--diff-l2") == 0 && i + 1 < argc) {
             dl2 = atof(argv[++i]);
         } else if (strcmp(argv[i], "--aux-weight") == 0 && i + 1 < argc) {
@@ -688,7 +756,8 @@ main(int argc, char **argv)
     }
 
     if (out == NULL || (tdata == NULL && ddata == NULL) || epochs < 1
-        || depochs < 0 || auxw < 0 || auxw > 1 || dlr <= 0 || dl2 < 0)
+        || depochs < 0 || auxw < 0 || auxw > 1 || dlr <= 0 || dl2 < 0
+        || dhs < 0)
     {
         usage();
     }
@@ -741,7 +810,10 @@ main(int argc, char **argv)
     td = calloc(LLR_CLS_NSTRUCT * LLR_CLS_MAX_TASKS, sizeof(float));
     dd = calloc(LLR_CLS_NSTRUCT, sizeof(float));
     tb = calloc(LLR_CLS_MAX_TASKS, sizeof(float));
-    if (th == NULL || dh == NULL || td == NULL || dd == NULL || tb == NULL) {
+    dt = calloc(LLR_CLS_NSTRUCT * LLR_CLS_MAX_TASKS, sizeof(float));
+    if (th == NULL || dh == NULL || td == NULL || dd == NULL || tb == NULL
+        || dt == NULL)
+    {
         die("out of memory");
     }
     db = 0;
@@ -754,6 +826,7 @@ main(int argc, char **argv)
     p.diff_hashed = dh;
     p.task_dense = td;
     p.diff_dense = dd;
+    p.diff_tdense = dt;
     p.task_bias = tb;
     p.diff_bias = 0;
 
@@ -787,7 +860,8 @@ main(int argc, char **argv)
             }
         }
 
-        train(&tset, nb, ntasks, epochs, 0.2, 1e-6, th, td, tb, cw);
+        train(&tset, nb, ntasks, epochs, 0.2, 0.2, 1e-6, th, td, NULL, 0,
+              tb, cw);
         fprintf(stderr, "llm-route-train: task head: %zu prompts, "
                 "%u tasks\n", tset.nex, ntasks);
 
@@ -804,14 +878,17 @@ main(int argc, char **argv)
         load_data(ddata, 1, gain, auxw, fm, state, &rec, &dset, NULL, NULL);
         cw[0] = 1.0;
         cw[1] = 1.0;
-        train(&dset, nb, 1, depochs ? depochs : epochs, dlr, dl2, dh, dd,
-              &db, cw);
+        predict_tasks(&dset, ntasks, th, td, tb);
+        train(&dset, nb, 1, depochs ? depochs : epochs, dlr, dlr * dhs, dl2,
+              dh, dd, gated ? dt : NULL, ntasks, &db, cw);
         fprintf(stderr, "llm-route-train: difficulty head: %zu prompts\n",
                 dset.nex);
 
     } else {
         memcpy(dh, bp.diff_hashed, nb * sizeof(float));
         memcpy(dd, bp.diff_dense, LLR_CLS_NSTRUCT * sizeof(float));
+        memcpy(dt, bp.diff_tdense,
+               LLR_CLS_NSTRUCT * bp.ntasks * sizeof(float));
         db = bp.diff_bias;
     }
 
@@ -851,6 +928,7 @@ main(int argc, char **argv)
     free(td);
     free(dd);
     free(tb);
+    free(dt);
     llr_cls_params_free(&bp);
     free(bimg);
 

@@ -186,16 +186,34 @@ sub write_lines {
 write_lines("$out/task-train.jsonl", @ttrain);
 write_lines("$out/task-test.jsonl", @ttest);
 
+# A graded difficulty for the GSM8K test problems, for training only:
+# the share of the four GPT-3 variants of example_model_solutions.jsonl
+# that got the problem wrong.  Only lines of the training split get it.
+sub gkey { my $k = lc $_[0]; $k =~ s/[^a-z0-9]//g; return $k; }
+my %wrong4;
+for my $r (read_jsonl("$data/grade-school-math/example_model_solutions.jsonl"))
+{
+    my $w = 0;
+    $w += $r->{$_}{is_correct} ? 0 : 1
+        for qw(6b_finetuning 6b_verification 175b_finetuning
+               175b_verification);
+    $wrong4{gkey($r->{question})} = $w / 4;
+}
+
 for my $set (['gsm8k', \@gsm], ['mmlu', \@mmlu]) {
     my (@tr, @te);
     for my $r (@{$set->[1]}) {
-        my $line = $J->encode({prompt => $r->[0],
-                               weak_correct => $r->[1] ? JSON::PP::true
-                                                       : JSON::PP::false,
-                               strong_correct => $r->[2] ? JSON::PP::true
-                                                         : JSON::PP::false})
-                   . "\n";
-        if (held_out($r->[0])) { push @te, $line } else { push @tr, $line }
+        my %l = (prompt => $r->[0],
+                 weak_correct => $r->[1] ? JSON::PP::true : JSON::PP::false,
+                 strong_correct => $r->[2] ? JSON::PP::true
+                                           : JSON::PP::false);
+        if (held_out($r->[0])) {
+            push @te, $J->encode(\%l) . "\n";
+            next;
+        }
+        my $w = $wrong4{gkey($r->[0])};
+        $l{aux} = $w if $set->[0] eq 'gsm8k' && defined $w;
+        push @tr, $J->encode(\%l) . "\n";
     }
     write_lines("$out/diff-train-$set->[0].jsonl", @tr);
     write_lines("$out/diff-test-$set->[0].jsonl", @te);
@@ -210,4 +228,22 @@ for my $set (['gsm8k', \@gsm], ['mmlu', \@mmlu]) {
         close $f;
     }
     write_lines("$out/diff-train.jsonl", @all);
+}
+
+# GSM8K training problems (not the test problems RouteLLM measured) with
+# a soft difficulty from the number of calculations of the reference
+# solution: 0.15 + 0.05 per step, at most 0.6
+{
+    my @l;
+    for my $r (cap(3000, map { [$_->{question}, $_->{answer}] }
+                   read_jsonl("$data/grade-school-math/train.jsonl")))
+    {
+        next if $bad{$r->[0]} || held_out($r->[0]);
+        my $steps = () = $r->[1] =~ /<</g;
+        my $aux = 0.15 + 0.05 * $steps;
+        $aux = 0.6 if $aux > 0.6;
+        push @l, $J->encode({prompt => $r->[0], aux => $aux + 0,
+                             weight => 0.5}) . "\n";
+    }
+    write_lines("$out/diff-aux-steps.jsonl", @l);
 }

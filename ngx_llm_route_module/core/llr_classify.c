@@ -14,12 +14,9 @@
 #include "llr_classify.h"
 
 
-#ifndef LLR_CLS_HEAD
-#define LLR_CLS_HEAD       192     /* first bytes of a message tokenized */
-#endif
-#ifndef LLR_CLS_TAIL
-#define LLR_CLS_TAIL       64      /* and its last bytes */
-#endif
+/* the models are trained with these: changing them needs a new model */
+#define LLR_CLS_HEAD       128     /* first bytes of a message tokenized */
+#define LLR_CLS_TAIL       32      /* and its last bytes */
 #define LLR_CLS_TCOLS      8       /* task columns per row, a vector */
 #define LLR_CLS_HDR        64
 
@@ -47,6 +44,7 @@
 #define LLR_CLS_QRUN       64
 
 typedef uint16_t  llr_v8hu_t __attribute__((vector_size(16)));
+typedef float     llr_v4sf_t __attribute__((vector_size(16)));
 
 
 struct llr_cls_model_s {
@@ -62,6 +60,8 @@ struct llr_cls_model_s {
     float                task_bias[LLR_CLS_MAX_TASKS];
     float                task_dense[LLR_CLS_NSTRUCT][LLR_CLS_MAX_TASKS];
     float                diff_dense[LLR_CLS_NSTRUCT];
+    /* dense difficulty weights of the predicted task, added to those */
+    float                diff_tdense[LLR_CLS_MAX_TASKS][LLR_CLS_NSTRUCT];
     char                 names[LLR_CLS_MAX_TASKS][LLR_CLS_TASK_NAME_LEN];
     pcre2_code          *re;
     pcre2_match_data    *md;
@@ -83,7 +83,7 @@ typedef struct {
     uint32_t             qmarks;
     uint32_t             latex;
     uint32_t             ends_q;
-    uint32_t             sentences;     /* ". " "! " "? " */
+    uint32_t             sentences;     /* . ! ? */
     uint32_t             big;           /* numbers of 4+ digits, 1,000 */
     uint32_t             fracs;         /* 1/2, 2.5, 10:30 */
     uint32_t             pct;
@@ -120,8 +120,8 @@ typedef struct {
     /* the head and the tail of the current message */
     size_t                  msg_bytes;
     size_t                  head_len;
-    unsigned char           head[LLR_CLS_HEAD];
-    unsigned char           tail[LLR_CLS_TAIL];
+    unsigned char           head[LLR_CLS_HEAD + 1];   /* + a sentinel */
+    unsigned char           tail[LLR_CLS_TAIL + 1];
 
     float                   dense[LLR_CLS_NSTRUCT];
 } llr_cls_state_t;
@@ -133,8 +133,8 @@ typedef struct {
  */
 static unsigned char  llr_cls_class[256];
 static unsigned char  llr_cls_norm[256];
-static unsigned char  llr_cls_punct[256];    /* bits: math ? \ $ % */
-static unsigned char  llr_cls_term[256];     /* . ? ! end sentences */
+/* bits: math, ?, \ or $, $, %, `, .?! */
+static unsigned char  llr_cls_punct[256];
 static unsigned char  llr_cls_word[256];     /* norm, 0 for separators */
 
 /*
@@ -212,9 +212,8 @@ llr_cls_tables(void)
                            | (c == '\\' || c == '$') << 2
                            | (c == '$') << 3
                            | (c == '%') << 4
-                           | (c == '`') << 5;
-
-        llr_cls_term[c] = (c == '.' || c == '?' || c == '!');
+                           | (c == '`') << 5
+                           | (c == '.' || c == '?' || c == '!') << 6;
     }
 
     llr_cls_tables_done = 1;
@@ -255,7 +254,7 @@ llr_cls_run_init(llr_cls_state_t *st, llr_cls_run_t *r)
 }
 
 
-static void
+static inline __attribute__((always_inline)) void
 llr_cls_run_flush(llr_cls_state_t *st, llr_cls_run_t *r)
 {
     int       g;
@@ -288,7 +287,7 @@ llr_cls_run_flush(llr_cls_state_t *st, llr_cls_run_t *r)
 /* one hashed feature: its weights go straight into the run */
 
 static inline __attribute__((always_inline)) void
-llr_cls_add(llr_cls_state_t *st, llr_cls_run_t *r, uint32_t x)
+llr_cls_add(llr_cls_state_t *st, llr_cls_run_t *r, uint32_t x, int wide)
 {
     uint32_t        b;
     llr_v8hu_t      w;
@@ -302,12 +301,12 @@ llr_cls_add(llr_cls_state_t *st, llr_cls_run_t *r, uint32_t x)
         return;
     }
 
-    row = r->tw + (size_t) b * r->trows;
+    row = r->tw + (size_t) b * (wide ? 2 * LLR_CLS_TCOLS : LLR_CLS_TCOLS);
 
     memcpy(&w, row, sizeof(w));
     r->a0 += w;
 
-    if (__builtin_expect(r->trows > LLR_CLS_TCOLS, 0)) {
+    if (wide) {
         memcpy(&w, row + LLR_CLS_TCOLS, sizeof(w));
         r->a1 += w;
     }
@@ -331,17 +330,17 @@ llr_cls_maybe_flush(llr_cls_state_t *st, llr_cls_run_t *r)
 
 static inline __attribute__((always_inline)) void
 llr_cls_word_end(llr_cls_state_t *st, llr_cls_run_t *r, uint32_t h,
-    uint32_t wlen, uint32_t first)
+    uint32_t wlen, uint32_t first, int wide)
 {
     llr_cls_cnt_t  *cnt;
 
     cnt = &st->cnt[st->group];
 
-    llr_cls_add(st, r, h ^ LLR_CLS_S_WORD);
+    llr_cls_add(st, r, h ^ LLR_CLS_S_WORD, wide);
 
     if (st->have_prev) {
         llr_cls_add(st, r, (st->prev * LLR_FNV32_PRIME) ^ h
-                           ^ LLR_CLS_S_BIGRAM);
+                           ^ LLR_CLS_S_BIGRAM, wide);
     }
 
     llr_cls_maybe_flush(st, r);
@@ -362,14 +361,16 @@ llr_cls_word_end(llr_cls_state_t *st, llr_cls_run_t *r, uint32_t h,
 /*
  * Tokenize buf[from, to).  buf[0, from) is the earlier text of the same
  * region (lookback for character n-grams); the word state carries over
- * from the previous call.
+ * from the previous call.  buf[to] is overwritten with a separator (a
+ * sentinel: the buffers have a spare byte), so the letter loop needs no
+ * bound check.
  */
 
-static void
-llr_cls_tokenize(llr_cls_state_t *st, const unsigned char *buf, size_t from,
-    size_t to)
+static inline __attribute__((always_inline)) void
+llr_cls_tokenize_w(llr_cls_state_t *st, unsigned char *buf, size_t from,
+    size_t to, int wide)
 {
-    size_t          i;
+    size_t          i, s, mark;
     uint32_t        h, c, n, k, wlen;
     llr_cls_cnt_t  *cnt;
     llr_cls_run_t   r;
@@ -378,22 +379,32 @@ llr_cls_tokenize(llr_cls_state_t *st, const unsigned char *buf, size_t from,
     cnt = &st->cnt[st->group];
     h = st->whash;
     wlen = st->wlen;
+    mark = st->mark;
     cnt->tokenized += to - from;
 
-    for (i = from; i < to; i++) {
-        c = buf[i];
-        k = llr_cls_word[c];
+    buf[to] = '\0';
 
-        if (k) {
+    for (i = from; /* void */; i++) {
+
+        /* letters and digits: the word hash */
+
+        s = i;
+        while ((k = llr_cls_word[buf[i]]) != 0) {
             h = (h ^ k) * LLR_FNV32_PRIME;
-            wlen++;
-            continue;
+            i++;
+        }
+        wlen += (uint32_t) (i - s);
+
+        if (i == to) {
+            break;
         }
 
         /* a separator */
 
+        c = buf[i];
+
         if (wlen) {
-            if (i - wlen == st->mark + 1
+            if (i - wlen == mark + 1
                 && llr_cls_class[buf[i - wlen]] == LLR_CLS_DIGIT)
             {
                 /* digits [,./:] digits: 1,000  1/2  2.5  10:30 */
@@ -401,7 +412,7 @@ llr_cls_tokenize(llr_cls_state_t *st, const unsigned char *buf, size_t from,
                 cnt->fracs += (st->mark_c != ',');
             }
 
-            llr_cls_word_end(st, &r, h, wlen, buf[i - wlen]);
+            llr_cls_word_end(st, &r, h, wlen, buf[i - wlen], wide);
             h = LLR_FNV32_BASIS;
             wlen = 0;
 
@@ -413,13 +424,11 @@ llr_cls_tokenize(llr_cls_state_t *st, const unsigned char *buf, size_t from,
 
         if (c == ' ') {
             st->indent += st->line_start;
-            cnt->sentences += llr_cls_term[buf[i - (i > 0)]];
             continue;
         }
 
         if (c == '\n') {
             n = i > 0 ? buf[i - 1] : 0;
-            cnt->sentences += llr_cls_term[n];
             cnt->lines++;
             cnt->code_lines += (n == ';' || n == '{' || n == '}');
             st->line_start = 1;
@@ -447,12 +456,12 @@ llr_cls_tokenize(llr_cls_state_t *st, const unsigned char *buf, size_t from,
                         | (uint32_t) llr_cls_norm[buf[i - 1]] << 8)
                      : (i == 1) ? (uint32_t) llr_cls_norm[buf[0]] << 8 : 0;
 
-        llr_cls_add(st, &r, (n | c) ^ LLR_CLS_S_CHAR3);
+        llr_cls_add(st, &r, (n | c) ^ LLR_CLS_S_CHAR3, wide);
         llr_cls_maybe_flush(st, &r);
 
         if ((n & 0xff00) == ('0' << 8)) {
             /* after a digit */
-            st->mark = i;
+            mark = i;
             st->mark_c = c;
         }
 
@@ -464,14 +473,29 @@ llr_cls_tokenize(llr_cls_state_t *st, const unsigned char *buf, size_t from,
             cnt->latex += (k >> 2) & 1;
             cnt->money += (k >> 3) & 1;
             cnt->pct += (k >> 4) & 1;
+            cnt->sentences += (k >> 6) & 1;
             cnt->fences += (c == '`' && n == ('`' << 16 | '`' << 8));
         }
     }
 
     st->whash = h;
     st->wlen = wlen;
+    st->mark = mark;
 
     llr_cls_run_flush(st, &r);
+}
+
+
+static void
+llr_cls_tokenize(llr_cls_state_t *st, unsigned char *buf, size_t from,
+    size_t to)
+{
+    if (st->m->trows > LLR_CLS_TCOLS) {
+        llr_cls_tokenize_w(st, buf, from, to, 1);
+
+    } else {
+        llr_cls_tokenize_w(st, buf, from, to, 0);
+    }
 }
 
 
@@ -485,7 +509,8 @@ llr_cls_flush_word(llr_cls_state_t *st, const unsigned char *last)
     if (st->wlen) {
         llr_cls_run_init(st, &r);
         llr_cls_word_end(st, &r, st->whash, st->wlen,
-                         last[1 - (int) st->wlen]);
+                         last[1 - (int) st->wlen],
+                         st->m->trows > LLR_CLS_TCOLS);
         llr_cls_run_flush(st, &r);
         st->whash = LLR_FNV32_BASIS;
         st->wlen = 0;
@@ -626,7 +651,8 @@ static void
 llr_cls_message_end(void *ctx)
 {
     size_t                  n, i;
-    const unsigned char    *t, *last;
+    unsigned char          *t;
+    const unsigned char    *last;
     llr_cls_state_t        *st = ctx;
 
     last = st->head_len ? &st->head[st->head_len - 1] : NULL;
@@ -849,9 +875,12 @@ void
 llr_cls_finish(void *state, const llr_req_view_t *view,
     llr_cls_result_t *res)
 {
-    int                     g, best;
-    size_t                  t, nt;
-    float                   z[LLR_CLS_MAX_TASKS], d, zd, mx, sum;
+    int                     g, best, nz;
+    size_t                  t, nt, nv;
+    float                   z[LLR_CLS_MAX_TASKS], d, zd, mx;
+    double                  sum;
+    uint8_t                 nzi[LLR_CLS_NSTRUCT];
+    llr_v4sf_t              zv[LLR_CLS_MAX_TASKS / 4], w;
     double                  inv[2], a;
     llr_cls_state_t        *st = state;
     const llr_cls_model_t  *m;
@@ -866,9 +895,7 @@ llr_cls_finish(void *state, const llr_req_view_t *view,
     }
     inv[LLR_CLS_GROUP_CTX] *= m->ctx_weight;
 
-    /* columns past ntasks are zero in the model: a fixed-width loop */
-
-    for (t = 0; t < LLR_CLS_MAX_TASKS; t++) {
+    for (t = 0; t < nt; t++) {
         a = inv[0] * (double) st->facc[0][t]
             + inv[1] * (double) st->facc[1][t];
         z[t] = m->task_bias[t] + m->task_scale * (float) a;
@@ -878,15 +905,32 @@ llr_cls_finish(void *state, const llr_req_view_t *view,
         + inv[1] * (double) st->facc[1][LLR_CLS_MAX_TASKS];
     zd = m->diff_bias + m->diff_scale * (float) a;
 
+    /*
+     * the dense features, most of them zero: four task weights at a
+     * time (the columns past ntasks are zero), then the difficulty
+     */
+
+    memset(zv, 0, sizeof(zv));
+    nz = 0;
+    nv = (nt + 3) / 4;
+
     for (g = 0; g < LLR_CLS_NSTRUCT; g++) {
         d = st->dense[g];
         if (d == 0.0f) {
             continue;
         }
-        for (t = 0; t < LLR_CLS_MAX_TASKS; t++) {
-            z[t] += d * m->task_dense[g][t];
-        }
+
+        nzi[nz++] = (uint8_t) g;
         zd += d * m->diff_dense[g];
+
+        for (t = 0; t < nv; t++) {
+            memcpy(&w, &m->task_dense[g][4 * t], sizeof(w));
+            zv[t] += d * w;
+        }
+    }
+
+    for (t = 0; t < nt; t++) {
+        z[t] += zv[t / 4][t % 4];
     }
 
     best = 0;
@@ -898,10 +942,16 @@ llr_cls_finish(void *state, const llr_req_view_t *view,
         }
     }
 
+    /* the difficulty: shared dense weights and those of the task */
+
+    for (g = 0; g < nz; g++) {
+        zd += st->dense[nzi[g]] * m->diff_tdense[best][nzi[g]];
+    }
+
     sum = 0;
     for (t = 0; t < nt; t++) {
         res->scores[t] = expf(z[t] - mx);
-        sum += (float) res->scores[t];
+        sum += res->scores[t];
     }
     for (t = 0; t < nt; t++) {
         res->scores[t] /= sum;
@@ -1040,7 +1090,7 @@ llr_cls_trows(uint32_t ntasks)
 
 /* offsets of the parts of a file */
 typedef struct {
-    size_t  names, bias, tdense, ddense, tw, dw, sum, total;
+    size_t  names, bias, tdense, ddense, dtdense, tw, dw, sum, total;
 } llr_cls_layout_t;
 
 
@@ -1054,7 +1104,9 @@ llr_cls_layout(uint32_t bits, uint32_t ntasks, llr_cls_layout_t *l)
     l->bias = l->names + (size_t) ntasks * LLR_CLS_TASK_NAME_LEN;
     l->tdense = l->bias + 4 * (size_t) ntasks;
     l->ddense = l->tdense + 4 * (size_t) LLR_CLS_NSTRUCT * ntasks;
-    l->tw = (l->ddense + 4 * LLR_CLS_NSTRUCT + 15) & ~(size_t) 15;
+    l->dtdense = l->ddense + 4 * LLR_CLS_NSTRUCT;
+    l->tw = (l->dtdense + 4 * (size_t) LLR_CLS_NSTRUCT * ntasks + 15)
+            & ~(size_t) 15;
     l->dw = l->tw + 2 * nb * llr_cls_trows(ntasks);
     l->sum = l->dw + 2 * nb;
     l->total = l->sum + 8;
@@ -1166,6 +1218,9 @@ llr_cls_model_decode(const unsigned char *data, size_t len, int copy,
         for (i = 0; i < LLR_CLS_NSTRUCT; i++) {
             m->task_dense[i][t] = llr_cls_getf(data + l.tdense
                                                + 4 * (i * ntasks + t));
+            m->diff_tdense[t][i] = llr_cls_getf(data + l.dtdense
+                                                + 4 * (t * LLR_CLS_NSTRUCT
+                                                       + i));
         }
     }
 
@@ -1362,6 +1417,11 @@ llr_cls_model_write(const llr_cls_params_t *p, size_t *len)
         llr_cls_putf(img + l.ddense + 4 * i, p->diff_dense[i]);
     }
 
+    for (i = 0; i < LLR_CLS_NSTRUCT * p->ntasks; i++) {
+        llr_cls_putf(img + l.dtdense + 4 * i,
+                     p->diff_tdense ? p->diff_tdense[i] : 0.0f);
+    }
+
     for (b = 0; b < nb; b++) {
         for (t = 0; t < p->ntasks; t++) {
             int16_t  v = llr_cls_q16(p->task_hashed[b * p->ntasks + t], ts);
@@ -1393,7 +1453,7 @@ int
 llr_cls_model_params(const llr_cls_model_t *m, llr_cls_params_t *p)
 {
     size_t   nb, b, t, i;
-    float   *th, *dh, *td, *dd, *tb;
+    float   *th, *dh, *td, *dd, *tb, *dt;
 
     nb = (size_t) 1 << m->hash_bits;
 
@@ -1404,14 +1464,18 @@ llr_cls_model_params(const llr_cls_model_t *m, llr_cls_params_t *p)
     td = malloc(LLR_CLS_NSTRUCT * m->ntasks * sizeof(float));
     dd = malloc(LLR_CLS_NSTRUCT * sizeof(float));
     tb = malloc(m->ntasks * sizeof(float));
+    dt = malloc(LLR_CLS_NSTRUCT * m->ntasks * sizeof(float));
 
     p->task_hashed = th;
     p->diff_hashed = dh;
     p->task_dense = td;
     p->diff_dense = dd;
     p->task_bias = tb;
+    p->diff_tdense = dt;
 
-    if (th == NULL || dh == NULL || td == NULL || dd == NULL || tb == NULL) {
+    if (th == NULL || dh == NULL || td == NULL || dd == NULL || tb == NULL
+        || dt == NULL)
+    {
         llr_cls_params_free(p);
         return -1;
     }
@@ -1436,6 +1500,7 @@ llr_cls_model_params(const llr_cls_model_t *m, llr_cls_params_t *p)
     for (i = 0; i < LLR_CLS_NSTRUCT; i++) {
         for (t = 0; t < m->ntasks; t++) {
             td[i * m->ntasks + t] = m->task_dense[i][t];
+            dt[t * LLR_CLS_NSTRUCT + i] = m->diff_tdense[t][i];
         }
         dd[i] = m->diff_dense[i];
     }
@@ -1452,5 +1517,6 @@ llr_cls_params_free(llr_cls_params_t *p)
     free((void *) p->task_dense);
     free((void *) p->diff_dense);
     free((void *) p->task_bias);
+    free((void *) p->diff_tdense);
     memset(p, 0, sizeof(llr_cls_params_t));
 }

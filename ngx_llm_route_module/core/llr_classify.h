@@ -27,7 +27,7 @@
 
 #define LLR_CLS_MAX_TASKS      16
 #define LLR_CLS_TASK_NAME_LEN  24         /* including the NUL */
-#define LLR_CLS_NSTRUCT        64         /* dense feature slots */
+#define LLR_CLS_NSTRUCT        64         /* dense slots, a multiple of 8 */
 #define LLR_CLS_NPATTERNS      8
 
 #define LLR_CLS_MAGIC          "LLRCLSM\x1a"
@@ -114,6 +114,7 @@ typedef struct {
     const float *diff_hashed;    /* [1 << hash_bits] */
     const float *task_dense;     /* [LLR_CLS_NSTRUCT][ntasks] */
     const float *diff_dense;     /* [LLR_CLS_NSTRUCT] */
+    const float *diff_tdense;    /* [ntasks][LLR_CLS_NSTRUCT], or NULL */
     const float *task_bias;      /* [ntasks] */
     float        diff_bias;
 } llr_cls_params_t;
