@@ -155,3 +155,96 @@ ngx_http_llm_route_provider_failed(ngx_http_request_t *r,
                   "%M ms, cooling down for %M ms", &pr->name, fails,
                   pr->fail_timeout, pr->fail_timeout);
 }
+
+
+/*
+ * llm_route_balance latency: the deployment with the lowest recent
+ * latency per unit of weight (EWMA of successful requests, kept in the
+ * zone).  NULL when one of them has no recent sample (none, or older
+ * than NGX_HTTP_LLM_ROUTE_EWMA_STALE): the caller round-robins so that
+ * every deployment keeps being measured.
+ */
+
+#define NGX_HTTP_LLM_ROUTE_EWMA_STALE  60000
+
+
+ngx_http_llm_route_deployment_t *
+ngx_http_llm_route_least_latency(ngx_http_request_t *r,
+    ngx_http_llm_route_deployment_t **d, ngx_uint_t n)
+{
+    double                            score, best_score;
+    ngx_uint_t                        i;
+    ngx_atomic_uint_t                 now, ewma, updated;
+    ngx_http_llm_route_shm_t         *sh;
+    ngx_http_llm_route_slot_t        *s;
+    ngx_http_llm_route_deployment_t  *best;
+
+    sh = ngx_http_llm_route_shm(r);
+
+    if (sh == NULL) {
+        return NULL;
+    }
+
+    now = ngx_http_llm_route_health_now();
+    best = NULL;
+    best_score = 0;
+
+    for (i = 0; i < n; i++) {
+        s = ngx_http_llm_route_zone_slot(sh, d[i]->slot);
+
+        if (s == NULL) {
+            return NULL;
+        }
+
+        ewma = s->ewma_ms16;
+        updated = s->ewma_updated;
+
+        if (updated == 0 || now - updated > NGX_HTTP_LLM_ROUTE_EWMA_STALE) {
+            return NULL;
+        }
+
+        score = (double) (ewma + 1) / (double) d[i]->weight;
+
+        if (best == NULL || score < best_score) {
+            best = d[i];
+            best_score = score;
+        }
+    }
+
+    return best;
+}
+
+
+/*
+ * A successful request's latency: ewma += (sample - ewma) / 4, in
+ * milliseconds * 16.  Concurrent updates may lose one sample; no lock.
+ */
+
+void
+ngx_http_llm_route_latency_sample(ngx_http_request_t *r,
+    ngx_http_llm_route_deployment_t *d, ngx_msec_t ms)
+{
+    ngx_atomic_uint_t           old, sample;
+    ngx_http_llm_route_slot_t  *s;
+
+    s = ngx_http_llm_route_zone_slot(ngx_http_llm_route_shm(r), d->slot);
+
+    if (s == NULL) {
+        return;
+    }
+
+    sample = (ngx_atomic_uint_t) ms * 16;
+    old = s->ewma_ms16;
+
+    if (s->ewma_updated == 0) {
+        s->ewma_ms16 = sample;
+
+    } else if (sample >= old) {
+        s->ewma_ms16 = old + (sample - old) / 4;
+
+    } else {
+        s->ewma_ms16 = old - (old - sample) / 4;
+    }
+
+    s->ewma_updated = ngx_http_llm_route_health_now();
+}

@@ -25,6 +25,9 @@
 #define NGX_HTTP_LLM_ROUTE_MAX_ATTEMPTS  16
 #define NGX_HTTP_LLM_ROUTE_NAME_MAX      64
 
+#define NGX_HTTP_LLM_ROUTE_BALANCE_WEIGHTED  0
+#define NGX_HTTP_LLM_ROUTE_BALANCE_LATENCY   1
+
 
 typedef struct {
     ngx_str_t                       name;
@@ -71,6 +74,7 @@ typedef struct {
                                                  /* LLR_Q_UNSET: quality */
     ngx_uint_t                      weight;
     ngx_int_t                       current_weight; /* smooth WRR, per worker */
+    ngx_int_t                       slot;        /* in the zone, -1: none */
 } ngx_http_llm_route_deployment_t;
 
 
@@ -158,6 +162,7 @@ typedef struct {
     ngx_uint_t                      text_rules;  /* how many match text */
     ngx_http_complex_value_t       *override;
     ngx_uint_t                      max_attempts;
+    ngx_uint_t                      balance;     /* weighted | latency */
     void                           *mock;        /* llm_route_mock settings */
     ngx_array_t                    *budgets;     /* limits.c, NULL: unset */
     ngx_array_t                    *rates;       /* limits.c, NULL: unset */
@@ -270,6 +275,11 @@ ngx_buf_t *ngx_http_llm_route_error_json(ngx_http_request_t *r,
 ngx_http_llm_route_ctx_t *ngx_http_llm_route_get_ctx(ngx_http_request_t *r);
 
 /* health.c */
+ngx_http_llm_route_deployment_t *ngx_http_llm_route_least_latency(
+    ngx_http_request_t *r, ngx_http_llm_route_deployment_t **d,
+    ngx_uint_t n);
+void ngx_http_llm_route_latency_sample(ngx_http_request_t *r,
+    ngx_http_llm_route_deployment_t *d, ngx_msec_t ms);
 ngx_msec_t ngx_http_llm_route_provider_cooldown(ngx_http_request_t *r,
     ngx_http_llm_route_provider_t *pr);
 void ngx_http_llm_route_provider_failed(ngx_http_request_t *r,

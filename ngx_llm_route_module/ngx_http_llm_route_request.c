@@ -654,14 +654,14 @@ ngx_http_llm_route_pick_deployment(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx, ngx_http_llm_route_model_t *m)
 {
     ngx_int_t                          total;
-    ngx_uint_t                         i, j;
-    ngx_http_llm_route_deployment_t  **d, *best;
+    ngx_uint_t                         i, j, n;
+    ngx_http_llm_route_loc_conf_t     *lcf;
+    ngx_http_llm_route_deployment_t  **d, *best, *usable[64];
 
     d = m->deployments.elts;
-    best = NULL;
-    total = 0;
+    n = 0;
 
-    for (i = 0; i < m->deployments.nelts; i++) {
+    for (i = 0; i < m->deployments.nelts && n < 64; i++) {
 
         for (j = 0; j < ctx->ntried; j++) {
             if (ctx->tried[j] == d[i]) {
@@ -675,17 +675,43 @@ ngx_http_llm_route_pick_deployment(ngx_http_request_t *r,
             continue;
         }
 
-        d[i]->current_weight += d[i]->weight;
-        total += d[i]->weight;
+        usable[n++] = d[i];
+    }
 
-        if (best == NULL || d[i]->current_weight > best->current_weight) {
-            best = d[i];
+    if (n == 0) {
+        return NULL;
+    }
+
+    if (n == 1) {
+        return usable[0];
+    }
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_route_module);
+
+    if (lcf->balance == NGX_HTTP_LLM_ROUTE_BALANCE_LATENCY) {
+        best = ngx_http_llm_route_least_latency(r, usable, n);
+
+        if (best) {
+            return best;
+        }
+
+        /* some have no recent latency yet: round-robin to learn it */
+    }
+
+    best = NULL;
+    total = 0;
+
+    for (i = 0; i < n; i++) {
+        usable[i]->current_weight += usable[i]->weight;
+        total += usable[i]->weight;
+
+        if (best == NULL || usable[i]->current_weight > best->current_weight)
+        {
+            best = usable[i];
         }
     }
 
-    if (best) {
-        best->current_weight -= total;
-    }
+    best->current_weight -= total;
 
     return best;
 }

@@ -896,6 +896,14 @@ ngx_http_llm_route_log_handler(ngx_http_request_t *r)
     rec.estimated = ctx->estimated;
     rec.stream = ctx->stream;
 
+    if (!ctx->failed) {
+        /* for streams, the time to the first token is the comparable part */
+        ngx_http_llm_route_latency_sample(r, ctx->deployment,
+                                          (ctx->stream && ctx->ttft_ms >= 0)
+                                          ? (ngx_msec_t) ctx->ttft_ms
+                                          : rec.latency_ms);
+    }
+
     ngx_http_llm_route_zone_record(sh, &rec);
 
     return NGX_OK;

@@ -48,7 +48,7 @@
 
 
 #define NGX_HTTP_LLM_ROUTE_ZONE_MAGIC    0x4c4c52005a4f4e45ULL
-#define NGX_HTTP_LLM_ROUTE_ZONE_VERSION  3
+#define NGX_HTTP_LLM_ROUTE_ZONE_VERSION  4
 
 #define NGX_HTTP_LLM_ROUTE_STATE_MAGIC   "LLRSTATE"
 /* 2: a limits section (budgets) follows the slots; 1 is still read */
@@ -260,11 +260,13 @@ static ngx_int_t
 ngx_http_llm_route_assign_slots(ngx_shm_zone_t *shm_zone,
     ngx_http_llm_route_shm_t *sh, ngx_http_llm_route_main_conf_t *mcf)
 {
-    ngx_int_t                        slot;
-    ngx_str_t                       *task;
-    ngx_uint_t                       i;
-    ngx_http_llm_route_model_t     **m;
-    ngx_http_llm_route_provider_t  **p;
+    u_char                             buf[NGX_HTTP_LLM_ROUTE_NAME_LEN];
+    ngx_int_t                          slot;
+    ngx_str_t                         *task, name;
+    ngx_uint_t                         i;
+    ngx_http_llm_route_model_t       **m;
+    ngx_http_llm_route_provider_t    **p;
+    ngx_http_llm_route_deployment_t  **d;
 
     m = mcf->models.elts;
 
@@ -290,6 +292,26 @@ ngx_http_llm_route_assign_slots(ngx_shm_zone_t *shm_zone,
         }
 
         p[i]->slot = slot;
+    }
+
+    d = mcf->deployments.elts;
+
+    for (i = 0; i < mcf->deployments.nelts; i++) {
+        /* "model@provider", cut to the slot's name size */
+
+        name.data = buf;
+        name.len = ngx_snprintf(buf, NGX_HTTP_LLM_ROUTE_NAME_LEN - 1,
+                                "%V@%V", &d[i]->name, &d[i]->provider->name)
+                   - buf;
+
+        slot = ngx_http_llm_route_get_slot(shm_zone, sh,
+                                           NGX_HTTP_LLM_ROUTE_SLOT_DEPLOYMENT,
+                                           &name);
+        if (slot == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        d[i]->slot = slot;
     }
 
     task = mcf->tasks.elts;
@@ -889,7 +911,7 @@ ngx_http_llm_route_state_load(ngx_shm_zone_t *shm_zone,
         ngx_memcpy(&r, p, sizeof(r));
 
         if (r.kind < NGX_HTTP_LLM_ROUTE_SLOT_MODEL
-            || r.kind > NGX_HTTP_LLM_ROUTE_SLOT_TASK
+            || r.kind > NGX_HTTP_LLM_ROUTE_SLOT_DEPLOYMENT
             || r.name_len == 0 || r.name_len >= NGX_HTTP_LLM_ROUTE_NAME_LEN)
         {
             dropped++;

@@ -48,7 +48,8 @@ typedef enum {
     NGX_HTTP_LLM_ROUTE_SLOT_FREE = 0,
     NGX_HTTP_LLM_ROUTE_SLOT_MODEL,
     NGX_HTTP_LLM_ROUTE_SLOT_PROVIDER,
-    NGX_HTTP_LLM_ROUTE_SLOT_TASK
+    NGX_HTTP_LLM_ROUTE_SLOT_TASK,
+    NGX_HTTP_LLM_ROUTE_SLOT_DEPLOYMENT   /* "model@provider": latency EWMA */
 } ngx_http_llm_route_slot_kind_e;
 
 
@@ -81,6 +82,10 @@ typedef struct {
     ngx_atomic_t                    cooldown_until;  /* epoch ms */
     ngx_atomic_t                    window_start;    /* epoch ms */
     ngx_atomic_t                    window_fails;    /* in the window */
+
+    /* deployments: recent latency, for llm_route_balance latency */
+    ngx_atomic_t                    ewma_ms16;       /* EWMA, ms * 16 */
+    ngx_atomic_t                    ewma_updated;    /* epoch ms */
 } ngx_http_llm_route_slot_t;
 
 

@@ -1,0 +1,103 @@
+#!/usr/bin/perl
+
+# Load balancing across the deployments of one model: smooth weighted
+# round-robin by weight=, and llm_route_balance latency (EWMA in the zone).
+
+use strict;
+use warnings;
+use lib 't/lib';
+use Test::More;
+use LLRTest;
+
+my $t = LLRTest->new(workers => 1);
+
+my $fast = $t->mock(name => 'fast');
+my $slow = $t->mock(name => 'slow', faults => { 'x-mock-delay' => 0.25 });
+
+my $loc = <<'EOF';
+            proxy_pass $llm_route_url;
+            proxy_set_header Host $llm_route_host;
+            proxy_set_header Authorization $llm_route_authorization;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            add_header X-Test-Provider $llm_route_provider always;
+EOF
+
+$t->config(<<"EOF");
+    llm_route_zone llm:1m;
+
+    llm_route_provider fast {
+        upstream 127.0.0.1:%%MOCK_PORT%%; scheme http; host fast.example;
+    }
+    llm_route_provider slow {
+        upstream 127.0.0.1:%%MOCK_PORT2%%; scheme http; host slow.example;
+    }
+
+    llm_route_model m provider=fast input=1 output=1 weight=1;
+    llm_route_model m provider=slow input=1 output=1 weight=3;
+
+    server {
+        listen 127.0.0.1:%%PORT%%;
+
+        location /v1/ {
+            llm_route on;
+$loc
+        }
+
+        location /latency/v1/ {
+            llm_route on;
+            llm_route_balance latency;
+$loc
+        }
+
+        location = /llm/status { llm_route_status; }
+    }
+EOF
+
+$t->start;
+
+my $msgs = [{ role => 'user', content => 'hi' }];
+
+# ---- weighted: 3 of 4 to "slow" (weight 3), in a smooth order -------------
+
+my @order;
+for (1 .. 8) {
+    my $r = $t->chat({ model => 'm', messages => $msgs });
+    push @order, $r->{headers}{'x-test-provider'} // '?';
+}
+is(scalar(grep { $_ eq 'slow' } @order), 6, 'weighted: 6 of 8 to weight 3');
+is(scalar(grep { $_ eq 'fast' } @order), 2, 'weighted: 2 of 8 to weight 1');
+unlike(join(',', @order), qr/fast,fast/,
+       'weighted: smooth, never twice in a row for weight 1');
+
+# ---- latency: the fast deployment wins despite its weight -------------------
+
+my %n;
+for (1 .. 20) {
+    my $r = $t->chat({ model => 'm', messages => $msgs },
+                     path => '/latency/v1/chat/completions');
+    $n{$r->{headers}{'x-test-provider'} // '?'}++;
+}
+cmp_ok($n{fast} // 0, '>=', 15,
+       'latency: most requests go to the faster deployment')
+    or diag(explain(\%n));
+is(($n{fast} // 0) + ($n{slow} // 0), 20,
+   'latency: every request answered by a deployment of the model');
+
+# when the fast one gets slow, traffic moves
+
+$fast->set_faults({ 'x-mock-delay' => 0.6 });
+$slow->set_faults({});
+
+%n = ();
+for (1 .. 24) {
+    my $r = $t->chat({ model => 'm', messages => $msgs },
+                     path => '/latency/v1/chat/completions');
+    $n{$r->{headers}{'x-test-provider'} // '?'}++;
+}
+cmp_ok($n{slow} // 0, '>', $n{fast} // 0,
+       'latency: traffic follows the lower latency')
+    or diag(explain(\%n));
+
+$t->stop;
+$t->done_testing;
