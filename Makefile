@@ -3,6 +3,10 @@
 #   make            module + command-line tools, against this machine's nginx
 #   make test       unit tests (core/) and the prove suite (t/)
 #   make demo       start nginx with the module and the mock provider
+#   make test-asan  everything again with AddressSanitizer + UBSan
+#   make fuzz       the libFuzzer targets, FUZZ_SECONDS each (default 60)
+#   make bench      throughput and instruction-count benchmarks (bench/)
+#   make train      retrain models/default.model from ../shared/data
 #   make deps       install what is missing (Debian packages)
 #   make clean
 #
@@ -26,6 +30,7 @@ CC           ?= cc
 CFLAGS_CORE  := -std=gnu99 -O2 -g -Wall -Wextra -Werror -Wpointer-arith \
                 -Wno-unused-parameter -I$(CORE)
 SAN          ?=
+TEST_JOBS    ?= 2
 LIBS         := -lyajl -lpcre2-8 -lm
 
 CORE_SRCS    := $(sort $(wildcard $(CORE)/llr_*.c))
@@ -37,10 +42,10 @@ UNIT_BINS    := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
 
 DEBIAN_PKGS  := nginx-core nginx-dev libyajl-dev libpcre2-dev gcc make \
                 perl curl
-TEST_PKGS    := prometheus chromium valgrind
+TEST_PKGS    := prometheus chromium valgrind clang libclang-rt-14-dev wrk
 
 .PHONY: all module tools unit test test-unit demo demo-stop deps \
-        deps-check deps-check-test clean train
+        deps-check deps-check-test clean train test-asan fuzz bench
 
 all: module tools
 
@@ -98,10 +103,22 @@ test: deps-check deps-check-test all unit
 	prove --exec '' $(UNIT_BINS)
 	TEST_NGINX_BINARY=$(NGINX_BIN) \
 	TEST_NGINX_MODULE=$(BUILD)/ngx_http_llm_route_module.so \
-	    prove -I t/lib t/*.t
+	    prove -j$(TEST_JOBS) -I t/lib t/*.t
 
 test-unit: unit
 	prove --exec '' $(UNIT_BINS)
+
+# the module, tools and unit tests with ASan + UBSan, the whole suite
+# against them, and the unit tests under valgrind (tools/test-asan.sh)
+test-asan: deps-check deps-check-test all unit
+	bash tools/test-asan.sh
+
+fuzz: deps-check deps-check-test
+	bash fuzz/run.sh
+
+bench: deps-check deps-check-test all
+	bash bench/callgrind.sh
+	bash bench/run.sh $(BENCH_ARGS)
 
 # --- demo --------------------------------------------------------------------
 
