@@ -35,6 +35,7 @@ LIBS         := -lyajl -lpcre2-8 -lm
 
 CORE_SRCS    := $(sort $(wildcard $(CORE)/llr_*.c))
 CORE_HDRS    := $(sort $(wildcard $(CORE)/llr_*.h))
+CORE_OBJS    := $(patsubst $(CORE)/%.c,$(BUILD)/core/%.o,$(CORE_SRCS))
 MOD_SRCS     := $(wildcard $(MOD)/*.c $(MOD)/*.h) $(CORE_SRCS) $(CORE_HDRS)
 TOOLS        := $(patsubst tools/%.c,$(BUILD)/%,$(wildcard tools/llm-route-*.c))
 UNIT_SRCS    := $(sort $(wildcard t/unit/test_*.c))
@@ -87,13 +88,18 @@ $(BUILD)/ngx_http_llm_route_module.so: $(BUILD)/nginx/objs/Makefile $(MOD_SRCS)
 
 # --- tools and unit tests: core/ only, no nginx ----------------------------
 
-$(BUILD)/llm-route-%: tools/llm-route-%.c $(CORE_SRCS) $(CORE_HDRS)
-	@mkdir -p $(BUILD)
-	$(CC) $(CFLAGS_CORE) $(SAN) -o $@ $< $(CORE_SRCS) $(LIBS)
+# core/ is compiled once per build directory, then linked into each
+$(BUILD)/core/%.o: $(CORE)/%.c $(CORE_HDRS)
+	@mkdir -p $(BUILD)/core
+	$(CC) $(CFLAGS_CORE) $(SAN) -c -o $@ $<
 
-$(BUILD)/unit/%: t/unit/%.c t/unit/tap.h $(CORE_SRCS) $(CORE_HDRS)
+$(BUILD)/llm-route-%: tools/llm-route-%.c $(CORE_OBJS)
+	@mkdir -p $(BUILD)
+	$(CC) $(CFLAGS_CORE) $(SAN) -o $@ $< $(CORE_OBJS) $(LIBS)
+
+$(BUILD)/unit/%: t/unit/%.c t/unit/tap.h $(CORE_OBJS)
 	@mkdir -p $(BUILD)/unit
-	$(CC) $(CFLAGS_CORE) $(SAN) -It/unit -o $@ $< $(CORE_SRCS) $(LIBS)
+	$(CC) $(CFLAGS_CORE) $(SAN) -It/unit -o $@ $< $(CORE_OBJS) $(LIBS)
 
 unit: $(UNIT_BINS)
 

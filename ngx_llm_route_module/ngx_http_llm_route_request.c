@@ -379,7 +379,7 @@ ngx_http_llm_route_process(ngx_http_request_t *r,
     llr_cls_result_t           res;
     ngx_http_llm_route_out_t  *o;
     ngx_str_t                  why;
-    u_char                    *p;
+    u_char                    *p, *model;
     ngx_http_llm_route_sink_t  ws;
     ngx_http_llm_route_rule_t *rule;
     ngx_http_llm_route_loc_conf_t   *lcf;
@@ -521,6 +521,20 @@ ngx_http_llm_route_process(ngx_http_request_t *r,
     }
 
     ctx->view = *llr_req_view(rq);
+
+    /* the model name lives in the scanner's memory: keep a copy */
+
+    if (ctx->view.model) {
+        model = ngx_pnalloc(r->pool, ctx->view.model_len + 1);
+        if (model == NULL) {
+            llr_req_destroy(rq);
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_memcpy(model, ctx->view.model, ctx->view.model_len);
+        model[ctx->view.model_len] = '\0';
+        ctx->view.model = (char *) model;
+    }
 
     llr_req_destroy(rq);
 

@@ -186,7 +186,10 @@ extract(const llr_cls_model_t *fm, void *state, llr_rec_t *r,
     memcpy(ex->dense, llr_cls_state_dense(state), sizeof(ex->dense));
 
     for (g = 0; g < 2; g++) {
-        qsort(r->b[g], r->n[g], sizeof(uint32_t), cmp_u32);
+        if (r->n[g]) {
+            qsort(r->b[g], r->n[g], sizeof(uint32_t), cmp_u32);
+        }
+
         /* ctx weight as the heads apply it (see llr_cls_finish) */
         w = (float) inv[g] * (g == LLR_CLS_GROUP_CTX ? 0.5f : 1.0f);
 

@@ -1127,7 +1127,7 @@ llr_cls_model_decode(const unsigned char *data, size_t len, int copy,
     void *(*alloc)(void *ctx, size_t n), void *actx, char *err,
     size_t errlen)
 {
-    int                 rc;
+    int                 rc, bad;
     size_t              i, t, nw;
     uint32_t            v, bits, ntasks;
     int16_t            *w;
@@ -1226,6 +1226,30 @@ llr_cls_model_decode(const unsigned char *data, size_t len, int copy,
 
     for (i = 0; i < LLR_CLS_NSTRUCT; i++) {
         m->diff_dense[i] = llr_cls_getf(data + l.ddense + 4 * i);
+    }
+
+    /* a NaN or an infinity would make every answer NaN */
+
+    bad = !isfinite(m->ctx_weight) || !isfinite(m->task_scale)
+          || !isfinite(m->diff_scale) || !isfinite(m->diff_bias);
+
+    for (t = 0; t < ntasks && !bad; t++) {
+        bad = !isfinite(m->task_bias[t]);
+
+        for (i = 0; i < LLR_CLS_NSTRUCT && !bad; i++) {
+            bad = !isfinite(m->task_dense[i][t])
+                  || !isfinite(m->diff_tdense[t][i]);
+        }
+    }
+
+    for (i = 0; i < LLR_CLS_NSTRUCT && !bad; i++) {
+        bad = !isfinite(m->diff_dense[i]);
+    }
+
+    if (bad) {
+        snprintf(err, errlen, "classifier model has a weight that is not "
+                 "a finite number");
+        return NULL;
     }
 
     nw = (l.sum - l.tw) / 2;

@@ -552,7 +552,7 @@ rg_read(const char *path, size_t *len)
         return NULL;
     }
 
-    buf = malloc(RG_MAX_FILE);
+    buf = calloc(1, RG_MAX_FILE);      /* pcre2 JIT reads ahead */
     if (buf == NULL) {
         abort();
     }

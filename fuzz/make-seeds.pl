@@ -1,0 +1,292 @@
+#!/usr/bin/perl
+#
+# Regenerate the seed corpora in fuzz/seeds/<target>/ (deterministic).
+#
+#   perl fuzz/make-seeds.pl [TRAIN_TOOL]
+#
+# TRAIN_TOOL (default build/llm-route-train) trains the small model used
+# for the model seeds; without it the model seeds are left as they are.
+# Every seed starts with the target's control byte(s) (see each
+# fuzz/fuzz_<target>.c), then the payload.
+
+use strict;
+use warnings;
+use File::Path qw(make_path remove_tree);
+use File::Temp qw(tempdir);
+use FindBin;
+
+my $top = "$FindBin::Bin/..";
+my $dir = "$FindBin::Bin/seeds";
+my $train = shift // "$top/build/llm-route-train";
+my $data = '/work/shared/data';
+
+sub put {
+    my ($target, $name, $bytes) = @_;
+    make_path("$dir/$target");
+    open(my $fh, '>:raw', "$dir/$target/$name") or die "$target/$name: $!";
+    print $fh $bytes;
+    close $fh;
+}
+
+sub jstr {
+    my ($s) = @_;
+    $s =~ s/(["\\])/\\$1/g;
+    $s =~ s/\n/\\n/g;
+    $s =~ s/\t/\\t/g;
+    $s =~ s/([\x00-\x1f])/sprintf('\\u%04x', ord $1)/ge;
+    return "\"$s\"";
+}
+
+# a few real prompts from the evaluation data (MT-Bench, GSM8K)
+my @prompts;
+if (open(my $fh, '<', "$data/routellm/mt_bench_questions.jsonl")) {
+    while (<$fh>) {
+        push @prompts, $1 if /"turns": \["((?:[^"\\]|\\.)*)"/;
+        last if @prompts >= 6;
+    }
+    close $fh;
+}
+if (open(my $fh, '<', "$data/grade-school-math/train.jsonl")) {
+    while (<$fh>) {
+        push @prompts, $1 if /"question": "((?:[^"\\]|\\.)*)"/;
+        last if @prompts >= 9;
+    }
+    close $fh;
+}
+@prompts = map { my $p = $_; $p =~ s/\\(.)/$1/g; $p } @prompts;
+push @prompts, 'Write a Python function to merge two sorted lists.'
+    while @prompts < 3;
+
+# ---- req: first byte = endpoint (low 3 bits) | (piece size - 1) << 3 ----
+
+remove_tree("$dir/$_") for qw(req sse usage values model pattern);
+
+my $i = 0;
+my @req;
+for my $p (@prompts) {
+    push @req, [0x00 | (($i * 5) % 32) << 3, '{"model":"auto","messages":'
+        . '[{"role":"system","content":"You are helpful."},'
+        . '{"role":"user","content":' . jstr($p) . '}]}'];
+    $i++;
+}
+push @req,
+  [0x08, '{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user",'
+       . '"content":"hi"}],"stream_options":{"include_usage":false}}'],
+  [0x10, '{"messages":[{"role":"user","content":[{"type":"text","text":'
+       . '"describe"},{"type":"image_url","image_url":{"url":"data:x"}}]}],'
+       . '"model":"auto","max_tokens":100}'],
+  [0x18, '{"model":"a","model":"b","messages":[]}'],
+  [0x20, '{"model":"auto","messages":[{"role":"user","content":"caf\u00e9 '
+       . '\ud83d\ude00 \"q\" \\\\ \/"}],"tools":[{"type":"function",'
+       . '"function":{"name":"f","parameters":{"type":"object"}}}],'
+       . '"response_format":{"type":"json_object"}}'],
+  [0x28, '{"model":"auto","messages":[{"role":"developer","content":"x"},'
+       . '{"role":"user","content":"a"},{"role":"assistant","content":null,'
+       . '"tool_calls":[{"id":"1","type":"function","function":{"name":"f",'
+       . '"arguments":"{}"}}]},{"role":"tool","tool_call_id":"1",'
+       . '"content":"r"},{"role":"user","content":"b"}],'
+       . '"max_completion_tokens":5,"temperature":0.2,"n":1,'
+       . '"stop":["\n"],"logit_bias":{"50256":-100}}'],
+  [0x01, '{"model":"gpt-3.5-turbo-instruct","prompt":"Say this is a test",'
+       . '"max_tokens":7}'],
+  [0x09, '{"model":"x","prompt":["a","b"],"stream":false}'],
+  [0x02, '{"model":"text-embedding-3-small","input":"The food was good"}'],
+  [0x0a, '{"model":"e","input":["a","b"],"encoding_format":"float"}'],
+  [0x03, '{"model":"auto","input":"Tell me a story","max_output_tokens":50}'],
+  [0x0b, '{"model":"auto","input":[{"role":"user","content":[{"type":'
+       . '"input_text","text":"hi"}]}],"instructions":"be brief"}'],
+  [0x04, '{"model":"anything","whatever":[1,2.5e10,-0,true,false,null]}'],
+  [0x00, '{"model":"auto","messages":[{"role":"user","content":"x"}],'
+       . '"stream_options":null,"stream":null}'],
+  [0x00, '{"model":"auto","messages":"not an array"}'],
+  [0x00, '[1,2,3]'],
+  [0x00, '{"model":"auto","messages":[{"role":"user","content":"x"}]} junk'],
+  [0x00, '{"model":"auto","messages":[' . ('[' x 70) . (']' x 70) . ']}'],
+  [0x00, "{\"model\":\"auto\",\"messages\":[{\"role\":\"user\",\"content\":"
+       . "\"bad \xc3\x28 utf8\"}]}"],
+  [0xf8, '{"model":"auto","messages":[{"role":"user","content":'
+       . jstr('long ' x 400) . '}]}'];
+
+$i = 0;
+put('req', sprintf('%02d', $i++), chr($_->[0]) . $_->[1]) for @req;
+
+# ---- sse: 3 bytes (strip flag, max_event / 8 - 2, step) -----------------
+
+my $chunk = sub {
+    my ($content, $extra) = @_;
+    return 'data: {"id":"c1","object":"chat.completion.chunk","created":1,'
+        . '"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"content":'
+        . jstr($content) . '},"finish_reason":null}]' . ($extra // '')
+        . "}\n\n";
+};
+my $usage = 'data: {"id":"c1","object":"chat.completion.chunk","model":'
+    . '"gpt-4o-mini","choices":[],"usage":{"prompt_tokens":12,'
+    . '"completion_tokens":3,"total_tokens":15,"prompt_tokens_details":'
+    . '{"cached_tokens":4},"completion_tokens_details":'
+    . "{\"reasoning_tokens\":1}}}\n\n";
+my $finish = 'data: {"id":"c1","object":"chat.completion.chunk","model":'
+    . '"gpt-4o-mini","choices":[{"index":0,"delta":{},"finish_reason":'
+    . "\"stop\"}]}\n\n";
+my $done = "data: [DONE]\n\n";
+my $role = 'data: {"id":"c1","object":"chat.completion.chunk","model":"m",'
+    . '"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}'
+    . "\n\n";
+
+my $full = $role . $chunk->('Hello') . $chunk->(' world') . $finish
+    . $usage . $done;
+my @sse = (
+    [0, 255, 0, $full],
+    [1, 255, 7, $full],
+    [1, 2, 1, $full],
+    [0, 40, 3, join("\r\n", split /\n/, $full, -1)],
+    [1, 100, 5, join("\r", split /\n/, $full, -1)],
+    [1, 255, 9, ": keep-alive\n\nevent: message\nid: 7\nretry: 100\n"
+        . $chunk->('x') . $usage . $done],
+    [1, 255, 2, "data: {\"choices\":[],\n" . "data: \"usage\":"
+        . "{\"prompt_tokens\":1,\"completion_tokens\":2}}\n\n" . $done],
+    [0, 255, 4, $chunk->('a', ',"usage":null') . $finish . $done],
+    [1, 255, 6, 'data: {"error":{"message":"Rate limit","type":'
+        . "\"requests\",\"code\":\"rate_limit_exceeded\"}}\n\n"],
+    [1, 255, 1, "data: not json\n\ndata: {\"choices\":[{\"delta\":"
+        . "{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":"
+        . "\"{}\"}}]},\"finish_reason\":\"tool_calls\"}]}\n\n" . $done],
+    [0, 255, 8, 'data: {"choices":[{"delta":{"content":"'
+        . ('z' x 3000) . "\"}}]}\n\n" . $usage],
+    [1, 255, 3, "data:" . $usage =~ s/^data: //r . "data:[DONE]\n"],
+    [1, 255, 0, $chunk->('partial') . 'data: {"choices":[{"del'],
+);
+$i = 0;
+put('sse', sprintf('%02d', $i++), pack('CCC', @$_[0 .. 2]) . $_->[3])
+    for @sse;
+
+# ---- usage: first byte = piece size selector ----------------------------
+
+my @usage = (
+    '{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":'
+    . '"gpt-4o-mini-2024-07-18","choices":[{"index":0,"message":{"role":'
+    . '"assistant","content":"Hello! How can I help?","refusal":null},'
+    . '"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":'
+    . '9,"completion_tokens":12,"total_tokens":21,"prompt_tokens_details":'
+    . '{"cached_tokens":0,"audio_tokens":0},"completion_tokens_details":'
+    . '{"reasoning_tokens":0,"audio_tokens":0}},"system_fingerprint":"fp"}',
+    '{"choices":[{"message":{"content":null,"tool_calls":[{"id":"c",'
+    . '"type":"function","function":{"name":"f","arguments":"{\"a\":1}"}}]},'
+    . '"finish_reason":"tool_calls"},{"message":{"content":"b"},'
+    . '"finish_reason":"length"}],"usage":{"prompt_tokens":5,'
+    . '"completion_tokens":7}}',
+    '{"error":{"message":"Incorrect API key provided","type":'
+    . '"invalid_request_error","param":null,"code":"invalid_api_key"}}',
+    '{"error":{"message":"x","type":"server_error","code":500}}',
+    '{"error":"upstream timed out"}',
+    '{"object":"list","data":[{"object":"embedding","index":0,"embedding":'
+    . '[0.1,-0.2,3e-5]}],"model":"text-embedding-3-small","usage":'
+    . '{"prompt_tokens":5,"total_tokens":5}}',
+    '{"id":"resp_1","object":"response","output":[{"type":"message",'
+    . '"content":[{"type":"output_text","text":"hi"}]}],"usage":'
+    . '{"input_tokens":10,"output_tokens":20,"total_tokens":30,'
+    . '"input_tokens_details":{"cached_tokens":2},'
+    . '"output_tokens_details":{"reasoning_tokens":5}}}',
+    '{"choices":[{"text":"\u00e9\ud83d\ude00\n","finish_reason":'
+    . '"content_filter"}],"usage":{"prompt_tokens":18446744073709551615,'
+    . '"completion_tokens":1e3,"total_tokens":-1}}',
+    '{"usage":{"prompt_tokens":1},"usage":null,"usage":{"completion_tokens":'
+    . '2},"model":"' . ('m' x 200) . '"}',
+    '  {"choices":[]}  ',
+    '{"choices":[{"finish_reason":"function_call"},{"finish_reason":"eos"}]}',
+    '{"a":[[[[[[[[[[[[[[[[{"usage":{"prompt_tokens":3}}]]]]]]]]]]]]]]]]}',
+    '<html><body>502 Bad Gateway</body></html>',
+    '{"choices":[{"message":{"content":"unterminated',
+);
+$i = 0;
+put('usage', sprintf('%02d', $i), chr(($i++ * 37) % 256) . $_) for @usage;
+
+# ---- values: the string itself (first byte also picks a scale) -----------
+
+$i = 0;
+put('values', sprintf('%02d', $i++), $_) for
+    '0.15', '10.00', '2.5', '0', '0.000001', '1000000', '128000', '16m',
+    '1g', '512k', '30s', '250ms', '1h', '1.5', '18446744073709551615',
+    '18446744073709551616', '0.1234567890123', '-1', '1e3', '.5', '5.',
+    '00012', ' 1', "1\x00", "\xff\xff\xff\xff\xff\xff\xff\xff";
+
+# ---- pattern: caseless byte, regex, NUL, subject --------------------------
+
+$i = 0;
+put('pattern', sprintf('%02d', $i++), $_) for
+    "\x00\\b(def|class|import)\\b\x00def f(x): return x",
+    "\x01^gpt-4o(-mini)?\$\x00GPT-4O-MINI",
+    "\x00(?i)translat(e|ion)\x00Translate this into French",
+    "\x00[\\p{Han}]+\x00\xe4\xb8\xad\xe6\x96\x87",
+    "\x00(a+)+\$\x00aaaaaaaaaaaaaaaaaaaaaaaaaaaaab",
+    "\x00(\x00broken",
+    "\x01\\d{3,}\\s*[+*/-]\\s*\\d+\x00what is 123 * 45?",
+    "\x00(?<n>x)\\k<n>\x00xx \xc3\x28 invalid utf8",
+    "\x00.*\x00",
+    "\x00[\x00";
+
+# ---- model: mode byte + model file, or mode 2/3 + parameter bytes ---------
+
+if (-x $train) {
+    my $tmp = tempdir(CLEANUP => 1);
+    open(my $t, '>', "$tmp/task.jsonl") or die;
+    my @tasks = (
+        ['write a python function to reverse a list', 'code'],
+        ['fix this segfault in my C program', 'code'],
+        ['what is 17 * 23 + 4?', 'math'],
+        ['solve x^2 - 4 = 0 for x', 'math'],
+        ['write a poem about the sea', 'creative'],
+        ['tell me a story about a dragon', 'creative'],
+        ['what is the capital of France', 'qa'],
+        ['who wrote hamlet', 'qa'],
+    );
+    print $t "{\"prompt\": \"$_->[0]\", \"task\": \"$_->[1]\"}\n" for @tasks;
+    close $t;
+    open(my $d, '>', "$tmp/diff.jsonl") or die;
+    print $d <<'EOF';
+{"prompt": "what is 2+2", "weak_correct": true, "strong_correct": true}
+{"prompt": "prove there are infinitely many primes", "weak_correct": false, "strong_correct": true}
+{"prompt": "hello there", "weak_correct": true, "strong_correct": true}
+{"prompt": "derive the navier stokes equations", "weak_correct": false, "strong_correct": true}
+EOF
+    close $d;
+    system($train, '-o', "$tmp/small.model", '--task-data',
+           "$tmp/task.jsonl", '--difficulty-data', "$tmp/diff.jsonl",
+           '--bits', '8', '--epochs', '3') == 0 or die "training failed\n";
+    open(my $m, '<:raw', "$tmp/small.model") or die;
+    local $/;
+    my $img = <$m>;
+    close $m;
+    my $n = length $img;
+
+    put('model', 'm0-small', "\x00" . $img);
+    put('model', 'm1-small', "\x01" . $img);
+    put('model', 'm0-truncated-header', "\x00" . substr($img, 0, 40));
+    put('model', 'm0-truncated-half', "\x00" . substr($img, 0, $n >> 1));
+    put('model', 'm0-truncated-1', "\x00" . substr($img, 0, $n - 1));
+    put('model', 'm0-long', "\x00" . $img . "\x00");
+    my $bad = $img;
+    substr($bad, 100, 1) = chr(ord(substr($bad, 100, 1)) ^ 0xff);
+    put('model', 'm0-bad-checksum', "\x00" . $bad);
+    put('model', 'm1-flipped-name', "\x01" . $bad);
+    $bad = $img;
+    substr($bad, 8, 4) = pack('V', 99);
+    put('model', 'm1-version', "\x01" . $bad);
+    $bad = $img;
+    substr($bad, 12, 4) = pack('V', 30);
+    put('model', 'm1-bits', "\x01" . $bad);
+    $bad = $img;
+    substr($bad, 16, 4) = pack('V', 17);
+    put('model', 'm1-ntasks', "\x01" . $bad);
+    $bad = $img;
+    substr($bad, 28, 4) = pack('f<', 9**9**9 - 9**9**9);    # NaN ctx
+    put('model', 'm1-nan-ctx-weight', "\x01" . $bad);
+    $bad = $img;
+    substr($bad, $n - 200, 2) = pack('v', 0x7fff);     # weight range
+    put('model', 'm1-weight-range', "\x01" . $bad);
+    put('model', 'm0-magic-only', "\x00LLRCLSM\x1a");
+}
+put('model', 'p2-zero', "\x02\x00\x00" . ("\x00" x 64));
+put('model', 'p3-tasks', "\x03\x01\x07" . join('', map { chr } 0 .. 255));
+put('model', 'p2-edits', "\x02\x02\x0f" . join('', map { chr(($_ * 73)
+    % 256) } 0 .. 300));
+put('model', 'p3-nan', "\x03\x00\x02" . ("\xff" x 64));
