@@ -17,6 +17,10 @@
 
 #include <yajl/yajl_parse.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "llr_req.h"
 
 
@@ -120,6 +124,31 @@ typedef struct {
 } llr_frame_t;
 
 
+/*
+ * The state of the strict checks over the raw input (see llr_check()):
+ * the UTF-8 sequence and the \u escape in progress, carried across
+ * pieces, and what was wrong.
+ */
+typedef struct {
+    size_t              u8_at;          /* offset of the sequence's lead */
+    size_t              esc_at;         /* offset of the escape's '\\' */
+    size_t              esc_high_at;    /* ... of the pending high one */
+    size_t              esc_bad_at;     /* ... of the lone surrogate */
+    unsigned            esc_cp;         /* the hex digits' value so far */
+    unsigned            esc_high;       /* a high surrogate awaiting its
+                                           low half, or 0 */
+    unsigned            esc_bad;        /* the lone surrogate */
+    unsigned char       state;          /* LLR_K_* */
+    unsigned char       esc_digits;     /* hex digits read */
+    unsigned char       u8_need;        /* continuation bytes to come */
+    unsigned char       u8_lo;          /* range of the next one */
+    unsigned char       u8_hi;
+    unsigned char       u8_lead;
+    unsigned char       u8_byte;        /* the offending byte */
+    unsigned char       bad;            /* LLR_U8_*: what was wrong */
+} llr_check_t;
+
+
 struct llr_req_s {
     llr_alloc_t         alloc;
     llr_out_t          *out;
@@ -157,6 +186,9 @@ struct llr_req_s {
 
     size_t              depth;
     llr_frame_t         frames[LLR_REQ_MAX_DEPTH];
+
+    /* the strict checks over the raw input bytes, see llr_check() */
+    llr_check_t         chk;
 
     char                errmsg[256];
 };
@@ -1501,6 +1533,397 @@ llr_on_end_array(void *ctx)
 }
 
 
+/*
+ * Strict checks over the raw input bytes.
+ *
+ * yajl's lexer checks only the shape of a UTF-8 sequence (it takes
+ * overlong forms, encoded surrogates and code points above U+10FFFF),
+ * and its string decoder pairs a high surrogate escape with whatever
+ * \u escape follows, turns a lone high one into '?' and a lone low one
+ * into invalid UTF-8.  So every piece is checked before yajl sees it:
+ *
+ *   - the whole input must be UTF-8 as in Unicode Table 3-7.  Outside
+ *     strings JSON text is ASCII, any other byte is a yajl error there,
+ *     so checking all bytes checks the strings, keys included, and
+ *     knows the exact offset of a bad sequence;
+ *   - every \u escape of a high surrogate (D800-DBFF) must be followed
+ *     at once by a \u escape of a low one (DC00-DFFF), and a low one
+ *     must follow a high one.  A backslash outside an escape always
+ *     starts one, and the next byte ends it unless it is 'u' (then four
+ *     hex digits do), so the parity of a run of backslashes needs no
+ *     counting: in the JSON text \\ud800 the first two make an escaped
+ *     backslash and "ud800" is text.  Outside strings valid JSON has no
+ *     backslash, and yajl refuses one there before any check here
+ *     could matter (see below).
+ *
+ * Both are one byte-exact state machine carried across pieces, so where
+ * the body is split changes nothing.  The first problem is seen at a
+ * "detection" byte, never before the '\' or lead byte it is about and
+ * never after the closing quote of its string.  llr_req_feed() gives
+ * yajl only the bytes before the detection byte (and a bad lead byte
+ * that is the detection byte: it cannot end a string either).  So yajl
+ * cannot deliver the offending string (its closing quote is not among
+ * them), a JSON error earlier in the body is still reported as yajl's,
+ * and so is a backslash or non-ASCII byte outside a string.  Only then
+ * is the problem found here reported: it is always inside a string.
+ */
+
+#define LLR_HIGH_BITS  0x8080808080808080ULL
+
+/* not 0 if and only if a byte of w is '\' */
+#define llr_has_backslash(w)                                                  \
+    ((((w) ^ 0x5c5c5c5c5c5c5c5cULL) - 0x0101010101010101ULL)                  \
+     & ~((w) ^ 0x5c5c5c5c5c5c5c5cULL) & LLR_HIGH_BITS)
+
+/* where the check is; at most one escape or sequence is in progress */
+#define LLR_K_IDLE        0
+#define LLR_K_BS          1     /* after the '\' that starts an escape */
+#define LLR_K_HEX         2     /* in the 4 hex digits of \u */
+#define LLR_K_WANT_BS     3     /* after a high surrogate: '\' must come */
+#define LLR_K_UTF8        4     /* in a multi-byte sequence */
+
+/* what was wrong */
+#define LLR_U8_BYTE       1     /* F8-FF */
+#define LLR_U8_CONT       2     /* a continuation byte without a lead */
+#define LLR_U8_OVERLONG   3
+#define LLR_U8_SURROGATE  4
+#define LLR_U8_TOO_LARGE  5
+#define LLR_U8_SHORT      6     /* the sequence ends too early */
+#define LLR_U8_LONE       7     /* not UTF-8: a lone surrogate escape */
+
+
+/*
+ * Checks a piece: returns how many of its bytes yajl may see, and sets
+ * *bad when a problem was found after them (the error is then reported
+ * by llr_check_fail() unless yajl finds one first).  The state lives in
+ * locals while the loop runs.
+ */
+
+static size_t
+llr_check(llr_req_t *rq, const unsigned char *p, size_t len, size_t base,
+    int *bad)
+{
+    size_t        i;
+    uint64_t      w;
+    unsigned      c, d, state, need, lo, hi, digits, cp, high;
+    llr_check_t  *ck;
+#if defined(__SSE2__)
+    __m128i       v, backslash;
+
+    backslash = _mm_set1_epi8('\\');
+#endif
+
+    ck = &rq->chk;
+
+    state = ck->state;
+    need = ck->u8_need;
+    lo = ck->u8_lo;
+    hi = ck->u8_hi;
+    digits = ck->esc_digits;
+    cp = ck->esc_cp;
+    high = ck->esc_high;
+
+    *bad = 0;
+    i = 0;
+
+    for ( ;; ) {
+
+        /* in an escape or a sequence: byte by byte */
+
+        while (state != LLR_K_IDLE) {
+            if (i == len) {
+                goto done;
+            }
+
+            c = p[i];
+
+            switch (state) {
+
+            case LLR_K_UTF8:
+                if (c < lo || c > hi) {
+                    ck->u8_byte = (unsigned char) c;
+                    ck->bad = (c < 0x80 || c > 0xbf) ? LLR_U8_SHORT
+                              : ck->u8_lead == 0xed ? LLR_U8_SURROGATE
+                              : ck->u8_lead == 0xf4 ? LLR_U8_TOO_LARGE
+                              : LLR_U8_OVERLONG;        /* after E0, F0 */
+                    goto bad;
+                }
+
+                lo = 0x80;
+                hi = 0xbf;
+
+                if (--need == 0) {
+                    state = LLR_K_IDLE;
+                }
+
+                break;
+
+            case LLR_K_BS:
+                if (c == 'u') {
+                    state = LLR_K_HEX;
+                    digits = 0;
+                    cp = 0;
+                    break;
+                }
+
+                if (high) {
+                    goto lone_high;
+                }
+
+                /*
+                 * a short escape, "\\" included, is done; a byte that
+                 * cannot follow '\' is a yajl error
+                 */
+                state = LLR_K_IDLE;
+                break;
+
+            case LLR_K_HEX:
+                if (c >= '0' && c <= '9') {
+                    d = c - '0';
+
+                } else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f') {
+                    d = (c | 0x20) - 'a' + 10;
+
+                } else {
+                    /* not an escape: a yajl error */
+                    state = LLR_K_IDLE;
+                    high = 0;
+                    break;
+                }
+
+                cp = (cp << 4) | d;
+
+                if (++digits < 4) {
+                    break;
+                }
+
+                state = LLR_K_IDLE;
+
+                if (high) {
+                    if (cp < 0xdc00 || cp > 0xdfff) {
+                        goto lone_high;
+                    }
+
+                    high = 0;
+
+                } else if (cp >= 0xd800 && cp <= 0xdbff) {
+                    high = cp;
+                    ck->esc_high_at = ck->esc_at;
+                    state = LLR_K_WANT_BS;
+
+                } else if (cp >= 0xdc00 && cp <= 0xdfff) {
+                    ck->esc_bad = cp;
+                    ck->esc_bad_at = ck->esc_at;
+                    ck->bad = LLR_U8_LONE;
+                    goto bad;
+                }
+
+                break;
+
+            default: /* LLR_K_WANT_BS */
+                if (c != '\\') {
+                    goto lone_high;
+                }
+
+                ck->esc_at = base + i;
+                state = LLR_K_BS;
+                break;
+            }
+
+            i++;
+        }
+
+        /* ASCII but '\': nothing to do, 16 or 8 bytes at a time */
+
+#if defined(__SSE2__)
+        while (len - i >= 16) {
+            v = _mm_loadu_si128((const __m128i *) (p + i));
+
+            if (_mm_movemask_epi8(_mm_or_si128(v,
+                                      _mm_cmpeq_epi8(v, backslash))))
+            {
+                break;
+            }
+
+            i += 16;
+        }
+#endif
+
+        while (len - i >= 8) {
+            memcpy(&w, p + i, 8);
+
+            if ((w & LLR_HIGH_BITS) || llr_has_backslash(w)) {
+                break;
+            }
+
+            i += 8;
+        }
+
+        while (i < len && p[i] < 0x80 && p[i] != '\\') {
+            i++;
+        }
+
+        if (i == len) {
+            goto done;
+        }
+
+        c = p[i];
+
+        if (c == '\\') {
+            ck->esc_at = base + i;
+            state = LLR_K_BS;
+            i++;
+            continue;
+        }
+
+        /* a lead byte (Unicode Table 3-7) */
+
+        ck->u8_at = base + i;
+        ck->u8_lead = (unsigned char) c;
+
+        if (c < 0xc2 || c > 0xf4) {
+            ck->u8_byte = (unsigned char) c;
+            ck->bad = c < 0xc0 ? LLR_U8_CONT
+                      : c < 0xc2 ? LLR_U8_OVERLONG
+                      : c < 0xf8 ? LLR_U8_TOO_LARGE : LLR_U8_BYTE;
+
+            /*
+             * yajl sees this byte too: outside a string it refuses it,
+             * in a string the byte cannot end the string
+             */
+            i++;
+            goto bad;
+        }
+
+        lo = 0x80;
+        hi = 0xbf;
+
+        if (c < 0xe0) {
+            need = 1;
+
+        } else if (c < 0xf0) {
+            need = 2;
+
+            if (c == 0xe0) {
+                lo = 0xa0;                  /* not overlong */
+
+            } else if (c == 0xed) {
+                hi = 0x9f;                  /* not a surrogate */
+            }
+
+        } else {
+            need = 3;
+
+            if (c == 0xf0) {
+                lo = 0x90;                  /* not overlong */
+
+            } else if (c == 0xf4) {
+                hi = 0x8f;                  /* not above U+10FFFF */
+            }
+        }
+
+        state = LLR_K_UTF8;
+        i++;
+    }
+
+lone_high:
+
+    ck->esc_bad = high;
+    ck->esc_bad_at = ck->esc_high_at;
+    ck->bad = LLR_U8_LONE;
+
+bad:
+
+    *bad = 1;
+
+done:
+
+    ck->state = (unsigned char) state;
+    ck->u8_need = (unsigned char) need;
+    ck->u8_lo = (unsigned char) lo;
+    ck->u8_hi = (unsigned char) hi;
+    ck->esc_digits = (unsigned char) digits;
+    ck->esc_cp = cp;
+    ck->esc_high = high;
+
+    return i;
+}
+
+
+/* the body ended: a sequence or an escape in progress is an error */
+
+static int
+llr_check_pending(llr_req_t *rq)
+{
+    llr_check_t  *ck;
+
+    ck = &rq->chk;
+
+    if (ck->esc_high) {
+        ck->esc_bad = ck->esc_high;
+        ck->esc_bad_at = ck->esc_high_at;
+        ck->bad = LLR_U8_LONE;
+        return 1;
+    }
+
+    if (ck->state == LLR_K_UTF8) {
+        ck->bad = LLR_U8_SHORT;
+        return 1;
+    }
+
+    return 0;
+}
+
+
+static void
+llr_check_fail(llr_req_t *rq)
+{
+    char          what[48];
+    llr_check_t  *ck;
+
+    ck = &rq->chk;
+
+    switch (ck->bad) {
+
+    case LLR_U8_LONE:
+        llr_fail(rq, LLR_REQ_ERR_JSON, NULL,
+                 "We could not parse the JSON body of your request. "
+                 "(lone surrogate \\u%04x in a string at byte %zu)",
+                 ck->esc_bad, ck->esc_bad_at);
+        return;
+
+    case LLR_U8_BYTE:
+        snprintf(what, sizeof(what), "invalid byte 0x%02x", ck->u8_byte);
+        break;
+
+    case LLR_U8_CONT:
+        snprintf(what, sizeof(what), "continuation byte 0x%02x without "
+                 "a lead byte", ck->u8_byte);
+        break;
+
+    case LLR_U8_OVERLONG:
+        snprintf(what, sizeof(what), "overlong encoding");
+        break;
+
+    case LLR_U8_SURROGATE:
+        snprintf(what, sizeof(what), "encoded surrogate");
+        break;
+
+    case LLR_U8_TOO_LARGE:
+        snprintf(what, sizeof(what), "code point above U+10FFFF");
+        break;
+
+    default:
+        snprintf(what, sizeof(what), "incomplete sequence");
+        break;
+    }
+
+    llr_fail(rq, LLR_REQ_ERR_JSON, NULL,
+             "We could not parse the JSON body of your request. "
+             "(invalid UTF-8 in a string at byte %zu: %s)", ck->u8_at, what);
+}
+
+
 static const yajl_callbacks  llr_callbacks = {
     llr_on_null,
     llr_on_boolean,
@@ -1567,7 +1990,8 @@ llr_req_create(const llr_alloc_t *alloc, llr_endpoint_e ep, llr_out_t *out,
 llr_req_err_e
 llr_req_feed(llr_req_t *rq, const unsigned char *data, size_t len)
 {
-    size_t        before;
+    int           bad;
+    size_t        before, n;
     yajl_status   st;
 
     if (rq->err != LLR_REQ_OK) {
@@ -1588,14 +2012,22 @@ llr_req_feed(llr_req_t *rq, const unsigned char *data, size_t len)
     before = rq->view.body_bytes;
     rq->view.body_bytes += len;
 
-    st = yajl_parse(rq->yajl, data, len);
+    /* yajl sees the bytes before the first invalid one only */
+    n = llr_check(rq, data, len, before, &bad);
+
+    st = n ? yajl_parse(rq->yajl, data, n) : yajl_status_ok;
 
     if (st == yajl_status_ok) {
+        if (bad) {
+            llr_check_fail(rq);
+            return rq->err;
+        }
+
         return LLR_REQ_OK;
     }
 
     if (st == yajl_status_error && rq->err == LLR_REQ_OK) {
-        llr_json_error(rq, data, len, yajl_get_bytes_consumed(rq->yajl),
+        llr_json_error(rq, data, n, yajl_get_bytes_consumed(rq->yajl),
                        before + yajl_get_bytes_consumed(rq->yajl));
     }
 
@@ -1631,6 +2063,12 @@ llr_req_finish(llr_req_t *rq)
                      "We could not parse the JSON body of your request.");
         }
 
+        return rq->err;
+    }
+
+    /* cannot happen after yajl's checks: a string is left open */
+    if (llr_check_pending(rq)) {
+        llr_check_fail(rq);
         return rq->err;
     }
 

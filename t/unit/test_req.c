@@ -1284,6 +1284,266 @@ test_split_bodies(void)
 }
 
 
+/*
+ * Strict UTF-8 and \u escapes: a body with content "x" C is refused with
+ * a message naming what and where (at: the offset of the bad escape or
+ * sequence in "x" C), and nothing of the bad string reaches the output
+ * or the sink.
+ */
+
+#define CONTENT_PRE  "{\"model\":\"m\",\"messages\":[{\"role\":\"user\"," \
+                     "\"content\":\"x"
+
+
+static void
+bad_content(const char *c, const char *what, size_t at, const char *name)
+{
+    res_t   r;
+    sb_t    b;
+    char    want[128];
+
+    memset(&b, 0, sizeof(b));
+    sb_str(&b, CONTENT_PRE);
+    sb_str(&b, c);
+    sb_str(&b, "\"}]}");
+
+    snprintf(want, sizeof(want), "(%s in a string at byte %zu", what,
+             sizeof(CONTENT_PRE) - 2 + at);
+
+    is_int(run(LLR_EP_CHAT, b.s, &r), LLR_REQ_ERR_JSON, "%s: json error",
+           name);
+    ok(has(r.msg, want), "%s: message (%s)", name, r.msg);
+    ok(!has(r.coll.acc.s, "\"x") && !has(r.trace.s, "x"),
+       "%s: the string is neither written nor sent to the sink", name);
+    ok(r.has_param == 0 && r.live == 0, "%s: no param, all freed", name);
+    res_free(&r);
+    free(b.s);
+}
+
+
+/* content C is fine: written as OUT and sent to the sink as TEXT */
+
+static void
+good_content(const char *c, const char *out, const char *text,
+    const char *name)
+{
+    res_t   r;
+    sb_t    b, e, t;
+
+    memset(&b, 0, sizeof(b));
+    memset(&e, 0, sizeof(e));
+    memset(&t, 0, sizeof(t));
+    sb_str(&b, CONTENT_PRE);
+    sb_str(&b, c);
+    sb_str(&b, "\"}]}");
+    sb_str(&e, "{\"model\":\"routed\",\"messages\":[{\"role\":\"user\","
+           "\"content\":\"x");
+    sb_str(&e, out);
+    sb_str(&e, "\"}]}");
+    sb_str(&t, "[user:0]x");
+    sb_str(&t, text);
+    sb_str(&t, "|[/]");
+
+    is_int(run(LLR_EP_CHAT, b.s, &r), LLR_REQ_OK, "%s: ok (%s)", name,
+           r.msg);
+    is_out(&r, e.s, name);
+    is_str(r.trace.s, t.s, "%s: sink", name);
+    res_free(&r);
+    free(b.s);
+    free(e.s);
+    free(t.s);
+}
+
+
+static void
+test_strict_unicode(void)
+{
+    res_t        r;
+    const char  *body;
+
+    /* surrogate pairs are fine, in either case */
+    good_content("\\ud83d\\ude00", "\xf0\x9f\x98\x80", "\xf0\x9f\x98\x80",
+                 "pair");
+    good_content("\\uD83D\\uDE00\\uDBFF\\uDFFF\\uD800\\uDC00",
+                 "\xf0\x9f\x98\x80\xf4\x8f\xbf\xbf\xf0\x90\x80\x80",
+                 "\xf0\x9f\x98\x80\xf4\x8f\xbf\xbf\xf0\x90\x80\x80",
+                 "pairs, upper case, the extremes");
+
+    /* escaped backslashes: what follows is text, not an escape */
+    good_content("\\\\ud800", "\\\\ud800", "\\ud800",
+                 "escaped backslash and ud800");
+    good_content("\\\\\\\\ud800\\\\", "\\\\\\\\ud800\\\\", "\\\\ud800\\",
+                 "two escaped backslashes and ud800");
+    good_content("\\\\\\ud83d\\ude00", "\\\\\xf0\x9f\x98\x80",
+                 "\\\xf0\x9f\x98\x80", "escaped backslash, then a pair");
+
+    /* BMP escapes next to the surrogate range, \u0000 */
+    good_content("\\ud7ff\\ue000\\uffff\\u0000",
+                 "\xed\x9f\xbf\xee\x80\x80\xef\xbf\xbf\\u0000",
+                 "\xed\x9f\xbf\xee\x80\x80\xef\xbf\xbf\\0", "around D800-DFFF");
+
+    /* the bounds of Unicode Table 3-7, raw */
+    good_content("\xc2\x80\xdf\xbf\xe0\xa0\x80\xed\x9f\xbf\xee\x80\x80"
+                 "\xef\xbf\xbf\xf0\x90\x80\x80\xf4\x8f\xbf\xbf",
+                 "\xc2\x80\xdf\xbf\xe0\xa0\x80\xed\x9f\xbf\xee\x80\x80"
+                 "\xef\xbf\xbf\xf0\x90\x80\x80\xf4\x8f\xbf\xbf",
+                 "\xc2\x80\xdf\xbf\xe0\xa0\x80\xed\x9f\xbf\xee\x80\x80"
+                 "\xef\xbf\xbf\xf0\x90\x80\x80\xf4\x8f\xbf\xbf",
+                 "raw UTF-8 at the bounds");
+
+    /* lone surrogate escapes */
+    bad_content("\\ud800", "lone surrogate \\ud800", 1, "lone high");
+    bad_content("\\uDBFF", "lone surrogate \\udbff", 1, "lone high, upper");
+    bad_content("\\udc00", "lone surrogate \\udc00", 1, "lone low");
+    bad_content("ab\\udfff\\ud800", "lone surrogate \\udfff", 3,
+                "lone low, then high");
+    bad_content("\\udc00\\ud800", "lone surrogate \\udc00", 1, "reversed");
+    bad_content("\\ud800\\ud800", "lone surrogate \\ud800", 1,
+                "high then high");
+    bad_content("\\ud83d\\ude00\\ud800\\ud800", "lone surrogate \\ud800", 13,
+                "a pair, then high then high");
+    bad_content("\\ud800\\u0041", "lone surrogate \\ud800", 1,
+                "high then \\u0041");
+    bad_content("\\ud800A", "lone surrogate \\ud800", 1, "high then A");
+    bad_content("\\ud800\\n", "lone surrogate \\ud800", 1,
+                "high then \\n");
+    bad_content("\\ud800\\\\udc00", "lone surrogate \\ud800", 1,
+                "high then escaped backslash and udc00");
+    bad_content("\\\\\\ud800", "lone surrogate \\ud800", 3,
+                "escaped backslash, then a lone high");
+    bad_content("\\ud800\xc3\xa9", "lone surrogate \\ud800", 1,
+                "high then a raw character");
+
+    /* invalid UTF-8 that yajl's lexer takes */
+    bad_content("\xc0\xaf", "invalid UTF-8", 1, "overlong C0 AF");
+    bad_content("a\xc0\x80", "invalid UTF-8", 2, "overlong C0 80");
+    bad_content("\xc1\xbf", "invalid UTF-8", 1, "overlong C1 BF");
+    bad_content("\xe0\x80\xaf", "invalid UTF-8", 1, "overlong E0 80 AF");
+    bad_content("\xe0\x9f\xbf", "invalid UTF-8", 1, "overlong E0 9F BF");
+    bad_content("\xf0\x80\x80\xaf", "invalid UTF-8", 1,
+                "overlong F0 80 80 AF");
+    bad_content("\xf0\x8f\xbf\xbf", "invalid UTF-8", 1,
+                "overlong F0 8F BF BF");
+    bad_content("\xed\xa0\x80", "invalid UTF-8", 1, "encoded surrogate");
+    bad_content("\xed\xbf\xbf", "invalid UTF-8", 1, "encoded surrogate 2");
+    bad_content("\xf4\x90\x80\x80", "invalid UTF-8", 1, "above U+10FFFF");
+    bad_content("\xf5\x80\x80\x80", "invalid UTF-8", 1, "lead byte F5");
+    bad_content("\xf7\xbf\xbf\xbf", "invalid UTF-8", 1, "lead byte F7");
+    bad_content("\xe6\x97\xa5\xe2\x82", "invalid UTF-8", 4,
+                "truncated before the quote");
+    bad_content("\xe2\x82\\n", "invalid UTF-8", 1,
+                "truncated before an escape");
+
+    /* what the message says */
+    run(LLR_EP_CHAT, CONTENT_PRE "\xe0\x80\xaf\"}]}", &r);
+    ok(has(r.msg, "overlong encoding"), "overlong: named (%s)", r.msg);
+    res_free(&r);
+    run(LLR_EP_CHAT, CONTENT_PRE "\xed\xa0\x80\"}]}", &r);
+    ok(has(r.msg, "encoded surrogate"), "surrogate: named (%s)", r.msg);
+    res_free(&r);
+    run(LLR_EP_CHAT, CONTENT_PRE "\xf4\x90\x80\x80\"}]}", &r);
+    ok(has(r.msg, "above U+10FFFF"), "too large: named (%s)", r.msg);
+    res_free(&r);
+    run(LLR_EP_CHAT, CONTENT_PRE "\xe2\x82\"}]}", &r);
+    ok(has(r.msg, "incomplete sequence"), "truncated: named (%s)", r.msg);
+    res_free(&r);
+
+    /* bytes yajl itself refuses in a string stay JSON errors */
+    run(LLR_EP_CHAT, CONTENT_PRE "\x80\"}]}", &r);
+    is_int(r.err, LLR_REQ_ERR_JSON, "lone continuation byte: json error");
+    res_free(&r);
+    run(LLR_EP_CHAT, CONTENT_PRE "\xff\"}]}", &r);
+    is_int(r.err, LLR_REQ_ERR_JSON, "byte FF: json error");
+    res_free(&r);
+
+    /* keys, the model, other values */
+    body = "{\"model\":\"m\",\"k\\ud800\":1}";
+    is_int(run(LLR_EP_ANY, body, &r), LLR_REQ_ERR_JSON, "lone high in a key");
+    ok(has(r.msg, "lone surrogate \\ud800 in a string at byte 15"),
+       "lone high in a key: message (%s)", r.msg);
+    ok(!has(r.coll.acc.s, "\"k"), "lone high in a key: not written");
+    res_free(&r);
+
+    body = "{\"model\":\"m\",\"k\xc0\xaf\":1}";
+    is_int(run(LLR_EP_ANY, body, &r), LLR_REQ_ERR_JSON, "overlong in a key");
+    ok(has(r.msg, "invalid UTF-8 in a string at byte 15: overlong"),
+       "overlong in a key: message (%s)", r.msg);
+    res_free(&r);
+
+    body = "{\"model\":\"m\\udc00\"}";
+    is_int(run(LLR_EP_ANY, body, &r), LLR_REQ_ERR_JSON,
+           "lone low in the model");
+    is_int(r.view.model_count, 0, "lone low in the model: not taken");
+    res_free(&r);
+
+    body = "{\"model\":\"m\",\"x\":[1,{\"y\":\"\xed\xa0\x80\"}]}";
+    is_int(run(LLR_EP_ANY, body, &r), LLR_REQ_ERR_JSON,
+           "encoded surrogate in a nested value");
+    res_free(&r);
+
+    /* a JSON error before the bad string is reported as such */
+    body = "{\"model\":\"m\",,\"x\":\"\\ud800\"}";
+    is_int(run(LLR_EP_ANY, body, &r), LLR_REQ_ERR_JSON,
+           "syntax error first: json error");
+    ok(!has(r.msg, "surrogate") && has(r.msg, "at byte 14"),
+       "syntax error first: yajl's error (%s)", r.msg);
+    res_free(&r);
+
+    /* outside strings a backslash or a non-ASCII byte is yajl's error */
+    body = "{\"model\":\"m\",\\ud800:1}";
+    is_int(run(LLR_EP_ANY, body, &r), LLR_REQ_ERR_JSON,
+           "escape outside a string");
+    ok(!has(r.msg, "in a string"), "escape outside a string: message (%s)",
+       r.msg);
+    res_free(&r);
+
+    body = "{\"model\":\"m\",\"a\":1\xc0\xaf}";
+    is_int(run(LLR_EP_ANY, body, &r), LLR_REQ_ERR_JSON,
+           "overlong outside a string");
+    ok(!has(r.msg, "in a string"), "overlong outside a string: message (%s)",
+       r.msg);
+    res_free(&r);
+
+    body = "{\"model\":\"m\"}\xe0\x80\xaf";
+    is_int(run(LLR_EP_ANY, body, &r), LLR_REQ_ERR_JSON,
+           "overlong after the value");
+    ok(!has(r.msg, "in a string"), "overlong after the value: message (%s)",
+       r.msg);
+    res_free(&r);
+
+    /* the body ends inside an escape pair or a sequence */
+    is_int(run(LLR_EP_ANY, "{\"model\":\"m\\ud800", &r), LLR_REQ_ERR_JSON,
+           "ends after a high surrogate");
+    res_free(&r);
+    is_int(run(LLR_EP_ANY, "{\"model\":\"m\\ud800\\u", &r), LLR_REQ_ERR_JSON,
+           "ends inside the low escape");
+    res_free(&r);
+    is_int(run(LLR_EP_ANY, "{\"model\":\"m\xf0\x9f", &r), LLR_REQ_ERR_JSON,
+           "ends inside a sequence");
+    res_free(&r);
+
+    /* a bad hex digit after a high surrogate: yajl's error */
+    is_int(run(LLR_EP_ANY, "{\"model\":\"m\\ud800\\u00zz\"}", &r),
+           LLR_REQ_ERR_JSON, "bad hex digit in the low escape");
+    ok(has(r.msg, "at byte 21"), "bad hex digit: yajl's position (%s)",
+       r.msg);
+    res_free(&r);
+
+    /* the same result however the body is split */
+    test_splits(LLR_EP_CHAT, CONTENT_PRE "\\ud800\"}]}", "split lone high");
+    test_splits(LLR_EP_CHAT, CONTENT_PRE "\\ud800\\u0041\"}]}",
+                "split high then \\u0041");
+    test_splits(LLR_EP_CHAT, CONTENT_PRE "a\\udc00\"}]}", "split lone low");
+    test_splits(LLR_EP_CHAT, CONTENT_PRE "\xe0\x80\xaf\"}]}",
+                "split overlong E0 80 AF");
+    test_splits(LLR_EP_CHAT, CONTENT_PRE "\xf4\x90\x80\x80\"}]}",
+                "split above U+10FFFF");
+    test_splits(LLR_EP_CHAT, CONTENT_PRE "\\\\ud800 \\ud83d\\ude00 "
+                "\\\\\\ud83d\\ude00 \xf0\x9f\x98\x80 \xed\x9f\xbf\"}]}",
+                "split valid escapes and characters");
+}
+
+
 static int
 fail_mark(llr_out_t *out, llr_mark_e mark, int comma)
 {
@@ -1400,6 +1660,7 @@ main(void)
     test_max_tokens();
     test_sink();
     test_split_bodies();
+    test_strict_unicode();
     test_memory();
 
     done_testing();
