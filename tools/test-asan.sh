@@ -144,7 +144,7 @@ export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:log_path=$LOGS/tools-asan"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$LOGS/tools-ubsan"
 tin=$LOGS/tools-in.jsonl
 {
-    q=/work/shared/data/routellm/mt_bench_questions.jsonl
+    q=${LLR_DATA:-$TOP/../shared/data}/routellm/mt_bench_questions.jsonl
     [ -f "$q" ] && head -80 "$q" \
         | sed -n 's/.*"turns": \["\(\([^"\\]\|\\.\)*\)".*/{"prompt": "\1"}/p'
     printf '%s%s\n' '{"model":"auto","messages":[{"role":"system",' \
