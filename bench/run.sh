@@ -86,8 +86,11 @@ case " $SETUPS " in
     if [ ! -f "$PK/build/start-server.js" ]; then
         echo "run.sh: installing @portkey-ai/gateway into $PORTKEY_DIR" >&2
         mkdir -p "$PORTKEY_DIR"
-        (cd "$PORTKEY_DIR" && npm install --no-audit --no-fund \
-            @portkey-ai/gateway >/dev/null)
+        # @hono/node-server > 1.14.2 breaks its streaming answers with
+        # "TypeError: immutable" (Portkey-AI/gateway issue #1389):
+        # portkey-package.json pins it with an npm override
+        cp "$HERE/portkey-package.json" "$PORTKEY_DIR/package.json"
+        (cd "$PORTKEY_DIR" && npm install --no-audit --no-fund >/dev/null)
     fi
     ;;
 esac
@@ -120,6 +123,12 @@ cleanup() {
 }
 trap cleanup EXIT
 trap "exit 130" INT TERM
+
+# load a private copy: a rebuild of build/*.so while nginx runs would
+# crash its workers (the file is rewritten in place)
+cp "$SO" "$W/module.so"
+SO_ORIG=$SO
+SO=$W/module.so
 
 mkdir -p "$W/bodies"
 perl "$HERE/gen-bodies.pl" "$W/bodies" "$DATA" > "$W/bodies.txt"
@@ -238,7 +247,9 @@ pin "$PROXY_CPUS" "$NGINX" -p "$W/proxy" -c "$W/proxy/nginx.conf"
 case " $SETUPS " in
 *" portkey "*)
     # loopback only (portkey-loopback.mjs), no console/log UI
-    NODE_ENV=production pin "$PROXY_CPUS" node \
+    pk_cmd=(env NODE_ENV=production node)
+    [ -n "$PROXY_CPUS" ] && pk_cmd=(taskset -c "$PROXY_CPUS" ${pk_cmd[@]})
+    "${pk_cmd[@]}" \
         --import "$HERE/portkey-loopback.mjs" \
         "$PK/build/start-server.js" --port=$PORTKEY_PORT --headless \
         > "$W/portkey.log" 2>&1 &
@@ -314,8 +325,8 @@ check() {
         --data-binary @"$body" \
         "http://127.0.0.1:$(port_of "$setup")/v1/chat/completions")
     if [ "$code" != 200 ]; then
-        echo "run.sh: $setup $size $resp: HTTP $code" >&2
-        head -c 400 "$out" >&2; echo >&2
+        printf '%s %s %s: FAILED, HTTP %s: %.200s\n' "$setup" "$size" \
+            "$resp" "$code" "$(tr '\n' ' ' < "$out")" >> "$W/checks.txt"
         return 1
     fi
     if [ "$resp" = json ]; then
@@ -331,11 +342,12 @@ check() {
         "$(wc -c < "$out")" "$(tr '\n' ' ' < "$out")" >> "$W/checks.txt"
 }
 
+SKIP=
 echo "== checking each setup's answer" >&2
 for s in $SETUPS; do
     for resp in json sse; do
         for size in 200 2k 32k 1m; do
-            check "$s" "$resp" "$size"
+            check "$s" "$resp" "$size" || SKIP="$SKIP $s-$resp-$size"
         done
     done
 done
@@ -350,6 +362,7 @@ measure() {
     # measure ROUND SETUP SIZE RESP CONN [DURATION]
     local round=$1 setup=$2 size=$3 resp=$4 conn=$5 dur=${6:-$DURATION}
     local pids t0 t1 line c0 c1 busy
+    case " $SKIP " in *" $setup-$resp-$size "*) return 0 ;; esac
     pids=$(pids_of "$setup")
     t0=$(cpu_ticks $pids)
     c0=$(head -1 /proc/stat)
@@ -367,6 +380,7 @@ measure() {
         >> "$RAW"
 }
 
+LOAD_START=$(cut -d" " -f1-3 /proc/loadavg)
 echo "== warm-up (2 s per setup)" >&2
 for s in $SETUPS; do
     measure 0 "$s" 2k json 32 2
@@ -397,13 +411,14 @@ mkdir -p "$(dirname "$OUT")"
 {
     echo "# bench/run.sh $([ $QUICK = 1 ] && echo --quick) — $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo
-    echo "nginx: $("$NGINX" -v 2>&1 | sed 's/.*: //'), module $(basename "$SO")" \
-         "($(stat -c %y "$SO" | cut -d. -f1)); wrk -t$THREADS, ${DURATION}s per run," \
+    echo "nginx: $("$NGINX" -v 2>&1 | sed 's/.*: //'), module $(basename "$SO_ORIG")" \
+         "($(stat -c %y "$SO_ORIG" | cut -d. -f1)); wrk -t$THREADS, ${DURATION}s per run," \
          "$ROUNDS rounds; proxy on CPU ${PROXY_CPUS:-any}, wrk + mock on CPU ${LOAD_CPUS:-any}."
     if [ -n "$PK_PID" ]; then
         echo "Portkey gateway $(sed -n 's/.*"version": *"\([^"]*\)".*/\1/p' \
             "$PK/package.json" | head -1), node $(node --version)."
     fi
+    echo "Load average (1, 5, 15 min) at the start: $LOAD_START, at the end: $(cut -d" " -f1-3 /proc/loadavg)."
     echo
     echo "Request bodies:"
     echo
@@ -411,7 +426,8 @@ mkdir -p "$(dirname "$OUT")"
     echo
     perl "$HERE/report.pl" "$RAW" "$(getconf CLK_TCK)"
     echo
-    echo "Checked before measuring (one request per setup, size and response):"
+    echo "Checked before measuring (one request per setup, size and response;"
+    echo "a setup that fails the check is not measured in that cell):"
     echo
     sed 's/^/    /' "$W/checks.txt"
 } > "$OUT"

@@ -19,6 +19,8 @@ my $busy = $t->mock(name => 'busy', faults => { 'x-mock-status' => 429,
 my $good = $t->mock(name => 'good');
 my $cut = $t->mock(name => 'cut', events => 6,
                    faults => { 'x-mock-cut' => 3 });
+my $slow = $t->mock(name => 'slow', faults => { 'x-mock-delay' => 3 });
+my $reset = $t->mock(name => 'reset', faults => { 'x-mock-close' => 1 });
 
 my $proxy = <<'EOF';
             proxy_pass $llm_route_url;
@@ -29,6 +31,7 @@ my $proxy = <<'EOF';
             proxy_set_header Connection "";
             proxy_buffering off;
             proxy_intercept_errors on;
+            proxy_read_timeout 1s;
             add_header X-Test-Model $llm_route_model always;
             add_header X-Test-Provider $llm_route_provider always;
             add_header X-Test-Attempt $llm_route_attempt always;
@@ -69,6 +72,19 @@ $t->config(<<"EOF");
     llm_route_model onlyrefused provider=refused input=1 output=1
                     quality=0.9;
     llm_route_model cutter provider=cut input=1 output=1 quality=0.9;
+
+    llm_route_provider slow {
+        upstream 127.0.0.1:%%MOCK_PORT5%%; scheme http; host slow.example;
+    }
+    llm_route_provider reset {
+        upstream 127.0.0.1:%%MOCK_PORT6%%; scheme http; host reset.example;
+    }
+
+    # a timeout, then a connection closed without an answer, then success
+    llm_route_model t provider=slow  input=1 output=1 weight=100;
+    llm_route_model t provider=reset input=1 output=1 weight=10;
+    llm_route_model t provider=good  input=1 output=1 weight=1
+                    upstream_model=t-good;
 
     llm_route_model cheap provider=refused input=0.1 output=0.1
                     quality=0.9;
@@ -172,6 +188,21 @@ $r = $t->chat({ model => 'onlyrefused', messages => $msgs });
 is($r->{status}, 502, 'connection refused: 502');
 like($r->{json}{error}{message} // '', qr/\(502\)/,
      'connection refused: the message has the status');
+
+# ---- a timeout and a reset count as failures too -------------------------
+
+$r = $t->chat({ model => 't', messages => $msgs });
+is($r->{status}, 200, 'timeout and reset: the client sees a success');
+is($r->{headers}{'x-test-provider'}, 'good', 'timeout and reset: from good');
+is($r->{headers}{'x-test-attempt'}, 3, 'timeout and reset: third attempt');
+like($r->{headers}{'x-test-reason'} // '', qr/at slow failed \(504\)/,
+     'the timeout is a 504 failure');
+is(scalar($slow->requests), 1, 'the slow provider was tried once');
+is(scalar($reset->requests), 1, 'the resetting provider was tried once');
+
+$st = $t->get('/llm/status')->{json} || {};
+is($st->{providers}{slow}{state}, 'cooldown', 'status: slow is cooling down');
+is($st->{providers}{reset}{state}, 'cooldown', 'status: reset is cooling down');
 
 # ---- a policy fails over to its next candidate ---------------------------
 
