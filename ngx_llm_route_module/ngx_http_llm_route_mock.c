@@ -1291,11 +1291,9 @@ ngx_http_llm_route_mock_stream(ngx_http_llm_route_mock_ctx_t *ctx)
     ngx_uint_t           limit, n, final;
     ngx_msec_t           now, next;
     ngx_chain_t         *cl;
-    ngx_connection_t    *c;
     ngx_http_request_t  *r;
 
     r = ctx->request;
-    c = r->connection;
     now = ngx_current_msec;
 
     if (!ctx->started) {
@@ -1335,7 +1333,7 @@ ngx_http_llm_route_mock_stream(ngx_http_llm_route_mock_ctx_t *ctx)
 
     final = (ctx->sent + n == limit);
 
-    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, c->log, 0,
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "llm_route_mock: stream %ui+%ui of %ui events",
                    ctx->sent, n, ctx->events);
 
