@@ -124,10 +124,33 @@ classify_line(const llr_cls_model_t *m, void *state,
 }
 
 
+/*
+ * A loaded model's memory, released all at once at exit (the model is
+ * several allocations; the loader's contract is a pool).
+ */
+
+static void   **file_allocs;
+static size_t   nfile_allocs;
+
+
 static void *
 file_alloc(void *ctx, size_t n)
 {
-    return malloc(n);
+    void  *p, **a;
+
+    a = realloc(file_allocs, (nfile_allocs + 1) * sizeof(void *));
+    if (a == NULL) {
+        return NULL;
+    }
+
+    file_allocs = a;
+
+    p = malloc(n);
+    if (p != NULL) {
+        file_allocs[nfile_allocs++] = p;
+    }
+
+    return p;
 }
 
 
@@ -238,8 +261,13 @@ main(int argc, char **argv)
 
     if (lm) {
         llr_cls_model_cleanup(lm);
-        free((void *) lm);
     }
+
+    while (nfile_allocs) {
+        free(file_allocs[--nfile_allocs]);
+    }
+
+    free(file_allocs);
     free(img);
 
     return ferror(stdout) ? 1 : 0;

@@ -644,10 +644,40 @@ usage(void)
 }
 
 
+/*
+ * Loaded models are allocated through xalloc() and released together by
+ * xalloc_free_all() before exit, so the sanitizers see no leak.
+ */
+
+static void   **xallocs;
+static size_t   nxallocs;
+
+
 static void *
 xalloc(void *ctx, size_t n)
 {
-    return xrealloc(NULL, n);
+    void  *p;
+
+    xallocs = xrealloc(xallocs, (nxallocs + 1) * sizeof(void *));
+    p = xrealloc(NULL, n);
+    xallocs[nxallocs++] = p;
+
+    return p;
+}
+
+
+static void
+xalloc_free_all(void)
+{
+    size_t  i;
+
+    for (i = 0; i < nxallocs; i++) {
+        free(xallocs[i]);
+    }
+
+    free(xallocs);
+    xallocs = NULL;
+    nxallocs = 0;
 }
 
 
@@ -755,6 +785,7 @@ main(int argc, char **argv)
         img = (unsigned char *) read_file(in, &len);
         emit_c(emit, img, len);
         free(img);
+        xalloc_free_all();
         return 0;
     }
 
@@ -934,6 +965,8 @@ main(int argc, char **argv)
     free(dt);
     llr_cls_params_free(&bp);
     free(bimg);
+
+    xalloc_free_all();
 
     return 0;
 }
