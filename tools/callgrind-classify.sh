@@ -2,8 +2,15 @@
 #
 # Instructions to classify a 2 KB chat request, JSON scan included:
 # callgrind over llm-route-classify's classify_line() (llr_req + the
-# classifier), for 1 and 11 copies of the request; the difference / 10
-# is the steady-state cost of one request.
+# classifier, with a bump allocator like the module's request pool), for
+# 1 and 11 copies of the request; the difference / 10 is the
+# steady-state cost of one request.  Two key orders are measured:
+#
+#   sdk     {"model", "messages": [{"role", "content"}]}, the order the
+#           OpenAI SDKs send
+#   sorted  keys sorted ({"messages": [{"content", "role"}], "model"}):
+#           each message's text arrives before its role, so the scanner
+#           holds it until the role is known (the worst case)
 #
 #   BUILD=build tools/callgrind-classify.sh
 
@@ -17,16 +24,19 @@ T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 
 # a system prompt and ~1.9 KB of GSM8K text (with newlines) as the user turn
-perl -MJSON::PP -e '
+perl -e '
     open(my $f, "<", $ARGV[0]) or die; local $/; my $t = <$f>;
     my $p = substr($t, 3000, 1900); $p =~ s/[^\x20-\x7e\n]//g;
-    print JSON::PP->new->canonical->encode({model => "auto",
-        messages => [{role => "system",
-                      content => "You are a helpful assistant."},
-                     {role => "user", content => $p}]}), "\n"' \
-    "$DATA/routellm/gsm8k_responses.csv" > "$T/one.json"
-
-for i in 1 2 3 4 5 6 7 8 9 10 11; do cat "$T/one.json"; done > "$T/eleven.json"
+    sub js { my $s = shift; $s =~ s/(["\\])/\\$1/g; $s =~ s/\n/\\n/g;
+             return "\"$s\"" }
+    my $sys = js("You are a helpful assistant."); my $u = js($p);
+    open(my $a, ">", "$ARGV[1]/sdk.json") or die;
+    print $a "{\"model\":\"auto\",\"messages\":[{\"role\":\"system\","
+        . "\"content\":$sys},{\"role\":\"user\",\"content\":$u}]}\n";
+    open(my $b, ">", "$ARGV[1]/sorted.json") or die;
+    print $b "{\"messages\":[{\"content\":$sys,\"role\":\"system\"},"
+        . "{\"content\":$u,\"role\":\"user\"}],\"model\":\"auto\"}\n";' \
+    "$DATA/routellm/gsm8k_responses.csv" "$T"
 
 run() {
     LD_BIND_NOW=1 valgrind --tool=callgrind --toggle-collect=classify_line \
@@ -35,8 +45,11 @@ run() {
     sed -n 's/.*Collected : *\([0-9]*\).*/\1/p' "$T/log"
 }
 
-a=$(run "$T/one.json")
-b=$(run "$T/eleven.json")
-echo "request: $(($(wc -c < "$T/one.json") - 1)) bytes"
-echo "first request (cold caches of the dynamic linker aside): $a"
-echo "per request, steady state: $(( (b - a) / 10 ))"
+for order in sdk sorted; do
+    for i in 1 2 3 4 5 6 7 8 9 10 11; do cat "$T/$order.json"; done \
+        > "$T/eleven.json"
+    a=$(run "$T/$order.json")
+    b=$(run "$T/eleven.json")
+    echo "$order: request $(($(wc -c < "$T/$order.json") - 1)) bytes," \
+         "first $a, per request (steady state) $(( (b - a) / 10 ))"
+done

@@ -19,24 +19,136 @@
 #include "../ngx_llm_route_module/core/llr_classify.h"
 
 
+/*
+ * A per-line arena, as the module's request pool: bump allocation, the
+ * last block grows in place, everything is released at once after the
+ * line.  (libc malloc/free would cost more than the pool the module
+ * uses, and would be counted in the callgrind measurement.)
+ */
+
+typedef struct arena_chunk_s  arena_chunk_t;
+
+struct arena_chunk_s {
+    arena_chunk_t  *next;
+    size_t          size;
+    size_t          used;
+    size_t          last;          /* offset of the last block */
+    unsigned char   data[];
+};
+
+#define ARENA_CHUNK  65536
+#define ARENA_ALIGN  16
+#define ARENA_HDR    16            /* the block's size, kept aligned */
+
+static arena_chunk_t  *arena;
+
+
 static void *
 cls_malloc(void *ctx, size_t size)
 {
-    return malloc(size);
+    size_t          need, csize;
+    unsigned char  *p;
+    arena_chunk_t  *c;
+
+    need = ARENA_HDR + ((size + ARENA_ALIGN - 1) & ~(size_t) (ARENA_ALIGN - 1));
+    c = arena;
+
+    if (c == NULL || c->size - c->used < need) {
+        csize = need > ARENA_CHUNK ? need : ARENA_CHUNK;
+
+        c = malloc(sizeof(arena_chunk_t) + csize);
+        if (c == NULL) {
+            return NULL;
+        }
+
+        c->size = csize;
+        c->used = 0;
+        c->last = 0;
+        c->next = arena;
+        arena = c;
+    }
+
+    p = c->data + c->used;
+    memcpy(p, &size, sizeof(size_t));
+
+    c->last = c->used;
+    c->used += need;
+
+    return p + ARENA_HDR;
 }
 
 
 static void *
-cls_realloc(void *ctx, void *p, size_t size)
+cls_realloc(void *ctx, void *old, size_t size)
 {
-    return realloc(p, size);
+    size_t          osize, need;
+    unsigned char  *p;
+
+    if (old == NULL) {
+        return cls_malloc(ctx, size);
+    }
+
+    p = (unsigned char *) old - ARENA_HDR;
+    memcpy(&osize, p, sizeof(size_t));
+
+    /* the last block of the current chunk grows in place */
+
+    need = ARENA_HDR + ((size + ARENA_ALIGN - 1) & ~(size_t) (ARENA_ALIGN - 1));
+
+    if (arena && p == arena->data + arena->last
+        && arena->last + need <= arena->size)
+    {
+        memcpy(p, &size, sizeof(size_t));
+        arena->used = arena->last + need;
+        return old;
+    }
+
+    p = cls_malloc(ctx, size);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    memcpy(p, old, osize < size ? osize : size);
+
+    return p;
 }
 
 
 static void
 cls_free(void *ctx, void *p)
 {
-    free(p);
+    /* released with the arena */
+}
+
+
+static void
+arena_reset(void)
+{
+    arena_chunk_t  *c, *next;
+
+    if (arena == NULL) {
+        return;
+    }
+
+    /* keep the newest chunk for the next line */
+
+    for (c = arena->next; c; c = next) {
+        next = c->next;
+        free(c);
+    }
+
+    arena->next = NULL;
+    arena->used = 0;
+    arena->last = 0;
+}
+
+
+static void
+arena_destroy(void)
+{
+    arena_reset();
+    free(arena);
+    arena = NULL;
 }
 
 
@@ -114,11 +226,13 @@ classify_line(const llr_cls_model_t *m, void *state,
         snprintf(errbuf, sizeof(errbuf), "%s", *msg ? *msg : "bad request");
         *msg = errbuf;
         llr_req_destroy(rq);
+        arena_reset();
         return -1;
     }
 
     llr_cls_finish(state, llr_req_view(rq), res);
     llr_req_destroy(rq);
+    arena_reset();
 
     return 0;
 }
@@ -257,6 +371,7 @@ main(int argc, char **argv)
     }
 
     free(line);
+    arena_destroy();
     free(state);
 
     if (lm) {

@@ -12,6 +12,7 @@
  */
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -1608,7 +1609,8 @@ llr_check(llr_req_t *rq, const unsigned char *p, size_t len, size_t base,
     unsigned      c, d, state, need, lo, hi, digits, cp, high;
     llr_check_t  *ck;
 #if defined(__SSE2__)
-    __m128i       v, backslash;
+    unsigned      mask;
+    __m128i       v, v2, backslash;
 
     backslash = _mm_set1_epi8('\\');
 #endif
@@ -1736,13 +1738,32 @@ llr_check(llr_req_t *rq, const unsigned char *p, size_t len, size_t base,
         /* ASCII but '\': nothing to do, 16 or 8 bytes at a time */
 
 #if defined(__SSE2__)
+        while (len - i >= 32) {
+            v = _mm_loadu_si128((const __m128i *) (p + i));
+            v2 = _mm_loadu_si128((const __m128i *) (p + i + 16));
+            mask = (unsigned) _mm_movemask_epi8(_mm_or_si128(v,
+                                         _mm_cmpeq_epi8(v, backslash)))
+                   | ((unsigned) _mm_movemask_epi8(_mm_or_si128(v2,
+                                         _mm_cmpeq_epi8(v2, backslash)))
+                      << 16);
+
+            if (mask) {
+                /* straight to the first '\' or non-ASCII byte */
+                i += (size_t) __builtin_ctz(mask);
+                goto found;
+            }
+
+            i += 32;
+        }
+
         while (len - i >= 16) {
             v = _mm_loadu_si128((const __m128i *) (p + i));
+            mask = (unsigned) _mm_movemask_epi8(_mm_or_si128(v,
+                                         _mm_cmpeq_epi8(v, backslash)));
 
-            if (_mm_movemask_epi8(_mm_or_si128(v,
-                                      _mm_cmpeq_epi8(v, backslash))))
-            {
-                break;
+            if (mask) {
+                i += (size_t) __builtin_ctz(mask);
+                goto found;
             }
 
             i += 16;
@@ -1766,6 +1787,10 @@ llr_check(llr_req_t *rq, const unsigned char *p, size_t len, size_t base,
         if (i == len) {
             goto done;
         }
+
+#if defined(__SSE2__)
+    found:
+#endif
 
         c = p[i];
 
@@ -1953,7 +1978,11 @@ llr_req_create(const llr_alloc_t *alloc, llr_endpoint_e ep, llr_out_t *out,
         return NULL;
     }
 
-    memset(rq, 0, sizeof(llr_req_t));
+    /* frames are set when pushed, errmsg when written: not zeroed */
+
+    memset(rq, 0, offsetof(llr_req_t, frames));
+    memset(&rq->chk, 0, sizeof(llr_check_t));
+    rq->errmsg[0] = '\0';
 
     rq->alloc = *alloc;
     rq->out = out;

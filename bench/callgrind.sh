@@ -1,0 +1,131 @@
+#!/bin/bash
+#
+# Instructions (valgrind --tool=callgrind) per request for the module's
+# own work, from small C drivers linking ngx_llm_route_module/core/*.c:
+#
+#   - request scan + rewrite (explicit model) and scan + rewrite +
+#     classify ("auto") for bodies of 200 B, 2 KB, 32 KB and 1 MB, with
+#     instructions per byte (linear growth = constant Ir/byte);
+#   - classification of a 2 KB chat request, JSON parsing included
+#     (llr_req scanner + classifier sink, as tools/llm-route-classify.c);
+#   - the response filters per response: llr_usage on a 1 KB and a
+#     100 KB JSON answer, llr_sse on a 200-event stream with and without
+#     LLR_SSE_STRIP_USAGE;
+#   - wall time of the 1 MB body (median of 20, no valgrind).
+#
+#   bench/callgrind.sh [--out FILE]
+#
+# Per request = (Ir of 1+K requests - Ir of 1 request) / K: the steady
+# state, without the first call's one-time costs.  Needs gcc, valgrind,
+# libyajl-dev, libpcre2-dev, perl.
+
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+TOP=$(dirname "$HERE")
+CORE=$TOP/ngx_llm_route_module/core
+DATA=${LLR_DATA:-$(cd "$TOP/.." && pwd)/shared/data}
+OUT=$HERE/results/callgrind.md
+
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --out) OUT=$2; shift ;;
+    *) echo "callgrind.sh: unknown option $1" >&2; exit 2 ;;
+    esac
+    shift
+done
+
+command -v valgrind >/dev/null || apt-get install -y valgrind >/dev/null
+
+W=$(mktemp -d /tmp/llr-cg.XXXXXX)
+trap 'rm -rf "$W"' EXIT
+
+CFLAGS="-std=gnu99 -O2 -g -Wall -Wextra -Werror -Wpointer-arith"
+CFLAGS="$CFLAGS -Wno-unused-parameter"
+for p in cg_req cg_resp; do
+    gcc $CFLAGS -I"$CORE" -o "$W/$p" "$HERE/$p.c" "$CORE"/llr_*.c \
+        -lyajl -lpcre2-8 -lm
+done
+
+mkdir -p "$W/bodies"
+perl "$HERE/gen-bodies.pl" "$W/bodies" "$DATA" > /dev/null
+
+ir() {
+    # ir FUNCTION CMD...: instructions collected inside FUNCTION
+    LD_BIND_NOW=1 valgrind --tool=callgrind --toggle-collect="$1" \
+        --callgrind-out-file="$W/cg.out" "${@:2}" > /dev/null 2> "$W/log" \
+        || { cat "$W/log" >&2; exit 1; }
+    sed -n 's/.*Collected : *\([0-9]*\).*/\1/p' "$W/log"
+}
+
+per_req() {
+    # per_req K FUNCTION CMD... (the last argument of CMD is N)
+    local k=$1 f=$2 a b
+    shift 2
+    a=$(ir "$f" "$@" 1)
+    b=$(ir "$f" "$@" $((k + 1)))
+    echo $(( (b - a) / k ))
+}
+
+{
+echo "# bench/callgrind.sh — $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo
+echo "Instructions (Ir) per request, steady state (callgrind, gcc -O2)."
+echo
+echo "## Request body: scan + rewrite (explicit), + classify (auto)"
+echo
+echo "| body | bytes | rewrite Ir | Ir/byte | rewrite + classify Ir | Ir/byte |"
+echo "|---|---:|---:|---:|---:|---:|"
+for s in 200 2k 32k 1m; do
+    f="$W/bodies/$s-auto-json.json"
+    bytes=$(wc -c < "$f")
+    k=10
+    [ $s = 1m ] && k=2
+    rw=$(per_req $k bench_req "$W/cg_req" rewrite "$f")
+    rt=$(per_req $k bench_req "$W/cg_req" route "$f")
+    printf '| %s | %d | %d | %.1f | %d | %.1f |\n' "$s" "$bytes" "$rw" \
+        "$(echo "$rw / $bytes" | bc -l)" "$rt" "$(echo "$rt / $bytes" | bc -l)"
+done
+echo
+f="$W/bodies/2k-auto-json.json"
+echo "Classification of a 2 KB chat request, JSON parsing included (scan," \
+     "no rewrite): $(per_req 10 bench_req "$W/cg_req" classify "$f") Ir."
+echo
+echo "## Response filters, per response (fed in 8 KB pieces)"
+echo
+echo "| filter | response | Ir |"
+echo "|---|---|---:|"
+echo "| llr_usage | JSON, 1 KB | $(per_req 10 bench_resp "$W/cg_resp" usage 1024) |"
+echo "| llr_usage | JSON, 100 KB | $(per_req 10 bench_resp "$W/cg_resp" usage 102400) |"
+echo "| llr_sse | 200 events (~41 KB) | $(per_req 10 bench_resp "$W/cg_resp" sse 200) |"
+echo "| llr_sse + LLR_SSE_STRIP_USAGE | 200 events (~41 KB) | $(per_req 10 bench_resp "$W/cg_resp" sse-strip 200) |"
+echo
+echo "## Wall time of the 1 MB body (median of 20 runs, no valgrind)"
+echo
+f="$W/bodies/1m-auto-json.json"
+echo "| work | median ms | min ms |"
+echo "|---|---:|---:|"
+for m in rewrite route classify; do
+    r=$("$W/cg_req" $m "$f" 20)
+    med=$(echo "$r" | sed -n 's/.*median_us=\([0-9.]*\).*/\1/p')
+    min=$(echo "$r" | sed -n 's/.*min_us=\([0-9.]*\).*/\1/p')
+    printf '| %s | %.2f | %.2f |\n' "$m" "$(echo "$med / 1000" | bc -l)" \
+        "$(echo "$min / 1000" | bc -l)"
+done
+echo
+echo "Load average while measuring: $(cut -d' ' -f1-3 /proc/loadavg)" \
+     "(wall times grow with other load; Ir do not)."
+echo
+echo "## Where the 1 MB \"auto\" request goes (callgrind_annotate, self Ir)"
+echo
+ir bench_req "$W/cg_req" route "$W/bodies/1m-auto-json.json" 1 > /dev/null
+echo '```'
+callgrind_annotate --inclusive=no "$W/cg.out" 2>/dev/null \
+    | grep -E '^ *[0-9,]+ \(' | sed "s|$TOP/||" | awk 'NR <= 12' || true
+echo '```'
+} > "$W/report.md"
+
+mkdir -p "$(dirname "$OUT")"
+cp "$W/report.md" "$OUT"
+cat "$OUT"
+echo "written: $OUT" >&2
