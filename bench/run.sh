@@ -355,7 +355,18 @@ sed 's/^/   /' "$W/checks.txt" >&2
 
 # --- measure ------------------------------------------------------------
 
-RAW="$W/raw.tsv"
+STAMP=$(date -u +%Y%m%d-%H%M%S)
+if [ -z "$OUT" ]; then
+    if [ $QUICK = 1 ]; then
+        OUT="$HERE/results/run-quick-$STAMP.md"
+    else
+        OUT="$HERE/results/run-$STAMP.md"
+    fi
+fi
+mkdir -p "$(dirname "$OUT")"
+
+# raw lines go straight next to the report: never lost
+RAW="${OUT%.md}.tsv"
 : > "$RAW"
 
 measure() {
@@ -404,9 +415,6 @@ done
 
 # --- report -------------------------------------------------------------
 
-STAMP=$(date -u +%Y%m%d-%H%M%S)
-[ -n "$OUT" ] || OUT="$HERE/results/run-$([ $QUICK = 1 ] && echo quick- )$STAMP.md"
-mkdir -p "$(dirname "$OUT")"
 
 {
     echo "# bench/run.sh $([ $QUICK = 1 ] && echo --quick) — $(date -u '+%Y-%m-%d %H:%M UTC')"
@@ -432,7 +440,6 @@ mkdir -p "$(dirname "$OUT")"
     sed 's/^/    /' "$W/checks.txt"
 } > "$OUT"
 
-cp "$RAW" "${OUT%.md}.tsv"
 grep -h ' alert\| crit\| emerg\|signal' "$W"/*/error.log > "$W/errs" || true
 if [ -s "$W/errs" ]; then
     echo "run.sh: worker problems in the error logs:" >&2
