@@ -432,7 +432,8 @@ ngx_http_llm_route_process(ngx_http_request_t *r,
     ws.ctx = ctx;
     ws.lcf = lcf;
 
-    if (mcf->policies.nelts && ctx->endpoint != NGX_HTTP_LLM_ROUTE_EP_EMBEDDINGS)
+    if (mcf->policies.nelts
+        && ctx->endpoint != NGX_HTTP_LLM_ROUTE_EP_EMBEDDINGS)
     {
         ctx->cls_state = ngx_palloc(r->pool,
                                     llr_cls_state_size(mcf->classifier));
