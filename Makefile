@@ -84,7 +84,9 @@ $(BUILD)/ngx_http_llm_route_module.so: $(BUILD)/nginx/objs/Makefile $(MOD_SRCS)
 	$(MAKE) -C $(BUILD)/nginx -f objs/Makefile modules \
 	    $(if $(SAN),CFLAGS="$$(sed -n 's/^CFLAGS = //p' \
 	        $(BUILD)/nginx/objs/Makefile) $(SAN)")
-	cp $(BUILD)/nginx/objs/ngx_http_llm_route_module.so $@
+	@# a new file, not an overwrite: running nginx processes map the old
+	cp $(BUILD)/nginx/objs/ngx_http_llm_route_module.so $@.tmp
+	mv -f $@.tmp $@
 
 # --- tools and unit tests: core/ only, no nginx ----------------------------
 
