@@ -86,9 +86,9 @@ case " $SETUPS " in
     if [ ! -f "$PK/build/start-server.js" ]; then
         echo "run.sh: installing @portkey-ai/gateway into $PORTKEY_DIR" >&2
         mkdir -p "$PORTKEY_DIR"
-        # @hono/node-server > 1.14.2 breaks its streaming answers with
-        # "TypeError: immutable" (Portkey-AI/gateway issue #1389):
-        # portkey-package.json pins it with an npm override
+        # the versions measured in RESULTS.md: gateway 1.15.2 and (npm
+        # override) @hono/node-server 1.14.2, the workaround of
+        # Portkey-AI/gateway#1389; its streamed answers still fail
         cp "$HERE/portkey-package.json" "$PORTKEY_DIR/package.json"
         (cd "$PORTKEY_DIR" && npm install --no-audit --no-fund >/dev/null)
     fi
