@@ -24,17 +24,6 @@ static void ngx_http_llm_route_cooldown_until(ngx_http_llm_route_slot_t *s,
     ngx_atomic_uint_t until);
 
 
-static ngx_atomic_uint_t
-ngx_http_llm_route_health_now(void)
-{
-    ngx_time_t  *tp;
-
-    tp = ngx_timeofday();
-
-    return (ngx_atomic_uint_t) tp->sec * 1000 + tp->msec;
-}
-
-
 static ngx_http_llm_route_slot_t *
 ngx_http_llm_route_health_slot(ngx_http_request_t *r,
     ngx_http_llm_route_provider_t *pr)
@@ -71,7 +60,7 @@ ngx_http_llm_route_provider_cooldown(ngx_http_request_t *r,
     }
 
     until = s->cooldown_until;
-    now = ngx_http_llm_route_health_now();
+    now = (ngx_atomic_uint_t) ngx_http_llm_route_now_ms();
 
     return until > now ? (ngx_msec_t) (until - now) : 0;
 }
@@ -112,7 +101,7 @@ ngx_http_llm_route_provider_failed(ngx_http_request_t *r,
         return;
     }
 
-    now = ngx_http_llm_route_health_now();
+    now = (ngx_atomic_uint_t) ngx_http_llm_route_now_ms();
     timeout = (ngx_atomic_uint_t) pr->fail_timeout;
 
     (void) ngx_atomic_fetch_add(&s->failures, 1);
@@ -185,7 +174,7 @@ ngx_http_llm_route_least_latency(ngx_http_request_t *r,
         return NULL;
     }
 
-    now = ngx_http_llm_route_health_now();
+    now = (ngx_atomic_uint_t) ngx_http_llm_route_now_ms();
     best = NULL;
     best_score = 0;
 
@@ -246,5 +235,5 @@ ngx_http_llm_route_latency_sample(ngx_http_request_t *r,
         s->ewma_ms16 = old - (old - sample) / 4;
     }
 
-    s->ewma_updated = ngx_http_llm_route_health_now();
+    s->ewma_updated = (ngx_atomic_uint_t) ngx_http_llm_route_now_ms();
 }

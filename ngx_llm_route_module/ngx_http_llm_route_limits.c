@@ -160,7 +160,6 @@ static void ngx_http_llm_route_limit_rbtree_insert(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
 static uint64_t ngx_http_llm_route_limit_hash(uint64_t h, u_char *p,
     size_t len);
-static int64_t ngx_http_llm_route_limit_now_ms(void);
 
 
 /* ---- directives --------------------------------------------------------- */
@@ -497,17 +496,6 @@ ngx_http_llm_route_limit_hash(uint64_t h, u_char *p, size_t len)
 }
 
 
-static int64_t
-ngx_http_llm_route_limit_now_ms(void)
-{
-    ngx_time_t  *tp;
-
-    tp = ngx_timeofday();
-
-    return (int64_t) tp->sec * 1000 + tp->msec;
-}
-
-
 /* with the mutex held */
 
 static ngx_http_llm_route_limit_node_t *
@@ -763,7 +751,7 @@ ngx_http_llm_route_limits_admit(ngx_http_request_t *r,
         }
     }
 
-    now_ms = ngx_http_llm_route_limit_now_ms();
+    now_ms = (int64_t) ngx_http_llm_route_now_ms();
     now = (time_t) (now_ms / 1000);
 
     refused = 0;
@@ -1196,7 +1184,7 @@ ngx_http_llm_route_limits_release(ngx_http_llm_route_limits_req_t *st,
         return;
     }
 
-    now_ms = ngx_http_llm_route_limit_now_ms();
+    now_ms = (int64_t) ngx_http_llm_route_now_ms();
 
     ngx_shmtx_lock(&st->shpool->mutex);
 
@@ -1513,7 +1501,7 @@ ngx_http_llm_route_limits_load(ngx_shm_zone_t *shm_zone,
     ngx_memcpy(&count, p, sizeof(uint64_t));
     p += sizeof(uint64_t);
 
-    now_ms = ngx_http_llm_route_limit_now_ms();
+    now_ms = (int64_t) ngx_http_llm_route_now_ms();
     loaded = 0;
 
     for (i = 0; i < count; i++) {

@@ -233,7 +233,6 @@ typedef struct {
     ngx_buf_t                      *stream_options_hole;
     ngx_buf_t                      *tail_hole;
     unsigned                        stream_options_comma:1;
-    off_t                           body_len;
 
     /* watching the response */
     unsigned                        stream:1;    /* the client asked SSE */

@@ -60,10 +60,9 @@ static ngx_int_t ngx_http_llm_route_failover(ngx_http_request_t *r,
 static ngx_int_t ngx_http_llm_route_models(ngx_http_request_t *r);
 static ngx_int_t ngx_http_llm_route_not_found(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx);
-static ngx_int_t ngx_http_llm_route_out_next(llr_out_t *out);
 static ngx_int_t ngx_http_llm_route_out_buf(ngx_http_llm_route_out_t *o,
     size_t size);
-static int ngx_http_llm_route_out_next_cb(llr_out_t *out);
+static int ngx_http_llm_route_out_next(llr_out_t *out);
 static int ngx_http_llm_route_out_mark(llr_out_t *out, llr_mark_e mark,
     int comma);
 static int ngx_http_llm_route_out_flush(llr_out_t *out);
@@ -405,7 +404,7 @@ ngx_http_llm_route_process(ngx_http_request_t *r,
 
     o->request = r;
     o->ctx = ctx;
-    o->out.next = ngx_http_llm_route_out_next_cb;
+    o->out.next = ngx_http_llm_route_out_next;
     o->out.mark = ngx_http_llm_route_out_mark;
     o->out.flush = ngx_http_llm_route_out_flush;
 
@@ -664,12 +663,36 @@ ngx_http_llm_route_scan_error(ngx_http_request_t *r, llr_req_t *rq,
  * cooldown.  NULL when none is left.
  */
 
+/* not tried yet for this request, and its provider is not cooling down */
+
+static ngx_uint_t
+ngx_http_llm_route_deployment_usable(ngx_http_request_t *r,
+    ngx_http_llm_route_ctx_t *ctx, ngx_http_llm_route_deployment_t *d)
+{
+    ngx_uint_t  j;
+
+    for (j = 0; j < ctx->ntried; j++) {
+        if (ctx->tried[j] == d) {
+            return 0;
+        }
+    }
+
+    return ngx_http_llm_route_provider_cooldown(r, d->provider) == 0;
+}
+
+
+/*
+ * Smooth weighted round-robin among a model's usable deployments (per
+ * worker), or the lowest recent latency with llm_route_balance latency.
+ * NULL when none is left.
+ */
+
 static ngx_http_llm_route_deployment_t *
 ngx_http_llm_route_pick_deployment(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx, ngx_http_llm_route_model_t *m)
 {
     ngx_int_t                          total;
-    ngx_uint_t                         i, j, n;
+    ngx_uint_t                         i, n;
     ngx_http_llm_route_loc_conf_t     *lcf;
     ngx_http_llm_route_deployment_t  **d, *best, *usable[64];
 
@@ -677,20 +700,9 @@ ngx_http_llm_route_pick_deployment(ngx_http_request_t *r,
     n = 0;
 
     for (i = 0; i < m->deployments.nelts && n < 64; i++) {
-
-        for (j = 0; j < ctx->ntried; j++) {
-            if (ctx->tried[j] == d[i]) {
-                break;
-            }
+        if (ngx_http_llm_route_deployment_usable(r, ctx, d[i])) {
+            usable[n++] = d[i];
         }
-
-        if (j < ctx->ntried
-            || ngx_http_llm_route_provider_cooldown(r, d[i]->provider))
-        {
-            continue;
-        }
-
-        usable[n++] = d[i];
     }
 
     if (n == 0) {
@@ -732,28 +744,19 @@ ngx_http_llm_route_pick_deployment(ngx_http_request_t *r,
 }
 
 
-/* can the model still be tried: a deployment not tried and not cooling */
+/* can the model still be tried: one of its deployments is usable */
 
 static ngx_uint_t
 ngx_http_llm_route_model_usable(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx, ngx_http_llm_route_model_t *m)
 {
-    ngx_uint_t                         i, j;
+    ngx_uint_t                         i;
     ngx_http_llm_route_deployment_t  **d;
 
     d = m->deployments.elts;
 
     for (i = 0; i < m->deployments.nelts; i++) {
-
-        for (j = 0; j < ctx->ntried; j++) {
-            if (ctx->tried[j] == d[i]) {
-                break;
-            }
-        }
-
-        if (j == ctx->ntried
-            && ngx_http_llm_route_provider_cooldown(r, d[i]->provider) == 0)
-        {
+        if (ngx_http_llm_route_deployment_usable(r, ctx, d[i])) {
             return 1;
         }
     }
@@ -1359,7 +1362,6 @@ ngx_http_llm_route_set_url(ngx_http_request_t *r,
         len += cl->buf->last - cl->buf->pos;
     }
 
-    ctx->body_len = len;
     r->headers_in.content_length_n = len;
 
     h = r->headers_in.content_length;
@@ -1669,7 +1671,7 @@ ngx_http_llm_route_out_buf(ngx_http_llm_route_out_t *o, size_t size)
 }
 
 
-static ngx_int_t
+static int
 ngx_http_llm_route_out_next(llr_out_t *out)
 {
     ngx_http_llm_route_out_t  *o = (ngx_http_llm_route_out_t *) out;
@@ -1677,21 +1679,14 @@ ngx_http_llm_route_out_next(llr_out_t *out)
     o->buf->last = out->pos;
 
     if (ngx_http_llm_route_out_buf(o, o->size) != NGX_OK) {
-        return NGX_ERROR;
+        return -1;
     }
 
     if (o->size < 65536) {
         o->size *= 2;
     }
 
-    return NGX_OK;
-}
-
-
-static int
-ngx_http_llm_route_out_next_cb(llr_out_t *out)
-{
-    return ngx_http_llm_route_out_next(out) == NGX_OK ? 0 : -1;
+    return 0;
 }
 
 

@@ -127,7 +127,6 @@ static void ngx_http_llm_route_state_unlock(ngx_http_llm_route_shm_t *sh);
 static ngx_int_t ngx_http_llm_route_state_write(
     ngx_http_llm_route_state_ctx_t *ctx, ngx_log_t *log);
 static void ngx_http_llm_route_state_timer(ngx_event_t *ev);
-static uint64_t ngx_http_llm_route_now_ms(void);
 
 
 /* one per process: the state writer of the current configuration */
@@ -790,7 +789,9 @@ ngx_http_llm_route_fnv1a(u_char *p, size_t len)
 }
 
 
-static uint64_t
+/* the cached time in milliseconds since the epoch */
+
+uint64_t
 ngx_http_llm_route_now_ms(void)
 {
     ngx_time_t  *tp;

@@ -169,6 +169,9 @@ typedef struct {
 } ngx_http_llm_route_record_t;
 
 
+/* the cached time in milliseconds since the epoch */
+uint64_t ngx_http_llm_route_now_ms(void);
+
 /* the zone of this configuration, NULL without llm_route_zone */
 ngx_http_llm_route_shm_t *ngx_http_llm_route_shm(ngx_http_request_t *r);
 
