@@ -42,7 +42,15 @@ $t->stream_request(body => { model => 'fast', messages => $msgs,
 
 # ---- JSON -----------------------------------------------------------------
 
-my $r = $t->get('/llm/status');
+# a request is counted in its log phase, just after its last byte went
+# out: wait until all six are
+my $r;
+for (1 .. 60) {
+    $r = $t->get('/llm/status');
+    last if (($r->{json} || {})->{totals}{requests} // 0) >= 6;
+    select(undef, undef, undef, 0.05);
+}
+
 is($r->{status}, 200, 'GET: 200');
 like($r->{headers}{'content-type'}, qr{^application/json}, 'JSON type');
 is($r->{headers}{'cache-control'}, 'no-store', 'not cached');
