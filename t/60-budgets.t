@@ -69,7 +69,12 @@ sub ask {
                     path => ($o{path} // '/v1') . '/chat/completions');
 }
 
-sub status { $t->get('/llm/status')->{json} || {} }
+# after a short pause: the last request is settled in its log phase, just
+# after its last byte went out
+sub status {
+    select(undef, undef, undef, 0.1);
+    return $t->get('/llm/status')->{json} || {};
+}
 
 $t->config(conf());
 $t->start;
