@@ -94,7 +94,7 @@ is(scalar @{$s->{events}}, 1 + 4 + 1 + 1 + 1,
    'role + 4 + finish + usage + DONE');
 ok($s->{done}, 'saw [DONE]');
 is($s->{events}[-2]{json}{usage}{completion_tokens}, 4, 'usage chunk');
-my $mr = $m->last_request;
+my $mr = $m->last_stream(8);
 is(scalar @{$mr->{event_times} || []}, 8, 'mock recorded event times');
 ok($s->{events}[0]{time} < $mr->{event_times}[-1],
    'first event before last sent');

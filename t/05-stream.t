@@ -42,7 +42,7 @@ ok(!grep({ $_->{json} && $_->{json}{usage} } @ev),
    'stream: no usage chunk when the client did not ask');
 is($ev[1]{json}{model}, 'gpt-4o-mini', 'stream: chunks carry the sent model');
 
-my $q = $m->last_request;
+my $q = $m->last_stream(9);
 is($q->{json}{model}, 'gpt-4o-mini', 'stream: provider got the routed model');
 ok($q->{json}{stream} && JSON::PP::is_bool($q->{json}{stream}),
    'stream: provider got "stream": true');

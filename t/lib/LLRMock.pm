@@ -187,6 +187,24 @@ sub last_request {
     return $r[-1];
 }
 
+# the last request once the mock recorded the times of its $n stream
+# events (written after the stream, so possibly after the client saw it),
+# or after $timeout seconds
+
+sub last_stream {
+    my ($self, $n, $timeout) = @_;
+    my $end = time + ($timeout // 3);
+    my $r;
+
+    for (;;) {
+        $r = $self->last_request;
+        last if ($r && @{$r->{event_times} || []} >= $n) || time > $end;
+        sleep 0.05;
+    }
+
+    return $r;
+}
+
 # the last request, or an empty record (missing => 1) so that
 # $m->last->{headers}{host} fails a test instead of dying
 
