@@ -51,6 +51,13 @@ static ngx_conf_num_bounds_t  ngx_http_llm_route_max_attempts_bounds = {
 };
 
 
+static ngx_conf_enum_t  ngx_http_llm_route_classify_modes[] = {
+    { ngx_string("policy"), NGX_HTTP_LLM_ROUTE_CLASSIFY_POLICY },
+    { ngx_string("all"), NGX_HTTP_LLM_ROUTE_CLASSIFY_ALL },
+    { ngx_null_string, 0 }
+};
+
+
 static ngx_conf_enum_t  ngx_http_llm_route_balance_modes[] = {
     { ngx_string("weighted"), NGX_HTTP_LLM_ROUTE_BALANCE_WEIGHTED },
     { ngx_string("latency"), NGX_HTTP_LLM_ROUTE_BALANCE_LATENCY },
@@ -129,6 +136,13 @@ static ngx_command_t  ngx_http_llm_route_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_llm_route_loc_conf_t, override),
       NULL },
+
+    { ngx_string("llm_route_classify"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llm_route_loc_conf_t, classify),
+      &ngx_http_llm_route_classify_modes },
 
     { ngx_string("llm_route_balance"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -604,6 +618,7 @@ ngx_http_llm_route_create_loc_conf(ngx_conf_t *cf)
     conf->override = NGX_CONF_UNSET_PTR;
     conf->max_attempts = NGX_CONF_UNSET_UINT;
     conf->balance = NGX_CONF_UNSET_UINT;
+    conf->classify = NGX_CONF_UNSET_UINT;
 
     return conf;
 }
@@ -625,6 +640,8 @@ ngx_http_llm_route_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_uint_value(conf->max_attempts, prev->max_attempts, 3);
     ngx_conf_merge_uint_value(conf->balance, prev->balance,
                               NGX_HTTP_LLM_ROUTE_BALANCE_WEIGHTED);
+    ngx_conf_merge_uint_value(conf->classify, prev->classify,
+                              NGX_HTTP_LLM_ROUTE_CLASSIFY_POLICY);
 
     if (ngx_http_llm_route_limits_merge(cf, prev, conf) != NGX_CONF_OK) {
         return NGX_CONF_ERROR;

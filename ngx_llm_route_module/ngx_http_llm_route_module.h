@@ -155,9 +155,14 @@ typedef struct {
 } ngx_http_llm_route_rule_t;
 
 
+#define NGX_HTTP_LLM_ROUTE_CLASSIFY_POLICY  0
+#define NGX_HTTP_LLM_ROUTE_CLASSIFY_ALL     1
+
+
 typedef struct {
     ngx_flag_t                      enable;
     ngx_flag_t                      trace;
+    ngx_uint_t                      classify;    /* policy | all */
     ngx_array_t                    *rules;       /* of rule */
     ngx_uint_t                      text_rules;  /* how many match text */
     ngx_http_complex_value_t       *override;

@@ -49,6 +49,8 @@ static void ngx_http_llm_route_sink_begin(void *data, const char *role,
 static void ngx_http_llm_route_sink_text(void *data,
     const unsigned char *text, size_t len);
 static void ngx_http_llm_route_sink_end(void *data);
+static int ngx_http_llm_route_want(void *data, const unsigned char *model,
+    size_t len);
 static ngx_int_t ngx_http_llm_route_finish_body(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx);
 static ngx_int_t ngx_http_llm_route_fill_model(ngx_http_request_t *r,
@@ -73,6 +75,8 @@ typedef struct {
     llr_text_sink_t                 cls;
     ngx_http_llm_route_ctx_t       *ctx;
     ngx_http_llm_route_loc_conf_t  *lcf;
+    ngx_http_llm_route_main_conf_t *mcf;
+    ngx_uint_t                      wanted;  /* the last want() answer */
 } ngx_http_llm_route_sink_t;
 
 
@@ -381,6 +385,7 @@ ngx_http_llm_route_process(ngx_http_request_t *r,
     u_char                    *p, *model;
     ngx_http_llm_route_sink_t  ws;
     ngx_http_llm_route_rule_t *rule;
+    ngx_uint_t                 i, want;
     ngx_http_llm_route_loc_conf_t   *lcf;
     ngx_http_llm_route_main_conf_t  *mcf;
 
@@ -460,6 +465,39 @@ ngx_http_llm_route_process(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    /*
+     * "llm_route_classify policy": classify only requests for a policy.
+     * The model may come after the messages (the OpenAI SDKs send it
+     * last), so the scanner keeps the text until it knows.  Text rules,
+     * an override or a rule that picks a policy need the text always.
+     */
+
+    ws.mcf = mcf;
+    ws.wanted = 1;
+    want = 0;
+
+    if (ctx->cls_state
+        && lcf->classify == NGX_HTTP_LLM_ROUTE_CLASSIFY_POLICY
+        && lcf->text_rules == 0 && lcf->override == NULL)
+    {
+        want = 1;
+
+        if (lcf->rules) {
+            rule = lcf->rules->elts;
+
+            for (i = 0; i < lcf->rules->nelts; i++) {
+                if (rule[i].action == NGX_HTTP_LLM_ROUTE_RULE_POLICY) {
+                    want = 0;
+                    break;
+                }
+            }
+        }
+
+        if (want) {
+            llr_req_set_want(rq, ngx_http_llm_route_want, &ws);
+        }
+    }
+
     err = LLR_REQ_OK;
     rbuf = NULL;
 
@@ -537,6 +575,11 @@ ngx_http_llm_route_process(ngx_http_request_t *r,
     }
 
     llr_req_destroy(rq);
+
+    if (want && !ws.wanted) {
+        /* an explicit model: not classified ("unclassified" task) */
+        ctx->cls_state = NULL;
+    }
 
     if (ctx->cls_state) {
         llr_cls_finish(ctx->cls_state, &ctx->view, &res);
@@ -1024,6 +1067,19 @@ ngx_http_llm_route_rules(ngx_http_request_t *r, ngx_http_llm_route_ctx_t *ctx)
     }
 
     return NGX_OK;
+}
+
+
+static int
+ngx_http_llm_route_want(void *data, const unsigned char *model, size_t len)
+{
+    ngx_http_llm_route_sink_t *ws = data;
+
+    ws->wanted = ngx_http_llm_route_find_policy(ws->mcf, (u_char *) model,
+                                                len)
+                 != NULL;
+
+    return (int) ws->wanted;
 }
 
 

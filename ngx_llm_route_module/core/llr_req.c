@@ -1,22 +1,29 @@
 /*
  * ngx_llm_route_module: request scanner and rewriter.
  *
- * One streaming yajl pass: the callbacks below track where they are in
- * the document with a small stack of frames (one per open container),
- * each frame knowing what its container means (the top-level object,
- * "stream_options", the messages array, a message, its content parts,
- * ...).  Map keys decide what the next value means; arrays decide it
- * for their elements.  Every value is written back compact into the
- * caller's output memory, except the dropped ones ("model" at the top
- * level, "include_usage" in "stream_options").
+ * One streaming pass of our own JSON lexer (llr_lex(), strict RFC 8259
+ * plus the UTF-8 checks of llr_check()): the handlers below track where
+ * they are in the document with a small stack of frames (one per open
+ * container), each frame knowing what its container means (the
+ * top-level object, "stream_options", the messages array, a message,
+ * its content parts, ...).  Map keys decide what the next value means;
+ * arrays decide it for their elements.  Every value is written back
+ * compact into the caller's output memory, except the dropped ones
+ * ("model" at the top level, "include_usage" in "stream_options").
+ * Strings and numbers are written as the client wrote them (escapes
+ * included): only whitespace between tokens goes.
+ *
+ * Why not yajl: it decodes every string and calls back with the decoded
+ * copy, so forwarding a string meant escaping it again; and it lexes a
+ * byte at a time.  Here string bodies are skipped 16 bytes at a time
+ * and copied once, and only the strings the router reads (keys, model,
+ * roles, message text when it is wanted) are decoded.
  */
 
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
-
-#include <yajl/yajl_parse.h>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -113,6 +120,43 @@ static const unsigned char  llr_accept[LLR_V_LAST] = {
 #define LLR_KIND_CALL     2     /* function_call, ...: "assistant" */
 #define LLR_KIND_OUTPUT   3     /* function_call_output, ...: "tool" */
 
+/* what the lexer expects next (llr_lex()) */
+#define LLR_G_VALUE         0   /* a value: the root, after ':' or ',' */
+#define LLR_G_VALUE_OR_END  1   /* after '[' */
+#define LLR_G_KEY_OR_END    2   /* after '{' */
+#define LLR_G_KEY           3   /* after ',' in an object */
+#define LLR_G_COLON         4   /* after a key */
+#define LLR_G_NEXT          5   /* after a value in a container */
+#define LLR_G_DONE          6   /* after the root value */
+
+/* a token cut by the end of a piece */
+#define LLR_TOK_NONE        0
+#define LLR_TOK_STRING      1
+#define LLR_TOK_NUMBER      2
+#define LLR_TOK_LITERAL     3
+
+/* in a string */
+#define LLR_S_TEXT          0
+#define LLR_S_BS            1   /* after '\\' */
+#define LLR_S_HEX           2   /* in the hex digits of \\u */
+
+/* in a number: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
+#define LLR_N_MINUS         1
+#define LLR_N_ZERO          2
+#define LLR_N_INT           3
+#define LLR_N_DOT           4
+#define LLR_N_FRAC          5
+#define LLR_N_E             6
+#define LLR_N_ESIGN         7
+#define LLR_N_EXP           8
+
+/* where message text goes: see llr_req_set_want() */
+#define LLR_TEXT_LIVE       0   /* to the sink as it comes */
+#define LLR_TEXT_PENDING    1   /* kept until the model is known */
+#define LLR_TEXT_OFF        2   /* not wanted */
+
+#define LLR_LOG_BLOCK       16384
+
 #define LLR_ROLE_MAX      32
 #define LLR_ECHO_MAX      40
 #define LLR_MAX_SAFE_INT  9007199254740992ULL   /* 2^53 */
@@ -150,12 +194,47 @@ typedef struct {
 } llr_check_t;
 
 
+/* text kept until the model is known: records in a list of blocks */
+typedef struct llr_log_s  llr_log_t;
+
+struct llr_log_s {
+    llr_log_t          *next;
+    size_t              used;
+    size_t              size;
+    /* records follow */
+};
+
+
 struct llr_req_s {
     llr_alloc_t         alloc;
     llr_out_t          *out;
     llr_text_sink_t     sink;
-    yajl_handle         yajl;
     llr_endpoint_e      ep;
+
+    /* the lexer: see llr_lex() */
+    unsigned char       g;              /* LLR_G_* */
+    unsigned char       tok;            /* LLR_TOK_* */
+    unsigned char       str_state;      /* LLR_S_* */
+    unsigned char       str_hex;        /* hex digits of \\u read */
+    unsigned char       str_esc;        /* the string has escapes */
+    unsigned char       str_key;        /* the string is a key */
+    unsigned char       num_state;      /* LLR_N_* */
+    unsigned char       lit;            /* which literal: 0 true, ... */
+    unsigned char       lit_pos;        /* its bytes matched */
+
+    unsigned char      *tbuf;           /* a token cut by a piece end */
+    size_t              tbuf_len;
+    size_t              tbuf_cap;
+    unsigned char      *dbuf;           /* a decoded string */
+    size_t              dbuf_cap;
+
+    /* is the text wanted: see llr_req_set_want() */
+    int               (*want)(void *ctx, const unsigned char *model,
+                                size_t len);
+    void               *want_ctx;
+    unsigned char       text_mode;      /* LLR_TEXT_* */
+    llr_log_t          *log;
+    llr_log_t          *log_last;
 
     llr_req_view_t      view;
     size_t              model_cap;
@@ -239,7 +318,7 @@ llr_fail(llr_req_t *rq, llr_req_err_e err, const char *param,
         va_end(args);
     }
 
-    /* yajl callbacks return this: stop parsing */
+    /* the handlers return this: stop lexing */
     return 0;
 }
 
@@ -395,27 +474,25 @@ llr_type_error(llr_req_t *rq, llr_val_e m, int type, const char *num,
 
 
 /*
- * The JSON parser's error: where, what, and a short printable piece of
- * the input around that place (never more than LLR_ECHO_MAX bytes).
+ * A JSON syntax error: what, where (at: the offset in the body that is
+ * reported), and a short printable piece of the input around off, the
+ * place in this piece (never more than LLR_ECHO_MAX bytes).
  */
 static void
-llr_json_error(llr_req_t *rq, const unsigned char *data, size_t len,
-    size_t consumed, size_t at)
+llr_syntax_error(llr_req_t *rq, const char *what, const unsigned char *data,
+    size_t len, size_t off, size_t at)
 {
-    char            echo[LLR_ECHO_MAX + 1];
-    size_t          i, n, from, elen;
-    unsigned char  *yerr;
-
-    yerr = yajl_get_error(rq->yajl, 0, NULL, 0);
+    char    echo[LLR_ECHO_MAX + 1];
+    size_t  i, n, from, elen;
 
     elen = 0;
 
     if (data != NULL && len > 0) {
-        if (consumed > len) {
-            consumed = len;
+        if (off > len) {
+            off = len;
         }
 
-        from = consumed > LLR_ECHO_MAX / 2 ? consumed - LLR_ECHO_MAX / 2 : 0;
+        from = off > LLR_ECHO_MAX / 2 ? off - LLR_ECHO_MAX / 2 : 0;
         n = len - from;
 
         if (n > LLR_ECHO_MAX) {
@@ -432,29 +509,15 @@ llr_json_error(llr_req_t *rq, const unsigned char *data, size_t len,
 
     echo[elen] = '\0';
 
-    if (yerr != NULL) {
-        n = strlen((char *) yerr);
-
-        while (n > 0 && (yerr[n - 1] == '\n' || yerr[n - 1] == '.')) {
-            yerr[--n] = '\0';
-        }
-    }
-
     if (elen) {
         llr_fail(rq, LLR_REQ_ERR_JSON, NULL,
                  "We could not parse the JSON body of your request. "
-                 "(at byte %zu: %s, near '%s')", at,
-                 yerr ? (char *) yerr : "syntax error", echo);
+                 "(at byte %zu: %s, near '%s')", at, what, echo);
 
     } else {
         llr_fail(rq, LLR_REQ_ERR_JSON, NULL,
                  "We could not parse the JSON body of your request. "
-                 "(at byte %zu: %s)", at,
-                 yerr ? (char *) yerr : "syntax error");
-    }
-
-    if (yerr != NULL) {
-        yajl_free_error(rq->yajl, yerr);
+                 "(at byte %zu: %s)", at, what);
     }
 }
 
@@ -552,39 +615,24 @@ llr_escape_char(unsigned char *dst, unsigned char c)
 }
 
 
+/* a string as the client wrote it: quotes around the raw bytes */
+
 static int
-llr_write_string(llr_req_t *rq, const unsigned char *s, size_t len)
+llr_write_raw_string(llr_req_t *rq, const unsigned char *s, size_t len)
 {
-    size_t               n;
-    unsigned char        buf[6];
-    const unsigned char  *p, *end, *run;
+    llr_out_t  *out;
 
-    if (llr_write_char(rq, '"') != 0) {
-        return -1;
+    out = rq->out;
+
+    if ((size_t) (out->end - out->pos) >= len + 2) {
+        *out->pos++ = '"';
+        memcpy(out->pos, s, len);
+        out->pos += len;
+        *out->pos++ = '"';
+        return 0;
     }
 
-    run = s;
-    end = s + len;
-
-    for (p = s; p < end; p++) {
-        if (llr_esc[*p] == 0) {
-            continue;
-        }
-
-        if (p > run && llr_write(rq, run, (size_t) (p - run)) != 0) {
-            return -1;
-        }
-
-        n = llr_escape_char(buf, *p);
-
-        if (llr_write(rq, buf, n) != 0) {
-            return -1;
-        }
-
-        run = p + 1;
-    }
-
-    if (p > run && llr_write(rq, run, (size_t) (p - run)) != 0) {
+    if (llr_write_char(rq, '"') != 0 || llr_write(rq, s, len) != 0) {
         return -1;
     }
 
@@ -632,7 +680,408 @@ llr_prefix(llr_req_t *rq)
 }
 
 
-/* messages and the text sink */
+/*
+ * The text sink, through the text mode: live, kept in the log until the
+ * model is known (then replayed or dropped), or off.  Log records: a
+ * kind byte, then BEGIN: the turn (size_t), the role's length (a byte)
+ * and the role; TEXT: the length (size_t) and the bytes; END: nothing.
+ */
+
+#define LLR_REC_BEGIN  1
+#define LLR_REC_TEXT   2
+#define LLR_REC_END    3
+
+
+static unsigned char *
+llr_log_room(llr_req_t *rq, size_t need)
+{
+    size_t          size;
+    llr_log_t      *b;
+    unsigned char  *p;
+
+    b = rq->log_last;
+
+    if (b == NULL || b->size - b->used < need) {
+        size = need > LLR_LOG_BLOCK ? need : LLR_LOG_BLOCK;
+
+        b = rq->alloc.malloc(rq->alloc.ctx, sizeof(llr_log_t) + size);
+        if (b == NULL) {
+            llr_nomem(rq);
+            return NULL;
+        }
+
+        b->next = NULL;
+        b->used = 0;
+        b->size = size;
+
+        if (rq->log_last) {
+            rq->log_last->next = b;
+
+        } else {
+            rq->log = b;
+        }
+
+        rq->log_last = b;
+    }
+
+    p = (unsigned char *) (b + 1) + b->used;
+    b->used += need;
+
+    return p;
+}
+
+
+static void
+llr_log_free(llr_req_t *rq)
+{
+    llr_log_t  *b, *next;
+
+    for (b = rq->log; b; b = next) {
+        next = b->next;
+        rq->alloc.free(rq->alloc.ctx, b);
+    }
+
+    rq->log = NULL;
+    rq->log_last = NULL;
+}
+
+
+static void
+llr_log_replay(llr_req_t *rq)
+{
+    char                  role[LLR_ROLE_MAX];
+    size_t                n;
+    llr_log_t            *b;
+    const unsigned char  *p, *end;
+
+    for (b = rq->log; b; b = b->next) {
+        p = (const unsigned char *) (b + 1);
+        end = p + b->used;
+
+        while (p < end) {
+            switch (*p++) {
+
+            case LLR_REC_BEGIN:
+                memcpy(&n, p, sizeof(size_t));
+                p += sizeof(size_t);
+                memcpy(role, p + 1, *p);
+                role[*p] = '\0';
+
+                if (rq->sink.message_begin) {
+                    rq->sink.message_begin(rq->sink.ctx, role, n);
+                }
+
+                p += 1 + *p;
+                break;
+
+            case LLR_REC_TEXT:
+                memcpy(&n, p, sizeof(size_t));
+                p += sizeof(size_t);
+                rq->sink.text(rq->sink.ctx, p, n);
+                p += n;
+                break;
+
+            default: /* LLR_REC_END */
+                if (rq->sink.message_end) {
+                    rq->sink.message_end(rq->sink.ctx);
+                }
+                break;
+            }
+        }
+    }
+}
+
+
+static int
+llr_sink_begin(llr_req_t *rq, const char *role, size_t turn)
+{
+    size_t          n;
+    unsigned char  *p;
+
+    switch (rq->text_mode) {
+
+    case LLR_TEXT_LIVE:
+        if (rq->sink.message_begin) {
+            rq->sink.message_begin(rq->sink.ctx, role, turn);
+        }
+        return 0;
+
+    case LLR_TEXT_PENDING:
+        n = strlen(role);
+
+        p = llr_log_room(rq, 2 + sizeof(size_t) + n);
+        if (p == NULL) {
+            return -1;
+        }
+
+        *p++ = LLR_REC_BEGIN;
+        memcpy(p, &turn, sizeof(size_t));
+        p += sizeof(size_t);
+        *p++ = (unsigned char) n;
+        memcpy(p, role, n);
+        return 0;
+
+    default:
+        return 0;
+    }
+}
+
+
+static int
+llr_sink_text(llr_req_t *rq, const unsigned char *s, size_t len)
+{
+    unsigned char  *p;
+
+    switch (rq->text_mode) {
+
+    case LLR_TEXT_LIVE:
+        rq->sink.text(rq->sink.ctx, s, len);
+        return 0;
+
+    case LLR_TEXT_PENDING:
+        p = llr_log_room(rq, 1 + sizeof(size_t) + len);
+        if (p == NULL) {
+            return -1;
+        }
+
+        *p++ = LLR_REC_TEXT;
+        memcpy(p, &len, sizeof(size_t));
+
+        if (len) {
+            memcpy(p + sizeof(size_t), s, len);
+        }
+
+        return 0;
+
+    default:
+        return 0;
+    }
+}
+
+
+static int
+llr_sink_end(llr_req_t *rq)
+{
+    unsigned char  *p;
+
+    switch (rq->text_mode) {
+
+    case LLR_TEXT_LIVE:
+        if (rq->sink.message_end) {
+            rq->sink.message_end(rq->sink.ctx);
+        }
+        return 0;
+
+    case LLR_TEXT_PENDING:
+        p = llr_log_room(rq, 1);
+        if (p == NULL) {
+            return -1;
+        }
+
+        *p = LLR_REC_END;
+        return 0;
+
+    default:
+        return 0;
+    }
+}
+
+
+/*
+ * A top-level "model" was read: is the text wanted?  While pending, the
+ * log is replayed into the sink or dropped.  A later (duplicate) model
+ * may turn the text on again: the sink then gets the text after it.
+ */
+static void
+llr_text_decide(llr_req_t *rq)
+{
+    int  w;
+
+    if (rq->want == NULL || rq->text_mode == LLR_TEXT_LIVE) {
+        return;
+    }
+
+    w = rq->want(rq->want_ctx, (const unsigned char *) rq->view.model,
+                 rq->view.model_len);
+
+    if (rq->text_mode == LLR_TEXT_PENDING) {
+        if (w) {
+            llr_log_replay(rq);
+        }
+
+        llr_log_free(rq);
+    }
+
+    rq->text_mode = w ? LLR_TEXT_LIVE : LLR_TEXT_OFF;
+}
+
+
+/* strings: decoding */
+
+static unsigned
+llr_hex4(const unsigned char *p)
+{
+    unsigned  i, c, v;
+
+    v = 0;
+
+    for (i = 0; i < 4; i++) {
+        c = p[i];
+        v = (v << 4) | (c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+    }
+
+    return v;
+}
+
+
+/*
+ * The decoded length of a string the lexer accepted (so its escapes
+ * are complete and its surrogate escapes come in pairs, llr_check()).
+ */
+static size_t
+llr_decoded_len(const unsigned char *s, size_t len)
+{
+    size_t                n;
+    unsigned              cp;
+    const unsigned char  *end, *q;
+
+    n = 0;
+    end = s + len;
+
+    for ( ;; ) {
+        q = memchr(s, '\\', (size_t) (end - s));
+
+        if (q == NULL) {
+            return n + (size_t) (end - s);
+        }
+
+        n += (size_t) (q - s);
+
+        if (q[1] != 'u') {
+            n++;
+            s = q + 2;
+            continue;
+        }
+
+        cp = llr_hex4(q + 2);
+        s = q + 6;
+
+        if (cp < 0x80) {
+            n += 1;
+
+        } else if (cp < 0x800) {
+            n += 2;
+
+        } else if (cp >= 0xd800 && cp <= 0xdbff) {
+            n += 4;
+            s += 6;                         /* the low half */
+
+        } else {
+            n += 3;
+        }
+    }
+}
+
+
+/*
+ * Decodes a string the lexer accepted into rq->dbuf (never longer than
+ * the raw form); returns it, or NULL when out of memory.
+ */
+static const unsigned char *
+llr_decode(llr_req_t *rq, const unsigned char *s, size_t len, size_t *out)
+{
+    size_t                cap;
+    unsigned              cp, lo;
+    unsigned char        *d, *p;
+    const unsigned char  *end, *q;
+
+    if (len > rq->dbuf_cap) {
+        cap = rq->dbuf_cap ? rq->dbuf_cap : 256;
+
+        while (cap < len) {
+            cap *= 2;
+        }
+
+        p = rq->alloc.realloc(rq->alloc.ctx, rq->dbuf, cap);
+        if (p == NULL) {
+            llr_nomem(rq);
+            return NULL;
+        }
+
+        rq->dbuf = p;
+        rq->dbuf_cap = cap;
+    }
+
+    d = rq->dbuf;
+    end = s + len;
+
+    for ( ;; ) {
+        q = memchr(s, '\\', (size_t) (end - s));
+
+        if (q == NULL) {
+            if (end > s) {
+                memcpy(d, s, (size_t) (end - s));
+                d += end - s;
+            }
+            break;
+        }
+
+        if (q > s) {
+            memcpy(d, s, (size_t) (q - s));
+            d += q - s;
+        }
+
+        switch (q[1]) {
+        case 'b': *d++ = '\b'; s = q + 2; continue;
+        case 'f': *d++ = '\f'; s = q + 2; continue;
+        case 'n': *d++ = '\n'; s = q + 2; continue;
+        case 'r': *d++ = '\r'; s = q + 2; continue;
+        case 't': *d++ = '\t'; s = q + 2; continue;
+        case 'u': break;
+        default: *d++ = q[1]; s = q + 2; continue;    /* " \\ / */
+        }
+
+        cp = llr_hex4(q + 2);
+        s = q + 6;
+
+        if (cp >= 0xd800 && cp <= 0xdbff && end - s >= 6 && s[0] == '\\'
+            && s[1] == 'u')
+        {
+            lo = llr_hex4(s + 2);
+
+            if (lo >= 0xdc00 && lo <= 0xdfff) {
+                cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+                s += 6;
+            }
+        }
+
+        if (cp < 0x80) {
+            *d++ = (unsigned char) cp;
+
+        } else if (cp < 0x800) {
+            *d++ = (unsigned char) (0xc0 | (cp >> 6));
+            *d++ = (unsigned char) (0x80 | (cp & 0x3f));
+
+        } else if (cp < 0x10000) {
+            *d++ = (unsigned char) (0xe0 | (cp >> 12));
+            *d++ = (unsigned char) (0x80 | ((cp >> 6) & 0x3f));
+            *d++ = (unsigned char) (0x80 | (cp & 0x3f));
+
+        } else {
+            *d++ = (unsigned char) (0xf0 | (cp >> 18));
+            *d++ = (unsigned char) (0x80 | ((cp >> 12) & 0x3f));
+            *d++ = (unsigned char) (0x80 | ((cp >> 6) & 0x3f));
+            *d++ = (unsigned char) (0x80 | (cp & 0x3f));
+        }
+    }
+
+    *out = (size_t) (d - rq->dbuf);
+
+    return rq->dbuf;
+}
+
+
+/* messages */
 
 static int
 llr_msg_begin(llr_req_t *rq)
@@ -652,8 +1101,8 @@ llr_msg_begin(llr_req_t *rq)
         rq->view.has_system = 1;
     }
 
-    if (rq->sink.message_begin) {
-        rq->sink.message_begin(rq->sink.ctx, rq->msg_role, rq->turn);
+    if (llr_sink_begin(rq, rq->msg_role, rq->turn) != 0) {
+        return -1;
     }
 
     rq->turn++;
@@ -666,7 +1115,11 @@ llr_msg_begin(llr_req_t *rq)
     while (p < end) {
         memcpy(&len, p, sizeof(size_t));
         p += sizeof(size_t);
-        rq->sink.text(rq->sink.ctx, p, len);
+
+        if (llr_sink_text(rq, p, len) != 0) {
+            return -1;
+        }
+
         p += len;
     }
 
@@ -705,20 +1158,27 @@ llr_msg_start(llr_req_t *rq, const char *role)
 
 
 static int
-llr_msg_text(llr_req_t *rq, const unsigned char *s, size_t len)
+llr_msg_text(llr_req_t *rq, const unsigned char *s, size_t len, int esc)
 {
     size_t          need, cap;
     unsigned char  *p;
 
-    rq->view.text_bytes += len;
-
-    if (rq->sink.text == NULL) {
+    if (rq->text_mode == LLR_TEXT_OFF) {
+        rq->view.text_bytes += esc ? llr_decoded_len(s, len) : len;
         return 0;
     }
 
+    if (esc) {
+        s = llr_decode(rq, s, len, &len);
+        if (s == NULL) {
+            return -1;
+        }
+    }
+
+    rq->view.text_bytes += len;
+
     if (rq->msg_begun) {
-        rq->sink.text(rq->sink.ctx, s, len);
-        return 0;
+        return llr_sink_text(rq, s, len);
     }
 
     /* no role yet: keep the text until it comes */
@@ -782,14 +1242,12 @@ llr_msg_end(llr_req_t *rq)
             llr_msg_set_role(rq, (const unsigned char *) role, strlen(role));
         }
 
-        llr_msg_begin(rq);
+        if (llr_msg_begin(rq) != 0) {
+            return -1;
+        }
     }
 
-    if (rq->sink.message_end) {
-        rq->sink.message_end(rq->sink.ctx);
-    }
-
-    return 0;
+    return llr_sink_end(rq);
 }
 
 
@@ -1083,18 +1541,33 @@ llr_key_meaning(llr_req_t *rq, llr_ctx_e ctx, const unsigned char *k,
 }
 
 
-/* yajl callbacks */
+/*
+ * The handlers the lexer calls: return 1 to go on, 0 to stop (rq->err
+ * is set).  Strings come raw (s, len as in the body, esc set if they
+ * have escapes); they are decoded only where the router reads them.
+ */
 
 static int
-llr_on_map_key(void *ctx, const unsigned char *k, size_t len)
+llr_on_map_key(llr_req_t *rq, const unsigned char *k, size_t len, int esc)
 {
-    llr_req_t    *rq = ctx;
-    llr_frame_t  *f;
+    size_t                dlen;
+    llr_frame_t          *f;
+    const unsigned char  *d;
 
     f = &rq->frames[rq->depth - 1];
 
+    d = k;
+    dlen = len;
+
+    if (esc) {
+        d = llr_decode(rq, k, len, &dlen);
+        if (d == NULL) {
+            return 0;
+        }
+    }
+
     rq->drop = 0;
-    rq->key = llr_key_meaning(rq, (llr_ctx_e) f->ctx, k, len);
+    rq->key = llr_key_meaning(rq, (llr_ctx_e) f->ctx, d, dlen);
 
     if (rq->err) {
         return 0;
@@ -1108,7 +1581,9 @@ llr_on_map_key(void *ctx, const unsigned char *k, size_t len)
         return 0;
     }
 
-    if (llr_write_string(rq, k, len) != 0 || llr_write_char(rq, ':') != 0) {
+    if (llr_write_raw_string(rq, k, len) != 0
+        || llr_write_char(rq, ':') != 0)
+    {
         return 0;
     }
 
@@ -1117,10 +1592,11 @@ llr_on_map_key(void *ctx, const unsigned char *k, size_t len)
 
 
 static int
-llr_on_string(void *ctx, const unsigned char *s, size_t len)
+llr_on_string(llr_req_t *rq, const unsigned char *s, size_t len, int esc)
 {
-    llr_req_t  *rq = ctx;
-    llr_val_e   m;
+    size_t                dlen;
+    llr_val_e             m;
+    const unsigned char  *d;
 
     m = llr_slot(rq);
 
@@ -1128,11 +1604,35 @@ llr_on_string(void *ctx, const unsigned char *s, size_t len)
         return llr_type_error(rq, m, LLR_T_STRING, NULL, 0);
     }
 
+    d = s;
+    dlen = len;
+
     switch (m) {
 
     case LLR_V_MODEL:
-        if (llr_set_model(rq, s, len) != 0) {
+    case LLR_V_ROLE:
+    case LLR_V_ITEM_TYPE:
+        if (esc) {
+            d = llr_decode(rq, s, len, &dlen);
+            if (d == NULL) {
+                return 0;
+            }
+        }
+        break;
+
+    default:
+        break;
+    }
+
+    switch (m) {
+
+    case LLR_V_MODEL:
+        if (llr_set_model(rq, d, dlen) != 0) {
             return 0;
+        }
+
+        if (rq->depth == 1) {
+            llr_text_decide(rq);
         }
         break;
 
@@ -1148,30 +1648,37 @@ llr_on_string(void *ctx, const unsigned char *s, size_t len)
     case LLR_V_PROMPT:
     case LLR_V_INPUT:
         llr_msg_start(rq, "user");
-        if (llr_msg_text(rq, s, len) != 0 || llr_msg_end(rq) != 0) {
+        if (rq->err || llr_msg_text(rq, s, len, esc) != 0
+            || llr_msg_end(rq) != 0)
+        {
             return 0;
         }
         break;
 
     case LLR_V_INSTRUCTIONS:
         llr_msg_start(rq, "system");
-        if (llr_msg_text(rq, s, len) != 0 || llr_msg_end(rq) != 0) {
+        if (rq->err || llr_msg_text(rq, s, len, esc) != 0
+            || llr_msg_end(rq) != 0)
+        {
             return 0;
         }
         break;
 
     case LLR_V_ROLE:
         if (!rq->msg_has_role) {
-            llr_msg_set_role(rq, s, len);
-            llr_msg_begin(rq);
+            llr_msg_set_role(rq, d, dlen);
+
+            if (llr_msg_begin(rq) != 0) {
+                return 0;
+            }
         }
         break;
 
     case LLR_V_ITEM_TYPE:
-        if (llr_key_is(s, len, "message")) {
+        if (llr_key_is(d, dlen, "message")) {
             rq->msg_kind = LLR_KIND_MESSAGE;
 
-        } else if (len > 7 && memcmp(s + len - 7, "_output", 7) == 0) {
+        } else if (dlen > 7 && memcmp(d + dlen - 7, "_output", 7) == 0) {
             rq->msg_kind = LLR_KIND_OUTPUT;
 
         } else {
@@ -1184,7 +1691,7 @@ llr_on_string(void *ctx, const unsigned char *s, size_t len)
     case LLR_V_PART_TEXT:
     case LLR_V_ARGUMENTS:
     case LLR_V_PROMPT_ITEM:
-        if (llr_msg_text(rq, s, len) != 0) {
+        if (llr_msg_text(rq, s, len, esc) != 0) {
             return 0;
         }
         break;
@@ -1202,14 +1709,13 @@ llr_on_string(void *ctx, const unsigned char *s, size_t len)
         return llr_prefix(rq) == 0;
     }
 
-    return llr_prefix(rq) == 0 && llr_write_string(rq, s, len) == 0;
+    return llr_prefix(rq) == 0 && llr_write_raw_string(rq, s, len) == 0;
 }
 
 
 static int
-llr_on_number(void *ctx, const char *s, size_t len)
+llr_on_number(llr_req_t *rq, const char *s, size_t len)
 {
-    llr_req_t  *rq = ctx;
     llr_val_e   m;
 
     m = llr_slot(rq);
@@ -1245,9 +1751,8 @@ llr_on_number(void *ctx, const char *s, size_t len)
 
 
 static int
-llr_on_boolean(void *ctx, int b)
+llr_on_boolean(llr_req_t *rq, int b)
 {
-    llr_req_t  *rq = ctx;
     llr_val_e   m;
 
     m = llr_slot(rq);
@@ -1298,9 +1803,8 @@ llr_on_boolean(void *ctx, int b)
 
 
 static int
-llr_on_null(void *ctx)
+llr_on_null(llr_req_t *rq)
 {
-    llr_req_t  *rq = ctx;
     llr_val_e   m;
 
     m = llr_slot(rq);
@@ -1378,6 +1882,10 @@ llr_push(llr_req_t *rq, llr_val_e m, int map)
     case LLR_V_PROMPT:
         c = LLR_C_PROMPT;
         llr_msg_start(rq, "user");
+
+        if (rq->err) {
+            return 0;
+        }
         break;
 
     case LLR_V_MESSAGE:
@@ -1441,27 +1949,8 @@ llr_push(llr_req_t *rq, llr_val_e m, int map)
 
 
 static int
-llr_on_start_map(void *ctx)
+llr_on_end_map(llr_req_t *rq)
 {
-    llr_req_t  *rq = ctx;
-
-    return llr_push(rq, llr_slot(rq), 1);
-}
-
-
-static int
-llr_on_start_array(void *ctx)
-{
-    llr_req_t  *rq = ctx;
-
-    return llr_push(rq, llr_slot(rq), 0);
-}
-
-
-static int
-llr_on_end_map(void *ctx)
-{
-    llr_req_t    *rq = ctx;
     llr_frame_t  *f;
 
     f = &rq->frames[--rq->depth];
@@ -1500,9 +1989,8 @@ llr_on_end_map(void *ctx)
 
 
 static int
-llr_on_end_array(void *ctx)
+llr_on_end_array(llr_req_t *rq)
 {
-    llr_req_t    *rq = ctx;
     llr_frame_t  *f;
 
     f = &rq->frames[--rq->depth];
@@ -1537,14 +2025,12 @@ llr_on_end_array(void *ctx)
 /*
  * Strict checks over the raw input bytes.
  *
- * yajl's lexer checks only the shape of a UTF-8 sequence (it takes
- * overlong forms, encoded surrogates and code points above U+10FFFF),
- * and its string decoder pairs a high surrogate escape with whatever
- * \u escape follows, turns a lone high one into '?' and a lone low one
- * into invalid UTF-8.  So every piece is checked before yajl sees it:
+ * The lexer looks for '"', '\\' and control bytes only; UTF-8 and the
+ * pairing of surrogate escapes are checked here, before the lexer sees
+ * a byte:
  *
  *   - the whole input must be UTF-8 as in Unicode Table 3-7.  Outside
- *     strings JSON text is ASCII, any other byte is a yajl error there,
+ *     strings JSON text is ASCII, any other byte is a lexer error there,
  *     so checking all bytes checks the strings, keys included, and
  *     knows the exact offset of a bad sequence;
  *   - every \u escape of a high surrogate (D800-DBFF) must be followed
@@ -1554,19 +2040,20 @@ llr_on_end_array(void *ctx)
  *     hex digits do), so the parity of a run of backslashes needs no
  *     counting: in the JSON text \\ud800 the first two make an escaped
  *     backslash and "ud800" is text.  Outside strings valid JSON has no
- *     backslash, and yajl refuses one there before any check here
+ *     backslash, and the lexer refuses one there before any check here
  *     could matter (see below).
  *
  * Both are one byte-exact state machine carried across pieces, so where
  * the body is split changes nothing.  The first problem is seen at a
- * "detection" byte, never before the '\' or lead byte it is about and
+ * "detection" byte, never before the '\\' or lead byte it is about and
  * never after the closing quote of its string.  llr_req_feed() gives
- * yajl only the bytes before the detection byte (and a bad lead byte
- * that is the detection byte: it cannot end a string either).  So yajl
- * cannot deliver the offending string (its closing quote is not among
- * them), a JSON error earlier in the body is still reported as yajl's,
- * and so is a backslash or non-ASCII byte outside a string.  Only then
- * is the problem found here reported: it is always inside a string.
+ * the lexer only the bytes before the detection byte (and a bad lead
+ * byte that is the detection byte: it cannot end a string either).  So
+ * the lexer cannot deliver the offending string (its closing quote is
+ * not among them), a JSON error earlier in the body is still reported
+ * as the lexer's, and so is a backslash or non-ASCII byte outside a
+ * string.  Only then is the problem found here reported: it is always
+ * inside a string.
  */
 
 #define LLR_HIGH_BITS  0x8080808080808080ULL
@@ -1594,10 +2081,10 @@ llr_on_end_array(void *ctx)
 
 
 /*
- * Checks a piece: returns how many of its bytes yajl may see, and sets
- * *bad when a problem was found after them (the error is then reported
- * by llr_check_fail() unless yajl finds one first).  The state lives in
- * locals while the loop runs.
+ * Checks a piece: returns how many of its bytes the lexer may see, and
+ * sets *bad when a problem was found after them (the error is then
+ * reported by llr_check_fail() unless the lexer finds one first).  The
+ * state lives in locals while the loop runs.
  */
 
 static size_t
@@ -1674,7 +2161,7 @@ llr_check(llr_req_t *rq, const unsigned char *p, size_t len, size_t base,
 
                 /*
                  * a short escape, "\\" included, is done; a byte that
-                 * cannot follow '\' is a yajl error
+                 * cannot follow '\' is a lexer error
                  */
                 state = LLR_K_IDLE;
                 break;
@@ -1687,7 +2174,7 @@ llr_check(llr_req_t *rq, const unsigned char *p, size_t len, size_t base,
                     d = (c | 0x20) - 'a' + 10;
 
                 } else {
-                    /* not an escape: a yajl error */
+                    /* not an escape: a lexer error */
                     state = LLR_K_IDLE;
                     high = 0;
                     break;
@@ -1813,7 +2300,7 @@ llr_check(llr_req_t *rq, const unsigned char *p, size_t len, size_t base,
                       : c < 0xf8 ? LLR_U8_TOO_LARGE : LLR_U8_BYTE;
 
             /*
-             * yajl sees this byte too: outside a string it refuses it,
+             * the lexer sees this byte too: outside a string it refuses it,
              * in a string the byte cannot end the string
              */
             i++;
@@ -1949,19 +2436,719 @@ llr_check_fail(llr_req_t *rq)
 }
 
 
-static const yajl_callbacks  llr_callbacks = {
-    llr_on_null,
-    llr_on_boolean,
-    NULL,
-    NULL,
-    llr_on_number,
-    llr_on_string,
-    llr_on_start_map,
-    llr_on_map_key,
-    llr_on_end_map,
-    llr_on_start_array,
-    llr_on_end_array
+/*
+ * The lexer.  Strict JSON (RFC 8259): one value, no comments, no
+ * trailing commas, numbers as in the grammar, strings without control
+ * bytes and with valid escapes; UTF-8 and surrogate escapes are
+ * llr_check()'s.  It drives the handlers above and keeps, across
+ * pieces, only its state and the token a piece ended in (tbuf).
+ */
+
+/* 1 for the bytes a string body may hold as they are */
+static const unsigned char  llr_str_plain[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1
 };
+
+static const char  *llr_lits[] = { "true", "false", "null" };
+
+
+/* the first '"', '\\' or control byte at or after p, or end */
+
+static const unsigned char *
+llr_str_special(const unsigned char *p, const unsigned char *end)
+{
+#if defined(__SSE2__)
+    unsigned  m;
+    __m128i   v, quote, bs, ctl;
+
+    quote = _mm_set1_epi8('"');
+    bs = _mm_set1_epi8('\\');
+    ctl = _mm_set1_epi8(0x1f);
+
+    while (end - p >= 16) {
+        v = _mm_loadu_si128((const __m128i *) p);
+        m = (unsigned) _mm_movemask_epi8(
+                _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote),
+                                          _mm_cmpeq_epi8(v, bs)),
+                             _mm_cmpeq_epi8(_mm_max_epu8(v, ctl), ctl)));
+
+        if (m) {
+            return p + __builtin_ctz(m);
+        }
+
+        p += 16;
+    }
+#endif
+
+    while (p < end && llr_str_plain[*p]) {
+        p++;
+    }
+
+    return p;
+}
+
+
+/*
+ * Scans a string body from p in the state rq->str_*: returns the
+ * closing quote, end if the piece ends first, or NULL on an error
+ * (*what and *at set).
+ */
+static const unsigned char *
+llr_str_scan(llr_req_t *rq, const unsigned char *p, const unsigned char *end,
+    const char **what, const unsigned char **at)
+{
+    unsigned  c;
+
+    for ( ;; ) {
+
+        switch (rq->str_state) {
+
+        case LLR_S_TEXT:
+            p = llr_str_special(p, end);
+
+            if (p == end) {
+                return end;
+            }
+
+            c = *p;
+
+            if (c == '"') {
+                return p;
+            }
+
+            if (c != '\\') {
+                *what = "invalid character inside string";
+                *at = p;
+                return NULL;
+            }
+
+            rq->str_esc = 1;
+            rq->str_state = LLR_S_BS;
+            p++;
+            break;
+
+        case LLR_S_BS:
+            if (p == end) {
+                return end;
+            }
+
+            switch (*p) {
+
+            case 'u':
+                rq->str_state = LLR_S_HEX;
+                rq->str_hex = 0;
+                break;
+
+            case '"': case '\\': case '/': case 'b': case 'f': case 'n':
+            case 'r': case 't':
+                rq->str_state = LLR_S_TEXT;
+                break;
+
+            default:
+                *what = "inside a string, '\\' occurs before a character "
+                        "which it may not";
+                *at = p;
+                return NULL;
+            }
+
+            p++;
+            break;
+
+        default: /* LLR_S_HEX */
+            if (p == end) {
+                return end;
+            }
+
+            c = *p;
+
+            if (!((c >= '0' && c <= '9') || ((c | 0x20) >= 'a'
+                                             && (c | 0x20) <= 'f')))
+            {
+                *what = "invalid (non-hex) character occurs after '\\u' "
+                        "inside string";
+                *at = p;
+                return NULL;
+            }
+
+            p++;
+
+            if (++rq->str_hex == 4) {
+                rq->str_state = LLR_S_TEXT;
+            }
+
+            break;
+        }
+    }
+}
+
+
+/*
+ * One step of the number grammar: 1 if c continues the number, 0 if the
+ * number ended before c, -1 if c cannot come here (and the number
+ * cannot end before it).
+ */
+static int
+llr_num_step(unsigned char *st, unsigned c)
+{
+    int  digit;
+
+    digit = (c >= '0' && c <= '9');
+
+    switch (*st) {
+
+    case LLR_N_MINUS:
+        if (!digit) {
+            return -1;
+        }
+
+        *st = c == '0' ? LLR_N_ZERO : LLR_N_INT;
+        return 1;
+
+    case LLR_N_ZERO:
+    case LLR_N_INT:
+        if (digit && *st == LLR_N_INT) {
+            return 1;
+        }
+
+        if (c == '.') {
+            *st = LLR_N_DOT;
+            return 1;
+        }
+
+        if (c == 'e' || c == 'E') {
+            *st = LLR_N_E;
+            return 1;
+        }
+
+        return 0;
+
+    case LLR_N_DOT:
+        if (!digit) {
+            return -1;
+        }
+
+        *st = LLR_N_FRAC;
+        return 1;
+
+    case LLR_N_FRAC:
+        if (digit) {
+            return 1;
+        }
+
+        if (c == 'e' || c == 'E') {
+            *st = LLR_N_E;
+            return 1;
+        }
+
+        return 0;
+
+    case LLR_N_E:
+        if (c == '+' || c == '-') {
+            *st = LLR_N_ESIGN;
+            return 1;
+        }
+
+        /* fall through */
+
+    case LLR_N_ESIGN:
+        if (!digit) {
+            return -1;
+        }
+
+        *st = LLR_N_EXP;
+        return 1;
+
+    default: /* LLR_N_EXP */
+        return digit ? 1 : 0;
+    }
+}
+
+
+static const char *
+llr_num_error(unsigned st)
+{
+    switch (st) {
+
+    case LLR_N_MINUS:
+        return "malformed number, a digit is required after the minus sign";
+
+    case LLR_N_DOT:
+        return "malformed number, a digit is required after the decimal "
+               "point";
+
+    default:
+        return "malformed number, a digit is required after the exponent";
+    }
+}
+
+
+/* keep the part of a token this piece holds */
+
+static int
+llr_tbuf_add(llr_req_t *rq, const unsigned char *p, size_t len)
+{
+    size_t          cap, need;
+    unsigned char  *b;
+
+    need = rq->tbuf_len + len;
+
+    if (need > rq->tbuf_cap) {
+        cap = rq->tbuf_cap ? rq->tbuf_cap * 2 : 256;
+
+        while (cap < need) {
+            cap *= 2;
+        }
+
+        b = rq->alloc.realloc(rq->alloc.ctx, rq->tbuf, cap);
+        if (b == NULL) {
+            return llr_nomem(rq) - 1;
+        }
+
+        rq->tbuf = b;
+        rq->tbuf_cap = cap;
+    }
+
+    if (len) {
+        memcpy(rq->tbuf + rq->tbuf_len, p, len);
+        rq->tbuf_len += len;
+    }
+
+    return 0;
+}
+
+
+/* a complete string or number */
+
+static int
+llr_lex_string(llr_req_t *rq, const unsigned char *s, size_t len)
+{
+    if (rq->str_key) {
+        if (!llr_on_map_key(rq, s, len, rq->str_esc)) {
+            return -1;
+        }
+
+        rq->g = LLR_G_COLON;
+        return 0;
+    }
+
+    if (!llr_on_string(rq, s, len, rq->str_esc)) {
+        return -1;
+    }
+
+    rq->g = rq->depth ? LLR_G_NEXT : LLR_G_DONE;
+    return 0;
+}
+
+
+static int
+llr_lex_number(llr_req_t *rq, const unsigned char *s, size_t len)
+{
+    if (!llr_on_number(rq, (const char *) s, len)) {
+        return -1;
+    }
+
+    rq->g = rq->depth ? LLR_G_NEXT : LLR_G_DONE;
+    return 0;
+}
+
+
+static int
+llr_lex_literal(llr_req_t *rq)
+{
+    int  ok;
+
+    ok = rq->lit == 2 ? llr_on_null(rq) : llr_on_boolean(rq, rq->lit == 0);
+
+    if (!ok) {
+        return -1;
+    }
+
+    rq->g = rq->depth ? LLR_G_NEXT : LLR_G_DONE;
+    return 0;
+}
+
+
+/*
+ * Match literal bytes from p: returns where it stopped (end if the
+ * piece ended inside the literal), or NULL if a byte does not match.
+ */
+static const unsigned char *
+llr_lit_scan(llr_req_t *rq, const unsigned char *p, const unsigned char *end)
+{
+    const char  *lit;
+
+    lit = llr_lits[rq->lit];
+
+    while (lit[rq->lit_pos] != '\0') {
+        if (p == end) {
+            return end;
+        }
+
+        if (*p != (unsigned char) lit[rq->lit_pos]) {
+            return NULL;
+        }
+
+        p++;
+        rq->lit_pos++;
+    }
+
+    return p;
+}
+
+
+/*
+ * Lex a piece (the bytes llr_check() let through); base is the offset
+ * of data in the body.  Errors are set in rq->err.
+ */
+static void
+llr_lex(llr_req_t *rq, const unsigned char *data, size_t len, size_t base)
+{
+    int                   r;
+    unsigned              c;
+    unsigned char         st;
+    const char           *what;
+    const unsigned char  *p, *end, *q, *s, *at;
+
+    p = data;
+    end = data + len;
+    what = NULL;
+
+    /* the rest of a token the previous piece ended in */
+
+    switch (rq->tok) {
+
+    case LLR_TOK_STRING:
+        q = llr_str_scan(rq, p, end, &what, &at);
+
+        if (q == NULL) {
+            goto lex_error;
+        }
+
+        if (llr_tbuf_add(rq, p, (size_t) (q - p)) != 0) {
+            return;
+        }
+
+        if (q == end) {
+            return;
+        }
+
+        rq->tok = LLR_TOK_NONE;
+
+        if (llr_lex_string(rq, rq->tbuf, rq->tbuf_len) != 0) {
+            return;
+        }
+
+        p = q + 1;
+        break;
+
+    case LLR_TOK_NUMBER:
+        st = rq->num_state;
+        r = 1;
+
+        for (q = p; q < end && (r = llr_num_step(&st, *q)) == 1; q++) {
+            /* void */
+        }
+
+        rq->num_state = st;
+
+        if (r < 0) {
+            what = llr_num_error(st);
+            at = q;
+            goto lex_error;
+        }
+
+        if (llr_tbuf_add(rq, p, (size_t) (q - p)) != 0) {
+            return;
+        }
+
+        if (q == end) {
+            return;
+        }
+
+        rq->tok = LLR_TOK_NONE;
+
+        if (llr_lex_number(rq, rq->tbuf, rq->tbuf_len) != 0) {
+            return;
+        }
+
+        p = q;
+        break;
+
+    case LLR_TOK_LITERAL:
+        q = llr_lit_scan(rq, p, end);
+
+        if (q == NULL) {
+            what = "invalid string in json text";
+            at = p;
+            goto lex_error;
+        }
+
+        if (q == end && llr_lits[rq->lit][rq->lit_pos] != '\0') {
+            return;
+        }
+
+        rq->tok = LLR_TOK_NONE;
+
+        if (llr_lex_literal(rq) != 0) {
+            return;
+        }
+
+        p = q;
+        break;
+
+    default:
+        break;
+    }
+
+    for ( ;; ) {
+
+        while (p < end && (*p == ' ' || *p == '\n' || *p == '\r'
+                           || *p == '\t'))
+        {
+            p++;
+        }
+
+        if (p == end) {
+            return;
+        }
+
+        c = *p;
+
+        switch (c) {
+
+        case '{':
+        case '[':
+            if (rq->g > LLR_G_VALUE_OR_END) {
+                goto unexpected;
+            }
+
+            if (!llr_push(rq, llr_slot(rq), c == '{')) {
+                return;
+            }
+
+            rq->g = c == '{' ? LLR_G_KEY_OR_END : LLR_G_VALUE_OR_END;
+            p++;
+            continue;
+
+        case '}':
+            if (!(rq->g == LLR_G_KEY_OR_END
+                  || (rq->g == LLR_G_NEXT && rq->frames[rq->depth - 1].map)))
+            {
+                goto unexpected;
+            }
+
+            if (!llr_on_end_map(rq)) {
+                return;
+            }
+
+            rq->g = rq->depth ? LLR_G_NEXT : LLR_G_DONE;
+            p++;
+            continue;
+
+        case ']':
+            if (!(rq->g == LLR_G_VALUE_OR_END
+                  || (rq->g == LLR_G_NEXT && !rq->frames[rq->depth - 1].map)))
+            {
+                goto unexpected;
+            }
+
+            if (!llr_on_end_array(rq)) {
+                return;
+            }
+
+            rq->g = rq->depth ? LLR_G_NEXT : LLR_G_DONE;
+            p++;
+            continue;
+
+        case ',':
+            if (rq->g != LLR_G_NEXT) {
+                goto unexpected;
+            }
+
+            rq->g = rq->frames[rq->depth - 1].map ? LLR_G_KEY : LLR_G_VALUE;
+            p++;
+            continue;
+
+        case ':':
+            if (rq->g != LLR_G_COLON) {
+                goto unexpected;
+            }
+
+            rq->g = LLR_G_VALUE;
+            p++;
+            continue;
+
+        case '"':
+            if (rq->g == LLR_G_KEY_OR_END || rq->g == LLR_G_KEY) {
+                rq->str_key = 1;
+
+            } else if (rq->g <= LLR_G_VALUE_OR_END) {
+                rq->str_key = 0;
+
+            } else {
+                goto unexpected;
+            }
+
+            s = p + 1;
+            rq->str_state = LLR_S_TEXT;
+            rq->str_esc = 0;
+
+            q = llr_str_scan(rq, s, end, &what, &at);
+
+            if (q == NULL) {
+                goto lex_error;
+            }
+
+            if (q == end) {
+                rq->tbuf_len = 0;
+
+                if (llr_tbuf_add(rq, s, (size_t) (end - s)) == 0) {
+                    rq->tok = LLR_TOK_STRING;
+                }
+
+                return;
+            }
+
+            if (llr_lex_string(rq, s, (size_t) (q - s)) != 0) {
+                return;
+            }
+
+            p = q + 1;
+            continue;
+
+        case '-': case '0': case '1': case '2': case '3': case '4':
+        case '5': case '6': case '7': case '8': case '9':
+            if (rq->g > LLR_G_VALUE_OR_END) {
+                goto unexpected;
+            }
+
+            st = c == '-' ? LLR_N_MINUS : c == '0' ? LLR_N_ZERO : LLR_N_INT;
+            s = p;
+            r = 1;
+
+            for (q = p + 1; q < end && (r = llr_num_step(&st, *q)) == 1; q++)
+            {
+                /* void */
+            }
+
+            if (r < 0) {
+                what = llr_num_error(st);
+                at = q;
+                goto lex_error;
+            }
+
+            if (q == end) {
+                rq->num_state = st;
+                rq->tbuf_len = 0;
+
+                if (llr_tbuf_add(rq, s, (size_t) (end - s)) == 0) {
+                    rq->tok = LLR_TOK_NUMBER;
+                }
+
+                return;
+            }
+
+            if (llr_lex_number(rq, s, (size_t) (q - s)) != 0) {
+                return;
+            }
+
+            p = q;
+            continue;
+
+        case 't':
+        case 'f':
+        case 'n':
+            if (rq->g > LLR_G_VALUE_OR_END) {
+                goto unexpected;
+            }
+
+            rq->lit = c == 't' ? 0 : c == 'f' ? 1 : 2;
+            rq->lit_pos = 0;
+
+            q = llr_lit_scan(rq, p, end);
+
+            if (q == NULL) {
+                what = "invalid string in json text";
+                at = p;
+                goto lex_error;
+            }
+
+            if (q == end && llr_lits[rq->lit][rq->lit_pos] != '\0') {
+                rq->tok = LLR_TOK_LITERAL;
+                return;
+            }
+
+            if (llr_lex_literal(rq) != 0) {
+                return;
+            }
+
+            p = q;
+            continue;
+
+        default:
+            if (rq->g == LLR_G_DONE) {
+                goto unexpected;
+            }
+
+            what = "invalid char in json text";
+            at = p;
+            goto lex_error;
+        }
+    }
+
+unexpected:
+
+    switch (rq->g) {
+
+    case LLR_G_DONE:
+        what = "trailing garbage";
+        break;
+
+    case LLR_G_KEY_OR_END:
+    case LLR_G_KEY:
+        what = "invalid object key (must be a string)";
+        break;
+
+    case LLR_G_COLON:
+        what = "object key and value must be separated by a colon (':')";
+        break;
+
+    case LLR_G_NEXT:
+        what = rq->frames[rq->depth - 1].map
+               ? "after key and value, inside map, I expect ',' or '}'"
+               : "after array element, I expect ',' or ']'";
+        break;
+
+    default:
+        what = "unallowed token at this point in JSON text";
+        break;
+    }
+
+    /* a parse error is reported after the token that caused it */
+    llr_syntax_error(rq, what, data, len, (size_t) (p - data),
+                     base + (size_t) (p - data) + 1);
+    return;
+
+lex_error:
+
+    llr_syntax_error(rq, what, data, len, (size_t) (at - data),
+                     base + (size_t) (at - data));
+}
 
 
 /* the API */
@@ -1970,8 +3157,7 @@ llr_req_t *
 llr_req_create(const llr_alloc_t *alloc, llr_endpoint_e ep, llr_out_t *out,
     const llr_text_sink_t *sink)
 {
-    llr_req_t         *rq;
-    yajl_alloc_funcs   af;
+    llr_req_t  *rq;
 
     rq = alloc->malloc(alloc->ctx, sizeof(llr_req_t));
     if (rq == NULL) {
@@ -1987,10 +3173,14 @@ llr_req_create(const llr_alloc_t *alloc, llr_endpoint_e ep, llr_out_t *out,
     rq->alloc = *alloc;
     rq->out = out;
     rq->ep = ep;
+    rq->g = LLR_G_VALUE;
 
     if (sink != NULL) {
         rq->sink = *sink;
     }
+
+    /* no text callback: nothing to keep or decode */
+    rq->text_mode = rq->sink.text ? LLR_TEXT_LIVE : LLR_TEXT_OFF;
 
     rq->view.stream = -1;
     rq->view.include_usage = -1;
@@ -1999,29 +3189,31 @@ llr_req_create(const llr_alloc_t *alloc, llr_endpoint_e ep, llr_out_t *out,
     rq->msgs_name = ep == LLR_EP_RESPONSES ? "input" : "messages";
     rq->key_name = "";
 
-    af.malloc = alloc->malloc;
-    af.realloc = alloc->realloc;
-    af.free = alloc->free;
-    af.ctx = alloc->ctx;
-
-    rq->yajl = yajl_alloc(&llr_callbacks, &af, rq);
-    if (rq->yajl == NULL) {
-        alloc->free(alloc->ctx, rq);
-        return NULL;
-    }
-
-    /* the defaults: UTF-8 validation on, no comments, one value */
-
     return rq;
+}
+
+
+void
+llr_req_set_want(llr_req_t *rq,
+    int (*want)(void *ctx, const unsigned char *model, size_t len),
+    void *ctx)
+{
+    rq->want = want;
+    rq->want_ctx = ctx;
+
+    if (want != NULL && rq->text_mode == LLR_TEXT_LIVE
+        && rq->view.body_bytes == 0)
+    {
+        rq->text_mode = LLR_TEXT_PENDING;
+    }
 }
 
 
 llr_req_err_e
 llr_req_feed(llr_req_t *rq, const unsigned char *data, size_t len)
 {
-    int           bad;
-    size_t        before, n;
-    yajl_status   st;
+    int     bad;
+    size_t  before, n;
 
     if (rq->err != LLR_REQ_OK) {
         return rq->err;
@@ -2041,28 +3233,15 @@ llr_req_feed(llr_req_t *rq, const unsigned char *data, size_t len)
     before = rq->view.body_bytes;
     rq->view.body_bytes += len;
 
-    /* yajl sees the bytes before the first invalid one only */
+    /* the lexer sees the bytes before the first invalid one only */
     n = llr_check(rq, data, len, before, &bad);
 
-    st = n ? yajl_parse(rq->yajl, data, n) : yajl_status_ok;
-
-    if (st == yajl_status_ok) {
-        if (bad) {
-            llr_check_fail(rq);
-            return rq->err;
-        }
-
-        return LLR_REQ_OK;
+    if (n) {
+        llr_lex(rq, data, n, before);
     }
 
-    if (st == yajl_status_error && rq->err == LLR_REQ_OK) {
-        llr_json_error(rq, data, n, yajl_get_bytes_consumed(rq->yajl),
-                       before + yajl_get_bytes_consumed(rq->yajl));
-    }
-
-    if (rq->err == LLR_REQ_OK) {
-        llr_fail(rq, LLR_REQ_ERR_JSON, NULL,
-                 "We could not parse the JSON body of your request.");
+    if (rq->err == LLR_REQ_OK && bad) {
+        llr_check_fail(rq);
     }
 
     return rq->err;
@@ -2072,30 +3251,37 @@ llr_req_feed(llr_req_t *rq, const unsigned char *data, size_t len)
 llr_req_err_e
 llr_req_finish(llr_req_t *rq)
 {
-    yajl_status  st;
-
     if (rq->err != LLR_REQ_OK || rq->finished) {
         return rq->err;
     }
 
     rq->finished = 1;
 
-    st = yajl_complete_parse(rq->yajl);
+    /* a number at the very end: complete if the grammar allows */
 
-    if (st != yajl_status_ok) {
-        if (st == yajl_status_error && rq->err == LLR_REQ_OK) {
-            llr_json_error(rq, NULL, 0, 0, rq->view.body_bytes);
+    if (rq->tok == LLR_TOK_NUMBER) {
+        if (rq->num_state == LLR_N_MINUS || rq->num_state == LLR_N_DOT
+            || rq->num_state == LLR_N_E || rq->num_state == LLR_N_ESIGN)
+        {
+            llr_syntax_error(rq, llr_num_error(rq->num_state), NULL, 0, 0,
+                             rq->view.body_bytes);
+            return rq->err;
         }
 
-        if (rq->err == LLR_REQ_OK) {
-            llr_fail(rq, LLR_REQ_ERR_JSON, NULL,
-                     "We could not parse the JSON body of your request.");
-        }
+        rq->tok = LLR_TOK_NONE;
 
+        if (llr_lex_number(rq, rq->tbuf, rq->tbuf_len) != 0) {
+            return rq->err;
+        }
+    }
+
+    if (rq->tok != LLR_TOK_NONE || rq->g != LLR_G_DONE) {
+        llr_syntax_error(rq, "premature EOF", NULL, 0, 0,
+                         rq->view.body_bytes);
         return rq->err;
     }
 
-    /* cannot happen after yajl's checks: a string is left open */
+    /* cannot happen after the lexer's checks: a string is left open */
     if (llr_check_pending(rq)) {
         llr_check_fail(rq);
         return rq->err;
@@ -2168,8 +3354,14 @@ llr_req_destroy(llr_req_t *rq)
         return;
     }
 
-    if (rq->yajl != NULL) {
-        yajl_free(rq->yajl);
+    llr_log_free(rq);
+
+    if (rq->tbuf != NULL) {
+        rq->alloc.free(rq->alloc.ctx, rq->tbuf);
+    }
+
+    if (rq->dbuf != NULL) {
+        rq->alloc.free(rq->alloc.ctx, rq->dbuf);
     }
 
     if (rq->pend != NULL) {

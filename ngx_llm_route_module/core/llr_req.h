@@ -1,8 +1,8 @@
 /*
  * ngx_llm_route_module: request scanner and rewriter.
  *
- * Plain C, no nginx headers.  One streaming yajl pass over the request
- * body (fed in arbitrary pieces) that
+ * Plain C, no nginx headers.  One streaming pass of a strict JSON lexer
+ * of its own over the request body (fed in arbitrary pieces) that
  *   - extracts the request view (model, stream, max_tokens, tools, ...),
  *   - feeds message text to a text sink (the classifier's features),
  *   - writes the rewritten body into caller-provided output memory,
@@ -37,8 +37,8 @@ typedef struct {
 
 
 /*
- * Where message text goes, as yajl delivers it.  Every callback may be
- * NULL.  role: "system", "developer", "user", "assistant", "tool", ...
+ * Where message text goes, as the scanner reads it.  Every callback may
+ * be NULL.  role: "system", "developer", "user", "assistant", "tool", ...
  * (NUL-terminated, lives only during the call).  Text pieces are
  * complete decoded JSON strings (UTF-8, may contain NUL bytes).
  */
@@ -149,6 +149,20 @@ typedef struct llr_req_s  llr_req_t;
  */
 llr_req_t *llr_req_create(const llr_alloc_t *alloc, llr_endpoint_e ep,
     llr_out_t *out, const llr_text_sink_t *sink);
+
+/*
+ * Optional, before the first llr_req_feed(): want(ctx, model, len) says
+ * whether the text sink is wanted for this top-level "model" (decoded,
+ * not NUL-terminated).  Until the model has been read the text is kept
+ * (copied into memory from the allocator); then it goes to the sink or
+ * is dropped, and so is the text after it.  Without it (or without a
+ * text callback) the text is always sent (never kept or decoded).  With
+ * duplicate top-level "model" keys the first one decides; a later one
+ * that is wanted turns the sink on for the text after it.
+ */
+void llr_req_set_want(llr_req_t *rq,
+    int (*want)(void *ctx, const unsigned char *model, size_t len),
+    void *ctx);
 
 /* feed the next piece of the body; returns LLR_REQ_OK or an error */
 llr_req_err_e llr_req_feed(llr_req_t *rq, const unsigned char *data,

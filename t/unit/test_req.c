@@ -243,6 +243,20 @@ typedef struct {
 enum { WHOLE = -1, BYTEWISE = -2 };
 
 
+/* llr_req_set_want(): when want_model is set, only it is wanted */
+static const char  *want_model;
+static int          want_calls;
+
+
+static int
+want_fn(void *ctx, const unsigned char *model, size_t len)
+{
+    want_calls++;
+
+    return strlen(want_model) == len && memcmp(model, want_model, len) == 0;
+}
+
+
 static void
 res_free(res_t *r)
 {
@@ -295,6 +309,10 @@ run_ex(llr_endpoint_e ep, const char *body, size_t len, long split, int scan,
     if (rq == NULL) {
         r->err = LLR_REQ_ERR_NOMEM;
         return r->err;
+    }
+
+    if (want_model != NULL) {
+        llr_req_set_want(rq, want_fn, NULL);
     }
 
     err = LLR_REQ_OK;
@@ -560,10 +578,11 @@ test_strings(void)
            "\\u001f\\u007f\x7f\"}]}";
 
     is_int(run(LLR_EP_CHAT, body, &r), LLR_REQ_OK, "unicode: ok");
+    /* strings are forwarded as written: escapes stay escapes */
     is_out(&r, "{\"model\":\"routed\",\"messages\":[{\"role\":\"user\","
            "\"content\":\"h\xc3\xa9 \xe6\x97\xa5 \xf0\x9f\x98\x80 "
-           "\xc3\xa9\xe6\x97\xa5\xf0\x9f\x98\x80 \\u0000 \\\" \\\\ / "
-           "\\b\\f\\n\\r\\t\\u001f\x7f\x7f\"}]}", "unicode");
+           "\\u00e9\\u65e5\\ud83d\\ude00 \\u0000 \\\" \\\\ \\/ \\b\\f\\n\\r\\t"
+           "\\u001f\\u007f\x7f\"}]}", "unicode");
     is_str(r.trace.s, "[user:0]h\xc3\xa9 \xe6\x97\xa5 \xf0\x9f\x98\x80 "
            "\xc3\xa9\xe6\x97\xa5\xf0\x9f\x98\x80 \\0 \" \\ / \b\f\n\r\t"
            "\x1f\x7f\x7f|[/]", "unicode: sink gets decoded text");
@@ -1362,10 +1381,10 @@ test_strict_unicode(void)
     const char  *body;
 
     /* surrogate pairs are fine, in either case */
-    good_content("\\ud83d\\ude00", "\xf0\x9f\x98\x80", "\xf0\x9f\x98\x80",
+    good_content("\\ud83d\\ude00", "\\ud83d\\ude00", "\xf0\x9f\x98\x80",
                  "pair");
     good_content("\\uD83D\\uDE00\\uDBFF\\uDFFF\\uD800\\uDC00",
-                 "\xf0\x9f\x98\x80\xf4\x8f\xbf\xbf\xf0\x90\x80\x80",
+                 "\\uD83D\\uDE00\\uDBFF\\uDFFF\\uD800\\uDC00",
                  "\xf0\x9f\x98\x80\xf4\x8f\xbf\xbf\xf0\x90\x80\x80",
                  "pairs, upper case, the extremes");
 
@@ -1374,12 +1393,12 @@ test_strict_unicode(void)
                  "escaped backslash and ud800");
     good_content("\\\\\\\\ud800\\\\", "\\\\\\\\ud800\\\\", "\\\\ud800\\",
                  "two escaped backslashes and ud800");
-    good_content("\\\\\\ud83d\\ude00", "\\\\\xf0\x9f\x98\x80",
+    good_content("\\\\\\ud83d\\ude00", "\\\\\\ud83d\\ude00",
                  "\\\xf0\x9f\x98\x80", "escaped backslash, then a pair");
 
     /* BMP escapes next to the surrogate range, \u0000 */
     good_content("\\ud7ff\\ue000\\uffff\\u0000",
-                 "\xed\x9f\xbf\xee\x80\x80\xef\xbf\xbf\\u0000",
+                 "\\ud7ff\\ue000\\uffff\\u0000",
                  "\xed\x9f\xbf\xee\x80\x80\xef\xbf\xbf\\0", "around D800-DFFF");
 
     /* the bounds of Unicode Table 3-7, raw */
@@ -1414,7 +1433,7 @@ test_strict_unicode(void)
     bad_content("\\ud800\xc3\xa9", "lone surrogate \\ud800", 1,
                 "high then a raw character");
 
-    /* invalid UTF-8 that yajl's lexer takes */
+    /* invalid UTF-8 of the kinds yajl's lexer used to take */
     bad_content("\xc0\xaf", "invalid UTF-8", 1, "overlong C0 AF");
     bad_content("a\xc0\x80", "invalid UTF-8", 2, "overlong C0 80");
     bad_content("\xc1\xbf", "invalid UTF-8", 1, "overlong C1 BF");
@@ -1647,6 +1666,85 @@ test_memory(void)
 }
 
 
+/* llr_req_set_want(): the text waits for the model, then goes or not */
+
+static void
+want_case(const char *body, const char *wanted, const char *trace,
+    int calls, const char *name)
+{
+    int      i;
+    res_t    r, all;
+    size_t   len;
+    long     splits[] = { WHOLE, BYTEWISE, 7, 33 };
+
+    len = strlen(body);
+
+    /* what the sink gets without the filter: the text bytes agree */
+    want_model = NULL;
+    is_int(run_ex(LLR_EP_CHAT, body, len, WHOLE, 0, &all), LLR_REQ_OK,
+           "%s: ok without want", name);
+
+    for (i = 0; i < 4; i++) {
+        want_model = wanted;
+        want_calls = 0;
+
+        is_int(run_ex(LLR_EP_CHAT, body, len, splits[i], 0, &r), LLR_REQ_OK,
+               "%s [%ld]: ok", name, splits[i]);
+        is_str(r.trace.s, trace, "%s [%ld]: sink", name, splits[i]);
+        is_int(want_calls, calls, "%s [%ld]: want() calls", name,
+               splits[i]);
+        is_int(r.view.text_bytes, all.view.text_bytes,
+               "%s [%ld]: text_bytes counted all the same", name, splits[i]);
+        is_str(r.coll.acc.s, all.coll.acc.s, "%s [%ld]: same output", name,
+               splits[i]);
+        ok(r.live == 0, "%s [%ld]: all freed", name, splits[i]);
+        res_free(&r);
+    }
+
+    want_model = NULL;
+    res_free(&all);
+}
+
+
+static void
+test_want(void)
+{
+    const char  *full;
+
+    full = "[system:0]Be \"brief\"\n|[/][user:1]Hi \xc3\xa9|[/]"
+           "[assistant:2]x|y|[/]";
+
+#define WANT_MSGS                                                             \
+    "\"messages\":[{\"role\":\"system\","                                    \
+    "\"content\":\"Be \\\"brief\\\"\\n\"},"                                   \
+    "{\"content\":\"Hi \\u00e9\",\"role\":\"user\"},"                         \
+    "{\"role\":\"assistant\","                                               \
+    "\"content\":[{\"type\":\"text\",\"text\":\"x\"},{\"text\":\"y\"}]}]"
+
+    want_case("{" WANT_MSGS ",\"model\":\"auto\"}", "auto", full, 1,
+              "model last, wanted: replayed");
+    want_case("{" WANT_MSGS ",\"model\":\"gpt\"}", "auto", "", 1,
+              "model last, not wanted: dropped");
+    want_case("{\"model\":\"auto\"," WANT_MSGS "}", "auto", full, 1,
+              "model first, wanted: live");
+    want_case("{\"model\":\"gpt\"," WANT_MSGS "}", "auto", "", 1,
+              "model first, not wanted: off");
+    want_case("{\"mod\\u0065l\":\"au\\u0074o\"," WANT_MSGS "}", "auto", full,
+              1, "escaped key and value: decoded for want()");
+    want_case("{" WANT_MSGS ",\"model\":\"auto\",\"model\":\"gpt\"}", "auto",
+              full, 1, "duplicate model: the first one decides");
+    want_case("{\"model\":\"gpt\"," WANT_MSGS ",\"model\":\"auto\"}", "auto",
+              "", 2, "duplicate model: wanted later, the text before is gone");
+    want_case("{\"model\":\"gpt\",\"model\":\"auto\"," WANT_MSGS "}", "auto",
+              full, 2, "duplicate model: wanted before the text");
+    want_case("{\"metadata\":{\"model\":\"auto\"}," WANT_MSGS
+              ",\"model\":\"gpt\"}", "auto", "", 1,
+              "a nested model does not decide");
+
+#undef WANT_MSGS
+}
+
+
 int
 main(void)
 {
@@ -1659,6 +1757,7 @@ main(void)
     test_stream_options();
     test_max_tokens();
     test_sink();
+    test_want();
     test_split_bodies();
     test_strict_unicode();
     test_memory();
