@@ -126,6 +126,8 @@ fuzz: deps-check deps-check-test
 
 bench: deps-check deps-check-test all
 	bash bench/callgrind.sh
+	bash bench/callgrind-nginx.sh --size 2k --resp json
+	bash bench/callgrind-nginx.sh --size 2k --resp sse
 	bash bench/run.sh $(BENCH_ARGS)
 
 # --- demo --------------------------------------------------------------------
