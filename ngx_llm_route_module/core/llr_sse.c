@@ -4,6 +4,10 @@
 
 #include <string.h>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #include "llr_sse.h"
 
 
@@ -24,6 +28,8 @@ enum {
 };
 
 
+static const unsigned char *llr_sse_eol(const unsigned char *p,
+    const unsigned char *end);
 static int llr_sse_emit(llr_sse_t *sse, const unsigned char *p, size_t n,
     llr_sse_emit_pt emit, void *ctx);
 static void llr_sse_data(llr_sse_t *sse, const unsigned char *p, size_t n);
@@ -141,6 +147,21 @@ llr_sse_feed(llr_sse_t *sse, const unsigned char *data, size_t len,
                 continue;
             }
 
+            if (c == 'd' && len - i >= 5 && memcmp(data + i, "data:", 5) == 0)
+            {
+                /* the whole "data:" is here */
+                i += 5;
+                memcpy(sse->field, "data", 4);
+                sse->field_len = 4;
+
+                if (sse->ev_data_lines++) {
+                    llr_sse_data(sse, (const unsigned char *) "\n", 1);
+                }
+
+                sse->line_state = L_VALUE_FIRST;
+                continue;
+            }
+
             sse->line_state = L_FIELD;
             sse->field_len = 0;
             /* fall through */
@@ -183,9 +204,7 @@ llr_sse_feed(llr_sse_t *sse, const unsigned char *data, size_t len,
             /* fall through */
 
         case L_VALUE:
-            for (j = i; j < len && data[j] != '\r' && data[j] != '\n'; j++) {
-                /* void */
-            }
+            j = (size_t) (llr_sse_eol(data + i, data + len) - data);
 
             llr_sse_data(sse, data + i, j - i);
             i = j;
@@ -203,9 +222,7 @@ llr_sse_feed(llr_sse_t *sse, const unsigned char *data, size_t len,
             continue;
 
         default: /* L_IGNORE */
-            for (j = i; j < len && data[j] != '\r' && data[j] != '\n'; j++) {
-                /* void */
-            }
+            j = (size_t) (llr_sse_eol(data + i, data + len) - data);
 
             i = j;
             continue;
@@ -282,6 +299,54 @@ llr_sse_finish(llr_sse_t *sse, llr_sse_emit_pt emit, void *ctx)
     sse->held_len = 0;
 
     return 0;
+}
+
+
+/* the first '\r' or '\n' in [p, end), or end */
+static const unsigned char *
+llr_sse_eol(const unsigned char *p, const unsigned char *end)
+{
+#ifdef __SSE2__
+    int       m;
+    unsigned  b;
+    __m128i   v, w, cr, lf;
+
+    cr = _mm_set1_epi8('\r');
+    lf = _mm_set1_epi8('\n');
+
+    while (end - p >= 32) {
+        v = _mm_loadu_si128((const __m128i *) p);
+        w = _mm_loadu_si128((const __m128i *) (p + 16));
+        v = _mm_or_si128(_mm_cmpeq_epi8(v, cr), _mm_cmpeq_epi8(v, lf));
+        w = _mm_or_si128(_mm_cmpeq_epi8(w, cr), _mm_cmpeq_epi8(w, lf));
+        m = _mm_movemask_epi8(_mm_or_si128(v, w));
+
+        if (m) {
+            b = (unsigned) _mm_movemask_epi8(v)
+                | ((unsigned) _mm_movemask_epi8(w) << 16);
+            return p + __builtin_ctz(b);
+        }
+
+        p += 32;
+    }
+
+    while (end - p >= 16) {
+        v = _mm_loadu_si128((const __m128i *) p);
+        m = _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, cr),
+                                           _mm_cmpeq_epi8(v, lf)));
+        if (m) {
+            return p + __builtin_ctz((unsigned) m);
+        }
+
+        p += 16;
+    }
+#endif
+
+    while (p < end && *p != '\r' && *p != '\n') {
+        p++;
+    }
+
+    return p;
 }
 
 

@@ -5,6 +5,10 @@
 
 #include <string.h>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #include "llr_cost.h"
 #include "llr_usage.h"
 
@@ -63,7 +67,8 @@ enum {
     K_STATUS,
     K_INCOMPLETE_DETAILS,
     K_REASON,
-    K_OUTPUT
+    K_OUTPUT,
+    K_N
 };
 
 
@@ -89,49 +94,112 @@ enum {
 };
 
 
-typedef struct {
-    const char  *name;
-    size_t       len;
-    uint8_t      id;
-} llr_key_t;
+/* where a value is among the wanted paths (frames[].node) */
+enum {
+    P_NONE = 0,         /* on no wanted path */
+    P_ROOT,             /* the top-level value */
+    P_ROOT_R,           /* top-level "response": seen as the top level */
+    P_TOP_DELTA,        /* top-level "delta" (Responses API events) */
+    P_MODEL,
+    P_TYPE,
+    P_STATUS,
+    P_USAGE,
+    P_U_PROMPT,
+    P_U_COMPLETION,
+    P_U_TOTAL,
+    P_U_PDETAILS,       /* usage.prompt_tokens_details, input_... */
+    P_U_CDETAILS,       /* usage.completion_tokens_details, output_... */
+    P_U_CACHED,
+    P_U_REASONING,
+    P_ERROR,
+    P_E_TYPE,
+    P_E_CODE,
+    P_E_MESSAGE,
+    P_CHOICES,
+    P_C_E,              /* choices[] */
+    P_C_E_FINISH,
+    P_C_E_D,            /* choices[].delta */
+    P_C_E_M,            /* choices[].message */
+    P_C_E_D_FC,         /* choices[].delta.function_call */
+    P_C_E_D_TC,         /* choices[].delta.tool_calls */
+    P_C_E_D_TC_E,
+    P_C_E_D_TC_E_F,
+    P_C_E_M_TC,         /* choices[].message.tool_calls */
+    P_C_E_M_TC_E,
+    P_C_E_M_TC_E_F,
+    P_INCOMPLETE,
+    P_I_REASON,
+    P_OUTPUT,
+    P_O_E,
+    P_O_E_C,
+    P_O_E_C_E,
+    P_COUNT,            /* a string of generated text */
+    P_N
+};
 
-#define llr_key(s, id)  { s, sizeof(s) - 1, id }
 
-static const llr_key_t  llr_keys[] = {
-    llr_key("model", K_MODEL),
-    llr_key("usage", K_USAGE),
-    llr_key("choices", K_CHOICES),
-    llr_key("finish_reason", K_FINISH_REASON),
-    llr_key("delta", K_DELTA),
-    llr_key("message", K_MESSAGE),
-    llr_key("content", K_CONTENT),
-    llr_key("reasoning_content", K_REASONING_CONTENT),
-    llr_key("refusal", K_REFUSAL),
-    llr_key("tool_calls", K_TOOL_CALLS),
-    llr_key("function_call", K_FUNCTION_CALL),
-    llr_key("function", K_FUNCTION),
-    llr_key("arguments", K_ARGUMENTS),
-    llr_key("text", K_TEXT),
-    llr_key("error", K_ERROR),
-    llr_key("type", K_TYPE),
-    llr_key("code", K_CODE),
-    llr_key("prompt_tokens", K_PROMPT_TOKENS),
-    llr_key("completion_tokens", K_COMPLETION_TOKENS),
-    llr_key("total_tokens", K_TOTAL_TOKENS),
-    llr_key("input_tokens", K_INPUT_TOKENS),
-    llr_key("output_tokens", K_OUTPUT_TOKENS),
-    llr_key("prompt_tokens_details", K_PROMPT_DETAILS),
-    llr_key("completion_tokens_details", K_COMPLETION_DETAILS),
-    llr_key("input_tokens_details", K_INPUT_DETAILS),
-    llr_key("output_tokens_details", K_OUTPUT_DETAILS),
-    llr_key("cached_tokens", K_CACHED_TOKENS),
-    llr_key("reasoning_tokens", K_REASONING_TOKENS),
-    llr_key("response", K_RESPONSE),
-    llr_key("status", K_STATUS),
-    llr_key("incomplete_details", K_INCOMPLETE_DETAILS),
-    llr_key("reason", K_REASON),
-    llr_key("output", K_OUTPUT),
-    { NULL, 0, 0 }
+/*
+ * llr_json_next[node][key]: the node of a member (or of an element,
+ * key K_ELEM) of a container at node; P_NONE if not on a wanted path.
+ * Inside a top-level "response" the paths start again from the top.
+ */
+#define llr_json_top_paths                                                   \
+    [K_MODEL] = P_MODEL, [K_TYPE] = P_TYPE, [K_STATUS] = P_STATUS,           \
+    [K_USAGE] = P_USAGE, [K_ERROR] = P_ERROR, [K_CHOICES] = P_CHOICES,       \
+    [K_INCOMPLETE_DETAILS] = P_INCOMPLETE, [K_OUTPUT] = P_OUTPUT
+
+static const uint8_t  llr_json_next[P_N][K_N] = {
+    [P_ROOT] = { llr_json_top_paths, [K_RESPONSE] = P_ROOT_R,
+                 [K_DELTA] = P_TOP_DELTA },
+    [P_ROOT_R] = { llr_json_top_paths },
+    [P_USAGE] = {
+        [K_PROMPT_TOKENS] = P_U_PROMPT, [K_INPUT_TOKENS] = P_U_PROMPT,
+        [K_COMPLETION_TOKENS] = P_U_COMPLETION,
+        [K_OUTPUT_TOKENS] = P_U_COMPLETION,
+        [K_TOTAL_TOKENS] = P_U_TOTAL,
+        [K_PROMPT_DETAILS] = P_U_PDETAILS, [K_INPUT_DETAILS] = P_U_PDETAILS,
+        [K_COMPLETION_DETAILS] = P_U_CDETAILS,
+        [K_OUTPUT_DETAILS] = P_U_CDETAILS },
+    [P_U_PDETAILS] = { [K_CACHED_TOKENS] = P_U_CACHED },
+    [P_U_CDETAILS] = { [K_REASONING_TOKENS] = P_U_REASONING },
+    [P_ERROR] = { [K_TYPE] = P_E_TYPE, [K_CODE] = P_E_CODE,
+                  [K_MESSAGE] = P_E_MESSAGE },
+    [P_CHOICES] = { [K_ELEM] = P_C_E },
+    [P_C_E] = { [K_DELTA] = P_C_E_D, [K_MESSAGE] = P_C_E_M,
+                [K_FINISH_REASON] = P_C_E_FINISH, [K_TEXT] = P_COUNT },
+    [P_C_E_D] = { [K_CONTENT] = P_COUNT, [K_REASONING_CONTENT] = P_COUNT,
+                  [K_REFUSAL] = P_COUNT, [K_TOOL_CALLS] = P_C_E_D_TC,
+                  [K_FUNCTION_CALL] = P_C_E_D_FC },
+    [P_C_E_M] = { [K_CONTENT] = P_COUNT, [K_REASONING_CONTENT] = P_COUNT,
+                  [K_REFUSAL] = P_COUNT, [K_TOOL_CALLS] = P_C_E_M_TC },
+    [P_C_E_D_FC] = { [K_ARGUMENTS] = P_COUNT },
+    [P_C_E_D_TC] = { [K_ELEM] = P_C_E_D_TC_E },
+    [P_C_E_D_TC_E] = { [K_FUNCTION] = P_C_E_D_TC_E_F },
+    [P_C_E_D_TC_E_F] = { [K_ARGUMENTS] = P_COUNT },
+    [P_C_E_M_TC] = { [K_ELEM] = P_C_E_M_TC_E },
+    [P_C_E_M_TC_E] = { [K_FUNCTION] = P_C_E_M_TC_E_F },
+    [P_C_E_M_TC_E_F] = { [K_ARGUMENTS] = P_COUNT },
+    [P_INCOMPLETE] = { [K_REASON] = P_I_REASON },
+    [P_OUTPUT] = { [K_ELEM] = P_O_E },
+    [P_O_E] = { [K_CONTENT] = P_O_E_C },
+    [P_O_E_C] = { [K_ELEM] = P_O_E_C_E },
+    [P_O_E_C_E] = { [K_TEXT] = P_COUNT }
+};
+
+#define llr_json_step(node, key)  llr_json_next[node][key]
+
+
+/* the escapes that stand for one byte: \" \\ \/ \b \f \n \r \t */
+static const uint8_t  llr_json_esc1[256] = {
+    ['"'] = 1, ['\\'] = 1, ['/'] = 1, ['b'] = 1, ['f'] = 1, ['n'] = 1,
+    ['r'] = 1, ['t'] = 1
+};
+
+/* the bytes of a number */
+static const uint8_t  llr_json_numch[256] = {
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1,
+    ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1, ['-'] = 1, ['+'] = 1,
+    ['.'] = 1, ['e'] = 1, ['E'] = 1
 };
 
 
@@ -147,13 +215,22 @@ static const char  *llr_lits[] = { "true", "false", "null" };
 #define llr_is_ws(c)  ((c) == ' ' || (c) == '\t' || (c) == '\n'             \
                        || (c) == '\r')
 
-#define llr_path(j, ...)                                                     \
-    llr_json_path_is(j, (const uint8_t[]) { __VA_ARGS__ },                    \
-                     sizeof((const uint8_t[]) { __VA_ARGS__ }))
 
+#if defined(__GNUC__)
+#define llr_inline  inline __attribute__((always_inline))
+#else
+#define llr_inline  inline
+#endif
 
-static int llr_json_path_is(llr_json_t *j, const uint8_t *want, size_t n);
-static void llr_json_value_start(llr_json_t *j, int c);
+static llr_inline const unsigned char *llr_json_find(const unsigned char *p,
+    const unsigned char *end);
+#ifdef __SSE2__
+static int llr_json_num16(const unsigned char *p);
+#endif
+static const unsigned char *llr_json_count(llr_json_t *j,
+    const unsigned char *p, const unsigned char *end);
+static unsigned llr_json_key(const unsigned char *s, size_t len);
+static unsigned llr_json_value_start(llr_json_t *j, int c);
 static void llr_json_string_end(llr_json_t *j);
 static void llr_json_number_end(llr_json_t *j);
 static void llr_json_after_value(llr_json_t *j);
@@ -213,14 +290,18 @@ llr_json_error(llr_json_t *j)
 
 
 static int
-llr_json_push(llr_json_t *j, int arr)
+llr_json_push(llr_json_t *j, int arr, unsigned node)
 {
+    llr_json_frame_t  *f;
+
     if (j->depth >= LLR_JSON_MAX_DEPTH) {
         return -1;
     }
 
-    j->frames[j->depth].arr = (uint8_t) arr;
-    j->frames[j->depth].key = arr ? K_ELEM : K_UNKNOWN;
+    f = &j->frames[j->depth];
+    f->node = (uint8_t) node;
+    f->vnode = arr ? (uint8_t) llr_json_step(node, K_ELEM) : P_NONE;
+    f->arr = (uint8_t) arr;
     j->depth++;
 
     return 0;
@@ -231,7 +312,18 @@ int
 llr_json_feed(llr_json_t *j, const unsigned char *data, size_t len)
 {
     int                   c, v;
+    size_t                n;
+    llr_json_frame_t     *f;
     const unsigned char  *p, *end, *q;
+
+    /*
+     * One state per byte, as in the old byte-at-a-time scanner, but the
+     * common sequences (a key, its colon and value, a comma) jump from
+     * one state to the next without going through the loop, and string
+     * bodies are skipped by llr_json_count() / llr_json_find().  Every
+     * "goto" happens with j->state set to the state of its label,
+     * p < end and c == *p, so a piece may end anywhere.
+     */
 
     p = data;
     end = data + len;
@@ -250,57 +342,103 @@ llr_json_feed(llr_json_t *j, const unsigned char *data, size_t len)
             if (c == ']') {
                 j->depth--;
                 p++;
-                llr_json_after_value(j);
-                break;
+                goto value_end;
             }
 
             j->state = S_VAL;
-            /* fall through */
+            goto value;
 
         case S_VAL:
+        value:
             if (llr_is_ws(c)) {
                 p++;
                 break;
             }
 
-            if (c == '{' || c == '[') {
-                llr_json_value_start(j, c);
+            if (c == '"') {
+                if (j->depth && j->frames[j->depth - 1].vnode == P_NONE) {
+                    /* a string nobody wants: skipped, nothing kept */
+                    j->role = R_NONE;
+                    j->uhi = 0;
 
-                if (llr_json_push(j, c == '[') != 0) {
+                } else {
+                    llr_json_value_start(j, c);
+                }
+
+                j->state = S_STR;
+                p++;
+                goto string;
+            }
+
+            if (c == '{' || c == '[') {
+                v = (int) llr_json_value_start(j, c);
+
+                if (llr_json_push(j, c == '[', (unsigned) v) != 0) {
                     return llr_json_error(j);
                 }
 
-                j->state = (c == '{') ? S_KEY_OR_END : S_VAL_OR_END;
                 p++;
-                break;
-            }
 
-            if (c == '"') {
-                llr_json_value_start(j, c);
-                j->state = S_STR;
-                p++;
-                break;
+                if (c == '[') {
+                    j->state = S_VAL_OR_END;
+                    break;
+                }
+
+                j->state = S_KEY_OR_END;
+
+                if (p == end) {
+                    break;
+                }
+
+                c = *p;
+                goto key;
             }
 
             if (c == '-' || (c >= '0' && c <= '9')) {
-                llr_json_value_start(j, c);
+                if (j->depth && j->frames[j->depth - 1].vnode == P_NONE) {
+                    j->role = R_NONE;
+
+                } else {
+                    llr_json_value_start(j, c);
+                }
+
                 j->num_len = 0;
                 j->state = S_NUM;
-                break;
+                goto number;
             }
 
-            if (c == 't' || c == 'f' || c == 'n') {
-                j->lit = (c == 't') ? 0 : (c == 'f') ? 1 : 2;
-                j->lit_pos = 0;
-                j->role = R_NONE;
-                j->state = S_LIT;
+            switch (c) {
+            case 't':
+                j->lit = 0;
+                v = (end - p >= 4 && memcmp(p, "true", 4) == 0) ? 4 : 0;
                 break;
+            case 'f':
+                j->lit = 1;
+                v = (end - p >= 5 && memcmp(p, "false", 5) == 0) ? 5 : 0;
+                break;
+            case 'n':
+                j->lit = 2;
+                v = (end - p >= 4 && memcmp(p, "null", 4) == 0) ? 4 : 0;
+                break;
+            default:
+                return llr_json_error(j);
             }
 
-            return llr_json_error(j);
+            j->role = R_NONE;
+
+            if (v) {
+                /* the whole literal is here */
+                p += v;
+                goto value_end;
+            }
+
+            j->lit_pos = 0;
+            j->state = S_LIT;
+            break;
 
         case S_KEY_OR_END:
         case S_KEY:
+        key:
             if (llr_is_ws(c)) {
                 p++;
                 break;
@@ -309,22 +447,49 @@ llr_json_feed(llr_json_t *j, const unsigned char *data, size_t len)
             if (c == '}' && j->state == S_KEY_OR_END) {
                 j->depth--;
                 p++;
-                llr_json_after_value(j);
-                break;
+                goto value_end;
             }
 
             if (c != '"') {
                 return llr_json_error(j);
             }
 
-            j->role = R_KEY;
-            j->cap_len = 0;
-            j->cap_trunc = 0;
-            j->str_count = 0;
-            j->uhi = 0;
-            j->state = S_STR;
             p++;
-            break;
+            q = llr_json_find(p, end);
+
+            if (q == end || *q != '"') {
+                /* split or escaped: byte by byte, into cap */
+                j->role = R_KEY;
+                j->cap_len = 0;
+                j->cap_trunc = 0;
+                j->str_count = 0;
+                j->uhi = 0;
+                j->state = S_STR;
+                goto string;
+            }
+
+            /* the whole key is here, without escapes */
+            f = &j->frames[j->depth - 1];
+            f->vnode = (f->node == P_NONE)
+                       ? P_NONE
+                       : (uint8_t) llr_json_step(f->node,
+                                           llr_json_key(p, (size_t) (q - p)));
+            p = q + 1;
+
+            if (p == end || *p != ':') {
+                j->state = S_COLON;
+                break;
+            }
+
+            p++;
+            j->state = S_VAL;
+
+            if (p == end) {
+                break;
+            }
+
+            c = *p;
+            goto value;
 
         case S_COLON:
             if (llr_is_ws(c)) {
@@ -340,7 +505,117 @@ llr_json_feed(llr_json_t *j, const unsigned char *data, size_t len)
             p++;
             break;
 
+        case S_STR:
+        string:
+            if (j->role == R_COUNT || j->role == R_NONE) {
+                /* nothing to keep: count, simple escapes included */
+                p = llr_json_count(j, p, end);
+
+                if (p == end) {
+                    break;
+                }
+
+                q = p++;
+
+            } else {
+                /* p == end when entered by "goto string" */
+                q = llr_json_find(p, end);
+
+                if (q > p) {
+                    j->str_count += (uint64_t) (q - p);
+                    llr_json_cap(j, p, (size_t) (q - p));
+                    j->uhi = 0;
+                }
+
+                if (q == end) {
+                    p = q;
+                    break;
+                }
+
+                p = q + 1;
+            }
+
+            if (*q == '\\') {
+                j->state = S_ESC;
+                break;
+            }
+
+            llr_json_string_end(j);
+
+            if (j->state != S_AFTER || p == end) {
+                break;
+            }
+
+            c = *p;
+            goto after;
+
+        case S_NUM:
+        number:
+#ifdef __SSE2__
+            if (j->num_len == 0 && end - p >= 16) {
+                /* the number ends within 16 bytes: take it at once */
+                v = llr_json_num16(p);
+
+                if (v < 16) {
+                    _mm_storeu_si128((__m128i *) j->num,
+                                     _mm_loadu_si128((const __m128i *) p));
+                    j->num_len = (uint8_t) v;
+                    p += v;
+                    llr_json_number_end(j);
+                    goto value_end;
+                }
+            }
+#endif
+
+            n = j->num_len;
+
+            while (p < end && llr_json_numch[*p]) {
+                if (n < sizeof(j->num) - 1) {
+                    j->num[n] = (char) *p;
+                }
+
+                if (n < 255) {
+                    n++;
+                }
+
+                p++;
+            }
+
+            j->num_len = (uint8_t) n;
+
+            if (p == end) {
+                break;
+            }
+
+            llr_json_number_end(j);
+            goto value_end;
+
+        case S_LIT:
+            if (c != llr_lits[j->lit][j->lit_pos]) {
+                return llr_json_error(j);
+            }
+
+            p++;
+
+            if (llr_lits[j->lit][++j->lit_pos] != '\0') {
+                break;
+            }
+
+            /* fall through */
+
+        value_end:
+            llr_json_after_value(j);
+
+            if (j->state != S_AFTER || p == end) {
+                break;
+            }
+
+            c = *p;
+
+            /* fall through */
+
         case S_AFTER:
+        after:
             if (llr_is_ws(c)) {
                 p++;
                 break;
@@ -349,51 +624,36 @@ llr_json_feed(llr_json_t *j, const unsigned char *data, size_t len)
             v = j->frames[j->depth - 1].arr;
 
             if (c == ',') {
-                j->state = v ? S_VAL : S_KEY;
                 p++;
-                break;
+
+                if (v) {
+                    j->state = S_VAL;
+
+                    if (p == end) {
+                        break;
+                    }
+
+                    c = *p;
+                    goto value;
+                }
+
+                j->state = S_KEY;
+
+                if (p == end) {
+                    break;
+                }
+
+                c = *p;
+                goto key;
             }
 
             if ((c == ']' && v) || (c == '}' && !v)) {
                 j->depth--;
                 p++;
-                llr_json_after_value(j);
-                break;
+                goto value_end;
             }
 
             return llr_json_error(j);
-
-        case S_STR:
-            q = p;
-
-            while (q < end && *q != '"' && *q != '\\') {
-                q++;
-            }
-
-            if (q > p) {
-                j->str_count += (uint64_t) (q - p);
-
-                if (j->role != R_COUNT && j->role != R_NONE) {
-                    llr_json_cap(j, p, (size_t) (q - p));
-                }
-
-                j->uhi = 0;
-                p = q;
-
-                if (p == end) {
-                    break;
-                }
-            }
-
-            p++;
-
-            if (*q == '\\') {
-                j->state = S_ESC;
-                break;
-            }
-
-            llr_json_string_end(j);
-            break;
 
         case S_ESC:
             p++;
@@ -470,39 +730,6 @@ llr_json_feed(llr_json_t *j, const unsigned char *data, size_t len)
             llr_json_cap_cp(j, j->ucp);
             break;
 
-        case S_NUM:
-            if ((c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.'
-                || c == 'e' || c == 'E')
-            {
-                if (j->num_len < sizeof(j->num) - 1) {
-                    j->num[j->num_len] = (char) c;
-                }
-
-                if (j->num_len < 255) {
-                    j->num_len++;
-                }
-
-                p++;
-                break;
-            }
-
-            llr_json_number_end(j);
-            llr_json_after_value(j);
-            break;
-
-        case S_LIT:
-            if (c != llr_lits[j->lit][j->lit_pos]) {
-                return llr_json_error(j);
-            }
-
-            p++;
-
-            if (llr_lits[j->lit][++j->lit_pos] == '\0') {
-                llr_json_after_value(j);
-            }
-
-            break;
-
         case S_END:
             if (llr_is_ws(c)) {
                 p++;
@@ -520,31 +747,238 @@ llr_json_feed(llr_json_t *j, const unsigned char *data, size_t len)
 }
 
 
-static int
-llr_json_path_is(llr_json_t *j, const uint8_t *want, size_t n)
+/* the first '"' or '\\' in [p, end), or end */
+static llr_inline const unsigned char *
+llr_json_find(const unsigned char *p, const unsigned char *end)
 {
-    size_t  base, i;
+#ifdef __SSE2__
+    int      m;
+    __m128i  v, quote, bslash;
 
-    base = (j->depth >= 2 && j->frames[0].key == K_RESPONSE) ? 1 : 0;
+    quote = _mm_set1_epi8('"');
+    bslash = _mm_set1_epi8('\\');
 
-    if ((size_t) j->depth - base != n) {
-        return 0;
-    }
-
-    for (i = 0; i < n; i++) {
-        if (j->frames[base + i].key != want[i]) {
-            return 0;
+    while (end - p >= 16) {
+        v = _mm_loadu_si128((const __m128i *) p);
+        m = _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, quote),
+                                           _mm_cmpeq_epi8(v, bslash)));
+        if (m) {
+            return p + __builtin_ctz((unsigned) m);
         }
+
+        p += 16;
+    }
+#endif
+
+    while (p < end && *p != '"' && *p != '\\') {
+        p++;
     }
 
-    return 1;
+    return p;
 }
 
 
-/* c is '{', '[', '"' or the first character of a number */
-static void
+#ifdef __SSE2__
+
+/* how many of the 16 bytes at p are bytes of a number (16: all) */
+static int
+llr_json_num16(const unsigned char *p)
+{
+    int      m;
+    __m128i  v, num;
+
+    v = _mm_loadu_si128((const __m128i *) p);
+
+    /* '0' <= v <= '9', or one of - + . e E */
+    num = _mm_and_si128(
+              _mm_cmpeq_epi8(_mm_max_epu8(v, _mm_set1_epi8('0')), v),
+              _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8('9')), v));
+    num = _mm_or_si128(num, _mm_cmpeq_epi8(v, _mm_set1_epi8('-')));
+    num = _mm_or_si128(num, _mm_cmpeq_epi8(v, _mm_set1_epi8('+')));
+    num = _mm_or_si128(num, _mm_cmpeq_epi8(v, _mm_set1_epi8('.')));
+    num = _mm_or_si128(num, _mm_cmpeq_epi8(v, _mm_set1_epi8('e')));
+    num = _mm_or_si128(num, _mm_cmpeq_epi8(v, _mm_set1_epi8('E')));
+    m = _mm_movemask_epi8(num);
+
+    return __builtin_ctz((unsigned) ~m | 0x10000);
+}
+
+#endif
+
+
+/*
+ * The string body of a string whose bytes are only counted: skip and
+ * count plain bytes and one-byte escapes.  Stops at the closing '"',
+ * at a '\\' that needs the per-byte states (\u, a bad escape, or one
+ * split at the end of the piece), or at end.
+ */
+static const unsigned char *
+llr_json_count(llr_json_t *j, const unsigned char *p,
+    const unsigned char *end)
+{
+    size_t                esc;
+    const unsigned char  *start;
+#ifdef __SSE2__
+    int                   m;
+    __m128i               v, quote, bslash;
+
+    quote = _mm_set1_epi8('"');
+    bslash = _mm_set1_epi8('\\');
+#endif
+
+    start = p;
+    esc = 0;
+
+#ifdef __SSE2__
+    while (end - p >= 16) {
+        v = _mm_loadu_si128((const __m128i *) p);
+        m = _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, quote),
+                                           _mm_cmpeq_epi8(v, bslash)));
+        if (m == 0) {
+            p += 16;
+            continue;
+        }
+
+        p += __builtin_ctz((unsigned) m);
+
+        if (*p == '"' || end - p < 2 || !llr_json_esc1[p[1]]) {
+            goto done;
+        }
+
+        p += 2;
+        esc++;
+    }
+#endif
+
+    while (p < end) {
+        if (*p != '"' && *p != '\\') {
+            p++;
+            continue;
+        }
+
+        if (*p == '"' || end - p < 2 || !llr_json_esc1[p[1]]) {
+            break;
+        }
+
+        p += 2;
+        esc++;
+    }
+
+#ifdef __SSE2__
+done:
+#endif
+
+    if (p > start) {
+        /* an escape is 2 bytes for 1 */
+        j->str_count += (uint64_t) (p - start) - esc;
+        j->uhi = 0;
+    }
+
+    return p;
+}
+
+
+#define llr_key_is(s, len, lit)                                              \
+    ((len) == sizeof(lit) - 1 && memcmp(s, lit, sizeof(lit) - 1) == 0)
+
+/* the id of a key we care about, K_UNKNOWN for any other */
+static unsigned
+llr_json_key(const unsigned char *s, size_t len)
+{
+    if (len < 4 || len > 25) {
+        return K_UNKNOWN;
+    }
+
+    switch (s[0]) {
+
+    case 'a':
+        return llr_key_is(s, len, "arguments") ? K_ARGUMENTS : K_UNKNOWN;
+
+    case 'c':
+        return llr_key_is(s, len, "choices") ? K_CHOICES
+               : llr_key_is(s, len, "content") ? K_CONTENT
+               : llr_key_is(s, len, "code") ? K_CODE
+               : llr_key_is(s, len, "completion_tokens")
+                 ? K_COMPLETION_TOKENS
+               : llr_key_is(s, len, "cached_tokens") ? K_CACHED_TOKENS
+               : llr_key_is(s, len, "completion_tokens_details")
+                 ? K_COMPLETION_DETAILS
+               : K_UNKNOWN;
+
+    case 'd':
+        return llr_key_is(s, len, "delta") ? K_DELTA : K_UNKNOWN;
+
+    case 'e':
+        return llr_key_is(s, len, "error") ? K_ERROR : K_UNKNOWN;
+
+    case 'f':
+        return llr_key_is(s, len, "finish_reason") ? K_FINISH_REASON
+               : llr_key_is(s, len, "function") ? K_FUNCTION
+               : llr_key_is(s, len, "function_call") ? K_FUNCTION_CALL
+               : K_UNKNOWN;
+
+    case 'i':
+        return llr_key_is(s, len, "input_tokens") ? K_INPUT_TOKENS
+               : llr_key_is(s, len, "input_tokens_details")
+                 ? K_INPUT_DETAILS
+               : llr_key_is(s, len, "incomplete_details")
+                 ? K_INCOMPLETE_DETAILS
+               : K_UNKNOWN;
+
+    case 'm':
+        return llr_key_is(s, len, "model") ? K_MODEL
+               : llr_key_is(s, len, "message") ? K_MESSAGE
+               : K_UNKNOWN;
+
+    case 'o':
+        return llr_key_is(s, len, "output") ? K_OUTPUT
+               : llr_key_is(s, len, "output_tokens") ? K_OUTPUT_TOKENS
+               : llr_key_is(s, len, "output_tokens_details")
+                 ? K_OUTPUT_DETAILS
+               : K_UNKNOWN;
+
+    case 'p':
+        return llr_key_is(s, len, "prompt_tokens") ? K_PROMPT_TOKENS
+               : llr_key_is(s, len, "prompt_tokens_details")
+                 ? K_PROMPT_DETAILS
+               : K_UNKNOWN;
+
+    case 'r':
+        return llr_key_is(s, len, "response") ? K_RESPONSE
+               : llr_key_is(s, len, "reason") ? K_REASON
+               : llr_key_is(s, len, "refusal") ? K_REFUSAL
+               : llr_key_is(s, len, "reasoning_content")
+                 ? K_REASONING_CONTENT
+               : llr_key_is(s, len, "reasoning_tokens")
+                 ? K_REASONING_TOKENS
+               : K_UNKNOWN;
+
+    case 's':
+        return llr_key_is(s, len, "status") ? K_STATUS : K_UNKNOWN;
+
+    case 't':
+        return llr_key_is(s, len, "text") ? K_TEXT
+               : llr_key_is(s, len, "type") ? K_TYPE
+               : llr_key_is(s, len, "tool_calls") ? K_TOOL_CALLS
+               : llr_key_is(s, len, "total_tokens") ? K_TOTAL_TOKENS
+               : K_UNKNOWN;
+
+    case 'u':
+        return llr_key_is(s, len, "usage") ? K_USAGE : K_UNKNOWN;
+    }
+
+    return K_UNKNOWN;
+}
+
+
+/*
+ * c is '{', '[', '"' or the first character of a number; returns the
+ * node of the value (for llr_json_push())
+ */
+static unsigned
 llr_json_value_start(llr_json_t *j, int c)
 {
+    unsigned     node;
     llr_resp_t  *res;
 
     res = j->res;
@@ -555,126 +989,107 @@ llr_json_value_start(llr_json_t *j, int c)
     j->uhi = 0;
 
     if (j->depth == 0) {
-        return;
+        return P_ROOT;
     }
 
-    if (llr_path(j, K_CHOICES, K_ELEM)) {
+    node = j->frames[j->depth - 1].vnode;
+
+    if (node == P_NONE) {
+        return node;
+    }
+
+    if (node == P_C_E) {
         j->v_choice_elems++;
-        return;
+        return node;
     }
 
     switch (c) {
 
     case '{':
-        if (llr_path(j, K_USAGE)) {
+        if (node == P_USAGE) {
             memset(res, 0, offsetof(llr_resp_t, content_bytes));
             res->has_usage = 1;
             j->v_usage = 1;
 
-        } else if (llr_path(j, K_ERROR)) {
+        } else if (node == P_ERROR) {
             res->error = 1;
             j->v_error = 1;
 
-        } else if (llr_path(j, K_CHOICES, K_ELEM, K_DELTA, K_FUNCTION_CALL)
-                   || llr_path(j, K_CHOICES, K_ELEM, K_DELTA, K_TOOL_CALLS,
-                               K_ELEM))
-        {
+        } else if (node == P_C_E_D_FC || node == P_C_E_D_TC_E) {
             j->v_content = 1;
         }
 
-        return;
+        return node;
 
     case '[':
-        if (llr_path(j, K_CHOICES)) {
+        if (node == P_CHOICES) {
             j->v_choices = 1;
         }
 
-        return;
+        return node;
 
     case '"':
-        if (llr_path(j, K_MODEL)) {
+        switch (node) {
+        case P_MODEL:
             j->role = R_MODEL;
-
-        } else if (llr_path(j, K_CHOICES, K_ELEM, K_FINISH_REASON)) {
+            break;
+        case P_C_E_FINISH:
             j->role = R_FINISH;
-
-        } else if (llr_path(j, K_ERROR)) {
+            break;
+        case P_ERROR:
             j->role = R_ERR;
             res->error = 1;
             j->v_error = 1;
-
-        } else if (llr_path(j, K_ERROR, K_TYPE)) {
+            break;
+        case P_E_TYPE:
             j->role = R_ERR_TYPE;
-
-        } else if (llr_path(j, K_ERROR, K_CODE)) {
+            break;
+        case P_E_CODE:
             j->role = R_ERR_CODE;
-
-        } else if (llr_path(j, K_ERROR, K_MESSAGE)) {
+            break;
+        case P_E_MESSAGE:
             j->role = R_ERR_MSG;
-
-        } else if (llr_path(j, K_TYPE)) {
+            break;
+        case P_TYPE:
             j->role = R_TYPE;
-
-        } else if (llr_path(j, K_STATUS)) {
+            break;
+        case P_STATUS:
             j->role = R_STATUS;
-
-        } else if (llr_path(j, K_INCOMPLETE_DETAILS, K_REASON)) {
+            break;
+        case P_I_REASON:
             j->role = R_REASON;
-
-        } else if (llr_path(j, K_CHOICES, K_ELEM, K_DELTA, K_CONTENT)
-                   || llr_path(j, K_CHOICES, K_ELEM, K_DELTA,
-                               K_REASONING_CONTENT)
-                   || llr_path(j, K_CHOICES, K_ELEM, K_DELTA, K_REFUSAL)
-                   || llr_path(j, K_CHOICES, K_ELEM, K_DELTA, K_TOOL_CALLS,
-                               K_ELEM, K_FUNCTION, K_ARGUMENTS)
-                   || llr_path(j, K_CHOICES, K_ELEM, K_DELTA,
-                               K_FUNCTION_CALL, K_ARGUMENTS)
-                   || llr_path(j, K_CHOICES, K_ELEM, K_MESSAGE, K_CONTENT)
-                   || llr_path(j, K_CHOICES, K_ELEM, K_MESSAGE,
-                               K_REASONING_CONTENT)
-                   || llr_path(j, K_CHOICES, K_ELEM, K_MESSAGE, K_REFUSAL)
-                   || llr_path(j, K_CHOICES, K_ELEM, K_MESSAGE, K_TOOL_CALLS,
-                               K_ELEM, K_FUNCTION, K_ARGUMENTS)
-                   || llr_path(j, K_CHOICES, K_ELEM, K_TEXT)
-                   || llr_path(j, K_OUTPUT, K_ELEM, K_CONTENT, K_ELEM, K_TEXT)
-                   || (j->depth == 1 && j->frames[0].key == K_DELTA))
-        {
+            break;
+        case P_COUNT:
+        case P_TOP_DELTA:
             j->role = R_COUNT;
+            break;
         }
 
-        return;
+        return node;
 
     default: /* a number */
-        if (llr_path(j, K_USAGE, K_PROMPT_TOKENS)
-            || llr_path(j, K_USAGE, K_INPUT_TOKENS))
-        {
+        switch (node) {
+        case P_U_PROMPT:
             j->role = R_N_PROMPT;
-
-        } else if (llr_path(j, K_USAGE, K_COMPLETION_TOKENS)
-                   || llr_path(j, K_USAGE, K_OUTPUT_TOKENS))
-        {
+            break;
+        case P_U_COMPLETION:
             j->role = R_N_COMPLETION;
-
-        } else if (llr_path(j, K_USAGE, K_TOTAL_TOKENS)) {
+            break;
+        case P_U_TOTAL:
             j->role = R_N_TOTAL;
-
-        } else if (llr_path(j, K_USAGE, K_PROMPT_DETAILS, K_CACHED_TOKENS)
-                   || llr_path(j, K_USAGE, K_INPUT_DETAILS, K_CACHED_TOKENS))
-        {
+            break;
+        case P_U_CACHED:
             j->role = R_N_CACHED;
-
-        } else if (llr_path(j, K_USAGE, K_COMPLETION_DETAILS,
-                            K_REASONING_TOKENS)
-                   || llr_path(j, K_USAGE, K_OUTPUT_DETAILS,
-                               K_REASONING_TOKENS))
-        {
+            break;
+        case P_U_REASONING:
             j->role = R_N_REASONING;
-
-        } else if (llr_path(j, K_ERROR, K_CODE)) {
+            break;
+        case P_E_CODE:
             j->role = R_ERR_CODE;
+            break;
         }
 
-        return;
+        return node;
     }
 }
 
@@ -682,26 +1097,22 @@ llr_json_value_start(llr_json_t *j, int c)
 static void
 llr_json_string_end(llr_json_t *j)
 {
-    const llr_key_t  *k;
-    llr_resp_t       *res;
-    llr_finish_e      f;
+    llr_resp_t        *res;
+    llr_finish_e       fr;
+    llr_json_frame_t  *f;
 
     res = j->res;
 
     switch (j->role) {
 
     case R_KEY:
-        j->frames[j->depth - 1].key = K_UNKNOWN;
+        f = &j->frames[j->depth - 1];
+        f->vnode = P_NONE;
 
-        if (!j->cap_trunc) {
-            for (k = llr_keys; k->name; k++) {
-                if (k->len == j->cap_len
-                    && memcmp(k->name, j->cap, k->len) == 0)
-                {
-                    j->frames[j->depth - 1].key = k->id;
-                    break;
-                }
-            }
+        if (!j->cap_trunc && f->node != P_NONE) {
+            f->vnode = (uint8_t) llr_json_step(f->node,
+                           llr_json_key((const unsigned char *) j->cap,
+                                        j->cap_len));
         }
 
         j->state = S_COLON;
@@ -751,9 +1162,10 @@ llr_json_string_end(llr_json_t *j)
         break;
 
     case R_REASON:
-        f = (j->cap_len == 17 && memcmp(j->cap, "max_output_tokens", 17) == 0)
-            ? LLR_FINISH_LENGTH : llr_finish_reason(j->cap, j->cap_len);
-        res->finish[f]++;
+        fr = (j->cap_len == 17
+              && memcmp(j->cap, "max_output_tokens", 17) == 0)
+             ? LLR_FINISH_LENGTH : llr_finish_reason(j->cap, j->cap_len);
+        res->finish[fr]++;
         break;
 
     case R_COUNT:

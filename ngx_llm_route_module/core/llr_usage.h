@@ -86,6 +86,14 @@ typedef struct {
 } llr_resp_t;
 
 
+/* a container being scanned (private) */
+typedef struct {
+    uint8_t         node;           /* where it is on the wanted paths */
+    uint8_t         vnode;          /* where its current member is */
+    uint8_t         arr;
+} llr_json_frame_t;
+
+
 /* the streaming scanner; fields are private except the v_* ones */
 typedef struct {
     llr_resp_t     *res;
@@ -112,10 +120,7 @@ typedef struct {
     unsigned        v_bad:1;        /* it is not JSON: scanning stopped */
     uint32_t        v_choice_elems; /* elements of its "choices" */
 
-    struct {
-        uint8_t     key;
-        uint8_t     arr;
-    }               frames[LLR_JSON_MAX_DEPTH];
+    llr_json_frame_t  frames[LLR_JSON_MAX_DEPTH];
 
     char            cap[LLR_RESP_ERRMSG_LEN];  /* captured string */
     char            num[32];

@@ -368,6 +368,112 @@ feed_str(run_t *r, const char *s, unsigned flags, size_t max_event,
 }
 
 
+/*
+ * Line ends found 16 and 32 bytes at a time: data lines of every length
+ * around those boundaries, with every line end, split at every byte
+ * (two pieces) and fed byte by byte, stripped and not.
+ */
+static void
+test_line_lengths(void)
+{
+    int          pad, e, bad;
+    char         s[1024], exp[1024];
+    size_t       n, en, k;
+    run_t        ref, r;
+    const char  *eols[] = { "\n", "\r\n", "\r" }, *eol;
+
+    bad = 0;
+
+    for (e = 0; e < 3; e++) {
+        eol = eols[e];
+
+        for (pad = 0; pad <= 70; pad += (pad < 40) ? 1 : 7) {
+            n = (size_t) sprintf(s, "data: {\"choices\":[{\"delta\":"
+                                 "{\"content\":\"%.*s\"}}]}%s%s"
+                                 ": c%.*s%s%s",
+                                 pad, "0123456789abcdef0123456789abcdef"
+                                 "0123456789abcdef0123456789abcdef0123456",
+                                 eol, eol, pad % 33, "0123456789abcdef"
+                                 "0123456789abcdef0", eol, eol);
+            en = n;
+            n += (size_t) sprintf(s + n, "data:{\"choices\":[],"
+                                  "\"usage\":{\"prompt_tokens\":%d}}%s%s",
+                                  pad, eol, eol);
+            memcpy(exp, s, en);
+            en += (size_t) sprintf(exp + en, "data: [DONE]%s%s", eol, eol);
+            n += (size_t) sprintf(s + n, "data: [DONE]%s%s", eol, eol);
+
+            run(&ref, s, n, LLR_SSE_STRIP_USAGE, 0, 0, 0);
+
+            if (ref.sse.res.content_bytes != (uint64_t) pad
+                || ref.sse.res.prompt_tokens != (uint64_t) pad
+                || ref.sse.events != 3 || ref.sse.json_events != 2
+                || ref.sse.stripped != 1 || !ref.sse.done
+                || ref.out.len != en || memcmp(ref.out.buf, exp, en) != 0)
+            {
+                printf("# eol %d pad %d: wrong results\n", e, pad);
+                bad++;
+            }
+
+            for (k = 1; k < n; k++) {
+                run(&r, s, n, LLR_SSE_STRIP_USAGE, 0, 1, k);
+
+                if (!same(&ref, &r, exp, en)) {
+                    printf("# eol %d pad %d split at %zu\n", e, pad, k);
+                    bad++;
+                }
+
+                done(&r);
+            }
+
+            run(&r, s, n, LLR_SSE_STRIP_USAGE, 0, 2, 1);
+
+            if (!same(&ref, &r, exp, en)) {
+                printf("# eol %d pad %d byte by byte\n", e, pad);
+                bad++;
+            }
+
+            done(&r);
+
+            /* not stripping: every byte passes, the same results */
+            run(&r, s, n, 0, 0, 3, 17);
+
+            if (r.out.len != n || memcmp(r.out.buf, s, n) != 0
+                || memcmp(&r.sse.res, &ref.sse.res, sizeof(llr_resp_t)) != 0
+                || r.sse.events != 3 || r.sse.stripped != 0)
+            {
+                printf("# eol %d pad %d not stripping\n", e, pad);
+                bad++;
+            }
+
+            done(&r);
+            done(&ref);
+        }
+    }
+
+    is_int(bad, 0, "data lines of every length near 16/32 bytes, every eol,"
+           " split at every byte");
+
+    /* "data:" itself split, and fields that only start like it */
+    n = (size_t) sprintf(s, "dat: x\ndata\ndatum: {}\ndata:{\"choices\":"
+                         "[{\"text\":\"abc\"}]}\n\ndata\n\n");
+    run(&ref, s, n, 0, 0, 0, 0);
+    is_int(ref.sse.events, 2, "\"data\" without colon is an empty line");
+    is_int(ref.sse.json_events, 1, "one JSON event");
+    is_int(ref.sse.res.content_bytes, 3, "its text");
+    bad = 0;
+
+    for (k = 1; k < n; k++) {
+        run(&r, s, n, 0, 0, 1, k);
+        bad += !same(&ref, &r, s, n);
+        done(&r);
+    }
+
+    is_int(bad, 0, "odd field names: same at every split");
+    done(&ref);
+}
+
+
 int
 main(void)
 {
@@ -378,6 +484,7 @@ main(void)
     test_stream("LF", "\n");
     test_stream("CRLF", "\r\n");
     test_stream("CR", "\r");
+    test_line_lengths();
 
     /* no trailing blank line at EOF */
     feed_str(&r, "data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\n\n"

@@ -115,6 +115,140 @@ same_everywhere(const char *s)
 }
 
 
+/*
+ * The fast paths (string bodies skipped 16 bytes at a time, keys and
+ * numbers taken at once): an escape, a '"' or a '\\' at every offset
+ * around the 16- and 32-byte boundaries, and split there.
+ */
+static void
+test_fast_paths(void)
+{
+    int          k, e, bad;
+    char         s[512], want[64];
+    size_t       n;
+    llr_usage_t  u;
+
+    static const char  digits[] = "0123456789abcdef0123456789abcdef"
+                                  "0123456789";
+
+    /* an escape at every offset 0..40 of a counted string */
+    bad = 0;
+
+    for (k = 0; k <= 40; k++) {
+        n = (size_t) sprintf(s, "{\"choices\":[{\"message\":{\"content\":"
+                             "\"%.*s\\n%.*s\\\"\\\\x\"}}]}",
+                             k, digits, 40 - k, digits);
+
+        if (run(&u, s, n, 0) != 0 || u.res.content_bytes != 40 + 4
+            || !same_everywhere(s))
+        {
+            printf("# escape at %d\n", k);
+            bad++;
+        }
+    }
+
+    is_int(bad, 0, "escapes at offsets 0..40 counted, at every split");
+
+    /* escapes only, up to 40 in a row (a '\\' or '"' at every byte) */
+    bad = 0;
+
+    for (k = 0; k <= 40; k++) {
+        n = (size_t) sprintf(s, "{\"choices\":[{\"delta\":{\"content\":\"");
+
+        for (e = 0; e < k; e++) {
+            n += (size_t) sprintf(s + n, "%s", (e % 3 == 0) ? "\\\\"
+                                               : (e % 3 == 1) ? "\\\""
+                                                              : "\\/");
+        }
+
+        n += (size_t) sprintf(s + n, "\"}}]}");
+
+        if (run(&u, s, n, 0) != 0 || u.res.content_bytes != (uint64_t) k
+            || !same_everywhere(s))
+        {
+            printf("# %d escapes\n", k);
+            bad++;
+        }
+    }
+
+    is_int(bad, 0, "runs of 0..40 escapes");
+
+    /* raw control bytes and UTF-8 inside strings are content */
+    n = (size_t) sprintf(s, "{\"choices\":[{\"message\":{\"content\":"
+                         "\"a\x01\x1f\tb\x7f\xc3\xa9\xf0\x9f\x98\x80"
+                         "0123456789abcdef\"}}]}");
+    is_int(run(&u, s, n, 0), 0, "control bytes inside a string accepted");
+    is_int(u.res.content_bytes, 6 + 2 + 4 + 16, "raw bytes counted");
+    ok(same_everywhere(s), "control bytes and UTF-8: same at every split");
+
+    /* \u escapes, surrogate pairs and lone surrogates around 16 bytes */
+    n = (size_t) sprintf(s, "{\"choices\":[{\"message\":{\"content\":"
+                         "\"0123456789abc\\u00e9\\ud83d\\ude00"
+                         "\\ud83dx\\ude00\\u0041\"}}]}");
+    is_int(run(&u, s, n, 0), 0, "\\u escapes");
+    /* 13 + 2 + 4 + (4 + 1) + 3 + 1 */
+    is_int(u.res.content_bytes, 28, "\\u escapes counted");
+    ok(same_everywhere(s), "\\u escapes: same at every split");
+
+    /* captured strings: an escape at every offset of "model" */
+    bad = 0;
+
+    for (k = 0; k <= 36; k++) {
+        n = (size_t) sprintf(s, "{\"model\":\"%.*s\\u0041\\/z\","
+                             "\"usage\":{\"prompt_tokens\":1}}",
+                             k, "abcdefghijklmnopqrstuvwxyz0123456789");
+        sprintf(want, "%.*sA/z", k, "abcdefghijklmnopqrstuvwxyz0123456789");
+
+        if (run(&u, s, n, 0) != 0 || strcmp(u.res.model, want) != 0
+            || !same_everywhere(s))
+        {
+            printf("# model escape at %d: %s\n", k, u.res.model);
+            bad++;
+        }
+    }
+
+    is_int(bad, 0, "model with an escape at offsets 0..36");
+
+    /* keys: escaped, split, long, and near-misses */
+    n = (size_t) sprintf(s, "{\"mod\\u0065l\":\"m1\",\"usag\":"
+                         "{\"prompt_tokens\":9},\"usage\\u0000\":"
+                         "{\"prompt_tokens\":8},"
+                         "\"%0300d\":1,\"usage\":{\"prompt_tokens\":7}}", 0);
+    is_int(run(&u, s, n, 0), 0, "odd keys parse");
+    is_str(u.res.model, "m1", "an escaped key is decoded");
+    is_int(u.res.prompt_tokens, 7, "near-miss keys are not usage");
+    ok(same_everywhere(s), "odd keys: same at every split");
+
+    /* numbers: short, 16+ bytes, 31+ bytes, at every split */
+    n = (size_t) sprintf(s, "{\"usage\":{\"prompt_tokens\":12345678901234567,"
+                         "\"completion_tokens\":0,\"total_tokens\":"
+                         "1234567890123456789012345678901234,"
+                         "\"prompt_tokens_details\":{\"cached_tokens\":1e3},"
+                         "\"completion_tokens_details\":{\"reasoning_tokens\""
+                         ":18446744073709551615}}}");
+    is_int(run(&u, s, n, 0), 0, "numbers parse");
+    ok(u.res.prompt_tokens == 12345678901234567ULL, "17-digit number");
+    is_int(u.res.completion_tokens, 0, "0");
+    is_int(u.res.total_tokens, 0, "34 digits: ignored");
+    is_int(u.res.cached_tokens, 0, "1e3: ignored");
+    ok(u.res.reasoning_tokens == UINT64_MAX, "UINT64_MAX");
+    ok(same_everywhere(s), "numbers: same at every split");
+
+    /* a number at the very end of the top level */
+    is_int(run(&u, "12345678901234567890", 20, 0), 0, "top-level number");
+    is_int(run(&u, "1 2", 3, 0), -1, "two top-level numbers");
+
+    /* literals split anywhere, and wrong ones */
+    n = (size_t) sprintf(s, "{\"a\":[true,false,null,true],\"usage\":null,"
+                         "\"model\":\"x\"}");
+    is_int(run(&u, s, n, 0), 0, "literals");
+    ok(same_everywhere(s), "literals: same at every split");
+    is_int(run(&u, "{\"a\":nulL}", 10, 0), -1, "nulL is not null");
+    is_int(run(&u, "{\"a\":nul", 8, 0), -1, "truncated null");
+    is_int(run(&u, "{\"a\":fals}", 10, 0), -1, "fals is not false");
+}
+
+
 int
 main(void)
 {
@@ -212,6 +346,8 @@ main(void)
         ok(sizeof(llr_usage_t) < 2048, "state is %zu bytes",
            sizeof(llr_usage_t));
     }
+
+    test_fast_paths();
 
     /* finish reasons */
     is_int(llr_finish_reason("content_filter", 14),
