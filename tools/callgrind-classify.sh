@@ -38,6 +38,24 @@ perl -e '
         . "{\"content\":$u,\"role\":\"user\"}],\"model\":\"auto\"}\n";' \
     "$DATA/routellm/gsm8k_responses.csv" "$T"
 
+# a 1 MB body: 5,000 messages of ~200 bytes (user, assistant and every
+# fourth a system message), then a last user turn
+perl -e '
+    open(my $f, "<", $ARGV[0]) or die; local $/; my $t = <$f>;
+    $t =~ s/[^\x20-\x7e]//g;
+    my @m;
+    for my $k (0 .. 4999) {
+        my $r = $k % 4 == 3 ? "system" : $k % 2 ? "assistant" : "user";
+        my $p = substr($t, 5000 + 200 * $k, 200);
+        $p =~ s/(["\\])/\\$1/g;
+        push @m, "{\"role\":\"$r\",\"content\":\"$p\"}";
+    }
+    push @m, "{\"role\":\"user\",\"content\":\"Write a Python function "
+        . "that parses a CSV file.\"}";
+    open(my $a, ">", "$ARGV[1]/big.json") or die;
+    print $a "{\"model\":\"auto\",\"messages\":[", join(",", @m),
+        "]}\n";' "$DATA/routellm/gsm8k_responses.csv" "$T"
+
 run() {
     LD_BIND_NOW=1 valgrind --tool=callgrind --toggle-collect=classify_line \
         --callgrind-out-file="$T/cg.out" "$BUILD/llm-route-classify" \
@@ -53,3 +71,17 @@ for order in sdk sorted; do
     echo "$order: request $(($(wc -c < "$T/$order.json") - 1)) bytes," \
          "first $a, per request (steady state) $(( (b - a) / 10 ))"
 done
+
+# the 1 MB body: the whole request, and the classifier's own part (the
+# inclusive cost of its sink callbacks, state init and finish)
+LD_BIND_NOW=1 valgrind --tool=callgrind --toggle-collect=classify_line \
+    --callgrind-out-file="$T/cg.out" "$BUILD/llm-route-classify" \
+    < "$T/big.json" > "$T/big.out" 2> "$T/log"
+grep -q '"task"' "$T/big.out" || { echo "1mb: not classified:" \
+    "$(cut -c1-200 "$T/big.out")" >&2; exit 1; }
+all=$(sed -n 's/.*Collected : *\([0-9]*\).*/\1/p' "$T/log")
+cls=$(callgrind_annotate --inclusive=yes "$T/cg.out" 2>/dev/null \
+      | grep -E ':llr_cls_(message_begin|text|message_end|finish|state_init) \[' \
+      | awk '{ gsub(",", "", $1); s += $1 } END { print s + 0 }')
+echo "1mb: request $(($(wc -c < "$T/big.json") - 1)) bytes, 5001 messages," \
+     "all $all, classifier $cls"

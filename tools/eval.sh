@@ -44,7 +44,7 @@ echo
 
 # difficulty trained on GSM8K only, tested on MMLU; and on MMLU only,
 # tested on GSM8K; the difficulty options of tools/train-default.sh
-DIFF_OPTS="--diff-epochs 12 --diff-hashed-lr 0.3"
+DIFF_OPTS="--diff-epochs 12 --diff-hashed-lr 0.3 --diff-targets 1,0.2,0.2,0"
 "$TRAIN" -o "$WORK/x-gsm8k.model" --bits 16 --label gain $DIFF_OPTS \
     --task-data "$WORK/task-train.jsonl" \
     --difficulty-data "$WORK/diff-train-gsm8k.jsonl" 2>/dev/null

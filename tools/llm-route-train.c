@@ -4,7 +4,8 @@
  *   llm-route-train -o MODEL [--task-data FILE] [--difficulty-data FILE]
  *       [--base MODEL] [--bits N] [--epochs N] [--diff-epochs N]
  *       [--diff-lr X] [--diff-hashed-lr X] [--diff-l2 X] [--aux-weight X]
- *       [--no-task-dense] [--label weak_wrong|gain] [--emit-c FILE.c]
+ *       [--no-task-dense] [--label weak_wrong|gain|delta]
+ *       [--diff-targets G,BW,BR,H] [--emit-c FILE.c]
  *   llm-route-train --emit-c FILE.c -i MODEL
  *
  * Task data: {"prompt": "...", "task": "code"}.  Difficulty data:
@@ -136,6 +137,14 @@ cmp_feat(const void *a, const void *b)
  * Extract the features of one prompt exactly as the module does: one
  * user message through the sink, then finish with a one-turn view.
  */
+/*
+ * difficulty targets by outcome (--label delta, --diff-targets): weak
+ * wrong and strong right, both wrong, both right, weak right and strong
+ * wrong
+ */
+static double  dtarget[4] = { 1.0, 0.5, 0.5, 0.0 };
+
+
 static void
 extract(const llr_cls_model_t *fm, void *state, llr_rec_t *r,
     const char *prompt, size_t len, llr_set_t *set, int label,
@@ -293,7 +302,7 @@ load_data(const char *path, int kind, int gain, double auxw,
     void *state, llr_rec_t *r, llr_set_t *set,
     char names[][LLR_CLS_TASK_NAME_LEN], uint32_t *ntasks)
 {
-    int           label;
+    int           label, k;
     char         *buf, *line, *nl, *text, errbuf[256];
     float         target, weight;
     size_t        len, lineno;
@@ -382,6 +391,18 @@ load_data(const char *path, int kind, int gain, double auxw,
                     label = label && sc && YAJL_IS_TRUE(sc);
                 }
                 target = (float) label;
+                if (gain == 2 && ax == NULL) {
+                    /*
+                     * targets: the outcome (weak, strong) picks one of
+                     * --diff-targets: gain (wrong, right), both wrong,
+                     * both right, harm (right, wrong).  A line with "aux"
+                     * keeps the gain label (blended with aux below).
+                     */
+                    k = (sc && YAJL_IS_TRUE(sc)) ? 2 : 0;
+                    k = YAJL_IS_TRUE(wc) ? (k ? 2 : 3) : (k ? 0 : 1);
+                    target = (float) dtarget[k];
+                    label = target > 0.5f;
+                }
                 if (ax != NULL) {
                     target = (float) ((1.0 - auxw) * label
                                       + auxw * YAJL_GET_DOUBLE(ax));
@@ -637,8 +658,8 @@ usage(void)
         "[--diff-epochs N]\n"
         "           [--diff-lr X] [--diff-hashed-lr X] [--diff-l2 X] "
         "[--aux-weight X]\n"
-        "           [--no-task-dense] [--label weak_wrong|gain] "
-        "[--emit-c FILE.c]\n"
+        "           [--no-task-dense] [--label weak_wrong|gain|delta]\n"
+        "           [--diff-targets G,BW,BR,H] [--emit-c FILE.c]\n"
         "       llm-route-train -i MODEL --emit-c FILE.c\n");
     exit(2);
 }
@@ -762,10 +783,26 @@ main(int argc, char **argv)
             dl2 = atof(argv[++i]);
         } else if (strcmp(argv[i], "--aux-weight") == 0 && i + 1 < argc) {
             auxw = atof(argv[++i]);
+        } else if (strcmp(argv[i], "--diff-targets") == 0 && i + 1 < argc)
+        {
+            i++;
+            if (sscanf(argv[i], "%lf,%lf,%lf,%lf", &dtarget[0], &dtarget[1],
+                       &dtarget[2], &dtarget[3]) != 4)
+            {
+                usage();
+            }
+            for (t = 0; t < 4; t++) {
+                if (dtarget[t] < 0 || dtarget[t] > 1) {
+                    usage();
+                }
+            }
+            gain = 2;
         } else if (strcmp(argv[i], "--label") == 0 && i + 1 < argc) {
             i++;
             if (strcmp(argv[i], "gain") == 0) {
                 gain = 1;
+            } else if (strcmp(argv[i], "delta") == 0) {
+                gain = 2;
             } else if (strcmp(argv[i], "weak_wrong") != 0) {
                 usage();
             }

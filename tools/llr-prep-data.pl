@@ -5,15 +5,20 @@
 # models/extra-task-prompts.jsonl.  Deterministic: fixed order, and a
 # prompt is held out iff FNV-1a-32(prompt UTF-8 bytes) % 5 == 0.
 #
-#   perl tools/llr-prep-data.pl DATA_DIR EXTRA_PROMPTS OUT_DIR
+#   perl tools/llr-prep-data.pl DATA_DIR EXTRA_PROMPTS OUT_DIR [EXTRA_DIFF]
+#
+# EXTRA_DIFF: difficulty lines written for this project ({"prompt",
+# "aux"}: short chit-chat with difficulty 0), appended to the difficulty
+# training set (held-out prompts dropped).
 
 use strict;
 use warnings;
 use JSON::PP;
 use IO::Uncompress::Gunzip qw($GunzipError);
 
-my ($data, $extra, $out) = @ARGV;
-die "usage: $0 DATA_DIR EXTRA_PROMPTS OUT_DIR\n" unless defined $out;
+my ($data, $extra, $out, $extra_diff) = @ARGV;
+die "usage: $0 DATA_DIR EXTRA_PROMPTS OUT_DIR [EXTRA_DIFF]\n"
+    unless defined $out;
 
 my $J = JSON::PP->new->canonical->utf8;
 
@@ -226,6 +231,12 @@ for my $set (['gsm8k', \@gsm], ['mmlu', \@mmlu]) {
         open(my $f, '<:raw', "$out/diff-train-$s.jsonl") or die;
         push @all, <$f>;
         close $f;
+    }
+    if (defined $extra_diff) {
+        for my $r (read_jsonl($extra_diff)) {
+            next if held_out($r->{prompt});
+            push @all, $J->encode($r) . "\n";
+        }
     }
     write_lines("$out/diff-train.jsonl", @all);
 }

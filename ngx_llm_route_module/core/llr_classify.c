@@ -3,9 +3,13 @@
  * llr_classify.h and docs/classifier.md).
  */
 
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE                /* memrchr() */
+#endif
 #define PCRE2_CODE_UNIT_WIDTH 8
 
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +22,15 @@
 #define LLR_CLS_HEAD       128     /* first bytes of a message tokenized */
 #define LLR_CLS_TAIL       32      /* and its last bytes */
 #define LLR_CLS_TCOLS      8       /* task columns per row, a vector */
+
+/*
+ * Context (system and assistant messages, earlier user turns) is
+ * tokenized until this many bytes of it have been; later context
+ * messages only count towards its length.  The last user turn is always
+ * tokenized (its head and tail).  So at most LLR_CLS_CTX_BUDGET + 2 *
+ * (LLR_CLS_HEAD + LLR_CLS_TAIL) bytes are tokenized per request.
+ */
+#define LLR_CLS_CTX_BUDGET 4096
 #define LLR_CLS_HDR        64
 
 #define LLR_CLS_NOMARK     ((size_t) -2)
@@ -92,6 +105,15 @@ typedef struct {
 } llr_cls_cnt_t;
 
 
+/* the head and the tail of a message */
+typedef struct {
+    size_t                  msg_bytes;
+    size_t                  head_len;
+    unsigned char           head[LLR_CLS_HEAD + 1];   /* + a sentinel */
+    unsigned char           tail[LLR_CLS_TAIL + 1];
+} llr_cls_msg_t;
+
+
 typedef struct {
     const llr_cls_model_t  *m;
     llr_cls_record_pt       rec;
@@ -117,13 +139,23 @@ typedef struct {
     uint32_t                line_start;
     uint32_t                indent;
 
-    /* the head and the tail of the current message */
-    size_t                  msg_bytes;
-    size_t                  head_len;
-    unsigned char           head[LLR_CLS_HEAD + 1];   /* + a sentinel */
-    unsigned char           tail[LLR_CLS_TAIL + 1];
+    /* the message being received */
+    llr_cls_msg_t          *in;
+    uint32_t                open;          /* begun, not ended */
+    uint32_t                skip;          /* over the budget: not kept */
+    uint32_t                pending;       /* a user message to tokenize */
+    size_t                  budget;        /* context bytes left */
 
+    /*
+     * msg[0] holds the latest user message: it is tokenized when the
+     * next user message begins (as context, within the budget) or at
+     * finish (as the last user turn); msg[1] the other messages,
+     * tokenized (within the budget) when they end
+     */
+
+    /* not zeroed by llr_cls_state_init(): from here on */
     float                   dense[LLR_CLS_NSTRUCT];
+    llr_cls_msg_t           msg[2];
 } llr_cls_state_t;
 
 
@@ -552,25 +584,18 @@ llr_cls_patterns(llr_cls_state_t *st, const unsigned char *p, size_t len)
 
 /* sink callbacks */
 
+/*
+ * A user message begins after another: the previous one becomes
+ * context.  Its text has not been tokenized yet (user messages are
+ * tokenized when they are known to be context, or at finish): only its
+ * length moves.
+ */
+
 static void
 llr_cls_fold(llr_cls_state_t *st)
 {
-    size_t          j;
-    llr_cls_cnt_t  *cur, *ctx;
-
-    for (j = 0; j <= LLR_CLS_MAX_TASKS; j++) {
-        st->facc[LLR_CLS_GROUP_CTX][j] += st->facc[LLR_CLS_GROUP_CUR][j];
-        st->facc[LLR_CLS_GROUP_CUR][j] = 0;
-    }
-
-    st->nfeat[LLR_CLS_GROUP_CTX] += st->nfeat[LLR_CLS_GROUP_CUR];
-    st->nfeat[LLR_CLS_GROUP_CUR] = 0;
-
-    cur = &st->cnt[LLR_CLS_GROUP_CUR];
-    ctx = &st->cnt[LLR_CLS_GROUP_CTX];
-    ctx->bytes += cur->bytes;
-    ctx->patterns |= cur->patterns;
-    memset(cur, 0, sizeof(llr_cls_cnt_t));
+    st->cnt[LLR_CLS_GROUP_CTX].bytes += st->cnt[LLR_CLS_GROUP_CUR].bytes;
+    st->cnt[LLR_CLS_GROUP_CUR].bytes = 0;
 
     if (st->rec) {
         st->rec(st->rec_ctx, UINT32_MAX, -1);
@@ -578,22 +603,18 @@ llr_cls_fold(llr_cls_state_t *st)
 }
 
 
-static void
-llr_cls_message_begin(void *ctx, const char *role, size_t turn)
+/*
+ * Tokenize a message that has ended (its head, then its tail) into the
+ * current group, and for a user message the pattern features.  Returns
+ * the number of bytes tokenized.
+ */
+
+static size_t
+llr_cls_msg_tokenize(llr_cls_state_t *st, llr_cls_msg_t *mg, int user)
 {
-    llr_cls_state_t  *st = ctx;
-
-    st->is_user = (role == NULL || strcmp(role, "user") == 0);
-
-    if (st->is_user) {
-        if (st->user_msgs++) {
-            llr_cls_fold(st);
-        }
-        st->group = LLR_CLS_GROUP_CUR;
-
-    } else {
-        st->group = LLR_CLS_GROUP_CTX;
-    }
+    size_t                  n, i, len;
+    unsigned char          *t, *nl;
+    const unsigned char    *last;
 
     st->whash = LLR_FNV32_BASIS;
     st->wlen = 0;
@@ -601,73 +622,25 @@ llr_cls_message_begin(void *ctx, const char *role, size_t turn)
     st->line_start = 1;
     st->mark = LLR_CLS_NOMARK;
     st->indent = 0;
-    st->msg_bytes = 0;
-    st->head_len = 0;
-}
 
+    last = NULL;
 
-static void
-llr_cls_text(void *ctx, const unsigned char *data, size_t len)
-{
-    size_t            n, keep;
-    llr_cls_state_t  *st = ctx;
+    if (mg->head_len) {
+        llr_cls_tokenize(st, mg->head, 0, mg->head_len);
+        last = &mg->head[mg->head_len - 1];
 
-    st->cnt[st->group].bytes += len;
-
-    if (st->head_len < LLR_CLS_HEAD) {
-        n = LLR_CLS_HEAD - st->head_len;
-        if (n > len) {
-            n = len;
+        if (st->wlen) {
+            llr_cls_flush_word(st, last);
         }
-
-        memcpy(st->head + st->head_len, data, n);
-        llr_cls_tokenize(st, st->head, st->head_len, st->head_len + n);
-        st->head_len += n;
-        st->msg_bytes += n;
-        data += n;
-        len -= n;
-    }
-
-    if (len == 0) {
-        return;
-    }
-
-    /* beyond the head: keep the last LLR_CLS_TAIL bytes */
-
-    if (len >= LLR_CLS_TAIL) {
-        memcpy(st->tail, data + len - LLR_CLS_TAIL, LLR_CLS_TAIL);
-
-    } else {
-        keep = LLR_CLS_TAIL - len;
-        memmove(st->tail, st->tail + len, keep);
-        memcpy(st->tail + keep, data, len);
-    }
-
-    st->msg_bytes += len;
-}
-
-
-static void
-llr_cls_message_end(void *ctx)
-{
-    size_t                  n, i;
-    unsigned char          *t;
-    const unsigned char    *last;
-    llr_cls_state_t        *st = ctx;
-
-    last = st->head_len ? &st->head[st->head_len - 1] : NULL;
-
-    if (st->wlen) {
-        llr_cls_flush_word(st, last);
     }
     st->have_prev = 0;
 
-    n = st->msg_bytes - st->head_len;
+    n = mg->msg_bytes - mg->head_len;
     if (n > LLR_CLS_TAIL) {
         n = LLR_CLS_TAIL;
     }
 
-    t = st->tail + LLR_CLS_TAIL - n;
+    t = mg->tail + LLR_CLS_TAIL - n;
 
     if (n) {
         st->whash = LLR_FNV32_BASIS;
@@ -682,47 +655,171 @@ llr_cls_message_end(void *ctx)
         st->have_prev = 0;
     }
 
+    if (!user) {
+        return mg->head_len + n;
+    }
+
     if (last) {
         /* the message ends with a question mark (trailing space aside) */
         const unsigned char  *p, *start;
 
-        start = n ? t : st->head;
+        start = n ? t : mg->head;
         for (p = last; p > start && (*p == ' ' || *p == '\n'); p--) {
             /* void */
         }
         st->cnt[st->group].ends_q = (*p == '?');
     }
 
-    if (!st->is_user) {
+    /* pattern features: the opening and the last line of the message */
+
+    llr_cls_patterns(st, mg->head, mg->head_len < 160 ? mg->head_len : 160);
+
+    len = n;
+
+    if (len == 0) {
+        t = mg->head;
+        len = mg->head_len;
+    }
+
+    /*
+     * the last line: after the last newline at [1, len - 2] that is not
+     * followed by another newline
+     */
+
+    if (len > 2) {
+        for (i = len - 1; i > 0 && t[i] == '\n'; i--) {
+            /* void */
+        }
+
+        nl = (i > 1) ? memrchr(t, '\n', i) : NULL;
+
+        if (nl != NULL && nl > t) {
+            i = (size_t) (nl - t) + 1;
+            llr_cls_patterns(st, t + i, len - i);
+        }
+    }
+
+    return mg->head_len + n;
+}
+
+
+/* the budget of context bytes to tokenize */
+
+static void
+llr_cls_spend(llr_cls_state_t *st, size_t n)
+{
+    st->budget = n < st->budget ? st->budget - n : 0;
+}
+
+
+static void
+llr_cls_message_begin(void *ctx, const char *role, size_t turn)
+{
+    llr_cls_state_t  *st = ctx;
+
+    st->is_user = (role == NULL
+                   || (role[0] == 'u' && role[1] == 's' && role[2] == 'e'
+                       && role[3] == 'r' && role[4] == '\0'));
+    st->open = 1;
+
+    if (st->is_user) {
+        if (st->user_msgs++) {
+            llr_cls_fold(st);
+
+            /* the previous user turn is context now */
+
+            if (st->pending && st->budget) {
+                st->group = LLR_CLS_GROUP_CTX;
+                llr_cls_spend(st, llr_cls_msg_tokenize(st, &st->msg[0],
+                                                       1));
+            }
+        }
+
+        st->pending = 0;
+        st->group = LLR_CLS_GROUP_CUR;
+        st->in = &st->msg[0];
+        st->skip = 0;
+
+    } else {
+        st->group = LLR_CLS_GROUP_CTX;
+        st->in = &st->msg[1];
+        st->skip = (st->budget == 0);
+    }
+
+    st->in->msg_bytes = 0;
+    st->in->head_len = 0;
+}
+
+
+static void
+llr_cls_text(void *ctx, const unsigned char *data, size_t len)
+{
+    size_t            n, keep;
+    llr_cls_msg_t    *mg;
+    llr_cls_state_t  *st = ctx;
+
+    st->cnt[st->group].bytes += len;
+
+    if (st->skip) {
         return;
     }
 
-    /* pattern features: the opening and the last line of the message */
+    mg = st->in;
 
-    llr_cls_patterns(st, st->head, st->head_len < 160 ? st->head_len : 160);
-
-    if (n) {
-        for (i = n; i > 1; i--) {
-            if (t[i - 1] == '\n' && i < n && t[i] != '\n') {
-                break;
-            }
-        }
-        if (i > 1) {
-            llr_cls_patterns(st, t + i, n - i);
+    if (mg->head_len < LLR_CLS_HEAD) {
+        n = LLR_CLS_HEAD - mg->head_len;
+        if (n > len) {
+            n = len;
         }
 
-    } else {
-        for (i = st->head_len; i > 1; i--) {
-            if (st->head[i - 1] == '\n' && i < st->head_len
-                && st->head[i] != '\n')
-            {
-                break;
-            }
-        }
-        if (i > 1) {
-            llr_cls_patterns(st, st->head + i, st->head_len - i);
+        memcpy(mg->head + mg->head_len, data, n);
+        mg->head_len += n;
+        mg->msg_bytes += n;
+        data += n;
+        len -= n;
+
+        if (len == 0) {
+            return;
         }
     }
+
+    /* beyond the head: keep the last LLR_CLS_TAIL bytes */
+
+    if (len >= LLR_CLS_TAIL) {
+        memcpy(mg->tail, data + len - LLR_CLS_TAIL, LLR_CLS_TAIL);
+
+    } else {
+        keep = LLR_CLS_TAIL - len;
+        memmove(mg->tail, mg->tail + len, keep);
+        memcpy(mg->tail + keep, data, len);
+    }
+
+    mg->msg_bytes += len;
+}
+
+
+static void
+llr_cls_message_end(void *ctx)
+{
+    llr_cls_state_t  *st = ctx;
+
+    if (!st->open) {
+        return;
+    }
+
+    st->open = 0;
+
+    if (st->skip) {
+        return;
+    }
+
+    if (st->is_user) {
+        /* tokenized later: as context or as the last user turn */
+        st->pending = 1;
+        return;
+    }
+
+    llr_cls_spend(st, llr_cls_msg_tokenize(st, st->in, 0));
 }
 
 
@@ -738,13 +835,16 @@ llr_cls_state_init(void *state, const llr_cls_model_t *m)
 {
     llr_cls_state_t  *st = state;
 
-    memset(st, 0, sizeof(llr_cls_state_t));
+    /* the message buffers and the dense features are written before use */
+    memset(st, 0, offsetof(llr_cls_state_t, dense));
     st->m = m;
     st->whash = LLR_FNV32_BASIS;
     st->group = LLR_CLS_GROUP_CUR;
     st->is_user = 1;
     st->shift = 32 - m->hash_bits;
     st->mark = LLR_CLS_NOMARK;
+    st->in = &st->msg[0];
+    st->budget = LLR_CLS_CTX_BUDGET;
 }
 
 
@@ -887,6 +987,16 @@ llr_cls_finish(void *state, const llr_req_view_t *view,
 
     m = st->m;
     nt = m->ntasks;
+
+    /* a message the scanner did not end, then the last user turn */
+
+    llr_cls_message_end(st);
+
+    if (st->pending) {
+        st->group = LLR_CLS_GROUP_CUR;
+        (void) llr_cls_msg_tokenize(st, &st->msg[0], 1);
+        st->pending = 0;
+    }
 
     llr_cls_dense(st, view);
 

@@ -80,6 +80,61 @@ classify(const llr_cls_model_t *m, const char *text, size_t step,
 }
 
 
+/*
+ * A conversation: nmsg messages before the last user turn "last", user
+ * and assistant alternating (every fourth a system message), message k
+ * is "fill", with its first byte replaced by 'a' + k % 26 from message
+ * "vary" on (0: never).  Returns the number of hashed features the heads saw.
+ */
+static double
+conversation(const llr_cls_model_t *m, size_t nmsg, const char *fill,
+    size_t vary, const char *last, llr_cls_result_t *res)
+{
+    void             *st;
+    char             *buf;
+    size_t            k, len;
+    double            ncur, nctx;
+    const char       *role;
+    llr_req_view_t    view;
+    llr_text_sink_t   sink;
+
+    len = strlen(fill);
+    buf = malloc(len + 1);
+    memcpy(buf, fill, len + 1);
+
+    st = malloc(llr_cls_state_size(m));
+    llr_cls_state_init(st, m);
+    llr_cls_sink(st, &sink);
+
+    for (k = 0; k < nmsg; k++) {
+        role = (k % 4 == 3) ? "system" : (k % 2 ? "assistant" : "user");
+        if (vary && k >= vary) {
+            buf[0] = (char) ('a' + k % 26);
+        }
+        sink.message_begin(sink.ctx, role, k);
+        sink.text(sink.ctx, (const unsigned char *) buf, len);
+        sink.message_end(sink.ctx);
+    }
+
+    sink.message_begin(sink.ctx, "user", nmsg);
+    sink.text(sink.ctx, (const unsigned char *) last, strlen(last));
+    sink.message_end(sink.ctx);
+
+    memset(&view, 0, sizeof(view));
+    view.messages = nmsg + 1;
+    view.user_turns = nmsg / 2 + 1;
+    view.max_tokens = -1;
+
+    llr_cls_finish(st, &view, res);
+    llr_cls_state_counts(st, &ncur, &nctx);
+
+    free(st);
+    free(buf);
+
+    return ncur + nctx;
+}
+
+
 static int
 same(const llr_cls_result_t *a, const llr_cls_result_t *b)
 {
@@ -345,6 +400,69 @@ main(void)
         llr_cls_finish(st, &view, &r1);
         is_str(r1.task_name, "code", "translation then code: code");
         free(st);
+    }
+
+
+    /*
+     * The tokenization budget: context beyond LLR_CLS_CTX_BUDGET bytes
+     * is not tokenized, the last user turn always is.
+     */
+    {
+        double      f1, f2, f3;
+        const char  *fill = "Thanks, that sounds good to me. Let us go on "
+                            "with the next part of the plan, step by step.";
+        const char  *code = "Write a Python function that parses a CSV "
+                            "file and returns a list of dicts.";
+
+        /* 30 messages: past the budget (4096 bytes, 160 per message) */
+        f1 = conversation(m, 30, fill, 0, code, &r1);
+        f2 = conversation(m, 30, fill, 1, code, &r2);
+        ok(!same(&r1, &r2), "within the budget, context text counts");
+
+        f1 = conversation(m, 5000, fill, 0, code, &r1);
+        f2 = conversation(m, 5000, fill, 100, code, &r2);
+        ok(same(&r1, &r2), "5000 messages: the text of those past the "
+           "budget does not count (%.0f, %.0f features)", f1, f2);
+
+        /* the last user turn is read however long the conversation */
+        (void) conversation(m, 5000, fill, 0, texts[2], &r2);
+        t = (size_t) llr_cls_task_index(m, "code", 4);
+        ok(!same(&r1, &r2) && r1.scores[t] > r2.scores[t], "5000 messages, "
+           "then code or translation: the last turn counts (%s, %s; code "
+           "%.3f, %.3f)", r1.task_name, r2.task_name, r1.scores[t],
+           r2.scores[t]);
+
+        f3 = conversation(m, 60, fill, 0, code, &r2);
+        ok(f1 == f3, "the same work for 60 and 5000 messages (%.0f "
+           "features)", f1);
+        ok(f1 <= 2 * (4096 + 4 * 160), "hashed features bounded: %.0f",
+           f1);
+
+
+        /* one huge user message: only its head and tail are read */
+        {
+            size_t  n = 1 << 20;
+            char   *h1 = malloc(n + 1), *h2 = malloc(n + 1);
+
+            memset(h1, ' ', n);
+            memset(h2, ' ', n);
+            memset(h1 + 200, 'x', n - 400);
+            memcpy(h1, code, strlen(code));
+            memcpy(h2, code, strlen(code));
+            memcpy(h1 + n - 20, " and tests, please?", 19);
+            memcpy(h2 + n - 20, " and tests, please?", 19);
+            h1[n - 1] = h2[n - 1] = '\n';
+            h1[n] = h2[n] = '\0';
+            for (i = 200; i < (int) n - 200; i += 1000) {
+                h2[i] = (char) ('a' + i % 26);
+            }
+            f1 = conversation(m, 0, "", 0, h1, &r1);
+            f2 = conversation(m, 0, "", 0, h2, &r2);
+            ok(same(&r1, &r2) && f1 == f2 && f1 < 2 * 160, "a 1 MB "
+               "message: its middle is not read (%.0f features)", f1);
+            free(h1);
+            free(h2);
+        }
     }
 
     /* the difficulty features of a word problem */
