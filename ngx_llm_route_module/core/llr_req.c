@@ -626,8 +626,12 @@ llr_write_raw_string(llr_req_t *rq, const unsigned char *s, size_t len)
 
     if ((size_t) (out->end - out->pos) >= len + 2) {
         *out->pos++ = '"';
-        memcpy(out->pos, s, len);
-        out->pos += len;
+
+        if (len) {
+            memcpy(out->pos, s, len);
+            out->pos += len;
+        }
+
         *out->pos++ = '"';
         return 0;
     }
@@ -2849,7 +2853,12 @@ llr_lex(llr_req_t *rq, const unsigned char *data, size_t len, size_t base)
 
         rq->tok = LLR_TOK_NONE;
 
-        if (llr_lex_string(rq, rq->tbuf, rq->tbuf_len) != 0) {
+        /* an empty string cut after its opening quote: no tbuf yet */
+        if (llr_lex_string(rq, rq->tbuf ? rq->tbuf
+                                        : (const unsigned char *) "",
+                           rq->tbuf_len)
+            != 0)
+        {
             return;
         }
 
