@@ -30,7 +30,7 @@
  * tokenized (its head and tail).  So at most LLR_CLS_CTX_BUDGET + 2 *
  * (LLR_CLS_HEAD + LLR_CLS_TAIL) bytes are tokenized per request.
  */
-#define LLR_CLS_CTX_BUDGET 4096
+#define LLR_CLS_CTX_BUDGET 1024
 #define LLR_CLS_HDR        64
 
 #define LLR_CLS_NOMARK     ((size_t) -2)

@@ -2,7 +2,6 @@
  * ngx_llm_route_module: policy selection.
  */
 
-#include <stdio.h>
 #include <string.h>
 
 #include "llr_cost.h"
@@ -17,7 +16,17 @@ typedef struct {
 
 
 static void llr_sort(llr_rank_t *r, size_t n, int by_cost);
+/* the reason line: strings appended, cut to fit, always NUL-terminated */
+typedef struct {
+    char    *buf;
+    size_t   size;
+    size_t   len;
+} llr_line_t;
+
+
 static void llr_fmt_q(char *buf, size_t size, uint64_t v, uint64_t one);
+static void llr_cat(llr_line_t *l, const char *s);
+static void llr_cat_uint(llr_line_t *l, uint64_t v);
 
 
 uint32_t
@@ -97,6 +106,7 @@ llr_select(const llr_select_in_t *in, llr_select_out_t *out,
     llr_rank_t         qual[LLR_SELECT_MAX], rest[LLR_SELECT_MAX];
     const llr_cand_t  *c;
     char               cs[32], ss[32], dd[16], rq[16], qq[16];
+    llr_line_t         line;
     const char        *task;
 
     memset(out, 0, sizeof(llr_select_out_t));
@@ -193,10 +203,19 @@ llr_select(const llr_select_in_t *in, llr_select_out_t *out,
 
     if (out->nfallback == 0) {
         if (reason && reason_size) {
-            snprintf(reason, reason_size,
-                     "task=%s difficulty=%s required=%s "
-                     "no usable candidate fits %llu tokens",
-                     task, dd, rq, (unsigned long long) need);
+            line.buf = reason;
+            line.size = reason_size;
+            line.len = 0;
+
+            llr_cat(&line, "task=");
+            llr_cat(&line, task);
+            llr_cat(&line, " difficulty=");
+            llr_cat(&line, dd);
+            llr_cat(&line, " required=");
+            llr_cat(&line, rq);
+            llr_cat(&line, " no usable candidate fits ");
+            llr_cat_uint(&line, need);
+            llr_cat(&line, " tokens");
         }
 
         return -1;
@@ -218,22 +237,36 @@ llr_select(const llr_select_in_t *in, llr_select_out_t *out,
                               out->est_cost_max - out->est_cost, 6);
         llr_fmt_q(qq, sizeof(qq), q, LLR_Q_ONE);
 
+        line.buf = reason;
+        line.size = reason_size;
+        line.len = 0;
+
+        llr_cat(&line, "task=");
+        llr_cat(&line, task);
+        llr_cat(&line, " difficulty=");
+        llr_cat(&line, dd);
+        llr_cat(&line, " required=");
+        llr_cat(&line, rq);
+        llr_cat(&line, " chose=");
+        llr_cat(&line, in->cands[out->chosen].name);
+
         if (nq) {
-            snprintf(reason, reason_size,
-                     "task=%s difficulty=%s required=%s chose=%s "
-                     "(cheapest of %u meeting %s) est_cost=$%s "
-                     "est_saving=$%s",
-                     task, dd, rq, in->cands[out->chosen].name,
-                     (unsigned) nq, rq, cs, ss);
+            llr_cat(&line, " (cheapest of ");
+            llr_cat_uint(&line, nq);
+            llr_cat(&line, " meeting ");
+            llr_cat(&line, rq);
 
         } else {
-            snprintf(reason, reason_size,
-                     "task=%s difficulty=%s required=%s chose=%s "
-                     "(none met %s, best quality %s) est_cost=$%s "
-                     "est_saving=$%s",
-                     task, dd, rq, in->cands[out->chosen].name,
-                     rq, qq, cs, ss);
+            llr_cat(&line, " (none met ");
+            llr_cat(&line, rq);
+            llr_cat(&line, ", best quality ");
+            llr_cat(&line, qq);
         }
+
+        llr_cat(&line, ") est_cost=$");
+        llr_cat(&line, cs);
+        llr_cat(&line, " est_saving=$");
+        llr_cat(&line, ss);
     }
 
     return 0;
@@ -242,22 +275,74 @@ llr_select(const llr_select_in_t *in, llr_select_out_t *out,
 
 /*
  * v / one with 4 decimals, rounded half up, trailing zeros dropped
- * down to 2 decimals: "0.75", "0.825", "0.7515"
+ * down to 2 decimals: "0.75", "0.825", "0.7515" (no snprintf: it costs
+ * more than the whole selection)
  */
 static void
 llr_fmt_q(char *buf, size_t size, uint64_t v, uint64_t one)
 {
-    int       len;
-    uint64_t  r;
+    char      tmp[32];
+    size_t    n, len;
+    uint64_t  r, units, frac;
 
     r = (v * 10000 + one / 2) / one;
+    units = r / 10000;
+    frac = r % 10000;
 
-    len = snprintf(buf, size, "%llu.%04llu", (unsigned long long) (r / 10000),
-                   (unsigned long long) (r % 10000));
+    n = 0;
+    do {
+        tmp[n++] = (char) ('0' + units % 10);
+        units /= 10;
+    } while (units);
 
-    while (len > 0 && (size_t) len < size && buf[len - 1] == '0'
-           && buf[len - 3] != '.')
-    {
-        buf[--len] = '\0';
+    if (n + 6 > size) {
+        buf[0] = '\0';
+        return;
     }
+
+    len = 0;
+    while (n) {
+        buf[len++] = tmp[--n];
+    }
+
+    buf[len++] = '.';
+    buf[len++] = (char) ('0' + frac / 1000);
+    buf[len++] = (char) ('0' + frac / 100 % 10);
+    buf[len++] = (char) ('0' + frac / 10 % 10);
+    buf[len++] = (char) ('0' + frac % 10);
+
+    while (buf[len - 1] == '0' && buf[len - 3] != '.') {
+        len--;
+    }
+
+    buf[len] = '\0';
+}
+
+
+static void
+llr_cat(llr_line_t *l, const char *s)
+{
+    while (*s && l->len + 1 < l->size) {
+        l->buf[l->len++] = *s++;
+    }
+
+    l->buf[l->len] = '\0';
+}
+
+
+static void
+llr_cat_uint(llr_line_t *l, uint64_t v)
+{
+    char    tmp[24];
+    size_t  n;
+
+    n = sizeof(tmp) - 1;
+    tmp[n] = '\0';
+
+    do {
+        tmp[--n] = (char) ('0' + v % 10);
+        v /= 10;
+    } while (v);
+
+    llr_cat(l, tmp + n);
 }

@@ -414,7 +414,7 @@ main(void)
         const char  *code = "Write a Python function that parses a CSV "
                             "file and returns a list of dicts.";
 
-        /* 30 messages: past the budget (4096 bytes, 160 per message) */
+        /* 30 messages: past the budget (1024 bytes, 160 per message) */
         f1 = conversation(m, 30, fill, 0, code, &r1);
         f2 = conversation(m, 30, fill, 1, code, &r2);
         ok(!same(&r1, &r2), "within the budget, context text counts");
@@ -435,7 +435,7 @@ main(void)
         f3 = conversation(m, 60, fill, 0, code, &r2);
         ok(f1 == f3, "the same work for 60 and 5000 messages (%.0f "
            "features)", f1);
-        ok(f1 <= 2 * (4096 + 4 * 160), "hashed features bounded: %.0f",
+        ok(f1 <= 2 * (1024 + 4 * 160), "hashed features bounded: %.0f",
            f1);
 
 

@@ -211,5 +211,27 @@ main(void)
     rc = llr_select(&in, &out, reason, 10);
     is_int(strlen(reason), 9, "reason truncated to its buffer");
 
+    /* 4 decimals when they matter; the reason when nothing fits */
+    init_in(&in);
+    in.task_name = "math";
+    in.difficulty = 0.01;
+    llr_select(&in, &out, reason, sizeof(reason));
+    ok(strstr(reason, "difficulty=0.01 required=0.7515 ") != NULL,
+       "4 decimals: %s", reason);
+
+    init_in(&in);
+    in.task_name = "general";
+    in.difficulty = 0.5;
+    llr_select(&in, &out, reason, sizeof(reason));
+    ok(strstr(reason, "difficulty=0.50 required=0.825 ") != NULL,
+       "3 decimals: %s", reason);
+
+    init_in(&in);
+    in.prompt_tokens = 2000000;
+    rc = llr_select(&in, &out, reason, sizeof(reason));
+    is_int(rc, -1, "nothing fits: -1");
+    ok(strstr(reason, "no usable candidate fits 2000000 tokens") != NULL,
+       "nothing fits: %s", reason);
+
     done_testing();
 }
