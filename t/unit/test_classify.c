@@ -444,6 +444,10 @@ main(void)
             size_t  n = 1 << 20;
             char   *h1 = malloc(n + 1), *h2 = malloc(n + 1);
 
+            if (h1 == NULL || h2 == NULL) {
+                abort();
+            }
+
             memset(h1, ' ', n);
             memset(h2, ' ', n);
             memset(h1 + 200, 'x', n - 400);
