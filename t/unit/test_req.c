@@ -696,6 +696,45 @@ test_json_errors(void)
            LLR_REQ_OK, "trailing whitespace is fine");
     res_free(&r);
 
+    /* RFC 8259 white space is these four only (yajl also took \v, \f) */
+    is_int(run(LLR_EP_CHAT, "{\"model\":\"m\",\v" MSG1 "}", &r),
+           LLR_REQ_ERR_JSON, "vertical tab is not white space");
+    res_free(&r);
+    is_int(run(LLR_EP_CHAT, "\f{\"model\":\"m\"," MSG1 "}", &r),
+           LLR_REQ_ERR_JSON, "form feed is not white space");
+    res_free(&r);
+
+    /* an unfinished token after the value (yajl let it pass) */
+    is_int(run(LLR_EP_CHAT, "{\"model\":\"m\"," MSG1 "} \"", &r),
+           LLR_REQ_ERR_JSON, "an open string after the value");
+    ok(has(r.msg, "trailing garbage"), "open string after the value: "
+       "message (%s)", r.msg);
+    res_free(&r);
+    is_int(run(LLR_EP_CHAT, "{\"model\":\"m\"," MSG1 "}tru", &r),
+           LLR_REQ_ERR_JSON, "a literal's start after the value");
+    res_free(&r);
+
+    /* numbers the grammar refuses, also when the body ends in them */
+    is_int(run(LLR_EP_ANY, "{\"model\":\"m\",\"n\":-}", &r),
+           LLR_REQ_ERR_JSON, "minus without digits");
+    ok(has(r.msg, "after the minus sign"), "minus: message (%s)", r.msg);
+    res_free(&r);
+    is_int(run(LLR_EP_ANY, "{\"model\":\"m\",\"n\":1.}", &r),
+           LLR_REQ_ERR_JSON, "no digit after the point");
+    res_free(&r);
+    is_int(run(LLR_EP_ANY, "{\"model\":\"m\",\"n\":1e+}", &r),
+           LLR_REQ_ERR_JSON, "no digit in the exponent");
+    res_free(&r);
+    is_int(run(LLR_EP_ANY, "{\"model\":\"m\",\"n\":01}", &r),
+           LLR_REQ_ERR_JSON, "a leading zero");
+    res_free(&r);
+    is_int(run(LLR_EP_ANY, "1e", &r), LLR_REQ_ERR_JSON,
+           "the body ends inside a number");
+    res_free(&r);
+    is_int(run(LLR_EP_ANY, "12", &r), LLR_REQ_ERR_TYPE,
+           "a number as the whole body: not an object");
+    res_free(&r);
+
     is_int(run(LLR_EP_CHAT, "{/* c */\"model\":\"m\"," MSG1 "}", &r),
            LLR_REQ_ERR_JSON, "comments refused");
     res_free(&r);
