@@ -204,10 +204,21 @@ llr_sse_feed(llr_sse_t *sse, const unsigned char *data, size_t len,
             /* fall through */
 
         case L_VALUE:
-            j = (size_t) (llr_sse_eol(data + i, data + len) - data);
+            if (sse->ev_mode == D_JSON
+                || (sse->ev_mode == D_NONE && c == '{'))
+            {
+                /* JSON data: the scanner finds the line end itself */
+                sse->ev_mode = D_JSON;
+                i = (size_t) (llr_json_feed_line(&sse->json, data + i,
+                                                 data + len)
+                              - data);
 
-            llr_sse_data(sse, data + i, j - i);
-            i = j;
+            } else {
+                j = (size_t) (llr_sse_eol(data + i, data + len) - data);
+
+                llr_sse_data(sse, data + i, j - i);
+                i = j;
+            }
 
             if (sse->holding
                 && (sse->json.v_choice_elems || sse->ev_mode == D_OTHER

@@ -224,12 +224,20 @@ static const char  *llr_lits[] = { "true", "false", "null" };
 
 static llr_inline const unsigned char *llr_json_find(const unsigned char *p,
     const unsigned char *end);
+static llr_inline const unsigned char *llr_json_find_l(
+    const unsigned char *p, const unsigned char *end);
+static llr_inline const unsigned char *llr_json_fast(llr_json_t *j,
+    const unsigned char *p, const unsigned char *end, int line);
+static llr_inline const unsigned char *llr_json_skip(const unsigned char *p,
+    const unsigned char *end, int line, uint64_t *count);
+static int llr_json_hex4(const unsigned char *p, uint32_t *cp);
 #ifdef __SSE2__
 static int llr_json_num16(const unsigned char *p);
 #endif
 static const unsigned char *llr_json_count(llr_json_t *j,
     const unsigned char *p, const unsigned char *end);
-static unsigned llr_json_key(const unsigned char *s, size_t len);
+static llr_inline unsigned llr_json_key(const unsigned char *s,
+    size_t len);
 static unsigned llr_json_value_start(llr_json_t *j, int c);
 static void llr_json_string_end(llr_json_t *j);
 static void llr_json_number_end(llr_json_t *j);
@@ -317,6 +325,9 @@ llr_json_feed(llr_json_t *j, const unsigned char *data, size_t len)
     const unsigned char  *p, *end, *q;
 
     /*
+     * At a token boundary llr_json_fast() takes the whole tokens that
+     * are here; it leaves the rest to the states below.
+     *
      * One state per byte, as in the old byte-at-a-time scanner, but the
      * common sequences (a key, its colon and value, a comma) jump from
      * one state to the next without going through the loop, and string
@@ -329,6 +340,16 @@ llr_json_feed(llr_json_t *j, const unsigned char *data, size_t len)
     end = data + len;
 
     while (p < end) {
+
+        if (j->state <= S_AFTER) {
+            /* at a token boundary: the common path first */
+            p = llr_json_fast(j, p, end, 0);
+
+            if (p == end) {
+                break;
+            }
+        }
+
         c = *p;
 
         switch (j->state) {
@@ -747,6 +768,514 @@ llr_json_feed(llr_json_t *j, const unsigned char *data, size_t len)
 }
 
 
+/*
+ * Feed one line of an SSE "data:" field: stops at the first '\r' or
+ * '\n' (not fed) and returns it, or end.  Same result as
+ * llr_json_feed() of the bytes up to there.
+ */
+const unsigned char *
+llr_json_feed_line(llr_json_t *j, const unsigned char *p,
+    const unsigned char *end)
+{
+    const unsigned char  *e;
+
+    if (j->state <= S_AFTER) {
+        p = llr_json_fast(j, p, end, 1);
+
+        if (p == end || *p == '\r' || *p == '\n') {
+            return p;
+        }
+    }
+
+    /* anything else: find the line end, then byte by byte */
+
+    e = p;
+
+    while (e < end && *e != '\r' && *e != '\n') {
+        e = llr_json_find_l(e, end);
+
+        if (e < end && (*e == '"' || *e == '\\')) {
+            e++;
+        }
+    }
+
+    (void) llr_json_feed(j, p, (size_t) (e - p));
+
+    return e;
+}
+
+
+#define llr_json_bail(st)                                                    \
+    do { j->state = (st); goto out; } while (0)
+
+/*
+ * skip whitespace; at end (or, line mode, at '\r' or '\n') stop in
+ * state st; c is the next byte
+ */
+#define llr_json_ws_skip(st)                                                 \
+    for ( ;; ) {                                                             \
+        if (p == end) {                                                      \
+            llr_json_bail(st);                                               \
+        }                                                                    \
+        c = *p;                                                              \
+        if (c > ' ' || !(c == ' ' || c == '\t'                               \
+                         || (!line && (c == '\n' || c == '\r'))))            \
+        {                                                                    \
+            break;                                                           \
+        }                                                                    \
+        p++;                                                                 \
+    }
+
+
+/*
+ * The common path, from a token boundary (states S_VAL .. S_AFTER):
+ * whole tokens that lie in [p, end) with their state kept in locals;
+ * values nobody wants are skipped without their per-byte states.  It
+ * stops at a token that is not all here, or is unusual (an escape in a
+ * key or a captured string, a wanted number, a nesting error, not JSON,
+ * in line mode a '\r' or '\n'), with j->state what llr_json_feed()
+ * would have at that byte, and returns that byte; the byte-at-a-time
+ * states take it from there.
+ */
+static llr_inline const unsigned char *
+llr_json_fast(llr_json_t *j, const unsigned char *p, const unsigned char *end,
+    int line)
+{
+    int                   c, st;
+    unsigned              depth, node;
+    uint64_t              n;
+    llr_json_frame_t     *f;
+    const unsigned char  *q;
+
+    depth = j->depth;
+    f = depth ? &j->frames[depth - 1] : NULL;
+
+    switch (j->state) {
+    case S_VAL:
+        goto val;
+    case S_VAL_OR_END:
+        goto val_or_end;
+    case S_KEY_OR_END:
+        goto key_or_end;
+    case S_KEY:
+        goto key;
+    case S_COLON:
+        goto colon;
+    default: /* S_AFTER */
+        goto after;
+    }
+
+val_or_end:
+
+    llr_json_ws_skip(S_VAL_OR_END);
+
+    if (c == ']') {
+        depth--;
+        p++;
+        goto value_end;
+    }
+
+    goto value;
+
+val:
+
+    llr_json_ws_skip(S_VAL);
+
+value:
+
+    node = depth ? f->vnode : P_ROOT;
+
+    if (c == '"') {
+        if (!line && (node == P_NONE
+                      || (depth && (node == P_COUNT || node == P_TOP_DELTA))))
+        {
+            /*
+             * a string only counted (or skipped): as the byte states do
+             * it; one not all here goes on in S_STR
+             */
+            j->role = (node == P_NONE) ? R_NONE : R_COUNT;
+            j->str_count = 0;
+            j->uhi = 0;
+            q = llr_json_count(j, p + 1, end);
+
+            if (q == end || *q != '"') {
+                p = q;
+                llr_json_bail(S_STR);
+            }
+
+            n = j->str_count;
+            p = q + 1;
+
+            if (n && node != P_NONE) {
+                j->res->content_bytes = llr_add_sat(j->res->content_bytes,
+                                                    n);
+                j->v_content = 1;
+            }
+
+            goto value_end;
+        }
+
+        if (node == P_NONE) {
+            q = llr_json_skip(p + 1, end, line, NULL);
+
+            if (q == NULL) {
+                llr_json_bail(S_VAL);
+            }
+
+            p = q + 1;
+            goto value_end;
+        }
+
+        if (depth && (node == P_COUNT || node == P_TOP_DELTA)) {
+            q = llr_json_skip(p + 1, end, line, &n);
+
+            if (q == NULL) {
+                llr_json_bail(S_VAL);
+            }
+
+        } else {
+            q = line ? llr_json_find_l(p + 1, end) : llr_json_find(p + 1, end);
+
+            if (q == end || *q != '"') {
+                llr_json_bail(S_VAL);
+            }
+
+            n = (uint64_t) (q - p - 1);
+        }
+
+        if (depth && (node == P_COUNT || node == P_TOP_DELTA)) {
+            /* generated text: what llr_json_string_end() does */
+            if (n) {
+                j->res->content_bytes = llr_add_sat(j->res->content_bytes,
+                                                    n);
+                j->v_content = 1;
+            }
+
+            p = q + 1;
+            goto value_end;
+        }
+
+        if (node == P_MODEL) {
+            /* as captured (truncated to cap), then copied */
+            llr_copy(j->res->model, sizeof(j->res->model),
+                     (const char *) p + 1,
+                     n < sizeof(j->cap) - 1 ? (size_t) n
+                                            : sizeof(j->cap) - 1);
+            j->res->has_model = 1;
+            p = q + 1;
+            goto value_end;
+        }
+
+        j->depth = (uint16_t) depth;
+        (void) llr_json_value_start(j, c);
+        j->str_count = n;
+
+        if (j->role != R_COUNT && j->role != R_NONE) {
+            llr_json_cap(j, p + 1, (size_t) n);
+        }
+
+        llr_json_string_end(j);
+        p = q + 1;
+        goto value_end;
+    }
+
+    if (c == '{' || c == '[') {
+        if (depth >= LLR_JSON_MAX_DEPTH) {
+            llr_json_bail(S_VAL);
+        }
+
+        /* what llr_json_value_start() does for a container */
+
+        if (depth == 0) {
+            node = P_ROOT;
+
+        } else if (node == P_C_E) {
+            j->v_choice_elems++;
+
+        } else if (node != P_NONE) {
+            j->depth = (uint16_t) depth;
+            node = llr_json_value_start(j, c);
+        }
+
+        f = &j->frames[depth++];
+        f->node = (uint8_t) node;
+        p++;
+
+        if (c == '[') {
+            f->arr = 1;
+            f->vnode = (uint8_t) llr_json_step(node, K_ELEM);
+            goto val_or_end;
+        }
+
+        f->arr = 0;
+        f->vnode = P_NONE;
+        goto key_or_end;
+    }
+
+    if (c == '-' || (c >= '0' && c <= '9')) {
+        if (node != P_NONE) {
+            llr_json_bail(S_VAL);
+        }
+
+        q = p + 1;
+
+        while (q < end && llr_json_numch[*q]) {
+            q++;
+        }
+
+        if (q == end) {
+            llr_json_bail(S_VAL);
+        }
+
+        p = q;
+        goto value_end;
+    }
+
+    switch (c) {
+    case 't':
+        if (end - p >= 4 && memcmp(p, "true", 4) == 0) {
+            p += 4;
+            goto value_end;
+        }
+        break;
+    case 'f':
+        if (end - p >= 5 && memcmp(p, "false", 5) == 0) {
+            p += 5;
+            goto value_end;
+        }
+        break;
+    case 'n':
+        if (end - p >= 4 && memcmp(p, "null", 4) == 0) {
+            p += 4;
+            goto value_end;
+        }
+        break;
+    }
+
+    llr_json_bail(S_VAL);
+
+value_end:
+
+    if (depth == 0) {
+        j->v_complete = 1;
+        llr_json_bail(S_END);
+    }
+
+    f = &j->frames[depth - 1];
+
+after:
+
+    llr_json_ws_skip(S_AFTER);
+
+    if (c == ',') {
+        p++;
+
+        if (f->arr) {
+            goto val;
+        }
+
+        goto key;
+    }
+
+    if (c == (f->arr ? ']' : '}')) {
+        depth--;
+        p++;
+        goto value_end;
+    }
+
+    llr_json_bail(S_AFTER);
+
+key_or_end:
+
+    llr_json_ws_skip(S_KEY_OR_END);
+
+    if (c == '}') {
+        depth--;
+        p++;
+        goto value_end;
+    }
+
+    st = S_KEY_OR_END;
+    goto key_name;
+
+key:
+
+    llr_json_ws_skip(S_KEY);
+    st = S_KEY;
+
+key_name:
+
+    if (c != '"') {
+        llr_json_bail(st);
+    }
+
+    q = line ? llr_json_find_l(p + 1, end) : llr_json_find(p + 1, end);
+
+    if (q == end || *q != '"') {
+        llr_json_bail(st);
+    }
+
+    f->vnode = (f->node == P_NONE)
+               ? P_NONE
+               : (uint8_t) llr_json_step(f->node,
+                                 llr_json_key(p + 1, (size_t) (q - p - 1)));
+    p = q + 1;
+
+colon:
+
+    llr_json_ws_skip(S_COLON);
+
+    if (c != ':') {
+        llr_json_bail(S_COLON);
+    }
+
+    p++;
+    goto val;
+
+out:
+
+    j->depth = (uint16_t) depth;
+
+    return p;
+}
+
+
+/*
+ * The body of a string at p, all here, escapes included: returns its
+ * closing '"', or NULL if it is not all in [p, end) (in line mode:
+ * before a '\r' or '\n'), or has a bad escape.  With count, *count is
+ * the number of its decoded bytes as the per-byte states count them.
+ */
+static llr_inline const unsigned char *
+llr_json_skip(const unsigned char *p, const unsigned char *end, int line,
+    uint64_t *count)
+{
+    uint32_t              cp;
+    uint64_t              less;
+    const unsigned char  *start, *hi;
+
+    start = p;
+    less = 0;
+    hi = NULL;
+
+    for ( ;; ) {
+        p = line ? llr_json_find_l(p, end) : llr_json_find(p, end);
+
+        if (p == end) {
+            return NULL;
+        }
+
+        if (*p == '"') {
+            break;
+        }
+
+        if (*p != '\\' || end - p < 2) {
+            return NULL;
+        }
+
+        if (llr_json_esc1[p[1]]) {
+            p += 2;
+            less++;
+            continue;
+        }
+
+        if (p[1] != 'u' || end - p < 6 || llr_json_hex4(p + 2, &cp) != 0) {
+            return NULL;
+        }
+
+        /* \uXXXX, 6 bytes, counted as the per-byte states count it */
+
+        if (cp >= 0xd800 && cp <= 0xdbff) {
+            less += 2;                  /* a pair is 4 bytes */
+            p += 6;
+            hi = p;
+            continue;
+        }
+
+        if (cp >= 0xdc00 && cp <= 0xdfff) {
+            less += (p == hi) ? 6 : 3;  /* counted with its high half */
+
+        } else {
+            less += (cp < 0x80) ? 5 : (cp < 0x800) ? 4 : 3;
+        }
+
+        p += 6;
+    }
+
+    if (count) {
+        *count = (uint64_t) (p - start) - less;
+    }
+
+    return p;
+}
+
+
+static int
+llr_json_hex4(const unsigned char *p, uint32_t *cp)
+{
+    int       i, c;
+    uint32_t  v;
+
+    v = 0;
+
+    for (i = 0; i < 4; i++) {
+        c = p[i];
+
+        if (c >= '0' && c <= '9') {
+            c -= '0';
+
+        } else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f') {
+            c = (c | 0x20) - 'a' + 10;
+
+        } else {
+            return -1;
+        }
+
+        v = (v << 4) | (uint32_t) c;
+    }
+
+    *cp = v;
+
+    return 0;
+}
+
+
+/* the first '"', '\\', '\r' or '\n' in [p, end), or end */
+static llr_inline const unsigned char *
+llr_json_find_l(const unsigned char *p, const unsigned char *end)
+{
+#ifdef __SSE2__
+    int      m;
+    __m128i  v, quote, bslash, cr, lf;
+
+    quote = _mm_set1_epi8('"');
+    bslash = _mm_set1_epi8('\\');
+    cr = _mm_set1_epi8('\r');
+    lf = _mm_set1_epi8('\n');
+
+    while (end - p >= 16) {
+        v = _mm_loadu_si128((const __m128i *) p);
+        m = _mm_movemask_epi8(
+                _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote),
+                                          _mm_cmpeq_epi8(v, bslash)),
+                             _mm_or_si128(_mm_cmpeq_epi8(v, cr),
+                                          _mm_cmpeq_epi8(v, lf))));
+        if (m) {
+            return p + __builtin_ctz((unsigned) m);
+        }
+
+        p += 16;
+    }
+#endif
+
+    while (p < end && *p != '"' && *p != '\\' && *p != '\r' && *p != '\n') {
+        p++;
+    }
+
+    return p;
+}
+
+
 /* the first '"' or '\\' in [p, end), or end */
 static llr_inline const unsigned char *
 llr_json_find(const unsigned char *p, const unsigned char *end)
@@ -878,93 +1407,296 @@ done:
 }
 
 
-#define llr_key_is(s, len, lit)                                              \
-    ((len) == sizeof(lit) - 1 && memcmp(s, lit, sizeof(lit) - 1) == 0)
+static llr_inline uint64_t
+llr_load64(const void *p)
+{
+    uint64_t  v;
 
-/* the id of a key we care about, K_UNKNOWN for any other */
-static unsigned
+    memcpy(&v, p, 8);
+    return v;
+}
+
+
+static llr_inline uint32_t
+llr_load32(const void *p)
+{
+    uint32_t  v;
+
+    memcpy(&v, p, 4);
+    return v;
+}
+
+
+/*
+ * The id of a key we care about, K_UNKNOWN for any other: by length,
+ * then word compares (the last word overlapping; the words of the
+ * literals are constants).
+ */
+static llr_inline unsigned
 llr_json_key(const unsigned char *s, size_t len)
 {
+    uint32_t  w4;
+    uint64_t  w;
+
     if (len < 4 || len > 25) {
         return K_UNKNOWN;
     }
 
-    switch (s[0]) {
+    if (len < 8) {
+        w4 = llr_load32(s);
 
-    case 'a':
-        return llr_key_is(s, len, "arguments") ? K_ARGUMENTS : K_UNKNOWN;
+        switch (len) {
 
-    case 'c':
-        return llr_key_is(s, len, "choices") ? K_CHOICES
-               : llr_key_is(s, len, "content") ? K_CONTENT
-               : llr_key_is(s, len, "code") ? K_CODE
-               : llr_key_is(s, len, "completion_tokens")
-                 ? K_COMPLETION_TOKENS
-               : llr_key_is(s, len, "cached_tokens") ? K_CACHED_TOKENS
-               : llr_key_is(s, len, "completion_tokens_details")
-                 ? K_COMPLETION_DETAILS
-               : K_UNKNOWN;
+        case 4:
+            if (w4 == llr_load32("code")) {
+                return K_CODE;
+            }
 
-    case 'd':
-        return llr_key_is(s, len, "delta") ? K_DELTA : K_UNKNOWN;
+            if (w4 == llr_load32("text")) {
+                return K_TEXT;
+            }
 
-    case 'e':
-        return llr_key_is(s, len, "error") ? K_ERROR : K_UNKNOWN;
+            if (w4 == llr_load32("type")) {
+                return K_TYPE;
+            }
 
-    case 'f':
-        return llr_key_is(s, len, "finish_reason") ? K_FINISH_REASON
-               : llr_key_is(s, len, "function") ? K_FUNCTION
-               : llr_key_is(s, len, "function_call") ? K_FUNCTION_CALL
-               : K_UNKNOWN;
+            break;
 
-    case 'i':
-        return llr_key_is(s, len, "input_tokens") ? K_INPUT_TOKENS
-               : llr_key_is(s, len, "input_tokens_details")
-                 ? K_INPUT_DETAILS
-               : llr_key_is(s, len, "incomplete_details")
-                 ? K_INCOMPLETE_DETAILS
-               : K_UNKNOWN;
+        case 5:
+            if (w4 == llr_load32("delt")
+                && llr_load32(s + 1) == llr_load32("elta"))
+            {
+                return K_DELTA;
+            }
 
-    case 'm':
-        return llr_key_is(s, len, "model") ? K_MODEL
-               : llr_key_is(s, len, "message") ? K_MESSAGE
-               : K_UNKNOWN;
+            if (w4 == llr_load32("erro")
+                && llr_load32(s + 1) == llr_load32("rror"))
+            {
+                return K_ERROR;
+            }
 
-    case 'o':
-        return llr_key_is(s, len, "output") ? K_OUTPUT
-               : llr_key_is(s, len, "output_tokens") ? K_OUTPUT_TOKENS
-               : llr_key_is(s, len, "output_tokens_details")
-                 ? K_OUTPUT_DETAILS
-               : K_UNKNOWN;
+            if (w4 == llr_load32("mode")
+                && llr_load32(s + 1) == llr_load32("odel"))
+            {
+                return K_MODEL;
+            }
 
-    case 'p':
-        return llr_key_is(s, len, "prompt_tokens") ? K_PROMPT_TOKENS
-               : llr_key_is(s, len, "prompt_tokens_details")
-                 ? K_PROMPT_DETAILS
-               : K_UNKNOWN;
+            if (w4 == llr_load32("usag")
+                && llr_load32(s + 1) == llr_load32("sage"))
+            {
+                return K_USAGE;
+            }
 
-    case 'r':
-        return llr_key_is(s, len, "response") ? K_RESPONSE
-               : llr_key_is(s, len, "reason") ? K_REASON
-               : llr_key_is(s, len, "refusal") ? K_REFUSAL
-               : llr_key_is(s, len, "reasoning_content")
-                 ? K_REASONING_CONTENT
-               : llr_key_is(s, len, "reasoning_tokens")
-                 ? K_REASONING_TOKENS
-               : K_UNKNOWN;
+            break;
 
-    case 's':
-        return llr_key_is(s, len, "status") ? K_STATUS : K_UNKNOWN;
+        case 6:
+            if (w4 == llr_load32("outp")
+                && llr_load32(s + 2) == llr_load32("tput"))
+            {
+                return K_OUTPUT;
+            }
 
-    case 't':
-        return llr_key_is(s, len, "text") ? K_TEXT
-               : llr_key_is(s, len, "type") ? K_TYPE
-               : llr_key_is(s, len, "tool_calls") ? K_TOOL_CALLS
-               : llr_key_is(s, len, "total_tokens") ? K_TOTAL_TOKENS
-               : K_UNKNOWN;
+            if (w4 == llr_load32("reas")
+                && llr_load32(s + 2) == llr_load32("ason"))
+            {
+                return K_REASON;
+            }
 
-    case 'u':
-        return llr_key_is(s, len, "usage") ? K_USAGE : K_UNKNOWN;
+            if (w4 == llr_load32("stat")
+                && llr_load32(s + 2) == llr_load32("atus"))
+            {
+                return K_STATUS;
+            }
+
+            break;
+
+        case 7:
+            if (w4 == llr_load32("choi")
+                && llr_load32(s + 3) == llr_load32("ices"))
+            {
+                return K_CHOICES;
+            }
+
+            if (w4 == llr_load32("cont")
+                && llr_load32(s + 3) == llr_load32("tent"))
+            {
+                return K_CONTENT;
+            }
+
+            if (w4 == llr_load32("mess")
+                && llr_load32(s + 3) == llr_load32("sage"))
+            {
+                return K_MESSAGE;
+            }
+
+            if (w4 == llr_load32("refu")
+                && llr_load32(s + 3) == llr_load32("usal"))
+            {
+                return K_REFUSAL;
+            }
+
+            break;
+        }
+
+        return K_UNKNOWN;
+    }
+
+    w = llr_load64(s);
+
+    switch (len) {
+
+    case 8:
+        if (w == llr_load64("function"))
+        {
+            return K_FUNCTION;
+        }
+
+        if (w == llr_load64("response"))
+        {
+            return K_RESPONSE;
+        }
+
+        break;
+
+    case 9:
+        if (w == llr_load64("argument")
+            && llr_load64(s + 1) == llr_load64("rguments"))
+        {
+            return K_ARGUMENTS;
+        }
+
+        break;
+
+    case 10:
+        if (w == llr_load64("tool_cal")
+            && llr_load64(s + 2) == llr_load64("ol_calls"))
+        {
+            return K_TOOL_CALLS;
+        }
+
+        break;
+
+    case 12:
+        if (w == llr_load64("input_to")
+            && llr_load64(s + 4) == llr_load64("t_tokens"))
+        {
+            return K_INPUT_TOKENS;
+        }
+
+        if (w == llr_load64("total_to")
+            && llr_load64(s + 4) == llr_load64("l_tokens"))
+        {
+            return K_TOTAL_TOKENS;
+        }
+
+        break;
+
+    case 13:
+        if (w == llr_load64("cached_t")
+            && llr_load64(s + 5) == llr_load64("d_tokens"))
+        {
+            return K_CACHED_TOKENS;
+        }
+
+        if (w == llr_load64("finish_r")
+            && llr_load64(s + 5) == llr_load64("h_reason"))
+        {
+            return K_FINISH_REASON;
+        }
+
+        if (w == llr_load64("function")
+            && llr_load64(s + 5) == llr_load64("ion_call"))
+        {
+            return K_FUNCTION_CALL;
+        }
+
+        if (w == llr_load64("output_t")
+            && llr_load64(s + 5) == llr_load64("t_tokens"))
+        {
+            return K_OUTPUT_TOKENS;
+        }
+
+        if (w == llr_load64("prompt_t")
+            && llr_load64(s + 5) == llr_load64("t_tokens"))
+        {
+            return K_PROMPT_TOKENS;
+        }
+
+        break;
+
+    case 16:
+        if (w == llr_load64("reasonin")
+            && llr_load64(s + 8) == llr_load64("g_tokens"))
+        {
+            return K_REASONING_TOKENS;
+        }
+
+        break;
+
+    case 17:
+        if (w == llr_load64("completi")
+            && llr_load64(s + 8) == llr_load64("on_token")
+            && llr_load64(s + 9) == llr_load64("n_tokens"))
+        {
+            return K_COMPLETION_TOKENS;
+        }
+
+        if (w == llr_load64("reasonin")
+            && llr_load64(s + 8) == llr_load64("g_conten")
+            && llr_load64(s + 9) == llr_load64("_content"))
+        {
+            return K_REASONING_CONTENT;
+        }
+
+        break;
+
+    case 18:
+        if (w == llr_load64("incomple")
+            && llr_load64(s + 8) == llr_load64("te_detai")
+            && llr_load64(s + 10) == llr_load64("_details"))
+        {
+            return K_INCOMPLETE_DETAILS;
+        }
+
+        break;
+
+    case 20:
+        if (w == llr_load64("input_to")
+            && llr_load64(s + 8) == llr_load64("kens_det")
+            && llr_load64(s + 12) == llr_load64("_details"))
+        {
+            return K_INPUT_DETAILS;
+        }
+
+        break;
+
+    case 21:
+        if (w == llr_load64("output_t")
+            && llr_load64(s + 8) == llr_load64("okens_de")
+            && llr_load64(s + 13) == llr_load64("_details"))
+        {
+            return K_OUTPUT_DETAILS;
+        }
+
+        if (w == llr_load64("prompt_t")
+            && llr_load64(s + 8) == llr_load64("okens_de")
+            && llr_load64(s + 13) == llr_load64("_details"))
+        {
+            return K_PROMPT_DETAILS;
+        }
+
+        break;
+
+    case 25:
+        if (w == llr_load64("completi")
+            && llr_load64(s + 8) == llr_load64("on_token")
+            && llr_load64(s + 16) == llr_load64("s_detail")
+            && llr_load64(s + 17) == llr_load64("_details"))
+        {
+            return K_COMPLETION_DETAILS;
+        }
+
+        break;
     }
 
     return K_UNKNOWN;

@@ -145,6 +145,15 @@ void llr_json_reset(llr_json_t *j);
  */
 int llr_json_feed(llr_json_t *j, const unsigned char *data, size_t len);
 
+/*
+ * Feed the bytes of [data, end) up to the first '\r' or '\n' (one line
+ * of an SSE "data:" field) and return that line end (or end).  The
+ * same as llr_json_feed() of those bytes (test res->json_error or
+ * v_bad for an error), without a separate search for the line end.
+ */
+const unsigned char *llr_json_feed_line(llr_json_t *j,
+    const unsigned char *data, const unsigned char *end);
+
 
 /*
  * Non-streamed response bodies: the usage extractor.  Embed it in the

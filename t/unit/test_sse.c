@@ -474,6 +474,112 @@ test_line_lengths(void)
 }
 
 
+/*
+ * JSON data lines scanned up to their line end by the JSON scanner
+ * itself (llr_json_feed_line): a line end in every kind of token (the
+ * data is joined with "\n" and goes on), each line end, every split.
+ */
+static void
+test_json_lines(void)
+{
+    int          i, e, bad;
+    char         s[1024];
+    size_t       n, k;
+    run_t        ref, r;
+
+    static const char  *eols[] = { "\n", "\r\n", "\r" };
+
+    static const struct {
+        const char  *data;
+        uint64_t     content;    /* content bytes */
+        uint64_t     prompt;
+        int          json;       /* a JSON event */
+    } cases[] = {
+        /* a line end inside a counted string: "a\nb" */
+        { "{\"choices\":[{\"delta\":{\"content\":\"a@data: b\"}}]}",
+          3, 0, 1 },
+        /* inside a skipped string, a key, between tokens */
+        { "{\"id\":\"x@data:y\",\"us@data:age\":{\"prompt_tokens\":2}}",
+          0, 0, 1 },
+        { "{\"usage\":@data:{\"prompt_tokens\"@data: :3}}", 0, 3, 1 },
+        /* inside a number, a literal */
+        { "{\"usage\":{\"prompt_tokens\":1@data:2}}", 0, 1, 0 },
+        { "{\"usage\":nu@data:ll}", 0, 0, 0 },
+        { "{\"usage\":{\"prompt_tokens\":12}@data:}", 0, 12, 1 },
+        /* escapes and \u near the line end, a captured string */
+        { "{\"model\":\"m\\u00e9\",\"choices\":[{\"delta\":{\"content\":"
+          "\"\\ud83d\\ude00\\n\"}}],\"x\":\"\\u0041\"}", 5, 0, 1 },
+        { "{\"choices\":[{\"delta\":{\"content\":\"\\u00@data:41\"}}]}",
+          0, 0, 0 },
+        /* junk after the value, and a line with only the value's end */
+        { "{\"usage\":{\"prompt_tokens\":5}} x", 0, 5, 0 },
+        { "{\"usage\":{\"prompt_tokens\":6}@data:}  ", 0, 6, 1 },
+        /* data:{ without the space, deep and empty containers */
+        { "{\"a\":[[[{}]],[]],\"choices\":[{\"text\":\"abc\"}]}", 3, 0, 1 }
+    };
+
+    bad = 0;
+
+    for (e = 0; e < 3; e++) {
+        for (i = 0; i < (int) (sizeof(cases) / sizeof(cases[0])); i++) {
+            const char  *d;
+
+            n = (size_t) sprintf(s, "data: ");
+
+            for (d = cases[i].data; *d; d++) {
+                if (*d == '@') {
+                    n += (size_t) sprintf(s + n, "%s", eols[e]);
+
+                } else {
+                    s[n++] = *d;
+                }
+            }
+
+            n += (size_t) sprintf(s + n, "%s%sdata: [DONE]%s%s", eols[e],
+                                  eols[e], eols[e], eols[e]);
+
+            run(&ref, s, n, 0, 0, 0, 0);
+
+            if (ref.sse.res.content_bytes != cases[i].content
+                || ref.sse.res.prompt_tokens != cases[i].prompt
+                || ref.sse.json_events != (uint64_t) cases[i].json
+                || ref.sse.events != 2 || !ref.sse.done)
+            {
+                printf("# case %d eol %d: content %llu prompt %llu "
+                       "json %llu\n", i, e,
+                       (unsigned long long) ref.sse.res.content_bytes,
+                       (unsigned long long) ref.sse.res.prompt_tokens,
+                       (unsigned long long) ref.sse.json_events);
+                bad++;
+            }
+
+            for (k = 1; k < n; k++) {
+                run(&r, s, n, 0, 0, 1, k);
+
+                if (!same(&ref, &r, s, n)) {
+                    printf("# case %d eol %d split at %zu\n", i, e, k);
+                    bad++;
+                }
+
+                done(&r);
+            }
+
+            run(&r, s, n, LLR_SSE_STRIP_USAGE, 0, 2, 1);
+
+            if (r.sse.stripped != 0 || r.out.len != n) {
+                printf("# case %d eol %d: stripped\n", i, e);
+                bad++;
+            }
+
+            done(&r);
+            done(&ref);
+        }
+    }
+
+    is_int(bad, 0, "line ends inside JSON tokens: results, every split");
+}
+
+
 int
 main(void)
 {
@@ -485,6 +591,7 @@ main(void)
     test_stream("CRLF", "\r\n");
     test_stream("CR", "\r");
     test_line_lengths();
+    test_json_lines();
 
     /* no trailing blank line at EOF */
     feed_str(&r, "data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\n\n"

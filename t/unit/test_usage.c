@@ -249,6 +249,140 @@ test_fast_paths(void)
 }
 
 
+/*
+ * The token fast path (llr_json_fast): values nobody wants skipped
+ * whole (strings with every escape, numbers, literals, containers),
+ * keys by length and word compares, container depth at the limit.
+ */
+static void
+test_token_path(void)
+{
+    int          k, i, bad;
+    char         s[1024], key[32];
+    size_t       n, kl;
+    llr_usage_t  u;
+
+    static const char  *keys[] = {
+        "usage", "completion_tokens_details", "reasoning_tokens"
+    };
+
+    /* skipped strings: every escape, \u pairs, lone halves */
+    n = (size_t) sprintf(s, "{\"id\":\"a\\\"b\\\\c\\/\\b\\f\\n\\r\\t"
+                         "\\u00e9\\ud83d\\ude00\\udc00\\ud800x\","
+                         "\"x\":[\"\\u0041\",{\"y\":\"\\\\\"}],"
+                         "\"model\":\"m\\u00e9\"}");
+    is_int(run(&u, s, n, 0), 0, "skipped strings with every escape");
+    is_str(u.res.model, "m\xc3\xa9", "model after them");
+    ok(same_everywhere(s), "skipped escapes: same at every split");
+
+    is_int(run(&u, "{\"id\":\"\\u00g0\"}", 15, 0), -1,
+           "bad \\u in a skipped string");
+    is_int(run(&u, "{\"id\":\"\\x\"}", 11, 0), -1,
+           "bad escape in a skipped string");
+    is_int(run(&u, "{\"id\":\"\\u00", 11, 0), -1,
+           "skipped string cut in its \\u");
+
+    /* counted strings: the same escapes, counted as the byte states do */
+    n = (size_t) sprintf(s, "{\"choices\":[{\"delta\":{\"content\":"
+                         "\"\\ud83d\\ude00\\ud83d\\ud83d\\ude00\\udc00"
+                         "\\ud800x\\u0041\\u00e9\\u20ac\\n\"}}]}");
+    is_int(run(&u, s, n, 0), 0, "counted \\u escapes");
+    /* 4, 4 + 4, 3, 4 + 1, 1, 2, 3, 1 */
+    is_int(u.res.content_bytes, 27, "pairs, lone halves, 1-3 bytes");
+    ok(same_everywhere(s), "counted \\u: same at every split");
+
+    /* skipped numbers and literals next to everything */
+    n = (size_t) sprintf(s, "{\"a\":-1.5e+3,\"b\":[0,1,2],\"c\":true,"
+                         "\"d\":false,\"e\":null,\"f\":{},\"g\":[],"
+                         "\"h\":[[],{}],\"usage\":{\"total_tokens\":3}}");
+    is_int(run(&u, s, n, 0), 0, "numbers, literals, empty containers");
+    is_int(u.res.total_tokens, 3, "usage after them");
+    ok(same_everywhere(s), "skipped values: same at every split");
+    is_int(run(&u, "{\"a\":1x}", 8, 0), -1, "a number then junk");
+    is_int(run(&u, "{\"a\":[1}", 8, 0), -1, "'}' closes an array");
+    is_int(run(&u, "{\"a\":{]}", 8, 0), -1, "']' closes an object");
+    is_int(run(&u, "{\"a\" 1}", 7, 0), -1, "no colon");
+    is_int(run(&u, "{\"a\":1,}", 8, 0), -1, "',' then '}'");
+    is_int(run(&u, "{\"a\":nulx}", 10, 0), -1, "nulx");
+
+    /* whitespace everywhere */
+    n = (size_t) sprintf(s, " {\r\n\t\"model\" \n:\t\"w\" , \"usage\" : "
+                         "{ \"prompt_tokens\" : 4 } , \"x\" : [ 1 , "
+                         "\"y\" ] } \n");
+    is_int(run(&u, s, n, 0), 0, "whitespace everywhere");
+    is_str(u.res.model, "w", "model");
+    is_int(u.res.prompt_tokens, 4, "prompt_tokens");
+    ok(same_everywhere(s), "whitespace: same at every split");
+
+    /* keys: each byte of each key changed, and one byte longer/shorter */
+    bad = 0;
+
+    for (k = 0; k < 3; k++) {
+        kl = strlen(keys[k]);
+
+        for (i = -2; i < (int) kl; i++) {
+            memcpy(key, keys[k], kl + 1);
+
+            if (i >= 0) {
+                key[i] ^= 0x20;
+
+            } else if (i == -1) {
+                key[kl - 1] = '\0';
+
+            } else {
+                key[kl] = 's';
+                key[kl + 1] = '\0';
+            }
+
+            n = (size_t) sprintf(s, "{\"%s\":{\"%s\":{\"%s\":7}}}",
+                                 k == 0 ? key : keys[0],
+                                 k == 1 ? key : keys[1],
+                                 k == 2 ? key : keys[2]);
+
+            if (run(&u, s, n, 0) != 0 || u.res.reasoning_tokens != 0) {
+                printf("# key %s taken\n", key);
+                bad++;
+            }
+        }
+    }
+
+    n = (size_t) sprintf(s, "{\"%s\":{\"%s\":{\"%s\":7}}}", keys[0], keys[1],
+                         keys[2]);
+    ok(run(&u, s, n, 0) == 0 && u.res.reasoning_tokens == 7,
+       "the exact keys are taken");
+    is_int(bad, 0, "keys with a byte changed, one byte more or less: not");
+
+    /* the model: long ones truncated as captured */
+    n = (size_t) sprintf(s, "{\"model\":\"%0300d\"}", 5);
+    is_int(run(&u, s, n, 0), 0, "300-byte model");
+    is_int(strlen(u.res.model), LLR_RESP_MODEL_LEN - 1, "truncated");
+    ok(same_everywhere(s), "long model: same at every split");
+
+    /* depth: LLR_JSON_MAX_DEPTH containers are fine, one more is not */
+    for (k = 0; k < 2; k++) {
+        n = 0;
+
+        for (i = 0; i < LLR_JSON_MAX_DEPTH + k; i++) {
+            s[n++] = (i & 1) ? '[' : '{';
+
+            if (!(i & 1)) {
+                n += (size_t) sprintf(s + n, "\"a\":");
+            }
+        }
+
+        for (i = LLR_JSON_MAX_DEPTH + k - 1; i >= 0; i--) {
+            s[n++] = (i & 1) ? ']' : '}';
+        }
+
+        s[n] = '\0';
+        is_int(run(&u, s, n, 0), k ? -1 : 0, "depth %d",
+               LLR_JSON_MAX_DEPTH + k);
+        ok(same_everywhere(s), "depth %d: same at every split",
+           LLR_JSON_MAX_DEPTH + k);
+    }
+}
+
+
 int
 main(void)
 {
@@ -348,6 +482,7 @@ main(void)
     }
 
     test_fast_paths();
+    test_token_path();
 
     /* finish reasons */
     is_int(llr_finish_reason("content_filter", 14),
