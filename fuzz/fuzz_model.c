@@ -4,7 +4,9 @@
  *
  * The first input byte picks the mode, the rest is used as:
  *   mode 0  a model file image, loaded as is (the checksum gates almost
- *           everything, so this mostly exercises the header checks);
+ *           everything, so this mostly exercises the header checks;
+ *           the seeds hold version 3 images and a version 2 one, which
+ *           is still read);
  *   mode 1  a model file image whose trailing 8-byte FNV-1a checksum is
  *           recomputed first, so corrupted bodies reach the decoder;
  *   mode 2  parameters: hash bits, task count and raw float bits are
@@ -13,7 +15,8 @@
  *           edited at input-chosen offsets, checksum fixed, and loaded;
  *   mode 3  as 2 without the edits.
  * Whatever loads is used to classify a few fixed prompts and the input
- * itself as message text.  Checks beyond "does not crash": a loaded
+ * itself as message text (which also drives the newline scan for the
+ * multiple-choice features of version 3).  Checks beyond "does not crash": a loaded
  * model has 2..16 tasks with non-empty names, the result's task is in
  * range and named, and the model's name lookups agree.  With
  * FUZZ_MODEL_STRICT=1 in the environment, a non-finite difficulty or
@@ -305,6 +308,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         "Write a Python function that reverses a linked list.",
         "What is 17 * 23? Show your steps: 17*20 = 340, 17*3 = 51.",
         "Prove that there are infinitely many primes.",
+        ("Which of these is NOT prime?\nA. 2\nB. I and II only\n"
+         "C) True, False\nD. Not wrong, Wrong"),
         "",
     };
 

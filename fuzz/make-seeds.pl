@@ -226,6 +226,37 @@ put('pattern', sprintf('%02d', $i++), $_) for
 
 # ---- model: mode byte + model file, or mode 2/3 + parameter bytes ---------
 
+sub fnv64 {
+    use integer;
+    my ($h, $p) = (0xcbf29ce484222325, 0x100000001b3);
+    for my $c (unpack 'C*', $_[0]) {
+        $h ^= $c;
+        $h *= $p;
+    }
+    return $h;
+}
+
+# a version 3 image rewritten as version 2 (see docs/classifier.md)
+sub to_v2 {
+    my ($img) = @_;
+    my $t = unpack('V', substr($img, 16, 4));
+    my ($nd, $nd2) = (80, 64);
+    my $a = 64 + 24 * $t + 4 * $t;
+    my $tw3 = ($a + 4 * $nd * $t + 4 * $nd + 4 * $nd * $t + 15) & ~15;
+    my $tw2 = ($a + 4 * $nd2 * $t + 4 * $nd2 + 4 * $nd2 * $t + 15) & ~15;
+    my $o = substr($img, 0, $a);
+    substr($o, 8, 4) = pack('V', 2);
+    substr($o, 20, 4) = pack('V', $nd2);
+    $o .= substr($img, $a, 4 * $nd2 * $t);
+    my $b = $a + 4 * $nd * $t;
+    $o .= substr($img, $b, 4 * $nd2);
+    $b += 4 * $nd;
+    $o .= substr($img, $b + 4 * $nd * $_, 4 * $nd2) for 0 .. $t - 1;
+    $o .= "\x00" x ($tw2 - length $o);
+    $o .= substr($img, $tw3, length($img) - 8 - $tw3);
+    return $o . pack('Q<', fnv64($o));
+}
+
 if (-x $train) {
     my $tmp = tempdir(CLEANUP => 1);
     open(my $t, '>', "$tmp/task.jsonl") or die;
@@ -271,6 +302,13 @@ EOF
     $bad = $img;
     substr($bad, 8, 4) = pack('V', 99);
     put('model', 'm1-version', "\x01" . $bad);
+    # version 2 files are still read (64 dense features): a version 2
+    # image made from this one, and this one labelled version 2
+    $bad = $img;
+    substr($bad, 8, 4) = pack('V', 2);
+    put('model', 'm1-version2-dense80', "\x01" . $bad);
+    put('model', 'm0-v2-small', "\x00" . to_v2($img));
+    put('model', 'm0-v2-truncated-1', "\x00" . substr(to_v2($img), 0, -1));
     $bad = $img;
     substr($bad, 12, 4) = pack('V', 30);
     put('model', 'm1-bits', "\x01" . $bad);
@@ -289,4 +327,9 @@ put('model', 'p2-zero', "\x02\x00\x00" . ("\x00" x 64));
 put('model', 'p3-tasks', "\x03\x01\x07" . join('', map { chr } 0 .. 255));
 put('model', 'p2-edits', "\x02\x02\x0f" . join('', map { chr(($_ * 73)
     % 256) } 0 .. 300));
+# mode 2 with edits that give two tasks the same name (found by
+# fuzzing: the loader now rejects duplicate task names)
+put('model', 'p2-duplicate-name',
+    pack('C*', 0x2a, 0x0d, 0x0d, 0x00, 0x00, 0x62, 0x60, 0x01, 0x2e, 0x9a,
+         0xb0, 0xe8, 0x4d, 0x1a));
 put('model', 'p3-nan', "\x03\x00\x02" . ("\xff" x 64));

@@ -5,6 +5,16 @@
 # $BUILD/train-data).
 #
 #   BUILD=build tools/eval.sh [MODEL]      (default: models/default.model)
+#
+# Validation inside the training split (never the held-out lines): the
+# difficulty lines of $BUILD/train-data/diff-train.jsonl in 5 folds
+# (tools/llr-eval.pl cv-split), difficulty trained on four with the
+# llm-route-train options given (plus --bits 16 and the task data), the
+# fifth classified; the five pooled per benchmark:
+#
+#   BUILD=build tools/eval.sh --validate --epochs 6 --label gain \
+#       --diff-epochs 24 --diff-avg --diff-hashed-lr 0.3 \
+#       --diff-targets 1,0.2,0.2,0
 
 set -eu
 
@@ -26,6 +36,34 @@ do
     }
 done
 
+if [ "${1:-}" = "--validate" ]; then
+    shift
+    CV=$WORK/cv
+    mkdir -p "$CV"
+    $EVAL cv-split "$CV" "$WORK/diff-train.jsonl" \
+        "$WORK/diff-train-gsm8k.jsonl" "$WORK/diff-train-mmlu.jsonl"
+
+    for f in 0 1 2 3 4; do
+        "$TRAIN" -o "$CV/m$f.model" --bits 16 "$@" \
+            --task-data "$WORK/task-train.jsonl" \
+            --difficulty-data "$CV/tr$f.jsonl" 2>/dev/null
+        for s in gsm8k mmlu; do
+            "$CLS" -m "$CV/m$f.model" < "$CV/te$f-$s.jsonl" \
+                > "$CV/pr$f-$s.jsonl"
+        done
+    done
+
+    echo "## Validation (5 folds inside the training split): $*"
+    echo
+    for s in gsm8k mmlu; do
+        cat "$CV"/te[0-4]-$s.jsonl > "$CV/lab-$s.jsonl"
+        cat "$CV"/pr[0-4]-$s.jsonl > "$CV/pred-$s.jsonl"
+        $EVAL difficulty "validation $s" "$CV/lab-$s.jsonl" \
+            "$CV/pred-$s.jsonl"
+    done
+    exit 0
+fi
+
 echo "## Task type ($MODEL)"
 echo
 "$CLS" -m "$MODEL" < "$WORK/task-test.jsonl" > "$WORK/pred-task.jsonl"
@@ -44,7 +82,8 @@ echo
 
 # difficulty trained on GSM8K only, tested on MMLU; and on MMLU only,
 # tested on GSM8K; the difficulty options of tools/train-default.sh
-DIFF_OPTS="--diff-epochs 12 --diff-hashed-lr 0.3 --diff-targets 1,0.2,0.2,0"
+DIFF_OPTS="--diff-epochs 24 --diff-avg --diff-hashed-lr 0.3
+           --diff-targets 1,0.2,0.2,0"
 "$TRAIN" -o "$WORK/x-gsm8k.model" --bits 16 --label gain $DIFF_OPTS \
     --task-data "$WORK/task-train.jsonl" \
     --difficulty-data "$WORK/diff-train-gsm8k.jsonl" 2>/dev/null

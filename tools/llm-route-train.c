@@ -4,7 +4,7 @@
  *   llm-route-train -o MODEL [--task-data FILE] [--difficulty-data FILE]
  *       [--base MODEL] [--bits N] [--epochs N] [--diff-epochs N]
  *       [--diff-lr X] [--diff-hashed-lr X] [--diff-l2 X] [--aux-weight X]
- *       [--no-task-dense] [--label weak_wrong|gain|delta]
+ *       [--no-task-dense] [--diff-avg] [--label weak_wrong|gain|delta]
  *       [--diff-targets G,BW,BR,H] [--emit-c FILE.c]
  *   llm-route-train --emit-c FILE.c -i MODEL
  *
@@ -143,6 +143,35 @@ cmp_feat(const void *a, const void *b)
  * wrong
  */
 static double  dtarget[4] = { 1.0, 0.5, 0.5, 0.0 };
+
+/*
+ * --diff-avg: the difficulty weights are the average of the weights at
+ * the end of each epoch of the second half of training (0: the last)
+ */
+static int     diff_avg;
+
+
+/* add the weights at the end of an epoch to their sums */
+static void
+avg_add(double *avg, const float *w, size_t n)
+{
+    size_t  i;
+
+    for (i = 0; i < n; i++) {
+        avg[i] += w[i];
+    }
+}
+
+
+static void
+avg_set(float *w, const double *avg, size_t n, double div)
+{
+    size_t  i;
+
+    for (i = 0; i < n; i++) {
+        w[i] = (float) (avg[i] / div);
+    }
+}
 
 
 static void
@@ -458,7 +487,7 @@ train(llr_set_t *set, size_t nb, size_t k, int epochs, double lr,
 {
     size_t    e, i, j, c, n, *perm;
     double    z[LLR_CLS_MAX_TASKS], g[LLR_CLS_MAX_TASKS], mx, s, y, wt;
-    double   *gh, *gd, *gb, *gt2;
+    double   *gh, *gd, *gb, *gt2, *ah, *ad, *ab, *at2, na;
     float    *w2;
     uint64_t  seed;
     llr_feat_t     *f;
@@ -479,6 +508,19 @@ train(llr_set_t *set, size_t nb, size_t k, int epochs, double lr,
     }
 
     seed = 0x853c49e6748fea9bULL;
+
+    ah = ad = ab = at2 = NULL;
+    na = 0;
+
+    if (diff_avg && k == 1) {
+        ah = calloc(nb, sizeof(double));
+        ad = calloc(LLR_CLS_NSTRUCT, sizeof(double));
+        ab = calloc(1, sizeof(double));
+        at2 = calloc(LLR_CLS_NSTRUCT * (nt2 ? nt2 : 1), sizeof(double));
+        if (ah == NULL || ad == NULL || ab == NULL || at2 == NULL) {
+            die("out of memory");
+        }
+    }
 
     for (e = 0; e < (size_t) epochs; e++) {
         shuffle(perm, n, &seed);
@@ -567,8 +609,31 @@ train(llr_set_t *set, size_t nb, size_t k, int epochs, double lr,
                 }
             }
         }
+
+        if (ah != NULL && 2 * (e + 1) > (size_t) epochs) {
+            avg_add(ah, wh, nb);
+            avg_add(ad, wd, LLR_CLS_NSTRUCT);
+            avg_add(ab, bias, 1);
+            if (wt2 != NULL) {
+                avg_add(at2, wt2, LLR_CLS_NSTRUCT * nt2);
+            }
+            na++;
+        }
     }
 
+    if (ah != NULL && na > 0) {
+        avg_set(wh, ah, nb, na);
+        avg_set(wd, ad, LLR_CLS_NSTRUCT, na);
+        avg_set(bias, ab, 1, na);
+        if (wt2 != NULL) {
+            avg_set(wt2, at2, LLR_CLS_NSTRUCT * nt2, na);
+        }
+    }
+
+    free(ah);
+    free(ad);
+    free(ab);
+    free(at2);
     free(perm);
     free(gh);
     free(gd);
@@ -658,7 +723,8 @@ usage(void)
         "[--diff-epochs N]\n"
         "           [--diff-lr X] [--diff-hashed-lr X] [--diff-l2 X] "
         "[--aux-weight X]\n"
-        "           [--no-task-dense] [--label weak_wrong|gain|delta]\n"
+        "           [--no-task-dense] [--diff-avg] "
+        "[--label weak_wrong|gain|delta]\n"
         "           [--diff-targets G,BW,BR,H] [--emit-c FILE.c]\n"
         "       llm-route-train -i MODEL --emit-c FILE.c\n");
     exit(2);
@@ -779,6 +845,8 @@ main(int argc, char **argv)
             dhs = atof(argv[++i]);
         } else if (strcmp(argv[i], "--no-task-dense") == 0) {
             gated = 0;
+        } else if (strcmp(argv[i], "--diff-avg") == 0) {
+            diff_avg = 1;
         } else if (strcmp(argv[i], "--diff-l2") == 0 && i + 1 < argc) {
             dl2 = atof(argv[++i]);
         } else if (strcmp(argv[i], "--aux-weight") == 0 && i + 1 < argc) {

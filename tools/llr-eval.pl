@@ -4,6 +4,13 @@
 #
 #   perl tools/llr-eval.pl task LABELS.jsonl PRED.jsonl
 #   perl tools/llr-eval.pl difficulty NAME LABELS.jsonl PRED.jsonl
+#   perl tools/llr-eval.pl cv-split DIR TRAIN.jsonl GSM8K.jsonl MMLU.jsonl
+#
+# cv-split (validation inside the training split, tools/eval.sh
+# --validate): fold = FNV-1a-32(prompt bytes . "#cv") mod 5; writes
+# DIR/tr<f>.jsonl (TRAIN's lines not in fold f) and DIR/te<f>-gsm8k.jsonl,
+# DIR/te<f>-mmlu.jsonl (the lines of fold f that are in GSM8K.jsonl or
+# MMLU.jsonl), lines copied byte for byte.
 #
 # Difficulty: route the k highest-difficulty prompts to the strong model
 # (ties broken by input order), performance = mean correctness (strong's
@@ -26,6 +33,43 @@ sub lines {
 }
 
 my $mode = shift @ARGV // '';
+
+sub fnv1a32 {
+    my $h = 0x811c9dc5;
+    for my $c (unpack 'C*', $_[0]) {
+        $h = (($h ^ $c) * 0x01000193) & 0xffffffff;
+    }
+    return $h;
+}
+
+if ($mode eq 'cv-split') {
+    my ($dir, $all, @src) = @ARGV;
+    my (%src, @out);
+    for my $i (0, 1) {
+        open(my $f, '<:raw', $src[$i]) or die "$src[$i]: $!\n";
+        for (grep { /\S/ } <$f>) {
+            $src{$J->decode($_)->{prompt}} = $i;
+        }
+    }
+    for my $k (0 .. 4) {
+        open($out[$k][0], '>:raw', "$dir/tr$k.jsonl") or die "$dir: $!\n";
+        open($out[$k][1], '>:raw', "$dir/te$k-gsm8k.jsonl") or die;
+        open($out[$k][2], '>:raw', "$dir/te$k-mmlu.jsonl") or die;
+    }
+    open(my $f, '<:raw', $all) or die "$all: $!\n";
+    for my $l (grep { /\S/ } <$f>) {
+        my $p = $J->decode($l)->{prompt};
+        my $b = $p;
+        utf8::encode($b);
+        my $k = fnv1a32($b . '#cv') % 5;
+        for my $o (0 .. 4) {
+            print { $out[$o][0] } $l if $o != $k;
+        }
+        print { $out[$k][1 + $src{$p}] } $l if defined $src{$p};
+    }
+    close $_ for map { @$_ } @out;
+    exit 0;
+}
 
 if ($mode eq 'task') {
     my @lab = lines($ARGV[0]);
@@ -51,7 +95,8 @@ if ($mode eq 'task') {
     exit 0;
 }
 
-die "usage: $0 task LABELS PRED | difficulty NAME LABELS PRED\n"
+die "usage: $0 task LABELS PRED | difficulty NAME LABELS PRED"
+    . " | cv-split DIR TRAIN GSM8K MMLU\n"
     unless $mode eq 'difficulty';
 
 my ($name, $lp, $pp) = @ARGV;
@@ -125,8 +170,9 @@ my ($pos, $neg, $auc) = (0, 0, 0);
                           : 0;
 }
 
-printf "### %s: %d held-out prompts, weak %.1f%%, strong %.1f%%\n\n",
-    $name, $n, 100 * $ws / $n, 100 * $ss / $n;
+printf "### %s: %d %s prompts, weak %.1f%%, strong %.1f%%\n\n",
+    $name, $n, $name =~ /^validation/ ? 'out-of-fold' : 'held-out',
+    100 * $ws / $n, 100 * $ss / $n;
 printf "AUC of difficulty for \"weak answer wrong\": %.3f\n\n", $auc;
 print "| router | ", join(' | ', map { "PGR\@" . ($_ * 10) . "%" } 1 .. 10),
     " | CPT(50%) | CPT(80%) | APGR |\n";

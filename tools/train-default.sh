@@ -31,7 +31,8 @@ perl tools/llr-prep-data.pl "$DATA" models/extra-task-prompts.jsonl "$WORK" \
     models/extra-difficulty-prompts.jsonl
 
 "$TRAIN" -o models/default.model --bits 16 --epochs 6 --label gain \
-    --diff-epochs 12 --diff-hashed-lr 0.3 --diff-targets 1,0.2,0.2,0 \
+    --diff-epochs 24 --diff-avg --diff-hashed-lr 0.3 \
+    --diff-targets 1,0.2,0.2,0 \
     --task-data "$WORK/task-train.jsonl" \
     --difficulty-data "$WORK/diff-train.jsonl" \
     --emit-c $CORE/llr_default_model.c

@@ -105,6 +105,29 @@ typedef struct {
 } llr_cls_cnt_t;
 
 
+/*
+ * The option lines of the latest user message ("A. ...", "B) ..."):
+ * found by a newline scan over all of its text (memchr), the opening of
+ * each line looked at, nothing copied.  Offsets are message bytes.
+ */
+typedef struct {
+    uint32_t             bytes;         /* of the message so far */
+    uint32_t             lines;         /* newlines */
+    uint32_t             opts;          /* option lines */
+    uint32_t             qlen;          /* offset of the first option */
+    uint32_t             qlines;        /* newlines before it */
+    uint32_t             optbytes;      /* bytes of ended option lines */
+    uint32_t             optmax;
+    uint32_t             num;           /* options opening 0-9 - $ . ( \ */
+    uint32_t             roman;         /* options "I, II", "II and" ... */
+    uint32_t             pairs;         /* "True, False", "Wrong, ..." */
+    uint32_t             lstart;        /* offset of the current line */
+    uint32_t             lhave;         /* its opening bytes seen, <= 8 */
+    uint32_t             is_opt;        /* it is an option line */
+    uint64_t             lhead;         /* its opening bytes */
+} llr_cls_opt_t;
+
+
 /* the head and the tail of a message */
 typedef struct {
     size_t                  msg_bytes;
@@ -123,6 +146,7 @@ typedef struct {
     uint32_t                nfeat[2];
 
     llr_cls_cnt_t           cnt[2];
+    llr_cls_opt_t           opt;
 
     int                     group;
     int                     is_user;
@@ -582,6 +606,120 @@ llr_cls_patterns(llr_cls_state_t *st, const unsigned char *p, size_t len)
 }
 
 
+/*
+ * An option line: "A. " to "H. " (or "A) "), the option's first bytes
+ * in b[3..7].  Called once per line, when 8 bytes of it have been seen,
+ * when it ends, or when its first bytes show it is not an option.
+ */
+
+static void
+llr_cls_opt_line(llr_cls_opt_t *o)
+{
+    uint32_t  b0, b3, b4;
+    uint64_t  h;
+
+    h = o->lhead;
+    b0 = (uint32_t) (h & 0xff);
+    b3 = (uint32_t) (h >> 24) & 0xff;
+    b4 = (uint32_t) (h >> 32) & 0xff;
+
+    o->lhave = 8;
+
+    if (b0 < 'A' || b0 > 'H' || (((h >> 8) & 0xff) != '.'
+                                 && ((h >> 8) & 0xff) != ')')
+        || ((h >> 16) & 0xff) != ' ' || b3 == 0)
+    {
+        return;
+    }
+
+    if (o->opts++ == 0) {
+        o->qlen = o->lstart;
+        o->qlines = o->lines;
+    }
+
+    o->is_opt = 1;
+    o->num += ((b3 >= '0' && b3 <= '9') || b3 == '-' || b3 == '$'
+               || b3 == '.' || b3 == '(' || b3 == '\\');
+    o->roman += (b3 == 'I' && (b4 == ' ' || b4 == ',' || b4 == 'I'
+                               || b4 == 'V' || b4 == 0));
+
+    h >>= 24;
+    o->pairs += ((h & 0xffffffffu) == 0x65757254          /* True */
+                 || (h & 0xffffffffffu) == 0x65736c6146   /* False */
+                 || (h & 0xffffffffffu) == 0x676e6f7257   /* Wrong */
+                 || (h & 0xffffffffu) == 0x20746f4e);     /* "Not " */
+}
+
+
+static void
+llr_cls_opt_eol(llr_cls_opt_t *o, uint32_t off)
+{
+    uint32_t  n;
+
+    if (o->lhave < 8 && o->lhave >= 3) {
+        llr_cls_opt_line(o);
+    }
+
+    if (o->is_opt) {
+        n = off - o->lstart;
+        o->optbytes += n;
+        o->optmax = n > o->optmax ? n : o->optmax;
+    }
+}
+
+
+static void
+llr_cls_opt_scan(llr_cls_opt_t *o, const unsigned char *p, size_t len)
+{
+    uint32_t              base, c, n;
+    const unsigned char  *s, *e, *nl;
+
+    s = p;
+    e = p + len;
+    base = o->bytes;
+    o->bytes += (uint32_t) len;
+
+    for ( ;; ) {
+
+        /* the opening of the current line */
+
+        while (o->lhave < 8 && s < e && *s != '\n') {
+            c = *s++;
+            o->lhead |= (uint64_t) c << (8 * o->lhave);
+            n = ++o->lhave;
+
+            if ((n == 1 && (c < 'A' || c > 'H'))
+                || (n == 2 && c != '.' && c != ')')
+                || (n == 3 && c != ' '))
+            {
+                o->lhave = 8;           /* not an option */
+
+            } else if (n == 8) {
+                llr_cls_opt_line(o);
+            }
+        }
+
+        if (s == e) {
+            return;
+        }
+
+        nl = memchr(s, '\n', (size_t) (e - s));
+        if (nl == NULL) {
+            return;
+        }
+
+        llr_cls_opt_eol(o, base + (uint32_t) (nl - p));
+
+        o->lines++;
+        o->lstart = base + (uint32_t) (nl - p) + 1;
+        o->lhave = 0;
+        o->lhead = 0;
+        o->is_opt = 0;
+        s = nl + 1;
+    }
+}
+
+
 /* sink callbacks */
 
 /*
@@ -739,6 +877,7 @@ llr_cls_message_begin(void *ctx, const char *role, size_t turn)
         st->group = LLR_CLS_GROUP_CUR;
         st->in = &st->msg[0];
         st->skip = 0;
+        memset(&st->opt, 0, sizeof(llr_cls_opt_t));
 
     } else {
         st->group = LLR_CLS_GROUP_CTX;
@@ -765,6 +904,11 @@ llr_cls_text(void *ctx, const unsigned char *data, size_t len)
     }
 
     mg = st->in;
+
+    if (mg == &st->msg[0]) {
+        /* a user message: its option lines */
+        llr_cls_opt_scan(&st->opt, data, len);
+    }
 
     if (mg->head_len < LLR_CLS_HEAD) {
         n = LLR_CLS_HEAD - mg->head_len;
@@ -900,9 +1044,10 @@ static void
 llr_cls_dense(llr_cls_state_t *st, const llr_req_view_t *view)
 {
     int             k;
-    float          *d;
+    float          *d, opts;
     double          tok;
     llr_cls_cnt_t  *c;
+    llr_cls_opt_t  *o;
 
     d = st->dense;
     memset(d, 0, sizeof(st->dense));
@@ -968,6 +1113,38 @@ llr_cls_dense(llr_cls_state_t *st, const llr_req_view_t *view)
     d[61] = llr_cls_log2n(c->fracs + c->pct, 3.0f);
     d[62] = c->bytes >= 400;
     d[63] = c->bytes >= 600;
+
+    /* 64..79: the options of a multiple-choice question (version 3) */
+    o = &st->opt;
+
+    if (o->bytes > o->lstart) {
+        /* the last line, without a newline */
+        llr_cls_opt_eol(o, o->bytes);
+        o->lstart = o->bytes;
+    }
+
+    d[75] = llr_cls_log2n(o->lines, 6.0f);
+
+    if (o->opts < 2) {
+        return;
+    }
+
+    opts = (float) o->opts;
+    d[64] = 1.0f;
+    d[65] = o->opts >= 4;
+    d[66] = llr_cls_log2n(o->qlen, 12.0f);
+    d[67] = o->qlen >= 300;
+    d[68] = o->qlen < 80;
+    d[69] = llr_cls_log2n(o->optbytes, 11.0f);
+    d[70] = o->optbytes < 8 * o->opts;
+    d[71] = o->num / opts;
+    d[72] = o->num == o->opts;
+    d[73] = o->roman > 0;
+    d[74] = o->qlines >= 2;
+    d[76] = o->optmax * opts > 2.5f * o->optbytes;
+    d[77] = llr_cls_log2n(o->optmax, 8.0f);
+    d[78] = o->optbytes >= 40 * o->opts;
+    d[79] = o->pairs > 0;
 }
 
 
@@ -1204,8 +1381,11 @@ typedef struct {
 } llr_cls_layout_t;
 
 
+/* nd: dense features, LLR_CLS_NSTRUCT (version 3) or 64 (version 2) */
+
 static void
-llr_cls_layout(uint32_t bits, uint32_t ntasks, llr_cls_layout_t *l)
+llr_cls_layout(uint32_t bits, uint32_t ntasks, size_t nd,
+    llr_cls_layout_t *l)
 {
     size_t  nb;
 
@@ -1213,10 +1393,9 @@ llr_cls_layout(uint32_t bits, uint32_t ntasks, llr_cls_layout_t *l)
     l->names = LLR_CLS_HDR;
     l->bias = l->names + (size_t) ntasks * LLR_CLS_TASK_NAME_LEN;
     l->tdense = l->bias + 4 * (size_t) ntasks;
-    l->ddense = l->tdense + 4 * (size_t) LLR_CLS_NSTRUCT * ntasks;
-    l->dtdense = l->ddense + 4 * LLR_CLS_NSTRUCT;
-    l->tw = (l->dtdense + 4 * (size_t) LLR_CLS_NSTRUCT * ntasks + 15)
-            & ~(size_t) 15;
+    l->ddense = l->tdense + 4 * nd * ntasks;
+    l->dtdense = l->ddense + 4 * nd;
+    l->tw = (l->dtdense + 4 * nd * ntasks + 15) & ~(size_t) 15;
     l->dw = l->tw + 2 * nb * llr_cls_trows(ntasks);
     l->sum = l->dw + 2 * nb;
     l->total = l->sum + 8;
@@ -1238,7 +1417,7 @@ llr_cls_model_decode(const unsigned char *data, size_t len, int copy,
     size_t errlen)
 {
     int                 rc, bad;
-    size_t              i, t, nw;
+    size_t              i, t, nw, nd;
     uint32_t            v, bits, ntasks;
     int16_t            *w;
     uint64_t            sum;
@@ -1260,18 +1439,21 @@ llr_cls_model_decode(const unsigned char *data, size_t len, int copy,
     }
 
     v = llr_cls_get32(data + 8);
-    if (v != LLR_CLS_VERSION) {
+    if (v < LLR_CLS_VERSION_MIN || v > LLR_CLS_VERSION) {
         snprintf(err, errlen, "classifier model version %u is not "
-                 "supported (this build reads version %d)", v,
-                 LLR_CLS_VERSION);
+                 "supported (this build reads versions %d and %d)", v,
+                 LLR_CLS_VERSION_MIN, LLR_CLS_VERSION);
         return NULL;
     }
+
+    /* version 2: the first 64 dense features, the others weigh 0 */
+    nd = (v == LLR_CLS_VERSION) ? LLR_CLS_NSTRUCT : LLR_CLS_NSTRUCT_V2;
 
     bits = llr_cls_get32(data + 12);
     ntasks = llr_cls_get32(data + 16);
 
     if (bits < 8 || bits > 24 || ntasks < 2 || ntasks > LLR_CLS_MAX_TASKS
-        || llr_cls_get32(data + 20) != LLR_CLS_NSTRUCT
+        || llr_cls_get32(data + 20) != nd
         || llr_cls_get32(data + 24) != LLR_CLS_NPATTERNS)
     {
         snprintf(err, errlen, "classifier model has unsupported dimensions "
@@ -1280,7 +1462,7 @@ llr_cls_model_decode(const unsigned char *data, size_t len, int copy,
         return NULL;
     }
 
-    llr_cls_layout(bits, ntasks, &l);
+    llr_cls_layout(bits, ntasks, nd, &l);
 
     if (len != l.total) {
         snprintf(err, errlen, "classifier model is %s: %zu bytes, "
@@ -1323,18 +1505,26 @@ llr_cls_model_decode(const unsigned char *data, size_t len, int copy,
             return NULL;
         }
         memcpy(m->names[t], name, LLR_CLS_TASK_NAME_LEN);
+
+        for (i = 0; i < t; i++) {
+            if (strcmp(m->names[i], m->names[t]) == 0) {
+                snprintf(err, errlen, "classifier model has a duplicate "
+                         "task name \"%s\"", m->names[t]);
+                return NULL;
+            }
+        }
+
         m->task_bias[t] = llr_cls_getf(data + l.bias + 4 * t);
 
-        for (i = 0; i < LLR_CLS_NSTRUCT; i++) {
+        for (i = 0; i < nd; i++) {
             m->task_dense[i][t] = llr_cls_getf(data + l.tdense
                                                + 4 * (i * ntasks + t));
             m->diff_tdense[t][i] = llr_cls_getf(data + l.dtdense
-                                                + 4 * (t * LLR_CLS_NSTRUCT
-                                                       + i));
+                                                + 4 * (t * nd + i));
         }
     }
 
-    for (i = 0; i < LLR_CLS_NSTRUCT; i++) {
+    for (i = 0; i < nd; i++) {
         m->diff_dense[i] = llr_cls_getf(data + l.ddense + 4 * i);
     }
 
@@ -1514,7 +1704,7 @@ llr_cls_model_write(const llr_cls_params_t *p, size_t *len)
         return NULL;
     }
 
-    llr_cls_layout(p->hash_bits, p->ntasks, &l);
+    llr_cls_layout(p->hash_bits, p->ntasks, LLR_CLS_NSTRUCT, &l);
     nb = (size_t) 1 << p->hash_bits;
     trows = llr_cls_trows(p->ntasks);
 

@@ -27,11 +27,13 @@
 
 #define LLR_CLS_MAX_TASKS      16
 #define LLR_CLS_TASK_NAME_LEN  24         /* including the NUL */
-#define LLR_CLS_NSTRUCT        64         /* dense slots, a multiple of 8 */
+#define LLR_CLS_NSTRUCT        80         /* dense slots, a multiple of 8 */
+#define LLR_CLS_NSTRUCT_V2     64         /* in version 2 files */
 #define LLR_CLS_NPATTERNS      8
 
 #define LLR_CLS_MAGIC          "LLRCLSM\x1a"
-#define LLR_CLS_VERSION        2
+#define LLR_CLS_VERSION        3
+#define LLR_CLS_VERSION_MIN    2          /* still loaded */
 
 
 typedef struct llr_cls_model_s  llr_cls_model_t;

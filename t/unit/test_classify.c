@@ -189,15 +189,27 @@ static const char  *texts[] = {
     "10:30. How much does she pay in total, if each of the 12 guests "
     "pays $7 more than the 3 hosts, and the tip is 15%? Show every "
     "step of the calculation, then give the final answer only.",
+    "Which of the following statements is NOT true?\nA. 12\n"
+    "B. I and II only\nC. True, False\nD. Not wrong, Wrong\nAnswer:",
     NULL
 };
 
 
-/* the dense features of one user message */
+#define MCQ  "Which of the following statements is NOT true?\n" \
+             "A. 12\nB. I and II only\nC. True, False\n"         \
+             "D. Not wrong, Wrong\nAnswer:"
+
+
+/*
+ * the dense features of one user message, fed in pieces of "step" bytes
+ * (0: one piece), after an earlier user message "prev" if not NULL
+ */
 static void
-dense_of(const llr_cls_model_t *m, const char *text, float *d)
+dense_split(const llr_cls_model_t *m, const char *prev, const char *text,
+    size_t step, float *d)
 {
     void             *st;
+    size_t            len, off, n;
     llr_req_view_t    view;
     llr_text_sink_t   sink;
     llr_cls_result_t  res;
@@ -205,8 +217,19 @@ dense_of(const llr_cls_model_t *m, const char *text, float *d)
     st = malloc(llr_cls_state_size(m));
     llr_cls_state_init(st, m);
     llr_cls_sink(st, &sink);
+
+    if (prev) {
+        sink.message_begin(sink.ctx, "user", 0);
+        sink.text(sink.ctx, (const unsigned char *) prev, strlen(prev));
+        sink.message_end(sink.ctx);
+    }
+
     sink.message_begin(sink.ctx, "user", 0);
-    sink.text(sink.ctx, (const unsigned char *) text, strlen(text));
+    len = strlen(text);
+    for (off = 0; off < len; off += n) {
+        n = (step == 0 || len - off < step) ? len - off : step;
+        sink.text(sink.ctx, (const unsigned char *) text + off, n);
+    }
     sink.message_end(sink.ctx);
     memset(&view, 0, sizeof(view));
     view.messages = 1;
@@ -214,6 +237,75 @@ dense_of(const llr_cls_model_t *m, const char *text, float *d)
     llr_cls_finish(st, &view, &res);
     memcpy(d, llr_cls_state_dense(st), LLR_CLS_NSTRUCT * sizeof(float));
     free(st);
+}
+
+
+static void
+dense_of(const llr_cls_model_t *m, const char *text, float *d)
+{
+    dense_split(m, NULL, text, 0, d);
+}
+
+
+static uint64_t
+fnv64(const unsigned char *p, size_t len)
+{
+    uint64_t  h;
+
+    h = 0xcbf29ce484222325ULL;
+    while (len--) {
+        h ^= *p++;
+        h *= 0x100000001b3ULL;
+    }
+
+    return h;
+}
+
+
+/*
+ * A version 3 image rewritten as version 2: the first 64 dense
+ * features, the same hashed weights, a new checksum.  malloc'ed.
+ */
+static unsigned char *
+to_v2(const unsigned char *img, size_t len, size_t *len2)
+{
+    size_t          T, nd, nd2, a, b, hashed, i, t, tw3, tw2;
+    uint64_t        sum;
+    unsigned char  *o, *q;
+
+    T = img[16];
+    nd = LLR_CLS_NSTRUCT;
+    nd2 = LLR_CLS_NSTRUCT_V2;
+    a = 64 + T * LLR_CLS_TASK_NAME_LEN + 4 * T;          /* task dense */
+    tw3 = (a + 4 * nd * T + 4 * nd + 4 * nd * T + 15) & ~(size_t) 15;
+    tw2 = (a + 4 * nd2 * T + 4 * nd2 + 4 * nd2 * T + 15) & ~(size_t) 15;
+    hashed = len - 8 - tw3;
+    *len2 = tw2 + hashed + 8;
+
+    o = calloc(1, *len2);
+    memcpy(o, img, a);
+    o[8] = 2;
+    o[20] = (unsigned char) nd2;
+
+    q = o + a;
+    memcpy(q, img + a, 4 * nd2 * T);                    /* [feature][task] */
+    q += 4 * nd2 * T;
+    b = a + 4 * nd * T;
+    memcpy(q, img + b, 4 * nd2);                        /* shared */
+    q += 4 * nd2;
+    b += 4 * nd;
+    for (t = 0; t < T; t++) {                           /* [task][feature] */
+        memcpy(q, img + b + 4 * nd * t, 4 * nd2);
+        q += 4 * nd2;
+    }
+
+    memcpy(o + tw2, img + tw3, hashed);
+    sum = fnv64(o, tw2 + hashed);
+    for (i = 0; i < 8; i++) {
+        o[tw2 + hashed + i] = (unsigned char) (sum >> (8 * i));
+    }
+
+    return o;
 }
 
 
@@ -346,21 +438,88 @@ main(void)
     lm = llr_cls_model_load(bad, len, t_alloc, pool, err, sizeof(err));
     ok(lm == NULL && strstr(err, "checksum"), "flipped bit: %s", err);
 
+    is_int(img[8], 3, "written as version 3");
+
     memcpy(bad, img, len);
     bad[8] = 99;
     lm = llr_cls_model_load(bad, len, t_alloc, pool, err, sizeof(err));
     ok(lm == NULL && strstr(err, "version 99"), "wrong version: %s", err);
 
     memcpy(bad, img, len);
+    bad[8] = 4;
+    lm = llr_cls_model_load(bad, len, t_alloc, pool, err, sizeof(err));
+    ok(lm == NULL && strstr(err, "version 4 is not supported")
+       && strstr(err, "versions 2 and 3"), "a newer version 4: %s", err);
+
+    memcpy(bad, img, len);
     bad[8] = 1;
     lm = llr_cls_model_load(bad, len, t_alloc, pool, err, sizeof(err));
     ok(lm == NULL && strstr(err, "version 1 is not supported")
-       && strstr(err, "version 2"), "an old version 1 file: %s", err);
+       && strstr(err, "versions 2 and 3"), "an old version 1 file: %s",
+       err);
+
+    /* a version 3 file that says version 2: 80 dense features, not 64 */
+    memcpy(bad, img, len);
+    bad[8] = 2;
+    lm = llr_cls_model_load(bad, len, t_alloc, pool, err, sizeof(err));
+    ok(lm == NULL && strstr(err, "dimensions") && strstr(err, "dense 80"),
+       "version 2 with 80 dense features: %s", err);
+
+    /* version 2 files still load: the new dense features weigh 0 */
+    {
+        size_t           len2;
+        unsigned char   *v2;
+        llr_cls_model_t *m2;
+
+        v2 = to_v2(img, len, &len2);
+        ok(len2 < len, "a version 2 image (%zu bytes)", len2);
+
+        m2 = llr_cls_model_load(v2, len2, t_alloc, pool, err, sizeof(err));
+        ok(m2 != NULL, "a version 2 file loads: %s", m2 ? "" : err);
+        if (m2) {
+            /* one line, no options: dense 64..79 are all 0 */
+            classify(m, texts[0], 0, &r1);
+            classify(m2, texts[0], 0, &r2);
+            ok(close_enough(&r1, &r2), "version 2: same answer without "
+               "the new features");
+            classify(m2, MCQ, 0, &r2);
+            ok(r2.difficulty > 0 && r2.difficulty < 1, "version 2: a "
+               "question with options");
+            llr_cls_model_cleanup(m2);
+        }
+
+        lm = llr_cls_model_load(v2, len2 - 1, t_alloc, pool, err,
+                                sizeof(err));
+        ok(lm == NULL && strstr(err, "truncated"), "version 2 truncated: "
+           "%s", err);
+
+        v2[len2 / 2] ^= 0x10;
+        lm = llr_cls_model_load(v2, len2, t_alloc, pool, err, sizeof(err));
+        ok(lm == NULL && strstr(err, "checksum"), "version 2 flipped bit: "
+           "%s", err);
+        free(v2);
+    }
 
     memcpy(bad, img, len);
     bad[0] = 'X';
     lm = llr_cls_model_load(bad, len, t_alloc, pool, err, sizeof(err));
     ok(lm == NULL && strstr(err, "magic"), "wrong magic: %s", err);
+
+    /* two tasks with the same name: task lookups would be ambiguous */
+    memcpy(bad, img, len);
+    memcpy(bad + 64 + LLR_CLS_TASK_NAME_LEN, bad + 64,
+           LLR_CLS_TASK_NAME_LEN);
+    {
+        /* a valid checksum, so the name check is what rejects it */
+        uint64_t  h = fnv64(bad, len - 8);
+
+        for (i = 0; i < 8; i++) {
+            bad[len - 8 + i] = (unsigned char) (h >> (8 * i));
+        }
+    }
+    lm = llr_cls_model_load(bad, len, t_alloc, pool, err, sizeof(err));
+    ok(lm == NULL && strstr(err, "duplicate task name"),
+       "a duplicate task name: %s", err);
 
     memcpy(bad, img, len);
     bad[16] = 99;
@@ -490,6 +649,62 @@ main(void)
            e[16]);
         ok(fabs(d[10] - log2(1.0 + 68) / 14.0) < 0.02,
            "log2 length, approximated (%g)", d[10]);
+    }
+
+    /* the options of a multiple-choice question (version 3) */
+    {
+        int    j, same_all;
+        size_t step;
+        float  d[LLR_CLS_NSTRUCT], e[LLR_CLS_NSTRUCT], f[LLR_CLS_NSTRUCT];
+
+        dense_of(m, MCQ, d);
+        dense_of(m, texts[1], e);
+
+        ok(d[64] == 1.0f && d[65] == 1.0f, "four options (%g, %g)", d[64],
+           d[65]);
+        ok(d[73] == 1.0f, "\"I and II only\" (%g)", d[73]);
+        ok(d[79] == 1.0f, "\"True, False\", \"Not wrong, Wrong\" (%g)",
+           d[79]);
+        ok(d[71] == 0.25f && d[72] == 0.0f, "one numeric option of four "
+           "(%g, %g)", d[71], d[72]);
+        ok(d[68] == 1.0f && d[67] == 0.0f, "a short question (%g, %g)",
+           d[68], d[67]);
+
+        same_all = 1;
+        for (j = 64; j < LLR_CLS_NSTRUCT; j++) {
+            same_all &= e[j] == 0.0f;
+        }
+        ok(same_all, "a word problem has no option features");
+
+        dense_of(m, "Compute 2 + 2.\nA. 3\nB. 4\nC. -1\nD. $5\n"
+                 "Answer:", e);
+        ok(e[71] == 1.0f && e[72] == 1.0f && e[73] == 0.0f
+           && e[79] == 0.0f, "numeric options (%g, %g)", e[71], e[72]);
+        ok(e[70] == 1.0f && d[70] == 0.0f, "short options (%g, %g)", e[70],
+           d[70]);
+
+        same_all = 1;
+        for (step = 1; step <= 9; step++) {
+            dense_split(m, NULL, MCQ, step, f);
+            same_all &= memcmp(d, f, sizeof(d)) == 0;
+        }
+        ok(same_all, "option features: split in pieces of 1..9 bytes, "
+           "identical");
+
+        /* the last option, with or without a newline after it */
+        dense_of(m, "Pick one:\nA. alpha\nB. beta", e);
+        dense_of(m, "Pick one:\nA. alpha\nB. beta\n", f);
+        ok(e[64] == 1.0f && e[69] == f[69] && e[77] == f[77],
+           "the last option without a newline counts (%g, %g)", e[69],
+           f[69]);
+
+        /* only the last user turn */
+        dense_split(m, MCQ, "thanks, and the next one?", 0, e);
+        ok(e[64] == 0.0f && e[73] == 0.0f, "options of an earlier turn do "
+           "not count (%g)", e[64]);
+        dense_split(m, "hello", MCQ, 0, e);
+        ok(e[64] == 1.0f && e[73] == d[73] && e[71] == d[71],
+           "the last turn's options: same features (%g)", e[64]);
     }
 
     free(big);
