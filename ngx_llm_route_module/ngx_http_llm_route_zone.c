@@ -609,7 +609,19 @@ ngx_http_llm_route_copy_name(u_char *dst, size_t size, ngx_str_t *src)
     d = dst;
     end = dst + size - 1;
 
-    for (i = 0; i < src->len && d < end; /* void */) {
+    /* the common case: ASCII that fits, copied as it is */
+
+    n = ngx_min(src->len, size - 1);
+
+    for (i = 0; i < n; i++) {
+        if (src->data[i] >= 0x80) {
+            break;
+        }
+    }
+
+    d = ngx_cpymem(d, src->data, i);
+
+    for ( /* void */ ; i < src->len && d < end; /* void */) {
         c = src->data[i];
 
         if (c < 0x80) {
