@@ -12,6 +12,9 @@
 #           each message's text arrives before its role, so the scanner
 #           holds it until the role is known (the worst case)
 #
+# Then the benchmark's 2 KB conversation (ten messages, model last, from
+# bench/gen-bodies.pl) and a 1 MB body of 5,001 messages.
+#
 #   BUILD=build tools/callgrind-classify.sh
 
 set -eu
@@ -71,6 +74,18 @@ for order in sdk sorted; do
     echo "$order: request $(($(wc -c < "$T/$order.json") - 1)) bytes," \
          "first $a, per request (steady state) $(( (b - a) / 10 ))"
 done
+
+# a 2 KB conversation of ten messages, model last: the benchmark's body
+mkdir -p "$T/bodies"
+perl bench/gen-bodies.pl "$T/bodies" "$DATA" > /dev/null
+tr -d '\n' < "$T/bodies/2k-auto-json.json" > "$T/conv.json"
+echo >> "$T/conv.json"
+for i in 1 2 3 4 5 6 7 8 9 10 11; do cat "$T/conv.json"; done \
+    > "$T/eleven.json"
+a=$(run "$T/conv.json")
+b=$(run "$T/eleven.json")
+echo "conversation: request $(($(wc -c < "$T/conv.json") - 1)) bytes," \
+     "10 messages, first $a, per request (steady state) $(( (b - a) / 10 ))"
 
 # the 1 MB body: the whole request, and the classifier's own part (the
 # inclusive cost of its sink callbacks, state init and finish)
