@@ -685,6 +685,38 @@ llr_prefix(llr_req_t *rq)
 
 
 /*
+ * Grows *buf (capacity *cap) to hold at least need bytes, doubling from
+ * 256; returns 0, or -1 with the error set.
+ */
+static int
+llr_grow(llr_req_t *rq, unsigned char **buf, size_t *cap, size_t need)
+{
+    size_t          n;
+    unsigned char  *p;
+
+    if (need <= *cap) {
+        return 0;
+    }
+
+    n = *cap ? *cap * 2 : 256;
+
+    while (n < need) {
+        n *= 2;
+    }
+
+    p = rq->alloc.realloc(rq->alloc.ctx, *buf, n);
+    if (p == NULL) {
+        return llr_nomem(rq) - 1;
+    }
+
+    *buf = p;
+    *cap = n;
+
+    return 0;
+}
+
+
+/*
  * The text sink, through the text mode: live, kept in the log until the
  * model is known (then replayed or dropped), or off.  Log records: a
  * kind byte, then BEGIN: the turn (size_t), the role's length (a byte)
@@ -994,26 +1026,12 @@ llr_decoded_len(const unsigned char *s, size_t len)
 static const unsigned char *
 llr_decode(llr_req_t *rq, const unsigned char *s, size_t len, size_t *out)
 {
-    size_t                cap;
     unsigned              cp, lo;
-    unsigned char        *d, *p;
+    unsigned char        *d;
     const unsigned char  *end, *q;
 
-    if (len > rq->dbuf_cap) {
-        cap = rq->dbuf_cap ? rq->dbuf_cap : 256;
-
-        while (cap < len) {
-            cap *= 2;
-        }
-
-        p = rq->alloc.realloc(rq->alloc.ctx, rq->dbuf, cap);
-        if (p == NULL) {
-            llr_nomem(rq);
-            return NULL;
-        }
-
-        rq->dbuf = p;
-        rq->dbuf_cap = cap;
+    if (llr_grow(rq, &rq->dbuf, &rq->dbuf_cap, len) != 0) {
+        return NULL;
     }
 
     d = rq->dbuf;
@@ -1164,9 +1182,6 @@ llr_msg_start(llr_req_t *rq, const char *role)
 static int
 llr_msg_text(llr_req_t *rq, const unsigned char *s, size_t len, int esc)
 {
-    size_t          need, cap;
-    unsigned char  *p;
-
     if (rq->text_mode == LLR_TEXT_OFF) {
         rq->view.text_bytes += esc ? llr_decoded_len(s, len) : len;
         return 0;
@@ -1187,22 +1202,11 @@ llr_msg_text(llr_req_t *rq, const unsigned char *s, size_t len, int esc)
 
     /* no role yet: keep the text until it comes */
 
-    need = rq->pend_len + sizeof(size_t) + len;
-
-    if (need > rq->pend_cap) {
-        cap = rq->pend_cap ? rq->pend_cap * 2 : 256;
-
-        while (cap < need) {
-            cap *= 2;
-        }
-
-        p = rq->alloc.realloc(rq->alloc.ctx, rq->pend, cap);
-        if (p == NULL) {
-            return llr_nomem(rq) - 1;
-        }
-
-        rq->pend = p;
-        rq->pend_cap = cap;
+    if (llr_grow(rq, &rq->pend, &rq->pend_cap,
+                 rq->pend_len + sizeof(size_t) + len)
+        != 0)
+    {
+        return -1;
     }
 
     memcpy(rq->pend + rq->pend_len, &len, sizeof(size_t));
@@ -2706,25 +2710,8 @@ llr_num_error(unsigned st)
 static int
 llr_tbuf_add(llr_req_t *rq, const unsigned char *p, size_t len)
 {
-    size_t          cap, need;
-    unsigned char  *b;
-
-    need = rq->tbuf_len + len;
-
-    if (need > rq->tbuf_cap) {
-        cap = rq->tbuf_cap ? rq->tbuf_cap * 2 : 256;
-
-        while (cap < need) {
-            cap *= 2;
-        }
-
-        b = rq->alloc.realloc(rq->alloc.ctx, rq->tbuf, cap);
-        if (b == NULL) {
-            return llr_nomem(rq) - 1;
-        }
-
-        rq->tbuf = b;
-        rq->tbuf_cap = cap;
+    if (llr_grow(rq, &rq->tbuf, &rq->tbuf_cap, rq->tbuf_len + len) != 0) {
+        return -1;
     }
 
     if (len) {

@@ -195,24 +195,27 @@ llr_select(const llr_select_in_t *in, llr_select_out_t *out,
 
     task = in->task_name ? in->task_name : "-";
 
+    /* the reason line: what was asked, then what came of it */
+
+    line.buf = reason;
+    line.size = reason_size;
+    line.len = 0;
+
     if (reason && reason_size) {
         llr_fmt_q(dd, sizeof(dd), out->difficulty, LLR_Q_ONE);
         llr_fmt_q(rq, sizeof(rq), out->required,
                   (uint64_t) LLR_Q_ONE * LLR_Q_ONE);
+
+        llr_cat(&line, "task=");
+        llr_cat(&line, task);
+        llr_cat(&line, " difficulty=");
+        llr_cat(&line, dd);
+        llr_cat(&line, " required=");
+        llr_cat(&line, rq);
     }
 
     if (out->nfallback == 0) {
         if (reason && reason_size) {
-            line.buf = reason;
-            line.size = reason_size;
-            line.len = 0;
-
-            llr_cat(&line, "task=");
-            llr_cat(&line, task);
-            llr_cat(&line, " difficulty=");
-            llr_cat(&line, dd);
-            llr_cat(&line, " required=");
-            llr_cat(&line, rq);
             llr_cat(&line, " no usable candidate fits ");
             llr_cat_uint(&line, need);
             llr_cat(&line, " tokens");
@@ -237,16 +240,6 @@ llr_select(const llr_select_in_t *in, llr_select_out_t *out,
                               out->est_cost_max - out->est_cost, 6);
         llr_fmt_q(qq, sizeof(qq), q, LLR_Q_ONE);
 
-        line.buf = reason;
-        line.size = reason_size;
-        line.len = 0;
-
-        llr_cat(&line, "task=");
-        llr_cat(&line, task);
-        llr_cat(&line, " difficulty=");
-        llr_cat(&line, dd);
-        llr_cat(&line, " required=");
-        llr_cat(&line, rq);
         llr_cat(&line, " chose=");
         llr_cat(&line, in->cands[out->chosen].name);
 
