@@ -35,6 +35,18 @@
 
 #define LLR_CLS_NOMARK     ((size_t) -2)
 
+/* the punctuation counters of a part: a byte each (a part < 256 bytes) */
+#define LLR_CLS_P_MATH     0
+#define LLR_CLS_P_QMARK    8
+#define LLR_CLS_P_LATEX    16
+#define LLR_CLS_P_MONEY    24
+#define LLR_CLS_P_PCT      32
+#define LLR_CLS_P_SENT     40
+
+#if (LLR_CLS_HEAD > 255 || LLR_CLS_TAIL > LLR_CLS_HEAD)
+#error "a part must fit the byte-wide punctuation counters"
+#endif
+
 #define LLR_CLS_SEP        0
 #define LLR_CLS_LETTER     1
 #define LLR_CLS_DIGIT      2
@@ -132,8 +144,8 @@ typedef struct {
 typedef struct {
     size_t                  msg_bytes;
     size_t                  head_len;
-    unsigned char           head[LLR_CLS_HEAD + 1];   /* + a sentinel */
-    unsigned char           tail[LLR_CLS_TAIL + 1];
+    unsigned char           head[LLR_CLS_HEAD];
+    unsigned char           tail[LLR_CLS_TAIL];
 } llr_cls_msg_t;
 
 
@@ -151,17 +163,7 @@ typedef struct {
     int                     group;
     int                     is_user;
     uint32_t                shift;         /* 32 - hash bits */
-    size_t                  mark;          /* digit + [,./:] position */
-    uint32_t                mark_c;
     size_t                  user_msgs;
-
-    /* tokenizer */
-    uint32_t                whash;
-    uint32_t                wlen;
-    uint32_t                prev;
-    uint32_t                have_prev;
-    uint32_t                line_start;
-    uint32_t                indent;
 
     /* the message being received */
     llr_cls_msg_t          *in;
@@ -189,8 +191,8 @@ typedef struct {
  */
 static unsigned char  llr_cls_class[256];
 static unsigned char  llr_cls_norm[256];
-/* bits: math, ?, \ or $, $, %, `, .?! */
-static unsigned char  llr_cls_punct[256];
+/* a byte of each punctuation counter: LLR_CLS_P_* */
+static uint64_t       llr_cls_punct[256];
 static unsigned char  llr_cls_word[256];     /* norm, 0 for separators */
 
 /*
@@ -261,15 +263,16 @@ llr_cls_tables(void)
         llr_cls_word[c] = llr_cls_class[c] == LLR_CLS_SEP ? 0
                                                           : llr_cls_norm[c];
 
-        llr_cls_punct[c] = (c == '+' || c == '-' || c == '*' || c == '/'
-                            || c == '=' || c == '^' || c == '<' || c == '>'
-                            || c == '%')
-                           | (c == '?') << 1
-                           | (c == '\\' || c == '$') << 2
-                           | (c == '$') << 3
-                           | (c == '%') << 4
-                           | (c == '`') << 5
-                           | (c == '.' || c == '?' || c == '!') << 6;
+        llr_cls_punct[c] =
+            (uint64_t) (c == '+' || c == '-' || c == '*' || c == '/'
+                        || c == '=' || c == '^' || c == '<' || c == '>'
+                        || c == '%') << LLR_CLS_P_MATH
+            | (uint64_t) (c == '?') << LLR_CLS_P_QMARK
+            | (uint64_t) (c == '\\' || c == '$') << LLR_CLS_P_LATEX
+            | (uint64_t) (c == '$') << LLR_CLS_P_MONEY
+            | (uint64_t) (c == '%') << LLR_CLS_P_PCT
+            | (uint64_t) (c == '.' || c == '?' || c == '!')
+              << LLR_CLS_P_SENT;
     }
 
     llr_cls_tables_done = 1;
@@ -277,223 +280,140 @@ llr_cls_tables(void)
 
 
 /*
- * The hashed features of one tokenizer call are summed in registers: a
- * run.  Its 16-bit lanes are flushed into the 64-bit sums of the group
- * at most every LLR_CLS_QRUN features and at the end of the call.
+ * A part of a message (its head or its tail) is tokenized in two
+ * passes.  The first walks the bytes: it hashes the words, counts, and
+ * writes the key of each hashed feature, in order, into an array.  The
+ * second adds up the weight rows of the keys.  Apart, each loop keeps
+ * its state in registers.
+ *
+ * A part has at most LLR_CLS_HEAD bytes.  A word adds at most two keys
+ * (the word and the bigram with the word before it) and takes a byte; a
+ * punctuation byte adds one (the character 3-gram ending at it): at most
+ * 3 keys per 2 bytes, and the last word's 2.  One more for the bigram
+ * key the first pass always writes.
  */
 
-typedef struct {
-    llr_v8hu_t              a0;
-    llr_v8hu_t              a1;
-    int32_t                 da;
-    uint32_t                n;          /* features since the last flush */
-    uint32_t                shift;
-    uint32_t                trows;
-    const int16_t          *tw;
-    const int16_t          *dw;
-    llr_cls_record_pt       rec;
-} llr_cls_run_t;
-
-
-static inline __attribute__((always_inline)) void
-llr_cls_run_init(llr_cls_state_t *st, llr_cls_run_t *r)
-{
-    memset(&r->a0, 0, sizeof(r->a0));
-    memset(&r->a1, 0, sizeof(r->a1));
-    r->da = 0;
-    r->n = 0;
-    r->shift = st->shift;
-    r->trows = st->m->trows;
-    r->tw = st->m->tw;
-    r->dw = st->m->dw;
-    r->rec = st->rec;
-}
-
-
-static inline __attribute__((always_inline)) void
-llr_cls_run_flush(llr_cls_state_t *st, llr_cls_run_t *r)
-{
-    int       g;
-    size_t    j;
-    int64_t  *f;
-
-    g = st->group;
-    f = st->facc[g];
-    st->nfeat[g] += r->n;
-
-    for (j = 0; j < LLR_CLS_TCOLS; j++) {
-        f[j] += (int16_t) r->a0[j];
-    }
-
-    if (r->trows > LLR_CLS_TCOLS) {
-        for (j = 0; j < LLR_CLS_TCOLS; j++) {
-            f[LLR_CLS_TCOLS + j] += (int16_t) r->a1[j];
-        }
-        memset(&r->a1, 0, sizeof(r->a1));
-    }
-
-    f[LLR_CLS_MAX_TASKS] += r->da;
-
-    memset(&r->a0, 0, sizeof(r->a0));
-    r->da = 0;
-    r->n = 0;
-}
-
-
-/* one hashed feature: its weights go straight into the run */
-
-static inline __attribute__((always_inline)) void
-llr_cls_add(llr_cls_state_t *st, llr_cls_run_t *r, uint32_t x, int wide)
-{
-    uint32_t        b;
-    llr_v8hu_t      w;
-    const int16_t  *row;
-
-    b = (x * 0x9e3779b1u) >> r->shift;
-    r->n++;
-
-    if (__builtin_expect(r->rec != NULL, 0)) {
-        r->rec(st->rec_ctx, b, st->group);
-        return;
-    }
-
-    row = r->tw + (size_t) b * (wide ? 2 * LLR_CLS_TCOLS : LLR_CLS_TCOLS);
-
-    memcpy(&w, row, sizeof(w));
-    r->a0 += w;
-
-    if (wide) {
-        memcpy(&w, row + LLR_CLS_TCOLS, sizeof(w));
-        r->a1 += w;
-    }
-
-    r->da += r->dw[b];
-}
-
-
-/* a word adds at most 2 features, punctuation 1 */
-
-static inline __attribute__((always_inline)) void
-llr_cls_maybe_flush(llr_cls_state_t *st, llr_cls_run_t *r)
-{
-    if (__builtin_expect(r->n > LLR_CLS_QRUN - 2, 0)) {
-        llr_cls_run_flush(st, r);
-    }
-}
-
-
-/* a word ends: its features; first is its first byte */
-
-static inline __attribute__((always_inline)) void
-llr_cls_word_end(llr_cls_state_t *st, llr_cls_run_t *r, uint32_t h,
-    uint32_t wlen, uint32_t first, int wide)
-{
-    llr_cls_cnt_t  *cnt;
-
-    cnt = &st->cnt[st->group];
-
-    llr_cls_add(st, r, h ^ LLR_CLS_S_WORD, wide);
-
-    if (st->have_prev) {
-        llr_cls_add(st, r, (st->prev * LLR_FNV32_PRIME) ^ h
-                           ^ LLR_CLS_S_BIGRAM, wide);
-    }
-
-    llr_cls_maybe_flush(st, r);
-
-    if (llr_cls_class[first] == LLR_CLS_DIGIT) {
-        /* a word that starts with a digit: a number */
-        cnt->numbers++;
-        cnt->digits += wlen;
-        cnt->big += (wlen >= 4);
-    }
-    cnt->words++;
-
-    st->prev = h;
-    st->have_prev = 1;
-}
-
+#define LLR_CLS_MAXKEYS    (3 * LLR_CLS_HEAD / 2 + 4)
 
 /*
- * Tokenize buf[from, to).  buf[0, from) is the earlier text of the same
- * region (lookback for character n-grams); the word state carries over
- * from the previous call.  buf[to] is overwritten with a separator (a
- * sentinel: the buffers have a spare byte), so the letter loop needs no
- * bound check.
+ * The first pass over p[0, len).  The word state starts afresh; a line
+ * starts at p if line_start.  Returns the number of keys written.
  */
 
-static inline __attribute__((always_inline)) void
-llr_cls_tokenize_w(llr_cls_state_t *st, unsigned char *buf, size_t from,
-    size_t to, int wide)
+static size_t
+llr_cls_scan(llr_cls_state_t *st, const unsigned char *p, size_t len,
+    uint32_t line_start, uint32_t *keys)
 {
-    size_t          i, s, mark;
-    uint32_t        h, c, n, k, wlen;
+    size_t          i, s, e, mark;
+    uint32_t        h, prev, pair, c, n, indent, mark_c, wlen;
+    uint32_t        words, numbers, digits, big, fracs, lines, code;
+    uint32_t        indented, fences;
+    uint64_t        punct;
+    uint32_t       *key;
     llr_cls_cnt_t  *cnt;
-    llr_cls_run_t   r;
+    unsigned char   b[2 + LLR_CLS_HEAD + 1];
 
-    llr_cls_run_init(st, &r);
-    cnt = &st->cnt[st->group];
-    h = st->whash;
-    wlen = st->wlen;
-    mark = st->mark;
-    cnt->tokenized += to - from;
+    /*
+     * two bytes of lookback for the 3-grams at the start (0 is their
+     * normal form there) and a separator after the end, a sentinel: the
+     * letter loop needs no bound check
+     */
 
-    buf[to] = '\0';
+    b[0] = '\0';
+    b[1] = '\0';
+    memcpy(b + 2, p, len);
+    e = 2 + len;
+    b[e] = '\0';
 
-    for (i = from; /* void */; i++) {
+    key = keys;
+    h = LLR_FNV32_BASIS;
+    prev = 0;
+    pair = 0;
+    indent = 0;
+    mark = LLR_CLS_NOMARK;
+    mark_c = 0;
+    punct = 0;
+    words = 0;
+    numbers = 0;
+    digits = 0;
+    big = 0;
+    fracs = 0;
+    lines = 0;
+    code = 0;
+    indented = 0;
+    fences = 0;
+
+    for (i = 2; /* void */; i++) {
 
         /* letters and digits: the word hash */
 
         s = i;
-        while ((k = llr_cls_word[buf[i]]) != 0) {
-            h = (h ^ k) * LLR_FNV32_PRIME;
+        while ((c = llr_cls_word[b[i]]) != 0) {
+            h = (h ^ c) * LLR_FNV32_PRIME;
             i++;
         }
-        wlen += (uint32_t) (i - s);
 
-        if (i == to) {
+        if (i != s) {
+
+            /* a word ends: the word, and the bigram if there is a pair */
+
+            wlen = (uint32_t) (i - s);
+
+            key[0] = h ^ LLR_CLS_S_WORD;
+            key[1] = (prev * LLR_FNV32_PRIME) ^ h ^ LLR_CLS_S_BIGRAM;
+            key += 1 + pair;
+
+            if (llr_cls_class[b[s]] == LLR_CLS_DIGIT) {
+                /* a word that starts with a digit: a number */
+                numbers++;
+                digits += wlen;
+                big += (wlen >= 4);
+
+                if (s == mark + 1 && i != e) {
+                    /* digits [,./:] digits: 1,000  1/2  2.5  10:30 */
+                    big += (mark_c == ',');
+                    fracs += (mark_c != ',');
+                }
+            }
+
+            words++;
+            prev = h;
+            pair = 1;
+            h = LLR_FNV32_BASIS;
+
+            if (i == e) {
+                break;
+            }
+
+            if (line_start) {
+                indented += (indent >= 4);
+                line_start = 0;
+            }
+
+        } else if (i == e) {
             break;
         }
 
         /* a separator */
 
-        c = buf[i];
-
-        if (wlen) {
-            if (i - wlen == mark + 1
-                && llr_cls_class[buf[i - wlen]] == LLR_CLS_DIGIT)
-            {
-                /* digits [,./:] digits: 1,000  1/2  2.5  10:30 */
-                cnt->big += (st->mark_c == ',');
-                cnt->fracs += (st->mark_c != ',');
-            }
-
-            llr_cls_word_end(st, &r, h, wlen, buf[i - wlen], wide);
-            h = LLR_FNV32_BASIS;
-            wlen = 0;
-
-            if (st->line_start) {
-                cnt->indented += (st->indent >= 4);
-                st->line_start = 0;
-            }
-        }
+        c = b[i];
 
         if (c == ' ') {
-            st->indent += st->line_start;
+            indent += line_start;
             continue;
         }
 
         if (c == '\n') {
-            n = i > 0 ? buf[i - 1] : 0;
-            cnt->lines++;
-            cnt->code_lines += (n == ';' || n == '{' || n == '}');
-            st->line_start = 1;
-            st->indent = 0;
+            n = b[i - 1];
+            lines++;
+            code += (n == ';' || n == '{' || n == '}');
+            line_start = 1;
+            indent = 0;
             continue;
         }
 
         if (c == '\t') {
-            st->indent += st->line_start << 2;
+            indent += line_start << 2;
             continue;
         }
 
@@ -501,78 +421,142 @@ llr_cls_tokenize_w(llr_cls_state_t *st, unsigned char *buf, size_t from,
             continue;
         }
 
-        if (st->line_start) {
-            cnt->indented += (st->indent >= 4);
-            st->line_start = 0;
+        if (line_start) {
+            indented += (indent >= 4);
+            line_start = 0;
         }
 
         /* punctuation: a character 3-gram ending here */
 
-        n = (i >= 2) ? ((uint32_t) llr_cls_norm[buf[i - 2]] << 16
-                        | (uint32_t) llr_cls_norm[buf[i - 1]] << 8)
-                     : (i == 1) ? (uint32_t) llr_cls_norm[buf[0]] << 8 : 0;
+        n = (uint32_t) llr_cls_norm[b[i - 2]] << 16
+            | (uint32_t) llr_cls_norm[b[i - 1]] << 8;
 
-        llr_cls_add(st, &r, (n | c) ^ LLR_CLS_S_CHAR3, wide);
-        llr_cls_maybe_flush(st, &r);
+        *key++ = (n | c) ^ LLR_CLS_S_CHAR3;
 
         if ((n & 0xff00) == ('0' << 8)) {
             /* after a digit */
             mark = i;
-            st->mark_c = c;
+            mark_c = c;
         }
 
-        k = llr_cls_punct[c];
-
-        if (k) {
-            cnt->math += k & 1;
-            cnt->qmarks += (k >> 1) & 1;
-            cnt->latex += (k >> 2) & 1;
-            cnt->money += (k >> 3) & 1;
-            cnt->pct += (k >> 4) & 1;
-            cnt->sentences += (k >> 6) & 1;
-            cnt->fences += (c == '`' && n == ('`' << 16 | '`' << 8));
-        }
+        punct += llr_cls_punct[c];
+        fences += (c == '`' && n == ('`' << 16 | '`' << 8));
     }
 
-    st->whash = h;
-    st->wlen = wlen;
-    st->mark = mark;
+    cnt = &st->cnt[st->group];
 
-    llr_cls_run_flush(st, &r);
+    cnt->tokenized += (uint32_t) len;
+    cnt->words += words;
+    cnt->numbers += numbers;
+    cnt->digits += digits;
+    cnt->big += big;
+    cnt->fracs += fracs;
+    cnt->lines += lines;
+    cnt->code_lines += code;
+    cnt->indented += indented;
+    cnt->fences += fences;
+    cnt->math += (uint32_t) (punct >> LLR_CLS_P_MATH) & 0xff;
+    cnt->qmarks += (uint32_t) (punct >> LLR_CLS_P_QMARK) & 0xff;
+    cnt->latex += (uint32_t) (punct >> LLR_CLS_P_LATEX) & 0xff;
+    cnt->money += (uint32_t) (punct >> LLR_CLS_P_MONEY) & 0xff;
+    cnt->pct += (uint32_t) (punct >> LLR_CLS_P_PCT) & 0xff;
+    cnt->sentences += (uint32_t) (punct >> LLR_CLS_P_SENT) & 0xff;
+
+    return (size_t) (key - keys);
+}
+
+
+/*
+ * The second pass: the weight rows of the keys are summed in 16-bit
+ * lanes, at most LLR_CLS_QRUN keys at a time (wrapping unsigned
+ * arithmetic, exact when read back as signed), then added to the 64-bit
+ * sums of the group.
+ */
+
+static inline __attribute__((always_inline)) void
+llr_cls_weigh_w(llr_cls_state_t *st, const uint32_t *key, size_t nk,
+    int wide)
+{
+    size_t          j, n;
+    int32_t         da;
+    int64_t        *f;
+    uint32_t        b, shift;
+    llr_v8hu_t      a0, a1, w;
+    const int16_t  *tw, *dw, *row;
+
+    f = st->facc[st->group];
+    shift = st->shift;
+    tw = st->m->tw;
+    dw = st->m->dw;
+
+    while (nk) {
+        n = nk < LLR_CLS_QRUN ? nk : LLR_CLS_QRUN;
+        nk -= n;
+
+        memset(&a0, 0, sizeof(a0));
+        memset(&a1, 0, sizeof(a1));
+        da = 0;
+
+        for (j = 0; j < n; j++) {
+            b = (key[j] * 0x9e3779b1u) >> shift;
+            row = tw + (size_t) b * (wide ? 2 * LLR_CLS_TCOLS
+                                          : LLR_CLS_TCOLS);
+
+            memcpy(&w, row, sizeof(w));
+            a0 += w;
+
+            if (wide) {
+                memcpy(&w, row + LLR_CLS_TCOLS, sizeof(w));
+                a1 += w;
+            }
+
+            da += dw[b];
+        }
+
+        key += n;
+
+        for (j = 0; j < LLR_CLS_TCOLS; j++) {
+            f[j] += (int16_t) a0[j];
+        }
+
+        if (wide) {
+            for (j = 0; j < LLR_CLS_TCOLS; j++) {
+                f[LLR_CLS_TCOLS + j] += (int16_t) a1[j];
+            }
+        }
+
+        f[LLR_CLS_MAX_TASKS] += da;
+    }
 }
 
 
 static void
-llr_cls_tokenize(llr_cls_state_t *st, unsigned char *buf, size_t from,
-    size_t to)
+llr_cls_tokenize(llr_cls_state_t *st, const unsigned char *p, size_t len,
+    uint32_t line_start)
 {
+    size_t    j, nk;
+    uint32_t  keys[LLR_CLS_MAXKEYS];
+
+    nk = llr_cls_scan(st, p, len, line_start, keys);
+
+    st->nfeat[st->group] += (uint32_t) nk;
+
+    if (st->rec) {
+        /* training: the buckets, in order */
+        for (j = 0; j < nk; j++) {
+            st->rec(st->rec_ctx, (keys[j] * 0x9e3779b1u) >> st->shift,
+                    st->group);
+        }
+
+        return;
+    }
+
     if (st->m->trows > LLR_CLS_TCOLS) {
-        llr_cls_tokenize_w(st, buf, from, to, 1);
+        llr_cls_weigh_w(st, keys, nk, 1);
 
     } else {
-        llr_cls_tokenize_w(st, buf, from, to, 0);
+        llr_cls_weigh_w(st, keys, nk, 0);
     }
-}
-
-
-/* the message (or its tail) ends: the last word; last is its last byte */
-
-static void
-llr_cls_flush_word(llr_cls_state_t *st, const unsigned char *last)
-{
-    llr_cls_run_t  r;
-
-    if (st->wlen) {
-        llr_cls_run_init(st, &r);
-        llr_cls_word_end(st, &r, st->whash, st->wlen,
-                         last[1 - (int) st->wlen],
-                         st->m->trows > LLR_CLS_TCOLS);
-        llr_cls_run_flush(st, &r);
-        st->whash = LLR_FNV32_BASIS;
-        st->wlen = 0;
-    }
-
-    st->have_prev = 0;
 }
 
 
@@ -754,24 +738,12 @@ llr_cls_msg_tokenize(llr_cls_state_t *st, llr_cls_msg_t *mg, int user)
     unsigned char          *t, *nl;
     const unsigned char    *last;
 
-    st->whash = LLR_FNV32_BASIS;
-    st->wlen = 0;
-    st->have_prev = 0;
-    st->line_start = 1;
-    st->mark = LLR_CLS_NOMARK;
-    st->indent = 0;
-
     last = NULL;
 
     if (mg->head_len) {
-        llr_cls_tokenize(st, mg->head, 0, mg->head_len);
+        llr_cls_tokenize(st, mg->head, mg->head_len, 1);
         last = &mg->head[mg->head_len - 1];
-
-        if (st->wlen) {
-            llr_cls_flush_word(st, last);
-        }
     }
-    st->have_prev = 0;
 
     n = mg->msg_bytes - mg->head_len;
     if (n > LLR_CLS_TAIL) {
@@ -781,16 +753,8 @@ llr_cls_msg_tokenize(llr_cls_state_t *st, llr_cls_msg_t *mg, int user)
     t = mg->tail + LLR_CLS_TAIL - n;
 
     if (n) {
-        st->whash = LLR_FNV32_BASIS;
-        st->wlen = 0;
-        st->line_start = 0;
-        st->mark = LLR_CLS_NOMARK;
-        llr_cls_tokenize(st, t, 0, n);
+        llr_cls_tokenize(st, t, n, 0);
         last = &t[n - 1];
-        if (st->wlen) {
-            llr_cls_flush_word(st, last);
-        }
-        st->have_prev = 0;
     }
 
     if (!user) {
@@ -982,11 +946,9 @@ llr_cls_state_init(void *state, const llr_cls_model_t *m)
     /* the message buffers and the dense features are written before use */
     memset(st, 0, offsetof(llr_cls_state_t, dense));
     st->m = m;
-    st->whash = LLR_FNV32_BASIS;
     st->group = LLR_CLS_GROUP_CUR;
     st->is_user = 1;
     st->shift = 32 - m->hash_bits;
-    st->mark = LLR_CLS_NOMARK;
     st->in = &st->msg[0];
     st->budget = LLR_CLS_CTX_BUDGET;
 }
