@@ -440,7 +440,10 @@ llr_cls_scan(llr_cls_state_t *st, const unsigned char *p, size_t len,
         }
 
         punct += llr_cls_punct[c];
-        fences += (c == '`' && n == ('`' << 16 | '`' << 8));
+
+        if (c == '`') {
+            fences += (n == ('`' << 16 | '`' << 8));
+        }
     }
 
     cnt = &st->cnt[st->group];
