@@ -90,6 +90,7 @@ struct llr_cls_model_s {
     char                 names[LLR_CLS_MAX_TASKS][LLR_CLS_TASK_NAME_LEN];
     pcre2_code          *re;
     pcre2_match_data    *md;
+    int                  jit;           /* re is JIT compiled */
 };
 
 
@@ -576,8 +577,12 @@ llr_cls_patterns(llr_cls_state_t *st, const unsigned char *p, size_t len)
         return;
     }
 
-    rc = pcre2_match(m->re, (PCRE2_SPTR) p, len, 0, PCRE2_NO_UTF_CHECK,
-                     m->md, NULL);
+    /* the JIT's own entry skips pcre2_match()'s checks of the call */
+
+    rc = m->jit ? pcre2_jit_match(m->re, (PCRE2_SPTR) p, len, 0, 0, m->md,
+                                  NULL)
+                : pcre2_match(m->re, (PCRE2_SPTR) p, len, 0,
+                              PCRE2_NO_UTF_CHECK, m->md, NULL);
     if (rc < 2) {
         return;
     }
@@ -1560,7 +1565,7 @@ llr_cls_model_decode(const unsigned char *data, size_t len, int copy,
         return NULL;
     }
 
-    (void) pcre2_jit_compile(m->re, PCRE2_JIT_COMPLETE);
+    m->jit = (pcre2_jit_compile(m->re, PCRE2_JIT_COMPLETE) == 0);
 
     m->md = pcre2_match_data_create_from_pattern(m->re, NULL);
     if (m->md == NULL) {
