@@ -80,6 +80,31 @@ classify(const llr_cls_model_t *m, const char *text, size_t step,
 }
 
 
+/* the number of hashed features of one user message */
+static double
+features(const llr_cls_model_t *m, const char *text)
+{
+    void             *st;
+    double            ncur, nctx;
+    llr_cls_result_t  res;
+    llr_text_sink_t   sink;
+
+    st = malloc(llr_cls_state_size(m));
+    llr_cls_state_init(st, m);
+    llr_cls_sink(st, &sink);
+
+    sink.message_begin(sink.ctx, "user", 0);
+    sink.text(sink.ctx, (const unsigned char *) text, strlen(text));
+    sink.message_end(sink.ctx);
+
+    llr_cls_finish(st, NULL, &res);
+    llr_cls_state_counts(st, &ncur, &nctx);
+    free(st);
+
+    return ncur + nctx;
+}
+
+
 /*
  * A conversation: nmsg messages before the last user turn "last", user
  * and assistant alternating (every fourth a system message), message k
@@ -386,6 +411,39 @@ main(void)
         if (texts[i] == NULL) {
             break;
         }
+    }
+
+    /*
+     * feature counts: a word and its bigram with the word before, a
+     * 3-gram at each punctuation byte; no bigram from the head to the
+     * tail; the densest parts (3 features per 2 bytes) fit
+     */
+
+    is_int((int) features(m, "Hello, world!"), 5, "Hello, world!: 5");
+    is_int((int) features(m, "  x\t\n\r y  "), 3, "spaces: 2 words, "
+           "1 bigram");
+    {
+        char  dense[256];
+
+        for (t = 0; t < 128; t++) {
+            dense[t] = (t % 2) ? '!' : 'a';
+        }
+        dense[128] = '\0';
+        is_int((int) features(m, dense), 64 + 63 + 64,
+               "128 bytes of \"a!\": 191 features");
+
+        for (t = 0; t < 128; t++) {
+            dense[t] = (t % 2) ? 'a' : '!';
+        }
+        is_int((int) features(m, dense), 64 + 64 + 63,
+               "128 bytes of \"!a\": 191 features");
+
+        for (t = 0; t < 32; t++) {
+            dense[128 + t] = (t % 2) ? '?' : 'b';
+        }
+        dense[160] = '\0';
+        is_int((int) features(m, dense), 191 + 16 + 15 + 16,
+               "head and tail: 238 features, no bigram across");
     }
 
     /* obvious prompts */
