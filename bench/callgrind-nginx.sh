@@ -219,8 +219,12 @@ if [ "$ANNOTATE" = 1 ]; then
         echo
         echo "## $setup: top self Ir (whole run of N requests)"
         echo '```'
-        callgrind_annotate "/tmp/llr-cgn-$setup.out" 2>/dev/null \
-            | sed -n '/^Ir/,$p' | sed -n 3,30p | cut -c1-150
+        # self cost (the frames open at the dump, main and those below
+        # it, show their inclusive cost: left out)
+        callgrind_annotate --inclusive=no --threshold=100 \
+            "/tmp/llr-cgn-$setup.out" 2>/dev/null \
+            | sed -n '/^Ir  *file:function/,/^$/p' | sed -n '3,$p' \
+            | grep -v '(100.0%)' | head -28 | cut -c1-150
         echo '```'
     done
 fi
