@@ -1372,6 +1372,185 @@ ngx_http_llm_route_limits_budgets(ngx_http_request_t *r,
 }
 
 
+/*
+ * A copy of the rate nodes, sorted by key, rpm, tpm, then the directive,
+ * with the name status shows: the key, or "key/rpm=N", "key/tpm=N",
+ * "key/rpm=N,tpm=N" when several rate limits share the key, and ".../N"
+ * when even that is ambiguous (two key expressions with the same limits).
+ * requests and tokens are the windows' usage now, as admission sees it.
+ */
+
+static int ngx_libc_cdecl
+ngx_http_llm_route_rate_cmp(const void *a, const void *b)
+{
+    const ngx_http_llm_route_rate_info_t  *x = a, *y = b;
+    ngx_int_t                              rc;
+
+    rc = ngx_memn2cmp(x->key.data, y->key.data, x->key.len, y->key.len);
+
+    if (rc) {
+        return (int) rc;
+    }
+
+    if (x->rpm != y->rpm) {
+        return x->rpm < y->rpm ? -1 : 1;
+    }
+
+    if (x->tpm != y->tpm) {
+        return x->tpm < y->tpm ? -1 : 1;
+    }
+
+    if (x->ident != y->ident) {
+        return x->ident < y->ident ? -1 : 1;
+    }
+
+    return 0;
+}
+
+
+ngx_array_t *
+ngx_http_llm_route_limits_rates(ngx_http_request_t *r,
+    ngx_http_llm_route_shm_t *sh)
+{
+    u_char                           *p;
+    int64_t                           now_ms;
+    ngx_uint_t                        i, same, dup, k;
+    ngx_array_t                      *a;
+    ngx_queue_t                      *q;
+    llr_window_t                      req, tok;
+    ngx_slab_pool_t                  *shpool;
+    ngx_http_llm_route_limits_sh_t   *lsh;
+    ngx_http_llm_route_limit_node_t  *ln;
+    ngx_http_llm_route_rate_info_t   *ri, *ra;
+    ngx_http_llm_route_main_conf_t   *mcf;
+
+    a = ngx_array_create(r->pool, 8, sizeof(ngx_http_llm_route_rate_info_t));
+    if (a == NULL) {
+        return NULL;
+    }
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_llm_route_module);
+
+    if (sh == NULL || sh->limits == NULL || mcf->shm_zone == NULL) {
+        return a;
+    }
+
+    lsh = sh->limits;
+    shpool = (ngx_slab_pool_t *) mcf->shm_zone->shm.addr;
+    now_ms = (int64_t) ngx_http_llm_route_now_ms();
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    for (q = ngx_queue_head(&lsh->queue);
+         q != ngx_queue_sentinel(&lsh->queue);
+         q = ngx_queue_next(q))
+    {
+        ln = ngx_queue_data(q, ngx_http_llm_route_limit_node_t, queue);
+
+        if (ln->kind != NGX_HTTP_LLM_ROUTE_LIMIT_RATE) {
+            continue;
+        }
+
+        ri = ngx_array_push(a);
+        if (ri == NULL) {
+            break;
+        }
+
+        p = ngx_pnalloc(r->pool, ln->len + 1);
+        if (p == NULL) {
+            a->nelts--;
+            break;
+        }
+
+        ngx_memcpy(p, ln->key, ln->len);
+
+        /* the windows as admission would see them now: on copies */
+
+        req = ln->req;
+        tok = ln->tok;
+        llr_window_advance(&req, now_ms);
+        llr_window_advance(&tok, now_ms);
+
+        ri->key.data = p;
+        ri->key.len = ln->len;
+        ri->name = ri->key;
+        ri->ident = ln->ident;
+        ri->rpm = ln->rpm;
+        ri->tpm = ln->tpm;
+        ri->requests = llr_window_usage(&req, now_ms);
+        ri->tokens = llr_window_usage(&tok, now_ms);
+        ri->rejected = ln->rejected;
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    if (a->nelts == 0) {
+        return a;
+    }
+
+    ri = a->elts;
+
+    ngx_qsort(ri, a->nelts, sizeof(ngx_http_llm_route_rate_info_t),
+              ngx_http_llm_route_rate_cmp);
+
+    /* names: disambiguated where keys repeat */
+
+    for (i = 0; i < a->nelts; i = k) {
+
+        same = 1;
+        dup = 0;
+
+        for (k = i + 1; k < a->nelts; k++) {
+            if (ri[k].key.len != ri[i].key.len
+                || ngx_memcmp(ri[k].key.data, ri[i].key.data, ri[i].key.len))
+            {
+                break;
+            }
+
+            same++;
+
+            if (ri[k].rpm == ri[k - 1].rpm && ri[k].tpm == ri[k - 1].tpm) {
+                dup = 1;
+            }
+        }
+
+        if (same == 1) {
+            continue;
+        }
+
+        for (k = i; k < i + same; k++) {
+            ra = &ri[k];
+
+            p = ngx_pnalloc(r->pool, ra->key.len + 80);
+            if (p == NULL) {
+                return NULL;
+            }
+
+            ra->name.data = p;
+            p = ngx_sprintf(p, "%V/", &ra->key);
+
+            if (ra->rpm) {
+                p = ngx_sprintf(p, "rpm=%uL%s", ra->rpm, ra->tpm ? "," : "");
+            }
+
+            if (ra->tpm) {
+                p = ngx_sprintf(p, "tpm=%uL", ra->tpm);
+            }
+
+            if (dup) {
+                p = ngx_sprintf(p, "/%ui", k - i + 1);
+            }
+
+            ra->name.len = p - ra->name.data;
+        }
+
+        k = i + same;
+    }
+
+    return a;
+}
+
+
 /* ---- the state file ----------------------------------------------------- */
 
 

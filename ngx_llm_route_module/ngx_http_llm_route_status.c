@@ -7,7 +7,9 @@
  * GET or HEAD; ?format=json (the default), ?format=prometheus (text
  * exposition format 0.0.4) or ?format=html (the dashboard, a page that
  * polls the JSON).  Only configured models, providers and tasks are
- * listed; counters come from the zone, read without a lock.
+ * listed; counters come from the zone, read without a lock.  Budgets and
+ * rate limits are copied by limits.c under the slab mutex (briefly, into
+ * the request's pool), then formatted without it.
  */
 
 
@@ -81,6 +83,10 @@ static void ngx_http_llm_route_json_recent(ngx_http_llm_route_out_t *o,
 static void ngx_http_llm_route_json_budgets(ngx_http_llm_route_out_t *o,
     ngx_array_t *a);
 static void ngx_http_llm_route_prom_budgets(ngx_http_request_t *r,
+    ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh);
+static void ngx_http_llm_route_json_rates(ngx_http_llm_route_out_t *o,
+    ngx_array_t *a);
+static void ngx_http_llm_route_prom_rates(ngx_http_request_t *r,
     ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh);
 
 static void ngx_http_llm_route_prometheus(ngx_http_request_t *r,
@@ -845,6 +851,18 @@ ngx_http_llm_route_json(ngx_http_request_t *r, ngx_http_llm_route_out_t *o,
 
     ngx_http_llm_route_json_budgets(o, a);
 
+    /* rate limits (limits.c) */
+
+    ngx_http_llm_route_out_printf(o, "},\"rates\":{");
+
+    a = ngx_http_llm_route_limits_rates(r, sh);
+    if (a == NULL) {
+        o->failed = 1;
+        return;
+    }
+
+    ngx_http_llm_route_json_rates(o, a);
+
     ngx_http_llm_route_out_printf(o, "}");
 
     ngx_http_llm_route_json_recent(o, sh);
@@ -966,6 +984,51 @@ ngx_http_llm_route_json_budgets(ngx_http_llm_route_out_t *o, ngx_array_t *a)
         ngx_http_llm_route_out_printf(o,
             ",\"in_flight\":%ui,\"rejected\":%uL}",
             b[i].inflight, b[i].rejected);
+    }
+}
+
+
+/* a limit that is not set, and the count it would have had, are null */
+
+static void
+ngx_http_llm_route_json_rates(ngx_http_llm_route_out_t *o, ngx_array_t *a)
+{
+    uint64_t                         v[4];
+    ngx_uint_t                       i, k;
+    ngx_http_llm_route_rate_info_t  *ri;
+
+    static const char  *fields[] = {
+        "rpm_limit", "tpm_limit", "requests", "tokens"
+    };
+
+    ri = a->elts;
+
+    for (i = 0; i < a->nelts; i++) {
+        ngx_http_llm_route_out_printf(o, "%s", i ? "," : "");
+        ngx_http_llm_route_out_json(o, ri[i].name.data, ri[i].name.len);
+        ngx_http_llm_route_out_printf(o, ":{\"key\":");
+        ngx_http_llm_route_out_json(o, ri[i].key.data, ri[i].key.len);
+
+        v[0] = ri[i].rpm;
+        v[1] = ri[i].tpm;
+        v[2] = ri[i].requests;
+        v[3] = ri[i].tokens;
+
+        for (k = 0; k < 4; k++) {
+
+            /* fields 0 and 2 need rpm=, 1 and 3 tpm= */
+
+            if (v[k % 2] == 0) {
+                ngx_http_llm_route_out_printf(o, ",\"%s\":null", fields[k]);
+
+            } else {
+                ngx_http_llm_route_out_printf(o, ",\"%s\":%uL", fields[k],
+                                              v[k]);
+            }
+        }
+
+        ngx_http_llm_route_out_printf(o, ",\"rejected\":%uL}",
+                                      ri[i].rejected);
     }
 }
 
@@ -1221,6 +1284,7 @@ ngx_http_llm_route_prometheus(ngx_http_request_t *r,
     }
 
     ngx_http_llm_route_prom_budgets(r, o, sh);
+    ngx_http_llm_route_prom_rates(r, o, sh);
 
     /* the zone */
 
@@ -1292,6 +1356,65 @@ ngx_http_llm_route_prom_budgets(ngx_http_request_t *r,
 
             ngx_http_llm_route_out_usd(o, v);
             ngx_http_llm_route_out_printf(o, "\n");
+        }
+    }
+}
+
+
+static void
+ngx_http_llm_route_prom_rates(ngx_http_request_t *r,
+    ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh)
+{
+    uint64_t                         v[5];
+    ngx_uint_t                       i, k;
+    ngx_array_t                     *a;
+    ngx_http_llm_route_rate_info_t  *ri;
+
+    static const char  *names[] = {
+        "llm_route_rate_limit_rpm",
+        "llm_route_rate_limit_tpm",
+        "llm_route_rate_requests",
+        "llm_route_rate_tokens",
+        "llm_route_rate_rejected_total"
+    };
+
+    static const char  *helps[] = {
+        "The requests per minute a rate limit allows, by key.",
+        "The tokens per minute a rate limit allows, by key.",
+        "Requests counted in the rate limit's sliding minute, by key.",
+        "Tokens counted in the rate limit's sliding minute, by key.",
+        "Requests refused by the rate limit, by key."
+    };
+
+    a = ngx_http_llm_route_limits_rates(r, sh);
+    if (a == NULL) {
+        o->failed = 1;
+        return;
+    }
+
+    ri = a->elts;
+
+    for (k = 0; k < 5; k++) {
+        ngx_http_llm_route_prom_family(o, names[k],
+                                       k == 4 ? "counter" : "gauge",
+                                       helps[k]);
+
+        for (i = 0; i < a->nelts; i++) {
+            v[0] = ri[i].rpm;
+            v[1] = ri[i].tpm;
+            v[2] = ri[i].requests;
+            v[3] = ri[i].tokens;
+            v[4] = ri[i].rejected;
+
+            /* rpm and requests only with rpm=, tpm and tokens with tpm= */
+
+            if (k < 4 && v[k % 2] == 0) {
+                continue;
+            }
+
+            ngx_http_llm_route_out_printf(o, "%s{key=", names[k]);
+            ngx_http_llm_route_out_label(o, ri[i].name.data, ri[i].name.len);
+            ngx_http_llm_route_out_printf(o, "} %uL\n", v[k]);
         }
     }
 }

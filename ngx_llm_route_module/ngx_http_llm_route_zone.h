@@ -208,12 +208,27 @@ typedef struct {
     time_t                resets_at;    /* 0: never */
 } ngx_http_llm_route_budget_info_t;
 
+typedef struct {
+    ngx_str_t             key;          /* the evaluated key */
+    ngx_str_t             name;         /* key, or key/rpm=N,tpm=N[/N] */
+    uint64_t              ident;        /* of the directive, for sorting */
+    uint64_t              rpm;          /* 0: not limited */
+    uint64_t              tpm;
+    uint64_t              requests;     /* sliding-window usage, now */
+    uint64_t              tokens;
+    uint64_t              rejected;
+} ngx_http_llm_route_rate_info_t;
+
 /* when the zone is created, before the state file is loaded */
 ngx_int_t ngx_http_llm_route_limits_init_zone(ngx_shm_zone_t *shm_zone,
     ngx_http_llm_route_shm_t *sh);
 
 /* a copy of the budgets for the status, sorted by name */
 ngx_array_t *ngx_http_llm_route_limits_budgets(ngx_http_request_t *r,
+    ngx_http_llm_route_shm_t *sh);
+
+/* a copy of the rate limits for the status, sorted by name */
+ngx_array_t *ngx_http_llm_route_limits_rates(ngx_http_request_t *r,
     ngx_http_llm_route_shm_t *sh);
 
 /* the state file's limits section: ngx_alloc()ed, *size bytes */

@@ -112,6 +112,10 @@ is($tr, 6, 'task requests add up to the total');
 like($raw, qr/"tasks":\{.*"cost_usd":\d+\.\d{9}/s, 'task cost_usd');
 
 is(ref $j->{budgets}, 'HASH', 'budgets is an object');
+is(ref $j->{rates}, 'HASH', 'rates is an object');
+is_deeply($j->{rates}, {}, 'no llm_route_rate: rates is empty');
+like($raw, qr/"budgets":\{[^}]*\},"rates":\{\},"recent":\[/,
+     'rates comes between budgets and recent');
 
 my $h = $j->{histograms};
 is(scalar @{$h->{bounds_ms}}, 17, '17 finite bucket bounds');
@@ -173,7 +177,9 @@ for my $fam (qw(llm_route_requests_total llm_route_errors_total
                 llm_route_tokens_total llm_route_cost_usd_total
                 llm_route_saved_usd_total llm_route_request_duration_seconds
                 llm_route_ttft_seconds llm_route_provider_up
-                llm_route_task_requests_total))
+                llm_route_task_requests_total llm_route_rate_limit_rpm
+                llm_route_rate_limit_tpm llm_route_rate_requests
+                llm_route_rate_tokens llm_route_rate_rejected_total))
 {
     like($p, qr/^# HELP $fam /m, "$fam: HELP");
     like($p, qr/^# TYPE $fam (counter|gauge|histogram)$/m, "$fam: TYPE");

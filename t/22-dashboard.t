@@ -3,7 +3,9 @@
 # The dashboard (?format=html): a self-contained page that renders the
 # status JSON in a real browser.  Headless Chromium takes a screenshot of
 # the requested size and dumps the DOM after the page's script ran: the
-# model names and a non-zero request count must be in it.
+# model names and a non-zero request count must be in it, and the budget
+# and rate limit tables with their figures; after a reload onto a new,
+# empty zone those two tables are hidden.
 #
 # LLR_DASHBOARD_PNG=path keeps a copy of the screenshot (docs/dashboard.png
 # is made this way, then compressed with pngquant).
@@ -27,14 +29,19 @@ plan skip_all => 'chromium is not installed (Debian package "chromium"); '
 my $t = LLRTest->new;
 my $m = $t->mock;
 
-$t->config($t->routed_http(
-    http => <<'EOF',
+my $policy = <<'EOF';
     llm_route_policy auto {
         candidates gpt-4o-mini gpt-4o;
         floor      0.5;
         floor_hard 0.9;
     }
 EOF
+
+# requests without X-Team are not limited (an empty key)
+$t->config($t->routed_http(
+    http => $policy,
+    location => "llm_route_budget \$http_x_team 5;\n"
+                . "            llm_route_rate \$http_x_team rpm=2;",
     server => 'location = /llm/status { llm_route_status; }'));
 $t->start;
 
@@ -54,6 +61,15 @@ $t->chat({ model => 'gpt-4o', messages => [{ role => 'user',
                                                content => 'fail' }] },
          headers => { 'X-Mock-Status' => 503 });
 
+# team-a: 2 admitted, the 3rd refused by rpm=2
+my @team = map {
+    select(undef, undef, undef, 0.05);
+    $t->chat({ model => 'gpt-4o-mini',
+               messages => [{ role => 'user', content => "team $_" }] },
+             headers => { 'X-Team' => 'team-a' })->{status};
+} 1 .. 3;
+is("@team", '200 200 429', 'team-a: rpm=2 refuses the third request');
+
 my $url = 'http://127.0.0.1:' . $t->port . '/llm/status?format=html';
 
 # ---- the page itself ------------------------------------------------------
@@ -70,6 +86,26 @@ unlike($html, qr{(?:https?:)?//[a-z0-9.-]+\.[a-z]{2,}/}i,
 unlike($html, qr/<link\b|\@import|<script[^>]+src=|<img[^>]+src=|url\(/i,
        'no linked stylesheet, script, image or font');
 like($html, qr/format=json/, 'the page polls the JSON');
+like($html, qr/<div class="panel full" id="budgets-panel" hidden>/,
+     'a budgets panel, hidden until there is a budget');
+like($html, qr/<div class="panel full" id="rates-panel" hidden>/,
+     'a rate limits panel, hidden until there is a rate limit');
+like($html, qr/<tbody id="budgets"><\/tbody>/, 'the budgets table body');
+like($html, qr/<tbody id="rates"><\/tbody>/, 'the rate limits table body');
+like($html, qr/<th[^>]*>Spent \/ limit<\/th>.*<th>Resets at<\/th>/s,
+     'budget columns');
+like($html,
+     qr/<th[^>]*>Requests \/ rpm<\/th>.*<th[^>]*>Tokens \/ tpm<\/th>/s,
+     'rate limit columns');
+my ($script) = $html =~ m{<script>(.*)</script>}s;
+$script //= '';
+like($script, qr/\bj\.budgets\b/, 'the script reads "budgets"');
+like($script, qr/\bj\.rates\b/, 'the script reads "rates"');
+like($script,
+     qr/\.spent_usd\b.*\.limit_usd\b.*\.reserved_usd\b.*\.resets_at\b/s,
+     'and the budget fields');
+like($script, qr/\.requests, x\.rpm_limit\b.*\.tokens, x\.tpm_limit\b/s,
+     'and the rate fields');
 
 # ---- chromium ---------------------------------------------------------------
 
@@ -138,5 +174,50 @@ like($dom, qr/class="dot ok"/, 'the page reports a successful poll');
 my ($upd) = $dom =~ /id="updated">([^<]*)</;
 like($upd // '', qr/^updated \d\d:\d\d:\d\d$/,
      'no script error shown (' . ($upd // '-') . ')');
+
+# ---- budgets and rate limits ------------------------------------------------
+
+like($dom, qr/<div class="panel full" id="budgets-panel">/,
+     'the budgets panel is shown');
+like($dom, qr/<div class="panel full" id="rates-panel">/,
+     'the rate limits panel is shown');
+
+my ($brow) = $dom =~ m{<tbody id="budgets">(.*?)</tbody>}s;
+$brow //= '';
+like($brow, qr{<td class="name">team-a</td><td>day</td>},
+     'budgets: team-a, period day');
+my $bar = '<div class="bar"><i class="([a-z]*)" style="width:([\d.]+)%"';
+like($brow, qr{<span>\$0\.\d+ / \$5\.00</span>$bar},
+     'budgets: spent / limit with a bar');
+like($brow, qr{<td class="n">\$0</td>}, 'budgets: nothing reserved');
+like($brow, qr{<span class="mono">\d{4}-\d\d-\d\d 00:00 UTC</span>},
+     'budgets: resets at midnight UTC');
+like($brow, qr{<td class="n">0</td></tr>$}, 'budgets: none rejected');
+
+my ($rrow) = $dom =~ m{<tbody id="rates">(.*?)</tbody>}s;
+$rrow //= '';
+like($rrow, qr{<td class="name">team-a</td>}, 'rates: team-a');
+my @bar = $rrow =~ qr{<span>2 / 2</span>$bar};
+is("@bar", 'full 100.0', 'rates: requests / rpm 2 / 2, a full red bar');
+# &ndash;, as the DOM dump writes it (UTF-8)
+like($rrow, qr{<td class="n">(?:&ndash;|\xe2\x80\x93)</td>},
+     'rates: no tpm');
+like($rrow, qr{<span class="err">1</span></td></tr>$}, 'rates: 1 rejected');
+
+# a new zone (another size) without limits: both tables hidden
+
+my $bare = $t->routed_http(http => $policy,
+               server => 'location = /llm/status { llm_route_status; }');
+$bare =~ s/llm_route_zone llm:1m;/llm_route_zone llm:2m;/;
+ok($t->reload(config => $bare), 'reload onto a new, empty zone');
+is_deeply([@{$t->get('/llm/status')->{json} || {}}{qw(budgets rates)}],
+          [{}, {}], 'the new zone tracks no budget and no rate limit');
+
+$dom = chromium('--dump-dom', '--virtual-time-budget=5000', $url);
+like($dom, qr/class="dot ok"/, 'empty limits: the page polled');
+like($dom, qr/<div class="panel full" id="budgets-panel" hidden="">/,
+     'empty budgets: the panel is hidden');
+like($dom, qr/<div class="panel full" id="rates-panel" hidden="">/,
+     'empty rate limits: the panel is hidden');
 
 $t->done_testing;

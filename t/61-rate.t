@@ -5,7 +5,8 @@
 # "rate_limit_exceeded"), with Retry-After and the x-ratelimit-* headers,
 # which admitted responses carry too; tokens are admitted by estimate and
 # corrected by the usage the provider reports; other keys are unaffected;
-# the counts survive a reload; nginx -t errors.
+# the counts survive a reload; the status (JSON "rates" and the Prometheus
+# llm_route_rate_* families) shows the same counts; nginx -t errors.
 
 use strict;
 use warnings;
@@ -13,6 +14,7 @@ use lib 't/lib';
 use Test::More;
 use LLRTest;
 use Time::HiRes qw(time sleep);
+use JSON::PP;
 
 my $t = LLRTest->new(workers => 2);
 my $m = $t->mock;
@@ -41,6 +43,19 @@ $proxy
 $proxy
             llm_route_rate "b-\$http_x_team" rpm=100 tpm=100000;
             llm_route_rate "b2-\$http_x_team" rpm=50;
+        }
+
+        location /st/ {
+$proxy
+            llm_route_rate "s-\$http_x_team" rpm=2;
+        }
+
+        location /dup/ {
+$proxy
+            # the same key value as the server's rpm=3 line: three rate
+            # nodes named "alpha", two of them with the same limits
+            llm_route_rate \$http_x_team rpm=5;
+            llm_route_rate \${http_x_team} rpm=5;
         }
 EOF
 }
@@ -121,6 +136,7 @@ my $est = 100;
 my $usage = 0;
 my @seen;
 my $n_before = scalar $m->requests;
+my $tpm_minute = int(time / 60);
 
 for my $i (1 .. 12) {
     $r = ask('gamma', path => '/tpm/v1', max_tokens => 97);
@@ -175,6 +191,130 @@ is($r->{headers}{'x-ratelimit-limit-requests'}, 50,
    'both: the tighter rpm is reported');
 is($r->{headers}{'x-ratelimit-remaining-requests'}, 49, 'both: remaining');
 is($r->{headers}{'x-ratelimit-limit-tokens'}, 100000, 'both: tpm');
+my $eps_usage = int(length($m->last_request->{body} // '') / 4) + 1 + 2;
+
+# ---- the status: what the windows hold --------------------------------------
+
+# after a short pause: the last request is settled (its tokens corrected)
+# in its log phase
+sub status {
+    select(undef, undef, undef, 0.1);
+    my $r = $t->get('/llm/status');
+    return ($r->{json} || {}, $r->{content} // '');
+}
+
+my ($s, $raw) = status();
+my $rates = $s->{rates} || {};
+is(ref $s->{rates}, 'HASH', 'status: rates is an object');
+like($raw, qr/"budgets":\{\},"rates":\{"/, 'status: rates after budgets');
+
+# still the minute of the tpm requests (or the window moved on: weighted)
+my $same_minute = int(($s->{now_ms} // 0) / 60000) == $tpm_minute;
+my $g = $rates->{'t-gamma'} || {};
+is($g->{key}, 't-gamma', 'status: t-gamma: key');
+is($g->{tpm_limit}, 250, 'status: t-gamma: tpm_limit');
+ok(exists $g->{rpm_limit} && !defined $g->{rpm_limit},
+   'status: t-gamma: rpm_limit null (no rpm=)');
+ok(exists $g->{requests} && !defined $g->{requests},
+   'status: t-gamma: requests null (not counted without rpm=)');
+if ($same_minute) {
+    is($g->{tokens}, $usage,
+       "status: t-gamma: tokens are the actual usage ($usage)");
+} else {
+    cmp_ok($g->{tokens} // -1, '<=', $usage,
+           'status: t-gamma: tokens (the window moved on: weighted)');
+}
+is($g->{rejected}, 1, 'status: t-gamma: rejected');
+
+my $d = $rates->{'t-delta'} || {};
+is($d->{rejected}, 1, 'status: t-delta: a request larger than tpm rejected');
+is($d->{tokens}, 0, 'status: t-delta: no tokens counted');
+
+my $be = $rates->{'b-eps'} || {};
+is_deeply([@$be{qw(rpm_limit tpm_limit requests rejected)}],
+          [100, 100000, 1, 0], 'status: b-eps: rpm, tpm, requests, rejected');
+is($be->{tokens}, $eps_usage, "status: b-eps: tokens ($eps_usage)")
+    if $same_minute;
+my $b2 = $rates->{'b2-eps'} || {};
+is_deeply([@$b2{qw(rpm_limit requests rejected)}], [50, 1, 0],
+          'status: b2-eps: rpm, requests, rejected');
+ok(exists $b2->{tokens} && !defined $b2->{tokens},
+   'status: b2-eps: tokens null (no tpm=)');
+
+is($rates->{alpha}{rpm_limit}, 3, 'status: alpha: rpm_limit');
+is($rates->{alpha}{rejected}, 2,
+   'status: alpha: rejected (the 4th request and the one after reload)');
+
+# ---- rpm=2: 3 requests, then JSON and Prometheus agree ----------------------
+
+fresh_minute();
+
+my @st = map { ask('zeta', path => '/st/v1')->{status} } 1 .. 3;
+is("@st", '200 200 429', 'rpm 2: the third request is refused');
+is(ask('q"u\\o', path => '/st/v1')->{status}, 200,
+   'a key with a quote and a backslash');
+is(ask('alpha', path => '/dup/v1')->{status}, 200, 'dup: admitted');
+
+($s, $raw) = status();
+$rates = $s->{rates} || {};
+is_deeply($rates->{'s-zeta'},
+          { key => 's-zeta', rpm_limit => 2, tpm_limit => undef,
+            requests => 2, tokens => undef, rejected => 1 },
+          'status: s-zeta: requests 2, rejected 1, rpm_limit 2');
+is($rates->{'s-q"u\\o'}{requests}, 1, 'status: the escaped key');
+
+# names: "alpha" three times, two with the same limits: key/rpm=N/i
+ok(!exists $rates->{alpha}, 'dup: "alpha" alone is ambiguous');
+my @alpha = sort grep { m{^alpha/} } keys %$rates;
+is("@alpha", 'alpha/rpm=3/1 alpha/rpm=5/2 alpha/rpm=5/3',
+   'dup: key/rpm=N/i names');
+is($rates->{'alpha/rpm=3/1'}{rejected}, 2, 'dup: rpm=3 keeps its counts');
+is_deeply([map { [@{$rates->{$_}}{qw(key rpm_limit requests)}] }
+           qw(alpha/rpm=5/2 alpha/rpm=5/3)],
+          [['alpha', 5, 1], ['alpha', 5, 1]],
+          'dup: each rpm=5 line counted the request once');
+
+my $p = $t->get('/llm/status?format=prometheus')->{content} // '';
+
+for my $f (qw(llm_route_rate_limit_rpm llm_route_rate_limit_tpm
+              llm_route_rate_requests llm_route_rate_tokens))
+{
+    like($p, qr/^# TYPE $f gauge$/m, "prometheus: $f is a gauge");
+}
+like($p, qr/^# TYPE llm_route_rate_rejected_total counter$/m,
+     'prometheus: llm_route_rate_rejected_total is a counter');
+like($p, qr/^llm_route_rate_limit_rpm\{key="s-zeta"\} 2$/m,
+     'prometheus: s-zeta rpm limit');
+like($p, qr/^llm_route_rate_requests\{key="s-zeta"\} 2$/m,
+     'prometheus: s-zeta requests');
+like($p, qr/^llm_route_rate_rejected_total\{key="s-zeta"\} 1$/m,
+     'prometheus: s-zeta rejected');
+unlike($p, qr/^llm_route_rate_(limit_tpm|tokens)\{key="s-zeta"\}/m,
+       'prometheus: no tpm series without tpm=');
+like($p, qr/^llm_route_rate_limit_tpm\{key="t-gamma"\} 250$/m,
+     'prometheus: t-gamma tpm limit');
+like($p, qr/^llm_route_rate_tokens\{key="t-gamma"\} \d+$/m,
+     'prometheus: t-gamma tokens');
+unlike($p, qr/^llm_route_rate_(limit_rpm|requests)\{key="t-gamma"\}/m,
+       'prometheus: no rpm series without rpm=');
+like($p, qr/^llm_route_rate_requests\{key="s-q\\"u\\\\o"\} 1$/m,
+     'prometheus: the label value is escaped');
+like($p, qr{^llm_route_rate_rejected_total\{key="alpha/rpm=3/1"\} 2$}m,
+     'prometheus: disambiguated names');
+
+SKIP: {
+    my $promtool = `command -v promtool 2>/dev/null`;
+    chomp $promtool;
+    skip 'no promtool (Debian package "prometheus")', 1 unless $promtool;
+
+    my $f = $t->dir . '/rate-metrics.txt';
+    open(my $fh, '>', $f) or die;
+    print $fh $p;
+    close $fh;
+
+    my $out = `$promtool check metrics < $f 2>&1`;
+    is($? >> 8, 0, 'promtool check metrics') or diag($out);
+}
 
 $t->stop;
 
