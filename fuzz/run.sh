@@ -2,7 +2,7 @@
 #
 # Build and run the libFuzzer targets in fuzz/ (see fuzz/README.md).
 #
-#   fuzz/run.sh [TARGET...]          targets: req sse usage values model
+#   fuzz/run.sh [TARGET...]          targets: req sse usage values model cls
 #                                    pattern (default: every fuzz/fuzz_*.c)
 #
 # Environment:

@@ -80,6 +80,7 @@ typedef struct {
     ngx_rbtree_t                      rbtree;
     ngx_rbtree_node_t                 sentinel;
     ngx_queue_t                       queue;      /* LRU: the newest first */
+    ngx_queue_t                       holds;      /* requests in flight */
     ngx_uint_t                        nodes;
     ngx_uint_t                        evicted;
     ngx_uint_t                        full;       /* refused: no room */
@@ -119,9 +120,25 @@ typedef struct {
 } ngx_http_llm_route_limit_entry_t;
 
 
+/*
+ * In the zone: the reservations of one admitted request, with the pid
+ * of its worker, until the request is settled.  A worker that dies
+ * (SIGKILL, a crash) leaves its holds behind; the next worker to start
+ * releases them (ngx_http_llm_route_limits_recover()).
+ */
+
+typedef struct {
+    ngx_queue_t                       queue;      /* lsh->holds */
+    ngx_pid_t                         pid;
+    ngx_uint_t                        n;
+    ngx_http_llm_route_limit_entry_t  entries[1];
+} ngx_http_llm_route_limit_hold_t;
+
+
 typedef struct {
     ngx_slab_pool_t                  *shpool;
     ngx_http_llm_route_limit_entry_t *entries;
+    ngx_http_llm_route_limit_hold_t  *hold;       /* NULL: the zone was full */
     ngx_uint_t                        n;
     unsigned                          settled:1;
 } ngx_http_llm_route_limits_req_t;
@@ -434,6 +451,7 @@ ngx_http_llm_route_limits_init_zone(ngx_shm_zone_t *shm_zone,
     ngx_rbtree_init(&lsh->rbtree, &lsh->sentinel,
                     ngx_http_llm_route_limit_rbtree_insert);
     ngx_queue_init(&lsh->queue);
+    ngx_queue_init(&lsh->holds);
 
     sh->limits = lsh;
 
@@ -687,6 +705,7 @@ ngx_http_llm_route_limits_admit(ngx_http_request_t *r,
     ngx_http_llm_route_limits_req_t   *st;
     ngx_http_llm_route_limit_match_t  *m;
     ngx_http_llm_route_limit_entry_t  *e;
+    ngx_http_llm_route_limit_hold_t   *hold;
     uint64_t                           lim_req, rem_req, rst_req,
                                        lim_tok, rem_tok, rst_tok, usage;
 
@@ -955,6 +974,26 @@ ngx_http_llm_route_limits_admit(ngx_http_request_t *r,
         }
 
         st->n = 0;
+
+    } else if (st->n) {
+        /*
+         * the hold: what a dead worker's successor needs to release the
+         * reservations; without room for it (a full zone) the request
+         * is still admitted, its reservations are only not recoverable
+         */
+
+        hold = ngx_slab_alloc_locked(shpool,
+                          offsetof(ngx_http_llm_route_limit_hold_t, entries)
+                          + st->n * sizeof(ngx_http_llm_route_limit_entry_t));
+
+        if (hold) {
+            hold->pid = ngx_pid;
+            hold->n = st->n;
+            ngx_memcpy(hold->entries, st->entries,
+                       st->n * sizeof(ngx_http_llm_route_limit_entry_t));
+            ngx_queue_insert_head(&lsh->holds, &hold->queue);
+            st->hold = hold;
+        }
     }
 
     ngx_shmtx_unlock(&shpool->mutex);
@@ -1211,7 +1250,95 @@ ngx_http_llm_route_limits_release(ngx_http_llm_route_limits_req_t *st,
         }
     }
 
+    if (st->hold) {
+        ngx_queue_remove(&st->hold->queue);
+        ngx_slab_free_locked(st->shpool, st->hold);
+        st->hold = NULL;
+    }
+
     ngx_shmtx_unlock(&st->shpool->mutex);
+}
+
+
+/*
+ * A worker starts (zone.c): the holds of workers that are gone are
+ * released.  A dead worker's requests may have reached the provider, so
+ * each is charged its estimated cost (what it reserved); its estimated
+ * tokens stay in the rate windows.  A hold with this worker's own pid
+ * is a dead predecessor's whose pid was reused: this worker has no
+ * request yet.  Workers of the previous generation still shutting down
+ * after a reload are alive: theirs are left to them.
+ */
+
+void
+ngx_http_llm_route_limits_recover(ngx_cycle_t *cycle,
+    ngx_http_llm_route_shm_t *sh, ngx_slab_pool_t *shpool)
+{
+    time_t                             now;
+    uint64_t                           charged;
+    ngx_uint_t                         i, reqs;
+    ngx_queue_t                       *q, *next;
+    ngx_http_llm_route_limits_sh_t    *lsh;
+    ngx_http_llm_route_limit_node_t   *ln;
+    ngx_http_llm_route_limit_hold_t   *hold;
+    ngx_http_llm_route_limit_entry_t  *e;
+
+    lsh = sh->limits;
+
+    if (lsh == NULL) {
+        return;
+    }
+
+    now = ngx_time();
+    reqs = 0;
+    charged = 0;
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    for (q = ngx_queue_head(&lsh->holds);
+         q != ngx_queue_sentinel(&lsh->holds);
+         q = next)
+    {
+        next = ngx_queue_next(q);
+        hold = ngx_queue_data(q, ngx_http_llm_route_limit_hold_t, queue);
+
+        if (hold->pid != ngx_pid
+            && !ngx_http_llm_route_pid_gone(hold->pid))
+        {
+            continue;
+        }
+
+        for (i = 0; i < hold->n; i++) {
+            e = &hold->entries[i];
+            ln = e->node;
+
+            if (ln->inflight) {
+                ln->inflight--;
+            }
+
+            if (ln->kind == NGX_HTTP_LLM_ROUTE_LIMIT_BUDGET) {
+                ln->reserved -= ngx_min(ln->reserved, e->est);
+                ngx_http_llm_route_limit_period(ln, now);
+                ln->spent = llr_add_sat(ln->spent, e->est);
+                charged = llr_add_sat(charged, e->est);
+            }
+        }
+
+        reqs++;
+
+        ngx_queue_remove(q);
+        ngx_slab_free_locked(shpool, hold);
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    if (reqs) {
+        ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+                      "llm route: released the budget and rate "
+                      "reservations of %ui request(s) left in flight by "
+                      "exited worker processes, %uL pUSD charged at their "
+                      "estimates", reqs, charged);
+    }
 }
 
 

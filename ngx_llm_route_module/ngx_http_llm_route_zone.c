@@ -48,7 +48,7 @@
 
 
 #define NGX_HTTP_LLM_ROUTE_ZONE_MAGIC    0x4c4c52005a4f4e45ULL
-#define NGX_HTTP_LLM_ROUTE_ZONE_VERSION  4
+#define NGX_HTTP_LLM_ROUTE_ZONE_VERSION  5
 
 #define NGX_HTTP_LLM_ROUTE_STATE_MAGIC   "LLRSTATE"
 /* 2: a limits section (budgets) follows the slots; 1 is still read */
@@ -117,7 +117,6 @@ static void ngx_http_llm_route_recent_add(ngx_http_llm_route_shm_t *sh,
 static void ngx_http_llm_route_copy_name(u_char *dst, size_t size,
     ngx_str_t *src);
 static ngx_uint_t ngx_http_llm_route_bucket(ngx_msec_t ms);
-static ngx_int_t ngx_http_llm_route_pid_gone(ngx_pid_t pid);
 
 static uint64_t ngx_http_llm_route_fnv1a(u_char *p, size_t len);
 static void ngx_http_llm_route_state_load(ngx_shm_zone_t *shm_zone,
@@ -514,7 +513,7 @@ ngx_http_llm_route_zone_record(ngx_http_llm_route_shm_t *sh,
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_llm_route_pid_gone(ngx_pid_t pid)
 {
     if (pid <= 0) {
@@ -1270,7 +1269,18 @@ ngx_http_llm_route_init_process(ngx_cycle_t *cycle)
     mcf = ngx_http_cycle_get_module_main_conf(cycle,
                                               ngx_http_llm_route_module);
 
-    if (mcf == NULL || mcf->shm_zone == NULL || mcf->state_path.len == 0) {
+    if (mcf == NULL || mcf->shm_zone == NULL) {
+        return NGX_OK;
+    }
+
+    /* what workers that died left reserved */
+
+    if (mcf->shm_zone->data) {
+        ngx_http_llm_route_limits_recover(cycle, mcf->shm_zone->data,
+                                  (ngx_slab_pool_t *) mcf->shm_zone->shm.addr);
+    }
+
+    if (mcf->state_path.len == 0) {
         return NGX_OK;
     }
 

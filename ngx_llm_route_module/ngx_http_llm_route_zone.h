@@ -224,6 +224,9 @@ ngx_int_t ngx_http_llm_route_limits_init_zone(ngx_shm_zone_t *shm_zone,
     ngx_http_llm_route_shm_t *sh);
 
 /* a copy of the budgets for the status, sorted by name */
+void ngx_http_llm_route_limits_recover(ngx_cycle_t *cycle,
+    ngx_http_llm_route_shm_t *sh, ngx_slab_pool_t *shpool);
+ngx_int_t ngx_http_llm_route_pid_gone(ngx_pid_t pid);
 ngx_array_t *ngx_http_llm_route_limits_budgets(ngx_http_request_t *r,
     ngx_http_llm_route_shm_t *sh);
 

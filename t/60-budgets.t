@@ -15,6 +15,7 @@ use Test::More;
 use LLRTest;
 use POSIX qw(strftime);
 use Time::HiRes qw(time sleep);
+use IO::Socket::INET;
 
 my $t = LLRTest->new(workers => 2);
 my $m = $t->mock;
@@ -260,6 +261,70 @@ is(ask('omega', path => '/minute/v1')->{status}, 200,
    'minute: admitted again after the reset');
 is(status()->{budgets}{$mk}{spent_usd} + 0, 1,
    'minute: a new period starts from zero');
+
+# ---- a worker killed with requests in flight ---------------------------------
+#
+# Its reservations are released by the workers the master starts in its
+# place, and its requests charged at their estimates ($1 each here:
+# max_tokens 2 at $500,000 per 1M).  Settled requests leave nothing
+# behind to release twice.
+
+is(ask('kappa')->{status}, 200, 'crash: a settled request first');
+
+sub kappa {
+    my $b = status()->{budgets}{kappa} || {};
+    return ($b->{in_flight} // -1, $b->{reserved_usd} // -1,
+            $b->{spent_usd} // -1);
+}
+
+my $body = LLRTest::json_encode({ model => 'dollar', messages => $msgs,
+                                  max_tokens => 2 });
+my @held;
+for (1 .. 2) {
+    my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                     PeerPort => $t->port, Proto => 'tcp')
+        or die "connect: $!";
+    print $sock "POST /v1/chat/completions HTTP/1.1\r\n"
+        . "Host: localhost\r\nContent-Type: application/json\r\n"
+        . "X-Team: kappa\r\nX-Mock-Delay: 30\r\n"
+        . "Content-Length: " . length($body) . "\r\n\r\n$body";
+    push @held, $sock;
+}
+
+my $deadline = time + 10;
+my @k = kappa();
+@k = kappa() while $k[0] != 2 && time < $deadline;
+is_deeply([@k], [2, 2, 1], 'crash: 2 requests in flight, $2 reserved');
+
+my @old = $t->worker_pids;
+kill 'KILL', @old;
+$deadline = time + 10;
+sleep 0.05 while time < $deadline
+                 && ((grep { my $o = $_; grep { $_ == $o } @old }
+                      $t->worker_pids) || (() = $t->worker_pids) < 2);
+$t->{log_ignore} = qr/exited on signal 9/;
+close $_ for @held;
+
+is_deeply([kappa()], [0, 0, 3],
+          'crash: released after the respawn, charged at the estimates');
+my $released = 'released the budget and rate reservations of 2 '
+               . 'request\(s\) left in flight by exited worker processes, '
+               . '2000000000000 pUSD charged';
+like($t->error_log, qr/\[notice\].*$released/,
+     'crash: the release is logged');
+
+# the limit is $6 since the reload above
+@st = map { ask('kappa')->{status} } 1 .. 4;
+is("@st", '200 200 200 429', 'crash: the budget admits what is left ($3)');
+
+@old = $t->worker_pids;
+kill 'KILL', @old;
+$deadline = time + 10;
+sleep 0.05 while time < $deadline
+                 && ((grep { my $o = $_; grep { $_ == $o } @old }
+                      $t->worker_pids) || (() = $t->worker_pids) < 2);
+is_deeply([kappa()], [0, 0, 6],
+          'crash: nothing in flight, nothing charged twice');
 
 # ---- a zone too full for new keys ------------------------------------------------
 
