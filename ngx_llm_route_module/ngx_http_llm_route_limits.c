@@ -171,6 +171,8 @@ static void ngx_http_llm_route_limit_period(
 static void ngx_http_llm_route_limits_release(
     ngx_http_llm_route_limits_req_t *st, uint64_t cost, uint64_t tokens);
 static void ngx_http_llm_route_limits_cleanup(void *data);
+static ngx_int_t ngx_http_llm_route_limits_names(ngx_http_request_t *r,
+    ngx_array_t *a, ngx_uint_t kind);
 static ngx_int_t ngx_http_llm_route_limit_header(ngx_http_request_t *r,
     const char *name, u_char *value, size_t len);
 static void ngx_http_llm_route_limit_rbtree_insert(ngx_rbtree_node_t *temp,
@@ -1346,6 +1348,97 @@ ngx_http_llm_route_limits_recover(ngx_cycle_t *cycle,
 
 
 /*
+ * The names status shows, for a copy sorted by key: the key, or
+ * "key/LIMITS" when several counts share the key (LIMITS: the period of
+ * a budget; "rpm=N", "tpm=N" or "rpm=N,tpm=N" of a rate limit), and
+ * "key/LIMITS/N" when even that is ambiguous.
+ */
+
+static ngx_int_t
+ngx_http_llm_route_limits_names(ngx_http_request_t *r, ngx_array_t *a,
+    ngx_uint_t kind)
+{
+    u_char                            *p;
+    ngx_str_t                         *key, *name;
+    ngx_uint_t                         i, k, n, dup;
+    ngx_http_llm_route_rate_info_t    *ri;
+    ngx_http_llm_route_budget_info_t  *bi;
+
+    bi = a->elts;
+    ri = a->elts;
+
+#define ngx_http_llm_route_info_key(n)                                       \
+    (kind == NGX_HTTP_LLM_ROUTE_LIMIT_BUDGET ? &bi[n].key : &ri[n].key)
+
+    for (i = 0; i < a->nelts; i = k) {
+
+        key = ngx_http_llm_route_info_key(i);
+        dup = 0;
+
+        for (k = i + 1; k < a->nelts; k++) {
+            name = ngx_http_llm_route_info_key(k);
+
+            if (name->len != key->len
+                || ngx_memcmp(name->data, key->data, key->len) != 0)
+            {
+                break;
+            }
+
+            if (kind == NGX_HTTP_LLM_ROUTE_LIMIT_BUDGET
+                ? bi[k].period == bi[k - 1].period
+                : ri[k].rpm == ri[k - 1].rpm && ri[k].tpm == ri[k - 1].tpm)
+            {
+                dup = 1;
+            }
+        }
+
+        if (k == i + 1) {
+            continue;
+        }
+
+        for (n = i; n < k; n++) {
+            key = ngx_http_llm_route_info_key(n);
+            name = (kind == NGX_HTTP_LLM_ROUTE_LIMIT_BUDGET) ? &bi[n].name
+                                                             : &ri[n].name;
+
+            p = ngx_pnalloc(r->pool, key->len + 80);
+            if (p == NULL) {
+                return NGX_ERROR;
+            }
+
+            name->data = p;
+            p = ngx_sprintf(p, "%V/", key);
+
+            if (kind == NGX_HTTP_LLM_ROUTE_LIMIT_BUDGET) {
+                p = ngx_sprintf(p, "%s",
+                                llr_period_name((llr_period_e) bi[n].period));
+
+            } else {
+                if (ri[n].rpm) {
+                    p = ngx_sprintf(p, "rpm=%uL%s", ri[n].rpm,
+                                    ri[n].tpm ? "," : "");
+                }
+
+                if (ri[n].tpm) {
+                    p = ngx_sprintf(p, "tpm=%uL", ri[n].tpm);
+                }
+            }
+
+            if (dup) {
+                p = ngx_sprintf(p, "/%ui", n - i + 1);
+            }
+
+            name->len = p - name->data;
+        }
+    }
+
+#undef ngx_http_llm_route_info_key
+
+    return NGX_OK;
+}
+
+
+/*
  * A copy of the budget nodes, sorted by key then period, with the name
  * status shows: the key, or "key/period" when several budgets share the
  * key, or "key/period/N" when even that is ambiguous.
@@ -1373,13 +1466,12 @@ ngx_http_llm_route_limits_budgets(ngx_http_request_t *r,
 {
     u_char                            *p;
     time_t                             now;
-    ngx_uint_t                         i, same, dup, k;
     ngx_array_t                       *a;
     ngx_queue_t                       *q;
     ngx_slab_pool_t                   *shpool;
     ngx_http_llm_route_limits_sh_t    *lsh;
     ngx_http_llm_route_limit_node_t   *ln;
-    ngx_http_llm_route_budget_info_t  *bi, *b;
+    ngx_http_llm_route_budget_info_t  *bi;
     ngx_http_llm_route_main_conf_t    *mcf;
 
     a = ngx_array_create(r->pool, 8, sizeof(ngx_http_llm_route_budget_info_t));
@@ -1443,56 +1535,13 @@ ngx_http_llm_route_limits_budgets(ngx_http_request_t *r,
         return a;
     }
 
-    bi = a->elts;
-
-    ngx_qsort(bi, a->nelts, sizeof(ngx_http_llm_route_budget_info_t),
+    ngx_qsort(a->elts, a->nelts, sizeof(ngx_http_llm_route_budget_info_t),
               ngx_http_llm_route_limit_cmp);
 
-    /* names: disambiguated where keys repeat */
-
-    for (i = 0; i < a->nelts; i = k) {
-
-        same = 1;
-        dup = 0;
-
-        for (k = i + 1; k < a->nelts; k++) {
-            if (bi[k].key.len != bi[i].key.len
-                || ngx_memcmp(bi[k].key.data, bi[i].key.data, bi[i].key.len))
-            {
-                break;
-            }
-
-            same++;
-
-            if (bi[k].period == bi[k - 1].period) {
-                dup = 1;
-            }
-        }
-
-        if (same == 1) {
-            continue;
-        }
-
-        for (k = i; k < i + same; k++) {
-            b = &bi[k];
-
-            p = ngx_pnalloc(r->pool, b->key.len + 32);
-            if (p == NULL) {
-                return NULL;
-            }
-
-            b->name.data = p;
-            p = ngx_sprintf(p, "%V/%s", &b->key,
-                            llr_period_name((llr_period_e) b->period));
-
-            if (dup) {
-                p = ngx_sprintf(p, "/%ui", k - i + 1);
-            }
-
-            b->name.len = p - b->name.data;
-        }
-
-        k = i + same;
+    if (ngx_http_llm_route_limits_names(r, a, NGX_HTTP_LLM_ROUTE_LIMIT_BUDGET)
+        != NGX_OK)
+    {
+        return NULL;
     }
 
     return a;
@@ -1541,14 +1590,13 @@ ngx_http_llm_route_limits_rates(ngx_http_request_t *r,
 {
     u_char                           *p;
     int64_t                           now_ms;
-    ngx_uint_t                        i, same, dup, k;
     ngx_array_t                      *a;
     ngx_queue_t                      *q;
     llr_window_t                      req, tok;
     ngx_slab_pool_t                  *shpool;
     ngx_http_llm_route_limits_sh_t   *lsh;
     ngx_http_llm_route_limit_node_t  *ln;
-    ngx_http_llm_route_rate_info_t   *ri, *ra;
+    ngx_http_llm_route_rate_info_t   *ri;
     ngx_http_llm_route_main_conf_t   *mcf;
 
     a = ngx_array_create(r->pool, 8, sizeof(ngx_http_llm_route_rate_info_t));
@@ -1615,63 +1663,13 @@ ngx_http_llm_route_limits_rates(ngx_http_request_t *r,
         return a;
     }
 
-    ri = a->elts;
-
-    ngx_qsort(ri, a->nelts, sizeof(ngx_http_llm_route_rate_info_t),
+    ngx_qsort(a->elts, a->nelts, sizeof(ngx_http_llm_route_rate_info_t),
               ngx_http_llm_route_rate_cmp);
 
-    /* names: disambiguated where keys repeat */
-
-    for (i = 0; i < a->nelts; i = k) {
-
-        same = 1;
-        dup = 0;
-
-        for (k = i + 1; k < a->nelts; k++) {
-            if (ri[k].key.len != ri[i].key.len
-                || ngx_memcmp(ri[k].key.data, ri[i].key.data, ri[i].key.len))
-            {
-                break;
-            }
-
-            same++;
-
-            if (ri[k].rpm == ri[k - 1].rpm && ri[k].tpm == ri[k - 1].tpm) {
-                dup = 1;
-            }
-        }
-
-        if (same == 1) {
-            continue;
-        }
-
-        for (k = i; k < i + same; k++) {
-            ra = &ri[k];
-
-            p = ngx_pnalloc(r->pool, ra->key.len + 80);
-            if (p == NULL) {
-                return NULL;
-            }
-
-            ra->name.data = p;
-            p = ngx_sprintf(p, "%V/", &ra->key);
-
-            if (ra->rpm) {
-                p = ngx_sprintf(p, "rpm=%uL%s", ra->rpm, ra->tpm ? "," : "");
-            }
-
-            if (ra->tpm) {
-                p = ngx_sprintf(p, "tpm=%uL", ra->tpm);
-            }
-
-            if (dup) {
-                p = ngx_sprintf(p, "/%ui", k - i + 1);
-            }
-
-            ra->name.len = p - ra->name.data;
-        }
-
-        k = i + same;
+    if (ngx_http_llm_route_limits_names(r, a, NGX_HTTP_LLM_ROUTE_LIMIT_RATE)
+        != NGX_OK)
+    {
+        return NULL;
     }
 
     return a;
