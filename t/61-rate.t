@@ -50,6 +50,18 @@ $proxy
             llm_route_rate "s-\$http_x_team" rpm=2;
         }
 
+        location /fo/ {
+$proxy
+            llm_route_rate "f-\$http_x_team" rpm=10;
+            proxy_intercept_errors on;
+            error_page 500 = \@fo_err;
+        }
+
+        location \@fo_err {
+            llm_route on;
+            return 502 "fallback\\n";
+        }
+
         location /dup/ {
 $proxy
             # the same key value as the server's rpm=3 line: three rate
@@ -192,6 +204,23 @@ is($r->{headers}{'x-ratelimit-limit-requests'}, 50,
 is($r->{headers}{'x-ratelimit-remaining-requests'}, 49, 'both: remaining');
 is($r->{headers}{'x-ratelimit-limit-tokens'}, 100000, 'both: tpm');
 my $eps_usage = int(length($m->last_request->{body} // '') / 4) + 1 + 2;
+
+# ---- an error_page after the provider failed: the headers stay -----------------
+
+$r = $t->chat({ model => 'gpt-4o-mini', messages => $msgs },
+              headers => { 'X-Team' => 'phi', 'X-Mock-Status' => 500 },
+              path => '/fo/v1/chat/completions');
+is($r->{status}, 502, 'error_page: the fallback answered');
+is($r->{headers}{'x-ratelimit-limit-requests'}, 10,
+   'error_page: x-ratelimit-limit-requests kept');
+is($r->{headers}{'x-ratelimit-remaining-requests'}, 9,
+   'error_page: x-ratelimit-remaining-requests kept');
+like($r->{headers}{'x-ratelimit-reset-requests'} // '', qr/^[0-9.hms]+$/,
+     'error_page: x-ratelimit-reset-requests kept');
+$r = ask('phi', path => '/fo/v1');
+is($r->{status}, 200, 'error_page: then an answer from the provider');
+is($r->{headers}{'x-ratelimit-remaining-requests'}, 8,
+   'error_page: which has its headers once, counted');
 
 # ---- the status: what the windows hold --------------------------------------
 
