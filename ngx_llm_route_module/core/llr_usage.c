@@ -875,6 +875,11 @@ val_or_end:
         goto value_end;
     }
 
+    if (line && (c == '\n' || c == '\r')) {
+        /* the data line ends: the next one may still close the array */
+        llr_json_bail(S_VAL_OR_END);
+    }
+
     goto value;
 
 val:

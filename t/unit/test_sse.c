@@ -745,5 +745,47 @@ main(void)
     is_int(r.sse.stripped, 0, "responses events are never stripped");
     done(&r);
 
+    /*
+     * a JSON value across data lines (joined with "\n"): an array or
+     * object opened at a line's end may be closed on the next line.
+     * Found by fuzz_sse: fed whole, the fast path left the state "a
+     * value" instead of "a value or ]", so the "]" became a JSON error
+     * that byte-at-a-time feeding did not see.
+     */
+    {
+        static const char *multi[] = {
+            "data:{\"a\":[\ndata:]}\n\n",
+            "data: {\"usage\":{\"prompt_tokens\":3,\"x\":[\r\n"
+                "data: ],\"completion_tokens\":4}}\n\n",
+            "data:{\"a\":{\ndata:}}\n\n",
+            "data:{\"a\":[\ndata:\ndata:]}\n\n",
+            NULL
+        };
+        run_t  w, b;
+        int    m;
+
+        for (m = 0; multi[m]; m++) {
+            run(&w, multi[m], strlen(multi[m]), 0, 0, 0, 0);
+            run(&b, multi[m], strlen(multi[m]), 0, 0, 2, 1);
+            is_int(w.sse.json_events, 1, "multi-line value %d: JSON "
+                   "fed whole", m);
+            is_int(w.sse.res.json_error, 0, "multi-line value %d: no JSON "
+                   "error fed whole", m);
+            ok(same(&w, &b, multi[m], strlen(multi[m])), "multi-line value "
+               "%d: whole and byte by byte agree", m);
+            done(&w);
+            done(&b);
+        }
+
+        run(&w, "data:{\"\":[\ndata:]", 17, 0, 0, 0, 0);
+        run(&b, "data:{\"\":[\ndata:]", 17, 0, 0, 2, 1);
+        ok(same(&w, &b, "data:{\"\":[\ndata:]", 17), "the fuzzer's "
+           "input: whole and byte by byte agree");
+        is_int(w.sse.res.json_error, 0, "the fuzzer's input: unfinished, "
+               "not an error");
+        done(&w);
+        done(&b);
+    }
+
     done_testing();
 }
