@@ -1359,7 +1359,7 @@ ngx_http_llm_route_limits_names(ngx_http_request_t *r, ngx_array_t *a,
     ngx_uint_t kind)
 {
     u_char                            *p;
-    ngx_str_t                         *key, *name;
+    ngx_str_t                         *key, *other, *name;
     ngx_uint_t                         i, k, n, dup;
     ngx_http_llm_route_rate_info_t    *ri;
     ngx_http_llm_route_budget_info_t  *bi;
@@ -1376,10 +1376,10 @@ ngx_http_llm_route_limits_names(ngx_http_request_t *r, ngx_array_t *a,
         dup = 0;
 
         for (k = i + 1; k < a->nelts; k++) {
-            name = ngx_http_llm_route_info_key(k);
+            other = ngx_http_llm_route_info_key(k);
 
-            if (name->len != key->len
-                || ngx_memcmp(name->data, key->data, key->len) != 0)
+            if (other->len != key->len
+                || ngx_memcmp(other->data, key->data, key->len) != 0)
             {
                 break;
             }
