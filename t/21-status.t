@@ -207,18 +207,9 @@ ok(!grep({ !/^llm_route_\w+(\{[^}]*\})? [0-9.+Inf]+$/ } @samples),
    'every sample line is well formed');
 
 SKIP: {
-    my $promtool = `command -v promtool 2>/dev/null`;
-    chomp $promtool;
-    skip 'promtool not installed (Debian package "prometheus")', 2
-        unless $promtool;
-
-    my $file = $t->dir . '/metrics.txt';
-    open(my $fh, '>', $file) or die;
-    print $fh $p;
-    close $fh;
-
-    my $out = `$promtool check metrics < $file 2>&1`;
-    is($?, 0, 'promtool check metrics: exit 0') or diag($out);
+    my ($rc, $out) = $t->promtool($p)
+        or skip 'promtool not installed (Debian package "prometheus")', 2;
+    is($rc, 0, 'promtool check metrics: exit 0') or diag($out);
     is($out, '', 'promtool check metrics: no complaint') or diag($out);
 }
 

@@ -225,15 +225,8 @@ like($p, qr/^llm_route_budget_limit_usd\{key="alpha",period="day"\} 6\.0+$/m,
 like($p, qr/^# TYPE llm_route_budget_spent_usd gauge$/m, 'prometheus: type');
 
 SKIP: {
-    my $promtool = `command -v promtool 2>/dev/null`;
-    chomp $promtool;
-    skip 'no promtool', 1 unless $promtool;
-    my $f = $t->dir . '/metrics.txt';
-    open(my $fh, '>', $f) or die;
-    print $fh $p;
-    close $fh;
-    my $out = `$promtool check metrics < $f 2>&1`;
-    is($? >> 8, 0, 'promtool check metrics') or diag($out);
+    my ($rc, $out) = $t->promtool($p) or skip 'no promtool', 1;
+    is($rc, 0, 'promtool check metrics') or diag($out);
 }
 
 # ---- a period that resets: period=minute -------------------------------------
@@ -296,13 +289,7 @@ my @k = kappa();
 @k = kappa() while $k[0] != 2 && time < $deadline;
 is_deeply([@k], [2, 2, 1], 'crash: 2 requests in flight, $2 reserved');
 
-my @old = $t->worker_pids;
-kill 'KILL', @old;
-$deadline = time + 10;
-sleep 0.05 while time < $deadline
-                 && ((grep { my $o = $_; grep { $_ == $o } @old }
-                      $t->worker_pids) || (() = $t->worker_pids) < 2);
-$t->{log_ignore} = qr/exited on signal 9/;
+$t->kill_workers($t->worker_pids);
 close $_ for @held;
 
 is_deeply([kappa()], [0, 0, 3],
@@ -317,12 +304,7 @@ like($t->error_log, qr/\[notice\].*$released/,
 @st = map { ask('kappa')->{status} } 1 .. 4;
 is("@st", '200 200 200 429', 'crash: the budget admits what is left ($3)');
 
-@old = $t->worker_pids;
-kill 'KILL', @old;
-$deadline = time + 10;
-sleep 0.05 while time < $deadline
-                 && ((grep { my $o = $_; grep { $_ == $o } @old }
-                      $t->worker_pids) || (() = $t->worker_pids) < 2);
+$t->kill_workers($t->worker_pids);
 is_deeply([kappa()], [0, 0, 6],
           'crash: nothing in flight, nothing charged twice');
 

@@ -332,17 +332,9 @@ like($p, qr{^llm_route_rate_rejected_total\{key="alpha/rpm=3/1"\} 2$}m,
      'prometheus: disambiguated names');
 
 SKIP: {
-    my $promtool = `command -v promtool 2>/dev/null`;
-    chomp $promtool;
-    skip 'no promtool (Debian package "prometheus")', 1 unless $promtool;
-
-    my $f = $t->dir . '/rate-metrics.txt';
-    open(my $fh, '>', $f) or die;
-    print $fh $p;
-    close $fh;
-
-    my $out = `$promtool check metrics < $f 2>&1`;
-    is($? >> 8, 0, 'promtool check metrics') or diag($out);
+    my ($rc, $out) = $t->promtool($p)
+        or skip 'no promtool (Debian package "prometheus")', 1;
+    is($rc, 0, 'promtool check metrics') or diag($out);
 }
 
 $t->stop;

@@ -410,6 +410,47 @@ sub worker_pids {
     return sort { $a <=> $b } @pids;
 }
 
+# SIGKILL the given workers and wait (up to 10 s) until the master has
+# replaced them: none of them serving any more, as many serving as before;
+# their "exited on signal 9" is expected in error.log from then on
+
+sub kill_workers {
+    my ($self, @pids) = @_;
+
+    my $before = () = $self->worker_pids;
+    my %old = map { $_ => 1 } @pids;
+
+    kill 'KILL', @pids;
+
+    my $end = Time::HiRes::time() + 10;
+    while (Time::HiRes::time() < $end) {
+        my @now = $self->worker_pids;
+        last if !grep({ $old{$_} } @now) && @now >= $before;
+        Time::HiRes::sleep(0.05);
+    }
+
+    $self->{log_ignore} = qr/exited on signal 9/;
+}
+
+# promtool check metrics on a Prometheus text: (exit status, output), or
+# an empty list without promtool (Debian package "prometheus")
+
+sub promtool {
+    my ($self, $text) = @_;
+
+    my $promtool = `command -v promtool 2>/dev/null`;
+    chomp $promtool;
+    return () unless $promtool;
+
+    my $f = $self->{dir} . '/metrics-' . ++$self->{promtool_runs} . '.txt';
+    open(my $fh, '>', $f) or die "$f: $!";
+    print $fh $text;
+    close $fh;
+
+    my $out = `$promtool check metrics < $f 2>&1`;
+    return ($? >> 8, $out);
+}
+
 sub _wait_port {
     my ($port, $timeout) = @_;
     my $end = time + $timeout;
