@@ -137,6 +137,21 @@ my @bodies = (
         { role => 'assistant', content => '391' },
         { role => 'user', content => 'And divided by 7, as a fraction?' },
       ] },
+    # longer than the context ring (8 messages) and the budget: only the
+    # newest context is read, in the module as in the tool
+    { model => 'auto', messages => [
+        (map { ({ role => 'user', content => "Write a Python function $_ "
+                  . 'that parses a CSV file, with tests.' },
+                { role => 'assistant', content => "def parse_$_(path):\n"
+                  . "    import csv\n    return list(csv.DictReader("
+                  . "open(path)))\n" }) } 1 .. 5),
+        { role => 'user', content => 'Translate into French: the cat '
+          . 'sleeps on the warm windowsill.' },
+        { role => 'assistant', content => 'Le chat dort sur le rebord '
+          . 'chaud de la fenetre.' },
+        { role => 'user', content => 'And this one: the dog barks at the '
+          . 'mailman every morning.' },
+      ] },
 );
 
 my @tool = classify(@bodies);

@@ -16,6 +16,9 @@
 # bench/gen-bodies.pl) and a 1 MB body of 5,001 messages.
 #
 #   BUILD=build tools/callgrind-classify.sh
+#
+# CLS_ARGS="-b BYTES" measures the 2 KB requests at another context
+# budget (tools/llr-eval-context.pl measures what it does to quality).
 
 set -eu
 
@@ -62,7 +65,7 @@ perl -e '
 run() {
     LD_BIND_NOW=1 valgrind --tool=callgrind --toggle-collect=classify_line \
         --callgrind-out-file="$T/cg.out" "$BUILD/llm-route-classify" \
-        < "$1" > /dev/null 2> "$T/log"
+        ${CLS_ARGS:-} < "$1" > /dev/null 2> "$T/log"
     sed -n 's/.*Collected : *\([0-9]*\).*/\1/p' "$T/log"
 }
 

@@ -6,6 +6,9 @@
 #
 #   BUILD=build tools/eval.sh [MODEL]      (default: models/default.model)
 #
+# The last table (tools/llr-eval-context.pl) reads MT-Bench from
+# $LLR_DATA (default ../shared/data).
+#
 # Validation inside the training split (never the held-out lines): the
 # difficulty lines of $BUILD/train-data/diff-train.jsonl in 5 folds
 # (tools/llr-eval.pl cv-split), difficulty trained on four with the
@@ -100,3 +103,7 @@ $EVAL difficulty "trained on GSM8K, tested on MMLU" \
     > "$WORK/pred-x-gsm8k.jsonl"
 $EVAL difficulty "trained on MMLU, tested on GSM8K" \
     "$WORK/diff-test-gsm8k.jsonl" "$WORK/pred-x-gsm8k.jsonl"
+
+echo "## Context: follow-up turns (MT-Bench second turns)"
+echo
+perl tools/llr-eval-context.pl "${LLR_DATA:-../shared/data}" "$CLS" "$MODEL"

@@ -178,6 +178,7 @@ print_json_string(const char *s)
  * one function: the callgrind measurement toggles on it.
  */
 static char  errbuf[512];
+static long  ctx_budget = -1;      /* -b: the context budget, or built-in */
 
 
 int classify_line(const llr_cls_model_t *m, void *state,
@@ -201,6 +202,9 @@ classify_line(const llr_cls_model_t *m, void *state,
     alloc.ctx = NULL;
 
     llr_cls_state_init(state, m);
+    if (ctx_budget >= 0) {
+        llr_cls_state_set_budget(state, (size_t) ctx_budget);
+    }
     llr_cls_sink(state, &sink);
 
     rq = llr_req_create(&alloc, LLR_EP_ANY, NULL, &sink);
@@ -290,9 +294,15 @@ main(int argc, char **argv)
     for (i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-m") == 0 && i + 1 < argc) {
             path = argv[++i];
+
+        } else if (strcmp(argv[i], "-b") == 0 && i + 1 < argc
+                   && argv[i + 1][0] >= '0' && argv[i + 1][0] <= '9')
+        {
+            ctx_budget = strtol(argv[++i], NULL, 10);
+
         } else {
             fprintf(stderr, "usage: llm-route-classify [-m MODEL] "
-                    "< json-lines\n");
+                    "[-b CONTEXT_BYTES] < json-lines\n");
             return 2;
         }
     }

@@ -25,13 +25,19 @@
 
 /*
  * Context (system and assistant messages, earlier user turns) is
- * tokenized until this many bytes of it have been; later context
- * messages only count towards its length.  The last user turn is always
- * tokenized (its head and tail).  So at most LLR_CLS_CTX_BUDGET + 2 *
- * (LLR_CLS_HEAD + LLR_CLS_TAIL) bytes are tokenized per request.
+ * tokenized newest first, at finish, until this many bytes of it have
+ * been; older context messages only count towards its length.  The head
+ * and tail of the latest LLR_CLS_CTX_SLOTS context messages are kept for
+ * that, in a ring.  The last user turn is always tokenized (its head and
+ * tail).  So at most LLR_CLS_CTX_BUDGET + 2 * (LLR_CLS_HEAD +
+ * LLR_CLS_TAIL) bytes are tokenized per request.
  */
-#define LLR_CLS_CTX_BUDGET 1024
+#define LLR_CLS_CTX_BUDGET 256
+#define LLR_CLS_CTX_SLOTS  8       /* context messages kept */
+#define LLR_CLS_CTX_RING   (LLR_CLS_CTX_SLOTS + 1)   /* and the one received */
 #define LLR_CLS_HDR        64
+
+const size_t  llr_cls_ctx_budget = LLR_CLS_CTX_BUDGET;
 
 #define LLR_CLS_NOMARK     ((size_t) -2)
 
@@ -169,20 +175,28 @@ typedef struct {
     /* the message being received */
     llr_cls_msg_t          *in;
     uint32_t                open;          /* begun, not ended */
-    uint32_t                skip;          /* over the budget: not kept */
+    uint32_t                skip;          /* budget 0: not kept */
     uint32_t                pending;       /* a user message to tokenize */
     size_t                  budget;        /* context bytes left */
 
+    uint32_t                nctx;          /* context messages kept */
+    uint32_t                user_pos;      /* the latest user message's */
+    uint32_t                reserved;      /* user_pos is set */
+    uint8_t                 ctx_user[LLR_CLS_CTX_RING];
+
     /*
-     * msg[0] holds the latest user message: it is tokenized when the
-     * next user message begins (as context, within the budget) or at
-     * finish (as the last user turn); msg[1] the other messages,
-     * tokenized (within the budget) when they end
+     * msg holds the latest user message: tokenized at finish as the
+     * last user turn, or copied into its slot of the ring when the next
+     * user message begins; ctx, a ring of the latest context messages
+     * in message order, tokenized newest first at finish, within the
+     * budget; its extra slot receives a non-user message without
+     * touching the ones kept
      */
 
     /* not zeroed by llr_cls_state_init(): from here on */
     float                   dense[LLR_CLS_NSTRUCT];
-    llr_cls_msg_t           msg[2];
+    llr_cls_msg_t           msg;
+    llr_cls_msg_t           ctx[LLR_CLS_CTX_RING];
 } llr_cls_state_t;
 
 
@@ -813,12 +827,82 @@ llr_cls_msg_tokenize(llr_cls_state_t *st, llr_cls_msg_t *mg, int user)
 }
 
 
-/* the budget of context bytes to tokenize */
+/*
+ * The ring keeps context messages in message order.  A non-user message
+ * is received into its slot and kept when it ends.  A user message is
+ * received into st->msg; when another message begins after it, the next
+ * slot is reserved for it (empty), and it is copied there when the next
+ * user message begins, unless eight newer context messages have taken
+ * the slot over by then.  Messages without text take no slot.  The ring
+ * has one slot more than it keeps: the one a non-user message is
+ * received into, so that receiving one without text drops nothing.
+ */
 
 static void
-llr_cls_spend(llr_cls_state_t *st, size_t n)
+llr_cls_ctx_keep(llr_cls_state_t *st, int user)
 {
-    st->budget = n < st->budget ? st->budget - n : 0;
+    uint32_t  k;
+
+    k = st->nctx % LLR_CLS_CTX_RING;
+
+    if (user) {
+        st->user_pos = st->nctx;
+        st->ctx[k].msg_bytes = 0;
+        st->ctx[k].head_len = 0;
+    }
+
+    st->ctx_user[k] = (uint8_t) user;
+    st->nctx++;
+}
+
+
+static void
+llr_cls_ctx_reserve(llr_cls_state_t *st)
+{
+    if (st->pending && !st->reserved && st->msg.msg_bytes && st->budget) {
+        llr_cls_ctx_keep(st, 1);
+        st->reserved = 1;
+    }
+}
+
+
+static void
+llr_cls_ctx_user(llr_cls_state_t *st)
+{
+    llr_cls_msg_t  *slot, *mg;
+
+    mg = &st->msg;
+
+    if (mg->msg_bytes == 0
+        || st->nctx - st->user_pos > LLR_CLS_CTX_SLOTS)
+    {
+        return;
+    }
+
+    slot = &st->ctx[st->user_pos % LLR_CLS_CTX_RING];
+
+    slot->msg_bytes = mg->msg_bytes;
+    slot->head_len = mg->head_len;
+    memcpy(slot->head, mg->head, mg->head_len);
+    memcpy(slot->tail, mg->tail, LLR_CLS_TAIL);
+}
+
+
+/* the context, newest first, until the budget is spent */
+
+static void
+llr_cls_ctx_tokenize(llr_cls_state_t *st)
+{
+    size_t    n;
+    uint32_t  i, k;
+
+    st->group = LLR_CLS_GROUP_CTX;
+
+    for (i = 0; i < LLR_CLS_CTX_SLOTS && i < st->nctx && st->budget; i++) {
+        k = (st->nctx - 1 - i) % LLR_CLS_CTX_RING;
+        n = llr_cls_msg_tokenize(st, &st->ctx[k], st->ctx_user[k]);
+        st->budget = n < st->budget ? st->budget - n : 0;
+    }
 }
 
 
@@ -832,28 +916,30 @@ llr_cls_message_begin(void *ctx, const char *role, size_t turn)
                        && role[3] == 'r' && role[4] == '\0'));
     st->open = 1;
 
+    /* a user message followed by another one: its place in the ring */
+    llr_cls_ctx_reserve(st);
+
     if (st->is_user) {
         if (st->user_msgs++) {
             llr_cls_fold(st);
 
             /* the previous user turn is context now */
 
-            if (st->pending && st->budget) {
-                st->group = LLR_CLS_GROUP_CTX;
-                llr_cls_spend(st, llr_cls_msg_tokenize(st, &st->msg[0],
-                                                       1));
+            if (st->reserved) {
+                llr_cls_ctx_user(st);
             }
         }
 
         st->pending = 0;
+        st->reserved = 0;
         st->group = LLR_CLS_GROUP_CUR;
-        st->in = &st->msg[0];
+        st->in = &st->msg;
         st->skip = 0;
         memset(&st->opt, 0, sizeof(llr_cls_opt_t));
 
     } else {
         st->group = LLR_CLS_GROUP_CTX;
-        st->in = &st->msg[1];
+        st->in = &st->ctx[st->nctx % LLR_CLS_CTX_RING];
         st->skip = (st->budget == 0);
     }
 
@@ -877,7 +963,7 @@ llr_cls_text(void *ctx, const unsigned char *data, size_t len)
 
     mg = st->in;
 
-    if (mg == &st->msg[0]) {
+    if (mg == &st->msg) {
         /* a user message: its option lines */
         llr_cls_opt_scan(&st->opt, data, len);
     }
@@ -935,7 +1021,9 @@ llr_cls_message_end(void *ctx)
         return;
     }
 
-    llr_cls_spend(st, llr_cls_msg_tokenize(st, st->in, 0));
+    if (st->in->msg_bytes && st->budget) {
+        llr_cls_ctx_keep(st, 0);
+    }
 }
 
 
@@ -957,8 +1045,17 @@ llr_cls_state_init(void *state, const llr_cls_model_t *m)
     st->group = LLR_CLS_GROUP_CUR;
     st->is_user = 1;
     st->shift = 32 - m->hash_bits;
-    st->in = &st->msg[0];
+    st->in = &st->msg;
     st->budget = LLR_CLS_CTX_BUDGET;
+}
+
+
+void
+llr_cls_state_set_budget(void *state, size_t bytes)
+{
+    llr_cls_state_t  *st = state;
+
+    st->budget = bytes;
 }
 
 
@@ -1139,9 +1236,11 @@ llr_cls_finish(void *state, const llr_req_view_t *view,
 
     llr_cls_message_end(st);
 
+    llr_cls_ctx_tokenize(st);
+
     if (st->pending) {
         st->group = LLR_CLS_GROUP_CUR;
-        (void) llr_cls_msg_tokenize(st, &st->msg[0], 1);
+        (void) llr_cls_msg_tokenize(st, &st->msg, 1);
         st->pending = 0;
     }
 

@@ -100,6 +100,15 @@ void llr_cls_state_set_recorder(void *state, llr_cls_record_pt rec,
     void *ctx);
 
 /*
+ * After init: the bytes of context (system and assistant messages,
+ * earlier user turns) to tokenize, instead of the built-in budget
+ * (llr_cls_ctx_budget).  For evaluating the budget: the module keeps
+ * the built-in one.
+ */
+extern const size_t  llr_cls_ctx_budget;
+void llr_cls_state_set_budget(void *state, size_t bytes);
+
+/*
  * After finish: the dense features (LLR_CLS_NSTRUCT values) and the
  * number of hashed features per group, as the heads saw them.
  */

@@ -109,8 +109,14 @@ features(const llr_cls_model_t *m, const char *text)
  * A conversation: nmsg messages before the last user turn "last", user
  * and assistant alternating (every fourth a system message), message k
  * is "fill", with its first byte replaced by 'a' + k % 26 from message
- * "vary" on (0: never).  Returns the number of hashed features the heads saw.
+ * "vary" on (0: never) until message "vary_until".  Returns the number of
+ * hashed features the heads saw.
  */
+static long    test_budget = -1;    /* >= 0: llr_cls_state_set_budget() */
+static size_t  vary_until = (size_t) -1;
+static int     empty_before_last;  /* an assistant message without text */
+
+
 static double
 conversation(const llr_cls_model_t *m, size_t nmsg, const char *fill,
     size_t vary, const char *last, llr_cls_result_t *res)
@@ -129,15 +135,22 @@ conversation(const llr_cls_model_t *m, size_t nmsg, const char *fill,
 
     st = malloc(llr_cls_state_size(m));
     llr_cls_state_init(st, m);
+    if (test_budget >= 0) {
+        llr_cls_state_set_budget(st, (size_t) test_budget);
+    }
     llr_cls_sink(st, &sink);
 
     for (k = 0; k < nmsg; k++) {
         role = (k % 4 == 3) ? "system" : (k % 2 ? "assistant" : "user");
-        if (vary && k >= vary) {
-            buf[0] = (char) ('a' + k % 26);
-        }
+        buf[0] = (vary && k >= vary && k < vary_until)
+                 ? (char) ('a' + k % 26) : fill[0];
         sink.message_begin(sink.ctx, role, k);
         sink.text(sink.ctx, (const unsigned char *) buf, len);
+        sink.message_end(sink.ctx);
+    }
+
+    if (empty_before_last) {
+        sink.message_begin(sink.ctx, "assistant", nmsg);
         sink.message_end(sink.ctx);
     }
 
@@ -178,6 +191,32 @@ same(const llr_cls_result_t *a, const llr_cls_result_t *b)
     }
 
     return 1;
+}
+
+
+/*
+ * With a context budget (-1: the built-in one), of 30 context messages
+ * of "fill" before "last", message "oldest" is the oldest one read: it
+ * counts, the ones before it do not.
+ */
+static void
+oldest_read(const llr_cls_model_t *m, long budget, size_t oldest,
+    const char *fill, const char *last, const char *what)
+{
+    double            f1, f2;
+    llr_cls_result_t  r1, r2;
+
+    test_budget = budget;
+    f1 = conversation(m, 30, fill, 0, last, &r1);
+    vary_until = oldest + 1;
+    (void) conversation(m, 30, fill, oldest, last, &r2);
+    ok(!same(&r1, &r2), "%s: message %zu of 30 counts", what, oldest);
+    vary_until = oldest;
+    f2 = conversation(m, 30, fill, 1, last, &r2);
+    ok(same(&r1, &r2) && f1 == f2, "%s: the older ones do not (%.0f, %.0f "
+       "features)", what, f1, f2);
+    vary_until = (size_t) -1;
+    test_budget = -1;
 }
 
 
@@ -621,8 +660,11 @@ main(void)
 
 
     /*
-     * The tokenization budget: context beyond LLR_CLS_CTX_BUDGET bytes
-     * is not tokenized, the last user turn always is.
+     * The tokenization budget: context is tokenized newest first until
+     * LLR_CLS_CTX_BUDGET bytes have been; the last user turn always is.
+     * "fill" is 90 bytes: at the built-in 256, the newest three context
+     * messages are read (90, 90, then 76 left: a message begun within
+     * the budget is read whole).
      */
     {
         double      f1, f2, f3;
@@ -631,15 +673,19 @@ main(void)
         const char  *code = "Write a Python function that parses a CSV "
                             "file and returns a list of dicts.";
 
-        /* 30 messages: past the budget (1024 bytes, 160 per message) */
-        f1 = conversation(m, 30, fill, 0, code, &r1);
-        f2 = conversation(m, 30, fill, 1, code, &r2);
-        ok(!same(&r1, &r2), "within the budget, context text counts");
+        is_int((long) llr_cls_ctx_budget, 256, "the built-in budget");
 
+        f1 = conversation(m, 30, fill, 0, code, &r1);
+        f2 = conversation(m, 30, fill, 29, code, &r2);
+        ok(!same(&r1, &r2), "the newest context message counts");
+        oldest_read(m, -1, 27, fill, code, "built-in budget");
+
+        vary_until = 1000;
         f1 = conversation(m, 5000, fill, 0, code, &r1);
-        f2 = conversation(m, 5000, fill, 100, code, &r2);
+        f2 = conversation(m, 5000, fill, 1, code, &r2);
         ok(same(&r1, &r2), "5000 messages: the text of those past the "
            "budget does not count (%.0f, %.0f features)", f1, f2);
+        vary_until = (size_t) -1;
 
         /* the last user turn is read however long the conversation */
         (void) conversation(m, 5000, fill, 0, texts[2], &r2);
@@ -652,9 +698,66 @@ main(void)
         f3 = conversation(m, 60, fill, 0, code, &r2);
         ok(f1 == f3, "the same work for 60 and 5000 messages (%.0f "
            "features)", f1);
-        ok(f1 <= 2 * (1024 + 4 * 160), "hashed features bounded: %.0f",
-           f1);
+        ok(f1 <= 2 * (llr_cls_ctx_budget + 4 * 160), "hashed features "
+           "bounded: %.0f", f1);
 
+        /* llr_cls_state_set_budget(): what tools/llr-eval-context.pl
+           varies; the built-in value changes nothing */
+        test_budget = (long) llr_cls_ctx_budget;
+        f2 = conversation(m, 5000, fill, 0, code, &r2);
+        ok(f1 == f2 && same(&r1, &r2), "budget set to the built-in one: "
+           "the same answer");
+
+        test_budget = 0;
+        f1 = conversation(m, 30, fill, 0, code, &r1);
+        f2 = conversation(m, 30, fill, 1, code, &r2);
+        f3 = conversation(m, 0, fill, 0, code, &r3);
+        ok(same(&r1, &r2), "budget 0: no context text counts");
+        ok(f1 == f3, "budget 0: the features of the last turn only (%.0f, "
+           "%.0f)", f1, f3);
+
+        /* budget 160: the newest (90 bytes) leaves 70, so the one
+           before it is read too, and no other */
+        oldest_read(m, 160, 28, fill, code, "budget 160");
+
+        /* a large budget: only the newest LLR_CLS_CTX_SLOTS (8) */
+        oldest_read(m, 100000, 22, fill, code, "large budget");
+
+        /* receiving a message without text drops none of the 8 */
+        empty_before_last = 1;
+        oldest_read(m, 100000, 22, fill, code, "then an empty message");
+        empty_before_last = 0;
+
+        /* a context message without text takes no slot */
+        {
+            void             *st;
+            llr_req_view_t    v;
+            llr_text_sink_t   sk;
+
+            f1 = conversation(m, 1, fill, 0, code, &r1);
+
+            st = malloc(llr_cls_state_size(m));
+            llr_cls_state_init(st, m);
+            llr_cls_sink(st, &sk);
+            sk.message_begin(sk.ctx, "user", 0);
+            sk.text(sk.ctx, (const unsigned char *) fill, strlen(fill));
+            sk.message_end(sk.ctx);
+            for (i = 0; i < 20; i++) {
+                sk.message_begin(sk.ctx, "assistant", 1 + i);
+                sk.message_end(sk.ctx);
+            }
+            sk.message_begin(sk.ctx, "user", 21);
+            sk.text(sk.ctx, (const unsigned char *) code, strlen(code));
+            sk.message_end(sk.ctx);
+            memset(&v, 0, sizeof(v));
+            v.messages = 2;
+            v.user_turns = 1;
+            v.max_tokens = -1;
+            llr_cls_finish(st, &v, &r2);
+            free(st);
+            ok(same(&r1, &r2), "20 empty assistant messages do not push "
+               "the user turn out");
+        }
 
         /* one huge user message: only its head and tail are read */
         {
