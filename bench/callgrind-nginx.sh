@@ -224,7 +224,7 @@ if [ "$ANNOTATE" = 1 ]; then
         callgrind_annotate --inclusive=no --threshold=100 \
             "/tmp/llr-cgn-$setup.out" 2>/dev/null \
             | sed -n '/^Ir  *file:function/,/^$/p' | sed -n '3,$p' \
-            | grep -v '(100.0%)' | head -28 | cut -c1-150
+            | grep -v '(100.0%)' | head -28 | cut -c1-150 || true
         echo '```'
     done
 fi
