@@ -3,7 +3,9 @@
  * max_event and the piece sizes; the rest is the stream.  Checks that
  * the stream fed whole and fed in pieces gives the same results and
  * the same forwarded bytes, that without strip mode the bytes pass
- * unchanged, and that the hold buffer never exceeds max_event.
+ * unchanged, and that the hold buffer never exceeds max_event; and
+ * that the prefix cache changes nothing: the whole stream fed again
+ * with LLR_SSE_NO_CACHE gives the same results and bytes.
  */
 
 #include <stdint.h>
@@ -50,6 +52,13 @@ mem_free(void *ctx, void *p)
 }
 
 
+static int
+same_res(const llr_resp_t *a, const llr_resp_t *b)
+{
+    return memcmp(a, b, sizeof(llr_resp_t)) == 0;
+}
+
+
 static void
 run(llr_sse_t *s, out_t *o, const uint8_t *d, size_t len, unsigned flags,
     size_t max_event, unsigned step)
@@ -80,8 +89,8 @@ run(llr_sse_t *s, out_t *o, const uint8_t *d, size_t len, unsigned flags,
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    llr_sse_t  a, b;
-    out_t      oa, ob;
+    llr_sse_t  a, b, c;
+    out_t      oa, ob, oc;
     unsigned   flags, step;
     size_t     max_event;
 
@@ -97,10 +106,23 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     oa.buf = malloc(size + 1);
     ob.buf = malloc(size + 1);
+    oc.buf = malloc(size + 1);
     max_alloc = 0;
 
     run(&a, &oa, data, size, flags, max_event, 0);
     run(&b, &ob, data, size, flags, max_event, step);
+    run(&c, &oc, data, size, flags | LLR_SSE_NO_CACHE, max_event, 0);
+
+    /* the prefix cache: as if every line were scanned whole */
+    if (!same_res(&a.res, &c.res) || oa.len != oc.len
+        || memcmp(oa.buf, oc.buf, oa.len) != 0 || a.stripped != c.stripped
+        || a.events != c.events || a.json_events != c.json_events
+        || a.bad_events != c.bad_events || a.oversized_events
+           != c.oversized_events || a.content_seen != c.content_seen
+        || c.prefix_hits != 0)
+    {
+        abort();
+    }
 
     if (!flags && (oa.len != size || memcmp(oa.buf, data, size) != 0)) {
         abort();
@@ -119,7 +141,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
 
-    if (memcmp(&a.res, &b.res, sizeof(llr_resp_t)) != 0
+    if (!same_res(&a.res, &b.res)
         || a.events != b.events || a.json_events != b.json_events
         || a.bad_events != b.bad_events || a.done != b.done
         || a.content_seen != b.content_seen)
@@ -133,8 +155,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     llr_sse_free(&a);
     llr_sse_free(&b);
+    llr_sse_free(&c);
     free(oa.buf);
     free(ob.buf);
+    free(oc.buf);
 
     return 0;
 }

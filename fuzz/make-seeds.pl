@@ -154,6 +154,12 @@ my @sse = (
         . ('z' x 3000) . "\"}}]}\n\n" . $usage],
     [1, 255, 3, "data:" . $usage =~ s/^data: //r . "data:[DONE]\n"],
     [1, 255, 0, $chunk->('partial') . 'data: {"choices":[{"del'],
+    # the prefix cache: content events that resume, a model in between
+    [0, 255, 11, $role . join('', map { $chunk->($_) } qw(a bb ccc dddd e))
+        . $finish . $usage . $done],
+    [1, 255, 13, $chunk->('a') . $chunk->('b') . ($chunk->('c') =~
+        s/gpt-4o-mini/other-model/r) . $chunk->('d') . $chunk->('e')
+        . $done],
 );
 $i = 0;
 put('sse', sprintf('%02d', $i++), pack('CCC', @$_[0 .. 2]) . $_->[3])

@@ -39,6 +39,15 @@ static int llr_sse_dispatch(llr_sse_t *sse, const unsigned char *data,
 static int llr_sse_release(llr_sse_t *sse, llr_sse_emit_pt emit,
     void *ctx);
 static int llr_sse_hold(llr_sse_t *sse, const unsigned char *p, size_t n);
+static const unsigned char *llr_sse_json_first(llr_sse_t *sse,
+    const unsigned char *p, const unsigned char *end);
+static size_t llr_sse_common(const unsigned char *a, const unsigned char *b,
+    size_t k);
+static void llr_sse_set_model(llr_resp_t *res, const char *model,
+    size_t len);
+static size_t llr_sse_learn(llr_sse_t *sse, const unsigned char *p,
+    size_t n);
+static int llr_sse_changed(llr_resp_t *base, const llr_resp_t *scr);
 
 
 void
@@ -204,13 +213,16 @@ llr_sse_feed(llr_sse_t *sse, const unsigned char *data, size_t len,
             /* fall through */
 
         case L_VALUE:
-            if (sse->ev_mode == D_JSON
-                || (sse->ev_mode == D_NONE && c == '{'))
-            {
+            if (sse->ev_mode == D_JSON) {
                 /* JSON data: the scanner finds the line end itself */
-                sse->ev_mode = D_JSON;
                 i = (size_t) (llr_json_feed_line(&sse->json, data + i,
                                                  data + len)
+                              - data);
+
+            } else if (sse->ev_mode == D_NONE && c == '{') {
+                /* the event's JSON begins: the prefix cache */
+                sse->ev_mode = D_JSON;
+                i = (size_t) (llr_sse_json_first(sse, data + i, data + len)
                               - data);
 
             } else {
@@ -375,6 +387,242 @@ llr_sse_emit(llr_sse_t *sse, const unsigned char *p, size_t n,
     }
 
     return 0;
+}
+
+
+/*
+ * The first data line of an event, its JSON starting at p (the scanner
+ * fresh): resumed from the prefix cache if it begins with the cached
+ * bytes; otherwise scanned whole, and the cache learnt from it and the
+ * previous such line.  Returns the line end (or end), as
+ * llr_json_feed_line().
+ */
+
+static const unsigned char *
+llr_sse_json_first(llr_sse_t *sse, const unsigned char *p,
+    const unsigned char *end)
+{
+    size_t  n, avail, k;
+
+    if (sse->flags & LLR_SSE_NO_CACHE) {
+        return llr_json_feed_line(&sse->json, p, end);
+    }
+
+    n = sse->pfx_len;
+    avail = (size_t) (end - p);
+
+    if (n && avail >= n && memcmp(p, sse->prev, n) == 0) {
+        llr_json_copy_state(&sse->json, &sse->pfx_json);
+
+        if (sse->pfx_model) {
+            llr_sse_set_model(&sse->res, sse->pfx_model_str,
+                              sse->pfx_model_len);
+        }
+
+        sse->prefix_hits++;
+
+        return llr_json_feed_line(&sse->json, p + n, end);
+    }
+
+    if (avail < n) {
+        /* the piece ends before the cached bytes could be compared */
+        return llr_json_feed_line(&sse->json, p, end);
+    }
+
+    k = avail < sse->prev_len ? avail : sse->prev_len;
+    n = llr_sse_common(p, sse->prev, k);
+
+    if (n == avail && avail < sse->prev_len) {
+        /* the piece ends inside the common start: learn another time */
+        return llr_json_feed_line(&sse->json, p, end);
+    }
+
+    n = llr_sse_learn(sse, p, n);
+
+    /* this line is the previous one for the next event */
+
+    k = avail < LLR_SSE_PREFIX ? avail : LLR_SSE_PREFIX;
+    memcpy(sse->prev, p, k);
+    sse->prev_len = k;
+
+    return llr_json_feed_line(&sse->json, p + n, end);
+}
+
+
+/* the length of the common start of a and b (k bytes), up to a line end */
+
+static size_t
+llr_sse_common(const unsigned char *a, const unsigned char *b, size_t k)
+{
+    size_t    n;
+#if defined(__SSE2__)
+    unsigned  m;
+    __m128i   x, cr, lf;
+
+    cr = _mm_set1_epi8('\r');
+    lf = _mm_set1_epi8('\n');
+
+    for (n = 0; n + 16 <= k; n += 16) {
+        x = _mm_loadu_si128((const __m128i *) (a + n));
+        m = (unsigned) _mm_movemask_epi8(
+                _mm_cmpeq_epi8(x, _mm_loadu_si128((const __m128i *) (b + n))));
+        m &= ~(unsigned) _mm_movemask_epi8(
+                 _mm_or_si128(_mm_cmpeq_epi8(x, cr), _mm_cmpeq_epi8(x, lf)));
+
+        if (m != 0xffff) {
+            return n + (size_t) __builtin_ctz(~m);
+        }
+    }
+#else
+    n = 0;
+#endif
+
+    for ( /* void */ ; n < k && a[n] == b[n]; n++) {
+        if (a[n] == '\r' || a[n] == '\n') {
+            break;
+        }
+    }
+
+    return n;
+}
+
+
+static void
+llr_sse_set_model(llr_resp_t *res, const char *model, size_t len)
+{
+    memcpy(res->model, model, len);
+    res->model[len] = '\0';
+    res->model_len = (uint32_t) len;
+    res->has_model = 1;
+}
+
+
+/* a token may begin after these */
+#define llr_sse_cut(c)  ((c) == ':' || (c) == ',' || (c) == '{' || (c) == '[')
+
+
+/*
+ * Learn the cache from the n bytes at p, the common start of this line
+ * and the previous one (no line end among them): the longest part of
+ * it that ends between two tokens and, scanned, changes nothing in res
+ * but the model (which a resumed event sets again).  It is scanned into
+ * the cache's own scanner with a copy of res, first up to the last
+ * ':' ',' '{' or '['; if that changes res (the text of two equal
+ * events), piece by piece to find the last place before the change,
+ * then again up to there.  The event's scanner then takes the state,
+ * and res the model.  Returns the bytes taken (0: none, the line is
+ * scanned whole).
+ */
+
+static size_t
+llr_sse_learn(llr_sse_t *sse, const unsigned char *p, size_t n)
+{
+    size_t       b, off, good;
+    llr_json_t  *s;
+    llr_resp_t   base, scr;
+
+    sse->pfx_len = 0;
+
+    while (n && !llr_sse_cut(p[n - 1])) {
+        n--;
+    }
+
+    if (n < 16) {
+        return 0;
+    }
+
+    /* res as the line starts, with what a part may set cleared */
+
+    memcpy(&base, &sse->res, sizeof(llr_resp_t));
+    base.has_model = 0;
+    base.has_usage = 0;
+    base.error = 0;
+
+    s = &sse->pfx_json;
+
+    memcpy(&scr, &base, sizeof(llr_resp_t));
+    llr_json_init(s, &scr);
+    (void) llr_json_feed(s, p, n);
+
+    if (!llr_json_at_boundary(s) || llr_sse_changed(&base, &scr)) {
+
+        /* piece by piece: the last place before a change */
+
+        memcpy(&scr, &base, sizeof(llr_resp_t));
+        llr_json_init(s, &scr);
+        good = 0;
+        off = 0;
+
+        for (b = 0; b < n; b++) {
+            if (!llr_sse_cut(p[b])) {
+                continue;
+            }
+
+            (void) llr_json_feed(s, p + off, b + 1 - off);
+            off = b + 1;
+
+            if (llr_sse_changed(&base, &scr)) {
+                break;
+            }
+
+            if (llr_json_at_boundary(s)) {
+                good = off;
+            }
+        }
+
+        if (good < 16) {
+            return 0;
+        }
+
+        n = good;
+        memcpy(&scr, &base, sizeof(llr_resp_t));
+        llr_json_init(s, &scr);
+        (void) llr_json_feed(s, p, n);
+    }
+
+    /* the event's scanner and res as if they had scanned the n bytes */
+
+    s->res = &sse->res;
+    llr_json_copy_state(&sse->json, s);
+
+    sse->pfx_model = scr.has_model;
+
+    if (scr.has_model) {
+        memcpy(sse->pfx_model_str, scr.model, scr.model_len);
+        sse->pfx_model_len = scr.model_len;
+        llr_sse_set_model(&sse->res, scr.model, scr.model_len);
+    }
+
+    sse->pfx_len = n;
+
+    return n;
+}
+
+
+/* whether scanning changed anything in scr but the model */
+
+static int
+llr_sse_changed(llr_resp_t *base, const llr_resp_t *scr)
+{
+    int     changed;
+    size_t  tail;
+
+    if (scr->has_usage || scr->error) {
+        return 1;
+    }
+
+    /* base stays as it is: the next attempt starts from it again */
+
+    base->has_model = scr->has_model;
+    tail = offsetof(llr_resp_t, error_type);
+
+    changed = memcmp(base, scr, offsetof(llr_resp_t, model)) != 0
+              || memcmp((const char *) base + tail, (const char *) scr + tail,
+                        sizeof(llr_resp_t) - tail) != 0;
+
+    base->has_model = 0;
+
+    return changed;
 }
 
 

@@ -43,6 +43,23 @@
  * (and empty data lines) around it.  Data that is neither a JSON object
  * nor "[DONE]" is counted in bad_events.
  *
+ * Prefix cache.  The events of a stream repeat most of their JSON: in
+ * a chat.completion.chunk everything up to the delta's text ("id",
+ * "object", "created", "model", "choices":[{"index":0,"delta":{
+ * "content":) is the same in every content event.  So the first data
+ * line of an event whose JSON does not start with the cached bytes is
+ * scanned in parts along its common start with the previous such line
+ * (each part ending after a ':' ',' '{' or '['); the scanner's state
+ * after the last part that ends between two tokens, before anything in
+ * res but the model has changed, is kept with those bytes.  An event
+ * whose first data line begins with the kept bytes (all in the piece)
+ * resumes from the kept state (and sets the model the bytes set, if
+ * any) and scans only the rest.  The result is the same as scanning the
+ * whole line, byte for byte (fuzz/fuzz_sse.c compares both); a content
+ * event costs its last ~60 bytes instead of its whole JSON.  A line
+ * that a piece cuts short is scanned as usual and teaches nothing.
+ * LLR_SSE_NO_CACHE turns the cache off.
+ *
  * End of stream: llr_sse_finish() dispatches an event that lacks its
  * final blank line (lenient, unlike browsers: "data: [DONE]" without a
  * trailing newline still counts) and emits or drops held bytes.
@@ -64,8 +81,11 @@
 
 #define LLR_SSE_MAX_EVENT    65536
 
+#define LLR_SSE_PREFIX       256       /* bytes the prefix cache keeps */
+
 /* flags */
 #define LLR_SSE_STRIP_USAGE  0x01
+#define LLR_SSE_NO_CACHE     0x02      /* no prefix cache (tests, bench) */
 
 
 /* forward len bytes at data; return 0, or -1 to fail the feed */
@@ -93,6 +113,7 @@ typedef struct {
     uint64_t        bad_events;       /* data neither JSON nor [DONE] */
     uint64_t        oversized_events; /* strip mode: released, too big */
     uint64_t        stripped;         /* usage-only events removed */
+    uint64_t        prefix_hits;      /* events resumed from the cache */
     unsigned        done:1;           /* "data: [DONE]" arrived */
     unsigned        content_seen:1;   /* an event carried content */
 
@@ -131,7 +152,17 @@ typedef struct {
     size_t          held_len;
     size_t          held_size;
 
+    size_t          prev_len;         /* of prev */
+    size_t          pfx_len;          /* prev[0..pfx_len): the cache */
+    unsigned        pfx_model:1;      /* the prefix sets the model */
+    uint32_t        pfx_model_len;
+
     llr_json_t      json;
+
+    /* not zeroed by llr_sse_init(): from here on */
+    llr_json_t      pfx_json;         /* the scanner after the prefix */
+    unsigned char   prev[LLR_SSE_PREFIX];  /* the start of a data line */
+    char            pfx_model_str[LLR_RESP_MODEL_LEN];
 } llr_sse_t;
 
 

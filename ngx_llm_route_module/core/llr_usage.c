@@ -244,7 +244,7 @@ static void llr_json_number_end(llr_json_t *j);
 static void llr_json_after_value(llr_json_t *j);
 static void llr_json_cap(llr_json_t *j, const unsigned char *p, size_t n);
 static void llr_json_cap_cp(llr_json_t *j, uint32_t cp);
-static void llr_copy(char *dst, size_t size, const char *src, size_t len);
+static size_t llr_copy(char *dst, size_t size, const char *src, size_t len);
 
 
 llr_finish_e
@@ -805,6 +805,22 @@ llr_json_feed_line(llr_json_t *j, const unsigned char *p,
 }
 
 
+int
+llr_json_at_boundary(const llr_json_t *j)
+{
+    return j->state <= S_AFTER && j->depth > 0 && !j->v_complete
+           && !j->v_bad;
+}
+
+
+void
+llr_json_copy_state(llr_json_t *dst, const llr_json_t *src)
+{
+    memcpy(dst, src, offsetof(llr_json_t, frames));
+    memcpy(dst->frames, src->frames, src->depth * sizeof(llr_json_frame_t));
+}
+
+
 #define llr_json_bail(st)                                                    \
     do { j->state = (st); goto out; } while (0)
 
@@ -962,10 +978,10 @@ value:
 
         if (node == P_MODEL) {
             /* as captured (truncated to cap), then copied */
-            llr_copy(j->res->model, sizeof(j->res->model),
-                     (const char *) p + 1,
-                     n < sizeof(j->cap) - 1 ? (size_t) n
-                                            : sizeof(j->cap) - 1);
+            j->res->model_len = (uint32_t) llr_copy(j->res->model,
+                                  sizeof(j->res->model), (const char *) p + 1,
+                                  n < sizeof(j->cap) - 1 ? (size_t) n
+                                                         : sizeof(j->cap) - 1);
             j->res->has_model = 1;
             p = q + 1;
             goto value_end;
@@ -1856,7 +1872,8 @@ llr_json_string_end(llr_json_t *j)
         return;
 
     case R_MODEL:
-        llr_copy(res->model, sizeof(res->model), j->cap, j->cap_len);
+        res->model_len = (uint32_t) llr_copy(res->model, sizeof(res->model),
+                                             j->cap, j->cap_len);
         res->has_model = 1;
         break;
 
@@ -2027,7 +2044,7 @@ llr_json_cap_cp(llr_json_t *j, uint32_t cp)
 }
 
 
-static void
+static size_t
 llr_copy(char *dst, size_t size, const char *src, size_t len)
 {
     if (len > size - 1) {
@@ -2036,6 +2053,8 @@ llr_copy(char *dst, size_t size, const char *src, size_t len)
 
     memcpy(dst, src, len);
     dst[len] = '\0';
+
+    return len;
 }
 
 

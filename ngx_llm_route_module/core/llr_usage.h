@@ -80,6 +80,8 @@ typedef struct {
                                        scanning stopped there */
 
     char        model[LLR_RESP_MODEL_LEN];
+    uint32_t    model_len;          /* before the final NUL (the model
+                                       may hold a \u0000 of its own) */
     char        error_type[LLR_RESP_ERR_LEN];
     char        error_code[LLR_RESP_ERR_LEN];     /* string or number */
     char        error_message[LLR_RESP_ERRMSG_LEN];
@@ -153,6 +155,15 @@ int llr_json_feed(llr_json_t *j, const unsigned char *data, size_t len);
  */
 const unsigned char *llr_json_feed_line(llr_json_t *j,
     const unsigned char *data, const unsigned char *end);
+
+/*
+ * Resuming from a known state (llr_sse's prefix cache): whether the
+ * scanner is between two tokens inside the top-level value, and a copy
+ * of its state there (what a later feed depends on: the scalar fields
+ * and the frames of the open containers) into dst.
+ */
+int llr_json_at_boundary(const llr_json_t *j);
+void llr_json_copy_state(llr_json_t *dst, const llr_json_t *src);
 
 
 /*

@@ -356,6 +356,29 @@ rg_check_sse(const unsigned char *d, size_t len, size_t piece)
             bad = 1;
         }
 
+        /* the prefix cache changes nothing: whole again without it */
+        {
+            rg_buf_t   oc;
+            llr_sse_t  c;
+
+            memset(&oc, 0, sizeof(oc));
+            llr_sse_init(&c, flags | LLR_SSE_NO_CACHE, max, &mem);
+            bad |= llr_sse_feed(&c, d, len, rg_emit, &oc) != 0;
+            bad |= llr_sse_finish(&c, rg_emit, &oc) != 0;
+
+            if (oa.len != oc.len
+                || (oa.len && memcmp(oa.s, oc.s, oa.len) != 0)
+                || memcmp(&a.res, &c.res, sizeof(llr_resp_t)) != 0
+                || a.events != c.events || a.json_events != c.json_events
+                || a.bad_events != c.bad_events || a.stripped != c.stripped)
+            {
+                bad = 1;
+            }
+
+            llr_sse_free(&c);
+            free(oc.s);
+        }
+
         llr_sse_free(&a);
         llr_sse_free(&b);
         free(oa.s);

@@ -580,6 +580,164 @@ test_json_lines(void)
 }
 
 
+
+/*
+ * The prefix cache: a stream of chunk events resumes from the cached
+ * state, and every stream gives what it gives without the cache, fed
+ * whole and in pieces, in both modes.
+ */
+
+#define CHUNK(model, text)                                                    \
+    "data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\","      \
+    "\"created\":1700000000,\"model\":\"" model "\",\"choices\":[{"          \
+    "\"index\":0,\"delta\":{\"content\":\"" text "\"},"                      \
+    "\"finish_reason\":null}]}\n\n"
+
+static void
+cache_case(const char *name, const char *s, uint64_t hits)
+{
+    int       mode, ok1;
+    size_t    len, k;
+    unsigned  flags;
+    run_t     ref, r;
+
+    len = strlen(s);
+
+    for (flags = 0; flags <= LLR_SSE_STRIP_USAGE; flags++) {
+        run(&ref, s, len, flags | LLR_SSE_NO_CACHE, 0, 0, 0);
+        run(&r, s, len, flags, 0, 0, 0);
+
+        if (flags == 0 && hits != (uint64_t) -1) {
+            is_int(r.sse.prefix_hits, hits, "%s: events resumed", name);
+        }
+
+        is_int(ref.sse.prefix_hits, 0, "%s: none without the cache", name);
+        ok(same(&ref, &r, (const char *) ref.out.buf, ref.out.len),
+           "%s (flags %u): same as without the cache, whole", name, flags);
+        done(&r);
+
+        ok1 = 1;
+
+        for (mode = 1; mode <= 3 && ok1; mode++) {
+            for (k = 1; k < len && ok1; k += (mode == 1) ? 7 : 13) {
+                run(&r, s, len, flags, 0, mode, k);
+                ok1 = same(&ref, &r, (const char *) ref.out.buf,
+                           ref.out.len);
+                if (!ok1) {
+                    printf("# mode %d, k %zu\n", mode, k);
+                }
+                done(&r);
+            }
+        }
+
+        ok(ok1, "%s (flags %u): same in pieces", name, flags);
+        done(&ref);
+    }
+}
+
+
+static void
+test_prefix_cache(void)
+{
+    run_t  r;
+
+    cache_case("content events", CHUNK("gpt-4o", "Hello") CHUNK("gpt-4o",
+               " there") CHUNK("gpt-4o", ",") CHUNK("gpt-4o", " how")
+               CHUNK("gpt-4o", " are you?")
+               "data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion."
+               "chunk\",\"created\":1700000000,\"model\":\"gpt-4o\","
+               "\"choices\":[],\"usage\":{\"prompt_tokens\":9,"
+               "\"completion_tokens\":5,\"total_tokens\":14}}\n\n"
+               "data: [DONE]\n\n", 3);
+
+    /*
+     * pieces of 997 bytes: an event cut by a piece is scanned whole
+     * and does not replace the cached start with a shorter one
+     */
+    {
+        char    *big;
+        size_t   i, len, ev, pieces;
+        run_t    ref;
+
+        ev = strlen(CHUNK("gpt-4o", "word"));
+        big = malloc(60 * ev + 1);
+        for (i = 0; i < 60; i++) {
+            memcpy(big + i * ev, CHUNK("gpt-4o", "word"), ev);
+        }
+        len = 60 * ev;
+        big[len] = '\0';
+        pieces = len / 997;
+
+        run(&r, big, len, 0, 0, 2, 997);
+        run(&ref, big, len, LLR_SSE_NO_CACHE, 0, 2, 997);
+        ok(r.sse.prefix_hits + 2 + pieces >= 60, "997-byte pieces: %llu "
+           "of 60 events resumed (%zu pieces)",
+           (unsigned long long) r.sse.prefix_hits, pieces + 1);
+        ok(same(&ref, &r, (const char *) ref.out.buf, ref.out.len),
+           "997-byte pieces: same as without the cache");
+        done(&r);
+        done(&ref);
+        free(big);
+    }
+
+    /* the content events after the second resume, the model set again */
+    feed_str(&r, CHUNK("gpt-4o", "a") CHUNK("gpt-4o", "b")
+             CHUNK("gpt-4o", "c"), 0, 0, 0, 0);
+    is_int(r.sse.prefix_hits, 1, "the third event resumes");
+    is_str(r.sse.res.model, "gpt-4o", "the model");
+    is_int(r.sse.res.content_bytes, 3, "content of all three counted");
+    done(&r);
+
+    /* a model in between: the resumed events set theirs again */
+    cache_case("model changes", CHUNK("m1", "a") CHUNK("m1", "b")
+               CHUNK("m2-longer-name", "c") CHUNK("m1", "d")
+               CHUNK("m1", "e"), (uint64_t) -1);
+    feed_str(&r, CHUNK("m1", "a") CHUNK("m1", "b")
+             CHUNK("m2-longer-name", "c") CHUNK("m1", "d"), 0, 0, 0, 0);
+    is_str(r.sse.res.model, "m1", "the last event's model");
+    done(&r);
+
+    /* usage before the text: never cached (it is set, not added) */
+    cache_case("usage in every event",
+               "data: {\"usage\":{\"prompt_tokens\":1},\"choices\":[{"
+               "\"delta\":{\"content\":\"x\"}}]}\n\n"
+               "data: {\"usage\":{\"prompt_tokens\":2},\"choices\":[{"
+               "\"delta\":{\"content\":\"y\"}}]}\n\n"
+               "data: {\"usage\":{\"prompt_tokens\":1},\"choices\":[{"
+               "\"delta\":{\"content\":\"z\"}}]}\n\n", 0);
+
+    /* text before the common part ends: cached up to the text */
+    cache_case("text in the prefix",
+               "data: {\"choices\":[{\"delta\":{\"content\":\"same\"},"
+               "\"finish_reason\":null,\"index\":0}]}\n\n"
+               "data: {\"choices\":[{\"delta\":{\"content\":\"same\"},"
+               "\"finish_reason\":null,\"index\":1}]}\n\n"
+               "data: {\"choices\":[{\"delta\":{\"content\":\"same\"},"
+               "\"finish_reason\":null,\"index\":2}]}\n\n", 1);
+
+    /* a finish reason in the common part: cached up to it */
+    cache_case("finish in the prefix",
+               "data: {\"choices\":[{\"finish_reason\":\"stop\","
+               "\"delta\":{\"content\":\"a\"}}]}\n\n"
+               "data: {\"choices\":[{\"finish_reason\":\"stop\","
+               "\"delta\":{\"content\":\"b\"}}]}\n\n"
+               "data: {\"choices\":[{\"finish_reason\":\"stop\","
+               "\"delta\":{\"content\":\"c\"}}]}\n\n", 1);
+
+    /* escapes, a \u0000 in the model, multi-line data, bad JSON */
+    cache_case("odd streams",
+               CHUNK("a\\u0000b", "x\\n") CHUNK("a\\u0000b", "y\\\"")
+               CHUNK("a\\u0000b", "z") CHUNK("a\\u0000b", "w")
+               "data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion."
+               "chunk\",\n"
+               "data: \"created\":1,\"choices\":[]}\n\n"
+               "data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion."
+               "chunk\",\"created\":1700000000,\"model\":\"a\\u0000b\","
+               "\"choices\":[{\"index\":0,\"delta\":{\"content\":}}]}\n\n"
+               CHUNK("a\\u0000b", "v"), (uint64_t) -1);
+}
+
+
 int
 main(void)
 {
@@ -592,6 +750,7 @@ main(void)
     test_stream("CR", "\r");
     test_line_lengths();
     test_json_lines();
+    test_prefix_cache();
 
     /* no trailing blank line at EOF */
     feed_str(&r, "data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\n\n"
