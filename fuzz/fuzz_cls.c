@@ -157,11 +157,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /*
      * at most 3 features per 2 tokenized bytes plus 2 per part: the
-     * context budget (1,024 bytes, overshot by at most one message's
-     * head and tail) and two last user turns' worth (160 bytes each)
+     * context budget (llr_cls_ctx_budget, overshot by at most one
+     * message's head and tail) and two last user turns' worth (160
+     * bytes each)
      */
 
-    if (a.ncur + a.nctx > 3.0 * (1024 + 160 + 320) / 2 + 2 * 64) {
+    if (a.ncur + a.nctx
+        > 3.0 * (llr_cls_ctx_budget + 160 + 320) / 2 + 2 * 64)
+    {
         abort();
     }
 
