@@ -173,6 +173,20 @@ conversation(const llr_cls_model_t *m, size_t nmsg, const char *fill,
 }
 
 
+/* one message into a classifier's sink (text NULL: none) */
+static void
+say(llr_text_sink_t *sk, const char *role, size_t turn, const char *text)
+{
+    sk->message_begin(sk->ctx, role, turn);
+
+    if (text) {
+        sk->text(sk->ctx, (const unsigned char *) text, strlen(text));
+    }
+
+    sk->message_end(sk->ctx);
+}
+
+
 static int
 same(const llr_cls_result_t *a, const llr_cls_result_t *b)
 {
@@ -641,15 +655,9 @@ main(void)
         st = malloc(llr_cls_state_size(m));
         llr_cls_state_init(st, m);
         llr_cls_sink(st, &sink);
-        sink.message_begin(sink.ctx, "user", 0);
-        sink.text(sink.ctx, (const unsigned char *) a, strlen(a));
-        sink.message_end(sink.ctx);
-        sink.message_begin(sink.ctx, "assistant", 1);
-        sink.text(sink.ctx, (const unsigned char *) "Bonjour", 7);
-        sink.message_end(sink.ctx);
-        sink.message_begin(sink.ctx, "user", 2);
-        sink.text(sink.ctx, (const unsigned char *) b, strlen(b));
-        sink.message_end(sink.ctx);
+        say(&sink, "user", 0, a);
+        say(&sink, "assistant", 1, "Bonjour");
+        say(&sink, "user", 2, b);
         memset(&view, 0, sizeof(view));
         view.messages = 3;
         view.user_turns = 2;
@@ -739,16 +747,11 @@ main(void)
             st = malloc(llr_cls_state_size(m));
             llr_cls_state_init(st, m);
             llr_cls_sink(st, &sk);
-            sk.message_begin(sk.ctx, "user", 0);
-            sk.text(sk.ctx, (const unsigned char *) fill, strlen(fill));
-            sk.message_end(sk.ctx);
+            say(&sk, "user", 0, fill);
             for (i = 0; i < 20; i++) {
-                sk.message_begin(sk.ctx, "assistant", 1 + i);
-                sk.message_end(sk.ctx);
+                say(&sk, "assistant", 1 + i, NULL);
             }
-            sk.message_begin(sk.ctx, "user", 21);
-            sk.text(sk.ctx, (const unsigned char *) code, strlen(code));
-            sk.message_end(sk.ctx);
+            say(&sk, "user", 21, code);
             memset(&v, 0, sizeof(v));
             v.messages = 2;
             v.user_turns = 1;
