@@ -1439,6 +1439,94 @@ ngx_http_llm_route_limits_names(ngx_http_request_t *r, ngx_array_t *a,
 
 
 /*
+ * A copy of the nodes of one kind (budget or rate), taken under the slab
+ * mutex: each entry's key, its name (set by ngx_http_llm_route_limits_
+ * names() after sorting with cmp), and the rest filled in by fill.  The
+ * entries (budget_info_t, rate_info_t) begin with key and name.
+ */
+
+typedef void (*ngx_http_llm_route_limit_fill_pt)(void *info,
+    ngx_http_llm_route_limit_node_t *ln);
+
+
+static ngx_array_t *
+ngx_http_llm_route_limits_copy(ngx_http_request_t *r,
+    ngx_http_llm_route_shm_t *sh, ngx_uint_t kind, size_t size,
+    ngx_http_llm_route_limit_fill_pt fill,
+    int (ngx_libc_cdecl *cmp)(const void *, const void *))
+{
+    u_char                           *p;
+    ngx_str_t                        *key;
+    ngx_array_t                      *a;
+    ngx_queue_t                      *q;
+    ngx_slab_pool_t                  *shpool;
+    ngx_http_llm_route_limits_sh_t   *lsh;
+    ngx_http_llm_route_limit_node_t  *ln;
+    ngx_http_llm_route_main_conf_t   *mcf;
+
+    a = ngx_array_create(r->pool, 8, size);
+    if (a == NULL) {
+        return NULL;
+    }
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_llm_route_module);
+
+    if (sh == NULL || sh->limits == NULL || mcf->shm_zone == NULL) {
+        return a;
+    }
+
+    lsh = sh->limits;
+    shpool = (ngx_slab_pool_t *) mcf->shm_zone->shm.addr;
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    for (q = ngx_queue_head(&lsh->queue);
+         q != ngx_queue_sentinel(&lsh->queue);
+         q = ngx_queue_next(q))
+    {
+        ln = ngx_queue_data(q, ngx_http_llm_route_limit_node_t, queue);
+
+        if (ln->kind != kind) {
+            continue;
+        }
+
+        key = ngx_array_push(a);
+        if (key == NULL) {
+            break;
+        }
+
+        p = ngx_pnalloc(r->pool, ln->len + 1);
+        if (p == NULL) {
+            a->nelts--;
+            break;
+        }
+
+        ngx_memcpy(p, ln->key, ln->len);
+
+        key[0].data = p;
+        key[0].len = ln->len;
+        key[1] = key[0];            /* the name, until names() */
+
+        fill(key, ln);
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    if (a->nelts == 0) {
+        return a;
+    }
+
+    ngx_qsort(a->elts, a->nelts, size, cmp);
+
+    if (ngx_http_llm_route_limits_names(r, a, kind) != NGX_OK) {
+        return NULL;
+    }
+
+    return a;
+}
+
+
+/*
  * A copy of the budget nodes, sorted by key then period, with the name
  * status shows: the key, or "key/period" when several budgets share the
  * key, or "key/period/N" when even that is ambiguous.
@@ -1460,91 +1548,35 @@ ngx_http_llm_route_limit_cmp(const void *a, const void *b)
 }
 
 
+/* what a budget node shows, copied under the slab mutex */
+
+static void
+ngx_http_llm_route_budget_fill(void *info,
+    ngx_http_llm_route_limit_node_t *ln)
+{
+    ngx_http_llm_route_budget_info_t  *bi = info;
+
+    ngx_http_llm_route_limit_period(ln, ngx_time());
+
+    bi->period = ln->period;
+    bi->limit = ln->limit;
+    bi->spent = ln->spent;
+    bi->reserved = ln->reserved;
+    bi->rejected = ln->rejected;
+    bi->inflight = ln->inflight;
+    bi->resets_at = (time_t) llr_period_next((llr_period_e) ln->period,
+                                             ln->period_start);
+}
+
+
 ngx_array_t *
 ngx_http_llm_route_limits_budgets(ngx_http_request_t *r,
     ngx_http_llm_route_shm_t *sh)
 {
-    u_char                            *p;
-    time_t                             now;
-    ngx_array_t                       *a;
-    ngx_queue_t                       *q;
-    ngx_slab_pool_t                   *shpool;
-    ngx_http_llm_route_limits_sh_t    *lsh;
-    ngx_http_llm_route_limit_node_t   *ln;
-    ngx_http_llm_route_budget_info_t  *bi;
-    ngx_http_llm_route_main_conf_t    *mcf;
-
-    a = ngx_array_create(r->pool, 8, sizeof(ngx_http_llm_route_budget_info_t));
-    if (a == NULL) {
-        return NULL;
-    }
-
-    mcf = ngx_http_get_module_main_conf(r, ngx_http_llm_route_module);
-
-    if (sh == NULL || sh->limits == NULL || mcf->shm_zone == NULL) {
-        return a;
-    }
-
-    lsh = sh->limits;
-    shpool = (ngx_slab_pool_t *) mcf->shm_zone->shm.addr;
-    now = ngx_time();
-
-    ngx_shmtx_lock(&shpool->mutex);
-
-    for (q = ngx_queue_head(&lsh->queue);
-         q != ngx_queue_sentinel(&lsh->queue);
-         q = ngx_queue_next(q))
-    {
-        ln = ngx_queue_data(q, ngx_http_llm_route_limit_node_t, queue);
-
-        if (ln->kind != NGX_HTTP_LLM_ROUTE_LIMIT_BUDGET) {
-            continue;
-        }
-
-        bi = ngx_array_push(a);
-        if (bi == NULL) {
-            break;
-        }
-
-        p = ngx_pnalloc(r->pool, ln->len + 1);
-        if (p == NULL) {
-            a->nelts--;
-            break;
-        }
-
-        ngx_memcpy(p, ln->key, ln->len);
-
-        ngx_http_llm_route_limit_period(ln, now);
-
-        bi->key.data = p;
-        bi->key.len = ln->len;
-        bi->name = bi->key;
-        bi->period = ln->period;
-        bi->limit = ln->limit;
-        bi->spent = ln->spent;
-        bi->reserved = ln->reserved;
-        bi->rejected = ln->rejected;
-        bi->inflight = ln->inflight;
-        bi->resets_at = (time_t) llr_period_next((llr_period_e) ln->period,
-                                                 ln->period_start);
-    }
-
-    ngx_shmtx_unlock(&shpool->mutex);
-
-    if (a->nelts == 0) {
-        return a;
-    }
-
-    ngx_qsort(a->elts, a->nelts, sizeof(ngx_http_llm_route_budget_info_t),
-              ngx_http_llm_route_limit_cmp);
-
-    if (ngx_http_llm_route_limits_names(r, a, NGX_HTTP_LLM_ROUTE_LIMIT_BUDGET)
-        != NGX_OK)
-    {
-        return NULL;
-    }
-
-    return a;
+    return ngx_http_llm_route_limits_copy(r, sh,
+               NGX_HTTP_LLM_ROUTE_LIMIT_BUDGET,
+               sizeof(ngx_http_llm_route_budget_info_t),
+               ngx_http_llm_route_budget_fill, ngx_http_llm_route_limit_cmp);
 }
 
 
@@ -1584,95 +1616,40 @@ ngx_http_llm_route_rate_cmp(const void *a, const void *b)
 }
 
 
+/* what a rate node shows: the windows as admission would see them now */
+
+static void
+ngx_http_llm_route_rate_fill(void *info, ngx_http_llm_route_limit_node_t *ln)
+{
+    int64_t                          now_ms;
+    llr_window_t                     req, tok;
+    ngx_http_llm_route_rate_info_t  *ri = info;
+
+    /* on copies: a listing does not advance the shared windows */
+
+    now_ms = (int64_t) ngx_http_llm_route_now_ms();
+    req = ln->req;
+    tok = ln->tok;
+    llr_window_advance(&req, now_ms);
+    llr_window_advance(&tok, now_ms);
+
+    ri->ident = ln->ident;
+    ri->rpm = ln->rpm;
+    ri->tpm = ln->tpm;
+    ri->requests = llr_window_usage(&req, now_ms);
+    ri->tokens = llr_window_usage(&tok, now_ms);
+    ri->rejected = ln->rejected;
+}
+
+
 ngx_array_t *
 ngx_http_llm_route_limits_rates(ngx_http_request_t *r,
     ngx_http_llm_route_shm_t *sh)
 {
-    u_char                           *p;
-    int64_t                           now_ms;
-    ngx_array_t                      *a;
-    ngx_queue_t                      *q;
-    llr_window_t                      req, tok;
-    ngx_slab_pool_t                  *shpool;
-    ngx_http_llm_route_limits_sh_t   *lsh;
-    ngx_http_llm_route_limit_node_t  *ln;
-    ngx_http_llm_route_rate_info_t   *ri;
-    ngx_http_llm_route_main_conf_t   *mcf;
-
-    a = ngx_array_create(r->pool, 8, sizeof(ngx_http_llm_route_rate_info_t));
-    if (a == NULL) {
-        return NULL;
-    }
-
-    mcf = ngx_http_get_module_main_conf(r, ngx_http_llm_route_module);
-
-    if (sh == NULL || sh->limits == NULL || mcf->shm_zone == NULL) {
-        return a;
-    }
-
-    lsh = sh->limits;
-    shpool = (ngx_slab_pool_t *) mcf->shm_zone->shm.addr;
-    now_ms = (int64_t) ngx_http_llm_route_now_ms();
-
-    ngx_shmtx_lock(&shpool->mutex);
-
-    for (q = ngx_queue_head(&lsh->queue);
-         q != ngx_queue_sentinel(&lsh->queue);
-         q = ngx_queue_next(q))
-    {
-        ln = ngx_queue_data(q, ngx_http_llm_route_limit_node_t, queue);
-
-        if (ln->kind != NGX_HTTP_LLM_ROUTE_LIMIT_RATE) {
-            continue;
-        }
-
-        ri = ngx_array_push(a);
-        if (ri == NULL) {
-            break;
-        }
-
-        p = ngx_pnalloc(r->pool, ln->len + 1);
-        if (p == NULL) {
-            a->nelts--;
-            break;
-        }
-
-        ngx_memcpy(p, ln->key, ln->len);
-
-        /* the windows as admission would see them now: on copies */
-
-        req = ln->req;
-        tok = ln->tok;
-        llr_window_advance(&req, now_ms);
-        llr_window_advance(&tok, now_ms);
-
-        ri->key.data = p;
-        ri->key.len = ln->len;
-        ri->name = ri->key;
-        ri->ident = ln->ident;
-        ri->rpm = ln->rpm;
-        ri->tpm = ln->tpm;
-        ri->requests = llr_window_usage(&req, now_ms);
-        ri->tokens = llr_window_usage(&tok, now_ms);
-        ri->rejected = ln->rejected;
-    }
-
-    ngx_shmtx_unlock(&shpool->mutex);
-
-    if (a->nelts == 0) {
-        return a;
-    }
-
-    ngx_qsort(a->elts, a->nelts, sizeof(ngx_http_llm_route_rate_info_t),
-              ngx_http_llm_route_rate_cmp);
-
-    if (ngx_http_llm_route_limits_names(r, a, NGX_HTTP_LLM_ROUTE_LIMIT_RATE)
-        != NGX_OK)
-    {
-        return NULL;
-    }
-
-    return a;
+    return ngx_http_llm_route_limits_copy(r, sh,
+               NGX_HTTP_LLM_ROUTE_LIMIT_RATE,
+               sizeof(ngx_http_llm_route_rate_info_t),
+               ngx_http_llm_route_rate_fill, ngx_http_llm_route_rate_cmp);
 }
 
 
