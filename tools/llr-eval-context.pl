@@ -59,8 +59,7 @@ while (<$f>) {
     my $w = $r->{model} =~ /mixtral/i ? 'weak' : 'strong';
     $score{$r->{question_id}}{$w}{$r->{turn}} = $r->{score};
     next unless $r->{turn} == 2;
-    my $u = $J->decode($J->encode([$r->{user_prompt}]))->[0];
-    utf8::decode($u);
+    my $u = $r->{user_prompt};
     my $a = qr/### Assistant A:\n/;
     $u =~ /$a(.*?)\n\n### User:\n.*?$a(.*?)\n\n<\|The End/s
         or die "question $r->{question_id}: no answers\n";
