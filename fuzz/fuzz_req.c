@@ -9,6 +9,8 @@
  * is the body.  Checks beyond "does not crash":
  *   - fed whole or in pieces, the result and the output are the same;
  *   - scan only (no output) gives the same result and view;
+ *   - with a text filter (llr_req_set_want()) the sink gets the same,
+ *     the text kept as copies or as references (llr_req_feed_stable());
  *   - a successful rewrite, with the caller's insertions made, is
  *     scanned again and must succeed, give the same text to the sink,
  *     and rewrite to the very same bytes when nothing is inserted at
@@ -177,6 +179,18 @@ static const llr_alloc_t  fz_alloc = {
 };
 
 
+/* the text filter: 0 none, 1 every model wanted, 2 odd lengths wanted */
+static int  fz_want;
+static int  fz_stable;      /* feed with llr_req_feed_stable() */
+
+
+static int
+fz_want_fn(void *ctx, const unsigned char *model, size_t len)
+{
+    return fz_want == 1 || (len & 1);
+}
+
+
 static llr_req_err_e
 fz_run(llr_endpoint_e ep, const uint8_t *data, size_t size, size_t piece,
     int scan, int tail, fz_coll_t *c, llr_req_view_t *view)
@@ -206,11 +220,16 @@ fz_run(llr_endpoint_e ep, const uint8_t *data, size_t size, size_t piece,
         abort();
     }
 
+    if (fz_want) {
+        llr_req_set_want(rq, fz_want_fn, NULL);
+    }
+
     err = LLR_REQ_OK;
 
     while (size && err == LLR_REQ_OK) {
         n = size < piece ? size : piece;
-        err = llr_req_feed(rq, data, n);
+        err = fz_stable ? llr_req_feed_stable(rq, data, n)
+                        : llr_req_feed(rq, data, n);
         data += n;
         size -= n;
     }
@@ -292,6 +311,36 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     piece = (size_t) (data[0] >> 3) + 1;
     data++;
     size--;
+
+    /*
+     * text kept for the model, copied or referenced: with every model
+     * wanted the sink gets what it gets live; with some wanted, the
+     * same whether the pieces are stable or not
+     */
+    fz_want = 1;
+    fz_stable = 1;
+    e1 = fz_run(ep, data, size, piece, 0, 1, &c1, &v1);
+    fz_want = 2;
+    e2 = fz_run(ep, data, size, piece, 0, 1, &c2, &v2);
+    fz_stable = 0;
+    e3 = fz_run(ep, data, size, piece, 0, 1, &c3, &v3);
+    fz_want = 0;
+    e4 = fz_run(ep, data, size, size ? size : 1, 0, 1, &c4, &v4);
+
+    if (e1 != e4 || e2 != e3 || e2 != e4
+        || (e4 == LLR_REQ_OK
+            && (!fz_buf_eq(&c1.trace, &c4.trace)
+                || !fz_buf_eq(&c2.trace, &c3.trace)
+                || !fz_view_eq(&v1, &v4) || !fz_view_eq(&v2, &v4)
+                || !fz_view_eq(&v3, &v4))))
+    {
+        abort();
+    }
+
+    fz_free_coll(&c1);
+    fz_free_coll(&c2);
+    fz_free_coll(&c3);
+    fz_free_coll(&c4);
 
     e1 = fz_run(ep, data, size, size ? size : 1, 0, 1, &c1, &v1);
     e2 = fz_run(ep, data, size, piece, 0, 1, &c2, &v2);

@@ -505,7 +505,8 @@ ngx_http_llm_route_process(ngx_http_request_t *r,
         b = cl->buf;
 
         if (ngx_buf_in_memory(b)) {
-            err = llr_req_feed(rq, b->pos, b->last - b->pos);
+            /* the body's buffers live as long as the request */
+            err = llr_req_feed_stable(rq, b->pos, b->last - b->pos);
             continue;
         }
 

@@ -155,7 +155,7 @@ static const unsigned char  llr_accept[LLR_V_LAST] = {
 #define LLR_TEXT_PENDING    1   /* kept until the model is known */
 #define LLR_TEXT_OFF        2   /* not wanted */
 
-#define LLR_LOG_BLOCK       16384
+#define LLR_LOG_BLOCK       2048
 
 #define LLR_ROLE_MAX      32
 #define LLR_ECHO_MAX      40
@@ -255,7 +255,11 @@ struct llr_req_s {
     size_t              msg_index;
     size_t              turn;
 
-    /* text of a message seen before its role: [size_t len][bytes]... */
+    /* the piece fed by llr_req_feed_stable(), or NULL */
+    const unsigned char *in_start;
+    const unsigned char *in_end;
+
+    /* text records of a message seen before its role (as in the log) */
     unsigned char      *pend;
     size_t              pend_len;
     size_t              pend_cap;
@@ -293,6 +297,9 @@ static const unsigned char  llr_esc[256] = {
 static const char  llr_hex[] = "0123456789abcdef";
 
 
+static size_t llr_decoded_len(const unsigned char *s, size_t len);
+static const unsigned char *llr_decode(llr_req_t *rq, const unsigned char *s,
+    size_t len, size_t *out);
 static int llr_fail(llr_req_t *rq, llr_req_err_e err, const char *param,
     const char *fmt, ...)
 #if defined(__GNUC__)
@@ -720,12 +727,18 @@ llr_grow(llr_req_t *rq, unsigned char **buf, size_t *cap, size_t need)
  * The text sink, through the text mode: live, kept in the log until the
  * model is known (then replayed or dropped), or off.  Log records: a
  * kind byte, then BEGIN: the turn (size_t), the role's length (a byte)
- * and the role; TEXT: the length (size_t) and the bytes; END: nothing.
+ * and the role; TEXT: the length (size_t) and the bytes as written in
+ * the body (escapes decoded when replayed); REF: where those bytes are
+ * in a stable piece (a pointer) and their length; END: nothing.  The
+ * text of a message seen before its role is kept in pend as the same
+ * TEXT or REF records.
  */
 
 #define LLR_REC_BEGIN  1
 #define LLR_REC_TEXT   2
 #define LLR_REC_END    3
+#define LLR_REC_REF    4
+#define LLR_REC_ESC    8        /* or'ed into TEXT and REF: has escapes */
 
 
 static unsigned char *
@@ -782,49 +795,109 @@ llr_log_free(llr_req_t *rq)
 }
 
 
+/* whether the len bytes at s are in the stable piece being fed */
+#define llr_in_stable(rq, s, len)                                            \
+    ((rq)->in_start != NULL && (s) >= (rq)->in_start                         \
+     && (s) <= (rq)->in_end && (size_t) ((rq)->in_end - (s)) >= (len))
+
+
+/* the size of the TEXT or REF record for the len bytes at s */
+static size_t
+llr_rec_size(llr_req_t *rq, const unsigned char *s, size_t len)
+{
+    if (llr_in_stable(rq, s, len)) {
+        return 1 + sizeof(const unsigned char *) + sizeof(size_t);
+    }
+
+    return 1 + sizeof(size_t) + len;
+}
+
+
 static void
-llr_log_replay(llr_req_t *rq)
+llr_rec_put(llr_req_t *rq, unsigned char *p, const unsigned char *s,
+    size_t len, int esc)
+{
+    unsigned char  kind;
+
+    kind = esc ? LLR_REC_ESC : 0;
+
+    if (llr_in_stable(rq, s, len)) {
+        *p++ = kind | LLR_REC_REF;
+        memcpy(p, &s, sizeof(const unsigned char *));
+        memcpy(p + sizeof(const unsigned char *), &len, sizeof(size_t));
+        return;
+    }
+
+    *p++ = kind | LLR_REC_TEXT;
+    memcpy(p, &len, sizeof(size_t));
+
+    if (len) {
+        memcpy(p + sizeof(size_t), s, len);
+    }
+}
+
+
+/* the records in [p, end) into the sink; 0, or -1 (out of memory) */
+static int
+llr_rec_replay(llr_req_t *rq, const unsigned char *p,
+    const unsigned char *end)
 {
     char                  role[LLR_ROLE_MAX];
     size_t                n;
-    llr_log_t            *b;
-    const unsigned char  *p, *end;
+    unsigned              kind;
+    const unsigned char  *s;
 
-    for (b = rq->log; b; b = b->next) {
-        p = (const unsigned char *) (b + 1);
-        end = p + b->used;
+    while (p < end) {
+        kind = *p++;
 
-        while (p < end) {
-            switch (*p++) {
+        switch (kind & ~LLR_REC_ESC) {
 
-            case LLR_REC_BEGIN:
-                memcpy(&n, p, sizeof(size_t));
-                p += sizeof(size_t);
-                memcpy(role, p + 1, *p);
-                role[*p] = '\0';
+        case LLR_REC_BEGIN:
+            memcpy(&n, p, sizeof(size_t));
+            p += sizeof(size_t);
+            memcpy(role, p + 1, *p);
+            role[*p] = '\0';
 
-                if (rq->sink.message_begin) {
-                    rq->sink.message_begin(rq->sink.ctx, role, n);
-                }
-
-                p += 1 + *p;
-                break;
-
-            case LLR_REC_TEXT:
-                memcpy(&n, p, sizeof(size_t));
-                p += sizeof(size_t);
-                rq->sink.text(rq->sink.ctx, p, n);
-                p += n;
-                break;
-
-            default: /* LLR_REC_END */
-                if (rq->sink.message_end) {
-                    rq->sink.message_end(rq->sink.ctx);
-                }
-                break;
+            if (rq->sink.message_begin) {
+                rq->sink.message_begin(rq->sink.ctx, role, n);
             }
+
+            p += 1 + *p;
+            break;
+
+        case LLR_REC_TEXT:
+        case LLR_REC_REF:
+            if ((kind & ~LLR_REC_ESC) == LLR_REC_REF) {
+                memcpy(&s, p, sizeof(const unsigned char *));
+                p += sizeof(const unsigned char *);
+                memcpy(&n, p, sizeof(size_t));
+                p += sizeof(size_t);
+
+            } else {
+                memcpy(&n, p, sizeof(size_t));
+                s = p + sizeof(size_t);
+                p = s + n;
+            }
+
+            if (kind & LLR_REC_ESC) {
+                s = llr_decode(rq, s, n, &n);
+                if (s == NULL) {
+                    return -1;
+                }
+            }
+
+            rq->sink.text(rq->sink.ctx, s, n);
+            break;
+
+        default: /* LLR_REC_END */
+            if (rq->sink.message_end) {
+                rq->sink.message_end(rq->sink.ctx);
+            }
+            break;
         }
     }
+
+    return 0;
 }
 
 
@@ -855,38 +928,6 @@ llr_sink_begin(llr_req_t *rq, const char *role, size_t turn)
         p += sizeof(size_t);
         *p++ = (unsigned char) n;
         memcpy(p, role, n);
-        return 0;
-
-    default:
-        return 0;
-    }
-}
-
-
-static int
-llr_sink_text(llr_req_t *rq, const unsigned char *s, size_t len)
-{
-    unsigned char  *p;
-
-    switch (rq->text_mode) {
-
-    case LLR_TEXT_LIVE:
-        rq->sink.text(rq->sink.ctx, s, len);
-        return 0;
-
-    case LLR_TEXT_PENDING:
-        p = llr_log_room(rq, 1 + sizeof(size_t) + len);
-        if (p == NULL) {
-            return -1;
-        }
-
-        *p++ = LLR_REC_TEXT;
-        memcpy(p, &len, sizeof(size_t));
-
-        if (len) {
-            memcpy(p + sizeof(size_t), s, len);
-        }
-
         return 0;
 
     default:
@@ -927,28 +968,38 @@ llr_sink_end(llr_req_t *rq)
  * A top-level "model" was read: is the text wanted?  While pending, the
  * log is replayed into the sink or dropped.  A later (duplicate) model
  * may turn the text on again: the sink then gets the text after it.
+ * Returns 0, or -1 (out of memory).
  */
-static void
+static int
 llr_text_decide(llr_req_t *rq)
 {
-    int  w;
+    int         w, rc;
+    llr_log_t  *b;
 
     if (rq->want == NULL || rq->text_mode == LLR_TEXT_LIVE) {
-        return;
+        return 0;
     }
 
     w = rq->want(rq->want_ctx, (const unsigned char *) rq->view.model,
                  rq->view.model_len);
 
+    rc = 0;
+
     if (rq->text_mode == LLR_TEXT_PENDING) {
         if (w) {
-            llr_log_replay(rq);
+            for (b = rq->log; b && rc == 0; b = b->next) {
+                rc = llr_rec_replay(rq, (const unsigned char *) (b + 1),
+                                    (const unsigned char *) (b + 1)
+                                    + b->used);
+            }
         }
 
         llr_log_free(rq);
     }
 
     rq->text_mode = w ? LLR_TEXT_LIVE : LLR_TEXT_OFF;
+
+    return rc;
 }
 
 
@@ -1109,7 +1160,7 @@ static int
 llr_msg_begin(llr_req_t *rq)
 {
     size_t          len;
-    unsigned char  *p, *end;
+    unsigned char  *p;
 
     rq->msg_begun = 1;
     rq->view.messages++;
@@ -1131,23 +1182,31 @@ llr_msg_begin(llr_req_t *rq)
 
     /* the text seen before the role */
 
-    p = rq->pend;
-    end = rq->pend_len ? p + rq->pend_len : p;     /* p may be NULL */
+    len = rq->pend_len;
 
-    while (p < end) {
-        memcpy(&len, p, sizeof(size_t));
-        p += sizeof(size_t);
-
-        if (llr_sink_text(rq, p, len) != 0) {
-            return -1;
-        }
-
-        p += len;
+    if (len == 0) {
+        return 0;
     }
 
     rq->pend_len = 0;
 
-    return 0;
+    switch (rq->text_mode) {
+
+    case LLR_TEXT_LIVE:
+        return llr_rec_replay(rq, rq->pend, rq->pend + len);
+
+    case LLR_TEXT_PENDING:
+        p = llr_log_room(rq, len);
+        if (p == NULL) {
+            return -1;
+        }
+
+        memcpy(p, rq->pend, len);
+        return 0;
+
+    default:
+        return 0;
+    }
 }
 
 
@@ -1182,41 +1241,49 @@ llr_msg_start(llr_req_t *rq, const char *role)
 static int
 llr_msg_text(llr_req_t *rq, const unsigned char *s, size_t len, int esc)
 {
-    if (rq->text_mode == LLR_TEXT_OFF) {
-        rq->view.text_bytes += esc ? llr_decoded_len(s, len) : len;
+    size_t          n;
+    unsigned char  *p;
+
+    if (rq->text_mode == LLR_TEXT_LIVE && rq->msg_begun) {
+        if (esc) {
+            s = llr_decode(rq, s, len, &len);
+            if (s == NULL) {
+                return -1;
+            }
+        }
+
+        rq->view.text_bytes += len;
+        rq->sink.text(rq->sink.ctx, s, len);
+
         return 0;
     }
 
-    if (esc) {
-        s = llr_decode(rq, s, len, &len);
-        if (s == NULL) {
-            return -1;
-        }
+    rq->view.text_bytes += esc ? llr_decoded_len(s, len) : len;
+
+    if (rq->text_mode == LLR_TEXT_OFF) {
+        return 0;
     }
 
-    rq->view.text_bytes += len;
+    /* kept as written: until the model (the log) or the role (pend) */
+
+    n = llr_rec_size(rq, s, len);
 
     if (rq->msg_begun) {
-        return llr_sink_text(rq, s, len);
+        p = llr_log_room(rq, n);
+        if (p == NULL) {
+            return -1;
+        }
+
+    } else {
+        if (llr_grow(rq, &rq->pend, &rq->pend_cap, rq->pend_len + n) != 0) {
+            return -1;
+        }
+
+        p = rq->pend + rq->pend_len;
+        rq->pend_len += n;
     }
 
-    /* no role yet: keep the text until it comes */
-
-    if (llr_grow(rq, &rq->pend, &rq->pend_cap,
-                 rq->pend_len + sizeof(size_t) + len)
-        != 0)
-    {
-        return -1;
-    }
-
-    memcpy(rq->pend + rq->pend_len, &len, sizeof(size_t));
-    rq->pend_len += sizeof(size_t);
-
-    if (len) {
-        memcpy(rq->pend + rq->pend_len, s, len);
-    }
-
-    rq->pend_len += len;
+    llr_rec_put(rq, p, s, len, esc);
 
     return 0;
 }
@@ -1639,8 +1706,8 @@ llr_on_string(llr_req_t *rq, const unsigned char *s, size_t len, int esc)
             return 0;
         }
 
-        if (rq->depth == 1) {
-            llr_text_decide(rq);
+        if (rq->depth == 1 && llr_text_decide(rq) != 0) {
+            return 0;
         }
         break;
 
@@ -3241,6 +3308,23 @@ llr_req_feed(llr_req_t *rq, const unsigned char *data, size_t len)
     }
 
     return rq->err;
+}
+
+
+llr_req_err_e
+llr_req_feed_stable(llr_req_t *rq, const unsigned char *data, size_t len)
+{
+    llr_req_err_e  err;
+
+    rq->in_start = data;
+    rq->in_end = data + len;
+
+    err = llr_req_feed(rq, data, len);
+
+    rq->in_start = NULL;
+    rq->in_end = NULL;
+
+    return err;
 }
 
 

@@ -154,7 +154,8 @@ llr_req_t *llr_req_create(const llr_alloc_t *alloc, llr_endpoint_e ep,
  * Optional, before the first llr_req_feed(): want(ctx, model, len) says
  * whether the text sink is wanted for this top-level "model" (decoded,
  * not NUL-terminated).  Until the model has been read the text is kept
- * (copied into memory from the allocator); then it goes to the sink or
+ * as it was written (copied into memory from the allocator, or a
+ * reference, llr_req_feed_stable()); then it goes to the sink or
  * is dropped, and so is the text after it.  Without it (or without a
  * text callback) the text is always sent (never kept or decoded).  With
  * duplicate top-level "model" keys the first one decides; a later one
@@ -166,6 +167,14 @@ void llr_req_set_want(llr_req_t *rq,
 
 /* feed the next piece of the body; returns LLR_REQ_OK or an error */
 llr_req_err_e llr_req_feed(llr_req_t *rq, const unsigned char *data,
+    size_t len);
+
+/*
+ * The same, for a piece that stays in memory, unchanged, until
+ * llr_req_destroy(): text kept until the model (or a message's role) is
+ * known is then kept as a reference into the piece, not copied.
+ */
+llr_req_err_e llr_req_feed_stable(llr_req_t *rq, const unsigned char *data,
     size_t len);
 
 /* the body is complete; checks required fields, flushes the output */

@@ -246,6 +246,7 @@ enum { WHOLE = -1, BYTEWISE = -2 };
 /* llr_req_set_want(): when want_model is set, only it is wanted */
 static const char  *want_model;
 static int          want_calls;
+static int          feed_stable;    /* run_ex() feeds llr_req_feed_stable() */
 
 
 static int
@@ -266,6 +267,36 @@ res_free(res_t *r)
 }
 
 
+/* the counting allocator, and a sink tracing into r->trace */
+static void
+run_setup(res_t *r, alloc_ctx_t *actx, llr_alloc_t *alloc,
+    llr_text_sink_t *sink)
+{
+    memset(r, 0, sizeof(res_t));
+    memset(actx, 0, sizeof(alloc_ctx_t));
+
+    alloc->malloc = t_malloc;
+    alloc->realloc = t_realloc;
+    alloc->free = t_free;
+    alloc->ctx = actx;
+
+    sink->message_begin = sink_begin;
+    sink->text = sink_text;
+    sink->message_end = sink_end;
+    sink->ctx = &r->trace;
+
+    sb_str(&r->trace, "");
+}
+
+
+static llr_req_err_e
+feed(llr_req_t *rq, const unsigned char *data, size_t len)
+{
+    return feed_stable ? llr_req_feed_stable(rq, data, len)
+                       : llr_req_feed(rq, data, len);
+}
+
+
 /*
  * split >= 0: two pieces split there; WHOLE: one piece; BYTEWISE: one
  * byte at a time.  scan: no output memory.
@@ -282,20 +313,7 @@ run_ex(llr_endpoint_e ep, const char *body, size_t len, long split, int scan,
     llr_req_err_e     err;
     const char       *p;
 
-    memset(r, 0, sizeof(res_t));
-    memset(&actx, 0, sizeof(actx));
-
-    alloc.malloc = t_malloc;
-    alloc.realloc = t_realloc;
-    alloc.free = t_free;
-    alloc.ctx = &actx;
-
-    sink.message_begin = sink_begin;
-    sink.text = sink_text;
-    sink.message_end = sink_end;
-    sink.ctx = &r->trace;
-
-    sb_str(&r->trace, "");
+    run_setup(r, &actx, &alloc, &sink);
     sb_str(&r->coll.acc, "");
 
     r->coll.out.next = coll_next;
@@ -318,17 +336,17 @@ run_ex(llr_endpoint_e ep, const char *body, size_t len, long split, int scan,
     err = LLR_REQ_OK;
 
     if (split == WHOLE) {
-        err = llr_req_feed(rq, (const unsigned char *) body, len);
+        err = feed(rq, (const unsigned char *) body, len);
 
     } else if (split == BYTEWISE) {
         for (i = 0; i < len && err == LLR_REQ_OK; i++) {
-            err = llr_req_feed(rq, (const unsigned char *) body + i, 1);
+            err = feed(rq, (const unsigned char *) body + i, 1);
         }
 
     } else {
-        err = llr_req_feed(rq, (const unsigned char *) body, (size_t) split);
+        err = feed(rq, (const unsigned char *) body, (size_t) split);
         if (err == LLR_REQ_OK) {
-            err = llr_req_feed(rq, (const unsigned char *) body + split,
+            err = feed(rq, (const unsigned char *) body + split,
                                len - (size_t) split);
         }
     }
@@ -1723,24 +1741,27 @@ want_case(const char *body, const char *wanted, const char *trace,
     is_int(run_ex(LLR_EP_CHAT, body, len, WHOLE, 0, &all), LLR_REQ_OK,
            "%s: ok without want", name);
 
-    for (i = 0; i < 4; i++) {
+    for (i = 0; i < 8; i++) {
         want_model = wanted;
         want_calls = 0;
+        feed_stable = i >= 4;
 
-        is_int(run_ex(LLR_EP_CHAT, body, len, splits[i], 0, &r), LLR_REQ_OK,
-               "%s [%ld]: ok", name, splits[i]);
-        is_str(r.trace.s, trace, "%s [%ld]: sink", name, splits[i]);
+        is_int(run_ex(LLR_EP_CHAT, body, len, splits[i % 4], 0, &r),
+               LLR_REQ_OK, "%s [%ld%s]: ok", name, splits[i % 4],
+               feed_stable ? ", stable" : "");
+        is_str(r.trace.s, trace, "%s [%ld]: sink", name, splits[i % 4]);
         is_int(want_calls, calls, "%s [%ld]: want() calls", name,
-               splits[i]);
+               splits[i % 4]);
         is_int(r.view.text_bytes, all.view.text_bytes,
-               "%s [%ld]: text_bytes counted all the same", name, splits[i]);
+               "%s [%ld]: text_bytes counted all the same", name, splits[i % 4]);
         is_str(r.coll.acc.s, all.coll.acc.s, "%s [%ld]: same output", name,
-               splits[i]);
-        ok(r.live == 0, "%s [%ld]: all freed", name, splits[i]);
+               splits[i % 4]);
+        ok(r.live == 0, "%s [%ld]: all freed", name, splits[i % 4]);
         res_free(&r);
     }
 
     want_model = NULL;
+    feed_stable = 0;
     res_free(&all);
 }
 
@@ -1784,6 +1805,69 @@ test_want(void)
 }
 
 
+/*
+ * llr_req_feed_stable(): text kept for the model is a reference into
+ * the piece (what the piece holds when the model comes is what the
+ * sink gets), text cut by a piece end or fed by llr_req_feed() a copy
+ */
+static void
+test_stable(void)
+{
+    int           stable;
+    res_t         r;
+    char          body[128], *model;
+    size_t        n;
+    llr_req_t    *rq;
+    alloc_ctx_t   actx;
+    llr_alloc_t   alloc;
+    llr_text_sink_t  sink;
+
+    for (stable = 0; stable <= 1; stable++) {
+        run_setup(&r, &actx, &alloc, &sink);
+
+        snprintf(body, sizeof(body), "%s",
+                 "{\"messages\":[{\"content\":\"abc\\n\",\"role\":"
+                 "\"user\"},{\"role\":\"user\",\"content\":\"defg\"}],"
+                 "\"model\":\"auto\"}");
+        model = strstr(body, "],");
+        n = (size_t) (model - body);
+
+        want_model = "auto";
+        rq = llr_req_create(&alloc, LLR_EP_CHAT, NULL, &sink);
+        llr_req_set_want(rq, want_fn, NULL);
+
+        /* "defg" cut by the piece end: kept in a copy either way */
+        n -= 4;
+
+        if (stable) {
+            llr_req_feed_stable(rq, (unsigned char *) body, n);
+        } else {
+            llr_req_feed(rq, (unsigned char *) body, n);
+        }
+
+        memset(strstr(body, "abc"), 'Z', 3);
+        memset(body + n - 2, 'X', 2);       /* "de" */
+
+        is_int(llr_req_feed(rq, (unsigned char *) body + n,
+                            strlen(body) - n), LLR_REQ_OK,
+               "stable %d: fed", stable);
+        is_int(llr_req_finish(rq), LLR_REQ_OK, "stable %d: finished",
+               stable);
+        is_str(r.trace.s, stable ? "[user:0]ZZZ\n|[/][user:1]defg|[/]"
+                                 : "[user:0]abc\n|[/][user:1]defg|[/]",
+               stable ? "stable piece: the text is a reference"
+                      : "other piece: the text is a copy");
+        is_int(llr_req_view(rq)->text_bytes, 8, "stable %d: text_bytes",
+               stable);
+
+        llr_req_destroy(rq);
+        is_int(actx.live, 0, "stable %d: all freed", stable);
+        want_model = NULL;
+        res_free(&r);
+    }
+}
+
+
 int
 main(void)
 {
@@ -1797,6 +1881,7 @@ main(void)
     test_max_tokens();
     test_sink();
     test_want();
+    test_stable();
     test_split_bodies();
     test_strict_unicode();
     test_memory();
