@@ -801,27 +801,21 @@ llr_log_free(llr_req_t *rq)
      && (s) <= (rq)->in_end && (size_t) ((rq)->in_end - (s)) >= (len))
 
 
-/* the size of the TEXT or REF record for the len bytes at s */
-static size_t
-llr_rec_size(llr_req_t *rq, const unsigned char *s, size_t len)
-{
-    if (llr_in_stable(rq, s, len)) {
-        return 1 + sizeof(const unsigned char *) + sizeof(size_t);
-    }
-
-    return 1 + sizeof(size_t) + len;
-}
+/* the size of the TEXT (ref 0) or REF record for len bytes */
+#define llr_rec_size(ref, len)                                               \
+    ((ref) ? 1 + sizeof(const unsigned char *) + sizeof(size_t)             \
+           : 1 + sizeof(size_t) + (len))
 
 
 static void
-llr_rec_put(llr_req_t *rq, unsigned char *p, const unsigned char *s,
-    size_t len, int esc)
+llr_rec_put(unsigned char *p, int ref, const unsigned char *s, size_t len,
+    int esc)
 {
     unsigned char  kind;
 
     kind = esc ? LLR_REC_ESC : 0;
 
-    if (llr_in_stable(rq, s, len)) {
+    if (ref) {
         *p++ = kind | LLR_REC_REF;
         memcpy(p, &s, sizeof(const unsigned char *));
         memcpy(p + sizeof(const unsigned char *), &len, sizeof(size_t));
@@ -1241,6 +1235,7 @@ llr_msg_start(llr_req_t *rq, const char *role)
 static int
 llr_msg_text(llr_req_t *rq, const unsigned char *s, size_t len, int esc)
 {
+    int             ref;
     size_t          n;
     unsigned char  *p;
 
@@ -1266,7 +1261,8 @@ llr_msg_text(llr_req_t *rq, const unsigned char *s, size_t len, int esc)
 
     /* kept as written: until the model (the log) or the role (pend) */
 
-    n = llr_rec_size(rq, s, len);
+    ref = llr_in_stable(rq, s, len);
+    n = llr_rec_size(ref, len);
 
     if (rq->msg_begun) {
         p = llr_log_room(rq, n);
@@ -1283,7 +1279,7 @@ llr_msg_text(llr_req_t *rq, const unsigned char *s, size_t len, int esc)
         rq->pend_len += n;
     }
 
-    llr_rec_put(rq, p, s, len, esc);
+    llr_rec_put(p, ref, s, len, esc);
 
     return 0;
 }
