@@ -141,6 +141,8 @@ $(common_http "$W/proxy")
             proxy_http_version 1.1;
             proxy_set_header Connection "";
             proxy_buffering off;
+            proxy_buffer_size 16k;
+            proxy_busy_buffers_size 16k;
         }
     }
 
@@ -154,6 +156,8 @@ $(common_http "$W/proxy")
             proxy_http_version 1.1;
             proxy_set_header Connection "";
             proxy_buffering off;
+            proxy_buffer_size 16k;
+            proxy_busy_buffers_size 16k;
         }
     }
 }

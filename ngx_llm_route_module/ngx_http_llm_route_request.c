@@ -21,6 +21,11 @@
 
 #define NGX_HTTP_LLM_ROUTE_READ_CHUNK  65536
 #define NGX_HTTP_LLM_ROUTE_OUT_MIN     4096
+/*
+ * Runs of the body shorter than this are copied: a buffer and a link
+ * more cost nginx more than copying a few kilobytes
+ */
+#define NGX_HTTP_LLM_ROUTE_REF_MIN     16384
 
 
 typedef struct {
@@ -67,6 +72,11 @@ static ngx_int_t ngx_http_llm_route_out_buf(ngx_http_llm_route_out_t *o,
 static int ngx_http_llm_route_out_next(llr_out_t *out);
 static int ngx_http_llm_route_out_mark(llr_out_t *out, llr_mark_e mark,
     int comma);
+static int ngx_http_llm_route_out_ref(llr_out_t *out, const u_char *p,
+    size_t len);
+static ngx_int_t ngx_http_llm_route_out_link(ngx_http_llm_route_out_t *o,
+    ngx_buf_t *b);
+static int ngx_http_llm_route_out_rest(ngx_http_llm_route_out_t *o);
 static int ngx_http_llm_route_out_flush(llr_out_t *out);
 
 
@@ -370,6 +380,7 @@ ngx_http_llm_route_process(ngx_http_request_t *r,
 {
     off_t                      size, offset, end;
     u_char                    *rbuf;
+    ngx_uint_t                 in_file;
     size_t                     n;
     ssize_t                    got;
     ngx_int_t                  rc;
@@ -394,9 +405,14 @@ ngx_http_llm_route_process(ngx_http_request_t *r,
     }
 
     size = 0;
+    in_file = 0;
 
     for (cl = r->request_body->bufs; cl; cl = cl->next) {
         size += ngx_buf_size(cl->buf);
+
+        if (!ngx_buf_in_memory(cl->buf)) {
+            in_file = 1;
+        }
     }
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
@@ -411,14 +427,25 @@ ngx_http_llm_route_process(ngx_http_request_t *r,
     o->ctx = ctx;
     o->out.next = ngx_http_llm_route_out_next;
     o->out.mark = ngx_http_llm_route_out_mark;
+    o->out.ref = ngx_http_llm_route_out_ref;
     o->out.flush = ngx_http_llm_route_out_flush;
 
     ctx->body = NULL;
     ctx->last = &ctx->body;
 
-    /* the rewritten body is about as long as the original, compacted */
+    /*
+     * The rewritten body is about as long as the original.  Long runs
+     * of a body held in memory are linked where they lie, not copied:
+     * they need no room here.
+     */
 
-    if (ngx_http_llm_route_out_buf(o, (size_t) size + 256) != NGX_OK) {
+    n = (size_t) size;
+
+    if (!in_file && n > NGX_HTTP_LLM_ROUTE_REF_MIN) {
+        n = NGX_HTTP_LLM_ROUTE_REF_MIN;
+    }
+
+    if (ngx_http_llm_route_out_buf(o, n + 256) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -1701,24 +1728,16 @@ ngx_http_llm_route_failover(ngx_http_request_t *r,
 static ngx_int_t
 ngx_http_llm_route_out_buf(ngx_http_llm_route_out_t *o, size_t size)
 {
-    ngx_buf_t    *b;
-    ngx_chain_t  *cl;
+    ngx_buf_t  *b;
 
     b = ngx_create_temp_buf(o->request->pool, size);
     if (b == NULL) {
         return NGX_ERROR;
     }
 
-    cl = ngx_alloc_chain_link(o->request->pool);
-    if (cl == NULL) {
+    if (ngx_http_llm_route_out_link(o, b) != NGX_OK) {
         return NGX_ERROR;
     }
-
-    cl->buf = b;
-    cl->next = NULL;
-
-    *o->ctx->last = cl;
-    o->ctx->last = &cl->next;
 
     o->buf = b;
     o->out.pos = b->last;
@@ -1751,7 +1770,6 @@ static int
 ngx_http_llm_route_out_mark(llr_out_t *out, llr_mark_e mark, int comma)
 {
     ngx_buf_t                 *b;
-    ngx_chain_t               *cl;
     ngx_http_llm_route_out_t  *o = (ngx_http_llm_route_out_t *) out;
 
     o->buf->last = out->pos;
@@ -1765,16 +1783,9 @@ ngx_http_llm_route_out_mark(llr_out_t *out, llr_mark_e mark, int comma)
 
     b->temporary = 1;
 
-    cl = ngx_alloc_chain_link(o->request->pool);
-    if (cl == NULL) {
+    if (ngx_http_llm_route_out_link(o, b) != NGX_OK) {
         return -1;
     }
-
-    cl->buf = b;
-    cl->next = NULL;
-
-    *o->ctx->last = cl;
-    o->ctx->last = &cl->next;
 
     switch (mark) {
 
@@ -1792,38 +1803,93 @@ ngx_http_llm_route_out_mark(llr_out_t *out, llr_mark_e mark, int comma)
         break;
     }
 
-    /* the rest continues in what is left of the current buffer */
+    return ngx_http_llm_route_out_rest(o);
+}
 
-    b = o->buf;
 
-    if (out->end - out->pos >= 64) {
-        o->buf = ngx_calloc_buf(o->request->pool);
-        if (o->buf == NULL) {
-            return -1;
-        }
+/* bytes of the body's own buffers, linked, not copied */
 
-        o->buf->temporary = 1;
-        o->buf->start = out->pos;
-        o->buf->pos = out->pos;
-        o->buf->last = out->pos;
-        o->buf->end = out->end;
-        b->end = out->pos;
+static int
+ngx_http_llm_route_out_ref(llr_out_t *out, const u_char *p, size_t len)
+{
+    ngx_buf_t                 *b;
+    ngx_http_llm_route_out_t  *o = (ngx_http_llm_route_out_t *) out;
 
-        cl = ngx_alloc_chain_link(o->request->pool);
-        if (cl == NULL) {
-            return -1;
-        }
-
-        cl->buf = o->buf;
-        cl->next = NULL;
-
-        *o->ctx->last = cl;
-        o->ctx->last = &cl->next;
-
-        return 0;
+    if (len < NGX_HTTP_LLM_ROUTE_REF_MIN) {
+        return 1;
     }
 
-    return ngx_http_llm_route_out_buf(o, o->size) == NGX_OK ? 0 : -1;
+    o->buf->last = out->pos;
+
+    b = ngx_calloc_buf(o->request->pool);
+    if (b == NULL) {
+        return -1;
+    }
+
+    /* start = pos: ngx_http_upstream_reinit() rewinds to start */
+
+    b->memory = 1;
+    b->start = (u_char *) p;
+    b->pos = (u_char *) p;
+    b->last = (u_char *) p + len;
+    b->end = b->last;
+
+    if (ngx_http_llm_route_out_link(o, b) != NGX_OK) {
+        return -1;
+    }
+
+    return ngx_http_llm_route_out_rest(o);
+}
+
+
+static ngx_int_t
+ngx_http_llm_route_out_link(ngx_http_llm_route_out_t *o, ngx_buf_t *b)
+{
+    ngx_chain_t  *cl;
+
+    cl = ngx_alloc_chain_link(o->request->pool);
+    if (cl == NULL) {
+        return NGX_ERROR;
+    }
+
+    cl->buf = b;
+    cl->next = NULL;
+
+    *o->ctx->last = cl;
+    o->ctx->last = &cl->next;
+
+    return NGX_OK;
+}
+
+
+/* after a mark or a reference: go on in what is left of the buffer */
+
+static int
+ngx_http_llm_route_out_rest(ngx_http_llm_route_out_t *o)
+{
+    ngx_buf_t  *b;
+    llr_out_t  *out;
+
+    out = &o->out;
+    b = o->buf;
+
+    if (out->end - out->pos < 64) {
+        return ngx_http_llm_route_out_buf(o, o->size) == NGX_OK ? 0 : -1;
+    }
+
+    o->buf = ngx_calloc_buf(o->request->pool);
+    if (o->buf == NULL) {
+        return -1;
+    }
+
+    o->buf->temporary = 1;
+    o->buf->start = out->pos;
+    o->buf->pos = out->pos;
+    o->buf->last = out->pos;
+    o->buf->end = out->end;
+    b->end = out->pos;
+
+    return ngx_http_llm_route_out_link(o, o->buf) == NGX_OK ? 0 : -1;
 }
 
 

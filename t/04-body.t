@@ -13,7 +13,10 @@ use JSON::PP;
 my $t = LLRTest->new;
 my $m = $t->mock;
 
-$t->config($t->routed_http);
+# /mem/: bodies up to 1 MB stay in memory (the rest of the server: 16 KB)
+$t->config($t->routed_http(
+    server => $t->routed_location(path => '/mem/',
+                                  location => 'client_body_buffer_size 1m;')));
 $t->start;
 
 my $J = JSON::PP->new->canonical(1);
@@ -154,6 +157,32 @@ is(scalar @{ (LLRTest::json_decode($q->{body}) || {})->{messages} || [] },
     if $q;
 like($t->error_log, qr/buffered to a temporary file/,
      'large body went through a temp file');
+
+# ---- objects and arrays go on as the client wrote them --------------------
+
+# A pretty-printed 40 KB body: its messages array is forwarded byte for
+# byte, whitespace included, whether the body was held in memory (where
+# the module links long runs of it instead of copying them) or read back
+# from a temporary file (copied); the top-level members are compacted.
+
+my @pm = map { { role => $_ % 2 ? 'user' : 'assistant',
+                 content => "p$_ \"q\" \x{e9} " . ('z' x 250) } } 1 .. 150;
+my $pbody = JSON::PP->new->utf8->pretty->canonical->encode(
+    { messages => \@pm, model => 'fast', temperature => 0.5 });
+my ($pmsgs) = $pbody =~ /^   "messages" : (\[\n.*?\n   \]),\n/ms;
+ok(defined $pmsgs && length($pbody) > 32 * 1024,
+   'pretty body of ' . length($pbody) . ' bytes');
+my $pwant = '{"model":"gpt-4o-mini","messages":' . ($pmsgs // '')
+            . ',"temperature":0.5}';
+
+for my $c ([ 'in memory', '/mem/chat/completions' ],
+           [ 'from a temp file', '/v1/chat/completions' ]) {
+    $m->clear;
+    $r = $t->chat($pbody, path => $c->[1]);
+    is($r->{status}, 200, "pretty body $c->[0]: 200");
+    is(($m->last_request || {})->{body}, $pwant,
+       "pretty body $c->[0]: forwarded as written, model first");
+}
 
 # ---- chunked request bodies -----------------------------------------------
 

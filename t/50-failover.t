@@ -99,6 +99,7 @@ $t->config(<<"EOF");
     server {
         listen 127.0.0.1:%%PORT%%;
         recursive_error_pages on;
+        client_body_buffer_size 1m;
 
         location /v1/ {
             llm_route on;
@@ -210,6 +211,18 @@ $r = $t->chat({ model => 'auto', messages => $msgs });
 is($r->{status}, 200, 'policy: success');
 is($r->{headers}{'x-test-model'}, 'dear', 'policy: next candidate');
 is($r->{headers}{'x-test-attempt'}, 2, 'policy: second attempt');
+
+# a body held in memory whose messages are linked from the client's
+# buffer, not copied (over 16 KB): the next candidate gets all of it
+
+my $long = [ map { { role => 'user', content => "long $_ " . ('y' x 300) } }
+                 1 .. 100 ];
+$good->clear;
+$r = $t->chat({ model => 'auto', messages => $long });
+is($r->{status}, 200, 'policy, 33 KB body: success');
+is($r->{headers}{'x-test-attempt'}, 2, 'policy, 33 KB body: second attempt');
+is_deeply(($good->last || {})->{json}{messages}, $long,
+          'policy, 33 KB body: the next candidate got every message');
 
 # ---- a stream cut after its headers --------------------------------------
 

@@ -244,6 +244,7 @@ struct llr_req_s {
 
     unsigned            finished:1;
     unsigned            drop:1;         /* the next value is not written */
+    unsigned            verb:1;         /* in a value passed on as is */
     unsigned            seen_required:1;
     unsigned            seen_stream_options:1;
 
@@ -258,6 +259,9 @@ struct llr_req_s {
     /* the piece fed by llr_req_feed_stable(), or NULL */
     const unsigned char *in_start;
     const unsigned char *in_end;
+
+    /* where the part of a verbatim value in this piece starts */
+    const unsigned char *span;
 
     /* text records of a message seen before its role (as in the log) */
     unsigned char      *pend;
@@ -549,7 +553,7 @@ llr_out_more(llr_req_t *rq)
 
 
 static int
-llr_write(llr_req_t *rq, const unsigned char *p, size_t len)
+llr_out_copy(llr_req_t *rq, const unsigned char *p, size_t len)
 {
     size_t      room;
     llr_out_t  *out;
@@ -581,10 +585,27 @@ llr_write(llr_req_t *rq, const unsigned char *p, size_t len)
 }
 
 
+/* a token: not written inside a value passed on as the client wrote it */
+
+static int
+llr_write(llr_req_t *rq, const unsigned char *p, size_t len)
+{
+    if (rq->verb) {
+        return 0;
+    }
+
+    return llr_out_copy(rq, p, len);
+}
+
+
 static int
 llr_write_char(llr_req_t *rq, unsigned char c)
 {
     llr_out_t  *out;
+
+    if (rq->verb) {
+        return 0;
+    }
 
     out = rq->out;
 
@@ -628,6 +649,10 @@ static int
 llr_write_raw_string(llr_req_t *rq, const unsigned char *s, size_t len)
 {
     llr_out_t  *out;
+
+    if (rq->verb) {
+        return 0;
+    }
 
     out = rq->out;
 
@@ -799,6 +824,61 @@ llr_log_free(llr_req_t *rq)
 #define llr_in_stable(rq, s, len)                                            \
     ((rq)->in_start != NULL && (s) >= (rq)->in_start                         \
      && (s) <= (rq)->in_end && (size_t) ((rq)->in_end - (s)) >= (len))
+
+
+/*
+ * The bytes of a verbatim value from rq->span to e (in the current
+ * piece): by reference when the piece is stable and the caller takes
+ * references, else copied.
+ */
+static int
+llr_span_put(llr_req_t *rq, const unsigned char *e)
+{
+    int                   rc;
+    size_t                len;
+    const unsigned char  *s;
+
+    s = rq->span;
+    len = (size_t) (e - s);
+    rq->span = e;
+
+    if (len == 0) {
+        return 0;
+    }
+
+    rc = 1;
+
+    if (rq->out->ref != NULL && llr_in_stable(rq, s, len)) {
+        rc = rq->out->ref(rq->out, s, len);
+    }
+
+    if (rc > 0) {
+        return llr_out_copy(rq, s, len);
+    }
+
+    if (rc < 0) {
+        return llr_fail(rq, LLR_REQ_ERR_OUTPUT, NULL,
+                        "Could not allocate memory for the request body.")
+               - 1;
+    }
+
+    return 0;
+}
+
+
+/* after a value: a top-level one passed on as written ends at e */
+
+static int
+llr_span_end(llr_req_t *rq, const unsigned char *e)
+{
+    if (!rq->verb || rq->depth != 1) {
+        return 0;
+    }
+
+    rq->verb = 0;
+
+    return llr_span_put(rq, e);
+}
 
 
 /* the size of the TEXT (ref 0) or REF record for len bytes */
@@ -1159,11 +1239,16 @@ llr_msg_begin(llr_req_t *rq)
     rq->msg_begun = 1;
     rq->view.messages++;
 
-    if (strcmp(rq->msg_role, "user") == 0) {
+    /*
+     * msg_role is NUL-terminated in LLR_ROLE_MAX bytes: comparing the
+     * terminator too is strcmp(), inlined
+     */
+    if (memcmp(rq->msg_role, "user", sizeof("user")) == 0) {
         rq->view.user_turns++;
 
-    } else if (strcmp(rq->msg_role, "system") == 0
-               || strcmp(rq->msg_role, "developer") == 0)
+    } else if (memcmp(rq->msg_role, "system", sizeof("system")) == 0
+               || memcmp(rq->msg_role, "developer", sizeof("developer"))
+                  == 0)
     {
         rq->view.has_system = 1;
     }
@@ -2874,6 +2959,7 @@ llr_lex(llr_req_t *rq, const unsigned char *data, size_t len, size_t base)
 {
     int                   r;
     unsigned              c;
+    llr_val_e             m;
     unsigned char         st;
     const char           *what;
     const unsigned char  *p, *end, *q, *s, *at;
@@ -2909,6 +2995,10 @@ llr_lex(llr_req_t *rq, const unsigned char *data, size_t len, size_t base)
                            rq->tbuf_len)
             != 0)
         {
+            return;
+        }
+
+        if (llr_span_end(rq, q + 1) != 0) {
             return;
         }
 
@@ -2996,7 +3086,21 @@ llr_lex(llr_req_t *rq, const unsigned char *data, size_t len, size_t base)
                 goto unexpected;
             }
 
-            if (!llr_push(rq, llr_slot(rq), c == '{')) {
+            m = llr_slot(rq);
+
+            /*
+             * A top-level member's object or array goes on as the
+             * client wrote it, whitespace included: nothing in it is
+             * changed.
+             */
+            if (rq->depth == 1 && rq->out != NULL && !rq->drop
+                && m != LLR_V_STREAM_OPTIONS)
+            {
+                rq->verb = 1;
+                rq->span = p;
+            }
+
+            if (!llr_push(rq, m, c == '{')) {
                 return;
             }
 
@@ -3015,6 +3119,10 @@ llr_lex(llr_req_t *rq, const unsigned char *data, size_t len, size_t base)
                 return;
             }
 
+            if (llr_span_end(rq, p + 1) != 0) {
+                return;
+            }
+
             rq->g = rq->depth ? LLR_G_NEXT : LLR_G_DONE;
             p++;
             continue;
@@ -3027,6 +3135,10 @@ llr_lex(llr_req_t *rq, const unsigned char *data, size_t len, size_t base)
             }
 
             if (!llr_on_end_array(rq)) {
+                return;
+            }
+
+            if (llr_span_end(rq, p + 1) != 0) {
                 return;
             }
 
@@ -3059,6 +3171,12 @@ llr_lex(llr_req_t *rq, const unsigned char *data, size_t len, size_t base)
             } else if (rq->g <= LLR_G_VALUE_OR_END) {
                 rq->str_key = 0;
 
+                /* a top-level member's string, as written too */
+                if (rq->depth == 1 && rq->out != NULL && !rq->drop) {
+                    rq->verb = 1;
+                    rq->span = p;
+                }
+
             } else {
                 goto unexpected;
             }
@@ -3084,6 +3202,10 @@ llr_lex(llr_req_t *rq, const unsigned char *data, size_t len, size_t base)
             }
 
             if (llr_lex_string(rq, s, (size_t) (q - s)) != 0) {
+                return;
+            }
+
+            if (llr_span_end(rq, q + 1) != 0) {
                 return;
             }
 
@@ -3296,7 +3418,15 @@ llr_req_feed(llr_req_t *rq, const unsigned char *data, size_t len)
     n = llr_check(rq, data, len, before, &bad);
 
     if (n) {
+        /* a verbatim value goes on from the start of this piece */
+        rq->span = data;
+
         llr_lex(rq, data, n, before);
+
+        /* nothing of a piece with an invalid byte is written */
+        if (rq->verb && rq->err == LLR_REQ_OK && !bad) {
+            (void) llr_span_put(rq, data + n);
+        }
     }
 
     if (rq->err == LLR_REQ_OK && bad) {

@@ -86,6 +86,18 @@ typedef enum {
  * the caller ends the current piece there, remembers the place, and
  * sets pos/end to fresh memory.  flush() is called once at the end.
  * Each returns 0 or -1 (allocation failure: scanning stops).
+ *
+ * The value of a top-level member that is an object or an array (other
+ * than "stream_options") is passed on as the client wrote it,
+ * whitespace included; the rest of the output is compact.  ref() (may
+ * be NULL) is offered such bytes when they lie in a piece fed with
+ * llr_req_feed_stable(), with pos advanced, like mark().  It returns 1
+ * to have them copied at pos as usual (linking a few bytes costs more
+ * than copying them), or takes them and returns 0: the caller ends the
+ * current piece at pos, appends the len bytes at p by reference (they
+ * stay valid as long as the piece does), and sets pos/end to where
+ * writing goes on.  Without ref(), or for a piece fed with
+ * llr_req_feed(), the bytes are copied.
  */
 typedef struct llr_out_s  llr_out_t;
 
@@ -94,6 +106,8 @@ struct llr_out_s {
     unsigned char  *end;
     int           (*next)(llr_out_t *out);
     int           (*mark)(llr_out_t *out, llr_mark_e mark, int comma);
+    int           (*ref)(llr_out_t *out, const unsigned char *p,
+                         size_t len);
     int           (*flush)(llr_out_t *out);
     void           *data;
 };

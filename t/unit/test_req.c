@@ -121,6 +121,9 @@ typedef struct {
     int             mark_comma[MAX_MARKS];
     size_t          mark_at[MAX_MARKS];
     int             flushed;
+    int             refs;           /* ref() calls that linked */
+    int             ref_copies;     /* and that had the bytes copied */
+    const unsigned char *ref_last;  /* where the last one pointed */
     int             bad_next;       /* next() called with room left */
     int             fail_next;      /* make next() fail */
 } coll_t;
@@ -172,6 +175,29 @@ coll_mark(llr_out_t *out, llr_mark_e mark, int comma)
     }
 
     c->nmarks++;
+    return 0;
+}
+
+
+/*
+ * bytes by reference: copied here, as the module links them; a single
+ * byte is left to the rewriter to copy (as the module leaves short runs)
+ */
+
+static int
+coll_ref(llr_out_t *out, const unsigned char *p, size_t len)
+{
+    coll_t  *c = out->data;
+
+    if (len == 1) {
+        c->ref_copies++;
+        return 1;
+    }
+
+    coll_take(c);
+    sb_add(&c->acc, p, len);
+    c->refs++;
+    c->ref_last = p;
     return 0;
 }
 
@@ -319,6 +345,7 @@ run_ex(llr_endpoint_e ep, const char *body, size_t len, long split, int scan,
     r->coll.out.next = coll_next;
     r->coll.out.mark = coll_mark;
     r->coll.out.flush = coll_flush;
+    r->coll.out.ref = feed_stable ? coll_ref : NULL;
     r->coll.out.data = &r->coll;
     r->coll.out.pos = NULL;
     r->coll.out.end = NULL;
@@ -503,11 +530,18 @@ test_simple(void)
     is_out(&r, "{\"model\":\"routed\"}", "model only");
     res_free(&r);
 
-    /* whitespace everywhere is dropped */
+    /*
+     * whitespace between top-level members is dropped; an object or
+     * array value goes on as written, whitespace included
+     */
     body = " {\n\t\"model\" : \"m\" , \"messages\" : [ { \"role\" : \"user\" ,"
-           " \"content\" : \"Hello\" } ] , \"n\" : [ 1 , { } , [ ] ] }\r\n ";
+           " \"content\" : \"Hello\" } ] , \"n\" : [ 1 , { } , [ ] ] ,"
+           " \"t\" : 1 , \"so\" : { \"include_usage\" : true , \"x\" : [ 1 ] } }"
+           "\r\n ";
     is_int(run(LLR_EP_CHAT, body, &r), LLR_REQ_OK, "whitespace: ok");
-    is_out(&r, "{\"model\":\"routed\"," MSG1 ",\"n\":[1,{},[]]}",
+    is_out(&r, "{\"model\":\"routed\",\"messages\":[ { \"role\" : \"user\" ,"
+           " \"content\" : \"Hello\" } ],\"n\":[ 1 , { } , [ ] ],\"t\":1,"
+           "\"so\":{ \"include_usage\" : true , \"x\" : [ 1 ] }}",
            "whitespace");
     res_free(&r);
 }
@@ -1766,6 +1800,62 @@ want_case(const char *body, const char *wanted, const char *trace,
 }
 
 
+/*
+ * An object or array value of a top-level member goes on as written: by
+ * reference into a stable piece, in one ref() per piece it spans, and
+ * copied otherwise; nothing of it is written twice.
+ */
+static void
+test_verbatim(void)
+{
+    int          i;
+    res_t        r;
+    const char  *body, *out;
+
+    body = "{\"messages\": [ {\"role\":\"user\", \"content\":\"Hi\"} ],"
+           "\"tools\":[],\"n\":2,\"stream_options\":{\"x\":[ 1 ]},"
+           "\"model\":\"m\",\"user\":\"a\\\"b\"}";
+    out = "{\"model\":\"routed\",\"messages\":[ {\"role\":\"user\","
+          " \"content\":\"Hi\"} ],\"tools\":[],\"n\":2,"
+          "\"stream_options\":{\"x\":[1],\"include_usage\":true},"
+          "\"user\":\"a\\\"b\"}";
+
+    for (i = 0; i < 2; i++) {
+        feed_stable = i;
+
+        is_int(run(LLR_EP_CHAT, body, &r), LLR_REQ_OK, "verbatim %d: ok", i);
+        is_out(&r, out, "verbatim");
+        is_int(r.coll.refs, i ? 3 : 0, "verbatim %d: messages, tools and "
+               "user by reference when stable", i);
+        res_free(&r);
+
+        is_int(run_ex(LLR_EP_CHAT, body, strlen(body), 20, 0, &r),
+               LLR_REQ_OK, "verbatim %d, split: ok", i);
+        is_out(&r, out, "verbatim, split");
+        /* the messages array in two pieces, then tools and user */
+        is_int(r.coll.refs, i ? 4 : 0, "verbatim %d, split: refs", i);
+        res_free(&r);
+    }
+
+    /* one-byte pieces: every run is left to the rewriter to copy */
+    feed_stable = 1;
+    is_int(run_ex(LLR_EP_CHAT, body, strlen(body), BYTEWISE, 0, &r),
+           LLR_REQ_OK, "verbatim, bytewise: ok");
+    is_out(&r, out, "verbatim, bytewise");
+    ok(r.coll.refs == 0 && r.coll.ref_copies > 0,
+       "verbatim, bytewise: ref() declined, the bytes copied");
+    res_free(&r);
+
+    /* the reference points into the body itself */
+    run(LLR_EP_CHAT, body, &r);
+    ok(r.coll.refs == 3
+       && r.coll.ref_last == (const unsigned char *) strstr(body, "\"a\\"),
+       "verbatim: the last reference is the user string in the body");
+    res_free(&r);
+    feed_stable = 0;
+}
+
+
 static void
 test_want(void)
 {
@@ -1871,19 +1961,32 @@ test_stable(void)
 int
 main(void)
 {
-    test_simple();
-    test_model();
-    test_strings();
-    test_json_errors();
-    test_type_errors();
-    test_depth();
-    test_stream_options();
-    test_max_tokens();
-    test_sink();
+    /*
+     * the output tests twice: pieces fed with llr_req_feed(), then with
+     * llr_req_feed_stable() and a ref() callback (objects and arrays of
+     * top-level members by reference)
+     */
+    for (feed_stable = 0; feed_stable < 2; feed_stable++) {
+        printf("# pieces fed %s\n", feed_stable ? "stable, with ref()"
+                                                 : "as copies");
+        test_simple();
+        test_model();
+        test_strings();
+        test_json_errors();
+        test_type_errors();
+        test_depth();
+        test_stream_options();
+        test_max_tokens();
+        test_sink();
+        test_split_bodies();
+        test_strict_unicode();
+    }
+
+    feed_stable = 0;
+
     test_want();
     test_stable();
-    test_split_bodies();
-    test_strict_unicode();
+    test_verbatim();
     test_memory();
 
     done_testing();
