@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "llr_req.h"
+#include "llr_arena.h"
 
 
 typedef struct {
@@ -197,6 +198,15 @@ static const llr_alloc_t  fz_alloc = {
     fz_malloc, fz_realloc, fz_free, NULL
 };
 
+/*
+ * the runs with stable pieces take the scanner's memory from an arena
+ * (as the module does), a small one: most bodies outgrow it, so pieces
+ * in the block and from the fallback mix; their output is compared
+ * with the runs on plain malloc
+ */
+static size_t         fz_arena_mem[3001 / sizeof(size_t)];
+static llr_arena_t    fz_arena;
+
 
 /* the text filter: 0 none, 1 every model wanted, 2 odd lengths wanted */
 static int  fz_want;
@@ -216,6 +226,7 @@ fz_run(llr_endpoint_e ep, const uint8_t *data, size_t size, size_t piece,
 {
     size_t            n;
     llr_req_t        *rq;
+    llr_alloc_t       alloc;
     llr_req_err_e     err;
     llr_text_sink_t   sink;
     const char       *msg;
@@ -235,7 +246,16 @@ fz_run(llr_endpoint_e ep, const uint8_t *data, size_t size, size_t piece,
     sink.message_end = fz_end;
     sink.ctx = &c->trace;
 
-    rq = llr_req_create(&fz_alloc, ep, scan ? NULL : &c->out, &sink);
+    if (fz_stable) {
+        llr_arena_init(&fz_arena, fz_arena_mem, sizeof(fz_arena_mem),
+                       &fz_alloc);
+        llr_arena_alloc(&fz_arena, &alloc);
+
+    } else {
+        alloc = fz_alloc;
+    }
+
+    rq = llr_req_create(&alloc, ep, scan ? NULL : &c->out, &sink);
     if (rq == NULL) {
         abort();
     }
@@ -274,6 +294,10 @@ fz_run(llr_endpoint_e ep, const uint8_t *data, size_t size, size_t piece,
     view->model = NULL;
 
     llr_req_destroy(rq);
+
+    if (fz_stable) {
+        llr_arena_reset(&fz_arena);
+    }
 
     return err;
 }

@@ -194,6 +194,7 @@ typedef struct {
     unsigned                        error_page:1; /* nginx's page -> JSON */
     unsigned                        responded:1; /* the module answered */
     unsigned                        exhausted:1; /* every attempt failed */
+    unsigned                        classified:1; /* task, difficulty set */
 
     ngx_uint_t                      endpoint;
     ngx_str_t                       endpoint_path;  /* "/chat/completions" */
@@ -211,7 +212,6 @@ typedef struct {
     double                          difficulty;
 
     llr_req_view_t                  view;
-    void                           *cls_state;   /* classifier features */
     uint64_t                        text_matched; /* text rules matched */
     ngx_str_t                       target;      /* what is routed to */
     ngx_uint_t                      forced;      /* 0, or by rule/override */

@@ -16,6 +16,7 @@
 
 #include "ngx_http_llm_route_module.h"
 #include "llr_req.h"
+#include "llr_arena.h"
 #include "llr_cost.h"
 
 
@@ -37,10 +38,23 @@ typedef struct {
 } ngx_http_llm_route_out_t;
 
 
+/* see ngx_http_llm_route_scratch_begin() */
+
+#define NGX_HTTP_LLM_ROUTE_SCRATCH     16384
+
+static u_char       *ngx_http_llm_route_scratch_mem;
+static llr_arena_t   ngx_http_llm_route_scratch;
+
+
 static void ngx_http_llm_route_ctx_cleanup(void *data);
 static void ngx_http_llm_route_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_llm_route_process(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx);
+static ngx_int_t ngx_http_llm_route_scan(ngx_http_request_t *r,
+    ngx_http_llm_route_ctx_t *ctx);
+static ngx_int_t ngx_http_llm_route_scratch_begin(ngx_http_request_t *r,
+    llr_alloc_t *alloc);
+static void ngx_http_llm_route_scratch_end(void);
 static ngx_int_t ngx_http_llm_route_scan_error(ngx_http_request_t *r,
     llr_req_t *rq, llr_req_err_e rc);
 static ngx_int_t ngx_http_llm_route_choose(ngx_http_request_t *r,
@@ -374,8 +388,137 @@ ngx_http_llm_route_pool_alloc(ngx_pool_t *pool, llr_alloc_t *alloc)
 }
 
 
+/*
+ * The scanner and the classifier state live only while
+ * ngx_http_llm_route_scan() runs, and it never waits for an event.  So
+ * each worker keeps one scratch block for them (as nginx's regex code
+ * keeps its match data) instead of spending request pool blocks on
+ * memory that every request drops before the scan returns.  What does
+ * not fit comes from the request pool, as before (core/llr_arena.h).
+ */
+
+static ngx_int_t
+ngx_http_llm_route_scratch_begin(ngx_http_request_t *r, llr_alloc_t *alloc)
+{
+    llr_alloc_t  pool;
+
+    if (ngx_http_llm_route_scratch_mem == NULL) {
+        ngx_http_llm_route_scratch_mem = ngx_alloc(NGX_HTTP_LLM_ROUTE_SCRATCH,
+                                                   r->connection->log);
+        if (ngx_http_llm_route_scratch_mem == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    ngx_http_llm_route_pool_alloc(r->pool, &pool);
+
+    llr_arena_init(&ngx_http_llm_route_scratch,
+                   ngx_http_llm_route_scratch_mem, NGX_HTTP_LLM_ROUTE_SCRATCH,
+                   &pool);
+    llr_arena_alloc(&ngx_http_llm_route_scratch, alloc);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_llm_route_scratch_end(void)
+{
+    if (ngx_http_llm_route_scratch_mem) {
+        /* under AddressSanitizer, a late use of the scratch is reported */
+        llr_arena_reset(&ngx_http_llm_route_scratch);
+    }
+}
+
+
 static ngx_int_t
 ngx_http_llm_route_process(ngx_http_request_t *r,
+    ngx_http_llm_route_ctx_t *ctx)
+{
+    u_char                         *p;
+    ngx_int_t                       rc;
+    ngx_str_t                       why;
+    ngx_http_llm_route_rule_t      *rule;
+    ngx_http_llm_route_loc_conf_t  *lcf;
+
+    rc = ngx_http_llm_route_scan(r, ctx);
+
+    /* the scanner and the classifier state are gone from here on */
+    ngx_http_llm_route_scratch_end();
+
+    if (rc != NGX_OK || ctx->responded) {
+        return rc;
+    }
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_route_module);
+
+    ctx->requested_model.data = (u_char *) ctx->view.model;
+    ctx->requested_model.len = ctx->view.model_len;
+
+    rc = ngx_http_llm_route_rules(r, ctx);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    rc = ngx_http_llm_route_choose(r, ctx);
+    if (rc != NGX_OK || ctx->responded) {
+        return rc;
+    }
+
+    if (ctx->forced) {
+        /* the receipt says who decided */
+        rule = lcf->rules ? lcf->rules->elts : NULL;
+
+        why.len = ctx->reason.len + sizeof("llm_route_override: ; ") - 1
+                  + (ctx->forced > 1 ? rule[ctx->forced - 2].text.len + 16
+                                     : 0);
+        why.data = ngx_pnalloc(r->pool, why.len);
+        if (why.data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (ctx->forced == 1) {
+            p = ngx_sprintf(why.data, "llm_route_override; %V",
+                            &ctx->reason);
+
+        } else {
+            p = ngx_sprintf(why.data, "llm_route_rule \"%V\"; %V",
+                            &rule[ctx->forced - 2].text, &ctx->reason);
+        }
+
+        ctx->reason.data = why.data;
+        ctx->reason.len = p - why.data;
+    }
+
+    /* budgets and rate limits (limits.c): admitted by estimate */
+    {
+        uint64_t     prompt_est, completion_est;
+        llr_price_t  price;
+
+        prompt_est = llr_estimate_tokens(ctx->view.text_bytes);
+        completion_est = ctx->view.max_tokens >= 0
+                         ? (uint64_t) ctx->view.max_tokens : 256;
+
+        ctx->est_tokens = llr_add_sat(prompt_est, completion_est);
+
+        price.input = ctx->deployment->input;
+        price.output = ctx->deployment->output;
+        price.cached_input = ctx->deployment->cached_input;
+
+        ctx->est_cost_pusd = llr_cost(&price, prompt_est, 0, completion_est);
+
+        rc = ngx_http_llm_route_limits_admit(r, ctx);
+        if (rc != NGX_OK || ctx->responded) {
+            return rc;
+        }
+    }
+
+    return ngx_http_llm_route_finish_body(r, ctx);
+}
+
+
+static ngx_int_t
+ngx_http_llm_route_scan(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx)
 {
     off_t                      size, offset, end;
@@ -384,6 +527,7 @@ ngx_http_llm_route_process(ngx_http_request_t *r,
     size_t                     n;
     ssize_t                    got;
     ngx_int_t                  rc;
+    void                      *cls;
     llr_req_t                 *rq;
     ngx_buf_t                 *b;
     llr_alloc_t                alloc;
@@ -392,8 +536,7 @@ ngx_http_llm_route_process(ngx_http_request_t *r,
     llr_text_sink_t            sink, *psink;
     llr_cls_result_t           res;
     ngx_http_llm_route_out_t  *o;
-    ngx_str_t                  why;
-    u_char                    *p, *model;
+    u_char                    *model;
     ngx_http_llm_route_sink_t  ws;
     ngx_http_llm_route_rule_t *rule;
     ngx_uint_t                 i, want;
@@ -451,13 +594,16 @@ ngx_http_llm_route_process(ngx_http_request_t *r,
 
     o->size = NGX_HTTP_LLM_ROUTE_OUT_MIN;
 
-    ngx_http_llm_route_pool_alloc(r->pool, &alloc);
+    if (ngx_http_llm_route_scratch_begin(r, &alloc) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     /* with policies, message text goes to the classifier as it is read */
 
     mcf = ngx_http_get_module_main_conf(r, ngx_http_llm_route_module);
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_route_module);
     psink = NULL;
+    cls = NULL;
 
     ngx_memzero(&ws, sizeof(ngx_http_llm_route_sink_t));
     ws.ctx = ctx;
@@ -466,14 +612,13 @@ ngx_http_llm_route_process(ngx_http_request_t *r,
     if (mcf->policies.nelts
         && ctx->endpoint != NGX_HTTP_LLM_ROUTE_EP_EMBEDDINGS)
     {
-        ctx->cls_state = ngx_palloc(r->pool,
-                                    llr_cls_state_size(mcf->classifier));
-        if (ctx->cls_state == NULL) {
+        cls = alloc.malloc(alloc.ctx, llr_cls_state_size(mcf->classifier));
+        if (cls == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        llr_cls_state_init(ctx->cls_state, mcf->classifier);
-        llr_cls_sink(ctx->cls_state, &ws.cls);
+        llr_cls_state_init(cls, mcf->classifier);
+        llr_cls_sink(cls, &ws.cls);
         psink = &ws.cls;
     }
 
@@ -503,7 +648,7 @@ ngx_http_llm_route_process(ngx_http_request_t *r,
     ws.wanted = 1;
     want = 0;
 
-    if (ctx->cls_state
+    if (cls
         && lcf->classify == NGX_HTTP_LLM_ROUTE_CLASSIFY_POLICY
         && lcf->text_rules == 0 && lcf->override == NULL)
     {
@@ -606,12 +751,13 @@ ngx_http_llm_route_process(ngx_http_request_t *r,
 
     if (want && !ws.wanted) {
         /* an explicit model: not classified ("unclassified" task) */
-        ctx->cls_state = NULL;
+        cls = NULL;
     }
 
-    if (ctx->cls_state) {
-        llr_cls_finish(ctx->cls_state, &ctx->view, &res);
+    if (cls) {
+        llr_cls_finish(cls, &ctx->view, &res);
 
+        ctx->classified = 1;
         ctx->task_index = (ngx_uint_t) res.task;
         ctx->task.data = (u_char *) res.task_name;
         ctx->task.len = ngx_strlen(res.task_name);
@@ -622,68 +768,7 @@ ngx_http_llm_route_process(ngx_http_request_t *r,
                        &ctx->task, ctx->difficulty);
     }
 
-    ctx->requested_model.data = (u_char *) ctx->view.model;
-    ctx->requested_model.len = ctx->view.model_len;
-
-    rc = ngx_http_llm_route_rules(r, ctx);
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    rc = ngx_http_llm_route_choose(r, ctx);
-    if (rc != NGX_OK || ctx->responded) {
-        return rc;
-    }
-
-    if (ctx->forced) {
-        /* the receipt says who decided */
-        rule = lcf->rules ? lcf->rules->elts : NULL;
-
-        why.len = ctx->reason.len + sizeof("llm_route_override: ; ") - 1
-                  + (ctx->forced > 1 ? rule[ctx->forced - 2].text.len + 16
-                                     : 0);
-        why.data = ngx_pnalloc(r->pool, why.len);
-        if (why.data == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        if (ctx->forced == 1) {
-            p = ngx_sprintf(why.data, "llm_route_override; %V",
-                            &ctx->reason);
-
-        } else {
-            p = ngx_sprintf(why.data, "llm_route_rule \"%V\"; %V",
-                            &rule[ctx->forced - 2].text, &ctx->reason);
-        }
-
-        ctx->reason.data = why.data;
-        ctx->reason.len = p - why.data;
-    }
-
-    /* budgets and rate limits (limits.c): admitted by estimate */
-    {
-        uint64_t     prompt_est, completion_est;
-        llr_price_t  price;
-
-        prompt_est = llr_estimate_tokens(ctx->view.text_bytes);
-        completion_est = ctx->view.max_tokens >= 0
-                         ? (uint64_t) ctx->view.max_tokens : 256;
-
-        ctx->est_tokens = llr_add_sat(prompt_est, completion_est);
-
-        price.input = ctx->deployment->input;
-        price.output = ctx->deployment->output;
-        price.cached_input = ctx->deployment->cached_input;
-
-        ctx->est_cost_pusd = llr_cost(&price, prompt_est, 0, completion_est);
-
-        rc = ngx_http_llm_route_limits_admit(r, ctx);
-        if (rc != NGX_OK || ctx->responded) {
-            return rc;
-        }
-    }
-
-    return ngx_http_llm_route_finish_body(r, ctx);
+    return NGX_OK;
 }
 
 
@@ -1214,7 +1299,7 @@ ngx_http_llm_route_select(ngx_http_request_t *r, ngx_http_llm_route_ctx_t *ctx)
 
     ngx_memzero(&in, sizeof(llr_select_in_t));
 
-    in.task = ctx->cls_state ? ctx->task_index : 0;
+    in.task = ctx->classified ? ctx->task_index : 0;
     in.ntasks = NGX_HTTP_LLM_ROUTE_MAX_TASKS;
     in.task_name = ctx->task.len ? (char *) ctx->task.data : NULL;
     in.difficulty = ctx->difficulty < 0 ? 0 : ctx->difficulty;

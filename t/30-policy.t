@@ -152,6 +152,16 @@ my @bodies = (
         { role => 'user', content => 'And this one: the dog barks at the '
           . 'mailman every morning.' },
       ] },
+    # 1,200 messages, "model" last: the kept text outgrows the worker's
+    # scratch block (the rest comes from the request pool), and the body
+    # is spilled to a file, so the text is copied, not referenced
+    { model => 'auto', messages => [
+        (map { ({ role => $_ % 2 ? 'assistant' : 'user',
+                  content => "Step $_: add \"$_\" to the running "
+                             . 'total and report it.' }) } 1 .. 1199),
+        { role => 'user', content => 'Prove that the square root of 2 is '
+          . 'irrational.' },
+      ] },
 );
 
 my @tool = classify(@bodies);
