@@ -32,6 +32,13 @@
 #include "llr_req.h"
 
 
+#if defined(__GNUC__)
+#define llr_inline  inline __attribute__((always_inline))
+#else
+#define llr_inline  inline
+#endif
+
+
 /* JSON value types, as bits of an "accepted types" mask */
 #define LLR_T_STRING  0x01
 #define LLR_T_NUMBER  0x02
@@ -217,6 +224,8 @@ struct llr_req_s {
     unsigned char       str_state;      /* LLR_S_* */
     unsigned char       str_hex;        /* hex digits of \\u read */
     unsigned char       str_esc;        /* the string has escapes */
+    unsigned            str_cp;         /* the \\u escape being read */
+    size_t              str_less;       /* raw bytes beyond the decoded */
     unsigned char       str_key;        /* the string is a key */
     unsigned char       num_state;      /* LLR_N_* */
     unsigned char       lit;            /* which literal: 0 true, ... */
@@ -301,7 +310,6 @@ static const unsigned char  llr_esc[256] = {
 static const char  llr_hex[] = "0123456789abcdef";
 
 
-static size_t llr_decoded_len(const unsigned char *s, size_t len);
 static const unsigned char *llr_decode(llr_req_t *rq, const unsigned char *s,
     size_t len, size_t *out);
 static int llr_fail(llr_req_t *rq, llr_req_err_e err, const char *param,
@@ -585,9 +593,13 @@ llr_out_copy(llr_req_t *rq, const unsigned char *p, size_t len)
 }
 
 
-/* a token: not written inside a value passed on as the client wrote it */
+/*
+ * A token: not written inside a value passed on as the client wrote it.
+ * The writers are inlined: most tokens are in such values, and then a
+ * call costs more than the test.
+ */
 
-static int
+static llr_inline int
 llr_write(llr_req_t *rq, const unsigned char *p, size_t len)
 {
     if (rq->verb) {
@@ -598,7 +610,7 @@ llr_write(llr_req_t *rq, const unsigned char *p, size_t len)
 }
 
 
-static int
+static llr_inline int
 llr_write_char(llr_req_t *rq, unsigned char c)
 {
     llr_out_t  *out;
@@ -646,13 +658,9 @@ llr_escape_char(unsigned char *dst, unsigned char c)
 /* a string as the client wrote it: quotes around the raw bytes */
 
 static int
-llr_write_raw_string(llr_req_t *rq, const unsigned char *s, size_t len)
+llr_raw_string_out(llr_req_t *rq, const unsigned char *s, size_t len)
 {
     llr_out_t  *out;
-
-    if (rq->verb) {
-        return 0;
-    }
 
     out = rq->out;
 
@@ -676,6 +684,17 @@ llr_write_raw_string(llr_req_t *rq, const unsigned char *s, size_t len)
 }
 
 
+static llr_inline int
+llr_write_raw_string(llr_req_t *rq, const unsigned char *s, size_t len)
+{
+    if (rq->verb) {
+        return 0;
+    }
+
+    return llr_raw_string_out(rq, s, len);
+}
+
+
 static int
 llr_mark(llr_req_t *rq, llr_mark_e mark, int comma)
 {
@@ -693,7 +712,7 @@ llr_mark(llr_req_t *rq, llr_mark_e mark, int comma)
  * Before a value: count it in its array and write the ',' it needs.
  * Values in maps had theirs written with the key.
  */
-static int
+static llr_inline int
 llr_prefix(llr_req_t *rq)
 {
     llr_frame_t  *f;
@@ -1095,54 +1114,6 @@ llr_hex4(const unsigned char *p)
 }
 
 
-/*
- * The decoded length of a string the lexer accepted (so its escapes
- * are complete and its surrogate escapes come in pairs, llr_check()).
- */
-static size_t
-llr_decoded_len(const unsigned char *s, size_t len)
-{
-    size_t                n;
-    unsigned              cp;
-    const unsigned char  *end, *q;
-
-    n = 0;
-    end = s + len;
-
-    for ( ;; ) {
-        q = memchr(s, '\\', (size_t) (end - s));
-
-        if (q == NULL) {
-            return n + (size_t) (end - s);
-        }
-
-        n += (size_t) (q - s);
-
-        if (q[1] != 'u') {
-            n++;
-            s = q + 2;
-            continue;
-        }
-
-        cp = llr_hex4(q + 2);
-        s = q + 6;
-
-        if (cp < 0x80) {
-            n += 1;
-
-        } else if (cp < 0x800) {
-            n += 2;
-
-        } else if (cp >= 0xd800 && cp <= 0xdbff) {
-            n += 4;
-            s += 6;                         /* the low half */
-
-        } else {
-            n += 3;
-        }
-    }
-}
-
 
 /*
  * Decodes a string the lexer accepted into rq->dbuf (never longer than
@@ -1338,7 +1309,8 @@ llr_msg_text(llr_req_t *rq, const unsigned char *s, size_t len, int esc)
         return 0;
     }
 
-    rq->view.text_bytes += esc ? llr_decoded_len(s, len) : len;
+    /* the lexer counted what the escapes of this string take */
+    rq->view.text_bytes += len - rq->str_less;
 
     if (rq->text_mode == LLR_TEXT_OFF) {
         return 0;
@@ -2708,11 +2680,13 @@ llr_str_scan(llr_req_t *rq, const unsigned char *p, const unsigned char *end,
             case 'u':
                 rq->str_state = LLR_S_HEX;
                 rq->str_hex = 0;
+                rq->str_cp = 0;
                 break;
 
             case '"': case '\\': case '/': case 'b': case 'f': case 'n':
             case 'r': case 't':
                 rq->str_state = LLR_S_TEXT;
+                rq->str_less++;             /* 2 bytes, 1 decoded */
                 break;
 
             default:
@@ -2743,10 +2717,24 @@ llr_str_scan(llr_req_t *rq, const unsigned char *p, const unsigned char *end,
 
             p++;
 
-            if (++rq->str_hex == 4) {
-                rq->str_state = LLR_S_TEXT;
+            rq->str_cp = (rq->str_cp << 4)
+                         | (c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+
+            if (++rq->str_hex < 4) {
+                break;
             }
 
+            rq->str_state = LLR_S_TEXT;
+
+            /*
+             * 6 bytes, decoded as UTF-8; a surrogate pair (llr_check()
+             * lets no lone half through) is 4 bytes, all counted with
+             * the high half
+             */
+            c = rq->str_cp;
+            rq->str_less += (c < 0x80) ? 5 : (c < 0x800) ? 4
+                            : (c >= 0xd800 && c <= 0xdbff) ? 2
+                            : (c >= 0xdc00 && c <= 0xdfff) ? 6 : 3;
             break;
         }
     }
@@ -3184,6 +3172,7 @@ llr_lex(llr_req_t *rq, const unsigned char *data, size_t len, size_t base)
             s = p + 1;
             rq->str_state = LLR_S_TEXT;
             rq->str_esc = 0;
+            rq->str_less = 0;
 
             q = llr_str_scan(rq, s, end, &what, &at);
 

@@ -1891,6 +1891,14 @@ test_want(void)
               ",\"model\":\"gpt\"}", "auto", "", 1,
               "a nested model does not decide");
 
+    /* text dropped unread: its decoded length counted by the lexer */
+    want_case("{\"messages\":[{\"role\":\"user\",\"content\":\"\\u00e9"
+              "\\u65e5\\ud83d\\ude00\\uD83D\\uDE00 \\u0000 \\u007f \\\" "
+              "\\\\ \\/ \\b\\f\\n\\r\\t\\u001f \\\\u00e9 x\"},{\"role\":"
+              "\"user\",\"content\":[{\"text\":\"\\u20ac\\n\"}]}],"
+              "\"model\":\"gpt\"}", "auto", "", 1,
+              "escapes of every length, not wanted: counted");
+
 #undef WANT_MSGS
 }
 
