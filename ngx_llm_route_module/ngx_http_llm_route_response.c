@@ -30,10 +30,10 @@ typedef struct {
     ngx_chain_t         *out;
     ngx_chain_t        **last;
     ngx_buf_t           *in;        /* the buffer being parsed */
-    u_char              *span;      /* the bytes emitted so far ... */
-    size_t               span_len;  /* ... if one span of in */
+    u_char              *span;      /* the first bytes emitted, if they */
+    size_t               span_len;  /* are one span of in, or NULL */
     ngx_uint_t           spans;
-    ngx_buf_t           *copy;      /* otherwise copied here */
+    ngx_buf_t           *copy;      /* the bytes emitted after them */
 } ngx_http_llm_route_emit_t;
 
 
@@ -350,9 +350,14 @@ ngx_http_llm_route_emit(void *data, const unsigned char *p, size_t len)
         return 0;
     }
 
-    /* the common case: one span of the buffer being parsed */
+    /*
+     * The first bytes, if they lie in the buffer being parsed, are passed
+     * on where they lie (the common case: one span, or all of it); what
+     * comes after them (the rest of the buffer after a stripped event),
+     * or what comes first from the hold buffer, is copied.
+     */
 
-    if (e->spans == 0 && e->copy == NULL
+    if (e->spans == 0
         && (u_char *) p >= e->in->pos && (u_char *) p + len <= e->in->last)
     {
         e->span = (u_char *) p;
@@ -364,15 +369,11 @@ ngx_http_llm_route_emit(void *data, const unsigned char *p, size_t len)
     b = e->copy;
 
     if (b == NULL) {
-        size = ngx_buf_size(e->in) + e->span_len + len + 256;
+        size = ngx_buf_size(e->in) + len + 256;
 
         b = ngx_create_temp_buf(e->request->pool, size);
         if (b == NULL) {
             return -1;
-        }
-
-        if (e->spans) {
-            b->last = ngx_cpymem(b->last, e->span, e->span_len);
         }
 
         e->copy = b;
@@ -635,23 +636,55 @@ ngx_http_llm_route_watch_sse(ngx_http_request_t *r,
             continue;
         }
 
-        /* what changed goes in a buffer of our own, with b's flags */
-
-        if (e.copy) {
-            nb = e.copy;
-
-        } else {
+        if (e.span) {
             /*
-             * a copy, not a shadow: the upstream reuses its buffer once
-             * b is consumed, possibly before a slow client got these
+             * The first span goes on in b itself, narrowed to it: b is
+             * the upstream's, so its memory is not reused before b is
+             * sent (a buffer of ours pointing there could outlive it).
+             * The bytes after it follow in a copy, with b's flags.
              */
-            nb = ngx_create_temp_buf(r->pool, e.span_len);
-            if (nb == NULL) {
+
+            b->pos = e.span;
+            b->last = e.span + e.span_len;
+
+            ncl = ngx_alloc_chain_link(r->pool);
+            if (ncl == NULL) {
                 return NGX_ERROR;
             }
 
-            nb->last = ngx_cpymem(nb->last, e.span, e.span_len);
+            ncl->buf = b;
+            *ll = ncl;
+            ll = &ncl->next;
+
+            if (e.copy == NULL) {
+                continue;
+            }
+
+            nb = e.copy;
+
+            nb->flush = b->flush;
+            nb->last_buf = b->last_buf;
+            nb->last_in_chain = b->last_in_chain;
+            nb->tag = (ngx_buf_tag_t) &ngx_http_llm_route_module;
+
+            b->last_buf = 0;
+            b->last_in_chain = 0;
+
+            ncl = ngx_alloc_chain_link(r->pool);
+            if (ncl == NULL) {
+                return NGX_ERROR;
+            }
+
+            ncl->buf = nb;
+            *ll = ncl;
+            ll = &ncl->next;
+
+            continue;
         }
+
+        /* held bytes first: all in a buffer of our own, with b's flags */
+
+        nb = e.copy;
 
         nb->flush = b->flush;
         nb->last_buf = b->last_buf;

@@ -27,6 +27,15 @@ $t->config(<<'EOF');
     llm_route_model small provider=inside input=0.1 output=0.2 context=8000
                     quality=0.6 upstream_model=mock-small;
 
+    llm_route_provider inside_slow {
+        upstream mock_inside;
+        scheme http;
+        host mock.local;
+        base_path /slow/v1;
+    }
+    llm_route_model paced provider=inside_slow input=0.1 output=0.2
+                    context=8000 quality=0.6 upstream_model=mock-paced;
+
     server {
         listen 127.0.0.1:%%PORT%%;
         location /v1/ {
@@ -202,8 +211,42 @@ is($s->{status}, 200, 'routed stream: 200');
 ok($s->{done}, 'routed stream: [DONE]');
 is($s->{events}[0]{json}{model}, 'mock-small', 'routed stream: model');
 
+# ---- the usage chunk the router asked for goes, byte for byte --------------
+
+# What the mock sends when asked for usage, and what a client of the router
+# that did not ask gets: the same bytes without the usage-only event.  The
+# mock's stream reaches nginx in one buffer (that event in its middle) or,
+# paced, an event at a time.
+
+sub norm {
+    my ($s) = @_;
+    $s =~ s/"id":"[^"]*"/"id":"X"/g;
+    $s =~ s/"created":\d+/"created":0/g;
+    return $s;
+}
+
+for my $c (['small', 'mock-small', '/v1/chat/completions', 'one buffer'],
+           ['paced', 'mock-paced', '/slow/v1/chat/completions', 'paced'])
+{
+    my ($model, $sent, $path, $name) = @$c;
+
+    my $direct = $t->chat({ model => $sent, messages => $msgs, stream => $T,
+                            stream_options => { include_usage => $T } },
+                          port => $P2, path => $path);
+    my $routed = $t->chat({ model => $model, messages => $msgs,
+                            stream => $T });
+
+    my $all = norm($direct->{content} // '');
+    (my $want = $all) =~ s/data: \{[^\n]*"choices":\[\],"usage":\{[^\n]*\n\n//;
+
+    isnt($want, $all, "$name: the mock sent a usage-only event");
+    is($routed->{status}, 200, "$name: routed stream 200");
+    is(norm($routed->{content} // ''), $want,
+       "$name: the client gets the same bytes without it");
+}
+
 $r = $t->get('/v1/models');
-is_deeply([ map { $_->{id} } @{$r->{json}{data} || []} ], ['small'],
-          'routed /v1/models: the configured model');
+is_deeply([ map { $_->{id} } @{$r->{json}{data} || []} ], ['small', 'paced'],
+          'routed /v1/models: the configured models');
 
 $t->done_testing;
