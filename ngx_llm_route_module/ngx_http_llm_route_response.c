@@ -369,7 +369,13 @@ ngx_http_llm_route_emit(void *data, const unsigned char *p, size_t len)
     b = e->copy;
 
     if (b == NULL) {
-        size = ngx_buf_size(e->in) + len + 256;
+        if ((u_char *) p >= e->in->pos && (u_char *) p < e->in->last) {
+            /* after the first span: the rest of the buffer at most */
+            size = (e->in->last - (u_char *) p) + 256;
+
+        } else {
+            size = ngx_buf_size(e->in) + len + 256;
+        }
 
         b = ngx_create_temp_buf(e->request->pool, size);
         if (b == NULL) {
