@@ -604,6 +604,7 @@ ngx_http_llm_route_copy_name(u_char *dst, size_t size, ngx_str_t *src)
     u_char      c, *d, *end;
     size_t      i, k, n;
     uint32_t    u;
+    uint64_t    w;
 
     d = dst;
     end = dst + size - 1;
@@ -612,7 +613,15 @@ ngx_http_llm_route_copy_name(u_char *dst, size_t size, ngx_str_t *src)
 
     n = ngx_min(src->len, size - 1);
 
-    for (i = 0; i < n; i++) {
+    for (i = 0; n - i >= 8; i += 8) {
+        ngx_memcpy(&w, &src->data[i], 8);
+
+        if (w & 0x8080808080808080ULL) {
+            break;
+        }
+    }
+
+    for ( /* void */ ; i < n; i++) {
         if (src->data[i] >= 0x80) {
             break;
         }

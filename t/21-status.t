@@ -14,7 +14,8 @@ use JSON::PP;
 my $t = LLRTest->new;
 my $m = $t->mock;
 
-$t->config($t->routed_http(server => <<'EOF'));
+$t->config($t->routed_http(location => 'llm_route_override $http_x_force;',
+                           server => <<'EOF'));
         location = /llm/status { llm_route_status; }
         location = /llm/private {
             llm_route_status;
@@ -211,6 +212,42 @@ SKIP: {
         or skip 'promtool not installed (Debian package "prometheus")', 2;
     is($rc, 0, 'promtool check metrics: exit 0') or diag($out);
     is($out, '', 'promtool check metrics: no complaint') or diag($out);
+}
+
+# ---- names in the recent list: UTF-8 kept, cut at a character -------------
+
+# With an override the requested name is whatever the client sent; the
+# recent list keeps 63 bytes of it, never half a character.  Characters
+# sit across the first 8-byte word, after it, and across the cut.
+{
+    my @cases = (
+        [ "abcdefg\x{e9}",                  "abcdefg\x{e9}" ],
+        [ "abcdefgh\x{e9}xyz",              "abcdefgh\x{e9}xyz" ],
+        [ "\x{65e5}\x{672c}" x 4,            "\x{65e5}\x{672c}" x 4 ],
+        [ ('z' x 20) . "\x{1f600}end",       ('z' x 20) . "\x{1f600}end" ],
+        [ ('x' x 62) . "\x{e9}",             'x' x 62 ],
+        [ ('y' x 61) . "\x{65e5}",           'y' x 61 ],
+        [ ('w' x 70),                       'w' x 63 ],
+    );
+
+    for my $c (@cases) {
+        $t->chat({ model => $c->[0], messages => $msgs },
+                 headers => { 'X-Force' => 'gpt-4o-mini' });
+    }
+
+    my %seen;
+    for (1 .. 60) {
+        my $s = $t->get('/llm/status');
+        %seen = map { ($_->{requested} // '') => 1 }
+                @{(($s->{json} || {})->{recent}) || []};
+        last if !grep { !$seen{$_->[1]} } @cases;
+        select(undef, undef, undef, 0.05);
+    }
+
+    for my $i (0 .. $#cases) {
+        ok($seen{$cases[$i][1]}, "recent: requested name $i kept whole "
+           . "or cut at a character");
+    }
 }
 
 # ---- llm_route_status needs a zone ----------------------------------------
