@@ -2597,7 +2597,7 @@ static const char  *llr_lits[] = { "true", "false", "null" };
 
 /* the first '"', '\\' or control byte at or after p, or end */
 
-static const unsigned char *
+static llr_inline const unsigned char *
 llr_str_special(const unsigned char *p, const unsigned char *end)
 {
 #if defined(__SSE2__)
@@ -3054,17 +3054,25 @@ llr_lex(llr_req_t *rq, const unsigned char *data, size_t len, size_t base)
 
     for ( ;; ) {
 
-        while (p < end && (*p == ' ' || *p == '\n' || *p == '\r'
-                           || *p == '\t'))
-        {
-            p++;
-        }
-
         if (p == end) {
             return;
         }
 
         c = *p;
+
+        if (c <= ' ') {
+            while (p < end && (*p == ' ' || *p == '\n' || *p == '\r'
+                               || *p == '\t'))
+            {
+                p++;
+            }
+
+            if (p == end) {
+                return;
+            }
+
+            c = *p;
+        }
 
         switch (c) {
 
@@ -3174,10 +3182,15 @@ llr_lex(llr_req_t *rq, const unsigned char *data, size_t len, size_t base)
             rq->str_esc = 0;
             rq->str_less = 0;
 
-            q = llr_str_scan(rq, s, end, &what, &at);
+            /* most strings have no escape: to the quote, inlined */
+            q = llr_str_special(s, end);
 
-            if (q == NULL) {
-                goto lex_error;
+            if (q == end || *q != '"') {
+                q = llr_str_scan(rq, q, end, &what, &at);
+
+                if (q == NULL) {
+                    goto lex_error;
+                }
             }
 
             if (q == end) {
