@@ -1060,14 +1060,18 @@ ngx_http_llm_route_choose(ngx_http_request_t *r, ngx_http_llm_route_ctx_t *ctx)
 
     ctx->reason.data = p;
 
-    if (m->deployments.nelts == 1) {
-        p = ngx_sprintf(p, "explicit model %V; deployment %V/%V",
-                        &m->name, &d->provider->name, &d->upstream_model);
+    /* "explicit model M; deployment P/U", then the weight if several */
 
-    } else {
-        p = ngx_sprintf(p, "explicit model %V; deployment %V/%V "
-                        "(weight %ui of %ui)", &m->name, &d->provider->name,
-                        &d->upstream_model, d->weight, m->total_weight);
+    p = ngx_cpymem(p, "explicit model ", sizeof("explicit model ") - 1);
+    p = ngx_cpymem(p, m->name.data, m->name.len);
+    p = ngx_cpymem(p, "; deployment ", sizeof("; deployment ") - 1);
+    p = ngx_cpymem(p, d->provider->name.data, d->provider->name.len);
+    *p++ = '/';
+    p = ngx_cpymem(p, d->upstream_model.data, d->upstream_model.len);
+
+    if (m->deployments.nelts > 1) {
+        p = ngx_sprintf(p, " (weight %ui of %ui)", d->weight,
+                        m->total_weight);
     }
 
     ctx->reason.len = p - ctx->reason.data;

@@ -110,7 +110,9 @@ is($r->{headers}{'x-test-attempt'}, '1', '$llm_route_attempt');
 
 is($r->{headers}{'x-llm-route-model'}, 'gpt-4o-mini', 'trace: model');
 is($r->{headers}{'x-llm-route-provider'}, 'mockp', 'trace: provider');
-ok(length($r->{headers}{'x-llm-route-reason'} // ''), 'trace: reason header');
+is($r->{headers}{'x-llm-route-reason'},
+   'explicit model gpt-4o-mini; deployment mockp/gpt-4o-mini',
+   'trace: reason header');
 
 # ---- upstream_model renames what is sent ----------------------------------
 

@@ -21,6 +21,7 @@ my $loc = <<'EOF';
             proxy_http_version 1.1;
             proxy_set_header Connection "";
             add_header X-Test-Provider $llm_route_provider always;
+            add_header X-Test-Reason $llm_route_reason always;
 EOF
 
 $t->config(<<"EOF");
@@ -60,11 +61,16 @@ my $msgs = [{ role => 'user', content => 'hi' }];
 
 # ---- weighted: 3 of 4 to "slow" (weight 3), in a smooth order -------------
 
-my @order;
+my (@order, %reason);
 for (1 .. 8) {
     my $r = $t->chat({ model => 'm', messages => $msgs });
     push @order, $r->{headers}{'x-test-provider'} // '?';
+    $reason{$order[-1]} = $r->{headers}{'x-test-reason'} // '';
 }
+is($reason{slow}, 'explicit model m; deployment slow/m (weight 3 of 4)',
+   'weighted: the receipt names the deployment and its weight');
+is($reason{fast}, 'explicit model m; deployment fast/m (weight 1 of 4)',
+   'weighted: and for the other one');
 is(scalar(grep { $_ eq 'slow' } @order), 6, 'weighted: 6 of 8 to weight 3');
 is(scalar(grep { $_ eq 'fast' } @order), 2, 'weighted: 2 of 8 to weight 1');
 unlike(join(',', @order), qr/fast,fast/,
