@@ -2,42 +2,47 @@
 #
 # Turns run.sh's raw lines into markdown tables:
 #
-#   perl bench/report.pl RAW.tsv [CLK_TCK]
+#   perl bench/report.pl RAW.tsv [RAW.tsv ...] [CLK_TCK]
 #
 # RAW lines: round setup size resp conn cpu_ticks requests=N
 # duration_us=N p50_us=N p99_us=N non2xx=N sockerr=N (round 0 is the
 # warm-up and is ignored).  Per cell and setup: median req/s, median of
 # the per-round ratios to "plain" measured in the same round, median
 # p50/p99, median proxy CPU time per request, non-2xx and socket errors
-# summed over the rounds.
+# summed over the rounds.  Several raw files are pooled: their rounds
+# are kept apart (a ratio is still taken within one round of one run),
+# the medians are over all of them.
 
 use strict;
 use warnings;
 
-my ($raw, $hz) = @ARGV;
-$hz ||= 100;
+my $hz = (@ARGV > 1 && $ARGV[-1] =~ /^\d+$/) ? pop @ARGV : 100;
+my @raws = @ARGV or die "usage: report.pl RAW.tsv [RAW.tsv ...] [CLK_TCK]\n";
 
 my (%d, @cells, %seen_cell, @setups, %seen_setup);
 
-open(my $f, "<", $raw) or die "$raw: $!\n";
-while (my $l = <$f>) {
-    my ($round, $setup, $size, $resp, $conn, $ticks, @kv) = split ' ', $l;
-    next if $round == 0;
-    my %v = map { split /=/ } @kv;
-    my $cell = "$size $resp $conn";
-    push @cells, $cell unless $seen_cell{$cell}++;
-    push @setups, $setup unless $seen_setup{$setup}++;
-    my $rps = $v{requests} / ($v{duration_us} / 1e6);
-    $d{$cell}{$setup}{$round} = {
-        rps => $rps,
-        p50 => $v{p50_us} / 1000,
-        p99 => $v{p99_us} / 1000,
-        cpu => $v{requests} ? $ticks / $hz * 1e6 / $v{requests} : 0,
-        non2xx => $v{non2xx},
-        sockerr => $v{sockerr},
-    };
+for my $i (0 .. $#raws) {
+    open(my $f, "<", $raws[$i]) or die "$raws[$i]: $!\n";
+    while (my $l = <$f>) {
+        my ($r, $setup, $size, $resp, $conn, $ticks, @kv) = split ' ', $l;
+        next if $r == 0;
+        my $round = "$i:$r";
+        my %v = map { split /=/ } @kv;
+        my $cell = "$size $resp $conn";
+        push @cells, $cell unless $seen_cell{$cell}++;
+        push @setups, $setup unless $seen_setup{$setup}++;
+        my $rps = $v{requests} / ($v{duration_us} / 1e6);
+        $d{$cell}{$setup}{$round} = {
+            rps => $rps,
+            p50 => $v{p50_us} / 1000,
+            p99 => $v{p99_us} / 1000,
+            cpu => $v{requests} ? $ticks / $hz * 1e6 / $v{requests} : 0,
+            non2xx => $v{non2xx},
+            sockerr => $v{sockerr},
+        };
+    }
+    close $f;
 }
-close $f;
 
 sub median {
     my @s = sort { $a <=> $b } @_;
@@ -74,7 +79,7 @@ my %name = (
 my $nrounds = 0;
 for my $c (@cells) {
     for my $s (@setups) {
-        my $n = scalar(col($c, $s, "rps"));
+        my $n = () = col($c, $s, "rps");
         $nrounds = $n if $n > $nrounds;
     }
 }
