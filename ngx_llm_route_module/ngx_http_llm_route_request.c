@@ -738,6 +738,9 @@ ngx_http_llm_route_scan(ngx_http_request_t *r,
     if (ctx->view.model) {
         model = ngx_pnalloc(r->pool, ctx->view.model_len + 1);
         if (model == NULL) {
+            /* no pointer into the scratch may outlive the scan */
+            ctx->view.model = NULL;
+            ctx->view.model_len = 0;
             llr_req_destroy(rq);
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
