@@ -312,13 +312,21 @@ llr_fmt_q(char *buf, size_t size, uint64_t v, uint64_t one)
 }
 
 
+/* appends s, cut to the room left (the line has size >= 1) */
+
 static void
 llr_cat(llr_line_t *l, const char *s)
 {
-    while (*s && l->len + 1 < l->size) {
-        l->buf[l->len++] = *s++;
+    size_t  n;
+
+    n = strlen(s);
+
+    if (n > l->size - 1 - l->len) {
+        n = l->size - 1 - l->len;
     }
 
+    memcpy(l->buf + l->len, s, n);
+    l->len += n;
     l->buf[l->len] = '\0';
 }
 
