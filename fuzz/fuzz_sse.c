@@ -4,8 +4,9 @@
  * the stream fed whole and fed in pieces gives the same results and
  * the same forwarded bytes, that without strip mode the bytes pass
  * unchanged, and that the hold buffer never exceeds max_event; and
- * that the prefix cache changes nothing: the whole stream fed again
- * with LLR_SSE_NO_CACHE gives the same results and bytes.
+ * that the prefix cache and the event template change nothing: the
+ * whole stream fed again with LLR_SSE_NO_CACHE gives the same results,
+ * bytes and moment of the first content.
  */
 
 #include <stdint.h>
@@ -18,6 +19,7 @@
 typedef struct {
     unsigned char  *buf;
     size_t          len;
+    size_t          first_at;       /* offset of first_content + 1, or 0 */
 } out_t;
 
 static size_t  max_alloc;
@@ -68,6 +70,7 @@ run(llr_sse_t *s, out_t *o, const uint8_t *d, size_t len, unsigned flags,
 
     llr_sse_init(s, flags, max_event, &mem);
     o->len = 0;
+    o->first_at = 0;
 
     for (i = 0; i < len; i += n) {
         n = step ? 1 + (d[i] + step) % (step * 2) : len;
@@ -78,10 +81,18 @@ run(llr_sse_t *s, out_t *o, const uint8_t *d, size_t len, unsigned flags,
         if (llr_sse_feed(s, d + i, n, emit, o) != 0) {
             abort();
         }
+
+        if (s->first_content) {
+            o->first_at = i + s->first_content_offset + 1;
+        }
     }
 
     if (llr_sse_finish(s, emit, o) != 0) {
         abort();
+    }
+
+    if (s->first_content) {
+        o->first_at = len + 1;
     }
 }
 
@@ -119,7 +130,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         || a.events != c.events || a.json_events != c.json_events
         || a.bad_events != c.bad_events || a.oversized_events
            != c.oversized_events || a.content_seen != c.content_seen
-        || c.prefix_hits != 0)
+        || oa.first_at != oc.first_at
+        || c.prefix_hits != 0 || c.template_hits != 0)
     {
         abort();
     }
@@ -144,7 +156,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!same_res(&a.res, &b.res)
         || a.events != b.events || a.json_events != b.json_events
         || a.bad_events != b.bad_events || a.done != b.done
-        || a.content_seen != b.content_seen)
+        || a.content_seen != b.content_seen || oa.first_at != ob.first_at)
     {
         abort();
     }

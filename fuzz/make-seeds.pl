@@ -160,6 +160,20 @@ my @sse = (
     [1, 255, 13, $chunk->('a') . $chunk->('b') . ($chunk->('c') =~
         s/gpt-4o-mini/other-model/r) . $chunk->('d') . $chunk->('e')
         . $done],
+    # the event template: holes (an id, a number, the text) that change
+    [0, 255, 17, $role . join('', map {
+        'data: {"id":"c' . $_ . '","sequence_number":' . ($_ * 7 - 3)
+        . ',"model":"m","choices":[{"index":0,"delta":{"content":'
+        . jstr("t\n\"$_") . '},"finish_reason":null}],"usage":null}'
+        . "\n\n" } 1 .. 6) . $finish . $usage . $done],
+    [1, 255, 19, join('', map {
+        "event: response.output_text.delta\n"
+        . 'data: {"type":"response.output_text.delta","sequence_number":'
+        . $_ . ',"item_id":"msg_' . $_ . '","output_index":0,'
+        . '"content_index":0,"delta":' . jstr("w$_ ") . "}\n\n" } 1 .. 5)
+        . "event: response.completed\ndata: {\"type\":\"response."
+        . "completed\",\"response\":{\"status\":\"completed\",\"usage\":"
+        . "{\"input_tokens\":3,\"output_tokens\":5}}}\n\n"],
 );
 $i = 0;
 put('sse', sprintf('%02d', $i++), pack('CCC', @$_[0 .. 2]) . $_->[3])

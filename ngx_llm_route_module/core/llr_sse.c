@@ -8,6 +8,7 @@
 #include <emmintrin.h>
 #endif
 
+#include "llr_cost.h"
 #include "llr_sse.h"
 
 
@@ -48,6 +49,10 @@ static void llr_sse_set_model(llr_resp_t *res, const char *model,
 static size_t llr_sse_learn(llr_sse_t *sse, const unsigned char *p,
     size_t n);
 static int llr_sse_changed(llr_resp_t *base, const llr_resp_t *scr);
+static size_t llr_sse_replay(llr_sse_t *sse, const unsigned char *data,
+    size_t i, size_t len);
+static void llr_sse_template(llr_sse_t *sse, const unsigned char *data,
+    size_t end);
 
 
 void
@@ -147,6 +152,16 @@ llr_sse_feed(llr_sse_t *sse, const unsigned char *data, size_t len,
 
         case L_START:
             if (!sse->ev_active) {
+                if (sse->tpl_len && c == sse->tpl[0]) {
+                    n = llr_sse_replay(sse, data, i, len);
+
+                    if (n) {
+                        /* a whole event like the template's */
+                        i = n;
+                        continue;
+                    }
+                }
+
                 llr_sse_event_start(sse, i);
             }
 
@@ -424,8 +439,12 @@ llr_sse_json_first(llr_sse_t *sse, const unsigned char *p,
         return llr_json_feed_line(&sse->json, p + n, end);
     }
 
-    if (avail < n) {
-        /* the piece ends before the cached bytes could be compared */
+    if (avail < n || sse->tpl_len) {
+        /*
+         * the piece ends before the cached bytes could be compared; or
+         * the events that repeat are matched to the template, and this
+         * is one of the few others
+         */
         return llr_json_feed_line(&sse->json, p, end);
     }
 
@@ -637,6 +656,7 @@ llr_sse_event_start(llr_sse_t *sse, size_t off)
     sse->other_len = 0;
     sse->holding = (sse->flags & LLR_SSE_STRIP_USAGE) ? 1 : 0;
     sse->held_len = 0;
+    sse->ev_bytes0 = sse->res.content_bytes;
 
     llr_json_reset(&sse->json);
 }
@@ -705,6 +725,15 @@ llr_sse_dispatch(llr_sse_t *sse, const unsigned char *data, size_t end,
 
                 strip = j->v_choices && j->v_choice_elems == 0
                         && j->v_usage && !j->v_error;
+
+                if (data && sse->ev_here && sse->ev_data_lines == 1
+                    && !j->v_usage && !j->v_error && !j->v_finish
+                    && sse->res.content_bytes > sse->ev_bytes0
+                    && !(sse->flags
+                         & (LLR_SSE_NO_CACHE | LLR_SSE_NO_TEMPLATE)))
+                {
+                    llr_sse_template(sse, data, end);
+                }
 
             } else {
                 sse->bad_events++;
@@ -822,4 +851,155 @@ int
 llr_sse_in_event(const llr_sse_t *sse)
 {
     return (sse->ev_active || sse->line_state != L_START) ? 1 : 0;
+}
+
+
+/*
+ * The event at data + i compared with the template: returns the offset
+ * just after it if it matches (its results taken), or 0.
+ */
+
+static size_t
+llr_sse_replay(llr_sse_t *sse, const unsigned char *data, size_t i,
+    size_t len)
+{
+    size_t                n;
+    unsigned              k, kind;
+    uint64_t              count, c;
+    const unsigned char  *p, *end, *t, *q;
+
+    p = data + i;
+    end = data + len;
+    t = sse->tpl;
+    count = sse->tpl_fixed;
+
+    for (k = 0; /* void */ ; k++) {
+        n = sse->tpl_seg[k];
+
+        if ((size_t) (end - p) < n || memcmp(p, t, n) != 0) {
+            return 0;
+        }
+
+        p += n;
+        t += n;
+
+        if (k == sse->tpl_nholes) {
+            break;
+        }
+
+        kind = sse->tpl_kind[k];
+
+        if (kind == LLR_HOLE_NUM) {
+            /* what the scanner skips as a number: '-' or a digit first */
+            if (p == end || (*p != '-' && (*p < '0' || *p > '9'))) {
+                return 0;
+            }
+
+            do {
+                p++;
+            } while (p < end && llr_json_num_char(*p));
+
+            continue;
+        }
+
+        q = llr_json_string_body(p, end, kind == LLR_HOLE_COUNT ? &c : NULL);
+
+        if (q == NULL) {
+            return 0;
+        }
+
+        if (kind == LLR_HOLE_COUNT) {
+            count = llr_add_sat(count, c);
+        }
+
+        p = q;
+    }
+
+    if (count == 0) {
+        /* no text: whether it carries any is not known */
+        return 0;
+    }
+
+    /* what dispatching the template's event did */
+
+    sse->res.content_bytes = llr_add_sat(sse->res.content_bytes, count);
+
+    if (sse->tpl_model) {
+        llr_sse_set_model(&sse->res, sse->tpl_model_str, sse->tpl_model_len);
+    }
+
+    sse->events++;
+    sse->json_events++;
+    sse->template_hits++;
+    sse->after_cr = sse->tpl_cr;
+
+    /* content_seen is set already: the template's event set it */
+
+    return (size_t) (p - data);
+}
+
+
+/*
+ * The event [ev_start, end) of data, just dispatched, becomes the
+ * template: the caller checked that it is all here, has one data line
+ * and changed nothing in res but the model and content_bytes, which
+ * grew.
+ */
+
+static void
+llr_sse_template(llr_sse_t *sse, const unsigned char *data, size_t end)
+{
+    size_t                n;
+    unsigned              k, nh;
+    uint64_t              added;
+    llr_json_t           *j;
+    unsigned char        *t;
+    const unsigned char  *p, *last;
+
+    j = &sse->json;
+    p = data + sse->ev_start;
+    last = data + end;
+    added = sse->res.content_bytes - sse->ev_bytes0;
+    nh = j->nholes;
+
+    if ((size_t) (last - p) > LLR_SSE_TEMPLATE
+        || sse->res.content_bytes == UINT64_MAX || added < j->hole_count)
+    {
+        /* the template there is, if any, stays */
+        return;
+    }
+
+    for (k = 0; k < nh; k++) {
+        if (j->hole[k][0] < (k ? j->hole[k - 1][1] : p)
+            || j->hole[k][1] < j->hole[k][0] || j->hole[k][1] > last)
+        {
+            return;
+        }
+    }
+
+    t = sse->tpl;
+
+    for (k = 0; k <= nh; k++) {
+        n = (size_t) ((k < nh ? j->hole[k][0] : last) - p);
+
+        memcpy(t, p, n);
+        t += n;
+        sse->tpl_seg[k] = (uint16_t) n;
+
+        if (k < nh) {
+            sse->tpl_kind[k] = j->hole_kind[k];
+            p = j->hole[k][1];
+        }
+    }
+
+    sse->tpl_len = (uint16_t) (t - sse->tpl);
+    sse->tpl_nholes = (uint8_t) nh;
+    sse->tpl_fixed = added - j->hole_count;
+    sse->tpl_cr = (data[end - 1] == '\r');
+    sse->tpl_model = j->v_model;
+
+    if (j->v_model) {
+        sse->tpl_model_len = sse->res.model_len;
+        memcpy(sse->tpl_model_str, sse->res.model, sse->res.model_len);
+    }
 }

@@ -60,6 +60,28 @@
  * that a piece cuts short is scanned as usual and teaches nothing.
  * LLR_SSE_NO_CACHE turns the cache off.
  *
+ * Event template.  Most events of a stream are the same bytes but for
+ * a few values: the text, and ids or sequence numbers nothing reads.
+ * An event that arrived whole in one piece, with one data line, and
+ * whose JSON changed nothing in res but the content bytes it added (at
+ * least one) and the model, is kept as a template: its bytes from the
+ * event's first byte to the end of its blank line, with holes where
+ * the scanner took a value whose bytes do not matter (llr_json_t's
+ * holes: strings and numbers on no wanted path, strings of generated
+ * text).  An event that starts with the template's first byte and is
+ * all in the piece is compared with the template: the same bytes
+ * between the holes, a string body (escapes checked as the scanner
+ * checks them) or a number in each hole.  If it matches and counts at
+ * least one byte of text, it has what the template's event had: the
+ * same events, the same model, no stripping, and content_bytes grows
+ * by the template's fixed text plus what its holes count; it is not
+ * scanned.  Otherwise it is scanned as usual (and may become the new
+ * template).  Scanning such an event would give the same result: the
+ * bytes between the holes take the scanner through the same states,
+ * and a hole's bytes only add to content_bytes (fuzz/fuzz_sse.c
+ * compares with LLR_SSE_NO_CACHE, which turns the template off too;
+ * LLR_SSE_NO_TEMPLATE turns off only the template).
+ *
  * End of stream: llr_sse_finish() dispatches an event that lacks its
  * final blank line (lenient, unlike browsers: "data: [DONE]" without a
  * trailing newline still counts) and emits or drops held bytes.
@@ -82,10 +104,13 @@
 #define LLR_SSE_MAX_EVENT    65536
 
 #define LLR_SSE_PREFIX       256       /* bytes the prefix cache keeps */
+#define LLR_SSE_TEMPLATE     512       /* an event template's bytes */
 
 /* flags */
 #define LLR_SSE_STRIP_USAGE  0x01
-#define LLR_SSE_NO_CACHE     0x02      /* no prefix cache (tests, bench) */
+#define LLR_SSE_NO_CACHE     0x02      /* no prefix cache, no template
+                                          (tests, bench) */
+#define LLR_SSE_NO_TEMPLATE  0x04      /* no template (tests, bench) */
 
 
 /* forward len bytes at data; return 0, or -1 to fail the feed */
@@ -114,6 +139,7 @@ typedef struct {
     uint64_t        oversized_events; /* strip mode: released, too big */
     uint64_t        stripped;         /* usage-only events removed */
     uint64_t        prefix_hits;      /* events resumed from the cache */
+    uint64_t        template_hits;    /* events matched to the template */
     unsigned        done:1;           /* "data: [DONE]" arrived */
     unsigned        content_seen:1;   /* an event carried content */
 
@@ -157,12 +183,25 @@ typedef struct {
     unsigned        pfx_model:1;      /* the prefix sets the model */
     uint32_t        pfx_model_len;
 
+    uint64_t        ev_bytes0;        /* content_bytes at event start */
+
+    uint16_t        tpl_len;          /* the template's bytes, 0: none */
+    uint8_t         tpl_nholes;
+    unsigned        tpl_model:1;      /* its event set the model */
+    unsigned        tpl_cr:1;         /* it ends with a '\r' */
+    uint8_t         tpl_kind[LLR_JSON_HOLES];
+    uint16_t        tpl_seg[LLR_JSON_HOLES + 1];  /* bytes between holes */
+    uint64_t        tpl_fixed;        /* text counted outside the holes */
+
     llr_json_t      json;
 
     /* not zeroed by llr_sse_init(): from here on */
     llr_json_t      pfx_json;         /* the scanner after the prefix */
     unsigned char   prev[LLR_SSE_PREFIX];  /* the start of a data line */
     char            pfx_model_str[LLR_RESP_MODEL_LEN];
+    unsigned char   tpl[LLR_SSE_TEMPLATE];     /* the bytes between holes */
+    char            tpl_model_str[LLR_RESP_MODEL_LEN];
+    uint32_t        tpl_model_len;
 } llr_sse_t;
 
 

@@ -228,6 +228,8 @@ static llr_inline const unsigned char *llr_json_find_l(
     const unsigned char *p, const unsigned char *end);
 static llr_inline const unsigned char *llr_json_fast(llr_json_t *j,
     const unsigned char *p, const unsigned char *end, int line);
+static llr_inline int llr_json_hole(llr_json_t *j, unsigned kind,
+    const unsigned char *start, const unsigned char *end);
 static llr_inline const unsigned char *llr_json_skip(const unsigned char *p,
     const unsigned char *end, int line, uint64_t *count);
 static int llr_json_hex4(const unsigned char *p, uint32_t *cp);
@@ -277,6 +279,8 @@ llr_json_init(llr_json_t *j, llr_resp_t *res)
     memset(j, 0, offsetof(llr_json_t, frames));
     j->res = res;
     j->state = S_VAL;
+    j->nholes = 0;
+    j->hole_count = 0;
 }
 
 
@@ -821,6 +825,43 @@ llr_json_copy_state(llr_json_t *dst, const llr_json_t *src)
 }
 
 
+const unsigned char *
+llr_json_string_body(const unsigned char *p, const unsigned char *end,
+    uint64_t *count)
+{
+    return llr_json_skip(p, end, 1, count);
+}
+
+
+int
+llr_json_num_char(int c)
+{
+    return llr_json_numch[(unsigned char) c];
+}
+
+
+/* note a hole; 0 if there is no room for it */
+static llr_inline int
+llr_json_hole(llr_json_t *j, unsigned kind, const unsigned char *start,
+    const unsigned char *end)
+{
+    unsigned  k;
+
+    k = j->nholes;
+
+    if (k == LLR_JSON_HOLES) {
+        return 0;
+    }
+
+    j->hole_kind[k] = (uint8_t) kind;
+    j->hole[k][0] = start;
+    j->hole[k][1] = end;
+    j->nholes = (uint8_t) (k + 1);
+
+    return 1;
+}
+
+
 #define llr_json_bail(st)                                                    \
     do { j->state = (st); goto out; } while (0)
 
@@ -943,6 +984,10 @@ value:
                 llr_json_bail(S_VAL);
             }
 
+            if (line) {
+                llr_json_hole(j, LLR_HOLE_SKIP, p + 1, q);
+            }
+
             p = q + 1;
             goto value_end;
         }
@@ -972,6 +1017,10 @@ value:
                 j->v_content = 1;
             }
 
+            if (line && llr_json_hole(j, LLR_HOLE_COUNT, p + 1, q)) {
+                j->hole_count += n;
+            }
+
             p = q + 1;
             goto value_end;
         }
@@ -983,6 +1032,7 @@ value:
                                   n < sizeof(j->cap) - 1 ? (size_t) n
                                                          : sizeof(j->cap) - 1);
             j->res->has_model = 1;
+            j->v_model = 1;
             p = q + 1;
             goto value_end;
         }
@@ -1046,6 +1096,10 @@ value:
 
         if (q == end) {
             llr_json_bail(S_VAL);
+        }
+
+        if (line) {
+            llr_json_hole(j, LLR_HOLE_NUM, p, q);
         }
 
         p = q;
@@ -1875,10 +1929,12 @@ llr_json_string_end(llr_json_t *j)
         res->model_len = (uint32_t) llr_copy(res->model, sizeof(res->model),
                                              j->cap, j->cap_len);
         res->has_model = 1;
+        j->v_model = 1;
         break;
 
     case R_FINISH:
         res->finish[llr_finish_reason(j->cap, j->cap_len)]++;
+        j->v_finish = 1;
         break;
 
     case R_ERR:
@@ -1911,6 +1967,7 @@ llr_json_string_end(llr_json_t *j)
     case R_STATUS:
         if (j->cap_len == 9 && memcmp(j->cap, "completed", 9) == 0) {
             res->finish[LLR_FINISH_STOP]++;
+            j->v_finish = 1;
         }
 
         break;
@@ -1920,6 +1977,7 @@ llr_json_string_end(llr_json_t *j)
               && memcmp(j->cap, "max_output_tokens", 17) == 0)
              ? LLR_FINISH_LENGTH : llr_finish_reason(j->cap, j->cap_len);
         res->finish[fr]++;
+        j->v_finish = 1;
         break;
 
     case R_COUNT:

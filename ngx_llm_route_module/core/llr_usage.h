@@ -44,6 +44,12 @@
 #define LLR_RESP_MODEL_LEN    128
 #define LLR_RESP_ERR_LEN      64
 #define LLR_RESP_ERRMSG_LEN   256
+#define LLR_JSON_HOLES        8
+
+/* the kinds of holes (llr_json_t) */
+#define LLR_HOLE_SKIP         0       /* a string, skipped */
+#define LLR_HOLE_COUNT        1       /* a string, counted */
+#define LLR_HOLE_NUM          2       /* a number, skipped */
 
 
 typedef enum {
@@ -120,6 +126,8 @@ typedef struct {
                                        tool call) */
     unsigned        v_error:1;      /* it has an "error" */
     unsigned        v_bad:1;        /* it is not JSON: scanning stopped */
+    unsigned        v_model:1;      /* it set res->model */
+    unsigned        v_finish:1;     /* it counted a finish reason */
     uint32_t        v_choice_elems; /* elements of its "choices" */
 
     llr_json_frame_t  frames[LLR_JSON_MAX_DEPTH];
@@ -127,6 +135,22 @@ typedef struct {
     char            cap[LLR_RESP_ERRMSG_LEN];  /* captured string */
     char            num[32];
     uint8_t         num_len;
+
+    /*
+     * The holes of the current value (llr_sse's event template): in
+     * llr_json_feed_line() only, the values whose bytes change nothing
+     * but the count of generated text, each taken whole by the common
+     * path: strings on no wanted path and numbers on none (skipped),
+     * strings of generated text (counted).  hole[k] is [start, end):
+     * a string's body without its quotes, a number's bytes.  At most
+     * LLR_JSON_HOLES, in the order of the input; later ones are not
+     * noted.  hole_count sums the decoded bytes of the counted ones.
+     * Pointers into the fed data: valid while that data is.
+     */
+    uint8_t         nholes;
+    uint8_t         hole_kind[LLR_JSON_HOLES];
+    uint64_t        hole_count;
+    const unsigned char  *hole[LLR_JSON_HOLES][2];
 } llr_json_t;
 
 
@@ -164,6 +188,18 @@ const unsigned char *llr_json_feed_line(llr_json_t *j,
  */
 int llr_json_at_boundary(const llr_json_t *j);
 void llr_json_copy_state(llr_json_t *dst, const llr_json_t *src);
+
+/*
+ * The body of a string at p (after its opening quote) as the scanner
+ * takes it in a data line: returns its closing '"', or NULL if a '\r',
+ * '\n' or end comes first or an escape is bad; *count (if count is not
+ * NULL) is its decoded bytes as counted in content_bytes.
+ */
+const unsigned char *llr_json_string_body(const unsigned char *p,
+    const unsigned char *end, uint64_t *count);
+
+/* whether c may be in a number as the scanner skips one */
+int llr_json_num_char(int c);
 
 
 /*

@@ -584,7 +584,8 @@ test_json_lines(void)
 /*
  * The prefix cache: a stream of chunk events resumes from the cached
  * state, and every stream gives what it gives without the cache, fed
- * whole and in pieces, in both modes.
+ * whole and in pieces, in both modes; with the event template too.
+ * hits: events resumed with the prefix cache alone (the template off).
  */
 
 #define CHUNK(model, text)                                                    \
@@ -598,20 +599,23 @@ cache_case(const char *name, const char *s, uint64_t hits)
 {
     int       mode, ok1;
     size_t    len, k;
-    unsigned  flags;
+    unsigned  flags, f;
     run_t     ref, r;
 
     len = strlen(s);
 
-    for (flags = 0; flags <= LLR_SSE_STRIP_USAGE; flags++) {
+    for (f = 0; f <= 2 * LLR_SSE_STRIP_USAGE + 1; f++) {
+        flags = (f & LLR_SSE_STRIP_USAGE) | ((f & 2) ? LLR_SSE_NO_TEMPLATE
+                                                     : 0);
         run(&ref, s, len, flags | LLR_SSE_NO_CACHE, 0, 0, 0);
         run(&r, s, len, flags, 0, 0, 0);
 
-        if (flags == 0 && hits != (uint64_t) -1) {
+        if (flags == LLR_SSE_NO_TEMPLATE && hits != (uint64_t) -1) {
             is_int(r.sse.prefix_hits, hits, "%s: events resumed", name);
         }
 
-        is_int(ref.sse.prefix_hits, 0, "%s: none without the cache", name);
+        is_int(ref.sse.prefix_hits + ref.sse.template_hits, 0,
+               "%s: none without the cache", name);
         ok(same(&ref, &r, (const char *) ref.out.buf, ref.out.len),
            "%s (flags %u): same as without the cache, whole", name, flags);
         done(&r);
@@ -668,7 +672,7 @@ test_prefix_cache(void)
         big[len] = '\0';
         pieces = len / 997;
 
-        run(&r, big, len, 0, 0, 2, 997);
+        run(&r, big, len, LLR_SSE_NO_TEMPLATE, 0, 2, 997);
         run(&ref, big, len, LLR_SSE_NO_CACHE, 0, 2, 997);
         ok(r.sse.prefix_hits + 2 + pieces >= 60, "997-byte pieces: %llu "
            "of 60 events resumed (%zu pieces)",
@@ -682,7 +686,7 @@ test_prefix_cache(void)
 
     /* the content events after the second resume, the model set again */
     feed_str(&r, CHUNK("gpt-4o", "a") CHUNK("gpt-4o", "b")
-             CHUNK("gpt-4o", "c"), 0, 0, 0, 0);
+             CHUNK("gpt-4o", "c"), LLR_SSE_NO_TEMPLATE, 0, 0, 0);
     is_int(r.sse.prefix_hits, 1, "the third event resumes");
     is_str(r.sse.res.model, "gpt-4o", "the model");
     is_int(r.sse.res.content_bytes, 3, "content of all three counted");
@@ -738,6 +742,234 @@ test_prefix_cache(void)
 }
 
 
+
+/*
+ * The event template: an event like the last one scanned whole (the
+ * same bytes but for the holes) is matched instead of scanned.  Each
+ * case: the template hits in one piece (or -1: not checked), and the
+ * same results as without the cache in every mode and split
+ * (cache_case() also runs the template on its streams).
+ */
+
+#define TEV(id, seq, model, text, fin)                                        \
+    "data: {\"id\":\"" id "\",\"object\":\"chat.completion.chunk\","          \
+    "\"sequence_number\":" seq ",\"model\":\"" model "\",\"choices\":[{"      \
+    "\"index\":0,\"delta\":{\"content\":\"" text "\"},\"finish_reason\":"     \
+    fin "}],\"usage\":null}\n\n"
+
+static void
+template_case(const char *name, const char *s, int64_t hits)
+{
+    run_t   r, ref;
+    size_t  len;
+
+    len = strlen(s);
+
+    run(&ref, s, len, LLR_SSE_NO_CACHE, 0, 0, 0);
+    run(&r, s, len, 0, 0, 0, 0);
+
+    if (hits >= 0) {
+        is_int(r.sse.template_hits, hits, "%s: events matched", name);
+    }
+
+    ok(same(&ref, &r, (const char *) ref.out.buf, ref.out.len),
+       "%s: the template changes nothing", name);
+    done(&r);
+    done(&ref);
+
+    cache_case(name, s, (uint64_t) -1);
+}
+
+
+static void
+test_template(void)
+{
+    int       i, k, e, hits;
+    char     *s, *t;
+    size_t    len, n;
+    run_t     r, ref;
+    unsigned  flags;
+    static const char  *eols[] = { "\n", "\r\n", "\r" };
+
+    /* the mock's stream: learnt from the first text, then matched */
+    template_case("a chat stream",
+        TEV("c1", "1", "m", "", "null")
+        TEV("c1", "2", "m", "Hello", "null")
+        TEV("c1", "3", "m", " wor\\\"ld\\n", "null")
+        TEV("c1", "4", "m", "\\u00e9\\ud83d\\ude00", "null")
+        TEV("c1", "5", "m", "caf\xc3\xa9", "null")
+        TEV("c1", "6", "m", "\\/\\\\", "null")
+        TEV("c1", "7", "m", "", "\"stop\"")
+        "data: {\"id\":\"c1\",\"choices\":[],\"usage\":{\"prompt_tokens\":3,"
+        "\"completion_tokens\":5,\"total_tokens\":8}}\n\n"
+        "data: [DONE]\n\n", 4);
+
+    /* holes: a string nobody reads, a number, the text */
+    template_case("every kind of hole",
+        TEV("a", "1", "m", "x", "null")
+        TEV("bb", "22", "m", "yy", "null")
+        TEV("c\\u0041\\\"", "-3.5e+2", "m", "zzz", "null")
+        TEV("", "0", "m", "w", "null"), 3);
+
+    /* not matched: no text, bad escape, a line end, a string for a
+       number, another finish reason, another model */
+    template_case("events the template refuses",
+        TEV("a", "1", "m", "x", "null")
+        TEV("a", "2", "m", "", "null")
+        TEV("a", "3", "m", "bad\\x", "null")
+        TEV("a", "4", "m", "x", "null")
+        "data: {\"id\":\"a\",\"object\":\"chat.completion.chunk\","
+        "\"sequence_number\":5,\"model\":\"m\",\"choices\":[{\"index\":0,"
+        "\"delta\":{\"content\":\"line\nend\"},\"finish_reason\":null}],"
+        "\"usage\":null}\n\n"
+        TEV("a", "\"6\"", "m", "x", "null")
+        TEV("a", "+6", "m", "x", "null")
+        TEV("a", "e6", "m", "x", "null")
+        TEV("a", "7", "m", "x", "\"length\"")
+        TEV("a", "8", "m2", "x", "null")
+        TEV("a", "9", "m2", "x", "null"), 2);
+
+    /* a model set by another event, then the template's again */
+    template_case("the template sets its model",
+        TEV("a", "1", "m1", "x", "null")
+        TEV("a", "2", "m2", "x", "\"stop\"")
+        TEV("a", "3", "m1", "y", "null"), 1);
+    /* (after the escape the line is scanned byte by byte: no holes) */
+    template_case("the template sets its escaped model",
+        TEV("a", "1", "m\\u00e9", "x", "null")
+        TEV("a", "2", "m2", "x", "\"stop\"")
+        TEV("a", "1", "m\\u00e9", "x", "null"), 1);
+    feed_str(&r, TEV("a", "1", "m1", "x", "null")
+             TEV("a", "2", "m2", "x", "\"stop\"")
+             TEV("a", "3", "m1", "y", "null"), 0, 0, 0, 0);
+    is_str(r.sse.res.model, "m1", "the matched event's model");
+    done(&r);
+
+    /* Responses API deltas: a sequence number and an item id change */
+#define RDELTA(n, text)                                                       \
+    "event: response.output_text.delta\n"                                     \
+    "data: {\"type\":\"response.output_text.delta\",\"sequence_number\":"   \
+    n ",\"item_id\":\"msg_" n "\",\"output_index\":0,\"content_index\":0,"  \
+    "\"delta\":\"" text "\"}\n\n"
+
+    template_case("Responses API deltas",
+        RDELTA("1", "Hi") RDELTA("2", " there") RDELTA("3", "!")
+        RDELTA("14", " How") RDELTA("15", " are you?")
+        "event: response.completed\n"
+        "data: {\"type\":\"response.completed\",\"response\":{"
+        "\"status\":\"completed\",\"usage\":{\"input_tokens\":3,"
+        "\"output_tokens\":5}}}\n\n", 4);
+
+    /* other fields and a comment in the event; two data lines: none */
+    template_case("fields in the event",
+        ": c\nevent: chunk\nid: 1\ndata: {\"choices\":[{\"delta\":{"
+        "\"content\":\"a\"}}]}\n\n"
+        ": c\nevent: chunk\nid: 1\ndata: {\"choices\":[{\"delta\":{"
+        "\"content\":\"bcd\"}}]}\n\n", 1);
+    template_case("two data lines",
+        "data: {\"choices\":[{\"delta\":\ndata: {\"content\":\"a\"}}]}\n\n"
+        "data: {\"choices\":[{\"delta\":\ndata: {\"content\":\"b\"}}]}\n\n",
+        0);
+
+    /* text outside the holes (after 8 of them): counted as fixed */
+    template_case("text beyond the holes",
+        "data: {\"a\":\"1\",\"b\":\"2\",\"c\":3,\"d\":4,\"e\":\"5\",\"f\":6,"
+        "\"g\":\"7\",\"h\":8,\"choices\":[{\"delta\":{\"content\":\"abc\"}}]}"
+        "\n\n"
+        "data: {\"a\":\"x\",\"b\":\"yy\",\"c\":33,\"d\":4,\"e\":\"5\","
+        "\"f\":6,\"g\":\"7\",\"h\":9,\"choices\":[{\"delta\":{\"content\":"
+        "\"abc\"}}]}\n\n", 1);
+    feed_str(&r, "data: {\"a\":\"1\",\"b\":\"2\",\"c\":3,\"d\":4,\"e\":\"5\","
+             "\"f\":6,\"g\":\"7\",\"h\":8,\"choices\":[{\"delta\":{"
+             "\"content\":\"abc\"}}]}\n\n"
+             "data: {\"a\":\"x\",\"b\":\"yy\",\"c\":33,\"d\":4,\"e\":\"5\","
+             "\"f\":6,\"g\":\"7\",\"h\":9,\"choices\":[{\"delta\":{"
+             "\"content\":\"abc\"}}]}\n\n", 0, 0, 0, 0);
+    is_int(r.sse.res.content_bytes, 6, "fixed text counted again");
+    done(&r);
+
+    /* line ends: CRLF, CR */
+    for (e = 1; e < 3; e++) {
+        s = with_eol(TEV("a", "1", "m", "x", "null")
+                     TEV("a", "2", "m", "yy", "null")
+                     TEV("a", "3", "m", "zzz", "null")
+                     "data: [DONE]\n\n", eols[e], &len);
+        run(&ref, s, len, LLR_SSE_NO_CACHE, 0, 0, 0);
+        run(&r, s, len, 0, 0, 0, 0);
+        is_int(r.sse.template_hits, 2, "eol %d: events matched", e);
+        ok(same(&ref, &r, (const char *) ref.out.buf, ref.out.len),
+           "eol %d: the template changes nothing", e);
+        done(&r);
+        done(&ref);
+        cache_case(e == 1 ? "CRLF" : "CR", s, (uint64_t) -1);
+        free(s);
+    }
+
+    /*
+     * random streams of events that differ in their holes, text with
+     * every escape, finish reasons, models, usage; every mode and
+     * split, stripped and not
+     */
+    static const char  *texts[] = { "", "a", "hello world", "\\n", "\\\"",
+        "\\u00e9", "\\ud83d\\ude00", "\\ud83d", "\\x", "\\u12", "x\ny",
+        "\xc3\xa9", "\\\\", "\\/" };
+    static const char  *ids[] = { "c1", "c22", "", "\\u0041", "\\\"" };
+    static const char  *seqs[] = { "1", "22", "-7", "1e5", "\"1\"",
+        "null", "+1", "e" };
+    static const char  *fins[] = { "null", "null", "null", "\"stop\"" };
+    static const char  *models[] = { "m", "m", "m", "m2" };
+
+    hits = 0;
+    seed = 7;
+    t = malloc(65536);
+
+    for (i = 0; i < 300; i++) {
+        n = 0;
+
+        for (k = 0; k < 12; k++) {
+            if (rnd() % 10 == 0) {
+                n += (size_t) sprintf(t + n, "data: {\"choices\":[],"
+                    "\"usage\":{\"prompt_tokens\":%u}}\n\n", rnd() % 9);
+                continue;
+            }
+
+            n += (size_t) sprintf(t + n, "data: {\"id\":\"%s\",\"object\":"
+                "\"chat.completion.chunk\",\"sequence_number\":%s,"
+                "\"model\":\"%s\",\"choices\":[{\"index\":0,\"delta\":{"
+                "\"content\":\"%s\"},\"finish_reason\":%s}],"
+                "\"usage\":null}\n\n",
+                ids[rnd() % 5], seqs[rnd() % 8], models[rnd() % 4],
+                texts[rnd() % 14], fins[rnd() % 4]);
+        }
+
+        flags = rnd() % 2 ? LLR_SSE_STRIP_USAGE : 0;
+        run(&ref, t, n, flags | LLR_SSE_NO_CACHE, 0, 0, 0);
+
+        for (k = 0; k < 4; k++) {
+            run(&r, t, n, flags, 0, k, k == 1 ? rnd() % n : 1 + rnd() % 200);
+            hits += (int) r.sse.template_hits;
+
+            if (!same(&ref, &r, (const char *) ref.out.buf, ref.out.len)) {
+                printf("# stream %d mode %d:\n%.*s\n", i, k, (int) n, t);
+                done(&r);
+                break;
+            }
+
+            done(&r);
+        }
+
+        done(&ref);
+
+        if (k < 4) {
+            break;
+        }
+    }
+
+    free(t);
+    ok(i == 300, "300 random streams: the template changes nothing");
+    ok(hits > 600, "and matched %d events", hits);
+}
+
 int
 main(void)
 {
@@ -751,6 +983,7 @@ main(void)
     test_line_lengths();
     test_json_lines();
     test_prefix_cache();
+    test_template();
 
     /* no trailing blank line at EOF */
     feed_str(&r, "data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\n\n"
