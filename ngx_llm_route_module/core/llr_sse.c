@@ -962,12 +962,14 @@ llr_sse_template(llr_sse_t *sse, const unsigned char *data, size_t end)
     added = sse->res.content_bytes - sse->ev_bytes0;
     nh = j->nholes;
 
-    if ((size_t) (last - p) > LLR_SSE_TEMPLATE
-        || sse->res.content_bytes == UINT64_MAX || added < j->hole_count)
-    {
+    if (sse->res.content_bytes == UINT64_MAX || added < j->hole_count) {
         /* the template there is, if any, stays */
         return;
     }
+
+    /* the bytes between the holes must fit */
+
+    n = (size_t) (last - p);
 
     for (k = 0; k < nh; k++) {
         if (j->hole[k][0] < (k ? j->hole[k - 1][1] : p)
@@ -975,6 +977,12 @@ llr_sse_template(llr_sse_t *sse, const unsigned char *data, size_t end)
         {
             return;
         }
+
+        n -= (size_t) (j->hole[k][1] - j->hole[k][0]);
+    }
+
+    if (n > LLR_SSE_TEMPLATE) {
+        return;
     }
 
     t = sse->tpl;

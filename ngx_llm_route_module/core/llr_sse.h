@@ -68,7 +68,10 @@
  * event's first byte to the end of its blank line, with holes where
  * the scanner took a value whose bytes do not matter (llr_json_t's
  * holes: strings and numbers on no wanted path, strings of generated
- * text).  An event that starts with the template's first byte and is
+ * text), if the bytes between the holes are at most LLR_SSE_TEMPLATE;
+ * the first hole is never at the event's first byte.  Once there is a
+ * template the prefix cache learns no more (the events it would help
+ * are the template's).  An event that starts with the template's first byte and is
  * all in the piece is compared with the template: the same bytes
  * between the holes, a string body (escapes checked as the scanner
  * checks them) or a number in each hole.  If it matches and counts at

@@ -888,6 +888,27 @@ test_template(void)
     is_int(r.sse.res.content_bytes, 6, "fixed text counted again");
     done(&r);
 
+    /* a text longer than the template: only the bytes around it count */
+    {
+        char  *text, *ev;
+
+        text = malloc(1001);
+        memset(text, 'q', 1000);
+        text[1000] = '\0';
+        ev = malloc(4096);
+        n = (size_t) sprintf(ev, TEV("a", "1", "m", "%s", "null")
+                             TEV("a", "2", "m", "%s", "null"), text, text);
+        run(&ref, ev, n, LLR_SSE_NO_CACHE, 0, 0, 0);
+        run(&r, ev, n, 0, 0, 0, 0);
+        is_int(r.sse.template_hits, 1, "a 1,000-byte text: matched");
+        ok(same(&ref, &r, (const char *) ref.out.buf, ref.out.len),
+           "a 1,000-byte text: the template changes nothing");
+        done(&r);
+        done(&ref);
+        free(text);
+        free(ev);
+    }
+
     /* line ends: CRLF, CR */
     for (e = 1; e < 3; e++) {
         s = with_eol(TEV("a", "1", "m", "x", "null")
