@@ -209,8 +209,9 @@ typedef struct {
 
 
 /*
- * flags: 0 or LLR_SSE_STRIP_USAGE.  max_event: 0 for
- * LLR_SSE_MAX_EVENT.  mem may be NULL when not stripping.
+ * flags: 0 or LLR_SSE_STRIP_USAGE, with LLR_SSE_NO_CACHE or
+ * LLR_SSE_NO_TEMPLATE for tests.  max_event: 0 for LLR_SSE_MAX_EVENT.
+ * mem may be NULL when not stripping.
  */
 void llr_sse_init(llr_sse_t *sse, unsigned flags, size_t max_event,
     const llr_sse_mem_t *mem);
