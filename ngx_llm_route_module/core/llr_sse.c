@@ -12,6 +12,13 @@
 #include "llr_sse.h"
 
 
+#if (__GNUC__)
+#define llr_inline  inline __attribute__((always_inline))
+#else
+#define llr_inline  inline
+#endif
+
+
 /* line states */
 enum {
     L_START = 0,        /* at the first byte of a line */
@@ -53,6 +60,8 @@ static size_t llr_sse_replay(llr_sse_t *sse, const unsigned char *data,
     size_t i, size_t len);
 static void llr_sse_template(llr_sse_t *sse, const unsigned char *data,
     size_t end);
+static llr_inline const unsigned char *llr_sse_string(
+    const unsigned char *p, const unsigned char *end, uint64_t *count);
 
 
 void
@@ -897,19 +906,23 @@ llr_sse_replay(llr_sse_t *sse, const unsigned char *data, size_t i,
 
             do {
                 p++;
-            } while (p < end && llr_json_num_char(*p));
+            } while (p < end && llr_json_numch[*p]);
 
             continue;
         }
 
-        q = llr_json_string_body(p, end, kind == LLR_HOLE_COUNT ? &c : NULL);
+        q = llr_sse_string(p, end, &c);
 
         if (q == NULL) {
             return 0;
         }
 
         if (kind == LLR_HOLE_COUNT) {
-            count = llr_add_sat(count, c);
+            count += c;
+
+            if (count < c) {
+                count = UINT64_MAX;
+            }
         }
 
         p = q;
@@ -936,6 +949,51 @@ llr_sse_replay(llr_sse_t *sse, const unsigned char *data, size_t i,
     /* content_seen is set already: the template's event set it */
 
     return (size_t) (p - data);
+}
+
+
+/*
+ * A string body at p, as llr_json_string_body() takes it: a string
+ * without escapes is found here, 16 bytes at a time; any other is left
+ * to it.
+ */
+
+static llr_inline const unsigned char *
+llr_sse_string(const unsigned char *p, const unsigned char *end,
+    uint64_t *count)
+{
+#ifdef __SSE2__
+    unsigned              m;
+    __m128i               v;
+    const unsigned char  *s;
+
+    s = p;
+
+    while (end - s >= 16) {
+        v = _mm_loadu_si128((const __m128i *) s);
+        m = (unsigned) _mm_movemask_epi8(
+                _mm_or_si128(
+                    _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                 _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+                    _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\r')),
+                                 _mm_cmpeq_epi8(v, _mm_set1_epi8('\n')))));
+
+        if (m) {
+            s += __builtin_ctz(m);
+
+            if (*s == '"') {
+                *count = (uint64_t) (s - p);
+                return s;
+            }
+
+            break;
+        }
+
+        s += 16;
+    }
+#endif
+
+    return llr_json_string_body(p, end, count);
 }
 
 

@@ -196,7 +196,7 @@ static const uint8_t  llr_json_esc1[256] = {
 };
 
 /* the bytes of a number */
-static const uint8_t  llr_json_numch[256] = {
+const uint8_t  llr_json_numch[256] = {
     ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1,
     ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1, ['-'] = 1, ['+'] = 1,
     ['.'] = 1, ['e'] = 1, ['E'] = 1
@@ -830,13 +830,6 @@ llr_json_string_body(const unsigned char *p, const unsigned char *end,
     uint64_t *count)
 {
     return llr_json_skip(p, end, 1, count);
-}
-
-
-int
-llr_json_num_char(int c)
-{
-    return llr_json_numch[(unsigned char) c];
 }
 
 

@@ -198,8 +198,8 @@ void llr_json_copy_state(llr_json_t *dst, const llr_json_t *src);
 const unsigned char *llr_json_string_body(const unsigned char *p,
     const unsigned char *end, uint64_t *count);
 
-/* whether c may be in a number as the scanner skips one */
-int llr_json_num_char(int c);
+/* non-zero for the bytes that may be in a number as the scanner skips one */
+extern const uint8_t  llr_json_numch[256];
 
 
 /*
