@@ -9,14 +9,8 @@
 #endif
 
 #include "llr_cost.h"
+#include "llr_find.h"
 #include "llr_sse.h"
-
-
-#if (__GNUC__)
-#define llr_inline  inline __attribute__((always_inline))
-#else
-#define llr_inline  inline
-#endif
 
 
 /* line states */
@@ -954,44 +948,21 @@ llr_sse_replay(llr_sse_t *sse, const unsigned char *data, size_t i,
 
 /*
  * A string body at p, as llr_json_string_body() takes it: a string
- * without escapes is found here, 16 bytes at a time; any other is left
- * to it.
+ * without escapes is found here, inlined; any other is left to it.
  */
 
 static llr_inline const unsigned char *
 llr_sse_string(const unsigned char *p, const unsigned char *end,
     uint64_t *count)
 {
-#ifdef __SSE2__
-    unsigned              m;
-    __m128i               v;
-    const unsigned char  *s;
+    const unsigned char  *q;
 
-    s = p;
+    q = llr_json_find_l(p, end);
 
-    while (end - s >= 16) {
-        v = _mm_loadu_si128((const __m128i *) s);
-        m = (unsigned) _mm_movemask_epi8(
-                _mm_or_si128(
-                    _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
-                                 _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
-                    _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\r')),
-                                 _mm_cmpeq_epi8(v, _mm_set1_epi8('\n')))));
-
-        if (m) {
-            s += __builtin_ctz(m);
-
-            if (*s == '"') {
-                *count = (uint64_t) (s - p);
-                return s;
-            }
-
-            break;
-        }
-
-        s += 16;
+    if (q < end && *q == '"') {
+        *count = (uint64_t) (q - p);
+        return q;
     }
-#endif
 
     return llr_json_string_body(p, end, count);
 }
