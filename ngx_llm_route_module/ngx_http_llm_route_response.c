@@ -55,6 +55,13 @@ static ngx_int_t ngx_http_llm_route_stream_end(ngx_http_request_t *r,
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
 static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
 
+/*
+ * The SSE event templates of this worker, shared by its streams: each
+ * stream uses them only inside llr_sse_feed(), which never waits, so
+ * one process needs one (zero bytes: empty, as a new worker has it).
+ */
+static llr_sse_cache_t  ngx_http_llm_route_sse_cache;
+
 
 /* milliseconds since the request started, as $request_time counts */
 
@@ -311,6 +318,7 @@ ngx_http_llm_route_watch_start(ngx_http_request_t *r,
 
         llr_sse_init(sse, ctx->strip_usage ? LLR_SSE_STRIP_USAGE : 0, 0,
                      &mem);
+        llr_sse_use_cache(sse, &ngx_http_llm_route_sse_cache);
 
         if (ctx->strip_usage) {
             /* one event less: the length is not known any more */

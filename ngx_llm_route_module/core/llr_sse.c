@@ -2,6 +2,7 @@
  * ngx_llm_route_module: incremental Server-Sent Events parser.
  */
 
+#include <stddef.h>
 #include <string.h>
 
 #ifdef __SSE2__
@@ -11,6 +12,13 @@
 #include "llr_cost.h"
 #include "llr_find.h"
 #include "llr_sse.h"
+
+
+#if (__GNUC__)
+#define llr_inline  inline __attribute__((always_inline))
+#else
+#define llr_inline  inline
+#endif
 
 
 /* line states */
@@ -52,10 +60,19 @@ static size_t llr_sse_learn(llr_sse_t *sse, const unsigned char *p,
 static int llr_sse_changed(llr_resp_t *base, const llr_resp_t *scr);
 static size_t llr_sse_replay(llr_sse_t *sse, const unsigned char *data,
     size_t i, size_t len);
-static void llr_sse_template(llr_sse_t *sse, const unsigned char *data,
-    size_t end);
+static llr_inline size_t llr_sse_took(llr_sse_t *sse, const llr_sse_tpl_t *t,
+    const unsigned char *data, const unsigned char *p, uint64_t count);
+static llr_inline const unsigned char *llr_sse_match(const llr_sse_tpl_t *t,
+    const unsigned char *p, const unsigned char *end, uint64_t *count,
+    const unsigned char *(*span)[2]);
 static llr_inline const unsigned char *llr_sse_string(
     const unsigned char *p, const unsigned char *end, uint64_t *count);
+static void llr_sse_own(llr_sse_t *sse, unsigned k,
+    const unsigned char *(*span)[2]);
+static void llr_sse_follows(llr_sse_t *sse, int can,
+    const unsigned char *data, size_t end);
+static int llr_sse_template(llr_sse_t *sse, const unsigned char *data,
+    size_t end);
 
 
 void
@@ -71,7 +88,26 @@ llr_sse_init(llr_sse_t *sse, unsigned flags, size_t max_event,
         sse->mem = *mem;
     }
 
+    sse->tpl_budget = LLR_SSE_LEARNS;
+    sse->tpl_prev = LLR_SSE_TEMPLATES + 1;      /* the start of a stream */
+
     llr_json_init(&sse->json, &sse->res);
+}
+
+
+void
+llr_sse_cache_init(llr_sse_cache_t *cache)
+{
+    memset(cache, 0, sizeof(llr_sse_cache_t));
+}
+
+
+void
+llr_sse_use_cache(llr_sse_t *sse, llr_sse_cache_t *cache)
+{
+    if (!(sse->flags & (LLR_SSE_NO_CACHE | LLR_SSE_NO_TEMPLATE))) {
+        sse->cache = cache;
+    }
 }
 
 
@@ -155,7 +191,7 @@ llr_sse_feed(llr_sse_t *sse, const unsigned char *data, size_t len,
 
         case L_START:
             if (!sse->ev_active) {
-                if (sse->tpl_len && c == sse->tpl[0]) {
+                if (sse->cache && sse->cache->n) {
                     n = llr_sse_replay(sse, data, i, len);
 
                     if (n) {
@@ -240,6 +276,11 @@ llr_sse_feed(llr_sse_t *sse, const unsigned char *data, size_t len,
             } else if (sse->ev_mode == D_NONE && c == '{') {
                 /* the event's JSON begins: the prefix cache */
                 sse->ev_mode = D_JSON;
+
+                if (sse->ev_here && sse->ev_data_lines == 1) {
+                    sse->ev_json = i;
+                }
+
                 i = (size_t) (llr_sse_json_first(sse, data + i, data + len)
                               - data);
 
@@ -442,11 +483,11 @@ llr_sse_json_first(llr_sse_t *sse, const unsigned char *p,
         return llr_json_feed_line(&sse->json, p + n, end);
     }
 
-    if (avail < n || sse->tpl_len) {
+    if (avail < n || sse->template_hits) {
         /*
          * the piece ends before the cached bytes could be compared; or
-         * the events that repeat are matched to the template, and this
-         * is one of the few others
+         * the events that repeat are matched to templates, and this is
+         * one of the few others
          */
         return llr_json_feed_line(&sse->json, p, end);
     }
@@ -659,7 +700,8 @@ llr_sse_event_start(llr_sse_t *sse, size_t off)
     sse->other_len = 0;
     sse->holding = (sse->flags & LLR_SSE_STRIP_USAGE) ? 1 : 0;
     sse->held_len = 0;
-    sse->ev_bytes0 = sse->res.content_bytes;
+    sse->ev_json = LLR_SSE_NO_JSON;
+    sse->model_by = NULL;
 
     llr_json_reset(&sse->json);
 }
@@ -729,14 +771,11 @@ llr_sse_dispatch(llr_sse_t *sse, const unsigned char *data, size_t end,
                 strip = j->v_choices && j->v_choice_elems == 0
                         && j->v_usage && !j->v_error;
 
-                if (data && sse->ev_here && sse->ev_data_lines == 1
-                    && !j->v_usage && !j->v_error && !j->v_finish
-                    && sse->res.content_bytes > sse->ev_bytes0
-                    && !(sse->flags
-                         & (LLR_SSE_NO_CACHE | LLR_SSE_NO_TEMPLATE)))
-                {
-                    llr_sse_template(sse, data, end);
-                }
+                llr_sse_follows(sse, data && sse->ev_here
+                                     && sse->ev_data_lines == 1
+                                     && sse->ev_json != LLR_SSE_NO_JSON
+                                     && !j->v_usage && !j->v_error,
+                                data, end);
 
             } else {
                 sse->bad_events++;
@@ -857,92 +896,225 @@ llr_sse_in_event(const llr_sse_t *sse)
 }
 
 
+
 /*
- * The event at data + i compared with the template: returns the offset
- * just after it if it matches (its results taken), or 0.
+ * The event at data + i compared with the stream's own template, then
+ * with the cache's: returns the offset just after it if one matches
+ * (its results taken), or 0.
  */
 
 static size_t
 llr_sse_replay(llr_sse_t *sse, const unsigned char *data, size_t i,
     size_t len)
 {
-    size_t                n;
-    unsigned              k, kind;
-    uint64_t              count, c;
-    const unsigned char  *p, *end, *t, *q;
+    unsigned              k, n, h, f, tries;
+    uint64_t              count;
+    llr_sse_cache_t      *cache;
+    const llr_sse_tpl_t  *t;
+    const unsigned char  *p, *end;
+    const unsigned char  *span[LLR_JSON_HOLES][2];
 
-    p = data + i;
     end = data + len;
-    t = sse->tpl;
-    count = sse->tpl_fixed;
+    t = &sse->own;
 
-    for (k = 0; /* void */ ; k++) {
-        n = sse->tpl_seg[k];
+    if (sse->own_ok && t->bytes[0] == data[i]) {
+        p = llr_sse_match(t, data + i, end, &count, NULL);
 
-        if ((size_t) (end - p) < n || memcmp(p, t, n) != 0) {
+        if (p && (count || !t->text)) {
+            /* the hint stays: the one after the stream's template */
+            sse->tpl_prev = (uint8_t) (sse->own_src + 1);
+            sse->tpl_skipped = 0;
+            sse->tpl_missed = 0;
+            return llr_sse_took(sse, t, data, p, count);
+        }
+    }
+
+    /*
+     * the cache's: first the one that followed the template the last
+     * event matched (or the start of a stream) when that happened last
+     */
+
+    cache = sse->cache;
+    n = cache->n;
+    k = sse->tpl_last < n ? sse->tpl_last : 0;
+    h = sse->tpl_prev;
+    sse->tpl_prev = 0;
+    sse->tpl_skipped = 0;
+    sse->tpl_missed = 0;
+
+    if (h) {
+        f = cache->succ[h - 1];
+
+        if (f == LLR_SSE_TEMPLATES + 1) {
+            /* none did: this one is likely scanned too */
+            sse->tpl_skipped = (uint8_t) h;
             return 0;
         }
 
-        p += n;
-        t += n;
-
-        if (k == sse->tpl_nholes) {
-            break;
+        if (f && f - 1 < n) {
+            k = f - 1;
         }
+    }
 
-        kind = sse->tpl_kind[k];
-
-        if (kind == LLR_HOLE_NUM) {
-            /* what the scanner skips as a number: '-' or a digit first */
-            if (p == end || (*p != '-' && (*p < '0' || *p > '9'))) {
-                return 0;
-            }
-
-            do {
-                p++;
-            } while (p < end && llr_json_numch[*p]);
-
-            continue;
-        }
-
-        q = llr_sse_string(p, end, &c);
-
-        if (q == NULL) {
+    for (tries = n; /* void */ ; tries--) {
+        if (tries == 0) {
+            /* dispatching it tells what follows h (llr_sse_follows()) */
+            sse->tpl_missed = (uint8_t) h;
             return 0;
         }
 
-        if (kind == LLR_HOLE_COUNT) {
-            count += c;
+        t = &cache->tpl[k];
 
-            if (count < c) {
-                count = UINT64_MAX;
+        if (t->bytes[0] == data[i]) {
+            p = llr_sse_match(t, data + i, end, &count, span);
+
+            if (p && (count || !t->text)) {
+                break;
             }
         }
 
-        p = q;
+        k = (k + 1 < n) ? k + 1 : 0;
     }
 
-    if (count == 0) {
-        /* no text: whether it carries any is not known */
-        return 0;
+    sse->tpl_last = (uint8_t) k;
+    sse->tpl_prev = (uint8_t) (k + 1);
+
+    if (h) {
+        cache->succ[h - 1] = (uint8_t) (k + 1);
     }
 
-    /* what dispatching the template's event did */
+    if (count) {
+        /* an event with text: the next ones are likely the same */
+        llr_sse_own(sse, k, span);
+    }
 
-    sse->res.content_bytes = llr_add_sat(sse->res.content_bytes, count);
+    return llr_sse_took(sse, t, data, p, count);
+}
 
-    if (sse->tpl_model) {
-        llr_sse_set_model(&sse->res, sse->tpl_model_str, sse->tpl_model_len);
+
+/* what dispatching the template's event did; the offset after it */
+
+static llr_inline size_t
+llr_sse_took(llr_sse_t *sse, const llr_sse_tpl_t *t,
+    const unsigned char *data, const unsigned char *p, uint64_t count)
+{
+    unsigned  f;
+
+    if (count) {
+        sse->res.content_bytes += count;
+
+        if (sse->res.content_bytes < count) {
+            sse->res.content_bytes = UINT64_MAX;
+        }
+    }
+
+    if (t->finish) {
+        for (f = 0; f < LLR_FINISH_N; f++) {
+            sse->res.finish[f] += t->finishes[f];
+        }
+    }
+
+    if (t->model && sse->model_by != t) {
+        llr_sse_set_model(&sse->res, t->model_str, t->model_len);
+
+        /*
+         * the stream's own template sets it again only if an event was
+         * scanned since, or the template was made again (one of the
+         * cache's may be replaced meanwhile by another stream's)
+         */
+        sse->model_by = (t == &sse->own) ? t : NULL;
+    }
+
+    if ((count || t->content) && !sse->content_seen) {
+        sse->content_seen = 1;
+        sse->first_content = 1;
+        sse->first_content_offset = (size_t) (p - data);
     }
 
     sse->events++;
     sse->json_events++;
     sse->template_hits++;
-    sse->after_cr = sse->tpl_cr;
+    sse->after_cr = t->cr;
 
-    /* content_seen is set already: the template's event set it */
+    if (sse->tpl_budget < LLR_SSE_LEARNS) {
+        sse->tpl_budget++;
+    }
 
     return (size_t) (p - data);
+}
+
+
+/*
+ * The bytes at p compared with the template t: the end of the event if
+ * they match, with *count the text its holes and fixed bytes add, and
+ * span[k] (if not NULL) the bytes in its hole k; or NULL.
+ */
+
+static llr_inline const unsigned char *
+llr_sse_match(const llr_sse_tpl_t *t, const unsigned char *p,
+    const unsigned char *end, uint64_t *count,
+    const unsigned char *(*span)[2])
+{
+    size_t                n;
+    unsigned              k, kind;
+    uint64_t              c, sum;
+    const unsigned char  *b, *q;
+
+    b = t->bytes;
+    sum = t->fixed;
+
+    for (k = 0; /* void */ ; k++) {
+        n = t->seg[k];
+
+        if ((size_t) (end - p) < n || memcmp(p, b, n) != 0) {
+            return NULL;
+        }
+
+        p += n;
+        b += n;
+
+        if (k == t->nholes) {
+            *count = sum;
+            return p;
+        }
+
+        kind = t->kind[k];
+
+        if (kind == LLR_HOLE_NUM) {
+            /* what the scanner skips as a number: '-' or a digit first */
+            if (p == end || (*p != '-' && (*p < '0' || *p > '9'))) {
+                return NULL;
+            }
+
+            q = p;
+
+            do {
+                q++;
+            } while (q < end && llr_json_numch[*q]);
+
+        } else {
+            q = llr_sse_string(p, end, &c);
+
+            if (q == NULL) {
+                return NULL;
+            }
+
+            if (kind == LLR_HOLE_COUNT) {
+                sum += c;
+
+                if (sum < c) {
+                    sum = UINT64_MAX;
+                }
+            }
+        }
+
+        if (span) {
+            span[k][0] = p;
+            span[k][1] = q;
+        }
+
+        p = q;
+    }
 }
 
 
@@ -969,31 +1141,193 @@ llr_sse_string(const unsigned char *p, const unsigned char *end,
 
 
 /*
- * The event [ev_start, end) of data, just dispatched, becomes the
- * template: the caller checked that it is all here, has one data line
- * and changed nothing in res but the model and content_bytes, which
- * grew.
+ * The stream's own template, made from the cache's template k and the
+ * event that just matched it (its holes' bytes in span): the text
+ * holes stay holes, the others take the event's bytes, so that the
+ * stream's next events are compared with fewer holes.  If the stream's
+ * own template came from the same template already (and the event did
+ * not match it), the holes whose bytes differ from it stay holes from
+ * now on: they change from event to event (a sequence number, an
+ * obfuscation string).  An event that matches the stream's template
+ * matches template k too, with the same bytes between the holes and
+ * the same values in them, so it has what template k's event had.
  */
 
 static void
+llr_sse_own(llr_sse_t *sse, unsigned k, const unsigned char *(*span)[2])
+{
+    size_t                n, seg, used;
+    unsigned              h, nh;
+    uint32_t              keep;
+    llr_sse_tpl_t        *o;
+    const llr_sse_tpl_t  *t;
+    const unsigned char  *s;
+
+    t = &sse->cache->tpl[k];
+    o = &sse->own;
+    keep = 0;
+
+    if (sse->own_ok && sse->own_src == k
+        && sse->own_gen == sse->cache->gen[k])
+    {
+        keep = sse->own_keep;
+
+        for (h = 0; h < t->nholes; h++) {
+            n = (size_t) (span[h][1] - span[h][0]);
+
+            if (!(keep & (1u << h))
+                && (n != sse->own_fill[h][1]
+                    || memcmp(span[h][0], o->bytes + sse->own_fill[h][0], n)
+                       != 0))
+            {
+                keep |= 1u << h;
+            }
+        }
+    }
+
+    /* what the event does, as template k's */
+
+    memcpy(o, t, offsetof(llr_sse_tpl_t, bytes));
+
+    s = t->bytes;
+    used = 0;
+    seg = 0;
+    nh = 0;
+
+    for (h = 0; /* void */ ; h++) {
+        n = t->seg[h];
+        memcpy(o->bytes + used, s, n);
+        s += n;
+        used += n;
+        seg += n;
+
+        if (h == t->nholes) {
+            break;
+        }
+
+        n = (size_t) (span[h][1] - span[h][0]);
+
+        /* what is left of template k must fit too */
+
+        if (t->kind[h] == LLR_HOLE_COUNT || (keep & (1u << h))
+            || used + n + (size_t) (t->len - (s - t->bytes))
+               > LLR_SSE_TEMPLATE)
+        {
+            keep |= 1u << h;
+            o->kind[nh] = t->kind[h];
+            o->seg[nh++] = (uint16_t) seg;
+            seg = 0;
+            continue;
+        }
+
+        memcpy(o->bytes + used, span[h][0], n);
+        sse->own_fill[h][0] = (uint16_t) used;
+        sse->own_fill[h][1] = (uint16_t) n;
+        used += n;
+        seg += n;
+    }
+
+    o->seg[nh] = (uint16_t) seg;
+    o->nholes = (uint8_t) nh;
+    o->len = (uint16_t) used;
+
+    sse->own_ok = 1;
+    sse->model_by = NULL;
+    sse->own_src = (uint8_t) k;
+    sse->own_gen = sse->cache->gen[k];
+    sse->own_keep = keep;
+}
+
+
+/*
+ * A JSON event just dispatched that no template matched: it may be
+ * learnt (if it can be a template and was compared with the cache's
+ * templates, lest it be learnt twice); what follows the template the
+ * event before it matched is noted: the template it became, or none
+ * (it cannot be one, so the next such event is not compared).
+ */
+
+static void
+llr_sse_follows(llr_sse_t *sse, int can, const unsigned char *data,
+    size_t end)
+{
+    llr_sse_cache_t  *cache;
+
+    cache = sse->cache;
+
+    if (cache == NULL) {
+        return;
+    }
+
+    if (sse->tpl_skipped) {
+        if (can) {
+            /* it was not compared: the next such event is */
+            cache->succ[sse->tpl_skipped - 1] = 0;
+        }
+
+        return;
+    }
+
+    if (!can) {
+        if (sse->tpl_missed) {
+            cache->succ[sse->tpl_missed - 1] = LLR_SSE_TEMPLATES + 1;
+        }
+
+        return;
+    }
+
+    if (sse->tpl_budget && llr_sse_template(sse, data, end)
+        && sse->tpl_missed)
+    {
+        cache->succ[sse->tpl_missed - 1] = (uint8_t) (cache->last + 1);
+    }
+}
+
+
+/*
+ * The event [ev_start, end) of data, just dispatched, may become a
+ * template: the caller checked that it is all here, has one data line
+ * (its JSON from ev_json) and no usage or error.  It is scanned again
+ * by the cache's scanner, from an empty res, for what it does and for
+ * its holes.
+ */
+
+static int
 llr_sse_template(llr_sse_t *sse, const unsigned char *data, size_t end)
 {
     size_t                n;
-    unsigned              k, nh;
+    unsigned              k, f, nh, slot;
     uint64_t              added;
     llr_json_t           *j;
-    unsigned char        *t;
+    llr_resp_t           *res;
+    llr_sse_tpl_t        *t;
+    llr_sse_cache_t      *cache;
+    unsigned char        *b;
     const unsigned char  *p, *last;
 
-    j = &sse->json;
+    cache = sse->cache;
+    j = &cache->scan;
+    res = &cache->res;
     p = data + sse->ev_start;
     last = data + end;
-    added = sse->res.content_bytes - sse->ev_bytes0;
+
+    sse->tpl_budget--;
+
+    memset(res, 0, sizeof(llr_resp_t));
+    llr_json_init(j, res);
+    (void) llr_json_feed_line(j, data + sse->ev_json, last);
+
+    if (!j->v_complete || j->v_bad || j->v_usage || j->v_error
+        || res->has_usage || res->error || res->json_error)
+    {
+        return 0;
+    }
+
+    added = res->content_bytes;
     nh = j->nholes;
 
-    if (sse->res.content_bytes == UINT64_MAX || added < j->hole_count) {
-        /* the template there is, if any, stays */
-        return;
+    if (added == UINT64_MAX || added < j->hole_count) {
+        return 0;
     }
 
     /* the bytes between the holes must fit */
@@ -1001,42 +1335,66 @@ llr_sse_template(llr_sse_t *sse, const unsigned char *data, size_t end)
     n = (size_t) (last - p);
 
     for (k = 0; k < nh; k++) {
-        if (j->hole[k][0] < (k ? j->hole[k - 1][1] : p)
+        if (j->hole[k][0] < (k ? j->hole[k - 1][1] : p + 1)
             || j->hole[k][1] < j->hole[k][0] || j->hole[k][1] > last)
         {
-            return;
+            return 0;
         }
 
         n -= (size_t) (j->hole[k][1] - j->hole[k][0]);
     }
 
     if (n > LLR_SSE_TEMPLATE) {
-        return;
+        return 0;
     }
 
-    t = sse->tpl;
+    /* the oldest template makes room */
+
+    if (cache->n < LLR_SSE_TEMPLATES) {
+        slot = cache->n++;
+
+    } else {
+        slot = cache->next;
+        cache->next = (cache->next + 1) % LLR_SSE_TEMPLATES;
+    }
+
+    /* a stream's own template made from the old one is its own still */
+    cache->gen[slot]++;
+    cache->last = (uint8_t) slot;
+    t = &cache->tpl[slot];
+
+    b = t->bytes;
 
     for (k = 0; k <= nh; k++) {
         n = (size_t) ((k < nh ? j->hole[k][0] : last) - p);
 
-        memcpy(t, p, n);
-        t += n;
-        sse->tpl_seg[k] = (uint16_t) n;
+        memcpy(b, p, n);
+        b += n;
+        t->seg[k] = (uint16_t) n;
 
         if (k < nh) {
-            sse->tpl_kind[k] = j->hole_kind[k];
+            t->kind[k] = j->hole_kind[k];
             p = j->hole[k][1];
         }
     }
 
-    sse->tpl_len = (uint16_t) (t - sse->tpl);
-    sse->tpl_nholes = (uint8_t) nh;
-    sse->tpl_fixed = added - j->hole_count;
-    sse->tpl_cr = (data[end - 1] == '\r');
-    sse->tpl_model = j->v_model;
+    t->len = (uint16_t) (b - t->bytes);
+    t->nholes = (uint8_t) nh;
+    t->fixed = added - j->hole_count;
+    t->cr = (data[end - 1] == '\r');
+    t->text = (added != 0);
+    t->content = (j->v_content && added == 0);
+    t->finish = j->v_finish;
+    t->model = j->v_model;
+
+    for (f = 0; f < LLR_FINISH_N; f++) {
+        t->finishes[f] = res->finish[f];
+    }
 
     if (j->v_model) {
-        sse->tpl_model_len = sse->res.model_len;
-        memcpy(sse->tpl_model_str, sse->res.model, sse->res.model_len);
+        t->model_len = res->model_len;
+        memcpy(t->model_str, res->model, res->model_len);
     }
+
+    return 1;
 }

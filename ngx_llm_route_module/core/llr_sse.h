@@ -60,30 +60,55 @@
  * that a piece cuts short is scanned as usual and teaches nothing.
  * LLR_SSE_NO_CACHE turns the cache off.
  *
- * Event template.  Most events of a stream are the same bytes but for
- * a few values: the text, and ids or sequence numbers nothing reads.
- * An event that arrived whole in one piece, with one data line, and
- * whose JSON changed nothing in res but the content bytes it added (at
- * least one) and the model, is kept as a template: its bytes from the
- * event's first byte to the end of its blank line, with holes where
- * the scanner took a value whose bytes do not matter (llr_json_t's
- * holes: strings and numbers on no wanted path, strings of generated
- * text), if the bytes between the holes are at most LLR_SSE_TEMPLATE;
- * the first hole is never at the event's first byte.  Once there is a
- * template the prefix cache learns no more (the events it would help
- * are the template's).  An event that starts with the template's first byte and is
- * all in the piece is compared with the template: the same bytes
- * between the holes, a string body (escapes checked as the scanner
- * checks them) or a number in each hole.  If it matches and counts at
- * least one byte of text, it has what the template's event had: the
- * same events, the same model, no stripping, and content_bytes grows
- * by the template's fixed text plus what its holes count; it is not
- * scanned.  Otherwise it is scanned as usual (and may become the new
- * template).  Scanning such an event would give the same result: the
- * bytes between the holes take the scanner through the same states,
- * and a hole's bytes only add to content_bytes (fuzz/fuzz_sse.c
- * compares with LLR_SSE_NO_CACHE, which turns the template off too;
- * LLR_SSE_NO_TEMPLATE turns off only the template).
+ * Event templates.  Most events of a stream are the same bytes but for
+ * a few values: the text, and ids, times or sequence numbers nothing
+ * reads; and the next stream through the same worker has the same
+ * events again.  Templates are kept in an llr_sse_cache_t that the
+ * caller owns and shares between streams (llr_sse_use_cache(); nginx
+ * keeps one per worker); without one there are none.  An event that
+ * arrived whole in one piece, with one data line, and that neither
+ * carries a non-null "usage" nor an "error", is scanned once more from
+ * its first '{' by the cache's own scanner, from an empty res: that
+ * gives what scanning it does (the text it adds, the finish reasons it
+ * counts, the model it sets, whether it carries content) and its
+ * holes: the values the scanner took whose bytes do not matter
+ * (llr_json_t's holes: strings and numbers on no wanted path, strings
+ * of generated text).  If the bytes between the holes are at most
+ * LLR_SSE_TEMPLATE, the event becomes a template (replacing the oldest
+ * of LLR_SSE_TEMPLATES): its bytes from the event's first byte to the
+ * end of its blank line, with the holes cut out.  An event that starts
+ * with a template's first byte and is all in the piece is compared
+ * with the templates (the one this stream matched last first): the
+ * same bytes between the holes, a string body (escapes checked as the
+ * scanner checks them) or a number in each hole.  If one matches, the
+ * event has what the template's event had (the same finish reasons and
+ * model, no stripping, content_bytes grows by the template's fixed text
+ * plus what its holes count); it is not scanned.  A template whose
+ * event added text matches only events whose holes add some too
+ * (whether the text was all that made it carry content is not known).
+ * Scanning such an event would give the same result: the scanner
+ * starts each event afresh, the bytes between the holes take it
+ * through the same states, and a hole's bytes only add to
+ * content_bytes (fuzz/fuzz_sse.c compares streams with a cache warmed
+ * by other streams with LLR_SSE_NO_CACHE, which turns templates off
+ * too; LLR_SSE_NO_TEMPLATE turns off only the templates).  A stream
+ * learns at most LLR_SSE_LEARNS templates more than it matches, so
+ * events that never repeat cost one extra scan a few times per stream
+ * at most.  Once a stream has matched a template its prefix cache
+ * learns no more (the events it would help are the templates').
+ *
+ * A stream's own template.  A template of the cache has holes for ids
+ * and times too, which differ between streams but not inside one.  So
+ * when an event with text matches a template of the cache, the stream
+ * makes its own copy of it in which only the text holes stay holes and
+ * the others hold that event's bytes; the stream's next events are
+ * compared with its own template first, with fewer holes to check.
+ * An event that matches it matches the cache's template too, with the
+ * same values in the holes, so it has what that template's event had.
+ * If an event does not match the stream's template but matches the
+ * cache's template it came from, the holes whose bytes differ from the
+ * copy (a sequence number, OpenAI's "obfuscation") stay holes in the
+ * stream's next copy.
  *
  * End of stream: llr_sse_finish() dispatches an event that lacks its
  * final blank line (lenient, unlike browsers: "data: [DONE]" without a
@@ -106,8 +131,12 @@
 
 #define LLR_SSE_MAX_EVENT    65536
 
+#define LLR_SSE_NO_JSON      ((size_t) -1)
+
 #define LLR_SSE_PREFIX       256       /* bytes the prefix cache keeps */
 #define LLR_SSE_TEMPLATE     512       /* an event template's bytes */
+#define LLR_SSE_TEMPLATES    4         /* templates in a cache */
+#define LLR_SSE_LEARNS       3         /* learnt and not yet matched */
 
 /* flags */
 #define LLR_SSE_STRIP_USAGE  0x01
@@ -131,6 +160,49 @@ typedef struct {
     void           (*free)(void *ctx, void *p);
     void            *ctx;
 } llr_sse_mem_t;
+
+
+/* an event template (see above) */
+typedef struct {
+    uint16_t        len;              /* bytes between the holes, 0: none */
+    uint8_t         nholes;
+    unsigned        model:1;          /* its event set the model */
+    unsigned        cr:1;             /* it ends with a '\r' */
+    unsigned        text:1;           /* its event added text */
+    unsigned        content:1;        /* it carries content without text
+                                         (a tool call) */
+    unsigned        finish:1;         /* it counts finish reasons */
+    uint8_t         kind[LLR_JSON_HOLES];
+    uint16_t        seg[LLR_JSON_HOLES + 1];  /* bytes between holes */
+    uint64_t        fixed;            /* text counted outside the holes */
+    uint32_t        finishes[LLR_FINISH_N];
+    uint32_t        model_len;
+    char            model_str[LLR_RESP_MODEL_LEN];
+    unsigned char   bytes[LLR_SSE_TEMPLATE];
+} llr_sse_tpl_t;
+
+
+/*
+ * Templates shared by the streams that use it, one at a time (one per
+ * nginx worker).  All zero bytes is an empty cache.
+ */
+typedef struct {
+    unsigned        n;                /* templates kept */
+    unsigned        next;             /* the one to replace */
+    unsigned        last;             /* the one learnt last */
+    uint32_t        gen[LLR_SSE_TEMPLATES];  /* times each was replaced */
+
+    /*
+     * succ[k]: what the event after one that matched template k (k =
+     * LLR_SSE_TEMPLATES: after the start of a stream) matched when that
+     * happened last: 0 not known, j + 1 template j, LLR_SSE_TEMPLATES
+     * + 1 none (the next such event is not compared, only scanned)
+     */
+    uint8_t         succ[LLR_SSE_TEMPLATES + 1];
+    llr_json_t      scan;             /* to learn */
+    llr_resp_t      res;
+    llr_sse_tpl_t   tpl[LLR_SSE_TEMPLATES];
+} llr_sse_cache_t;
 
 
 typedef struct {
@@ -186,15 +258,29 @@ typedef struct {
     unsigned        pfx_model:1;      /* the prefix sets the model */
     uint32_t        pfx_model_len;
 
-    uint64_t        ev_bytes0;        /* content_bytes at event start */
+    size_t          ev_json;          /* its first '{' in the piece, or
+                                         LLR_SSE_NO_JSON */
+    llr_sse_cache_t *cache;           /* templates, or NULL */
+    uint8_t         tpl_last;         /* the template matched last */
+    uint8_t         tpl_budget;       /* templates it may still learn */
+    uint8_t         tpl_prev;         /* what the last event matched:
+                                         k + 1 the cache's template k,
+                                         LLR_SSE_TEMPLATES + 1 none yet
+                                         (a new stream), 0 not one */
+    uint8_t         tpl_skipped;      /* the tpl_prev by which this
+                                         event was not compared, or 0 */
+    uint8_t         tpl_missed;       /* the tpl_prev of this event,
+                                         compared with all in vain */
+    const void     *model_by;         /* &own if it set the model last,
+                                         and nothing has since */
 
-    uint16_t        tpl_len;          /* the template's bytes, 0: none */
-    uint8_t         tpl_nholes;
-    unsigned        tpl_model:1;      /* its event set the model */
-    unsigned        tpl_cr:1;         /* it ends with a '\r' */
-    uint8_t         tpl_kind[LLR_JSON_HOLES];
-    uint16_t        tpl_seg[LLR_JSON_HOLES + 1];  /* bytes between holes */
-    uint64_t        tpl_fixed;        /* text counted outside the holes */
+    /* the stream's own template, made from the cache's (see above) */
+    unsigned        own_ok:1;         /* there is one */
+    uint8_t         own_src;          /* the cache's template it is from */
+    uint32_t        own_gen;          /* that template's gen then */
+    uint32_t        own_keep;         /* its holes that stay holes */
+    uint16_t        own_fill[LLR_JSON_HOLES][2];  /* where the others'
+                                                     bytes are in own */
 
     llr_json_t      json;
 
@@ -202,9 +288,7 @@ typedef struct {
     llr_json_t      pfx_json;         /* the scanner after the prefix */
     unsigned char   prev[LLR_SSE_PREFIX];  /* the start of a data line */
     char            pfx_model_str[LLR_RESP_MODEL_LEN];
-    unsigned char   tpl[LLR_SSE_TEMPLATE];     /* the bytes between holes */
-    char            tpl_model_str[LLR_RESP_MODEL_LEN];
-    uint32_t        tpl_model_len;
+    llr_sse_tpl_t   own;
 } llr_sse_t;
 
 
@@ -231,6 +315,15 @@ int llr_sse_finish(llr_sse_t *sse, llr_sse_emit_pt emit, void *ctx);
  * ended by a blank line), 0 at an event boundary
  */
 int llr_sse_in_event(const llr_sse_t *sse);
+
+/* an empty cache */
+void llr_sse_cache_init(llr_sse_cache_t *cache);
+
+/*
+ * Match and learn templates with cache (after llr_sse_init(), before
+ * the first feed); ignored with LLR_SSE_NO_CACHE or LLR_SSE_NO_TEMPLATE
+ */
+void llr_sse_use_cache(llr_sse_t *sse, llr_sse_cache_t *cache);
 
 /* release the hold buffer (only needed if mem.free is set) */
 void llr_sse_free(llr_sse_t *sse);

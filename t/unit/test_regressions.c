@@ -313,6 +313,7 @@ rg_check_sse(const unsigned char *d, size_t len, size_t piece)
     rg_buf_t        oa, ob;
     llr_sse_t       a, b;
     llr_sse_mem_t   mem = { rg_sse_alloc, rg_sse_free, NULL };
+    static llr_sse_cache_t  cache;
 
     bad = 0;
 
@@ -322,11 +323,16 @@ rg_check_sse(const unsigned char *d, size_t len, size_t piece)
         memset(&oa, 0, sizeof(oa));
         memset(&ob, 0, sizeof(ob));
 
+        /* b takes the templates a leaves (one cache, as in a worker) */
+        llr_sse_cache_init(&cache);
+
         llr_sse_init(&a, flags, max, &mem);
+        llr_sse_use_cache(&a, &cache);
         bad |= llr_sse_feed(&a, d, len, rg_emit, &oa) != 0;
         bad |= llr_sse_finish(&a, rg_emit, &oa) != 0;
 
         llr_sse_init(&b, flags, max, &mem);
+        llr_sse_use_cache(&b, &cache);
         for (i = 0; i < len; i += n) {
             n = len - i < piece ? len - i : piece;
             bad |= llr_sse_feed(&b, d + i, n, rg_emit, &ob) != 0;
@@ -356,7 +362,7 @@ rg_check_sse(const unsigned char *d, size_t len, size_t piece)
             bad = 1;
         }
 
-        /* the prefix cache changes nothing: whole again without it */
+        /* the caches change nothing: whole again without them */
         {
             rg_buf_t   oc;
             llr_sse_t  c;

@@ -131,6 +131,7 @@ with_eol(const char *s, const char *eol, size_t *len)
 
 typedef struct {
     llr_sse_t   sse;
+    llr_sse_cache_t  cache;
     sink_t      out;
     size_t      first_at;   /* absolute offset of first_content, or 0 */
     int         first_n;    /* how often first_content was set */
@@ -138,6 +139,7 @@ typedef struct {
 
 
 static unsigned  seed;
+static llr_sse_cache_t  *shared;     /* run(): templates of other runs */
 
 static unsigned
 rnd(void)
@@ -161,6 +163,13 @@ run(run_t *r, const char *s, size_t len, unsigned flags, size_t max_event,
     r->first_at = 0;
     r->first_n = 0;
     llr_sse_init(&r->sse, flags, max_event, &mem);
+
+    /* a cache of its own, or one shared with earlier runs */
+    if (shared == NULL) {
+        llr_sse_cache_init(&r->cache);
+    }
+
+    llr_sse_use_cache(&r->sse, shared ? shared : &r->cache);
 
     for (i = 0; i < len; i += n) {
         switch (mode) {
@@ -222,6 +231,8 @@ same(run_t *a, run_t *b, const char *exp, size_t exp_len)
         || a->sse.json_events != b->sse.json_events
         || a->sse.bad_events != b->sse.bad_events
         || a->sse.stripped != b->sse.stripped
+        || a->sse.oversized_events != b->sse.oversized_events
+        || a->sse.content_seen != b->sse.content_seen
         || a->sse.done != b->sse.done
         || a->first_at != b->first_at || a->first_n != b->first_n)
     {
@@ -784,14 +795,19 @@ template_case(const char *name, const char *s, int64_t hits)
 static void
 test_template(void)
 {
-    int       i, k, e, hits;
+    int       i, k, e, hits, shits;
     char     *s, *t;
     size_t    len, n;
     run_t     r, ref;
     unsigned  flags;
+    static llr_sse_cache_t  rcache;
     static const char  *eols[] = { "\n", "\r\n", "\r" };
 
-    /* the mock's stream: learnt from the first text, then matched */
+    /*
+     * the mock's stream: learnt from the role's event (no text, so it
+     * matches events with or without text), then matched; the finish
+     * is learnt, the usage never
+     */
     template_case("a chat stream",
         TEV("c1", "1", "m", "", "null")
         TEV("c1", "2", "m", "Hello", "null")
@@ -802,7 +818,7 @@ test_template(void)
         TEV("c1", "7", "m", "", "\"stop\"")
         "data: {\"id\":\"c1\",\"choices\":[],\"usage\":{\"prompt_tokens\":3,"
         "\"completion_tokens\":5,\"total_tokens\":8}}\n\n"
-        "data: [DONE]\n\n", 4);
+        "data: [DONE]\n\n", 5);
 
     /* holes: a string nobody reads, a number, the text */
     template_case("every kind of hole",
@@ -811,8 +827,12 @@ test_template(void)
         TEV("c\\u0041\\\"", "-3.5e+2", "m", "zzz", "null")
         TEV("", "0", "m", "w", "null"), 3);
 
-    /* not matched: no text, bad escape, a line end, a string for a
-       number, another finish reason, another model */
+    /*
+     * not matched: no text (the template has text), bad escape, a line
+     * end, a string for a number, another finish reason, another model;
+     * the last but one is not learnt: the stream has learnt three
+     * templates ("", "6" and "length") it did not match since
+     */
     template_case("events the template refuses",
         TEV("a", "1", "m", "x", "null")
         TEV("a", "2", "m", "", "null")
@@ -827,7 +847,7 @@ test_template(void)
         TEV("a", "e6", "m", "x", "null")
         TEV("a", "7", "m", "x", "\"length\"")
         TEV("a", "8", "m2", "x", "null")
-        TEV("a", "9", "m2", "x", "null"), 2);
+        TEV("a", "9", "m2", "x", "null"), 1);
 
     /* a model set by another event, then the template's again */
     template_case("the template sets its model",
@@ -941,8 +961,10 @@ test_template(void)
     static const char  *models[] = { "m", "m", "m", "m2" };
 
     hits = 0;
+    shits = 0;
     seed = 7;
     t = malloc(65536);
+    llr_sse_cache_init(&rcache);
 
     for (i = 0; i < 300; i++) {
         n = 0;
@@ -966,9 +988,14 @@ test_template(void)
         flags = rnd() % 2 ? LLR_SSE_STRIP_USAGE : 0;
         run(&ref, t, n, flags | LLR_SSE_NO_CACHE, 0, 0, 0);
 
-        for (k = 0; k < 4; k++) {
-            run(&r, t, n, flags, 0, k, k == 1 ? rnd() % n : 1 + rnd() % 200);
+        for (k = 0; k < 5; k++) {
+            /* the last run: with the templates of all earlier streams */
+            shared = (k == 4) ? &rcache : NULL;
+            run(&r, t, n, flags, 0, k % 4,
+                k % 4 == 1 ? rnd() % n : 1 + rnd() % 200);
+            shared = NULL;
             hits += (int) r.sse.template_hits;
+            shits += (k == 4) ? (int) r.sse.template_hits : 0;
 
             if (!same(&ref, &r, (const char *) ref.out.buf, ref.out.len)) {
                 printf("# stream %d mode %d:\n%.*s\n", i, k, (int) n, t);
@@ -981,7 +1008,7 @@ test_template(void)
 
         done(&ref);
 
-        if (k < 4) {
+        if (k < 5) {
             break;
         }
     }
@@ -989,7 +1016,342 @@ test_template(void)
     free(t);
     ok(i == 300, "300 random streams: the template changes nothing");
     ok(hits > 600, "and matched %d events", hits);
+    ok(shits > 600, "%d of them with the templates of earlier streams",
+       shits);
 }
+
+/*
+ * Templates shared between streams (one cache per nginx worker): the
+ * stream s after the stream warm, with the templates warm left; each
+ * case: the hits (or -1: not checked) in one piece, and the same
+ * results as without the cache in every mode, stripped and not.
+ */
+
+static void
+shared_case(const char *name, const char *warm, const char *s,
+    int64_t hits)
+{
+    int       k, m, good;
+    size_t    len;
+    run_t     w, r, ref;
+    unsigned  flags;
+    static llr_sse_cache_t  cache;
+
+    len = strlen(s);
+    good = 1;
+
+    for (k = 0; k < 2; k++) {
+        flags = k ? LLR_SSE_STRIP_USAGE : 0;
+        run(&ref, s, len, flags | LLR_SSE_NO_CACHE, 0, 0, 0);
+
+        for (m = 0; m < 4; m++) {
+            llr_sse_cache_init(&cache);
+            shared = &cache;
+            run(&w, warm, strlen(warm), 0, 0, 0, 0);
+            done(&w);
+            run(&r, s, len, flags, 0, m,
+                m == 1 ? len / 2 : (size_t) (1 + m * 5));
+            shared = NULL;
+
+            if (k == 0 && m == 0 && hits >= 0) {
+                is_int(r.sse.template_hits, hits, "%s: events matched",
+                       name);
+            }
+
+            if (!same(&ref, &r, (const char *) ref.out.buf, ref.out.len)) {
+                printf("# %s: flags %u mode %d\n", name, flags, m);
+                good = 0;
+            }
+
+            done(&r);
+        }
+
+        done(&ref);
+    }
+
+    ok(good, "%s: the templates of another stream change nothing", name);
+}
+
+
+#define USAGE_EV(id)                                                          \
+    "data: {\"id\":\"" id "\",\"choices\":[],\"usage\":{"                     \
+    "\"prompt_tokens\":3,\"completion_tokens\":5,\"total_tokens\":8}}\n\n"
+
+#define TOOL_EV(id, call, args)                                               \
+    "data: {\"id\":\"" id "\",\"choices\":[{\"index\":0,\"delta\":{"          \
+    "\"tool_calls\":[{\"index\":0,\"id\":\"" call "\",\"type\":"             \
+    "\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"" args       \
+    "\"}}]}}]}\n\n"
+
+#define KEY_EV(key, text)                                                     \
+    "data: {\"" key "\":null,\"choices\":[{\"delta\":{\"content\":\""       \
+    text "\"}}]}\n\n"
+
+static void
+test_shared_cache(void)
+{
+    int              k;
+    run_t            r;
+    static llr_sse_cache_t  cache;
+
+    /* the next stream: every event but the usage matched */
+    shared_case("the next stream",
+        TEV("c1", "1", "m", "", "null") TEV("c1", "2", "m", "Hi", "null")
+        TEV("c1", "3", "m", " there", "null")
+        TEV("c1", "4", "m", "", "\"stop\"") USAGE_EV("c1")
+        "data: [DONE]\n\n",
+        TEV("chatcmpl-22", "17", "m", "", "null")
+        TEV("chatcmpl-22", "18", "m", "Hello", "null")
+        TEV("chatcmpl-22", "19", "m", ",\\n w\\u00f6rld", "null")
+        TEV("chatcmpl-22", "20", "m", "!", "null")
+        TEV("chatcmpl-22", "21", "m", "", "\"stop\"") USAGE_EV("chatcmpl-22")
+        "data: [DONE]\n\n", 5);
+
+    /* first content in an event matched: the offset of its end */
+    shared_case("the first text matched",
+        TEV("c1", "2", "m", "Hi", "null") TEV("c1", "3", "m", "", "null"),
+        "data: [DONE]\n\n"
+        TEV("c2", "5", "m", "", "null") TEV("c2", "6", "m", "", "null")
+        TEV("c2", "7", "m", "a", "null") TEV("c2", "8", "m", "b", "null"),
+        4);
+
+    /* learnt with text: refuses an event without, another learns it */
+    shared_case("a template with text",
+        TEV("c1", "2", "m", "Hi", "null") TEV("c1", "3", "m", "yo", "null"),
+        TEV("c2", "5", "m", "", "null") TEV("c2", "6", "m", "x", "null")
+        TEV("c2", "7", "m", "", "null"), 2);
+
+    /* a tool call without arguments carries content, without text */
+    shared_case("tool calls",
+        TOOL_EV("c1", "call_1", "") TOOL_EV("c1", "call_1", "{\\\"a\\\"")
+        TOOL_EV("c1", "call_1", ":1}"),
+        TOOL_EV("c2", "call_xyz", "") TOOL_EV("c2", "call_xyz", "{")
+        TOOL_EV("c2", "call_xyz", "}") TOOL_EV("c2", "call_xyz", ""), 4);
+
+    /* finish reasons counted by matched events */
+    shared_case("finish reasons",
+        TEV("c1", "1", "m", "", "\"stop\"") TEV("c1", "2", "m", "",
+                                               "\"length\""),
+        TEV("c2", "1", "m", "", "\"length\"") TEV("c2", "2", "m", "",
+                                                 "\"stop\"")
+        TEV("c3", "1", "m", "", "\"stop\""), 3);
+
+    /* another model: learnt again */
+    shared_case("another model",
+        TEV("c1", "1", "m", "", "null") TEV("c1", "2", "m", "x", "null"),
+        TEV("c2", "1", "m2", "", "null") TEV("c2", "2", "m2", "x", "null")
+        TEV("c2", "3", "m2", "y", "null"), 2);
+
+    /* CRLF templates do not match LF events, and the other way */
+    shared_case("line ends",
+        "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\r\n\r\n",
+        "data: {\"choices\":[{\"delta\":{\"content\":\"b\"}}]}\n\n"
+        "data: {\"choices\":[{\"delta\":{\"content\":\"c\"}}]}\r\n\r\n"
+        "data: {\"choices\":[{\"delta\":{\"content\":\"d\"}}]}\r\r", 1);
+
+    /*
+     * four templates: the oldest makes room; a stream learns at most
+     * three it does not match (LLR_SSE_LEARNS)
+     */
+    llr_sse_cache_init(&cache);
+    shared = &cache;
+
+    for (k = 0; k < 5; k++) {
+        char  ev[128];
+
+        snprintf(ev, sizeof(ev), KEY_EV("k%d", "x") KEY_EV("k%d", "y"), k,
+                 k);
+        feed_str(&r, ev, 0, 0, 0, 0);
+        is_int(r.sse.template_hits, 1, "shape %d: learnt, matched", k);
+        done(&r);
+    }
+
+    is_int(cache.n, 4, "four templates kept");
+    feed_str(&r, KEY_EV("k0", "x") KEY_EV("k0", "y"), 0, 0, 0, 0);
+    is_int(r.sse.template_hits, 1, "the oldest was replaced: learnt again");
+    done(&r);
+    feed_str(&r, KEY_EV("k2", "x") KEY_EV("k3", "y") KEY_EV("k4", "z"), 0,
+             0, 0, 0);
+    is_int(r.sse.template_hits, 3, "the newer ones kept");
+    done(&r);
+    feed_str(&r, KEY_EV("k1", "x"), 0, 0, 0, 0);
+    is_int(r.sse.template_hits, 0, "the second oldest replaced");
+    done(&r);
+
+    llr_sse_cache_init(&cache);
+    feed_str(&r, KEY_EV("a", "1") KEY_EV("b", "2") KEY_EV("c", "3")
+             KEY_EV("d", "4") KEY_EV("e", "5") KEY_EV("a", "6")
+             KEY_EV("b", "7") KEY_EV("d", "8") KEY_EV("e", "9")
+             KEY_EV("d", "0"), 0, 0, 0, 0);
+    is_int(r.sse.template_hits, 3, "three learnt, then learning again "
+           "after two matched");
+    done(&r);
+    shared = NULL;
+}
+
+
+/*
+ * The stream's own template: made from the cache's template that an
+ * event with text matched, with only the text holes (and the holes
+ * whose bytes changed between the stream's events) left.
+ */
+
+static void
+test_own_template(void)
+{
+    int              i, good;
+    run_t            a, b, ref;
+    size_t           len;
+    const char      *s;
+    static llr_sse_cache_t  cache;
+
+#define WARM                                                                  \
+    TEV("w1", "1", "m", "", "null") TEV("w1", "1", "m", "Hi", "null")        \
+    TEV("w1", "1", "m", "yo", "null") TEV("w1", "1", "m", "", "\"stop\"")    \
+    USAGE_EV("w1") "data: [DONE]\n\n"
+
+    /* the same id and sequence number in every event: one hole left */
+    shared_case("own template, fixed ids", WARM,
+        TEV("c2", "7", "m", "", "null") TEV("c2", "7", "m", "a", "null")
+        TEV("c2", "7", "m", "b\\n", "null") TEV("c2", "7", "m", "c", "null")
+        TEV("c2", "7", "m", "", "\"stop\"") USAGE_EV("c2")
+        "data: [DONE]\n\n", 5);
+
+    llr_sse_cache_init(&cache);
+    shared = &cache;
+    feed_str(&a, WARM, 0, 0, 0, 0);
+    done(&a);
+    feed_str(&a, TEV("c2", "7", "m", "a", "null")
+             TEV("c2", "7", "m", "b", "null"), 0, 0, 0, 0);
+    is_int(a.sse.template_hits, 2, "own template: both matched");
+    ok(a.sse.own_ok && a.sse.own.nholes == 1,
+       "own template: only the text is a hole (%u)", a.sse.own.nholes);
+    done(&a);
+
+    /* a sequence number that changes: it stays a hole, the id does not */
+    s = TEV("c3", "1", "m", "a", "null") TEV("c3", "2", "m", "b", "null")
+        TEV("c3", "3", "m", "c", "null") TEV("c3", "4", "m", "d", "null");
+    feed_str(&a, s, 0, 0, 0, 0);
+    is_int(a.sse.template_hits, 4, "own template, changing number: all "
+           "matched");
+    ok(a.sse.own_ok && a.sse.own.nholes == 2,
+       "own template, changing number: two holes (%u)", a.sse.own.nholes);
+    done(&a);
+    shared = NULL;
+
+    shared_case("own template, changing number", WARM,
+        TEV("c3", "1", "m", "a", "null") TEV("c3", "2", "m", "b", "null")
+        TEV("c3", "3", "m", "c", "null") TEV("c3", "4", "m", "d", "null")
+        TEV("c3", "5", "m", "e", "null"), 5);
+
+    /*
+     * an event scanned in between sets another model: the next event
+     * matched by the stream's template sets the model again
+     */
+    shared_case("own template, model set again", WARM,
+        TEV("c4", "1", "m", "a", "null") TEV("c4", "1", "m", "b", "null")
+        "data: {\"model\":\"other\",\"choices\":[{\"delta\":{\"content\":"
+        "\"x\"}}]}\n\n"
+        TEV("c4", "1", "m", "c", "null"), 3);
+
+    /*
+     * the cache's template replaced by other streams while a stream
+     * still uses its own copy of it: the copy stays right, and the
+     * stream does not compare it with the new one's holes
+     */
+    good = 1;
+
+    for (i = 0; i < 2; i++) {
+        const char  *s1, *s2;
+
+        s1 = TEV("c5", "1", "m", "a", "null") TEV("c5", "1", "m", "b", "null");
+        s2 = TEV("c5", "2", "m", "c", "null") TEV("c5", "3", "m", "d", "null")
+             TEV("c5", "3", "m", "e", "null");
+
+        llr_sse_cache_init(&cache);
+        shared = &cache;
+        feed_str(&a, WARM, 0, 0, 0, 0);
+        done(&a);
+
+        llr_sse_init(&b.sse, 0, 0, &mem);
+        llr_sse_use_cache(&b.sse, &cache);
+        memset(&b.out, 0, sizeof(sink_t));
+        llr_sse_feed(&b.sse, (const unsigned char *) s1, strlen(s1),
+                     sink_emit, &b.out);
+
+        /* four other shapes learnt by two streams: every slot replaced */
+        feed_str(&a, KEY_EV("k1", "x") KEY_EV("k2", "x")
+                 KEY_EV("k3", "x"), 0, 0, 0, 0);
+        done(&a);
+        feed_str(&a, i ? KEY_EV("k4", "x") KEY_EV("k5", "x")
+                         KEY_EV("k6", "x")
+                       : KEY_EV("k4", "x") KEY_EV("k5", "x")
+                         KEY_EV("k1", "x"), 0, 0, 0, 0);
+        done(&a);
+
+        llr_sse_feed(&b.sse, (const unsigned char *) s2, strlen(s2),
+                     sink_emit, &b.out);
+        llr_sse_finish(&b.sse, sink_emit, &b.out);
+        shared = NULL;
+
+        len = strlen(s1) + strlen(s2);
+        {
+            char  *all = malloc(len + 1);
+
+            strcpy(all, s1);
+            strcat(all, s2);
+            run(&ref, all, len, LLR_SSE_NO_CACHE, 0, 0, 0);
+            free(all);
+        }
+
+        if (memcmp(&ref.sse.res, &b.sse.res, sizeof(llr_resp_t)) != 0
+            || ref.sse.events != b.sse.events || cache.gen[0] < 2)
+        {
+            good = 0;
+        }
+
+        done(&ref);
+        free(b.out.buf);
+        llr_sse_free(&b.sse);
+    }
+
+    ok(good, "own template: its source replaced meanwhile");
+
+    /*
+     * what follows a template: after the finish the usage is not
+     * compared; an event that could be learnt is not learnt when it was
+     * not compared, but the next stream compares and learns it
+     */
+    llr_sse_cache_init(&cache);
+    shared = &cache;
+
+    for (i = 0; i < 5; i++) {
+        static const int64_t  want[5] = { 2, 4, 4, 4, 5 };
+        const char  *x;
+
+        x = i < 2 ? WARM
+            : TEV("w1", "1", "m", "", "null") TEV("w1", "1", "m", "Hi", "null")
+              TEV("w1", "1", "m", "yo", "null")
+              TEV("w1", "1", "m", "", "\"stop\"")
+              KEY_EV("k", "after") "data: [DONE]\n\n";
+
+        feed_str(&a, x, 0, 0, 0, 0);
+        is_int(a.sse.template_hits, want[i], "successor hints, stream %d",
+               i + 1);
+        done(&a);
+    }
+
+    shared = NULL;
+
+    /* the same streams, compared with no cache in every mode */
+    shared_case("successor hints", WARM WARM,
+        TEV("w1", "1", "m", "", "null") TEV("w1", "1", "m", "Hi", "null")
+        TEV("w1", "1", "m", "", "\"stop\"") KEY_EV("k", "after")
+        USAGE_EV("w1") KEY_EV("k", "again") "data: [DONE]\n\n", -1);
+
+#undef WARM
+}
+
 
 int
 main(void)
@@ -1005,6 +1367,8 @@ main(void)
     test_json_lines();
     test_prefix_cache();
     test_template();
+    test_shared_cache();
+    test_own_template();
 
     /* no trailing blank line at EOF */
     feed_str(&r, "data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\n\n"
