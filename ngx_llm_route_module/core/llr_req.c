@@ -786,35 +786,50 @@ llr_grow(llr_req_t *rq, unsigned char **buf, size_t *cap, size_t need)
 
 
 static unsigned char *
+llr_log_block(llr_req_t *rq, size_t need)
+{
+    size_t      size;
+    llr_log_t  *b;
+
+    /* a new block for the log: the last one has no room for need */
+
+    size = need > LLR_LOG_BLOCK ? need : LLR_LOG_BLOCK;
+
+    b = rq->alloc.malloc(rq->alloc.ctx, sizeof(llr_log_t) + size);
+    if (b == NULL) {
+        llr_nomem(rq);
+        return NULL;
+    }
+
+    b->next = NULL;
+    b->used = need;
+    b->size = size;
+
+    if (rq->log_last) {
+        rq->log_last->next = b;
+
+    } else {
+        rq->log = b;
+    }
+
+    rq->log_last = b;
+
+    return (unsigned char *) (b + 1);
+}
+
+
+/* room for need bytes at the end of the log */
+
+static llr_inline unsigned char *
 llr_log_room(llr_req_t *rq, size_t need)
 {
-    size_t          size;
     llr_log_t      *b;
     unsigned char  *p;
 
     b = rq->log_last;
 
     if (b == NULL || b->size - b->used < need) {
-        size = need > LLR_LOG_BLOCK ? need : LLR_LOG_BLOCK;
-
-        b = rq->alloc.malloc(rq->alloc.ctx, sizeof(llr_log_t) + size);
-        if (b == NULL) {
-            llr_nomem(rq);
-            return NULL;
-        }
-
-        b->next = NULL;
-        b->used = 0;
-        b->size = size;
-
-        if (rq->log_last) {
-            rq->log_last->next = b;
-
-        } else {
-            rq->log = b;
-        }
-
-        rq->log_last = b;
+        return llr_log_block(rq, need);
     }
 
     p = (unsigned char *) (b + 1) + b->used;

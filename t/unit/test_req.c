@@ -1900,6 +1900,38 @@ test_want(void)
               "escapes of every length, not wanted: counted");
 
 #undef WANT_MSGS
+
+    /*
+     * text kept in more than one log block (LLR_LOG_BLOCK 2048): texts
+     * shorter and longer than a block, before and after the role; fed
+     * as copies the log holds the bytes, so the blocks fill
+     */
+    {
+        int     k;
+        char   *body, *p;
+        res_t   all;
+
+        body = malloc(16384);
+        p = body;
+        p += sprintf(p, "{\"messages\":[");
+
+        for (k = 0; k < 5; k++) {
+            p += sprintf(p, "%s{%s\"content\":\"", k ? "," : "",
+                         k % 2 ? "" : "\"role\":\"user\",");
+            memset(p, 'a' + k, k == 2 ? 2500 : 900);
+            p += k == 2 ? 2500 : 900;
+            p += sprintf(p, "\"%s}", k % 2 ? ",\"role\":\"assistant\"" : "");
+        }
+
+        sprintf(p, "],\"model\":\"auto\"}");
+
+        want_model = NULL;
+        is_int(run_ex(LLR_EP_CHAT, body, strlen(body), WHOLE, 0, &all),
+               LLR_REQ_OK, "log blocks: ok live");
+        want_case(body, "auto", all.trace.s, 1, "log blocks: replayed");
+        res_free(&all);
+        free(body);
+    }
 }
 
 
