@@ -9,13 +9,6 @@
 
 
 uint64_t
-llr_add_sat(uint64_t a, uint64_t b)
-{
-    return (a > UINT64_MAX - b) ? UINT64_MAX : a + b;
-}
-
-
-uint64_t
 llr_mul_sat(uint64_t a, uint64_t b)
 {
     if (a != 0 && b > UINT64_MAX / a) {

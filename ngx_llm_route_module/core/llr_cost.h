@@ -36,8 +36,13 @@ typedef struct {
 } llr_price_t;
 
 
-/* saturating helpers */
-uint64_t llr_add_sat(uint64_t a, uint64_t b);
+/* saturating helpers; the sum is inline (the response scanners' count) */
+static inline uint64_t
+llr_add_sat(uint64_t a, uint64_t b)
+{
+    return (a > UINT64_MAX - b) ? UINT64_MAX : a + b;
+}
+
 uint64_t llr_mul_sat(uint64_t a, uint64_t b);
 
 /*

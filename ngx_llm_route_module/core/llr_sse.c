@@ -14,13 +14,6 @@
 #include "llr_sse.h"
 
 
-#if (__GNUC__)
-#define llr_inline  inline __attribute__((always_inline))
-#else
-#define llr_inline  inline
-#endif
-
-
 /* line states */
 enum {
     L_START = 0,        /* at the first byte of a line */
@@ -896,7 +889,6 @@ llr_sse_in_event(const llr_sse_t *sse)
 }
 
 
-
 /*
  * The event at data + i compared with the stream's own template, then
  * with the cache's: returns the offset just after it if one matches
@@ -1001,11 +993,7 @@ llr_sse_took(llr_sse_t *sse, const llr_sse_tpl_t *t,
     unsigned  f;
 
     if (count) {
-        sse->res.content_bytes += count;
-
-        if (sse->res.content_bytes < count) {
-            sse->res.content_bytes = UINT64_MAX;
-        }
+        sse->res.content_bytes = llr_add_sat(sse->res.content_bytes, count);
     }
 
     if (t->finish) {
@@ -1100,11 +1088,7 @@ llr_sse_match(const llr_sse_tpl_t *t, const unsigned char *p,
             }
 
             if (kind == LLR_HOLE_COUNT) {
-                sum += c;
-
-                if (sum < c) {
-                    sum = UINT64_MAX;
-                }
+                sum = llr_add_sat(sum, c);
             }
         }
 
@@ -1358,9 +1342,9 @@ llr_sse_template(llr_sse_t *sse, const unsigned char *data, size_t end)
         cache->next = (cache->next + 1) % LLR_SSE_TEMPLATES;
     }
 
-    /* a stream's own template made from the old one is its own still */
+    /* a stream's own copy of the old one no longer names its source */
     cache->gen[slot]++;
-    cache->last = (uint8_t) slot;
+    cache->last = slot;
     t = &cache->tpl[slot];
 
     b = t->bytes;
