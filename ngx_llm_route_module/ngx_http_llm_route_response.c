@@ -303,9 +303,15 @@ ngx_http_llm_route_watch_start(ngx_http_request_t *r,
 
     ct = &r->headers_out.content_type;
 
+    /*
+     * the media type is case-insensitive; providers send it in lower
+     * case, which a byte compare finds for a tenth of the cost
+     */
     if (ct->len >= sizeof("text/event-stream") - 1
-        && ngx_strncasecmp(ct->data, (u_char *) "text/event-stream",
-                           sizeof("text/event-stream") - 1) == 0)
+        && (ngx_strncmp(ct->data, "text/event-stream",
+                        sizeof("text/event-stream") - 1) == 0
+            || ngx_strncasecmp(ct->data, (u_char *) "text/event-stream",
+                               sizeof("text/event-stream") - 1) == 0))
     {
         sse = ngx_palloc(r->pool, sizeof(llr_sse_t));
         if (sse == NULL) {

@@ -76,6 +76,26 @@ ok($s->{done}, 'include_usage: [DONE]');
 is_deeply($m->last->{json}{stream_options}, { include_usage => $T },
           'include_usage: stream_options forwarded');
 
+# ---- the media type in another case is still a stream ----------------------
+
+# the router asked for the usage chunk, so it must recognise the stream to
+# take that chunk out again and count it; the response filter compares the
+# lower-case spelling first, then any case
+
+$s = $t->stream_request(
+    body => { model => 'fast', messages => $msgs, stream => $T },
+    headers => { 'X-Mock-Events' => 2,
+                 'X-Mock-Content-Type' => 'Text/Event-Stream; charset=utf-8' });
+is($s->{status}, 200, 'mixed-case type: 200');
+like($s->{headers}{'content-type'} // '', qr{^Text/Event-Stream},
+     'mixed-case type: passed on as sent');
+is(scalar @{$s->{events}}, 1 + 2 + 1 + 1,
+   'mixed-case type: role + 2 content + finish + [DONE]');
+ok(!grep({ $_->{json} && $_->{json}{usage} } @{$s->{events}}),
+   'mixed-case type: the usage chunk the client did not ask for is removed');
+ok($m->last->{json}{stream_options}{include_usage},
+   'mixed-case type: the provider was asked for it');
+
 # ---- stream: false is plain JSON --------------------------------------------
 
 my $r = $t->chat({ model => 'gpt-4o', messages => $msgs, stream => $F });

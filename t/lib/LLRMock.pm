@@ -24,6 +24,8 @@ package LLRMock;
 #   X-Mock-Events: 5          number of SSE content chunks
 #   X-Mock-Close: 1           close the connection without answering
 #   X-Mock-Cut: 2             stream: close after N events, without [DONE]
+#   X-Mock-Content-Type: T    stream: send Content-Type T, not
+#                             text/event-stream
 #
 # Recorded request (one JSON object per line, see requests()):
 #   {"id":N, "time":T, "method":"POST", "uri":"/v1/chat/completions",
@@ -618,8 +620,9 @@ sub _stream {
         if $usage;
     push @events, '[DONE]';
 
+    my $ct = $h->{'x-mock-content-type'} // 'text/event-stream';
     my $head = "HTTP/1.1 200 OK\r\n"
-             . "Content-Type: text/event-stream\r\n"
+             . "Content-Type: $ct\r\n"
              . "Cache-Control: no-cache\r\n"
              . "Transfer-Encoding: chunked\r\n"
              . "X-Mock: perl\r\n";
