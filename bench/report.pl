@@ -5,11 +5,12 @@
 #   perl bench/report.pl RAW.tsv [RAW.tsv ...] [CLK_TCK]
 #
 # RAW lines: round setup size resp conn cpu_ticks requests=N
-# duration_us=N p50_us=N p99_us=N non2xx=N sockerr=N (round 0 is the
-# warm-up and is ignored).  Per cell and setup: median req/s, median of
-# the per-round ratios to "plain" measured in the same round, median
-# p50/p99, median proxy CPU time per request, non-2xx and socket errors
-# summed over the rounds.  Several raw files are pooled: their rounds
+# duration_us=N p50_us=N p99_us=N non2xx=N sockerr=N [utime=N] (round 0
+# is the warm-up and is ignored; utime, the user part of cpu_ticks, is
+# in the lines of runs since session 11).  Per cell and setup: median
+# req/s, median of the per-round ratios to "plain" measured in the same
+# round, median p50/p99, median proxy CPU time per request and its user
+# part, non-2xx and socket errors summed over the rounds.  Several raw files are pooled: their rounds
 # are kept apart (a ratio is still taken within one round of one run),
 # the medians are over all of them.
 
@@ -37,6 +38,8 @@ for my $i (0 .. $#raws) {
             p50 => $v{p50_us} / 1000,
             p99 => $v{p99_us} / 1000,
             cpu => $v{requests} ? $ticks / $hz * 1e6 / $v{requests} : 0,
+            user => defined $v{utime} && $v{requests}
+                    ? $v{utime} / $hz * 1e6 / $v{requests} : undef,
             non2xx => $v{non2xx},
             sockerr => $v{sockerr},
         };
@@ -86,11 +89,14 @@ for my $c (@cells) {
 
 print "Medians of $nrounds rounds. ratio = median over rounds of "
     . "(req/s / plain proxy's req/s in the same round).\n"
-    . "CPU = the proxy's own CPU time (user + system) per request.\n\n";
+    . "CPU = the proxy's own CPU time (user + system) per request; "
+    . "user = its user part\n(the kernel's share, mostly TCP over "
+    . "loopback, is about the same for every setup\nand varies most).\n\n";
 
 print "| body | response | conns | setup | req/s | ratio to (1) "
-    . "| p50 ms | p99 ms | CPU µs/req | non-2xx | socket errors |\n";
-print "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|\n";
+    . "| p50 ms | p99 ms | CPU µs/req | user µs/req | non-2xx "
+    . "| socket errors |\n";
+print "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n";
 
 for my $c (@cells) {
     my ($size, $resp, $conn) = split ' ', $c;
@@ -103,12 +109,14 @@ for my $c (@cells) {
         my $se = 0;
         $n2 += $_ for col($c, $s, "non2xx");
         $se += $_ for col($c, $s, "sockerr");
+        my @u = grep { defined } col($c, $s, "user");
         printf "| %s | %s | %d | %s | %.0f | %s | %.2f | %.2f | %.0f "
-            . "| %d | %d |\n",
+            . "| %s | %d | %d |\n",
             $size, $resp, $conn, $name{$s} // $s,
             median(col($c, $s, "rps")), $ratio,
             median(col($c, $s, "p50")), median(col($c, $s, "p99")),
-            median(col($c, $s, "cpu")), $n2, $se;
+            median(col($c, $s, "cpu")),
+            @u ? sprintf("%.1f", median(@u)) : "-", $n2, $se;
     }
 }
 

@@ -310,13 +310,14 @@ pids_of() {
 }
 
 cpu_ticks() {
-    # utime + stime of the given pids, in clock ticks
-    local p t=0 s
+    # utime + stime, then utime alone, of the given pids, in clock ticks
+    local p t=0 u=0 s
     for p in "$@"; do
         s=$(cut -d' ' -f14,15 "/proc/$p/stat" 2>/dev/null || echo "0 0")
         t=$((t + ${s% *} + ${s#* }))
+        u=$((u + ${s% *}))
     done
-    echo $t
+    echo $t $u
 }
 
 # --- check every setup answers 200 with a real body ---------------------
@@ -380,10 +381,10 @@ RAW="${OUT%.md}.tsv"
 measure() {
     # measure ROUND SETUP SIZE RESP CONN [DURATION]
     local round=$1 setup=$2 size=$3 resp=$4 conn=$5 dur=${6:-$DURATION}
-    local pids t0 t1 line c0 c1 busy
+    local pids t0 t1 u0 u1 line c0 c1 busy
     case " $SKIP " in *" $setup-$resp-$size "*) return 0 ;; esac
     pids=$(pids_of "$setup")
-    t0=$(cpu_ticks $pids)
+    read -r t0 u0 < <(cpu_ticks $pids)
     c0=$(head -1 /proc/stat)
     line=$(LLR_BODY="$W/bodies/$size-$(model_of "$setup")-$resp.json" \
            LLR_HEADERS="$(headers_of "$setup")" \
@@ -392,11 +393,11 @@ measure() {
                "http://127.0.0.1:$(port_of "$setup")/v1/chat/completions" \
            | grep '^RESULT') || true
     c1=$(head -1 /proc/stat)
-    t1=$(cpu_ticks $pids)
+    read -r t1 u1 < <(cpu_ticks $pids)
     [ -n "$line" ] || { echo "run.sh: wrk failed ($setup $size)" >&2;
                         line="RESULT requests=0 duration_us=1 p50_us=0 p99_us=0 non2xx=0 sockerr=0"; }
     echo "$round $setup $size $resp $conn $((t1 - t0)) ${line#RESULT }" \
-        >> "$RAW"
+         "utime=$((u1 - u0))" >> "$RAW"
 }
 
 LOAD_START=$(cut -d" " -f1-3 /proc/loadavg)
