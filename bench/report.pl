@@ -90,8 +90,8 @@ for my $c (@cells) {
 print "Medians of $nrounds rounds. ratio = median over rounds of "
     . "(req/s / plain proxy's req/s in the same round).\n"
     . "CPU = the proxy's own CPU time (user + system) per request; "
-    . "user = its user part\n(the kernel's share, mostly TCP over "
-    . "loopback, is about the same for every setup\nand varies most).\n\n";
+    . "user = its user part\n(the system part, mostly TCP over loopback, "
+    . "moves by several µs from run to run).\n\n";
 
 print "| body | response | conns | setup | req/s | ratio to (1) "
     . "| p50 ms | p99 ms | CPU µs/req | user µs/req | non-2xx "
