@@ -10,9 +10,9 @@
 # in the lines of runs since session 11).  Per cell and setup: median
 # req/s, median of the per-round ratios to "plain" measured in the same
 # round, median p50/p99, median proxy CPU time per request and its user
-# part, non-2xx and socket errors summed over the rounds.  Several raw files are pooled: their rounds
-# are kept apart (a ratio is still taken within one round of one run),
-# the medians are over all of them.
+# part, non-2xx and socket errors summed over the rounds.  Several raw
+# files are pooled: their rounds are kept apart (a ratio is still taken
+# within one round of one run), the medians are over all of them.
 
 use strict;
 use warnings;
