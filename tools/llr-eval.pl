@@ -16,7 +16,11 @@
 # (ties broken by input order), performance = mean correctness (strong's
 # where routed, weak's otherwise), PGR = (perf - weak) / (strong - weak),
 # CPT(x) = smallest strong share with PGR >= x, APGR = area under PGR
-# over strong share in [0, 1] (trapezoids over every k).
+# over strong share in [0, 1] (trapezoids over every k).  Then a 95%
+# bootstrap interval of the router's CPT(50%), CPT(80%) and APGR: the
+# prompts resampled with replacement LLR_EVAL_BOOT times (default 1000,
+# 0 for none), the 2.5th and 97.5th percentiles; and the share of the
+# resamples in which CPT(50%) <= 30% (the issue's target).
 
 use strict;
 use warnings;
@@ -170,6 +174,54 @@ my ($pos, $neg, $auc) = (0, 0, 0);
                           : 0;
 }
 
+# bootstrap: the prompts resampled with replacement LLR_EVAL_BOOT times
+# (default 1000; 0: none), each resample scored in the router's order;
+# xorshift32 seeded with the number of prompts, so the same inputs give
+# the same intervals
+sub boot {
+    my ($reps) = @_;
+    my (@cpt5, @cpt8, @apgr, $under);
+    my $x = ($n * 2654435761 + 1) & 0xffffffff;
+    for my $rep (1 .. $reps) {
+        my @c = (0) x $n;
+        for (1 .. $n) {
+            $x ^= ($x << 13) & 0xffffffff;
+            $x ^= $x >> 17;
+            $x ^= ($x << 5) & 0xffffffff;
+            $c[$x % $n]++;
+        }
+        my ($w0, $s0) = (0, 0);
+        for my $i (0 .. $n - 1) {
+            $w0 += $c[$i] * $w[$i];
+            $s0 += $c[$i] * $s[$i];
+        }
+        next if $s0 <= $w0;
+        my ($perf, $k, $prev, $area) = ($w0, 0, 0, 0);
+        my ($c5, $c8);
+        for my $i (@order) {
+            for (1 .. $c[$i]) {
+                $k++;
+                $perf += $s[$i] - $w[$i];
+                my $p = ($perf - $w0) / ($s0 - $w0);
+                $area += ($prev + $p) / 2 / $n;
+                $prev = $p;
+                $c5 //= $k / $n if $p >= 0.5 - 1e-12;
+                $c8 //= $k / $n if $p >= 0.8 - 1e-12;
+            }
+        }
+        push @cpt5, $c5;
+        push @cpt8, $c8;
+        push @apgr, $area;
+        $under++ if $c5 <= 0.30 + 1e-12;
+    }
+    my $ci = sub {
+        my @v = sort { $a <=> $b } @_;
+        return ($v[int(0.025 * @v)], $v[int(0.975 * @v + 0.5) - 1]);
+    };
+    return ([$ci->(@cpt5)], [$ci->(@cpt8)], [$ci->(@apgr)],
+            ($under // 0) / @cpt5, scalar @cpt5);
+}
+
 printf "### %s: %d %s prompts, weak %.1f%%, strong %.1f%%\n\n",
     $name, $n, $name =~ /^validation/ ? 'out-of-fold' : 'held-out',
     100 * $ws / $n, 100 * $ss / $n;
@@ -184,3 +236,13 @@ for my $row (['random', $rnd], ['llm_route', $r], ['oracle', $o]) {
         100 * $m->{0.5}, 100 * $m->{0.8}, $m->{apgr};
 }
 print "\n";
+
+my $reps = $ENV{LLR_EVAL_BOOT} // 1000;
+if ($reps > 0) {
+    my ($b5, $b8, $ba, $under, $used) = boot($reps);
+    printf "llm_route, 95%% bootstrap interval (%d resamples of the"
+        . " prompts): CPT(50%%) %.1f%%–%.1f%%, CPT(80%%) %.1f%%–%.1f%%,"
+        . " APGR %.3f–%.3f; CPT(50%%) ≤ 30%% in %.0f%% of the"
+        . " resamples\n\n", $used, 100 * $b5->[0], 100 * $b5->[1],
+        100 * $b8->[0], 100 * $b8->[1], $ba->[0], $ba->[1], 100 * $under;
+}
