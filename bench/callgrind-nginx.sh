@@ -9,6 +9,9 @@
 #   bench/callgrind-nginx.sh [--size 2k] [--resp json|sse] [--n 200]
 #                            [--annotate]
 #
+# HTTP_EXTRA (environment): directives added to the proxy's http block,
+# for both servers, e.g. HTTP_EXTRA='request_pool_size 16k;'.
+#
 # One nginx (master_process off) runs under callgrind with both servers;
 # the mock upstream is a second, normal nginx.  For each setup: N warm-up
 # requests, zero the counters, N measured requests over one keep-alive
@@ -108,6 +111,7 @@ load_module $W/module.so;
 events { worker_connections 1024; }
 http {
 $(common_http "$W/proxy")
+    ${HTTP_EXTRA:-}
     upstream mock {
         server 127.0.0.1:$MOCK_PORT;
         keepalive 16;

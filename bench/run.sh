@@ -18,6 +18,8 @@
 #   LOAD_CPUS=1    wrk (2 threads) and the mock upstream (2 workers)
 # so the proxy under test owns one core and is the bottleneck; the
 # CPU column shows how busy that core was.  Empty values: no pinning.
+#   HTTP_EXTRA     directives added to the proxy's http block (nginx
+#                  setups), e.g. 'request_pool_size 16k;'
 #
 # Needs: nginx (Debian's /usr/sbin/nginx), wrk, perl, curl, node + npm
 # for Portkey (installed into bench/.portkey on first use).
@@ -194,6 +196,7 @@ load_module $SO;
 events { worker_connections 8192; }
 http {
 $(common_http "$W/proxy")
+    ${HTTP_EXTRA:-}
 
     upstream mock {
         server 127.0.0.1:$MOCK_PORT;
@@ -434,6 +437,9 @@ done
     if [ -n "$PK_PID" ]; then
         echo "Portkey gateway $(sed -n 's/.*"version": *"\([^"]*\)".*/\1/p' \
             "$PK/package.json" | head -1), node $(node --version)."
+    fi
+    if [ -n "${HTTP_EXTRA:-}" ]; then
+        echo "Added to the proxy's http block: \`$HTTP_EXTRA\`."
     fi
     echo "Load average (1, 5, 15 min) at the start: $LOAD_START, at the end: $(cut -d" " -f1-3 /proc/loadavg)."
     echo
