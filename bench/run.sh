@@ -90,7 +90,7 @@ case " $SETUPS " in
         mkdir -p "$PORTKEY_DIR"
         # the versions measured in RESULTS.md: gateway 1.15.2 and (npm
         # override) @hono/node-server 1.14.2, the workaround of
-        # Portkey-AI/gateway#1389; its streamed answers still fail
+        # Portkey-AI/gateway#1389 (streams: portkey-stream-fix.mjs)
         cp "$HERE/portkey-package.json" "$PORTKEY_DIR/package.json"
         (cd "$PORTKEY_DIR" && npm install --no-audit --no-fund >/dev/null)
     fi
@@ -257,11 +257,13 @@ pin "$PROXY_CPUS" "$NGINX" -p "$W/proxy" -c "$W/proxy/nginx.conf"
 
 case " $SETUPS " in
 *" portkey "*)
-    # loopback only (portkey-loopback.mjs), no console/log UI
+    # loopback only (portkey-loopback.mjs), no console/log UI; streams
+    # answered instead of HTTP 500 (portkey-stream-fix.mjs)
     pk_cmd=(env NODE_ENV=production node)
     [ -n "$PROXY_CPUS" ] && pk_cmd=(taskset -c "$PROXY_CPUS" ${pk_cmd[@]})
     "${pk_cmd[@]}" \
         --import "$HERE/portkey-loopback.mjs" \
+        --import "$HERE/portkey-stream-fix.mjs" \
         "$PK/build/start-server.js" --port=$PORTKEY_PORT --headless \
         > "$W/portkey.log" 2>&1 &
     PK_PID=$!
