@@ -65,6 +65,12 @@ is_deeply([interval($out)], [qw(50.0 50.0 80.0 80.0 0.500 0.500 0)],
           "identical prompts: CPT(50%) 50%, CPT(80%) 80%, APGR 0.5, in "
           . "every resample");
 
+# the strong model behind the weak one: no resample to take an interval
+# from, and no division by zero
+$out = run_eval([[1, 0, 0.9], [1, 1, 0.5], [0, 0, 0.1]], 50);
+like($out, qr/bootstrap: no resample where the strong model is ahead/,
+     "strong model behind: no interval");
+
 # a router that is good but not perfect, on 300 prompts: the intervals
 # hold the figures measured on all of them, and are repeatable
 my (@mix, $x);

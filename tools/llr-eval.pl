@@ -214,6 +214,7 @@ sub boot {
         push @apgr, $area;
         $under++ if $c5 <= 0.30 + 1e-12;
     }
+    return () unless @cpt5;
     my $ci = sub {
         my @v = sort { $a <=> $b } @_;
         return ($v[int(0.025 * @v)], $v[int(0.975 * @v + 0.5) - 1]);
@@ -238,8 +239,11 @@ for my $row (['random', $rnd], ['llm_route', $r], ['oracle', $o]) {
 print "\n";
 
 my $reps = $ENV{LLR_EVAL_BOOT} // 1000;
-if ($reps > 0) {
-    my ($b5, $b8, $ba, $under, $used) = boot($reps);
+my ($b5, $b8, $ba, $under, $used) = $reps > 0 ? boot($reps) : ();
+if ($reps > 0 && !$used) {
+    print "llm_route, bootstrap: no resample where the strong model is"
+        . " ahead\n\n";
+} elsif ($reps > 0) {
     printf "llm_route, 95%% bootstrap interval (%d resamples of the"
         . " prompts): CPT(50%%) %.1f%%–%.1f%%, CPT(80%%) %.1f%%–%.1f%%,"
         . " APGR %.3f–%.3f; CPT(50%%) ≤ 30%% in %.0f%% of the"
