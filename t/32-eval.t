@@ -11,7 +11,7 @@ use Test::More;
 my $dir = tempdir(CLEANUP => 1);
 my $n = 0;
 
-# eval(PROMPTS, BOOT): PROMPTS = [weak_correct, strong_correct, difficulty]
+# run_eval(PROMPTS, BOOT): PROMPTS = [weak_correct, strong_correct, difficulty]
 sub run_eval {
     my ($rows, $boot) = @_;
     $n++;
