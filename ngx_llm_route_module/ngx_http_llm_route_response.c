@@ -876,6 +876,15 @@ ngx_http_llm_route_log_handler(ngx_http_request_t *r)
     ngx_http_llm_route_record_t      rec;
     ngx_http_llm_route_main_conf_t  *mcf;
 
+    /*
+     * a subrequest (mirror, auth_request) logged with log_subrequest
+     * shares the main request's context: only the main request settles
+     */
+
+    if (r != r->main) {
+        return NGX_OK;
+    }
+
     ctx = ngx_http_llm_route_get_ctx(r);
 
     if (ctx == NULL || (!ctx->routed && !ctx->exhausted)) {
