@@ -32,9 +32,10 @@
  * A full zone.  When a node cannot be allocated, idle nodes are evicted
  * from the least recently used end: a budget node with nothing spent in
  * its current period and nothing reserved, a rate node whose windows are
- * empty.  Never one that still counts.  If that frees nothing, the request
- * is refused with 503 ("limits_zone_full") and an error is logged: a key
- * that cannot be tracked is not let through unlimited.
+ * empty, as many as it takes.  Never one that still counts.  If the node
+ * still does not fit, the request is refused with 503 ("limits_zone_full")
+ * and an error is logged: a key that cannot be tracked is not let through
+ * unlimited.
  */
 
 
@@ -52,9 +53,6 @@
 #define NGX_HTTP_LLM_ROUTE_LIMIT_RATE     2
 
 #define NGX_HTTP_LLM_ROUTE_LIMIT_KEY_MAX  1024
-
-/* at most this many nodes are evicted for one new node */
-#define NGX_HTTP_LLM_ROUTE_LIMIT_EVICT    64
 
 #define NGX_HTTP_LLM_ROUTE_LIMITS_MAGIC   0x4c4c524c494d4954ULL
 
@@ -350,6 +348,8 @@ ngx_http_llm_route_rate(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             return NGX_CONF_ERROR;
         }
 
+        err = NULL;
+
         if (llr_parse_uint((char *) value[i].data + skip, value[i].len - skip,
                            (uint64_t) 1 << 40, n, &err)
             != 0
@@ -603,7 +603,6 @@ ngx_http_llm_route_limit_create(ngx_slab_pool_t *shpool,
     ngx_str_t *key, int64_t now_ms)
 {
     size_t                            size;
-    ngx_uint_t                        evicted;
     ngx_queue_t                      *q, *prev;
     ngx_http_llm_route_limit_node_t  *ln, *old;
 
@@ -611,12 +610,15 @@ ngx_http_llm_route_limit_create(ngx_slab_pool_t *shpool,
 
     ln = ngx_slab_alloc_locked(shpool, size);
 
-    evicted = 0;
     q = ngx_queue_last(&lsh->queue);
 
-    while (ln == NULL && q != ngx_queue_sentinel(&lsh->queue)
-           && evicted < NGX_HTTP_LLM_ROUTE_LIMIT_EVICT)
-    {
+    /*
+     * idle nodes, least recently used first, until the new one fits: the
+     * slab frees a page only when all of its chunks are free, so it may
+     * take many small nodes to make room for a larger one
+     */
+
+    while (ln == NULL && q != ngx_queue_sentinel(&lsh->queue)) {
         prev = ngx_queue_prev(q);
         old = ngx_queue_data(q, ngx_http_llm_route_limit_node_t, queue);
 
@@ -626,7 +628,6 @@ ngx_http_llm_route_limit_create(ngx_slab_pool_t *shpool,
             ngx_slab_free_locked(shpool, old);
             lsh->nodes--;
             lsh->evicted++;
-            evicted++;
 
             ln = ngx_slab_alloc_locked(shpool, size);
         }
@@ -655,7 +656,33 @@ ngx_http_llm_route_limit_create(ngx_slab_pool_t *shpool,
 }
 
 
-/* a budget node in the period of now: a new period starts from zero */
+/*
+ * The first n bytes of a key longer than n, without the start of a UTF-8
+ * character cut short: the bytes continuing one at n are left out too.
+ */
+
+static size_t
+ngx_http_llm_route_limit_cut(ngx_str_t *key, size_t n)
+{
+    size_t  k;
+
+    for (k = 0; k < 3 && n > 0 && (key->data[n] & 0xc0) == 0x80; k++) {
+        n--;
+    }
+
+    if (k && key->data[n] >= 0xc0) {
+        /* the lead byte of the character cut */
+        return n;
+    }
+
+    return n + k;
+}
+
+
+/*
+ * a budget node in the period of now: a new period starts from zero; a
+ * clock stepped back keeps the period it had (and what was spent in it)
+ */
 
 static void
 ngx_http_llm_route_limit_period(ngx_http_llm_route_limit_node_t *ln,
@@ -665,7 +692,7 @@ ngx_http_llm_route_limit_period(ngx_http_llm_route_limit_node_t *ln,
 
     start = llr_period_start((llr_period_e) ln->period, now);
 
-    if (start != ln->period_start) {
+    if (start > ln->period_start) {
         ln->period_start = start;
         ln->spent = 0;
     }
@@ -768,7 +795,8 @@ ngx_http_llm_route_limits_admit(ngx_http_request_t *r,
         }
 
         if (m[i].key.len > NGX_HTTP_LLM_ROUTE_LIMIT_KEY_MAX) {
-            m[i].key.len = NGX_HTTP_LLM_ROUTE_LIMIT_KEY_MAX;
+            m[i].key.len = ngx_http_llm_route_limit_cut(&m[i].key,
+                                           NGX_HTTP_LLM_ROUTE_LIMIT_KEY_MAX);
         }
     }
 
@@ -1064,7 +1092,7 @@ ngx_http_llm_route_limits_admit(ngx_http_request_t *r,
     value = m[i].key;
 
     if (value.len > 64) {
-        value.len = 64;
+        value.len = ngx_http_llm_route_limit_cut(&value, 64);
     }
 
     if (status == NGX_HTTP_SERVICE_UNAVAILABLE) {
@@ -1527,9 +1555,10 @@ ngx_http_llm_route_limits_copy(ngx_http_request_t *r,
 
 
 /*
- * A copy of the budget nodes, sorted by key then period, with the name
- * status shows: the key, or "key/period" when several budgets share the
- * key, or "key/period/N" when even that is ambiguous.
+ * A copy of the budget nodes, sorted by key, period, limit, then the
+ * directive (so that the order holds from one read to the next), with
+ * the name status shows: the key, or "key/period" when several budgets
+ * share the key, or "key/period/N" when even that is ambiguous.
  */
 
 static int ngx_libc_cdecl
@@ -1544,7 +1573,19 @@ ngx_http_llm_route_limit_cmp(const void *a, const void *b)
         return (int) rc;
     }
 
-    return (int) x->period - (int) y->period;
+    if (x->period != y->period) {
+        return (int) x->period - (int) y->period;
+    }
+
+    if (x->limit != y->limit) {
+        return x->limit < y->limit ? -1 : 1;
+    }
+
+    if (x->ident != y->ident) {
+        return x->ident < y->ident ? -1 : 1;
+    }
+
+    return 0;
 }
 
 
@@ -1558,6 +1599,7 @@ ngx_http_llm_route_budget_fill(void *info,
 
     ngx_http_llm_route_limit_period(ln, ngx_time());
 
+    bi->ident = ln->ident;
     bi->period = ln->period;
     bi->limit = ln->limit;
     bi->spent = ln->spent;

@@ -422,16 +422,20 @@ ngx_http_llm_route_out_json(ngx_http_llm_route_out_t *o, u_char *data,
 }
 
 
-/* a Prometheus label value with its quotes: \\ \" \n escaped */
+/*
+ * a Prometheus label value with its quotes: \\ \" \n escaped, and each
+ * byte that is not part of a well-formed UTF-8 character replaced with
+ * U+FFFD (the text format is UTF-8)
+ */
 
 static void
 ngx_http_llm_route_out_label(ngx_http_llm_route_out_t *o, u_char *data,
     size_t len)
 {
     u_char  *p;
-    size_t   i;
+    size_t   i, k;
 
-    p = ngx_http_llm_route_out_reserve(o, 2 * len + 2);
+    p = ngx_http_llm_route_out_reserve(o, 3 * len + 2);
     if (p == NULL) {
         return;
     }
@@ -453,7 +457,20 @@ ngx_http_llm_route_out_label(ngx_http_llm_route_out_t *o, u_char *data,
             break;
 
         default:
-            *p++ = data[i];
+            if (data[i] < 0x80) {
+                *p++ = data[i];
+                break;
+            }
+
+            k = llr_utf8_char(&data[i], len - i);
+
+            if (k == 0) {
+                p = ngx_cpymem(p, "\xef\xbf\xbd", 3);
+                break;
+            }
+
+            p = ngx_cpymem(p, &data[i], k);
+            i += k - 1;
         }
     }
 

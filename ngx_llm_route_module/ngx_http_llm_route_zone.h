@@ -206,6 +206,7 @@ typedef struct {
     uint64_t              rejected;
     ngx_uint_t            inflight;
     time_t                resets_at;    /* 0: never */
+    uint64_t              ident;        /* of the directive */
 } ngx_http_llm_route_budget_info_t;
 
 typedef struct {

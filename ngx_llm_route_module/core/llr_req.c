@@ -303,8 +303,20 @@ static const unsigned char  llr_esc[256] = {
     0, 0, '"', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, '\\', 0, 0, 0
-    /* the rest, DEL and 0x80..0xff included, is 0 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, '\\', 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    /* 0x80..0xff: a UTF-8 character, or \ufffd */
+    '8', '8', '8', '8', '8', '8', '8', '8', '8', '8', '8', '8', '8', '8',
+    '8', '8', '8', '8', '8', '8', '8', '8', '8', '8', '8', '8', '8', '8',
+    '8', '8', '8', '8', '8', '8', '8', '8', '8', '8', '8', '8', '8', '8',
+    '8', '8', '8', '8', '8', '8', '8', '8', '8', '8', '8', '8', '8', '8',
+    '8', '8', '8', '8', '8', '8', '8', '8', '8', '8', '8', '8', '8', '8',
+    '8', '8', '8', '8', '8', '8', '8', '8', '8', '8', '8', '8', '8', '8',
+    '8', '8', '8', '8', '8', '8', '8', '8', '8', '8', '8', '8', '8', '8',
+    '8', '8', '8', '8', '8', '8', '8', '8', '8', '8', '8', '8', '8', '8',
+    '8', '8', '8', '8', '8', '8', '8', '8', '8', '8', '8', '8', '8', '8',
+    '8', '8'
 };
 
 static const char  llr_hex[] = "0123456789abcdef";
@@ -3600,9 +3612,60 @@ llr_req_destroy(llr_req_t *rq)
 
 
 size_t
+llr_utf8_char(const unsigned char *p, size_t len)
+{
+    size_t         n, i;
+    unsigned char  c, lo, hi;
+
+    if (len == 0) {
+        return 0;
+    }
+
+    c = p[0];
+    lo = 0x80;
+    hi = 0xbf;
+
+    if (c < 0x80) {
+        return 1;
+
+    } else if (c < 0xc2) {
+        return 0;
+
+    } else if (c < 0xe0) {
+        n = 2;
+
+    } else if (c < 0xf0) {
+        n = 3;
+        lo = (c == 0xe0) ? 0xa0 : 0x80;
+        hi = (c == 0xed) ? 0x9f : 0xbf;
+
+    } else if (c < 0xf5) {
+        n = 4;
+        lo = (c == 0xf0) ? 0x90 : 0x80;
+        hi = (c == 0xf4) ? 0x8f : 0xbf;
+
+    } else {
+        return 0;
+    }
+
+    if (len < n || p[1] < lo || p[1] > hi) {
+        return 0;
+    }
+
+    for (i = 2; i < n; i++) {
+        if (p[i] < 0x80 || p[i] > 0xbf) {
+            return 0;
+        }
+    }
+
+    return n;
+}
+
+
+size_t
 llr_json_escape_len(const unsigned char *src, size_t len)
 {
-    size_t                n;
+    size_t                n, k;
     const unsigned char  *end;
 
     n = len;
@@ -3615,6 +3678,18 @@ llr_json_escape_len(const unsigned char *src, size_t len)
 
         case 'u':
             n += 5;
+            break;
+
+        case '8':
+            k = llr_utf8_char(src, (size_t) (end - src));
+
+            if (k == 0) {
+                n += 5;                     /* \ufffd for the byte */
+
+            } else {
+                src += k - 1;
+            }
+
             break;
 
         default:
@@ -3630,6 +3705,7 @@ llr_json_escape_len(const unsigned char *src, size_t len)
 size_t
 llr_json_escape(unsigned char *dst, const unsigned char *src, size_t len)
 {
+    size_t                k;
     unsigned char        *d;
     const unsigned char  *end;
 
@@ -3639,8 +3715,21 @@ llr_json_escape(unsigned char *dst, const unsigned char *src, size_t len)
         if (llr_esc[*src] == 0) {
             *d++ = *src;
 
-        } else {
+        } else if (llr_esc[*src] != '8') {
             d += llr_escape_char(d, *src);
+
+        } else {
+            k = llr_utf8_char(src, (size_t) (end - src));
+
+            if (k == 0) {
+                memcpy(d, "\\ufffd", 6);
+                d += 6;
+
+            } else {
+                memcpy(d, src, k);
+                d += k;
+                src += k - 1;
+            }
         }
     }
 

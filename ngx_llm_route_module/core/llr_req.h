@@ -212,11 +212,20 @@ void llr_req_destroy(llr_req_t *rq);
  * JSON string escaping for the pieces the caller inserts at marks and
  * for OpenAI-shaped error bodies: writes the escaped form (without
  * quotes) of src into dst, returns bytes written; dst must hold
- * llr_json_escape_len(src, len) bytes.
+ * llr_json_escape_len(src, len) bytes.  src may be any bytes (a header
+ * value, say): each byte that does not belong to a well-formed UTF-8
+ * character becomes \ufffd, so the output is always valid JSON text.
  */
 size_t llr_json_escape_len(const unsigned char *src, size_t len);
 size_t llr_json_escape(unsigned char *dst, const unsigned char *src,
     size_t len);
+
+/*
+ * The length (1 to 4) of the well-formed UTF-8 character (Unicode Table
+ * 3-7) that starts at p, or 0 if the bytes at p, at most len, are not
+ * one (len 0 included).
+ */
+size_t llr_utf8_char(const unsigned char *p, size_t len);
 
 
 #endif /* _LLR_REQ_H_INCLUDED_ */

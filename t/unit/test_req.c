@@ -674,6 +674,50 @@ test_strings(void)
         is_int(llr_json_escape_len(src, 0), 0, "json_escape_len empty");
     }
 
+    /*
+     * bytes that are not UTF-8 (a header value used as a limit key, say)
+     * become \ufffd, one per byte; well-formed characters pass as they are
+     */
+    {
+        static const struct {
+            const char  *src;
+            const char  *exp;
+        } u8[] = {
+            { "caf\xff", "caf\\ufffd" },
+            { "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80",
+              "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80" },
+            { "a\xc3", "a\\ufffd" },                 /* cut short */
+            { "\xe2\x82", "\\ufffd\\ufffd" },
+            { "\xc0\xaf", "\\ufffd\\ufffd" },           /* overlong */
+            { "\xe0\x80\xaf", "\\ufffd\\ufffd\\ufffd" },
+            { "\xed\xa0\x80", "\\ufffd\\ufffd\\ufffd" }, /* surrogate */
+            { "\xf4\x90\x80\x80", "\\ufffd\\ufffd\\ufffd\\ufffd" },
+            { "\xf5\x80", "\\ufffd\\ufffd" },
+            { "\x80\"x", "\\ufffd\\\"x" },
+            { "\xf4\x8f\xbf\xbf", "\xf4\x8f\xbf\xbf" },   /* U+10FFFF */
+            { "\xed\x9f\xbf", "\xed\x9f\xbf" },           /* U+D7FF */
+        };
+        unsigned char  dst[64];
+        size_t         i, n, len;
+
+        for (i = 0; i < sizeof(u8) / sizeof(u8[0]); i++) {
+            len = strlen(u8[i].src);
+            n = llr_json_escape_len((const unsigned char *) u8[i].src, len);
+            is_int(llr_json_escape(dst, (const unsigned char *) u8[i].src,
+                                   len),
+                   n, "json_escape %zu: length matches", i);
+            dst[n] = '\0';
+            is_str((char *) dst, u8[i].exp, "json_escape %zu: not UTF-8", i);
+        }
+
+        is_int(llr_utf8_char((const unsigned char *) "\xc3\xa9", 1), 0,
+               "utf8_char: the length given bounds it");
+        is_int(llr_utf8_char((const unsigned char *) "\xc3\xa9", 2), 2,
+               "utf8_char: 2 bytes");
+        is_int(llr_utf8_char((const unsigned char *) "", 0), 0,
+               "utf8_char: empty");
+    }
+
     /* long strings cross many output chunks */
     {
         sb_t  b;
