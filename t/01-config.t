@@ -163,6 +163,12 @@ EOF
 EOF
       qr/colour/, qr/colour/ ],
 
+    [ 'llm_route_rate rpm=0 (the reason was read uninitialized)',
+      { m => <<'EOF' },
+    llm_route_rate $http_x_team rpm=0;
+EOF
+      qr/llm_route_rate/, qr/"rpm=0" in "llm_route_rate": must be positive/ ],
+
     [ 'llm_route with a bad flag', { m => <<'EOF' },
     server {
         listen 127.0.0.1:%%PORT2%%;
