@@ -242,7 +242,7 @@ typedef struct {
     /* watching the response */
     unsigned                        stream:1;    /* the client asked SSE */
     unsigned                        strip_usage:1; /* usage forced on */
-    unsigned                        resp_mode:2; /* 0 none, 1 JSON, 2 SSE */
+    unsigned                        resp_mode:2; /* none JSON SSE encoded */
     unsigned                        resp_done:1; /* the last buffer seen */
     unsigned                        accounted:1;
     unsigned                        estimated:1;

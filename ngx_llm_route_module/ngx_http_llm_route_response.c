@@ -23,6 +23,7 @@
 #define NGX_HTTP_LLM_ROUTE_RESP_NONE  0
 #define NGX_HTTP_LLM_ROUTE_RESP_JSON  1
 #define NGX_HTTP_LLM_ROUTE_RESP_SSE   2
+#define NGX_HTTP_LLM_ROUTE_RESP_ENC   3     /* compressed: not read */
 
 
 typedef struct {
@@ -232,7 +233,7 @@ ngx_http_llm_route_header_filter(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_llm_route_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 {
-    ngx_chain_t                out;
+    ngx_chain_t                out, *cl;
     ngx_http_llm_route_ctx_t  *ctx;
 
     if (r != r->main || in == NULL) {
@@ -242,6 +243,16 @@ ngx_http_llm_route_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
     ctx = ngx_http_get_module_ctx(r, ngx_http_llm_route_module);
 
     if (ctx == NULL) {
+        return ngx_http_next_body_filter(r, in);
+    }
+
+    if (ctx->resp_mode == NGX_HTTP_LLM_ROUTE_RESP_ENC) {
+        for (cl = in; cl; cl = cl->next) {
+            if (cl->buf->last_buf) {
+                ctx->resp_done = 1;
+            }
+        }
+
         return ngx_http_next_body_filter(r, in);
     }
 
@@ -300,6 +311,35 @@ ngx_http_llm_route_watch_start(ngx_http_request_t *r,
     if (r->header_only) {
         return NGX_OK;
     }
+
+    /*
+     * a compressed answer (the client asked for gzip and the location
+     * passed Accept-Encoding on) is not read, only watched for its end:
+     * its tokens are estimated, and nothing is added to a stream that is
+     * not text
+     */
+
+    if (r->headers_out.content_encoding
+        && r->headers_out.content_encoding->value.len
+        && ngx_strcasecmp(r->headers_out.content_encoding->value.data,
+                          (u_char *) "identity")
+           != 0)
+    {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "llm_route: answer encoded \"%V\", not read",
+                       &r->headers_out.content_encoding->value);
+
+        ctx->resp_mode = NGX_HTTP_LLM_ROUTE_RESP_ENC;
+        return NGX_OK;
+    }
+
+    /*
+     * the body is read as it passes: file buffers (proxy_cache, a
+     * temporary file with sendfile on) are read into memory for this
+     * filter by the copy filter
+     */
+
+    r->filter_need_in_memory = 1;
 
     ct = &r->headers_out.content_type;
 
@@ -589,6 +629,14 @@ ngx_http_llm_route_watch_sse(ngx_http_request_t *r,
     for (cl = *in; cl; cl = cl->next) {
         b = cl->buf;
 
+        if (ngx_buf_in_memory(b)) {
+            /*
+             * read from a file into memory (proxy_cache): the memory is
+             * what changes, so it is what is sent, not the file's bytes
+             */
+            b->in_file = 0;
+        }
+
         ngx_memzero(&e, sizeof(ngx_http_llm_route_emit_t));
         e.request = r;
         e.in = b;
@@ -771,7 +819,9 @@ ngx_http_llm_route_account(ngx_http_request_t *r,
     }
 
     ctx->failed = (status >= NGX_HTTP_BAD_REQUEST || status == 0
-                   || res == NULL || !ctx->resp_done
+                   || (res == NULL
+                       && ctx->resp_mode != NGX_HTTP_LLM_ROUTE_RESP_ENC)
+                   || !ctx->resp_done
                    || (ctx->resp_mode == NGX_HTTP_LLM_ROUTE_RESP_SSE
                        && !((llr_sse_t *) ctx->watch)->done
                        && ctx->endpoint != NGX_HTTP_LLM_ROUTE_EP_RESPONSES)
@@ -782,6 +832,16 @@ ngx_http_llm_route_account(ngx_http_request_t *r,
         ctx->completion_tokens = res->completion_tokens;
         ctx->cached_tokens = ngx_min(res->cached_tokens, res->prompt_tokens);
         ctx->reasoning_tokens = res->reasoning_tokens;
+
+    } else if (ctx->resp_mode == NGX_HTTP_LLM_ROUTE_RESP_ENC) {
+        /*
+         * a compressed answer: what admission estimated, the completion
+         * at max_tokens (or 256), so that budgets are not escaped
+         */
+        ctx->prompt_tokens = llr_estimate_tokens(ctx->view.text_bytes);
+        ctx->completion_tokens = ctx->est_tokens > ctx->prompt_tokens
+                                 ? ctx->est_tokens - ctx->prompt_tokens : 0;
+        ctx->estimated = 1;
 
     } else if (!ctx->failed || (res && res->content_bytes)) {
         /* no usage reported: estimated from the text, counted apart */
