@@ -22,7 +22,12 @@
 
 
 #define NGX_HTTP_LLM_ROUTE_MAX_TASKS     16
-#define NGX_HTTP_LLM_ROUTE_MAX_ATTEMPTS  16
+/*
+ * each failover is an internal redirect (error_page), and nginx allows a
+ * request NGX_HTTP_MAX_URI_CHANGES (10): the last one brings the final
+ * error back to the module
+ */
+#define NGX_HTTP_LLM_ROUTE_MAX_ATTEMPTS  NGX_HTTP_MAX_URI_CHANGES
 #define NGX_HTTP_LLM_ROUTE_NAME_MAX      64
 
 #define NGX_HTTP_LLM_ROUTE_BALANCE_WEIGHTED  0

@@ -1692,7 +1692,12 @@ ngx_http_llm_route_failover(ngx_http_request_t *r,
     d = NULL;
     m = NULL;
 
-    if (ctx->attempt < lcf->max_attempts) {
+    /*
+     * another attempt only if its failure could still come back here:
+     * other redirects (rewrite, try_files) count against nginx's limit too
+     */
+
+    if (ctx->attempt < lcf->max_attempts && r->uri_changes > 1) {
 
         m = ctx->model;
         d = ngx_http_llm_route_pick_deployment(r, ctx, m);
