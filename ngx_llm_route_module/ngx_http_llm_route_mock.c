@@ -90,7 +90,6 @@ typedef struct {
 } ngx_http_llm_route_mock_ctx_t;
 
 
-static ngx_int_t ngx_http_llm_route_mock_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_llm_route_mock_overrides(ngx_http_request_t *r,
     ngx_http_llm_route_mock_ctx_t *ctx);
 static ngx_int_t ngx_http_llm_route_mock_models(ngx_http_request_t *r,
@@ -290,7 +289,7 @@ invalid:
 
 /* the content handler */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_llm_route_mock_handler(ngx_http_request_t *r)
 {
     u_char                          *p, *end;

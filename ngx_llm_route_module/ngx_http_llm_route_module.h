@@ -228,6 +228,7 @@ typedef struct {
 
     /* failover */
     ngx_int_t                       uri_changes; /* when it was routed */
+    ngx_uint_t                      upstream_tries; /* upstream states then */
     ngx_uint_t                      ntried;
     ngx_http_llm_route_deployment_t *tried[NGX_HTTP_LLM_ROUTE_MAX_ATTEMPTS];
     ngx_uint_t                      tried_status[
@@ -275,6 +276,8 @@ extern ngx_module_t  ngx_http_llm_route_module;
 
 /* request.c */
 ngx_int_t ngx_http_llm_route_precontent_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_llm_route_status_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_llm_route_mock_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_llm_route_send_error(ngx_http_request_t *r,
     ngx_uint_t status, const char *type, const char *param,
     const char *code, ngx_str_t *message);

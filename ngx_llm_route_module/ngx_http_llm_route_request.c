@@ -199,12 +199,23 @@ ngx_http_llm_route_precontent_handler(ngx_http_request_t *r)
     size_t                          len;
     ngx_int_t                       rc;
     ngx_uint_t                      i;
+    ngx_http_core_loc_conf_t       *clcf;
     ngx_http_llm_route_ctx_t       *ctx;
     ngx_http_llm_route_loc_conf_t  *lcf;
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_route_module);
 
     if (!lcf->enable || r != r->main) {
+        return NGX_DECLINED;
+    }
+
+    /* llm_route on inherited by the status or the mock location */
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    if (clcf->handler == ngx_http_llm_route_status_handler
+        || clcf->handler == ngx_http_llm_route_mock_handler)
+    {
         return NGX_DECLINED;
     }
 
@@ -216,8 +227,20 @@ ngx_http_llm_route_precontent_handler(ngx_http_request_t *r)
         }
 
         if (ctx->routed && r->uri_changes != ctx->uri_changes) {
-            /* error_page sent the failed attempt here: the next choice */
-            return ngx_http_llm_route_failover(r, ctx);
+
+            if (r->upstream_states
+                && r->upstream_states->nelts > ctx->upstream_tries)
+            {
+                /* error_page sent the failed attempt here: the next one */
+                return ngx_http_llm_route_failover(r, ctx);
+            }
+
+            /*
+             * redirected before the provider was asked (try_files,
+             * rewrite ... last): the route stands
+             */
+
+            ctx->uri_changes = r->uri_changes;
         }
 
         return NGX_DECLINED;
@@ -1579,6 +1602,7 @@ ngx_http_llm_route_set_url(ngx_http_request_t *r,
 
     ctx->url.len = p - ctx->url.data;
     ctx->uri_changes = r->uri_changes;
+    ctx->upstream_tries = r->upstream_states ? r->upstream_states->nelts : 0;
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "llm route: url \"%V\", body %O bytes", &ctx->url, len);

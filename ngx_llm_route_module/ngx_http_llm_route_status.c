@@ -50,7 +50,6 @@ typedef struct {
 } ngx_http_llm_route_item_t;
 
 
-static ngx_int_t ngx_http_llm_route_status_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_llm_route_status_error(ngx_http_request_t *r,
     ngx_uint_t status, const char *code, const char *message);
 
@@ -135,7 +134,7 @@ ngx_http_llm_route_status_check(ngx_conf_t *cf,
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_llm_route_status_handler(ngx_http_request_t *r)
 {
     ngx_int_t                  rc;
