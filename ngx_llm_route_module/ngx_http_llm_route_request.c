@@ -223,7 +223,21 @@ ngx_http_llm_route_precontent_handler(ngx_http_request_t *r)
 
     if (ctx) {
         if (ctx->reading) {
-            return NGX_DONE;
+
+            if (r->uri_changes == ctx->uri_changes) {
+                return NGX_DONE;
+            }
+
+            /*
+             * the body could not be read, and error_page brought the
+             * error here: nothing to route, and no body handler to wait
+             * for (it is not called after a read error)
+             */
+
+            ctx->reading = 0;
+            ctx->done = 1;
+
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
         if (ctx->routed && r->uri_changes != ctx->uri_changes) {
@@ -293,6 +307,7 @@ ngx_http_llm_route_precontent_handler(ngx_http_request_t *r)
     }
 
     ctx->reading = 1;
+    ctx->uri_changes = r->uri_changes;
 
     rc = ngx_http_read_client_request_body(r,
                                            ngx_http_llm_route_body_handler);
