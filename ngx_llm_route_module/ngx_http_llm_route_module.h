@@ -254,6 +254,7 @@ typedef struct {
     unsigned                        estimated:1;
     unsigned                        failed:1;    /* counted as an error */
     unsigned                        stream_error_sent:1;
+    unsigned                        stream_cut:1;   /* ended inside an event */
     void                           *watch;      /* llr_usage_t, llr_sse_t */
     ngx_msec_t                      start_msec;
     ngx_msec_int_t                  ttft_ms;     /* -1: none yet */

@@ -502,9 +502,11 @@ ngx_http_llm_route_watch(ngx_http_request_t *r, ngx_http_llm_route_ctx_t *ctx,
  *     "param":null,"code":"stream_interrupted"}}\n\n
  *
  * It goes before the flush nginx sends when the upstream failed (the
- * upstream connection is closed by then) or before the last buffer of a
- * stream that ended without "data: [DONE]".  The leading blank line is
- * sent only when the stream stopped inside an event.
+ * upstream connection is closed by then), or after the last buffer of a
+ * stream that ended without "data: [DONE]" (what the parser held is
+ * flushed into it), taking over its last_buf.  The leading blank line is
+ * sent only when the stream stopped inside an event (known before
+ * llr_sse_finish() reset the parser, for the last buffer).
  */
 
 static ngx_int_t
@@ -512,7 +514,7 @@ ngx_http_llm_route_stream_end(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx, ngx_chain_t **in)
 {
     ngx_buf_t    *b, *eb;
-    ngx_chain_t  *cl, *out, **ll, *ncl;
+    ngx_chain_t  *cl, *out, **ll, *ncl, *after;
     llr_sse_t    *sse;
 
     static u_char  event[] =
@@ -531,6 +533,7 @@ ngx_http_llm_route_stream_end(ngx_http_request_t *r,
 
     for (cl = *in; cl; cl = cl->next) {
         b = cl->buf;
+        after = NULL;
 
         if (!ctx->stream_error_sent
             && (b->last_buf
@@ -545,7 +548,8 @@ ngx_http_llm_route_stream_end(ngx_http_request_t *r,
             eb->memory = 1;
 
             /* the blank line ends an event the provider left unfinished */
-            eb->pos = llr_sse_in_event(sse) ? event : event + 2;
+            eb->pos = (b->last_buf ? ctx->stream_cut : llr_sse_in_event(sse))
+                      ? event : event + 2;
             eb->last = event + sizeof(event) - 1;
             eb->start = eb->pos;
             eb->end = eb->last;
@@ -557,8 +561,18 @@ ngx_http_llm_route_stream_end(ngx_http_request_t *r,
             }
 
             ncl->buf = eb;
-            *ll = ncl;
-            ll = &ncl->next;
+
+            if (b->last_buf && ngx_buf_size(b) > 0) {
+                /* after the provider's last bytes, taking over the flag */
+                eb->last_buf = 1;
+                eb->last_in_chain = b->last_in_chain;
+                b->last_buf = 0;
+                after = ncl;
+
+            } else {
+                *ll = ncl;
+                ll = &ncl->next;
+            }
 
             ctx->stream_error_sent = 1;
 
@@ -576,6 +590,11 @@ ngx_http_llm_route_stream_end(ngx_http_request_t *r,
         ncl->buf = b;
         *ll = ncl;
         ll = &ncl->next;
+
+        if (after) {
+            *ll = after;
+            ll = &after->next;
+        }
     }
 
     *ll = NULL;
@@ -608,6 +627,7 @@ ngx_http_llm_route_watch_sse(ngx_http_request_t *r,
             }
 
             if (b->last_buf) {
+                ctx->stream_cut = llr_sse_in_event(sse);
                 (void) llr_sse_finish(sse, NULL, NULL);
                 ctx->resp_done = 1;
             }
@@ -651,6 +671,8 @@ ngx_http_llm_route_watch_sse(ngx_http_request_t *r,
         }
 
         if (b->last_buf) {
+            ctx->stream_cut = llr_sse_in_event(sse);
+
             if (llr_sse_finish(sse, ngx_http_llm_route_emit, &e) != 0) {
                 return NGX_ERROR;
             }
