@@ -185,7 +185,8 @@ ngx_http_llm_route_init_zone(ngx_shm_zone_t *shm_zone, void *data)
      * (budgets), and to the log context
      */
 
-    names = mcf->models.nelts + mcf->providers.nelts + mcf->tasks.nelts;
+    names = mcf->models.nelts + mcf->providers.nelts
+            + mcf->deployments.nelts + mcf->tasks.nelts;
 
     fixed = offsetof(ngx_http_llm_route_shm_t, slots);
     budget = shpool->pfree > 2 ? (shpool->pfree - 2) * ngx_pagesize / 2 : 0;
@@ -203,7 +204,8 @@ ngx_http_llm_route_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
         ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
                       "llm_route_zone \"%V\" is too small for %ui models, "
-                      "providers and tasks: it needs at least %uzk",
+                      "providers, deployments and tasks: it needs at least "
+                      "%uzk",
                       &shm_zone->shm.name, names, need);
         return NGX_ERROR;
     }
@@ -1245,6 +1247,13 @@ ngx_http_llm_route_state_timer(ngx_event_t *ev)
 
     now = ngx_http_llm_route_now_ms();
     next = sh->state_next;
+
+    if (next > now + ctx->interval
+        && ngx_atomic_cmp_set(&sh->state_next, next, now))
+    {
+        /* a reload shortened the interval: the next write is due now */
+        next = now;
+    }
 
     /* one write per interval, whichever worker comes first */
 
