@@ -13,19 +13,12 @@ use lib 't/lib';
 use Test::More;
 use LLRTest;
 
-my $t = LLRTest->new(workers => 1, );
+my $t = LLRTest->new(workers => 1);
 my $bad = $t->mock(name => 'bad', faults => { 'x-mock-status' => 503 });
 my $good = $t->mock(name => 'good');
 
-my $proxy = <<'X';
-            proxy_pass $llm_route_url;
-            proxy_set_header Host $llm_route_host;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_intercept_errors on;
-            add_header X-Test-Attempt $llm_route_attempt always;
-            error_page 429 500 502 503 504 = @llm_fallback;
-X
+my $proxy = $t->proxy_directives(intercept => 1)
+            . "            error_page 429 500 502 503 504 = \@llm_fallback;\n";
 
 my $prov = '';
 my $dep_all_bad = '';

@@ -16,13 +16,7 @@ use LLRTest;
 my $t = LLRTest->new(workers => 1, log_ignore => qr/llm route/);
 my $m = $t->mock;
 
-my $proxy = <<'X';
-            proxy_pass $llm_route_url;
-            proxy_set_header Host $llm_route_host;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            add_header X-Test-Attempt $llm_route_attempt always;
-X
+my $proxy = $t->proxy_directives();
 
 $t->config(<<"EOF");
     llm_route_zone llm:1m;

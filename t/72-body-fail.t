@@ -17,13 +17,7 @@ use Time::HiRes qw(time);
 my $t = LLRTest->new(workers => 1, log_ignore => qr/client_body_temp/);
 my $m = $t->mock;
 
-my $proxy = <<'X';
-            proxy_pass $llm_route_url;
-            proxy_set_header Host $llm_route_host;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_intercept_errors on;
-X
+my $proxy = $t->proxy_directives(intercept => 1);
 
 $t->config(<<"EOF");
     llm_route_zone llm:1m;

@@ -254,6 +254,25 @@ $extra
 EOF
 }
 
+# The proxy lines of a routed location, for tests that write their own
+# locations (failover, redirects): intercept => 1 adds
+# proxy_intercept_errors (error_page failover needs it).
+
+sub proxy_directives {
+    my ($self, %o) = @_;
+
+    my $s = <<'EOF';
+            proxy_pass $llm_route_url;
+            proxy_set_header Host $llm_route_host;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            add_header X-Test-Attempt $llm_route_attempt always;
+EOF
+    $s .= "            proxy_intercept_errors on;\n" if $o{intercept};
+
+    return $s;
+}
+
 # A whole http{} body: the zone, one provider "mockp" on the first perl mock
 # (upstream block with keepalive, literal key $SECRET), models gpt-4o-mini,
 # gpt-4o and "fast" (upstream_model=gpt-4o-mini), and a server on %%PORT%%.
