@@ -18,6 +18,9 @@
  *     and rewrite to the very same bytes when nothing is inserted at
  *     the tail this time (the output is valid JSON and the rewrite is
  *     stable).
+ *   - llr_json_escape() of the input, any bytes: the length it said,
+ *     and a valid JSON string body (escapes well formed, no raw quote,
+ *     backslash or control byte, and UTF-8 throughout).
  */
 
 #include <stdint.h>
@@ -338,6 +341,72 @@ fz_free_coll(fz_coll_t *c)
 }
 
 
+/* llr_json_escape() of any bytes is the body of a valid JSON string */
+
+static void
+fz_check_escape(const uint8_t *data, size_t size)
+{
+    size_t          n, i, k;
+    unsigned char  *d;
+
+    n = llr_json_escape_len(data, size);
+
+    d = malloc(n + 1);
+    if (d == NULL) {
+        abort();
+    }
+
+    if (llr_json_escape(d, data, size) != n) {
+        abort();
+    }
+
+    for (i = 0; i < n; /* void */) {
+        if (d[i] == '\\') {
+            if (i + 1 >= n) {
+                abort();
+            }
+
+            if (d[i + 1] == 'u') {
+                if (i + 6 > n) {
+                    abort();
+                }
+
+                for (k = 2; k < 6; k++) {
+                    if (strchr("0123456789abcdef", d[i + k]) == NULL
+                        || d[i + k] == '\0')
+                    {
+                        abort();
+                    }
+                }
+
+                i += 6;
+                continue;
+            }
+
+            if (strchr("\"\\/bfnrt", d[i + 1]) == NULL || d[i + 1] == '\0') {
+                abort();
+            }
+
+            i += 2;
+            continue;
+        }
+
+        if (d[i] < 0x20 || d[i] == '"') {
+            abort();
+        }
+
+        k = llr_utf8_char(d + i, n - i);
+        if (k == 0) {
+            abort();
+        }
+
+        i += k;
+    }
+
+    free(d);
+}
+
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -350,6 +419,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 1) {
         return 0;
     }
+
+    fz_check_escape(data, size);
 
     ep = (llr_endpoint_e) ((data[0] & 0x7) % 5);
     piece = (size_t) (data[0] >> 3) + 1;
