@@ -224,6 +224,7 @@ ngx_http_llm_route_preconfiguration(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_llm_route_postconfiguration(ngx_conf_t *cf)
 {
+    ngx_uint_t                  n;
     ngx_http_handler_pt        *h;
     ngx_http_core_main_conf_t  *cmcf;
 
@@ -236,12 +237,23 @@ ngx_http_llm_route_postconfiguration(ngx_conf_t *cf)
 
     *h = ngx_http_llm_route_precontent_handler;
 
+    /*
+     * the log handler goes first, before access_log's (the log phase
+     * runs its handlers in order): a request is accounted before its
+     * access log line is written, also one whose response did not
+     * complete, so the token and cost variables are known there
+     */
+
     h = ngx_array_push(&cmcf->phases[NGX_HTTP_LOG_PHASE].handlers);
     if (h == NULL) {
         return NGX_ERROR;
     }
 
-    *h = ngx_http_llm_route_log_handler;
+    n = cmcf->phases[NGX_HTTP_LOG_PHASE].handlers.nelts;
+    h = cmcf->phases[NGX_HTTP_LOG_PHASE].handlers.elts;
+
+    ngx_memmove(&h[1], &h[0], (n - 1) * sizeof(ngx_http_handler_pt));
+    h[0] = ngx_http_llm_route_log_handler;
 
     return ngx_http_llm_route_filter_init(cf);
 }

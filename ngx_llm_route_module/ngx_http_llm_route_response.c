@@ -801,9 +801,9 @@ ngx_http_llm_route_watch_sse(ngx_http_request_t *r,
 
 
 /*
- * Accounting, once per request: from the log phase or from the first
- * $llm_route_prompt_tokens (and friends) that access_log evaluates,
- * which runs before this module's log handler.
+ * Accounting, once per request: from this module's log handler (the
+ * first of the log phase), or from the first $llm_route_prompt_tokens
+ * (and friends) evaluated once the response is complete.
  */
 
 void
