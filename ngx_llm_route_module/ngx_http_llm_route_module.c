@@ -668,16 +668,26 @@ ngx_http_llm_route_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->rules = NULL;
     }
 
-    if (conf->rules == NULL || conf->rules == prev->rules) {
+    if (conf->rules == NULL) {
         return NGX_CONF_OK;
     }
 
-    /* the main configuration is complete here: check what rules name */
+    /*
+     * the main configuration is complete here: check what rules name,
+     * once, where they are first merged (the http level's rules are only
+     * ever merged as inherited ones)
+     */
 
     mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_llm_route_module);
     rule = conf->rules->elts;
 
     for (i = 0; i < conf->rules->nelts; i++) {
+
+        if (rule[i].resolved) {
+            continue;
+        }
+
+        rule[i].resolved = 1;
 
         switch (rule[i].action) {
 

@@ -153,6 +153,7 @@ typedef struct {
     llr_pattern_t                  *pattern;     /* ~ and ~* */
     ngx_str_t                       string;      /* = */
     unsigned                        regex:1;
+    unsigned                        resolved:1;  /* target checked */
     ngx_uint_t                      action;
     ngx_str_t                       target;
     ngx_int_t                       task;        /* task=: its index */

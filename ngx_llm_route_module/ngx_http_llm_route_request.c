@@ -1700,10 +1700,21 @@ ngx_http_llm_route_failover(ngx_http_request_t *r,
                 && ngx_strncasecmp(h[i].key.data, (u_char *) "Retry-After",
                                    sizeof("Retry-After") - 1) == 0)
             {
+                /* seconds, or an HTTP-date; a day at most */
+
                 retry_after = ngx_atotm(h[i].value.data, h[i].value.len);
 
-                if (retry_after == NGX_ERROR || retry_after > 86400) {
-                    retry_after = 0;
+                if (retry_after == NGX_ERROR) {
+                    retry_after = ngx_parse_http_time(h[i].value.data,
+                                                      h[i].value.len);
+
+                    retry_after = (retry_after != NGX_ERROR
+                                   && retry_after > ngx_time())
+                                  ? retry_after - ngx_time() : 0;
+                }
+
+                if (retry_after > 86400) {
+                    retry_after = 86400;
                 }
 
                 break;

@@ -99,6 +99,7 @@ int
 llr_select(const llr_select_in_t *in, llr_select_out_t *out,
     char *reason, size_t reason_size)
 {
+    int                tf;
     size_t             i, n, nq, nr;
     double             d;
     uint32_t           f, h, q;
@@ -119,17 +120,26 @@ llr_select(const llr_select_in_t *in, llr_select_out_t *out,
 
     f = in->floor;
     h = in->floor_hard;
+    tf = 0;
 
     if (in->task_floor && in->task < in->ntasks
         && in->task_floor[in->task] != LLR_Q_UNSET)
     {
         f = in->task_floor[in->task];
+        tf = 1;
     }
 
     if (in->task_floor_hard && in->task < in->ntasks
         && in->task_floor_hard[in->task] != LLR_Q_UNSET)
     {
         h = in->task_floor_hard[in->task];
+
+    } else if (tf && h < f) {
+        /*
+         * a task's floor above the policy's floor_hard: that task's hard
+         * prompts need the task's floor too, not less than its easy ones
+         */
+        h = f;
     }
 
     /* required * 10^8 = f * 10^4 + d * 10^4 * (h - f), exact */

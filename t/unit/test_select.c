@@ -159,6 +159,33 @@ main(void)
     llr_select(&in, &out, NULL, 0);
     is_int(out.chosen, 2, "other tasks keep the policy floor -> C");
 
+    /*
+     * a task's floor above the policy's floor_hard, no floor_hard_TASK:
+     * the requirement stays at the task's floor for its hard prompts
+     * (it fell to the policy's floor_hard as difficulty rose)
+     */
+    {
+        uint32_t  tf2[NTASKS] = { U, 9000, U };
+
+        init_in(&in);
+        in.floor = 5000;
+        in.floor_hard = 5000;
+        in.task = T_CODE;
+        in.task_floor = tf2;
+        in.task_floor_hard = NULL;
+        in.difficulty = 1.0;
+        llr_select(&in, &out, NULL, 0);
+        is_int(out.required, 90000000,
+               "task floor above floor_hard: hard prompts need it too");
+        in.difficulty = 0.0;
+        llr_select(&in, &out, NULL, 0);
+        is_int(out.required, 90000000, "and easy ones");
+        in.task = T_GENERAL;
+        in.difficulty = 1.0;
+        llr_select(&in, &out, NULL, 0);
+        is_int(out.required, 50000000, "other tasks: the policy's floors");
+    }
+
     /* ties */
     tie[0] = cands[0];
     tie[1] = cands[0];
