@@ -260,7 +260,8 @@ static ngx_int_t
 ngx_http_llm_route_assign_slots(ngx_shm_zone_t *shm_zone,
     ngx_http_llm_route_shm_t *sh, ngx_http_llm_route_main_conf_t *mcf)
 {
-    u_char                             buf[NGX_HTTP_LLM_ROUTE_NAME_LEN];
+    u_char                             full[4 * NGX_HTTP_LLM_ROUTE_NAME_LEN];
+    uint32_t                           crc;
     ngx_int_t                          slot;
     ngx_str_t                         *task, name;
     ngx_uint_t                         i;
@@ -297,12 +298,34 @@ ngx_http_llm_route_assign_slots(ngx_shm_zone_t *shm_zone,
     d = mcf->deployments.elts;
 
     for (i = 0; i < mcf->deployments.nelts; i++) {
-        /* "model@provider", cut to the slot's name size */
+        /*
+         * "model@provider", and "/upstream_model" when it differs (a
+         * model may have several deployments at one provider); a name
+         * longer than a slot's is cut and ends in "~" and a hash of all
+         * of it, so that two long ones do not share a slot
+         */
 
-        name.data = buf;
-        name.len = ngx_snprintf(buf, NGX_HTTP_LLM_ROUTE_NAME_LEN - 1,
-                                "%V@%V", &d[i]->name, &d[i]->provider->name)
-                   - buf;
+        name.data = full;
+        name.len = ngx_snprintf(full, sizeof(full), "%V@%V",
+                                &d[i]->name, &d[i]->provider->name)
+                   - full;
+
+        if (d[i]->upstream_model.len != d[i]->name.len
+            || ngx_strncmp(d[i]->upstream_model.data, d[i]->name.data,
+                           d[i]->name.len)
+               != 0)
+        {
+            name.len = ngx_snprintf(full + name.len,
+                                    sizeof(full) - name.len, "/%V",
+                                    &d[i]->upstream_model)
+                       - full;
+        }
+
+        if (name.len > NGX_HTTP_LLM_ROUTE_NAME_LEN - 1) {
+            crc = ngx_crc32_long(full, name.len);
+            name.len = NGX_HTTP_LLM_ROUTE_NAME_LEN - 1 - 9;
+            name.len = ngx_sprintf(full + name.len, "~%08xD", crc) - full;
+        }
 
         slot = ngx_http_llm_route_get_slot(shm_zone, sh,
                                            NGX_HTTP_LLM_ROUTE_SLOT_DEPLOYMENT,
