@@ -1181,7 +1181,7 @@ ngx_http_llm_route_model_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     size_t                            n;
     uint64_t                          v;
     ngx_str_t                        *value, arg, what;
-    ngx_uint_t                        i, have_input, have_output,
+    ngx_uint_t                        i, k, have_input, have_output,
                                       have_context, have_quality;
     ngx_http_llm_route_task_quality_t  *tq;
     const char                       *err;
@@ -1234,6 +1234,18 @@ ngx_http_llm_route_model_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 
         if (what.len == arg.len || what.len == 0) {
             goto invalid;
+        }
+
+        for (k = 2; k < i; k++) {
+            if (value[k].len > what.len && value[k].data[what.len] == '='
+                && ngx_strncmp(value[k].data, what.data, what.len) == 0)
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "duplicate parameter \"%V\" in "
+                                   "\"llm_route_model %V\"",
+                                   &value[i], &value[1]);
+                return NGX_CONF_ERROR;
+            }
         }
 
         arg.data += what.len + 1;
@@ -1685,11 +1697,19 @@ ngx_http_llm_route_policy_cmd(ngx_conf_t *cf, ngx_command_t *dummy,
     }
 
     if (ngx_strcmp(name->data, "floor") == 0) {
+        if (p->floor != LLR_Q_UNSET) {
+            goto duplicate;
+        }
+
         p->floor = (uint32_t) v;
         return NGX_CONF_OK;
     }
 
     if (ngx_strcmp(name->data, "floor_hard") == 0) {
+        if (p->floor_hard != LLR_Q_UNSET) {
+            goto duplicate;
+        }
+
         p->floor_hard = (uint32_t) v;
         return NGX_CONF_OK;
     }
@@ -1716,6 +1736,17 @@ ngx_http_llm_route_policy_cmd(ngx_conf_t *cf, ngx_command_t *dummy,
         }
     }
 
+    tf = p->task_floors->elts;
+
+    for (i = 0; i < p->task_floors->nelts; i++) {
+        if ((tf[i].quality & 0x80000000) == (hard ? 0x80000000 : 0)
+            && tf[i].task.len == task.len
+            && ngx_strncmp(tf[i].task.data, task.data, task.len) == 0)
+        {
+            goto duplicate;
+        }
+    }
+
     tf = ngx_array_push(p->task_floors);
     if (tf == NULL) {
         return NGX_CONF_ERROR;
@@ -1725,6 +1756,13 @@ ngx_http_llm_route_policy_cmd(ngx_conf_t *cf, ngx_command_t *dummy,
     tf->quality = (uint32_t) v | (hard ? 0x80000000 : 0);
 
     return NGX_CONF_OK;
+
+duplicate:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "\"%V\" is duplicate in llm_route_policy \"%V\"",
+                       name, &p->name);
+    return NGX_CONF_ERROR;
 
 args:
 

@@ -169,6 +169,23 @@ EOF
 EOF
       qr/llm_route_rate/, qr/"rpm=0" in "llm_route_rate": must be positive/ ],
 
+    [ 'floor twice in a policy (the last one won)', { m => <<'EOF' },
+    llm_route_policy pz { candidates m; floor 0.9; floor 0.1; }
+EOF
+      qr/llm_route_policy/, qr/"floor" is duplicate/ ],
+
+    [ 'floor_hard_code twice in a policy', { m => <<'EOF' },
+    llm_route_policy pz { candidates m; floor_hard_code 0.9;
+                          floor_hard_code 0.1; }
+EOF
+      qr/llm_route_policy/, qr/"floor_hard_code" is duplicate/ ],
+
+    [ 'input= twice (the last one won)', { m => <<'EOF' },
+    llm_route_model m9 provider=p input=1 input=900 output=2 context=1000
+                    quality=0.5;
+EOF
+      qr/llm_route_model/, qr/duplicate parameter "input=900"/ ],
+
     [ 'llm_route with a bad flag', { m => <<'EOF' },
     server {
         listen 127.0.0.1:%%PORT2%%;
