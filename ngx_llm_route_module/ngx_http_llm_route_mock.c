@@ -87,6 +87,7 @@ typedef struct {
     unsigned                         headers:1; /* waiting for headers */
     unsigned                         started:1; /* content has begun */
     unsigned                         closing:1; /* X-Mock-Cut: close */
+    unsigned                         blocked:1; /* waits for the client */
 } ngx_http_llm_route_mock_ctx_t;
 
 
@@ -1439,6 +1440,20 @@ ngx_http_llm_route_mock_stream(ngx_http_llm_route_mock_ctx_t *ctx)
         return NGX_ERROR;
     }
 
+    if (r->buffered || r->connection->buffered) {
+        /*
+         * the client does not keep up: no more events until what was
+         * written has left (send_timeout applies meanwhile), so that
+         * buffers do not pile up
+         */
+
+        ctx->blocked = 1;
+        r->read_event_handler = ngx_http_test_reading;
+        r->write_event_handler = ngx_http_llm_route_mock_writer;
+        ngx_http_llm_route_mock_writer(r);
+        return NGX_DONE;
+    }
+
     next = ctx->start + (ngx_msec_t) ((uint64_t) ctx->sent * ctx->chunk
                                       * 1000 / ctx->tps);
 
@@ -1786,6 +1801,13 @@ ngx_http_llm_route_mock_writer(ngx_http_request_t *r)
 
     if (ctx->closing) {
         ngx_http_finalize_request(r, NGX_HTTP_CLOSE);
+        return;
+    }
+
+    if (ctx->blocked) {
+        /* what was written has left: the stream goes on */
+        ctx->blocked = 0;
+        ngx_http_llm_route_mock_wait(ctx, 0);
     }
 }
 

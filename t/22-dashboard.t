@@ -175,6 +175,15 @@ my ($upd) = $dom =~ /id="updated">([^<]*)</;
 like($upd // '', qr/^updated \d\d:\d\d:\d\d$/,
      'no script error shown (' . ($upd // '-') . ')');
 
+# a path with a doubled slash (nginx merges them): the page still polls
+# its own host ("//llm/status?format=json" was a host named "llm")
+
+(my $url2 = $url) =~ s{/llm/status}{//llm/status};
+my $dom2 = chromium('--dump-dom', '--virtual-time-budget=5000', $url2);
+my ($upd2) = $dom2 =~ /id="updated">([^<]*)</;
+like($upd2 // '', qr/^updated \d\d:\d\d:\d\d$/,
+     'opened at //llm/status: it polls too (' . ($upd2 // '-') . ')');
+
 # ---- budgets and rate limits ------------------------------------------------
 
 like($dom, qr/<div class="panel full" id="budgets-panel">/,
