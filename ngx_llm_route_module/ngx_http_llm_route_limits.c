@@ -169,6 +169,10 @@ static void ngx_http_llm_route_limit_period(
 static void ngx_http_llm_route_limits_release(
     ngx_http_llm_route_limits_req_t *st, uint64_t cost, uint64_t tokens);
 static void ngx_http_llm_route_limits_cleanup(void *data);
+static ngx_int_t ngx_http_llm_route_limits_unique(ngx_http_request_t *r,
+    ngx_array_t *a, size_t size);
+static int ngx_libc_cdecl ngx_http_llm_route_name_cmp(const void *a,
+    const void *b);
 static ngx_int_t ngx_http_llm_route_limits_names(ngx_http_request_t *r,
     ngx_array_t *a, ngx_uint_t kind);
 static ngx_int_t ngx_http_llm_route_limit_header(ngx_http_request_t *r,
@@ -1546,11 +1550,96 @@ ngx_http_llm_route_limits_copy(ngx_http_request_t *r,
 
     ngx_qsort(a->elts, a->nelts, size, cmp);
 
-    if (ngx_http_llm_route_limits_names(r, a, kind) != NGX_OK) {
+    if (ngx_http_llm_route_limits_names(r, a, kind) != NGX_OK
+        || ngx_http_llm_route_limits_unique(r, a, size) != NGX_OK)
+    {
         return NULL;
     }
 
     return a;
+}
+
+
+static int ngx_libc_cdecl
+ngx_http_llm_route_name_cmp(const void *a, const void *b)
+{
+    ngx_str_t  *x = *(ngx_str_t **) a, *y = *(ngx_str_t **) b;
+    ngx_int_t   rc;
+
+    rc = ngx_memn2cmp(x->data, y->data, x->len, y->len);
+
+    if (rc) {
+        return (int) rc;
+    }
+
+    /* equal names: in the order of the entries, which is a fixed one */
+    return (x < y) ? -1 : (x > y);
+}
+
+
+/*
+ * The names unique across keys too: a client's key may be another key's
+ * "key/LIMITS" name.  The second and later of equal names get "/#2",
+ * "/#3"...; a few passes, while that makes new equal ones.
+ */
+
+static ngx_int_t
+ngx_http_llm_route_limits_unique(ngx_http_request_t *r, ngx_array_t *a,
+    size_t size)
+{
+    u_char      *p;
+    ngx_str_t  **v, *first;
+    ngx_uint_t   i, k, pass, dup;
+
+    if (a->nelts < 2) {
+        return NGX_OK;
+    }
+
+    v = ngx_palloc(r->pool, a->nelts * sizeof(ngx_str_t *));
+    if (v == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < a->nelts; i++) {
+        /* an entry begins with its key, then its name */
+        v[i] = (ngx_str_t *) ((u_char *) a->elts + i * size) + 1;
+    }
+
+    for (pass = 0; pass < 4; pass++) {
+
+        ngx_qsort(v, a->nelts, sizeof(ngx_str_t *),
+                  ngx_http_llm_route_name_cmp);
+
+        dup = 0;
+        first = v[0];
+        k = 1;
+
+        for (i = 1; i < a->nelts; i++) {
+
+            if (v[i]->len != first->len
+                || ngx_memcmp(v[i]->data, first->data, first->len) != 0)
+            {
+                first = v[i];
+                k = 1;
+                continue;
+            }
+
+            p = ngx_pnalloc(r->pool, first->len + 2 + NGX_INT_T_LEN);
+            if (p == NULL) {
+                return NGX_ERROR;
+            }
+
+            v[i]->len = ngx_sprintf(p, "%V/#%ui", first, ++k) - p;
+            v[i]->data = p;
+            dup = 1;
+        }
+
+        if (!dup) {
+            break;
+        }
+    }
+
+    return NGX_OK;
 }
 
 
