@@ -272,6 +272,11 @@ ngx_http_llm_route_variable(ngx_http_request_t *r,
         goto found;
 
     case NGX_HTTP_LLM_ROUTE_VAR_ATTEMPT:
+        if (d == NULL) {
+            /* nothing was chosen: no attempt */
+            break;
+        }
+
         p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
         if (p == NULL) {
             return NGX_ERROR;

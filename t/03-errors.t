@@ -115,6 +115,8 @@ like($r->{json}{error}{message}, qr/\bfast\b/,
      'unknown model: message lists fast');
 is($r->{json}{error}{type}, 'invalid_request_error',
    'unknown model: invalid_request_error');
+ok(!defined $r->{headers}{'x-test-attempt'},
+   'unknown model: no $llm_route_attempt (nothing was chosen; it was 1)');
 
 # a nesting depth that is fine still routes
 my $ok_deep = '[' x 20 . '1' . ']' x 20;
