@@ -626,10 +626,9 @@ ngx_http_llm_route_recent_add(ngx_http_llm_route_shm_t *sh,
 static void
 ngx_http_llm_route_copy_name(u_char *dst, size_t size, ngx_str_t *src)
 {
-    u_char      c, *d, *end;
-    size_t      i, k, n;
-    uint32_t    u;
-    uint64_t    w;
+    u_char    *d, *end;
+    size_t     i, n;
+    uint64_t   w;
 
     d = dst;
     end = dst + size - 1;
@@ -655,46 +654,12 @@ ngx_http_llm_route_copy_name(u_char *dst, size_t size, ngx_str_t *src)
     d = ngx_cpymem(d, src->data, i);
 
     for ( /* void */ ; i < src->len && d < end; /* void */) {
-        c = src->data[i];
+        n = llr_utf8_char(&src->data[i], src->len - i);
 
-        if (c < 0x80) {
-            *d++ = c;
+        if (n == 0) {
+            *d++ = '?';
             i++;
             continue;
-        }
-
-        if (c >= 0xc2 && c <= 0xdf) {
-            n = 2;
-            u = c & 0x1f;
-
-        } else if (c >= 0xe0 && c <= 0xef) {
-            n = 3;
-            u = c & 0x0f;
-
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            n = 4;
-            u = c & 0x07;
-
-        } else {
-            goto invalid;
-        }
-
-        if (i + n > src->len) {
-            goto invalid;
-        }
-
-        for (k = 1; k < n; k++) {
-            if ((src->data[i + k] & 0xc0) != 0x80) {
-                goto invalid;
-            }
-
-            u = (u << 6) | (src->data[i + k] & 0x3f);
-        }
-
-        if ((n == 3 && (u < 0x800 || (u >= 0xd800 && u <= 0xdfff)))
-            || (n == 4 && (u < 0x10000 || u > 0x10ffff)))
-        {
-            goto invalid;
         }
 
         if ((size_t) (end - d) < n) {
@@ -703,12 +668,6 @@ ngx_http_llm_route_copy_name(u_char *dst, size_t size, ngx_str_t *src)
 
         d = ngx_cpymem(d, &src->data[i], n);
         i += n;
-        continue;
-
-    invalid:
-
-        *d++ = '?';
-        i++;
     }
 
     *d = '\0';
