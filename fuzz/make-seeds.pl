@@ -174,6 +174,24 @@ my @sse = (
         . "event: response.completed\ndata: {\"type\":\"response."
         . "completed\",\"response\":{\"status\":\"completed\",\"usage\":"
         . "{\"input_tokens\":3,\"output_tokens\":5}}}\n\n"],
+    # the events that end a Responses stream (no [DONE]), and a cut one
+    [0, 255, 23, "event: response.created\ndata: {\"type\":\"response."
+        . "created\",\"sequence_number\":0,\"response\":{\"status\":"
+        . "\"in_progress\",\"error\":null,\"usage\":null}}\n\n"
+        . "data: {\"type\":\"response.incomplete\",\"response\":{"
+        . "\"incomplete_details\":{\"reason\":\"max_output_tokens\"},"
+        . "\"usage\":null}}\n\n"],
+    [1, 255, 29, "data: {\"type\":\"response.failed\",\"sequence_number\""
+        . ":1,\"response\":{\"status\":\"failed\",\"error\":{\"code\":"
+        . "\"x\"}}}\n\ndata: {\"type\":\"response.failed\",\"sequence_"
+        . "number\":2,\"response\":{\"status\":\"failed\"}}\n\n"],
+    [0, 255, 31, "event: error\ndata: {\"type\":\"error\",\"sequence_"
+        . "number\":3,\"error\":{\"type\":\"server_error\",\"code\":"
+        . "\"stream_interrupted\",\"message\":\"m\",\"param\":null}}\n\n"],
+    [1, 255, 37, join('', map {
+        'data: {"type":"response.output_text.delta","sequence_number":'
+        . $_ . ',"delta":' . jstr("w$_") . "}\n\n" } 1 .. 4)
+        . 'data: {"type":"response.completed","response":{"usage":{'],
 );
 $i = 0;
 put('sse', sprintf('%02d', $i++), pack('CCC', @$_[0 .. 2]) . $_->[3])

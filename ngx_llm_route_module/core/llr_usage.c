@@ -1871,12 +1871,27 @@ llr_json_string_end(llr_json_t *j)
         break;
 
     case R_TYPE:
+        if (j->depth != 1) {
+            break;
+        }
+
         /* a Responses API stream event {"type":"error", ...} */
-        if (j->depth == 1 && j->cap_len == 5
-            && memcmp(j->cap, "error", 5) == 0)
-        {
+        if (j->cap_len == 5 && memcmp(j->cap, "error", 5) == 0) {
             res->error = 1;
             j->v_error = 1;
+            j->v_end = 1;
+            break;
+        }
+
+        /* the events that end a Responses API stream */
+        if ((j->cap_len == 18
+             && memcmp(j->cap, "response.completed", 18) == 0)
+            || (j->cap_len == 19
+                && memcmp(j->cap, "response.incomplete", 19) == 0)
+            || (j->cap_len == 15
+                && memcmp(j->cap, "response.failed", 15) == 0))
+        {
+            j->v_end = 1;
         }
 
         break;

@@ -128,6 +128,11 @@ typedef struct {
     unsigned        v_bad:1;        /* it is not JSON: scanning stopped */
     unsigned        v_model:1;      /* it set res->model */
     unsigned        v_finish:1;     /* it counted a finish reason */
+    unsigned        v_end:1;        /* a Responses API event that ends
+                                       a stream: its top-level "type"
+                                       is response.completed,
+                                       response.incomplete,
+                                       response.failed or error */
     uint32_t        v_choice_elems; /* elements of its "choices" */
 
     llr_json_frame_t  frames[LLR_JSON_MAX_DEPTH];
