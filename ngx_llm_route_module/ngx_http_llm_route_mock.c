@@ -151,6 +151,12 @@ static u_char *ngx_http_llm_route_mock_response(
     ngx_http_llm_route_mock_ctx_t *ctx, u_char *p, const char *status);
 static u_char *ngx_http_llm_route_mock_item(
     ngx_http_llm_route_mock_ctx_t *ctx, u_char *p, ngx_uint_t done);
+static u_char *ngx_http_llm_route_mock_response_event(
+    ngx_http_llm_route_mock_ctx_t *ctx, u_char *p, const char *type,
+    const char *status);
+static u_char *ngx_http_llm_route_mock_item_event(
+    ngx_http_llm_route_mock_ctx_t *ctx, u_char *p, const char *type,
+    ngx_uint_t done);
 static u_char *ngx_http_llm_route_mock_resp_event(
     ngx_http_llm_route_mock_ctx_t *ctx, u_char *p, const char *type);
 static ngx_int_t ngx_http_llm_route_mock_cut(
@@ -1532,6 +1538,33 @@ ngx_http_llm_route_mock_item(ngx_http_llm_route_mock_ctx_t *ctx, u_char *p,
 }
 
 
+/* a Responses API event with the response object, or the output item */
+
+static u_char *
+ngx_http_llm_route_mock_response_event(ngx_http_llm_route_mock_ctx_t *ctx,
+    u_char *p, const char *type, const char *status)
+{
+    p = ngx_http_llm_route_mock_resp_event(ctx, p, type);
+    p = ngx_cpymem(p, "\"response\":", sizeof("\"response\":") - 1);
+    p = ngx_http_llm_route_mock_response(ctx, p, status);
+
+    return ngx_cpymem(p, "}\n\n", 3);
+}
+
+
+static u_char *
+ngx_http_llm_route_mock_item_event(ngx_http_llm_route_mock_ctx_t *ctx,
+    u_char *p, const char *type, ngx_uint_t done)
+{
+    p = ngx_http_llm_route_mock_resp_event(ctx, p, type);
+    p = ngx_cpymem(p, "\"output_index\":0,\"item\":",
+                   sizeof("\"output_index\":0,\"item\":") - 1);
+    p = ngx_http_llm_route_mock_item(ctx, p, done);
+
+    return ngx_cpymem(p, "}\n\n", 3);
+}
+
+
 /* the start of a Responses API event: "event: T\ndata: {"type":"T",..., */
 
 static u_char *
@@ -1819,23 +1852,15 @@ ngx_http_llm_route_mock_head(ngx_http_llm_route_mock_ctx_t *ctx, u_char *p)
     ngx_uint_t  i;
 
     if (ctx->endpoint == NGX_HTTP_LLM_ROUTE_EP_RESPONSES) {
-        p = ngx_http_llm_route_mock_resp_event(ctx, p, "response.created");
-        p = ngx_cpymem(p, "\"response\":", sizeof("\"response\":") - 1);
-        p = ngx_http_llm_route_mock_response(ctx, p, "in_progress");
-        p = ngx_cpymem(p, "}\n\n", 3);
-
-        p = ngx_http_llm_route_mock_resp_event(ctx, p,
-                                               "response.in_progress");
-        p = ngx_cpymem(p, "\"response\":", sizeof("\"response\":") - 1);
-        p = ngx_http_llm_route_mock_response(ctx, p, "in_progress");
-        p = ngx_cpymem(p, "}\n\n", 3);
-
-        p = ngx_http_llm_route_mock_resp_event(ctx, p,
-                                           "response.output_item.added");
-        p = ngx_cpymem(p, "\"output_index\":0,\"item\":",
-                       sizeof("\"output_index\":0,\"item\":") - 1);
-        p = ngx_http_llm_route_mock_item(ctx, p, 0);
-        p = ngx_cpymem(p, "}\n\n", 3);
+        p = ngx_http_llm_route_mock_response_event(ctx, p,
+                                                   "response.created",
+                                                   "in_progress");
+        p = ngx_http_llm_route_mock_response_event(ctx, p,
+                                                   "response.in_progress",
+                                                   "in_progress");
+        p = ngx_http_llm_route_mock_item_event(ctx, p,
+                                               "response.output_item.added",
+                                               0);
 
         if (ctx->call) {
             return p;
@@ -1988,20 +2013,14 @@ ngx_http_llm_route_mock_tail(ngx_http_llm_route_mock_ctx_t *ctx, u_char *p)
                                   "\n\n") - 1);
         }
 
-        p = ngx_http_llm_route_mock_resp_event(ctx, p,
-                                               "response.output_item.done");
-        p = ngx_cpymem(p, "\"output_index\":0,\"item\":",
-                       sizeof("\"output_index\":0,\"item\":") - 1);
-        p = ngx_http_llm_route_mock_item(ctx, p, 1);
-        p = ngx_cpymem(p, "}\n\n", 3);
+        p = ngx_http_llm_route_mock_item_event(ctx, p,
+                                               "response.output_item.done",
+                                               1);
 
-        p = ngx_http_llm_route_mock_resp_event(ctx, p, ctx->length
-                                               ? "response.incomplete"
-                                               : "response.completed");
-        p = ngx_cpymem(p, "\"response\":", sizeof("\"response\":") - 1);
-        p = ngx_http_llm_route_mock_response(ctx, p, NULL);
-
-        return ngx_cpymem(p, "}\n\n", 3);
+        return ngx_http_llm_route_mock_response_event(ctx, p, ctx->length
+                                                      ? "response.incomplete"
+                                                      : "response.completed",
+                                                      NULL);
     }
 
     finish = ctx->call ? "tool_calls" : ctx->length ? "length" : "stop";

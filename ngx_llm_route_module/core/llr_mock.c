@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "llr_mock.h"
+#include "llr_usage.h"
 
 
 #define LLR_JV_BLOCK       4096
@@ -60,6 +61,11 @@ static const llr_jv_t *llr_mock_function(const llr_jv_t *tool,
 static void llr_sw_value(llr_sw_t *w, const llr_jv_t *s, unsigned depth);
 static void llr_sw_object(llr_sw_t *w, const llr_jv_t **s, size_t n,
     unsigned depth);
+static const llr_jv_t *llr_sw_member(llr_sw_t *w, const llr_jv_t *s,
+    const char *key, llr_jv_type_e type);
+static int llr_sw_described(const llr_jv_t **s, size_t n, const char *name);
+static void llr_sw_key(llr_sw_t *w, int *first, const char *key,
+    size_t len);
 static void llr_sw_array(llr_sw_t *w, const llr_jv_t *s, unsigned depth);
 static void llr_sw_string(llr_sw_t *w, const llr_jv_t *s);
 static void llr_sw_number(llr_sw_t *w, const llr_jv_t *s, int integer);
@@ -441,35 +447,6 @@ llr_jv_value(llr_jv_parser_t *ps, llr_jv_t **out)
 }
 
 
-static int
-llr_jv_hex4(const unsigned char *p, unsigned *cp)
-{
-    unsigned  i, c, v;
-
-    v = 0;
-
-    for (i = 0; i < 4; i++) {
-        c = p[i];
-
-        if (c >= '0' && c <= '9') {
-            c -= '0';
-
-        } else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f') {
-            c = (c | 0x20) - 'a' + 10;
-
-        } else {
-            return -1;
-        }
-
-        v = v * 16 + c;
-    }
-
-    *cp = v;
-
-    return 0;
-}
-
-
 /*
  * A string at ps->p (its opening quote), checked; decoded into memory of
  * the document when out is not NULL (NUL-terminated, *len bytes).
@@ -479,7 +456,7 @@ static int
 llr_jv_string(llr_jv_parser_t *ps, char **out, size_t *len)
 {
     size_t                n;
-    unsigned              cp, lo;
+    uint32_t              cp, lo;
     unsigned char        *d;
     const unsigned char  *p, *q;
 
@@ -560,7 +537,7 @@ llr_jv_string(llr_jv_parser_t *ps, char **out, size_t *len)
         case 't': cp = '\t'; break;
 
         case 'u':
-            if (q - p < 5 || llr_jv_hex4(p + 1, &cp) != 0) {
+            if (q - p < 5 || llr_json_hex4(p + 1, &cp) != 0) {
                 llr_jv_fail(ps, "a bad \\u escape");
                 return -1;
             }
@@ -574,7 +551,7 @@ llr_jv_string(llr_jv_parser_t *ps, char **out, size_t *len)
 
             if (cp >= 0xd800 && cp <= 0xdbff) {
                 if (q - p < 7 || p[1] != '\\' || p[2] != 'u'
-                    || llr_jv_hex4(p + 3, &lo) != 0
+                    || llr_json_hex4(p + 3, &lo) != 0
                     || lo < 0xdc00 || lo > 0xdfff)
                 {
                     llr_jv_fail(ps, "a lone high surrogate");
@@ -1323,6 +1300,64 @@ llr_sw_value(llr_sw_t *w, const llr_jv_t *s, unsigned depth)
 
 
 /*
+ * The member key of schema s if it is of that type (a container), or
+ * NULL; one too large for an instance ends it
+ */
+
+static const llr_jv_t *
+llr_sw_member(llr_sw_t *w, const llr_jv_t *s, const char *key,
+    llr_jv_type_e type)
+{
+    const llr_jv_t  *v;
+
+    v = llr_jv_get(s, key);
+
+    if (v == NULL || v->type != type) {
+        return NULL;
+    }
+
+    if (v->n > LLR_SCHEMA_MAX_VALUES) {
+        w->over = 1;
+        return NULL;
+    }
+
+    return v;
+}
+
+
+/* 1 if one of the n schemas has a property of that name */
+
+static int
+llr_sw_described(const llr_jv_t **s, size_t n, const char *name)
+{
+    size_t  i;
+
+    for (i = 0; i < n; i++) {
+        if (llr_jv_get(llr_jv_get(s[i], "properties"), name)) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/* a member's name and ':', after a ',' unless it is the first */
+
+static void
+llr_sw_key(llr_sw_t *w, int *first, const char *key, size_t len)
+{
+    if (!*first) {
+        llr_sw_put(w, ",", 1);
+    }
+
+    *first = 0;
+    llr_sw_str(w, key, len);
+    llr_sw_put(w, ":", 1);
+}
+
+
+/*
  * An object with every property of the n schemas (allOf merges them), in
  * their order, each once; then the required names that none describes.
  */
@@ -1338,15 +1373,10 @@ llr_sw_object(llr_sw_t *w, const llr_jv_t **s, size_t n, unsigned depth)
     first = 1;
 
     for (i = 0; i < n && !w->over; i++) {
-        props = llr_jv_get(s[i], "properties");
+        props = llr_sw_member(w, s[i], "properties", LLR_JV_OBJECT);
 
-        if (props == NULL || props->type != LLR_JV_OBJECT) {
+        if (props == NULL) {
             continue;
-        }
-
-        if (props->n > LLR_SCHEMA_MAX_VALUES) {
-            w->over = 1;
-            break;
         }
 
         for (m = props->child; m && !w->over; m = m->next) {
@@ -1358,37 +1388,20 @@ llr_sw_object(llr_sw_t *w, const llr_jv_t **s, size_t n, unsigned depth)
                 continue;
             }
 
-            for (j = 0; j < i; j++) {
-                if (llr_jv_get(llr_jv_get(s[j], "properties"), m->key)) {
-                    break;
-                }
-            }
-
-            if (j < i) {
+            if (llr_sw_described(s, i, m->key)) {
                 continue;
             }
 
-            if (!first) {
-                llr_sw_put(w, ",", 1);
-            }
-
-            first = 0;
-            llr_sw_str(w, m->key, m->key_len);
-            llr_sw_put(w, ":", 1);
+            llr_sw_key(w, &first, m->key, m->key_len);
             llr_sw_value(w, m, depth + 1);
         }
     }
 
     for (i = 0; i < n && !w->over; i++) {
-        req = llr_jv_get(s[i], "required");
+        req = llr_sw_member(w, s[i], "required", LLR_JV_ARRAY);
 
-        if (req == NULL || req->type != LLR_JV_ARRAY) {
+        if (req == NULL) {
             continue;
-        }
-
-        if (req->n > LLR_SCHEMA_MAX_VALUES) {
-            w->over = 1;
-            break;
         }
 
         for (r = req->child; r && !w->over; r = r->next) {
@@ -1398,13 +1411,7 @@ llr_sw_object(llr_sw_t *w, const llr_jv_t **s, size_t n, unsigned depth)
 
             /* described, or named before */
 
-            for (j = 0; j < n; j++) {
-                if (llr_jv_get(llr_jv_get(s[j], "properties"), r->str)) {
-                    break;
-                }
-            }
-
-            if (j < n) {
+            if (llr_sw_described(s, n, r->str)) {
                 continue;
             }
 
@@ -1433,13 +1440,8 @@ llr_sw_object(llr_sw_t *w, const llr_jv_t **s, size_t n, unsigned depth)
                 break;
             }
 
-            if (!first) {
-                llr_sw_put(w, ",", 1);
-            }
-
-            first = 0;
-            llr_sw_str(w, r->str, r->len);
-            llr_sw_put(w, ":\"lorem\"", 8);
+            llr_sw_key(w, &first, r->str, r->len);
+            llr_sw_put(w, "\"lorem\"", 7);
         }
     }
 

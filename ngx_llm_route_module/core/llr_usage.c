@@ -223,7 +223,6 @@ static llr_inline int llr_json_hole(llr_json_t *j, unsigned kind,
     const unsigned char *start, const unsigned char *end);
 static llr_inline const unsigned char *llr_json_skip(const unsigned char *p,
     const unsigned char *end, int line, uint64_t *count);
-static int llr_json_hex4(const unsigned char *p, uint32_t *cp);
 #ifdef __SSE2__
 static int llr_json_num16(const unsigned char *p);
 #endif
@@ -1269,7 +1268,7 @@ llr_json_skip(const unsigned char *p, const unsigned char *end, int line,
 }
 
 
-static int
+int
 llr_json_hex4(const unsigned char *p, uint32_t *cp)
 {
     int       i, c;

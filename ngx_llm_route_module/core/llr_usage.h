@@ -203,6 +203,9 @@ void llr_json_copy_state(llr_json_t *dst, const llr_json_t *src);
 const unsigned char *llr_json_string_body(const unsigned char *p,
     const unsigned char *end, uint64_t *count);
 
+/* the value of the 4 hex digits at p (of a \u escape); 0, or -1 */
+int llr_json_hex4(const unsigned char *p, uint32_t *cp);
+
 /* non-zero for the bytes that may be in a number as the scanner skips one */
 extern const uint8_t  llr_json_numch[256];
 
