@@ -151,6 +151,20 @@ await section('errors', async () => {
 
     await generateText({ model: limited.chat('gpt-4o-mini'), prompt,
                          maxRetries: 0 });
+    // a spent budget: the AI SDK decides on the status alone (it does
+    // not read x-should-retry), so it would retry with maxRetries > 0
+    const budget = createOpenAI({ baseURL: `${ROOT}/budget/v1`,
+        apiKey: 'sk-client', headers: { 'X-Team': `ai-b-${process.pid}` } });
+
+    await generateText({ model: budget.chat('gpt-4o-mini'), prompt,
+                         maxRetries: 0 });
+    await throws('budget refusal: APICallError 429', () =>
+        generateText({ model: budget.chat('gpt-4o-mini'), prompt,
+                       maxRetries: 0 }), APICallError,
+        (e) => check('budget refusal: isRetryable (x-should-retry is not '
+                     + 'read)', e.statusCode === 429 && e.isRetryable,
+                     e.statusCode));
+
     await throws('rate limit: APICallError 429, retryable', () =>
         generateText({ model: limited.chat('gpt-4o-mini'), prompt,
                        maxRetries: 0 }), APICallError,

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { ChatOpenAI, OpenAIEmbeddings } from '@langchain/openai';
 import { tool } from '@langchain/core/tools';
-import { URL_V1, WORDS, setLabel, check, is, section, throws }
+import { URL_V1, ROOT, WORDS, setLabel, check, is, section, throws, sleep }
     from './lib.mjs';
 
 setLabel('langchain');
@@ -96,6 +96,19 @@ await section('errors', async () => {
     await throws('unknown model: an error with status 404', () =>
         chat({ model: 'no-such-model' }).invoke(prompt), null,
         (e) => is('unknown model: status', e.status, 404));
+
+    // a spent budget: LangChain's own retries skip insufficient_quota,
+    // the type of a budget refusal
+    const budget = chat({ maxRetries: 2, configuration: {
+        baseURL: `${ROOT}/budget/v1`,
+        defaultHeaders: { 'X-Team': `lc-${process.pid}` } } });
+
+    await budget.invoke(prompt);
+    const e = await Promise.race([
+        budget.invoke(prompt).then(() => 'answered', (err) => err),
+        sleep(1000).then(() => 'waiting')]);
+    check('budget refusal: a 429 within 1 s (not retried)',
+          e?.status === 429, String(e));
 });
 
 process.exit(0);
