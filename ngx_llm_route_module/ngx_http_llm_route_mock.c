@@ -1004,12 +1004,20 @@ ngx_http_llm_route_mock_plan(ngx_http_llm_route_mock_ctx_t *ctx,
                         &param);
 
     if (msg) {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "llm_route_mock: bad request: %s", msg);
+
         ctx->error.data = (u_char *) msg;
         ctx->error.len = ngx_strlen(msg);
         ctx->error_param = (char *) param;
         llr_jv_free(doc);
         return NGX_HTTP_BAD_REQUEST;
     }
+
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "llm_route_mock: n %ui, base64 %d, json %d, tool %d",
+                   (ngx_uint_t) plan.n, plan.base64, plan.json,
+                   plan.tool != NULL);
 
     if (ctx->endpoint == NGX_HTTP_LLM_ROUTE_EP_CHAT
         || ctx->endpoint == NGX_HTTP_LLM_ROUTE_EP_COMPLETIONS)

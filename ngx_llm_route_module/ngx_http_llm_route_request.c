@@ -2151,21 +2151,20 @@ ngx_http_llm_route_models(ngx_http_request_t *r,
     if (id->len) {
         one = ngx_http_llm_route_find_model(mcf, id->data, id->len);
 
-        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "llm route: model \"%V\": %s", id,
-                       one ? "a model"
-                       : ngx_http_llm_route_find_policy(mcf, id->data,
-                                                        id->len)
-                         ? "a policy" : "unknown");
-
         if (one) {
             owner = one->provider->name;
 
         } else if (ngx_http_llm_route_find_policy(mcf, id->data, id->len)
                    == NULL)
         {
+            ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "llm route: no model \"%V\"", id);
+
             return ngx_http_llm_route_not_found(r, ctx);
         }
+
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "llm route: model \"%V\" of \"%V\"", id, &owner);
 
         len = NGX_HTTP_LLM_ROUTE_MODEL_OBJECT + 1
               + llr_json_escape_len(id->data, id->len)
