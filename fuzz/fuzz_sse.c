@@ -93,6 +93,7 @@ same_sse(const llr_sse_t *a, const out_t *oa, const llr_sse_t *c,
            && a->bad_events == c->bad_events
            && a->oversized_events == c->oversized_events
            && a->content_seen == c->content_seen && a->done == c->done
+           && a->ended == c->ended
            && oa->first_at == oc->first_at;
 }
 
@@ -194,6 +195,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!same_res(&a.res, &b.res)
         || a.events != b.events || a.json_events != b.json_events
         || a.bad_events != b.bad_events || a.done != b.done
+        || a.ended != b.ended
         || a.content_seen != b.content_seen || oa.first_at != ob.first_at)
     {
         abort();

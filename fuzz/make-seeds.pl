@@ -59,7 +59,7 @@ push @prompts, 'Write a Python function to merge two sorted lists.'
 
 # ---- req: first byte = endpoint (low 3 bits) | (piece size - 1) << 3 ----
 
-remove_tree("$dir/$_") for qw(req sse usage values model pattern);
+remove_tree("$dir/$_") for qw(req sse usage values model pattern mock);
 
 my $i = 0;
 my @req;
@@ -174,10 +174,69 @@ my @sse = (
         . "event: response.completed\ndata: {\"type\":\"response."
         . "completed\",\"response\":{\"status\":\"completed\",\"usage\":"
         . "{\"input_tokens\":3,\"output_tokens\":5}}}\n\n"],
+    # the events that end a Responses stream (no [DONE]), and a cut one
+    [0, 255, 23, "event: response.created\ndata: {\"type\":\"response."
+        . "created\",\"sequence_number\":0,\"response\":{\"status\":"
+        . "\"in_progress\",\"error\":null,\"usage\":null}}\n\n"
+        . "data: {\"type\":\"response.incomplete\",\"response\":{"
+        . "\"incomplete_details\":{\"reason\":\"max_output_tokens\"},"
+        . "\"usage\":null}}\n\n"],
+    [1, 255, 29, "data: {\"type\":\"response.failed\",\"sequence_number\""
+        . ":1,\"response\":{\"status\":\"failed\",\"error\":{\"code\":"
+        . "\"x\"}}}\n\ndata: {\"type\":\"response.failed\",\"sequence_"
+        . "number\":2,\"response\":{\"status\":\"failed\"}}\n\n"],
+    [0, 255, 31, "event: error\ndata: {\"type\":\"error\",\"sequence_"
+        . "number\":3,\"error\":{\"type\":\"server_error\",\"code\":"
+        . "\"stream_interrupted\",\"message\":\"m\",\"param\":null}}\n\n"],
+    [1, 255, 37, join('', map {
+        'data: {"type":"response.output_text.delta","sequence_number":'
+        . $_ . ',"delta":' . jstr("w$_") . "}\n\n" } 1 .. 4)
+        . 'data: {"type":"response.completed","response":{"usage":{'],
 );
 $i = 0;
 put('sse', sprintf('%02d', $i++), pack('CCC', @$_[0 .. 2]) . $_->[3])
     for @sse;
+
+# ---- mock: first byte bit 0 = the Responses API's names ------------------
+
+my $weather = '{"type":"object","properties":{"city":{"type":"string",'
+    . '"description":"caf\\u00e9"},"unit":{"type":"string","enum":["c",'
+    . '"f"]},"days":{"type":"integer","minimum":1,"maximum":7}},'
+    . '"required":["city","unit","days"],"additionalProperties":false}';
+my @mock = (
+    [0, '{"model":"m","messages":[{"role":"user","content":"hi"}],"n":3}'],
+    [0, '{"model":"m","input":["a","b"],"encoding_format":"base64"}'],
+    [0, '{"model":"m","messages":[],"tools":[{"type":"function","function":'
+        . '{"name":"get_weather","parameters":' . $weather . '}}],'
+        . '"tool_choice":"required"}'],
+    [0, '{"tools":[{"type":"function","function":{"name":"a"}},{"type":'
+        . '"function","function":{"name":"b","parameters":{}}}],'
+        . '"tool_choice":{"type":"function","function":{"name":"b"}}}'],
+    [1, '{"model":"m","input":"hi","tools":[{"type":"function","name":'
+        . '"get_weather","parameters":' . $weather . ',"strict":true}],'
+        . '"tool_choice":"required"}'],
+    [0, '{"response_format":{"type":"json_schema","json_schema":{"name":'
+        . '"w","strict":true,"schema":{"type":"object","properties":{"items":'
+        . '{"type":"array","items":{"$ref":"#/$defs/item"}},"note":{"anyOf":'
+        . '[{"type":"string","format":"date-time"},{"type":"null"}]}},'
+        . '"required":["items","note"],"$defs":{"item":{"type":"object",'
+        . '"properties":{"name":{"type":"string","minLength":3},"price":'
+        . '{"type":"number","exclusiveMinimum":0}},"required":["name",'
+        . '"price"]}}}}}}'],
+    [1, '{"text":{"format":{"type":"json_schema","name":"x","schema":'
+        . '{"type":"object","properties":{"tree":{"$ref":"#"}},'
+        . '"allOf":[{"properties":{"b":{"const":[1,{"x":null}]}}}]}}}}'],
+    [0, '{"response_format":{"type":"json_object"},"n":128}'],
+    [0, '{"type":"array","minItems":3,"prefixItems":[{"type":"integer",'
+        . '"multipleOf":3,"minimum":4}],"items":{"type":"string",'
+        . '"maxLength":2},"uniqueItems":true}'],
+    [0, '{"n":0,"encoding_format":"hex","tool_choice":"required"}'],
+    [0, '[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]'],
+    [0, '{"a":"\ud83d\ude00\u0000","b":-0.0e-0,"c":[true,false,null]}'],
+    [1, '{"n":2}  x'],
+);
+$i = 0;
+put('mock', sprintf('%02d', $i++), chr($_->[0]) . $_->[1]) for @mock;
 
 # ---- usage: first byte = piece size selector ----------------------------
 

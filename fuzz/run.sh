@@ -2,7 +2,7 @@
 #
 # Build and run the libFuzzer targets in fuzz/ (see fuzz/README.md).
 #
-#   fuzz/run.sh [TARGET...]          targets: req sse usage values model cls
+#   fuzz/run.sh [TARGET...]          targets: req sse usage values model cls mock
 #                                    pattern (default: every fuzz/fuzz_*.c)
 #
 # Environment:

@@ -3,10 +3,12 @@
  * ngx_llm_route_module: llm_route_mock, a built-in OpenAI-compatible
  * provider for demos, tests and benchmarks.
  *
- * Chat completions (JSON and SSE), legacy completions, embeddings,
- * responses and models, with deterministic token counts and simulated
- * timing (delay, time to first token, tokens per second).  The rules
- * are documented in docs/mock.md.
+ * Chat completions and responses (JSON and SSE), legacy completions,
+ * embeddings (float or base64) and models, with deterministic token
+ * counts and simulated timing (delay, time to first token, tokens per
+ * second); n choices, tool calls a tool_choice requires and JSON answers
+ * to response formats (core/llr_mock).  The rules are documented in
+ * docs/mock.md.
  */
 
 
@@ -15,6 +17,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_llm_route_module.h"
+#include "llr_mock.h"
 
 
 #define NGX_HTTP_LLM_ROUTE_MOCK_TOKENS      16
@@ -29,9 +32,15 @@
 #define NGX_HTTP_LLM_ROUTE_MOCK_MSG_TOKENS  3
 
 /* room for the fixed parts of one event, and of one JSON answer */
-#define NGX_HTTP_LLM_ROUTE_MOCK_EVENT       128
+#define NGX_HTTP_LLM_ROUTE_MOCK_EVENT       192
 #define NGX_HTTP_LLM_ROUTE_MOCK_EVENT_MAX   256
 #define NGX_HTTP_LLM_ROUTE_MOCK_FIXED       1024
+
+/* bytes of JSON answer text per token (what llr_estimate_tokens counts) */
+#define NGX_HTTP_LLM_ROUTE_MOCK_TEXT_TOKEN  4
+
+/* the largest JSON answer (a schema instance, tool call arguments) */
+#define NGX_HTTP_LLM_ROUTE_MOCK_MAX_TEXT    (256 * 1024)
 
 
 typedef struct {
@@ -67,14 +76,23 @@ typedef struct {
     ngx_str_t                        model;    /* JSON-escaped */
     ngx_uint_t                       prompt_tokens;
     ngx_array_t                     *hashes;   /* embeddings inputs */
+    ngx_uint_t                       n;        /* choices */
+    ngx_str_t                        text;     /* a JSON answer or tool
+                                                  call arguments (ASCII),
+                                                  or empty: words */
+    ngx_str_t                        tool;     /* the function to call,
+                                                  JSON-escaped */
 
     /* the answer */
     ngx_str_t                        id;
     ngx_str_t                        head;     /* '{"id":...,"model":"M",' */
     ngx_uint_t                       events;   /* content events */
     ngx_uint_t                       sent;
+    ngx_uint_t                       seq;      /* Responses events */
     size_t                           event_size;
     size_t                           base_size;
+    size_t                           tail_size;
+    size_t                           text_size; /* the answer, escaped */
     ngx_msec_t                       start;
 
     ngx_event_t                      timer;
@@ -83,6 +101,9 @@ typedef struct {
 
     unsigned                         stream:1;
     unsigned                         include_usage:1;
+    unsigned                         base64:1; /* embeddings as base64 */
+    unsigned                         call:1;   /* a tool call */
+    unsigned                         json_object:1; /* {"text":...} */
     unsigned                         length:1; /* cut by max_tokens */
     unsigned                         headers:1; /* waiting for headers */
     unsigned                         started:1; /* content has begun */
@@ -102,6 +123,8 @@ static void ngx_http_llm_route_mock_message_begin(void *data,
     const char *role, size_t turn);
 static void ngx_http_llm_route_mock_text(void *data, const unsigned char *s,
     size_t len);
+static ngx_int_t ngx_http_llm_route_mock_plan(
+    ngx_http_llm_route_mock_ctx_t *ctx, const u_char *body, size_t len);
 static ngx_int_t ngx_http_llm_route_mock_prepare(
     ngx_http_llm_route_mock_ctx_t *ctx, llr_req_t *rq);
 static ngx_int_t ngx_http_llm_route_mock_respond(
@@ -115,10 +138,27 @@ static ngx_int_t ngx_http_llm_route_mock_stream(
 static u_char *ngx_http_llm_route_mock_event(
     ngx_http_llm_route_mock_ctx_t *ctx, u_char *p, ngx_uint_t from,
     ngx_uint_t n);
+static u_char *ngx_http_llm_route_mock_head(
+    ngx_http_llm_route_mock_ctx_t *ctx, u_char *p);
 static u_char *ngx_http_llm_route_mock_tail(
     ngx_http_llm_route_mock_ctx_t *ctx, u_char *p);
+static u_char *ngx_http_llm_route_mock_content(
+    ngx_http_llm_route_mock_ctx_t *ctx, u_char *p, ngx_uint_t choice,
+    ngx_uint_t from, ngx_uint_t n);
 static u_char *ngx_http_llm_route_mock_words(u_char *p, ngx_uint_t from,
     ngx_uint_t n);
+static u_char *ngx_http_llm_route_mock_response(
+    ngx_http_llm_route_mock_ctx_t *ctx, u_char *p, const char *status);
+static u_char *ngx_http_llm_route_mock_item(
+    ngx_http_llm_route_mock_ctx_t *ctx, u_char *p, ngx_uint_t done);
+static u_char *ngx_http_llm_route_mock_response_event(
+    ngx_http_llm_route_mock_ctx_t *ctx, u_char *p, const char *type,
+    const char *status);
+static u_char *ngx_http_llm_route_mock_item_event(
+    ngx_http_llm_route_mock_ctx_t *ctx, u_char *p, const char *type,
+    ngx_uint_t done);
+static u_char *ngx_http_llm_route_mock_resp_event(
+    ngx_http_llm_route_mock_ctx_t *ctx, u_char *p, const char *type);
 static ngx_int_t ngx_http_llm_route_mock_cut(
     ngx_http_llm_route_mock_ctx_t *ctx, ngx_int_t rc);
 static ngx_int_t ngx_http_llm_route_mock_error(ngx_http_request_t *r,
@@ -685,14 +725,14 @@ ngx_http_llm_route_mock_body_handler(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_llm_route_mock_scan(ngx_http_llm_route_mock_ctx_t *ctx)
 {
-    u_char               *buf;
-    off_t                 pos;
-    size_t                size;
+    u_char               *body;
+    off_t                 pos, total;
+    size_t                size, len;
     ssize_t               n;
     ngx_int_t             rc;
     ngx_buf_t            *b;
     llr_req_t            *rq;
-    ngx_chain_t          *cl;
+    ngx_chain_t          *cl, *ll;
     llr_alloc_t           alloc;
     llr_req_err_e         err;
     llr_endpoint_e        ep;
@@ -743,16 +783,44 @@ ngx_http_llm_route_mock_scan(ngx_http_llm_route_mock_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    err = LLR_REQ_OK;
-    buf = NULL;
+    /*
+     * the body in one piece of memory (the plan parses it whole): where
+     * it is if it is one buffer, else copied, a temp file read in
+     * bounded pieces
+     */
 
+    body = NULL;
+    len = 0;
+    total = 0;
     cl = r->request_body ? r->request_body->bufs : NULL;
 
-    for ( /* void */ ; cl && err == LLR_REQ_OK; cl = cl->next) {
+    if (cl && cl->next == NULL && ngx_buf_in_memory(cl->buf)) {
+        body = cl->buf->pos;
+        len = cl->buf->last - cl->buf->pos;
+        cl = NULL;
+    }
+
+    for (ll = cl; ll; ll = ll->next) {
+        total += ngx_buf_in_memory(ll->buf) ? ngx_buf_size(ll->buf)
+                 : ll->buf->in_file ? ll->buf->file_last - ll->buf->file_pos
+                 : 0;
+    }
+
+    if (cl) {
+        body = ngx_palloc(r->pool, (size_t) total + 1);
+        if (body == NULL) {
+            llr_req_destroy(rq);
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    for ( /* void */ ; cl; cl = cl->next) {
         b = cl->buf;
 
         if (ngx_buf_in_memory(b)) {
-            err = llr_req_feed(rq, b->pos, b->last - b->pos);
+            size = ngx_min((size_t) (b->last - b->pos), (size_t) total - len);
+            ngx_memcpy(body + len, b->pos, size);
+            len += size;
             continue;
         }
 
@@ -760,23 +828,12 @@ ngx_http_llm_route_mock_scan(ngx_http_llm_route_mock_ctx_t *ctx)
             continue;
         }
 
-        /* a body in a temp file: read it in bounded pieces */
-
-        if (buf == NULL) {
-            buf = ngx_palloc(r->pool, NGX_HTTP_LLM_ROUTE_MOCK_FILE_CHUNK);
-            if (buf == NULL) {
-                llr_req_destroy(rq);
-                return NGX_HTTP_INTERNAL_SERVER_ERROR;
-            }
-        }
-
-        for (pos = b->file_pos; pos < b->file_last && err == LLR_REQ_OK;
-             pos += n)
-        {
+        for (pos = b->file_pos; pos < b->file_last; pos += n) {
             size = (size_t) ngx_min(b->file_last - pos,
                                     NGX_HTTP_LLM_ROUTE_MOCK_FILE_CHUNK);
+            size = ngx_min(size, (size_t) total - len);
 
-            n = ngx_read_file(b->file, buf, size, pos);
+            n = size ? ngx_read_file(b->file, body + len, size, pos) : 0;
 
             if (n == NGX_ERROR || n == 0) {
                 ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
@@ -786,9 +843,11 @@ ngx_http_llm_route_mock_scan(ngx_http_llm_route_mock_ctx_t *ctx)
                 return NGX_HTTP_INTERNAL_SERVER_ERROR;
             }
 
-            err = llr_req_feed(rq, buf, n);
+            len += n;
         }
     }
+
+    err = llr_req_feed(rq, body ? body : (u_char *) "", len);
 
     if (err == LLR_REQ_OK) {
         err = llr_req_finish(rq);
@@ -836,7 +895,11 @@ ngx_http_llm_route_mock_scan(ngx_http_llm_route_mock_ctx_t *ctx)
         return rc;
     }
 
-    rc = ngx_http_llm_route_mock_prepare(ctx, rq);
+    rc = ngx_http_llm_route_mock_plan(ctx, body, len);
+
+    if (rc == NGX_OK) {
+        rc = ngx_http_llm_route_mock_prepare(ctx, rq);
+    }
 
     llr_req_destroy(rq);
 
@@ -900,12 +963,140 @@ ngx_http_llm_route_mock_text(void *data, const unsigned char *s, size_t len)
 }
 
 
+/*
+ * What of the request shapes the answer (core/llr_mock): n, base64
+ * embeddings, and the text of a tool call the request requires or of a
+ * JSON answer it asks for (an instance of the schema)
+ */
+
+static ngx_int_t
+ngx_http_llm_route_mock_plan(ngx_http_llm_route_mock_ctx_t *ctx,
+    const u_char *body, size_t len)
+{
+    size_t               n;
+    u_char              *p;
+    llr_alloc_t          alloc;
+    llr_jv_doc_t        *doc;
+    const char          *msg, *param;
+    llr_mock_plan_t      plan;
+    const llr_jv_t      *schema;
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+    ctx->n = 1;
+
+    ngx_http_llm_route_pool_alloc(r->pool, &alloc);
+
+    doc = llr_jv_parse(&alloc, body, len, llr_mock_wanted, &msg);
+
+    if (doc == NULL) {
+        /* the request scanner took the body: only memory can fail */
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "llm_route_mock: plan: %s", msg);
+
+        return (msg && ngx_strcmp(msg, "out of memory") == 0)
+               ? NGX_HTTP_INTERNAL_SERVER_ERROR : NGX_OK;
+    }
+
+    param = NULL;
+    msg = llr_mock_plan(&plan, doc->root,
+                        ctx->endpoint == NGX_HTTP_LLM_ROUTE_EP_RESPONSES,
+                        &param);
+
+    if (msg) {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "llm_route_mock: bad request: %s", msg);
+
+        ctx->error.data = (u_char *) msg;
+        ctx->error.len = ngx_strlen(msg);
+        ctx->error_param = (char *) param;
+        llr_jv_free(doc);
+        return NGX_HTTP_BAD_REQUEST;
+    }
+
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "llm_route_mock: n %ui, base64 %d, json %d, tool %d",
+                   (ngx_uint_t) plan.n, plan.base64, plan.json,
+                   plan.tool != NULL);
+
+    if (ctx->endpoint == NGX_HTTP_LLM_ROUTE_EP_CHAT
+        || ctx->endpoint == NGX_HTTP_LLM_ROUTE_EP_COMPLETIONS)
+    {
+        ctx->n = plan.n;
+    }
+
+    ctx->base64 = (ctx->endpoint == NGX_HTTP_LLM_ROUTE_EP_EMBEDDINGS
+                   && plan.base64);
+
+    if ((ctx->endpoint != NGX_HTTP_LLM_ROUTE_EP_CHAT
+         && ctx->endpoint != NGX_HTTP_LLM_ROUTE_EP_RESPONSES)
+        || (plan.tool == NULL && !plan.json))
+    {
+        llr_jv_free(doc);
+        return NGX_OK;
+    }
+
+    if (plan.tool) {
+        ctx->call = 1;
+
+        n = llr_json_escape_len((u_char *) plan.tool->str, plan.tool->len);
+
+        ctx->tool.data = ngx_pnalloc(r->pool, n);
+        if (ctx->tool.data == NULL) {
+            llr_jv_free(doc);
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ctx->tool.len = llr_json_escape(ctx->tool.data,
+                                        (u_char *) plan.tool->str,
+                                        plan.tool->len);
+    }
+
+    if (plan.tool == NULL && plan.schema == NULL) {
+        /* json_object: the words in an object, made with them */
+        ctx->json_object = 1;
+        llr_jv_free(doc);
+        return NGX_OK;
+    }
+
+    schema = plan.tool ? plan.tool_params : plan.schema;
+
+    n = llr_schema_instance(schema, NULL, 0);
+
+    if (n == (size_t) -1 || n > NGX_HTTP_LLM_ROUTE_MOCK_MAX_TEXT) {
+        ngx_str_set(&ctx->error, "llm_route_mock: the JSON schema asks for "
+                                 "too large a value");
+        ctx->error_param = plan.tool ? "tools" : "response_format";
+        llr_jv_free(doc);
+        return NGX_HTTP_BAD_REQUEST;
+    }
+
+    p = ngx_pnalloc(r->pool, n);
+    if (p == NULL) {
+        llr_jv_free(doc);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->text.data = p;
+    ctx->text.len = llr_schema_instance(schema, (char *) p, n);
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "llm_route_mock: %s, %uz bytes: \"%V\"",
+                   plan.tool ? "tool call" : "JSON answer", ctx->text.len,
+                   &ctx->text);
+
+    llr_jv_free(doc);
+
+    return NGX_OK;
+}
+
+
 static ngx_int_t
 ngx_http_llm_route_mock_prepare(ngx_http_llm_route_mock_ctx_t *ctx,
     llr_req_t *rq)
 {
     u_char                  *p;
-    size_t                   len;
+    size_t                   len, event;
     ngx_uint_t               c;
     ngx_connection_t        *conn;
     ngx_http_request_t      *r;
@@ -937,13 +1128,7 @@ ngx_http_llm_route_mock_prepare(ngx_http_llm_route_mock_ctx_t *ctx,
                    && ctx->endpoint != NGX_HTTP_LLM_ROUTE_EP_EMBEDDINGS);
     ctx->include_usage = (view->include_usage == 1);
 
-    if (ctx->stream && ctx->endpoint == NGX_HTTP_LLM_ROUTE_EP_RESPONSES) {
-        ngx_str_set(&ctx->error, "llm_route_mock does not stream /responses");
-        ctx->error_param = "stream";
-        return NGX_HTTP_BAD_REQUEST;
-    }
-
-    /* completion tokens */
+    /* completion tokens, of each choice */
 
     c = ctx->tokens;
 
@@ -954,6 +1139,33 @@ ngx_http_llm_route_mock_prepare(ngx_http_llm_route_mock_ctx_t *ctx,
 
     if (ctx->endpoint == NGX_HTTP_LLM_ROUTE_EP_EMBEDDINGS) {
         c = 0;
+    }
+
+    if (ctx->json_object) {
+        /* {"text":"<the words>"} */
+
+        p = ngx_pnalloc(r->pool, sizeof("{\"text\":\"\"}") - 1
+                        + c * (NGX_HTTP_LLM_ROUTE_MOCK_WORD_MAX + 1));
+        if (p == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ctx->text.data = p;
+        p = ngx_cpymem(p, "{\"text\":\"", sizeof("{\"text\":\"") - 1);
+        p = ngx_http_llm_route_mock_words(p, 0, c);
+        p = ngx_cpymem(p, "\"}", 2);
+        ctx->text.len = p - ctx->text.data;
+    }
+
+    if (ctx->text.len) {
+        /* a JSON answer is whole: 4 bytes a token */
+        c = (ctx->text.len + NGX_HTTP_LLM_ROUTE_MOCK_TEXT_TOKEN - 1)
+            / NGX_HTTP_LLM_ROUTE_MOCK_TEXT_TOKEN;
+        ctx->length = 0;
+        ctx->text_size = llr_json_escape_len(ctx->text.data, ctx->text.len);
+
+    } else {
+        ctx->text_size = c * (NGX_HTTP_LLM_ROUTE_MOCK_WORD_MAX + 1);
     }
 
     ctx->tokens = c;
@@ -991,6 +1203,24 @@ ngx_http_llm_route_mock_prepare(ngx_http_llm_route_mock_ctx_t *ctx,
         return NGX_OK;
     }
 
+    /* bounds: a content event, the events before and after them */
+
+    event = NGX_HTTP_LLM_ROUTE_MOCK_EVENT
+            + ctx->chunk * (NGX_HTTP_LLM_ROUTE_MOCK_WORD_MAX + 1);
+
+    if (ctx->endpoint == NGX_HTTP_LLM_ROUTE_EP_RESPONSES) {
+        /* an event, or the response object, without the text */
+        len = NGX_HTTP_LLM_ROUTE_MOCK_FIXED + 3 * ctx->id.len
+              + ctx->model.len + ctx->tool.len;
+
+        /* the text is in 5 places of the last events (and the id) */
+        ctx->event_size = event + ctx->id.len + NGX_HTTP_LLM_ROUTE_MOCK_EVENT;
+        ctx->base_size = 4 * len;
+        ctx->tail_size = 6 * (len + ctx->text_size);
+
+        return NGX_OK;
+    }
+
     len = sizeof("{\"id\":\"\",\"object\":\"chat.completion.chunk\","
                  "\"created\":,\"model\":\"\",") - 1
           + ctx->id.len + NGX_TIME_T_LEN + ctx->model.len;
@@ -1010,13 +1240,12 @@ ngx_http_llm_route_mock_prepare(ngx_http_llm_route_mock_ctx_t *ctx,
 
     ctx->head.len = p - ctx->head.data;
 
-    /* bounds: a role, finish or usage event, and a content event */
+    len = sizeof("data: ") - 1 + ctx->head.len;
 
-    ctx->base_size = sizeof("data: ") - 1 + ctx->head.len
-                     + NGX_HTTP_LLM_ROUTE_MOCK_EVENT_MAX;
-    ctx->event_size = sizeof("data: ") - 1 + ctx->head.len
-                      + NGX_HTTP_LLM_ROUTE_MOCK_EVENT
-                      + ctx->chunk * (NGX_HTTP_LLM_ROUTE_MOCK_WORD_MAX + 1);
+    ctx->event_size = ctx->n * (len + event);
+    ctx->base_size = ctx->n * (len + NGX_HTTP_LLM_ROUTE_MOCK_EVENT_MAX
+                               + ctx->id.len + ctx->tool.len);
+    ctx->tail_size = ctx->base_size + len + NGX_HTTP_LLM_ROUTE_MOCK_EVENT_MAX;
 
     return NGX_OK;
 }
@@ -1086,18 +1315,19 @@ ngx_http_llm_route_mock_json(ngx_http_llm_route_mock_ctx_t *ctx)
     size_t               len;
     ngx_int_t            rc;
     ngx_buf_t           *b;
-    ngx_uint_t           c, total;
+    ngx_uint_t           c, i, total;
     ngx_chain_t          out;
     ngx_http_request_t  *r;
     const char          *finish;
 
     r = ctx->request;
     c = ctx->tokens;
-    total = ctx->prompt_tokens + c;
-    finish = ctx->length ? "length" : "stop";
+    total = ctx->prompt_tokens + ctx->n * c;
+    finish = ctx->call ? "tool_calls" : ctx->length ? "length" : "stop";
 
-    len = NGX_HTTP_LLM_ROUTE_MOCK_FIXED + 2 * ctx->id.len + ctx->model.len
-          + 2 * c * (NGX_HTTP_LLM_ROUTE_MOCK_WORD_MAX + 1);
+    len = NGX_HTTP_LLM_ROUTE_MOCK_FIXED + 3 * ctx->id.len + ctx->model.len
+          + 2 * ctx->n * (ctx->text_size + ctx->tool.len + ctx->id.len
+                          + NGX_HTTP_LLM_ROUTE_MOCK_EVENT);
 
     if (ctx->hashes) {
         len += (ctx->hashes->nelts + 1)
@@ -1115,28 +1345,53 @@ ngx_http_llm_route_mock_json(ngx_http_llm_route_mock_ctx_t *ctx)
 
     case NGX_HTTP_LLM_ROUTE_EP_CHAT:
         p = ngx_sprintf(p, "{\"id\":\"%V\",\"object\":\"chat.completion\","
-                        "\"created\":%T,\"model\":\"%V\",\"choices\":"
-                        "[{\"index\":0,\"message\":{\"role\":\"assistant\","
-                        "\"content\":\"",
+                        "\"created\":%T,\"model\":\"%V\",\"choices\":[",
                         &ctx->id, ngx_time(), &ctx->model);
-        p = ngx_http_llm_route_mock_words(p, 0, c);
-        p = ngx_sprintf(p, "\"},\"logprobs\":null,\"finish_reason\":\"%s\"}],"
-                        "\"usage\":{\"prompt_tokens\":%ui,"
+
+        for (i = 0; i < ctx->n; i++) {
+            p = ngx_sprintf(p, "%s{\"index\":%ui,\"message\":"
+                            "{\"role\":\"assistant\",\"content\":",
+                            i ? "," : "", i);
+
+            if (ctx->call) {
+                p = ngx_sprintf(p, "null,\"tool_calls\":[{\"id\":\"call_%V\","
+                                "\"type\":\"function\",\"function\":"
+                                "{\"name\":\"%V\",\"arguments\":\"",
+                                &ctx->id, &ctx->tool);
+                p = ngx_http_llm_route_mock_content(ctx, p, i, 0, c);
+                p = ngx_cpymem(p, "\"}}]", 4);
+
+            } else {
+                *p++ = '"';
+                p = ngx_http_llm_route_mock_content(ctx, p, i, 0, c);
+                *p++ = '"';
+            }
+
+            p = ngx_sprintf(p, "},\"logprobs\":null,\"finish_reason\":\"%s\"}",
+                            finish);
+        }
+
+        p = ngx_sprintf(p, "],\"usage\":{\"prompt_tokens\":%ui,"
                         "\"completion_tokens\":%ui,\"total_tokens\":%ui}}",
-                        finish, ctx->prompt_tokens, c, total);
+                        ctx->prompt_tokens, ctx->n * c, total);
         break;
 
     case NGX_HTTP_LLM_ROUTE_EP_COMPLETIONS:
         p = ngx_sprintf(p, "{\"id\":\"%V\",\"object\":\"text_completion\","
-                        "\"created\":%T,\"model\":\"%V\",\"choices\":"
-                        "[{\"text\":\"",
+                        "\"created\":%T,\"model\":\"%V\",\"choices\":[",
                         &ctx->id, ngx_time(), &ctx->model);
-        p = ngx_http_llm_route_mock_words(p, 0, c);
-        p = ngx_sprintf(p, "\",\"index\":0,\"logprobs\":null,"
-                        "\"finish_reason\":\"%s\"}],"
-                        "\"usage\":{\"prompt_tokens\":%ui,"
+
+        for (i = 0; i < ctx->n; i++) {
+            p = ngx_cpymem(p, i ? ",{\"text\":\"" : "{\"text\":\"",
+                           i ? 10 : 9);
+            p = ngx_http_llm_route_mock_content(ctx, p, i, 0, c);
+            p = ngx_sprintf(p, "\",\"index\":%ui,\"logprobs\":null,"
+                            "\"finish_reason\":\"%s\"}", i, finish);
+        }
+
+        p = ngx_sprintf(p, "],\"usage\":{\"prompt_tokens\":%ui,"
                         "\"completion_tokens\":%ui,\"total_tokens\":%ui}}",
-                        finish, ctx->prompt_tokens, c, total);
+                        ctx->prompt_tokens, ctx->n * c, total);
         break;
 
     case NGX_HTTP_LLM_ROUTE_EP_EMBEDDINGS:
@@ -1149,26 +1404,7 @@ ngx_http_llm_route_mock_json(ngx_http_llm_route_mock_ctx_t *ctx)
         break;
 
     default: /* NGX_HTTP_LLM_ROUTE_EP_RESPONSES */
-        p = ngx_sprintf(p, "{\"id\":\"%V\",\"object\":\"response\","
-                        "\"created_at\":%T,\"status\":\"%s\","
-                        "\"incomplete_details\":%s,\"model\":\"%V\","
-                        "\"output\":[{\"type\":\"message\",\"id\":\"msg_%V\","
-                        "\"status\":\"%s\",\"role\":\"assistant\","
-                        "\"content\":[{\"type\":\"output_text\",\"text\":\"",
-                        &ctx->id, ngx_time(),
-                        ctx->length ? "incomplete" : "completed",
-                        ctx->length ? "{\"reason\":\"max_output_tokens\"}"
-                                    : "null",
-                        &ctx->model, &ctx->id,
-                        ctx->length ? "incomplete" : "completed");
-        p = ngx_http_llm_route_mock_words(p, 0, c);
-        p = ngx_cpymem(p, "\",\"annotations\":[]}]}],\"output_text\":\"",
-                       sizeof("\",\"annotations\":[]}]}],"
-                              "\"output_text\":\"") - 1);
-        p = ngx_http_llm_route_mock_words(p, 0, c);
-        p = ngx_sprintf(p, "\",\"usage\":{\"input_tokens\":%ui,"
-                        "\"output_tokens\":%ui,\"total_tokens\":%ui}}",
-                        ctx->prompt_tokens, c, total);
+        p = ngx_http_llm_route_mock_response(ctx, p, NULL);
         break;
     }
 
@@ -1216,12 +1452,148 @@ ngx_http_llm_route_mock_json(ngx_http_llm_route_mock_ctx_t *ctx)
 }
 
 
+/*
+ * A Responses API response object; status NULL: the final one, as the
+ * JSON answer (with output_text) and in response.completed (or
+ * response.incomplete); else ("in_progress") with no output and no usage
+ */
+
+static u_char *
+ngx_http_llm_route_mock_response(ngx_http_llm_route_mock_ctx_t *ctx,
+    u_char *p, const char *status)
+{
+    ngx_uint_t  final;
+
+    final = (status == NULL);
+
+    if (final) {
+        status = ctx->length ? "incomplete" : "completed";
+    }
+
+    p = ngx_sprintf(p, "{\"id\":\"%V\",\"object\":\"response\","
+                    "\"created_at\":%T,\"status\":\"%s\",\"error\":null,"
+                    "\"incomplete_details\":%s,\"model\":\"%V\","
+                    "\"output\":[",
+                    &ctx->id, ngx_time(), status,
+                    final && ctx->length ? "{\"reason\":\"max_output_tokens\"}"
+                                         : "null",
+                    &ctx->model);
+
+    if (!final) {
+        return ngx_cpymem(p, "],\"usage\":null}",
+                          sizeof("],\"usage\":null}") - 1);
+    }
+
+    p = ngx_http_llm_route_mock_item(ctx, p, 1);
+
+    p = ngx_cpymem(p, "],\"output_text\":\"",
+                   sizeof("],\"output_text\":\"") - 1);
+
+    if (!ctx->call) {
+        p = ngx_http_llm_route_mock_content(ctx, p, 0, 0, ctx->tokens);
+    }
+
+    return ngx_sprintf(p, "\",\"usage\":{\"input_tokens\":%ui,"
+                       "\"input_tokens_details\":{\"cached_tokens\":0},"
+                       "\"output_tokens\":%ui,\"output_tokens_details\":"
+                       "{\"reasoning_tokens\":0},\"total_tokens\":%ui}}",
+                       ctx->prompt_tokens, ctx->tokens,
+                       ctx->prompt_tokens + ctx->tokens);
+}
+
+
+/*
+ * The output item of a Responses API answer: a message or a function
+ * call; done: with its content and status, else as it begins
+ */
+
+static u_char *
+ngx_http_llm_route_mock_item(ngx_http_llm_route_mock_ctx_t *ctx, u_char *p,
+    ngx_uint_t done)
+{
+    const char  *status;
+
+    status = !done ? "in_progress" : ctx->length ? "incomplete" : "completed";
+
+    if (ctx->call) {
+        p = ngx_sprintf(p, "{\"type\":\"function_call\",\"id\":\"fc_%V\","
+                        "\"call_id\":\"call_%V\",\"name\":\"%V\","
+                        "\"arguments\":\"",
+                        &ctx->id, &ctx->id, &ctx->tool);
+
+        if (done) {
+            p = ngx_http_llm_route_mock_content(ctx, p, 0, 0, ctx->tokens);
+        }
+
+        return ngx_sprintf(p, "\",\"status\":\"%s\"}", status);
+    }
+
+    p = ngx_sprintf(p, "{\"type\":\"message\",\"id\":\"msg_%V\","
+                    "\"status\":\"%s\",\"role\":\"assistant\",\"content\":[",
+                    &ctx->id, status);
+
+    if (!done) {
+        return ngx_cpymem(p, "]}", 2);
+    }
+
+    p = ngx_cpymem(p, "{\"type\":\"output_text\",\"text\":\"",
+                   sizeof("{\"type\":\"output_text\",\"text\":\"") - 1);
+    p = ngx_http_llm_route_mock_content(ctx, p, 0, 0, ctx->tokens);
+
+    return ngx_cpymem(p, "\",\"annotations\":[],\"logprobs\":[]}]}",
+                      sizeof("\",\"annotations\":[],\"logprobs\":[]}]}")
+                      - 1);
+}
+
+
+/* a Responses API event with the response object, or the output item */
+
+static u_char *
+ngx_http_llm_route_mock_response_event(ngx_http_llm_route_mock_ctx_t *ctx,
+    u_char *p, const char *type, const char *status)
+{
+    p = ngx_http_llm_route_mock_resp_event(ctx, p, type);
+    p = ngx_cpymem(p, "\"response\":", sizeof("\"response\":") - 1);
+    p = ngx_http_llm_route_mock_response(ctx, p, status);
+
+    return ngx_cpymem(p, "}\n\n", 3);
+}
+
+
+static u_char *
+ngx_http_llm_route_mock_item_event(ngx_http_llm_route_mock_ctx_t *ctx,
+    u_char *p, const char *type, ngx_uint_t done)
+{
+    p = ngx_http_llm_route_mock_resp_event(ctx, p, type);
+    p = ngx_cpymem(p, "\"output_index\":0,\"item\":",
+                   sizeof("\"output_index\":0,\"item\":") - 1);
+    p = ngx_http_llm_route_mock_item(ctx, p, done);
+
+    return ngx_cpymem(p, "}\n\n", 3);
+}
+
+
+/* the start of a Responses API event: "event: T\ndata: {"type":"T",..., */
+
+static u_char *
+ngx_http_llm_route_mock_resp_event(ngx_http_llm_route_mock_ctx_t *ctx,
+    u_char *p, const char *type)
+{
+    return ngx_sprintf(p, "event: %s\ndata: {\"type\":\"%s\","
+                       "\"sequence_number\":%ui,", type, type, ctx->seq++);
+}
+
+
 static u_char *
 ngx_http_llm_route_mock_embeddings(ngx_http_llm_route_mock_ctx_t *ctx,
     u_char *p)
 {
-    uint32_t    *hashes, h, x;
+    float        f;
+    int32_t      v;
+    uint32_t    *hashes, h, x, bits;
+    ngx_str_t    src, dst;
     ngx_uint_t   i, j, n, k;
+    u_char       raw[NGX_HTTP_LLM_ROUTE_MOCK_DIMS * 4];
 
     static uint32_t  empty = 2166136261u;
 
@@ -1235,7 +1607,8 @@ ngx_http_llm_route_mock_embeddings(ngx_http_llm_route_mock_ctx_t *ctx,
 
     for (i = 0; i < n; i++) {
         p = ngx_sprintf(p, "%s{\"object\":\"embedding\",\"index\":%ui,"
-                        "\"embedding\":[", i ? "," : "", i);
+                        "\"embedding\":%s", i ? "," : "", i,
+                        ctx->base64 ? "\"" : "[");
 
         h = hashes[i];
 
@@ -1250,23 +1623,36 @@ ngx_http_llm_route_mock_embeddings(ngx_http_llm_route_mock_ctx_t *ctx,
             x *= 0xc2b2ae35u;
             x ^= x >> 16;
 
-            /* -1.000000 .. 1.000000 */
+            /* -1.000000 .. 1.000000, millionths */
 
-            k = x % 2000001;
+            v = (int32_t) (x % 2000001) - 1000000;
 
-            if (k >= 1000000) {
-                k -= 1000000;
-                p = ngx_sprintf(p, "%s%ui.%06ui", j ? "," : "",
-                                k / 1000000, k % 1000000);
+            if (ctx->base64) {
+                /* the float32 of the same number, little-endian */
+                f = (float) v / 1000000.0f;
+                ngx_memcpy(&bits, &f, 4);
 
-            } else {
-                k = 1000000 - k;
-                p = ngx_sprintf(p, "%s-%ui.%06ui", j ? "," : "",
-                                k / 1000000, k % 1000000);
+                for (k = 0; k < 4; k++) {
+                    raw[j * 4 + k] = (u_char) (bits >> (8 * k));
+                }
+
+                continue;
             }
+
+            k = (ngx_uint_t) (v < 0 ? -v : v);
+            p = ngx_sprintf(p, "%s%s%ui.%06ui", j ? "," : "",
+                            v < 0 ? "-" : "", k / 1000000, k % 1000000);
         }
 
-        *p++ = ']';
+        if (ctx->base64) {
+            src.data = raw;
+            src.len = sizeof(raw);
+            dst.data = p;
+            ngx_encode_base64(&dst, &src);
+            p += dst.len;
+        }
+
+        *p++ = ctx->base64 ? '"' : ']';
         *p++ = '}';
     }
 
@@ -1275,9 +1661,11 @@ ngx_http_llm_route_mock_embeddings(ngx_http_llm_route_mock_ctx_t *ctx,
 
 
 /*
- * the stream: the role chunk goes with the first content event, then
- * content events, each "chunk" tokens, paced at "tps"; the last content
- * event carries the finish chunk, the usage chunk and [DONE]
+ * the stream: the first events (the role chunks; the Responses API's
+ * response.created ...) go with the first content event, then content
+ * events, each "chunk" tokens of every choice, paced at "tps"; the last
+ * content event carries the finish chunks, the usage chunk and [DONE]
+ * (the Responses API's ...done events and response.completed)
  */
 
 static ngx_int_t
@@ -1288,7 +1676,7 @@ ngx_http_llm_route_mock_stream(ngx_http_llm_route_mock_ctx_t *ctx)
     uint64_t             due;
     ngx_int_t            rc;
     ngx_buf_t           *b;
-    ngx_uint_t           limit, n, final;
+    ngx_uint_t           limit, n, final, tail;
     ngx_msec_t           now, next;
     ngx_chain_t         *cl;
     ngx_http_request_t  *r;
@@ -1332,16 +1720,18 @@ ngx_http_llm_route_mock_stream(ngx_http_llm_route_mock_ctx_t *ctx)
     }
 
     final = (ctx->sent + n == limit);
+    tail = (final && ctx->cut < 0);
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "llm_route_mock: stream %ui+%ui of %ui events",
                    ctx->sent, n, ctx->events);
 
-    if (ctx->tps == 0) {
+    if (ctx->tps == 0 || tail) {
 
-        /* everything at once: one buffer */
+        /* everything at once, or the last events: a buffer of its own */
 
-        size = n * ctx->event_size + 4 * ctx->base_size;
+        size = n * ctx->event_size + ctx->base_size
+               + (tail ? ctx->tail_size : 0);
 
         b = ngx_create_temp_buf(r->pool, size);
         if (b == NULL) {
@@ -1354,13 +1744,14 @@ ngx_http_llm_route_mock_stream(ngx_http_llm_route_mock_ctx_t *ctx)
         }
 
         cl->buf = b;
+        b->tag = (ngx_buf_tag_t) &ngx_http_llm_route_mock_stream;
 
     } else {
 
         /* paced: buffers of one size, reused once sent */
 
         size = NGX_HTTP_LLM_ROUTE_MOCK_BATCH * ctx->event_size
-               + 4 * ctx->base_size;
+               + ctx->base_size;
 
         cl = ngx_chain_get_free_buf(r->pool, &ctx->free);
         if (cl == NULL) {
@@ -1390,21 +1781,13 @@ ngx_http_llm_route_mock_stream(ngx_http_llm_route_mock_ctx_t *ctx)
 
     if (!ctx->started) {
         ctx->started = 1;
-
-        if (ctx->endpoint == NGX_HTTP_LLM_ROUTE_EP_CHAT) {
-            p = ngx_sprintf(p, "data: %V\"choices\":[{\"index\":0,\"delta\":"
-                            "{\"role\":\"assistant\",\"content\":\"\"},"
-                            "\"logprobs\":null,\"finish_reason\":null}]%s"
-                            "}\n\n",
-                            &ctx->head,
-                            ctx->include_usage ? ",\"usage\":null" : "");
-        }
+        p = ngx_http_llm_route_mock_head(ctx, p);
     }
 
     p = ngx_http_llm_route_mock_event(ctx, p, ctx->sent, n);
     ctx->sent += n;
 
-    if (final && ctx->cut < 0) {
+    if (tail) {
         p = ngx_http_llm_route_mock_tail(ctx, p);
 
         b->last_buf = (r == r->main) ? 1 : 0;
@@ -1464,46 +1847,63 @@ ngx_http_llm_route_mock_stream(ngx_http_llm_route_mock_ctx_t *ctx)
 }
 
 
+/*
+ * The events before the content: chat's role chunk of each choice (with
+ * the tool call's name and id); the Responses API's response.created,
+ * response.in_progress, response.output_item.added and, for a message,
+ * response.content_part.added
+ */
+
 static u_char *
-ngx_http_llm_route_mock_event(ngx_http_llm_route_mock_ctx_t *ctx, u_char *p,
-    ngx_uint_t from, ngx_uint_t n)
+ngx_http_llm_route_mock_head(ngx_http_llm_route_mock_ctx_t *ctx, u_char *p)
 {
-    ngx_uint_t  i, k, end;
+    ngx_uint_t  i;
 
-    end = ngx_min(from + n, ctx->events);
+    if (ctx->endpoint == NGX_HTTP_LLM_ROUTE_EP_RESPONSES) {
+        p = ngx_http_llm_route_mock_response_event(ctx, p,
+                                                   "response.created",
+                                                   "in_progress");
+        p = ngx_http_llm_route_mock_response_event(ctx, p,
+                                                   "response.in_progress",
+                                                   "in_progress");
+        p = ngx_http_llm_route_mock_item_event(ctx, p,
+                                               "response.output_item.added",
+                                               0);
 
-    for (i = from; i < end; i++) {
-        k = i * ctx->chunk;
+        if (ctx->call) {
+            return p;
+        }
 
-        p = ngx_sprintf(p, "data: %V\"choices\":[{", &ctx->head);
+        p = ngx_http_llm_route_mock_resp_event(ctx, p,
+                                           "response.content_part.added");
+        return ngx_sprintf(p, "\"item_id\":\"msg_%V\",\"output_index\":0,"
+                           "\"content_index\":0,\"part\":{\"type\":"
+                           "\"output_text\",\"text\":\"\",\"annotations\":[],"
+                           "\"logprobs\":[]}}\n\n", &ctx->id);
+    }
 
-        if (ctx->endpoint == NGX_HTTP_LLM_ROUTE_EP_CHAT) {
-            p = ngx_cpymem(p, "\"index\":0,\"delta\":{\"content\":\"",
-                           sizeof("\"index\":0,\"delta\":{\"content\":\"")
-                           - 1);
+    if (ctx->endpoint != NGX_HTTP_LLM_ROUTE_EP_CHAT) {
+        return p;
+    }
+
+    for (i = 0; i < ctx->n; i++) {
+        p = ngx_sprintf(p, "data: %V\"choices\":[{\"index\":%ui,\"delta\":"
+                        "{\"role\":\"assistant\",\"content\":",
+                        &ctx->head, i);
+
+        if (ctx->call) {
+            p = ngx_sprintf(p, "null,\"tool_calls\":[{\"index\":0,"
+                            "\"id\":\"call_%V\",\"type\":\"function\","
+                            "\"function\":{\"name\":\"%V\","
+                            "\"arguments\":\"\"}}]",
+                            &ctx->id, &ctx->tool);
 
         } else {
-            p = ngx_cpymem(p, "\"text\":\"", sizeof("\"text\":\"") - 1);
+            p = ngx_cpymem(p, "\"\"", 2);
         }
 
-        if (k) {
-            *p++ = ' ';
-        }
-
-        p = ngx_http_llm_route_mock_words(p, k,
-                                          ngx_min(ctx->chunk,
-                                                  ctx->tokens - k));
-
-        if (ctx->endpoint == NGX_HTTP_LLM_ROUTE_EP_CHAT) {
-            p = ngx_cpymem(p, "\"},\"logprobs\":null,",
-                           sizeof("\"},\"logprobs\":null,") - 1);
-
-        } else {
-            p = ngx_cpymem(p, "\",\"index\":0,\"logprobs\":null,",
-                           sizeof("\",\"index\":0,\"logprobs\":null,") - 1);
-        }
-
-        p = ngx_sprintf(p, "\"finish_reason\":null}]%s}\n\n",
+        p = ngx_sprintf(p, "},\"logprobs\":null,\"finish_reason\":null}]%s"
+                        "}\n\n",
                         ctx->include_usage ? ",\"usage\":null" : "");
     }
 
@@ -1511,35 +1911,182 @@ ngx_http_llm_route_mock_event(ngx_http_llm_route_mock_ctx_t *ctx, u_char *p,
 }
 
 
+/* content events from..from+n-1: a chunk of each choice, or a delta */
+
+static u_char *
+ngx_http_llm_route_mock_event(ngx_http_llm_route_mock_ctx_t *ctx, u_char *p,
+    ngx_uint_t from, ngx_uint_t n)
+{
+    ngx_uint_t  i, c, k, end, len;
+
+    end = ngx_min(from + n, ctx->events);
+
+    for (i = from; i < end; i++) {
+        k = i * ctx->chunk;
+        len = ngx_min(ctx->chunk, ctx->tokens - k);
+
+        if (ctx->endpoint == NGX_HTTP_LLM_ROUTE_EP_RESPONSES) {
+            if (ctx->call) {
+                p = ngx_http_llm_route_mock_resp_event(ctx, p,
+                                     "response.function_call_arguments.delta");
+                p = ngx_sprintf(p, "\"item_id\":\"fc_%V\",\"output_index\":0,"
+                                "\"delta\":\"", &ctx->id);
+
+            } else {
+                p = ngx_http_llm_route_mock_resp_event(ctx, p,
+                                             "response.output_text.delta");
+                p = ngx_sprintf(p, "\"item_id\":\"msg_%V\",\"output_index\":0,"
+                                "\"content_index\":0,\"delta\":\"", &ctx->id);
+            }
+
+            p = ngx_http_llm_route_mock_content(ctx, p, 0, k, len);
+            p = ngx_cpymem(p, ctx->call ? "\"}\n\n" : "\",\"logprobs\":[]}\n\n",
+                           ctx->call ? 4 : 18);
+            continue;
+        }
+
+        for (c = 0; c < ctx->n; c++) {
+            p = ngx_sprintf(p, "data: %V\"choices\":[{", &ctx->head);
+
+            if (ctx->endpoint != NGX_HTTP_LLM_ROUTE_EP_CHAT) {
+                p = ngx_cpymem(p, "\"text\":\"", sizeof("\"text\":\"") - 1);
+                p = ngx_http_llm_route_mock_content(ctx, p, c, k, len);
+                p = ngx_sprintf(p, "\",\"index\":%ui,\"logprobs\":null,", c);
+
+            } else if (ctx->call) {
+                p = ngx_sprintf(p, "\"index\":%ui,\"delta\":{\"tool_calls\":"
+                                "[{\"index\":0,\"function\":{\"arguments\":"
+                                "\"", c);
+                p = ngx_http_llm_route_mock_content(ctx, p, c, k, len);
+                p = ngx_cpymem(p, "\"}}]},\"logprobs\":null,",
+                               sizeof("\"}}]},\"logprobs\":null,") - 1);
+
+            } else {
+                p = ngx_sprintf(p, "\"index\":%ui,\"delta\":{\"content\":\"",
+                                c);
+                p = ngx_http_llm_route_mock_content(ctx, p, c, k, len);
+                p = ngx_cpymem(p, "\"},\"logprobs\":null,",
+                               sizeof("\"},\"logprobs\":null,") - 1);
+            }
+
+            p = ngx_sprintf(p, "\"finish_reason\":null}]%s}\n\n",
+                            ctx->include_usage ? ",\"usage\":null" : "");
+        }
+    }
+
+    return p;
+}
+
+
+/*
+ * The events after the content: the finish chunk of each choice, the
+ * usage chunk if asked, [DONE]; the Responses API's ...done events and
+ * response.completed (or response.incomplete)
+ */
+
 static u_char *
 ngx_http_llm_route_mock_tail(ngx_http_llm_route_mock_ctx_t *ctx, u_char *p)
 {
+    ngx_uint_t   c;
     const char  *finish;
 
-    finish = ctx->length ? "length" : "stop";
+    if (ctx->endpoint == NGX_HTTP_LLM_ROUTE_EP_RESPONSES) {
 
-    if (ctx->endpoint == NGX_HTTP_LLM_ROUTE_EP_CHAT) {
-        p = ngx_sprintf(p, "data: %V\"choices\":[{\"index\":0,\"delta\":{},"
-                        "\"logprobs\":null,\"finish_reason\":\"%s\"}]%s}\n\n",
-                        &ctx->head, finish,
-                        ctx->include_usage ? ",\"usage\":null" : "");
+        if (ctx->call) {
+            p = ngx_http_llm_route_mock_resp_event(ctx, p,
+                                      "response.function_call_arguments.done");
+            p = ngx_sprintf(p, "\"item_id\":\"fc_%V\",\"output_index\":0,"
+                            "\"name\":\"%V\",\"arguments\":\"",
+                            &ctx->id, &ctx->tool);
+            p = ngx_http_llm_route_mock_content(ctx, p, 0, 0, ctx->tokens);
+            p = ngx_cpymem(p, "\"}\n\n", 4);
 
-    } else {
-        p = ngx_sprintf(p, "data: %V\"choices\":[{\"text\":\"\",\"index\":0,"
-                        "\"logprobs\":null,\"finish_reason\":\"%s\"}]%s}\n\n",
-                        &ctx->head, finish,
-                        ctx->include_usage ? ",\"usage\":null" : "");
+        } else {
+            p = ngx_http_llm_route_mock_resp_event(ctx, p,
+                                              "response.output_text.done");
+            p = ngx_sprintf(p, "\"item_id\":\"msg_%V\",\"output_index\":0,"
+                            "\"content_index\":0,\"text\":\"", &ctx->id);
+            p = ngx_http_llm_route_mock_content(ctx, p, 0, 0, ctx->tokens);
+            p = ngx_cpymem(p, "\",\"logprobs\":[]}\n\n",
+                           sizeof("\",\"logprobs\":[]}\n\n") - 1);
+
+            p = ngx_http_llm_route_mock_resp_event(ctx, p,
+                                              "response.content_part.done");
+            p = ngx_sprintf(p, "\"item_id\":\"msg_%V\",\"output_index\":0,"
+                            "\"content_index\":0,\"part\":{\"type\":"
+                            "\"output_text\",\"text\":\"", &ctx->id);
+            p = ngx_http_llm_route_mock_content(ctx, p, 0, 0, ctx->tokens);
+            p = ngx_cpymem(p, "\",\"annotations\":[],\"logprobs\":[]}}\n\n",
+                           sizeof("\",\"annotations\":[],\"logprobs\":[]}}"
+                                  "\n\n") - 1);
+        }
+
+        p = ngx_http_llm_route_mock_item_event(ctx, p,
+                                               "response.output_item.done",
+                                               1);
+
+        return ngx_http_llm_route_mock_response_event(ctx, p, ctx->length
+                                                      ? "response.incomplete"
+                                                      : "response.completed",
+                                                      NULL);
+    }
+
+    finish = ctx->call ? "tool_calls" : ctx->length ? "length" : "stop";
+
+    for (c = 0; c < ctx->n; c++) {
+        if (ctx->endpoint == NGX_HTTP_LLM_ROUTE_EP_CHAT) {
+            p = ngx_sprintf(p, "data: %V\"choices\":[{\"index\":%ui,"
+                            "\"delta\":{},\"logprobs\":null,"
+                            "\"finish_reason\":\"%s\"}]%s}\n\n",
+                            &ctx->head, c, finish,
+                            ctx->include_usage ? ",\"usage\":null" : "");
+
+        } else {
+            p = ngx_sprintf(p, "data: %V\"choices\":[{\"text\":\"\","
+                            "\"index\":%ui,\"logprobs\":null,"
+                            "\"finish_reason\":\"%s\"}]%s}\n\n",
+                            &ctx->head, c, finish,
+                            ctx->include_usage ? ",\"usage\":null" : "");
+        }
     }
 
     if (ctx->include_usage) {
         p = ngx_sprintf(p, "data: %V\"choices\":[],\"usage\":"
                         "{\"prompt_tokens\":%ui,\"completion_tokens\":%ui,"
                         "\"total_tokens\":%ui}}\n\n",
-                        &ctx->head, ctx->prompt_tokens, ctx->tokens,
-                        ctx->prompt_tokens + ctx->tokens);
+                        &ctx->head, ctx->prompt_tokens, ctx->n * ctx->tokens,
+                        ctx->prompt_tokens + ctx->n * ctx->tokens);
     }
 
     return ngx_cpymem(p, "data: [DONE]\n\n", sizeof("data: [DONE]\n\n") - 1);
+}
+
+
+/*
+ * The content of choice c, tokens from..from+n-1, escaped: the words
+ * (choice c starts at word c of the list; a space before all but the
+ * first), or 4 bytes a token of the JSON answer
+ */
+
+static u_char *
+ngx_http_llm_route_mock_content(ngx_http_llm_route_mock_ctx_t *ctx,
+    u_char *p, ngx_uint_t choice, ngx_uint_t from, ngx_uint_t n)
+{
+    size_t  a, b;
+
+    if (ctx->text.len == 0) {
+        if (from && n) {
+            *p++ = ' ';
+        }
+
+        return ngx_http_llm_route_mock_words(p, choice + from, n);
+    }
+
+    a = ngx_min(from * NGX_HTTP_LLM_ROUTE_MOCK_TEXT_TOKEN, ctx->text.len);
+    b = ngx_min((from + n) * NGX_HTTP_LLM_ROUTE_MOCK_TEXT_TOKEN,
+                ctx->text.len);
+
+    return p + llr_json_escape(p, ctx->text.data + a, b - a);
 }
 
 

@@ -78,7 +78,12 @@ static ngx_int_t ngx_http_llm_route_set_url(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx);
 static ngx_int_t ngx_http_llm_route_failover(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx);
-static ngx_int_t ngx_http_llm_route_models(ngx_http_request_t *r);
+static ngx_int_t ngx_http_llm_route_models(ngx_http_request_t *r,
+    ngx_http_llm_route_ctx_t *ctx);
+static u_char *ngx_http_llm_route_model_object(u_char *p, ngx_str_t *id,
+    ngx_str_t *owner);
+static ngx_int_t ngx_http_llm_route_model_id(ngx_http_request_t *r,
+    ngx_str_t *id);
 static ngx_int_t ngx_http_llm_route_not_found(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx);
 static ngx_int_t ngx_http_llm_route_out_buf(ngx_http_llm_route_out_t *o,
@@ -282,6 +287,15 @@ ngx_http_llm_route_precontent_handler(ngx_http_request_t *r)
     ctx->endpoint = ngx_http_llm_route_endpoints[i].endpoint;
     ctx->endpoint_path = ngx_http_llm_route_endpoints[i].suffix;
 
+    /* GET /v1/models/{id}: one model */
+
+    if (ctx->endpoint == NGX_HTTP_LLM_ROUTE_EP_UNKNOWN
+        && ngx_http_llm_route_model_id(r, &ctx->requested_model) == NGX_OK)
+    {
+        ctx->endpoint = NGX_HTTP_LLM_ROUTE_EP_MODELS;
+        ngx_str_set(&ctx->endpoint_path, "/models/");
+    }
+
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "llm route: endpoint %ui \"%V\"",
                    ctx->endpoint, &ctx->endpoint_path);
@@ -292,7 +306,7 @@ ngx_http_llm_route_precontent_handler(ngx_http_request_t *r)
         }
 
         ctx->done = 1;
-        ngx_http_finalize_request(r, ngx_http_llm_route_models(r));
+        ngx_http_finalize_request(r, ngx_http_llm_route_models(r, ctx));
         return NGX_DONE;
     }
 
@@ -2051,18 +2065,71 @@ ngx_http_llm_route_out_flush(llr_out_t *out)
 }
 
 
-/* GET /v1/models: the configured models, OpenAI-shaped */
+/*
+ * The id of GET .../models/{id}: what follows the first "/models/" of
+ * the (decoded) path, so that an id may hold '/' ("org/model", which
+ * the SDKs send as "org%2Fmodel"); NGX_DECLINED if there is none
+ */
 
 static ngx_int_t
-ngx_http_llm_route_models(ngx_http_request_t *r)
+ngx_http_llm_route_model_id(ngx_http_request_t *r, ngx_str_t *id)
+{
+    u_char  *p, *last;
+
+    last = r->uri.data + r->uri.len;
+
+    for (p = r->uri.data; p + sizeof("/models/") - 1 <= last; p++) {
+        if (ngx_strncmp(p, "/models/", sizeof("/models/") - 1) == 0) {
+            id->data = p + sizeof("/models/") - 1;
+            id->len = last - id->data;
+
+            return id->len ? NGX_OK : NGX_DECLINED;
+        }
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/* a model object: {"id":...,"object":"model","created":0,"owned_by":...} */
+
+static u_char *
+ngx_http_llm_route_model_object(u_char *p, ngx_str_t *id, ngx_str_t *owner)
+{
+    p = ngx_cpymem(p, "{\"id\":\"", sizeof("{\"id\":\"") - 1);
+    p += llr_json_escape(p, id->data, id->len);
+    p = ngx_cpymem(p, "\",\"object\":\"model\",\"created\":0,"
+                      "\"owned_by\":\"",
+                   sizeof("\",\"object\":\"model\",\"created\":0,"
+                          "\"owned_by\":\"") - 1);
+    p += llr_json_escape(p, owner->data, owner->len);
+
+    return ngx_cpymem(p, "\"}", 2);
+}
+
+
+#define NGX_HTTP_LLM_ROUTE_MODEL_OBJECT                                       \
+    (sizeof(",{\"id\":\"\",\"object\":\"model\",\"created\":0,"                 \
+            "\"owned_by\":\"\"}") - 1)
+
+
+/*
+ * GET /v1/models: the configured models and policies, OpenAI-shaped;
+ * GET /v1/models/{id} (ctx->requested_model): that one, or 404
+ */
+
+static ngx_int_t
+ngx_http_llm_route_models(ngx_http_request_t *r,
+    ngx_http_llm_route_ctx_t *ctx)
 {
     size_t                           len;
     u_char                          *p;
     ngx_int_t                        rc;
     ngx_buf_t                       *b;
+    ngx_str_t                       *id, owner;
     ngx_uint_t                       i;
     ngx_chain_t                      out;
-    ngx_http_llm_route_model_t     **m;
+    ngx_http_llm_route_model_t     **m, *one;
     ngx_http_llm_route_policy_t    **pol;
     ngx_http_llm_route_main_conf_t  *mcf;
 
@@ -2076,22 +2143,55 @@ ngx_http_llm_route_models(ngx_http_request_t *r)
 
     mcf = ngx_http_get_module_main_conf(r, ngx_http_llm_route_module);
     m = mcf->models.elts;
-
     pol = mcf->policies.elts;
+    id = &ctx->requested_model;
+
+    ngx_str_set(&owner, "llm_route");
+
+    if (id->len) {
+        one = ngx_http_llm_route_find_model(mcf, id->data, id->len);
+
+        if (one) {
+            owner = one->provider->name;
+
+        } else if (ngx_http_llm_route_find_policy(mcf, id->data, id->len)
+                   == NULL)
+        {
+            ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "llm route: no model \"%V\"", id);
+
+            return ngx_http_llm_route_not_found(r, ctx);
+        }
+
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "llm route: model \"%V\" of \"%V\"", id, &owner);
+
+        len = NGX_HTTP_LLM_ROUTE_MODEL_OBJECT + 1
+              + llr_json_escape_len(id->data, id->len)
+              + llr_json_escape_len(owner.data, owner.len);
+
+        b = ngx_create_temp_buf(r->pool, len);
+        if (b == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        p = ngx_http_llm_route_model_object(b->last, id, &owner);
+        *p++ = '\n';
+
+        goto send;
+    }
 
     len = sizeof(head) - 1 + sizeof(tail) - 1;
 
     for (i = 0; i < mcf->models.nelts; i++) {
-        len += sizeof(",{\"id\":\"\",\"object\":\"model\",\"created\":0,"
-                      "\"owned_by\":\"\"}") - 1
+        len += NGX_HTTP_LLM_ROUTE_MODEL_OBJECT
                + llr_json_escape_len(m[i]->name.data, m[i]->name.len)
                + llr_json_escape_len(m[i]->provider->name.data,
                                      m[i]->provider->name.len);
     }
 
     for (i = 0; i < mcf->policies.nelts; i++) {
-        len += sizeof(",{\"id\":\"\",\"object\":\"model\",\"created\":0,"
-                      "\"owned_by\":\"llm_route\"}") - 1
+        len += NGX_HTTP_LLM_ROUTE_MODEL_OBJECT + owner.len
                + llr_json_escape_len(pol[i]->name.data, pol[i]->name.len);
     }
 
@@ -2107,15 +2207,8 @@ ngx_http_llm_route_models(ngx_http_request_t *r)
             *p++ = ',';
         }
 
-        p = ngx_cpymem(p, "{\"id\":\"", sizeof("{\"id\":\"") - 1);
-        p += llr_json_escape(p, m[i]->name.data, m[i]->name.len);
-        p = ngx_cpymem(p, "\",\"object\":\"model\",\"created\":0,"
-                          "\"owned_by\":\"",
-                       sizeof("\",\"object\":\"model\",\"created\":0,"
-                              "\"owned_by\":\"") - 1);
-        p += llr_json_escape(p, m[i]->provider->name.data,
-                             m[i]->provider->name.len);
-        p = ngx_cpymem(p, "\"}", 2);
+        p = ngx_http_llm_route_model_object(p, &m[i]->name,
+                                            &m[i]->provider->name);
     }
 
     /* policies are virtual models: clients may ask for them */
@@ -2125,15 +2218,13 @@ ngx_http_llm_route_models(ngx_http_request_t *r)
             *p++ = ',';
         }
 
-        p = ngx_cpymem(p, "{\"id\":\"", sizeof("{\"id\":\"") - 1);
-        p += llr_json_escape(p, pol[i]->name.data, pol[i]->name.len);
-        p = ngx_cpymem(p, "\",\"object\":\"model\",\"created\":0,"
-                          "\"owned_by\":\"llm_route\"}",
-                       sizeof("\",\"object\":\"model\",\"created\":0,"
-                              "\"owned_by\":\"llm_route\"}") - 1);
+        p = ngx_http_llm_route_model_object(p, &pol[i]->name, &owner);
     }
 
     p = ngx_cpymem(p, tail, sizeof(tail) - 1);
+
+send:
+
     b->last = p;
     b->last_buf = (r == r->main) ? 1 : 0;
     b->last_in_chain = 1;
@@ -2368,9 +2459,7 @@ ngx_http_llm_route_send_error(ngx_http_request_t *r, ngx_uint_t status,
         h->hash = 1;
         ngx_str_set(&h->key, "Allow");
 
-        if (r->uri.len >= sizeof("/models") - 1
-            && ngx_strncmp(r->uri.data + r->uri.len - 7, "/models", 7) == 0)
-        {
+        if (ctx && ctx->endpoint == NGX_HTTP_LLM_ROUTE_EP_MODELS) {
             ngx_str_set(&h->value, "GET, HEAD");
 
         } else {

@@ -51,6 +51,8 @@ static ngx_int_t ngx_http_llm_route_watch_sse(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx, ngx_chain_t **in);
 static ngx_int_t ngx_http_llm_route_stream_end(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx, ngx_chain_t **in);
+static ngx_uint_t ngx_http_llm_route_stream_ended(
+    ngx_http_llm_route_ctx_t *ctx);
 
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
@@ -501,6 +503,15 @@ ngx_http_llm_route_watch(ngx_http_request_t *r, ngx_http_llm_route_ctx_t *ctx,
  *     \n\ndata: {"error":{"message":"...","type":"server_error",
  *     "param":null,"code":"stream_interrupted"}}\n\n
  *
+ * A Responses API stream ends with its last event (response.completed,
+ * response.incomplete, response.failed or error), not "data: [DONE]";
+ * when cut, it gets the error in that API's own event format, numbered
+ * after the events the provider sent (OpenAI numbers them from 0):
+ *
+ *     \n\nevent: error\ndata: {"type":"error","sequence_number":N,
+ *     "error":{"type":"server_error","code":"stream_interrupted",
+ *     "message":"...","param":null}}\n\n
+ *
  * It goes before the flush nginx sends when the upstream failed (the
  * upstream connection is closed by then), or after the last buffer of a
  * stream that ended without "data: [DONE]" (what the parser held is
@@ -513,6 +524,7 @@ static ngx_int_t
 ngx_http_llm_route_stream_end(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx, ngx_chain_t **in)
 {
+    u_char       *p, *ev, *ev_end;
     ngx_buf_t    *b, *eb;
     ngx_chain_t  *cl, *out, **ll, *ncl, *after;
     llr_sse_t    *sse;
@@ -522,11 +534,22 @@ ngx_http_llm_route_stream_end(ngx_http_request_t *r,
         "was interrupted before it completed.\",\"type\":\"server_error\","
         "\"param\":null,\"code\":\"stream_interrupted\"}}\n\n";
 
+    static char    responses_event[] =
+        "\n\nevent: error\ndata: {\"type\":\"error\",\"sequence_number\":%uL,"
+        "\"error\":{\"type\":\"server_error\",\"code\":\"stream_interrupted\","
+        "\"message\":\"The stream from the provider was interrupted before "
+        "it completed.\",\"param\":null}}\n\n";
+
     sse = ctx->watch;
 
-    if (sse->done || ctx->stream_error_sent || r->header_only) {
+    if (ngx_http_llm_route_stream_ended(ctx) || ctx->stream_error_sent
+        || r->header_only)
+    {
         return NGX_OK;
     }
+
+    ev = event;
+    ev_end = event + sizeof(event) - 1;
 
     out = NULL;
     ll = &out;
@@ -547,10 +570,22 @@ ngx_http_llm_route_stream_end(ngx_http_request_t *r,
 
             eb->memory = 1;
 
+            if (ctx->endpoint == NGX_HTTP_LLM_ROUTE_EP_RESPONSES) {
+                p = ngx_pnalloc(r->pool, sizeof(responses_event)
+                                         + NGX_INT64_LEN);
+                if (p == NULL) {
+                    return NGX_ERROR;
+                }
+
+                ev = p;
+                ev_end = ngx_sprintf(p, responses_event,
+                                     (uint64_t) sse->events);
+            }
+
             /* the blank line ends an event the provider left unfinished */
             eb->pos = (b->last_buf ? ctx->stream_cut : llr_sse_in_event(sse))
-                      ? event : event + 2;
-            eb->last = event + sizeof(event) - 1;
+                      ? ev : ev + 2;
+            eb->last = ev_end;
             eb->start = eb->pos;
             eb->end = eb->last;
             eb->flush = 1;
@@ -578,8 +613,10 @@ ngx_http_llm_route_stream_end(ngx_http_request_t *r,
 
             ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                           "llm route: the stream from provider \"%V\" "
-                          "ended without [DONE], error event sent",
-                          &ctx->deployment->provider->name);
+                          "ended without %s, error event sent",
+                          &ctx->deployment->provider->name,
+                          ctx->endpoint == NGX_HTTP_LLM_ROUTE_EP_RESPONSES
+                          ? "its last event" : "[DONE]");
         }
 
         ncl = ngx_alloc_chain_link(r->pool);
@@ -601,6 +638,20 @@ ngx_http_llm_route_stream_end(ngx_http_request_t *r,
     *in = out;
 
     return NGX_OK;
+}
+
+
+/* the stream ended as its API says: [DONE], or a Responses final event */
+
+static ngx_uint_t
+ngx_http_llm_route_stream_ended(ngx_http_llm_route_ctx_t *ctx)
+{
+    llr_sse_t  *sse;
+
+    sse = ctx->watch;
+
+    return sse->done
+           || (sse->ended && ctx->endpoint == NGX_HTTP_LLM_ROUTE_EP_RESPONSES);
 }
 
 
@@ -845,8 +896,7 @@ ngx_http_llm_route_account(ngx_http_request_t *r,
                        && ctx->resp_mode != NGX_HTTP_LLM_ROUTE_RESP_ENC)
                    || !ctx->resp_done
                    || (ctx->resp_mode == NGX_HTTP_LLM_ROUTE_RESP_SSE
-                       && !((llr_sse_t *) ctx->watch)->done
-                       && ctx->endpoint != NGX_HTTP_LLM_ROUTE_EP_RESPONSES)
+                       && !ngx_http_llm_route_stream_ended(ctx))
                    || (res && res->error));
 
     if (res && res->has_usage) {

@@ -761,13 +761,18 @@ llr_sse_dispatch(llr_sse_t *sse, const unsigned char *data, size_t end,
                     sse->first_content_offset = end;
                 }
 
+                if (j->v_end) {
+                    sse->ended = 1;
+                }
+
                 strip = j->v_choices && j->v_choice_elems == 0
                         && j->v_usage && !j->v_error;
 
                 llr_sse_follows(sse, data && sse->ev_here
                                      && sse->ev_data_lines == 1
                                      && sse->ev_json != LLR_SSE_NO_JSON
-                                     && !j->v_usage && !j->v_error,
+                                     && !j->v_usage && !j->v_error
+                                     && !j->v_end,
                                 data, end);
 
             } else {
@@ -1301,7 +1306,7 @@ llr_sse_template(llr_sse_t *sse, const unsigned char *data, size_t end)
     llr_json_init(j, res);
     (void) llr_json_feed_line(j, data + sse->ev_json, last);
 
-    if (!j->v_complete || j->v_bad || j->v_usage || j->v_error
+    if (!j->v_complete || j->v_bad || j->v_usage || j->v_error || j->v_end
         || res->has_usage || res->error || res->json_error)
     {
         return 0;

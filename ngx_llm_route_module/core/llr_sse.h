@@ -110,6 +110,11 @@
  * copy (a sequence number, OpenAI's "obfuscation") stay holes in the
  * stream's next copy.
  *
+ * Responses API streams end without "[DONE]": their last event is
+ * response.completed, response.incomplete or response.failed (or an
+ * error event).  Such an event (a JSON event whose top-level "type" is
+ * one of these) sets ended; it never becomes a template.
+ *
  * End of stream: llr_sse_finish() dispatches an event that lacks its
  * final blank line (lenient, unlike browsers: "data: [DONE]" without a
  * trailing newline still counts) and emits or drops held bytes.
@@ -216,6 +221,8 @@ typedef struct {
     uint64_t        prefix_hits;      /* events resumed from the cache */
     uint64_t        template_hits;    /* events matched to the template */
     unsigned        done:1;           /* "data: [DONE]" arrived */
+    unsigned        ended:1;          /* a Responses API event that ends
+                                         a stream arrived (see below) */
     unsigned        content_seen:1;   /* an event carried content */
 
     /*

@@ -223,7 +223,6 @@ static llr_inline int llr_json_hole(llr_json_t *j, unsigned kind,
     const unsigned char *start, const unsigned char *end);
 static llr_inline const unsigned char *llr_json_skip(const unsigned char *p,
     const unsigned char *end, int line, uint64_t *count);
-static int llr_json_hex4(const unsigned char *p, uint32_t *cp);
 #ifdef __SSE2__
 static int llr_json_num16(const unsigned char *p);
 #endif
@@ -1269,7 +1268,7 @@ llr_json_skip(const unsigned char *p, const unsigned char *end, int line,
 }
 
 
-static int
+int
 llr_json_hex4(const unsigned char *p, uint32_t *cp)
 {
     int       i, c;
@@ -1871,12 +1870,27 @@ llr_json_string_end(llr_json_t *j)
         break;
 
     case R_TYPE:
+        if (j->depth != 1) {
+            break;
+        }
+
         /* a Responses API stream event {"type":"error", ...} */
-        if (j->depth == 1 && j->cap_len == 5
-            && memcmp(j->cap, "error", 5) == 0)
-        {
+        if (j->cap_len == 5 && memcmp(j->cap, "error", 5) == 0) {
             res->error = 1;
             j->v_error = 1;
+            j->v_end = 1;
+            break;
+        }
+
+        /* the events that end a Responses API stream */
+        if ((j->cap_len == 18
+             && memcmp(j->cap, "response.completed", 18) == 0)
+            || (j->cap_len == 19
+                && memcmp(j->cap, "response.incomplete", 19) == 0)
+            || (j->cap_len == 15
+                && memcmp(j->cap, "response.failed", 15) == 0))
+        {
+            j->v_end = 1;
         }
 
         break;

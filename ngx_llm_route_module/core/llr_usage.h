@@ -128,6 +128,11 @@ typedef struct {
     unsigned        v_bad:1;        /* it is not JSON: scanning stopped */
     unsigned        v_model:1;      /* it set res->model */
     unsigned        v_finish:1;     /* it counted a finish reason */
+    unsigned        v_end:1;        /* a Responses API event that ends
+                                       a stream: its top-level "type"
+                                       is response.completed,
+                                       response.incomplete,
+                                       response.failed or error */
     uint32_t        v_choice_elems; /* elements of its "choices" */
 
     llr_json_frame_t  frames[LLR_JSON_MAX_DEPTH];
@@ -197,6 +202,9 @@ void llr_json_copy_state(llr_json_t *dst, const llr_json_t *src);
  */
 const unsigned char *llr_json_string_body(const unsigned char *p,
     const unsigned char *end, uint64_t *count);
+
+/* the value of the 4 hex digits at p (of a \u escape); 0, or -1 */
+int llr_json_hex4(const unsigned char *p, uint32_t *cp);
 
 /* non-zero for the bytes that may be in a number as the scanner skips one */
 extern const uint8_t  llr_json_numch[256];

@@ -26,6 +26,7 @@
 #include "llr_cost.h"
 #include "llr_classify.h"
 #include "llr_pattern.h"
+#include "llr_mock.h"
 
 
 #define RG_MAX_FILE  (4 * 1024 * 1024)
@@ -570,6 +571,48 @@ rg_check_pattern(const unsigned char *d, size_t len)
 }
 
 
+/* the mock's JSON parser, plan and schema instances (fuzz/fuzz_mock.c) */
+
+static int
+rg_check_mock(const unsigned char *d, size_t len)
+{
+    int               bad;
+    char             *buf;
+    size_t            n;
+    const char       *param;
+    llr_jv_doc_t     *doc, *out;
+    llr_mock_plan_t   plan;
+
+    doc = llr_jv_parse(&rg_alloc, d, len, NULL, NULL);
+
+    if (doc == NULL) {
+        return 0;
+    }
+
+    (void) llr_mock_plan(&plan, doc->root, len & 1, &param);
+    bad = plan.n < 1 || plan.n > LLR_MOCK_MAX_N;
+
+    n = llr_schema_instance(doc->root, NULL, 0);
+
+    if (n != (size_t) -1) {
+        buf = malloc(n + 1);
+        if (buf == NULL) {
+            abort();
+        }
+
+        bad |= llr_schema_instance(doc->root, buf, n) != n;
+        out = llr_jv_parse(&rg_alloc, (unsigned char *) buf, n, NULL, NULL);
+        bad |= out == NULL;
+        llr_jv_free(out);
+        free(buf);
+    }
+
+    llr_jv_free(doc);
+
+    return bad;
+}
+
+
 static unsigned char *
 rg_read(const char *path, size_t *len)
 {
@@ -657,6 +700,8 @@ rg_replay_dir(const char *dir)
                path, k ? " [1:]" : "");
             ok(!rg_check_pattern(d, dlen), "%s%s: pattern",
                path, k ? " [1:]" : "");
+            ok(!rg_check_mock(d, dlen), "%s%s: mock", path,
+               k ? " [1:]" : "");
         }
 
         free(buf);
@@ -674,7 +719,7 @@ main(void)
     size_t       n;
     const char  *top;
     static const char  *targets[] = {
-        "req", "sse", "usage", "values", "model", "pattern"
+        "req", "sse", "usage", "values", "model", "pattern", "mock"
     };
 
     top = getenv("LLR_FUZZ_DIR");

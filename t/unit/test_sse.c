@@ -234,6 +234,7 @@ same(run_t *a, run_t *b, const char *exp, size_t exp_len)
         || a->sse.oversized_events != b->sse.oversized_events
         || a->sse.content_seen != b->sse.content_seen
         || a->sse.done != b->sse.done
+        || a->sse.ended != b->sse.ended
         || a->first_at != b->first_at || a->first_n != b->first_n)
     {
         printf("# results differ\n");
@@ -1353,6 +1354,130 @@ test_own_template(void)
 }
 
 
+/*
+ * The events that end a Responses API stream (it has no [DONE]): only
+ * a top-level "type", in a complete JSON event, whether scanned, resumed
+ * from the prefix cache or matched to a template, split anywhere.
+ */
+static void
+test_responses_end(void)
+{
+    int                 i, mode;
+    run_t               w, b;
+    llr_sse_cache_t     warm;
+    const char         *s;
+
+#define RCREATED                                                              \
+    "event: response.created\n"                                               \
+    "data: {\"type\":\"response.created\",\"sequence_number\":0,"            \
+    "\"response\":{\"id\":\"resp_1\",\"object\":\"response\","               \
+    "\"status\":\"in_progress\",\"error\":null,\"usage\":null}}\n\n"
+#define RTEXT(n, t)                                                           \
+    "event: response.output_text.delta\n"                                     \
+    "data: {\"type\":\"response.output_text.delta\",\"sequence_number\":"   \
+    n ",\"item_id\":\"msg_1\",\"output_index\":0,\"content_index\":0,"       \
+    "\"delta\":\"" t "\",\"logprobs\":[]}\n\n"
+
+    static const struct {
+        const char  *stream;
+        int          ended;
+        const char  *name;
+    } cases[] = {
+        { RCREATED RTEXT("1", "Hi") RTEXT("2", " there")
+          "event: response.completed\n"
+          "data: {\"type\":\"response.completed\",\"sequence_number\":3,"
+          "\"response\":{\"status\":\"completed\",\"usage\":{"
+          "\"input_tokens\":5,\"output_tokens\":2}}}\n\n", 1,
+          "response.completed" },
+        { RCREATED RTEXT("1", "Hi")
+          "data: {\"type\":\"response.incomplete\",\"response\":{"
+          "\"status\":\"incomplete\",\"incomplete_details\":{\"reason\":"
+          "\"max_output_tokens\"},\"usage\":null}}\n\n", 1,
+          "response.incomplete, usage null" },
+        { RCREATED
+          "data: {\"type\":\"response.failed\",\"response\":{"
+          "\"status\":\"failed\",\"error\":{\"code\":\"server_error\","
+          "\"message\":\"x\"},\"usage\":null}}", 1,
+          "response.failed without its blank line" },
+        { RCREATED
+          "event: error\ndata: {\"type\":\"error\",\"sequence_number\":1,"
+          "\"error\":{\"type\":\"server_error\",\"code\":\"x\","
+          "\"message\":\"m\",\"param\":null}}\n\n", 1, "an error event" },
+        { RCREATED RTEXT("1", "Hi") RTEXT("2", " there"), 0,
+          "cut after a delta" },
+        { RCREATED RTEXT("1", "Hi")
+          "data: {\"type\":\"response.completed\",\"response\":{", 0,
+          "cut inside response.completed" },
+        { RCREATED
+          "event: response.completed\ndata: {\"type\":\"response.output_item"
+          ".done\",\"item\":{\"type\":\"response.completed\"},"
+          "\"response\":{\"type\":\"response.failed\"}}\n\n", 0,
+          "only a top-level type counts (not the event: field)" },
+        { "data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{"
+          "\"content\":\"a\"},\"finish_reason\":\"stop\"}]}\n\n"
+          "data: [DONE]\n\n", 0, "a chat stream" },
+        { "data: response.completed\n\n", 0, "not JSON" },
+        { "data: {\"type\":\"response.completed\",\"x\":[}\n\n", 0,
+          "bad JSON" },
+        { NULL, 0, NULL }
+    };
+
+    for (i = 0; cases[i].stream; i++) {
+        s = cases[i].stream;
+
+        run(&w, s, strlen(s), 0, 0, 0, 0);
+        is_int(w.sse.ended, cases[i].ended, "%s: ended %d", cases[i].name,
+               cases[i].ended);
+
+        for (mode = 1; mode <= 3; mode++) {
+            run(&b, s, strlen(s), LLR_SSE_STRIP_USAGE, 0, mode,
+                mode == 1 ? strlen(s) / 2 : 3);
+            is_int(b.sse.ended, cases[i].ended, "%s: ended %d, split (%d)",
+                   cases[i].name, cases[i].ended, mode);
+            done(&b);
+        }
+
+        done(&w);
+    }
+
+    /*
+     * templates: a cache warmed by a stream of deltas; the next stream's
+     * deltas match templates, its response.failed (no usage, no error
+     * object) is scanned and ends it, and never becomes a template
+     */
+
+    s = RCREATED RTEXT("1", "a") RTEXT("2", "b") RTEXT("3", "c")
+        "data: {\"type\":\"response.failed\",\"sequence_number\":4,"
+        "\"response\":{\"status\":\"failed\",\"usage\":null}}\n\n";
+
+    llr_sse_cache_init(&warm);
+    shared = &warm;
+
+    for (i = 0; i < 3; i++) {
+        run(&w, s, strlen(s), 0, 0, 0, 0);
+        is_int(w.sse.ended, 1, "warm cache, stream %d: ended", i);
+        done(&w);
+    }
+
+    ok(w.sse.template_hits > 0, "warm cache: the deltas matched templates");
+
+    for (i = 0; i < (int) warm.n; i++) {
+        ok(strstr((const char *) warm.tpl[i].bytes, "response.failed")
+           == NULL, "template %d is not the final event", i);
+    }
+
+    run(&w, RCREATED RTEXT("1", "a") RTEXT("2", "b"),
+        strlen(RCREATED RTEXT("1", "a") RTEXT("2", "b")), 0, 0, 0, 0);
+    is_int(w.sse.ended, 0, "warm cache: a cut stream has not ended");
+    done(&w);
+
+    shared = NULL;
+
+#undef RCREATED
+#undef RTEXT
+}
+
+
 int
 main(void)
 {
@@ -1520,7 +1645,11 @@ main(void)
     is_str(r.sse.res.model, "gpt-4.1", "responses model");
     is_int(r.sse.res.finish[LLR_FINISH_STOP], 1, "responses completed");
     is_int(r.sse.stripped, 0, "responses events are never stripped");
+    is_int(r.sse.ended, 1, "responses: response.completed ends the stream");
+    is_int(r.sse.done, 0, "responses: no [DONE]");
     done(&r);
+
+    test_responses_end();
 
     /*
      * a JSON value across data lines (joined with "\n"): an array or
