@@ -152,6 +152,72 @@ EOF
     $t->stop;
 }
 
+# ---- env=: a binary upgrade (USR2) needs nginx's "env" directive ---------
+#
+# The new master gets only the variables "env" lists (Debian's
+# "service nginx upgrade", run when the nginx package is upgraded).
+
+sub upgrade {
+    my ($t) = @_;
+    my $dir = $t->dir;
+    my $old = $t->master_pid;
+    kill 'USR2', $old;
+    my $end = time + 10;
+    while (time < $end) {
+        my $new = $t->master_pid;
+        return $new if $new && $new != $old && -f "$dir/nginx.pid.oldbin";
+        return 0 if $t->error_log =~ /\[emerg\].*LLR_KEYS_UP/;
+        select(undef, undef, undef, 0.05);
+    }
+    return 0;
+}
+
+# a wrapper script (make test-asan's) cannot be exec'ed by a USR2 upgrade
+# with its environment: only a real binary is upgraded
+my $wrapper = do {
+    open(my $b, '<', LLRTest->nginx_binary) or die;
+    read($b, my $magic, 2);
+    $magic eq '#!';
+};
+
+for my $with_env ($wrapper ? () : (0, 1)) {
+    my $t = LLRTest->new($with_env ? (main => 'env LLR_KEYS_UP;') : ());
+    my $m = $t->mock;
+    local $ENV{LLR_KEYS_UP} = 'sk-upgrade-KEY-77aa';
+    $t->config(provider_http('env=LLR_KEYS_UP'));
+    $t->start;
+    delete $ENV{LLR_KEYS_UP};
+
+    my $old = $t->master_pid;
+    my $new = upgrade($t);
+
+    if (!$with_env) {
+        ok(!$new, 'binary upgrade without "env LLR_KEYS_UP;": the new '
+           . 'master cannot read the key');
+        like($t->error_log, qr/\[emerg\].*"LLR_KEYS_UP".*is not set/,
+             'and says so');
+        is($t->master_pid, $old, 'the old master goes on');
+        $t->{log_ignore} = qr/LLR_KEYS_UP/;
+        $t->stop;
+        next;
+    }
+
+    ok($new, 'binary upgrade with "env LLR_KEYS_UP;": a new master');
+    kill 'QUIT', $old;
+    my $end = time + 10;
+    select(undef, undef, undef, 0.05) while kill(0, $old) && time < $end;
+    ok(!kill(0, $old), 'the old master exited');
+
+    my $end2 = time + 10;
+    select(undef, undef, undef, 0.05)
+        while (() = $t->worker_pids) < 2 && time < $end2;
+    my $r = $t->chat({ model => 'm', messages => $msgs });
+    is($r->{status}, 200, 'the new master\'s workers route');
+    is($m->last_request->{headers}{authorization},
+       'Bearer sk-upgrade-KEY-77aa', 'with the key');
+    $t->stop;
+}
+
 # ---- file=: root-only key, unprivileged workers, rotation by reload ------
 
 SKIP: {
