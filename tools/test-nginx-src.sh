@@ -30,12 +30,17 @@ export NGX_CONF_FLAGS=${NGX_CONF_FLAGS:-"--prefix=$BUILD/prefix \
 --with-http_v2_module --with-http_realip_module"}
 
 echo "=== nginx $VER from $SRC: the module and the binary in $BUILD"
-make --no-print-directory BUILD="$BUILD" NGINX_SRC="$SRC" module
-make --no-print-directory -C "$BUILD/nginx" -f objs/Makefile binary \
-    > "$BUILD/binary.log" 2>&1 || { tail -30 "$BUILD/binary.log"; exit 1; }
+mkdir -p "$BUILD"
+{ make --no-print-directory BUILD="$BUILD" NGINX_SRC="$SRC" module \
+  && make --no-print-directory -C "$BUILD/nginx" -f objs/Makefile binary
+} > "$BUILD/build.log" 2>&1 || {
+    tail -30 "$BUILD/build.log"
+    echo "test-nginx-src: the build failed; the whole log: $BUILD/build.log"
+    exit 1
+}
 
 BIN=$BUILD/nginx/objs/nginx
-"$BIN" -V 2>&1 | head -1
+"$BIN" -v
 
 FILES=("$@")
 [ ${#FILES[@]} -gt 0 ] || FILES=(t/*.t)

@@ -72,6 +72,7 @@ sub installed {
 
 # ---- serialise with anything else that touches the system nginx ----------
 
+mkdir '/run/lock' unless -d '/run/lock';
 open(my $lock, '>>', $LOCK) or die "$LOCK: $!";
 unless (flock($lock, LOCK_EX | LOCK_NB)) {
     diag("waiting for $LOCK");

@@ -37,26 +37,16 @@ use LLRTest;
 my $msgs = [{ role => 'user', content => 'Say hello.' }];
 
 sub provider_http {
-    my ($key) = @_;
+    my ($t, $key) = @_;
+    my $loc = $t->routed_location;
     return <<"EOF";
     llm_route_zone llm:1m;
-    llm_route_provider p {
-        upstream 127.0.0.1:%%MOCK_PORT%%;
-        scheme http;
-        host p.example;
-        base_path /v1;
-        api_key $key;
-    }
+    llm_route_provider p { upstream 127.0.0.1:%%MOCK_PORT%%; scheme http;
+                           host p.example; api_key $key; }
     llm_route_model m provider=p input=1 output=2 context=8000 quality=0.8;
     server {
         listen 127.0.0.1:%%PORT%%;
-        location /v1/ {
-            llm_route on;
-            proxy_pass \$llm_route_url;
-            proxy_set_header Host \$llm_route_host;
-            proxy_set_header Authorization \$llm_route_authorization;
-            proxy_http_version 1.1;
-        }
+$loc
     }
 EOF
 }
@@ -112,7 +102,7 @@ EOF
     my $dir = $t->dir;
 
     $ENV{LLR_KEYS_ENV} = 'sk-env-KEY-0f1e2d3c4b5a';
-    $t->config(provider_http('env=LLR_KEYS_ENV'));
+    $t->config(provider_http($t, 'env=LLR_KEYS_ENV'));
     $t->start;
     delete $ENV{LLR_KEYS_ENV};
 
@@ -184,7 +174,7 @@ for my $with_env ($wrapper ? () : (0, 1)) {
     my $t = LLRTest->new($with_env ? (main => 'env LLR_KEYS_UP;') : ());
     my $m = $t->mock;
     local $ENV{LLR_KEYS_UP} = 'sk-upgrade-KEY-77aa';
-    $t->config(provider_http('env=LLR_KEYS_UP'));
+    $t->config(provider_http($t, 'env=LLR_KEYS_UP'));
     $t->start;
     delete $ENV{LLR_KEYS_UP};
 
@@ -240,7 +230,7 @@ SKIP: {
     close $fh;
     chmod 0600, $key;
 
-    $t->config(provider_http("file=$key"));
+    $t->config(provider_http($t, "file=$key"));
     $t->start;
 
     my @w = $t->worker_pids;
