@@ -10,6 +10,10 @@
 #   make bench      throughput and instruction-count benchmarks (bench/)
 #   make train      retrain models/default.model from ../shared/data
 #   make deps       install what is missing (Debian packages)
+#   make deb        build/libnginx-mod-http-llm-route_<version>_<arch>.deb
+#   make install    module, tools, docs, examples (DESTDIR, PREFIX)
+#   make test-nginx-src   the prove suite against a newer nginx (NGINX_SRC,
+#                   or the newest upstream tarball Debian's archive has)
 #   make clean
 #
 # NGINX_SRC=/path/to/nginx-x.y.z builds against another nginx source tree
@@ -29,8 +33,10 @@ NGINX_SRC    ?=
 NGINX_BIN    ?= /usr/sbin/nginx
 
 CC           ?= cc
+# CPPFLAGS, CFLAGS (and LDFLAGS for the tools) from the environment: the
+# Debian package's hardening flags
 CFLAGS_CORE  := -std=gnu99 -O2 -g -Wall -Wextra -Werror -Wpointer-arith \
-                -Wno-unused-parameter -I$(CORE)
+                -Wno-unused-parameter -I$(CORE) $(CPPFLAGS) $(CFLAGS)
 SAN          ?=
 TEST_JOBS    ?= 2
 
@@ -104,7 +110,7 @@ $(BUILD)/core/%.o: $(CORE)/%.c $(CORE_HDRS)
 
 $(BUILD)/llm-route-%: tools/llm-route-%.c $(CORE_OBJS)
 	@mkdir -p $(BUILD)
-	$(CC) $(CFLAGS_CORE) $(SAN) -o $@ $< $(CORE_OBJS) $(LIBS)
+	$(CC) $(CFLAGS_CORE) $(SAN) $(LDFLAGS) -o $@ $< $(CORE_OBJS) $(LIBS)
 
 $(BUILD)/unit/%: t/unit/%.c t/unit/tap.h $(CORE_OBJS)
 	@mkdir -p $(BUILD)/unit
@@ -189,6 +195,72 @@ deps-check-test:
 
 train: tools
 	bash tools/train-default.sh
+
+# --- install and the Debian package -------------------------------------------
+
+# make install [DESTDIR=/staging] [PREFIX=/usr/local]: the module into the
+# modules directory of the nginx it was built for (NGINX_BIN's
+# --modules-path), its load_module line Debian's way (modules-available,
+# enabled when DESTDIR/etc/nginx/modules-enabled exists), the tools, the
+# docs, the examples and the observability pack, and the state directory
+# (owned by NGINX_USER when installing as root without DESTDIR)
+PREFIX       ?= /usr/local
+BINDIR       ?= $(PREFIX)/bin
+DOCDIR       ?= $(PREFIX)/share/doc/ngx_llm_route_module
+MODCONF_DIR  ?= $(PREFIX)/share/nginx/modules-available
+MODULES_DIR  ?= $(or $(shell $(NGINX_BIN) -V 2>&1 | sed -n \
+                    's/.*--modules-path=\([^ ]*\).*/\1/p'),/usr/lib/nginx/modules)
+STATE_DIR    ?= /var/lib/nginx/llm_route
+NGINX_USER   ?= www-data
+MODCONF      := mod-http-llm-route.conf
+DEB_PKGS     := debhelper dpkg-dev
+
+.PHONY: install uninstall deb
+
+install: module tools
+	install -d $(DESTDIR)$(MODULES_DIR) $(DESTDIR)$(BINDIR) \
+	    $(DESTDIR)$(MODCONF_DIR) $(DESTDIR)$(DOCDIR)/examples
+	install -m 0644 $(BUILD)/ngx_http_llm_route_module.so \
+	    $(DESTDIR)$(MODULES_DIR)/
+	install -m 0755 $(TOOLS) $(DESTDIR)$(BINDIR)/
+	echo "load_module $(MODULES_DIR)/ngx_http_llm_route_module.so;" \
+	    > $(DESTDIR)$(MODCONF_DIR)/$(MODCONF)
+	if [ -d $(DESTDIR)/etc/nginx/modules-enabled ]; then \
+	    ln -sf $(MODCONF_DIR)/$(MODCONF) \
+	        $(DESTDIR)/etc/nginx/modules-enabled/50-$(MODCONF); fi
+	install -m 0644 README.md docs/*.md docs/dashboard.png \
+	    $(DESTDIR)$(DOCDIR)/
+	cp -R conf-examples/. $(DESTDIR)$(DOCDIR)/examples/
+	cp -R contrib/observability $(DESTDIR)$(DOCDIR)/
+	if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then \
+	    install -d -m 0750 -o $(NGINX_USER) -g $(NGINX_USER) $(STATE_DIR); \
+	else \
+	    install -d -m 0750 $(DESTDIR)$(STATE_DIR); fi
+
+uninstall:
+	rm -f $(DESTDIR)$(MODULES_DIR)/ngx_http_llm_route_module.so \
+	    $(DESTDIR)$(MODCONF_DIR)/$(MODCONF) \
+	    $(DESTDIR)/etc/nginx/modules-enabled/50-$(MODCONF) \
+	    $(patsubst $(BUILD)/%,$(DESTDIR)$(BINDIR)/%,$(TOOLS))
+	rm -rf $(DESTDIR)$(DOCDIR)
+	@echo "left alone: $(STATE_DIR) (the state files)"
+
+# build/libnginx-mod-http-llm-route_<version>_<arch>.deb, built from a copy
+# of this tree by dpkg-buildpackage (debian/): for the nginx of this machine
+deb: deps-check
+	@for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || { \
+	    $(MAKE) --no-print-directory deps DEBIAN_PKGS="$(DEB_PKGS)" \
+	        TEST_PKGS=; break; }; done
+	bash tools/build-deb.sh
+
+# --- a second nginx ---------------------------------------------------------
+
+# the prove suite against another nginx: NGINX_SRC, or the newest upstream
+# tarball Debian's archive has (tools/nginx-src.sh: sid, else trixie);
+# the binary and the module are built in build/nginx-src/
+.PHONY: test-nginx-src
+test-nginx-src: deps-check deps-check-test
+	bash tools/test-nginx-src.sh $(TEST_FILES)
 
 clean:
 	rm -rf $(BUILD)

@@ -1028,6 +1028,14 @@ ngx_http_llm_route_api_key(ngx_conf_t *cf, ngx_http_llm_route_provider_t *pr,
     ngx_uint_t    i;
     ngx_file_info_t  fi;
 
+    if (ngx_process == NGX_PROCESS_SIGNALLER) {
+        /* "nginx -s reload" reads the configuration for the pid file only */
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, cf->log, 0,
+                       "llm route: api_key of \"%V\" not read by a signaller",
+                       &pr->name);
+        return NGX_CONF_OK;
+    }
+
     if (ngx_strncmp(value->data, "env=", 4) == 0) {
 
         if (value->len == 4) {
@@ -1039,8 +1047,14 @@ ngx_http_llm_route_api_key(ngx_conf_t *cf, ngx_http_llm_route_provider_t *pr,
         if (env == NULL) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "environment variable \"%s\" for \"api_key\" "
-                               "of llm_route_provider \"%V\" is not set",
-                               value->data + 4, &pr->name);
+                               "of llm_route_provider \"%V\" is not set: "
+                               "the nginx master reads it when it starts; "
+                               "for the systemd service set it with "
+                               "EnvironmentFile= in a drop-in, for "
+                               "\"sudo nginx -t\" keep it with "
+                               "\"sudo --preserve-env=%s\", or use "
+                               "\"api_key file=PATH\" (see docs/install.md)",
+                               value->data + 4, &pr->name, value->data + 4);
             return NGX_CONF_ERROR;
         }
 

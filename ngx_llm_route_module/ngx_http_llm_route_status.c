@@ -1133,6 +1133,7 @@ ngx_http_llm_route_prometheus(ngx_http_request_t *r,
     ngx_time_t                      *tp;
     ngx_http_llm_route_item_t       *it;
     ngx_http_llm_route_counters_t   *c;
+    ngx_http_llm_route_main_conf_t  *mcf;
 
     static const char  *token_types[] = {
         "prompt", "completion", "cached", "reasoning"
@@ -1316,6 +1317,41 @@ ngx_http_llm_route_prometheus(ngx_http_request_t *r,
                                    "(1 + reloads that kept it).");
     ngx_http_llm_route_out_printf(o, "llm_route_config_generation %uA\n",
                                   sh->generation);
+
+    ngx_http_llm_route_prom_family(o, "llm_route_zone_slots_used", "gauge",
+                                   "Counter slots in use (models, providers, "
+                                   "deployments, tasks).");
+    ngx_http_llm_route_out_printf(o, "llm_route_zone_slots_used %uA\n",
+                                  sh->nused);
+
+    ngx_http_llm_route_prom_family(o, "llm_route_zone_slots", "gauge",
+                                   "Counter slots the zone has room for.");
+    ngx_http_llm_route_out_printf(o, "llm_route_zone_slots %ui\n",
+                                  sh->nslots);
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_llm_route_module);
+
+    if (mcf->state_path.len == 0) {
+        return;
+    }
+
+    ngx_http_llm_route_prom_family(o, "llm_route_state_writes_total",
+                                   "counter", "State file writes.");
+    ngx_http_llm_route_out_printf(o, "llm_route_state_writes_total %uA\n",
+                                  sh->state_writes);
+
+    ngx_http_llm_route_prom_family(o, "llm_route_state_errors_total",
+                                   "counter", "State file writes that "
+                                   "failed.");
+    ngx_http_llm_route_out_printf(o, "llm_route_state_errors_total %uA\n",
+                                  sh->state_errors);
+
+    ngx_http_llm_route_prom_family(o, "llm_route_state_last_write_seconds",
+                                   "gauge", "Unix time of the last state "
+                                   "file write (0: none since the start).");
+    ngx_http_llm_route_out_printf(o,
+                                  "llm_route_state_last_write_seconds %T\n",
+                                  sh->state_last);
 }
 
 
