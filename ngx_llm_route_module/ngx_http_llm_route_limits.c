@@ -1579,24 +1579,32 @@ ngx_http_llm_route_name_cmp(const void *a, const void *b)
 
 /*
  * The names unique across keys too: a client's key may be another key's
- * "key/LIMITS" name.  The second and later of equal names get "/#2",
- * "/#3"...; a few passes, while that makes new equal ones.
+ * "key/LIMITS" name, or even "key/LIMITS/#2".  In name order, the second
+ * and later of equal names get "/#2", "/#3"..., skipping any number that
+ * would make a name some other entry has or was given: every name given
+ * is checked against all of them, so they are unique whatever the keys.
  */
 
 static ngx_int_t
 ngx_http_llm_route_limits_unique(ngx_http_request_t *r, ngx_array_t *a,
     size_t size)
 {
-    u_char      *p;
-    ngx_str_t  **v, *first;
-    ngx_uint_t   i, k, pass, dup;
+    u_char            *p;
+    uint32_t           hash;
+    ngx_str_t        **v, *first, name;
+    ngx_uint_t         i, k;
+    ngx_rbtree_t       taken;
+    ngx_str_node_t    *sn;
+    ngx_rbtree_node_t  sentinel;
 
     if (a->nelts < 2) {
         return NGX_OK;
     }
 
     v = ngx_palloc(r->pool, a->nelts * sizeof(ngx_str_t *));
-    if (v == NULL) {
+    sn = ngx_palloc(r->pool, 2 * a->nelts * sizeof(ngx_str_node_t));
+
+    if (v == NULL || sn == NULL) {
         return NGX_ERROR;
     }
 
@@ -1605,38 +1613,56 @@ ngx_http_llm_route_limits_unique(ngx_http_request_t *r, ngx_array_t *a,
         v[i] = (ngx_str_t *) ((u_char *) a->elts + i * size) + 1;
     }
 
-    for (pass = 0; pass < 4; pass++) {
+    ngx_qsort(v, a->nelts, sizeof(ngx_str_t *), ngx_http_llm_route_name_cmp);
 
-        ngx_qsort(v, a->nelts, sizeof(ngx_str_t *),
-                  ngx_http_llm_route_name_cmp);
+    /* every name as it is */
 
-        dup = 0;
-        first = v[0];
-        k = 1;
+    ngx_rbtree_init(&taken, &sentinel, ngx_str_rbtree_insert_value);
 
-        for (i = 1; i < a->nelts; i++) {
+    for (i = 0; i < a->nelts; i++) {
+        sn->str = *v[i];
+        sn->node.key = ngx_crc32_long(v[i]->data, v[i]->len);
 
-            if (v[i]->len != first->len
-                || ngx_memcmp(v[i]->data, first->data, first->len) != 0)
-            {
-                first = v[i];
-                k = 1;
-                continue;
-            }
+        if (ngx_str_rbtree_lookup(&taken, &sn->str, sn->node.key) == NULL) {
+            ngx_rbtree_insert(&taken, &sn->node);
+            sn++;
+        }
+    }
 
-            p = ngx_pnalloc(r->pool, first->len + 2 + NGX_INT_T_LEN);
-            if (p == NULL) {
-                return NGX_ERROR;
-            }
+    /* the later ones of equal names: the first free "/#k" */
 
-            v[i]->len = ngx_sprintf(p, "%V/#%ui", first, ++k) - p;
-            v[i]->data = p;
-            dup = 1;
+    first = v[0];
+    k = 1;
+
+    for (i = 1; i < a->nelts; i++) {
+
+        if (v[i]->len != first->len
+            || ngx_memcmp(v[i]->data, first->data, first->len) != 0)
+        {
+            first = v[i];
+            k = 1;
+            continue;
         }
 
-        if (!dup) {
-            break;
+        p = ngx_pnalloc(r->pool, first->len + 2 + NGX_INT_T_LEN);
+        if (p == NULL) {
+            return NGX_ERROR;
         }
+
+        name.data = p;
+
+        do {
+            name.len = ngx_sprintf(p, "%V/#%ui", first, ++k) - p;
+            hash = ngx_crc32_long(name.data, name.len);
+
+        } while (ngx_str_rbtree_lookup(&taken, &name, hash) != NULL);
+
+        *v[i] = name;
+
+        sn->str = name;
+        sn->node.key = hash;
+        ngx_rbtree_insert(&taken, &sn->node);
+        sn++;
     }
 
     return NGX_OK;
