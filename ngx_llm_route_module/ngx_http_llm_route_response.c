@@ -936,15 +936,15 @@ ngx_http_llm_route_attempt_failed(ngx_http_request_t *r,
     s = ngx_http_llm_route_zone_slot(sh, ctx->model->slot);
 
     if (s) {
-        (void) ngx_atomic_fetch_add(&s->c.requests, 1);
-        (void) ngx_atomic_fetch_add(&s->c.errors, 1);
+        ngx_http_llm_route_counter_add(&s->c.requests, 1);
+        ngx_http_llm_route_counter_add(&s->c.errors, 1);
     }
 
     s = ngx_http_llm_route_zone_slot(sh, ctx->deployment->provider->slot);
 
     if (s) {
-        (void) ngx_atomic_fetch_add(&s->c.requests, 1);
-        (void) ngx_atomic_fetch_add(&s->c.errors, 1);
+        ngx_http_llm_route_counter_add(&s->c.requests, 1);
+        ngx_http_llm_route_counter_add(&s->c.errors, 1);
     }
 }
 

@@ -16,9 +16,11 @@
  * sh->nused after a memory barrier, so readers in other processes only
  * see complete slots.
  *
- * Counting.  Only ngx_atomic_fetch_add() on ngx_atomic_t counters: no lock
- * is held per request, so a worker killed at any point leaves no lock
- * behind and no counter half-updated (each counter is one atomic add).
+ * Counting.  Only atomic operations on ngx_atomic_t counters: no lock is
+ * held per request, so a worker killed at any point leaves no lock
+ * behind and no counter half-updated (each counter is one atomic
+ * compare-and-set).  Counters saturate at their largest value, they
+ * never wrap (ngx_http_llm_route_counter_add()).
  *
  * The recent ring.  A writer claims an entry by taking the next request
  * number with ngx_atomic_fetch_add() and compare-and-setting the entry's
@@ -470,34 +472,62 @@ ngx_http_llm_route_bucket(ngx_msec_t ms)
 }
 
 
-#define ngx_llr_add(counter, v)                                               \
-    if (v) {                                                                  \
-        (void) ngx_atomic_fetch_add(counter, (ngx_atomic_int_t) (v));         \
+/*
+ * Every counter of the zone saturates at its largest value instead of
+ * wrapping (a provider may report any token count; Prometheus would read
+ * a wrapped counter as a reset): a compare-and-set, as cheap as an add
+ * when uncontended, and still no lock.
+ */
+
+void
+ngx_http_llm_route_counter_add(ngx_atomic_t *counter, uint64_t v)
+{
+    ngx_atomic_uint_t  old, sum, max;
+
+    if (v == 0) {
+        return;
     }
+
+    max = (ngx_atomic_uint_t) -1;
+
+    do {
+        old = *counter;
+
+        if (old == max) {
+            return;
+        }
+
+        sum = (v > (uint64_t) (max - old)) ? max
+                                            : old + (ngx_atomic_uint_t) v;
+
+    } while (!ngx_atomic_cmp_set(counter, old, sum));
+}
 
 
 static void
 ngx_http_llm_route_counters_add(ngx_http_llm_route_counters_t *c,
     ngx_http_llm_route_record_t *rec, ngx_uint_t lb, ngx_uint_t tb)
 {
-    (void) ngx_atomic_fetch_add(&c->requests, 1);
+    ngx_http_llm_route_counter_add(&c->requests, 1);
+    ngx_http_llm_route_counter_add(&c->errors, rec->error);
+    ngx_http_llm_route_counter_add(&c->prompt_tokens, rec->prompt_tokens);
+    ngx_http_llm_route_counter_add(&c->completion_tokens,
+                                   rec->completion_tokens);
+    ngx_http_llm_route_counter_add(&c->cached_tokens, rec->cached_tokens);
+    ngx_http_llm_route_counter_add(&c->reasoning_tokens,
+                                   rec->reasoning_tokens);
+    ngx_http_llm_route_counter_add(&c->cost_pusd, rec->cost_pusd);
+    ngx_http_llm_route_counter_add(&c->saved_pusd, rec->saved_pusd);
+    ngx_http_llm_route_counter_add(&c->estimated, rec->estimated);
 
-    ngx_llr_add(&c->errors, rec->error);
-    ngx_llr_add(&c->prompt_tokens, rec->prompt_tokens);
-    ngx_llr_add(&c->completion_tokens, rec->completion_tokens);
-    ngx_llr_add(&c->cached_tokens, rec->cached_tokens);
-    ngx_llr_add(&c->reasoning_tokens, rec->reasoning_tokens);
-    ngx_llr_add(&c->cost_pusd, rec->cost_pusd);
-    ngx_llr_add(&c->saved_pusd, rec->saved_pusd);
-    ngx_llr_add(&c->estimated, rec->estimated);
-
-    (void) ngx_atomic_fetch_add(&c->latency[lb], 1);
-    ngx_llr_add(&c->latency_sum_ms, rec->latency_ms);
+    ngx_http_llm_route_counter_add(&c->latency[lb], 1);
+    ngx_http_llm_route_counter_add(&c->latency_sum_ms, rec->latency_ms);
 
     if (rec->ttft_ms >= 0) {
-        (void) ngx_atomic_fetch_add(&c->ttft[tb], 1);
-        ngx_llr_add(&c->ttft_sum_ms, rec->ttft_ms);
-        (void) ngx_atomic_fetch_add(&c->ttft_count, 1);
+        ngx_http_llm_route_counter_add(&c->ttft[tb], 1);
+        ngx_http_llm_route_counter_add(&c->ttft_sum_ms,
+                                       (uint64_t) rec->ttft_ms);
+        ngx_http_llm_route_counter_add(&c->ttft_count, 1);
     }
 }
 
@@ -1178,7 +1208,7 @@ ngx_http_llm_route_state_write(ngx_http_llm_route_state_ctx_t *ctx,
     ngx_free(buf);
 
     sh->state_last = ngx_time();
-    (void) ngx_atomic_fetch_add(&sh->state_writes, 1);
+    ngx_http_llm_route_counter_add(&sh->state_writes, 1);
 
     return NGX_OK;
 
@@ -1194,7 +1224,7 @@ failed:
 
     ngx_free(buf);
 
-    (void) ngx_atomic_fetch_add(&sh->state_errors, 1);
+    ngx_http_llm_route_counter_add(&sh->state_errors, 1);
 
     /* at most one message a minute per process */
 
