@@ -860,7 +860,13 @@ ngx_http_llm_route_state_load(ngx_shm_zone_t *shm_zone,
     log = shm_zone->shm.log;
     buf = NULL;
 
-    fd = ngx_open_file(path->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    /*
+     * non-blocking: a FIFO (or a device) at the path would otherwise
+     * block the master here, before any worker starts
+     */
+
+    fd = ngx_open_file(path->data, NGX_FILE_RDONLY|NGX_FILE_NONBLOCK,
+                       NGX_FILE_OPEN, 0);
 
     if (fd == NGX_INVALID_FILE) {
         if (ngx_errno == NGX_ENOENT) {
@@ -881,6 +887,14 @@ ngx_http_llm_route_state_load(ngx_shm_zone_t *shm_zone,
     if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
         ngx_log_error(NGX_LOG_ERR, log, ngx_errno,
                       "llm_route_zone \"%V\": cannot stat state file \"%V\"",
+                      &shm_zone->shm.name, path);
+        goto done;
+    }
+
+    if (!ngx_is_file(&fi)) {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "llm_route_zone \"%V\": state file \"%V\" is not a "
+                      "regular file, ignored: counters start at zero",
                       &shm_zone->shm.name, path);
         goto done;
     }
@@ -1166,7 +1180,16 @@ ngx_http_llm_route_state_write(ngx_http_llm_route_state_ctx_t *ctx,
 
     ngx_memcpy(buf, &h, sizeof(h));
 
-    fd = ngx_open_file(ctx->tmp.data, NGX_FILE_WRONLY, NGX_FILE_TRUNCATE,
+    /*
+     * a new file, never one already there: whatever is at PATH.tmp (a
+     * FIFO would block the worker, a symbolic link would be followed)
+     * is removed first, and O_EXCL refuses what could not be
+     */
+
+    (void) ngx_delete_file(ctx->tmp.data);
+
+    fd = ngx_open_file(ctx->tmp.data, NGX_FILE_WRONLY,
+                       NGX_FILE_CREATE_OR_OPEN|O_EXCL,
                        NGX_FILE_DEFAULT_ACCESS);
 
     if (fd == NGX_INVALID_FILE) {
@@ -1388,11 +1411,12 @@ ngx_http_llm_route_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_llm_route_main_conf_t *mcf = conf;
 
-    u_char     *p;
-    ssize_t     size;
-    ngx_str_t  *value, name, s;
-    ngx_int_t   ms;
-    ngx_uint_t  i;
+    u_char           *p;
+    ssize_t           size;
+    ngx_str_t        *value, name, s;
+    ngx_int_t         ms;
+    ngx_uint_t        i;
+    ngx_file_info_t   fi;
 
     if (mcf->shm_zone) {
         return "is duplicate";
@@ -1444,6 +1468,17 @@ ngx_http_llm_route_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                    "invalid parameter \"%V\"", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            /* a FIFO, a device or a directory there is refused */
+
+            if (ngx_file_info(mcf->state_path.data, &fi) != NGX_FILE_ERROR
+                && !ngx_is_file(&fi))
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "state file \"%V\" is not a regular "
+                                   "file", &mcf->state_path);
                 return NGX_CONF_ERROR;
             }
 
