@@ -533,9 +533,12 @@ ngx_http_llm_route_process(ngx_http_request_t *r,
         uint64_t     prompt_est, completion_est;
         llr_price_t  price;
 
+        /* every choice is generated, and paid for: n times */
+
         prompt_est = llr_estimate_tokens(ctx->view.text_bytes);
-        completion_est = ctx->view.max_tokens >= 0
-                         ? (uint64_t) ctx->view.max_tokens : 256;
+        completion_est = llr_mul_sat(ctx->view.max_tokens >= 0
+                                     ? (uint64_t) ctx->view.max_tokens : 256,
+                                     ctx->view.n ? ctx->view.n : 1);
 
         ctx->est_tokens = llr_add_sat(prompt_est, completion_est);
 
