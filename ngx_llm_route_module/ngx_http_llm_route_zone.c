@@ -50,7 +50,7 @@
 
 
 #define NGX_HTTP_LLM_ROUTE_ZONE_MAGIC    0x4c4c52005a4f4e45ULL
-#define NGX_HTTP_LLM_ROUTE_ZONE_VERSION  5
+#define NGX_HTTP_LLM_ROUTE_ZONE_VERSION  6
 
 #define NGX_HTTP_LLM_ROUTE_STATE_MAGIC   "LLRSTATE"
 /* 2: a limits section (budgets) follows the slots; 1 is still read */

@@ -81,6 +81,8 @@ typedef struct {
     /* providers (the resilience issue fills these) */
     ngx_atomic_t                    failures;
     ngx_atomic_t                    cooldown_until;  /* epoch ms */
+    ngx_atomic_t                    retry_until;     /* epoch ms: a 429's
+                                                        Retry-After */
     ngx_atomic_t                    window_start;    /* epoch ms */
     ngx_atomic_t                    window_fails;    /* in the window */
 
