@@ -24,12 +24,7 @@ use Time::HiRes qw(time sleep);
 
 my $t = LLRTest->new(workers => 2);
 
-my $proxy = <<'EOF';
-            llm_route on;
-            proxy_pass $llm_route_url;
-            proxy_set_header Host $llm_route_host;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
+my $proxy = "            llm_route on;\n" . $t->proxy_directives . <<'EOF';
             proxy_buffering off;
 EOF
 

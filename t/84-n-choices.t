@@ -85,13 +85,7 @@ END { kill 'KILL', $ppid if $ppid; }
 
 # ---- nginx ----------------------------------------------------------------
 
-my $proxy = <<'EOF';
-            llm_route on;
-            proxy_pass $llm_route_url;
-            proxy_set_header Host $llm_route_host;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-EOF
+my $proxy = "            llm_route on;\n" . $t->proxy_directives;
 
 # $0.10 a completion token: 2 tokens $0.20, n=50 of them $10
 $t->config(<<"EOF");

@@ -45,13 +45,7 @@ my $sse_map = join('', map {
     . "data: {\"choices\":[],\"usage\":$usage{$_}}\\n\\n"
     . "data: [DONE]\\n\\n';\n" } sort keys %usage);
 
-my $proxy = <<'EOF';
-            llm_route on;
-            proxy_pass $llm_route_url;
-            proxy_set_header Host $llm_route_host;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-EOF
+my $proxy = "            llm_route on;\n" . $t->proxy_directives;
 
 $t->config(<<"EOF");
     llm_route_zone llm:1m;

@@ -23,13 +23,7 @@ use LLRTest;
 my $t = LLRTest->new(workers => 1);
 my $m = $t->mock;
 
-my $proxy = <<'EOF';
-            llm_route on;
-            proxy_pass $llm_route_url;
-            proxy_set_header Host $llm_route_host;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-EOF
+my $proxy = "            llm_route on;\n" . $t->proxy_directives;
 
 sub conf {
     my ($zone) = @_;
