@@ -1009,6 +1009,25 @@ ngx_http_llm_route_pick_deployment(ngx_http_request_t *r,
 }
 
 
+/* the model's context window (its first deployment's) holds the request */
+
+static ngx_uint_t
+ngx_http_llm_route_fits(ngx_http_llm_route_ctx_t *ctx,
+    ngx_http_llm_route_model_t *m)
+{
+    uint64_t                           need;
+    ngx_http_llm_route_deployment_t  **d;
+
+    d = m->deployments.elts;
+
+    need = llr_add_sat(llr_estimate_tokens(ctx->view.text_bytes),
+                       ctx->view.max_tokens > 0
+                       ? (uint64_t) ctx->view.max_tokens : 0);
+
+    return d[0]->context == 0 || d[0]->context >= need;
+}
+
+
 /* can the model still be tried: one of its deployments is usable */
 
 static ngx_uint_t
@@ -1464,9 +1483,7 @@ ngx_http_llm_route_select(ngx_http_request_t *r, ngx_http_llm_route_ctx_t *ctx)
         k = 0;
 
         for (i = 0; i < p->candidates.nelts; i++) {
-            if (c[i].context < in.prompt_tokens
-                               + (in.max_tokens > 0 ? in.max_tokens : 0))
-            {
+            if (!ngx_http_llm_route_fits(ctx, cand[i])) {
                 continue;
             }
 
@@ -1907,15 +1924,22 @@ ngx_http_llm_route_failover(ngx_http_request_t *r,
             m = ctx->model;
             d = ngx_http_llm_route_soonest(r, ctx, m, &ms);
 
-            for (i = 0; ctx->policy && i < ctx->nfallback; i++) {
+            /* every candidate that fits, usable at selection or not */
+
+            for (i = 0; ctx->policy && i < ctx->policy->candidates.nelts;
+                 i++)
+            {
                 cand = ctx->policy->candidates.elts;
-                next = ngx_http_llm_route_soonest(r, ctx,
-                                                  cand[ctx->fallback[i]],
-                                                  &next_ms);
+
+                if (!ngx_http_llm_route_fits(ctx, cand[i])) {
+                    continue;
+                }
+
+                next = ngx_http_llm_route_soonest(r, ctx, cand[i], &next_ms);
 
                 if (next && (d == NULL || next_ms < ms)) {
                     d = next;
-                    m = cand[ctx->fallback[i]];
+                    m = cand[i];
                     ms = next_ms;
                 }
             }

@@ -23,6 +23,8 @@ my $t = LLRTest->new(workers => 2);
 my $one = $t->mock(name => 'one');
 my $a = $t->mock(name => 'a');
 my $b = $t->mock(name => 'b');
+my $c = $t->mock(name => 'c');
+my $d = $t->mock(name => 'd');
 
 my $proxy = <<'EOF';
             proxy_pass $llm_route_url;
@@ -50,7 +52,24 @@ $t->config(<<"EOF");
         max_fails 1; fail_timeout 10s;
     }
 
+    llm_route_provider c {
+        upstream 127.0.0.1:%%MOCK_PORT4%%; scheme http; host c.example;
+        max_fails 1; fail_timeout 20s;
+    }
+    llm_route_provider d {
+        upstream 127.0.0.1:%%MOCK_PORT5%%; scheme http; host d.example;
+        max_fails 1; fail_timeout 20s;
+    }
+
     llm_route_model solo provider=one input=1 output=1;
+    llm_route_model cheap provider=c input=1 output=1 quality=0.9;
+    llm_route_model dear provider=d input=5 output=5 quality=0.9;
+
+    llm_route_policy duo {
+        candidates cheap dear;
+        floor 0.5;
+        floor_hard 0.5;
+    }
     llm_route_model pair provider=a input=1 output=1 upstream_model=pa;
     llm_route_model pair provider=b input=1 output=1 upstream_model=pb;
 
@@ -113,6 +132,17 @@ $r = ask('pair');
 is($r->{status}, 200, 'pair: the next request is answered');
 is($r->{headers}{'x-test-provider'}, 'b', 'by b, whose cooldown ends first');
 is(scalar($a->requests), $na, 'a was not tried');
+
+# ---- a policy: a candidate cooling down is its failover's last resort -----
+
+$r = ask('dear', 'X-Mock-Status' => 500);
+is(state('d'), 'cooldown', 'duo: its candidate "dear" cools down');
+$c->set_faults({ 'x-mock-status' => 500 });
+$r = ask('duo');
+is($r->{status}, 200, 'duo: "cheap" fails, and the request is answered');
+is($r->{headers}{'x-test-provider'}, 'd',
+   'by "dear", cooling down but the only one left');
+$c->set_faults({});
 
 # ---- a 429 with Retry-After is left alone, and passed on as a 429 ---------
 
