@@ -921,12 +921,16 @@ ngx_http_llm_route_account(ngx_http_request_t *r,
         ctx->cached_tokens = ngx_min(res->cached_tokens, res->prompt_tokens);
         ctx->reasoning_tokens = res->reasoning_tokens;
 
-    } else if (ngx_http_llm_route_client_gone(r)) {
+    } else if (ngx_http_llm_route_client_gone(r)
+               && (status < NGX_HTTP_BAD_REQUEST
+                   || status == NGX_HTTP_CLIENT_CLOSED_REQUEST))
+    {
         /*
-         * the client hung up: the provider had the whole request and may
-         * well answer it whole, so at least what admission reserved is
-         * charged (the completion at max_tokens or 256, times n), and
-         * what was streamed if that is more (docs/budgets.md)
+         * the client hung up (and the provider had not refused): the
+         * provider had the whole request and may well answer it whole,
+         * so at least what admission reserved is charged (the completion
+         * at max_tokens or 256, times n), and what was streamed if that
+         * is more (docs/budgets.md)
          */
 
         streamed = res ? llr_estimate_tokens(res->content_bytes) : 0;
