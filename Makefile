@@ -55,7 +55,7 @@ UNIT_BINS    := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
 
 DEBIAN_PKGS  := nginx-core nginx-dev libyajl-dev libpcre2-dev gcc make \
                 perl curl
-TEST_PKGS    := prometheus chromium valgrind clang libclang-rt-14-dev wrk
+TEST_PKGS    := prometheus chromium valgrind clang libclang-rt-14-dev wrk gdb
 
 .PHONY: all module tools unit test test-unit demo demo-stop deps \
         deps-check deps-check-test clean train test-asan fuzz bench \

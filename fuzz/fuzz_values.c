@@ -60,6 +60,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         }
 
+        /* the exact form: never rounded, so it parses back to x */
+        n = llr_format_usd_exact(buf, sizeof(buf), x, scale);
+        if (n == 0 || strlen(buf) != n
+            || llr_parse_decimal(buf, n, 12, UINT64_MAX, &w, NULL) != 0
+            || w != x)
+        {
+            abort();
+        }
+
         (void) llr_cost(&(llr_price_t) { x, x >> 3, x >> 7 }, x, x >> 1,
                         x >> 2);
     }

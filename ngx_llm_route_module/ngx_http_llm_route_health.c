@@ -20,8 +20,9 @@
 
 static ngx_http_llm_route_slot_t *ngx_http_llm_route_health_slot(
     ngx_http_request_t *r, ngx_http_llm_route_provider_t *pr);
-static void ngx_http_llm_route_cooldown_until(ngx_http_llm_route_slot_t *s,
+static void ngx_http_llm_route_until(ngx_atomic_t *when,
     ngx_atomic_uint_t until);
+static ngx_msec_t ngx_http_llm_route_left(ngx_atomic_t *when);
 
 
 static ngx_http_llm_route_slot_t *
@@ -50,33 +51,55 @@ ngx_msec_t
 ngx_http_llm_route_provider_cooldown(ngx_http_request_t *r,
     ngx_http_llm_route_provider_t *pr)
 {
-    ngx_atomic_uint_t           now, until;
     ngx_http_llm_route_slot_t  *s;
 
     s = ngx_http_llm_route_health_slot(r, pr);
 
-    if (s == NULL) {
-        return 0;
-    }
+    return s ? ngx_http_llm_route_left(&s->cooldown_until) : 0;
+}
 
-    until = s->cooldown_until;
+
+/*
+ * milliseconds left of the Retry-After of the provider's last 429, 0 if
+ * none applies: such a provider is not tried before it ends, even when
+ * every other one is cooling down too
+ */
+
+ngx_msec_t
+ngx_http_llm_route_provider_retry_after(ngx_http_request_t *r,
+    ngx_http_llm_route_provider_t *pr)
+{
+    ngx_http_llm_route_slot_t  *s;
+
+    s = ngx_http_llm_route_health_slot(r, pr);
+
+    return s ? ngx_http_llm_route_left(&s->retry_until) : 0;
+}
+
+
+static ngx_msec_t
+ngx_http_llm_route_left(ngx_atomic_t *when)
+{
+    ngx_atomic_uint_t  now, until;
+
+    until = *when;
     now = (ngx_atomic_uint_t) ngx_http_llm_route_now_ms();
 
     return until > now ? (ngx_msec_t) (until - now) : 0;
 }
 
 
+/* *when = max(*when, until), atomically */
+
 static void
-ngx_http_llm_route_cooldown_until(ngx_http_llm_route_slot_t *s,
-    ngx_atomic_uint_t until)
+ngx_http_llm_route_until(ngx_atomic_t *when, ngx_atomic_uint_t until)
 {
     ngx_atomic_uint_t  old;
 
     for ( ;; ) {
-        old = s->cooldown_until;
+        old = *when;
 
-        if (old >= until || ngx_atomic_cmp_set(&s->cooldown_until, old, until))
-        {
+        if (old >= until || ngx_atomic_cmp_set(when, old, until)) {
             return;
         }
     }
@@ -92,7 +115,7 @@ void
 ngx_http_llm_route_provider_failed(ngx_http_request_t *r,
     ngx_http_llm_route_provider_t *pr, ngx_uint_t status, time_t retry_after)
 {
-    ngx_atomic_uint_t           now, start, fails, timeout;
+    ngx_atomic_uint_t           now, start, fails, timeout, until;
     ngx_http_llm_route_slot_t  *s;
 
     s = ngx_http_llm_route_health_slot(r, pr);
@@ -104,12 +127,13 @@ ngx_http_llm_route_provider_failed(ngx_http_request_t *r,
     now = (ngx_atomic_uint_t) ngx_http_llm_route_now_ms();
     timeout = (ngx_atomic_uint_t) pr->fail_timeout;
 
-    (void) ngx_atomic_fetch_add(&s->failures, 1);
+    ngx_http_llm_route_counter_add(&s->failures, 1);
 
     if (status == NGX_HTTP_TOO_MANY_REQUESTS && retry_after > 0) {
-        ngx_http_llm_route_cooldown_until(s,
-                                    now + (ngx_atomic_uint_t) retry_after
-                                          * 1000);
+        until = now + (ngx_atomic_uint_t) retry_after * 1000;
+
+        ngx_http_llm_route_until(&s->cooldown_until, until);
+        ngx_http_llm_route_until(&s->retry_until, until);
 
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "llm route: provider \"%V\" answered 429, cooling "
@@ -137,7 +161,7 @@ ngx_http_llm_route_provider_failed(ngx_http_request_t *r,
         return;
     }
 
-    ngx_http_llm_route_cooldown_until(s, now + timeout);
+    ngx_http_llm_route_until(&s->cooldown_until, now + timeout);
 
     ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                   "llm route: provider \"%V\" failed %uA times within "

@@ -119,25 +119,28 @@ typedef struct {
 
 
 /*
- * In the zone: the reservations of one admitted request, with the pid
- * of its worker, until the request is settled.  A worker that dies
- * (SIGKILL, a crash) leaves its holds behind; the next worker to start
- * releases them (ngx_http_llm_route_limits_recover()).
+ * In the zone: the reservations of one request, with the pid of its
+ * worker, from the start of its admission until it is settled.  It is
+ * allocated and queued before anything is reserved, so a worker that
+ * dies (SIGKILL, a crash) anywhere, even holding the mutex in the middle
+ * of an admission or a settlement, leaves a hold behind; the next worker
+ * to start releases it (ngx_http_llm_route_limits_recover()).
  */
 
 typedef struct {
     ngx_queue_t                       queue;      /* lsh->holds */
     ngx_pid_t                         pid;
-    ngx_uint_t                        n;
+    ngx_uint_t                        n;          /* entries reserved */
+    ngx_uint_t                        settled;    /* entries charged */
+    ngx_uint_t                        admitted;   /* admission completed */
     ngx_http_llm_route_limit_entry_t  entries[1];
 } ngx_http_llm_route_limit_hold_t;
 
 
 typedef struct {
     ngx_slab_pool_t                  *shpool;
-    ngx_http_llm_route_limit_entry_t *entries;
-    ngx_http_llm_route_limit_hold_t  *hold;       /* NULL: the zone was full */
-    ngx_uint_t                        n;
+    ngx_http_llm_route_limits_sh_t   *lsh;
+    ngx_http_llm_route_limit_hold_t  *hold;
     unsigned                          settled:1;
 } ngx_http_llm_route_limits_req_t;
 
@@ -162,8 +165,12 @@ static ngx_http_llm_route_limit_node_t *ngx_http_llm_route_limit_lookup(
 static ngx_http_llm_route_limit_node_t *ngx_http_llm_route_limit_create(
     ngx_slab_pool_t *shpool, ngx_http_llm_route_limits_sh_t *lsh,
     ngx_uint_t kind, uint64_t ident, ngx_str_t *key, int64_t now_ms);
+static void *ngx_http_llm_route_limit_alloc(ngx_slab_pool_t *shpool,
+    ngx_http_llm_route_limits_sh_t *lsh, size_t size, int64_t now_ms);
 static ngx_int_t ngx_http_llm_route_limit_idle(
     ngx_http_llm_route_limit_node_t *ln, int64_t now_ms);
+static void ngx_http_llm_route_limits_recount(
+    ngx_http_llm_route_limits_sh_t *lsh);
 static void ngx_http_llm_route_limit_period(
     ngx_http_llm_route_limit_node_t *ln, time_t now);
 static void ngx_http_llm_route_limits_release(
@@ -601,28 +608,26 @@ ngx_http_llm_route_limit_idle(ngx_http_llm_route_limit_node_t *ln,
 }
 
 
-static ngx_http_llm_route_limit_node_t *
-ngx_http_llm_route_limit_create(ngx_slab_pool_t *shpool,
-    ngx_http_llm_route_limits_sh_t *lsh, ngx_uint_t kind, uint64_t ident,
-    ngx_str_t *key, int64_t now_ms)
+/*
+ * Memory for a node or a hold, with the mutex held: when the zone is
+ * full, idle nodes are evicted, least recently used first, until it
+ * fits (the slab frees a page only when all of its chunks are free, so
+ * it may take many small nodes to make room for a larger one).
+ */
+
+static void *
+ngx_http_llm_route_limit_alloc(ngx_slab_pool_t *shpool,
+    ngx_http_llm_route_limits_sh_t *lsh, size_t size, int64_t now_ms)
 {
-    size_t                            size;
+    void                             *p;
     ngx_queue_t                      *q, *prev;
-    ngx_http_llm_route_limit_node_t  *ln, *old;
+    ngx_http_llm_route_limit_node_t  *old;
 
-    size = offsetof(ngx_http_llm_route_limit_node_t, key) + key->len;
-
-    ln = ngx_slab_alloc_locked(shpool, size);
+    p = ngx_slab_alloc_locked(shpool, size);
 
     q = ngx_queue_last(&lsh->queue);
 
-    /*
-     * idle nodes, least recently used first, until the new one fits: the
-     * slab frees a page only when all of its chunks are free, so it may
-     * take many small nodes to make room for a larger one
-     */
-
-    while (ln == NULL && q != ngx_queue_sentinel(&lsh->queue)) {
+    while (p == NULL && q != ngx_queue_sentinel(&lsh->queue)) {
         prev = ngx_queue_prev(q);
         old = ngx_queue_data(q, ngx_http_llm_route_limit_node_t, queue);
 
@@ -633,11 +638,27 @@ ngx_http_llm_route_limit_create(ngx_slab_pool_t *shpool,
             lsh->nodes--;
             lsh->evicted++;
 
-            ln = ngx_slab_alloc_locked(shpool, size);
+            p = ngx_slab_alloc_locked(shpool, size);
         }
 
         q = prev;
     }
+
+    return p;
+}
+
+
+static ngx_http_llm_route_limit_node_t *
+ngx_http_llm_route_limit_create(ngx_slab_pool_t *shpool,
+    ngx_http_llm_route_limits_sh_t *lsh, ngx_uint_t kind, uint64_t ident,
+    ngx_str_t *key, int64_t now_ms)
+{
+    size_t                            size;
+    ngx_http_llm_route_limit_node_t  *ln;
+
+    size = offsetof(ngx_http_llm_route_limit_node_t, key) + key->len;
+
+    ln = ngx_http_llm_route_limit_alloc(shpool, lsh, size, now_ms);
 
     if (ln == NULL) {
         return NULL;
@@ -724,7 +745,7 @@ ngx_http_llm_route_limits_admit(ngx_http_request_t *r,
     uint64_t                           reserved;
     ngx_int_t                          rc;
     ngx_str_t                          msg, value;
-    ngx_uint_t                         i, j, n, status, refused, hdr_req,
+    ngx_uint_t                         i, j, k, n, status, refused, hdr_req,
                                        hdr_tok;
     const char                        *type, *code;
     ngx_slab_pool_t                   *shpool;
@@ -770,22 +791,14 @@ ngx_http_llm_route_limits_admit(ngx_http_request_t *r,
     /* the keys, evaluated before the lock is taken */
 
     m = ngx_pcalloc(r->pool, n * sizeof(ngx_http_llm_route_limit_match_t));
-    st = ngx_pcalloc(r->pool, sizeof(ngx_http_llm_route_limits_req_t));
-
-    if (m == NULL || st == NULL) {
+    if (m == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    st->entries = ngx_pcalloc(r->pool,
-                              n * sizeof(ngx_http_llm_route_limit_entry_t));
-    if (st->entries == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    st->shpool = shpool;
 
     budgets = lcf->budgets ? lcf->budgets->elts : NULL;
     rates = lcf->rates ? lcf->rates->elts : NULL;
+
+    k = n;
 
     for (i = 0; i < n; i++) {
         m[i].limit = budgets && i < lcf->budgets->nelts
@@ -802,7 +815,26 @@ ngx_http_llm_route_limits_admit(ngx_http_request_t *r,
             m[i].key.len = ngx_http_llm_route_limit_cut(&m[i].key,
                                            NGX_HTTP_LLM_ROUTE_LIMIT_KEY_MAX);
         }
+
+        if (m[i].key.len && k == n) {
+            k = i;
+        }
     }
+
+    if (k == n) {
+        /* every key is empty: nothing limits this request */
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "llm route: limits: every key empty");
+        return NGX_OK;
+    }
+
+    st = ngx_pcalloc(r->pool, sizeof(ngx_http_llm_route_limits_req_t));
+    if (st == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    st->shpool = shpool;
+    st->lsh = lsh;
 
     now_ms = (int64_t) ngx_http_llm_route_now_ms();
     now = (time_t) (now_ms / 1000);
@@ -824,6 +856,35 @@ ngx_http_llm_route_limits_admit(ngx_http_request_t *r,
     hdr_tok = 0;
 
     ngx_shmtx_lock(&shpool->mutex);
+
+    /*
+     * The hold first: whatever is reserved from here on is written in
+     * it, so that what a worker killed at any point of the admission has
+     * reserved can be recounted (ngx_http_llm_route_limits_recover()).
+     * A request whose reservations could not be recovered is not
+     * admitted: no room for the hold is a full zone, as for a new key.
+     */
+
+    hold = ngx_http_llm_route_limit_alloc(shpool, lsh,
+                          offsetof(ngx_http_llm_route_limit_hold_t, entries)
+                          + n * sizeof(ngx_http_llm_route_limit_entry_t),
+                          now_ms);
+
+    if (hold == NULL) {
+        refused = 1;
+        status = NGX_HTTP_SERVICE_UNAVAILABLE;
+        lsh->full++;
+        i = k;
+        goto locked_done;
+    }
+
+    hold->pid = ngx_pid;
+    hold->n = 0;
+    hold->settled = 0;
+    hold->admitted = 0;
+    ngx_queue_insert_head(&lsh->holds, &hold->queue);
+
+    st->hold = hold;
 
     for (i = 0; i < n; i++) {
 
@@ -893,12 +954,13 @@ ngx_http_llm_route_limits_admit(ngx_http_request_t *r,
                 continue;
             }
 
-            ln->reserved = llr_add_sat(ln->reserved, ctx->est_cost_pusd);
-            ln->inflight++;
-
-            e = &st->entries[st->n++];
+            e = &hold->entries[hold->n++];
             e->node = ln;
             e->est = ctx->est_cost_pusd;
+            e->tpm = 0;
+
+            ln->reserved = llr_add_sat(ln->reserved, ctx->est_cost_pusd);
+            ln->inflight++;
 
             continue;
         }
@@ -972,23 +1034,28 @@ ngx_http_llm_route_limits_admit(ngx_http_request_t *r,
             break;
         }
 
-        ln->inflight++;
-
-        e = &st->entries[st->n++];
+        e = &hold->entries[hold->n++];
         e->node = ln;
+        e->tpm = 0;
+        e->est = 0;
 
         if (ln->tpm) {
             e->tpm = 1;
             e->est = ctx->est_tokens;
             e->tok_start = ln->tok.start;
         }
+
+        ln->inflight++;
     }
 
     if (refused) {
-        /* nothing of this request is kept */
+        /*
+         * nothing of this request is kept (m[i] is the limit that
+         * refused it, for the message)
+         */
 
-        for (i = 0; i < st->n; i++) {
-            e = &st->entries[i];
+        for (j = 0; j < hold->n; j++) {
+            e = &hold->entries[j];
             ln = e->node;
 
             ln->inflight--;
@@ -1007,28 +1074,17 @@ ngx_http_llm_route_limits_admit(ngx_http_request_t *r,
             }
         }
 
-        st->n = 0;
+        ngx_queue_remove(&hold->queue);
+        ngx_slab_free_locked(shpool, hold);
+        st->hold = NULL;
 
-    } else if (st->n) {
-        /*
-         * the hold: what a dead worker's successor needs to release the
-         * reservations; without room for it (a full zone) the request
-         * is still admitted, its reservations are only not recoverable
-         */
-
-        hold = ngx_slab_alloc_locked(shpool,
-                          offsetof(ngx_http_llm_route_limit_hold_t, entries)
-                          + st->n * sizeof(ngx_http_llm_route_limit_entry_t));
-
-        if (hold) {
-            hold->pid = ngx_pid;
-            hold->n = st->n;
-            ngx_memcpy(hold->entries, st->entries,
-                       st->n * sizeof(ngx_http_llm_route_limit_entry_t));
-            ngx_queue_insert_head(&lsh->holds, &hold->queue);
-            st->hold = hold;
-        }
+    } else {
+        /* complete: a dead worker's successor charges it (recover) */
+        ngx_memory_barrier();
+        hold->admitted = 1;
     }
+
+locked_done:
 
     ngx_shmtx_unlock(&shpool->mutex);
 
@@ -1067,18 +1123,21 @@ ngx_http_llm_route_limits_admit(ngx_http_request_t *r,
     }
 
     if (!refused) {
-        if (st->n) {
-            cln = ngx_pool_cleanup_add(r->pool, 0);
-            if (cln == NULL) {
-                ngx_http_llm_route_limits_release(st, 0, 0);
-                return NGX_HTTP_INTERNAL_SERVER_ERROR;
-            }
-
-            cln->handler = ngx_http_llm_route_limits_cleanup;
-            cln->data = st;
+        cln = ngx_pool_cleanup_add(r->pool, 0);
+        if (cln == NULL) {
+            ngx_http_llm_route_limits_release(st, 0, 0);
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
+        cln->handler = ngx_http_llm_route_limits_cleanup;
+        cln->data = st;
+
         ctx->limits = st;
+
+        ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "llm route: limits: admitted on %ui count(s), "
+                       "est %uL pUSD, %uL tokens",
+                       hold->n, ctx->est_cost_pusd, ctx->est_tokens);
 
         return NGX_OK;
     }
@@ -1121,8 +1180,8 @@ ngx_http_llm_route_limits_admit(ngx_http_request_t *r,
         p = ngx_slprintf(msg.data, msg.data + msg.len,
                          "You exceeded your current quota: the %s budget "
                          "of ", llr_period_name(m[i].limit->period));
-        len = llr_format_usd((char *) buf, sizeof(buf), m[i].limit->limit,
-                             2);
+        len = llr_format_usd_exact((char *) buf, sizeof(buf),
+                                   m[i].limit->limit, 2);
         p = ngx_slprintf(p, msg.data + msg.len, "$%*s for \"%V\" is spent",
                          len, buf, &value);
 
@@ -1153,6 +1212,25 @@ ngx_http_llm_route_limits_admit(ngx_http_request_t *r,
     }
 
     msg.len = p - msg.data;
+
+    if (status == NGX_HTTP_TOO_MANY_REQUESTS
+        && (m[i].limit->kind == NGX_HTTP_LLM_ROUTE_LIMIT_BUDGET
+            || wait_ms < 0))
+    {
+        /*
+         * a spent budget, or a request larger than its tpm: retrying
+         * soon cannot help.  SDKs that read this header (openai-node,
+         * openai-python) raise at once instead of sleeping until the
+         * Retry-After, which may be hours away (docs/budgets.md).
+         */
+
+        if (ngx_http_llm_route_limit_header(r, "x-should-retry",
+                                            (u_char *) "false", 5)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
 
     if (wait_ms >= 0) {
         /* whole seconds, rounded up */
@@ -1222,7 +1300,7 @@ ngx_http_llm_route_limits_settle(ngx_http_request_t *r,
 
     } else {
         cost = ctx->cost_pusd;
-        tokens = ctx->prompt_tokens + ctx->completion_tokens;
+        tokens = llr_add_sat(ctx->prompt_tokens, ctx->completion_tokens);
     }
 
     ngx_http_llm_route_limits_release(st, cost, tokens);
@@ -1249,11 +1327,13 @@ ngx_http_llm_route_limits_release(ngx_http_llm_route_limits_req_t *st,
     int64_t                            now_ms;
     ngx_uint_t                         i;
     ngx_http_llm_route_limit_node_t   *ln;
+    ngx_http_llm_route_limit_hold_t   *hold;
     ngx_http_llm_route_limit_entry_t  *e;
 
     st->settled = 1;
+    hold = st->hold;
 
-    if (st->n == 0) {
+    if (hold == NULL) {
         return;
     }
 
@@ -1261,8 +1341,8 @@ ngx_http_llm_route_limits_release(ngx_http_llm_route_limits_req_t *st,
 
     ngx_shmtx_lock(&st->shpool->mutex);
 
-    for (i = 0; i < st->n; i++) {
-        e = &st->entries[i];
+    for (i = 0; i < hold->n; i++) {
+        e = &hold->entries[i];
         ln = e->node;
 
         if (ln->inflight) {
@@ -1275,20 +1355,20 @@ ngx_http_llm_route_limits_release(ngx_http_llm_route_limits_req_t *st,
             /* charged to the period in progress now */
             ngx_http_llm_route_limit_period(ln, (time_t) (now_ms / 1000));
             ln->spent = llr_add_sat(ln->spent, cost);
-            continue;
-        }
 
-        if (e->tpm) {
+        } else if (e->tpm) {
             llr_window_correct(&ln->tok, now_ms, e->tok_start, e->est,
                                tokens);
         }
+
+        /* charged: not again by recover() if this worker dies now */
+        ngx_memory_barrier();
+        hold->settled = i + 1;
     }
 
-    if (st->hold) {
-        ngx_queue_remove(&st->hold->queue);
-        ngx_slab_free_locked(st->shpool, st->hold);
-        st->hold = NULL;
-    }
+    ngx_queue_remove(&hold->queue);
+    ngx_slab_free_locked(st->shpool, hold);
+    st->hold = NULL;
 
     ngx_shmtx_unlock(&st->shpool->mutex);
 }
@@ -1296,12 +1376,18 @@ ngx_http_llm_route_limits_release(ngx_http_llm_route_limits_req_t *st,
 
 /*
  * A worker starts (zone.c): the holds of workers that are gone are
- * released.  A dead worker's requests may have reached the provider, so
- * each is charged its estimated cost (what it reserved); its estimated
- * tokens stay in the rate windows.  A hold with this worker's own pid
- * is a dead predecessor's whose pid was reused: this worker has no
+ * released.  A dead worker's admitted requests may have reached the
+ * provider, so each is charged its estimated cost (what it reserved),
+ * except for what its settlement had charged already; its estimated
+ * tokens stay in the rate windows.  A request whose admission was cut
+ * short never left: nothing is charged.  A hold with this worker's own
+ * pid is a dead predecessor's whose pid was reused: this worker has no
  * request yet.  Workers of the previous generation still shutting down
  * after a reload are alive: theirs are left to them.
+ *
+ * Then the reservations and in-flight counts are counted again from the
+ * holds that remain: a worker killed while holding the mutex may have
+ * left them half updated (the master releases the mutex it held).
  */
 
 void
@@ -1310,7 +1396,7 @@ ngx_http_llm_route_limits_recover(ngx_cycle_t *cycle,
 {
     time_t                             now;
     uint64_t                           charged;
-    ngx_uint_t                         i, reqs;
+    ngx_uint_t                         i, reqs, cut;
     ngx_queue_t                       *q, *next;
     ngx_http_llm_route_limits_sh_t    *lsh;
     ngx_http_llm_route_limit_node_t   *ln;
@@ -1325,6 +1411,7 @@ ngx_http_llm_route_limits_recover(ngx_cycle_t *cycle,
 
     now = ngx_time();
     reqs = 0;
+    cut = 0;
     charged = 0;
 
     ngx_shmtx_lock(&shpool->mutex);
@@ -1342,36 +1429,85 @@ ngx_http_llm_route_limits_recover(ngx_cycle_t *cycle,
             continue;
         }
 
-        for (i = 0; i < hold->n; i++) {
-            e = &hold->entries[i];
-            ln = e->node;
+        if (hold->admitted) {
+            for (i = hold->settled; i < hold->n; i++) {
+                e = &hold->entries[i];
+                ln = e->node;
 
-            if (ln->inflight) {
-                ln->inflight--;
+                if (ln->kind == NGX_HTTP_LLM_ROUTE_LIMIT_BUDGET) {
+                    ngx_http_llm_route_limit_period(ln, now);
+                    ln->spent = llr_add_sat(ln->spent, e->est);
+                    charged = llr_add_sat(charged, e->est);
+                }
             }
 
-            if (ln->kind == NGX_HTTP_LLM_ROUTE_LIMIT_BUDGET) {
-                ln->reserved -= ngx_min(ln->reserved, e->est);
-                ngx_http_llm_route_limit_period(ln, now);
-                ln->spent = llr_add_sat(ln->spent, e->est);
-                charged = llr_add_sat(charged, e->est);
-            }
+            reqs++;
+
+        } else {
+            cut++;
         }
-
-        reqs++;
 
         ngx_queue_remove(q);
         ngx_slab_free_locked(shpool, hold);
     }
 
+    if (reqs || cut) {
+        ngx_http_llm_route_limits_recount(lsh);
+    }
+
     ngx_shmtx_unlock(&shpool->mutex);
 
-    if (reqs) {
+    if (reqs || cut) {
         ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
                       "llm route: released the budget and rate "
                       "reservations of %ui request(s) left in flight by "
                       "exited worker processes, %uL pUSD charged at their "
-                      "estimates", reqs, charged);
+                      "estimates (%ui more killed while being admitted, "
+                      "not charged)", reqs, charged, cut);
+    }
+}
+
+
+/*
+ * With the mutex held: each node's reservations and requests in flight,
+ * counted again from the holds in the queue (every request admitted or
+ * being settled has one).
+ */
+
+static void
+ngx_http_llm_route_limits_recount(ngx_http_llm_route_limits_sh_t *lsh)
+{
+    ngx_uint_t                         i;
+    ngx_queue_t                       *q;
+    ngx_http_llm_route_limit_node_t   *ln;
+    ngx_http_llm_route_limit_hold_t   *hold;
+    ngx_http_llm_route_limit_entry_t  *e;
+
+    for (q = ngx_queue_head(&lsh->queue);
+         q != ngx_queue_sentinel(&lsh->queue);
+         q = ngx_queue_next(q))
+    {
+        ln = ngx_queue_data(q, ngx_http_llm_route_limit_node_t, queue);
+        ln->reserved = 0;
+        ln->inflight = 0;
+    }
+
+    for (q = ngx_queue_head(&lsh->holds);
+         q != ngx_queue_sentinel(&lsh->holds);
+         q = ngx_queue_next(q))
+    {
+        hold = ngx_queue_data(q, ngx_http_llm_route_limit_hold_t, queue);
+
+        for (i = 0; i < hold->n; i++) {
+            e = &hold->entries[i];
+            ln = e->node;
+
+            ln->inflight++;
+
+            if (ln->kind == NGX_HTTP_LLM_ROUTE_LIMIT_BUDGET) {
+                ln->reserved = llr_add_sat(ln->reserved, e->est);
+            }
+        }
     }
 }
 
@@ -1579,24 +1715,32 @@ ngx_http_llm_route_name_cmp(const void *a, const void *b)
 
 /*
  * The names unique across keys too: a client's key may be another key's
- * "key/LIMITS" name.  The second and later of equal names get "/#2",
- * "/#3"...; a few passes, while that makes new equal ones.
+ * "key/LIMITS" name, or even "key/LIMITS/#2".  In name order, the second
+ * and later of equal names get "/#2", "/#3"..., skipping any number that
+ * would make a name some other entry has or was given: every name given
+ * is checked against all of them, so they are unique whatever the keys.
  */
 
 static ngx_int_t
 ngx_http_llm_route_limits_unique(ngx_http_request_t *r, ngx_array_t *a,
     size_t size)
 {
-    u_char      *p;
-    ngx_str_t  **v, *first;
-    ngx_uint_t   i, k, pass, dup;
+    u_char            *p;
+    uint32_t           hash;
+    ngx_str_t        **v, *first, name;
+    ngx_uint_t         i, k;
+    ngx_rbtree_t       taken;
+    ngx_str_node_t    *sn;
+    ngx_rbtree_node_t  sentinel;
 
     if (a->nelts < 2) {
         return NGX_OK;
     }
 
     v = ngx_palloc(r->pool, a->nelts * sizeof(ngx_str_t *));
-    if (v == NULL) {
+    sn = ngx_palloc(r->pool, 2 * a->nelts * sizeof(ngx_str_node_t));
+
+    if (v == NULL || sn == NULL) {
         return NGX_ERROR;
     }
 
@@ -1605,38 +1749,56 @@ ngx_http_llm_route_limits_unique(ngx_http_request_t *r, ngx_array_t *a,
         v[i] = (ngx_str_t *) ((u_char *) a->elts + i * size) + 1;
     }
 
-    for (pass = 0; pass < 4; pass++) {
+    ngx_qsort(v, a->nelts, sizeof(ngx_str_t *), ngx_http_llm_route_name_cmp);
 
-        ngx_qsort(v, a->nelts, sizeof(ngx_str_t *),
-                  ngx_http_llm_route_name_cmp);
+    /* every name as it is */
 
-        dup = 0;
-        first = v[0];
-        k = 1;
+    ngx_rbtree_init(&taken, &sentinel, ngx_str_rbtree_insert_value);
 
-        for (i = 1; i < a->nelts; i++) {
+    for (i = 0; i < a->nelts; i++) {
+        sn->str = *v[i];
+        sn->node.key = ngx_crc32_long(v[i]->data, v[i]->len);
 
-            if (v[i]->len != first->len
-                || ngx_memcmp(v[i]->data, first->data, first->len) != 0)
-            {
-                first = v[i];
-                k = 1;
-                continue;
-            }
+        if (ngx_str_rbtree_lookup(&taken, &sn->str, sn->node.key) == NULL) {
+            ngx_rbtree_insert(&taken, &sn->node);
+            sn++;
+        }
+    }
 
-            p = ngx_pnalloc(r->pool, first->len + 2 + NGX_INT_T_LEN);
-            if (p == NULL) {
-                return NGX_ERROR;
-            }
+    /* the later ones of equal names: the first free "/#k" */
 
-            v[i]->len = ngx_sprintf(p, "%V/#%ui", first, ++k) - p;
-            v[i]->data = p;
-            dup = 1;
+    first = v[0];
+    k = 1;
+
+    for (i = 1; i < a->nelts; i++) {
+
+        if (v[i]->len != first->len
+            || ngx_memcmp(v[i]->data, first->data, first->len) != 0)
+        {
+            first = v[i];
+            k = 1;
+            continue;
         }
 
-        if (!dup) {
-            break;
+        p = ngx_pnalloc(r->pool, first->len + 2 + NGX_INT_T_LEN);
+        if (p == NULL) {
+            return NGX_ERROR;
         }
+
+        name.data = p;
+
+        do {
+            name.len = ngx_sprintf(p, "%V/#%ui", first, ++k) - p;
+            hash = ngx_crc32_long(name.data, name.len);
+
+        } while (ngx_str_rbtree_lookup(&taken, &name, hash) != NULL);
+
+        *v[i] = name;
+
+        sn->str = name;
+        sn->node.key = hash;
+        ngx_rbtree_insert(&taken, &sn->node);
+        sn++;
     }
 
     return NGX_OK;

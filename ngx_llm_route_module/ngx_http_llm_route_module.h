@@ -296,6 +296,8 @@ void ngx_http_llm_route_latency_sample(ngx_http_request_t *r,
     ngx_http_llm_route_deployment_t *d, ngx_msec_t ms);
 ngx_msec_t ngx_http_llm_route_provider_cooldown(ngx_http_request_t *r,
     ngx_http_llm_route_provider_t *pr);
+ngx_msec_t ngx_http_llm_route_provider_retry_after(ngx_http_request_t *r,
+    ngx_http_llm_route_provider_t *pr);
 void ngx_http_llm_route_provider_failed(ngx_http_request_t *r,
     ngx_http_llm_route_provider_t *pr, ngx_uint_t status, time_t retry_after);
 

@@ -76,6 +76,8 @@ static ngx_int_t ngx_http_llm_route_fill_model(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx);
 static ngx_int_t ngx_http_llm_route_set_url(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx);
+static ngx_int_t ngx_http_llm_route_retry_header(ngx_http_request_t *r,
+    time_t sec);
 static ngx_int_t ngx_http_llm_route_failover(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx);
 static ngx_int_t ngx_http_llm_route_models(ngx_http_request_t *r,
@@ -547,9 +549,12 @@ ngx_http_llm_route_process(ngx_http_request_t *r,
         uint64_t     prompt_est, completion_est;
         llr_price_t  price;
 
+        /* every choice is generated, and paid for: n times */
+
         prompt_est = llr_estimate_tokens(ctx->view.text_bytes);
-        completion_est = ctx->view.max_tokens >= 0
-                         ? (uint64_t) ctx->view.max_tokens : 256;
+        completion_est = llr_mul_sat(ctx->view.max_tokens >= 0
+                                     ? (uint64_t) ctx->view.max_tokens : 256,
+                                     ctx->view.n ? ctx->view.n : 1);
 
         ctx->est_tokens = llr_add_sat(prompt_est, completion_est);
 
@@ -874,21 +879,84 @@ ngx_http_llm_route_scan_error(ngx_http_request_t *r, llr_req_t *rq,
  * cooldown.  NULL when none is left.
  */
 
+/* already tried for this request */
+
+static ngx_uint_t
+ngx_http_llm_route_tried(ngx_http_llm_route_ctx_t *ctx,
+    ngx_http_llm_route_deployment_t *d)
+{
+    ngx_uint_t  j;
+
+    for (j = 0; j < ctx->ntried; j++) {
+        if (ctx->tried[j] == d) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
 /* not tried yet for this request, and its provider is not cooling down */
 
 static ngx_uint_t
 ngx_http_llm_route_deployment_usable(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx, ngx_http_llm_route_deployment_t *d)
 {
-    ngx_uint_t  j;
+    return !ngx_http_llm_route_tried(ctx, d)
+           && ngx_http_llm_route_provider_cooldown(r, d->provider) == 0;
+}
 
-    for (j = 0; j < ctx->ntried; j++) {
-        if (ctx->tried[j] == d) {
-            return 0;
+
+/*
+ * When no deployment is usable: the one of m not tried yet whose
+ * cooldown ends first.  nginx never marks the last server of an upstream
+ * down either: one failure must not turn every client away until the
+ * cooldown ends (docs/failover.md).  A provider under the Retry-After of
+ * its 429 is not taken: it asked to be left alone that long.  *ms is the
+ * cooldown left of the one returned; NULL if none can be taken.
+ */
+
+static ngx_http_llm_route_deployment_t *
+ngx_http_llm_route_soonest(ngx_http_request_t *r,
+    ngx_http_llm_route_ctx_t *ctx, ngx_http_llm_route_model_t *m,
+    ngx_msec_t *ms)
+{
+    ngx_msec_t                         left, best_ms;
+    ngx_uint_t                         i;
+    ngx_http_llm_route_deployment_t  **d, *best;
+
+    d = m->deployments.elts;
+    best = NULL;
+    best_ms = 0;
+
+    for (i = 0; i < m->deployments.nelts; i++) {
+
+        if (ngx_http_llm_route_tried(ctx, d[i])
+            || ngx_http_llm_route_provider_retry_after(r, d[i]->provider))
+        {
+            continue;
+        }
+
+        left = ngx_http_llm_route_provider_cooldown(r, d[i]->provider);
+
+        if (best == NULL || left < best_ms) {
+            best = d[i];
+            best_ms = left;
         }
     }
 
-    return ngx_http_llm_route_provider_cooldown(r, d->provider) == 0;
+    *ms = best_ms;
+
+    if (best) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "llm route: every deployment of \"%V\" left is "
+                      "cooling down, trying provider \"%V\" whose "
+                      "cooldown ends first (in %M ms)",
+                      &m->name, &best->provider->name, *ms);
+    }
+
+    return best;
 }
 
 
@@ -955,6 +1023,25 @@ ngx_http_llm_route_pick_deployment(ngx_http_request_t *r,
 }
 
 
+/* the model's context window (its first deployment's) holds the request */
+
+static ngx_uint_t
+ngx_http_llm_route_fits(ngx_http_llm_route_ctx_t *ctx,
+    ngx_http_llm_route_model_t *m)
+{
+    uint64_t                           need;
+    ngx_http_llm_route_deployment_t  **d;
+
+    d = m->deployments.elts;
+
+    need = llr_add_sat(llr_estimate_tokens(ctx->view.text_bytes),
+                       ctx->view.max_tokens > 0
+                       ? (uint64_t) ctx->view.max_tokens : 0);
+
+    return d[0]->context == 0 || d[0]->context >= need;
+}
+
+
 /* can the model still be tried: one of its deployments is usable */
 
 static ngx_uint_t
@@ -976,21 +1063,23 @@ ngx_http_llm_route_model_usable(ngx_http_request_t *r,
 }
 
 
-/* 503 when every deployment that could serve is cooling down */
+/*
+ * Every deployment that could serve is under the Retry-After of a 429
+ * (the others would have been tried, see ngx_http_llm_route_soonest()):
+ * 429, with the Retry-After that ends first, as the providers said.
+ */
 
 static ngx_int_t
 ngx_http_llm_route_all_down(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx, ngx_str_t *what)
 {
-    u_char            *p;
-    ngx_str_t          msg;
-    ngx_msec_t         ms, min;
-    ngx_uint_t         i, j;
-    ngx_table_elt_t   *h;
-    ngx_http_llm_route_model_t        **cand, *m;
-    ngx_http_llm_route_deployment_t   **d;
+    ngx_str_t                          msg;
+    ngx_msec_t                         ms, min;
+    ngx_uint_t                         i, j;
+    ngx_http_llm_route_model_t       **cand, *m;
+    ngx_http_llm_route_deployment_t  **d;
 
-    /* the earliest end of a cooldown, for Retry-After */
+    /* the earliest end of a Retry-After */
 
     min = 0;
 
@@ -1014,7 +1103,7 @@ ngx_http_llm_route_all_down(ngx_http_request_t *r,
         d = m->deployments.elts;
 
         for (j = 0; j < m->deployments.nelts; j++) {
-            ms = ngx_http_llm_route_provider_cooldown(r, d[j]->provider);
+            ms = ngx_http_llm_route_provider_retry_after(r, d[j]->provider);
 
             if (ms && (min == 0 || ms < min)) {
                 min = ms;
@@ -1022,39 +1111,55 @@ ngx_http_llm_route_all_down(ngx_http_request_t *r,
         }
     }
 
-    if (min) {
-        h = ngx_list_push(&r->headers_out.headers);
-        if (h == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        p = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
-        if (p == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        h->hash = 1;
-        ngx_str_set(&h->key, "Retry-After");
-        h->value.data = p;
-        h->value.len = ngx_sprintf(p, "%T", (time_t) ((min + 999) / 1000))
-                       - p;
+    if (min
+        && ngx_http_llm_route_retry_header(r, (time_t) ((min + 999) / 1000))
+           != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    msg.len = sizeof("Every provider of \"\" is cooling down after failures; "
-                     "retry later.") - 1 + ngx_min(what->len, 128);
+    msg.len = sizeof("Every provider of \"\" asked to be retried later "
+                     "(429 with Retry-After).") - 1 + ngx_min(what->len, 128);
     msg.data = ngx_pnalloc(r->pool, msg.len);
     if (msg.data == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    msg.len = ngx_sprintf(msg.data, "Every provider of \"%*s\" is cooling "
-                          "down after failures; retry later.",
+    msg.len = ngx_sprintf(msg.data, "Every provider of \"%*s\" asked to be "
+                          "retried later (429 with Retry-After).",
                           ngx_min(what->len, 128), what->data)
               - msg.data;
 
-    return ngx_http_llm_route_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                         "server_error", NULL,
-                                         "providers_unavailable", &msg);
+    return ngx_http_llm_route_send_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
+                                         "requests", NULL,
+                                         "rate_limit_exceeded", &msg);
+}
+
+
+/* Retry-After: seconds */
+
+static ngx_int_t
+ngx_http_llm_route_retry_header(ngx_http_request_t *r, time_t sec)
+{
+    u_char           *p;
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Retry-After");
+    h->value.data = p;
+    h->value.len = ngx_sprintf(p, "%T", sec) - p;
+
+    return NGX_OK;
 }
 
 
@@ -1064,6 +1169,7 @@ ngx_http_llm_route_choose(ngx_http_request_t *r, ngx_http_llm_route_ctx_t *ctx)
     size_t                            len;
     u_char                           *p;
     ngx_str_t                         msg;
+    ngx_msec_t                        ms;
     ngx_http_llm_route_model_t       *m;
     ngx_http_llm_route_main_conf_t   *mcf;
     ngx_http_llm_route_deployment_t  *d;
@@ -1096,7 +1202,11 @@ ngx_http_llm_route_choose(ngx_http_request_t *r, ngx_http_llm_route_ctx_t *ctx)
     d = ngx_http_llm_route_pick_deployment(r, ctx, m);
 
     if (d == NULL) {
-        return ngx_http_llm_route_all_down(r, ctx, &m->name);
+        d = ngx_http_llm_route_soonest(r, ctx, m, &ms);
+
+        if (d == NULL) {
+            return ngx_http_llm_route_all_down(r, ctx, &m->name);
+        }
     }
 
     ctx->deployment = d;
@@ -1323,15 +1433,17 @@ static ngx_int_t
 ngx_http_llm_route_select(ngx_http_request_t *r, ngx_http_llm_route_ctx_t *ctx)
 {
     char                              reason[512];
+    int                               rc;
     size_t                            len;
-    ngx_uint_t                        i;
+    ngx_uint_t                        i, k;
     ngx_str_t                         msg;
+    ngx_msec_t                        ms, soon_ms;
     llr_cand_t                       *c;
     llr_select_in_t                   in;
     llr_select_out_t                  out;
     ngx_http_llm_route_model_t      **cand, *m;
     ngx_http_llm_route_policy_t      *p;
-    ngx_http_llm_route_deployment_t  *d, **dd;
+    ngx_http_llm_route_deployment_t  *d, **dd, *soon;
 
     p = ctx->policy;
     cand = p->candidates.elts;
@@ -1372,14 +1484,49 @@ ngx_http_llm_route_select(ngx_http_request_t *r, ngx_http_llm_route_ctx_t *ctx)
     in.cands = c;
     in.ncands = p->candidates.nelts;
 
-    if (llr_select(&in, &out, reason, sizeof(reason)) != 0) {
+    rc = llr_select(&in, &out, reason, sizeof(reason));
+
+    if (rc != 0) {
+        /*
+         * every candidate that fits is cooling down: the one whose
+         * cooldown ends first, as for a model's deployments
+         */
+
+        soon = NULL;
+        soon_ms = 0;
+        k = 0;
+
+        for (i = 0; i < p->candidates.nelts; i++) {
+            if (!ngx_http_llm_route_fits(ctx, cand[i])) {
+                continue;
+            }
+
+            d = ngx_http_llm_route_soonest(r, ctx, cand[i], &ms);
+
+            if (d && (soon == NULL || ms < soon_ms)) {
+                soon = d;
+                soon_ms = ms;
+                k = i;
+            }
+        }
+
+        if (soon) {
+            for (i = 0; i < p->candidates.nelts; i++) {
+                c[i].usable = (i == k);
+            }
+
+            rc = llr_select(&in, &out, reason, sizeof(reason));
+        }
+    }
+
+    if (rc != 0) {
 
         for (i = 0; i < p->candidates.nelts; i++) {
             if (c[i].context >= in.prompt_tokens
                                 + (in.max_tokens > 0 ? in.max_tokens : 0)
                 && !c[i].usable)
             {
-                /* one would fit, but it is cooling down */
+                /* one would fit, but it asked to wait (Retry-After) */
                 return ngx_http_llm_route_all_down(r, ctx, &p->name);
             }
         }
@@ -1397,7 +1544,11 @@ ngx_http_llm_route_select(ngx_http_request_t *r, ngx_http_llm_route_ctx_t *ctx)
     d = ngx_http_llm_route_pick_deployment(r, ctx, m);
 
     if (d == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        d = ngx_http_llm_route_soonest(r, ctx, m, &ms);
+
+        if (d == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
     }
 
     ctx->model = m;
@@ -1659,11 +1810,12 @@ ngx_http_llm_route_failover(ngx_http_request_t *r,
     ngx_int_t                         rc;
     ngx_str_t                         msg;
     ngx_uint_t                        i, j, status, overload;
+    ngx_msec_t                        ms, next_ms;
     ngx_list_part_t                  *part;
     ngx_table_elt_t                  *h;
     ngx_http_llm_route_model_t      **cand, *m;
     ngx_http_llm_route_loc_conf_t    *lcf;
-    ngx_http_llm_route_deployment_t  *d, *failed;
+    ngx_http_llm_route_deployment_t  *d, *failed, *next;
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_route_module);
 
@@ -1779,6 +1931,33 @@ ngx_http_llm_route_failover(ngx_http_request_t *r,
                 d = ngx_http_llm_route_pick_deployment(r, ctx, m);
             }
         }
+
+        if (d == NULL) {
+            /* all left are cooling down: the one that ends first */
+
+            m = ctx->model;
+            d = ngx_http_llm_route_soonest(r, ctx, m, &ms);
+
+            /* every candidate that fits, usable at selection or not */
+
+            for (i = 0; ctx->policy && i < ctx->policy->candidates.nelts;
+                 i++)
+            {
+                cand = ctx->policy->candidates.elts;
+
+                if (!ngx_http_llm_route_fits(ctx, cand[i])) {
+                    continue;
+                }
+
+                next = ngx_http_llm_route_soonest(r, ctx, cand[i], &next_ms);
+
+                if (next && (d == NULL || next_ms < ms)) {
+                    d = next;
+                    m = cand[i];
+                    ms = next_ms;
+                }
+            }
+        }
     }
 
     if (d == NULL) {
@@ -1824,11 +2003,31 @@ ngx_http_llm_route_failover(ngx_http_request_t *r,
 
         r->err_status = 0;
 
-        rc = ngx_http_llm_route_send_error(r,
-                                 overload ? NGX_HTTP_SERVICE_UNAVAILABLE
-                                          : NGX_HTTP_BAD_GATEWAY,
-                                 "server_error", NULL, "upstream_failed",
-                                 &msg);
+        if (status == NGX_HTTP_TOO_MANY_REQUESTS) {
+            /*
+             * the last provider asked to slow down: so does the client,
+             * with its Retry-After, as a RateLimitError that SDKs back
+             * off from (a 5xx would be an InternalServerError)
+             */
+
+            if (retry_after > 0
+                && ngx_http_llm_route_retry_header(r, retry_after) != NGX_OK)
+            {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            rc = ngx_http_llm_route_send_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
+                                               "requests", NULL,
+                                               "rate_limit_exceeded", &msg);
+
+        } else {
+            rc = ngx_http_llm_route_send_error(r,
+                                     overload ? NGX_HTTP_SERVICE_UNAVAILABLE
+                                              : NGX_HTTP_BAD_GATEWAY,
+                                     "server_error", NULL, "upstream_failed",
+                                     &msg);
+        }
+
         ngx_http_finalize_request(r, rc);
         return NGX_DONE;
     }

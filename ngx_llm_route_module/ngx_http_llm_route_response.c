@@ -83,6 +83,20 @@ ngx_http_llm_route_elapsed(ngx_http_request_t *r)
 }
 
 
+/*
+ * The client went away before the answer was complete: it closed the
+ * connection (nginx logs 499 when nothing was sent yet), reset its
+ * HTTP/2 stream, or a write to it failed.
+ */
+
+static ngx_uint_t
+ngx_http_llm_route_client_gone(ngx_http_request_t *r)
+{
+    return r->connection->error
+           || r->headers_out.status == NGX_HTTP_CLIENT_CLOSED_REQUEST;
+}
+
+
 ngx_int_t
 ngx_http_llm_route_filter_init(ngx_conf_t *cf)
 {
@@ -99,8 +113,9 @@ ngx_http_llm_route_filter_init(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_llm_route_error_page(ngx_http_request_t *r)
 {
+    u_char                    *p;
     ngx_uint_t                 status;
-    ngx_str_t                  msg;
+    ngx_str_t                  msg, *provider;
     ngx_http_llm_route_ctx_t  *ctx;
 
     status = r->headers_out.status;
@@ -138,6 +153,44 @@ ngx_http_llm_route_error_page(ngx_http_request_t *r)
         ctx->error_code = (u_char *) "bad_request";
         break;
 
+    case NGX_HTTP_BAD_GATEWAY:
+    case NGX_HTTP_SERVICE_UNAVAILABLE:
+    case NGX_HTTP_GATEWAY_TIME_OUT:
+
+        if (ctx->routed) {
+            /*
+             * the provider refused the connection, timed out, or sent
+             * no valid answer, and no error_page took the request
+             * elsewhere (the README's minimal configuration)
+             */
+
+            provider = &ctx->deployment->provider->name;
+
+            p = ngx_pnalloc(r->pool, 128 + ngx_min(provider->len, 64));
+            if (p == NULL) {
+                return NGX_ERROR;
+            }
+
+            msg.data = p;
+            msg.len = ngx_sprintf(p, "The provider \"%*s\" %s (%ui).",
+                                  ngx_min(provider->len, 64), provider->data,
+                                  status == NGX_HTTP_GATEWAY_TIME_OUT
+                                  ? "did not answer in time"
+                                  : "could not be reached or sent no valid "
+                                    "answer", status)
+                      - p;
+            ctx->error_code = (u_char *)
+                              (status == NGX_HTTP_GATEWAY_TIME_OUT
+                               ? "upstream_timeout" : "upstream_failed");
+
+            ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "llm route: nginx's %ui page of provider "
+                           "\"%V\" as JSON", status, provider);
+            break;
+        }
+
+        /* fall through */
+
     default:
         ngx_str_set(&msg, "The router could not process the request.");
         ctx->error_code = (u_char *) "server_error";
@@ -167,12 +220,13 @@ ngx_http_llm_route_header_filter(ngx_http_request_t *r)
 
     ctx = ngx_http_llm_route_get_ctx(r);
 
-    /* an error page of nginx's own, in a routed location */
+    /*
+     * an error page of nginx's own, in a routed location: before the
+     * request was routed, or after the provider failed (a provider's own
+     * error response has no err_status, it passes as it is)
+     */
 
-    if (r->err_status && r->upstream == NULL
-        && r->headers_out.status >= NGX_HTTP_BAD_REQUEST
-        && (ctx == NULL || !ctx->routed))
-    {
+    if (r->err_status && r->headers_out.status >= NGX_HTTP_BAD_REQUEST) {
         if (ngx_http_llm_route_error_page(r) != NGX_OK) {
             return NGX_ERROR;
         }
@@ -185,9 +239,11 @@ ngx_http_llm_route_header_filter(ngx_http_request_t *r)
         r->headers_out.charset.len = 0;
 
         ctx->error_body = ngx_http_llm_route_error_json(r,
-                                              "invalid_request_error", NULL,
-                                              (char *) ctx->error_code,
-                                              &ctx->error_message);
+                                  r->headers_out.status
+                                  >= NGX_HTTP_INTERNAL_SERVER_ERROR
+                                  ? "server_error" : "invalid_request_error",
+                                  NULL, (char *) ctx->error_code,
+                                  &ctx->error_message);
         if (ctx->error_body == NULL) {
             return NGX_ERROR;
         }
@@ -861,9 +917,9 @@ void
 ngx_http_llm_route_account(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx)
 {
-    uint64_t                          cost, most;
+    uint64_t                          cost, most, prompt_est, streamed;
     llr_resp_t                       *res;
-    ngx_uint_t                        i, status;
+    ngx_uint_t                        i, status, usable;
     llr_price_t                       price;
     ngx_http_llm_route_model_t      **cand;
     ngx_http_llm_route_deployment_t  *d, **dd;
@@ -899,25 +955,59 @@ ngx_http_llm_route_account(ngx_http_request_t *r,
                        && !ngx_http_llm_route_stream_ended(ctx))
                    || (res && res->error));
 
-    if (res && res->has_usage) {
+    /*
+     * usage that says nothing usable ("usage":{}, negative, fractional or
+     * string counts) is estimated as a missing one is, and counted so
+     */
+
+    usable = res && llr_usage_usable(res, ctx->endpoint
+                                          == NGX_HTTP_LLM_ROUTE_EP_EMBEDDINGS);
+
+    prompt_est = llr_estimate_tokens(ctx->view.text_bytes);
+
+    if (usable) {
         ctx->prompt_tokens = res->prompt_tokens;
         ctx->completion_tokens = res->completion_tokens;
         ctx->cached_tokens = ngx_min(res->cached_tokens, res->prompt_tokens);
         ctx->reasoning_tokens = res->reasoning_tokens;
+
+    } else if (ngx_http_llm_route_client_gone(r)
+               && (status < NGX_HTTP_BAD_REQUEST
+                   || status == NGX_HTTP_CLIENT_CLOSED_REQUEST))
+    {
+        /*
+         * the client hung up (and the provider had not refused): the
+         * provider had the whole request and may well answer it whole,
+         * so at least what admission reserved is charged (the completion
+         * at max_tokens or 256, times n), and what was streamed if that
+         * is more (docs/budgets.md)
+         */
+
+        streamed = res ? llr_estimate_tokens(res->content_bytes) : 0;
+
+        ctx->prompt_tokens = prompt_est;
+        ctx->completion_tokens = ctx->est_tokens > prompt_est
+                                 ? ctx->est_tokens - prompt_est : 0;
+        ctx->completion_tokens = ngx_max(ctx->completion_tokens, streamed);
+        ctx->estimated = 1;
+
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "llm route: client gone, charged %uL + %uL tokens",
+                       ctx->prompt_tokens, ctx->completion_tokens);
 
     } else if (ctx->resp_mode == NGX_HTTP_LLM_ROUTE_RESP_ENC) {
         /*
          * a compressed answer: what admission estimated, the completion
          * at max_tokens (or 256), so that budgets are not escaped
          */
-        ctx->prompt_tokens = llr_estimate_tokens(ctx->view.text_bytes);
+        ctx->prompt_tokens = prompt_est;
         ctx->completion_tokens = ctx->est_tokens > ctx->prompt_tokens
                                  ? ctx->est_tokens - ctx->prompt_tokens : 0;
         ctx->estimated = 1;
 
     } else if (!ctx->failed || (res && res->content_bytes)) {
         /* no usage reported: estimated from the text, counted apart */
-        ctx->prompt_tokens = llr_estimate_tokens(ctx->view.text_bytes);
+        ctx->prompt_tokens = prompt_est;
         ctx->completion_tokens = res ? llr_estimate_tokens(res->content_bytes)
                                      : 0;
         ctx->estimated = 1;
@@ -986,15 +1076,15 @@ ngx_http_llm_route_attempt_failed(ngx_http_request_t *r,
     s = ngx_http_llm_route_zone_slot(sh, ctx->model->slot);
 
     if (s) {
-        (void) ngx_atomic_fetch_add(&s->c.requests, 1);
-        (void) ngx_atomic_fetch_add(&s->c.errors, 1);
+        ngx_http_llm_route_counter_add(&s->c.requests, 1);
+        ngx_http_llm_route_counter_add(&s->c.errors, 1);
     }
 
     s = ngx_http_llm_route_zone_slot(sh, ctx->deployment->provider->slot);
 
     if (s) {
-        (void) ngx_atomic_fetch_add(&s->c.requests, 1);
-        (void) ngx_atomic_fetch_add(&s->c.errors, 1);
+        ngx_http_llm_route_counter_add(&s->c.requests, 1);
+        ngx_http_llm_route_counter_add(&s->c.errors, 1);
     }
 }
 
@@ -1043,7 +1133,8 @@ ngx_http_llm_route_log_handler(ngx_http_request_t *r)
         rec.model_slot = -1;
         rec.provider_slot = -1;
         rec.task_slot = mcf->task_slots[ctx->task_index];
-        rec.status = r->headers_out.status;
+        rec.status = ngx_http_llm_route_client_gone(r)
+                     ? NGX_HTTP_CLIENT_CLOSED_REQUEST : r->headers_out.status;
         rec.latency_ms = (ngx_msec_t) ngx_max(ms, 0);
         rec.ttft_ms = -1;
         rec.difficulty = ctx->difficulty;
@@ -1070,7 +1161,10 @@ ngx_http_llm_route_log_handler(ngx_http_request_t *r)
     rec.model_slot = ctx->model->slot;
     rec.provider_slot = ctx->deployment->provider->slot;
     rec.task_slot = mcf->task_slots[ctx->task_index];
-    rec.status = r->headers_out.status;
+
+    /* a client that went away is 499, before the answer or in the middle */
+    rec.status = ngx_http_llm_route_client_gone(r)
+                 ? NGX_HTTP_CLIENT_CLOSED_REQUEST : r->headers_out.status;
     rec.prompt_tokens = ctx->prompt_tokens;
     rec.completion_tokens = ctx->completion_tokens;
     rec.cached_tokens = ctx->cached_tokens;

@@ -16,9 +16,11 @@
  * sh->nused after a memory barrier, so readers in other processes only
  * see complete slots.
  *
- * Counting.  Only ngx_atomic_fetch_add() on ngx_atomic_t counters: no lock
- * is held per request, so a worker killed at any point leaves no lock
- * behind and no counter half-updated (each counter is one atomic add).
+ * Counting.  Only atomic operations on ngx_atomic_t counters: no lock is
+ * held per request, so a worker killed at any point leaves no lock
+ * behind and no counter half-updated (each counter is one atomic
+ * compare-and-set).  Counters saturate at their largest value, they
+ * never wrap (ngx_http_llm_route_counter_add()).
  *
  * The recent ring.  A writer claims an entry by taking the next request
  * number with ngx_atomic_fetch_add() and compare-and-setting the entry's
@@ -48,7 +50,7 @@
 
 
 #define NGX_HTTP_LLM_ROUTE_ZONE_MAGIC    0x4c4c52005a4f4e45ULL
-#define NGX_HTTP_LLM_ROUTE_ZONE_VERSION  5
+#define NGX_HTTP_LLM_ROUTE_ZONE_VERSION  6
 
 #define NGX_HTTP_LLM_ROUTE_STATE_MAGIC   "LLRSTATE"
 /* 2: a limits section (budgets) follows the slots; 1 is still read */
@@ -470,34 +472,62 @@ ngx_http_llm_route_bucket(ngx_msec_t ms)
 }
 
 
-#define ngx_llr_add(counter, v)                                               \
-    if (v) {                                                                  \
-        (void) ngx_atomic_fetch_add(counter, (ngx_atomic_int_t) (v));         \
+/*
+ * Every counter of the zone saturates at its largest value instead of
+ * wrapping (a provider may report any token count; Prometheus would read
+ * a wrapped counter as a reset): a compare-and-set, as cheap as an add
+ * when uncontended, and still no lock.
+ */
+
+void
+ngx_http_llm_route_counter_add(ngx_atomic_t *counter, uint64_t v)
+{
+    ngx_atomic_uint_t  old, sum, max;
+
+    if (v == 0) {
+        return;
     }
+
+    max = (ngx_atomic_uint_t) -1;
+
+    do {
+        old = *counter;
+
+        if (old == max) {
+            return;
+        }
+
+        sum = (v > (uint64_t) (max - old)) ? max
+                                            : old + (ngx_atomic_uint_t) v;
+
+    } while (!ngx_atomic_cmp_set(counter, old, sum));
+}
 
 
 static void
 ngx_http_llm_route_counters_add(ngx_http_llm_route_counters_t *c,
     ngx_http_llm_route_record_t *rec, ngx_uint_t lb, ngx_uint_t tb)
 {
-    (void) ngx_atomic_fetch_add(&c->requests, 1);
+    ngx_http_llm_route_counter_add(&c->requests, 1);
+    ngx_http_llm_route_counter_add(&c->errors, rec->error);
+    ngx_http_llm_route_counter_add(&c->prompt_tokens, rec->prompt_tokens);
+    ngx_http_llm_route_counter_add(&c->completion_tokens,
+                                   rec->completion_tokens);
+    ngx_http_llm_route_counter_add(&c->cached_tokens, rec->cached_tokens);
+    ngx_http_llm_route_counter_add(&c->reasoning_tokens,
+                                   rec->reasoning_tokens);
+    ngx_http_llm_route_counter_add(&c->cost_pusd, rec->cost_pusd);
+    ngx_http_llm_route_counter_add(&c->saved_pusd, rec->saved_pusd);
+    ngx_http_llm_route_counter_add(&c->estimated, rec->estimated);
 
-    ngx_llr_add(&c->errors, rec->error);
-    ngx_llr_add(&c->prompt_tokens, rec->prompt_tokens);
-    ngx_llr_add(&c->completion_tokens, rec->completion_tokens);
-    ngx_llr_add(&c->cached_tokens, rec->cached_tokens);
-    ngx_llr_add(&c->reasoning_tokens, rec->reasoning_tokens);
-    ngx_llr_add(&c->cost_pusd, rec->cost_pusd);
-    ngx_llr_add(&c->saved_pusd, rec->saved_pusd);
-    ngx_llr_add(&c->estimated, rec->estimated);
-
-    (void) ngx_atomic_fetch_add(&c->latency[lb], 1);
-    ngx_llr_add(&c->latency_sum_ms, rec->latency_ms);
+    ngx_http_llm_route_counter_add(&c->latency[lb], 1);
+    ngx_http_llm_route_counter_add(&c->latency_sum_ms, rec->latency_ms);
 
     if (rec->ttft_ms >= 0) {
-        (void) ngx_atomic_fetch_add(&c->ttft[tb], 1);
-        ngx_llr_add(&c->ttft_sum_ms, rec->ttft_ms);
-        (void) ngx_atomic_fetch_add(&c->ttft_count, 1);
+        ngx_http_llm_route_counter_add(&c->ttft[tb], 1);
+        ngx_http_llm_route_counter_add(&c->ttft_sum_ms,
+                                       (uint64_t) rec->ttft_ms);
+        ngx_http_llm_route_counter_add(&c->ttft_count, 1);
     }
 }
 
@@ -830,7 +860,13 @@ ngx_http_llm_route_state_load(ngx_shm_zone_t *shm_zone,
     log = shm_zone->shm.log;
     buf = NULL;
 
-    fd = ngx_open_file(path->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    /*
+     * non-blocking: a FIFO (or a device) at the path would otherwise
+     * block the master here, before any worker starts
+     */
+
+    fd = ngx_open_file(path->data, NGX_FILE_RDONLY|NGX_FILE_NONBLOCK,
+                       NGX_FILE_OPEN, 0);
 
     if (fd == NGX_INVALID_FILE) {
         if (ngx_errno == NGX_ENOENT) {
@@ -851,6 +887,14 @@ ngx_http_llm_route_state_load(ngx_shm_zone_t *shm_zone,
     if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
         ngx_log_error(NGX_LOG_ERR, log, ngx_errno,
                       "llm_route_zone \"%V\": cannot stat state file \"%V\"",
+                      &shm_zone->shm.name, path);
+        goto done;
+    }
+
+    if (!ngx_is_file(&fi)) {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "llm_route_zone \"%V\": state file \"%V\" is not a "
+                      "regular file, ignored: counters start at zero",
                       &shm_zone->shm.name, path);
         goto done;
     }
@@ -1136,7 +1180,16 @@ ngx_http_llm_route_state_write(ngx_http_llm_route_state_ctx_t *ctx,
 
     ngx_memcpy(buf, &h, sizeof(h));
 
-    fd = ngx_open_file(ctx->tmp.data, NGX_FILE_WRONLY, NGX_FILE_TRUNCATE,
+    /*
+     * a new file, never one already there: whatever is at PATH.tmp (a
+     * FIFO would block the worker, a symbolic link would be followed)
+     * is removed first, and O_EXCL refuses what could not be
+     */
+
+    (void) ngx_delete_file(ctx->tmp.data);
+
+    fd = ngx_open_file(ctx->tmp.data, NGX_FILE_WRONLY,
+                       NGX_FILE_CREATE_OR_OPEN|O_EXCL,
                        NGX_FILE_DEFAULT_ACCESS);
 
     if (fd == NGX_INVALID_FILE) {
@@ -1178,7 +1231,7 @@ ngx_http_llm_route_state_write(ngx_http_llm_route_state_ctx_t *ctx,
     ngx_free(buf);
 
     sh->state_last = ngx_time();
-    (void) ngx_atomic_fetch_add(&sh->state_writes, 1);
+    ngx_http_llm_route_counter_add(&sh->state_writes, 1);
 
     return NGX_OK;
 
@@ -1194,7 +1247,7 @@ failed:
 
     ngx_free(buf);
 
-    (void) ngx_atomic_fetch_add(&sh->state_errors, 1);
+    ngx_http_llm_route_counter_add(&sh->state_errors, 1);
 
     /* at most one message a minute per process */
 
@@ -1358,11 +1411,12 @@ ngx_http_llm_route_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_llm_route_main_conf_t *mcf = conf;
 
-    u_char     *p;
-    ssize_t     size;
-    ngx_str_t  *value, name, s;
-    ngx_int_t   ms;
-    ngx_uint_t  i;
+    u_char           *p;
+    ssize_t           size;
+    ngx_str_t        *value, name, s;
+    ngx_int_t         ms;
+    ngx_uint_t        i;
+    ngx_file_info_t   fi;
 
     if (mcf->shm_zone) {
         return "is duplicate";
@@ -1414,6 +1468,17 @@ ngx_http_llm_route_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                    "invalid parameter \"%V\"", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            /* a FIFO, a device or a directory there is refused */
+
+            if (ngx_file_info(mcf->state_path.data, &fi) != NGX_FILE_ERROR
+                && !ngx_is_file(&fi))
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "state file \"%V\" is not a regular "
+                                   "file", &mcf->state_path);
                 return NGX_CONF_ERROR;
             }
 

@@ -11,8 +11,9 @@
  *     keeps the counters of the others; slots are never freed,
  *   - a ring of the last NGX_HTTP_LLM_ROUTE_RECENT routed requests.
  *
- * Hot counters are ngx_atomic_t updated with ngx_atomic_fetch_add: no
- * lock is taken per request for counting.  The slab mutex is only taken
+ * Hot counters are ngx_atomic_t updated with a saturating atomic add
+ * (ngx_http_llm_route_counter_add()): no lock is taken per request for
+ * counting.  The slab mutex is only taken
  * at configuration time (slot allocation) and by the state file writer.
  */
 
@@ -80,6 +81,8 @@ typedef struct {
     /* providers (the resilience issue fills these) */
     ngx_atomic_t                    failures;
     ngx_atomic_t                    cooldown_until;  /* epoch ms */
+    ngx_atomic_t                    retry_until;     /* epoch ms: a 429's
+                                                        Retry-After */
     ngx_atomic_t                    window_start;    /* epoch ms */
     ngx_atomic_t                    window_fails;    /* in the window */
 
@@ -174,6 +177,9 @@ uint64_t ngx_http_llm_route_now_ms(void);
 
 /* the zone of this configuration, NULL without llm_route_zone */
 ngx_http_llm_route_shm_t *ngx_http_llm_route_shm(ngx_http_request_t *r);
+
+/* a saturating add to a zone counter (never wraps) */
+void ngx_http_llm_route_counter_add(ngx_atomic_t *counter, uint64_t v);
 
 /* add one request to the totals, its slots and the recent ring */
 void ngx_http_llm_route_zone_record(ngx_http_llm_route_shm_t *sh,

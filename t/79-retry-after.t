@@ -65,6 +65,9 @@ is(state(), 'up', 'and it recovers');
 my $date = strftime('%a, %d %b %Y %H:%M:%S GMT', gmtime(time + 60));
 $r = $t->chat({ model => 'm', messages => $msgs },
               headers => { 'X-Mock-Status' => 429, 'X-Mock-Retry-After' => $date });
-is($r->{status}, 503, '429 seen');
+is($r->{status}, 429, '429 seen, and passed on as 429 (nothing else left)');
+my $ra = $r->{headers}{'retry-after'} // '';
+ok($ra =~ /^\d+$/ && $ra >= 55 && $ra <= 61,
+   "with the provider's Retry-After in seconds ($ra)");
 is(state(), 'cooldown', "Retry-After: $date cools busy down too");
 $t->done_testing;

@@ -67,4 +67,38 @@ SKIP: {
     is($rc, 0, 'promtool accepts the exposition') or diag($out);
 }
 
+# ---- crafted keys: names unique whatever the keys (issue 20, item 3) ----
+#
+# "/#2" was added again and again over four passes at most: keys such as
+# "a/day/#2/#2/#2/#2/#2" were still left with a duplicate JSON member and
+# a duplicate Prometheus series.
+
+for my $k (1 .. 6) {
+    my $key = 'a/day' . ('/#2' x $k);
+    is($t->chat($b, headers => { 'X-Team' => $key },
+                path => '/one/v1/chat/completions')->{status}, 200,
+       "key \"$key\" tracked");
+}
+select(undef, undef, undef, 0.2);
+
+$s = $t->get('/llm/status');
+@names = $s->{content} =~ /"budgets":\{(.*?)\},"rates"/s
+         ? ($1 =~ /(?:^|\},)"([^"]*)":\{"key"/g) : ();
+diag("budget member names: @names");
+%seen = ();
+@dups = grep { $seen{$_}++ } @names;
+is(scalar(@names), 9, 'nine budget nodes listed');
+is("@dups", '', 'crafted keys: member names still unique');
+is(scalar(keys %{ $s->{json}{budgets} || {} }), 9,
+   'a JSON decoder sees nine budgets');
+my %keys = map { $_->{key} => 1 } values %{ $s->{json}{budgets} || {} };
+is(scalar(keys %keys), 8, 'with their eight keys');
+
+$p = $t->get('/llm/status?format=prometheus')->{content};
+@series = $p =~ /^(llm_route_budget_spent_usd\{[^}]*\})/mg;
+%seen = ();
+@dups = grep { $seen{$_}++ } @series;
+is(scalar(@series), 9, 'nine Prometheus series');
+is("@dups", '', 'crafted keys: no duplicate Prometheus series');
+
 $t->done_testing;

@@ -238,6 +238,41 @@ llr_format_usd(char *buf, size_t size, uint64_t pusd, unsigned decimals)
 }
 
 
+size_t
+llr_format_usd_exact(char *buf, size_t size, uint64_t pusd,
+    unsigned decimals)
+{
+    size_t  len, point;
+
+    if (decimals > 12) {
+        decimals = 12;
+    }
+
+    len = llr_format_usd(buf, size, pusd, 12);
+
+    if (len == 0) {
+        return 0;
+    }
+
+    /* 12 decimals are exact: drop the trailing zeros beyond `decimals` */
+
+    point = len - 13;
+
+    while (len > point + 1 + decimals && buf[len - 1] == '0') {
+        len--;
+    }
+
+    if (len == point + 1) {
+        /* no decimal left: no point either */
+        len = point;
+    }
+
+    buf[len] = '\0';
+
+    return len;
+}
+
+
 uint64_t
 llr_estimate_tokens(uint64_t bytes)
 {

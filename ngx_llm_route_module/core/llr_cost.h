@@ -78,6 +78,16 @@ size_t llr_format_usd(char *buf, size_t size, uint64_t pusd,
     unsigned decimals);
 
 /*
+ * The exact amount, with at least `decimals` (0..12) digits after the
+ * point and as many more as it takes to show every non-zero digit:
+ * "5.00", "0.25", "0.001", "0.000000000001" with 2.  Never rounded, so
+ * an amount that is not zero never reads as zero.  Same return as
+ * llr_format_usd().
+ */
+size_t llr_format_usd_exact(char *buf, size_t size, uint64_t pusd,
+    unsigned decimals);
+
+/*
  * Token estimate from a byte count when the provider reported none:
  * ceil(bytes / 4) (about 4 bytes of English text per token).
  */

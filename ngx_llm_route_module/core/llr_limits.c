@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "llr_cost.h"
 #include "llr_limits.h"
 
 
@@ -319,10 +320,17 @@ llr_window_usage(const llr_window_t *w, int64_t now_ms)
 {
     uint64_t  rest, part;
 
-    rest = (uint64_t) (LLR_W - llr_window_elapsed(w, now_ms));
-    part = (w->prev * rest + (uint64_t) LLR_W - 1) / (uint64_t) LLR_W;
+    /*
+     * prev * rest / W without overflowing (an actual usage corrected in
+     * may be anything up to UINT64_MAX): (q W + r) rest / W, rest <= W
+     */
 
-    return w->cur + part;
+    rest = (uint64_t) (LLR_W - llr_window_elapsed(w, now_ms));
+    part = w->prev / (uint64_t) LLR_W * rest
+           + (w->prev % (uint64_t) LLR_W * rest + (uint64_t) LLR_W - 1)
+             / (uint64_t) LLR_W;
+
+    return llr_add_sat(w->cur, part);
 }
 
 
@@ -420,7 +428,7 @@ llr_window_correct(llr_window_t *w, int64_t now_ms, int64_t admitted_start,
     }
 
     if (actual >= est) {
-        *c += actual - est;
+        *c = llr_add_sat(*c, actual - est);
 
     } else {
         *c = *c > est - actual ? *c - (est - actual) : 0;

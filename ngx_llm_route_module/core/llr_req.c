@@ -74,6 +74,7 @@ typedef enum {
     LLR_V_STREAM_OPTIONS,
     LLR_V_INCLUDE_USAGE,
     LLR_V_MAX_TOKENS,
+    LLR_V_N,                /* "n", completions "best_of" */
     LLR_V_FLAG,             /* "tools", "functions", "response_format" */
     LLR_V_MESSAGES,
     LLR_V_PROMPT,           /* completions "prompt", embeddings "input" */
@@ -102,6 +103,7 @@ static const unsigned char  llr_accept[LLR_V_LAST] = {
     LLR_T_MAP | LLR_T_NULL,                     /* STREAM_OPTIONS */
     LLR_T_BOOL,                                 /* INCLUDE_USAGE */
     LLR_T_NUMBER | LLR_T_NULL,                  /* MAX_TOKENS */
+    LLR_T_NUMBER | LLR_T_NULL,                  /* N */
     LLR_T_ANY,                                  /* FLAG */
     LLR_T_ARRAY,                                /* MESSAGES */
     LLR_T_STRING | LLR_T_ARRAY,                 /* PROMPT */
@@ -438,6 +440,7 @@ llr_type_error(llr_req_t *rq, llr_val_e m, int type, const char *num,
         break;
 
     case LLR_V_MAX_TOKENS:
+    case LLR_V_N:
         param = rq->key_name;
         snprintf(name, sizeof(name), "%s", param);
         expect = "an integer";
@@ -1438,8 +1441,11 @@ llr_set_model(llr_req_t *rq, const unsigned char *s, size_t len)
 }
 
 
+/* a non-negative integer up to 2^53 (max_tokens, n), or a 400 */
+
 static int
-llr_max_tokens(llr_req_t *rq, const char *s, size_t len)
+llr_count(llr_req_t *rq, llr_val_e m, const char *s, size_t len,
+    uint64_t *out)
 {
     int        neg, big;
     size_t     i;
@@ -1457,8 +1463,7 @@ llr_max_tokens(llr_req_t *rq, const char *s, size_t len)
 
     for ( /* void */ ; i < len; i++) {
         if (s[i] < '0' || s[i] > '9') {
-            return llr_type_error(rq, LLR_V_MAX_TOKENS, LLR_T_NUMBER, s, len)
-                   - 1;
+            return llr_type_error(rq, m, LLR_T_NUMBER, s, len) - 1;
         }
 
         if (!big) {
@@ -1479,7 +1484,7 @@ llr_max_tokens(llr_req_t *rq, const char *s, size_t len)
                         len > LLR_ECHO_MAX ? "..." : "") - 1;
     }
 
-    rq->view.max_tokens = (int64_t) v;
+    *out = v;
 
     return 0;
 }
@@ -1567,6 +1572,14 @@ llr_top_key(llr_req_t *rq, const unsigned char *k, size_t len)
     if (llr_key_is(k, len, "max_output_tokens")) {
         rq->key_name = "max_output_tokens";
         return LLR_V_MAX_TOKENS;
+    }
+
+    if ((llr_key_is(k, len, "n")
+         && (ep == LLR_EP_CHAT || ep == LLR_EP_COMPLETIONS))
+        || (llr_key_is(k, len, "best_of") && ep == LLR_EP_COMPLETIONS))
+    {
+        rq->key_name = (len == 1) ? "n" : "best_of";
+        return LLR_V_N;
     }
 
     if (llr_key_is(k, len, "tools") || llr_key_is(k, len, "functions")) {
@@ -1871,17 +1884,27 @@ llr_on_string(llr_req_t *rq, const unsigned char *s, size_t len, int esc)
 static int
 llr_on_number(llr_req_t *rq, const char *s, size_t len)
 {
+    uint64_t    v;
     llr_val_e   m;
 
     m = llr_slot(rq);
+    v = 0;
 
     if (!(llr_accept[m] & LLR_T_NUMBER)) {
         return llr_type_error(rq, m, LLR_T_NUMBER, s, len);
     }
 
-    if (m == LLR_V_MAX_TOKENS) {
-        if (llr_max_tokens(rq, s, len) != 0) {
+    if (m == LLR_V_MAX_TOKENS || m == LLR_V_N) {
+        if (llr_count(rq, m, s, len, &v) != 0) {
             return 0;
+        }
+
+        if (m == LLR_V_MAX_TOKENS) {
+            rq->view.max_tokens = (int64_t) v;
+
+        } else if (v > rq->view.n) {
+            /* n and best_of: the provider generates the larger */
+            rq->view.n = v;
         }
 
     } else if (m == LLR_V_FLAG) {
@@ -3395,6 +3418,7 @@ llr_req_create(const llr_alloc_t *alloc, llr_endpoint_e ep, llr_out_t *out,
     rq->view.stream = -1;
     rq->view.include_usage = -1;
     rq->view.max_tokens = -1;
+    rq->view.n = 1;
 
     rq->msgs_name = ep == LLR_EP_RESPONSES ? "input" : "messages";
     rq->key_name = "";

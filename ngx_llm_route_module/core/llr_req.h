@@ -125,6 +125,10 @@ typedef struct {
                                       -1 absent, 0 false, 1 true */
     int64_t         max_tokens;    /* max_tokens, max_completion_tokens or
                                       max_output_tokens; -1 if absent */
+    uint64_t        n;             /* choices generated: "n" (chat,
+                                      completions) or "best_of"
+                                      (completions), the larger; at
+                                      least 1 */
 
     unsigned        has_tools:1;
     unsigned        has_response_format:1;

@@ -234,6 +234,7 @@ static unsigned llr_json_value_start(llr_json_t *j, int c);
 static void llr_json_string_end(llr_json_t *j);
 static void llr_json_number_end(llr_json_t *j);
 static void llr_json_after_value(llr_json_t *j);
+static void llr_json_not_count(llr_json_t *j, unsigned node);
 static void llr_json_cap(llr_json_t *j, const unsigned char *p, size_t n);
 static void llr_json_cap_cp(llr_json_t *j, uint32_t cp);
 static size_t llr_copy(char *dst, size_t size, const char *src, size_t len);
@@ -440,6 +441,10 @@ llr_json_feed(llr_json_t *j, const unsigned char *data, size_t len)
             }
 
             j->role = R_NONE;
+
+            if (j->depth) {
+                llr_json_not_count(j, j->frames[j->depth - 1].vnode);
+            }
 
             if (v) {
                 /* the whole literal is here */
@@ -1089,6 +1094,11 @@ value:
         goto value_end;
     }
 
+    if (node == P_U_PROMPT || node == P_U_COMPLETION) {
+        /* a count that is not a number: as the byte states take it */
+        llr_json_bail(S_VAL);
+    }
+
     switch (c) {
     case 't':
         if (end - p >= 4 && memcmp(p, "true", 4) == 0) {
@@ -1726,6 +1736,11 @@ llr_json_value_start(llr_json_t *j, int c)
         return node;
     }
 
+    if (c == '{' || c == '[' || c == '"') {
+        /* not a number: a count that cannot be used */
+        llr_json_not_count(j, node);
+    }
+
     switch (c) {
 
     case '{':
@@ -1940,18 +1955,33 @@ llr_json_number_end(llr_json_t *j)
         return;
     }
 
-    if (j->role == R_NONE || j->num_len >= sizeof(j->num)
+    if (j->role == R_NONE) {
+        return;
+    }
+
+    if (j->num_len >= sizeof(j->num)
         || llr_parse_uint(j->num, j->num_len, UINT64_MAX, &v, NULL) != 0)
     {
+        /* negative, fractional, an exponent, or above 2^64 - 1 */
+
+        if (j->role == R_N_PROMPT) {
+            res->usage_valid &= ~LLR_USAGE_PROMPT;
+
+        } else if (j->role == R_N_COMPLETION) {
+            res->usage_valid &= ~LLR_USAGE_COMPLETION;
+        }
+
         return;
     }
 
     switch (j->role) {
     case R_N_PROMPT:
         res->prompt_tokens = v;
+        res->usage_valid |= LLR_USAGE_PROMPT;
         break;
     case R_N_COMPLETION:
         res->completion_tokens = v;
+        res->usage_valid |= LLR_USAGE_COMPLETION;
         break;
     case R_N_TOTAL:
         res->total_tokens = v;
@@ -1963,6 +1993,32 @@ llr_json_number_end(llr_json_t *j)
         res->reasoning_tokens = v;
         break;
     }
+}
+
+
+/* a token count given as something else than a number: not usable */
+
+static void
+llr_json_not_count(llr_json_t *j, unsigned node)
+{
+    if (node == P_U_PROMPT) {
+        j->res->usage_valid &= ~LLR_USAGE_PROMPT;
+
+    } else if (node == P_U_COMPLETION) {
+        j->res->usage_valid &= ~LLR_USAGE_COMPLETION;
+    }
+}
+
+
+int
+llr_usage_usable(const llr_resp_t *res, int prompt_only)
+{
+    uint32_t  need;
+
+    need = prompt_only ? LLR_USAGE_PROMPT
+                       : LLR_USAGE_PROMPT | LLR_USAGE_COMPLETION;
+
+    return res->has_usage && (res->usage_valid & need) == need;
 }
 
 

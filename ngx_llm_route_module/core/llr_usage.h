@@ -46,6 +46,10 @@
 #define LLR_RESP_ERRMSG_LEN   256
 #define LLR_JSON_HOLES        8
 
+/* llr_resp_t.usage_valid */
+#define LLR_USAGE_PROMPT      0x01
+#define LLR_USAGE_COMPLETION  0x02
+
 /* the kinds of holes (llr_json_t) */
 #define LLR_HOLE_SKIP         0       /* a string, skipped */
 #define LLR_HOLE_COUNT        1       /* a string, counted */
@@ -70,6 +74,15 @@ typedef struct {
     uint64_t    total_tokens;
     uint64_t    cached_tokens;
     uint64_t    reasoning_tokens;
+
+    /*
+     * which of prompt_tokens (input_tokens) and completion_tokens
+     * (output_tokens) the last "usage" gave as non-negative integers
+     * (LLR_USAGE_PROMPT, LLR_USAGE_COMPLETION): a count that is
+     * missing, or a negative or fractional number, a string, null, an
+     * object..., leaves its bit clear; see llr_usage_usable()
+     */
+    uint32_t    usage_valid;
 
     uint64_t    content_bytes;      /* decoded bytes of generated text */
 
@@ -229,6 +242,14 @@ int llr_usage_feed(llr_usage_t *u, const unsigned char *data, size_t len);
  * otherwise (truncated or not JSON; res->json_error is set).
  */
 int llr_usage_finish(llr_usage_t *u);
+
+/*
+ * Whether res holds usage that can be charged: a "usage" object whose
+ * prompt tokens, and completion tokens unless `prompt_only` (embeddings
+ * report none), are non-negative integers.  Otherwise the tokens are to
+ * be estimated.
+ */
+int llr_usage_usable(const llr_resp_t *res, int prompt_only);
 
 /* classify a finish_reason string */
 llr_finish_e llr_finish_reason(const char *s, size_t len);

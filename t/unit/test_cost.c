@@ -144,6 +144,25 @@ main(void)
     is_str(buf, "7", "no decimals");
     is_int(llr_format_usd(buf, 5, 123450000ULL, 9), 0, "small buffer");
 
+    /* exact amounts for messages: never rounded to zero */
+    llr_format_usd_exact(buf, sizeof(buf), 5 * LLR_PUSD_PER_USD, 2);
+    is_str(buf, "5.00", "exact: whole dollars keep 2 decimals");
+    llr_format_usd_exact(buf, sizeof(buf), LLR_PUSD_PER_USD / 4, 2);
+    is_str(buf, "0.25", "exact: cents");
+    llr_format_usd_exact(buf, sizeof(buf), LLR_PUSD_PER_USD / 1000, 2);
+    is_str(buf, "0.001", "exact: a tenth of a cent is not $0.00");
+    llr_format_usd_exact(buf, sizeof(buf), 1, 2);
+    is_str(buf, "0.000000000001", "exact: one pUSD");
+    llr_format_usd_exact(buf, sizeof(buf), 1234567000000ULL, 2);
+    is_str(buf, "1.234567", "exact: micro-dollars");
+    llr_format_usd_exact(buf, sizeof(buf), 0, 2);
+    is_str(buf, "0.00", "exact: zero");
+    llr_format_usd_exact(buf, sizeof(buf), 7 * LLR_PUSD_PER_USD, 0);
+    is_str(buf, "7", "exact: no decimals asked, none needed");
+    llr_format_usd_exact(buf, sizeof(buf), UINT64_MAX, 2);
+    is_str(buf, "18446744.073709551615", "exact: the largest amount");
+    is_int(llr_format_usd_exact(buf, 5, 1, 2), 0, "exact: small buffer");
+
     /* estimates */
     is_int(llr_estimate_tokens(0), 0, "estimate 0");
     is_int(llr_estimate_tokens(1), 1, "estimate 1 byte");

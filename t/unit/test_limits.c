@@ -243,6 +243,22 @@ main(void)
     llr_window_correct(&w, t + 200000, s, 0, 500);
     ok(w.cur == 0 && w.prev == 0, "a correction of a forgotten window");
 
+    /* a provider reporting 2^64-1 tokens: counts saturate, never wrap */
+
+    memset(&w, 0, sizeof(w));
+    (void) llr_window_admit(&w, t, 1000, 300);
+    s = w.start;
+    llr_window_correct(&w, t + 1000, s, 300, UINT64_MAX);
+    ok(w.cur == UINT64_MAX, "a huge actual saturates cur");
+    llr_window_correct(&w, t + 1000, s, 0, 5);
+    ok(w.cur == UINT64_MAX, "and more stays saturated");
+    ok(llr_window_usage(&w, t + 1000) == UINT64_MAX, "usage saturated");
+    llr_window_advance(&w, t + 61000);
+    ok(llr_window_usage(&w, t + 61000) > UINT64_MAX / 60 * 58,
+       "a saturated prev weighs 59/60 of itself, without overflow");
+    ok(llr_window_admit(&w, t + 61000, 1000, 1) > 0,
+       "and refuses the next request");
+
     /* the clock going back keeps the window */
 
     memset(&w, 0, sizeof(w));

@@ -535,12 +535,12 @@ test_simple(void)
      * array value goes on as written, whitespace included
      */
     body = " {\n\t\"model\" : \"m\" , \"messages\" : [ { \"role\" : \"user\" ,"
-           " \"content\" : \"Hello\" } ] , \"n\" : [ 1 , { } , [ ] ] ,"
+           " \"content\" : \"Hello\" } ] , \"x_n\" : [ 1 , { } , [ ] ] ,"
            " \"t\" : 1 , \"so\" : { \"include_usage\" : true , \"x\" : [ 1 ] } }"
            "\r\n ";
     is_int(run(LLR_EP_CHAT, body, &r), LLR_REQ_OK, "whitespace: ok");
     is_out(&r, "{\"model\":\"routed\",\"messages\":[ { \"role\" : \"user\" ,"
-           " \"content\" : \"Hello\" } ],\"n\":[ 1 , { } , [ ] ],\"t\":1,"
+           " \"content\" : \"Hello\" } ],\"x_n\":[ 1 , { } , [ ] ],\"t\":1,"
            "\"so\":{ \"include_usage\" : true , \"x\" : [ 1 ] }}",
            "whitespace");
     res_free(&r);
@@ -1170,6 +1170,49 @@ test_max_tokens(void)
     is_int(run(LLR_EP_CHAT, "{\"model\":\"m\"," MSG1
                ",\"max_tokens\":1e3}", &r),
            LLR_REQ_ERR_TYPE, "max_tokens exponent");
+    res_free(&r);
+
+    /* n: how many choices are generated (and paid for) */
+
+    run(LLR_EP_CHAT, "{\"model\":\"m\"," MSG1 "}", &r);
+    is_int(r.view.n, 1, "n absent: 1");
+    res_free(&r);
+
+    run(LLR_EP_CHAT, "{\"model\":\"m\"," MSG1 ",\"n\":50}", &r);
+    is_int(r.view.n, 50, "n 50");
+    res_free(&r);
+
+    run(LLR_EP_CHAT, "{\"model\":\"m\"," MSG1 ",\"n\":null}", &r);
+    is_int(r.err, LLR_REQ_OK, "n null: ok");
+    is_int(r.view.n, 1, "n null: 1");
+    res_free(&r);
+
+    run(LLR_EP_CHAT, "{\"model\":\"m\"," MSG1 ",\"n\":0}", &r);
+    is_int(r.view.n, 1, "n 0: counted as 1");
+    res_free(&r);
+
+    run(LLR_EP_COMPLETIONS, "{\"model\":\"m\",\"prompt\":\"x\","
+        "\"n\":2,\"best_of\":5}", &r);
+    is_int(r.view.n, 5, "completions: best_of generates more than n");
+    res_free(&r);
+
+    run(LLR_EP_EMBEDDINGS, "{\"model\":\"m\",\"input\":\"x\",\"n\":\"a\"}",
+        &r);
+    is_int(r.err, LLR_REQ_OK, "embeddings: n is no parameter of theirs");
+    is_int(r.view.n, 1, "embeddings: 1");
+    res_free(&r);
+
+    is_int(run(LLR_EP_CHAT, "{\"model\":\"m\"," MSG1 ",\"n\":\"50\"}", &r),
+           LLR_REQ_ERR_TYPE, "n string");
+    is_str(r.param, "n", "n string: param");
+    res_free(&r);
+
+    is_int(run(LLR_EP_CHAT, "{\"model\":\"m\"," MSG1 ",\"n\":-2}", &r),
+           LLR_REQ_ERR_TYPE, "n negative");
+    res_free(&r);
+
+    is_int(run(LLR_EP_CHAT, "{\"model\":\"m\"," MSG1 ",\"n\":2.5}", &r),
+           LLR_REQ_ERR_TYPE, "n decimal");
     res_free(&r);
 }
 

@@ -4,10 +4,12 @@
  */
 
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "tap.h"
 #include "llr_usage.h"
+#include "llr_sse.h"
 
 
 static const char  chat[] =
@@ -112,6 +114,155 @@ same_everywhere(const char *s)
     }
 
     return 1;
+}
+
+
+/*
+ * "usage" whose token counts are missing or not non-negative integers:
+ * has_usage is set (the object was there) but it is not usable, at
+ * every split of the body (the fast paths and the byte states agree).
+ */
+static void
+test_unusable(void)
+{
+    size_t        i;
+    llr_usage_t   u;
+    char          name[128];
+
+    static const struct {
+        const char  *usage;
+        int          usable;
+    } cases[] = {
+        { "{\"prompt_tokens\":7,\"completion_tokens\":3}", 1 },
+        { "{}", 0 },
+        { "{\"prompt_tokens\":7}", 0 },
+        { "{\"completion_tokens\":3}", 0 },
+        { "{\"prompt_tokens\":-7,\"completion_tokens\":3}", 0 },
+        { "{\"prompt_tokens\":7,\"completion_tokens\":-3}", 0 },
+        { "{\"prompt_tokens\":7.5,\"completion_tokens\":3}", 0 },
+        { "{\"prompt_tokens\":7,\"completion_tokens\":3.0}", 0 },
+        { "{\"prompt_tokens\":7,\"completion_tokens\":3e2}", 0 },
+        { "{\"prompt_tokens\":\"7\",\"completion_tokens\":3}", 0 },
+        { "{\"prompt_tokens\":7,\"completion_tokens\":\"3\"}", 0 },
+        { "{\"prompt_tokens\":null,\"completion_tokens\":3}", 0 },
+        { "{\"prompt_tokens\":7,\"completion_tokens\":true}", 0 },
+        { "{\"prompt_tokens\":{},\"completion_tokens\":3}", 0 },
+        { "{\"prompt_tokens\":7,\"completion_tokens\":[3]}", 0 },
+        { "{\"prompt_tokens\":7,\"completion_tokens\":"
+          "18446744073709551616}", 0 },
+        { "{\"prompt_tokens\":7,\"completion_tokens\":"
+          "18446744073709551615}", 1 },
+        /* the last value of a key counts, as JSON parsers read it */
+        { "{\"prompt_tokens\":7,\"completion_tokens\":3,"
+          "\"completion_tokens\":-1}", 0 },
+        { "{\"prompt_tokens\":\"x\",\"prompt_tokens\":7,"
+          "\"completion_tokens\":3}", 1 },
+        /* the Responses API names */
+        { "{\"input_tokens\":7,\"output_tokens\":3}", 1 },
+        { "{\"input_tokens\":7,\"output_tokens\":-3}", 0 },
+        /* other counts do not decide */
+        { "{\"prompt_tokens\":7,\"completion_tokens\":3,"
+          "\"total_tokens\":\"x\",\"prompt_tokens_details\":null}", 1 },
+    };
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char  body[512];
+
+        snprintf(body, sizeof(body),
+                 "{\"id\":\"x\",\"choices\":[{\"index\":0,"
+                 "\"message\":{\"content\":\"hi\"}}],\"usage\":%s}",
+                 cases[i].usage);
+
+        is_int(run(&u, body, strlen(body), 0), 0, "usage case parses");
+        snprintf(name, sizeof(name), "usage %s: %s", cases[i].usage,
+                 cases[i].usable ? "usable" : "not usable");
+        ok(u.res.has_usage && llr_usage_usable(&u.res, 0) == cases[i].usable,
+           name);
+        snprintf(name, sizeof(name), "usage %s: same at every split",
+                 cases[i].usage);
+        ok(same_everywhere(body), name);
+    }
+
+    /* a later usable "usage" replaces an unusable one, and back */
+
+    {
+        static const char  a[] = "{\"usage\":{},\"usage\":{"
+                                 "\"prompt_tokens\":1,"
+                                 "\"completion_tokens\":2}}";
+        static const char  b[] = "{\"usage\":{\"prompt_tokens\":1,"
+                                 "\"completion_tokens\":2},"
+                                 "\"usage\":{}}";
+
+        run(&u, a, strlen(a), 0);
+        ok(llr_usage_usable(&u.res, 0), "the last usage counts (usable)");
+        run(&u, b, strlen(b), 0);
+        ok(!llr_usage_usable(&u.res, 0), "the last usage counts (empty)");
+    }
+}
+
+
+/*
+ * The same in a stream: the usage chunk of an SSE stream, fed whole and
+ * in pieces of every size, with the event templates of earlier streams
+ * (one cache for all, as a worker has).
+ */
+static void
+test_unusable_sse(void)
+{
+    int               usable;
+    char              body[1024], name[160];
+    size_t            i, k, len;
+    llr_sse_t         sse;
+    llr_sse_cache_t   cache;
+
+    static const char  *usages[] = {
+        "{\"prompt_tokens\":9,\"completion_tokens\":2}",
+        "{}",
+        "{\"prompt_tokens\":9,\"completion_tokens\":-2}",
+        "{\"prompt_tokens\":9.5,\"completion_tokens\":2}",
+        "{\"prompt_tokens\":\"9\",\"completion_tokens\":2}",
+        "{\"prompt_tokens\":9,\"completion_tokens\":null}",
+    };
+
+    llr_sse_cache_init(&cache);
+
+    for (i = 0; i < sizeof(usages) / sizeof(usages[0]); i++) {
+        len = (size_t) snprintf(body, sizeof(body),
+                  "data: {\"id\":\"c\",\"choices\":[{\"index\":0,"
+                  "\"delta\":{\"content\":\"one \"}}]}\n\n"
+                  "data: {\"id\":\"c\",\"choices\":[{\"index\":0,"
+                  "\"delta\":{\"content\":\"two\"}}]}\n\n"
+                  "data: {\"id\":\"c\",\"choices\":[],\"usage\":%s}\n\n"
+                  "data: [DONE]\n\n", usages[i]);
+
+        usable = (i == 0);
+
+        for (k = 0; k <= len; k++) {
+            size_t  off, n;
+
+            llr_sse_init(&sse, 0, 0, NULL);
+            llr_sse_use_cache(&sse, &cache);
+
+            for (off = 0; off < len; off += n) {
+                n = k ? k : len;
+                n = (n > len - off) ? len - off : n;
+                (void) llr_sse_feed(&sse, (const unsigned char *) body + off,
+                                    n, NULL, NULL);
+            }
+
+            (void) llr_sse_finish(&sse, NULL, NULL);
+
+            if (!sse.res.has_usage || sse.res.content_bytes != 7
+                || llr_usage_usable(&sse.res, 0) != usable)
+            {
+                break;
+            }
+        }
+
+        snprintf(name, sizeof(name), "stream usage %s: %s, in pieces of "
+                 "every size", usages[i], usable ? "usable" : "not usable");
+        ok(k > len, name);
+    }
 }
 
 
@@ -404,6 +555,7 @@ main(void)
     /* Hello "wörld" 😀! = 6 + 1 + 6 + 1 + 1 + 4 + 1, arguments 7 */
     is_int(u.res.content_bytes, 20 + 7, "content bytes decoded");
     ok(!u.res.error && !u.res.json_error, "no error");
+    ok(llr_usage_usable(&u.res, 0), "chat usage is usable");
     ok(same_everywhere(chat), "chat: same result split at every byte "
        "and in pieces of every size");
 
@@ -426,6 +578,13 @@ main(void)
     is_int(u.res.total_tokens, 8, "embeddings total");
     is_int(u.res.completion_tokens, 0, "embeddings no completion");
     ok(same_everywhere(embeddings), "embeddings: same at every split");
+    ok(llr_usage_usable(&u.res, 1), "embeddings usage usable (prompt only)");
+    ok(!llr_usage_usable(&u.res, 0),
+       "but not where completion tokens are due");
+
+    /* usage that cannot be charged: estimated instead (issue 20, 4) */
+    test_unusable();
+    test_unusable_sse();
 
     /* no usage */
     is_int(run(&u, nousage, strlen(nousage), 0), 0, "no usage parses");
