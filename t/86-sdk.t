@@ -42,20 +42,6 @@ unless (-x $NODE && -d "$SDK/node_modules/openai") {
     plan skip_all => "no SDK packages in $SDK: make sdk-deps";
 }
 
-# These checks need issue 20's items 1 (an aborted request is charged at
-# least its reservation estimate) and 10 (budget refusals send
-# x-should-retry: false), which another branch fixes.
-# needs i20-money: delete these lines once it is merged.
-my %TODO = map { $_ => 'needs i20-money' } (
-    map({ ("$_: abort before the answer: charged its reservation estimate",
-           "$_: budget refusal: RateLimitError within 1 s (not retried)",
-           "$_: budget refusal: x-should-retry false") }
-        qw(openai7 openai6)),
-    # openai-node 7 retries a budget refusal twice (backoff: it ignores a
-    # Retry-After of hours); 6 sleeps on it, so it is refused once anyway
-    'openai7: budget refusal: refused once (the SDK did not retry)',
-);
-
 my $t = LLRTest->new(workers => 1, timeout => 400);
 my $dir = $t->dir;
 
@@ -161,7 +147,7 @@ my %env = (
     NODE_NO_WARNINGS => 1,
 );
 
-# run a script: its checks become tests (the TODO ones in TODO blocks)
+# run a script: its checks become tests
 
 sub run_script {
     my ($what, @args) = @_;
@@ -183,10 +169,7 @@ sub run_script {
 
         $n++;
 
-        TODO: {
-            local $TODO = $TODO{$c->{name}};
-            ok($c->{ok}, $c->{name}) or diag($c->{diag} // '');
-        }
+        ok($c->{ok}, $c->{name}) or diag($c->{diag} // '');
     }
 
     close $out;
