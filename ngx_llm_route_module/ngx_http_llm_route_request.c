@@ -2324,6 +2324,9 @@ ngx_http_llm_route_send_error(ngx_http_request_t *r, ngx_uint_t status,
 
     if (ctx) {
         ctx->responded = 1;
+
+        /* counted in the log phase, unless every attempt failed */
+        ctx->rejected = llr_reject_reason(status, code);
     }
 
     if (message == NULL || message->len == 0) {
