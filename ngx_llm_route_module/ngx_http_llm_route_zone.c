@@ -101,6 +101,7 @@ typedef struct {
     ngx_event_t                      timer;
     ngx_msec_t                       interval;
     time_t                           logged;  /* last error logged */
+    unsigned                         start:1; /* the write at start */
 } ngx_http_llm_route_state_ctx_t;
 
 
@@ -1324,9 +1325,20 @@ failed:
 
     (void) ngx_atomic_fetch_add(&sh->state_errors, 1);
 
-    /* at most one message a minute per process */
+    if (ctx->start) {
+        ngx_log_error(NGX_LOG_WARN, log, err,
+                      "llm_route_zone \"%V\": the worker processes cannot "
+                      "%s state file \"%V\", the counters and budgets will "
+                      "not survive a restart: give state= a directory the "
+                      "workers' user can write",
+                      &ctx->mcf->shm_zone->shm.name, what, &ctx->tmp);
 
-    if (ngx_time() - ctx->logged >= 60 || ngx_exiting || ngx_terminate) {
+        ctx->logged = ngx_time();
+
+    } else if (ngx_time() - ctx->logged >= 60 || ngx_exiting || ngx_terminate)
+    {
+        /* at most one message a minute per process */
+
         ctx->logged = ngx_time();
 
         ngx_log_error(NGX_LOG_ERR, log, err,
@@ -1437,6 +1449,22 @@ ngx_http_llm_route_init_process(ngx_cycle_t *cycle)
     ngx_add_timer(&ctx->timer, ctx->interval);
 
     ngx_http_llm_route_state_ctx = ctx;
+
+    /*
+     * one worker writes the state at once: a directory the workers
+     * cannot write (the master could read it) is a warning now, not
+     * a count of errors nobody looks at
+     */
+
+    if ((ngx_process == NGX_PROCESS_SINGLE || ngx_worker == 0)
+        && ngx_http_llm_route_state_lock(ctx->sh) == NGX_OK)
+    {
+        ctx->start = 1;
+        (void) ngx_http_llm_route_state_write(ctx, cycle->log);
+        ctx->start = 0;
+
+        ngx_http_llm_route_state_unlock(ctx->sh);
+    }
 
     return NGX_OK;
 }
