@@ -255,6 +255,10 @@ ngx_http_llm_route_postconfiguration(ngx_conf_t *cf)
     ngx_memmove(&h[1], &h[0], (n - 1) * sizeof(ngx_http_handler_pt));
     h[0] = ngx_http_llm_route_log_handler;
 
+    if (ngx_http_llm_route_headers_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_http_llm_route_filter_init(cf);
 }
 

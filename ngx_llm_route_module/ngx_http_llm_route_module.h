@@ -136,6 +136,9 @@ typedef struct {
 
     ngx_flag_t                      variables_added;
 
+    /* $http_... variables of client credentials in use (headers.c) */
+    ngx_array_t                     credential_vars; /* of ngx_uint_t */
+
     /* where llm_route_status was first used (status.c), 0: nowhere */
     ngx_str_t                       status_file;
     ngx_uint_t                      status_line;
@@ -341,6 +344,11 @@ char *ngx_http_llm_route_status_check(ngx_conf_t *cf,
 /* zone.c: init/exit process hooks of the module */
 ngx_int_t ngx_http_llm_route_init_process(ngx_cycle_t *cycle);
 void ngx_http_llm_route_exit_process(ngx_cycle_t *cycle);
+
+/* headers.c: what a routed request carries to its provider */
+ngx_int_t ngx_http_llm_route_headers_init(ngx_conf_t *cf);
+ngx_int_t ngx_http_llm_route_strip_credentials(ngx_http_request_t *r,
+    ngx_http_llm_route_provider_t *pr);
 
 /* mock.c */
 char *ngx_http_llm_route_mock(ngx_conf_t *cf, ngx_command_t *cmd,

@@ -357,6 +357,13 @@ ngx_http_llm_route_body_handler(ngx_http_request_t *r)
 
     rc = ngx_http_llm_route_process(r, ctx);
 
+    if (rc == NGX_OK && !ctx->responded
+        && ngx_http_llm_route_strip_credentials(r, ctx->deployment->provider)
+           != NGX_OK)
+    {
+        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     if (rc != NGX_OK || ctx->responded) {
         ngx_http_finalize_request(r, rc);
         return;
@@ -1858,6 +1865,10 @@ ngx_http_llm_route_failover(ngx_http_request_t *r,
     rc = ngx_http_llm_route_set_url(r, ctx);
     if (rc != NGX_OK) {
         return rc;
+    }
+
+    if (ngx_http_llm_route_strip_credentials(r, d->provider) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     ctx->routed = 1;
