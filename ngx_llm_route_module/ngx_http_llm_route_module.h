@@ -139,6 +139,9 @@ typedef struct {
     /* $http_... variables of client credentials in use (headers.c) */
     ngx_array_t                     credential_vars; /* of ngx_uint_t */
 
+    /* the first routed location whose error log writes debug lines */
+    ngx_http_core_loc_conf_t       *debug_location;
+
     /* where llm_route_status was first used (status.c), 0: nowhere */
     ngx_str_t                       status_file;
     ngx_uint_t                      status_line;
