@@ -128,7 +128,7 @@ ngx_int_t
 ngx_http_llm_route_strip_credentials(ngx_http_request_t *r,
     ngx_http_llm_route_provider_t *pr)
 {
-    ngx_uint_t                       i, n, found, *idx;
+    ngx_uint_t                       i, found, *idx;
     ngx_list_t                       old;
     ngx_list_part_t                 *part;
     ngx_table_elt_t                 *h, *copy;
@@ -139,31 +139,7 @@ ngx_http_llm_route_strip_credentials(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    n = 0;
-    found = 0;
-
-    part = &r->headers_in.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        n++;
-        found += ngx_http_llm_route_is_credential(&h[i]);
-    }
-
-    if (found == 0) {
-        return NGX_OK;
-    }
+    /* the variables of those headers, while the headers are there */
 
     mcf = ngx_http_get_module_main_conf(r, ngx_http_llm_route_module);
 
@@ -173,17 +149,22 @@ ngx_http_llm_route_strip_credentials(ngx_http_request_t *r,
         (void) ngx_http_get_indexed_variable(r, idx[i]);
     }
 
-    /* the old parts stay where they are: old.part is a copy of the first */
+    /*
+     * a new list of the other headers; the old parts stay where they are
+     * (old.part is a copy of the first), so restoring old is exact
+     */
 
     old = r->headers_in.headers;
 
-    if (ngx_list_init(&r->headers_in.headers, r->pool,
-                      n - found ? n - found : 1, sizeof(ngx_table_elt_t))
+    if (ngx_list_init(&r->headers_in.headers, r->pool, old.nalloc,
+                      sizeof(ngx_table_elt_t))
         != NGX_OK)
     {
         r->headers_in.headers = old;
         return NGX_ERROR;
     }
+
+    found = 0;
 
     part = &old.part;
     h = part->elts;
@@ -204,15 +185,22 @@ ngx_http_llm_route_strip_credentials(ngx_http_request_t *r,
             ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                            "llm route: client header \"%V\" not passed on",
                            &h[i].key);
+            found++;
             continue;
         }
 
         copy = ngx_list_push(&r->headers_in.headers);
         if (copy == NULL) {
+            r->headers_in.headers = old;
             return NGX_ERROR;
         }
 
         *copy = h[i];
+    }
+
+    if (found == 0) {
+        r->headers_in.headers = old;
+        return NGX_OK;
     }
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,

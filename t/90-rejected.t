@@ -230,19 +230,18 @@ ok(!grep({ exists $_->{rejected} && defined $_->{rejected} } @routed),
 my $ps = $j->{per_second} || {};
 is($ps->{seconds}, 60, 'per_second: 60 seconds');
 is(scalar(@{ $ps->{requests} || [] }), 60, 'per_second: 60 counts');
-my ($preq, $prej) = (0, 0);
-$preq += $_ for @{ $ps->{requests} || [] };
-$prej += $_ for @{ $ps->{rejected} || [] };
 
-# the last second may not be complete yet
+sub sum { my $n = 0; $n += $_ for @{ $_[0] || [] }; return $n }
 
+# the last second is not shown until it is complete
+
+my ($preq, $prej);
 my $end = time + 3;
-while (($preq < $routed || $prej < $nsent) && time < $end) {
+for (;;) {
+    ($preq, $prej) = (sum($ps->{requests}), sum($ps->{rejected}));
+    last if ($preq >= $routed && $prej >= $nsent) || time > $end;
     sleep 0.3;
     $ps = ($t->get('/llm/status')->{json} || {})->{per_second} || {};
-    ($preq, $prej) = (0, 0);
-    $preq += $_ for @{ $ps->{requests} || [] };
-    $prej += $_ for @{ $ps->{rejected} || [] };
 }
 is($preq, $routed, 'per_second: the routed requests of the last minute');
 is($prej, $nsent, 'per_second: the refusals of the last minute');

@@ -41,7 +41,8 @@ typedef enum {
     LLR_REJECT_UNAVAILABLE,       /* 503: every provider cooling down */
     LLR_REJECT_LIMITS_FULL,       /* 503: no room to track a limit key */
     LLR_REJECT_INTERNAL,          /* 500 and other 5xx before routing */
-    LLR_REJECT_N
+    LLR_REJECT_N                  /* at most 16: the request context
+                                     keeps a reason in 4 bits */
 } llr_reject_e;
 
 
