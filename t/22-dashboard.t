@@ -231,7 +231,7 @@ like($rrow, qr{<td class="n">(?:&ndash;|\xe2\x80\x93)</td>},
      'rates: no tpm');
 like($rrow, qr{<span class="err">1</span></td></tr>$}, 'rates: 1 rejected');
 
-# ---- the router's refusals ----------------------------------------------------
+# ---- the router's refusals -------------------------------------------------
 
 like($dom, qr/<div class="panel full" id="refused-panel">/,
      'the refusals panel is shown');
@@ -244,7 +244,7 @@ is($refused, '1', 'the header counts the refusal');
 like($dom, qr{<tbody id="recent">.*<span class="why">refused: rate_limit}s,
      'the recent table shows it');
 
-# ---- rates right after traffic ----------------------------------------------
+# ---- rates right after traffic ---------------------------------------------
 
 # a page opened just after a burst: its first polls have no delta to
 # show, the zone's counts of the last seconds do
@@ -267,7 +267,7 @@ SKIP: {
        'requests/s right after the burst is not 0 (' . ($rps // '-') . ')');
 }
 
-# ---- figures fit their cards ------------------------------------------------
+# ---- figures fit their cards -----------------------------------------------
 
 # the probe: the dashboard in an iframe of the given width, then the
 # scroll and client widths of every card's figure (a cut figure scrolls)

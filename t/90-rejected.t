@@ -77,7 +77,7 @@ sub refused {
     $sent{$reason}++;
 }
 
-# ---- before a route is chosen ---------------------------------------------
+# ---- before a route is chosen ----------------------------------------------
 
 refused($t->chat('{"model": "gpt-4o-mini", "messages": ['),
         400, 'invalid_request', 'malformed JSON');
@@ -125,7 +125,7 @@ refused({ status => $p->{status}, headers => $p->{headers} }, 413,
 
 is($t->get('/v1/models')->{status}, 200, 'the model list is no refusal');
 
-# ---- after the route: budgets, rate limits, cooldowns ---------------------
+# ---- after the route: budgets, rate limits, cooldowns ----------------------
 
 my $r = $t->chat({ model => 'gpt-4o-mini', messages => $msgs },
                  headers => { 'X-Budget' => 'team-a' });
@@ -169,7 +169,7 @@ for (1 .. 3) {
 my $nsent = 0;
 $nsent += $_ for values %sent;
 
-# ---- the status -------------------------------------------------------------
+# ---- the status ------------------------------------------------------------
 
 sub status_after {
     my ($n) = @_;
@@ -246,7 +246,7 @@ for (;;) {
 is($preq, $routed, 'per_second: the routed requests of the last minute');
 is($prej, $nsent, 'per_second: the refusals of the last minute');
 
-# ---- Prometheus ---------------------------------------------------------------
+# ---- Prometheus ------------------------------------------------------------
 
 my $prom = $t->get('/llm/status?format=prometheus')->{content} // '';
 like($prom, qr/^# TYPE llm_route_rejected_total counter$/m,

@@ -64,7 +64,7 @@ sub warned {
     }
 }
 
-# ---- a directory the workers cannot write -----------------------------------
+# ---- a directory the workers cannot write ----------------------------------
 
 $t->config(conf("$dir/lib/llm.state"));
 $t->start;
@@ -83,7 +83,7 @@ cmp_ok($j->{state}{errors} // 0, '>=', 1, 'and state.errors counts it');
 is($j->{state}{writes}, 0, 'nothing was written');
 ok(!-e "$dir/lib/llm.state", 'no state file');
 
-# ---- the workers' own directory ---------------------------------------------
+# ---- the workers' own directory --------------------------------------------
 
 my @before = split /\n/, $t->error_log;
 ok($t->reload(config => conf("$dir/lib/llm_route/llm.state")),

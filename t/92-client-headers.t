@@ -164,7 +164,7 @@ is($m->last->{headers}{'openai-project'}, 'proj-client',
 is($m->last->{headers}{'openai-organization'}, undef,
    'and only that one');
 
-# ---- a provider without a key ---------------------------------------------
+# ---- a provider without a key ----------------------------------------------
 
 $r = $t->chat({ model => 'local', messages => $msgs },
               headers => { %CRED });
@@ -175,7 +175,7 @@ is($oq->{headers}{'openai-organization'}, 'org-client',
 is($oq->{headers}{authorization}, undef,
    'but not its Authorization (proxy_set_header with an empty key)');
 
-# ---- failover -----------------------------------------------------------------
+# ---- failover --------------------------------------------------------------
 
 $r = $t->chat({ model => 'fo', messages => $msgs },
               path => '/f/v1/chat/completions', headers => { %CRED });
