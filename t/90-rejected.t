@@ -1,8 +1,8 @@
 #!/usr/bin/perl
 
 # The router's own refusals are counted, once each, by reason: every path
-# that answers a request instead of routing it (400, 404, 405, 413 from
-# the module and from nginx itself in a routed location, 429 of budgets
+# that answers a request instead of routing it (400, 403, 404, 405, 413
+# from the module and from nginx itself in a routed location, 429 of budgets
 # and rate limits, 503 while every provider cools down), in the status
 # JSON (totals.rejected, rejected{reason}), Prometheus
 # (llm_route_rejected_total{reason}) and the recent ring; routed requests
@@ -25,8 +25,8 @@ my $down = $t->mock(name => 'down', faults => { 'x-mock-status' => 429,
 my $state = $t->dir . '/llr.state';
 
 my @REASONS = qw(invalid_request context_length model_not_found unknown_url
-                 method_not_allowed too_large budget rate_limit unavailable
-                 limits_full internal);
+                 denied method_not_allowed too_large budget rate_limit
+                 unavailable limits_full internal);
 
 my $proxy = $t->proxy_directives(intercept => 1);
 
@@ -49,6 +49,12 @@ EOF
                 . "            llm_route_rate \$http_x_rate rpm=1;",
     server => <<"EOF");
         location = /llm/status { llm_route_status; }
+
+        location /private/ {
+            llm_route on;
+            deny all;
+$proxy
+        }
 
         location /f/ {
             llm_route on;
@@ -96,9 +102,12 @@ refused($t->get('/v1/chat/completions'), 405, 'method_not_allowed',
 refused($t->chat({ model => 'gpt-4o-mini', messages => $msgs },
                  path => '/v1/models'),
         405, 'method_not_allowed', 'POST of /v1/models');
+refused($t->chat({ model => 'gpt-4o-mini', messages => $msgs },
+                 path => '/private/v1/chat/completions'),
+        403, 'denied', 'a routed location that denies the client');
 
 # nginx refuses these itself, in the routed location: its page is turned
-# into JSON, and counted the same way
+# into JSON, and counted the same way (as the 403 of "deny" above)
 
 refused($t->chat('x' x (3 * 1024 * 1024)), 413, 'too_large',
         'a body over client_max_body_size (Content-Length)');

@@ -13,6 +13,7 @@ static const char  *llr_reject_names[LLR_REJECT_N] = {
     "context_length",
     "model_not_found",
     "unknown_url",
+    "denied",
     "method_not_allowed",
     "too_large",
     "budget",
@@ -78,6 +79,10 @@ llr_reject_reason(unsigned status, const char *code)
     /* a code without a reason of its own: by its status */
 
     switch (status) {
+
+    case 401:
+    case 403:
+        return LLR_REJECT_DENIED;
 
     case 404:
         return LLR_REJECT_MODEL_NOT_FOUND;

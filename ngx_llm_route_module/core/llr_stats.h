@@ -34,6 +34,7 @@ typedef enum {
     LLR_REJECT_CONTEXT_LENGTH,    /* 400: no candidate's context fits */
     LLR_REJECT_MODEL_NOT_FOUND,   /* 404: the model is not configured */
     LLR_REJECT_UNKNOWN_URL,       /* 404: not a known endpoint */
+    LLR_REJECT_DENIED,            /* 401, 403: nginx's access control */
     LLR_REJECT_METHOD,            /* 405 */
     LLR_REJECT_TOO_LARGE,         /* 413: over client_max_body_size */
     LLR_REJECT_BUDGET,            /* 429: a budget is spent */

@@ -68,7 +68,9 @@ main(void)
     /* unknown codes, and none: by status */
 
     reason(400, "something_new", "invalid_request");
-    reason(401, NULL, "invalid_request");
+    reason(401, "server_error", "denied");
+    reason(403, NULL, "denied");
+    reason(402, NULL, "invalid_request");
     reason(404, NULL, "model_not_found");
     reason(405, NULL, "method_not_allowed");
     reason(413, NULL, "too_large");
