@@ -44,6 +44,11 @@ static void ngx_http_llm_route_cleanup_classifier(void *data);
 static char *ngx_http_llm_route_rule(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static void ngx_http_llm_route_cleanup_pattern(void *data);
+#if (NGX_DEBUG)
+static void ngx_http_llm_route_debug_location(ngx_conf_t *cf);
+static void ngx_http_llm_route_debug_log_check(ngx_conf_t *cf,
+    ngx_http_llm_route_main_conf_t *mcf);
+#endif
 
 
 static ngx_conf_num_bounds_t  ngx_http_llm_route_max_attempts_bounds = {
@@ -254,6 +259,15 @@ ngx_http_llm_route_postconfiguration(ngx_conf_t *cf)
 
     ngx_memmove(&h[1], &h[0], (n - 1) * sizeof(ngx_http_handler_pt));
     h[0] = ngx_http_llm_route_log_handler;
+
+    if (ngx_http_llm_route_headers_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+#if (NGX_DEBUG)
+    ngx_http_llm_route_debug_log_check(cf,
+        ngx_http_conf_get_module_main_conf(cf, ngx_http_llm_route_module));
+#endif
 
     return ngx_http_llm_route_filter_init(cf);
 }
@@ -648,6 +662,12 @@ ngx_http_llm_route_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
     ngx_conf_merge_value(conf->trace, prev->trace, 0);
+
+#if (NGX_DEBUG)
+    if (conf->enable) {
+        ngx_http_llm_route_debug_location(cf);
+    }
+#endif
     ngx_conf_merge_ptr_value(conf->override, prev->override, NULL);
     ngx_conf_merge_uint_value(conf->max_attempts, prev->max_attempts, 3);
     ngx_conf_merge_uint_value(conf->balance, prev->balance,
@@ -765,6 +785,103 @@ ngx_http_llm_route_check_token(ngx_str_t *s, const char *extra)
 
     return NGX_OK;
 }
+
+
+#if (NGX_DEBUG)
+
+/*
+ * nginx's debug lines print the request it sends upstream, headers and
+ * all ("http proxy header:"), and the values of variables ("http script
+ * var:"): at debug level the error log gets the provider's key.  Said at
+ * start (nginx -t too), where it can be known: a routed location whose
+ * error log writes debug_http, and debug_connection (which turns debug
+ * on for its clients whatever the level).
+ */
+
+/* from merge_loc_conf, core's merge done: a routed location's error log */
+
+static void
+ngx_http_llm_route_debug_location(ngx_conf_t *cf)
+{
+    ngx_log_t                       *log;
+    ngx_http_core_loc_conf_t        *clcf;
+    ngx_http_llm_route_main_conf_t  *mcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_llm_route_module);
+
+    if (mcf->debug_location
+        || clcf->handler == ngx_http_llm_route_status_handler
+        || clcf->handler == ngx_http_llm_route_mock_handler)
+    {
+        return;
+    }
+
+    for (log = clcf->error_log; log; log = log->next) {
+        if (log->log_level & NGX_LOG_DEBUG_HTTP) {
+            mcf->debug_location = clcf;
+            return;
+        }
+    }
+}
+
+
+static void
+ngx_http_llm_route_debug_log_check(ngx_conf_t *cf,
+    ngx_http_llm_route_main_conf_t *mcf)
+{
+    ngx_str_t                        where;
+    ngx_uint_t                       i;
+    ngx_event_conf_t                *ecf;
+    ngx_http_llm_route_provider_t  **p, *keyed;
+
+    keyed = NULL;
+    p = mcf->providers.elts;
+
+    for (i = 0; i < mcf->providers.nelts; i++) {
+        if (p[i]->authorization.len) {
+            keyed = p[i];
+            break;
+        }
+    }
+
+    if (keyed == NULL) {
+        return;
+    }
+
+    if (mcf->debug_location) {
+        where = mcf->debug_location->name;
+
+        if (where.len == 0) {
+            ngx_str_set(&where, "server{}");
+        }
+
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "the error log of \"%V\" is at debug level with "
+                           "llm_route on: nginx's debug lines show the "
+                           "headers sent to providers, so the key of "
+                           "provider \"%V\" will be written to it",
+                           &where, &keyed->name);
+    }
+
+    /* the events{} block, if it came before http{} */
+
+    if (cf->cycle->conf_ctx[ngx_events_module.index] == NULL) {
+        return;
+    }
+
+    ecf = ngx_event_get_conf(cf->cycle->conf_ctx, ngx_event_core_module);
+
+    if (ecf->debug_connection.nelts) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "\"debug_connection\" is set: nginx's debug "
+                           "lines show the headers sent to providers, so "
+                           "the key of provider \"%V\" will be written to "
+                           "the error log for those clients", &keyed->name);
+    }
+}
+
+#endif
 
 
 static char *

@@ -19,6 +19,7 @@
 #include "llr_classify.h"
 #include "llr_select.h"
 #include "llr_pattern.h"
+#include "llr_stats.h"
 
 
 #define NGX_HTTP_LLM_ROUTE_MAX_TASKS     16
@@ -131,8 +132,15 @@ typedef struct {
     ngx_array_t                     tasks;       /* of ngx_str_t */
     ngx_int_t                       task_slots[NGX_HTTP_LLM_ROUTE_MAX_TASKS
                                                + 1];
+    ngx_int_t                       rejected_slots[LLR_REJECT_N];
 
     ngx_flag_t                      variables_added;
+
+    /* $http_... variables of client credentials in use (headers.c) */
+    ngx_array_t                     credential_vars; /* of ngx_uint_t */
+
+    /* the first routed location whose error log writes debug lines */
+    ngx_http_core_loc_conf_t       *debug_location;
 
     /* where llm_route_status was first used (status.c), 0: nowhere */
     ngx_str_t                       status_file;
@@ -201,6 +209,8 @@ typedef struct {
     unsigned                        responded:1; /* the module answered */
     unsigned                        exhausted:1; /* every attempt failed */
     unsigned                        classified:1; /* task, difficulty set */
+    unsigned                        rejected:4;  /* llr_reject_e: the module
+                                                    refused the request */
 
     ngx_uint_t                      endpoint;
     ngx_str_t                       endpoint_path;  /* "/chat/completions" */
@@ -327,6 +337,8 @@ void ngx_http_llm_route_attempt_failed(ngx_http_request_t *r,
 /* zone.c */
 char *ngx_http_llm_route_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+void ngx_http_llm_route_zone_rejected(ngx_http_request_t *r,
+    ngx_http_llm_route_ctx_t *ctx, ngx_msec_t latency_ms);
 
 /* status.c */
 char *ngx_http_llm_route_status(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -337,6 +349,11 @@ char *ngx_http_llm_route_status_check(ngx_conf_t *cf,
 /* zone.c: init/exit process hooks of the module */
 ngx_int_t ngx_http_llm_route_init_process(ngx_cycle_t *cycle);
 void ngx_http_llm_route_exit_process(ngx_cycle_t *cycle);
+
+/* headers.c: what a routed request carries to its provider */
+ngx_int_t ngx_http_llm_route_headers_init(ngx_conf_t *cf);
+ngx_int_t ngx_http_llm_route_strip_credentials(ngx_http_request_t *r,
+    ngx_http_llm_route_provider_t *pr);
 
 /* mock.c */
 char *ngx_http_llm_route_mock(ngx_conf_t *cf, ngx_command_t *cmd,

@@ -373,6 +373,13 @@ ngx_http_llm_route_body_handler(ngx_http_request_t *r)
 
     rc = ngx_http_llm_route_process(r, ctx);
 
+    if (rc == NGX_OK && !ctx->responded
+        && ngx_http_llm_route_strip_credentials(r, ctx->deployment->provider)
+           != NGX_OK)
+    {
+        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     if (rc != NGX_OK || ctx->responded) {
         ngx_http_finalize_request(r, rc);
         return;
@@ -1073,6 +1080,7 @@ static ngx_int_t
 ngx_http_llm_route_all_down(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx, ngx_str_t *what)
 {
+    ngx_int_t                          rc;
     ngx_str_t                          msg;
     ngx_msec_t                         ms, min;
     ngx_uint_t                         i, j;
@@ -1130,9 +1138,14 @@ ngx_http_llm_route_all_down(ngx_http_request_t *r,
                           ngx_min(what->len, 128), what->data)
               - msg.data;
 
-    return ngx_http_llm_route_send_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
-                                         "requests", NULL,
-                                         "rate_limit_exceeded", &msg);
+    rc = ngx_http_llm_route_send_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
+                                       "requests", NULL,
+                                       "rate_limit_exceeded", &msg);
+
+    /* not one of the module's own limits: the providers are unavailable */
+    ctx->rejected = LLR_REJECT_UNAVAILABLE;
+
+    return rc;
 }
 
 
@@ -2073,6 +2086,10 @@ ngx_http_llm_route_failover(ngx_http_request_t *r,
         return rc;
     }
 
+    if (ngx_http_llm_route_strip_credentials(r, d->provider) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     ctx->routed = 1;
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
@@ -2614,6 +2631,9 @@ ngx_http_llm_route_send_error(ngx_http_request_t *r, ngx_uint_t status,
 
     if (ctx) {
         ctx->responded = 1;
+
+        /* counted in the log phase, unless every attempt failed */
+        ctx->rejected = llr_reject_reason(status, code);
     }
 
     if (message == NULL || message->len == 0) {

@@ -197,6 +197,7 @@ ngx_http_llm_route_error_page(ngx_http_request_t *r)
     }
 
     ctx->error_message = msg;
+    ctx->rejected = llr_reject_reason(status, (char *) ctx->error_code);
 
     return NGX_OK;
 }
@@ -1108,6 +1109,12 @@ ngx_http_llm_route_log_handler(ngx_http_request_t *r)
     }
 
     ctx = ngx_http_llm_route_get_ctx(r);
+
+    if (ctx && ctx->rejected && !ctx->routed && !ctx->exhausted) {
+        ngx_http_llm_route_zone_rejected(r, ctx,
+                               (ngx_msec_t) ngx_http_llm_route_elapsed(r));
+        return NGX_OK;
+    }
 
     if (ctx == NULL || (!ctx->routed && !ctx->exhausted)) {
         return NGX_OK;

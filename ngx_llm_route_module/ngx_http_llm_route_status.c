@@ -79,6 +79,12 @@ static void ngx_http_llm_route_json_buckets(ngx_http_llm_route_out_t *o,
     const char *name, ngx_atomic_t *buckets);
 static void ngx_http_llm_route_json_recent(ngx_http_llm_route_out_t *o,
     ngx_http_llm_route_shm_t *sh);
+static uint64_t ngx_http_llm_route_rejected(ngx_http_request_t *r,
+    ngx_http_llm_route_shm_t *sh, ngx_uint_t reason);
+static void ngx_http_llm_route_json_rejected(ngx_http_request_t *r,
+    ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh);
+static void ngx_http_llm_route_json_seconds(ngx_http_llm_route_out_t *o,
+    ngx_http_llm_route_shm_t *sh, time_t now);
 static void ngx_http_llm_route_json_budgets(ngx_http_llm_route_out_t *o,
     ngx_array_t *a);
 static void ngx_http_llm_route_prom_budgets(ngx_http_request_t *r,
@@ -699,7 +705,7 @@ ngx_http_llm_route_json(ngx_http_request_t *r, ngx_http_llm_route_out_t *o,
     ngx_http_llm_route_shm_t *sh)
 {
     time_t                           now, until;
-    uint64_t                         now_ms;
+    uint64_t                         now_ms, n;
     ngx_uint_t                       i, k;
     ngx_array_t                     *a;
     ngx_time_t                      *tp;
@@ -737,8 +743,13 @@ ngx_http_llm_route_json(ngx_http_request_t *r, ngx_http_llm_route_out_t *o,
 
     c = &sh->totals;
 
+    for (n = 0, i = 1; i < LLR_REJECT_N; i++) {
+        n += ngx_http_llm_route_rejected(r, sh, i);
+    }
+
     ngx_http_llm_route_out_printf(o, ",\"totals\":{");
     ngx_http_llm_route_json_counters(o, c);
+    ngx_http_llm_route_out_printf(o, ",\"rejected\":%uL", n);
     ngx_http_llm_route_json_percentiles(o, "latency_ms", c->latency,
                                         c->latency_sum_ms,
                                         ngx_http_llm_route_hist_count(
@@ -855,9 +866,14 @@ ngx_http_llm_route_json(ngx_http_request_t *r, ngx_http_llm_route_out_t *o,
         ngx_http_llm_route_out_printf(o, "}");
     }
 
+    ngx_http_llm_route_out_printf(o, "}");
+
+    ngx_http_llm_route_json_rejected(r, o, sh);
+    ngx_http_llm_route_json_seconds(o, sh, now);
+
     /* budgets (limits.c) */
 
-    ngx_http_llm_route_out_printf(o, "},\"budgets\":{");
+    ngx_http_llm_route_out_printf(o, ",\"budgets\":{");
 
     a = ngx_http_llm_route_limits_budgets(r, sh);
     if (a == NULL) {
@@ -887,6 +903,86 @@ ngx_http_llm_route_json(ngx_http_request_t *r, ngx_http_llm_route_out_t *o,
 }
 
 
+/* the refusals of a reason (core/llr_stats.h), from its slot */
+
+static uint64_t
+ngx_http_llm_route_rejected(ngx_http_request_t *r,
+    ngx_http_llm_route_shm_t *sh, ngx_uint_t reason)
+{
+    ngx_http_llm_route_slot_t       *s;
+    ngx_http_llm_route_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_llm_route_module);
+
+    s = ngx_http_llm_route_zone_slot(sh, mcf->rejected_slots[reason]);
+
+    if (s == NULL || s->kind != NGX_HTTP_LLM_ROUTE_SLOT_REJECTED) {
+        return 0;
+    }
+
+    return s->c.requests;
+}
+
+
+/* "rejected": every reason, in their fixed order */
+
+static void
+ngx_http_llm_route_json_rejected(ngx_http_request_t *r,
+    ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh)
+{
+    ngx_uint_t  i;
+
+    ngx_http_llm_route_out_printf(o, ",\"rejected\":{");
+
+    for (i = 1; i < LLR_REJECT_N; i++) {
+        ngx_http_llm_route_out_printf(o, "%s\"%s\":%uL", i > 1 ? "," : "",
+                                      llr_reject_name((llr_reject_e) i),
+                                      ngx_http_llm_route_rejected(r, sh, i));
+    }
+
+    ngx_http_llm_route_out_printf(o, "}");
+}
+
+
+/*
+ * "per_second": the counts of the last complete seconds, oldest first,
+ * so that a page knows the rates as soon as it loads
+ */
+
+static void
+ngx_http_llm_route_json_seconds(ngx_http_llm_route_out_t *o,
+    ngx_http_llm_route_shm_t *sh, time_t now)
+{
+    time_t         sec, first;
+    ngx_uint_t     k;
+    ngx_atomic_t  *series;
+
+    static const char  *names[] = { "requests", "errors", "rejected" };
+
+    first = now - NGX_HTTP_LLM_ROUTE_SECONDS_SHOWN;
+
+    ngx_http_llm_route_out_printf(o,
+        ",\"per_second\":{\"seconds\":%d,\"end\":%T",
+        NGX_HTTP_LLM_ROUTE_SECONDS_SHOWN, now);
+
+    for (k = 0; k < 3; k++) {
+        series = k == 0 ? sh->seconds.requests
+                 : k == 1 ? sh->seconds.errors : sh->seconds.rejected;
+
+        ngx_http_llm_route_out_printf(o, ",\"%s\":[", names[k]);
+
+        for (sec = first; sec < now; sec++) {
+            ngx_http_llm_route_out_printf(o, "%s%uL", sec > first ? "," : "",
+                                     ngx_http_llm_route_second(series, sec));
+        }
+
+        ngx_http_llm_route_out_printf(o, "]");
+    }
+
+    ngx_http_llm_route_out_printf(o, "}");
+}
+
+
 static void
 ngx_http_llm_route_json_recent(ngx_http_llm_route_out_t *o,
     ngx_http_llm_route_shm_t *sh)
@@ -909,6 +1005,14 @@ ngx_http_llm_route_json_recent(ngx_http_llm_route_out_t *o,
             k++ ? "," : "", e.n, e.time, e.time_msec, e.status,
             e.error ? "true" : "false", e.stream ? "true" : "false",
             e.estimated ? "true" : "false");
+
+        if (e.rejected > LLR_REJECT_NONE && e.rejected < LLR_REJECT_N) {
+            ngx_http_llm_route_out_printf(o, "\"rejected\":\"%s\",",
+                                    llr_reject_name((llr_reject_e) e.rejected));
+
+        } else {
+            ngx_http_llm_route_out_printf(o, "\"rejected\":null,");
+        }
 
         ngx_http_llm_route_out_printf(o, "\"requested\":");
         len = ngx_strlen(e.requested);
@@ -1298,6 +1402,17 @@ ngx_http_llm_route_prometheus(ngx_http_request_t *r,
         ngx_http_llm_route_out_printf(o, "} ");
         ngx_http_llm_route_out_usd(o, it[i].slot->c.cost_pusd);
         ngx_http_llm_route_out_printf(o, "\n");
+    }
+
+    ngx_http_llm_route_prom_family(o, "llm_route_rejected_total", "counter",
+                                   "Requests the router answered itself "
+                                   "instead of routing them, by reason.");
+
+    for (i = 1; i < LLR_REJECT_N; i++) {
+        ngx_http_llm_route_out_printf(o,
+                                   "llm_route_rejected_total{reason=\"%s\"} "
+                                   "%uL\n", llr_reject_name((llr_reject_e) i),
+                                   ngx_http_llm_route_rejected(r, sh, i));
     }
 
     ngx_http_llm_route_prom_budgets(r, o, sh);

@@ -7,7 +7,8 @@
  * One slab zone shared by all workers (layout in the zone header file).
  *
  * Slots.  Every configured model, provider and task gets a slot, found by
- * (kind, name).  Slots are assigned by the master in init_zone, before the
+ * (kind, name), and so does every reason the router refuses requests for
+ * (core/llr_stats.h).  Slots are assigned by the master in init_zone, before the
  * workers of that configuration start; a zone with the same name and size
  * is adopted on reload (as limit_req does), names already known keep their
  * slot and counters, new names get new slots.  Slots are never freed:
@@ -21,6 +22,9 @@
  * behind and no counter half-updated (each counter is one atomic
  * compare-and-set).  Counters saturate at their largest value, they
  * never wrap (ngx_http_llm_route_counter_add()).
+ *
+ * The per-second counts are one compare-and-set each: a word holds the
+ * second and its count (core/llr_stats.h).
  *
  * The recent ring.  A writer claims an entry by taking the next request
  * number with ngx_atomic_fetch_add() and compare-and-setting the entry's
@@ -50,7 +54,7 @@
 
 
 #define NGX_HTTP_LLM_ROUTE_ZONE_MAGIC    0x4c4c52005a4f4e45ULL
-#define NGX_HTTP_LLM_ROUTE_ZONE_VERSION  6
+#define NGX_HTTP_LLM_ROUTE_ZONE_VERSION  7
 
 #define NGX_HTTP_LLM_ROUTE_STATE_MAGIC   "LLRSTATE"
 /* 2: a limits section (budgets) follows the slots; 1 is still read */
@@ -100,6 +104,7 @@ typedef struct {
     ngx_event_t                      timer;
     ngx_msec_t                       interval;
     time_t                           logged;  /* last error logged */
+    unsigned                         start:1; /* the write at start */
 } ngx_http_llm_route_state_ctx_t;
 
 
@@ -116,6 +121,7 @@ static void ngx_http_llm_route_counters_add(
     ngx_uint_t lb, ngx_uint_t tb);
 static void ngx_http_llm_route_recent_add(ngx_http_llm_route_shm_t *sh,
     ngx_http_llm_route_record_t *rec);
+static void ngx_http_llm_route_second_add(ngx_atomic_t *series, time_t sec);
 static void ngx_http_llm_route_copy_name(u_char *dst, size_t size,
     ngx_str_t *src);
 static ngx_uint_t ngx_http_llm_route_bucket(ngx_msec_t ms);
@@ -188,7 +194,7 @@ ngx_http_llm_route_init_zone(ngx_shm_zone_t *shm_zone, void *data)
      */
 
     names = mcf->models.nelts + mcf->providers.nelts
-            + mcf->deployments.nelts + mcf->tasks.nelts;
+            + mcf->deployments.nelts + mcf->tasks.nelts + LLR_REJECT_N - 1;
 
     fixed = offsetof(ngx_http_llm_route_shm_t, slots);
     budget = shpool->pfree > 2 ? (shpool->pfree - 2) * ngx_pagesize / 2 : 0;
@@ -267,6 +273,7 @@ ngx_http_llm_route_assign_slots(ngx_shm_zone_t *shm_zone,
     ngx_int_t                          slot;
     ngx_str_t                         *task, name;
     ngx_uint_t                         i;
+    const char                        *reason;
     ngx_http_llm_route_model_t       **m;
     ngx_http_llm_route_provider_t    **p;
     ngx_http_llm_route_deployment_t  **d;
@@ -352,6 +359,24 @@ ngx_http_llm_route_assign_slots(ngx_shm_zone_t *shm_zone,
         }
 
         mcf->task_slots[i] = slot;
+    }
+
+    mcf->rejected_slots[LLR_REJECT_NONE] = -1;
+
+    for (i = 1; i < LLR_REJECT_N; i++) {
+        reason = llr_reject_name((llr_reject_e) i);
+
+        name.data = (u_char *) reason;
+        name.len = ngx_strlen(reason);
+
+        slot = ngx_http_llm_route_get_slot(shm_zone, sh,
+                                           NGX_HTTP_LLM_ROUTE_SLOT_REJECTED,
+                                           &name);
+        if (slot == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        mcf->rejected_slots[i] = slot;
     }
 
     return NGX_OK;
@@ -536,11 +561,32 @@ void
 ngx_http_llm_route_zone_record(ngx_http_llm_route_shm_t *sh,
     ngx_http_llm_route_record_t *rec)
 {
+    time_t                      now;
     ngx_uint_t                  lb, tb;
     ngx_http_llm_route_slot_t  *s;
 
     if (sh == NULL) {
         return;
+    }
+
+    now = ngx_time();
+
+    if (rec->rejected) {
+        s = ngx_http_llm_route_zone_slot(sh, rec->rejected_slot);
+        if (s) {
+            ngx_http_llm_route_counter_add(&s->c.requests, 1);
+        }
+
+        ngx_http_llm_route_second_add(sh->seconds.rejected, now);
+        ngx_http_llm_route_recent_add(sh, rec);
+
+        return;
+    }
+
+    ngx_http_llm_route_second_add(sh->seconds.requests, now);
+
+    if (rec->error) {
+        ngx_http_llm_route_second_add(sh->seconds.errors, now);
     }
 
     lb = ngx_http_llm_route_bucket(rec->latency_ms);
@@ -622,6 +668,7 @@ ngx_http_llm_route_recent_add(ngx_http_llm_route_shm_t *sh,
     e->latency_ms = rec->latency_ms;
     e->ttft_ms = rec->ttft_ms;
     e->status = rec->status;
+    e->rejected = rec->rejected;
     e->prompt_tokens = rec->prompt_tokens;
     e->completion_tokens = rec->completion_tokens;
     e->cached_tokens = rec->cached_tokens;
@@ -644,6 +691,89 @@ ngx_http_llm_route_recent_add(ngx_http_llm_route_shm_t *sh,
     ngx_memory_barrier();
 
     e->seq = odd + 1;
+}
+
+
+/* one more in this second: a compare-and-set, retried if it raced */
+
+static void
+ngx_http_llm_route_second_add(ngx_atomic_t *series, time_t sec)
+{
+    ngx_atomic_t       *a;
+    ngx_atomic_uint_t   old, new;
+
+    a = &series[(ngx_uint_t) sec % NGX_HTTP_LLM_ROUTE_SECONDS];
+
+    do {
+        old = *a;
+        new = llr_second_add(old, (uint64_t) sec);
+
+    } while (new != old && !ngx_atomic_cmp_set(a, old, new));
+}
+
+
+uint64_t
+ngx_http_llm_route_second(ngx_atomic_t *series, time_t sec)
+{
+    return llr_second_count(
+               series[(ngx_uint_t) sec % NGX_HTTP_LLM_ROUTE_SECONDS],
+               (uint64_t) sec);
+}
+
+
+/*
+ * The log phase of a request the module answered itself instead of
+ * routing it (ctx->rejected): its reason counted once, and an entry in
+ * the recent ring with what was known when it was refused.
+ */
+
+void
+ngx_http_llm_route_zone_rejected(ngx_http_request_t *r,
+    ngx_http_llm_route_ctx_t *ctx, ngx_msec_t latency_ms)
+{
+    ngx_http_llm_route_shm_t        *sh;
+    ngx_http_llm_route_record_t      rec;
+    ngx_http_llm_route_main_conf_t  *mcf;
+
+    sh = ngx_http_llm_route_shm(r);
+
+    if (sh == NULL) {
+        return;
+    }
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_llm_route_module);
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "llm route: refused with %ui, counted as \"%s\"",
+                   r->headers_out.status,
+                   llr_reject_name((llr_reject_e) ctx->rejected));
+
+    ngx_memzero(&rec, sizeof(ngx_http_llm_route_record_t));
+
+    rec.model_slot = -1;
+    rec.provider_slot = -1;
+    rec.task_slot = -1;
+    rec.rejected = ctx->rejected;
+    rec.rejected_slot = mcf->rejected_slots[ctx->rejected];
+    rec.status = r->headers_out.status;
+    rec.latency_ms = latency_ms;
+    rec.ttft_ms = -1;
+    rec.difficulty = ctx->classified ? ctx->difficulty : -1;
+    rec.requested = ctx->requested_model;
+    rec.task = ctx->task;
+    rec.stream = ctx->stream;
+
+    /* a budget or a rate limit refuses a request after it was routed */
+
+    if (ctx->deployment) {
+        rec.model = ctx->deployment->upstream_model;
+        rec.provider = ctx->deployment->provider->name;
+    }
+
+    /* the route's receipt, if the refusal came after the route */
+    rec.reason = ctx->reason;
+
+    ngx_http_llm_route_zone_record(sh, &rec);
 }
 
 
@@ -960,7 +1090,7 @@ ngx_http_llm_route_state_load(ngx_shm_zone_t *shm_zone,
         ngx_memcpy(&r, p, sizeof(r));
 
         if (r.kind < NGX_HTTP_LLM_ROUTE_SLOT_MODEL
-            || r.kind > NGX_HTTP_LLM_ROUTE_SLOT_DEPLOYMENT
+            || r.kind > NGX_HTTP_LLM_ROUTE_SLOT_REJECTED
             || r.name_len == 0 || r.name_len >= NGX_HTTP_LLM_ROUTE_NAME_LEN)
         {
             dropped++;
@@ -1249,9 +1379,20 @@ failed:
 
     ngx_http_llm_route_counter_add(&sh->state_errors, 1);
 
-    /* at most one message a minute per process */
+    if (ctx->start) {
+        ngx_log_error(NGX_LOG_WARN, log, err,
+                      "llm_route_zone \"%V\": the worker processes cannot "
+                      "%s state file \"%V\", the counters and budgets will "
+                      "not survive a restart: give state= a directory the "
+                      "workers' user can write",
+                      &ctx->mcf->shm_zone->shm.name, what, &ctx->tmp);
 
-    if (ngx_time() - ctx->logged >= 60 || ngx_exiting || ngx_terminate) {
+        ctx->logged = ngx_time();
+
+    } else if (ngx_time() - ctx->logged >= 60 || ngx_exiting || ngx_terminate)
+    {
+        /* at most one message a minute per process */
+
         ctx->logged = ngx_time();
 
         ngx_log_error(NGX_LOG_ERR, log, err,
@@ -1362,6 +1503,22 @@ ngx_http_llm_route_init_process(ngx_cycle_t *cycle)
     ngx_add_timer(&ctx->timer, ctx->interval);
 
     ngx_http_llm_route_state_ctx = ctx;
+
+    /*
+     * one worker writes the state at once: a directory the workers
+     * cannot write (the master could read it) is a warning now, not
+     * a count of errors nobody looks at
+     */
+
+    if ((ngx_process == NGX_PROCESS_SINGLE || ngx_worker == 0)
+        && ngx_http_llm_route_state_lock(ctx->sh) == NGX_OK)
+    {
+        ctx->start = 1;
+        (void) ngx_http_llm_route_state_write(ctx, cycle->log);
+        ctx->start = 0;
+
+        ngx_http_llm_route_state_unlock(ctx->sh);
+    }
 
     return NGX_OK;
 }

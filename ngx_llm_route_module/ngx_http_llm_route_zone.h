@@ -7,9 +7,13 @@
  *   - a header (magic, version, the number of slots, start time),
  *   - totals,
  *   - a fixed table of named slots: one per model, provider and task,
- *     found by (kind, name), so a reload that adds or removes models
- *     keeps the counters of the others; slots are never freed,
- *   - a ring of the last NGX_HTTP_LLM_ROUTE_RECENT routed requests.
+ *     and one per reason the router refuses requests for, found by
+ *     (kind, name), so a reload that adds or removes models keeps the
+ *     counters of the others; slots are never freed,
+ *   - per-second counts of the last NGX_HTTP_LLM_ROUTE_SECONDS seconds
+ *     (requests, errors, refusals), for the dashboard's rates,
+ *   - a ring of the last NGX_HTTP_LLM_ROUTE_RECENT requests, routed or
+ *     refused.
  *
  * Hot counters are ngx_atomic_t updated with a saturating atomic add
  * (ngx_http_llm_route_counter_add()): no lock is taken per request for
@@ -26,11 +30,16 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "llr_stats.h"
+
 
 #define NGX_HTTP_LLM_ROUTE_NAME_LEN     64
 #define NGX_HTTP_LLM_ROUTE_REASON_LEN   160
 #define NGX_HTTP_LLM_ROUTE_RECENT       128
 #define NGX_HTTP_LLM_ROUTE_MAX_SLOTS    4096
+#define NGX_HTTP_LLM_ROUTE_SECONDS      64
+/* the status shows the last 60 complete ones: never the slot being reused */
+#define NGX_HTTP_LLM_ROUTE_SECONDS_SHOWN  60
 
 /*
  * Fixed log-scale histogram buckets, upper bounds in milliseconds (the
@@ -50,7 +59,8 @@ typedef enum {
     NGX_HTTP_LLM_ROUTE_SLOT_MODEL,
     NGX_HTTP_LLM_ROUTE_SLOT_PROVIDER,
     NGX_HTTP_LLM_ROUTE_SLOT_TASK,
-    NGX_HTTP_LLM_ROUTE_SLOT_DEPLOYMENT   /* "model@provider": latency EWMA */
+    NGX_HTTP_LLM_ROUTE_SLOT_DEPLOYMENT,  /* "model@provider": latency EWMA */
+    NGX_HTTP_LLM_ROUTE_SLOT_REJECTED     /* a refusal reason: requests */
 } ngx_http_llm_route_slot_kind_e;
 
 
@@ -92,7 +102,18 @@ typedef struct {
 } ngx_http_llm_route_slot_t;
 
 
-/* one routed request, as the dashboard's "recent" table shows it */
+/*
+ * one word per second and series, by second modulo the size
+ * (core/llr_stats.h): the counts of the last seconds
+ */
+typedef struct {
+    ngx_atomic_t          requests[NGX_HTTP_LLM_ROUTE_SECONDS];
+    ngx_atomic_t          errors[NGX_HTTP_LLM_ROUTE_SECONDS];
+    ngx_atomic_t          rejected[NGX_HTTP_LLM_ROUTE_SECONDS];
+} ngx_http_llm_route_seconds_t;
+
+
+/* one request, as the dashboard's "recent" table shows it */
 typedef struct {
     ngx_atomic_t          seq;         /* odd while being written */
     time_t                time;
@@ -102,6 +123,7 @@ typedef struct {
     ngx_uint_t            n;           /* request number, from 0 */
     ngx_pid_t             writer;      /* who set seq odd */
     ngx_uint_t            status;
+    ngx_uint_t            rejected;    /* llr_reject_e, 0: routed */
     uint64_t              prompt_tokens;
     uint64_t              completion_tokens;
     uint64_t              cached_tokens;
@@ -140,18 +162,21 @@ typedef struct {
     void                           *limits;      /* limits.c's tree */
 
     ngx_http_llm_route_counters_t   totals;
+    ngx_http_llm_route_seconds_t    seconds;
     ngx_atomic_t                    recent_next; /* requests recorded */
     ngx_http_llm_route_recent_t     recent[NGX_HTTP_LLM_ROUTE_RECENT];
     ngx_http_llm_route_slot_t       slots[1];    /* nslots */
 } ngx_http_llm_route_shm_t;
 
 
-/* what the log phase records for one routed request */
+/* what the log phase records for one routed or refused request */
 typedef struct {
     ngx_int_t             model_slot;     /* -1: none */
     ngx_int_t             provider_slot;
     ngx_int_t             task_slot;
+    ngx_int_t             rejected_slot;  /* of the reason, if rejected */
     ngx_uint_t            status;
+    ngx_uint_t            rejected;       /* llr_reject_e, 0: routed */
     uint64_t              prompt_tokens;
     uint64_t              completion_tokens;
     uint64_t              cached_tokens;
@@ -181,9 +206,16 @@ ngx_http_llm_route_shm_t *ngx_http_llm_route_shm(ngx_http_request_t *r);
 /* a saturating add to a zone counter (never wraps) */
 void ngx_http_llm_route_counter_add(ngx_atomic_t *counter, uint64_t v);
 
-/* add one request to the totals, its slots and the recent ring */
+/*
+ * add one request to the totals, its slots, the per-second counts and
+ * the recent ring; a refused one (rec->rejected) only to its reason's
+ * slot, the per-second refusals and the ring
+ */
 void ngx_http_llm_route_zone_record(ngx_http_llm_route_shm_t *sh,
     ngx_http_llm_route_record_t *rec);
+
+/* the count of second sec (epoch) in a series of sh->seconds */
+uint64_t ngx_http_llm_route_second(ngx_atomic_t *series, time_t sec);
 
 /* percentile (0..1) in ms from a histogram, interpolated in its bucket */
 double ngx_http_llm_route_percentile(ngx_atomic_t *buckets, double q);

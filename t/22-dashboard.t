@@ -4,8 +4,12 @@
 # status JSON in a real browser.  Headless Chromium takes a screenshot of
 # the requested size and dumps the DOM after the page's script ran: the
 # model names and a non-zero request count must be in it, and the budget
-# and rate limit tables with their figures; after a reload onto a new,
-# empty zone those two tables are hidden.
+# and rate limit tables with their figures, the router's refusals by
+# reason; right after traffic the rates are those of the zone's last
+# seconds (not 0 for want of a previous poll); at widths from 1600 to 360
+# px no figure of the cards is cut (a probe page on the same origin
+# measures the page in an iframe); after a reload onto a new, empty zone
+# the budget and rate limit tables are hidden.
 #
 # LLR_DASHBOARD_PNG=path keeps a copy of the screenshot (docs/dashboard.png
 # is made this way, then compressed with pngquant).
@@ -18,6 +22,7 @@ use LLRTest;
 use JSON::PP;
 use File::Temp qw(tempdir);
 use File::Copy qw(copy);
+use Time::HiRes qw(time);
 
 my ($chromium) = grep { -x } map {; ("$_/chromium", "$_/chromium-browser") }
                  split /:/, $ENV{PATH};
@@ -42,7 +47,8 @@ $t->config($t->routed_http(
     http => $policy,
     location => "llm_route_budget \$http_x_team 5;\n"
                 . "            llm_route_rate \$http_x_team rpm=2;",
-    server => 'location = /llm/status { llm_route_status; }'));
+    server => "location = /llm/status { llm_route_status; }\n"
+              . "        location = /probe.html { root %%DIR%%; }"));
 $t->start;
 
 my $T = JSON::PP::true;
@@ -60,6 +66,18 @@ for my $i (1 .. 12) {
 $t->chat({ model => 'gpt-4o', messages => [{ role => 'user',
                                                content => 'fail' }] },
          headers => { 'X-Mock-Status' => 503 });
+
+# latencies and times to first token of seconds: the widest figures the
+# cards show ("1.30 s / 1.48 s")
+for my $i (1 .. 2) {
+    my $msgs = [{ role => 'user', content => "slow request $i" }];
+    $t->chat({ model => 'gpt-4o-mini', messages => $msgs },
+             headers => { 'X-Mock-Delay' => 1.3 });
+    $t->stream_request(body => { model => 'fast', messages => $msgs,
+                                 stream => $T },
+                       headers => { 'X-Mock-Delay' => 1.2,
+                                    'X-Mock-Event-Delay' => 0.1 });
+}
 
 # team-a: 2 admitted, the 3rd refused by rpm=2
 my @team = map {
@@ -212,6 +230,87 @@ is("@bar", 'full 100.0', 'rates: requests / rpm 2 / 2, a full red bar');
 like($rrow, qr{<td class="n">(?:&ndash;|\xe2\x80\x93)</td>},
      'rates: no tpm');
 like($rrow, qr{<span class="err">1</span></td></tr>$}, 'rates: 1 rejected');
+
+# ---- the router's refusals -------------------------------------------------
+
+like($dom, qr/<div class="panel full" id="refused-panel">/,
+     'the refusals panel is shown');
+my ($frow) = $dom =~ m{<tbody id="refusals">(.*?)</tbody>}s;
+my $want = '<td class="name">rate_limit</td><td class="n">429</td>'
+           . '<td class="n">1</td>';
+like($frow // '', qr/\Q$want\E/, 'refusals: rate_limit, answered 429, once');
+my ($refused) = $dom =~ /id="refused">([^<]*)</;
+is($refused, '1', 'the header counts the refusal');
+like($dom, qr{<tbody id="recent">.*<span class="why">refused: rate_limit}s,
+     'the recent table shows it');
+
+# ---- rates right after traffic ---------------------------------------------
+
+# a page opened just after a burst: its first polls have no delta to
+# show, the zone's counts of the last seconds do
+for my $i (1 .. 20) {
+    $t->chat({ model => 'gpt-4o-mini',
+               messages => [{ role => 'user', content => "burst $i" }] });
+}
+my $burst = time;
+my $rdom = chromium('--dump-dom', '--virtual-time-budget=3000', $url);
+my $took = time - $burst;
+
+my ($rps) = $rdom =~ /id="k-rps">([^<]*)</;
+my ($rsub) = $rdom =~ /id="k-rps-sub">(.*?)<\/div>/s;
+like($rsub // '', qr{<b>(?:0\.[1-9]\d|0\.0[1-9]|[1-9][\d.]*)</b> over 1 min},
+     'requests/s: the last minute is not 0 (' . ($rsub // '-') . ')');
+SKIP: {
+    skip "chromium started ${took}s after the burst: its 10 s are over", 1
+        if $took > 9;
+    ok(defined $rps && $rps =~ /^[\d.]+$/ && $rps > 0,
+       'requests/s right after the burst is not 0 (' . ($rps // '-') . ')');
+}
+
+# ---- figures fit their cards -----------------------------------------------
+
+# the probe: the dashboard in an iframe of the given width, then the
+# scroll and client widths of every card's figure (a cut figure scrolls)
+
+open(my $ph, '>', $t->dir . '/probe.html') or die "probe.html: $!";
+print $ph <<'EOF';
+<!DOCTYPE html>
+<html><body style="margin:0">
+<iframe id="f" style="border:0;height:1000px"></iframe>
+<pre id="out">pending</pre>
+<script>
+var w = location.search.slice(1), f = document.getElementById("f");
+f.style.width = w + "px";
+f.src = "/llm/status?format=html";
+setTimeout(function () {
+  var d = f.contentDocument, out = [];
+  ["k-cost", "k-saved", "k-rps", "k-eps", "k-lat", "k-ttft", "k-cost-sub",
+   "k-saved-sub", "k-rps-sub", "k-eps-sub", "k-lat-sub", "k-ttft-sub"]
+  .forEach(function (id) {
+      var e = d.getElementById(id);
+      out.push(id + " " + e.scrollWidth + " " + e.clientWidth + " " +
+               e.textContent.replace(/\s+/g, " "));
+    });
+  document.getElementById("out").textContent = out.join("\n");
+}, 2500);
+</script>
+</body></html>
+EOF
+close $ph;
+
+for my $w (1600, 1400, 1280, 1100, 1000, 800, 360) {
+    my $pdom = chromium('--dump-dom', '--virtual-time-budget=4000',
+                        '--window-size=1700,1100',
+                        'http://127.0.0.1:' . $t->port . "/probe.html?$w");
+    my ($out) = $pdom =~ m{<pre id="out">(.*?)</pre>}s;
+    $out //= '';
+    my @cut = grep { /^(\S+) (\d+) (\d+) / && $2 > $3 } split /\n/, $out;
+    my ($lat) = $out =~ /^k-lat \d+ \d+ (.*)$/m;
+    like($lat // '', qr{^\d[\d.]* m?s ?/ ?\d[\d.]* m?s$},
+         "${w}px: latency p50 / p99 rendered (" . ($lat // '-') . ')');
+    is(scalar(@cut), 0, "${w}px: no figure or line of a card is cut")
+        or diag(join("\n", @cut));
+}
 
 # a new zone (another size) without limits: both tables hidden
 
