@@ -43,10 +43,10 @@ TEST_JOBS    ?= 2
 # the SDK suite (t/86-sdk.t): t/sdk/package-lock.json installed here
 SDK          ?= 1
 SDK_DIR      ?= $(BUILD)/sdk
-LIBS         := -lyajl -lpcre2-8 -lm
+LIBS         := -lpcre2-8 -lm
 
-CORE_SRCS    := $(sort $(wildcard $(CORE)/llr_*.c))
-CORE_HDRS    := $(sort $(wildcard $(CORE)/llr_*.h))
+CORE_SRCS    := $(sort $(wildcard $(CORE)/llr*.c))
+CORE_HDRS    := $(sort $(wildcard $(CORE)/llr*.h))
 CORE_OBJS    := $(patsubst $(CORE)/%.c,$(BUILD)/core/%.o,$(CORE_SRCS))
 MOD_SRCS     := $(wildcard $(MOD)/*.c $(MOD)/*.h) $(CORE_SRCS) $(CORE_HDRS)
 TOOLS        := $(patsubst tools/%.c,$(BUILD)/%,$(wildcard tools/llm-route-*.c))
@@ -107,6 +107,9 @@ $(BUILD)/ngx_http_llm_route_module.so: $(BUILD)/nginx/objs/Makefile $(MOD_SRCS)
 $(BUILD)/core/%.o: $(CORE)/%.c $(CORE_HDRS)
 	@mkdir -p $(BUILD)/core
 	$(CC) $(CFLAGS_CORE) $(SAN) -c -o $@ $<
+
+# yajl: only the trainer reads its JSON lines with it
+$(BUILD)/llm-route-train: LIBS += -lyajl
 
 $(BUILD)/llm-route-%: tools/llm-route-%.c $(CORE_OBJS)
 	@mkdir -p $(BUILD)

@@ -186,8 +186,6 @@ static ngx_int_t ngx_http_llm_route_limit_header(ngx_http_request_t *r,
     const char *name, u_char *value, size_t len);
 static void ngx_http_llm_route_limit_rbtree_insert(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
-static uint64_t ngx_http_llm_route_limit_hash(uint64_t h, u_char *p,
-    size_t len);
 
 
 /* ---- directives --------------------------------------------------------- */
@@ -288,12 +286,9 @@ ngx_http_llm_route_budget(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     kind = NGX_HTTP_LLM_ROUTE_LIMIT_BUDGET;
-    l->ident = ngx_http_llm_route_limit_hash(0xcbf29ce484222325ULL, &kind, 1);
-    l->ident = ngx_http_llm_route_limit_hash(l->ident, value[1].data,
-                                             value[1].len);
-    l->ident = ngx_http_llm_route_limit_hash(l->ident,
-                                             (u_char *) &l->period,
-                                             sizeof(l->period));
+    l->ident = llr_fnv1a64(LLR_FNV1A64_INIT, &kind, 1);
+    l->ident = llr_fnv1a64(l->ident, value[1].data, value[1].len);
+    l->ident = llr_fnv1a64(l->ident, &l->period, sizeof(l->period));
 
     return NGX_CONF_OK;
 }
@@ -382,13 +377,10 @@ ngx_http_llm_route_rate(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     kind = NGX_HTTP_LLM_ROUTE_LIMIT_RATE;
-    l->ident = ngx_http_llm_route_limit_hash(0xcbf29ce484222325ULL, &kind, 1);
-    l->ident = ngx_http_llm_route_limit_hash(l->ident, value[1].data,
-                                             value[1].len);
-    l->ident = ngx_http_llm_route_limit_hash(l->ident, (u_char *) &l->rpm,
-                                             sizeof(uint64_t));
-    l->ident = ngx_http_llm_route_limit_hash(l->ident, (u_char *) &l->tpm,
-                                             sizeof(uint64_t));
+    l->ident = llr_fnv1a64(LLR_FNV1A64_INIT, &kind, 1);
+    l->ident = llr_fnv1a64(l->ident, value[1].data, value[1].len);
+    l->ident = llr_fnv1a64(l->ident, &l->rpm, sizeof(uint64_t));
+    l->ident = llr_fnv1a64(l->ident, &l->tpm, sizeof(uint64_t));
 
     return NGX_CONF_OK;
 }
@@ -515,18 +507,6 @@ ngx_http_llm_route_limit_rbtree_insert(ngx_rbtree_node_t *temp,
 }
 
 
-static uint64_t
-ngx_http_llm_route_limit_hash(uint64_t h, u_char *p, size_t len)
-{
-    while (len--) {
-        h ^= *p++;
-        h *= 0x100000001b3ULL;
-    }
-
-    return h;
-}
-
-
 /* with the mutex held */
 
 static ngx_http_llm_route_limit_node_t *
@@ -538,8 +518,7 @@ ngx_http_llm_route_limit_lookup(ngx_http_llm_route_limits_sh_t *lsh,
     ngx_rbtree_node_t                *node, *sentinel;
     ngx_http_llm_route_limit_node_t  *ln;
 
-    hash = (ngx_rbtree_key_t) ngx_http_llm_route_limit_hash(ident, key->data,
-                                                            key->len);
+    hash = (ngx_rbtree_key_t) llr_fnv1a64(ident, key->data, key->len);
 
     node = lsh->rbtree.root;
     sentinel = lsh->rbtree.sentinel;
@@ -667,7 +646,7 @@ ngx_http_llm_route_limit_create(ngx_slab_pool_t *shpool,
     ngx_memzero(ln, size);
 
     ln->node.key = (ngx_rbtree_key_t)
-                   ngx_http_llm_route_limit_hash(ident, key->data, key->len);
+                   llr_fnv1a64(ident, key->data, key->len);
     ln->ident = ident;
     ln->kind = (uint32_t) kind;
     ln->len = key->len;
@@ -678,29 +657,6 @@ ngx_http_llm_route_limit_create(ngx_slab_pool_t *shpool,
     lsh->nodes++;
 
     return ln;
-}
-
-
-/*
- * The first n bytes of a key longer than n, without the start of a UTF-8
- * character cut short: the bytes continuing one at n are left out too.
- */
-
-static size_t
-ngx_http_llm_route_limit_cut(ngx_str_t *key, size_t n)
-{
-    size_t  k;
-
-    for (k = 0; k < 3 && n > 0 && (key->data[n] & 0xc0) == 0x80; k++) {
-        n--;
-    }
-
-    if (k && key->data[n] >= 0xc0) {
-        /* the lead byte of the character cut */
-        return n;
-    }
-
-    return n + k;
 }
 
 
@@ -812,8 +768,8 @@ ngx_http_llm_route_limits_admit(ngx_http_request_t *r,
         }
 
         if (m[i].key.len > NGX_HTTP_LLM_ROUTE_LIMIT_KEY_MAX) {
-            m[i].key.len = ngx_http_llm_route_limit_cut(&m[i].key,
-                                           NGX_HTTP_LLM_ROUTE_LIMIT_KEY_MAX);
+            m[i].key.len = llr_utf8_cut(m[i].key.data, m[i].key.len,
+                                        NGX_HTTP_LLM_ROUTE_LIMIT_KEY_MAX);
         }
 
         if (m[i].key.len && k == n) {
@@ -1154,9 +1110,7 @@ locked_done:
 
     value = m[i].key;
 
-    if (value.len > 64) {
-        value.len = ngx_http_llm_route_limit_cut(&value, 64);
-    }
+    value.len = llr_utf8_cut(value.data, value.len, 64);
 
     if (status == NGX_HTTP_SERVICE_UNAVAILABLE) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,

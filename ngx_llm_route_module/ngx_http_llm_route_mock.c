@@ -928,15 +928,15 @@ ngx_http_llm_route_mock_text(void *data, const unsigned char *s, size_t len)
 {
     ngx_http_llm_route_mock_ctx_t  *ctx = data;
 
-    uint32_t    hash, *h;
+    size_t      i;
+    uint32_t   *h;
     ngx_uint_t  words, word;
 
-    hash = 2166136261u;
     words = 0;
     word = 0;
 
-    while (len--) {
-        switch (*s) {
+    for (i = 0; i < len; i++) {
+        switch (s[i]) {
 
         case ' ': case '\t': case '\n': case '\r': case '\v': case '\f':
             word = 0;
@@ -948,8 +948,6 @@ ngx_http_llm_route_mock_text(void *data, const unsigned char *s, size_t len)
                 word = 1;
             }
         }
-
-        hash = (hash ^ *s++) * 16777619u;
     }
 
     ctx->prompt_tokens += words;
@@ -957,7 +955,7 @@ ngx_http_llm_route_mock_text(void *data, const unsigned char *s, size_t len)
     if (ctx->hashes) {
         h = ngx_array_push(ctx->hashes);
         if (h) {
-            *h = hash;
+            *h = llr_fnv1a32(LLR_FNV1A32_INIT, s, len);
         }
     }
 }
@@ -1595,7 +1593,7 @@ ngx_http_llm_route_mock_embeddings(ngx_http_llm_route_mock_ctx_t *ctx,
     ngx_uint_t   i, j, n, k;
     u_char       raw[NGX_HTTP_LLM_ROUTE_MOCK_DIMS * 4];
 
-    static uint32_t  empty = 2166136261u;
+    static uint32_t  empty = LLR_FNV1A32_INIT;
 
     n = ctx->hashes->nelts;
     hashes = ctx->hashes->elts;

@@ -360,7 +360,7 @@ ngx_http_llm_route_watch_start(ngx_http_request_t *r,
     ngx_str_t     *ct;
     llr_sse_t     *sse;
     llr_usage_t   *u;
-    llr_sse_mem_t  mem;
+    llr_alloc_t    mem;
 
     ctx->watch = NULL;
     ctx->resp_mode = NGX_HTTP_LLM_ROUTE_RESP_NONE;
@@ -417,9 +417,7 @@ ngx_http_llm_route_watch_start(ngx_http_request_t *r,
             return NGX_ERROR;
         }
 
-        mem.alloc = (void *(*)(void *, size_t)) ngx_palloc;
-        mem.free = NULL;
-        mem.ctx = r->pool;
+        ngx_http_llm_route_pool_alloc(r->pool, &mem);
 
         llr_sse_init(sse, ctx->strip_usage ? LLR_SSE_STRIP_USAGE : 0, 0,
                      &mem);

@@ -122,11 +122,8 @@ static void ngx_http_llm_route_counters_add(
 static void ngx_http_llm_route_recent_add(ngx_http_llm_route_shm_t *sh,
     ngx_http_llm_route_record_t *rec);
 static void ngx_http_llm_route_second_add(ngx_atomic_t *series, time_t sec);
-static void ngx_http_llm_route_copy_name(u_char *dst, size_t size,
-    ngx_str_t *src);
 static ngx_uint_t ngx_http_llm_route_bucket(ngx_msec_t ms);
 
-static uint64_t ngx_http_llm_route_fnv1a(u_char *p, size_t len);
 static void ngx_http_llm_route_state_load(ngx_shm_zone_t *shm_zone,
     ngx_http_llm_route_shm_t *sh, ngx_str_t *path);
 static ngx_int_t ngx_http_llm_route_state_lock(ngx_http_llm_route_shm_t *sh);
@@ -680,13 +677,18 @@ ngx_http_llm_route_recent_add(ngx_http_llm_route_shm_t *sh,
     e->estimated = rec->estimated;
     e->stream = rec->stream;
 
-    ngx_http_llm_route_copy_name(e->requested, sizeof(e->requested),
-                                 &rec->requested);
-    ngx_http_llm_route_copy_name(e->model, sizeof(e->model), &rec->model);
-    ngx_http_llm_route_copy_name(e->provider, sizeof(e->provider),
-                                 &rec->provider);
-    ngx_http_llm_route_copy_name(e->task, sizeof(e->task), &rec->task);
-    ngx_http_llm_route_copy_name(e->reason, sizeof(e->reason), &rec->reason);
+    /* valid UTF-8 (the requested model comes from the client) */
+
+    (void) llr_utf8_copy(e->requested, sizeof(e->requested),
+                         rec->requested.data, rec->requested.len);
+    (void) llr_utf8_copy(e->model, sizeof(e->model), rec->model.data,
+                         rec->model.len);
+    (void) llr_utf8_copy(e->provider, sizeof(e->provider),
+                         rec->provider.data, rec->provider.len);
+    (void) llr_utf8_copy(e->task, sizeof(e->task), rec->task.data,
+                         rec->task.len);
+    (void) llr_utf8_copy(e->reason, sizeof(e->reason), rec->reason.data,
+                         rec->reason.len);
 
     ngx_memory_barrier();
 
@@ -774,63 +776,6 @@ ngx_http_llm_route_zone_rejected(ngx_http_request_t *r,
     rec.reason = ctx->reason;
 
     ngx_http_llm_route_zone_record(sh, &rec);
-}
-
-
-/*
- * A NUL-terminated copy that is valid UTF-8 (the requested model comes
- * from the client): invalid bytes become '?', a character that does not
- * fit is left out whole.
- */
-
-static void
-ngx_http_llm_route_copy_name(u_char *dst, size_t size, ngx_str_t *src)
-{
-    u_char    *d, *end;
-    size_t     i, n;
-    uint64_t   w;
-
-    d = dst;
-    end = dst + size - 1;
-
-    /* the common case: ASCII that fits, copied as it is */
-
-    n = ngx_min(src->len, size - 1);
-
-    for (i = 0; n - i >= 8; i += 8) {
-        ngx_memcpy(&w, &src->data[i], 8);
-
-        if (w & 0x8080808080808080ULL) {
-            break;
-        }
-    }
-
-    for ( /* void */ ; i < n; i++) {
-        if (src->data[i] >= 0x80) {
-            break;
-        }
-    }
-
-    d = ngx_cpymem(d, src->data, i);
-
-    for ( /* void */ ; i < src->len && d < end; /* void */) {
-        n = llr_utf8_char(&src->data[i], src->len - i);
-
-        if (n == 0) {
-            *d++ = '?';
-            i++;
-            continue;
-        }
-
-        if ((size_t) (end - d) < n) {
-            break;
-        }
-
-        d = ngx_cpymem(d, &src->data[i], n);
-        i += n;
-    }
-
-    *d = '\0';
 }
 
 
@@ -935,22 +880,6 @@ ngx_http_llm_route_percentile(ngx_atomic_t *buckets, double q)
 
 
 /* ---- the state file ----------------------------------------------------- */
-
-
-static uint64_t
-ngx_http_llm_route_fnv1a(u_char *p, size_t len)
-{
-    uint64_t  h;
-
-    h = 0xcbf29ce484222325ULL;
-
-    while (len--) {
-        h ^= *p++;
-        h *= 0x100000001b3ULL;
-    }
-
-    return h;
-}
 
 
 /* the cached time in milliseconds since the epoch */
@@ -1065,7 +994,7 @@ ngx_http_llm_route_state_load(ngx_shm_zone_t *shm_zone,
         || h.nrecords > NGX_HTTP_LLM_ROUTE_STATE_MAX / rec_size
         || (h.version == 1 && size != base)
         || (h.version != 1 && size < base + sizeof(uint64_t))
-        || ngx_http_llm_route_fnv1a(buf + sizeof(h), size - sizeof(h))
+        || llr_fnv1a64(LLR_FNV1A64_INIT, buf + sizeof(h), size - sizeof(h))
            != h.checksum)
     {
         goto invalid;
@@ -1306,7 +1235,8 @@ ngx_http_llm_route_state_write(ngx_http_llm_route_state_ctx_t *ctx,
     h.name_len = NGX_HTTP_LLM_ROUTE_NAME_LEN;
     h.started = (uint64_t) sh->started;
     h.written = (uint64_t) ngx_time();
-    h.checksum = ngx_http_llm_route_fnv1a(buf + sizeof(h), size - sizeof(h));
+    h.checksum = llr_fnv1a64(LLR_FNV1A64_INIT, buf + sizeof(h),
+                             size - sizeof(h));
 
     ngx_memcpy(buf, &h, sizeof(h));
 

@@ -102,7 +102,7 @@ if command -v clang >/dev/null; then
            -fsanitize=address,undefined -fno-sanitize-recover=all \
            -I ngx_llm_route_module/core -I t/unit \
            -o "$ASAN_BUILD/clang-test_regressions" t/unit/test_regressions.c \
-           ngx_llm_route_module/core/llr_*.c -lyajl -lpcre2-8 -lm \
+           ngx_llm_route_module/core/llr*.c -lpcre2-8 -lm \
        && ASAN_OPTIONS="detect_leaks=1:log_path=$LOGS/clang-asan" \
           UBSAN_OPTIONS="print_stacktrace=1:log_path=$LOGS/clang-ubsan" \
           prove --exec '' "$ASAN_BUILD/clang-test_regressions"
