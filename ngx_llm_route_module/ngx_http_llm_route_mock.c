@@ -56,7 +56,7 @@ typedef struct {
 typedef struct {
     ngx_http_request_t              *request;
     ngx_http_llm_route_mock_conf_t  *conf;
-    ngx_uint_t                       endpoint;
+    llr_api_e                        endpoint;
 
     /* settings after the X-Mock-* overrides */
     ngx_msec_t                       delay;
@@ -333,10 +333,9 @@ invalid:
 ngx_int_t
 ngx_http_llm_route_mock_handler(ngx_http_request_t *r)
 {
-    u_char                          *p, *end;
-    size_t                           len;
+    u_char                          *end;
     ngx_int_t                        rc;
-    ngx_uint_t                       ep;
+    llr_api_e                        ep;
     ngx_pool_cleanup_t              *cln;
     ngx_http_llm_route_mock_ctx_t   *ctx;
     ngx_http_llm_route_mock_conf_t  *mcf;
@@ -348,38 +347,12 @@ ngx_http_llm_route_mock_handler(ngx_http_request_t *r)
 
     /* the endpoint: the end of the URI */
 
-    p = r->uri.data;
-    len = r->uri.len;
-
-#define ngx_http_llm_route_mock_ends(s)                                       \
-    (len >= sizeof(s) - 1                                                     \
-     && ngx_strncmp(p + len - (sizeof(s) - 1), s, sizeof(s) - 1) == 0)
-
-    if (ngx_http_llm_route_mock_ends("/chat/completions")) {
-        ep = NGX_HTTP_LLM_ROUTE_EP_CHAT;
-
-    } else if (ngx_http_llm_route_mock_ends("/completions")) {
-        ep = NGX_HTTP_LLM_ROUTE_EP_COMPLETIONS;
-
-    } else if (ngx_http_llm_route_mock_ends("/embeddings")) {
-        ep = NGX_HTTP_LLM_ROUTE_EP_EMBEDDINGS;
-
-    } else if (ngx_http_llm_route_mock_ends("/responses")) {
-        ep = NGX_HTTP_LLM_ROUTE_EP_RESPONSES;
-
-    } else if (ngx_http_llm_route_mock_ends("/models")) {
-        ep = NGX_HTTP_LLM_ROUTE_EP_MODELS;
-
-    } else {
-        ep = NGX_HTTP_LLM_ROUTE_EP_UNKNOWN;
-    }
-
-#undef ngx_http_llm_route_mock_ends
+    ep = llr_api_of_path(r->uri.data, r->uri.len);
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "llm_route_mock: \"%V\" endpoint %ui", &r->uri, ep);
+                   "llm_route_mock: \"%V\" endpoint %d", &r->uri, ep);
 
-    if (ep == NGX_HTTP_LLM_ROUTE_EP_UNKNOWN) {
+    if (ep == LLR_API_UNKNOWN) {
         rc = ngx_http_discard_request_body(r);
         if (rc != NGX_OK) {
             return rc;
@@ -394,7 +367,7 @@ ngx_http_llm_route_mock_handler(ngx_http_request_t *r)
                                              NULL);
     }
 
-    if (ep == NGX_HTTP_LLM_ROUTE_EP_MODELS) {
+    if (ep == LLR_API_MODELS) {
         if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
             goto not_allowed;
         }
@@ -735,40 +708,17 @@ ngx_http_llm_route_mock_scan(ngx_http_llm_route_mock_ctx_t *ctx)
     ngx_chain_t          *cl, *ll;
     llr_alloc_t           alloc;
     llr_req_err_e         err;
-    llr_endpoint_e        ep;
     llr_text_sink_t       sink;
     ngx_http_request_t   *r;
     const char           *msg;
 
     r = ctx->request;
 
-    switch (ctx->endpoint) {
-
-    case NGX_HTTP_LLM_ROUTE_EP_CHAT:
-        ep = LLR_EP_CHAT;
-        break;
-
-    case NGX_HTTP_LLM_ROUTE_EP_COMPLETIONS:
-        ep = LLR_EP_COMPLETIONS;
-        break;
-
-    case NGX_HTTP_LLM_ROUTE_EP_EMBEDDINGS:
-        ep = LLR_EP_EMBEDDINGS;
-
+    if (ctx->endpoint == LLR_API_EMBEDDINGS) {
         ctx->hashes = ngx_array_create(r->pool, 4, sizeof(uint32_t));
         if (ctx->hashes == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
-
-        break;
-
-    case NGX_HTTP_LLM_ROUTE_EP_RESPONSES:
-        ep = LLR_EP_RESPONSES;
-        break;
-
-    default:
-        ep = LLR_EP_ANY;
-        break;
     }
 
     ngx_http_llm_route_pool_alloc(r->pool, &alloc);
@@ -778,7 +728,7 @@ ngx_http_llm_route_mock_scan(ngx_http_llm_route_mock_ctx_t *ctx)
     sink.message_end = NULL;
     sink.ctx = ctx;
 
-    rq = llr_req_create(&alloc, ep, NULL, &sink);
+    rq = llr_req_create(&alloc, llr_api_body(ctx->endpoint), NULL, &sink);
     if (rq == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -998,7 +948,7 @@ ngx_http_llm_route_mock_plan(ngx_http_llm_route_mock_ctx_t *ctx,
 
     param = NULL;
     msg = llr_mock_plan(&plan, doc->root,
-                        ctx->endpoint == NGX_HTTP_LLM_ROUTE_EP_RESPONSES,
+                        ctx->endpoint == LLR_API_RESPONSES,
                         &param);
 
     if (msg) {
@@ -1017,17 +967,17 @@ ngx_http_llm_route_mock_plan(ngx_http_llm_route_mock_ctx_t *ctx,
                    (ngx_uint_t) plan.n, plan.base64, plan.json,
                    plan.tool != NULL);
 
-    if (ctx->endpoint == NGX_HTTP_LLM_ROUTE_EP_CHAT
-        || ctx->endpoint == NGX_HTTP_LLM_ROUTE_EP_COMPLETIONS)
+    if (ctx->endpoint == LLR_API_CHAT
+        || ctx->endpoint == LLR_API_COMPLETIONS)
     {
         ctx->n = plan.n;
     }
 
-    ctx->base64 = (ctx->endpoint == NGX_HTTP_LLM_ROUTE_EP_EMBEDDINGS
+    ctx->base64 = (ctx->endpoint == LLR_API_EMBEDDINGS
                    && plan.base64);
 
-    if ((ctx->endpoint != NGX_HTTP_LLM_ROUTE_EP_CHAT
-         && ctx->endpoint != NGX_HTTP_LLM_ROUTE_EP_RESPONSES)
+    if ((ctx->endpoint != LLR_API_CHAT
+         && ctx->endpoint != LLR_API_RESPONSES)
         || (plan.tool == NULL && !plan.json))
     {
         llr_jv_free(doc);
@@ -1123,7 +1073,7 @@ ngx_http_llm_route_mock_prepare(ngx_http_llm_route_mock_ctx_t *ctx,
     }
 
     ctx->stream = (view->stream == 1
-                   && ctx->endpoint != NGX_HTTP_LLM_ROUTE_EP_EMBEDDINGS);
+                   && ctx->endpoint != LLR_API_EMBEDDINGS);
     ctx->include_usage = (view->include_usage == 1);
 
     /* completion tokens, of each choice */
@@ -1135,7 +1085,7 @@ ngx_http_llm_route_mock_prepare(ngx_http_llm_route_mock_ctx_t *ctx,
         ctx->length = 1;
     }
 
-    if (ctx->endpoint == NGX_HTTP_LLM_ROUTE_EP_EMBEDDINGS) {
+    if (ctx->endpoint == LLR_API_EMBEDDINGS) {
         c = 0;
     }
 
@@ -1179,12 +1129,12 @@ ngx_http_llm_route_mock_prepare(ngx_http_llm_route_mock_ctx_t *ctx,
 
     switch (ctx->endpoint) {
 
-    case NGX_HTTP_LLM_ROUTE_EP_CHAT:
+    case LLR_API_CHAT:
         p = ngx_sprintf(ctx->id.data, "chatcmpl-mock-%uA-%ui",
                         conn->number, conn->requests);
         break;
 
-    case NGX_HTTP_LLM_ROUTE_EP_COMPLETIONS:
+    case LLR_API_COMPLETIONS:
         p = ngx_sprintf(ctx->id.data, "cmpl-mock-%uA-%ui",
                         conn->number, conn->requests);
         break;
@@ -1206,7 +1156,7 @@ ngx_http_llm_route_mock_prepare(ngx_http_llm_route_mock_ctx_t *ctx,
     event = NGX_HTTP_LLM_ROUTE_MOCK_EVENT
             + ctx->chunk * (NGX_HTTP_LLM_ROUTE_MOCK_WORD_MAX + 1);
 
-    if (ctx->endpoint == NGX_HTTP_LLM_ROUTE_EP_RESPONSES) {
+    if (ctx->endpoint == LLR_API_RESPONSES) {
         /* an event, or the response object, without the text */
         len = NGX_HTTP_LLM_ROUTE_MOCK_FIXED + 3 * ctx->id.len
               + ctx->model.len + ctx->tool.len;
@@ -1232,7 +1182,7 @@ ngx_http_llm_route_mock_prepare(ngx_http_llm_route_mock_ctx_t *ctx,
                     "{\"id\":\"%V\",\"object\":\"%s\",\"created\":%T,"
                     "\"model\":\"%V\",",
                     &ctx->id,
-                    ctx->endpoint == NGX_HTTP_LLM_ROUTE_EP_CHAT
+                    ctx->endpoint == LLR_API_CHAT
                     ? "chat.completion.chunk" : "text_completion",
                     ngx_time(), &ctx->model);
 
@@ -1341,7 +1291,7 @@ ngx_http_llm_route_mock_json(ngx_http_llm_route_mock_ctx_t *ctx)
 
     switch (ctx->endpoint) {
 
-    case NGX_HTTP_LLM_ROUTE_EP_CHAT:
+    case LLR_API_CHAT:
         p = ngx_sprintf(p, "{\"id\":\"%V\",\"object\":\"chat.completion\","
                         "\"created\":%T,\"model\":\"%V\",\"choices\":[",
                         &ctx->id, ngx_time(), &ctx->model);
@@ -1374,7 +1324,7 @@ ngx_http_llm_route_mock_json(ngx_http_llm_route_mock_ctx_t *ctx)
                         ctx->prompt_tokens, ctx->n * c, total);
         break;
 
-    case NGX_HTTP_LLM_ROUTE_EP_COMPLETIONS:
+    case LLR_API_COMPLETIONS:
         p = ngx_sprintf(p, "{\"id\":\"%V\",\"object\":\"text_completion\","
                         "\"created\":%T,\"model\":\"%V\",\"choices\":[",
                         &ctx->id, ngx_time(), &ctx->model);
@@ -1392,7 +1342,7 @@ ngx_http_llm_route_mock_json(ngx_http_llm_route_mock_ctx_t *ctx)
                         ctx->prompt_tokens, ctx->n * c, total);
         break;
 
-    case NGX_HTTP_LLM_ROUTE_EP_EMBEDDINGS:
+    case LLR_API_EMBEDDINGS:
         p = ngx_cpymem(p, "{\"object\":\"list\",\"data\":[",
                        sizeof("{\"object\":\"list\",\"data\":[") - 1);
         p = ngx_http_llm_route_mock_embeddings(ctx, p);
@@ -1401,7 +1351,7 @@ ngx_http_llm_route_mock_json(ngx_http_llm_route_mock_ctx_t *ctx)
                         &ctx->model, ctx->prompt_tokens, ctx->prompt_tokens);
         break;
 
-    default: /* NGX_HTTP_LLM_ROUTE_EP_RESPONSES */
+    default: /* LLR_API_RESPONSES */
         p = ngx_http_llm_route_mock_response(ctx, p, NULL);
         break;
     }
@@ -1857,7 +1807,7 @@ ngx_http_llm_route_mock_head(ngx_http_llm_route_mock_ctx_t *ctx, u_char *p)
 {
     ngx_uint_t  i;
 
-    if (ctx->endpoint == NGX_HTTP_LLM_ROUTE_EP_RESPONSES) {
+    if (ctx->endpoint == LLR_API_RESPONSES) {
         p = ngx_http_llm_route_mock_response_event(ctx, p,
                                                    "response.created",
                                                    "in_progress");
@@ -1880,7 +1830,7 @@ ngx_http_llm_route_mock_head(ngx_http_llm_route_mock_ctx_t *ctx, u_char *p)
                            "\"logprobs\":[]}}\n\n", &ctx->id);
     }
 
-    if (ctx->endpoint != NGX_HTTP_LLM_ROUTE_EP_CHAT) {
+    if (ctx->endpoint != LLR_API_CHAT) {
         return p;
     }
 
@@ -1923,7 +1873,7 @@ ngx_http_llm_route_mock_event(ngx_http_llm_route_mock_ctx_t *ctx, u_char *p,
         k = i * ctx->chunk;
         len = ngx_min(ctx->chunk, ctx->tokens - k);
 
-        if (ctx->endpoint == NGX_HTTP_LLM_ROUTE_EP_RESPONSES) {
+        if (ctx->endpoint == LLR_API_RESPONSES) {
             if (ctx->call) {
                 p = ngx_http_llm_route_mock_resp_event(ctx, p,
                                      "response.function_call_arguments.delta");
@@ -1946,7 +1896,7 @@ ngx_http_llm_route_mock_event(ngx_http_llm_route_mock_ctx_t *ctx, u_char *p,
         for (c = 0; c < ctx->n; c++) {
             p = ngx_sprintf(p, "data: %V\"choices\":[{", &ctx->head);
 
-            if (ctx->endpoint != NGX_HTTP_LLM_ROUTE_EP_CHAT) {
+            if (ctx->endpoint != LLR_API_CHAT) {
                 p = ngx_cpymem(p, "\"text\":\"", sizeof("\"text\":\"") - 1);
                 p = ngx_http_llm_route_mock_content(ctx, p, c, k, len);
                 p = ngx_sprintf(p, "\",\"index\":%ui,\"logprobs\":null,", c);
@@ -1988,7 +1938,7 @@ ngx_http_llm_route_mock_tail(ngx_http_llm_route_mock_ctx_t *ctx, u_char *p)
     ngx_uint_t   c;
     const char  *finish;
 
-    if (ctx->endpoint == NGX_HTTP_LLM_ROUTE_EP_RESPONSES) {
+    if (ctx->endpoint == LLR_API_RESPONSES) {
 
         if (ctx->call) {
             p = ngx_http_llm_route_mock_resp_event(ctx, p,
@@ -2032,7 +1982,7 @@ ngx_http_llm_route_mock_tail(ngx_http_llm_route_mock_ctx_t *ctx, u_char *p)
     finish = ctx->call ? "tool_calls" : ctx->length ? "length" : "stop";
 
     for (c = 0; c < ctx->n; c++) {
-        if (ctx->endpoint == NGX_HTTP_LLM_ROUTE_EP_CHAT) {
+        if (ctx->endpoint == LLR_API_CHAT) {
             p = ngx_sprintf(p, "data: %V\"choices\":[{\"index\":%ui,"
                             "\"delta\":{},\"logprobs\":null,"
                             "\"finish_reason\":\"%s\"}]%s}\n\n",

@@ -16,6 +16,7 @@
 #include <ngx_http.h>
 
 #include "llr_req.h"
+#include "llr_api.h"
 #include "llr_classify.h"
 #include "llr_select.h"
 #include "llr_pattern.h"
@@ -188,16 +189,6 @@ typedef struct {
 } ngx_http_llm_route_loc_conf_t;
 
 
-typedef enum {
-    NGX_HTTP_LLM_ROUTE_EP_CHAT = 0,
-    NGX_HTTP_LLM_ROUTE_EP_COMPLETIONS,
-    NGX_HTTP_LLM_ROUTE_EP_EMBEDDINGS,
-    NGX_HTTP_LLM_ROUTE_EP_RESPONSES,
-    NGX_HTTP_LLM_ROUTE_EP_MODELS,
-    NGX_HTTP_LLM_ROUTE_EP_UNKNOWN
-} ngx_http_llm_route_endpoint_e;
-
-
 /* per request, kept across internal redirects (see the request file) */
 typedef struct {
     ngx_http_request_t             *request;
@@ -212,7 +203,7 @@ typedef struct {
     unsigned                        rejected:4;  /* llr_reject_e: the module
                                                     refused the request */
 
-    ngx_uint_t                      endpoint;
+    llr_api_e                       endpoint;
     ngx_str_t                       endpoint_path;  /* "/chat/completions" */
 
     ngx_str_t                       requested_model;

@@ -84,8 +84,6 @@ static ngx_int_t ngx_http_llm_route_models(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx);
 static u_char *ngx_http_llm_route_model_object(u_char *p, ngx_str_t *id,
     ngx_str_t *owner);
-static ngx_int_t ngx_http_llm_route_model_id(ngx_http_request_t *r,
-    ngx_str_t *id);
 static ngx_int_t ngx_http_llm_route_not_found(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx);
 static ngx_int_t ngx_http_llm_route_out_buf(ngx_http_llm_route_out_t *o,
@@ -109,24 +107,6 @@ typedef struct {
     ngx_http_llm_route_main_conf_t *mcf;
     ngx_uint_t                      wanted;  /* the last want() answer */
 } ngx_http_llm_route_sink_t;
-
-
-static struct {
-    ngx_str_t    suffix;
-    ngx_uint_t   endpoint;
-    ngx_uint_t   scan;
-} ngx_http_llm_route_endpoints[] = {
-    { ngx_string("/chat/completions"), NGX_HTTP_LLM_ROUTE_EP_CHAT,
-      LLR_EP_CHAT },
-    { ngx_string("/completions"), NGX_HTTP_LLM_ROUTE_EP_COMPLETIONS,
-      LLR_EP_COMPLETIONS },
-    { ngx_string("/embeddings"), NGX_HTTP_LLM_ROUTE_EP_EMBEDDINGS,
-      LLR_EP_EMBEDDINGS },
-    { ngx_string("/responses"), NGX_HTTP_LLM_ROUTE_EP_RESPONSES,
-      LLR_EP_RESPONSES },
-    { ngx_string("/models"), NGX_HTTP_LLM_ROUTE_EP_MODELS, LLR_EP_ANY },
-    { ngx_null_string, NGX_HTTP_LLM_ROUTE_EP_UNKNOWN, LLR_EP_ANY }
-};
 
 
 static ngx_str_t  ngx_http_llm_route_usage_on =
@@ -203,9 +183,8 @@ ngx_http_llm_route_create_ctx(ngx_http_request_t *r)
 ngx_int_t
 ngx_http_llm_route_precontent_handler(ngx_http_request_t *r)
 {
-    size_t                          len;
     ngx_int_t                       rc;
-    ngx_uint_t                      i;
+    const char                     *suffix;
     ngx_http_core_loc_conf_t       *clcf;
     ngx_http_llm_route_ctx_t       *ctx;
     ngx_http_llm_route_loc_conf_t  *lcf;
@@ -274,27 +253,20 @@ ngx_http_llm_route_precontent_handler(ngx_http_request_t *r)
 
     /* the endpoint is the known OpenAI suffix of the path */
 
-    for (i = 0; ngx_http_llm_route_endpoints[i].suffix.len; i++) {
-        len = ngx_http_llm_route_endpoints[i].suffix.len;
+    ctx->endpoint = llr_api_of_path(r->uri.data, r->uri.len);
 
-        if (r->uri.len >= len
-            && ngx_strncmp(r->uri.data + r->uri.len - len,
-                           ngx_http_llm_route_endpoints[i].suffix.data, len)
-               == 0)
-        {
-            break;
-        }
-    }
-
-    ctx->endpoint = ngx_http_llm_route_endpoints[i].endpoint;
-    ctx->endpoint_path = ngx_http_llm_route_endpoints[i].suffix;
+    suffix = llr_api_suffix(ctx->endpoint, &ctx->endpoint_path.len);
+    ctx->endpoint_path.data = (u_char *) suffix;
 
     /* GET /v1/models/{id}: one model */
 
-    if (ctx->endpoint == NGX_HTTP_LLM_ROUTE_EP_UNKNOWN
-        && ngx_http_llm_route_model_id(r, &ctx->requested_model) == NGX_OK)
+    if (ctx->endpoint == LLR_API_UNKNOWN
+        && llr_api_model_id(r->uri.data, r->uri.len,
+                            (const u_char **) &ctx->requested_model.data,
+                            &ctx->requested_model.len)
+           == 0)
     {
-        ctx->endpoint = NGX_HTTP_LLM_ROUTE_EP_MODELS;
+        ctx->endpoint = LLR_API_MODELS;
         ngx_str_set(&ctx->endpoint_path, "/models/");
     }
 
@@ -302,7 +274,7 @@ ngx_http_llm_route_precontent_handler(ngx_http_request_t *r)
                    "llm route: endpoint %ui \"%V\"",
                    ctx->endpoint, &ctx->endpoint_path);
 
-    if (ctx->endpoint == NGX_HTTP_LLM_ROUTE_EP_MODELS) {
+    if (ctx->endpoint == LLR_API_MODELS) {
         if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
             goto not_allowed;
         }
@@ -312,7 +284,7 @@ ngx_http_llm_route_precontent_handler(ngx_http_request_t *r)
         return NGX_DONE;
     }
 
-    if (ctx->endpoint == NGX_HTTP_LLM_ROUTE_EP_UNKNOWN) {
+    if (ctx->endpoint == LLR_API_UNKNOWN) {
         ctx->done = 1;
         ngx_http_finalize_request(r, ngx_http_llm_route_not_found(r, ctx));
         return NGX_DONE;
@@ -674,7 +646,7 @@ ngx_http_llm_route_scan(ngx_http_request_t *r,
     ws.lcf = lcf;
 
     if (mcf->policies.nelts
-        && ctx->endpoint != NGX_HTTP_LLM_ROUTE_EP_EMBEDDINGS)
+        && ctx->endpoint != LLR_API_EMBEDDINGS)
     {
         cls = alloc.malloc(alloc.ctx, llr_cls_state_size(mcf->classifier));
         if (cls == NULL) {
@@ -694,9 +666,8 @@ ngx_http_llm_route_scan(ngx_http_request_t *r,
         psink = &sink;
     }
 
-    rq = llr_req_create(&alloc,
-                        ngx_http_llm_route_endpoints[ctx->endpoint].scan,
-                        &o->out, psink);
+    rq = llr_req_create(&alloc, llr_api_body(ctx->endpoint), &o->out,
+                        psink);
     if (rq == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -1619,8 +1590,8 @@ ngx_http_llm_route_finish_body(ngx_http_request_t *r,
     usage = ctx->view.include_usage;
 
     if (ctx->stream
-        && (ctx->endpoint == NGX_HTTP_LLM_ROUTE_EP_CHAT
-            || ctx->endpoint == NGX_HTTP_LLM_ROUTE_EP_COMPLETIONS)
+        && (ctx->endpoint == LLR_API_CHAT
+            || ctx->endpoint == LLR_API_COMPLETIONS)
         && (ctx->view.has_stream_options || !ctx->view.stream_options_key))
     {
         ctx->strip_usage = (usage != 1);
@@ -2281,32 +2252,6 @@ ngx_http_llm_route_out_flush(llr_out_t *out)
 }
 
 
-/*
- * The id of GET .../models/{id}: what follows the first "/models/" of
- * the (decoded) path, so that an id may hold '/' ("org/model", which
- * the SDKs send as "org%2Fmodel"); NGX_DECLINED if there is none
- */
-
-static ngx_int_t
-ngx_http_llm_route_model_id(ngx_http_request_t *r, ngx_str_t *id)
-{
-    u_char  *p, *last;
-
-    last = r->uri.data + r->uri.len;
-
-    for (p = r->uri.data; p + sizeof("/models/") - 1 <= last; p++) {
-        if (ngx_strncmp(p, "/models/", sizeof("/models/") - 1) == 0) {
-            id->data = p + sizeof("/models/") - 1;
-            id->len = last - id->data;
-
-            return id->len ? NGX_OK : NGX_DECLINED;
-        }
-    }
-
-    return NGX_DECLINED;
-}
-
-
 /* a model object: {"id":...,"object":"model","created":0,"owned_by":...} */
 
 static u_char *
@@ -2475,7 +2420,7 @@ ngx_http_llm_route_not_found(ngx_http_request_t *r,
     ngx_http_llm_route_policy_t    **pol;
     ngx_http_llm_route_main_conf_t  *mcf;
 
-    if (ctx->endpoint == NGX_HTTP_LLM_ROUTE_EP_UNKNOWN) {
+    if (ctx->endpoint == LLR_API_UNKNOWN) {
         len = sizeof("Unknown request URL: . Please check the URL "
                      "for typos.") - 1 + r->method_name.len + 1 + 256;
 
@@ -2678,7 +2623,7 @@ ngx_http_llm_route_send_error(ngx_http_request_t *r, ngx_uint_t status,
         h->hash = 1;
         ngx_str_set(&h->key, "Allow");
 
-        if (ctx && ctx->endpoint == NGX_HTTP_LLM_ROUTE_EP_MODELS) {
+        if (ctx && ctx->endpoint == LLR_API_MODELS) {
             ngx_str_set(&h->value, "GET, HEAD");
 
         } else {

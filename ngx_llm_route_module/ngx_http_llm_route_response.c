@@ -625,7 +625,7 @@ ngx_http_llm_route_stream_end(ngx_http_request_t *r,
 
             eb->memory = 1;
 
-            if (ctx->endpoint == NGX_HTTP_LLM_ROUTE_EP_RESPONSES) {
+            if (ctx->endpoint == LLR_API_RESPONSES) {
                 p = ngx_pnalloc(r->pool, sizeof(responses_event)
                                          + NGX_INT64_LEN);
                 if (p == NULL) {
@@ -670,7 +670,7 @@ ngx_http_llm_route_stream_end(ngx_http_request_t *r,
                           "llm route: the stream from provider \"%V\" "
                           "ended without %s, error event sent",
                           &ctx->deployment->provider->name,
-                          ctx->endpoint == NGX_HTTP_LLM_ROUTE_EP_RESPONSES
+                          ctx->endpoint == LLR_API_RESPONSES
                           ? "its last event" : "[DONE]");
         }
 
@@ -706,7 +706,7 @@ ngx_http_llm_route_stream_ended(ngx_http_llm_route_ctx_t *ctx)
     sse = ctx->watch;
 
     return sse->done
-           || (sse->ended && ctx->endpoint == NGX_HTTP_LLM_ROUTE_EP_RESPONSES);
+           || (sse->ended && ctx->endpoint == LLR_API_RESPONSES);
 }
 
 
@@ -960,7 +960,7 @@ ngx_http_llm_route_account(ngx_http_request_t *r,
      */
 
     usable = res && llr_usage_usable(res, ctx->endpoint
-                                          == NGX_HTTP_LLM_ROUTE_EP_EMBEDDINGS);
+                                          == LLR_API_EMBEDDINGS);
 
     prompt_est = llr_estimate_tokens(ctx->view.text_bytes);
 
