@@ -763,8 +763,8 @@ ngx_http_llm_route_json(ngx_http_request_t *r, ngx_http_llm_route_out_t *o,
     ngx_http_llm_route_out_printf(o, ",\"histograms\":{\"bounds_ms\":[");
 
     for (i = 0; i < NGX_HTTP_LLM_ROUTE_BUCKETS - 1; i++) {
-        ngx_http_llm_route_out_printf(o, "%s%M", i ? "," : "",
-                                      ngx_http_llm_route_bucket_ms[i]);
+        ngx_http_llm_route_out_printf(o, "%s%uL", i ? "," : "",
+                                      llr_hist_bounds_ms[i]);
     }
 
     ngx_http_llm_route_out_printf(o, "]");
@@ -1204,7 +1204,7 @@ ngx_http_llm_route_prom_histogram(ngx_http_llm_route_out_t *o,
             ngx_http_llm_route_out_printf(o, "+Inf");
 
         } else {
-            ngx_http_llm_route_out_seconds(o, ngx_http_llm_route_bucket_ms[i]);
+            ngx_http_llm_route_out_seconds(o, llr_hist_bounds_ms[i]);
         }
 
         ngx_http_llm_route_out_printf(o, "\"} %uL\n", cum);

@@ -65,12 +65,6 @@
     (sizeof(ngx_http_llm_route_counters_t) / sizeof(ngx_atomic_t))
 
 
-const ngx_msec_t  ngx_http_llm_route_bucket_ms[NGX_HTTP_LLM_ROUTE_BUCKETS] = {
-    5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 20000,
-    30000, 60000, 120000, 300000, 600000, (ngx_msec_t) -1
-};
-
-
 /* the state file: a header, the totals, then one record per slot */
 
 typedef struct {
@@ -122,7 +116,6 @@ static void ngx_http_llm_route_counters_add(
 static void ngx_http_llm_route_recent_add(ngx_http_llm_route_shm_t *sh,
     ngx_http_llm_route_record_t *rec);
 static void ngx_http_llm_route_second_add(ngx_atomic_t *series, time_t sec);
-static ngx_uint_t ngx_http_llm_route_bucket(ngx_msec_t ms);
 
 static void ngx_http_llm_route_state_load(ngx_shm_zone_t *shm_zone,
     ngx_http_llm_route_shm_t *sh, ngx_str_t *path);
@@ -479,21 +472,6 @@ ngx_http_llm_route_zone_slot(ngx_http_llm_route_shm_t *sh, ngx_int_t slot)
 /* ---- counting ----------------------------------------------------------- */
 
 
-static ngx_uint_t
-ngx_http_llm_route_bucket(ngx_msec_t ms)
-{
-    ngx_uint_t  i;
-
-    for (i = 0; i < NGX_HTTP_LLM_ROUTE_BUCKETS - 1; i++) {
-        if (ms <= ngx_http_llm_route_bucket_ms[i]) {
-            break;
-        }
-    }
-
-    return i;
-}
-
-
 /*
  * Every counter of the zone saturates at its largest value instead of
  * wrapping (a provider may report any token count; Prometheus would read
@@ -586,9 +564,8 @@ ngx_http_llm_route_zone_record(ngx_http_llm_route_shm_t *sh,
         ngx_http_llm_route_second_add(sh->seconds.errors, now);
     }
 
-    lb = ngx_http_llm_route_bucket(rec->latency_ms);
-    tb = rec->ttft_ms >= 0
-         ? ngx_http_llm_route_bucket((ngx_msec_t) rec->ttft_ms) : 0;
+    lb = llr_hist_bucket(rec->latency_ms);
+    tb = rec->ttft_ms >= 0 ? llr_hist_bucket((uint64_t) rec->ttft_ms) : 0;
 
     ngx_http_llm_route_counters_add(&sh->totals, rec, lb, tb);
 
@@ -837,45 +814,14 @@ ngx_http_llm_route_recent_get(ngx_http_llm_route_shm_t *sh, ngx_uint_t i,
 double
 ngx_http_llm_route_percentile(ngx_atomic_t *buckets, double q)
 {
-    double      rank, lo, hi;
-    uint64_t    total, cum, b[NGX_HTTP_LLM_ROUTE_BUCKETS];
+    uint64_t    b[NGX_HTTP_LLM_ROUTE_BUCKETS];
     ngx_uint_t  i;
-
-    total = 0;
 
     for (i = 0; i < NGX_HTTP_LLM_ROUTE_BUCKETS; i++) {
         b[i] = buckets[i];
-        total += b[i];
     }
 
-    if (total == 0) {
-        return 0;
-    }
-
-    rank = q * (double) total;
-    cum = 0;
-
-    for (i = 0; i < NGX_HTTP_LLM_ROUTE_BUCKETS; i++) {
-
-        if (b[i] == 0 || (double) (cum + b[i]) < rank) {
-            cum += b[i];
-            continue;
-        }
-
-        lo = i ? (double) ngx_http_llm_route_bucket_ms[i - 1] : 0;
-
-        if (i == NGX_HTTP_LLM_ROUTE_BUCKETS - 1) {
-            /* above the last bound: nothing better than the bound */
-            return lo;
-        }
-
-        hi = (double) ngx_http_llm_route_bucket_ms[i];
-
-        return lo + (hi - lo) * (rank - (double) cum) / (double) b[i];
-    }
-
-    return (double) ngx_http_llm_route_bucket_ms[NGX_HTTP_LLM_ROUTE_BUCKETS
-                                                 - 2];
+    return llr_hist_percentile(b, q);
 }
 
 

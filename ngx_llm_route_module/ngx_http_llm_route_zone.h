@@ -42,16 +42,11 @@
 #define NGX_HTTP_LLM_ROUTE_SECONDS_SHOWN  60
 
 /*
- * Fixed log-scale histogram buckets, upper bounds in milliseconds (the
- * last bucket is +Inf).  The same bounds serve latency and time to first
- * token; Prometheus "le" labels are these values in seconds.
+ * Histograms of latency and time to first token, in the buckets of
+ * core/llr_stats.h (llr_hist_bounds_ms); Prometheus "le" labels are
+ * their bounds in seconds.
  */
-#define NGX_HTTP_LLM_ROUTE_BUCKETS      18
-
-extern const ngx_msec_t
-    ngx_http_llm_route_bucket_ms[NGX_HTTP_LLM_ROUTE_BUCKETS];
-/* = { 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 20000,
- *     30000, 60000, 120000, 300000, 600000, (ngx_msec_t) -1 } */
+#define NGX_HTTP_LLM_ROUTE_BUCKETS      LLR_HIST_BUCKETS
 
 
 typedef enum {
@@ -217,7 +212,7 @@ void ngx_http_llm_route_zone_record(ngx_http_llm_route_shm_t *sh,
 /* the count of second sec (epoch) in a series of sh->seconds */
 uint64_t ngx_http_llm_route_second(ngx_atomic_t *series, time_t sec);
 
-/* percentile (0..1) in ms from a histogram, interpolated in its bucket */
+/* percentile (0..1) in ms of a histogram of the zone (llr_hist_percentile) */
 double ngx_http_llm_route_percentile(ngx_atomic_t *buckets, double q);
 
 /*
