@@ -216,7 +216,7 @@ ngx_http_llm_route_least_latency(ngx_http_request_t *r,
             return NULL;
         }
 
-        score = (double) (ewma + 1) / (double) d[i]->weight;
+        score = (double) (ewma + 1) / (double) d[i]->rr.weight;
 
         if (best == NULL || score < best_score) {
             best = d[i];
@@ -229,15 +229,14 @@ ngx_http_llm_route_least_latency(ngx_http_request_t *r,
 
 
 /*
- * A successful request's latency: ewma += (sample - ewma) / 4, in
- * milliseconds * 16.  Concurrent updates may lose one sample; no lock.
+ * A successful request's latency into the average (core/llr_balance.h).
+ * Concurrent updates may lose one sample; no lock.
  */
 
 void
 ngx_http_llm_route_latency_sample(ngx_http_request_t *r,
     ngx_http_llm_route_deployment_t *d, ngx_msec_t ms)
 {
-    ngx_atomic_uint_t           old, sample;
     ngx_http_llm_route_slot_t  *s;
 
     s = ngx_http_llm_route_zone_slot(ngx_http_llm_route_shm(r), d->slot);
@@ -246,18 +245,8 @@ ngx_http_llm_route_latency_sample(ngx_http_request_t *r,
         return;
     }
 
-    sample = (ngx_atomic_uint_t) ms * 16;
-    old = s->ewma_ms16;
-
-    if (s->ewma_updated == 0) {
-        s->ewma_ms16 = sample;
-
-    } else if (sample >= old) {
-        s->ewma_ms16 = old + (sample - old) / 4;
-
-    } else {
-        s->ewma_ms16 = old - (old - sample) / 4;
-    }
+    s->ewma_ms16 = (ngx_atomic_uint_t) llr_ewma_ms16(s->ewma_ms16, ms,
+                                                     s->ewma_updated == 0);
 
     s->ewma_updated = (ngx_atomic_uint_t) ngx_http_llm_route_now_ms();
 }

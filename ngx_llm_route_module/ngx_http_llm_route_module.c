@@ -436,7 +436,7 @@ ngx_http_llm_route_init_main_conf(ngx_conf_t *cf, void *conf)
         }
 
         *pd = d[i];
-        m->total_weight += d[i]->weight;
+        m->total_weight += d[i]->rr.weight;
     }
 
     if (ngx_http_llm_route_init_tasks(cf, mcf) != NGX_CONF_OK) {
@@ -1336,7 +1336,7 @@ ngx_http_llm_route_model_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 
     d->name = value[1];
     d->index = mcf->deployments.nelts;
-    d->weight = 1;
+    d->rr.weight = 1;
     d->cached_input = LLR_PRICE_UNSET;
     d->slot = -1;
     d->file = cf->conf_file->file.name;
@@ -1438,7 +1438,7 @@ ngx_http_llm_route_model_directive(ngx_conf_t *cf, ngx_command_t *cmd,
                 goto bad;
             }
 
-            d->weight = (ngx_uint_t) v;
+            d->rr.weight = v;
 
         } else if (ngx_llr_param("upstream_model")) {
             if (d->upstream_model.len

@@ -21,6 +21,7 @@
 #include "llr_select.h"
 #include "llr_pattern.h"
 #include "llr_stats.h"
+#include "llr_balance.h"
 
 
 #define NGX_HTTP_LLM_ROUTE_MAX_TASKS     16
@@ -79,8 +80,9 @@ typedef struct {
     uint32_t                        quality;     /* 1e-4, LLR_Q_ONE = 1.0 */
     uint32_t                        quality_task[NGX_HTTP_LLM_ROUTE_MAX_TASKS];
                                                  /* LLR_Q_UNSET: quality */
-    ngx_uint_t                      weight;
-    ngx_int_t                       current_weight; /* smooth WRR, per worker */
+    llr_swrr_peer_t                 rr;          /* weight=, and the smooth
+                                                    round-robin's current
+                                                    weight in this worker */
     ngx_int_t                       slot;        /* in the zone, -1: none */
 } ngx_http_llm_route_deployment_t;
 

@@ -948,8 +948,8 @@ static ngx_http_llm_route_deployment_t *
 ngx_http_llm_route_pick_deployment(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx, ngx_http_llm_route_model_t *m)
 {
-    ngx_int_t                          total;
     ngx_uint_t                         i, n;
+    llr_swrr_peer_t                   *rr[64];
     ngx_http_llm_route_loc_conf_t     *lcf;
     ngx_http_llm_route_deployment_t  **d, *best, *usable[64];
 
@@ -982,22 +982,11 @@ ngx_http_llm_route_pick_deployment(ngx_http_request_t *r,
         /* some have no recent latency yet: round-robin to learn it */
     }
 
-    best = NULL;
-    total = 0;
-
     for (i = 0; i < n; i++) {
-        usable[i]->current_weight += usable[i]->weight;
-        total += usable[i]->weight;
-
-        if (best == NULL || usable[i]->current_weight > best->current_weight)
-        {
-            best = usable[i];
-        }
+        rr[i] = &usable[i]->rr;
     }
 
-    best->current_weight -= total;
-
-    return best;
+    return usable[llr_swrr_pick(rr, n)];
 }
 
 
@@ -1219,7 +1208,7 @@ ngx_http_llm_route_choose(ngx_http_request_t *r, ngx_http_llm_route_ctx_t *ctx)
     p = ngx_cpymem(p, d->upstream_model.data, d->upstream_model.len);
 
     if (m->deployments.nelts > 1) {
-        p = ngx_sprintf(p, " (weight %ui of %ui)", d->weight,
+        p = ngx_sprintf(p, " (weight %uL of %ui)", d->rr.weight,
                         m->total_weight);
     }
 
