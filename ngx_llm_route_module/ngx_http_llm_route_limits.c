@@ -182,6 +182,8 @@ static int ngx_libc_cdecl ngx_http_llm_route_name_cmp(const void *a,
     const void *b);
 static ngx_int_t ngx_http_llm_route_limits_names(ngx_http_request_t *r,
     ngx_array_t *a, ngx_uint_t kind);
+static ngx_int_t ngx_http_llm_route_ratelimit_headers(ngx_http_request_t *r,
+    llr_ratelimit_t *h, ngx_uint_t kind);
 static ngx_int_t ngx_http_llm_route_limit_header(ngx_http_request_t *r,
     const char *name, u_char *value, size_t len);
 static void ngx_http_llm_route_limit_rbtree_insert(ngx_rbtree_node_t *temp,
@@ -699,10 +701,8 @@ ngx_http_llm_route_limits_admit(ngx_http_request_t *r,
     time_t                             now, reset;
     int64_t                            now_ms, wait, wait_ms;
     uint64_t                           reserved;
-    ngx_int_t                          rc;
     ngx_str_t                          msg, value;
-    ngx_uint_t                         i, j, k, n, status, refused, hdr_req,
-                                       hdr_tok;
+    ngx_uint_t                         i, j, k, n, status, refused;
     const char                        *type, *code;
     ngx_slab_pool_t                   *shpool;
     ngx_pool_cleanup_t                *cln;
@@ -716,8 +716,7 @@ ngx_http_llm_route_limits_admit(ngx_http_request_t *r,
     ngx_http_llm_route_limit_match_t  *m;
     ngx_http_llm_route_limit_entry_t  *e;
     ngx_http_llm_route_limit_hold_t   *hold;
-    uint64_t                           lim_req, rem_req, rst_req,
-                                       lim_tok, rem_tok, rst_tok, usage;
+    llr_ratelimit_t                    hdr_req, hdr_tok;
 
     if (ctx->limits) {
         /* admitted once for the whole request, failovers included */
@@ -802,14 +801,8 @@ ngx_http_llm_route_limits_admit(ngx_http_request_t *r,
     code = NULL;
     ln = NULL;
 
-    lim_req = 0;
-    rem_req = 0;
-    rst_req = 0;
-    lim_tok = 0;
-    rem_tok = 0;
-    rst_tok = 0;
-    hdr_req = 0;
-    hdr_tok = 0;
+    ngx_memzero(&hdr_req, sizeof(llr_ratelimit_t));
+    ngx_memzero(&hdr_tok, sizeof(llr_ratelimit_t));
 
     ngx_shmtx_lock(&shpool->mutex);
 
@@ -964,25 +957,11 @@ ngx_http_llm_route_limits_admit(ngx_http_request_t *r,
         /* the headers: the tightest of the limits that apply */
 
         if (ln->rpm) {
-            usage = llr_window_usage(&ln->req, now_ms);
-
-            if (!hdr_req || ln->rpm - ngx_min(usage, ln->rpm) < rem_req) {
-                hdr_req = 1;
-                lim_req = ln->rpm;
-                rem_req = ln->rpm - ngx_min(usage, ln->rpm);
-                rst_req = llr_window_reset_ms(&ln->req, now_ms);
-            }
+            llr_ratelimit_note(&hdr_req, ln->rpm, &ln->req, now_ms);
         }
 
         if (ln->tpm) {
-            usage = llr_window_usage(&ln->tok, now_ms);
-
-            if (!hdr_tok || ln->tpm - ngx_min(usage, ln->tpm) < rem_tok) {
-                hdr_tok = 1;
-                lim_tok = ln->tpm;
-                rem_tok = ln->tpm - ngx_min(usage, ln->tpm);
-                rst_tok = llr_window_reset_ms(&ln->tok, now_ms);
-            }
+            llr_ratelimit_note(&hdr_tok, ln->tpm, &ln->tok, now_ms);
         }
 
         if (refused) {
@@ -1046,36 +1025,10 @@ locked_done:
 
     /* OpenAI's headers, on admitted requests and on 429s alike */
 
-    if (hdr_req) {
-        p = ngx_sprintf(buf, "%uL", lim_req);
-        rc = ngx_http_llm_route_limit_header(r, "x-ratelimit-limit-requests",
-                                             buf, p - buf);
-        p = ngx_sprintf(buf, "%uL", rem_req);
-        rc |= ngx_http_llm_route_limit_header(r,
-                                         "x-ratelimit-remaining-requests",
-                                         buf, p - buf);
-        len = llr_format_duration((char *) buf, sizeof(buf), rst_req);
-        rc |= ngx_http_llm_route_limit_header(r, "x-ratelimit-reset-requests",
-                                              buf, len);
-        if (rc != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-    }
-
-    if (hdr_tok) {
-        p = ngx_sprintf(buf, "%uL", lim_tok);
-        rc = ngx_http_llm_route_limit_header(r, "x-ratelimit-limit-tokens",
-                                             buf, p - buf);
-        p = ngx_sprintf(buf, "%uL", rem_tok);
-        rc |= ngx_http_llm_route_limit_header(r,
-                                          "x-ratelimit-remaining-tokens",
-                                          buf, p - buf);
-        len = llr_format_duration((char *) buf, sizeof(buf), rst_tok);
-        rc |= ngx_http_llm_route_limit_header(r, "x-ratelimit-reset-tokens",
-                                              buf, len);
-        if (rc != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
+    if (ngx_http_llm_route_ratelimit_headers(r, &hdr_req, 0) != NGX_OK
+        || ngx_http_llm_route_ratelimit_headers(r, &hdr_tok, 1) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     if (!refused) {
@@ -1201,6 +1154,40 @@ locked_done:
                   "llm route: %V", &msg);
 
     return ngx_http_llm_route_send_error(r, status, type, NULL, code, &msg);
+}
+
+
+/* x-ratelimit-{limit,remaining,reset}-{requests,tokens} (kind 0, 1) */
+
+static ngx_int_t
+ngx_http_llm_route_ratelimit_headers(ngx_http_request_t *r,
+    llr_ratelimit_t *h, ngx_uint_t kind)
+{
+    u_char      *p, buf[64];
+    size_t       len;
+    ngx_int_t    rc;
+
+    static const char  *names[2][3] = {
+        { "x-ratelimit-limit-requests", "x-ratelimit-remaining-requests",
+          "x-ratelimit-reset-requests" },
+        { "x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens",
+          "x-ratelimit-reset-tokens" }
+    };
+
+    if (!h->set) {
+        return NGX_OK;
+    }
+
+    p = ngx_sprintf(buf, "%uL", h->limit);
+    rc = ngx_http_llm_route_limit_header(r, names[kind][0], buf, p - buf);
+
+    p = ngx_sprintf(buf, "%uL", h->remaining);
+    rc |= ngx_http_llm_route_limit_header(r, names[kind][1], buf, p - buf);
+
+    len = llr_format_duration((char *) buf, sizeof(buf), h->reset_ms);
+    rc |= ngx_http_llm_route_limit_header(r, names[kind][2], buf, len);
+
+    return rc == NGX_OK ? NGX_OK : NGX_ERROR;
 }
 
 
