@@ -882,7 +882,7 @@ ngx_http_llm_route_limits_admit(ngx_http_request_t *r,
             reserved = ln->reserved;
 
             if (j < i) {
-                reserved -= ngx_min(reserved, ctx->est_cost_pusd);
+                reserved -= ngx_min(reserved, ctx->est.cost);
             }
 
             if (!llr_budget_admit(ln->spent, reserved, ln->limit)) {
@@ -905,10 +905,10 @@ ngx_http_llm_route_limits_admit(ngx_http_request_t *r,
 
             e = &hold->entries[hold->n++];
             e->node = ln;
-            e->est = ctx->est_cost_pusd;
+            e->est = ctx->est.cost;
             e->tpm = 0;
 
-            ln->reserved = llr_add_sat(ln->reserved, ctx->est_cost_pusd);
+            ln->reserved = llr_add_sat(ln->reserved, ctx->est.cost);
             ln->inflight++;
 
             continue;
@@ -938,7 +938,7 @@ ngx_http_llm_route_limits_admit(ngx_http_request_t *r,
 
         if (!refused && ln->tpm) {
             wait = llr_window_admit(&ln->tok, now_ms, ln->tpm,
-                                    ctx->est_tokens);
+                                    ctx->est.tokens);
 
             if (wait != 0) {
                 if (ln->rpm) {
@@ -976,7 +976,7 @@ ngx_http_llm_route_limits_admit(ngx_http_request_t *r,
 
         if (ln->tpm) {
             e->tpm = 1;
-            e->est = ctx->est_tokens;
+            e->est = ctx->est.tokens;
             e->tok_start = ln->tok.start;
         }
 
@@ -1046,7 +1046,7 @@ locked_done:
         ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "llm route: limits: admitted on %ui count(s), "
                        "est %uL pUSD, %uL tokens",
-                       hold->n, ctx->est_cost_pusd, ctx->est_tokens);
+                       hold->n, ctx->est.cost, ctx->est.tokens);
 
         return NGX_OK;
     }
@@ -1106,7 +1106,7 @@ locked_done:
         p = ngx_slprintf(msg.data, msg.data + msg.len,
                          "Request too large for \"%V\" on tokens per min "
                          "(TPM): Limit %uL, Requested %uL.",
-                         &value, m[i].limit->tpm, ctx->est_tokens);
+                         &value, m[i].limit->tpm, ctx->est.tokens);
 
     } else {
         p = ngx_slprintf(msg.data, msg.data + msg.len,

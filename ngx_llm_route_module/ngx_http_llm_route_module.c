@@ -545,6 +545,7 @@ ngx_http_llm_route_init_policies(ngx_conf_t *cf,
     ngx_uint_t                           i, j;
     ngx_http_llm_route_model_t          *m, **pm;
     ngx_http_llm_route_policy_t        **p;
+    ngx_http_llm_route_deployment_t    **d;
     ngx_http_llm_route_task_quality_t   *tf;
 
     p = mcf->policies.elts;
@@ -568,6 +569,12 @@ ngx_http_llm_route_init_policies(ngx_conf_t *cf,
             return NGX_CONF_ERROR;
         }
 
+        p[i]->prices = ngx_palloc(cf->pool,
+                                  p[i]->names.nelts * sizeof(llr_price_t));
+        if (p[i]->prices == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
         name = p[i]->names.elts;
 
         for (j = 0; j < p[i]->names.nelts; j++) {
@@ -588,6 +595,10 @@ ngx_http_llm_route_init_policies(ngx_conf_t *cf,
             }
 
             *pm = m;
+
+            /* a candidate is priced by its first deployment */
+            d = m->deployments.elts;
+            p[i]->prices[j] = d[0]->price;
         }
 
         if (p[i]->task_floors == NULL) {
@@ -1337,7 +1348,7 @@ ngx_http_llm_route_model_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     d->name = value[1];
     d->index = mcf->deployments.nelts;
     d->rr.weight = 1;
-    d->cached_input = LLR_PRICE_UNSET;
+    d->price.cached_input = LLR_PRICE_UNSET;
     d->slot = -1;
     d->file = cf->conf_file->file.name;
     d->line = cf->conf_file->line;
@@ -1395,7 +1406,8 @@ ngx_http_llm_route_model_directive(ngx_conf_t *cf, ngx_command_t *cmd,
             d->provider_name = arg;
 
         } else if (ngx_llr_param("input")) {
-            if (llr_parse_price((char *) arg.data, arg.len, &d->input, &err)
+            if (llr_parse_price((char *) arg.data, arg.len, &d->price.input,
+                                &err)
                 != 0)
             {
                 goto bad;
@@ -1404,7 +1416,8 @@ ngx_http_llm_route_model_directive(ngx_conf_t *cf, ngx_command_t *cmd,
             have_input = 1;
 
         } else if (ngx_llr_param("output")) {
-            if (llr_parse_price((char *) arg.data, arg.len, &d->output, &err)
+            if (llr_parse_price((char *) arg.data, arg.len, &d->price.output,
+                                &err)
                 != 0)
             {
                 goto bad;
@@ -1413,8 +1426,8 @@ ngx_http_llm_route_model_directive(ngx_conf_t *cf, ngx_command_t *cmd,
             have_output = 1;
 
         } else if (ngx_llr_param("cached_input")) {
-            if (llr_parse_price((char *) arg.data, arg.len, &d->cached_input,
-                                &err)
+            if (llr_parse_price((char *) arg.data, arg.len,
+                                &d->price.cached_input, &err)
                 != 0)
             {
                 goto bad;

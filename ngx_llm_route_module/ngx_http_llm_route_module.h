@@ -22,6 +22,8 @@
 #include "llr_pattern.h"
 #include "llr_stats.h"
 #include "llr_balance.h"
+#include "llr_cost.h"
+#include "llr_account.h"
 
 
 #define NGX_HTTP_LLM_ROUTE_MAX_TASKS     16
@@ -73,9 +75,7 @@ typedef struct {
     ngx_str_t                       file;        /* where it was defined */
     ngx_uint_t                      line;
 
-    uint64_t                        input;       /* pUSD per token */
-    uint64_t                        output;
-    uint64_t                        cached_input;
+    llr_price_t                     price;       /* pUSD per token */
     ngx_uint_t                      context;     /* tokens, 0: unknown */
     uint32_t                        quality;     /* 1e-4, LLR_Q_ONE = 1.0 */
     uint32_t                        quality_task[NGX_HTTP_LLM_ROUTE_MAX_TASKS];
@@ -103,6 +103,8 @@ typedef struct {
     ngx_uint_t                      index;
     ngx_array_t                     names;       /* of ngx_str_t, as given */
     ngx_array_t                     candidates;  /* of model pointers */
+    llr_price_t                    *prices;      /* of each candidate's first
+                                                    deployment */
     uint32_t                        floor;       /* 1e-4 */
     uint32_t                        floor_hard;
     ngx_array_t                    *task_floors; /* floor_TASK= until the
@@ -226,8 +228,7 @@ typedef struct {
     ngx_uint_t                      forced;      /* 0, or by rule/override */
 
     /* budgets and rate limits (limits.c): estimates at admission */
-    uint64_t                        est_cost_pusd;
-    uint64_t                        est_tokens;
+    llr_estimate_t                  est;
     void                           *limits;      /* limits.c's state */
 
     /* failover */

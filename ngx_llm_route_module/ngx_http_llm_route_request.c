@@ -524,29 +524,13 @@ ngx_http_llm_route_process(ngx_http_request_t *r,
     }
 
     /* budgets and rate limits (limits.c): admitted by estimate */
-    {
-        uint64_t     prompt_est, completion_est;
-        llr_price_t  price;
 
-        /* every choice is generated, and paid for: n times */
+    llr_estimate(&ctx->est, ctx->view.text_bytes, ctx->view.max_tokens,
+                 ctx->view.n, &ctx->deployment->price);
 
-        prompt_est = llr_estimate_tokens(ctx->view.text_bytes);
-        completion_est = llr_mul_sat(ctx->view.max_tokens >= 0
-                                     ? (uint64_t) ctx->view.max_tokens : 256,
-                                     ctx->view.n ? ctx->view.n : 1);
-
-        ctx->est_tokens = llr_add_sat(prompt_est, completion_est);
-
-        price.input = ctx->deployment->input;
-        price.output = ctx->deployment->output;
-        price.cached_input = ctx->deployment->cached_input;
-
-        ctx->est_cost_pusd = llr_cost(&price, prompt_est, 0, completion_est);
-
-        rc = ngx_http_llm_route_limits_admit(r, ctx);
-        if (rc != NGX_OK || ctx->responded) {
-            return rc;
-        }
+    rc = ngx_http_llm_route_limits_admit(r, ctx);
+    if (rc != NGX_OK || ctx->responded) {
+        return rc;
     }
 
     return ngx_http_llm_route_finish_body(r, ctx);
@@ -1435,8 +1419,8 @@ ngx_http_llm_route_select(ngx_http_request_t *r, ngx_http_llm_route_ctx_t *ctx)
         c[i].name = (char *) cand[i]->name.data;
         c[i].quality = d->quality;
         c[i].task_quality = d->quality_task;
-        c[i].input = d->input;
-        c[i].output = d->output;
+        c[i].input = d->price.input;
+        c[i].output = d->price.output;
         c[i].context = d->context ? d->context : (uint64_t) -1;
         c[i].usable = ngx_http_llm_route_model_usable(r, ctx, cand[i]);
     }

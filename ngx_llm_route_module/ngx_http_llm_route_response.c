@@ -20,10 +20,10 @@
 #include "llr_usage.h"
 
 
-#define NGX_HTTP_LLM_ROUTE_RESP_NONE  0
-#define NGX_HTTP_LLM_ROUTE_RESP_JSON  1
-#define NGX_HTTP_LLM_ROUTE_RESP_SSE   2
-#define NGX_HTTP_LLM_ROUTE_RESP_ENC   3     /* compressed: not read */
+#define LLR_RESP_NONE  0
+#define LLR_RESP_JSON  1
+#define LLR_RESP_SSE   2
+#define LLR_RESP_ENCODED   3     /* compressed: not read */
 
 
 typedef struct {
@@ -305,7 +305,7 @@ ngx_http_llm_route_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         return ngx_http_next_body_filter(r, in);
     }
 
-    if (ctx->resp_mode == NGX_HTTP_LLM_ROUTE_RESP_ENC) {
+    if (ctx->resp_mode == LLR_RESP_ENCODED) {
         for (cl = in; cl; cl = cl->next) {
             if (cl->buf->last_buf) {
                 ctx->resp_done = 1;
@@ -363,7 +363,7 @@ ngx_http_llm_route_watch_start(ngx_http_request_t *r,
     llr_alloc_t    mem;
 
     ctx->watch = NULL;
-    ctx->resp_mode = NGX_HTTP_LLM_ROUTE_RESP_NONE;
+    ctx->resp_mode = LLR_RESP_NONE;
     ctx->resp_done = 0;
     ctx->ttft_ms = -1;
 
@@ -388,7 +388,7 @@ ngx_http_llm_route_watch_start(ngx_http_request_t *r,
                        "llm_route: answer encoded \"%V\", not read",
                        &r->headers_out.content_encoding->value);
 
-        ctx->resp_mode = NGX_HTTP_LLM_ROUTE_RESP_ENC;
+        ctx->resp_mode = LLR_RESP_ENCODED;
         return NGX_OK;
     }
 
@@ -430,7 +430,7 @@ ngx_http_llm_route_watch_start(ngx_http_request_t *r,
         }
 
         ctx->watch = sse;
-        ctx->resp_mode = NGX_HTTP_LLM_ROUTE_RESP_SSE;
+        ctx->resp_mode = LLR_RESP_SSE;
 
         return NGX_OK;
     }
@@ -443,7 +443,7 @@ ngx_http_llm_route_watch_start(ngx_http_request_t *r,
     llr_usage_init(u);
 
     ctx->watch = u;
-    ctx->resp_mode = NGX_HTTP_LLM_ROUTE_RESP_JSON;
+    ctx->resp_mode = LLR_RESP_JSON;
 
     return NGX_OK;
 }
@@ -524,7 +524,7 @@ ngx_http_llm_route_watch(ngx_http_request_t *r, ngx_http_llm_route_ctx_t *ctx,
     ngx_buf_t    *b;
     ngx_chain_t  *cl;
 
-    if (ctx->resp_mode == NGX_HTTP_LLM_ROUTE_RESP_JSON) {
+    if (ctx->resp_mode == LLR_RESP_JSON) {
 
         for (cl = *in; cl; cl = cl->next) {
             b = cl->buf;
@@ -916,12 +916,9 @@ void
 ngx_http_llm_route_account(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx)
 {
-    uint64_t                          cost, most, prompt_est, streamed;
-    llr_resp_t                       *res;
-    ngx_uint_t                        i, status, usable;
-    llr_price_t                       price;
-    ngx_http_llm_route_model_t      **cand;
-    ngx_http_llm_route_deployment_t  *d, **dd;
+    llr_account_t                     acc;
+    llr_attempt_t                     a;
+    ngx_http_llm_route_deployment_t  *d;
 
     if (ctx->accounted || !ctx->routed) {
         return;
@@ -931,125 +928,52 @@ ngx_http_llm_route_account(ngx_http_request_t *r,
 
     d = ctx->deployment;
 
-    status = r->headers_out.status;
+    ngx_memzero(&a, sizeof(llr_attempt_t));
+
+    a.status = r->headers_out.status;
 
     if (r->upstream && r->upstream->state && r->upstream->state->status) {
-        status = r->upstream->state->status;
+        a.status = r->upstream->state->status;
     }
 
-    res = NULL;
+    a.mode = ctx->resp_mode;
 
-    if (ctx->resp_mode == NGX_HTTP_LLM_ROUTE_RESP_JSON) {
-        res = &((llr_usage_t *) ctx->watch)->res;
+    if (ctx->resp_mode == LLR_RESP_JSON) {
+        a.res = &((llr_usage_t *) ctx->watch)->res;
 
-    } else if (ctx->resp_mode == NGX_HTTP_LLM_ROUTE_RESP_SSE) {
-        res = &((llr_sse_t *) ctx->watch)->res;
+    } else if (ctx->resp_mode == LLR_RESP_SSE) {
+        a.res = &((llr_sse_t *) ctx->watch)->res;
+        a.ended = ngx_http_llm_route_stream_ended(ctx);
     }
 
-    ctx->failed = (status >= NGX_HTTP_BAD_REQUEST || status == 0
-                   || (res == NULL
-                       && ctx->resp_mode != NGX_HTTP_LLM_ROUTE_RESP_ENC)
-                   || !ctx->resp_done
-                   || (ctx->resp_mode == NGX_HTTP_LLM_ROUTE_RESP_SSE
-                       && !ngx_http_llm_route_stream_ended(ctx))
-                   || (res && res->error));
+    a.done = ctx->resp_done;
+    a.client_gone = ngx_http_llm_route_client_gone(r);
+    a.embeddings = (ctx->endpoint == LLR_API_EMBEDDINGS);
+    a.text_bytes = ctx->view.text_bytes;
+    a.reserved_tokens = ctx->est.tokens;
+    a.price = &d->price;
 
-    /*
-     * usage that says nothing usable ("usage":{}, negative, fractional or
-     * string counts) is estimated as a missing one is, and counted so
-     */
-
-    usable = res && llr_usage_usable(res, ctx->endpoint
-                                          == LLR_API_EMBEDDINGS);
-
-    prompt_est = llr_estimate_tokens(ctx->view.text_bytes);
-
-    if (usable) {
-        ctx->prompt_tokens = res->prompt_tokens;
-        ctx->completion_tokens = res->completion_tokens;
-        ctx->cached_tokens = ngx_min(res->cached_tokens, res->prompt_tokens);
-        ctx->reasoning_tokens = res->reasoning_tokens;
-
-    } else if (ngx_http_llm_route_client_gone(r)
-               && (status < NGX_HTTP_BAD_REQUEST
-                   || status == NGX_HTTP_CLIENT_CLOSED_REQUEST))
-    {
-        /*
-         * the client hung up (and the provider had not refused): the
-         * provider had the whole request and may well answer it whole,
-         * so at least what admission reserved is charged (the completion
-         * at max_tokens or 256, times n), and what was streamed if that
-         * is more (docs/budgets.md)
-         */
-
-        streamed = res ? llr_estimate_tokens(res->content_bytes) : 0;
-
-        ctx->prompt_tokens = prompt_est;
-        ctx->completion_tokens = ctx->est_tokens > prompt_est
-                                 ? ctx->est_tokens - prompt_est : 0;
-        ctx->completion_tokens = ngx_max(ctx->completion_tokens, streamed);
-        ctx->estimated = 1;
-
-        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "llm route: client gone, charged %uL + %uL tokens",
-                       ctx->prompt_tokens, ctx->completion_tokens);
-
-    } else if (ctx->resp_mode == NGX_HTTP_LLM_ROUTE_RESP_ENC) {
-        /*
-         * a compressed answer: what admission estimated, the completion
-         * at max_tokens (or 256), so that budgets are not escaped
-         */
-        ctx->prompt_tokens = prompt_est;
-        ctx->completion_tokens = ctx->est_tokens > ctx->prompt_tokens
-                                 ? ctx->est_tokens - ctx->prompt_tokens : 0;
-        ctx->estimated = 1;
-
-    } else if (!ctx->failed || (res && res->content_bytes)) {
-        /* no usage reported: estimated from the text, counted apart */
-        ctx->prompt_tokens = prompt_est;
-        ctx->completion_tokens = res ? llr_estimate_tokens(res->content_bytes)
-                                     : 0;
-        ctx->estimated = 1;
+    if (ctx->policy) {
+        a.prices = ctx->policy->prices;
+        a.nprices = ctx->policy->candidates.nelts;
     }
 
-    price.input = d->input;
-    price.output = d->output;
-    price.cached_input = d->cached_input;
+    llr_account(&a, &acc);
 
-    ctx->cost_pusd = llr_cost(&price, ctx->prompt_tokens, ctx->cached_tokens,
-                              ctx->completion_tokens);
+    ctx->failed = acc.failed;
+    ctx->estimated = acc.estimated;
+    ctx->prompt_tokens = acc.prompt_tokens;
+    ctx->completion_tokens = acc.completion_tokens;
+    ctx->cached_tokens = acc.cached_tokens;
+    ctx->reasoning_tokens = acc.reasoning_tokens;
+    ctx->cost_pusd = acc.cost;
+    ctx->saved_pusd = acc.saved;
 
-    /*
-     * saved: what the same tokens would have cost on the policy's most
-     * expensive candidate (by its first deployment's prices), minus the
-     * cost; 0 for explicit models
-     */
-
-    ctx->saved_pusd = 0;
-
-    if (ctx->policy == NULL) {
-        return;
-    }
-
-    cand = ctx->policy->candidates.elts;
-    most = ctx->cost_pusd;
-
-    for (i = 0; i < ctx->policy->candidates.nelts; i++) {
-        dd = cand[i]->deployments.elts;
-
-        price.input = dd[0]->input;
-        price.output = dd[0]->output;
-        price.cached_input = dd[0]->cached_input;
-
-        cost = llr_cost(&price, ctx->prompt_tokens, ctx->cached_tokens,
-                        ctx->completion_tokens);
-
-        if (cost > most) {
-            most = cost;
-        }
-    }
-
-    ctx->saved_pusd = most - ctx->cost_pusd;
+    ngx_log_debug6(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "llm_route: settled: status %ui, charge %d, %uL + %uL "
+                   "tokens, %uL pUSD, failed %d",
+                   (ngx_uint_t) a.status, acc.charge, acc.prompt_tokens,
+                   acc.completion_tokens, acc.cost, (int) acc.failed);
 }
 
 
