@@ -316,6 +316,7 @@ ngx_http_llm_route_mock(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     clcf->handler = ngx_http_llm_route_mock_handler;
 
     llcf->mock = mcf;
+    llcf->answers = 1;
 
     return NGX_CONF_OK;
 

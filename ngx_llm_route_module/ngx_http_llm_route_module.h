@@ -17,180 +17,12 @@
 
 #include "llr_req.h"
 #include "llr_api.h"
-#include "llr_classify.h"
-#include "llr_select.h"
-#include "llr_pattern.h"
-#include "llr_stats.h"
-#include "llr_balance.h"
-#include "llr_cost.h"
 #include "llr_account.h"
-
-
-#define NGX_HTTP_LLM_ROUTE_MAX_TASKS     16
-/*
- * each failover is an internal redirect (error_page), and nginx allows a
- * request NGX_HTTP_MAX_URI_CHANGES (10): the last one brings the final
- * error back to the module
- */
-#define NGX_HTTP_LLM_ROUTE_MAX_ATTEMPTS  NGX_HTTP_MAX_URI_CHANGES
-#define NGX_HTTP_LLM_ROUTE_NAME_MAX      64
-
-#define NGX_HTTP_LLM_ROUTE_BALANCE_WEIGHTED  0
-#define NGX_HTTP_LLM_ROUTE_BALANCE_LATENCY   1
-
-
-typedef struct {
-    ngx_str_t                       name;
-    ngx_uint_t                      index;
-
-    ngx_str_t                       upstream;    /* upstream{} or host:port */
-    ngx_str_t                       scheme;      /* "http" or "https" */
-    ngx_str_t                       host;        /* Host header and SNI */
-    ngx_str_t                       base_path;   /* "/v1", no trailing / */
-    ngx_str_t                       authorization; /* "Bearer <key>" or "" */
-    ngx_uint_t                      format;
-
-    ngx_uint_t                      max_fails;
-    ngx_msec_t                      fail_timeout;
-
-    ngx_int_t                       slot;        /* in the zone, -1: none */
-} ngx_http_llm_route_provider_t;
-
-
-typedef struct {
-    ngx_str_t                       task;
-    uint32_t                        quality;
-} ngx_http_llm_route_task_quality_t;
-
-
-/* one deployment: a model name served by one provider */
-typedef struct {
-    ngx_str_t                       name;        /* what clients ask for */
-    ngx_str_t                       upstream_model; /* what is sent */
-    ngx_str_t                       provider_name;
-    ngx_http_llm_route_provider_t  *provider;
-    ngx_uint_t                      index;       /* in mcf->deployments */
-    ngx_array_t                    *task_quality; /* quality_TASK= until
-                                                    the classifier is known */
-    ngx_str_t                       file;        /* where it was defined */
-    ngx_uint_t                      line;
-
-    llr_price_t                     price;       /* pUSD per token */
-    ngx_uint_t                      context;     /* tokens, 0: unknown */
-    uint32_t                        quality;     /* 1e-4, LLR_Q_ONE = 1.0 */
-    uint32_t                        quality_task[NGX_HTTP_LLM_ROUTE_MAX_TASKS];
-                                                 /* LLR_Q_UNSET: quality */
-    llr_swrr_peer_t                 rr;          /* weight=, and the smooth
-                                                    round-robin's current
-                                                    weight in this worker */
-    ngx_int_t                       slot;        /* in the zone, -1: none */
-} ngx_http_llm_route_deployment_t;
-
-
-/* all deployments of one model name */
-typedef struct {
-    ngx_str_t                       name;
-    ngx_uint_t                      index;       /* in mcf->models */
-    ngx_array_t                     deployments; /* of deployment pointers */
-    ngx_http_llm_route_provider_t  *provider;    /* of the first one */
-    ngx_uint_t                      total_weight;
-    ngx_int_t                       slot;        /* in the zone, -1: none */
-} ngx_http_llm_route_model_t;
-
-
-typedef struct {
-    ngx_str_t                       name;
-    ngx_uint_t                      index;
-    ngx_array_t                     names;       /* of ngx_str_t, as given */
-    ngx_array_t                     candidates;  /* of model pointers */
-    llr_price_t                    *prices;      /* of each candidate's first
-                                                    deployment */
-    uint32_t                        floor;       /* 1e-4 */
-    uint32_t                        floor_hard;
-    ngx_array_t                    *task_floors; /* floor_TASK= until the
-                                                    classifier is known */
-    uint32_t                        floor_task[NGX_HTTP_LLM_ROUTE_MAX_TASKS];
-    uint32_t                        floor_hard_task[
-                                        NGX_HTTP_LLM_ROUTE_MAX_TASKS];
-    ngx_str_t                       file;
-    ngx_uint_t                      line;
-} ngx_http_llm_route_policy_t;
-
-
-typedef struct {
-    ngx_array_t                     providers;   /* of provider pointers */
-    ngx_array_t                     deployments; /* of deployment pointers */
-    ngx_array_t                     models;      /* of model pointers */
-    ngx_array_t                     policies;    /* of policy pointers */
-
-    const llr_cls_model_t          *classifier;
-    ngx_str_t                       classifier_path;
-
-    ngx_shm_zone_t                 *shm_zone;
-    ngx_str_t                       state_path;
-    ngx_msec_t                      state_interval;
-
-    /*
-     * task names and their zone slots: tasks[i] for the classifier's
-     * task i, the last one is "unclassified"
-     */
-    ngx_array_t                     tasks;       /* of ngx_str_t */
-    ngx_int_t                       task_slots[NGX_HTTP_LLM_ROUTE_MAX_TASKS
-                                               + 1];
-    ngx_int_t                       rejected_slots[LLR_REJECT_N];
-
-    ngx_flag_t                      variables_added;
-
-    /* $http_... variables of client credentials in use (headers.c) */
-    ngx_array_t                     credential_vars; /* of ngx_uint_t */
-
-    /* the first routed location whose error log writes debug lines */
-    ngx_http_core_loc_conf_t       *debug_location;
-
-    /* where llm_route_status was first used (status.c), 0: nowhere */
-    ngx_str_t                       status_file;
-    ngx_uint_t                      status_line;
-} ngx_http_llm_route_main_conf_t;
-
-
-typedef enum {
-    NGX_HTTP_LLM_ROUTE_RULE_TASK = 0,
-    NGX_HTTP_LLM_ROUTE_RULE_MODEL,
-    NGX_HTTP_LLM_ROUTE_RULE_POLICY
-} ngx_http_llm_route_rule_action_e;
-
-
-/* llm_route_rule text|VALUE ~RE|~*RE|=STRING task=|model=|policy=NAME */
-typedef struct {
-    ngx_http_complex_value_t       *value;       /* NULL: message text */
-    llr_pattern_t                  *pattern;     /* ~ and ~* */
-    ngx_str_t                       string;      /* = */
-    unsigned                        regex:1;
-    unsigned                        resolved:1;  /* target checked */
-    ngx_uint_t                      action;
-    ngx_str_t                       target;
-    ngx_int_t                       task;        /* task=: its index */
-    ngx_str_t                       text;        /* the rule, for errors */
-} ngx_http_llm_route_rule_t;
-
-
-#define NGX_HTTP_LLM_ROUTE_CLASSIFY_POLICY  0
-#define NGX_HTTP_LLM_ROUTE_CLASSIFY_ALL     1
-
-
-typedef struct {
-    ngx_flag_t                      enable;
-    ngx_flag_t                      trace;
-    ngx_uint_t                      classify;    /* policy | all */
-    ngx_array_t                    *rules;       /* of rule */
-    ngx_uint_t                      text_rules;  /* how many match text */
-    ngx_http_complex_value_t       *override;
-    ngx_uint_t                      max_attempts;
-    ngx_uint_t                      balance;     /* weighted | latency */
-    void                           *mock;        /* llm_route_mock settings */
-    ngx_array_t                    *budgets;     /* limits.c, NULL: unset */
-    ngx_array_t                    *rates;       /* limits.c, NULL: unset */
-} ngx_http_llm_route_loc_conf_t;
+#include "ngx_http_llm_route_conf.h"
+#include "ngx_http_llm_route_provider.h"
+#include "ngx_http_llm_route_catalog.h"
+#include "ngx_http_llm_route_policy.h"
+#include "ngx_http_llm_route_rules.h"
 
 
 /* per request, kept across internal redirects (see the request file) */
@@ -277,9 +109,6 @@ typedef struct {
 } ngx_http_llm_route_ctx_t;
 
 
-extern ngx_module_t  ngx_http_llm_route_module;
-
-
 /* request.c */
 ngx_int_t ngx_http_llm_route_precontent_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_llm_route_status_handler(ngx_http_request_t *r);
@@ -352,12 +181,6 @@ ngx_int_t ngx_http_llm_route_strip_credentials(ngx_http_request_t *r,
 /* mock.c */
 char *ngx_http_llm_route_mock(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-
-/* module.c */
-ngx_http_llm_route_model_t *ngx_http_llm_route_find_model(
-    ngx_http_llm_route_main_conf_t *mcf, u_char *name, size_t len);
-ngx_http_llm_route_policy_t *ngx_http_llm_route_find_policy(
-    ngx_http_llm_route_main_conf_t *mcf, u_char *name, size_t len);
 
 /* llr_alloc_t over a pool (request.c) */
 void ngx_http_llm_route_pool_alloc(ngx_pool_t *pool, llr_alloc_t *alloc);

@@ -185,23 +185,14 @@ ngx_http_llm_route_precontent_handler(ngx_http_request_t *r)
 {
     ngx_int_t                       rc;
     const char                     *suffix;
-    ngx_http_core_loc_conf_t       *clcf;
     ngx_http_llm_route_ctx_t       *ctx;
     ngx_http_llm_route_loc_conf_t  *lcf;
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_route_module);
 
-    if (!lcf->enable || r != r->main) {
-        return NGX_DECLINED;
-    }
+    /* llm_route on inherited by the status or the mock location: no */
 
-    /* llm_route on inherited by the status or the mock location */
-
-    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
-
-    if (clcf->handler == ngx_http_llm_route_status_handler
-        || clcf->handler == ngx_http_llm_route_mock_handler)
-    {
+    if (!lcf->enable || lcf->answers || r != r->main) {
         return NGX_DECLINED;
     }
 

@@ -103,7 +103,8 @@ ngx_http_llm_route_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_llm_route_main_conf_t *mcf = conf;
 
-    ngx_http_core_loc_conf_t  *clcf;
+    ngx_http_core_loc_conf_t       *clcf;
+    ngx_http_llm_route_loc_conf_t  *lcf;
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
 
@@ -112,6 +113,9 @@ ngx_http_llm_route_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     clcf->handler = ngx_http_llm_route_status_handler;
+
+    lcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_llm_route_module);
+    lcf->answers = 1;
 
     if (mcf->status_line == 0) {
         mcf->status_file = cf->conf_file->file.name;
