@@ -137,12 +137,12 @@ typedef struct {
 } ngx_http_llm_route_limit_hold_t;
 
 
-typedef struct {
+struct ngx_http_llm_route_limits_req_s {
     ngx_slab_pool_t                  *shpool;
     ngx_http_llm_route_limits_sh_t   *lsh;
     ngx_http_llm_route_limit_hold_t  *hold;
     unsigned                          settled:1;
-} ngx_http_llm_route_limits_req_t;
+};
 
 
 /* the state file's limits section: one record per budget node */

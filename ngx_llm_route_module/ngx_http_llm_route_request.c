@@ -46,7 +46,6 @@ static u_char       *ngx_http_llm_route_scratch_mem;
 static llr_arena_t   ngx_http_llm_route_scratch;
 
 
-static void ngx_http_llm_route_ctx_cleanup(void *data);
 static void ngx_http_llm_route_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_llm_route_process(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx);
@@ -113,73 +112,6 @@ static ngx_str_t  ngx_http_llm_route_usage_on =
     ngx_string(",\"stream_options\":{\"include_usage\":true}");
 
 
-/*
- * The request context must survive internal redirects (error_page to a
- * named location for failover), which zero r->ctx: like the realip
- * module, it is also reachable through a cleanup of the request pool.
- */
-
-ngx_http_llm_route_ctx_t *
-ngx_http_llm_route_get_ctx(ngx_http_request_t *r)
-{
-    ngx_pool_cleanup_t        *cln;
-    ngx_http_llm_route_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_llm_route_module);
-
-    if (ctx == NULL && (r->internal || r->filter_finalize)) {
-
-        for (cln = r->pool->cleanup; cln; cln = cln->next) {
-            if (cln->handler == ngx_http_llm_route_ctx_cleanup) {
-                ctx = cln->data;
-                ngx_http_set_ctx(r, ctx, ngx_http_llm_route_module);
-                break;
-            }
-        }
-    }
-
-    return ctx;
-}
-
-
-static void
-ngx_http_llm_route_ctx_cleanup(void *data)
-{
-    /* nothing to release: the context lives in the request pool */
-}
-
-
-static ngx_http_llm_route_ctx_t *
-ngx_http_llm_route_create_ctx(ngx_http_request_t *r)
-{
-    ngx_pool_cleanup_t              *cln;
-    ngx_http_llm_route_ctx_t        *ctx;
-    ngx_http_llm_route_main_conf_t  *mcf;
-
-    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_llm_route_ctx_t));
-    if (cln == NULL) {
-        return NULL;
-    }
-
-    ctx = cln->data;
-    ngx_memzero(ctx, sizeof(ngx_http_llm_route_ctx_t));
-
-    ctx->request = r;
-    ctx->attempt = 1;
-    ctx->difficulty = -1;
-    ctx->ttft_ms = -1;
-
-    mcf = ngx_http_get_module_main_conf(r, ngx_http_llm_route_module);
-    ctx->task_index = mcf->tasks.nelts ? mcf->tasks.nelts - 1 : 0;
-
-    cln->handler = ngx_http_llm_route_ctx_cleanup;
-
-    ngx_http_set_ctx(r, ctx, ngx_http_llm_route_module);
-
-    return ctx;
-}
-
-
 ngx_int_t
 ngx_http_llm_route_precontent_handler(ngx_http_request_t *r)
 {
@@ -237,7 +169,7 @@ ngx_http_llm_route_precontent_handler(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
-    ctx = ngx_http_llm_route_create_ctx(r);
+    ctx = ngx_http_llm_route_create_ctx(r, 1);
     if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -1986,7 +1918,7 @@ ngx_http_llm_route_failover(ngx_http_request_t *r,
 
     /* a fresh response to watch */
 
-    ctx->watch = NULL;
+    ctx->watch.json = NULL;
     ctx->resp_mode = 0;
     ctx->resp_done = 0;
     ctx->accounted = 0;

@@ -66,37 +66,6 @@ static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
 static llr_sse_cache_t  ngx_http_llm_route_sse_cache;
 
 
-/* milliseconds since the request started, as $request_time counts */
-
-static ngx_msec_int_t
-ngx_http_llm_route_elapsed(ngx_http_request_t *r)
-{
-    ngx_time_t      *tp;
-    ngx_msec_int_t   ms;
-
-    tp = ngx_timeofday();
-
-    ms = (ngx_msec_int_t) ((tp->sec - r->start_sec) * 1000
-                           + (tp->msec - r->start_msec));
-
-    return ngx_max(ms, 0);
-}
-
-
-/*
- * The client went away before the answer was complete: it closed the
- * connection (nginx logs 499 when nothing was sent yet), reset its
- * HTTP/2 stream, or a write to it failed.
- */
-
-static ngx_uint_t
-ngx_http_llm_route_client_gone(ngx_http_request_t *r)
-{
-    return r->connection->error
-           || r->headers_out.status == NGX_HTTP_CLIENT_CLOSED_REQUEST;
-}
-
-
 ngx_int_t
 ngx_http_llm_route_filter_init(ngx_conf_t *cf)
 {
@@ -123,14 +92,10 @@ ngx_http_llm_route_error_page(ngx_http_request_t *r)
     ctx = ngx_http_llm_route_get_ctx(r);
 
     if (ctx == NULL) {
-        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_llm_route_ctx_t));
+        ctx = ngx_http_llm_route_create_ctx(r, 0);
         if (ctx == NULL) {
             return NGX_ERROR;
         }
-
-        ctx->request = r;
-        ctx->difficulty = -1;
-        ngx_http_set_ctx(r, ctx, ngx_http_llm_route_module);
     }
 
     ctx->error_page = 1;
@@ -315,7 +280,7 @@ ngx_http_llm_route_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         return ngx_http_next_body_filter(r, in);
     }
 
-    if (ctx->watch) {
+    if (ctx->resp_mode == LLR_RESP_JSON || ctx->resp_mode == LLR_RESP_SSE) {
         if (ngx_http_llm_route_watch(r, ctx, &in) != NGX_OK) {
             return NGX_ERROR;
         }
@@ -362,7 +327,7 @@ ngx_http_llm_route_watch_start(ngx_http_request_t *r,
     llr_usage_t   *u;
     llr_alloc_t    mem;
 
-    ctx->watch = NULL;
+    ctx->watch.json = NULL;
     ctx->resp_mode = LLR_RESP_NONE;
     ctx->resp_done = 0;
     ctx->ttft_ms = -1;
@@ -429,7 +394,7 @@ ngx_http_llm_route_watch_start(ngx_http_request_t *r,
             ngx_http_clear_accept_ranges(r);
         }
 
-        ctx->watch = sse;
+        ctx->watch.sse = sse;
         ctx->resp_mode = LLR_RESP_SSE;
 
         return NGX_OK;
@@ -442,7 +407,7 @@ ngx_http_llm_route_watch_start(ngx_http_request_t *r,
 
     llr_usage_init(u);
 
-    ctx->watch = u;
+    ctx->watch.json = u;
     ctx->resp_mode = LLR_RESP_JSON;
 
     return NGX_OK;
@@ -530,11 +495,12 @@ ngx_http_llm_route_watch(ngx_http_request_t *r, ngx_http_llm_route_ctx_t *ctx,
             b = cl->buf;
 
             if (ngx_buf_in_memory(b) && b->last > b->pos) {
-                (void) llr_usage_feed(ctx->watch, b->pos, b->last - b->pos);
+                (void) llr_usage_feed(ctx->watch.json, b->pos,
+                                      b->last - b->pos);
             }
 
             if (b->last_buf) {
-                (void) llr_usage_finish(ctx->watch);
+                (void) llr_usage_finish(ctx->watch.json);
                 ctx->resp_done = 1;
             }
         }
@@ -595,7 +561,7 @@ ngx_http_llm_route_stream_end(ngx_http_request_t *r,
         "\"message\":\"The stream from the provider was interrupted before "
         "it completed.\",\"param\":null}}\n\n";
 
-    sse = ctx->watch;
+    sse = ctx->watch.sse;
 
     if (ngx_http_llm_route_stream_ended(ctx) || ctx->stream_error_sent
         || r->header_only)
@@ -703,7 +669,7 @@ ngx_http_llm_route_stream_ended(ngx_http_llm_route_ctx_t *ctx)
 {
     llr_sse_t  *sse;
 
-    sse = ctx->watch;
+    sse = ctx->watch.sse;
 
     return sse->done
            || (sse->ended && ctx->endpoint == LLR_API_RESPONSES);
@@ -720,7 +686,7 @@ ngx_http_llm_route_watch_sse(ngx_http_request_t *r,
     llr_sse_t                  *sse;
     ngx_http_llm_route_emit_t   e;
 
-    sse = ctx->watch;
+    sse = ctx->watch.sse;
 
     if (!ctx->strip_usage) {
 
@@ -939,10 +905,10 @@ ngx_http_llm_route_account(ngx_http_request_t *r,
     a.mode = ctx->resp_mode;
 
     if (ctx->resp_mode == LLR_RESP_JSON) {
-        a.res = &((llr_usage_t *) ctx->watch)->res;
+        a.res = &ctx->watch.json->res;
 
     } else if (ctx->resp_mode == LLR_RESP_SSE) {
-        a.res = &((llr_sse_t *) ctx->watch)->res;
+        a.res = &ctx->watch.sse->res;
         a.ended = ngx_http_llm_route_stream_ended(ctx);
     }
 
