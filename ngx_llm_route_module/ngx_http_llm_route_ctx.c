@@ -13,6 +13,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_llm_route_ctx.h"
+#include "ngx_http_llm_route_reply.h"
 
 
 static void ngx_http_llm_route_ctx_cleanup(void *data);
@@ -86,6 +87,41 @@ static void
 ngx_http_llm_route_ctx_cleanup(void *data)
 {
     /* nothing to release: the context lives in the request pool */
+}
+
+
+ngx_int_t
+ngx_http_llm_route_refuse(ngx_http_request_t *r, ngx_uint_t status,
+    const char *type, const char *param, const char *code, ngx_str_t *message)
+{
+    ngx_str_t                  allow;
+    ngx_http_llm_route_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_llm_route_module);
+
+    if (ctx) {
+        ctx->responded = 1;
+
+        /* counted in the log phase, unless every attempt failed */
+        ctx->rejected = llr_reject_reason(status, code);
+    }
+
+    if (status == NGX_HTTP_NOT_ALLOWED) {
+
+        if (ctx && ctx->endpoint == LLR_API_MODELS) {
+            ngx_str_set(&allow, "GET, HEAD");
+
+        } else {
+            ngx_str_set(&allow, "POST");
+        }
+
+        if (ngx_http_llm_route_add_header(r, "Allow", &allow) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    return ngx_http_llm_route_send_error(r, status, type, param, code,
+                                         message);
 }
 
 

@@ -140,6 +140,15 @@ ngx_http_llm_route_get_ctx(ngx_http_request_t *r)
 }
 
 
+/*
+ * The module answers the request itself, with an OpenAI-shaped error
+ * (ngx_http_llm_route_send_error()): it is counted as refused, for the
+ * reason the status and the code say, in the log phase
+ */
+ngx_int_t ngx_http_llm_route_refuse(ngx_http_request_t *r, ngx_uint_t status,
+    const char *type, const char *param, const char *code,
+    ngx_str_t *message);
+
 /* milliseconds since the request started, as $request_time counts */
 ngx_msec_int_t ngx_http_llm_route_elapsed(ngx_http_request_t *r);
 

@@ -44,6 +44,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_llm_route_module.h"
+#include "ngx_http_llm_route_reply.h"
 #include "ngx_http_llm_route_zone.h"
 #include "llr_cost.h"
 #include "llr_limits.h"
@@ -1153,7 +1154,7 @@ locked_done:
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "llm route: %V", &msg);
 
-    return ngx_http_llm_route_send_error(r, status, type, NULL, code, &msg);
+    return ngx_http_llm_route_refuse(r, status, type, NULL, code, &msg);
 }
 
 
@@ -1191,30 +1192,23 @@ ngx_http_llm_route_ratelimit_headers(ngx_http_request_t *r,
 }
 
 
+/* a header whose value is copied into the request's pool */
+
 static ngx_int_t
 ngx_http_llm_route_limit_header(ngx_http_request_t *r, const char *name,
     u_char *value, size_t len)
 {
-    ngx_table_elt_t  *h;
+    ngx_str_t  v;
 
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
+    v.data = ngx_pnalloc(r->pool, len);
+    if (v.data == NULL) {
         return NGX_ERROR;
     }
 
-    h->hash = 1;
-    h->key.data = (u_char *) name;
-    h->key.len = ngx_strlen(name);
+    ngx_memcpy(v.data, value, len);
+    v.len = len;
 
-    h->value.data = ngx_pnalloc(r->pool, len);
-    if (h->value.data == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(h->value.data, value, len);
-    h->value.len = len;
-
-    return NGX_OK;
+    return ngx_http_llm_route_add_header(r, name, &v);
 }
 
 

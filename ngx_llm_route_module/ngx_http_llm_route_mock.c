@@ -17,6 +17,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_llm_route_module.h"
+#include "ngx_http_llm_route_reply.h"
 #include "llr_mock.h"
 
 
@@ -580,7 +581,6 @@ ngx_http_llm_route_mock_models(ngx_http_request_t *r,
     ngx_http_llm_route_mock_conf_t *mcf)
 {
     size_t        len;
-    ngx_int_t     rc;
     ngx_buf_t    *b;
     ngx_chain_t   out;
 
@@ -611,24 +611,11 @@ ngx_http_llm_route_mock_models(ngx_http_request_t *r,
     *b->last++ = ']';
     *b->last++ = '}';
 
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    r->headers_out.status = NGX_HTTP_OK;
-    r->headers_out.content_type = ngx_http_llm_route_mock_json_type;
-    r->headers_out.content_type_len = ngx_http_llm_route_mock_json_type.len;
-    r->headers_out.content_length_n = b->last - b->pos;
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
     out.buf = b;
     out.next = NULL;
 
-    return ngx_http_output_filter(r, &out);
+    return ngx_http_llm_route_send(r, NGX_HTTP_OK,
+                                   &ngx_http_llm_route_mock_json_type, &out);
 }
 
 
@@ -1359,17 +1346,25 @@ ngx_http_llm_route_mock_json(ngx_http_llm_route_mock_ctx_t *ctx)
 
     b->last = p;
 
+    out.buf = b;
+    out.next = NULL;
+
+    if (ctx->cut < 0) {
+        return ngx_http_llm_route_send(r, NGX_HTTP_OK,
+                                       &ngx_http_llm_route_mock_json_type,
+                                       &out);
+    }
+
+    /* X-Mock-Cut: the whole length announced, its first bytes sent */
+
     r->headers_out.status = NGX_HTTP_OK;
     r->headers_out.content_type = ngx_http_llm_route_mock_json_type;
     r->headers_out.content_type_len = ngx_http_llm_route_mock_json_type.len;
     r->headers_out.content_length_n = b->last - b->pos;
+    r->keepalive = 0;
 
-    if (ctx->cut >= 0) {
-        r->keepalive = 0;
-
-        if ((off_t) ctx->cut < b->last - b->pos) {
-            b->last = b->pos + ctx->cut;
-        }
+    if ((off_t) ctx->cut < b->last - b->pos) {
+        b->last = b->pos + ctx->cut;
     }
 
     rc = ngx_http_send_header(r);
@@ -1378,26 +1373,16 @@ ngx_http_llm_route_mock_json(ngx_http_llm_route_mock_ctx_t *ctx)
         return rc;
     }
 
-    out.buf = b;
-    out.next = NULL;
+    b->flush = 1;
 
-    if (ctx->cut >= 0) {
-        b->flush = 1;
-
-        if (b->last == b->pos) {
-            b->temporary = 0;
-            b->sync = 1;
-        }
-
-        rc = ngx_http_output_filter(r, &out);
-
-        return ngx_http_llm_route_mock_cut(ctx, rc);
+    if (b->last == b->pos) {
+        b->temporary = 0;
+        b->sync = 1;
     }
 
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
+    rc = ngx_http_output_filter(r, &out);
 
-    return ngx_http_output_filter(r, &out);
+    return ngx_http_llm_route_mock_cut(ctx, rc);
 }
 
 
@@ -2089,97 +2074,41 @@ ngx_http_llm_route_mock_cut(ngx_http_llm_route_mock_ctx_t *ctx, ngx_int_t rc)
 }
 
 
+/* an OpenAI-shaped error, with Retry-After if it was asked for */
+
 static ngx_int_t
 ngx_http_llm_route_mock_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *type, const char *param, const char *code, u_char *msg,
     size_t len, ngx_str_t *retry_after)
 {
-    u_char           *p;
-    size_t            size;
-    ngx_int_t         rc;
-    ngx_buf_t        *b;
-    ngx_chain_t       out;
-    ngx_table_elt_t  *h;
+    ngx_str_t  message, allow;
 
-    size = sizeof("{\"error\":{\"message\":\"\",\"type\":\"\",\"param\":,"
-                  "\"code\":}}") - 1
-           + llr_json_escape_len(msg, len) + ngx_strlen(type)
-           + (param ? ngx_strlen(param) + 2 : 4)
-           + (code ? ngx_strlen(code) + 2 : 4);
-
-    b = ngx_create_temp_buf(r->pool, size);
-    if (b == NULL) {
+    if (retry_after
+        && ngx_http_llm_route_add_header(r, "Retry-After", retry_after)
+           != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    p = ngx_cpymem(b->last, "{\"error\":{\"message\":\"",
-                   sizeof("{\"error\":{\"message\":\"") - 1);
-    p += llr_json_escape(p, msg, len);
-    p = ngx_sprintf(p, "\",\"type\":\"%s\",\"param\":", type);
-
-    if (param) {
-        p = ngx_sprintf(p, "\"%s\"", param);
-
-    } else {
-        p = ngx_cpymem(p, "null", 4);
-    }
-
-    if (code) {
-        p = ngx_sprintf(p, ",\"code\":\"%s\"}}", code);
-
-    } else {
-        p = ngx_cpymem(p, ",\"code\":null}}", sizeof(",\"code\":null}}") - 1);
-    }
-
-    b->last = p;
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    if (retry_after && retry_after->len) {
-        h = ngx_list_push(&r->headers_out.headers);
-        if (h == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        h->hash = 1;
-        ngx_str_set(&h->key, "Retry-After");
-        h->value = *retry_after;
-    }
-
     if (status == NGX_HTTP_NOT_ALLOWED) {
-        h = ngx_list_push(&r->headers_out.headers);
-        if (h == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
 
-        h->hash = 1;
-        ngx_str_set(&h->key, "Allow");
-
-        if (r->uri.len >= 7
-            && ngx_strncmp(r->uri.data + r->uri.len - 7, "/models", 7) == 0)
-        {
-            ngx_str_set(&h->value, "GET, HEAD");
+        if (llr_api_of_path(r->uri.data, r->uri.len) == LLR_API_MODELS) {
+            ngx_str_set(&allow, "GET, HEAD");
 
         } else {
-            ngx_str_set(&h->value, "POST");
+            ngx_str_set(&allow, "POST");
+        }
+
+        if (ngx_http_llm_route_add_header(r, "Allow", &allow) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
     }
 
-    r->headers_out.status = status;
-    r->headers_out.content_type = ngx_http_llm_route_mock_json_type;
-    r->headers_out.content_type_len = ngx_http_llm_route_mock_json_type.len;
-    r->headers_out.content_length_n = b->last - b->pos;
+    message.data = msg;
+    message.len = len;
 
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
+    return ngx_http_llm_route_send_error(r, status, type, param, code,
+                                         &message);
 }
 
 

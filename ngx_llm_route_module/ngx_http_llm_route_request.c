@@ -15,6 +15,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_llm_route_module.h"
+#include "ngx_http_llm_route_reply.h"
 #include "llr_req.h"
 #include "llr_arena.h"
 #include "llr_cost.h"
@@ -231,7 +232,7 @@ ngx_http_llm_route_precontent_handler(ngx_http_request_t *r)
             r->keepalive = 0;
             r->lingering_close = 1;
 
-            rc = ngx_http_llm_route_send_error(r, rc, "invalid_request_error",
+            rc = ngx_http_llm_route_refuse(r, rc, "invalid_request_error",
                                                NULL, "request_too_large",
                                                NULL);
         }
@@ -247,7 +248,7 @@ not_allowed:
 
     ctx->done = 1;
 
-    rc = ngx_http_llm_route_send_error(r, NGX_HTTP_NOT_ALLOWED,
+    rc = ngx_http_llm_route_refuse(r, NGX_HTTP_NOT_ALLOWED,
                                        "invalid_request_error", NULL,
                                        "method_not_allowed", NULL);
     ngx_http_finalize_request(r, rc);
@@ -752,7 +753,7 @@ ngx_http_llm_route_scan_error(ngx_http_request_t *r, llr_req_t *rq,
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "llm route: rejected (%s): %V", code, &msg);
 
-    return ngx_http_llm_route_send_error(r, NGX_HTTP_BAD_REQUEST,
+    return ngx_http_llm_route_refuse(r, NGX_HTTP_BAD_REQUEST,
                                          "invalid_request_error",
                                          llr_req_error_param(rq), code, &msg);
 }
@@ -1005,7 +1006,7 @@ ngx_http_llm_route_all_down(ngx_http_request_t *r,
                           ngx_min(what->len, 128), what->data)
               - msg.data;
 
-    rc = ngx_http_llm_route_send_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
+    rc = ngx_http_llm_route_refuse(r, NGX_HTTP_TOO_MANY_REQUESTS,
                                        "requests", NULL,
                                        "rate_limit_exceeded", &msg);
 
@@ -1021,25 +1022,16 @@ ngx_http_llm_route_all_down(ngx_http_request_t *r,
 static ngx_int_t
 ngx_http_llm_route_retry_header(ngx_http_request_t *r, time_t sec)
 {
-    u_char           *p;
-    ngx_table_elt_t  *h;
+    ngx_str_t  value;
 
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
+    value.data = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
+    if (value.data == NULL) {
         return NGX_ERROR;
     }
 
-    p = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
+    value.len = ngx_sprintf(value.data, "%T", sec) - value.data;
 
-    h->hash = 1;
-    ngx_str_set(&h->key, "Retry-After");
-    h->value.data = p;
-    h->value.len = ngx_sprintf(p, "%T", sec) - p;
-
-    return NGX_OK;
+    return ngx_http_llm_route_add_header(r, "Retry-After", &value);
 }
 
 
@@ -1058,7 +1050,7 @@ ngx_http_llm_route_choose(ngx_http_request_t *r, ngx_http_llm_route_ctx_t *ctx)
 
     if (ctx->target.len == 0) {
         ngx_str_set(&msg, "you must provide a model parameter");
-        return ngx_http_llm_route_send_error(r, NGX_HTTP_BAD_REQUEST,
+        return ngx_http_llm_route_refuse(r, NGX_HTTP_BAD_REQUEST,
                                              "invalid_request_error", "model",
                                              "missing_required_parameter",
                                              &msg);
@@ -1414,7 +1406,7 @@ ngx_http_llm_route_select(ngx_http_request_t *r, ngx_http_llm_route_ctx_t *ctx)
         ngx_str_set(&msg, "This model's maximum context length is smaller "
                           "than the request: no candidate of the policy "
                           "fits it.");
-        return ngx_http_llm_route_send_error(r, NGX_HTTP_BAD_REQUEST,
+        return ngx_http_llm_route_refuse(r, NGX_HTTP_BAD_REQUEST,
                                              "invalid_request_error",
                                              "messages",
                                              "context_length_exceeded", &msg);
@@ -1896,12 +1888,12 @@ ngx_http_llm_route_failover(ngx_http_request_t *r,
                 return NGX_HTTP_INTERNAL_SERVER_ERROR;
             }
 
-            rc = ngx_http_llm_route_send_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
+            rc = ngx_http_llm_route_refuse(r, NGX_HTTP_TOO_MANY_REQUESTS,
                                                "requests", NULL,
                                                "rate_limit_exceeded", &msg);
 
         } else {
-            rc = ngx_http_llm_route_send_error(r,
+            rc = ngx_http_llm_route_refuse(r,
                                      overload ? NGX_HTTP_SERVICE_UNAVAILABLE
                                               : NGX_HTTP_BAD_GATEWAY,
                                      "server_error", NULL, "upstream_failed",
@@ -2192,6 +2184,7 @@ ngx_http_llm_route_models(ngx_http_request_t *r,
 
     static const char  head[] = "{\"object\":\"list\",\"data\":[";
     static const char  tail[] = "]}\n";
+    static ngx_str_t   json = ngx_string("application/json");
 
     rc = ngx_http_discard_request_body(r);
     if (rc != NGX_OK) {
@@ -2283,24 +2276,11 @@ ngx_http_llm_route_models(ngx_http_request_t *r,
 send:
 
     b->last = p;
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    r->headers_out.status = NGX_HTTP_OK;
-    r->headers_out.content_length_n = b->last - b->pos;
-    ngx_str_set(&r->headers_out.content_type, "application/json");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
 
     out.buf = b;
     out.next = NULL;
 
-    return ngx_http_output_filter(r, &out);
+    return ngx_http_llm_route_send(r, NGX_HTTP_OK, &json, &out);
 }
 
 
@@ -2334,7 +2314,7 @@ ngx_http_llm_route_not_found(ngx_http_request_t *r,
 
         ctx->done = 1;
 
-        return ngx_http_llm_route_send_error(r, NGX_HTTP_NOT_FOUND,
+        return ngx_http_llm_route_refuse(r, NGX_HTTP_NOT_FOUND,
                                              "invalid_request_error", NULL,
                                              "unknown_url", &msg);
     }
@@ -2391,150 +2371,9 @@ ngx_http_llm_route_not_found(ngx_http_request_t *r,
 
     msg.len = p - msg.data;
 
-    return ngx_http_llm_route_send_error(r, NGX_HTTP_NOT_FOUND,
+    return ngx_http_llm_route_refuse(r, NGX_HTTP_NOT_FOUND,
                                          "invalid_request_error", "model",
                                          "model_not_found", &msg);
 }
 
 
-/*
- * Every error the module returns is OpenAI-shaped JSON:
- * {"error":{"message":"...","type":"...","param":...,"code":...}}
- */
-
-ngx_buf_t *
-ngx_http_llm_route_error_json(ngx_http_request_t *r, const char *type,
-    const char *param, const char *code, ngx_str_t *message)
-{
-    size_t      len;
-    u_char     *p;
-    ngx_buf_t  *b;
-
-    len = sizeof("{\"error\":{\"message\":\"\",\"type\":\"\",\"param\":,"
-                 "\"code\":}}\n") - 1
-          + llr_json_escape_len(message->data, message->len)
-          + ngx_strlen(type)
-          + (param ? 2 + llr_json_escape_len((u_char *) param,
-                                             ngx_strlen(param))
-                   : 4)
-          + (code ? 2 + ngx_strlen(code) : 4);
-
-    b = ngx_create_temp_buf(r->pool, len);
-    if (b == NULL) {
-        return NULL;
-    }
-
-    p = ngx_cpymem(b->last, "{\"error\":{\"message\":\"",
-                   sizeof("{\"error\":{\"message\":\"") - 1);
-    p += llr_json_escape(p, message->data, message->len);
-    p = ngx_sprintf(p, "\",\"type\":\"%s\",\"param\":", type);
-
-    if (param) {
-        *p++ = '"';
-        p += llr_json_escape(p, (u_char *) param, ngx_strlen(param));
-        *p++ = '"';
-
-    } else {
-        p = ngx_cpymem(p, "null", 4);
-    }
-
-    p = ngx_cpymem(p, ",\"code\":", sizeof(",\"code\":") - 1);
-
-    if (code) {
-        p = ngx_sprintf(p, "\"%s\"", code);
-
-    } else {
-        p = ngx_cpymem(p, "null", 4);
-    }
-
-    p = ngx_cpymem(p, "}}\n", 3);
-
-    b->last = p;
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    return b;
-}
-
-
-ngx_int_t
-ngx_http_llm_route_send_error(ngx_http_request_t *r, ngx_uint_t status,
-    const char *type, const char *param, const char *code, ngx_str_t *message)
-{
-    ngx_int_t                  rc;
-    ngx_buf_t                 *b;
-    ngx_str_t                  msg;
-    ngx_chain_t                out;
-    ngx_table_elt_t           *h;
-    ngx_http_llm_route_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_llm_route_module);
-
-    if (ctx) {
-        ctx->responded = 1;
-
-        /* counted in the log phase, unless every attempt failed */
-        ctx->rejected = llr_reject_reason(status, code);
-    }
-
-    if (message == NULL || message->len == 0) {
-        switch (status) {
-        case NGX_HTTP_NOT_ALLOWED:
-            ngx_str_set(&msg, "Method not allowed for this endpoint.");
-            break;
-        case NGX_HTTP_REQUEST_ENTITY_TOO_LARGE:
-            ngx_str_set(&msg, "The request body is larger than this server "
-                              "accepts (client_max_body_size).");
-            break;
-        default:
-            ngx_str_set(&msg, "The request could not be processed.");
-        }
-
-        message = &msg;
-    }
-
-    if (r->request_body == NULL) {
-        rc = ngx_http_discard_request_body(r);
-        if (rc != NGX_OK) {
-            return rc;
-        }
-    }
-
-    b = ngx_http_llm_route_error_json(r, type, param, code, message);
-    if (b == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    r->headers_out.status = status;
-    r->headers_out.content_length_n = b->last - b->pos;
-    ngx_str_set(&r->headers_out.content_type, "application/json");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-
-    if (status == NGX_HTTP_NOT_ALLOWED) {
-        h = ngx_list_push(&r->headers_out.headers);
-        if (h == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        h->hash = 1;
-        ngx_str_set(&h->key, "Allow");
-
-        if (ctx && ctx->endpoint == LLR_API_MODELS) {
-            ngx_str_set(&h->value, "GET, HEAD");
-
-        } else {
-            ngx_str_set(&h->value, "POST");
-        }
-    }
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
-}

@@ -14,6 +14,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_llm_route_module.h"
+#include "ngx_http_llm_route_reply.h"
 #include "ngx_http_llm_route_zone.h"
 #include "llr_cost.h"
 #include "llr_sse.h"
@@ -41,8 +42,6 @@ typedef struct {
 static ngx_int_t ngx_http_llm_route_header_filter(ngx_http_request_t *r);
 static ngx_int_t ngx_http_llm_route_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
-static ngx_int_t ngx_http_llm_route_add_header(ngx_http_request_t *r,
-    const char *name, ngx_str_t *value);
 static ngx_int_t ngx_http_llm_route_watch_start(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx);
 static ngx_int_t ngx_http_llm_route_watch(ngx_http_request_t *r,
@@ -51,6 +50,8 @@ static ngx_int_t ngx_http_llm_route_watch_sse(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx, ngx_chain_t **in);
 static ngx_int_t ngx_http_llm_route_stream_end(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx, ngx_chain_t **in);
+static u_char *ngx_http_llm_route_stream_error(ngx_http_request_t *r,
+    ngx_http_llm_route_ctx_t *ctx, u_char **end);
 static ngx_uint_t ngx_http_llm_route_stream_ended(
     ngx_http_llm_route_ctx_t *ctx);
 
@@ -545,21 +546,10 @@ static ngx_int_t
 ngx_http_llm_route_stream_end(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx, ngx_chain_t **in)
 {
-    u_char       *p, *ev, *ev_end;
+    u_char       *ev, *ev_end;
     ngx_buf_t    *b, *eb;
     ngx_chain_t  *cl, *out, **ll, *ncl, *after;
     llr_sse_t    *sse;
-
-    static u_char  event[] =
-        "\n\ndata: {\"error\":{\"message\":\"The stream from the provider "
-        "was interrupted before it completed.\",\"type\":\"server_error\","
-        "\"param\":null,\"code\":\"stream_interrupted\"}}\n\n";
-
-    static char    responses_event[] =
-        "\n\nevent: error\ndata: {\"type\":\"error\",\"sequence_number\":%uL,"
-        "\"error\":{\"type\":\"server_error\",\"code\":\"stream_interrupted\","
-        "\"message\":\"The stream from the provider was interrupted before "
-        "it completed.\",\"param\":null}}\n\n";
 
     sse = ctx->watch.sse;
 
@@ -568,9 +558,6 @@ ngx_http_llm_route_stream_end(ngx_http_request_t *r,
     {
         return NGX_OK;
     }
-
-    ev = event;
-    ev_end = event + sizeof(event) - 1;
 
     out = NULL;
     ll = &out;
@@ -589,19 +576,12 @@ ngx_http_llm_route_stream_end(ngx_http_request_t *r,
                 return NGX_ERROR;
             }
 
-            eb->memory = 1;
-
-            if (ctx->endpoint == LLR_API_RESPONSES) {
-                p = ngx_pnalloc(r->pool, sizeof(responses_event)
-                                         + NGX_INT64_LEN);
-                if (p == NULL) {
-                    return NGX_ERROR;
-                }
-
-                ev = p;
-                ev_end = ngx_sprintf(p, responses_event,
-                                     (uint64_t) sse->events);
+            ev = ngx_http_llm_route_stream_error(r, ctx, &ev_end);
+            if (ev == NULL) {
+                return NGX_ERROR;
             }
+
+            eb->memory = 1;
 
             /* the blank line ends an event the provider left unfinished */
             eb->pos = (b->last_buf ? ctx->stream_cut : llr_sse_in_event(sse))
@@ -659,6 +639,54 @@ ngx_http_llm_route_stream_end(ngx_http_request_t *r,
     *in = out;
 
     return NGX_OK;
+}
+
+
+/*
+ * The error event that ends a broken stream, with the blank line before
+ * it: chat's "data: {"error":{...}}", or the Responses API's "error"
+ * event numbered after the provider's events
+ */
+
+static u_char *
+ngx_http_llm_route_stream_error(ngx_http_request_t *r,
+    ngx_http_llm_route_ctx_t *ctx, u_char **end)
+{
+    size_t      len;
+    u_char     *p, *ev;
+    ngx_str_t   msg;
+
+    ngx_str_set(&msg, "The stream from the provider was interrupted before "
+                      "it completed.");
+
+    len = sizeof("\n\nevent: error\ndata: {\"type\":\"error\","
+                 "\"sequence_number\":,\"error\":}\n\n") - 1
+          + NGX_INT64_LEN
+          + ngx_http_llm_route_error_len("server_error", NULL,
+                                         "stream_interrupted", &msg);
+
+    ev = ngx_pnalloc(r->pool, len);
+    if (ev == NULL) {
+        return NULL;
+    }
+
+    if (ctx->endpoint == LLR_API_RESPONSES) {
+        p = ngx_sprintf(ev, "\n\nevent: error\ndata: {\"type\":\"error\","
+                        "\"sequence_number\":%uL,\"error\":",
+                        (uint64_t) ctx->watch.sse->events);
+
+    } else {
+        p = ngx_cpymem(ev, "\n\ndata: {\"error\":",
+                       sizeof("\n\ndata: {\"error\":") - 1);
+    }
+
+    p = ngx_http_llm_route_error_object(p, "server_error", NULL,
+                                        "stream_interrupted", &msg);
+    p = ngx_cpymem(p, "}\n\n", 3);
+
+    *end = p;
+
+    return ev;
 }
 
 
@@ -1093,25 +1121,3 @@ ngx_http_llm_route_log_handler(ngx_http_request_t *r)
 }
 
 
-static ngx_int_t
-ngx_http_llm_route_add_header(ngx_http_request_t *r, const char *name,
-    ngx_str_t *value)
-{
-    ngx_table_elt_t  *h;
-
-    if (value->len == 0) {
-        return NGX_OK;
-    }
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    h->hash = 1;
-    h->key.data = (u_char *) name;
-    h->key.len = ngx_strlen(name);
-    h->value = *value;
-
-    return NGX_OK;
-}

@@ -19,6 +19,7 @@
 
 #include "ngx_http_llm_route_module.h"
 #include "ngx_http_llm_route_zone.h"
+#include "ngx_http_llm_route_reply.h"
 #include "llr_cost.h"
 #include "llr_req.h"
 #include "llr_limits.h"
@@ -152,9 +153,15 @@ ngx_http_llm_route_status_handler(ngx_http_request_t *r)
     ngx_uint_t                 which;
     ngx_buf_t                 *b;
     ngx_chain_t                one;
-    ngx_table_elt_t           *h;
     ngx_http_llm_route_out_t   o;
     ngx_http_llm_route_shm_t  *sh;
+
+    static ngx_str_t  no_store = ngx_string("no-store");
+    static ngx_str_t  csp = ngx_string("default-src 'none'; "
+                                       "connect-src 'self'; "
+                                       "script-src 'unsafe-inline'; "
+                                       "style-src 'unsafe-inline'; "
+                                       "img-src data:");
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
         return ngx_http_llm_route_status_error(r, NGX_HTTP_NOT_ALLOWED,
@@ -231,16 +238,12 @@ ngx_http_llm_route_status_handler(ngx_http_request_t *r)
 
         /* the page loads nothing from anywhere: say so */
 
-        h = ngx_list_push(&r->headers_out.headers);
-        if (h == NULL) {
+        if (ngx_http_llm_route_add_header(r, "Content-Security-Policy", &csp)
+            != NGX_OK)
+        {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        h->hash = 1;
-        ngx_str_set(&h->key, "Content-Security-Policy");
-        ngx_str_set(&h->value, "default-src 'none'; connect-src 'self'; "
-                               "script-src 'unsafe-inline'; "
-                               "style-src 'unsafe-inline'; img-src data:");
         break;
 
     default:
@@ -252,34 +255,13 @@ ngx_http_llm_route_status_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
+    if (ngx_http_llm_route_add_header(r, "Cache-Control", &no_store)
+        != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    h->hash = 1;
-    ngx_str_set(&h->key, "Cache-Control");
-    ngx_str_set(&h->value, "no-store");
-
-    r->headers_out.status = NGX_HTTP_OK;
-    r->headers_out.content_type = type;
-    r->headers_out.content_type_len = type.len;
-    r->headers_out.content_length_n = o.len;
-
-    if (o.len == 0) {
-        r->header_only = 1;
-    }
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    o.b->last_buf = (r == r->main) ? 1 : 0;
-    o.b->last_in_chain = 1;
-
-    return ngx_http_output_filter(r, o.first);
+    return ngx_http_llm_route_send(r, NGX_HTTP_OK, &type, o.first);
 }
 
 
@@ -287,56 +269,21 @@ static ngx_int_t
 ngx_http_llm_route_status_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *code, const char *message)
 {
-    ngx_int_t         rc;
-    ngx_buf_t        *b;
-    ngx_str_t         msg;
-    ngx_chain_t       out;
-    ngx_table_elt_t  *h;
+    ngx_str_t  msg, allow;
 
-    rc = ngx_http_discard_request_body(r);
+    if (status == NGX_HTTP_NOT_ALLOWED) {
+        ngx_str_set(&allow, "GET, HEAD");
 
-    if (rc != NGX_OK) {
-        return rc;
+        if (ngx_http_llm_route_add_header(r, "Allow", &allow) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
     }
 
     msg.data = (u_char *) message;
     msg.len = ngx_strlen(message);
 
-    b = ngx_http_llm_route_error_json(r, "invalid_request_error", NULL, code,
-                                      &msg);
-    if (b == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (status == NGX_HTTP_NOT_ALLOWED) {
-        h = ngx_list_push(&r->headers_out.headers);
-        if (h == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        h->hash = 1;
-        ngx_str_set(&h->key, "Allow");
-        ngx_str_set(&h->value, "GET, HEAD");
-    }
-
-    r->headers_out.status = status;
-    r->headers_out.content_length_n = b->last - b->pos;
-    ngx_str_set(&r->headers_out.content_type, "application/json");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
+    return ngx_http_llm_route_send_error(r, status, "invalid_request_error",
+                                         NULL, code, &msg);
 }
 
 
