@@ -18,6 +18,7 @@
 
 #include "ngx_http_llm_route_module.h"
 #include "ngx_http_llm_route_reply.h"
+#include "ngx_http_llm_route_body.h"
 #include "llr_mock.h"
 
 
@@ -26,7 +27,6 @@
 #define NGX_HTTP_LLM_ROUTE_MOCK_MAX_CHUNK   1024
 #define NGX_HTTP_LLM_ROUTE_MOCK_MAX_TPS     1000000
 #define NGX_HTTP_LLM_ROUTE_MOCK_MAX_TIME    3600000
-#define NGX_HTTP_LLM_ROUTE_MOCK_FILE_CHUNK  65536
 #define NGX_HTTP_LLM_ROUTE_MOCK_BATCH       16
 #define NGX_HTTP_LLM_ROUTE_MOCK_WORD_MAX    11
 #define NGX_HTTP_LLM_ROUTE_MOCK_DIMS        8
@@ -686,14 +686,9 @@ ngx_http_llm_route_mock_body_handler(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_llm_route_mock_scan(ngx_http_llm_route_mock_ctx_t *ctx)
 {
-    u_char               *body;
-    off_t                 pos, total;
-    size_t                size, len;
-    ssize_t               n;
+    ngx_str_t             body;
     ngx_int_t             rc;
-    ngx_buf_t            *b;
     llr_req_t            *rq;
-    ngx_chain_t          *cl, *ll;
     llr_alloc_t           alloc;
     llr_req_err_e         err;
     llr_text_sink_t       sink;
@@ -721,71 +716,14 @@ ngx_http_llm_route_mock_scan(ngx_http_llm_route_mock_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    /*
-     * the body in one piece of memory (the plan parses it whole): where
-     * it is if it is one buffer, else copied, a temp file read in
-     * bounded pieces
-     */
+    /* the body in one piece of memory: the plan parses it whole */
 
-    body = NULL;
-    len = 0;
-    total = 0;
-    cl = r->request_body ? r->request_body->bufs : NULL;
-
-    if (cl && cl->next == NULL && ngx_buf_in_memory(cl->buf)) {
-        body = cl->buf->pos;
-        len = cl->buf->last - cl->buf->pos;
-        cl = NULL;
+    if (ngx_http_llm_route_body_flat(r, &body) != NGX_OK) {
+        llr_req_destroy(rq);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    for (ll = cl; ll; ll = ll->next) {
-        total += ngx_buf_in_memory(ll->buf) ? ngx_buf_size(ll->buf)
-                 : ll->buf->in_file ? ll->buf->file_last - ll->buf->file_pos
-                 : 0;
-    }
-
-    if (cl) {
-        body = ngx_palloc(r->pool, (size_t) total + 1);
-        if (body == NULL) {
-            llr_req_destroy(rq);
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-    }
-
-    for ( /* void */ ; cl; cl = cl->next) {
-        b = cl->buf;
-
-        if (ngx_buf_in_memory(b)) {
-            size = ngx_min((size_t) (b->last - b->pos), (size_t) total - len);
-            ngx_memcpy(body + len, b->pos, size);
-            len += size;
-            continue;
-        }
-
-        if (!b->in_file) {
-            continue;
-        }
-
-        for (pos = b->file_pos; pos < b->file_last; pos += n) {
-            size = (size_t) ngx_min(b->file_last - pos,
-                                    NGX_HTTP_LLM_ROUTE_MOCK_FILE_CHUNK);
-            size = ngx_min(size, (size_t) total - len);
-
-            n = size ? ngx_read_file(b->file, body + len, size, pos) : 0;
-
-            if (n == NGX_ERROR || n == 0) {
-                ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                              "llm_route_mock: cannot read body file \"%V\"",
-                              &b->file->name);
-                llr_req_destroy(rq);
-                return NGX_HTTP_INTERNAL_SERVER_ERROR;
-            }
-
-            len += n;
-        }
-    }
-
-    err = llr_req_feed(rq, body ? body : (u_char *) "", len);
+    err = llr_req_feed(rq, body.data, body.len);
 
     if (err == LLR_REQ_OK) {
         err = llr_req_finish(rq);
@@ -833,7 +771,7 @@ ngx_http_llm_route_mock_scan(ngx_http_llm_route_mock_ctx_t *ctx)
         return rc;
     }
 
-    rc = ngx_http_llm_route_mock_plan(ctx, body, len);
+    rc = ngx_http_llm_route_mock_plan(ctx, body.data, body.len);
 
     if (rc == NGX_OK) {
         rc = ngx_http_llm_route_mock_prepare(ctx, rq);

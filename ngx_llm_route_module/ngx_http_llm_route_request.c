@@ -16,12 +16,12 @@
 
 #include "ngx_http_llm_route_module.h"
 #include "ngx_http_llm_route_reply.h"
+#include "ngx_http_llm_route_body.h"
 #include "llr_req.h"
 #include "llr_arena.h"
 #include "llr_cost.h"
 
 
-#define NGX_HTTP_LLM_ROUTE_READ_CHUNK  65536
 #define NGX_HTTP_LLM_ROUTE_OUT_MIN     4096
 /*
  * Runs of the body shorter than this are copied: a buffer and a link
@@ -52,6 +52,8 @@ static ngx_int_t ngx_http_llm_route_process(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx);
 static ngx_int_t ngx_http_llm_route_scan(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx);
+static ngx_int_t ngx_http_llm_route_feed(void *data, u_char *p, size_t len,
+    ngx_uint_t stable);
 static ngx_int_t ngx_http_llm_route_scratch_begin(ngx_http_request_t *r,
     llr_alloc_t *alloc);
 static void ngx_http_llm_route_scratch_end(void);
@@ -97,6 +99,13 @@ static ngx_int_t ngx_http_llm_route_out_link(ngx_http_llm_route_out_t *o,
     ngx_buf_t *b);
 static int ngx_http_llm_route_out_rest(ngx_http_llm_route_out_t *o);
 static int ngx_http_llm_route_out_flush(llr_out_t *out);
+
+
+/* the scanner, fed by ngx_http_llm_route_body_read() */
+typedef struct {
+    llr_req_t                      *rq;
+    llr_req_err_e                   err;
+} ngx_http_llm_route_feed_t;
 
 
 /* message text goes to the classifier and to the text rules */
@@ -465,18 +474,15 @@ static ngx_int_t
 ngx_http_llm_route_scan(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx)
 {
-    off_t                      size, offset, end;
-    u_char                    *rbuf;
+    off_t                      size;
     ngx_uint_t                 in_file;
     size_t                     n;
-    ssize_t                    got;
     ngx_int_t                  rc;
     void                      *cls;
     llr_req_t                 *rq;
-    ngx_buf_t                 *b;
     llr_alloc_t                alloc;
-    ngx_chain_t               *cl;
     llr_req_err_e              err;
+    ngx_http_llm_route_feed_t  feed;
     llr_text_sink_t            sink, *psink;
     llr_cls_result_t           res;
     ngx_http_llm_route_out_t  *o;
@@ -491,16 +497,7 @@ ngx_http_llm_route_scan(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    size = 0;
-    in_file = 0;
-
-    for (cl = r->request_body->bufs; cl; cl = cl->next) {
-        size += ngx_buf_size(cl->buf);
-
-        if (!ngx_buf_in_memory(cl->buf)) {
-            in_file = 1;
-        }
-    }
+    size = ngx_http_llm_route_body_size(r, &in_file);
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "llm route: body %O bytes", size);
@@ -613,56 +610,17 @@ ngx_http_llm_route_scan(ngx_http_request_t *r,
         }
     }
 
-    err = LLR_REQ_OK;
-    rbuf = NULL;
+    feed.rq = rq;
+    feed.err = LLR_REQ_OK;
 
-    for (cl = r->request_body->bufs; cl && err == LLR_REQ_OK; cl = cl->next) {
-        b = cl->buf;
-
-        if (ngx_buf_in_memory(b)) {
-            /* the body's buffers live as long as the request */
-            err = llr_req_feed_stable(rq, b->pos, b->last - b->pos);
-            continue;
-        }
-
-        if (!b->in_file || b->file == NULL) {
-            continue;
-        }
-
-        /* spilled to the temporary file: read it back in pieces */
-
-        if (rbuf == NULL) {
-            rbuf = ngx_palloc(r->pool, NGX_HTTP_LLM_ROUTE_READ_CHUNK);
-            if (rbuf == NULL) {
-                llr_req_destroy(rq);
-                return NGX_HTTP_INTERNAL_SERVER_ERROR;
-            }
-        }
-
-        offset = b->file_pos;
-        end = b->file_last;
-
-        while (offset < end && err == LLR_REQ_OK) {
-            n = (size_t) ngx_min(end - offset, NGX_HTTP_LLM_ROUTE_READ_CHUNK);
-
-            got = ngx_read_file(b->file, rbuf, n, offset);
-
-            if (got != (ssize_t) n) {
-                ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                              "llm route: cannot read the request body "
-                              "from \"%V\"", &b->file->name);
-                llr_req_destroy(rq);
-                return NGX_HTTP_INTERNAL_SERVER_ERROR;
-            }
-
-            err = llr_req_feed(rq, rbuf, n);
-            offset += n;
-        }
+    if (ngx_http_llm_route_body_read(r, ngx_http_llm_route_feed, &feed)
+        == NGX_ERROR)
+    {
+        llr_req_destroy(rq);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (rbuf) {
-        (void) ngx_pfree(r->pool, rbuf);
-    }
+    err = feed.err;
 
     if (err == LLR_REQ_OK) {
         err = llr_req_finish(rq);
@@ -715,6 +673,20 @@ ngx_http_llm_route_scan(ngx_http_request_t *r,
     }
 
     return NGX_OK;
+}
+
+
+/* a piece of the body to the scanner */
+
+static ngx_int_t
+ngx_http_llm_route_feed(void *data, u_char *p, size_t len, ngx_uint_t stable)
+{
+    ngx_http_llm_route_feed_t *feed = data;
+
+    feed->err = stable ? llr_req_feed_stable(feed->rq, p, len)
+                       : llr_req_feed(feed->rq, p, len);
+
+    return feed->err == LLR_REQ_OK ? NGX_OK : NGX_DECLINED;
 }
 
 
