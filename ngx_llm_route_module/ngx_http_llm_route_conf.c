@@ -1,7 +1,7 @@
 
 /*
- * ngx_llm_route_module: the configuration structures and the helpers of
- * directive handlers.
+ * ngx_llm_route_module: the configuration structures, the helpers of
+ * directive handlers, and the memory core/ takes from a pool.
  */
 
 
@@ -10,6 +10,11 @@
 #include <ngx_http.h>
 
 #include "ngx_http_llm_route_conf.h"
+
+
+static void *ngx_http_llm_route_palloc(void *ctx, size_t size);
+static void *ngx_http_llm_route_prealloc(void *ctx, void *ptr, size_t size);
+static void ngx_http_llm_route_pfree(void *ctx, void *ptr);
 
 
 void *
@@ -59,7 +64,6 @@ ngx_http_llm_route_create_loc_conf(ngx_conf_t *cf)
      * set by ngx_pcalloc():
      *
      *     conf->answers = 0;
-     *     conf->mock = NULL;
      *     conf->budgets = NULL;
      *     conf->rates = NULL;
      */
@@ -145,4 +149,61 @@ ngx_http_llm_route_read_file(ngx_file_t *file, size_t max, ngx_pool_t *pool,
                    "llm_route: read \"%V\", %uz bytes", &file->name, len);
 
     return NGX_OK;
+}
+
+
+static void *
+ngx_http_llm_route_palloc(void *ctx, size_t size)
+{
+    size_t  *p;
+
+    p = ngx_palloc(ctx, size + sizeof(size_t));
+    if (p == NULL) {
+        return NULL;
+    }
+
+    *p = size;
+
+    return p + 1;
+}
+
+
+static void
+ngx_http_llm_route_pfree(void *ctx, void *ptr)
+{
+    if (ptr) {
+        /* returns large allocations only; the rest goes with the pool */
+        (void) ngx_pfree(ctx, (size_t *) ptr - 1);
+    }
+}
+
+
+static void *
+ngx_http_llm_route_prealloc(void *ctx, void *ptr, size_t size)
+{
+    size_t  old;
+    void   *p;
+
+    p = ngx_http_llm_route_palloc(ctx, size);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    if (ptr) {
+        old = ((size_t *) ptr)[-1];
+        ngx_memcpy(p, ptr, ngx_min(old, size));
+        ngx_http_llm_route_pfree(ctx, ptr);
+    }
+
+    return p;
+}
+
+
+void
+ngx_http_llm_route_pool_alloc(ngx_pool_t *pool, llr_alloc_t *alloc)
+{
+    alloc->malloc = ngx_http_llm_route_palloc;
+    alloc->realloc = ngx_http_llm_route_prealloc;
+    alloc->free = ngx_http_llm_route_pfree;
+    alloc->ctx = pool;
 }

@@ -2,8 +2,8 @@
 /*
  * ngx_llm_route_module: the configuration every part of the glue reads.
  *
- * The main and location configuration of ngx_http_llm_route_module and
- * the helpers of directive handlers.  What the directives fill in is
+ * The main and location configuration of ngx_http_llm_route_module, the
+ * helpers of directive handlers, and core/'s allocator over a pool.  What the directives fill in is
  * described where they are handled (the catalog of providers, models
  * and policies, the rules, the limits, the zone); the module itself is
  * registered in ngx_http_llm_route_module.c, the top of the glue, which
@@ -19,6 +19,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "llr.h"
 #include "llr_classify.h"
 #include "llr_stats.h"
 
@@ -89,7 +90,6 @@ typedef struct {
     ngx_http_complex_value_t       *override;
     ngx_uint_t                      max_attempts;
     ngx_uint_t                      balance;     /* weighted | latency */
-    void                           *mock;        /* llm_route_mock settings */
     ngx_array_t                    *budgets;     /* limits.c, NULL: unset */
     ngx_array_t                    *rates;       /* limits.c, NULL: unset */
 } ngx_http_llm_route_loc_conf_t;
@@ -116,6 +116,12 @@ ngx_int_t ngx_http_llm_route_check_token(ngx_str_t *s, const char *extra);
  */
 ngx_int_t ngx_http_llm_route_read_file(ngx_file_t *file, size_t max,
     ngx_pool_t *pool, ngx_str_t *out);
+
+/*
+ * core/'s allocator (llr.h) over a pool: pieces carry their size (for
+ * realloc), free returns large ones (ngx_pfree())
+ */
+void ngx_http_llm_route_pool_alloc(ngx_pool_t *pool, llr_alloc_t *alloc);
 
 
 #endif /* _NGX_HTTP_LLM_ROUTE_CONF_H_INCLUDED_ */

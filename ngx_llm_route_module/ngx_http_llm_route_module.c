@@ -146,13 +146,6 @@ static ngx_command_t  ngx_http_llm_route_commands[] = {
       0,
       NULL },
 
-    { ngx_string("llm_route_mock"),
-      NGX_HTTP_LOC_CONF|NGX_CONF_ANY,
-      ngx_http_llm_route_mock,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      0,
-      NULL },
-
       ngx_null_command
 };
 

@@ -31,7 +31,6 @@
 /* request.c */
 ngx_int_t ngx_http_llm_route_precontent_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_llm_route_status_handler(ngx_http_request_t *r);
-ngx_int_t ngx_http_llm_route_mock_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_llm_route_send_error(ngx_http_request_t *r,
     ngx_uint_t status, const char *type, const char *param,
     const char *code, ngx_str_t *message);
@@ -96,12 +95,6 @@ ngx_int_t ngx_http_llm_route_headers_init(ngx_conf_t *cf);
 ngx_int_t ngx_http_llm_route_strip_credentials(ngx_http_request_t *r,
     ngx_http_llm_route_provider_t *pr);
 
-/* mock.c */
-char *ngx_http_llm_route_mock(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-
-/* llr_alloc_t over a pool (request.c) */
-void ngx_http_llm_route_pool_alloc(ngx_pool_t *pool, llr_alloc_t *alloc);
 
 
 #endif /* _NGX_HTTP_LLM_ROUTE_MODULE_H_INCLUDED_ */

@@ -297,63 +297,6 @@ ngx_http_llm_route_body_handler(ngx_http_request_t *r)
 }
 
 
-static void *
-ngx_http_llm_route_palloc(void *ctx, size_t size)
-{
-    size_t  *p;
-
-    p = ngx_palloc(ctx, size + sizeof(size_t));
-    if (p == NULL) {
-        return NULL;
-    }
-
-    *p = size;
-
-    return p + 1;
-}
-
-
-static void
-ngx_http_llm_route_pfree(void *ctx, void *ptr)
-{
-    if (ptr) {
-        /* returns large allocations only; the rest goes with the pool */
-        (void) ngx_pfree(ctx, (size_t *) ptr - 1);
-    }
-}
-
-
-static void *
-ngx_http_llm_route_prealloc(void *ctx, void *ptr, size_t size)
-{
-    size_t  old;
-    void   *p;
-
-    p = ngx_http_llm_route_palloc(ctx, size);
-    if (p == NULL) {
-        return NULL;
-    }
-
-    if (ptr) {
-        old = ((size_t *) ptr)[-1];
-        ngx_memcpy(p, ptr, ngx_min(old, size));
-        ngx_http_llm_route_pfree(ctx, ptr);
-    }
-
-    return p;
-}
-
-
-void
-ngx_http_llm_route_pool_alloc(ngx_pool_t *pool, llr_alloc_t *alloc)
-{
-    alloc->malloc = ngx_http_llm_route_palloc;
-    alloc->realloc = ngx_http_llm_route_prealloc;
-    alloc->free = ngx_http_llm_route_pfree;
-    alloc->ctx = pool;
-}
-
-
 /*
  * The scanner and the classifier state live only while
  * ngx_http_llm_route_scan() runs, and it never waits for an event.  So
