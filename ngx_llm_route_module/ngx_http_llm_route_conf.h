@@ -3,11 +3,11 @@
  * ngx_llm_route_module: the configuration every part of the glue reads.
  *
  * The main and location configuration of ngx_http_llm_route_module, the
- * helpers of directive handlers, and core/'s allocator over a pool.  What the directives fill in is
- * described where they are handled (the catalog of providers, models
- * and policies, the rules, the limits, the zone); the module itself is
- * registered in ngx_http_llm_route_module.c, the top of the glue, which
- * nothing calls into (docs/architecture.md).
+ * helpers of directive handlers, and core/'s allocator over a pool.
+ * What the directives fill in is described where they are handled (the
+ * catalog of providers, models and policies, the rules, the limits, the
+ * zone); the module itself is registered in ngx_http_llm_route_module.c,
+ * the top of the glue, which nothing calls into (docs/architecture.md).
  */
 
 

@@ -90,9 +90,7 @@ typedef struct {
     unsigned                        strip_usage:1; /* usage forced on */
     unsigned                        resp_mode:2; /* none JSON SSE encoded */
     unsigned                        resp_done:1; /* the last buffer seen */
-    unsigned                        accounted:1;
-    unsigned                        estimated:1;
-    unsigned                        failed:1;    /* counted as an error */
+    unsigned                        accounted:1; /* acc is set */
     unsigned                        stream_error_sent:1;
     unsigned                        stream_cut:1;   /* ended inside an event */
     union {
@@ -100,12 +98,7 @@ typedef struct {
         llr_sse_t                  *sse;         /* resp_mode SSE */
     } watch;
     ngx_msec_int_t                  ttft_ms;     /* -1: none yet */
-    uint64_t                        prompt_tokens;
-    uint64_t                        completion_tokens;
-    uint64_t                        cached_tokens;
-    uint64_t                        reasoning_tokens;
-    uint64_t                        cost_pusd;
-    uint64_t                        saved_pusd;
+    llr_account_t                   acc;         /* tokens and cost */
 
     /* an error page of nginx's own, replaced by JSON */
     u_char                         *error_code;

@@ -28,7 +28,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "ngx_http_llm_route_module.h"
+#include "ngx_http_llm_route_headers.h"
 
 
 /* lower case, as in ngx_table_elt_t's lowcase_key */

@@ -1234,8 +1234,9 @@ ngx_http_llm_route_limits_settle(ngx_http_request_t *r,
         tokens = 0;
 
     } else {
-        cost = ctx->cost_pusd;
-        tokens = llr_add_sat(ctx->prompt_tokens, ctx->completion_tokens);
+        cost = ctx->acc.cost;
+        tokens = llr_add_sat(ctx->acc.prompt_tokens,
+                             ctx->acc.completion_tokens);
     }
 
     ngx_http_llm_route_limits_release(st, cost, tokens);

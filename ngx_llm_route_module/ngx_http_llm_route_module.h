@@ -24,32 +24,17 @@
 #include "ngx_http_llm_route_policy.h"
 #include "ngx_http_llm_route_rules.h"
 #include "ngx_http_llm_route_ctx.h"
+#include "ngx_http_llm_route_health.h"
+#include "ngx_http_llm_route_headers.h"
 
 
 
 
 /* request.c */
 ngx_int_t ngx_http_llm_route_precontent_handler(ngx_http_request_t *r);
-ngx_int_t ngx_http_llm_route_status_handler(ngx_http_request_t *r);
-ngx_int_t ngx_http_llm_route_send_error(ngx_http_request_t *r,
-    ngx_uint_t status, const char *type, const char *param,
-    const char *code, ngx_str_t *message);
-ngx_buf_t *ngx_http_llm_route_error_json(ngx_http_request_t *r,
-    const char *type, const char *param, const char *code,
-    ngx_str_t *message);
 
-/* health.c */
-ngx_http_llm_route_deployment_t *ngx_http_llm_route_least_latency(
-    ngx_http_request_t *r, ngx_http_llm_route_deployment_t **d,
-    ngx_uint_t n);
-void ngx_http_llm_route_latency_sample(ngx_http_request_t *r,
-    ngx_http_llm_route_deployment_t *d, ngx_msec_t ms);
-ngx_msec_t ngx_http_llm_route_provider_cooldown(ngx_http_request_t *r,
-    ngx_http_llm_route_provider_t *pr);
-ngx_msec_t ngx_http_llm_route_provider_retry_after(ngx_http_request_t *r,
-    ngx_http_llm_route_provider_t *pr);
-void ngx_http_llm_route_provider_failed(ngx_http_request_t *r,
-    ngx_http_llm_route_provider_t *pr, ngx_uint_t status, time_t retry_after);
+/* status.c */
+ngx_int_t ngx_http_llm_route_status_handler(ngx_http_request_t *r);
 
 /* limits.c: budgets and rate limits */
 ngx_int_t ngx_http_llm_route_limits_admit(ngx_http_request_t *r,
@@ -89,11 +74,6 @@ char *ngx_http_llm_route_status_check(ngx_conf_t *cf,
 /* zone.c: init/exit process hooks of the module */
 ngx_int_t ngx_http_llm_route_init_process(ngx_cycle_t *cycle);
 void ngx_http_llm_route_exit_process(ngx_cycle_t *cycle);
-
-/* headers.c: what a routed request carries to its provider */
-ngx_int_t ngx_http_llm_route_headers_init(ngx_conf_t *cf);
-ngx_int_t ngx_http_llm_route_strip_credentials(ngx_http_request_t *r,
-    ngx_http_llm_route_provider_t *pr);
 
 
 

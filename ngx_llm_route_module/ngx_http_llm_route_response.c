@@ -910,7 +910,6 @@ void
 ngx_http_llm_route_account(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx)
 {
-    llr_account_t                     acc;
     llr_attempt_t                     a;
     ngx_http_llm_route_deployment_t  *d;
 
@@ -952,22 +951,14 @@ ngx_http_llm_route_account(ngx_http_request_t *r,
         a.nprices = ctx->policy->candidates.nelts;
     }
 
-    llr_account(&a, &acc);
-
-    ctx->failed = acc.failed;
-    ctx->estimated = acc.estimated;
-    ctx->prompt_tokens = acc.prompt_tokens;
-    ctx->completion_tokens = acc.completion_tokens;
-    ctx->cached_tokens = acc.cached_tokens;
-    ctx->reasoning_tokens = acc.reasoning_tokens;
-    ctx->cost_pusd = acc.cost;
-    ctx->saved_pusd = acc.saved;
+    llr_account(&a, &ctx->acc);
 
     ngx_log_debug6(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "llm_route: settled: status %ui, charge %d, %uL + %uL "
                    "tokens, %uL pUSD, failed %d",
-                   (ngx_uint_t) a.status, acc.charge, acc.prompt_tokens,
-                   acc.completion_tokens, acc.cost, (int) acc.failed);
+                   (ngx_uint_t) a.status, ctx->acc.charge,
+                   ctx->acc.prompt_tokens, ctx->acc.completion_tokens,
+                   ctx->acc.cost, (int) ctx->acc.failed);
 }
 
 
@@ -1088,12 +1079,12 @@ ngx_http_llm_route_log_handler(ngx_http_request_t *r)
     /* a client that went away is 499, before the answer or in the middle */
     rec.status = ngx_http_llm_route_client_gone(r)
                  ? NGX_HTTP_CLIENT_CLOSED_REQUEST : r->headers_out.status;
-    rec.prompt_tokens = ctx->prompt_tokens;
-    rec.completion_tokens = ctx->completion_tokens;
-    rec.cached_tokens = ctx->cached_tokens;
-    rec.reasoning_tokens = ctx->reasoning_tokens;
-    rec.cost_pusd = ctx->cost_pusd;
-    rec.saved_pusd = ctx->saved_pusd;
+    rec.prompt_tokens = ctx->acc.prompt_tokens;
+    rec.completion_tokens = ctx->acc.completion_tokens;
+    rec.cached_tokens = ctx->acc.cached_tokens;
+    rec.reasoning_tokens = ctx->acc.reasoning_tokens;
+    rec.cost_pusd = ctx->acc.cost;
+    rec.saved_pusd = ctx->acc.saved;
     rec.latency_ms = (ngx_msec_t) ngx_max(ms, 0);
     rec.ttft_ms = ctx->ttft_ms;
     rec.difficulty = ctx->difficulty;
@@ -1103,11 +1094,11 @@ ngx_http_llm_route_log_handler(ngx_http_request_t *r)
     rec.task = ctx->task.len ? ctx->task
                              : ((ngx_str_t *) mcf->tasks.elts)[ctx->task_index];
     rec.reason = ctx->reason;
-    rec.error = ctx->failed;
-    rec.estimated = ctx->estimated;
+    rec.error = ctx->acc.failed;
+    rec.estimated = ctx->acc.estimated;
     rec.stream = ctx->stream;
 
-    if (!ctx->failed) {
+    if (!ctx->acc.failed) {
         /* for streams, the time to the first token is the comparable part */
         ngx_http_llm_route_latency_sample(r, ctx->deployment,
                                           (ctx->stream && ctx->ttft_ms >= 0)

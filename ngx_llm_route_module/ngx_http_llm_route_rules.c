@@ -7,7 +7,9 @@
  *     llm_route_override VALUE;
  *
  * What a rule names is checked where it is first merged, once the main
- * configuration (the catalog) is complete.
+ * configuration (the catalog) is complete.  Text rules are matched as
+ * the scanner reads each message; the others, and the override, once
+ * the body is read, before the classifier's task is used.
  */
 
 
@@ -17,6 +19,7 @@
 
 #include "ngx_http_llm_route_rules.h"
 #include "ngx_http_llm_route_policy.h"
+#include "ngx_http_llm_route_ctx.h"
 
 
 static char *ngx_http_llm_route_rule_condition(ngx_conf_t *cf,
@@ -295,4 +298,161 @@ unknown:
                                    ? "model" : "policy"),
                        &rule[i].target, &rule[i].text);
     return NGX_CONF_ERROR;
+}
+
+
+/*
+ * Rules before the classifier.  Precedence: llm_route_override (when its
+ * value is not empty), then the first matching model= or policy= rule,
+ * then what the client asked for; the first matching task= rule replaces
+ * the classified task (the difficulty stays the classifier's).
+ */
+
+ngx_int_t
+ngx_http_llm_route_rules_apply(ngx_http_request_t *r,
+    ngx_http_llm_route_ctx_t *ctx)
+{
+    ngx_int_t                        rc;
+    ngx_str_t                        val;
+    ngx_uint_t                       i, task_done, target_done, n;
+    ngx_http_llm_route_rule_t       *rule;
+    ngx_http_llm_route_loc_conf_t   *lcf;
+    ngx_http_llm_route_main_conf_t  *mcf;
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_route_module);
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_llm_route_module);
+
+    ctx->target = ctx->requested_model;
+    target_done = 0;
+    task_done = 0;
+
+    if (lcf->override) {
+        if (ngx_http_complex_value(r, lcf->override, &val) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (val.len) {
+            ctx->target = val;
+            ctx->forced = 1;
+            target_done = 1;
+        }
+    }
+
+    if (lcf->rules == NULL) {
+        return NGX_OK;
+    }
+
+    rule = lcf->rules->elts;
+    n = 0;
+
+    for (i = 0; i < lcf->rules->nelts; i++) {
+
+        if (rule[i].action == NGX_HTTP_LLM_ROUTE_RULE_TASK
+            ? task_done : target_done)
+        {
+            if (rule[i].value == NULL) {
+                n++;
+            }
+
+            continue;
+        }
+
+        if (rule[i].value == NULL) {
+            /* text rules: matched while the body was scanned */
+            if (!(ctx->text_matched & ((uint64_t) 1 << n++))) {
+                continue;
+            }
+
+        } else {
+            if (ngx_http_complex_value(r, rule[i].value, &val) != NGX_OK) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            if (rule[i].regex) {
+                rc = llr_pattern_match(rule[i].pattern, val.data, val.len);
+
+                if (rc != 1) {
+                    continue;
+                }
+
+            } else if (val.len != rule[i].string.len
+                       || ngx_strncmp(val.data, rule[i].string.data, val.len)
+                          != 0)
+            {
+                continue;
+            }
+        }
+
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "llm route: rule \"%V\" matched", &rule[i].text);
+
+        if (rule[i].action == NGX_HTTP_LLM_ROUTE_RULE_TASK) {
+            ctx->task_index = (ngx_uint_t) rule[i].task;
+            ctx->task.data = (u_char *) llr_cls_task_name(mcf->classifier,
+                                                          (int) rule[i].task);
+            ctx->task.len = ngx_strlen(ctx->task.data);
+            task_done = 1;
+            continue;
+        }
+
+        ctx->target = rule[i].target;
+        ctx->forced = 2 + i;
+        target_done = 1;
+    }
+
+    return NGX_OK;
+}
+
+
+/* a message text, against the text rules (bit n: the n-th text rule) */
+
+void
+ngx_http_llm_route_rules_text(ngx_http_llm_route_loc_conf_t *lcf,
+    ngx_http_llm_route_ctx_t *ctx, const u_char *text, size_t len)
+{
+    uint64_t                    bit;
+    ngx_uint_t                  i;
+    ngx_http_llm_route_rule_t  *rule;
+
+    rule = lcf->rules->elts;
+    bit = 1;
+
+    for (i = 0; i < lcf->rules->nelts; i++) {
+        if (rule[i].value != NULL) {
+            continue;
+        }
+
+        if (!(ctx->text_matched & bit)
+            && (rule[i].regex
+                ? llr_pattern_match(rule[i].pattern, text, len) == 1
+                : (len == rule[i].string.len
+                   && ngx_strncmp(text, rule[i].string.data, len) == 0)))
+        {
+            ctx->text_matched |= bit;
+        }
+
+        bit <<= 1;
+    }
+}
+
+
+ngx_uint_t
+ngx_http_llm_route_rules_need_text(ngx_http_llm_route_loc_conf_t *lcf)
+{
+    ngx_uint_t                  i;
+    ngx_http_llm_route_rule_t  *rule;
+
+    if (lcf->text_rules || lcf->override) {
+        return 1;
+    }
+
+    rule = lcf->rules ? lcf->rules->elts : NULL;
+
+    for (i = 0; rule && i < lcf->rules->nelts; i++) {
+        if (rule[i].action == NGX_HTTP_LLM_ROUTE_RULE_POLICY) {
+            return 1;
+        }
+    }
+
+    return 0;
 }

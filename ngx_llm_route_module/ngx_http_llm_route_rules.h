@@ -14,6 +14,7 @@
 
 #include "llr_pattern.h"
 #include "ngx_http_llm_route_conf.h"
+#include "ngx_http_llm_route_ctx.h"
 
 
 typedef enum {
@@ -41,6 +42,24 @@ char *ngx_http_llm_route_rule(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_llm_route_rules_merge(ngx_conf_t *cf,
     ngx_http_llm_route_loc_conf_t *prev, ngx_http_llm_route_loc_conf_t *conf);
+
+/*
+ * The body is read: ctx->target and ctx->forced by the override and the
+ * rules, ctx->task by a task= rule
+ */
+ngx_int_t ngx_http_llm_route_rules_apply(ngx_http_request_t *r,
+    ngx_http_llm_route_ctx_t *ctx);
+
+/*
+ * the message text is needed whatever the model: by text rules, by an
+ * override or a policy= rule (which may pick a policy)
+ */
+ngx_uint_t ngx_http_llm_route_rules_need_text(
+    ngx_http_llm_route_loc_conf_t *lcf);
+
+/* as the body is scanned: a message text, into ctx->text_matched */
+void ngx_http_llm_route_rules_text(ngx_http_llm_route_loc_conf_t *lcf,
+    ngx_http_llm_route_ctx_t *ctx, const u_char *text, size_t len);
 
 
 #endif /* _NGX_HTTP_LLM_ROUTE_RULES_H_INCLUDED_ */

@@ -250,14 +250,14 @@ ngx_http_llm_route_variable(ngx_http_request_t *r,
         v->data = p;
 
         if (data == NGX_HTTP_LLM_ROUTE_VAR_PROMPT_TOKENS) {
-            p = ngx_sprintf(p, "%uL", ctx->prompt_tokens);
+            p = ngx_sprintf(p, "%uL", ctx->acc.prompt_tokens);
 
         } else if (data == NGX_HTTP_LLM_ROUTE_VAR_COMPLETION_TOKENS) {
-            p = ngx_sprintf(p, "%uL", ctx->completion_tokens);
+            p = ngx_sprintf(p, "%uL", ctx->acc.completion_tokens);
 
         } else if (data == NGX_HTTP_LLM_ROUTE_VAR_COST) {
             p += llr_format_usd((char *) p, NGX_INT64_LEN + 16,
-                                ctx->cost_pusd, 9);
+                                ctx->acc.cost, 9);
 
         } else {
             if (ctx->ttft_ms < 0) {
