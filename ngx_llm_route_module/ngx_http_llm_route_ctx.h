@@ -142,6 +142,16 @@ ngx_int_t ngx_http_llm_route_refuse(ngx_http_request_t *r, ngx_uint_t status,
     const char *type, const char *param, const char *code,
     ngx_str_t *message);
 
+/* the stream ended as its API says: [DONE], or a Responses final event */
+
+static ngx_inline ngx_uint_t
+ngx_http_llm_route_stream_ended(ngx_http_llm_route_ctx_t *ctx)
+{
+    return ctx->watch.sse->done
+           || (ctx->watch.sse->ended && ctx->endpoint == LLR_API_RESPONSES);
+}
+
+
 /* milliseconds since the request started, as $request_time counts */
 ngx_msec_int_t ngx_http_llm_route_elapsed(ngx_http_request_t *r);
 

@@ -18,7 +18,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_llm_route_failover.h"
-#include "ngx_http_llm_route_module.h"
+#include "ngx_http_llm_route_account.h"
 #include "ngx_http_llm_route_headers.h"
 #include "ngx_http_llm_route_health.h"
 #include "ngx_http_llm_route_rewrite.h"

@@ -26,6 +26,8 @@
 #include "ngx_http_llm_route_ctx.h"
 #include "ngx_http_llm_route_health.h"
 #include "ngx_http_llm_route_headers.h"
+#include "ngx_http_llm_route_account.h"
+#include "ngx_http_llm_route_filter.h"
 
 
 
@@ -51,19 +53,10 @@ char *ngx_http_llm_route_limits_merge(ngx_conf_t *cf,
 /* variables.c */
 ngx_int_t ngx_http_llm_route_add_variables(ngx_conf_t *cf);
 
-/* response.c */
-ngx_int_t ngx_http_llm_route_filter_init(ngx_conf_t *cf);
-ngx_int_t ngx_http_llm_route_log_handler(ngx_http_request_t *r);
-void ngx_http_llm_route_account(ngx_http_request_t *r,
-    ngx_http_llm_route_ctx_t *ctx);
-void ngx_http_llm_route_attempt_failed(ngx_http_request_t *r,
-    ngx_http_llm_route_ctx_t *ctx, ngx_uint_t status);
 
 /* zone.c */
 char *ngx_http_llm_route_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-void ngx_http_llm_route_zone_rejected(ngx_http_request_t *r,
-    ngx_http_llm_route_ctx_t *ctx, ngx_msec_t latency_ms);
 
 /* status.c */
 char *ngx_http_llm_route_status(ngx_conf_t *cf, ngx_command_t *cmd,

@@ -700,62 +700,6 @@ ngx_http_llm_route_second(ngx_atomic_t *series, time_t sec)
 }
 
 
-/*
- * The log phase of a request the module answered itself instead of
- * routing it (ctx->rejected): its reason counted once, and an entry in
- * the recent ring with what was known when it was refused.
- */
-
-void
-ngx_http_llm_route_zone_rejected(ngx_http_request_t *r,
-    ngx_http_llm_route_ctx_t *ctx, ngx_msec_t latency_ms)
-{
-    ngx_http_llm_route_shm_t        *sh;
-    ngx_http_llm_route_record_t      rec;
-    ngx_http_llm_route_main_conf_t  *mcf;
-
-    sh = ngx_http_llm_route_shm(r);
-
-    if (sh == NULL) {
-        return;
-    }
-
-    mcf = ngx_http_get_module_main_conf(r, ngx_http_llm_route_module);
-
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "llm route: refused with %ui, counted as \"%s\"",
-                   r->headers_out.status,
-                   llr_reject_name((llr_reject_e) ctx->rejected));
-
-    ngx_memzero(&rec, sizeof(ngx_http_llm_route_record_t));
-
-    rec.model_slot = -1;
-    rec.provider_slot = -1;
-    rec.task_slot = -1;
-    rec.rejected = ctx->rejected;
-    rec.rejected_slot = mcf->rejected_slots[ctx->rejected];
-    rec.status = r->headers_out.status;
-    rec.latency_ms = latency_ms;
-    rec.ttft_ms = -1;
-    rec.difficulty = ctx->classified ? ctx->difficulty : -1;
-    rec.requested = ctx->requested_model;
-    rec.task = ctx->task;
-    rec.stream = ctx->stream;
-
-    /* a budget or a rate limit refuses a request after it was routed */
-
-    if (ctx->deployment) {
-        rec.model = ctx->deployment->upstream_model;
-        rec.provider = ctx->deployment->provider->name;
-    }
-
-    /* the route's receipt, if the refusal came after the route */
-    rec.reason = ctx->reason;
-
-    ngx_http_llm_route_zone_record(sh, &rec);
-}
-
-
 ngx_int_t
 ngx_http_llm_route_recent_get(ngx_http_llm_route_shm_t *sh, ngx_uint_t i,
     ngx_http_llm_route_recent_t *copy)

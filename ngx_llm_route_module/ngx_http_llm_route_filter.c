@@ -1,6 +1,6 @@
 
 /*
- * ngx_llm_route_module: header and body filters of routed requests.
+ * ngx_llm_route_module: the header and body filters of routed requests.
  *
  * The header filter adds the X-LLM-Route-* trace headers and turns the
  * error pages nginx itself produces in a routed location (413 for a too
@@ -13,9 +13,9 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "ngx_http_llm_route_module.h"
+#include "ngx_http_llm_route_filter.h"
+#include "ngx_http_llm_route_ctx.h"
 #include "ngx_http_llm_route_reply.h"
-#include "ngx_http_llm_route_zone.h"
 #include "llr_cost.h"
 #include "llr_sse.h"
 #include "llr_usage.h"
@@ -48,12 +48,14 @@ static ngx_int_t ngx_http_llm_route_watch(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx, ngx_chain_t **in);
 static ngx_int_t ngx_http_llm_route_watch_sse(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx, ngx_chain_t **in);
+static ngx_int_t ngx_http_llm_route_watch_strip(ngx_http_request_t *r,
+    ngx_http_llm_route_ctx_t *ctx, ngx_chain_t **in);
+static ngx_chain_t **ngx_http_llm_route_strip_out(ngx_http_request_t *r,
+    ngx_buf_t *b, ngx_http_llm_route_emit_t *e, ngx_chain_t **ll);
 static ngx_int_t ngx_http_llm_route_stream_end(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx, ngx_chain_t **in);
 static u_char *ngx_http_llm_route_stream_error(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx, u_char **end);
-static ngx_uint_t ngx_http_llm_route_stream_ended(
-    ngx_http_llm_route_ctx_t *ctx);
 
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
@@ -690,58 +692,61 @@ ngx_http_llm_route_stream_error(ngx_http_request_t *r,
 }
 
 
-/* the stream ended as its API says: [DONE], or a Responses final event */
-
-static ngx_uint_t
-ngx_http_llm_route_stream_ended(ngx_http_llm_route_ctx_t *ctx)
-{
-    llr_sse_t  *sse;
-
-    sse = ctx->watch.sse;
-
-    return sse->done
-           || (sse->ended && ctx->endpoint == LLR_API_RESPONSES);
-}
-
-
 static ngx_int_t
 ngx_http_llm_route_watch_sse(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx, ngx_chain_t **in)
 {
-    ngx_buf_t                  *b, *nb;
+    ngx_buf_t       *b;
+    ngx_msec_int_t   ms;
+    ngx_chain_t     *cl;
+    llr_sse_t       *sse;
+
+    sse = ctx->watch.sse;
+
+    if (ctx->strip_usage) {
+        return ngx_http_llm_route_watch_strip(r, ctx, in);
+    }
+
+    for (cl = *in; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (ngx_buf_in_memory(b) && b->last > b->pos) {
+            (void) llr_sse_feed(sse, b->pos, b->last - b->pos, NULL,
+                                NULL);
+        }
+
+        if (b->last_buf) {
+            ctx->stream_cut = llr_sse_in_event(sse);
+            (void) llr_sse_finish(sse, NULL, NULL);
+            ctx->resp_done = 1;
+        }
+
+        if (sse->first_content && ctx->ttft_ms < 0) {
+            ms = ngx_http_llm_route_elapsed(r);
+            ctx->ttft_ms = ngx_max(ms, 0);
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Stripping the usage chunk the client did not ask for: the chain passed
+ * on is built of the bytes the parser emits
+ */
+
+static ngx_int_t
+ngx_http_llm_route_watch_strip(ngx_http_request_t *r,
+    ngx_http_llm_route_ctx_t *ctx, ngx_chain_t **in)
+{
+    ngx_buf_t                  *b;
     ngx_msec_int_t              ms;
-    ngx_chain_t                *cl, *out, **ll, *ncl;
+    ngx_chain_t                *cl, *out, **ll;
     llr_sse_t                  *sse;
     ngx_http_llm_route_emit_t   e;
 
     sse = ctx->watch.sse;
-
-    if (!ctx->strip_usage) {
-
-        for (cl = *in; cl; cl = cl->next) {
-            b = cl->buf;
-
-            if (ngx_buf_in_memory(b) && b->last > b->pos) {
-                (void) llr_sse_feed(sse, b->pos, b->last - b->pos, NULL,
-                                    NULL);
-            }
-
-            if (b->last_buf) {
-                ctx->stream_cut = llr_sse_in_event(sse);
-                (void) llr_sse_finish(sse, NULL, NULL);
-                ctx->resp_done = 1;
-            }
-
-            if (sse->first_content && ctx->ttft_ms < 0) {
-                ms = ngx_http_llm_route_elapsed(r);
-                ctx->ttft_ms = ngx_max(ms, 0);
-            }
-        }
-
-        return NGX_OK;
-    }
-
-    /* stripping: build the chain to pass on */
 
     out = NULL;
     ll = &out;
@@ -785,112 +790,10 @@ ngx_http_llm_route_watch_sse(ngx_http_request_t *r,
             ctx->ttft_ms = ngx_max(ms, 0);
         }
 
-        if (e.copy == NULL
-            && (e.spans == 0
-                || (e.span == b->pos && e.span_len == (size_t) (b->last
-                                                                - b->pos))))
-        {
-            nb = b;
-
-            if (e.spans == 0 && ngx_buf_in_memory(b)) {
-
-                /* all held back: pass the flags, not the bytes */
-
-                b->pos = b->last;
-
-                if (!b->last_buf && !b->flush && !b->sync) {
-                    continue;
-                }
-
-                nb = ngx_calloc_buf(r->pool);
-                if (nb == NULL) {
-                    return NGX_ERROR;
-                }
-
-                nb->flush = b->flush;
-                nb->sync = b->sync;
-                nb->last_buf = b->last_buf;
-                nb->last_in_chain = b->last_in_chain;
-                nb->tag = (ngx_buf_tag_t) &ngx_http_llm_route_module;
-            }
-
-            ncl = ngx_alloc_chain_link(r->pool);
-            if (ncl == NULL) {
-                return NGX_ERROR;
-            }
-
-            ncl->buf = nb;
-            *ll = ncl;
-            ll = &ncl->next;
-
-            continue;
-        }
-
-        if (e.span) {
-            /*
-             * The first span goes on in b itself, narrowed to it: b is
-             * the upstream's, so its memory is not reused before b is
-             * sent (a buffer of ours pointing there could outlive it).
-             * The bytes after it follow in a copy, with b's flags.
-             */
-
-            b->pos = e.span;
-            b->last = e.span + e.span_len;
-
-            ncl = ngx_alloc_chain_link(r->pool);
-            if (ncl == NULL) {
-                return NGX_ERROR;
-            }
-
-            ncl->buf = b;
-            *ll = ncl;
-            ll = &ncl->next;
-
-            if (e.copy == NULL) {
-                continue;
-            }
-
-            nb = e.copy;
-
-            nb->flush = b->flush;
-            nb->last_buf = b->last_buf;
-            nb->last_in_chain = b->last_in_chain;
-            nb->tag = (ngx_buf_tag_t) &ngx_http_llm_route_module;
-
-            b->last_buf = 0;
-            b->last_in_chain = 0;
-
-            ncl = ngx_alloc_chain_link(r->pool);
-            if (ncl == NULL) {
-                return NGX_ERROR;
-            }
-
-            ncl->buf = nb;
-            *ll = ncl;
-            ll = &ncl->next;
-
-            continue;
-        }
-
-        /* held bytes first: all in a buffer of our own, with b's flags */
-
-        nb = e.copy;
-
-        nb->flush = b->flush;
-        nb->last_buf = b->last_buf;
-        nb->last_in_chain = b->last_in_chain;
-        nb->tag = (ngx_buf_tag_t) &ngx_http_llm_route_module;
-
-        b->pos = b->last;
-
-        ncl = ngx_alloc_chain_link(r->pool);
-        if (ncl == NULL) {
+        ll = ngx_http_llm_route_strip_out(r, b, &e, ll);
+        if (ll == NULL) {
             return NGX_ERROR;
         }
-
-        ncl->buf = nb;
-        *ll = ncl;
-        ll = &ncl->next;
     }
 
     *ll = NULL;
@@ -901,214 +804,127 @@ ngx_http_llm_route_watch_sse(ngx_http_request_t *r,
 
 
 /*
- * Accounting, once per request: from this module's log handler (the
- * first of the log phase), or from the first $llm_route_prompt_tokens
- * (and friends) evaluated once the response is complete.
+ * What is passed on of buffer b, after ll: b itself if it passes whole;
+ * its flags only if all of it is held back; the first span narrowed in
+ * b and the bytes after it in a copy; or a copy.  The new end of the
+ * chain, NULL if out of memory.
  */
 
-void
-ngx_http_llm_route_account(ngx_http_request_t *r,
-    ngx_http_llm_route_ctx_t *ctx)
+static ngx_chain_t **
+ngx_http_llm_route_strip_out(ngx_http_request_t *r, ngx_buf_t *b,
+    ngx_http_llm_route_emit_t *e, ngx_chain_t **ll)
 {
-    llr_attempt_t                     a;
-    ngx_http_llm_route_deployment_t  *d;
+    ngx_buf_t    *nb;
+    ngx_chain_t  *ncl;
 
-    if (ctx->accounted || !ctx->routed) {
-        return;
-    }
+    if (e->copy == NULL
+        && (e->spans == 0
+            || (e->span == b->pos
+                && e->span_len == (size_t) (b->last - b->pos))))
+    {
+        nb = b;
 
-    ctx->accounted = 1;
+        if (e->spans == 0 && ngx_buf_in_memory(b)) {
 
-    d = ctx->deployment;
+            /* all held back: pass the flags, not the bytes */
 
-    ngx_memzero(&a, sizeof(llr_attempt_t));
+            b->pos = b->last;
 
-    a.status = r->headers_out.status;
+            if (!b->last_buf && !b->flush && !b->sync) {
+                return ll;
+            }
 
-    if (r->upstream && r->upstream->state && r->upstream->state->status) {
-        a.status = r->upstream->state->status;
-    }
+            nb = ngx_calloc_buf(r->pool);
+            if (nb == NULL) {
+                return NULL;
+            }
 
-    a.mode = ctx->resp_mode;
-
-    if (ctx->resp_mode == LLR_RESP_JSON) {
-        a.res = &ctx->watch.json->res;
-
-    } else if (ctx->resp_mode == LLR_RESP_SSE) {
-        a.res = &ctx->watch.sse->res;
-        a.ended = ngx_http_llm_route_stream_ended(ctx);
-    }
-
-    a.done = ctx->resp_done;
-    a.client_gone = ngx_http_llm_route_client_gone(r);
-    a.embeddings = (ctx->endpoint == LLR_API_EMBEDDINGS);
-    a.text_bytes = ctx->view.text_bytes;
-    a.reserved_tokens = ctx->est.tokens;
-    a.price = &d->price;
-
-    if (ctx->policy) {
-        a.prices = ctx->policy->prices;
-        a.nprices = ctx->policy->candidates.nelts;
-    }
-
-    llr_account(&a, &ctx->acc);
-
-    ngx_log_debug6(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "llm_route: settled: status %ui, charge %d, %uL + %uL "
-                   "tokens, %uL pUSD, failed %d",
-                   (ngx_uint_t) a.status, ctx->acc.charge,
-                   ctx->acc.prompt_tokens, ctx->acc.completion_tokens,
-                   ctx->acc.cost, (int) ctx->acc.failed);
-}
-
-
-/*
- * A failed attempt before a failover: counted as a request and an error
- * of its model and provider (those count attempts); the client's request
- * is counted once, in the log phase.
- */
-
-void
-ngx_http_llm_route_attempt_failed(ngx_http_request_t *r,
-    ngx_http_llm_route_ctx_t *ctx, ngx_uint_t status)
-{
-    ngx_http_llm_route_shm_t   *sh;
-    ngx_http_llm_route_slot_t  *s;
-
-    sh = ngx_http_llm_route_shm(r);
-
-    if (sh == NULL) {
-        return;
-    }
-
-    s = ngx_http_llm_route_zone_slot(sh, ctx->model->slot);
-
-    if (s) {
-        ngx_http_llm_route_counter_add(&s->c.requests, 1);
-        ngx_http_llm_route_counter_add(&s->c.errors, 1);
-    }
-
-    s = ngx_http_llm_route_zone_slot(sh, ctx->deployment->provider->slot);
-
-    if (s) {
-        ngx_http_llm_route_counter_add(&s->c.requests, 1);
-        ngx_http_llm_route_counter_add(&s->c.errors, 1);
-    }
-}
-
-
-ngx_int_t
-ngx_http_llm_route_log_handler(ngx_http_request_t *r)
-{
-    ngx_msec_int_t                   ms;
-    ngx_http_llm_route_ctx_t        *ctx;
-    ngx_http_llm_route_shm_t        *sh;
-    ngx_http_llm_route_record_t      rec;
-    ngx_http_llm_route_main_conf_t  *mcf;
-
-    /*
-     * a subrequest (mirror, auth_request) logged with log_subrequest
-     * shares the main request's context: only the main request settles
-     */
-
-    if (r != r->main) {
-        return NGX_OK;
-    }
-
-    ctx = ngx_http_llm_route_get_ctx(r);
-
-    if (ctx && ctx->rejected && !ctx->routed && !ctx->exhausted) {
-        ngx_http_llm_route_zone_rejected(r, ctx,
-                               (ngx_msec_t) ngx_http_llm_route_elapsed(r));
-        return NGX_OK;
-    }
-
-    if (ctx == NULL || (!ctx->routed && !ctx->exhausted)) {
-        return NGX_OK;
-    }
-
-    sh = ngx_http_llm_route_shm(r);
-
-    mcf = ngx_http_get_module_main_conf(r, ngx_http_llm_route_module);
-
-    ngx_memzero(&rec, sizeof(ngx_http_llm_route_record_t));
-
-    ms = ngx_http_llm_route_elapsed(r);
-
-    if (ctx->exhausted) {
-        /* every attempt failed: the request counts, as an error */
-
-        ngx_http_llm_route_limits_settle(r, ctx);
-
-        if (sh == NULL) {
-            return NGX_OK;
+            nb->flush = b->flush;
+            nb->sync = b->sync;
+            nb->last_buf = b->last_buf;
+            nb->last_in_chain = b->last_in_chain;
+            nb->tag = (ngx_buf_tag_t) &ngx_http_llm_route_module;
         }
 
-        rec.model_slot = -1;
-        rec.provider_slot = -1;
-        rec.task_slot = mcf->task_slots[ctx->task_index];
-        rec.status = ngx_http_llm_route_client_gone(r)
-                     ? NGX_HTTP_CLIENT_CLOSED_REQUEST : r->headers_out.status;
-        rec.latency_ms = (ngx_msec_t) ngx_max(ms, 0);
-        rec.ttft_ms = -1;
-        rec.difficulty = ctx->difficulty;
-        rec.requested = ctx->requested_model;
-        rec.task = ctx->task.len ? ctx->task
-                                 : ((ngx_str_t *) mcf->tasks.elts)
-                                   [ctx->task_index];
-        rec.reason = ctx->reason;
-        rec.error = 1;
-        rec.stream = ctx->stream;
+        ncl = ngx_alloc_chain_link(r->pool);
+        if (ncl == NULL) {
+            return NULL;
+        }
 
-        ngx_http_llm_route_zone_record(sh, &rec);
+        ncl->buf = nb;
+        *ll = ncl;
+        ll = &ncl->next;
 
-        return NGX_OK;
+        return ll;
     }
 
-    ngx_http_llm_route_account(r, ctx);
-    ngx_http_llm_route_limits_settle(r, ctx);
+    if (e->span) {
+        /*
+         * The first span goes on in b itself, narrowed to it: b is
+         * the upstream's, so its memory is not reused before b is
+         * sent (a buffer of ours pointing there could outlive it).
+         * The bytes after it follow in a copy, with b's flags.
+         */
 
-    if (sh == NULL) {
-        return NGX_OK;
+        b->pos = e->span;
+        b->last = e->span + e->span_len;
+
+        ncl = ngx_alloc_chain_link(r->pool);
+        if (ncl == NULL) {
+            return NULL;
+        }
+
+        ncl->buf = b;
+        *ll = ncl;
+        ll = &ncl->next;
+
+        if (e->copy == NULL) {
+            return ll;
+        }
+
+        nb = e->copy;
+
+        nb->flush = b->flush;
+        nb->last_buf = b->last_buf;
+        nb->last_in_chain = b->last_in_chain;
+        nb->tag = (ngx_buf_tag_t) &ngx_http_llm_route_module;
+
+        b->last_buf = 0;
+        b->last_in_chain = 0;
+
+        ncl = ngx_alloc_chain_link(r->pool);
+        if (ncl == NULL) {
+            return NULL;
+        }
+
+        ncl->buf = nb;
+        *ll = ncl;
+        ll = &ncl->next;
+
+        return ll;
     }
 
-    rec.model_slot = ctx->model->slot;
-    rec.provider_slot = ctx->deployment->provider->slot;
-    rec.task_slot = mcf->task_slots[ctx->task_index];
+    /* held bytes first: all in a buffer of our own, with b's flags */
 
-    /* a client that went away is 499, before the answer or in the middle */
-    rec.status = ngx_http_llm_route_client_gone(r)
-                 ? NGX_HTTP_CLIENT_CLOSED_REQUEST : r->headers_out.status;
-    rec.prompt_tokens = ctx->acc.prompt_tokens;
-    rec.completion_tokens = ctx->acc.completion_tokens;
-    rec.cached_tokens = ctx->acc.cached_tokens;
-    rec.reasoning_tokens = ctx->acc.reasoning_tokens;
-    rec.cost_pusd = ctx->acc.cost;
-    rec.saved_pusd = ctx->acc.saved;
-    rec.latency_ms = (ngx_msec_t) ngx_max(ms, 0);
-    rec.ttft_ms = ctx->ttft_ms;
-    rec.difficulty = ctx->difficulty;
-    rec.requested = ctx->requested_model;
-    rec.model = ctx->deployment->upstream_model;
-    rec.provider = ctx->deployment->provider->name;
-    rec.task = ctx->task.len ? ctx->task
-                             : ((ngx_str_t *) mcf->tasks.elts)[ctx->task_index];
-    rec.reason = ctx->reason;
-    rec.error = ctx->acc.failed;
-    rec.estimated = ctx->acc.estimated;
-    rec.stream = ctx->stream;
+    nb = e->copy;
 
-    if (!ctx->acc.failed) {
-        /* for streams, the time to the first token is the comparable part */
-        ngx_http_llm_route_latency_sample(r, ctx->deployment,
-                                          (ctx->stream && ctx->ttft_ms >= 0)
-                                          ? (ngx_msec_t) ctx->ttft_ms
-                                          : rec.latency_ms);
+    nb->flush = b->flush;
+    nb->last_buf = b->last_buf;
+    nb->last_in_chain = b->last_in_chain;
+    nb->tag = (ngx_buf_tag_t) &ngx_http_llm_route_module;
+
+    b->pos = b->last;
+
+    ncl = ngx_alloc_chain_link(r->pool);
+    if (ncl == NULL) {
+        return NULL;
     }
 
-    ngx_http_llm_route_zone_record(sh, &rec);
+    ncl->buf = nb;
+    *ll = ncl;
+    ll = &ncl->next;
 
-    return NGX_OK;
+    return ll;
 }
 
 
