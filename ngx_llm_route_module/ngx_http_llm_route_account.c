@@ -20,7 +20,7 @@
 #include "ngx_http_llm_route_account.h"
 #include "ngx_http_llm_route_health.h"
 #include "ngx_http_llm_route_module.h"
-#include "ngx_http_llm_route_zone.h"
+#include "ngx_http_llm_route_shm.h"
 
 
 static void ngx_http_llm_route_rejected(ngx_http_request_t *r,

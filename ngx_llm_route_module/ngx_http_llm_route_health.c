@@ -15,7 +15,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_llm_route_health.h"
-#include "ngx_http_llm_route_zone.h"
+#include "ngx_http_llm_route_shm.h"
 
 
 static ngx_http_llm_route_slot_t *ngx_http_llm_route_health_slot(

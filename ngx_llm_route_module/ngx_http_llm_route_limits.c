@@ -45,7 +45,7 @@
 
 #include "ngx_http_llm_route_module.h"
 #include "ngx_http_llm_route_reply.h"
-#include "ngx_http_llm_route_zone.h"
+#include "ngx_http_llm_route_limits.h"
 #include "llr_cost.h"
 #include "llr_limits.h"
 
@@ -74,7 +74,7 @@ typedef struct {
 
 /* in the zone */
 
-typedef struct {
+struct ngx_http_llm_route_limits_sh_s {
     uint64_t                          magic;
     ngx_rbtree_t                      rbtree;
     ngx_rbtree_node_t                 sentinel;
@@ -84,7 +84,7 @@ typedef struct {
     ngx_uint_t                        evicted;
     ngx_uint_t                        full;       /* refused: no room */
     time_t                            full_logged;
-} ngx_http_llm_route_limits_sh_t;
+};
 
 
 typedef struct {

@@ -13,6 +13,8 @@
 
 
 static ngx_int_t ngx_http_llm_route_preconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_http_llm_route_init_process(ngx_cycle_t *cycle);
+static void ngx_http_llm_route_exit_process(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_llm_route_postconfiguration(ngx_conf_t *cf);
 static char *ngx_http_llm_route_init_main_conf(ngx_conf_t *cf, void *conf);
 static char *ngx_http_llm_route_merge_loc_conf(ngx_conf_t *cf, void *parent,
@@ -282,3 +284,30 @@ ngx_http_llm_route_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 }
 
 
+static ngx_int_t
+ngx_http_llm_route_init_process(ngx_cycle_t *cycle)
+{
+    ngx_http_llm_route_main_conf_t  *mcf;
+
+    mcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                              ngx_http_llm_route_module);
+
+    if ((ngx_process == NGX_PROCESS_WORKER
+         || ngx_process == NGX_PROCESS_SINGLE)
+        && mcf && mcf->shm_zone && mcf->shm_zone->data)
+    {
+        /* what workers that died left reserved */
+
+        ngx_http_llm_route_limits_recover(cycle, mcf->shm_zone->data,
+                                  (ngx_slab_pool_t *) mcf->shm_zone->shm.addr);
+    }
+
+    return ngx_http_llm_route_state_init_process(cycle);
+}
+
+
+static void
+ngx_http_llm_route_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_llm_route_state_exit_process(cycle);
+}
