@@ -29,6 +29,8 @@
 #include "ngx_http_llm_route_account.h"
 #include "ngx_http_llm_route_filter.h"
 #include "ngx_http_llm_route_limits.h"
+#include "ngx_http_llm_route_limits_conf.h"
+#include "ngx_http_llm_route_limits_shm.h"
 #include "ngx_http_llm_route_shm.h"
 #include "ngx_http_llm_route_state.h"
 #include "ngx_http_llm_route_zone.h"

@@ -22,7 +22,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_llm_route_state.h"
-#include "ngx_http_llm_route_limits.h"
+#include "ngx_http_llm_route_limits_shm.h"
 
 
 #define NGX_HTTP_LLM_ROUTE_STATE_MAGIC   "LLRSTATE"

@@ -19,7 +19,7 @@
 
 #include "ngx_http_llm_route_module.h"
 #include "ngx_http_llm_route_shm.h"
-#include "ngx_http_llm_route_limits.h"
+#include "ngx_http_llm_route_limits_list.h"
 #include "ngx_http_llm_route_reply.h"
 #include "llr_cost.h"
 #include "llr_req.h"

@@ -19,7 +19,7 @@
 
 #include "ngx_http_llm_route_zone.h"
 #include "ngx_http_llm_route_catalog.h"
-#include "ngx_http_llm_route_limits.h"
+#include "ngx_http_llm_route_limits_shm.h"
 #include "ngx_http_llm_route_shm.h"
 #include "ngx_http_llm_route_state.h"
 
