@@ -34,6 +34,7 @@
 #include "ngx_http_llm_route_shm.h"
 #include "ngx_http_llm_route_state.h"
 #include "ngx_http_llm_route_zone.h"
+#include "ngx_http_llm_route_status.h"
 
 
 
@@ -41,18 +42,8 @@
 /* request.c */
 ngx_int_t ngx_http_llm_route_precontent_handler(ngx_http_request_t *r);
 
-/* status.c */
-ngx_int_t ngx_http_llm_route_status_handler(ngx_http_request_t *r);
-
 /* variables.c */
 ngx_int_t ngx_http_llm_route_add_variables(ngx_conf_t *cf);
-
-
-/* status.c */
-char *ngx_http_llm_route_status(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-char *ngx_http_llm_route_status_check(ngx_conf_t *cf,
-    ngx_http_llm_route_main_conf_t *mcf);
 
 
 
