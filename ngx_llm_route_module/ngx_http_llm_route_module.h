@@ -35,6 +35,7 @@
 #include "ngx_http_llm_route_state.h"
 #include "ngx_http_llm_route_zone.h"
 #include "ngx_http_llm_route_status.h"
+#include "ngx_http_llm_route_variables.h"
 
 
 
@@ -42,8 +43,6 @@
 /* request.c */
 ngx_int_t ngx_http_llm_route_precontent_handler(ngx_http_request_t *r);
 
-/* variables.c */
-ngx_int_t ngx_http_llm_route_add_variables(ngx_conf_t *cf);
 
 
 
