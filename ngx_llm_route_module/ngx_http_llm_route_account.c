@@ -19,7 +19,10 @@
 
 #include "ngx_http_llm_route_account.h"
 #include "ngx_http_llm_route_health.h"
-#include "ngx_http_llm_route_module.h"
+#include "ngx_http_llm_route_conf.h"
+#include "ngx_http_llm_route_catalog.h"
+#include "ngx_http_llm_route_ctx.h"
+#include "ngx_http_llm_route_limits.h"
 #include "ngx_http_llm_route_shm.h"
 
 

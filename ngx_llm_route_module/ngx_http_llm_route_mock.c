@@ -25,7 +25,9 @@
 
 #include "ngx_http_llm_route_conf.h"
 #include "ngx_http_llm_route_reply.h"
-#include "ngx_http_llm_route_mock.h"
+#include "ngx_http_llm_route_mock_ctx.h"
+#include "ngx_http_llm_route_mock_plan.h"
+#include "ngx_http_llm_route_mock_send.h"
 
 
 static void *ngx_http_llm_route_mock_create_loc_conf(ngx_conf_t *cf);

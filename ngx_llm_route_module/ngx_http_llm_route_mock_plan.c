@@ -15,7 +15,8 @@
 
 #include "ngx_http_llm_route_conf.h"
 #include "ngx_http_llm_route_body.h"
-#include "ngx_http_llm_route_mock.h"
+#include "ngx_http_llm_route_mock_plan.h"
+#include "ngx_http_llm_route_mock_text.h"
 #include "llr_mock.h"
 
 

@@ -14,7 +14,8 @@
 #include <ngx_http.h>
 
 #include "ngx_http_llm_route_reply.h"
-#include "ngx_http_llm_route_mock.h"
+#include "ngx_http_llm_route_mock_send.h"
+#include "ngx_http_llm_route_mock_text.h"
 
 
 static ngx_int_t ngx_http_llm_route_mock_json(

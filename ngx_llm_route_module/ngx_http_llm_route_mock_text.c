@@ -10,7 +10,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "ngx_http_llm_route_mock.h"
+#include "ngx_http_llm_route_mock_text.h"
 #include "llr_req.h"
 
 

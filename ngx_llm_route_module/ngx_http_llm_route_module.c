@@ -8,8 +8,21 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "ngx_http_llm_route_module.h"
-#include "llr_cost.h"
+#include "ngx_http_llm_route_conf.h"
+#include "ngx_http_llm_route_provider.h"
+#include "ngx_http_llm_route_catalog.h"
+#include "ngx_http_llm_route_policy.h"
+#include "ngx_http_llm_route_rules.h"
+#include "ngx_http_llm_route_limits_conf.h"
+#include "ngx_http_llm_route_limits_shm.h"
+#include "ngx_http_llm_route_zone.h"
+#include "ngx_http_llm_route_state.h"
+#include "ngx_http_llm_route_status.h"
+#include "ngx_http_llm_route_variables.h"
+#include "ngx_http_llm_route_headers.h"
+#include "ngx_http_llm_route_request.h"
+#include "ngx_http_llm_route_filter.h"
+#include "ngx_http_llm_route_account.h"
 
 
 static ngx_int_t ngx_http_llm_route_preconfiguration(ngx_conf_t *cf);

@@ -14,7 +14,15 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "ngx_http_llm_route_module.h"
+#include "ngx_http_llm_route_request.h"
+#include "ngx_http_llm_route_conf.h"
+#include "ngx_http_llm_route_catalog.h"
+#include "ngx_http_llm_route_policy.h"
+#include "ngx_http_llm_route_rules.h"
+#include "ngx_http_llm_route_ctx.h"
+#include "ngx_http_llm_route_headers.h"
+#include "ngx_http_llm_route_limits.h"
+#include "ngx_http_llm_route_account.h"
 #include "ngx_http_llm_route_reply.h"
 #include "ngx_http_llm_route_body.h"
 #include "ngx_http_llm_route_failover.h"

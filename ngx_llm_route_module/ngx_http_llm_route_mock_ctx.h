@@ -1,13 +1,13 @@
 
 /*
  * ngx_llm_route_module: llm_route_mock, a module of its own in the same
- * .so (ngx_http_llm_route_mock_module): an OpenAI-compatible provider for
- * demos, tests and benchmarks (docs/mock.md).
+ * .so (ngx_http_llm_route_mock_module, defined in mock.c): what its
+ * files share, the settings of a location and the context of a request.
  */
 
 
-#ifndef _NGX_HTTP_LLM_ROUTE_MOCK_H_INCLUDED_
-#define _NGX_HTTP_LLM_ROUTE_MOCK_H_INCLUDED_
+#ifndef _NGX_HTTP_LLM_ROUTE_MOCK_CTX_H_INCLUDED_
+#define _NGX_HTTP_LLM_ROUTE_MOCK_CTX_H_INCLUDED_
 
 
 #include <ngx_config.h>
@@ -112,28 +112,4 @@ typedef struct {
 extern ngx_module_t  ngx_http_llm_route_mock_module;
 
 
-/* mock_plan.c: the request, and what the answer will be */
-ngx_int_t ngx_http_llm_route_mock_scan(ngx_http_llm_route_mock_ctx_t *ctx);
-
-/* mock_send.c: sending it, on time */
-ngx_int_t ngx_http_llm_route_mock_respond(
-    ngx_http_llm_route_mock_ctx_t *ctx);
-void ngx_http_llm_route_mock_wait(ngx_http_llm_route_mock_ctx_t *ctx,
-    ngx_msec_t delay);
-ngx_int_t ngx_http_llm_route_mock_error(ngx_http_request_t *r,
-    ngx_uint_t status, const char *type, const char *param,
-    const char *code, u_char *msg, size_t len, ngx_str_t *retry_after);
-
-/* mock_text.c: its bytes */
-ngx_buf_t *ngx_http_llm_route_mock_answer(ngx_http_llm_route_mock_ctx_t *ctx);
-u_char *ngx_http_llm_route_mock_head(ngx_http_llm_route_mock_ctx_t *ctx,
-    u_char *p);
-u_char *ngx_http_llm_route_mock_event(ngx_http_llm_route_mock_ctx_t *ctx,
-    u_char *p, ngx_uint_t from, ngx_uint_t n);
-u_char *ngx_http_llm_route_mock_tail(ngx_http_llm_route_mock_ctx_t *ctx,
-    u_char *p);
-u_char *ngx_http_llm_route_mock_words(u_char *p, ngx_uint_t from,
-    ngx_uint_t n);
-
-
-#endif /* _NGX_HTTP_LLM_ROUTE_MOCK_H_INCLUDED_ */
+#endif /* _NGX_HTTP_LLM_ROUTE_MOCK_CTX_H_INCLUDED_ */
