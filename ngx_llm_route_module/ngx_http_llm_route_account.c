@@ -265,7 +265,7 @@ ngx_http_llm_route_rejected(ngx_http_request_t *r,
     mcf = ngx_http_get_module_main_conf(r, ngx_http_llm_route_module);
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "llm route: refused with %ui, counted as \"%s\"",
+                   "llm_route: refused with %ui, counted as \"%s\"",
                    r->headers_out.status,
                    llr_reject_name((llr_reject_e) ctx->rejected));
 

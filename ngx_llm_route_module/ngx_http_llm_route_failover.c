@@ -54,7 +54,7 @@ ngx_http_llm_route_failover(ngx_http_request_t *r,
                   ? ngx_http_llm_route_retry_after(r) : 0;
 
     ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                  "llm route: attempt %ui at \"%V\" of provider \"%V\" "
+                  "llm_route: attempt %ui at \"%V\" of provider \"%V\" "
                   "failed with %ui", ctx->attempt, &failed->upstream_model,
                   &failed->provider->name, status);
 
@@ -369,7 +369,7 @@ ngx_http_llm_route_attempt(ngx_http_request_t *r,
     ctx->routed = 1;
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "llm route: failover attempt %ui to \"%V\"",
+                   "llm_route: failover attempt %ui to \"%V\"",
                    ctx->attempt, &ctx->url);
 
     return NGX_DECLINED;

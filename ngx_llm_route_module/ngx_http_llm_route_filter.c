@@ -152,7 +152,7 @@ ngx_http_llm_route_error_page(ngx_http_request_t *r)
                                ? "upstream_timeout" : "upstream_failed");
 
             ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                           "llm route: nginx's %ui page of provider "
+                           "llm_route: nginx's %ui page of provider "
                            "\"%V\" as JSON", status, provider);
             break;
         }
@@ -615,7 +615,7 @@ ngx_http_llm_route_stream_end(ngx_http_request_t *r,
             ctx->stream_error_sent = 1;
 
             ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                          "llm route: the stream from provider \"%V\" "
+                          "llm_route: the stream from provider \"%V\" "
                           "ended without %s, error event sent",
                           &ctx->deployment->provider->name,
                           ctx->endpoint == LLR_API_RESPONSES

@@ -136,7 +136,7 @@ ngx_http_llm_route_provider_failed(ngx_http_request_t *r,
         ngx_http_llm_route_until(&s->retry_until, until);
 
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "llm route: provider \"%V\" answered 429, cooling "
+                      "llm_route: provider \"%V\" answered 429, cooling "
                       "down for %T s (Retry-After)", &pr->name, retry_after);
         return;
     }
@@ -158,13 +158,17 @@ ngx_http_llm_route_provider_failed(ngx_http_request_t *r,
     fails = ngx_atomic_fetch_add(&s->window_fails, 1) + 1;
 
     if (fails < pr->max_fails) {
+        ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "llm_route: provider \"%V\" failed with %ui, "
+                       "%uA of max_fails %ui: no cooldown yet",
+                       &pr->name, status, fails, pr->max_fails);
         return;
     }
 
     ngx_http_llm_route_until(&s->cooldown_until, now + timeout);
 
     ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                  "llm route: provider \"%V\" failed %uA times within "
+                  "llm_route: provider \"%V\" failed %uA times within "
                   "%M ms, cooling down for %M ms", &pr->name, fails,
                   pr->fail_timeout, pr->fail_timeout);
 }

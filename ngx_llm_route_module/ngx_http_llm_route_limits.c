@@ -575,8 +575,8 @@ ngx_http_llm_route_limits_refused(ngx_http_request_t *r,
         mcf = ngx_http_get_module_main_conf(r, ngx_http_llm_route_module);
 
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "llm_route_zone \"%V\" is too full to track the "
-                      "key \"%V\" of \"%s\" in %V:%ui, request refused: "
+                      "llm_route: llm_route_zone \"%V\" is too full to track "
+                      "the key \"%V\" of \"%s\" in %V:%ui, request refused: "
                       "make the zone larger",
                       &mcf->shm_zone->shm.name, &value,
                       l->kind == NGX_HTTP_LLM_ROUTE_LIMIT_BUDGET
@@ -654,7 +654,7 @@ ngx_http_llm_route_limits_refused(ngx_http_request_t *r,
     }
 
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "llm route: %V", &msg);
+                  "llm_route: %V", &msg);
 
     return ngx_http_llm_route_refuse(r, v->status, v->type, NULL, v->code,
                                      &msg);
@@ -744,6 +744,11 @@ ngx_http_llm_route_limits_settle(ngx_http_request_t *r,
         tokens = llr_add_sat(ctx->acc.prompt_tokens,
                              ctx->acc.completion_tokens);
     }
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "llm_route: limits: settled on %ui count(s), "
+                   "%uL pUSD, %uL tokens",
+                   st->hold ? st->hold->n : 0, cost, tokens);
 
     ngx_http_llm_route_limits_release(st, cost, tokens);
 }

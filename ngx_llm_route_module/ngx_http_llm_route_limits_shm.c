@@ -388,7 +388,7 @@ ngx_http_llm_route_limits_recover(ngx_cycle_t *cycle,
 
     if (reqs || cut) {
         ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
-                      "llm route: released the budget and rate "
+                      "llm_route: released the budget and rate "
                       "reservations of %ui request(s) left in flight by "
                       "exited worker processes, %uL pUSD charged at their "
                       "estimates (%ui more killed while being admitted, "
@@ -617,8 +617,9 @@ ngx_http_llm_route_limits_load(ngx_shm_zone_t *shm_zone,
 
         if (ln == NULL) {
             ngx_log_error(NGX_LOG_ERR, shm_zone->shm.log, 0,
-                          "llm_route_zone \"%V\": no room for the budget of "
-                          "\"%V\" from the state file: its spend is lost",
+                          "llm_route: llm_route_zone \"%V\": no room for the "
+                          "budget of \"%V\" from the state file: its spend is "
+                          "lost",
                           &shm_zone->shm.name, &key);
         }
     }

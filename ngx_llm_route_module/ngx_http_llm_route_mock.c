@@ -241,7 +241,7 @@ ngx_http_llm_route_mock_handler(ngx_http_request_t *r)
     ep = llr_api_of_path(r->uri.data, r->uri.len);
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "llm_route_mock: \"%V\" endpoint %d", &r->uri, ep);
+                   "llm_route: mock \"%V\" endpoint %d", &r->uri, ep);
 
     if (ep == LLR_API_UNKNOWN) {
         rc = ngx_http_discard_request_body(r);
@@ -377,7 +377,7 @@ ngx_http_llm_route_mock_overrides(ngx_http_request_t *r,
         len = h[i].key.len - 7;
 
         ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "llm_route_mock: override \"%V: %V\"",
+                       "llm_route: mock override \"%V: %V\"",
                        &h[i].key, &h[i].value);
 
         if (len == 6 && ngx_strncasecmp(name, (u_char *) "status", 6) == 0) {
@@ -577,7 +577,7 @@ ngx_http_llm_route_mock_cleanup(void *data)
 
     if (ctx->timer.timer_set) {
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log, 0,
-                       "llm_route_mock: cleanup, timer deleted");
+                       "llm_route: mock cleanup, timer deleted");
         ngx_del_timer(&ctx->timer);
     }
 }

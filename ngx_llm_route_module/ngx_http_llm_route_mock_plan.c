@@ -91,7 +91,7 @@ ngx_http_llm_route_mock_scan(ngx_http_llm_route_mock_ctx_t *ctx)
         }
 
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "llm_route_mock: bad body: %s", msg);
+                       "llm_route: mock bad body: %s", msg);
 
         /* the scanner owns its messages: copy them */
 
@@ -215,7 +215,7 @@ ngx_http_llm_route_mock_plan(ngx_http_llm_route_mock_ctx_t *ctx,
     if (doc == NULL) {
         /* the request scanner took the body: only memory can fail */
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "llm_route_mock: plan: %s", msg);
+                       "llm_route: mock plan: %s", msg);
 
         return (msg && ngx_strcmp(msg, "out of memory") == 0)
                ? NGX_HTTP_INTERNAL_SERVER_ERROR : NGX_OK;
@@ -228,7 +228,7 @@ ngx_http_llm_route_mock_plan(ngx_http_llm_route_mock_ctx_t *ctx,
 
     if (msg) {
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "llm_route_mock: bad request: %s", msg);
+                       "llm_route: mock bad request: %s", msg);
 
         ctx->error.data = (u_char *) msg;
         ctx->error.len = ngx_strlen(msg);
@@ -238,7 +238,7 @@ ngx_http_llm_route_mock_plan(ngx_http_llm_route_mock_ctx_t *ctx,
     }
 
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "llm_route_mock: n %ui, base64 %d, json %d, tool %d",
+                   "llm_route: mock n %ui, base64 %d, json %d, tool %d",
                    (ngx_uint_t) plan.n, plan.base64, plan.json,
                    plan.tool != NULL);
 
@@ -304,7 +304,7 @@ ngx_http_llm_route_mock_plan(ngx_http_llm_route_mock_ctx_t *ctx,
     ctx->text.len = llr_schema_instance(schema, (char *) p, n);
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "llm_route_mock: %s, %uz bytes: \"%V\"",
+                   "llm_route: mock %s, %uz bytes: \"%V\"",
                    plan.tool ? "tool call" : "JSON answer", ctx->text.len,
                    &ctx->text);
 

@@ -188,7 +188,7 @@ ngx_http_llm_route_mock_stream(ngx_http_llm_route_mock_ctx_t *ctx)
     tail = (final && ctx->cut < 0);
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "llm_route_mock: stream %ui+%ui of %ui events",
+                   "llm_route: mock stream %ui+%ui of %ui events",
                    ctx->sent, n, ctx->events);
 
     cl = ngx_http_llm_route_mock_buffer(ctx, n, tail);
@@ -382,7 +382,7 @@ ngx_http_llm_route_mock_cut(ngx_http_llm_route_mock_ctx_t *ctx, ngx_int_t rc)
     }
 
     ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "llm_route_mock: cut");
+                   "llm_route: mock cut");
 
     r->keepalive = 0;
 
@@ -447,7 +447,7 @@ ngx_http_llm_route_mock_wait(ngx_http_llm_route_mock_ctx_t *ctx,
     r = ctx->request;
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "llm_route_mock: wait %M", delay);
+                   "llm_route: mock wait %M", delay);
 
     /* notice a client that goes away while we wait */
 
@@ -477,7 +477,7 @@ ngx_http_llm_route_mock_timer_handler(ngx_event_t *ev)
     ngx_http_set_log_request(c->log, r);
 
     ngx_log_debug0(NGX_LOG_DEBUG_HTTP, c->log, 0,
-                   "llm_route_mock: timer");
+                   "llm_route: mock timer");
 
     if (ctx->headers) {
         rc = ngx_http_llm_route_mock_respond(ctx);
@@ -509,7 +509,7 @@ ngx_http_llm_route_mock_writer(ngx_http_request_t *r)
     wev = c->write;
 
     ngx_log_debug0(NGX_LOG_DEBUG_HTTP, c->log, 0,
-                   "llm_route_mock: writer");
+                   "llm_route: mock writer");
 
     if (wev->timedout) {
         c->timedout = 1;

@@ -88,13 +88,13 @@ ngx_http_llm_route_models(ngx_http_request_t *r,
                    == NULL)
         {
             ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                           "llm route: no model \"%V\"", id);
+                           "llm_route: no model \"%V\"", id);
 
             return ngx_http_llm_route_not_found(r, ctx);
         }
 
         ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "llm route: model \"%V\" of \"%V\"", id, &owner);
+                       "llm_route: model \"%V\" of \"%V\"", id, &owner);
 
         len = NGX_HTTP_LLM_ROUTE_MODEL_OBJECT + 1
               + llr_json_escape_len(id->data, id->len)

@@ -133,7 +133,7 @@ ngx_http_llm_route_precontent_handler(ngx_http_request_t *r)
     }
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "llm route: endpoint %ui \"%V\"",
+                   "llm_route: endpoint %ui \"%V\"",
                    ctx->endpoint, &ctx->endpoint_path);
 
     if (ctx->endpoint == LLR_API_MODELS) {
@@ -415,7 +415,7 @@ ngx_http_llm_route_scan(ngx_http_request_t *r,
     size = ngx_http_llm_route_body_size(r, &in_file);
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "llm route: body %O bytes", size);
+                   "llm_route: body %O bytes", size);
 
     out = ngx_http_llm_route_rewrite_out(r, ctx, size, in_file);
     if (out == NULL) {
@@ -625,7 +625,7 @@ ngx_http_llm_route_scan_error(ngx_http_request_t *r, llr_req_t *rq,
     msg.len = msg.data ? ngx_strlen(msg.data) : 0;
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "llm route: rejected (%s): %V", code, &msg);
+                   "llm_route: rejected (%s): %V", code, &msg);
 
     return ngx_http_llm_route_refuse(r, NGX_HTTP_BAD_REQUEST,
                                          "invalid_request_error",

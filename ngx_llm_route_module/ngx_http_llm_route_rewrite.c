@@ -303,7 +303,7 @@ ngx_http_llm_route_set_url(ngx_http_request_t *r,
     ctx->upstream_tries = r->upstream_states ? r->upstream_states->nelts : 0;
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "llm route: url \"%V\", body %O bytes", &ctx->url, len);
+                   "llm_route: url \"%V\", body %O bytes", &ctx->url, len);
 
     return NGX_OK;
 }

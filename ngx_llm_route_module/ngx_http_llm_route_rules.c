@@ -384,7 +384,7 @@ ngx_http_llm_route_rules_apply(ngx_http_request_t *r,
         }
 
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "llm route: rule \"%V\" matched", &rule[i].text);
+                       "llm_route: rule \"%V\" matched", &rule[i].text);
 
         if (rule[i].action == NGX_HTTP_LLM_ROUTE_RULE_TASK) {
             ctx->task_index = (ngx_uint_t) rule[i].task;

@@ -59,8 +59,23 @@ static ngx_uint_t
 ngx_http_llm_route_deployment_usable(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx, ngx_http_llm_route_deployment_t *d)
 {
-    return !ngx_http_llm_route_tried(ctx, d)
-           && ngx_http_llm_route_provider_cooldown(r, d->provider) == 0;
+    ngx_msec_t  left;
+
+    if (ngx_http_llm_route_tried(ctx, d)) {
+        return 0;
+    }
+
+    left = ngx_http_llm_route_provider_cooldown(r, d->provider);
+
+    if (left) {
+        ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "llm_route: \"%V\" skipped: provider \"%V\" is "
+                       "cooling down for %M ms",
+                       &d->upstream_model, &d->provider->name, left);
+        return 0;
+    }
+
+    return 1;
 }
 
 
@@ -106,7 +121,7 @@ ngx_http_llm_route_soonest(ngx_http_request_t *r,
 
     if (best) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "llm route: every deployment of \"%V\" left is "
+                      "llm_route: every deployment of \"%V\" left is "
                       "cooling down, trying provider \"%V\" whose "
                       "cooldown ends first (in %M ms)",
                       &m->name, &best->provider->name, *ms);
@@ -384,7 +399,7 @@ ngx_http_llm_route_choose(ngx_http_request_t *r, ngx_http_llm_route_ctx_t *ctx)
     ctx->reason.len = p - ctx->reason.data;
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "llm route: \"%V\" -> \"%V\" at provider \"%V\"",
+                   "llm_route: \"%V\" -> \"%V\" at provider \"%V\"",
                    &ctx->requested_model, &d->upstream_model,
                    &d->provider->name);
 
@@ -542,7 +557,7 @@ ngx_http_llm_route_select(ngx_http_request_t *r, ngx_http_llm_route_ctx_t *ctx)
     ctx->reason.len = len;
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "llm route: policy \"%V\" chose \"%V\": %V",
+                   "llm_route: policy \"%V\" chose \"%V\": %V",
                    &p->name, &m->name, &ctx->reason);
 
     return NGX_OK;

@@ -144,13 +144,13 @@ ngx_http_llm_route_state_read(ngx_shm_zone_t *shm_zone, ngx_str_t *path,
     if (file.fd == NGX_INVALID_FILE) {
         if (ngx_errno == NGX_ENOENT) {
             ngx_log_error(NGX_LOG_NOTICE, log, 0,
-                          "llm_route_zone \"%V\": no state file \"%V\" yet, "
-                          "counters start at zero",
+                          "llm_route: llm_route_zone \"%V\": no state file "
+                          "\"%V\" yet, counters start at zero",
                           &shm_zone->shm.name, path);
         } else {
             ngx_log_error(NGX_LOG_ERR, log, ngx_errno,
-                          "llm_route_zone \"%V\": cannot open state file "
-                          "\"%V\", counters start at zero",
+                          "llm_route: llm_route_zone \"%V\": cannot open state "
+                          "file \"%V\", counters start at zero",
                           &shm_zone->shm.name, path);
         }
 
@@ -161,13 +161,14 @@ ngx_http_llm_route_state_read(ngx_shm_zone_t *shm_zone, ngx_str_t *path,
 
     if (ngx_fd_info(file.fd, &fi) == NGX_FILE_ERROR) {
         ngx_log_error(NGX_LOG_ERR, log, ngx_errno,
-                      "llm_route_zone \"%V\": cannot stat state file \"%V\"",
+                      "llm_route: llm_route_zone \"%V\": cannot stat state "
+                      "file \"%V\"",
                       &shm_zone->shm.name, path);
 
     } else if (!ngx_is_file(&fi)) {
         ngx_log_error(NGX_LOG_ERR, log, 0,
-                      "llm_route_zone \"%V\": state file \"%V\" is not a "
-                      "regular file, ignored: counters start at zero",
+                      "llm_route: llm_route_zone \"%V\": state file \"%V\" is "
+                      "not a regular file, ignored: counters start at zero",
                       &shm_zone->shm.name, path);
 
     } else if (ngx_file_size(&fi)
@@ -185,8 +186,8 @@ ngx_http_llm_route_state_read(ngx_shm_zone_t *shm_zone, ngx_str_t *path,
 
         } else if (rc != NGX_OK) {
             ngx_log_error(NGX_LOG_ERR, log, err,
-                          "llm_route_zone \"%V\": cannot read state file "
-                          "\"%V\"", &shm_zone->shm.name, path);
+                          "llm_route: llm_route_zone \"%V\": cannot read state "
+                          "file \"%V\"", &shm_zone->shm.name, path);
             rc = NGX_DECLINED;
         }
     }
@@ -260,8 +261,8 @@ ngx_http_llm_route_state_parse(ngx_shm_zone_t *shm_zone,
 
     if (h.version == 1) {
         ngx_log_error(NGX_LOG_NOTICE, log, 0,
-                      "llm_route_zone \"%V\": state file \"%V\" is of "
-                      "version 1: counters loaded, it has no budgets",
+                      "llm_route: llm_route_zone \"%V\": state file \"%V\" is "
+                      "of version 1: counters loaded, it has no budgets",
                       &shm_zone->shm.name, path);
 
     } else {
@@ -269,8 +270,8 @@ ngx_http_llm_route_state_parse(ngx_shm_zone_t *shm_zone,
                                                  size - base);
         if (budgets == NGX_ERROR) {
             ngx_log_error(NGX_LOG_ERR, log, 0,
-                          "llm_route_zone \"%V\": the budgets of state "
-                          "file \"%V\" are malformed, ignored",
+                          "llm_route: llm_route_zone \"%V\": the budgets of "
+                          "state file \"%V\" are malformed, ignored",
                           &shm_zone->shm.name, path);
             budgets = 0;
         }
@@ -283,7 +284,7 @@ ngx_http_llm_route_state_parse(ngx_shm_zone_t *shm_zone,
     sh->loaded = ngx_time();
 
     ngx_log_error(NGX_LOG_NOTICE, log, 0,
-                  "llm_route_zone \"%V\": state file \"%V\" loaded: "
+                  "llm_route: llm_route_zone \"%V\": state file \"%V\" loaded: "
                   "%uA requests, %ui records, %i budgets%s",
                   &shm_zone->shm.name, path, sh->totals.requests, loaded,
                   budgets, loaded < h.nrecords ? " (some dropped: no room)"
@@ -352,8 +353,9 @@ static void
 ngx_http_llm_route_state_invalid(ngx_shm_zone_t *shm_zone, ngx_str_t *path)
 {
     ngx_log_error(NGX_LOG_ERR, shm_zone->shm.log, 0,
-                  "llm_route_zone \"%V\": state file \"%V\" is corrupt or "
-                  "of another version, ignored: counters start at zero",
+                  "llm_route: llm_route_zone \"%V\": state file \"%V\" is "
+                  "corrupt or of another version, ignored: counters start at "
+                  "zero",
                   &shm_zone->shm.name, path);
 }
 
@@ -589,9 +591,9 @@ failed:
 
     if (ctx->start) {
         ngx_log_error(NGX_LOG_WARN, log, err,
-                      "llm_route_zone \"%V\": the worker processes cannot "
-                      "%s state file \"%V\", the counters and budgets will "
-                      "not survive a restart: give state= a directory the "
+                      "llm_route: llm_route_zone \"%V\": the worker processes "
+                      "cannot %s state file \"%V\", the counters and budgets "
+                      "will not survive a restart: give state= a directory the "
                       "workers' user can write",
                       &ctx->mcf->shm_zone->shm.name, what, &ctx->tmp);
 
@@ -604,7 +606,8 @@ failed:
         ctx->logged = ngx_time();
 
         ngx_log_error(NGX_LOG_ERR, log, err,
-                      "llm_route_zone \"%V\": cannot %s state file \"%V\"",
+                      "llm_route: llm_route_zone \"%V\": cannot %s state file "
+                      "\"%V\"",
                       &ctx->mcf->shm_zone->shm.name, what, &ctx->tmp);
     }
 
@@ -755,7 +758,7 @@ ngx_http_llm_route_state_exit_process(ngx_cycle_t *cycle)
     }
 
     ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
-                  "llm_route_zone \"%V\": state file \"%V\" not written at "
-                  "exit: another worker kept it busy",
+                  "llm_route: llm_route_zone \"%V\": state file \"%V\" not "
+                  "written at exit: another worker kept it busy",
                   &ctx->mcf->shm_zone->shm.name, &ctx->mcf->state_path);
 }
