@@ -33,6 +33,12 @@ static ngx_int_t ngx_http_llm_route_all_down(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx, ngx_str_t *what);
 static ngx_int_t ngx_http_llm_route_select(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx);
+static void ngx_http_llm_route_select_in(ngx_http_request_t *r,
+    ngx_http_llm_route_ctx_t *ctx, llr_cand_t *c, llr_select_in_t *in);
+static ngx_uint_t ngx_http_llm_route_select_soonest(ngx_http_request_t *r,
+    ngx_http_llm_route_ctx_t *ctx, llr_cand_t *c);
+static ngx_int_t ngx_http_llm_route_select_none(ngx_http_request_t *r,
+    ngx_http_llm_route_ctx_t *ctx, llr_select_in_t *in);
 
 
 /* already tried for this request */
@@ -419,15 +425,14 @@ ngx_http_llm_route_select(ngx_http_request_t *r, ngx_http_llm_route_ctx_t *ctx)
     char                              reason[512];
     int                               rc;
     size_t                            len;
-    ngx_uint_t                        i, k;
-    ngx_str_t                         msg;
-    ngx_msec_t                        ms, soon_ms;
+    ngx_uint_t                        i;
+    ngx_msec_t                        ms;
     llr_cand_t                       *c;
     llr_select_in_t                   in;
     llr_select_out_t                  out;
     ngx_http_llm_route_model_t      **cand, *m;
     ngx_http_llm_route_policy_t      *p;
-    ngx_http_llm_route_deployment_t  *d, **dd, *soon;
+    ngx_http_llm_route_deployment_t  *d;
 
     p = ctx->policy;
     cand = p->candidates.elts;
@@ -437,91 +442,16 @@ ngx_http_llm_route_select(ngx_http_request_t *r, ngx_http_llm_route_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    /* a candidate model is described by its first deployment */
-
-    for (i = 0; i < p->candidates.nelts; i++) {
-        dd = cand[i]->deployments.elts;
-        d = dd[0];
-
-        c[i].name = (char *) cand[i]->name.data;
-        c[i].quality = d->quality;
-        c[i].task_quality = d->quality_task;
-        c[i].input = d->price.input;
-        c[i].output = d->price.output;
-        c[i].context = d->context ? d->context : (uint64_t) -1;
-        c[i].usable = ngx_http_llm_route_model_usable(r, ctx, cand[i]);
-    }
-
-    ngx_memzero(&in, sizeof(llr_select_in_t));
-
-    in.task = ctx->classified ? ctx->task_index : 0;
-    in.ntasks = NGX_HTTP_LLM_ROUTE_MAX_TASKS;
-    in.task_name = ctx->task.len ? (char *) ctx->task.data : NULL;
-    in.difficulty = ctx->difficulty < 0 ? 0 : ctx->difficulty;
-    in.floor = p->floor;
-    in.floor_hard = p->floor_hard;
-    in.task_floor = p->floor_task;
-    in.task_floor_hard = p->floor_hard_task;
-    in.prompt_tokens = llr_estimate_tokens(ctx->view.text_bytes);
-    in.max_tokens = ctx->view.max_tokens;
-    in.expected = 0;
-    in.cands = c;
-    in.ncands = p->candidates.nelts;
+    ngx_http_llm_route_select_in(r, ctx, c, &in);
 
     rc = llr_select(&in, &out, reason, sizeof(reason));
 
-    if (rc != 0) {
-        /*
-         * every candidate that fits is cooling down: the one whose
-         * cooldown ends first, as for a model's deployments
-         */
-
-        soon = NULL;
-        soon_ms = 0;
-        k = 0;
-
-        for (i = 0; i < p->candidates.nelts; i++) {
-            if (!ngx_http_llm_route_fits(ctx, cand[i])) {
-                continue;
-            }
-
-            d = ngx_http_llm_route_soonest(r, ctx, cand[i], &ms);
-
-            if (d && (soon == NULL || ms < soon_ms)) {
-                soon = d;
-                soon_ms = ms;
-                k = i;
-            }
-        }
-
-        if (soon) {
-            for (i = 0; i < p->candidates.nelts; i++) {
-                c[i].usable = (i == k);
-            }
-
-            rc = llr_select(&in, &out, reason, sizeof(reason));
-        }
+    if (rc != 0 && ngx_http_llm_route_select_soonest(r, ctx, c)) {
+        rc = llr_select(&in, &out, reason, sizeof(reason));
     }
 
     if (rc != 0) {
-
-        for (i = 0; i < p->candidates.nelts; i++) {
-            if (c[i].context >= in.prompt_tokens
-                                + (in.max_tokens > 0 ? in.max_tokens : 0)
-                && !c[i].usable)
-            {
-                /* one would fit, but it asked to wait (Retry-After) */
-                return ngx_http_llm_route_all_down(r, ctx, &p->name);
-            }
-        }
-
-        ngx_str_set(&msg, "This model's maximum context length is smaller "
-                          "than the request: no candidate of the policy "
-                          "fits it.");
-        return ngx_http_llm_route_refuse(r, NGX_HTTP_BAD_REQUEST,
-                                             "invalid_request_error",
-                                             "messages",
-                                             "context_length_exceeded", &msg);
+        return ngx_http_llm_route_select_none(r, ctx, &in);
     }
 
     m = cand[out.chosen];
@@ -561,4 +491,131 @@ ngx_http_llm_route_select(ngx_http_request_t *r, ngx_http_llm_route_ctx_t *ctx)
                    &p->name, &m->name, &ctx->reason);
 
     return NGX_OK;
+}
+
+
+/* what core/llr_select decides on: the candidates and the request */
+
+static void
+ngx_http_llm_route_select_in(ngx_http_request_t *r,
+    ngx_http_llm_route_ctx_t *ctx, llr_cand_t *c, llr_select_in_t *in)
+{
+    ngx_uint_t                        i;
+    ngx_http_llm_route_model_t      **cand;
+    ngx_http_llm_route_policy_t      *p;
+    ngx_http_llm_route_deployment_t  *d, **dd;
+
+    p = ctx->policy;
+    cand = p->candidates.elts;
+
+    /* a candidate model is described by its first deployment */
+
+    for (i = 0; i < p->candidates.nelts; i++) {
+        dd = cand[i]->deployments.elts;
+        d = dd[0];
+
+        c[i].name = (char *) cand[i]->name.data;
+        c[i].quality = d->quality;
+        c[i].task_quality = d->quality_task;
+        c[i].input = d->price.input;
+        c[i].output = d->price.output;
+        c[i].context = d->context ? d->context : (uint64_t) -1;
+        c[i].usable = ngx_http_llm_route_model_usable(r, ctx, cand[i]);
+    }
+
+    ngx_memzero(in, sizeof(llr_select_in_t));
+
+    in->task = ctx->classified ? ctx->task_index : 0;
+    in->ntasks = NGX_HTTP_LLM_ROUTE_MAX_TASKS;
+    in->task_name = ctx->task.len ? (char *) ctx->task.data : NULL;
+    in->difficulty = ctx->difficulty < 0 ? 0 : ctx->difficulty;
+    in->floor = p->floor;
+    in->floor_hard = p->floor_hard;
+    in->task_floor = p->floor_task;
+    in->task_floor_hard = p->floor_hard_task;
+    in->prompt_tokens = llr_estimate_tokens(ctx->view.text_bytes);
+    in->max_tokens = ctx->view.max_tokens;
+    in->expected = 0;
+    in->cands = c;
+    in->ncands = p->candidates.nelts;
+}
+
+
+/*
+ * Nothing was selected: every candidate that fits is cooling down.  The
+ * one whose cooldown ends first is made the only usable one, as for a
+ * model's deployments; 0 if there is none.
+ */
+
+static ngx_uint_t
+ngx_http_llm_route_select_soonest(ngx_http_request_t *r,
+    ngx_http_llm_route_ctx_t *ctx, llr_cand_t *c)
+{
+    ngx_uint_t                        i, k, n;
+    ngx_msec_t                        ms, soon_ms;
+    ngx_http_llm_route_model_t      **cand;
+    ngx_http_llm_route_deployment_t  *d, *soon;
+
+    cand = ctx->policy->candidates.elts;
+    n = ctx->policy->candidates.nelts;
+
+    soon = NULL;
+    soon_ms = 0;
+    k = 0;
+
+    for (i = 0; i < n; i++) {
+        if (!ngx_http_llm_route_fits(ctx, cand[i])) {
+            continue;
+        }
+
+        d = ngx_http_llm_route_soonest(r, ctx, cand[i], &ms);
+
+        if (d && (soon == NULL || ms < soon_ms)) {
+            soon = d;
+            soon_ms = ms;
+            k = i;
+        }
+    }
+
+    if (soon == NULL) {
+        return 0;
+    }
+
+    for (i = 0; i < n; i++) {
+        c[i].usable = (i == k);
+    }
+
+    return 1;
+}
+
+
+/* still nothing: too long for every candidate, or all asked to wait */
+
+static ngx_int_t
+ngx_http_llm_route_select_none(ngx_http_request_t *r,
+    ngx_http_llm_route_ctx_t *ctx, llr_select_in_t *in)
+{
+    ngx_str_t          msg;
+    ngx_uint_t         i;
+    const llr_cand_t  *c;
+
+    c = in->cands;
+
+    for (i = 0; i < in->ncands; i++) {
+        if (c[i].context >= in->prompt_tokens
+                            + (in->max_tokens > 0 ? in->max_tokens : 0)
+            && !c[i].usable)
+        {
+            /* one would fit, but it asked to wait (Retry-After) */
+            return ngx_http_llm_route_all_down(r, ctx, &ctx->policy->name);
+        }
+    }
+
+    ngx_str_set(&msg, "This model's maximum context length is smaller "
+                      "than the request: no candidate of the policy "
+                      "fits it.");
+
+    return ngx_http_llm_route_refuse(r, NGX_HTTP_BAD_REQUEST,
+                                     "invalid_request_error", "messages",
+                                     "context_length_exceeded", &msg);
 }
