@@ -26,7 +26,7 @@
 #include "ngx_http_llm_route_shm.h"
 
 
-static void ngx_http_llm_route_rejected(ngx_http_request_t *r,
+static void ngx_http_llm_route_count_rejected(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx, ngx_msec_t latency_ms);
 
 
@@ -148,7 +148,7 @@ ngx_http_llm_route_log_handler(ngx_http_request_t *r)
     ctx = ngx_http_llm_route_get_ctx(r);
 
     if (ctx && ctx->rejected && !ctx->routed && !ctx->exhausted) {
-        ngx_http_llm_route_rejected(r, ctx,
+        ngx_http_llm_route_count_rejected(r, ctx,
                                (ngx_msec_t) ngx_http_llm_route_elapsed(r));
         return NGX_OK;
     }
@@ -249,7 +249,7 @@ ngx_http_llm_route_log_handler(ngx_http_request_t *r)
  */
 
 static void
-ngx_http_llm_route_rejected(ngx_http_request_t *r,
+ngx_http_llm_route_count_rejected(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx, ngx_msec_t latency_ms)
 {
     ngx_http_llm_route_shm_t        *sh;

@@ -1,20 +1,12 @@
 
 /*
- * ngx_llm_route_module: budgets and rate limits.
+ * ngx_llm_route_module: budgets and rate limits, the admission of a
+ * request and its settlement.
  *
- *     llm_route_budget KEY LIMIT_USD [period=minute|hour|day|week|month|total];
- *     llm_route_rate   KEY [rpm=N] [tpm=N];
- *
- * The counts live in the zone (limits_shm.c), one node per directive
- * and key.  Admission checks and reserves in one step, with the slab
- * mutex held, so concurrent requests of every worker see each other's
- * reservations.
- *
- * Identity.  A budget node belongs to the directive's key expression (its
- * text, e.g. "$http_x_team") and period; a rate node to its key
- * expression and its rpm and tpm values.  Both survive a reload (the zone
- * is adopted): changing a budget's limit keeps what was spent in the
- * period, changing its key or period starts a new count.
+ * The directives are in limits_conf.c, the counts in the zone
+ * (limits_shm.c), one node per directive and key.  Admission checks and
+ * reserves in one step, with the slab mutex held, so concurrent requests
+ * of every worker see each other's reservations.
  *
  * Budgets.  Admission: refused with 429 when spent + reserved >= limit,
  * otherwise the request's estimated cost is reserved.  Settlement (log

@@ -1,6 +1,9 @@
 
 /*
- * ngx_llm_route_module: directives, configuration and phase wiring.
+ * ngx_llm_route_module: the module, ngx_http_llm_route_module: its
+ * directives (handled in the files of their concern), its configuration
+ * hooks, its phase handlers and filters, its process hooks.  The files
+ * and their layering: docs/architecture.md.
  */
 
 
