@@ -14,18 +14,25 @@
 #include "llr_limits.h"
 
 
+typedef void (*ngx_http_llm_route_json_item_pt)(ngx_http_llm_route_out_t *o,
+    ngx_http_llm_route_item_t *it, uint64_t now_ms);
+
+
 static void ngx_http_llm_route_json_zone(ngx_http_request_t *r,
     ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh, time_t now,
     uint64_t now_ms);
 static void ngx_http_llm_route_json_totals(ngx_http_request_t *r,
     ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh);
-static void ngx_http_llm_route_json_models(ngx_http_request_t *r,
-    ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh);
-static void ngx_http_llm_route_json_providers(ngx_http_request_t *r,
+static void ngx_http_llm_route_json_list(ngx_http_request_t *r,
     ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh,
+    ngx_uint_t kind, const char *name, ngx_http_llm_route_json_item_pt item,
     uint64_t now_ms);
-static void ngx_http_llm_route_json_tasks(ngx_http_request_t *r,
-    ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh);
+static void ngx_http_llm_route_json_model(ngx_http_llm_route_out_t *o,
+    ngx_http_llm_route_item_t *it, uint64_t now_ms);
+static void ngx_http_llm_route_json_provider(ngx_http_llm_route_out_t *o,
+    ngx_http_llm_route_item_t *it, uint64_t now_ms);
+static void ngx_http_llm_route_json_task(ngx_http_llm_route_out_t *o,
+    ngx_http_llm_route_item_t *it, uint64_t now_ms);
 static void ngx_http_llm_route_json_counters(ngx_http_llm_route_out_t *o,
     ngx_http_llm_route_counters_t *c);
 static void ngx_http_llm_route_json_percentiles(ngx_http_llm_route_out_t *o,
@@ -38,10 +45,10 @@ static void ngx_http_llm_route_json_seconds(ngx_http_llm_route_out_t *o,
     ngx_http_llm_route_shm_t *sh, time_t now);
 static void ngx_http_llm_route_json_recent(ngx_http_llm_route_out_t *o,
     ngx_http_llm_route_shm_t *sh);
-static void ngx_http_llm_route_json_budgets(ngx_http_llm_route_out_t *o,
-    ngx_array_t *a);
-static void ngx_http_llm_route_json_rates(ngx_http_llm_route_out_t *o,
-    ngx_array_t *a);
+static void ngx_http_llm_route_json_budgets(ngx_http_request_t *r,
+    ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh);
+static void ngx_http_llm_route_json_rates(ngx_http_request_t *r,
+    ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh);
 
 
 /*
@@ -57,8 +64,7 @@ ngx_http_llm_route_status_json(ngx_http_request_t *r,
 {
     time_t       now;
     uint64_t     now_ms;
-    ngx_array_t  *a;
-    ngx_time_t   *tp;
+    ngx_time_t  *tp;
 
     tp = ngx_timeofday();
     now = tp->sec;
@@ -66,36 +72,19 @@ ngx_http_llm_route_status_json(ngx_http_request_t *r,
 
     ngx_http_llm_route_json_zone(r, o, sh, now, now_ms);
     ngx_http_llm_route_json_totals(r, o, sh);
-    ngx_http_llm_route_json_models(r, o, sh);
-    ngx_http_llm_route_json_providers(r, o, sh, now_ms);
-    ngx_http_llm_route_json_tasks(r, o, sh);
+    ngx_http_llm_route_json_list(r, o, sh, NGX_HTTP_LLM_ROUTE_SLOT_MODEL,
+                                 "models", ngx_http_llm_route_json_model,
+                                 now_ms);
+    ngx_http_llm_route_json_list(r, o, sh, NGX_HTTP_LLM_ROUTE_SLOT_PROVIDER,
+                                 "providers",
+                                 ngx_http_llm_route_json_provider, now_ms);
+    ngx_http_llm_route_json_list(r, o, sh, NGX_HTTP_LLM_ROUTE_SLOT_TASK,
+                                 "tasks", ngx_http_llm_route_json_task,
+                                 now_ms);
     ngx_http_llm_route_json_rejected(r, o, sh);
     ngx_http_llm_route_json_seconds(o, sh, now);
-
-    /* budgets and rate limits (limits_list.c) */
-
-    ngx_http_llm_route_out_printf(o, ",\"budgets\":{");
-
-    a = ngx_http_llm_route_limits_budgets(r, sh);
-    if (a == NULL) {
-        o->failed = 1;
-        return;
-    }
-
-    ngx_http_llm_route_json_budgets(o, a);
-
-    ngx_http_llm_route_out_printf(o, "},\"rates\":{");
-
-    a = ngx_http_llm_route_limits_rates(r, sh);
-    if (a == NULL) {
-        o->failed = 1;
-        return;
-    }
-
-    ngx_http_llm_route_json_rates(o, a);
-
-    ngx_http_llm_route_out_printf(o, "}");
-
+    ngx_http_llm_route_json_budgets(r, o, sh);
+    ngx_http_llm_route_json_rates(r, o, sh);
     ngx_http_llm_route_json_recent(o, sh);
 
     ngx_http_llm_route_out_printf(o, "}\n");
@@ -179,64 +168,24 @@ ngx_http_llm_route_json_totals(ngx_http_request_t *r,
 }
 
 
-static void
-ngx_http_llm_route_json_models(ngx_http_request_t *r,
-    ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh)
-{
-    ngx_uint_t                      i;
-    ngx_array_t                    *a;
-    ngx_http_llm_route_item_t      *it;
-    ngx_http_llm_route_counters_t  *c;
-
-    ngx_http_llm_route_out_printf(o, ",\"models\":{");
-
-    a = ngx_http_llm_route_items(r, sh, NGX_HTTP_LLM_ROUTE_SLOT_MODEL);
-    if (a == NULL) {
-        o->failed = 1;
-        return;
-    }
-
-    it = a->elts;
-
-    for (i = 0; i < a->nelts; i++) {
-        c = &it[i].slot->c;
-
-        ngx_http_llm_route_out_printf(o, "%s", i ? "," : "");
-        ngx_http_llm_route_out_json(o, it[i].name.data, it[i].name.len);
-        ngx_http_llm_route_out_printf(o, ":{\"provider\":");
-        ngx_http_llm_route_out_json(o, it[i].provider.data,
-                                    it[i].provider.len);
-        ngx_http_llm_route_out_printf(o, ",");
-        ngx_http_llm_route_json_counters(o, c);
-        ngx_http_llm_route_json_percentiles(o, "latency_ms", c->latency,
-                                            c->latency_sum_ms,
-                                            ngx_http_llm_route_hist_count(
-                                                c->latency));
-        ngx_http_llm_route_json_percentiles(o, "ttft_ms", c->ttft,
-                                            c->ttft_sum_ms, c->ttft_count);
-        ngx_http_llm_route_json_buckets(o, "latency_buckets", c->latency);
-        ngx_http_llm_route_json_buckets(o, "ttft_buckets", c->ttft);
-        ngx_http_llm_route_out_printf(o, "}");
-    }
-
-    ngx_http_llm_route_out_printf(o, "}");
-}
-
+/*
+ * "models", "providers" or "tasks": an object of the configured names of
+ * the kind, each with what item() writes of it
+ */
 
 static void
-ngx_http_llm_route_json_providers(ngx_http_request_t *r,
+ngx_http_llm_route_json_list(ngx_http_request_t *r,
     ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh,
+    ngx_uint_t kind, const char *name, ngx_http_llm_route_json_item_pt item,
     uint64_t now_ms)
 {
-    time_t                          until;
-    ngx_uint_t                      i;
-    ngx_array_t                    *a;
-    ngx_http_llm_route_item_t      *it;
-    ngx_http_llm_route_counters_t  *c;
+    ngx_uint_t                  i;
+    ngx_array_t                *a;
+    ngx_http_llm_route_item_t  *it;
 
-    ngx_http_llm_route_out_printf(o, ",\"providers\":{");
+    ngx_http_llm_route_out_printf(o, ",\"%s\":{", name);
 
-    a = ngx_http_llm_route_items(r, sh, NGX_HTTP_LLM_ROUTE_SLOT_PROVIDER);
+    a = ngx_http_llm_route_items(r, sh, kind);
     if (a == NULL) {
         o->failed = 1;
         return;
@@ -245,22 +194,10 @@ ngx_http_llm_route_json_providers(ngx_http_request_t *r,
     it = a->elts;
 
     for (i = 0; i < a->nelts; i++) {
-        c = &it[i].slot->c;
-        until = (time_t) (it[i].slot->cooldown_until / 1000);
-
         ngx_http_llm_route_out_printf(o, "%s", i ? "," : "");
         ngx_http_llm_route_out_json(o, it[i].name.data, it[i].name.len);
-        ngx_http_llm_route_out_printf(o,
-            ":{\"requests\":%uA,\"errors\":%uA,\"failures\":%uA,"
-            "\"state\":\"%s\",\"cooldown_until\":%T,\"cost_usd\":",
-            c->requests, c->errors, it[i].slot->failures,
-            it[i].slot->cooldown_until > now_ms ? "cooldown" : "up",
-            it[i].slot->cooldown_until > now_ms ? until : 0);
-        ngx_http_llm_route_out_usd(o, c->cost_pusd);
-        ngx_http_llm_route_json_percentiles(o, "latency_ms", c->latency,
-                                            c->latency_sum_ms,
-                                            ngx_http_llm_route_hist_count(
-                                                c->latency));
+        ngx_http_llm_route_out_printf(o, ":{");
+        item(o, &it[i], now_ms);
         ngx_http_llm_route_out_printf(o, "}");
     }
 
@@ -269,40 +206,67 @@ ngx_http_llm_route_json_providers(ngx_http_request_t *r,
 
 
 static void
-ngx_http_llm_route_json_tasks(ngx_http_request_t *r,
-    ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh)
+ngx_http_llm_route_json_model(ngx_http_llm_route_out_t *o,
+    ngx_http_llm_route_item_t *it, uint64_t now_ms)
 {
-    ngx_uint_t                      i;
-    ngx_array_t                    *a;
-    ngx_http_llm_route_item_t      *it;
     ngx_http_llm_route_counters_t  *c;
 
-    ngx_http_llm_route_out_printf(o, ",\"tasks\":{");
+    c = &it->slot->c;
 
-    a = ngx_http_llm_route_items(r, sh, NGX_HTTP_LLM_ROUTE_SLOT_TASK);
-    if (a == NULL) {
-        o->failed = 1;
-        return;
-    }
+    ngx_http_llm_route_out_printf(o, "\"provider\":");
+    ngx_http_llm_route_out_json(o, it->provider.data, it->provider.len);
+    ngx_http_llm_route_out_printf(o, ",");
+    ngx_http_llm_route_json_counters(o, c);
+    ngx_http_llm_route_json_percentiles(o, "latency_ms", c->latency,
+                                        c->latency_sum_ms,
+                                        ngx_http_llm_route_hist_count(
+                                            c->latency));
+    ngx_http_llm_route_json_percentiles(o, "ttft_ms", c->ttft,
+                                        c->ttft_sum_ms, c->ttft_count);
+    ngx_http_llm_route_json_buckets(o, "latency_buckets", c->latency);
+    ngx_http_llm_route_json_buckets(o, "ttft_buckets", c->ttft);
+}
 
-    it = a->elts;
 
-    for (i = 0; i < a->nelts; i++) {
-        c = &it[i].slot->c;
+static void
+ngx_http_llm_route_json_provider(ngx_http_llm_route_out_t *o,
+    ngx_http_llm_route_item_t *it, uint64_t now_ms)
+{
+    ngx_uint_t                      up;
+    ngx_http_llm_route_counters_t  *c;
 
-        ngx_http_llm_route_out_printf(o, "%s", i ? "," : "");
-        ngx_http_llm_route_out_json(o, it[i].name.data, it[i].name.len);
-        ngx_http_llm_route_out_printf(o,
-            ":{\"requests\":%uA,\"errors\":%uA,\"prompt_tokens\":%uA,"
-            "\"completion_tokens\":%uA,\"cost_usd\":",
-            c->requests, c->errors, c->prompt_tokens, c->completion_tokens);
-        ngx_http_llm_route_out_usd(o, c->cost_pusd);
-        ngx_http_llm_route_out_printf(o, ",\"saved_usd\":");
-        ngx_http_llm_route_out_usd(o, c->saved_pusd);
-        ngx_http_llm_route_out_printf(o, "}");
-    }
+    c = &it->slot->c;
+    up = it->slot->cooldown_until <= now_ms;
 
-    ngx_http_llm_route_out_printf(o, "}");
+    ngx_http_llm_route_out_printf(o,
+        "\"requests\":%uA,\"errors\":%uA,\"failures\":%uA,"
+        "\"state\":\"%s\",\"cooldown_until\":%T,\"cost_usd\":",
+        c->requests, c->errors, it->slot->failures,
+        up ? "up" : "cooldown",
+        up ? 0 : (time_t) (it->slot->cooldown_until / 1000));
+    ngx_http_llm_route_out_usd(o, c->cost_pusd);
+    ngx_http_llm_route_json_percentiles(o, "latency_ms", c->latency,
+                                        c->latency_sum_ms,
+                                        ngx_http_llm_route_hist_count(
+                                            c->latency));
+}
+
+
+static void
+ngx_http_llm_route_json_task(ngx_http_llm_route_out_t *o,
+    ngx_http_llm_route_item_t *it, uint64_t now_ms)
+{
+    ngx_http_llm_route_counters_t  *c;
+
+    c = &it->slot->c;
+
+    ngx_http_llm_route_out_printf(o,
+        "\"requests\":%uA,\"errors\":%uA,\"prompt_tokens\":%uA,"
+        "\"completion_tokens\":%uA,\"cost_usd\":",
+        c->requests, c->errors, c->prompt_tokens, c->completion_tokens);
+    ngx_http_llm_route_out_usd(o, c->cost_pusd);
+    ngx_http_llm_route_out_printf(o, ",\"saved_usd\":");
+    ngx_http_llm_route_out_usd(o, c->saved_pusd);
 }
 
 
@@ -491,13 +455,25 @@ ngx_http_llm_route_json_recent(ngx_http_llm_route_out_t *o,
 }
 
 
+/* "budgets" (limits_list.c copies them) */
+
 static void
-ngx_http_llm_route_json_budgets(ngx_http_llm_route_out_t *o, ngx_array_t *a)
+ngx_http_llm_route_json_budgets(ngx_http_request_t *r,
+    ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh)
 {
     u_char                            *p;
     size_t                             n;
     ngx_uint_t                         i;
+    ngx_array_t                       *a;
     ngx_http_llm_route_budget_info_t  *b;
+
+    ngx_http_llm_route_out_printf(o, ",\"budgets\":{");
+
+    a = ngx_http_llm_route_limits_budgets(r, sh);
+    if (a == NULL) {
+        o->failed = 1;
+        return;
+    }
 
     b = a->elts;
 
@@ -536,21 +512,36 @@ ngx_http_llm_route_json_budgets(ngx_http_llm_route_out_t *o, ngx_array_t *a)
             ",\"in_flight\":%ui,\"rejected\":%uL}",
             b[i].inflight, b[i].rejected);
     }
+
+    ngx_http_llm_route_out_printf(o, "}");
 }
 
 
-/* a limit that is not set, and the count it would have had, are null */
+/*
+ * "rates" (limits_list.c copies them): a limit that is not set, and the
+ * count it would have had, are null
+ */
 
 static void
-ngx_http_llm_route_json_rates(ngx_http_llm_route_out_t *o, ngx_array_t *a)
+ngx_http_llm_route_json_rates(ngx_http_request_t *r,
+    ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh)
 {
     uint64_t                         v[4];
     ngx_uint_t                       i, k;
+    ngx_array_t                     *a;
     ngx_http_llm_route_rate_info_t  *ri;
 
     static const char  *fields[] = {
         "rpm_limit", "tpm_limit", "requests", "tokens"
     };
+
+    ngx_http_llm_route_out_printf(o, ",\"rates\":{");
+
+    a = ngx_http_llm_route_limits_rates(r, sh);
+    if (a == NULL) {
+        o->failed = 1;
+        return;
+    }
 
     ri = a->elts;
 
@@ -581,4 +572,6 @@ ngx_http_llm_route_json_rates(ngx_http_llm_route_out_t *o, ngx_array_t *a)
         ngx_http_llm_route_out_printf(o, ",\"rejected\":%uL}",
                                       ri[i].rejected);
     }
+
+    ngx_http_llm_route_out_printf(o, "}");
 }
