@@ -108,8 +108,8 @@ $(BUILD)/core/%.o: $(CORE)/%.c $(CORE_HDRS)
 	@mkdir -p $(BUILD)/core
 	$(CC) $(CFLAGS_CORE) $(SAN) -c -o $@ $<
 
-# yajl: only the trainer reads its JSON lines with it
-$(BUILD)/llm-route-train: LIBS += -lyajl
+# yajl: only the trainer and the calibrator read JSON lines, with it
+$(BUILD)/llm-route-train $(BUILD)/llm-route-calibrate: LIBS += -lyajl
 
 $(BUILD)/llm-route-%: tools/llm-route-%.c $(CORE_OBJS)
 	@mkdir -p $(BUILD)
