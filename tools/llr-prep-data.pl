@@ -176,7 +176,83 @@ sub excluded {
     return 0;
 }
 
-# ---- task data ------------------------------------------------------------
+# near a prompt of the multilingual held-out set (see below), by source
+my %ndecon;
+sub decontaminated {
+    my ($p, $source) = @_;
+    return 0 unless near_heldout($p);
+    $ndecon{$source}++;
+    return 1;
+}
+
+# ---- the multilingual held-out set -----------------------------------------
+
+my @ml;
+{
+    opendir(my $h, "$models/heldout") or die "$models/heldout: $!\n";
+    for my $f (sort grep { /^ml-[a-z][a-z]\.txt$/ } readdir $h) {
+        open(my $fh, '<:encoding(UTF-8)', "$models/heldout/$f")
+            or die "$f: $!\n";
+        my ($cur, $text);
+        my $flush = sub {
+            return unless $cur;
+            $text =~ s/\n+\z//;
+            push @ml, enc({%$cur, prompt => $text});
+        };
+        while (my $l = <$fh>) {
+            if ($l =~ /^#: (\d+) ([a-z][a-z]) (\w+) (easy|hard)\s*$/) {
+                $flush->();
+                $cur = {item => $1 + 0, lang => $2, task => $3,
+                        hard => $4 eq 'hard' ? JSON::PP::true
+                                             : JSON::PP::false};
+                $text = '';
+                next;
+            }
+            next if !$cur && $l =~ /^#/;
+            die "$f:$.: text before the first prompt\n" unless $cur;
+            $text .= $l;
+        }
+        $flush->();
+        close $fh;
+    }
+    closedir $h;
+}
+write_lines("$out/ml-test.jsonl", @ml);
+
+# Decontamination: a training prompt that is nearly a prompt of the
+# multilingual held-out set is dropped: Jaccard similarity of their sets
+# of character 4-grams (lowercased, spaces squeezed, the first 400
+# characters) of 0.4 or more.  4-grams found in more than 40 held-out
+# prompts are ignored (they say nothing about a match).
+my (%gidx, @gsize);
+sub grams4 {
+    my $t = lc substr($_[0], 0, 400);
+    $t =~ s/\s+/ /g;
+    my %g;
+    $g{substr($t, $_, 4)} = 1 for 0 .. length($t) - 4;
+    return \%g;
+}
+for my $i (0 .. $#ml) {
+    my $g = grams4($J->decode($ml[$i])->{prompt});
+    $gsize[$i] = keys %$g;
+    push @{$gidx{$_}}, $i for keys %$g;
+}
+delete $gidx{$_} for grep { @{$gidx{$_}} > 40 } keys %gidx;
+my %decon;
+sub near_heldout {
+    my ($p) = @_;
+    my $g = grams4($p);
+    my $n = keys %$g;
+    my %shared;
+    for my $k (keys %$g) {
+        $shared{$_}++ for @{$gidx{$k} // []};
+    }
+    for my $i (keys %shared) {
+        return 1 if $shared{$i} / ($n + $gsize[$i] - $shared{$i}) >= 0.4;
+    }
+    return 0;
+}
+
 
 my (@ttrain, @ttest, %seen);
 
@@ -184,7 +260,7 @@ sub add_task {
     my ($r) = @_;
     my $p = first_text($r);
     return if !defined $p || $p !~ /\S/;
-    return if excluded($p);
+    return if excluded($p) || decontaminated($p, "task $r->{source}");
     my $key = $r->{prompt} // $J->encode($r->{messages});
     return if $seen{$key}++;
     if (held_out($p)) { push @ttest, enc($r) } else { push @ttrain, enc($r) }
@@ -228,8 +304,10 @@ sub mt_conv {
 
 for my $q (@mtq) {
     my $t = $mt{$q->{category}} or next;
-    add_task({prompt => $q->{turns}[0], task => $t, source => 'mtbench'});
-    add_task({messages => mt_conv($q), task => $t, source => 'mtbench'})
+    add_task({prompt => $q->{turns}[0], task => $t, source => 'mtbench',
+              kind => 'mtbench first turn'});
+    add_task({messages => mt_conv($q), task => $t, source => 'mtbench',
+              kind => 'mtbench follow-up'})
         if defined $q->{turns}[1];
 }
 
@@ -419,6 +497,7 @@ for my $r (@ah1, @ah2) {
 # the written prompts
 my @wtest;
 for my $w (@written) {
+    next if decontaminated($w->[0], 'difficulty written');
     my %l = (prompt => $w->[0], source => 'written', target => $w->[2],
              label => $w->[2], lang => $w->[3], task => $w->[1],
              group => $w->[4]);
@@ -429,7 +508,8 @@ write_lines("$out/diff-test-written.jsonl", @wtest);
 
 # chit-chat written earlier ({"prompt", "aux": 0, "weight"})
 for my $r (read_jsonl("$models/extra-difficulty-prompts.jsonl")) {
-    next if held_out($r->{prompt});
+    next if held_out($r->{prompt})
+            || decontaminated($r->{prompt}, 'difficulty chitchat');
     push @dtrain, enc({%$r, source => 'chitchat', label => 0});
 }
 
@@ -447,41 +527,10 @@ for my $r (cap(3000, map { [$_->{question}, $_->{answer}] } @gtrain)) {
 
 write_lines("$out/diff-train.jsonl", @dtrain);
 
-# ---- the multilingual held-out set -----------------------------------------
-
-my @ml;
-{
-    opendir(my $h, "$models/heldout") or die "$models/heldout: $!\n";
-    for my $f (sort grep { /^ml-[a-z][a-z]\.txt$/ } readdir $h) {
-        open(my $fh, '<:encoding(UTF-8)', "$models/heldout/$f")
-            or die "$f: $!\n";
-        my ($cur, $text);
-        my $flush = sub {
-            return unless $cur;
-            $text =~ s/\n+\z//;
-            push @ml, enc({%$cur, prompt => $text});
-        };
-        while (my $l = <$fh>) {
-            if ($l =~ /^#: (\d+) ([a-z][a-z]) (\w+) (easy|hard)\s*$/) {
-                $flush->();
-                $cur = {item => $1 + 0, lang => $2, task => $3,
-                        hard => $4 eq 'hard' ? JSON::PP::true
-                                             : JSON::PP::false};
-                $text = '';
-                next;
-            }
-            next if !$cur && $l =~ /^#/;
-            die "$f:$.: text before the first prompt\n" unless $cur;
-            $text .= $l;
-        }
-        $flush->();
-        close $fh;
-    }
-    closedir $h;
-}
-write_lines("$out/ml-test.jsonl", @ml);
 
 printf STDERR "llr-prep-data: task %d train / %d held out; difficulty %d "
     . "train; MT-Bench %d questions; multilingual held-out %d; %d "
-    . "training prompts dropped as arena-bench prompts\n", scalar @ttrain,
-    scalar @ttest, scalar @dtrain, scalar @mteval, scalar @ml, $nbench;
+    . "training prompts dropped as arena-bench prompts; dropped as near a "
+    . "multilingual held-out prompt: %s\n", scalar @ttrain,
+    scalar @ttest, scalar @dtrain, scalar @mteval, scalar @ml, $nbench,
+    join(', ', map { "$_ $ndecon{$_}" } sort keys %ndecon) || 'none';
