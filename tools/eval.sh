@@ -85,6 +85,8 @@ if [ "${1:-}" = "--validate" ]; then
     $EVAL labels "validation, every labelled prompt (calibration)" \
         "$CV/lab-cal.jsonl" "$CV/pred-cal.jsonl"
     $EVAL task "$CV/lab-task.jsonl" "$CV/pred-task.jsonl" source
+    $EVAL task "$CV/lab-task.jsonl" "$CV/pred-task.jsonl" kind \
+        | sed -n '/^| kind/,/^$/p'
     grep '"source":"written"' "$CV/lab-task.jsonl" > "$CV/lab-task-w.jsonl"
     paste -d '\t' "$CV/lab-task.jsonl" "$CV/pred-task.jsonl" \
         | grep '"source":"written"' | cut -f2 > "$CV/pred-task-w.jsonl"

@@ -363,6 +363,8 @@ main(int argc, char **argv)
             continue;
         }
 
+        llr_cls_probabilities(&res);
+
         fputs("{\"task\":", stdout);
         print_json_string(res.task_name);
         printf(",\"difficulty\":%.4f,\"scores\":{", res.difficulty);

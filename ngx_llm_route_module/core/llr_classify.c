@@ -26,7 +26,7 @@
  * tail).  So at most LLR_CLS_CTX_BUDGET + 2 * (LLR_CLS_HEAD +
  * LLR_CLS_TAIL) bytes are tokenized per request.
  */
-#define LLR_CLS_CTX_BUDGET 256
+#define LLR_CLS_CTX_BUDGET 128
 #define LLR_CLS_CTX_SLOTS  8       /* context messages kept */
 #define LLR_CLS_CTX_RING   (LLR_CLS_CTX_SLOTS + 1)   /* and the one received */
 #define LLR_CLS_HDR        64
@@ -909,7 +909,8 @@ llr_cls_fold(llr_cls_state_t *st)
  */
 
 static size_t
-llr_cls_msg_tokenize(llr_cls_state_t *st, llr_cls_msg_t *mg, int user)
+llr_cls_msg_tokenize(llr_cls_state_t *st, llr_cls_msg_t *mg, int user,
+    int tail)
 {
     size_t                  n;
     unsigned char          *t;
@@ -922,7 +923,7 @@ llr_cls_msg_tokenize(llr_cls_state_t *st, llr_cls_msg_t *mg, int user)
         last = &mg->head[mg->head_len - 1];
     }
 
-    n = mg->msg_bytes - mg->head_len;
+    n = tail ? mg->msg_bytes - mg->head_len : 0;
     if (n > LLR_CLS_TAIL) {
         n = LLR_CLS_TAIL;
     }
@@ -1034,7 +1035,7 @@ llr_cls_ctx_tokenize(llr_cls_state_t *st)
 
     for (i = 0; i < LLR_CLS_CTX_SLOTS && i < st->nctx && st->budget; i++) {
         k = (st->nctx - 1 - i) % LLR_CLS_CTX_RING;
-        n = llr_cls_msg_tokenize(st, &st->ctx[k], st->ctx_user[k]);
+        n = llr_cls_msg_tokenize(st, &st->ctx[k], st->ctx_user[k], 0);
         st->budget = n < st->budget ? st->budget - n : 0;
     }
 }
@@ -1074,7 +1075,14 @@ llr_cls_message_begin(void *ctx, const char *role, size_t turn)
     } else {
         st->group = LLR_CLS_GROUP_CTX;
         st->in = &st->ctx[st->nctx % LLR_CLS_CTX_RING];
-        st->skip = (st->budget == 0);
+        /*
+         * a system (or developer) message is context to read; an
+         * assistant's or a tool's text only counts towards the length
+         */
+        st->skip = (st->budget == 0 || role == NULL
+                    || !((role[0] == 's' && strcmp(role, "system") == 0)
+                         || (role[0] == 'd'
+                             && strcmp(role, "developer") == 0)));
     }
 
     st->in->msg_bytes = 0;
@@ -1367,7 +1375,6 @@ llr_cls_finish(void *state, const llr_req_view_t *view,
     int                     g, best, nz;
     size_t                  t, nt, nv;
     float                   z[LLR_CLS_MAX_TASKS], d, zd, mx;
-    double                  sum;
     uint8_t                 nzi[LLR_CLS_NSTRUCT];
     llr_v4sf_t              zv[LLR_CLS_MAX_TASKS / 4], w;
     double                  inv[2], a;
@@ -1385,7 +1392,7 @@ llr_cls_finish(void *state, const llr_req_view_t *view,
 
     if (st->pending) {
         st->group = LLR_CLS_GROUP_CUR;
-        (void) llr_cls_msg_tokenize(st, &st->msg, 1);
+        (void) llr_cls_msg_tokenize(st, &st->msg, 1, 1);
         st->pending = 0;
     }
 
@@ -1449,13 +1456,9 @@ llr_cls_finish(void *state, const llr_req_view_t *view,
         zd += st->dense[nzi[g]] * m->diff_tdense[best][nzi[g]];
     }
 
-    sum = 0;
+    /* the logits: llr_cls_probabilities() makes them a distribution */
     for (t = 0; t < nt; t++) {
-        res->scores[t] = expf(z[t] - mx);
-        sum += res->scores[t];
-    }
-    for (t = 0; t < nt; t++) {
-        res->scores[t] /= sum;
+        res->scores[t] = z[t];
     }
 
     res->ntasks = nt;
@@ -1547,6 +1550,26 @@ llr_cls_term_buckets(const llr_cls_model_t *m, const char *term,
                 >> (32 - m->hash_bits);
 
     return 2;
+}
+
+
+void
+llr_cls_probabilities(llr_cls_result_t *res)
+{
+    size_t  t;
+    double  mx, sum;
+
+    mx = res->scores[res->task];
+    sum = 0;
+
+    for (t = 0; t < res->ntasks; t++) {
+        res->scores[t] = exp(res->scores[t] - mx);
+        sum += res->scores[t];
+    }
+
+    for (t = 0; t < res->ntasks; t++) {
+        res->scores[t] /= sum;
+    }
 }
 
 

@@ -40,7 +40,11 @@ typedef struct {
     const char  *task_name;
     double       difficulty;                  /* calibrated, 0..1 */
     double       raw;               /* the difficulty logit, uncalibrated */
-    double       scores[LLR_CLS_MAX_TASKS];   /* softmax probabilities */
+    /*
+     * the task logits after llr_cls_finish(); the softmax probabilities
+     * after llr_cls_probabilities() (the module needs neither)
+     */
+    double       scores[LLR_CLS_MAX_TASKS];
     size_t       ntasks;
 } llr_cls_result_t;
 
@@ -71,6 +75,7 @@ void llr_cls_state_init(void *state, const llr_cls_model_t *m);
 void llr_cls_sink(void *state, llr_text_sink_t *sink);
 void llr_cls_finish(void *state, const llr_req_view_t *view,
     llr_cls_result_t *res);
+void llr_cls_probabilities(llr_cls_result_t *res);
 
 const char *llr_cls_task_name(const llr_cls_model_t *m, int task);
 int llr_cls_task_index(const llr_cls_model_t *m, const char *name,

@@ -76,6 +76,7 @@ classify(const llr_cls_model_t *m, const char *text, size_t step,
     view.max_tokens = -1;
 
     llr_cls_finish(st, &view, res);
+    llr_cls_probabilities(res);
     free(st);
 }
 
@@ -108,9 +109,10 @@ features(const llr_cls_model_t *m, const char *text)
 /*
  * A conversation: nmsg messages before the last user turn "last", user
  * and assistant alternating (every fourth a system message), message k
- * is "fill", with its first byte replaced by 'a' + k % 26 from message
- * "vary" on (0: never) until message "vary_until".  Returns the number of
- * hashed features the heads saw.
+ * is "fill", with its first byte replaced by 'a' + k % 19 (never 't':
+ * "fill" begins with 'T', the same letter to the tokenizer) from message
+ * "vary" on (0: never) until message "vary_until".  Returns the number
+ * of hashed features the heads saw.
  */
 static long    test_budget = -1;    /* >= 0: llr_cls_state_set_budget() */
 static size_t  vary_until = (size_t) -1;
@@ -143,7 +145,7 @@ conversation(const llr_cls_model_t *m, size_t nmsg, const char *fill,
     for (k = 0; k < nmsg; k++) {
         role = (k % 4 == 3) ? "system" : (k % 2 ? "assistant" : "user");
         buf[0] = (vary && k >= vary && k < vary_until)
-                 ? (char) ('a' + k % 26) : fill[0];
+                 ? (char) ('a' + k % 19) : fill[0];
         sink.message_begin(sink.ctx, role, k);
         sink.text(sink.ctx, (const unsigned char *) buf, len);
         sink.message_end(sink.ctx);
@@ -741,11 +743,14 @@ main(void)
 
 
     /*
-     * The tokenization budget: context is tokenized newest first until
-     * LLR_CLS_CTX_BUDGET bytes have been; the last user turn always is.
-     * "fill" is 90 bytes: at the built-in 256, the newest three context
-     * messages are read (90, 90, then 76 left: a message begun within
-     * the budget is read whole).
+     * The tokenization budget: the context read is the earlier user
+     * turns and the system messages (not the assistant's), their heads
+     * only, newest first until LLR_CLS_CTX_BUDGET bytes have been; the
+     * last user turn always is.  conversation() alternates user and
+     * assistant messages, every fourth a system message: of 30, the
+     * newest readable ones are 28 (user), 27 (system), 26 (user), 24,
+     * ...  "fill" is 90 bytes: at the built-in 128, two are read (90,
+     * then 38 left: a message begun within the budget is read whole).
      */
     {
         double      f1, f2, f3;
@@ -754,11 +759,16 @@ main(void)
         const char  *code = "Write a Python function that parses a CSV "
                             "file and returns a list of dicts.";
 
-        is_int((long) llr_cls_ctx_budget, 256, "the built-in budget");
+        is_int((long) llr_cls_ctx_budget, 128, "the built-in budget");
 
         f1 = conversation(m, 30, fill, 0, code, &r1);
+        vary_until = 29;
+        f2 = conversation(m, 30, fill, 28, code, &r2);
+        ok(!same(&r1, &r2), "the newest user turn before the last counts");
+        vary_until = 30;
         f2 = conversation(m, 30, fill, 29, code, &r2);
-        ok(!same(&r1, &r2), "the newest context message counts");
+        ok(same(&r1, &r2), "the assistant's answer does not");
+        vary_until = (size_t) -1;
         oldest_read(m, -1, 27, fill, code, "built-in budget");
 
         vary_until = 1000;
@@ -797,16 +807,15 @@ main(void)
         ok(f1 == f3, "budget 0: the features of the last turn only (%.0f, "
            "%.0f)", f1, f3);
 
-        /* budget 160: the newest (90 bytes) leaves 70, so the one
-           before it is read too, and no other */
-        oldest_read(m, 160, 28, fill, code, "budget 160");
+        /* budget 80: the newest readable one (90 bytes) only */
+        oldest_read(m, 80, 28, fill, code, "budget 80");
 
         /* a large budget: only the newest LLR_CLS_CTX_SLOTS (8) */
-        oldest_read(m, 100000, 22, fill, code, "large budget");
+        oldest_read(m, 100000, 19, fill, code, "large budget");
 
         /* receiving a message without text drops none of the 8 */
         empty_before_last = 1;
-        oldest_read(m, 100000, 22, fill, code, "then an empty message");
+        oldest_read(m, 100000, 19, fill, code, "then an empty message");
         empty_before_last = 0;
 
         /* a context message without text takes no slot */
