@@ -7,6 +7,7 @@
 #   make fuzz       the libFuzzer targets, FUZZ_SECONDS each (default 60)
 #   make bench      throughput and instruction-count benchmarks (bench/)
 #   make train      retrain models/default.model from ../shared/data
+#   make check-generated  generated files are what their generators write
 #   make deps       install what is missing (Debian packages)
 #   make clean
 #
@@ -46,7 +47,8 @@ DEBIAN_PKGS  := nginx-core nginx-dev libyajl-dev libpcre2-dev gcc make \
 TEST_PKGS    := prometheus chromium valgrind clang libclang-rt-14-dev wrk
 
 .PHONY: all module tools unit test test-unit demo demo-stop deps \
-        deps-check deps-check-test clean train test-asan fuzz bench
+        deps-check deps-check-test clean train check-generated test-asan \
+        fuzz bench
 
 all: module tools
 
@@ -164,6 +166,10 @@ deps-check-test:
 
 train: tools
 	bash tools/train-default.sh
+
+# LLR_CHECK_TRAIN=1: also make train, compared bit for bit
+check-generated: tools
+	BUILD=$(BUILD) sh tools/check-generated.sh
 
 clean:
 	rm -rf $(BUILD)
