@@ -1590,6 +1590,57 @@ llr_cls_state_counts(const void *state, double *ncur, double *nctx)
 }
 
 
+int
+llr_cls_body(void *state, const llr_alloc_t *alloc, const unsigned char *body,
+    size_t len, llr_cls_result_t *res, llr_req_view_t *view, char *err,
+    size_t errlen)
+{
+    const char       *param, *msg;
+    llr_req_t        *rq;
+    llr_req_err_e     rc;
+    llr_text_sink_t   sink;
+
+    llr_cls_sink(state, &sink);
+
+    rq = llr_req_create(alloc, LLR_EP_ANY, NULL, &sink);
+    if (rq == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+
+    rc = llr_req_feed(rq, body, len);
+    if (rc == LLR_REQ_OK) {
+        rc = llr_req_finish(rq);
+    }
+
+    /* a bare {"prompt": ...} has no "model": that is fine here */
+    param = llr_req_error_param(rq);
+    if (rc == LLR_REQ_ERR_MISSING && param && strcmp(param, "model") == 0) {
+        rc = LLR_REQ_OK;
+    }
+
+    if (rc != LLR_REQ_OK) {
+        /* the message lives in the scanner: copied before destroying */
+        msg = llr_req_error_message(rq);
+        snprintf(err, errlen, "%s", msg ? msg : "bad request");
+        llr_req_destroy(rq);
+        return -1;
+    }
+
+    llr_cls_finish(state, llr_req_view(rq), res);
+
+    if (view) {
+        *view = *llr_req_view(rq);
+        view->model = NULL;             /* the scanner's, freed below */
+        view->model_len = 0;
+    }
+
+    llr_req_destroy(rq);
+
+    return 0;
+}
+
+
 const char *
 llr_cls_task_name(const llr_cls_model_t *m, int task)
 {

@@ -77,6 +77,18 @@ void llr_cls_finish(void *state, const llr_req_view_t *view,
     llr_cls_result_t *res);
 void llr_cls_probabilities(llr_cls_result_t *res);
 
+/*
+ * Classify a whole request body as the module does: the request scanner
+ * (llr_req, LLR_EP_ANY) reads it with the classifier as its text sink,
+ * from an initialized state.  body is an OpenAI request body or
+ * {"prompt": "..."} (no "model" needed).  Returns 0, or -1 with the
+ * scanner's message in err.  view: the scanner's view of the request
+ * (prompt bytes, turns, max_tokens; not the model), if not NULL.
+ */
+int llr_cls_body(void *state, const llr_alloc_t *alloc,
+    const unsigned char *body, size_t len, llr_cls_result_t *res,
+    llr_req_view_t *view, char *err, size_t errlen);
+
 const char *llr_cls_task_name(const llr_cls_model_t *m, int task);
 int llr_cls_task_index(const llr_cls_model_t *m, const char *name,
     size_t len);
