@@ -22,6 +22,9 @@
 #                                           models' scores (evaluation)
 #   ml-test.jsonl                          the multilingual held-out set
 #                                           (models/heldout), evaluation
+#   typical-mix.jsonl                      request bodies of training
+#                                           prompts: the sample the tiers
+#                                           are calibrated on
 #
 # Difficulty sources ("source"):
 #   gsm8k, mmlu      RouteLLM: Mixtral-8x7B (weak) and gpt-4-1106-preview
@@ -527,6 +530,28 @@ for my $r (cap(3000, map { [$_->{question}, $_->{answer}] } @gtrain)) {
 
 write_lines("$out/diff-train.jsonl", @dtrain);
 
+
+# ---- a typical traffic mix, for the tiers (llm-route-calibrate) --------------
+#
+# Training-split prompts only, one request body per line: the written
+# prompts of every language, the Arena-Hard v0.1 prompts (real Chatbot
+# Arena traffic, hard), MT-Bench's first turns, and 100 GSM8K and 100
+# MMLU questions (by hash).  docs/selection.md gives its task mix.
+{
+    my @mix;
+    my $body = sub { push @mix, enc({model => 'auto', messages =>
+        [{role => 'user', content => $_[0]}]}); };
+    $body->($_->[0]) for grep { !held_out($_->[0]) && !near_heldout($_->[0]) }
+        @written;
+    $body->($_->{prompt}) for grep { !held_out($_->{prompt})
+        && !$bench{nkey($_->{prompt})} } @ah1;
+    $body->($_->{turns}[0]) for @mtq;
+    $body->($_->[0]) for cap(100, map { [$_->[0]] }
+        grep { !held_out($_->[0]) } @gsm);
+    $body->($_->[0]) for cap(100, map { [$_->[0]] }
+        grep { !held_out($_->[0]) } @mmlu);
+    write_lines("$out/typical-mix.jsonl", @mix);
+}
 
 printf STDERR "llr-prep-data: task %d train / %d held out; difficulty %d "
     . "train; MT-Bench %d questions; multilingual held-out %d; %d "

@@ -249,10 +249,13 @@ llr_select(const llr_select_in_t *in, llr_select_out_t *out,
 
     /* the reason line: what was asked, then what came of it */
 
-    line.p = reason;
-    line.end = reason + (reason_size ? reason_size - 1 : 0);
+    line.p = NULL;
+    line.end = NULL;
 
     if (reason && reason_size) {
+        line.p = reason;
+        line.end = reason + reason_size - 1;
+
         if (in->policy) {
             llr_put_lit(&line, "policy=");
             llr_put_str(&line, in->policy);
