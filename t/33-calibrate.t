@@ -96,23 +96,36 @@ write_file("$dir/cal.conf", "http {\n$models\n    llm_route_policy cal {\n"
     . "        candidates cheap strong;\n        floor 0.5;\n"
     . "        floor_hard 1.0;\n    }\n}\n");
 
-# ---- 25% to the cheap model: 10 of the 40 ----------------------------------
+# ---- k of the 40 to the cheap model ----------------------------------------
+#
+# k (8..20) where the sample's difficulties have their widest gap: floors
+# are in steps of 0.0001, which move the threshold by ~0.001 here
+# (quality 0.9, floor near 0.9), so a gap narrower than that cannot be
+# hit by any floor
 
-my ($rc, $out) = run("$cal -c $dir/cal.conf -p cal --share cheap=25 $sample");
+my @asc = sort { $a <=> $b } @diff;
+my $k = 8;
+for my $i (9 .. 20) {
+    $k = $i if $asc[$i] - $asc[$i - 1] > $asc[$k] - $asc[$k - 1];
+}
+my $pct = sprintf('%.1f', 2.5 * $k);
+ok($asc[$k] - $asc[$k - 1] > 0.002,
+   "a gap after the ${k}th difficulty: $asc[$k - 1] .. $asc[$k]");
+
+my ($rc, $out) = run("$cal -c $dir/cal.conf -p cal --share cheap=$pct "
+                     . $sample);
 is($rc, 0, 'calibrate exits 0') or diag($out);
-like($out, qr/^# share: cheap 25\.0% strong 75\.0%$/m, 'the share is 25%');
+like($out, qr/^# share: cheap \Q$pct\E% strong/m, "the share is $pct%");
 my ($floor) = $out =~ /^\s*floor\s+([\d.]+);$/m;
 my ($hard) = $out =~ /^\s*floor_hard\s+([\d.]+);$/m;
 ok(defined $floor && $hard == 1, "floor $floor, floor_hard stays 1.0")
     or diag($out);
 
-# the threshold is the 10th lowest difficulty or more, below the 11th
-my @asc = sort { $a <=> $b } @diff;
-ok($asc[9] < $asc[10], 'the 10th and the 11th difficulty differ');
+# the threshold is the kth lowest difficulty or more, below the next
 my ($th) = $out =~ /cheap [\d.]+% \(up to ([\d.]+)\)/;
-ok(defined $th && $th + 0.00005 >= $asc[9] && $th < $asc[10],
-   "the threshold ($th) falls between the 10th ($asc[9]) and the 11th "
-   . "($asc[10]) difficulty");
+ok(defined $th && $th + 0.00005 >= $asc[$k - 1] && $th < $asc[$k],
+   "the threshold ($th) falls between the ${k}th ($asc[$k - 1]) and the "
+   . "next ($asc[$k]) difficulty");
 
 # ---- the module, configured with the floors, routes the sample alike -------
 
@@ -135,11 +148,12 @@ for my $p (@prompts) {
     $ncheap++ if ($r->{headers}{'x-test-model'} // '') eq 'cheap';
     $reason //= $r->{headers}{'x-test-reason'};
 }
-is($ncheap, 10, 'the module sends the same 10 of 40 to the cheap model');
+is($ncheap, $k, "the module sends the same $k of 40 to the cheap model");
 like($reason // '', qr/^policy=cal task=\S+ difficulty=[\d.]+ required=/,
      'the receipt begins with the policy');
-like($reason // '', qr/; cheap up to \Q$th\E\)/,
-     'the receipt names the threshold that decided')
+my ($rth) = ($reason // '') =~ /; cheap up to ([\d.]+)\)/;
+ok(defined $rth && $rth == $th,
+   'the receipt names the threshold that decided')
     or diag($reason);
 $t->stop;
 
