@@ -175,6 +175,10 @@ write_lines("$dir/task-pred.jsonl", {task => 'code'}, {task => 'math'},
 $out = run('task', "$dir/task.jsonl", "$dir/task-pred.jsonl", 'lang');
 like($out, qr/task accuracy: 66\.7% \(2\/3/, "task accuracy");
 like($out, qr/\| de \| 2 \| 50\.0% \|/, "per language");
+# Wilson 95%: 2 of 3 is 20.8%..93.9%, 1 of 1 is 20.7%..100.0%
+like($out, qr/95% interval 20\.8%\S+93\.9%\)/, "an interval for all");
+like($out, qr/\| en \| 1 \| 100\.0% \| 20\.7%\S+100\.0% \|/,
+     "an interval per language");
 
 # ---- cv-split: groups stay together, held-out lines never appear ----------
 

@@ -210,6 +210,17 @@ sub metrics {
     return \%m;
 }
 
+# the Wilson score interval (95%) of k successes in n, as "a%–b%"
+sub wilson {
+    my ($k, $n) = @_;
+    return 'n/a' unless $n;
+    my ($z, $p) = (1.959964, $k / $n);
+    my $c = ($p + $z * $z / (2 * $n)) / (1 + $z * $z / $n);
+    my $h = $z / (1 + $z * $z / $n)
+            * sqrt($p * (1 - $p) / $n + $z * $z / (4 * $n * $n));
+    return sprintf '%.1f%%–%.1f%%', 100 * ($c - $h), 100 * ($c + $h);
+}
+
 sub pct {
     my ($v, $q) = @_;
     my @s = sort { $a <=> $b } @$v;
@@ -331,13 +342,16 @@ if ($mode eq 'task') {
         }
     }
     my @t = sort keys %n;
-    printf "task accuracy: %.1f%% (%d/%d prompts)\n\n",
-        100 * ($ok // 0) / @$lab, $ok // 0, scalar @$lab;
+    printf "task accuracy: %.1f%% (%d/%d prompts; 95%% interval %s)\n\n",
+        100 * ($ok // 0) / @$lab, $ok // 0, scalar @$lab,
+        wilson($ok // 0, scalar @$lab);
     if (defined $field) {
-        print "| $field | n | accuracy |\n|---|---:|---:|\n";
+        print "| $field | n | accuracy | 95% interval |\n",
+              "|---|---:|---:|---|\n";
         for my $g (sort keys %gn) {
-            printf "| %s | %d | %.1f%% |\n", $g, $gn{$g},
-                100 * ($gok{$g} // 0) / $gn{$g};
+            printf "| %s | %d | %.1f%% | %s |\n", $g, $gn{$g},
+                100 * ($gok{$g} // 0) / $gn{$g},
+                wilson($gok{$g} // 0, $gn{$g});
         }
         print "\n";
     }
