@@ -1297,7 +1297,7 @@ llr_cls_dense(llr_cls_state_t *st, const llr_req_view_t *view)
     d[28] = c->lines >= 5;
     d[29] = llr_cls_log2n(x->bytes, 16.0f);
 
-    /* 30..45: scripts, words, lists, and the tokenized context */
+    /* 30..41: scripts, words, lists, the tokenized context; 42..45 0 */
     words = c->words ? c->words : 1;
     d[30] = (float) c->cjk / words;
     d[31] = c->cjk > 0;
