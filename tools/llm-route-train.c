@@ -400,6 +400,32 @@ read_file(const char *path, size_t *len)
 }
 
 
+/*
+ * The line of buf (len bytes, NUL-terminated) at *pos, its newline
+ * replaced by a NUL; *pos moves to the next one.  NULL at the end.
+ */
+static char *
+next_line(char *buf, size_t len, char **pos)
+{
+    char  *line, *nl;
+
+    if (*pos >= buf + len) {
+        return NULL;
+    }
+
+    line = *pos;
+    nl = strchr(line, '\n');
+    if (nl == NULL) {
+        nl = buf + len;
+    }
+
+    *nl = '\0';
+    *pos = nl + 1;
+
+    return line;
+}
+
+
 static int
 task_id(char names[][LLR_CLS_TASK_NAME_LEN], uint32_t *ntasks,
     const char *name)
@@ -520,7 +546,7 @@ load_data(const char *path, int kind, int gain, double auxw,
     char names[][LLR_CLS_TASK_NAME_LEN], uint32_t *ntasks)
 {
     int             label, k, hascorr;
-    char           *buf, *line, *nl, errbuf[256];
+    char           *buf, *line, *pos, errbuf[256];
     float           target, weight, clabel;
     size_t          len, lineno, nmsg;
     yajl_val        v, t, wc, sc, ax, wt, tg, lb, so, gr;
@@ -539,12 +565,7 @@ load_data(const char *path, int kind, int gain, double auxw,
     buf = read_file(path, &len);
     lineno = 0;
 
-    for (line = buf; line < buf + len; line = nl + 1) {
-        nl = strchr(line, '\n');
-        if (nl == NULL) {
-            nl = buf + len;
-        }
-        *nl = '\0';
+    for (pos = buf; (line = next_line(buf, len, &pos)) != NULL; ) {
         lineno++;
 
         if (line[strspn(line, " \t\r")] == '\0') {
@@ -1077,7 +1098,7 @@ calibrate(llr_set_t *set, int folds, size_t nb, size_t ntasks, int epochs,
 static void
 load_lexicon(const char *path, const llr_cls_model_t *fm, size_t nb)
 {
-    char      *buf, *line, *nl, *colon, *t, *bar, *e;
+    char      *buf, *line, *pos, *nl, *colon, *t, *bar, *e;
     size_t     len, lineno, i, nterms, nclash;
     uint32_t   bk[2];
 
@@ -1091,12 +1112,7 @@ load_lexicon(const char *path, const llr_cls_model_t *fm, size_t nb)
     nterms = 0;
     nclash = 0;
 
-    for (line = buf; line < buf + len; line = nl + 1) {
-        nl = strchr(line, '\n');
-        if (nl == NULL) {
-            nl = buf + len;
-        }
-        *nl = '\0';
+    for (pos = buf; (line = next_line(buf, len, &pos)) != NULL; ) {
         lineno++;
 
         if (line[0] == '#' || line[strspn(line, " \t\r")] == '\0') {
@@ -1107,6 +1123,8 @@ load_lexicon(const char *path, const llr_cls_model_t *fm, size_t nb)
         if (colon == NULL) {
             bad_line(path, lineno, "not \"NAME: term | term ...\"");
         }
+
+        nl = line + strlen(line);
 
         for (t = colon + 1; t < nl; t = bar + 1) {
             bar = strchr(t, '|');
