@@ -792,7 +792,7 @@ main(void)
         ok(f1 <= 2 * (llr_cls_ctx_budget + 4 * 160), "hashed features "
            "bounded: %.0f", f1);
 
-        /* llr_cls_state_set_budget(): what tools/llr-eval-context.pl
+        /* llr_cls_state_set_budget(): what llm-route-classify -b
            varies; the built-in value changes nothing */
         test_budget = (long) llr_cls_ctx_budget;
         f2 = conversation(m, 5000, fill, 0, code, &r2);
