@@ -9,6 +9,8 @@
 #   make fuzz       the libFuzzer targets, FUZZ_SECONDS each (default 60)
 #   make bench      throughput and instruction-count benchmarks (bench/)
 #   make train      retrain models/default.model from ../shared/data
+#   make calibrate  the tiers of conf-examples/tiers.conf on a typical mix
+#   make check-generated  generated files are what their generators write
 #   make deps       install what is missing (Debian packages)
 #   make deb        build/libnginx-mod-http-llm-route_<version>_<arch>.deb
 #   make install    module, tools, docs, examples (DESTDIR, PREFIX)
@@ -58,8 +60,8 @@ DEBIAN_PKGS  := nginx-core nginx-dev libyajl-dev libpcre2-dev gcc make \
 TEST_PKGS    := prometheus chromium valgrind clang libclang-rt-14-dev wrk gdb
 
 .PHONY: all module tools unit test test-unit demo demo-stop deps \
-        deps-check deps-check-test clean train test-asan fuzz bench \
-        sdk-deps
+        deps-check deps-check-test clean train calibrate check-generated \
+        test-asan fuzz bench sdk-deps
 
 all: module tools
 
@@ -195,6 +197,22 @@ deps-check-test:
 
 train: tools
 	bash tools/train-default.sh
+
+# each tier's floors, found again on the typical mix of the training data
+# (docs/selection.md); CALIBRATE_ARGS: other options of llm-route-calibrate
+calibrate: tools
+	@[ -f $(BUILD)/train-data/typical-mix.jsonl ] || { \
+	    mkdir -p $(BUILD)/train-data && \
+	    perl tools/llr-prep-data.pl $${LLR_DATA:-../shared/data} models \
+	        $(BUILD)/train-data; }
+	for t in frugal balanced premium; do \
+	    $(BUILD)/llm-route-calibrate -c conf-examples/tiers.conf -p $$t \
+	        --tier $$t $(CALIBRATE_ARGS) \
+	        $(BUILD)/train-data/typical-mix.jsonl || exit 1; done
+
+# LLR_CHECK_TRAIN=1: also make train, compared bit for bit
+check-generated: tools
+	BUILD=$(BUILD) sh tools/check-generated.sh
 
 # --- install and the Debian package -------------------------------------------
 

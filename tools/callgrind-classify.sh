@@ -18,7 +18,8 @@
 #   BUILD=build tools/callgrind-classify.sh
 #
 # CLS_ARGS="-b BYTES" measures the 2 KB requests at another context
-# budget (tools/llr-eval-context.pl measures what it does to quality).
+# budget (tools/eval.sh --validate reports the follow-up turns of
+# MT-Bench, cross-validated, for the built-in one).
 
 set -eu
 

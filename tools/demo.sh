@@ -5,6 +5,13 @@
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
+
+# model "auto": an easy prompt and a hard one (t/33-calibrate.t checks
+# that conf-examples/demo.conf sends them to the cheap and the strong model)
+DEMO_EASY='Hi! What is the capital of France?'
+DEMO_HARD='Write a Raft consensus implementation in Go with leader '\
+'election, log replication and snapshotting, and explain how it stays '\
+'safe under network partitions.'
 demo=$top/build/demo
 nginx=${NGINX_BIN:-/usr/sbin/nginx}
 port=${DEMO_PORT:-8080}
@@ -58,8 +65,7 @@ start() {
         -d '{"model":"mock-large","stream":true,"messages":[{"role":"user","content":"Count to three."}],"max_tokens":4}'
     echo
     echo "== model \"auto\": the router picks (see the X-LLM-Route-* headers)"
-    for q in 'What is 2 + 2?' \
-             'Prove that there are infinitely many primes of the form 4k+3, with every step justified.'; do
+    for q in "$DEMO_EASY" "$DEMO_HARD"; do
         curl -s -D - -o /dev/null "$base/chat/completions" \
             -H 'Content-Type: application/json' \
             -d "{\"model\":\"auto\",\"messages\":[{\"role\":\"user\",\"content\":\"$q\"}]}" \
