@@ -1,10 +1,10 @@
 #!/usr/bin/perl
 
-# The shared-memory zone: exact totals over a concurrent mix of JSON and
-# SSE requests from 2 workers, counters kept across reloads (models added
-# and removed by name), a killed worker, a restart with state=, a corrupt
-# or truncated state file (logged, ignored, nginx starts), and a zone too
-# small for its names (nginx -t error).
+# The shared-memory zone:
+#
+#   1. exact totals under concurrency, kept across reloads, a killed
+#      worker and a restart with state=; bad state files; a zone too small
+#   2. the size "too small" asks for is enough
 
 use strict;
 use warnings;
@@ -14,6 +14,16 @@ use LLRTest;
 use JSON::PP;
 use POSIX ();
 use Time::HiRes qw(sleep time);
+
+# ==== Counters, reload, restart (was 20-zone.t) ==============================
+#
+# The shared-memory zone: exact totals over a concurrent mix of JSON and
+# SSE requests from 2 workers, counters kept across reloads (models added
+# and removed by name), a killed worker, a restart with state=, a corrupt
+# or truncated state file (logged, ignored, nginx starts), and a zone too
+# small for its names (nginx -t error).
+
+{
 
 my $t = LLRTest->new(workers => 2);
 my $m = $t->mock;
@@ -25,7 +35,7 @@ my %PRICE = ('gpt-4o-mini' => [150_000, 600_000],
              'gpt-4o'      => [2_500_000, 10_000_000],
              'fast'        => [150_000, 600_000]);
 
-sub conf {
+my sub conf {
     my (%o) = @_;
     my $zone = $o{zone} // "llm:1m state=$state state_interval=1s";
     my $c = $t->routed_http(
@@ -37,7 +47,7 @@ sub conf {
     return $c;
 }
 
-sub status {
+my sub status {
     my $r = $t->get('/llm/status');
     return ($r->{json} || {}, $r->{content} // '');
 }
@@ -45,7 +55,7 @@ sub status {
 # the status once the zone counted $n requests: a request is counted in
 # its log phase, just after its last byte went out, possibly while another
 # worker already answers the status request
-sub status_after {
+my sub status_after {
     my ($n) = @_;
     my ($j, $raw);
     my $end = time + 3;
@@ -60,7 +70,7 @@ sub status_after {
 }
 
 # the "cost_usd" string of a JSON object, exactly as printed
-sub cost_of {
+my sub cost_of {
     my ($raw, $section, $name) = @_;
     my $re = defined $name
              ? qr/"$section":\{.*?"\Q$name\E":\{[^{}]*?"cost_usd":([0-9.]+)/s
@@ -68,14 +78,14 @@ sub cost_of {
     return $raw =~ $re ? $1 : 'missing';
 }
 
-sub usd9 {
+my sub usd9 {
     my ($pusd) = @_;
     my $units = int($pusd / 1000) + (($pusd % 1000) >= 500 ? 1 : 0);
     return sprintf('%d.%09d', int($units / 1e9), $units % 1_000_000_000);
 }
 
 # what the provider was asked, turned into what the zone must hold
-sub expected {
+my sub expected {
     my %e;
     for my $q ($m->requests) {
         next unless ($q->{uri} // '') =~ m{/chat/completions$};
@@ -102,7 +112,7 @@ sub expected {
     return (\%e, \%tot);
 }
 
-sub check_exact {
+my sub check_exact {
     my ($what) = @_;
     my ($e, $tot) = expected();
     my ($j, $raw) = status_after($tot->{requests});
@@ -139,7 +149,7 @@ sub check_exact {
 my $T = JSON::PP::true;
 my $msgs = [{ role => 'user', content => 'count me' }];
 
-sub one {
+my sub one {
     my ($i) = @_;
     my $k = $i % 5;
     my $content = 'count me ' . ('x' x ($i % 13));
@@ -169,7 +179,7 @@ sub one {
                                  'X-Mock-Delay' => 0.01 });
 }
 
-sub burst {
+my sub burst {
     my ($kids, $each, $base) = @_;
     my @pids;
     for my $c (1 .. $kids) {
@@ -326,4 +336,46 @@ like($out, qr/llm_route_zone "llm" is too small .* needs at least \d+k/,
 isnt($rc, 0, 'a bad state_interval is refused');
 like($out, qr/invalid parameter "state_interval=x"/, 'named in the error');
 
-$t->done_testing;
+$t->stop;
+
+}
+
+# ==== The size a zone needs (was 75-zone-size.t) =============================
+#
+# A zone too small for its names names the size it needs, and that size is
+# enough: every deployment (model at provider) takes a name too, which the
+# advice left out (300 models: it asked for a size that then failed).
+
+{
+
+my $t = LLRTest->new(workers => 1);
+
+my sub conf {
+    my ($zone) = @_;
+    my $models = join '', map {
+        "    llm_route_model model-number-$_ provider=p input=1 output=1"
+        . " context=1000 quality=0.5;\n" } 1 .. 300;
+    return <<"EOF";
+    llm_route_zone llm:$zone;
+    llm_route_provider p { upstream 127.0.0.1:9; scheme http; host p; base_path /v1; }
+$models
+    server { listen 127.0.0.1:%%PORT%%;
+             location /v1/ { llm_route on; proxy_pass \$llm_route_url; } }
+EOF
+}
+
+my ($rc, $out) = $t->nginx_t_http(conf('200k'));
+isnt($rc, 0, '200k is refused');
+my ($need) = $out =~ /needs at least (\d+)k/;
+ok($need, "the error names a size: ${\($need // '?')}k");
+diag($out);
+
+($rc, $out) = $t->nginx_t_http(conf("${need}k"));
+is($rc, 0, "the size the error asked for (${need}k) is accepted");
+diag($out);
+
+$t->stop;
+
+}
+
+done_testing;

@@ -1,5 +1,20 @@
 #!/usr/bin/perl
 
+# What clients send besides the body:
+#
+#   1. credential and billing headers never reach a provider that has a
+#      key, in the first location and after a failover
+#   2. the client-key idiom of the examples: unknown keys get 401 and never
+#      escape the budgets
+
+use strict;
+use warnings;
+use lib 't/lib';
+use Test::More;
+use LLRTest;
+
+# ==== Client headers (was 92-client-headers.t) ===============================
+#
 # A client's credential and billing headers never reach a provider that
 # has a key: Authorization, Proxy-Authorization, Cookie, api-key,
 # x-api-key, x-goog-api-key, OpenAI-Organization and OpenAI-Project are
@@ -9,11 +24,7 @@
 # (budget keys, add_header, proxy_set_header to pass one on on purpose).
 # A provider without a key gets the client's headers as before.
 
-use strict;
-use warnings;
-use lib 't/lib';
-use Test::More;
-use LLRTest;
+{
 
 my $t = LLRTest->new;
 my $m = $t->mock;                                           # mockp, a key
@@ -93,7 +104,7 @@ my %OTHER = ('OpenAI-Beta' => 'assistants=v2', 'X-Trace' => 'abc123',
              'User-Agent' => 'OpenAI/Python 1.50.0');
 
 # the credentials a recorded provider request carries, lower-case names
-sub leaked {
+my sub leaked {
     my ($req) = @_;
     my %h = %{ $req->{headers} || {} };
     delete $h{authorization}
@@ -101,7 +112,7 @@ sub leaked {
     return join(', ', sort grep { exists $h{$_} } @CRED) || 'none';
 }
 
-sub values_seen {
+my sub values_seen {
     my ($req) = @_;
     my $raw = join("\n", map { "@$_" } @{ $req->{header_list} || [] });
     return join(', ', grep { index($raw, $_) >= 0 } values %CRED) || 'none';
@@ -194,4 +205,98 @@ is($openbad->last->{headers}{'openai-project'}, 'proj-client',
 is(leaked($m->last), 'none',
    'the failover provider with a key got none of them');
 
-$t->done_testing;
+$t->stop;
+
+}
+
+# ==== Client keys (was 99-client-keys.t) =====================================
+#
+# The client-key idiom of the examples (conf-examples/conf.d/
+# llm-route-openai.conf, run as shipped but for its addresses and paths):
+# a request without a key or with a key the map does not know is answered
+# 401 in OpenAI's format and never reaches the provider, so no request
+# escapes the per-team budget and rate limit (issue 20, item 19: the old
+# "map ... default """ idiom let unknown keys through, unlimited).
+
+{
+
+my $t = LLRTest->new;
+my $m = $t->mock;
+my $dir = $t->dir;
+
+my $file = $t->repo . '/conf-examples/conf.d/llm-route-openai.conf';
+open(my $fh, '<', $file) or die "$file: $!";
+my $conf = do { local $/; <$fh> };
+close $fh;
+
+# the addresses and paths of the machine it is installed on -> the test's
+my @subst = (
+    [ qr/listen 127\.0\.0\.1:8080;/, 'listen 127.0.0.1:%%PORT%%;' ],
+    [ qr/upstream\s+api\.openai\.com:443;/, 'upstream 127.0.0.1:%%MOCK_PORT%%;' ],
+    [ qr/scheme\s+https;/, 'scheme http;' ],
+    [ qr{/etc/nginx/llm_route/}, '%%DIR%%/' ],
+    [ qr{/var/lib/nginx/llm_route/}, '%%DIR%%/' ],
+    [ qr{/var/log/nginx/}, '%%DIR%%/' ],
+);
+for my $s (@subst) {
+    my $n = ($conf =~ s/$s->[0]/$s->[1]/g);
+    ok($n >= 1, "the example has $s->[0]");
+}
+
+open($fh, '>', "$dir/openai.key") or die;
+print $fh "sk-provider-KEY-3e4f5a6b\n";
+close $fh;
+
+$t->config($conf);
+$t->start;
+
+my $body = { model => 'gpt-4o-mini',
+             messages => [{ role => 'user', content => 'Say hello.' }] };
+
+my $n0 = () = $m->requests;
+
+for my $case ([ 'no key', {} ],
+              [ 'an unknown key', { Authorization => 'Bearer sk-guess' } ],
+              [ 'a key that differs in one character',
+                { Authorization => 'Bearer sk-team-a-CHANGE-ME-0123456788' } ])
+{
+    my $r = $t->chat($body, headers => $case->[1]);
+    is($r->{status}, 401, "$case->[0]: 401");
+    like($r->{headers}{'content-type'}, qr{^application/json},
+         "$case->[0]: JSON");
+    is($r->{json}{error}{code}, 'invalid_api_key',
+       "$case->[0]: OpenAI's error code");
+    is($r->{json}{error}{type}, 'invalid_request_error',
+       "$case->[0]: OpenAI's error type");
+}
+
+is(scalar(() = $m->requests), $n0, 'refused requests never reach the provider');
+
+my $r = $t->chat($body, headers => {
+    Authorization => 'Bearer sk-team-a-CHANGE-ME-0123456789' });
+is($r->{status}, 200, 'a known key: routed');
+is($m->last_request->{headers}{authorization}, 'Bearer sk-provider-KEY-3e4f5a6b',
+   'the provider gets the key from the key file, not the client\'s');
+
+my $s = $t->get('/llm/status')->{json};
+my @budgets = sort keys %{ $s->{budgets} || {} };
+ok(scalar(@budgets) >= 1 && !grep({ !/^team-a\b/ } @budgets),
+   'the budget counts the known team only: ' . join(',', @budgets));
+ok(($s->{budgets}{'team-a/day'} // $s->{budgets}{'team-a'} // {})
+       ->{spent_usd} > 0, 'and charged it');
+
+# the JSON access log of the example
+open($fh, '<', "$dir/llm.json") or die "llm.json: $!";
+my @lines = <$fh>;
+close $fh;
+my @json = map { LLRTest::json_decode($_) } @lines;
+is(scalar(grep { defined } @json), scalar(@lines),
+   'every line of the JSON access log is JSON (' . scalar(@lines) . ')');
+my ($ok) = grep { $_ && $_->{status} == 200 } @json;
+is($ok && $ok->{team}, 'team-a', 'the log names the team');
+
+$t->stop;
+
+}
+
+done_testing;

@@ -1,5 +1,22 @@
 #!/usr/bin/perl
 
+# Provider cooldowns:
+#
+#   1. when every deployment cools down: the one whose cooldown ends first
+#      is tried, unless its provider asked to wait; a provider's 429
+#      reaches the client as a 429 with its Retry-After
+#   2. Retry-After in seconds or as an HTTP-date cools the provider down
+
+use strict;
+use warnings;
+use lib 't/lib';
+use Test::More;
+use LLRTest;
+use Time::HiRes qw(time sleep);
+use POSIX qw(strftime);
+
+# ==== Every deployment cooling down (was 89-cooldown-last.t) =================
+#
 # When every deployment is cooling down (issue 20, items 8 and 9).
 #
 # - One failing provider blocked everyone: with a single provider and the
@@ -12,12 +29,7 @@
 #   Retry-After when no other deployment was left (SDKs raised
 #   InternalServerError): it is a 429 with the provider's Retry-After.
 
-use strict;
-use warnings;
-use lib 't/lib';
-use Test::More;
-use LLRTest;
-use Time::HiRes qw(time sleep);
+{
 
 my $t = LLRTest->new(workers => 2);
 my $one = $t->mock(name => 'one');
@@ -100,12 +112,12 @@ $t->start;
 
 my $msgs = [{ role => 'user', content => 'hi' }];
 
-sub ask {
+my sub ask {
     my ($model, %h) = @_;
     return $t->chat({ model => $model, messages => $msgs }, headers => \%h);
 }
 
-sub state { $t->get('/llm/status')->{json}{providers}{$_[0]}{state} // '?' }
+my sub state { $t->get('/llm/status')->{json}{providers}{$_[0]}{state} // '?' }
 
 # ---- one provider, one 500 -------------------------------------------------
 
@@ -167,4 +179,79 @@ $r = ask('auto');
 is($r->{status}, 200, 'auto: a candidate not waiting answers');
 is($r->{headers}{'x-test-provider'}, 'b', 'b');
 
-$t->done_testing;
+$t->stop;
+
+}
+
+# ==== Retry-After (was 79-retry-after.t) =====================================
+#
+# A 429's Retry-After, in seconds or as an HTTP-date (RFC 9110 allows
+# both), cools the provider down.  (The date form was read as 0: no
+# cooldown at all with max_fails 0.)
+
+{
+
+my $t = LLRTest->new;
+my $busy = $t->mock(name => 'busy');
+my $good = $t->mock(name => 'good');
+
+$t->config(<<'EOF');
+    llm_route_zone llm:1m;
+    llm_route_provider busy {
+        upstream 127.0.0.1:%%MOCK_PORT%%; scheme http; host busy.example;
+        max_fails 0;
+    }
+    llm_route_provider good {
+        upstream 127.0.0.1:%%MOCK_PORT2%%; scheme http; host good.example;
+    }
+    llm_route_model m provider=busy input=1 output=1;
+    llm_route_model m2 provider=busy input=1 output=1;
+    llm_route_model m2 provider=good input=1 output=1;
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        recursive_error_pages on;
+        location /v1/ {
+            llm_route on;
+            proxy_pass $llm_route_url;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_intercept_errors on;
+            error_page 429 500 502 503 504 = @fb;
+        }
+        location @fb {
+            llm_route on;
+            proxy_pass $llm_route_url;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_intercept_errors on;
+            error_page 429 500 502 503 504 = @fb;
+        }
+        location = /llm/status { llm_route_status; }
+    }
+EOF
+$t->start;
+my $msgs = [{ role => 'user', content => 'hi' }];
+
+my sub state { $t->get('/llm/status')->{json}{providers}{busy}{state} // '?' }
+
+# seconds form: cooled down (control)
+my $r = $t->chat({ model => 'm', messages => $msgs },
+                 headers => { 'X-Mock-Status' => 429, 'X-Mock-Retry-After' => 3 });
+is(state(), 'cooldown', 'Retry-After: 3 cools busy down');
+sleep 3.5;
+is(state(), 'up', 'and it recovers');
+
+# HTTP-date form, 60 s ahead
+my $date = strftime('%a, %d %b %Y %H:%M:%S GMT', gmtime(time + 60));
+$r = $t->chat({ model => 'm', messages => $msgs },
+              headers => { 'X-Mock-Status' => 429, 'X-Mock-Retry-After' => $date });
+is($r->{status}, 429, '429 seen, and passed on as 429 (nothing else left)');
+my $ra = $r->{headers}{'retry-after'} // '';
+ok($ra =~ /^\d+$/ && $ra >= 55 && $ra <= 61,
+   "with the provider's Retry-After in seconds ($ra)");
+is(state(), 'cooldown', "Retry-After: $date cools busy down too");
+$t->stop;
+
+}
+
+done_testing;

@@ -1,15 +1,27 @@
 #!/usr/bin/perl
 
-# Policy routing ("auto"): the classifier's task and difficulty, the
-# selection rule (easy prompts to the cheap model, hard ones to the strong
-# one where that is the rule), the receipt, the module agreeing with
-# llm-route-classify, and rules and overrides taking precedence.
+# Policy routing ("auto") and what overrides it:
+#
+#   1. the classifier's task and difficulty, the selection rule, the
+#      receipt, the module agreeing with llm-route-classify, rules and
+#      overrides before the policy, configuration errors
+#   2. llm_route_rule at http{} level, checked and resolved
+#   3. a task's floor above the policy's floor_hard
 
 use strict;
 use warnings;
 use lib 't/lib';
 use Test::More;
 use LLRTest;
+
+# ==== Policies, rules and overrides (was 30-policy.t) ========================
+#
+# Policy routing ("auto"): the classifier's task and difficulty, the
+# selection rule (easy prompts to the cheap model, hard ones to the strong
+# one where that is the rule), the receipt, the module agreeing with
+# llm-route-classify, and rules and overrides taking precedence.
+
+{
 
 my $t = LLRTest->new;
 my $m = $t->mock;
@@ -39,7 +51,7 @@ my @prompts = (
 
 # what the tool says, to put the threshold between the two prompts
 
-sub classify {
+my sub classify {
     my @bodies = @_;
     my $in = join('', map { LLRTest::json_encode($_) . "\n" } @bodies);
     my $file = $t->dir . '/in.jsonl';
@@ -50,7 +62,7 @@ sub classify {
     return @out;
 }
 
-sub body { { model => 'auto', messages => [{ role => 'user',
+my sub body { { model => 'auto', messages => [{ role => 'user',
                                              content => $_[0] }] } }
 
 my @c = classify(map { body($_) } @prompts);
@@ -287,4 +299,97 @@ like($out, qr/invalid classifier model/, 'message for a corrupt model file');
 is($rc, 0, 'nginx -t accepts models/default.model') or diag($out);
 
 $t->stop;
-$t->done_testing;
+$t->stop;
+
+}
+
+# ==== Rules at http level (was 77-http-rules.t) ==============================
+#
+# llm_route_rule at http{} level: its names are checked (nginx -t rejects
+# an unknown model or task) and task= is resolved, as at server and
+# location level.  (The http level's rules were only ever merged as
+# inherited ones, never checked: an unknown model passed nginx -t, and
+# task= stayed 0, "general".)
+
+{
+
+my $t = LLRTest->new;
+my $m = $t->mock;
+
+# 1. nginx -t accepts an unknown model/task named by an http-level rule
+my $http_bad = <<'EOF2';
+    llm_route_provider p { upstream 127.0.0.1:1; scheme http; api_key k; }
+    llm_route_model a provider=p input=1 output=1;
+    llm_route_rule $http_x =y model=no-such-model;
+    llm_route_rule text ~foo task=no-such-task;
+    server { listen 127.0.0.1:%%PORT%%; location / { llm_route on; } }
+EOF2
+my ($rc, $out) = $t->nginx_t_http($http_bad);
+isnt($rc, 0, 'nginx -t rejects an http-level rule naming an unknown model')
+    or diag($out);
+
+# same rule at server level, for comparison
+my $srv_bad = $http_bad;
+$srv_bad =~ s/^    llm_route_rule .*\n//mg;
+$srv_bad =~ s/server \{/server { llm_route_rule \$http_x =y model=no-such-model;/;
+($rc, $out) = $t->nginx_t_http($srv_bad);
+isnt($rc, 0, 'nginx -t rejects the same rule at server level') or diag($out);
+
+# 2. an http-level task= rule assigns task index 0 instead of the task named
+$t->config($t->routed_http(http => <<'EOF2', location => <<'EOF3'));
+    llm_route_policy auto { candidates gpt-4o-mini gpt-4o; floor 0.5; }
+    llm_route_rule text ~*\bsql\b task=extraction;
+EOF2
+            add_header X-Test-Task $llm_route_task always;
+EOF3
+$t->{http} =~ s/(\n    \}\n)$/"\n" . $t->routed_location(path => '\/v2\/', location => "            add_header X-Test-Task \$llm_route_task always;\n            llm_route_rule text ~*\\\\bsql\\\\b task=extraction;\n") . $1/e or die;
+$t->start;
+my $r = $t->chat({ model => 'auto', messages => [
+    { role => 'user', content => 'Write a Python function that runs a sql query and returns the rows as a list of dicts' } ] });
+is($r->{status}, 200, 'routed');
+is($r->{headers}{'x-test-task'}, 'extraction',
+   'http-level task= rule sets the named task');
+$r = $t->chat({ model => 'auto', messages => [
+    { role => 'user', content => 'Write a Python function that runs a sql query and returns the rows as a list of dicts' } ] },
+    path => '/v2/chat/completions');
+is($r->{headers}{'x-test-task'}, 'extraction',
+   'control: the same rule at location level sets the task');
+$t->stop;
+
+}
+
+# ==== A task's floor above floor_hard (was 78-task-floor.t) ==================
+#
+# floor_TASK above the policy's floor_hard, without floor_hard_TASK: the
+# task's hard prompts need the task's floor too.  (The requirement fell
+# from floor_TASK towards the policy's floor_hard as difficulty rose, so
+# a harder code prompt needed less quality.)
+
+{
+
+my $t = LLRTest->new;
+my $m = $t->mock;
+$t->config($t->routed_http(http => <<'EOF', location => <<'EOF2'));
+    llm_route_model cheap provider=mockp input=0.10 output=0.40 quality=0.75;
+    llm_route_model strong provider=mockp input=5 output=15 quality=0.95;
+    llm_route_policy auto {
+        candidates cheap strong;
+        floor      0.5;
+        floor_code 0.9;
+    }
+EOF
+            add_header X-Test-Task $llm_route_task always;
+            add_header X-Test-Reason $llm_route_reason always;
+EOF2
+$t->start;
+my $r = $t->chat({ model => 'auto', messages => [{ role => 'user', content =>
+  'Write a Python function that runs a sql query and returns the rows as a list of dicts' }] });
+diag($r->{headers}{'x-test-reason'});
+is($r->{headers}{'x-test-task'}, 'code', 'classified as code');
+is($r->{headers}{'x-test-model'}, 'strong',
+   'floor_code 0.9: a code prompt needs quality 0.9, the 0.75 model does not qualify');
+$t->stop;
+
+}
+
+done_testing;
