@@ -299,7 +299,6 @@ like($out, qr/invalid classifier model/, 'message for a corrupt model file');
 is($rc, 0, 'nginx -t accepts models/default.model') or diag($out);
 
 $t->stop;
-$t->stop;
 
 }
 

@@ -23,12 +23,7 @@ my $t = LLRTest->new(workers => 1);
 my $fast = $t->mock(name => 'fast');
 my $slow = $t->mock(name => 'slow', faults => { 'x-mock-delay' => 0.25 });
 
-my $loc = <<'EOF';
-            proxy_pass $llm_route_url;
-            proxy_set_header Host $llm_route_host;
-            proxy_set_header Authorization $llm_route_authorization;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
+my $loc = $t->proxy_directives(auth => 1, attempt => 0, extra => <<'EOF');
             add_header X-Test-Provider $llm_route_provider always;
             add_header X-Test-Reason $llm_route_reason always;
 EOF
@@ -115,7 +110,6 @@ cmp_ok($n{slow} // 0, '>', $n{fast} // 0,
     or diag(explain(\%n));
 
 $t->stop;
-$t->stop;
 
 }
 
@@ -133,6 +127,7 @@ $t->stop;
 my $t = LLRTest->new(workers => 1);
 my $slow = $t->mock(name => 'slow', faults => { 'x-mock-delay' => 0.25 });
 my $fast = $t->mock(name => 'fast');
+my $proxy = $t->proxy_directives(route => 1, attempt => 0);
 
 my $model = 'm' x 50;
 my ($PS, $PF) = ('provider-east-slow', 'provider-east-fast');
@@ -150,12 +145,8 @@ $t->config(<<"EOF");
     server {
         listen 127.0.0.1:%%PORT%%;
         location /v1/ {
-            llm_route on;
+$proxy
             llm_route_balance latency;
-            proxy_pass \$llm_route_url;
-            proxy_set_header Host \$llm_route_host;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
             add_header X-Test-Provider \$llm_route_provider always;
         }
         location = /llm/status { llm_route_status; }

@@ -111,6 +111,9 @@ $t->stop;
 
 my $t = LLRTest->new(workers => 1);
 
+# llm_route on comes from the server level
+my $proxy = $t->proxy_directives(host => 0, connection => 0, attempt => 0);
+
 $t->config(<<"EOF");
     llm_route_zone llm:1m;
     llm_route_provider self {
@@ -124,8 +127,7 @@ $t->config(<<"EOF");
         llm_route on;
 
         location /v1/ {
-            proxy_pass \$llm_route_url;
-            proxy_http_version 1.1;
+$proxy
         }
         location = /llm/status { llm_route_status; }
     }

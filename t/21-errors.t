@@ -220,18 +220,9 @@ $t->stop;
 my $t = LLRTest->new(workers => 1);
 my $m = $t->mock;
 
-my $proxy = <<'EOF';
-            proxy_pass $llm_route_url;
-            proxy_set_header Host $llm_route_host;
-            proxy_set_header Authorization $llm_route_authorization;
-            proxy_set_header Accept-Encoding "";
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_ssl_server_name on;
-            proxy_ssl_name $llm_route_host;
-            proxy_buffering off;
-            proxy_read_timeout 1s;
-EOF
+my $proxy = $t->proxy_directives(auth => 1, identity => 1, tls => 1,
+                                 unbuffered => 1, timeout => '1s',
+                                 attempt => 0);
 
 $t->config(<<"EOF");
     llm_route_zone llm:1m;

@@ -37,7 +37,7 @@ use Time::HiRes qw(sleep time);
 my $t = LLRTest->new(workers => 1);
 my $m = $t->mock;
 
-my $proxy = "            llm_route on;\n" . $t->proxy_directives;
+my $proxy = $t->proxy_directives(route => 1);
 
 my sub conf {
     my ($zone) = @_;

@@ -34,9 +34,9 @@ my $openbad = $t->mock(name => 'openbad',
                        faults => { 'x-mock-status' => 503 });
 
 my $S = $LLRTest::SECRET;
-my $proxy = $t->proxy_directives(intercept => 1)
-            . "            proxy_set_header Authorization "
-            . "\$llm_route_authorization;\n";
+my $pass_proxy = $t->proxy_directives(route => 1, auth => 1, keepalive => 0,
+                                      attempt => 0);
+my $proxy = $t->proxy_directives(intercept => 1, auth => 1);
 
 $t->config($t->routed_http(
     http => <<"EOF",
@@ -69,10 +69,7 @@ EOF
 
         # an operator who passes the client's project on, deliberately
         location /pass/ {
-            llm_route on;
-            proxy_pass \$llm_route_url;
-            proxy_set_header Host \$llm_route_host;
-            proxy_set_header Authorization \$llm_route_authorization;
+$pass_proxy
             proxy_set_header OpenAI-Project \$http_openai_project;
         }
 

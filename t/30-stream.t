@@ -181,6 +181,9 @@ my $ev1 = 'data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"choices\"
 my $cut_text  = $ev1 . 'data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"TWO';
 my $cut_usage = $ev1 . 'data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"choices\":[],\"usage\":{\"prompt_tokens\":5';
 
+my $proxy = $t->proxy_directives(route => 1, identity => 1,
+                                 unbuffered => 1, attempt => 0);
+
 $t->config(<<"EOF2");
     llm_route_zone llm:1m;
     llm_route_provider p1 { upstream 127.0.0.1:%%PORT2%%; scheme http;
@@ -199,13 +202,7 @@ $t->config(<<"EOF2");
     server {
         listen 127.0.0.1:%%PORT%%;
         location /v1/ {
-            llm_route on;
-            proxy_pass \$llm_route_url;
-            proxy_set_header Host \$llm_route_host;
-            proxy_set_header Accept-Encoding "";
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_buffering off;
+$proxy
         }
     }
 EOF2
@@ -312,6 +309,9 @@ for my $name (sort keys %streams) {
         . " return 200 \"$streams{$name}\"; }\n";
 }
 
+my $proxy = $t->proxy_directives(route => 1, identity => 1,
+                                 unbuffered => 1, attempt => 0);
+
 $t->config(<<"EOF");
     llm_route_zone llm:1m;
     $providers
@@ -339,13 +339,7 @@ $t->config(<<"EOF");
         listen 127.0.0.1:%%PORT%%;
         location = /llm/status { llm_route_status; }
         location /v1/ {
-            llm_route on;
-            proxy_pass \$llm_route_url;
-            proxy_set_header Host \$llm_route_host;
-            proxy_set_header Accept-Encoding "";
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_buffering off;
+$proxy
         }
     }
 EOF

@@ -58,7 +58,7 @@ my $sse_map = join('', map {
     . "data: {\"choices\":[],\"usage\":$usage{$_}}\\n\\n"
     . "data: [DONE]\\n\\n';\n" } sort keys %usage);
 
-my $proxy = "            llm_route on;\n" . $t->proxy_directives;
+my $proxy = $t->proxy_directives(route => 1);
 
 $t->config(<<"EOF");
     llm_route_zone llm:1m;
@@ -208,6 +208,11 @@ my $sse = 'data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"choices\"
         . 'data: [DONE]\n\n';
 my $json = '{\"id\":\"c2\",\"object\":\"chat.completion\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"hi\"},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":11,\"completion_tokens\":7,\"total_tokens\":18}}';
 
+# this location, unlike the documented one, keeps the client's
+# Accept-Encoding
+my $proxy = $t->proxy_directives(route => 1, connection => 0, attempt => 0,
+                                 unbuffered => 1);
+
 $t->config(<<"EOF2");
     llm_route_zone llm:1m;
     llm_route_provider gzj { upstream 127.0.0.1:%%PORT2%%; scheme http;
@@ -227,11 +232,7 @@ $t->config(<<"EOF2");
         listen 127.0.0.1:%%PORT%%;
         location = /llm/status { llm_route_status; }
         location /v1/ {
-            llm_route on;
-            proxy_pass \$llm_route_url;
-            proxy_set_header Host \$llm_route_host;
-            proxy_http_version 1.1;
-            proxy_buffering off;
+$proxy
         }
     }
 EOF2

@@ -34,19 +34,11 @@ my $cut = $t->mock(name => 'cut', events => 6,
 my $slow = $t->mock(name => 'slow', faults => { 'x-mock-delay' => 3 });
 my $reset = $t->mock(name => 'reset', faults => { 'x-mock-close' => 1 });
 
-my $proxy = <<'EOF';
-            proxy_pass $llm_route_url;
-            proxy_set_header Host $llm_route_host;
-            proxy_set_header Authorization $llm_route_authorization;
-            proxy_set_header Accept-Encoding "";
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_buffering off;
-            proxy_intercept_errors on;
-            proxy_read_timeout 1s;
+my $proxy = $t->proxy_directives(auth => 1, identity => 1, unbuffered => 1,
+                                 intercept => 1, timeout => '1s',
+                                 extra => <<'EOF');
             add_header X-Test-Model $llm_route_model always;
             add_header X-Test-Provider $llm_route_provider always;
-            add_header X-Test-Attempt $llm_route_attempt always;
             add_header X-Test-Reason $llm_route_reason always;
 EOF
 
@@ -257,7 +249,6 @@ cmp_ok($st->{models}{cutter}{errors} // 0, '>=', 1,
        'cut stream: counted as an error');
 
 $t->stop;
-$t->stop;
 
 }
 
@@ -276,8 +267,8 @@ my $t = LLRTest->new(workers => 1);
 my $bad = $t->mock(name => 'bad', faults => { 'x-mock-status' => 503 });
 my $good = $t->mock(name => 'good');
 
-my $proxy = $t->proxy_directives(intercept => 1)
-            . "            error_page 429 500 502 503 504 = \@llm_fallback;\n";
+my $proxy = $t->proxy_directives(intercept => 1,
+                                 fallback => '@llm_fallback');
 
 my $prov = '';
 my $dep_all_bad = '';

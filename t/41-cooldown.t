@@ -38,13 +38,9 @@ my $b = $t->mock(name => 'b');
 my $c = $t->mock(name => 'c');
 my $d = $t->mock(name => 'd');
 
-my $proxy = <<'EOF';
-            proxy_pass $llm_route_url;
-            proxy_set_header Host $llm_route_host;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_intercept_errors on;
-            error_page 429 500 502 503 504 = @llm_fallback;
+my $proxy = $t->proxy_directives(intercept => 1, attempt => 0,
+                                 fallback => '@llm_fallback',
+                                 extra => <<'EOF');
             add_header X-Test-Provider $llm_route_provider always;
 EOF
 
@@ -195,7 +191,10 @@ my $t = LLRTest->new;
 my $busy = $t->mock(name => 'busy');
 my $good = $t->mock(name => 'good');
 
-$t->config(<<'EOF');
+my $proxy = $t->proxy_directives(route => 1, host => 0, intercept => 1,
+                                 attempt => 0, fallback => '@fb');
+
+$t->config(<<"EOF");
     llm_route_zone llm:1m;
     llm_route_provider busy {
         upstream 127.0.0.1:%%MOCK_PORT%%; scheme http; host busy.example;
@@ -211,20 +210,10 @@ $t->config(<<'EOF');
         listen 127.0.0.1:%%PORT%%;
         recursive_error_pages on;
         location /v1/ {
-            llm_route on;
-            proxy_pass $llm_route_url;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_intercept_errors on;
-            error_page 429 500 502 503 504 = @fb;
+$proxy
         }
-        location @fb {
-            llm_route on;
-            proxy_pass $llm_route_url;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_intercept_errors on;
-            error_page 429 500 502 503 504 = @fb;
+        location \@fb {
+$proxy
         }
         location = /llm/status { llm_route_status; }
     }

@@ -22,7 +22,11 @@ my $m = $t->mock;
 
 my $state = $t->dir . '/llr.state';
 
-sub conf {
+my $proxy = $t->proxy_directives(route => 1, attempt => 0);
+my $proxy_nolimit = $t->proxy_directives(route => 1, keepalive => 0,
+                                         attempt => 0);
+
+my sub conf {
     my (%o) = @_;
     my $zone = $o{zone} // "llm:1m state=$state state_interval=1s";
     my $budget = $o{budget} // 'llm_route_budget $http_x_team 5;';
@@ -34,23 +38,17 @@ sub conf {
                     context=128000 quality=0.9;
 EOF
         location => $budget,
-        server => <<'EOF' . ($o{server} // ''));
+        server => <<"EOF" . ($o{server} // ''));
         location = /llm/status { llm_route_status; }
 
         location /minute/ {
-            llm_route on;
-            llm_route_budget "m-$http_x_team" 2 period=minute;
-            proxy_pass $llm_route_url;
-            proxy_set_header Host $llm_route_host;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
+            llm_route_budget "m-\$http_x_team" 2 period=minute;
+$proxy
         }
 
         location /nolimit/ {
             # a level's own list replaces the inherited one: none here
-            llm_route on;
-            proxy_pass $llm_route_url;
-            proxy_set_header Host $llm_route_host;
+$proxy_nolimit
         }
 EOF
     $c =~ s/llm_route_zone llm:1m;/llm_route_zone $zone;/;

@@ -19,13 +19,7 @@ use JSON::PP;
 my $t = LLRTest->new(workers => 2);
 my $m = $t->mock;
 
-my $proxy = <<'EOF';
-            llm_route on;
-            proxy_pass $llm_route_url;
-            proxy_set_header Host $llm_route_host;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-EOF
+my $proxy = $t->proxy_directives(route => 1, attempt => 0);
 
 sub conf {
     my (%o) = @_;

@@ -83,13 +83,7 @@ $t->stop;
 my $t = LLRTest->new(workers => 1);
 my $m = $t->mock;
 
-my $proxy = <<'EOF2';
-            llm_route on;
-            proxy_pass $llm_route_url;
-            proxy_set_header Host $llm_route_host;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-EOF2
+my $proxy = $t->proxy_directives(route => 1, attempt => 0);
 
 $t->config($t->routed_http(
     location => 'llm_route_budget $http_x_team 5;
@@ -147,13 +141,7 @@ $t->stop;
 my $t = LLRTest->new(workers => 1);
 my $m = $t->mock;
 
-my $proxy = <<'EOF2';
-            llm_route on;
-            proxy_pass $llm_route_url;
-            proxy_set_header Host $llm_route_host;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-EOF2
+my $proxy = $t->proxy_directives(route => 1, attempt => 0);
 
 $t->config($t->routed_http(
     location => 'llm_route_budget $http_x_team 5;

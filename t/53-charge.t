@@ -36,9 +36,7 @@ use POSIX qw(_exit);
 
 my $t = LLRTest->new(workers => 2);
 
-my $proxy = "            llm_route on;\n" . $t->proxy_directives . <<'EOF';
-            proxy_buffering off;
-EOF
+my $proxy = $t->proxy_directives(route => 1, unbuffered => 1);
 
 $t->config(<<"EOF");
     llm_route_zone llm:1m;
@@ -329,7 +327,7 @@ END { kill 'KILL', $ppid if $ppid; }
 
 # ---- nginx ----------------------------------------------------------------
 
-my $proxy = "            llm_route on;\n" . $t->proxy_directives;
+my $proxy = $t->proxy_directives(route => 1);
 
 # $0.10 a completion token: 2 tokens $0.20, n=50 of them $10
 $t->config(<<"EOF");

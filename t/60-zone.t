@@ -349,6 +349,8 @@ $t->stop;
 {
 
 my $t = LLRTest->new(workers => 1);
+my $proxy = $t->proxy_directives(route => 1, host => 0, keepalive => 0,
+                                 attempt => 0);
 
 my sub conf {
     my ($zone) = @_;
@@ -360,7 +362,9 @@ my sub conf {
     llm_route_provider p { upstream 127.0.0.1:9; scheme http; host p; base_path /v1; }
 $models
     server { listen 127.0.0.1:%%PORT%%;
-             location /v1/ { llm_route on; proxy_pass \$llm_route_url; } }
+             location /v1/ {
+$proxy
+             } }
 EOF
 }
 

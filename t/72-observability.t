@@ -133,6 +133,8 @@ $a->start;
 
 my $b = LLRTest->new(timeout => 300);
 
+my $proxy_b = $a->proxy_directives(connection => 0, attempt => 0);
+
 sub b_config {
     my ($nmodels) = @_;
     my $models = join('', map {
@@ -151,9 +153,7 @@ $models
         location /v1/ {
             llm_route on;
             llm_route_rate \$http_x_key rpm=100;
-            proxy_pass \$llm_route_url;
-            proxy_set_header Host \$llm_route_host;
-            proxy_http_version 1.1;
+$proxy_b
         }
         location = /llm/status { llm_route_status; }
     }

@@ -27,7 +27,10 @@ use Time::HiRes qw(sleep time);
 
 my $t = LLRTest->new;
 
-$t->config(<<'EOF');
+my $proxy = $t->proxy_directives(route => 1, auth => 1, unbuffered => 1,
+                                 attempt => 0);
+
+$t->config(<<"EOF");
     llm_route_zone llm:1m;
 
     upstream mock_inside { server 127.0.0.1:%%PORT2%%; keepalive 4; }
@@ -54,13 +57,7 @@ $t->config(<<'EOF');
     server {
         listen 127.0.0.1:%%PORT%%;
         location /v1/ {
-            llm_route on;
-            proxy_pass $llm_route_url;
-            proxy_set_header Host $llm_route_host;
-            proxy_set_header Authorization $llm_route_authorization;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_buffering off;
+$proxy
         }
     }
 
@@ -283,7 +280,10 @@ $t->stop;
 
 my $t = LLRTest->new(workers => 1);
 
-$t->config(<<'EOF');
+my $proxy = $t->proxy_directives(route => 1, identity => 1,
+                                 unbuffered => 1, attempt => 0);
+
+$t->config(<<"EOF");
     llm_route_zone llm:1m;
 
     llm_route_provider mock { upstream 127.0.0.1:%%PORT2%%; scheme http;
@@ -295,13 +295,7 @@ $t->config(<<'EOF');
         listen 127.0.0.1:%%PORT%%;
         location = /llm/status { llm_route_status; }
         location /v1/ {
-            llm_route on;
-            proxy_pass $llm_route_url;
-            proxy_set_header Host $llm_route_host;
-            proxy_set_header Accept-Encoding "";
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_buffering off;
+$proxy
         }
     }
     server {

@@ -66,6 +66,9 @@ for (1 .. 100) {
 
 my $WORDS = 'lorem ipsum dolor sit amet consectetur adipiscing elit';
 
+my $proxy = $t->proxy_directives(auth => 1, identity => 1, unbuffered => 1,
+                                 attempt => 0);
+
 sub location {
     my ($path, $extra) = @_;
     return <<"EOF";
@@ -73,13 +76,7 @@ sub location {
             llm_route on;
             llm_route_trace on;
             $extra
-            proxy_pass \$llm_route_url;
-            proxy_set_header Host \$llm_route_host;
-            proxy_set_header Authorization \$llm_route_authorization;
-            proxy_set_header Accept-Encoding "";
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_buffering off;
+$proxy
         }
 EOF
 }

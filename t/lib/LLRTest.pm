@@ -260,6 +260,7 @@ EOF
 #   route => 1         "llm_route on;" first
 #   host => 0          no Host header
 #   keepalive => 0     no HTTP/1.1 and empty Connection
+#   connection => 0    HTTP/1.1 without the empty Connection
 #   attempt => 0       no X-Test-Attempt
 #   auth => 1          Authorization $llm_route_authorization
 #   identity => 1      Accept-Encoding "" (uncompressed answers)
@@ -280,8 +281,10 @@ sub proxy_directives {
     push @l, 'proxy_set_header Authorization $llm_route_authorization;'
         if $o{auth};
     push @l, 'proxy_set_header Accept-Encoding "";' if $o{identity};
-    push @l, 'proxy_http_version 1.1;', 'proxy_set_header Connection "";'
-        if $o{keepalive} // 1;
+    if ($o{keepalive} // 1) {
+        push @l, 'proxy_http_version 1.1;';
+        push @l, 'proxy_set_header Connection "";' if $o{connection} // 1;
+    }
     push @l, 'proxy_ssl_server_name on;', 'proxy_ssl_name $llm_route_host;'
         if $o{tls};
     push @l, 'proxy_buffering off;' if $o{unbuffered};
