@@ -13,6 +13,7 @@ use warnings;
 use lib 't/lib';
 use Test::More;
 use LLRTest;
+use LLRBlocks;
 
 # ==== Policies, rules and overrides (was 30-policy.t) ========================
 #
@@ -246,57 +247,83 @@ ok($ids{cheap}, '/v1/models lists the model cheap');
 
 # ---- configuration errors ------------------------------------------------------
 
-my @bad = (
-    [ 'unknown candidate', "llm_route_policy p { candidates nope; floor 0.5; }",
-      qr/unknown model "nope".*llm_route_policy "p"/ ],
-    [ 'bad floor', "llm_route_policy p { candidates gpt-4o; floor 1.5; }",
-      qr/floor.*1\.5/ ],
-    [ 'no candidates', "llm_route_policy p { floor 0.5; }",
-      qr/no "candidates"/ ],
-    [ 'unknown task floor',
-      "llm_route_policy p { candidates gpt-4o; floor_poetry 0.5; }",
-      qr/unknown task "poetry"/ ],
-    [ 'policy named like a model',
-      "llm_route_policy gpt-4o { candidates gpt-4o-mini; }",
-      qr/has the name of a model/ ],
-    [ 'unknown quality task',
-      "llm_route_model zz provider=mockp input=1 output=1 quality_poetry=0.5;",
-      qr/unknown task "poetry"/ ],
-    [ 'bad classifier file', "llm_route_classifier /nonexistent/model;",
-      qr/cannot open classifier model/ ],
-);
-
-for my $b (@bad) {
-    my ($rc, $out) = $t->nginx_t_http($t->routed_http(http => $b->[1]));
-    isnt($rc, 0, "nginx -t rejects: $b->[0]");
-    like($out, $b->[2], "message for: $b->[0]");
-}
-
-my ($rc, $out) = $t->nginx_t_http($t->routed_http(
-    location => "llm_route_rule \$http_x ~*[ task=code;"));
-isnt($rc, 0, 'nginx -t rejects a bad regex');
-like($out, qr/invalid regex/, 'message for a bad regex');
-
-($rc, $out) = $t->nginx_t_http($t->routed_http(
-    location => "llm_route_rule text ~x model=nope;"));
-isnt($rc, 0, 'nginx -t rejects a rule naming an unknown model');
-like($out, qr/unknown model "nope"/, 'message for an unknown rule target');
-
 # a corrupt model file
 my $bad = $t->dir . '/bad.model';
 open(my $fh, '>', $bad) or die;
 print $fh "LLRCLSM\x1a" . ("\0" x 100);
 close $fh;
 
-($rc, $out) = $t->nginx_t_http($t->routed_http(
-    http => "llm_route_classifier $bad;"));
-isnt($rc, 0, 'nginx -t rejects a corrupt model file');
-like($out, qr/invalid classifier model/, 'message for a corrupt model file');
+# http_config and location of each block go into the routed configuration
+my $policy_conf = sub {
+    $t->routed_http(http => $_[0]{http_config}, location => $_[0]{location});
+};
 
-# the shipped model file loads
-($rc, $out) = $t->nginx_t_http($t->routed_http(
-    http => "llm_route_classifier " . $t->repo . "/models/default.model;"));
-is($rc, 0, 'nginx -t accepts models/default.model') or diag($out);
+run_blocks($t, config => $policy_conf, data => <<'EOF');
+=== unknown candidate
+--- nginx_t: fails
+--- http_config: llm_route_policy p { candidates nope; floor 0.5; }
+--- error_like
+unknown model "nope".*llm_route_policy "p"
+
+=== bad floor
+--- nginx_t: fails
+--- http_config: llm_route_policy p { candidates gpt-4o; floor 1.5; }
+--- error_like
+floor.*1\.5
+
+=== no candidates
+--- nginx_t: fails
+--- http_config: llm_route_policy p { floor 0.5; }
+--- error_like
+no "candidates"
+
+=== unknown task floor
+--- nginx_t: fails
+--- http_config: llm_route_policy p { candidates gpt-4o; floor_poetry 0.5; }
+--- error_like
+unknown task "poetry"
+
+=== policy named like a model
+--- nginx_t: fails
+--- http_config: llm_route_policy gpt-4o { candidates gpt-4o-mini; }
+--- error_like
+has the name of a model
+
+=== unknown quality task
+--- nginx_t: fails
+--- http_config
+    llm_route_model zz provider=mockp input=1 output=1 quality_poetry=0.5;
+--- error_like
+unknown task "poetry"
+
+=== bad classifier file
+--- nginx_t: fails
+--- http_config: llm_route_classifier /nonexistent/model;
+--- error_like
+cannot open classifier model
+
+=== a bad regex
+--- nginx_t: fails
+--- location: llm_route_rule $http_x ~*[ task=code;
+--- error_like
+invalid regex
+
+=== a rule naming an unknown model
+--- nginx_t: fails
+--- location: llm_route_rule text ~x model=nope;
+--- error_like
+unknown model "nope"
+
+=== a corrupt model file
+--- nginx_t: fails
+--- http_config: llm_route_classifier %%DIR%%/bad.model;
+--- error_like
+invalid classifier model
+
+=== models/default.model
+--- nginx_t: ok
+--- http_config: llm_route_classifier %%REPO%%/models/default.model;
+EOF
 
 $t->stop;
 

@@ -12,6 +12,7 @@ use warnings;
 use lib 't/lib';
 use Test::More;
 use LLRTest;
+use LLRBlocks;
 
 # ==== The module's errors (was 03-errors.t) ==================================
 #
@@ -39,83 +40,10 @@ my sub no_crash {
 }
 
 my $MSGS = '"messages":[{"role":"user","content":"hi"}]';
-my $deep = '[' x 100 . ']' x 100;
 
-# [ name, body bytes, status, code, param ]  (undef: not checked)
-
-my @cases = (
-    [ 'truncated JSON', qq({"model":"gpt-4o-mini",$MSGS,"x":[),
-      400, 'invalid_json' ],
-    [ 'unquoted key', qq({model:"gpt-4o-mini",$MSGS}), 400, 'invalid_json' ],
-    [ 'single quotes', qq({'model':'gpt-4o-mini'}), 400, 'invalid_json' ],
-    [ 'trailing comma', qq({"model":"gpt-4o-mini",$MSGS,}), 400, undef ],
-    [ 'trailing garbage', qq({"model":"gpt-4o-mini",$MSGS} xyz), 400, undef ],
-    [ 'two objects', qq({"model":"gpt-4o-mini",$MSGS}{"model":"gpt-4o"}),
-      400, undef ],
-    [ 'invalid UTF-8', qq({"model":"gpt-4o-mini","messages":[{"role":"user",)
-      . qq("content":"\xff\xfe\xc3"}]}), 400, undef ],
-    [ 'raw control character in a string',
-      qq({"model":"gpt-4o-mini","messages":[{"role":"user",)
-      . qq("content":"a\x01b"}]}), 400, undef ],
-    [ 'top-level array', '[]', 400, undef ],
-    [ 'top-level string', '"x"', 400, undef ],
-    [ 'top-level number', '1', 400, undef ],
-    [ 'top-level null', 'null', 400, undef ],
-    [ 'top-level true', 'true', 400, undef ],
-    [ 'empty body', '', 400, undef ],
-    [ 'only whitespace', "  \r\n\t ", 400, undef ],
-    [ 'missing model', qq({$MSGS}), 400, 'missing_required_parameter',
-      'model' ],
-    [ 'model is a number', qq({"model":42,$MSGS}), 400, 'invalid_type',
-      'model' ],
-    [ 'model is an object', qq({"model":{"name":"gpt-4o"},$MSGS}), 400,
-      'invalid_type', 'model' ],
-    [ 'model is null', qq({"model":null,$MSGS}), 400, undef, 'model' ],
-    [ 'missing messages', qq({"model":"gpt-4o-mini"}), 400, undef,
-      'messages' ],
-    [ 'messages is a string', qq({"model":"gpt-4o-mini","messages":"hi"}),
-      400, undef, 'messages' ],
-    [ 'messages is empty', qq({"model":"gpt-4o-mini","messages":[]}),
-      400, undef, 'messages' ],
-    [ 'stream is a string', qq({"model":"gpt-4o-mini",$MSGS,"stream":"yes"}),
-      400, undef, 'stream' ],
-    [ 'stream is a number', qq({"model":"gpt-4o-mini",$MSGS,"stream":1}),
-      400, undef, 'stream' ],
-    [ 'max_tokens is a decimal', qq({"model":"gpt-4o-mini",$MSGS,)
-      . qq("max_tokens":1e2}), 400, 'invalid_type', 'max_tokens' ],
-    [ 'max_tokens is a string', qq({"model":"gpt-4o-mini",$MSGS,)
-      . qq("max_tokens":"100"}), 400, 'invalid_type', 'max_tokens' ],
-    [ 'nesting deeper than 64', qq({"model":"gpt-4o-mini",$MSGS,"x":$deep}),
-      400, undef ],
-    [ 'unknown model', qq({"model":"no-such-model",$MSGS}), 404,
-      'model_not_found', 'model' ],
-    [ 'model name like a path', qq({"model":"../../etc/passwd",$MSGS}), 404,
-      'model_not_found' ],
-    [ 'model name like a host', qq({"model":"gpt-4o-mini\@evil.example",)
-      . qq($MSGS}), 404, 'model_not_found' ],
-    [ 'model with a NUL escape', qq({"model":"gpt-4o-mini\\u0000",$MSGS}),
-      404, 'model_not_found' ],
-);
-
-for my $c (@cases) {
-    my ($name, $body, $status, $code, $param) = @$c;
-
-    $m->clear;
-    my $r = $t->chat($body);
-
-    is($r->{status}, $status, "$name: $status");
-    like($r->{headers}{'content-type'} // '', qr{^application/json},
-         "$name: JSON content type");
-    ok(ref $r->{json} eq 'HASH' && ref $r->{json}{error} eq 'HASH'
-       && defined $r->{json}{error}{message}
-       && defined $r->{json}{error}{type},
-       "$name: OpenAI-shaped error") or diag($r->{content});
-    is($r->{json}{error}{code}, $code, "$name: code $code") if defined $code;
-    is($r->{json}{error}{param}, $param, "$name: param $param")
-        if defined $param;
-    is(scalar($m->requests), 0, "$name: provider not reached");
-    no_crash($name);
-}
+# the cases are the blocks of __DATA__ (t/lib/LLRBlocks.pm)
+run_blocks($t, mock => $m, vars => { MSGS => $MSGS },
+           after => sub { no_crash($_[2]{name}) });
 
 # the unknown-model message lists what is available
 my $r = $t->chat({ model => 'no-such-model',
@@ -312,3 +240,254 @@ $t->stop;
 }
 
 done_testing;
+
+__DATA__
+
+# The module's errors: one block a request, each refused with an
+# OpenAI-shaped error (after each, no worker crashed).
+
+=== truncated JSON
+--- request
+POST /v1/chat/completions
+{"model":"gpt-4o-mini",%%MSGS%%,"x":[
+--- error_code: 400
+--- openai_error: invalid_json
+--- upstream_requests: 0
+
+=== unquoted key
+--- request
+POST /v1/chat/completions
+{model:"gpt-4o-mini",%%MSGS%%}
+--- error_code: 400
+--- openai_error: invalid_json
+--- upstream_requests: 0
+
+=== single quotes
+--- request
+POST /v1/chat/completions
+{'model':'gpt-4o-mini'}
+--- error_code: 400
+--- openai_error: invalid_json
+--- upstream_requests: 0
+
+=== trailing comma
+--- request
+POST /v1/chat/completions
+{"model":"gpt-4o-mini",%%MSGS%%,}
+--- error_code: 400
+--- openai_error
+--- upstream_requests: 0
+
+=== trailing garbage
+--- request
+POST /v1/chat/completions
+{"model":"gpt-4o-mini",%%MSGS%%} xyz
+--- error_code: 400
+--- openai_error
+--- upstream_requests: 0
+
+=== two objects
+--- request
+POST /v1/chat/completions
+{"model":"gpt-4o-mini",%%MSGS%%}{"model":"gpt-4o"}
+--- error_code: 400
+--- openai_error
+--- upstream_requests: 0
+
+=== invalid UTF-8
+--- request eval
+"POST /v1/chat/completions\n" . qq({"model":"gpt-4o-mini","messages":[{"role":"user",)
+    . qq("content":"\xff\xfe\xc3"}]})
+--- error_code: 400
+--- openai_error
+--- upstream_requests: 0
+
+=== raw control character in a string
+--- request eval
+"POST /v1/chat/completions\n" . qq({"model":"gpt-4o-mini","messages":[{"role":"user",)
+    . qq("content":"a\x01b"}]})
+--- error_code: 400
+--- openai_error
+--- upstream_requests: 0
+
+=== top-level array
+--- request
+POST /v1/chat/completions
+[]
+--- error_code: 400
+--- openai_error
+--- upstream_requests: 0
+
+=== top-level string
+--- request
+POST /v1/chat/completions
+"x"
+--- error_code: 400
+--- openai_error
+--- upstream_requests: 0
+
+=== top-level number
+--- request
+POST /v1/chat/completions
+1
+--- error_code: 400
+--- openai_error
+--- upstream_requests: 0
+
+=== top-level null
+--- request
+POST /v1/chat/completions
+null
+--- error_code: 400
+--- openai_error
+--- upstream_requests: 0
+
+=== top-level true
+--- request
+POST /v1/chat/completions
+true
+--- error_code: 400
+--- openai_error
+--- upstream_requests: 0
+
+=== empty body
+--- request
+POST /v1/chat/completions
+--- error_code: 400
+--- openai_error
+--- upstream_requests: 0
+
+=== only whitespace
+--- request eval
+"POST /v1/chat/completions\n" . "  \r\n\t "
+--- error_code: 400
+--- openai_error
+--- upstream_requests: 0
+
+=== missing model
+--- request
+POST /v1/chat/completions
+{%%MSGS%%}
+--- error_code: 400
+--- openai_error: missing_required_parameter model
+--- upstream_requests: 0
+
+=== model is a number
+--- request
+POST /v1/chat/completions
+{"model":42,%%MSGS%%}
+--- error_code: 400
+--- openai_error: invalid_type model
+--- upstream_requests: 0
+
+=== model is an object
+--- request
+POST /v1/chat/completions
+{"model":{"name":"gpt-4o"},%%MSGS%%}
+--- error_code: 400
+--- openai_error: invalid_type model
+--- upstream_requests: 0
+
+=== model is null
+--- request
+POST /v1/chat/completions
+{"model":null,%%MSGS%%}
+--- error_code: 400
+--- openai_error: - model
+--- upstream_requests: 0
+
+=== missing messages
+--- request
+POST /v1/chat/completions
+{"model":"gpt-4o-mini"}
+--- error_code: 400
+--- openai_error: - messages
+--- upstream_requests: 0
+
+=== messages is a string
+--- request
+POST /v1/chat/completions
+{"model":"gpt-4o-mini","messages":"hi"}
+--- error_code: 400
+--- openai_error: - messages
+--- upstream_requests: 0
+
+=== messages is empty
+--- request
+POST /v1/chat/completions
+{"model":"gpt-4o-mini","messages":[]}
+--- error_code: 400
+--- openai_error: - messages
+--- upstream_requests: 0
+
+=== stream is a string
+--- request
+POST /v1/chat/completions
+{"model":"gpt-4o-mini",%%MSGS%%,"stream":"yes"}
+--- error_code: 400
+--- openai_error: - stream
+--- upstream_requests: 0
+
+=== stream is a number
+--- request
+POST /v1/chat/completions
+{"model":"gpt-4o-mini",%%MSGS%%,"stream":1}
+--- error_code: 400
+--- openai_error: - stream
+--- upstream_requests: 0
+
+=== max_tokens is a decimal
+--- request
+POST /v1/chat/completions
+{"model":"gpt-4o-mini",%%MSGS%%,"max_tokens":1e2}
+--- error_code: 400
+--- openai_error: invalid_type max_tokens
+--- upstream_requests: 0
+
+=== max_tokens is a string
+--- request
+POST /v1/chat/completions
+{"model":"gpt-4o-mini",%%MSGS%%,"max_tokens":"100"}
+--- error_code: 400
+--- openai_error: invalid_type max_tokens
+--- upstream_requests: 0
+
+=== nesting deeper than 64
+--- request eval
+"POST /v1/chat/completions\n" . qq({"model":"gpt-4o-mini",$V{MSGS},"x":)
+    . ('[' x 100) . (']' x 100) . '}'
+--- error_code: 400
+--- openai_error
+--- upstream_requests: 0
+
+=== unknown model
+--- request
+POST /v1/chat/completions
+{"model":"no-such-model",%%MSGS%%}
+--- error_code: 404
+--- openai_error: model_not_found model
+--- upstream_requests: 0
+
+=== model name like a path
+--- request
+POST /v1/chat/completions
+{"model":"../../etc/passwd",%%MSGS%%}
+--- error_code: 404
+--- openai_error: model_not_found
+--- upstream_requests: 0
+
+=== model name like a host
+--- request
+POST /v1/chat/completions
+{"model":"gpt-4o-mini@evil.example",%%MSGS%%}
+--- error_code: 404
+--- openai_error: model_not_found
+--- upstream_requests: 0
+
+=== model with a NUL escape
+--- request
+POST /v1/chat/completions
+{"model":"gpt-4o-mini\u0000",%%MSGS%%}
+--- error_code: 404
+--- openai_error: model_not_found
+--- upstream_requests: 0

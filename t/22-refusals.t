@@ -13,6 +13,7 @@ use warnings;
 use lib 't/lib';
 use Test::More;
 use LLRTest;
+use LLRBlocks;
 use JSON::PP;
 use Time::HiRes qw(sleep time);
 
@@ -243,32 +244,81 @@ my sub refused {
 
 # ---- before a route is chosen ----------------------------------------------
 
-refused($t->chat('{"model": "gpt-4o-mini", "messages": ['),
-        400, 'invalid_request', 'malformed JSON');
-refused($t->chat({ messages => $msgs }), 400, 'invalid_request',
-        'no model');
-refused($t->chat({ model => 'tiny', messages => $msgs,
-                   max_tokens => 100000 }),
-        400, 'context_length', 'no candidate fits');
-refused($t->chat({ model => 'nope', messages => $msgs }),
-        404, 'model_not_found', 'unknown model');
-refused($t->chat({ model => 'gpt-4o-mini', messages => $msgs },
-                 path => '/v1/chat/nothing'),
-        404, 'unknown_url', 'unknown endpoint');
-refused($t->get('/v1/chat/completions'), 405, 'method_not_allowed',
-        'GET of chat completions');
-refused($t->chat({ model => 'gpt-4o-mini', messages => $msgs },
-                 path => '/v1/models'),
-        405, 'method_not_allowed', 'POST of /v1/models');
-refused($t->chat({ model => 'gpt-4o-mini', messages => $msgs },
-                 path => '/private/v1/chat/completions'),
-        403, 'denied', 'a routed location that denies the client');
+# one block a refusal, counted under its reason; nginx refuses the last
+# one itself, in the routed location: its page is turned into JSON and
+# counted the same way (as the 403 of "deny")
+run_blocks($t, vars => { MSGS => LLRTest::json_encode($msgs) },
+           after => sub { $sent{$_[0]{reason}}++ }, data => <<'EOF');
+=== malformed JSON
+--- request
+POST /v1/chat/completions
+{"model": "gpt-4o-mini", "messages": [
+--- error_code: 400
+--- openai_error
+--- reason: invalid_request
 
-# nginx refuses these itself, in the routed location: its page is turned
-# into JSON, and counted the same way (as the 403 of "deny" above)
+=== no model
+--- request
+POST /v1/chat/completions
+{"messages":%%MSGS%%}
+--- error_code: 400
+--- openai_error
+--- reason: invalid_request
 
-refused($t->chat('x' x (3 * 1024 * 1024)), 413, 'too_large',
-        'a body over client_max_body_size (Content-Length)');
+=== no candidate fits
+--- request
+POST /v1/chat/completions
+{"max_tokens":100000,"messages":%%MSGS%%,"model":"tiny"}
+--- error_code: 400
+--- openai_error
+--- reason: context_length
+
+=== unknown model
+--- request
+POST /v1/chat/completions
+{"messages":%%MSGS%%,"model":"nope"}
+--- error_code: 404
+--- openai_error
+--- reason: model_not_found
+
+=== unknown endpoint
+--- request
+POST /v1/chat/nothing
+{"messages":%%MSGS%%,"model":"gpt-4o-mini"}
+--- error_code: 404
+--- openai_error
+--- reason: unknown_url
+
+=== GET of chat completions
+--- request
+GET /v1/chat/completions
+--- error_code: 405
+--- openai_error
+--- reason: method_not_allowed
+
+=== POST of /v1/models
+--- request
+POST /v1/models
+{"messages":%%MSGS%%,"model":"gpt-4o-mini"}
+--- error_code: 405
+--- openai_error
+--- reason: method_not_allowed
+
+=== a routed location that denies the client
+--- request
+POST /private/v1/chat/completions
+{"messages":%%MSGS%%,"model":"gpt-4o-mini"}
+--- error_code: 403
+--- openai_error
+--- reason: denied
+
+=== a body over client_max_body_size (Content-Length)
+--- request eval
+"POST /v1/chat/completions\n" . ('x' x (3 * 1024 * 1024))
+--- error_code: 413
+--- openai_error
+--- reason: too_large
+EOF
 
 my $raw = $t->raw("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
                   . "Content-Type: application/json\r\n"

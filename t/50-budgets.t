@@ -6,13 +6,14 @@
 # concurrent load, other keys unaffected, an empty key unlimited, the
 # OpenAI-shaped 429 with Retry-After, the status and Prometheus output,
 # limits kept across reload and restart (state=), a period that resets,
-# a zone too full to track new keys, and nginx -t errors.
+# a zone too full to track new keys, and nginx -t errors (data blocks).
 
 use strict;
 use warnings;
 use lib 't/lib';
 use Test::More;
 use LLRTest;
+use LLRBlocks;
 use POSIX qw(strftime);
 use Time::HiRes qw(time sleep);
 use IO::Socket::INET;
@@ -26,7 +27,7 @@ my $proxy = $t->proxy_directives(route => 1, attempt => 0);
 my $proxy_nolimit = $t->proxy_directives(route => 1, keepalive => 0,
                                          attempt => 0);
 
-my sub conf {
+sub conf {
     my (%o) = @_;
     my $zone = $o{zone} // "llm:1m state=$state state_interval=1s";
     my $budget = $o{budget} // 'llm_route_budget $http_x_team 5;';
@@ -363,32 +364,45 @@ $t->stop(quiet => 1);
 
 # ---- nginx -t ------------------------------------------------------------------
 
-my ($rc, $out) = $t->nginx_t_http(conf(budget =>
-                                       'llm_route_budget $http_x_team 5x;'));
-isnt($rc, 0, 'bad limit: nginx -t fails');
-like($out, qr/invalid limit "5x" in "llm_route_budget"/, 'bad limit: message');
+# the location's budget of each block in the configuration of this file;
+# "zone: none" leaves out llm_route_zone (and the status location)
+my $budget_conf = sub {
+    my ($s) = @_;
+    my $c = conf(budget => $s->{location});
+    if (($s->{zone} // '') eq 'none') {
+        $c =~ s/^\s*llm_route_zone [^;]*;//m;
+        $c =~ s/location = \/llm\/status \{ llm_route_status; \}//;
+    }
+    return $c;
+};
 
-($rc, $out) = $t->nginx_t_http(conf(budget =>
-                          'llm_route_budget $http_x_team 5 period=year;'));
-isnt($rc, 0, 'bad period: nginx -t fails');
-like($out, qr/invalid parameter "period=year" in "llm_route_budget"/,
-     'bad period: message');
+run_blocks($t, config => $budget_conf, data => <<'EOF');
+=== bad limit
+--- nginx_t: fails
+--- location: llm_route_budget $http_x_team 5x;
+--- error_like
+invalid limit "5x" in "llm_route_budget"
 
-($rc, $out) = $t->nginx_t_http(conf(budget =>
-                          'llm_route_budget $http_x_team 0.0000000000001;'));
-isnt($rc, 0, 'too many decimals: nginx -t fails');
+=== bad period
+--- nginx_t: fails
+--- location: llm_route_budget $http_x_team 5 period=year;
+--- error_like
+invalid parameter "period=year" in "llm_route_budget"
 
-my $nozone = conf(budget => 'llm_route_budget $http_x_team 5;');
-$nozone =~ s/^\s*llm_route_zone [^;]*;//m;
-$nozone =~ s/location = \/llm\/status \{ llm_route_status; \}//;
-($rc, $out) = $t->nginx_t_http($nozone);
-isnt($rc, 0, 'no zone: nginx -t fails');
-like($out, qr/"llm_route_budget" in .*:\d+ needs "llm_route_zone"/,
-     'no zone: message');
+=== too many decimals
+--- nginx_t: fails
+--- location: llm_route_budget $http_x_team 0.0000000000001;
 
-($rc, $out) = $t->nginx_t_http(conf(budget =>
-                                    'llm_route_budget $http_x_team 2.50 '
-                                    . 'period=week;'));
-is($rc, 0, 'a good budget passes nginx -t') or diag($out);
+=== no zone
+--- nginx_t: fails
+--- zone: none
+--- location: llm_route_budget $http_x_team 5;
+--- error_like
+"llm_route_budget" in .*:\d+ needs "llm_route_zone"
+
+=== a good budget
+--- nginx_t: ok
+--- location: llm_route_budget $http_x_team 2.50 period=week;
+EOF
 
 $t->done_testing;

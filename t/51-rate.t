@@ -13,6 +13,7 @@ use warnings;
 use lib 't/lib';
 use Test::More;
 use LLRTest;
+use LLRBlocks;
 use Time::HiRes qw(time sleep);
 use JSON::PP;
 
@@ -335,23 +336,30 @@ $t->stop;
 
 # ---- nginx -t ---------------------------------------------------------------
 
-my ($rc, $out) = $t->nginx_t_http(conf(rate => 'llm_route_rate $http_x_team;'));
-isnt($rc, 0, 'no rpm/tpm: nginx -t fails');
-like($out, qr/invalid number of arguments in "llm_route_rate"/,
-     'no rpm/tpm: message');
+# the location's rate limit of each block in the configuration of this file
+run_blocks($t, config => sub { conf(rate => $_[0]{location}) },
+           data => <<'EOF');
+=== no rpm/tpm
+--- nginx_t: fails
+--- location: llm_route_rate $http_x_team;
+--- error_like
+invalid number of arguments in "llm_route_rate"
 
-($rc, $out) = $t->nginx_t_http(conf(rate =>
-                                    'llm_route_rate $http_x_team rpm=0;'));
-isnt($rc, 0, 'rpm=0: nginx -t fails');
-like($out, qr/invalid parameter "rpm=0" in "llm_route_rate"/, 'rpm=0: message');
+=== rpm=0
+--- nginx_t: fails
+--- location: llm_route_rate $http_x_team rpm=0;
+--- error_like
+invalid parameter "rpm=0" in "llm_route_rate"
 
-($rc, $out) = $t->nginx_t_http(conf(rate =>
-                                    'llm_route_rate $http_x_team rps=5;'));
-isnt($rc, 0, 'rps=5: nginx -t fails');
-like($out, qr/invalid parameter "rps=5" in "llm_route_rate"/, 'rps=5: message');
+=== rps=5
+--- nginx_t: fails
+--- location: llm_route_rate $http_x_team rps=5;
+--- error_like
+invalid parameter "rps=5" in "llm_route_rate"
 
-($rc, $out) = $t->nginx_t_http(conf(rate =>
-                               'llm_route_rate $http_x_team rpm=5 rpm=6;'));
-isnt($rc, 0, 'duplicate rpm: nginx -t fails');
+=== duplicate rpm
+--- nginx_t: fails
+--- location: llm_route_rate $http_x_team rpm=5 rpm=6;
+EOF
 
 $t->done_testing;

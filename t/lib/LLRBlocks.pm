@@ -32,7 +32,7 @@ package LLRBlocks;
 # the variables as %V); lines before the first section of a block are
 # comments.  %%NAME%% in a
 # section is replaced by the variable NAME (vars => {...}) before
-# anything else.
+# anything else (the others, %%PORT%% and the like, are the harness's).
 #
 # Request blocks (sent to the running nginx with $t->request):
 #
@@ -72,7 +72,7 @@ package LLRBlocks;
 #   nginx_t: ok|fails  nginx -t passes or fails     "nginx -t accepts: NAME",
 #                                                   "nginx -t rejects: NAME"
 #   http               the http{} body to check (else the config => callback
-#                      of run_blocks builds it from the block)
+#                      of run_blocks builds it from the block's sections)
 #   error_like         one REGEX a line, "WHAT => REGEX" to say what it
 #                      finds in the output          "NAME: message",
 #                                                   "NAME: message names WHAT"
@@ -85,9 +85,11 @@ package LLRBlocks;
 #                      or of data => TEXT)
 #   mock => $m         the mock upstream_requests counts
 #   vars => {...}      %%NAME%% substitutions, %V of eval sections
-#   config => sub { my ($block) = @_; ...; return $http }
+#   config => sub { my ($sections, $block) = @_; ...; return $http }
+#                      $sections: every section's value, substituted
 #   secrets => qr/.../
-#   after => sub { my ($block, $response) = @_; ... }   more checks a block
+#   after => sub { my ($sections, $response, $block) = @_; ... }
+#                      more checks after each request block
 
 use strict;
 use warnings;
@@ -156,8 +158,7 @@ sub _value {
     return undef unless exists $b->{$sec};
 
     my $v = $b->{$sec};
-    $v =~ s/%%(\w+)%%/exists $vars->{$1} ? $vars->{$1}
-                       : die "LLRBlocks: $b->{name}: no variable $1\n"/ge;
+    $v =~ s/%%(\w+)%%/exists $vars->{$1} ? $vars->{$1} : "%%$1%%"/ge;
 
     if ($b->{_eval}{$sec}) {
         package main;
@@ -169,6 +170,11 @@ sub _value {
     }
 
     return $v;
+}
+
+sub _values {
+    my ($b, $vars) = @_;
+    return { map { $_ => _value($b, $_, $vars) } @{$b->{_order}} };
 }
 
 sub _lines {
@@ -209,7 +215,7 @@ sub _run_nginx_t {
 
     my $name = $b->{name};
     my $http = exists $b->{http} ? _value($b, 'http', $vars)
-             : $o->{config} ? $o->{config}->($b, $vars)
+             : $o->{config} ? $o->{config}->(_values($b, $vars), $b)
              : die "LLRBlocks: $name: no http section, no config callback\n";
 
     my ($rc, $out) = $t->nginx_t_http($http);
@@ -332,7 +338,7 @@ sub _run_request {
                        : "$name: forwarded $n times");
     }
 
-    $o->{after}->($b, $r) if $o->{after};
+    $o->{after}->(_values($b, $vars), $r, $b) if $o->{after};
 
     return $r;
 }
