@@ -81,7 +81,7 @@ $t->start;
 
 # ---- sequential: exactly up to the limit ----------------------------------
 
-# each request settled (log phase) before the next: see t/61-rate.t
+# each request settled (log phase) before the next: see t/51-rate.t
 my @st = map { select(undef, undef, undef, 0.05); ask('alpha')->{status} }
          1 .. 7;
 is("@st", '200 200 200 200 200 429 429',

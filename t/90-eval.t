@@ -1,6 +1,6 @@
 #!/usr/bin/perl
 
-# tools/llr-eval.pl: the routing metrics of docs/classifier.md on
+# research/llr-eval.pl: the routing metrics of docs/classifier.md on
 # hand-made predictions (routers, baselines, bootstrap intervals, the
 # paired differences), arena-bench and MT-Bench scoring, the AUC and
 # calibration of labels, task accuracy per group, and the validation
@@ -26,7 +26,7 @@ sub write_lines {
 # run(MODE, ARGS...): the output of llr-eval.pl
 sub run {
     my @a = @_;
-    my $out = `perl tools/llr-eval.pl @a 2>&1`;
+    my $out = `perl research/llr-eval.pl @a 2>&1`;
     is($?, 0, "llr-eval.pl $a[0] exits 0") or diag($out);
     return $out;
 }

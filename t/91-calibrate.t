@@ -234,7 +234,7 @@ like($out, qr/no request in the sample \(every line was skipped\)/,
 # ---- the demo's prompts ---------------------------------------------------
 
 my @demo = `bash -c 'eval "\$(sed -n "/^DEMO_EASY=/,/^demo=/p" \\
-    $repo/tools/demo.sh | grep -v "^demo=")"; \\
+    $repo/build-aux/demo.sh | grep -v "^demo=")"; \\
     printf "%s\\n%s\\n" "\$DEMO_EASY" "\$DEMO_HARD"'`;
 chomp @demo;
 is(scalar @demo, 2, 'the demo has an easy and a hard prompt');
@@ -256,7 +256,7 @@ my $data = "$repo/../shared/data";
 SKIP: {
     skip "no $data", 3 unless -d "$data/routellm";
     mkdir "$dir/td";
-    system("perl $repo/tools/llr-prep-data.pl $data $repo/models $dir/td "
+    system("perl $repo/research/llr-prep-data.pl $data $repo/models $dir/td "
            . ">/dev/null 2>&1") == 0 or die "llr-prep-data.pl failed";
     my %want = (frugal => '80.0', balanced => '60.0', premium => '30.0');
     for my $tier (sort keys %want) {

@@ -1,7 +1,7 @@
 #!/usr/bin/perl
 
 # Generated files are what their generators write: core/llr_default_model.c
-# is models/default.model (tools/check-generated.sh; make check-generated;
+# is models/default.model (build-aux/check-generated.sh; make check-generated;
 # LLR_CHECK_TRAIN=1 also retrains, which this test does not).
 
 use strict;
@@ -15,8 +15,8 @@ my $repo = LLRTest->repo;
 plan skip_all => 'build/llm-route-train is not built'
     unless -x "$repo/build/llm-route-train";
 
-my $out = `cd $repo && BUILD=build sh tools/check-generated.sh 2>&1`;
-is($?, 0, 'tools/check-generated.sh') or diag($out);
+my $out = `cd $repo && BUILD=build sh build-aux/check-generated.sh 2>&1`;
+is($?, 0, 'build-aux/check-generated.sh') or diag($out);
 like($out, qr/llr_default_model\.c is models\/default\.model/,
      'the built-in model is models/default.model');
 

@@ -4,7 +4,7 @@
 # building and testing the module against a second nginx: prints the path
 # of the unpacked tree (build/nginx-src/nginx-X.Y.Z).
 #
-#   tools/nginx-src.sh [SUITE...]        default: sid trixie
+#   t/tools/nginx-src.sh [SUITE...]        default: sid trixie
 #
 # For each suite in turn, an apt of its own (a deb-src line for the suite,
 # lists and cache in build/nginx-src/apt/: the system's apt configuration
@@ -19,7 +19,7 @@
 
 set -euo pipefail
 
-TOP=$(cd "$(dirname "$0")/.." && pwd)
+TOP=$(cd "$(dirname "$0")/../.." && pwd)
 OUT=$TOP/build/nginx-src
 APT=$OUT/apt
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}

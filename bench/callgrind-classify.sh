@@ -15,10 +15,10 @@
 # Then the benchmark's 2 KB conversation (ten messages, model last, from
 # bench/gen-bodies.pl) and a 1 MB body of 5,001 messages.
 #
-#   BUILD=build tools/callgrind-classify.sh
+#   BUILD=build bench/callgrind-classify.sh
 #
 # CLS_ARGS="-b BYTES" measures the 2 KB requests at another context
-# budget (tools/eval.sh --validate reports the follow-up turns of
+# budget (research/eval.sh --validate reports the follow-up turns of
 # MT-Bench, cross-validated, for the built-in one).
 
 set -eu

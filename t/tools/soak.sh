@@ -1,8 +1,8 @@
 #!/bin/bash
 #
-# tools/soak.sh: a scripted soak of ngx_llm_route_module.
+# t/tools/soak.sh: a scripted soak of ngx_llm_route_module.
 #
-#   tools/soak.sh [--minutes N | --seconds N] [--connections C]
+#   t/tools/soak.sh [--minutes N | --seconds N] [--connections C]
 #                 [--threads T] [--reload-every S] [--no-kill] [--close]
 #                 [--keep]
 #
@@ -37,7 +37,7 @@
 
 set -u
 
-TOP=$(cd "$(dirname "$0")/.." && pwd)
+TOP=$(cd "$(dirname "$0")/../.." && pwd)
 NGINX=${NGINX:-/usr/sbin/nginx}
 MODULE=${MODULE:-$TOP/build/ngx_http_llm_route_module.so}
 WRK=${WRK:-wrk}

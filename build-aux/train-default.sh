@@ -4,7 +4,7 @@
 # prompts written for this project, bit for bit: models/default.model
 # and ngx_llm_route_module/core/llr_default_model.c.
 #
-#   LLR_DATA=../shared/data BUILD=build tools/train-default.sh
+#   LLR_DATA=../shared/data BUILD=build build-aux/train-default.sh
 #
 # The options of llm-route-train are those of models/train-options.
 # Needs build/llm-route-train (make builds it; built here with gcc when
@@ -30,7 +30,7 @@ if [ ! -x "$TRAIN" ]; then
         $CORE/llr_*.c -lyajl -lpcre2-8 -lm
 fi
 
-perl tools/llr-prep-data.pl "$DATA" models "$WORK"
+perl research/llr-prep-data.pl "$DATA" models "$WORK"
 
 # shellcheck disable=SC2046
 "$TRAIN" -o "$OUT" --bits 16 $(grep -v '^#' models/train-options) \

@@ -6,7 +6,7 @@ set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 
-# model "auto": an easy prompt and a hard one (t/33-calibrate.t checks
+# model "auto": an easy prompt and a hard one (t/91-calibrate.t checks
 # that conf-examples/demo.conf sends them to the cheap and the strong model)
 DEMO_EASY='Hi! What is the capital of France?'
 DEMO_HARD='Write a Raft consensus implementation in Go with leader '\

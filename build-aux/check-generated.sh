@@ -1,16 +1,16 @@
 #!/bin/sh
 #
 # The generated files are what their generators write (make
-# check-generated, and t/34-generated.t):
+# check-generated, and t/92-generated.t):
 #
 #   ngx_llm_route_module/core/llr_default_model.c is models/default.model
 #   as llm-route-train --emit-c writes it;
 #
-# with LLR_CHECK_TRAIN=1 also that tools/train-default.sh (make train)
+# with LLR_CHECK_TRAIN=1 also that build-aux/train-default.sh (make train)
 # rebuilds models/default.model bit for bit from the data (a minute;
 # needs $LLR_DATA, default ../shared/data).
 #
-#   BUILD=build tools/check-generated.sh
+#   BUILD=build build-aux/check-generated.sh
 
 set -eu
 
@@ -32,7 +32,7 @@ echo "check-generated: core/llr_default_model.c is models/default.model"
 
 if [ "${LLR_CHECK_TRAIN:-0}" = 1 ]; then
     LLR_MODEL_OUT=$T/default.model LLR_MODEL_EMIT=$T/train.c \
-        sh tools/train-default.sh > "$T/log" 2>&1 || {
+        sh build-aux/train-default.sh > "$T/log" 2>&1 || {
         cat "$T/log" >&2
         exit 1
     }

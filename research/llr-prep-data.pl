@@ -6,7 +6,7 @@
 # order, and a prompt is held out iff FNV-1a-32(prompt UTF-8 bytes) % 5
 # == 0 (for a conversation: of its first message).
 #
-#   perl tools/llr-prep-data.pl DATA_DIR MODELS_DIR OUT_DIR
+#   perl research/llr-prep-data.pl DATA_DIR MODELS_DIR OUT_DIR
 #
 # Writes to OUT_DIR:
 #

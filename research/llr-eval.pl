@@ -4,24 +4,24 @@
 # {"task", "difficulty", ...}) against labels.  The tables of
 # docs/classifier.md.
 #
-#   perl tools/llr-eval.pl task LABELS PRED [FIELD]
+#   perl research/llr-eval.pl task LABELS PRED [FIELD]
 #       task accuracy, overall, per true task, and per value of FIELD
 #       (for example "lang" or "source")
-#   perl tools/llr-eval.pl route NAME LABELS PRED
+#   perl research/llr-eval.pl route NAME LABELS PRED
 #       LABELS with weak_correct / strong_correct: routing by difficulty
-#   perl tools/llr-eval.pl arena NAME ARENA PRED STRONG WEAK
+#   perl research/llr-eval.pl arena NAME ARENA PRED STRONG WEAK
 #       arena-bench: the gain is the strong model's grade minus the weak
 #       model's (GPT-4 grades 1-10); prompts without both grades dropped
-#   perl tools/llr-eval.pl mtbench MTBENCH PRED
+#   perl research/llr-eval.pl mtbench MTBENCH PRED
 #       MT-Bench as RouteLLM scores it: the 72 questions left after its
 #       decontamination, routed by the first turn, a question's score the
 #       mean of its two turns; and the AUC of difficulty within each
 #       category for "the strong model scores higher"
-#   perl tools/llr-eval.pl labels NAME LABELS PRED
+#   perl research/llr-eval.pl labels NAME LABELS PRED
 #       LABELS with "label" (0..1, or from weak/strong correctness: weak
 #       wrong and strong right): AUC of difficulty within each task and
 #       language, and its calibration
-#   perl tools/llr-eval.pl cv-split DIR TASK DIFF MTBENCH
+#   perl research/llr-eval.pl cv-split DIR TASK DIFF MTBENCH
 #       5 folds, fold = FNV-1a-32(bytes . "#cv") mod 5 of the line's
 #       "group" if it has one (the written prompts: translations of one
 #       item), else of its first message:

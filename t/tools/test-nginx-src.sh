@@ -2,21 +2,21 @@
 #
 # make test-nginx-src: the prove suite against an nginx other than the
 # distribution's one: an nginx binary built from NGINX_SRC (default: the
-# newest upstream tarball Debian's archive has, tools/nginx-src.sh) and the
+# newest upstream tarball Debian's archive has, t/tools/nginx-src.sh) and the
 # module built against the same tree with the same flags, both in
 # build/nginx-src/build-X.Y.Z/.
 #
-#   tools/test-nginx-src.sh [PROVE_FILES...]     default: t/*.t
+#   t/tools/test-nginx-src.sh [PROVE_FILES...]     default: t/*.t
 #
 # Environment: NGINX_SRC, NGX_CONF_FLAGS (configure flags; default below),
 # TEST_JOBS (default 2).
 
 set -euo pipefail
 
-TOP=$(cd "$(dirname "$0")/.." && pwd)
+TOP=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$TOP"
 
-SRC=${NGINX_SRC:-$(bash tools/nginx-src.sh)}
+SRC=${NGINX_SRC:-$(bash t/tools/nginx-src.sh)}
 SRC=$(cd "$SRC" && pwd)
 VER=$(sed -n 's/^#define NGINX_VERSION *"\(.*\)"/\1/p' "$SRC/src/core/nginx.h")
 [ -n "$VER" ] || { echo "test-nginx-src: $SRC is not an nginx tree"; exit 1; }

@@ -2,7 +2,7 @@
 #
 # Evaluates the classifier; prints the tables of docs/classifier.md.
 #
-#   BUILD=build tools/eval.sh [MODEL]
+#   BUILD=build research/eval.sh [MODEL]
 #
 # MODEL (default models/default.model) on everything held out, once:
 # task accuracy on the held-out split and per language on the
@@ -13,17 +13,17 @@
 # data: each question is scored by a model trained without it, with the
 # options of models/train-options).
 #
-#   BUILD=build tools/eval.sh --validate [TRAIN OPTIONS]
+#   BUILD=build research/eval.sh --validate [TRAIN OPTIONS]
 #
 # Validation inside the training split only (for choosing options and
 # data; never the held-out lines, never arena-bench, never the
 # multilingual held-out set): 5 folds by a hash of the first message
-# (tools/llr-eval.pl cv-split), a model trained on four with
+# (research/llr-eval.pl cv-split), a model trained on four with
 # llm-route-train --bits 16 and TRAIN OPTIONS (default: those of
 # models/train-options), the fifth classified, the five pooled.
 #
-# Both need $BUILD/train-data from tools/train-default.sh (make train),
-# or make it with tools/llr-prep-data.pl.
+# Both need $BUILD/train-data from build-aux/train-default.sh (make train),
+# or make it with research/llr-prep-data.pl.
 
 set -eu
 
@@ -34,12 +34,12 @@ DATA=${LLR_DATA:-../shared/data}
 WORK=$BUILD/train-data
 CLS=$BUILD/llm-route-classify
 TRAIN=$BUILD/llm-route-train
-EVAL="perl tools/llr-eval.pl"
+EVAL="perl research/llr-eval.pl"
 OPTS=$(grep -v '^#' models/train-options | tr '\n' ' ')
 
 [ -f "$WORK/task-train.jsonl" ] || {
     mkdir -p "$WORK"
-    perl tools/llr-prep-data.pl "$DATA" models "$WORK"
+    perl research/llr-prep-data.pl "$DATA" models "$WORK"
 }
 
 # cv DIR [TRAIN OPTIONS]: the five fold models and their predictions
