@@ -1,8 +1,9 @@
 # ngx_llm_route_module
 #
 #   make            module + command-line tools, against this machine's nginx
-#   make test       unit tests (core/) and the prove suite (t/), with the
-#                   real-SDK suite (t/81-sdk.t; SDK=0 leaves it out)
+#   make test       generated files fresh (check-generated), unit tests
+#                   (core/) and the prove suite (t/), with the real-SDK
+#                   suite (t/81-sdk.t; SDK=0 leaves it out)
 #   make sdk-deps   the SDK suite's Node.js and packages, from npm
 #   make demo       start nginx with the module and the mock provider
 #   make test-asan  everything again with AddressSanitizer + UBSan
@@ -11,6 +12,7 @@
 #   make train      retrain models/default.model from ../shared/data
 #   make calibrate  the tiers of conf-examples/tiers.conf on a typical mix
 #   make check-generated  generated files are what their generators write
+#                   (build-aux/check-generated.sh)
 #   make deps       install what is missing (Debian packages)
 #   make deb        build/libnginx-mod-http-llm-route_<version>_<arch>.deb
 #   make install    module, tools, docs, examples (DESTDIR, PREFIX)
@@ -123,6 +125,7 @@ unit: $(UNIT_BINS)
 # --- tests -------------------------------------------------------------------
 
 test: deps-check deps-check-test all unit $(if $(filter 1,$(SDK)),sdk-deps)
+	BUILD=$(BUILD) sh build-aux/check-generated.sh
 	prove --exec '' $(UNIT_BINS)
 	TEST_NGINX_BINARY=$(NGINX_BIN) \
 	TEST_NGINX_MODULE=$(BUILD)/ngx_http_llm_route_module.so \
@@ -210,7 +213,8 @@ calibrate: tools
 	        --tier $$t $(CALIBRATE_ARGS) \
 	        $(BUILD)/train-data/typical-mix.jsonl || exit 1; done
 
-# LLR_CHECK_TRAIN=1: also make train, compared bit for bit
+# every committed generated file against its generator, make train's
+# model too when the data is there (LLR_CHECK_TRAIN=0: not that one)
 check-generated: tools
 	BUILD=$(BUILD) sh build-aux/check-generated.sh
 

@@ -5,7 +5,10 @@
 # The generated file is committed, so building needs no extra step; run
 # this after editing dashboard.html:
 #
-#     build-aux/gen-dashboard.sh
+#     build-aux/gen-dashboard.sh [OUT]
+#
+# OUT (default: the committed file) is where the C file is written; make
+# check-generated writes it elsewhere and compares.
 #
 # POSIX sh + sed: every line becomes a C string literal; backslashes,
 # double quotes and question marks (trigraphs) are escaped.
@@ -14,7 +17,7 @@ set -e
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 in="$top/ngx_llm_route_module/dashboard.html"
-out="$top/ngx_llm_route_module/ngx_http_llm_route_dashboard.c"
+out=${1:-"$top/ngx_llm_route_module/ngx_http_llm_route_dashboard.c"}
 
 {
     echo '/*'
