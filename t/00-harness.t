@@ -140,7 +140,8 @@ $t->config(<<'CONF');
         listen 127.0.0.1:%%PORT%%;
         location = /e {
             default_type application/json;
-            return 404 '{"error":{"message":"m","type":"t","code":"c","param":null}}';
+            return 404
+                '{"error":{"message":"m","type":"t","code":"c","param":null}}';
         }
     }
 CONF

@@ -113,7 +113,8 @@ __DATA__
 --- nginx_t: ok
 --- providers
     llm_route_provider pf { upstream b; scheme https; host f.example;
-                            base_path /openai/v1; api_key file=%%DIR%%/key.txt; }
+                            base_path /openai/v1;
+                            api_key file=%%DIR%%/key.txt; }
 
 === provider without a key, host:port upstream
 --- nginx_t: ok
