@@ -13,6 +13,7 @@ use warnings;
 use lib 't/lib';
 use Test::More;
 use LLRTest;
+use LLRBlocks qw(openai_shaped);
 use JSON::PP;
 use Time::HiRes qw(time sleep);
 use IO::Select;
@@ -75,14 +76,6 @@ sub group_done {
 my $MSGS = '"messages":[{"role":"user","content":"hi"}]';
 my $OKBODY = qq({"model":"gpt-4o-mini",$MSGS});
 
-sub openai_error {
-    my ($j) = @_;
-    return ref $j eq 'HASH' && ref $j->{error} eq 'HASH'
-           && defined $j->{error}{message} && !ref $j->{error}{message}
-           && defined $j->{error}{type} && exists $j->{error}{code}
-           && exists $j->{error}{param};
-}
-
 # $r from $t->chat/request or parse_response: both have status, headers,
 # json; content (chat) or body (raw)
 sub check_error {
@@ -92,7 +85,7 @@ sub check_error {
     is($r->{status}, $status, "$name: $status");
     like($r->{headers}{'content-type'} // '', qr{^application/json},
          "$name: JSON content type");
-    ok(openai_error($r->{json}), "$name: OpenAI-shaped error")
+    ok(openai_shaped($r->{json}), "$name: OpenAI-shaped error")
         or diag(substr($r->{content} // $r->{body} // '', 0, 300));
     is($r->{json}{error}{code}, $code, "$name: code $code")
         if defined $code && ref $r->{json} eq 'HASH';
@@ -682,14 +675,14 @@ run_cases('model names',
 {
     my $r = $t->chat(qq({"model":"<b>\\"x\\"</b>\\\\\\t",$MSGS}));
     is($r->{status}, 404, 'quoted model: 404');
-    ok(openai_error($r->{json}), 'quoted model: the error is valid JSON');
+    ok(openai_shaped($r->{json}), 'quoted model: the error is valid JSON');
     like($r->{json}{error}{message} // '', qr{<b>"x"</b>\\\t},
          'quoted model: the message shows the decoded fragment');
 
     # a CR LF in the name ends the response header early when the
     # variable is echoed by add_header
     $r = $t->chat(qq({"model":"x\\r\\n\\r\\n<html>",$MSGS}));
-    ok(openai_error($r->{json}), 'CR LF CR LF model: the error is JSON');
+    ok(openai_shaped($r->{json}), 'CR LF CR LF model: the error is JSON');
     is($r->{headers}{'x-test-requested'}, 'x????<html>',
        'CR LF CR LF model: the variable shows ? for each control character');
 }

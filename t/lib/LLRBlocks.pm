@@ -98,6 +98,7 @@ use Test::More ();
 use Exporter qw(import);
 
 our @EXPORT = qw(blocks run_blocks);
+our @EXPORT_OK = qw(openai_shaped json_path);
 
 # ---- parsing ----------------------------------------------------------------
 
