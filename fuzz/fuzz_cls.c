@@ -1,8 +1,9 @@
 /*
  * libFuzzer target for the classifier's text path (core/llr_classify.c):
- * the tokenizer (two passes per message part), the context budget, the
- * multiple-choice line scan, the pcre2 pattern features and the heads,
- * with the built-in model, on any conversation.
+ * the tokenizer (two passes per message part; CJK characters, kana runs,
+ * multi-byte punctuation, case folding), the context budget, the
+ * multiple-choice and list line scan and the heads, with the built-in
+ * model, on any conversation.
  *
  * Input: messages, each 3 bytes of header then its text:
  *   byte 0   role (low 3 bits: user, system, assistant, none, tool,
@@ -14,9 +15,10 @@
  * Checks beyond "does not crash": the same conversation fed whole and
  * in pieces gives bit-identical results and dense features (the
  * tokenizer keeps no state across text pieces that could differ), and
- * twice gives the same; the scores are a distribution over the model's
- * tasks, the difficulty is in (0, 1), the task is the top score and is
- * named; the number of hashed features is bounded by the budget.
+ * twice gives the same; the scores (llr_cls_probabilities) are a
+ * distribution over the model's tasks, the difficulty is in (0, 1), the
+ * task is the top score and is named; the number of hashed features is
+ * bounded by the budget.
  */
 
 #include <math.h>
@@ -130,6 +132,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     }
 
+    llr_cls_probabilities(&a.res);
+
     if (a.res.ntasks != llr_cls_ntasks(m)
         || a.res.task < 0 || (size_t) a.res.task >= a.res.ntasks
         || a.res.task_name == NULL
@@ -156,10 +160,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     /*
-     * at most 3 features per 2 tokenized bytes plus 2 per part: the
+     * at most 3 features per 2 tokenized bytes plus 2 per message: the
      * context budget (llr_cls_ctx_budget, overshot by at most one
-     * message's head and tail) and two last user turns' worth (160
-     * bytes each)
+     * message's head) and the last user turn (160 bytes), with room to
+     * spare
      */
 
     if (a.ncur + a.nctx

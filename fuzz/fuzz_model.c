@@ -5,8 +5,8 @@
  * The first input byte picks the mode, the rest is used as:
  *   mode 0  a model file image, loaded as is (the checksum gates almost
  *           everything, so this mostly exercises the header checks;
- *           the seeds hold version 3 images and a version 2 one, which
- *           is still read);
+ *           the seeds hold version 4 images, and older ones that are
+ *           refused);
  *   mode 1  a model file image whose trailing 8-byte FNV-1a checksum is
  *           recomputed first, so corrupted bodies reach the decoder;
  *   mode 2  parameters: hash bits, task count and raw float bits are
@@ -16,7 +16,7 @@
  *   mode 3  as 2 without the edits.
  * Whatever loads is used to classify a few fixed prompts and the input
  * itself as message text (which also drives the newline scan for the
- * multiple-choice features of version 3).  Checks beyond "does not crash": a loaded
+ * multiple-choice features).  Checks beyond "does not crash": a loaded
  * model has 2..16 tasks with non-empty names, the result's task is in
  * range and named, and the model's name lookups agree.  With
  * FUZZ_MODEL_STRICT=1 in the environment, a non-finite difficulty or
@@ -133,7 +133,7 @@ static unsigned char *
 fz_synth(const uint8_t *data, size_t size, int edit, size_t *len)
 {
     size_t              i, n, nb, off;
-    float              *th, *dh, *td, *dd, *dtd, *tb;
+    float              *th, *dh, *td, *dd, *dtd, *tb, *cb;
     unsigned char      *img;
     fz_src_t            s;
     llr_cls_params_t    p;
@@ -157,9 +157,10 @@ fz_synth(const uint8_t *data, size_t size, int edit, size_t *len)
     dd = malloc(LLR_CLS_NSTRUCT * sizeof(float));
     dtd = malloc(LLR_CLS_NSTRUCT * p.ntasks * sizeof(float));
     tb = malloc(p.ntasks * sizeof(float));
+    cb = malloc(LLR_CLS_NCALIB * p.ntasks * sizeof(float));
 
     if (th == NULL || dh == NULL || td == NULL || dd == NULL || dtd == NULL
-        || tb == NULL)
+        || tb == NULL || cb == NULL)
     {
         abort();
     }
@@ -179,6 +180,9 @@ fz_synth(const uint8_t *data, size_t size, int edit, size_t *len)
     for (i = 0; i < LLR_CLS_NSTRUCT; i++) {
         dd[i] = fz_float(&s);
     }
+    for (i = 0; i < LLR_CLS_NCALIB * p.ntasks; i++) {
+        cb[i] = fz_float(&s);
+    }
     for (i = 0; i < p.ntasks; i++) {
         tb[i] = fz_float(&s);
         n = 1 + (s.len ? s.d[i % s.len] % (LLR_CLS_TASK_NAME_LEN - 1) : 0);
@@ -193,6 +197,7 @@ fz_synth(const uint8_t *data, size_t size, int edit, size_t *len)
     p.diff_dense = dd;
     p.diff_tdense = dtd;
     p.task_bias = tb;
+    p.calib = (data[0] & 0x80) ? NULL : cb;
 
     img = llr_cls_model_write(&p, len);
 
@@ -202,6 +207,7 @@ fz_synth(const uint8_t *data, size_t size, int edit, size_t *len)
     free(dd);
     free(dtd);
     free(tb);
+    free(cb);
 
     if (img == NULL) {
         return NULL;
@@ -264,6 +270,7 @@ fz_classify(const llr_cls_model_t *m, const char *role,
 
     memset(&res, 0, sizeof(res));
     llr_cls_finish(st, &view, &res);
+    llr_cls_probabilities(&res);
 
     nt = llr_cls_ntasks(m);
 

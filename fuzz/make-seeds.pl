@@ -6,6 +6,9 @@
 #
 # TRAIN_TOOL (default build/llm-route-train) trains the small model used
 # for the model seeds; without it the model seeds are left as they are.
+# LLR_DATA (default ../shared/data) holds the prompts of the request
+# seeds; LLR_SEEDS_DIR (default fuzz/seeds) is where the seeds go (make
+# check-generated writes them elsewhere and compares).
 # Every seed starts with the target's control byte(s) (see each
 # fuzz/fuzz_<target>.c), then the payload.
 
@@ -16,9 +19,9 @@ use File::Temp qw(tempdir);
 use FindBin;
 
 my $top = "$FindBin::Bin/..";
-my $dir = "$FindBin::Bin/seeds";
+my $dir = $ENV{LLR_SEEDS_DIR} || "$FindBin::Bin/seeds";
 my $train = shift // "$top/build/llm-route-train";
-my $data = '/work/shared/data';
+my $data = $ENV{LLR_DATA} || "$top/../shared/data";
 
 sub put {
     my ($target, $name, $bytes) = @_;
@@ -315,27 +318,6 @@ sub fnv64 {
     return $h;
 }
 
-# a version 3 image rewritten as version 2 (see docs/classifier.md)
-sub to_v2 {
-    my ($img) = @_;
-    my $t = unpack('V', substr($img, 16, 4));
-    my ($nd, $nd2) = (80, 64);
-    my $a = 64 + 24 * $t + 4 * $t;
-    my $tw3 = ($a + 4 * $nd * $t + 4 * $nd + 4 * $nd * $t + 15) & ~15;
-    my $tw2 = ($a + 4 * $nd2 * $t + 4 * $nd2 + 4 * $nd2 * $t + 15) & ~15;
-    my $o = substr($img, 0, $a);
-    substr($o, 8, 4) = pack('V', 2);
-    substr($o, 20, 4) = pack('V', $nd2);
-    $o .= substr($img, $a, 4 * $nd2 * $t);
-    my $b = $a + 4 * $nd * $t;
-    $o .= substr($img, $b, 4 * $nd2);
-    $b += 4 * $nd;
-    $o .= substr($img, $b + 4 * $nd * $_, 4 * $nd2) for 0 .. $t - 1;
-    $o .= "\x00" x ($tw2 - length $o);
-    $o .= substr($img, $tw3, length($img) - 8 - $tw3);
-    return $o . pack('Q<', fnv64($o));
-}
-
 if (-x $train) {
     my $tmp = tempdir(CLEANUP => 1);
     open(my $t, '>', "$tmp/task.jsonl") or die;
@@ -381,13 +363,21 @@ EOF
     $bad = $img;
     substr($bad, 8, 4) = pack('V', 99);
     put('model', 'm1-version', "\x01" . $bad);
-    # version 2 files are still read (64 dense features): a version 2
-    # image made from this one, and this one labelled version 2
+    # an older version (3: no calibration, other features) is refused
     $bad = $img;
-    substr($bad, 8, 4) = pack('V', 2);
-    put('model', 'm1-version2-dense80', "\x01" . $bad);
-    put('model', 'm0-v2-small', "\x00" . to_v2($img));
-    put('model', 'm0-v2-truncated-1', "\x00" . substr(to_v2($img), 0, -1));
+    substr($bad, 8, 4) = pack('V', 3);
+    put('model', 'm1-version3', "\x01" . $bad);
+    # the calibration block: another size, a NaN in it
+    $bad = $img;
+    substr($bad, 24, 4) = pack('V', 8);
+    put('model', 'm1-calib-count', "\x01" . $bad);
+    {
+        my $t = unpack('V', substr($img, 16, 4));
+        my $calib = 64 + 24 * $t + 4 * $t + 320 * $t + 320 + 320 * $t;
+        $bad = $img;
+        substr($bad, $calib + 4, 4) = pack('f<', 9**9**9 - 9**9**9);
+        put('model', 'm1-nan-calib', "\x01" . $bad);
+    }
     $bad = $img;
     substr($bad, 12, 4) = pack('V', 30);
     put('model', 'm1-bits', "\x01" . $bad);

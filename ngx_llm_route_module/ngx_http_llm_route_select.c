@@ -476,7 +476,7 @@ ngx_http_llm_route_select(ngx_http_request_t *r, ngx_http_llm_route_ctx_t *ctx)
         ctx->fallback[ctx->nfallback++] = (u_char) out.fallback[i];
     }
 
-    len = ngx_strlen(reason);
+    len = out.reason_len;
 
     ctx->reason.data = ngx_pnalloc(r->pool, len);
     if (ctx->reason.data == NULL) {
@@ -525,6 +525,7 @@ ngx_http_llm_route_select_in(ngx_http_request_t *r,
 
     ngx_memzero(in, sizeof(llr_select_in_t));
 
+    in->policy = (char *) p->name.data;
     in->task = ctx->classified ? ctx->task_index : 0;
     in->ntasks = NGX_HTTP_LLM_ROUTE_MAX_TASKS;
     in->task_name = ctx->task.len ? (char *) ctx->task.data : NULL;

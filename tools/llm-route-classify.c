@@ -190,11 +190,8 @@ classify_line(const llr_cls_model_t *m, void *state,
     const unsigned char *line, size_t len, llr_cls_result_t *res,
     const char **msg)
 {
-    const char        *param;
-    llr_req_t         *rq;
-    llr_alloc_t        alloc;
-    llr_req_err_e      rc;
-    llr_text_sink_t    sink;
+    int           rc;
+    llr_alloc_t   alloc;
 
     alloc.malloc = cls_malloc;
     alloc.realloc = cls_realloc;
@@ -205,40 +202,13 @@ classify_line(const llr_cls_model_t *m, void *state,
     if (ctx_budget >= 0) {
         llr_cls_state_set_budget(state, (size_t) ctx_budget);
     }
-    llr_cls_sink(state, &sink);
 
-    rq = llr_req_create(&alloc, LLR_EP_ANY, NULL, &sink);
-    if (rq == NULL) {
-        *msg = "out of memory";
-        return -1;
-    }
-
-    rc = llr_req_feed(rq, line, len);
-    if (rc == LLR_REQ_OK) {
-        rc = llr_req_finish(rq);
-    }
-
-    /* a bare {"prompt": ...} has no "model": that is fine here */
-    param = llr_req_error_param(rq);
-    if (rc == LLR_REQ_ERR_MISSING && param && strcmp(param, "model") == 0) {
-        rc = LLR_REQ_OK;
-    }
-
-    if (rc != LLR_REQ_OK) {
-        /* the message may live in the scanner: copy before destroying */
-        *msg = llr_req_error_message(rq);
-        snprintf(errbuf, sizeof(errbuf), "%s", *msg ? *msg : "bad request");
-        *msg = errbuf;
-        llr_req_destroy(rq);
-        arena_reset();
-        return -1;
-    }
-
-    llr_cls_finish(state, llr_req_view(rq), res);
-    llr_req_destroy(rq);
+    rc = llr_cls_body(state, &alloc, line, len, res, NULL, errbuf,
+                      sizeof(errbuf));
+    *msg = errbuf;
     arena_reset();
 
-    return 0;
+    return rc;
 }
 
 
@@ -362,6 +332,8 @@ main(int argc, char **argv)
             fputs("}\n", stdout);
             continue;
         }
+
+        llr_cls_probabilities(&res);
 
         fputs("{\"task\":", stdout);
         print_json_string(res.task_name);

@@ -5,17 +5,43 @@
  *       [--base MODEL] [--bits N] [--epochs N] [--diff-epochs N]
  *       [--diff-lr X] [--diff-hashed-lr X] [--diff-l2 X] [--aux-weight X]
  *       [--no-task-dense] [--diff-avg] [--label weak_wrong|gain|delta]
- *       [--diff-targets G,BW,BR,H] [--emit-c FILE.c]
+ *       [--diff-targets G,BW,BR,H] [--source-weight [task:|diff:]NAME=W]
+ *       [--calib-folds N] [--lexicon FILE] [--emit-c FILE.c]
  *   llm-route-train --emit-c FILE.c -i MODEL
  *
- * Task data: {"prompt": "...", "task": "code"}.  Difficulty data:
- * {"prompt": "...", "weak_correct": true, "strong_correct": false},
- * optionally with "aux" (0..1, a graded difficulty blended into the
- * target with --aux-weight) and "weight".
- * Each prompt goes through the classifier's own feature code as one
- * user message.  Training is deterministic: fixed order, fixed seed,
- * AdaGrad with L2.  A head without data is copied from the base model
- * (the built-in default unless --base is given).
+ * A line holds {"prompt": "..."} or {"messages": [{"role": "user",
+ * "content": "..."}, ...]} (a conversation: the last user message is the
+ * turn classified, the others its context), and
+ *
+ *   task data:        "task": "code"
+ *   difficulty data:  "weak_correct": true, "strong_correct": false
+ *                     (a weak and a strong model's correctness), or
+ *                     "target": 0..1 (the training target itself);
+ *                     optional "aux" (0..1, a graded difficulty blended
+ *                     into the target with --aux-weight), "weight",
+ *                     "source" (a name for --source-weight; task
+ *                     lines may have one too) and "label"
+ *                     (0..1: whether the strong model is needed, for the
+ *                     calibration; default from the correctness columns:
+ *                     weak wrong and strong right)
+ *
+ * Each line goes through the classifier's own feature code, as the
+ * module reads a request.  Training is deterministic: fixed order, fixed
+ * seed, AdaGrad with L2.  The difficulty head is calibrated per task:
+ * the lines are split in --calib-folds folds (default 5, 0: none) by a
+ * hash of their first message, a difficulty head is trained on all
+ * folds but one and scores the one left out, and per predicted task a
+ * logistic map a * z + b of those scores onto "label" is fitted
+ * (shrunk towards the map of all tasks).  A head without data is copied
+ * from the base model (the built-in default unless --base is given).
+ *
+ * --lexicon FILE ties the weights of terms that mean the same thing in
+ * different languages: lines "NAME: term | term | ...", a term one or
+ * two words (or CJK characters).  Each line is a concept with weights of
+ * its own, learnt wherever any of its terms occurs (as a word, or as the
+ * first word of a message), then added to the weights of each term's
+ * buckets: the model file has the same shape and the classifier does
+ * the same work.
  */
 
 #include <errno.h>
@@ -35,6 +61,10 @@ static const char  *llr_train_tasks[] = {
 };
 
 
+#define MAX_SOURCES   32
+#define MAX_MSGS      64
+
+
 typedef struct {
     uint32_t  idx;
     float     val;
@@ -47,7 +77,9 @@ typedef struct {
     int       label;      /* task index, or 0/1 */
     float     target;     /* difficulty: the (soft) target, 0..1 */
     float     weight;     /* difficulty: the example's weight */
+    float     clabel;     /* difficulty: calibration label, < 0: none */
     int       task;       /* difficulty: the task the task head predicts */
+    int       fold;       /* calibration fold */
     float     dense[LLR_CLS_NSTRUCT];
 } llr_example_t;
 
@@ -65,6 +97,30 @@ typedef struct {
     uint32_t  *b[2];
     size_t     n[2], a[2];
 } llr_rec_t;
+
+
+/* a message of a line */
+typedef struct {
+    const char  *role;
+    const char  *text;
+} llr_msg_t;
+
+
+static struct {
+    char    name[64];
+    double  weight;
+} sources[MAX_SOURCES];
+
+static size_t  nsources;
+
+/*
+ * the lexicon: the concept of each bucket (-1: none), the number of
+ * concepts; a concept's weights are row nb + concept of the weight
+ * arrays while training
+ */
+static int32_t  *con_of;
+static size_t    ncon;
+static size_t    con_nb;
 
 
 static void
@@ -134,10 +190,6 @@ cmp_feat(const void *a, const void *b)
 
 
 /*
- * Extract the features of one prompt exactly as the module does: one
- * user message through the sink, then finish with a one-turn view.
- */
-/*
  * difficulty targets by outcome (--label delta, --diff-targets): weak
  * wrong and strong right, both wrong, both right, weak right and strong
  * wrong
@@ -174,13 +226,32 @@ avg_set(float *w, const double *avg, size_t n, double div)
 }
 
 
-static void
+static uint32_t
+fnv32(const char *s)
+{
+    uint32_t  h;
+
+    h = 0x811c9dc5u;
+
+    while (*s) {
+        h = (h ^ (unsigned char) *s++) * 0x01000193u;
+    }
+
+    return h;
+}
+
+
+/*
+ * Extract the features of one line exactly as the module does: its
+ * messages through the sink, then finish with the view the request
+ * scanner would give.
+ */
+static llr_example_t *
 extract(const llr_cls_model_t *fm, void *state, llr_rec_t *r,
-    const char *prompt, size_t len, llr_set_t *set, int label,
-    float target, float weight)
+    const llr_msg_t *msg, size_t nmsg, llr_set_t *set)
 {
     int               g;
-    size_t            i, k, first;
+    size_t            i, k, first, len;
     float             w;
     double            ncur, nctx, inv[2];
     llr_example_t    *ex;
@@ -193,17 +264,30 @@ extract(const llr_cls_model_t *fm, void *state, llr_rec_t *r,
     llr_cls_state_set_recorder(state, rec_cb, r);
     llr_cls_sink(state, &sink);
 
-    sink.message_begin(sink.ctx, "user", 0);
-    sink.text(sink.ctx, (const unsigned char *) prompt, len);
-    sink.message_end(sink.ctx);
-
     memset(&view, 0, sizeof(view));
-    view.messages = 1;
-    view.user_turns = 1;
     view.max_tokens = -1;
     view.stream = -1;
     view.include_usage = -1;
-    view.text_bytes = len;
+
+    for (i = 0; i < nmsg; i++) {
+        len = strlen(msg[i].text);
+
+        sink.message_begin(sink.ctx, msg[i].role, i);
+        if (len) {
+            sink.text(sink.ctx, (const unsigned char *) msg[i].text, len);
+        }
+        sink.message_end(sink.ctx);
+
+        view.messages++;
+        view.text_bytes += len;
+
+        if (strcmp(msg[i].role, "user") == 0) {
+            view.user_turns++;
+
+        } else if (strcmp(msg[i].role, "system") == 0) {
+            view.has_system = 1;
+        }
+    }
 
     llr_cls_finish(state, &view, &res);
     llr_cls_state_counts(state, &ncur, &nctx);
@@ -217,10 +301,8 @@ extract(const llr_cls_model_t *fm, void *state, llr_rec_t *r,
     }
 
     ex = &set->ex[set->nex++];
+    memset(ex, 0, sizeof(llr_example_t));
     ex->start = set->npool;
-    ex->label = label;
-    ex->target = target;
-    ex->weight = weight;
     memcpy(ex->dense, llr_cls_state_dense(state), sizeof(ex->dense));
 
     for (g = 0; g < 2; g++) {
@@ -246,8 +328,27 @@ extract(const llr_cls_model_t *fm, void *state, llr_rec_t *r,
         }
     }
 
-    /* merge a bucket seen in both groups */
+    /* the concepts of the lexicon: a feature of their own, same value */
     first = ex->start;
+    if (ncon) {
+        k = set->npool;
+        for (i = first; i < k; i++) {
+            if (con_of[set->pool[i].idx] < 0) {
+                continue;
+            }
+            if (set->npool == set->apool) {
+                set->apool *= 2;
+                set->pool = xrealloc(set->pool,
+                                     set->apool * sizeof(llr_feat_t));
+            }
+            set->pool[set->npool].idx = (uint32_t) (con_nb
+                                                    + con_of[set->pool[i].idx]);
+            set->pool[set->npool].val = set->pool[i].val;
+            set->npool++;
+        }
+    }
+
+    /* merge a bucket seen in both groups, or a concept seen twice */
     qsort(set->pool + first, set->npool - first, sizeof(llr_feat_t),
           cmp_feat);
     for (i = first, k = first; i < set->npool; i++) {
@@ -259,6 +360,8 @@ extract(const llr_cls_model_t *fm, void *state, llr_rec_t *r,
     }
     set->npool = k;
     ex->n = (uint32_t) (k - first);
+
+    return ex;
 }
 
 
@@ -267,7 +370,7 @@ read_file(const char *path, size_t *len)
 {
     FILE    *f;
     char    *buf;
-    size_t   n, a;
+    size_t   n, a, r;
 
     f = fopen(path, "rb");
     if (f == NULL) {
@@ -283,7 +386,7 @@ read_file(const char *path, size_t *len)
             a = a ? 2 * a : 1 << 20;
             buf = xrealloc(buf, a + 1);
         }
-        size_t  r = fread(buf + n, 1, a - n, f);
+        r = fread(buf + n, 1, a - n, f);
         if (r == 0) {
             break;
         }
@@ -294,6 +397,32 @@ read_file(const char *path, size_t *len)
     buf[n] = '\0';
     *len = n;
     return buf;
+}
+
+
+/*
+ * The line of buf (len bytes, NUL-terminated) at *pos, its newline
+ * replaced by a NUL; *pos moves to the next one.  NULL at the end.
+ */
+static char *
+next_line(char *buf, size_t len, char **pos)
+{
+    char  *line, *nl;
+
+    if (*pos >= buf + len) {
+        return NULL;
+    }
+
+    line = *pos;
+    nl = strchr(line, '\n');
+    if (nl == NULL) {
+        nl = buf + len;
+    }
+
+    *nl = '\0';
+    *pos = nl + 1;
+
+    return line;
 }
 
 
@@ -323,35 +452,120 @@ task_id(char names[][LLR_CLS_TASK_NAME_LEN], uint32_t *ntasks,
 
 
 /*
+ * The weight of a source for a head: "task:NAME" or "diff:NAME" if
+ * given, else "NAME", else 1
+ */
+static double
+source_weight(int kind, const char *name)
+{
+    size_t       i, n;
+    const char  *pre;
+
+    pre = kind ? "diff:" : "task:";
+    n = strlen(pre);
+
+    for (i = 0; i < nsources; i++) {
+        if (strncmp(sources[i].name, pre, n) == 0
+            && strcmp(sources[i].name + n, name) == 0)
+        {
+            return sources[i].weight;
+        }
+    }
+
+    for (i = 0; i < nsources; i++) {
+        if (strcmp(sources[i].name, name) == 0) {
+            return sources[i].weight;
+        }
+    }
+
+    return 1.0;
+}
+
+
+static void
+bad_line(const char *path, size_t lineno, const char *what)
+{
+    fprintf(stderr, "llm-route-train: %s:%zu: %s\n", path, lineno, what);
+    exit(1);
+}
+
+
+/* the messages of a line: "prompt", or "messages" with roles */
+static size_t
+line_messages(yajl_val v, llr_msg_t *msg, const char *path, size_t lineno)
+{
+    size_t       i, n;
+    yajl_val     p, a, m, role, text;
+    const char  *kp[] = { "prompt", NULL };
+    const char  *km[] = { "messages", NULL };
+    const char  *kr[] = { "role", NULL };
+    const char  *kc[] = { "content", NULL };
+
+    p = yajl_tree_get(v, kp, yajl_t_string);
+    if (p != NULL) {
+        msg[0].role = "user";
+        msg[0].text = YAJL_GET_STRING(p) ? YAJL_GET_STRING(p) : "";
+        return 1;
+    }
+
+    a = yajl_tree_get(v, km, yajl_t_array);
+    if (a == NULL || YAJL_GET_ARRAY(a)->len == 0
+        || YAJL_GET_ARRAY(a)->len > MAX_MSGS)
+    {
+        bad_line(path, lineno, "no \"prompt\" and no \"messages\" "
+                 "(1..64 of them)");
+    }
+
+    n = YAJL_GET_ARRAY(a)->len;
+
+    for (i = 0; i < n; i++) {
+        m = YAJL_GET_ARRAY(a)->values[i];
+        role = yajl_tree_get(m, kr, yajl_t_string);
+        text = yajl_tree_get(m, kc, yajl_t_string);
+
+        if (role == NULL || text == NULL) {
+            bad_line(path, lineno, "a message without a string \"role\" "
+                     "and \"content\"");
+        }
+
+        msg[i].role = YAJL_GET_STRING(role);
+        msg[i].text = YAJL_GET_STRING(text);
+    }
+
+    return n;
+}
+
+
+/*
  * Read a JSON lines file.  kind 0: task data, 1: difficulty data.
  */
 static void
 load_data(const char *path, int kind, int gain, double auxw,
-    const llr_cls_model_t *fm,
+    int folds, const llr_cls_model_t *fm,
     void *state, llr_rec_t *r, llr_set_t *set,
     char names[][LLR_CLS_TASK_NAME_LEN], uint32_t *ntasks)
 {
-    int           label, k;
-    char         *buf, *line, *nl, *text, errbuf[256];
-    float         target, weight;
-    size_t        len, lineno;
-    yajl_val      v, p, t, wc, sc, ax, wt;
-    const char   *kp[] = { "prompt", NULL };
-    const char   *kt[] = { "task", NULL };
-    const char   *kw[] = { "weak_correct", NULL };
-    const char   *ks[] = { "strong_correct", NULL };
-    const char   *ka[] = { "aux", NULL };
-    const char   *kx[] = { "weight", NULL };
+    int             label, k, hascorr;
+    char           *buf, *line, *pos, errbuf[256];
+    float           target, weight, clabel;
+    size_t          len, lineno, nmsg;
+    yajl_val        v, t, wc, sc, ax, wt, tg, lb, so, gr;
+    llr_msg_t       msg[MAX_MSGS];
+    llr_example_t  *ex;
+    const char     *kt[] = { "task", NULL };
+    const char     *kw[] = { "weak_correct", NULL };
+    const char     *ks[] = { "strong_correct", NULL };
+    const char     *ka[] = { "aux", NULL };
+    const char     *kx[] = { "weight", NULL };
+    const char     *kg[] = { "target", NULL };
+    const char     *kl[] = { "label", NULL };
+    const char     *ko[] = { "source", NULL };
+    const char     *kg2[] = { "group", NULL };
 
     buf = read_file(path, &len);
     lineno = 0;
 
-    for (line = buf; line < buf + len; line = nl + 1) {
-        nl = strchr(line, '\n');
-        if (nl == NULL) {
-            nl = buf + len;
-        }
-        *nl = '\0';
+    for (pos = buf; (line = next_line(buf, len, &pos)) != NULL; ) {
         lineno++;
 
         if (line[strspn(line, " \t\r")] == '\0') {
@@ -360,60 +574,76 @@ load_data(const char *path, int kind, int gain, double auxw,
 
         v = yajl_tree_parse(line, errbuf, sizeof(errbuf));
         if (v == NULL) {
-            fprintf(stderr, "llm-route-train: %s:%zu: bad JSON\n", path,
-                    lineno);
-            exit(1);
+            bad_line(path, lineno, "bad JSON");
         }
 
-        p = yajl_tree_get(v, kp, yajl_t_string);
-        if (p == NULL) {
-            fprintf(stderr, "llm-route-train: %s:%zu: no \"prompt\"\n",
-                    path, lineno);
-            exit(1);
+        nmsg = line_messages(v, msg, path, lineno);
+
+        label = 0;
+        target = 0;
+        weight = 1;
+        clabel = -1;
+
+        so = yajl_tree_get(v, ko, yajl_t_string);
+        wt = yajl_tree_get(v, kx, yajl_t_number);
+        gr = yajl_tree_get(v, kg2, yajl_t_string);
+
+        if (wt != NULL && YAJL_GET_DOUBLE(wt) < 0) {
+            bad_line(path, lineno, "\"weight\" is negative");
+        }
+
+        weight = wt ? (float) YAJL_GET_DOUBLE(wt) : 1.0f;
+
+        if (so != NULL) {
+            weight *= (float) source_weight(kind, YAJL_GET_STRING(so));
         }
 
         if (kind == 0) {
             t = yajl_tree_get(v, kt, yajl_t_string);
             if (t == NULL) {
-                fprintf(stderr, "llm-route-train: %s:%zu: no \"task\"\n",
-                        path, lineno);
-                exit(1);
+                bad_line(path, lineno, "no \"task\"");
             }
             label = task_id(names, ntasks, YAJL_GET_STRING(t));
-            target = 0;
-            weight = 1;
 
         } else {
             /*
-             * the label from weak_correct (and strong_correct); an
-             * optional "aux" in [0, 1] (a graded difficulty, training
-             * data only) is blended in with --aux-weight, or is the
-             * target when there are no correctness columns
+             * the target from "target", or from weak_correct (and
+             * strong_correct); an optional "aux" in [0, 1] (a graded
+             * difficulty, training data only) is blended in with
+             * --aux-weight, or is the target when there is nothing
+             * else
              */
             wc = yajl_tree_get(v, kw, yajl_t_any);
             sc = yajl_tree_get(v, ks, yajl_t_any);
             ax = yajl_tree_get(v, ka, yajl_t_number);
-            wt = yajl_tree_get(v, kx, yajl_t_number);
+            tg = yajl_tree_get(v, kg, yajl_t_number);
+            lb = yajl_tree_get(v, kl, yajl_t_number);
 
-            if (ax != NULL && (YAJL_GET_DOUBLE(ax) < 0
-                               || YAJL_GET_DOUBLE(ax) > 1))
+            if ((ax != NULL && (YAJL_GET_DOUBLE(ax) < 0
+                                || YAJL_GET_DOUBLE(ax) > 1))
+                || (tg != NULL && (YAJL_GET_DOUBLE(tg) < 0
+                                   || YAJL_GET_DOUBLE(tg) > 1))
+                || (lb != NULL && (YAJL_GET_DOUBLE(lb) < 0
+                                   || YAJL_GET_DOUBLE(lb) > 1)))
             {
-                fprintf(stderr, "llm-route-train: %s:%zu: \"aux\" is not "
-                        "in [0, 1]\n", path, lineno);
-                exit(1);
+                bad_line(path, lineno, "\"aux\", \"target\" or \"label\" "
+                         "is not in [0, 1]");
             }
 
-            if (wc == NULL && ax != NULL) {
+            hascorr = (wc != NULL && (YAJL_IS_TRUE(wc) || YAJL_IS_FALSE(wc)));
+
+            if (tg != NULL) {
+                target = (float) YAJL_GET_DOUBLE(tg);
+                label = target >= 0.5f;
+
+            } else if (!hascorr && ax != NULL) {
                 label = YAJL_GET_DOUBLE(ax) >= 0.5;
                 target = (float) YAJL_GET_DOUBLE(ax);
 
             } else {
-                if (wc == NULL
-                    || !(YAJL_IS_TRUE(wc) || YAJL_IS_FALSE(wc)))
-                {
-                    fprintf(stderr, "llm-route-train: %s:%zu: no boolean "
-                            "\"weak_correct\"\n", path, lineno);
-                    exit(1);
+                if (!hascorr) {
+                    bad_line(path, lineno, "no \"target\" and no boolean "
+                             "\"weak_correct\"");
                 }
                 label = !YAJL_IS_TRUE(wc);
                 if (gain) {
@@ -436,18 +666,27 @@ load_data(const char *path, int kind, int gain, double auxw,
                     target = (float) ((1.0 - auxw) * label
                                       + auxw * YAJL_GET_DOUBLE(ax));
                 }
+
+                /* calibration: weak wrong and strong right */
+                clabel = (!YAJL_IS_TRUE(wc) && sc && YAJL_IS_TRUE(sc));
             }
 
-            weight = wt ? (float) YAJL_GET_DOUBLE(wt) : 1.0f;
+            if (lb != NULL) {
+                clabel = (float) YAJL_GET_DOUBLE(lb);
+            }
         }
 
-        text = YAJL_GET_STRING(p);
-        if (text == NULL) {
-            text = "";
-        }
+        ex = extract(fm, state, r, msg, nmsg, set);
+        ex->label = label;
+        ex->target = target;
+        ex->weight = weight;
+        ex->clabel = clabel;
+        /* a "group" (translations of one prompt) is one fold */
+        ex->fold = folds ? (int) (fnv32(gr ? YAJL_GET_STRING(gr)
+                                           : msg[0].text)
+                                  % (uint32_t) folds)
+                         : 0;
 
-        extract(fm, state, r, text, strlen(text), set, label, target,
-                weight);
         yajl_tree_free(v);
     }
 
@@ -478,23 +717,23 @@ shuffle(size_t *perm, size_t n, uint64_t *seed)
 
 /*
  * Multinomial (k >= 2 columns) or binary (k == 1: logistic) regression
- * with AdaGrad and L2 on the touched weights.
+ * with AdaGrad and L2 on the touched weights, over the examples whose
+ * fold is not skip (skip < 0: all of them).
  */
 static void
-train(llr_set_t *set, size_t nb, size_t k, int epochs, double lr,
+train(llr_set_t *set, int skip, size_t nb, size_t k, int epochs, double lr,
     double hlr, double l2, float *wh, float *wd, float *wt2, size_t nt2,
     float *bias, const double *cw)
 {
-    size_t    e, i, j, c, n, *perm;
-    double    z[LLR_CLS_MAX_TASKS], g[LLR_CLS_MAX_TASKS], mx, s, y, wt;
-    double   *gh, *gd, *gb, *gt2, *ah, *ad, *ab, *at2, na;
-    float    *w2;
-    uint64_t  seed;
+    size_t          e, i, j, c, n, *perm;
+    double          z[LLR_CLS_MAX_TASKS], g[LLR_CLS_MAX_TASKS], mx, s, y;
+    double          wt, *gh, *gd, *gb, *gt2, *ah, *ad, *ab, *at2, na;
+    float          *w2;
+    uint64_t        seed;
     llr_feat_t     *f;
     llr_example_t  *ex;
 
-    n = set->nex;
-    perm = xrealloc(NULL, n * sizeof(size_t));
+    perm = xrealloc(NULL, (set->nex ? set->nex : 1) * sizeof(size_t));
     gh = calloc(nb * k, sizeof(double));
     gd = calloc(LLR_CLS_NSTRUCT * k, sizeof(double));
     gb = calloc(k, sizeof(double));
@@ -503,8 +742,11 @@ train(llr_set_t *set, size_t nb, size_t k, int epochs, double lr,
         die("out of memory");
     }
 
-    for (i = 0; i < n; i++) {
-        perm[i] = i;
+    n = 0;
+    for (i = 0; i < set->nex; i++) {
+        if (set->ex[i].fold != skip) {
+            perm[n++] = i;
+        }
     }
 
     seed = 0x853c49e6748fea9bULL;
@@ -570,7 +812,7 @@ train(llr_set_t *set, size_t nb, size_t k, int epochs, double lr,
                     z[c] = exp(z[c] - mx);
                     s += z[c];
                 }
-                wt = cw[ex->label];
+                wt = cw[ex->label] * ex->weight;
                 for (c = 0; c < k; c++) {
                     g[c] = wt * (z[c] / s - ((int) c == ex->label));
                 }
@@ -676,6 +918,270 @@ predict_tasks(llr_set_t *set, size_t k, const float *wh, const float *wd,
 }
 
 
+/* the difficulty logit of an example */
+static double
+diff_logit(const llr_example_t *ex, const llr_feat_t *pool, const float *wh,
+    const float *wd, const float *wt2, float bias)
+{
+    size_t             j;
+    double             z;
+    const llr_feat_t  *f;
+
+    f = pool + ex->start;
+    z = bias;
+
+    for (j = 0; j < ex->n; j++) {
+        z += f[j].val * wh[f[j].idx];
+    }
+
+    for (j = 0; j < LLR_CLS_NSTRUCT; j++) {
+        z += ex->dense[j] * (wd[j] + (wt2 ? wt2[(size_t) ex->task
+                                                * LLR_CLS_NSTRUCT + j]
+                                          : 0.0f));
+    }
+
+    return z;
+}
+
+
+/*
+ * A logistic map a * z + b of the scores z onto the labels y (weights
+ * w), with a penalty lambda * ((a - a0)^2 + (b - b0)^2): Newton steps,
+ * a kept >= 0.05 so the map stays increasing.
+ */
+static void
+platt(const double *z, const double *y, const double *w, size_t n,
+    double a0, double b0, double lambda, double *a, double *b)
+{
+    int     it;
+    size_t  i;
+    double  ga, gb, haa, hab, hbb, p, q, det, da, db;
+
+    *a = a0;
+    *b = b0;
+
+    for (it = 0; it < 50; it++) {
+        ga = 2 * lambda * (*a - a0);
+        gb = 2 * lambda * (*b - b0);
+        haa = 2 * lambda;
+        hbb = 2 * lambda;
+        hab = 0;
+
+        for (i = 0; i < n; i++) {
+            p = 1.0 / (1.0 + exp(-(*a * z[i] + *b)));
+            q = w[i] * p * (1 - p);
+            ga += w[i] * (p - y[i]) * z[i];
+            gb += w[i] * (p - y[i]);
+            haa += q * z[i] * z[i];
+            hab += q * z[i];
+            hbb += q;
+        }
+
+        det = haa * hbb - hab * hab;
+        if (det <= 1e-12) {
+            break;
+        }
+
+        da = (hbb * ga - hab * gb) / det;
+        db = (haa * gb - hab * ga) / det;
+        *a -= da;
+        *b -= db;
+
+        if (*a < 0.05) {
+            *a = 0.05;
+        }
+
+        if (fabs(da) + fabs(db) < 1e-9) {
+            break;
+        }
+    }
+}
+
+
+/*
+ * The calibration of each task: out-of-fold logits of the examples with
+ * a label, one logistic map for all of them, then one per predicted
+ * task shrunk towards it.
+ */
+static void
+calibrate(llr_set_t *set, int folds, size_t nb, size_t ntasks, int epochs,
+    double dlr, double dhs, double dl2, int gated, float *calib)
+{
+    int       f;
+    size_t    i, t, n;
+    float    *wh, *wd, *wt2, bias;
+    double   *z, *y, *w, *zt, *yt, *wtt, a0, b0, a, b;
+
+    z = calloc(set->nex + 1, sizeof(double));
+    y = calloc(set->nex + 1, sizeof(double));
+    w = calloc(set->nex + 1, sizeof(double));
+    zt = calloc(set->nex + 1, sizeof(double));
+    yt = calloc(set->nex + 1, sizeof(double));
+    wtt = calloc(set->nex + 1, sizeof(double));
+    wh = malloc(nb * sizeof(float));
+    wd = malloc(LLR_CLS_NSTRUCT * sizeof(float));
+    wt2 = malloc(LLR_CLS_NSTRUCT * ntasks * sizeof(float));
+    if (z == NULL || y == NULL || w == NULL || zt == NULL || yt == NULL
+        || wtt == NULL || wh == NULL || wd == NULL || wt2 == NULL)
+    {
+        die("out of memory");
+    }
+
+    for (f = 0; f < folds; f++) {
+        memset(wh, 0, nb * sizeof(float));
+        memset(wd, 0, LLR_CLS_NSTRUCT * sizeof(float));
+        memset(wt2, 0, LLR_CLS_NSTRUCT * ntasks * sizeof(float));
+        bias = 0;
+
+        train(set, f, nb, 1, epochs, dlr, dlr * dhs, dl2, wh, wd,
+              gated ? wt2 : NULL, ntasks, &bias, NULL);
+
+        for (i = 0; i < set->nex; i++) {
+            if (set->ex[i].fold == f) {
+                z[i] = diff_logit(&set->ex[i], set->pool, wh, wd,
+                                  gated ? wt2 : NULL, bias);
+            }
+        }
+    }
+
+    /* all tasks */
+
+    n = 0;
+    for (i = 0; i < set->nex; i++) {
+        if (set->ex[i].clabel >= 0) {
+            zt[n] = z[i];
+            yt[n] = set->ex[i].clabel;
+            wtt[n] = set->ex[i].weight;
+            n++;
+        }
+    }
+
+    platt(zt, yt, wtt, n, 1.0, 0.0, 1.0, &a0, &b0);
+
+    fprintf(stderr, "llm-route-train: calibration of all tasks: "
+            "a %.3f, b %.3f (%zu labelled prompts)\n", a0, b0, n);
+
+    for (t = 0; t < ntasks; t++) {
+        n = 0;
+        for (i = 0; i < set->nex; i++) {
+            if (set->ex[i].clabel >= 0 && (size_t) set->ex[i].task == t) {
+                zt[n] = z[i];
+                yt[n] = set->ex[i].clabel;
+                wtt[n] = set->ex[i].weight;
+                n++;
+            }
+        }
+
+        /* 20 prompts' worth of pull towards the map of all tasks */
+        platt(zt, yt, wtt, n, a0, b0, 20.0, &a, &b);
+
+        calib[t * LLR_CLS_NCALIB] = (float) a;
+        calib[t * LLR_CLS_NCALIB + 1] = (float) b;
+
+        fprintf(stderr, "llm-route-train: calibration of task %zu: "
+                "a %.3f, b %.3f (%zu labelled prompts)\n", t, a, b, n);
+    }
+
+    free(z);
+    free(y);
+    free(w);
+    free(zt);
+    free(yt);
+    free(wtt);
+    free(wh);
+    free(wd);
+    free(wt2);
+}
+
+
+/* read the lexicon: the concept of the buckets of its terms */
+static void
+load_lexicon(const char *path, const llr_cls_model_t *fm, size_t nb)
+{
+    char      *buf, *line, *pos, *nl, *colon, *t, *bar, *e;
+    size_t     len, lineno, i, nterms, nclash;
+    uint32_t   bk[2];
+
+    buf = read_file(path, &len);
+    con_of = xrealloc(NULL, nb * sizeof(int32_t));
+    for (i = 0; i < nb; i++) {
+        con_of[i] = -1;
+    }
+    con_nb = nb;
+    lineno = 0;
+    nterms = 0;
+    nclash = 0;
+
+    for (pos = buf; (line = next_line(buf, len, &pos)) != NULL; ) {
+        lineno++;
+
+        if (line[0] == '#' || line[strspn(line, " \t\r")] == '\0') {
+            continue;
+        }
+
+        colon = strchr(line, ':');
+        if (colon == NULL) {
+            bad_line(path, lineno, "not \"NAME: term | term ...\"");
+        }
+
+        nl = line + strlen(line);
+
+        for (t = colon + 1; t < nl; t = bar + 1) {
+            bar = strchr(t, '|');
+            if (bar == NULL) {
+                bar = nl;
+            }
+            while (*t == ' ') {
+                t++;
+            }
+            for (e = bar; e > t && (e[-1] == ' ' || e[-1] == '\r'); e--) {
+                /* void */
+            }
+            if (e == t) {
+                continue;
+            }
+            if (llr_cls_term_buckets(fm, t, (size_t) (e - t), bk) != 2) {
+                bad_line(path, lineno, "a term that is not one or two "
+                         "words");
+            }
+            for (i = 0; i < 2; i++) {
+                if (con_of[bk[i]] >= 0 && con_of[bk[i]] != (int32_t) ncon) {
+                    nclash++;
+                    continue;
+                }
+                con_of[bk[i]] = (int32_t) ncon;
+            }
+            nterms++;
+        }
+
+        ncon++;
+    }
+
+    free(buf);
+
+    fprintf(stderr, "llm-route-train: lexicon: %zu concepts, %zu terms "
+            "(%zu buckets already taken by another concept)\n", ncon,
+            nterms, nclash);
+}
+
+
+/* add each concept's weights to the buckets of its terms */
+static void
+fold_lexicon(float *w, size_t nb, size_t k)
+{
+    size_t  b, c;
+
+    for (b = 0; b < nb; b++) {
+        if (con_of[b] < 0) {
+            continue;
+        }
+        for (c = 0; c < k; c++) {
+            w[b * k + c] += w[(nb + (size_t) con_of[b]) * k + c];
+        }
+    }
+}
+
+
 static void
 emit_c(const char *path, const unsigned char *img, size_t len)
 {
@@ -689,7 +1195,7 @@ emit_c(const char *path, const unsigned char *img, size_t len)
     }
 
     fprintf(f, "/*\n * The built-in classifier model.  Generated by "
-            "tools/train-default.sh\n * (llm-route-train --emit-c) from "
+            "build-aux/train-default.sh\n * (llm-route-train --emit-c) from "
             "models/default.model: do not edit.\n */\n\n"
             "#include \"llr_classify.h\"\n\n\n"
             "const size_t  llr_cls_default_image_len = %zu;\n\n"
@@ -698,7 +1204,7 @@ emit_c(const char *path, const unsigned char *img, size_t len)
 
     col = 0;
     for (i = 0; i < len; i++) {
-        col += fprintf(f, "%s%u,", col == 0 ? "" : "", img[i]);
+        col += fprintf(f, "%u,", img[i]);
         if (col >= 76 || i + 1 == len) {
             fputc('\n', f);
             col = 0;
@@ -725,7 +1231,8 @@ usage(void)
         "[--aux-weight X]\n"
         "           [--no-task-dense] [--diff-avg] "
         "[--label weak_wrong|gain|delta]\n"
-        "           [--diff-targets G,BW,BR,H] [--emit-c FILE.c]\n"
+        "           [--diff-targets G,BW,BR,H] [--source-weight NAME=W]\n"
+        "           [--calib-folds N] [--lexicon FILE] [--emit-c FILE.c]\n"
         "       llm-route-train -i MODEL --emit-c FILE.c\n");
     exit(2);
 }
@@ -788,29 +1295,30 @@ load_model(const char *path, unsigned char **img)
 int
 main(int argc, char **argv)
 {
-    int                     i, epochs, depochs, gain, gated;
+    int                     i, epochs, depochs, gain, gated, folds;
     double                  auxw, dlr, dl2, dhs;
-    char                    err[256];
+    char                    err[256], *eq;
     char                    names[LLR_CLS_MAX_TASKS][LLR_CLS_TASK_NAME_LEN];
     void                   *state;
-    size_t                  nb, len, t;
+    size_t                  nb, nbx, len, t;
     uint32_t                bits, ntasks;
-    float                  *th, *td, *tb, *dh, *dd, *dt, db;
+    float                  *th, *td, *tb, *dh, *dd, *dt, *cb, db;
     double                  cw[LLR_CLS_MAX_TASKS], cnt[LLR_CLS_MAX_TASKS];
     FILE                   *f;
     llr_rec_t               rec;
     llr_set_t               tset, dset;
     unsigned char          *img, *bimg, *fimg;
-    const char             *out, *tdata, *ddata, *base, *emit, *in;
+    const char             *out, *tdata, *ddata, *base, *emit, *in, *lex;
     llr_cls_params_t        p, bp;
     llr_cls_model_t        *fm;
     const llr_cls_model_t  *bm;
 
-    out = tdata = ddata = base = emit = in = NULL;
+    out = tdata = ddata = base = emit = in = lex = NULL;
     bits = 0;
     epochs = 6;
     depochs = 0;
     gated = 1;
+    folds = 5;
     dlr = 0.1;
     dl2 = 1e-6;
     dhs = 1.0;
@@ -831,6 +1339,8 @@ main(int argc, char **argv)
             base = argv[++i];
         } else if (strcmp(argv[i], "--emit-c") == 0 && i + 1 < argc) {
             emit = argv[++i];
+        } else if (strcmp(argv[i], "--lexicon") == 0 && i + 1 < argc) {
+            lex = argv[++i];
         } else if (strcmp(argv[i], "--bits") == 0 && i + 1 < argc) {
             bits = (uint32_t) atoi(argv[++i]);
         } else if (strcmp(argv[i], "--epochs") == 0 && i + 1 < argc) {
@@ -851,6 +1361,27 @@ main(int argc, char **argv)
             dl2 = atof(argv[++i]);
         } else if (strcmp(argv[i], "--aux-weight") == 0 && i + 1 < argc) {
             auxw = atof(argv[++i]);
+        } else if (strcmp(argv[i], "--calib-folds") == 0 && i + 1 < argc) {
+            folds = atoi(argv[++i]);
+            if (folds < 0 || folds == 1 || folds > 20) {
+                usage();
+            }
+        } else if (strcmp(argv[i], "--source-weight") == 0 && i + 1 < argc)
+        {
+            i++;
+            eq = strchr(argv[i], '=');
+            if (eq == NULL || eq == argv[i] || nsources == MAX_SOURCES
+                || (size_t) (eq - argv[i]) >= sizeof(sources[0].name))
+            {
+                usage();
+            }
+            memcpy(sources[nsources].name, argv[i], eq - argv[i]);
+            sources[nsources].name[eq - argv[i]] = '\0';
+            sources[nsources].weight = atof(eq + 1);
+            if (sources[nsources].weight < 0) {
+                usage();
+            }
+            nsources++;
         } else if (strcmp(argv[i], "--diff-targets") == 0 && i + 1 < argc)
         {
             i++;
@@ -944,18 +1475,25 @@ main(int argc, char **argv)
         (void) task_id(names, &ntasks, llr_train_tasks[t]);
     }
 
-    th = calloc(nb * LLR_CLS_MAX_TASKS, sizeof(float));
-    dh = calloc(nb, sizeof(float));
+    /* room for the concepts of a lexicon (read once the model exists) */
+    nbx = nb + (lex ? 4096 : 0);
+    th = calloc(nbx * LLR_CLS_MAX_TASKS, sizeof(float));
+    dh = calloc(nbx, sizeof(float));
     td = calloc(LLR_CLS_NSTRUCT * LLR_CLS_MAX_TASKS, sizeof(float));
     dd = calloc(LLR_CLS_NSTRUCT, sizeof(float));
     tb = calloc(LLR_CLS_MAX_TASKS, sizeof(float));
     dt = calloc(LLR_CLS_NSTRUCT * LLR_CLS_MAX_TASKS, sizeof(float));
+    cb = calloc(LLR_CLS_NCALIB * LLR_CLS_MAX_TASKS, sizeof(float));
     if (th == NULL || dh == NULL || td == NULL || dd == NULL || tb == NULL
-        || dt == NULL)
+        || dt == NULL || cb == NULL)
     {
         die("out of memory");
     }
     db = 0;
+
+    for (t = 0; t < LLR_CLS_MAX_TASKS; t++) {
+        cb[t * LLR_CLS_NCALIB] = 1.0f;
+    }
 
     p.hash_bits = bits;
     p.ntasks = ntasks;
@@ -968,6 +1506,7 @@ main(int argc, char **argv)
     p.diff_tdense = dt;
     p.task_bias = tb;
     p.diff_bias = 0;
+    p.calib = cb;
 
     fimg = llr_cls_model_write(&p, &len);
     if (fimg == NULL) {
@@ -978,13 +1517,21 @@ main(int argc, char **argv)
         die(err);
     }
 
+    if (lex) {
+        load_lexicon(lex, fm, nb);
+        if (ncon > nbx - nb) {
+            die("too many concepts in the lexicon (4096 at most)");
+        }
+    }
+
     state = xrealloc(NULL, llr_cls_state_size(fm));
     memset(&rec, 0, sizeof(rec));
     memset(&tset, 0, sizeof(tset));
     memset(&dset, 0, sizeof(dset));
 
     if (tdata) {
-        load_data(tdata, 0, 0, 0, fm, state, &rec, &tset, names, &ntasks);
+        load_data(tdata, 0, 0, 0, 0, fm, state, &rec, &tset, names,
+                  &ntasks);
 
         /* inverse class frequency weights, capped */
         memset(cnt, 0, sizeof(cnt));
@@ -999,8 +1546,8 @@ main(int argc, char **argv)
             }
         }
 
-        train(&tset, nb, ntasks, epochs, 0.2, 0.2, 1e-6, th, td, NULL, 0,
-              tb, cw);
+        train(&tset, -1, nb + ncon, ntasks, epochs, 0.2, 0.2, 1e-6, th, td,
+              NULL, 0, tb, cw);
         fprintf(stderr, "llm-route-train: task head: %zu prompts, "
                 "%u tasks\n", tset.nex, ntasks);
 
@@ -1014,12 +1561,17 @@ main(int argc, char **argv)
     }
 
     if (ddata) {
-        load_data(ddata, 1, gain, auxw, fm, state, &rec, &dset, NULL, NULL);
-        cw[0] = 1.0;
-        cw[1] = 1.0;
+        load_data(ddata, 1, gain, auxw, folds, fm, state, &rec, &dset, NULL,
+                  NULL);
         predict_tasks(&dset, ntasks, th, td, tb);
-        train(&dset, nb, 1, depochs ? depochs : epochs, dlr, dlr * dhs, dl2,
-              dh, dd, gated ? dt : NULL, ntasks, &db, cw);
+
+        if (folds) {
+            calibrate(&dset, folds, nb + ncon, ntasks,
+                      depochs ? depochs : epochs, dlr, dhs, dl2, gated, cb);
+        }
+
+        train(&dset, -1, nb + ncon, 1, depochs ? depochs : epochs, dlr,
+              dlr * dhs, dl2, dh, dd, gated ? dt : NULL, ntasks, &db, NULL);
         fprintf(stderr, "llm-route-train: difficulty head: %zu prompts\n",
                 dset.nex);
 
@@ -1028,7 +1580,17 @@ main(int argc, char **argv)
         memcpy(dd, bp.diff_dense, LLR_CLS_NSTRUCT * sizeof(float));
         memcpy(dt, bp.diff_tdense,
                LLR_CLS_NSTRUCT * bp.ntasks * sizeof(float));
+        memcpy(cb, bp.calib, LLR_CLS_NCALIB * bp.ntasks * sizeof(float));
         db = bp.diff_bias;
+    }
+
+    if (ncon) {
+        if (tdata) {
+            fold_lexicon(th, nb, ntasks);
+        }
+        if (ddata) {
+            fold_lexicon(dh, nb, 1);
+        }
     }
 
     p.ntasks = ntasks;
@@ -1068,6 +1630,8 @@ main(int argc, char **argv)
     free(dd);
     free(tb);
     free(dt);
+    free(cb);
+    free(con_of);
     llr_cls_params_free(&bp);
     free(bimg);
 

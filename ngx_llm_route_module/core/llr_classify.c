@@ -3,17 +3,11 @@
  * llr_classify.h and docs/classifier.md).
  */
 
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE                /* memrchr() */
-#endif
-#define PCRE2_CODE_UNIT_WIDTH 8
-
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <pcre2.h>
 
 #include "llr_classify.h"
 
@@ -32,7 +26,7 @@
  * tail).  So at most LLR_CLS_CTX_BUDGET + 2 * (LLR_CLS_HEAD +
  * LLR_CLS_TAIL) bytes are tokenized per request.
  */
-#define LLR_CLS_CTX_BUDGET 256
+#define LLR_CLS_CTX_BUDGET 128
 #define LLR_CLS_CTX_SLOTS  8       /* context messages kept */
 #define LLR_CLS_CTX_RING   (LLR_CLS_CTX_SLOTS + 1)   /* and the one received */
 #define LLR_CLS_HDR        64
@@ -61,6 +55,7 @@ const size_t  llr_cls_ctx_budget = LLR_CLS_CTX_BUDGET;
 #define LLR_CLS_S_WORD     0x2545f491u
 #define LLR_CLS_S_BIGRAM   0x9e3779b9u
 #define LLR_CLS_S_CHAR3    0x632be5abu
+#define LLR_CLS_S_FIRST    0x7f4a7c15u     /* the first word, bigram */
 
 #define LLR_FNV32_BASIS    0x811c9dc5u
 #define LLR_FNV32_PRIME    0x01000193u
@@ -93,10 +88,9 @@ struct llr_cls_model_s {
     float                diff_dense[LLR_CLS_NSTRUCT];
     /* dense difficulty weights of the predicted task, added to those */
     float                diff_tdense[LLR_CLS_MAX_TASKS][LLR_CLS_NSTRUCT];
+    /* the calibration of the predicted task: a, b */
+    float                calib[LLR_CLS_MAX_TASKS][LLR_CLS_NCALIB];
     char                 names[LLR_CLS_MAX_TASKS][LLR_CLS_TASK_NAME_LEN];
-    pcre2_code          *re;
-    pcre2_match_data    *md;
-    int                  jit;           /* re is JIT compiled */
 };
 
 
@@ -120,7 +114,8 @@ typedef struct {
     uint32_t             fracs;         /* 1/2, 2.5, 10:30 */
     uint32_t             pct;
     uint32_t             money;
-    uint32_t             patterns;      /* bit mask */
+    uint32_t             letters;       /* bytes of words */
+    uint32_t             cjk;           /* words of one character */
 } llr_cls_cnt_t;
 
 
@@ -140,6 +135,7 @@ typedef struct {
     uint32_t             num;           /* options opening 0-9 - $ . ( \ */
     uint32_t             roman;         /* options "I, II", "II and" ... */
     uint32_t             pairs;         /* "True, False", "Wrong, ..." */
+    uint32_t             items;         /* list items: "- ", "* ", "1. " */
     uint32_t             lstart;        /* offset of the current line */
     uint32_t             lhave;         /* its opening bytes seen, <= 8 */
     uint32_t             is_opt;        /* it is an option line */
@@ -201,50 +197,32 @@ typedef struct {
 
 
 /*
- * byte classes and normal forms: ASCII letters lowercased, digits
- * become '0', bytes >= 0x80 (UTF-8 sequences) are letters
+ * Byte classes and normal forms.  ASCII letters are lowercased, digits
+ * become '0'.  Bytes >= 0x80 of words (UTF-8) are letters, folded so
+ * that the capital and small letters of the Latin-1, Greek and Cyrillic
+ * alphabets hash alike: continuation bytes get bit 0x20 (C3 89 "É" is
+ * C3 A9 "é"), and the two lead bytes of Greek (CE, CF) and of Cyrillic
+ * (D0, D1) are one (D0 A0 "Р" and D1 80 "р" both hash as D0 A0); some
+ * letters of other 2-byte scripts share a hash with another letter.
+ *
+ * The lead bytes C2, E2-E9, EF and F0-F4 are separators in
+ * llr_cls_word: their characters are handled one at a time by
+ * llr_cls_mb() (CJK ideographs, kana, emoji: a word each; CJK and
+ * fullwidth punctuation, typographic quotes, dashes, spaces: the ASCII
+ * byte they stand for).
  */
 static unsigned char  llr_cls_class[256];
 static unsigned char  llr_cls_norm[256];
 /* a byte of each punctuation counter: LLR_CLS_P_* */
 static uint64_t       llr_cls_punct[256];
 static unsigned char  llr_cls_word[256];     /* norm, 0 for separators */
+static unsigned char  llr_cls_mblen[256];    /* 2..4: see llr_cls_mb() */
 
 /*
  * The tables above are constant after the first llr_cls_tables()
  * call; it runs from model load (configuration time).
  */
 static int  llr_cls_tables_done;
-
-
-static const char  llr_cls_pattern[] =
-    "(?i)^[^a-z0-9]{0,8}"
-    "(?:(?:please|pls|can you|could you|would you|i need you to|"
-    "i want you to|help me|now|then|and)[^a-z0-9]+)*"
-    "(?:"
-    "(translat|how do you say|what is the (?:french|spanish|german|"
-    "english|chinese|japanese|italian) for)"
-    "|(summar|tl;?dr|condense|give (?:me )?(?:a |the )?(?:gist|"
-    "overview|key points|main points)|shorten)"
-    "|(extract|list (?:all|every|the)|find all|identify (?:all|the|"
-    "every)|parse|pull out|return (?:a |the )?json|convert .{0,40}"
-    "(?:json|csv|table))"
-    "|((?:write|compose|create|draft|tell)(?: me)? (?:a|an|some)"
-    " (?:\\w+ ){0,2}(?:poem|story|song|haiku|limerick|sonnet|lyrics|"
-    "tale|joke|essay|blog|tweet|speech|scene|dialogue|letter|slogan|"
-    "rap|verse|script for))"
-    "|((?:write|implement|create|code|build|fix|debug|refactor|"
-    "optimi[sz]e)(?: me)? (?:a |an |the |this |my )?(?:\\w+ ){0,2}"
-    "(?:python|java|javascript|c\\+\\+|rust|go|sql|bash|shell|"
-    "function|program|script|class|method|query|regex|code|bug|api)"
-    "|def |import |#include|function |class |select )"
-    "|(solve|calculate|compute|evaluate|simplify|find the (?:value|sum|"
-    "area|number|probability)|prove|how many|how much)"
-    "|((?:what|who|why|how|when|where|which|is|are|can|does|do|did|"
-    "should|will)\\b)"
-    "|(imagine|pretend|act as|you are (?:a|an|my)|role-?play|"
-    "let'?s play)"
-    ")";
 
 
 static void
@@ -275,6 +253,17 @@ llr_cls_tables(void)
             llr_cls_norm[c] = ' ';
         }
 
+        if (c >= 0x80 && c <= 0xbf) {
+            llr_cls_norm[c] = (unsigned char) (c | 0x20);
+        }
+
+        if (c == 0xc2 || (c >= 0xe2 && c <= 0xe9) || c == 0xef
+            || (c >= 0xf0 && c <= 0xf4))
+        {
+            llr_cls_class[c] = LLR_CLS_SEP;
+            llr_cls_mblen[c] = (c == 0xc2) ? 2 : (c >= 0xf0 ? 4 : 3);
+        }
+
         llr_cls_word[c] = llr_cls_class[c] == LLR_CLS_SEP ? 0
                                                           : llr_cls_norm[c];
 
@@ -290,7 +279,119 @@ llr_cls_tables(void)
               << LLR_CLS_P_SENT;
     }
 
+    llr_cls_norm[0xcf] = 0xce;
+    llr_cls_word[0xcf] = 0xce;
+    llr_cls_norm[0xd1] = 0xd0;
+    llr_cls_word[0xd1] = 0xd0;
+
     llr_cls_tables_done = 1;
+}
+
+
+/* a katakana character, U+30A0-30FF: E3 82 A0 .. E3 83 BF */
+#define llr_cls_kata(p)                                                       \
+    ((p)[0] == 0xe3 && (((p)[1] == 0x82 && (p)[2] >= 0xa0) || (p)[1] == 0x83))
+
+
+/*
+ * A multi-byte character outside words, p[0] one of the lead bytes
+ * llr_cls_mblen knows, all its bytes present.  Returns the ASCII byte
+ * it counts as (punctuation or ' '), or 0: it is a word by itself.
+ */
+
+static unsigned
+llr_cls_mb(const unsigned char *p)
+{
+    uint32_t  c;
+
+    if (p[0] == 0xc2) {
+        switch (p[1]) {
+        case 0xa1: return '!';                          /* ¡ */
+        case 0xbf: return '?';                          /* ¿ */
+        case 0xab: case 0xbb: return '"';               /* « » */
+        case 0xa3: case 0xa5: return '$';               /* £ ¥ */
+        case 0xb1: return '+';                          /* ± */
+        case 0xb2: case 0xb3: return '^';               /* ² ³ */
+        case 0xbc: case 0xbd: case 0xbe: return '/';    /* ¼ ½ ¾ */
+        case 0xb7: return '.';                          /* · */
+        case 0xa7: return '#';                          /* § */
+        case 0xa9: case 0xae: case 0xb0: case 0xb5:     /* © ® ° µ */
+            return 0;
+        }
+
+        return ' ';              /* no-break space, C1 controls, ... */
+    }
+
+    if (p[0] >= 0xf0) {
+        return 0;                /* emoji and the other planes */
+    }
+
+    c = (uint32_t) p[0] << 16 | (uint32_t) p[1] << 8 | p[2];
+
+    if (c >= 0xe38180) {
+        if (c < 0xefbc80 || c > 0xefbd9f) {
+            /* kana, CJK ideographs, ... (and the rest of U+F000-FFFF) */
+            return (c == 0xefbbbf) ? ' ' : 0;
+        }
+
+        /* fullwidth ASCII: U+FF01-FF5E are 0x21-0x7E */
+        c = ((c >> 8) & 0x3f) << 6 | (c & 0x3f);
+        c = c - 0xf00 + 0x20;
+
+        if (c < 0x21 || c > 0x7e) {
+            return ' ';
+        }
+
+        return llr_cls_class[c] == LLR_CLS_SEP ? c : 0;
+    }
+
+    if (c >= 0xe38080) {
+        /* CJK symbols and punctuation, U+3000-303F */
+        switch (c & 0xff) {
+        case 0x81: return ',';                          /* 、 */
+        case 0x82: return '.';                          /* 。 */
+        case 0x9c: return '~';                          /* 〜 */
+        }
+
+        return (c & 0xff) >= 0x88 && (c & 0xff) <= 0x91 ? '"' : ' ';
+    }
+
+    if (c >= 0xe28080 && c <= 0xe280bf) {
+        /* general punctuation, U+2000-203F */
+        c &= 0xff;
+
+        if (c <= 0x8f || c == 0xa8 || c == 0xa9 || c == 0xaf) {
+            return ' ';          /* spaces, zero-width, line separators */
+        }
+
+        if (c <= 0x95) {
+            return '-';          /* dashes */
+        }
+
+        if (c >= 0x98 && c <= 0x9b) {
+            return '\'';
+        }
+
+        if ((c >= 0x9c && c <= 0x9f) || c == 0xb9 || c == 0xba) {
+            return '"';
+        }
+
+        return c == 0xa6 ? '.' : (c == 0xa2 ? '*' : 0);
+    }
+
+    if (c == 0xe282ac) {
+        return '$';              /* € */
+    }
+
+    if (c >= 0xe28880 && c <= 0xe28bbf) {
+        return '=';              /* mathematical operators */
+    }
+
+    if ((c >> 8) == 0xe286 || (c >> 8) == 0xe287) {
+        return '>';              /* arrows */
+    }
+
+    return 0;                    /* other symbols, CJK radicals, ... */
 }
 
 
@@ -302,27 +403,51 @@ llr_cls_tables(void)
  * its state in registers.
  *
  * A part has at most LLR_CLS_HEAD bytes.  A word adds at most two keys
- * (the word and the bigram with the word before it) and takes a byte; a
+ * (the word and the bigram with the word before it) and takes a byte (a
+ * word of one multi-byte character: two keys for 2 to 4 bytes); a
  * punctuation byte adds one (the character 3-gram ending at it): at most
- * 3 keys per 2 bytes, and the last word's 2.  One more for the bigram
- * key the first pass always writes.
+ * 3 keys per 2 bytes, and the last word's 2.  Two more for the first
+ * word and the first bigram of a message, one more for the bigram key
+ * the first pass always writes.
  */
 
-#define LLR_CLS_MAXKEYS    (3 * LLR_CLS_HEAD / 2 + 4)
+#define LLR_CLS_MAXKEYS    (3 * LLR_CLS_HEAD / 2 + 6)
+
+/*
+ * The keys of a word whose hash is hh: the word, the bigram with the
+ * word before it (written always, counted if there was one), and while
+ * fw is not 0 (the first two words of a message) the first word, then
+ * the first bigram, once more with another seed.
+ */
+
+#define llr_cls_word_keys(hh)                                                 \
+    key[0] = (hh) ^ LLR_CLS_S_WORD;                                           \
+    key[1] = (prev * LLR_FNV32_PRIME) ^ (hh) ^ LLR_CLS_S_BIGRAM;              \
+    key += 1 + pair;                                                          \
+    if (fw) {                                                                 \
+        key[0] = key[-1] ^ LLR_CLS_S_FIRST;                                   \
+        key++;                                                                \
+        fw--;                                                                 \
+    }                                                                         \
+    prev = (hh);                                                              \
+    pair = 1;                                                                 \
+    words++
 
 /*
  * The first pass over p[0, len).  The word state starts afresh; a line
- * starts at p if line_start.  Returns the number of keys written.
+ * starts at p if line_start; the part is the opening of a message if
+ * first (its first word and bigram are keyed once more).  Returns the
+ * number of keys written.
  */
 
 static size_t
 llr_cls_scan(llr_cls_state_t *st, const unsigned char *p, size_t len,
-    uint32_t line_start, uint32_t *keys)
+    uint32_t line_start, uint32_t first, uint32_t *keys)
 {
     size_t          i, s, e, mark;
-    uint32_t        h, prev, pair, c, n, indent, mark_c, wlen;
+    uint32_t        h, prev, pair, c, n, indent, mark_c, wlen, fw;
     uint32_t        words, numbers, digits, big, fracs, lines, code;
-    uint32_t        indented, fences;
+    uint32_t        indented, fences, letters, cjk;
     uint64_t        punct;
     uint32_t       *key;
     llr_cls_cnt_t  *cnt;
@@ -344,6 +469,7 @@ llr_cls_scan(llr_cls_state_t *st, const unsigned char *p, size_t len,
     h = LLR_FNV32_BASIS;
     prev = 0;
     pair = 0;
+    fw = first ? 2 : 0;
     indent = 0;
     mark = LLR_CLS_NOMARK;
     mark_c = 0;
@@ -357,6 +483,8 @@ llr_cls_scan(llr_cls_state_t *st, const unsigned char *p, size_t len,
     code = 0;
     indented = 0;
     fences = 0;
+    letters = 0;
+    cjk = 0;
 
     for (i = 2; /* void */; i++) {
 
@@ -373,10 +501,7 @@ llr_cls_scan(llr_cls_state_t *st, const unsigned char *p, size_t len,
             /* a word ends: the word, and the bigram if there is a pair */
 
             wlen = (uint32_t) (i - s);
-
-            key[0] = h ^ LLR_CLS_S_WORD;
-            key[1] = (prev * LLR_FNV32_PRIME) ^ h ^ LLR_CLS_S_BIGRAM;
-            key += 1 + pair;
+            letters += wlen;
 
             if (llr_cls_class[b[s]] == LLR_CLS_DIGIT) {
                 /* a word that starts with a digit: a number */
@@ -391,9 +516,7 @@ llr_cls_scan(llr_cls_state_t *st, const unsigned char *p, size_t len,
                 }
             }
 
-            words++;
-            prev = h;
-            pair = 1;
+            llr_cls_word_keys(h);
             h = LLR_FNV32_BASIS;
 
             if (i == e) {
@@ -412,6 +535,50 @@ llr_cls_scan(llr_cls_state_t *st, const unsigned char *p, size_t len,
         /* a separator */
 
         c = b[i];
+
+        if (c >= 0xc2 && llr_cls_mblen[c]) {
+
+            /* a multi-byte character: a word or a punctuation byte */
+
+            n = llr_cls_mblen[c];
+
+            if (i + n > e) {
+                /* cut by the end of the part */
+                break;
+            }
+
+            c = llr_cls_mb(&b[i]);
+
+            if (c == 0) {
+                for (s = i; s < i + n; s++) {
+                    h = (h ^ b[s]) * LLR_FNV32_PRIME;
+                }
+
+                /* a run of katakana is one word: a loanword, a name */
+                while (llr_cls_kata(&b[i]) && i + 5 < e
+                       && llr_cls_kata(&b[i + 3]))
+                {
+                    i += 3;
+                    h = (((h ^ b[i]) * LLR_FNV32_PRIME ^ b[i + 1])
+                         * LLR_FNV32_PRIME ^ b[i + 2]) * LLR_FNV32_PRIME;
+                }
+
+                llr_cls_word_keys(h);
+                h = LLR_FNV32_BASIS;
+                cjk++;
+                letters += n;
+                i += n - 1;
+
+                if (line_start) {
+                    indented += (indent >= 4);
+                    line_start = 0;
+                }
+
+                continue;
+            }
+
+            i += n - 1;
+        }
 
         if (c == ' ') {
             indent += line_start;
@@ -473,6 +640,8 @@ llr_cls_scan(llr_cls_state_t *st, const unsigned char *p, size_t len,
     cnt->code_lines += code;
     cnt->indented += indented;
     cnt->fences += fences;
+    cnt->letters += letters;
+    cnt->cjk += cjk;
     cnt->math += (uint32_t) (punct >> LLR_CLS_P_MATH) & 0xff;
     cnt->qmarks += (uint32_t) (punct >> LLR_CLS_P_QMARK) & 0xff;
     cnt->latex += (uint32_t) (punct >> LLR_CLS_P_LATEX) & 0xff;
@@ -550,12 +719,12 @@ llr_cls_weigh_w(llr_cls_state_t *st, const uint32_t *key, size_t nk,
 
 static void
 llr_cls_tokenize(llr_cls_state_t *st, const unsigned char *p, size_t len,
-    uint32_t line_start)
+    uint32_t first)
 {
     size_t    j, nk;
     uint32_t  keys[LLR_CLS_MAXKEYS];
 
-    nk = llr_cls_scan(st, p, len, line_start, keys);
+    nk = llr_cls_scan(st, p, len, first, first, keys);
 
     st->nfeat[st->group] += (uint32_t) nk;
 
@@ -574,40 +743,6 @@ llr_cls_tokenize(llr_cls_state_t *st, const unsigned char *p, size_t len,
 
     } else {
         llr_cls_weigh_w(st, keys, nk, 0);
-    }
-}
-
-
-static void
-llr_cls_patterns(llr_cls_state_t *st, const unsigned char *p, size_t len)
-{
-    int                     rc, k;
-    PCRE2_SIZE             *ov;
-    const llr_cls_model_t  *m;
-
-    m = st->m;
-
-    if (m->re == NULL || len == 0) {
-        return;
-    }
-
-    /* the JIT's own entry skips pcre2_match()'s checks of the call */
-
-    rc = m->jit ? pcre2_jit_match(m->re, (PCRE2_SPTR) p, len, 0, 0, m->md,
-                                  NULL)
-                : pcre2_match(m->re, (PCRE2_SPTR) p, len, 0,
-                              PCRE2_NO_UTF_CHECK, m->md, NULL);
-    if (rc < 2) {
-        return;
-    }
-
-    ov = pcre2_get_ovector_pointer(m->md);
-
-    for (k = 1; k < rc && k <= LLR_CLS_NPATTERNS; k++) {
-        if (ov[2 * k] != PCRE2_UNSET) {
-            st->cnt[st->group].patterns |= 1u << (k - 1);
-            break;
-        }
     }
 }
 
@@ -677,7 +812,7 @@ llr_cls_opt_eol(llr_cls_opt_t *o, uint32_t off)
 static void
 llr_cls_opt_scan(llr_cls_opt_t *o, const unsigned char *p, size_t len)
 {
-    uint32_t              base, c, n;
+    uint32_t              base, c, n, b0;
     const unsigned char  *s, *e, *nl;
 
     s = p;
@@ -693,6 +828,26 @@ llr_cls_opt_scan(llr_cls_opt_t *o, const unsigned char *p, size_t len)
             c = *s++;
             o->lhead |= (uint64_t) c << (8 * o->lhave);
             n = ++o->lhave;
+
+            b0 = (uint32_t) (o->lhead & 0xff);
+
+            if (b0 == '-' || b0 == '*' || (b0 >= '0' && b0 <= '9')) {
+                /* a list item: "- x", "* x", "1. x", "2) x" */
+
+                if (n == 2 && (b0 == '-' || b0 == '*')) {
+                    o->items += (c == ' ');
+                    o->lhave = 8;
+
+                } else if (n == 2 && c != '.' && c != ')') {
+                    o->lhave = 8;
+
+                } else if (n == 3) {
+                    o->items += (c == ' ');
+                    o->lhave = 8;
+                }
+
+                continue;
+            }
 
             if ((n == 1 && (c < 'A' || c > 'H'))
                 || (n == 2 && c != '.' && c != ')')
@@ -749,16 +904,17 @@ llr_cls_fold(llr_cls_state_t *st)
 
 /*
  * Tokenize a message that has ended (its head, then its tail) into the
- * current group, and for a user message the pattern features.  Returns
- * the number of bytes tokenized.
+ * current group; for a user message, whether it ends with a question
+ * mark.  Returns the number of bytes tokenized.
  */
 
 static size_t
-llr_cls_msg_tokenize(llr_cls_state_t *st, llr_cls_msg_t *mg, int user)
+llr_cls_msg_tokenize(llr_cls_state_t *st, llr_cls_msg_t *mg, int user,
+    int tail)
 {
-    size_t                  n, i, len;
-    unsigned char          *t, *nl;
-    const unsigned char    *last;
+    size_t                  n;
+    unsigned char          *t;
+    const unsigned char    *p, *start, *last;
 
     last = NULL;
 
@@ -767,60 +923,39 @@ llr_cls_msg_tokenize(llr_cls_state_t *st, llr_cls_msg_t *mg, int user)
         last = &mg->head[mg->head_len - 1];
     }
 
-    n = mg->msg_bytes - mg->head_len;
+    n = tail ? mg->msg_bytes - mg->head_len : 0;
     if (n > LLR_CLS_TAIL) {
         n = LLR_CLS_TAIL;
     }
 
     t = mg->tail + LLR_CLS_TAIL - n;
+    start = mg->head;
 
     if (n) {
-        llr_cls_tokenize(st, t, n, 0);
         last = &t[n - 1];
+        start = t;
+
+        /* the rest of a character the head or the cut left: not a word */
+        while (n && (*t & 0xc0) == 0x80) {
+            t++;
+            n--;
+        }
+
+        if (n) {
+            llr_cls_tokenize(st, t, n, 0);
+        }
     }
 
-    if (!user) {
-        return mg->head_len + n;
-    }
+    if (user && last) {
+        /* it ends with a question mark (trailing space aside), or "？" */
 
-    if (last) {
-        /* the message ends with a question mark (trailing space aside) */
-        const unsigned char  *p, *start;
-
-        start = n ? t : mg->head;
         for (p = last; p > start && (*p == ' ' || *p == '\n'); p--) {
             /* void */
         }
-        st->cnt[st->group].ends_q = (*p == '?');
-    }
 
-    /* pattern features: the opening and the last line of the message */
-
-    llr_cls_patterns(st, mg->head, mg->head_len < 160 ? mg->head_len : 160);
-
-    len = n;
-
-    if (len == 0) {
-        t = mg->head;
-        len = mg->head_len;
-    }
-
-    /*
-     * the last line: after the last newline at [1, len - 2] that is not
-     * followed by another newline
-     */
-
-    if (len > 2) {
-        for (i = len - 1; i > 0 && t[i] == '\n'; i--) {
-            /* void */
-        }
-
-        nl = (i > 1) ? memrchr(t, '\n', i) : NULL;
-
-        if (nl != NULL && nl > t) {
-            i = (size_t) (nl - t) + 1;
-            llr_cls_patterns(st, t + i, len - i);
-        }
+        st->cnt[st->group].ends_q = (*p == '?'
+                                     || (p >= start + 2 && p[0] == 0x9f
+                                         && p[-1] == 0xbc && p[-2] == 0xef));
     }
 
     return mg->head_len + n;
@@ -900,7 +1035,7 @@ llr_cls_ctx_tokenize(llr_cls_state_t *st)
 
     for (i = 0; i < LLR_CLS_CTX_SLOTS && i < st->nctx && st->budget; i++) {
         k = (st->nctx - 1 - i) % LLR_CLS_CTX_RING;
-        n = llr_cls_msg_tokenize(st, &st->ctx[k], st->ctx_user[k]);
+        n = llr_cls_msg_tokenize(st, &st->ctx[k], st->ctx_user[k], 0);
         st->budget = n < st->budget ? st->budget - n : 0;
     }
 }
@@ -940,7 +1075,14 @@ llr_cls_message_begin(void *ctx, const char *role, size_t turn)
     } else {
         st->group = LLR_CLS_GROUP_CTX;
         st->in = &st->ctx[st->nctx % LLR_CLS_CTX_RING];
-        st->skip = (st->budget == 0);
+        /*
+         * a system (or developer) message is context to read; an
+         * assistant's or a tool's text only counts towards the length
+         */
+        st->skip = (st->budget == 0 || role == NULL
+                    || !((role[0] == 's' && strcmp(role, "system") == 0)
+                         || (role[0] == 'd'
+                             && strcmp(role, "developer") == 0)));
     }
 
     st->in->msg_bytes = 0;
@@ -1111,14 +1253,15 @@ static void
 llr_cls_dense(llr_cls_state_t *st, const llr_req_view_t *view)
 {
     int             k;
-    float          *d, opts;
+    float          *d, opts, words;
     double          tok;
-    llr_cls_cnt_t  *c;
+    llr_cls_cnt_t  *c, *x;
     llr_cls_opt_t  *o;
 
     d = st->dense;
     memset(d, 0, sizeof(st->dense));
     c = &st->cnt[LLR_CLS_GROUP_CUR];
+    x = &st->cnt[LLR_CLS_GROUP_CTX];
 
     /* 0..9: length bucket of the last user turn */
     k = 27 - __builtin_clz(c->bytes + 1);
@@ -1152,12 +1295,22 @@ llr_cls_dense(llr_cls_state_t *st, const llr_req_view_t *view)
     d[26] = llr_cls_log2n(c->lines, 8.0f);
     d[27] = llr_cls_log2n(c->words, 12.0f);
     d[28] = c->lines >= 5;
-    d[29] = llr_cls_log2n(st->cnt[LLR_CLS_GROUP_CTX].bytes, 16.0f);
+    d[29] = llr_cls_log2n(x->bytes, 16.0f);
 
-    for (k = 0; k < LLR_CLS_NPATTERNS; k++) {
-        d[30 + k] = (c->patterns >> k) & 1;
-        d[38 + k] = (st->cnt[LLR_CLS_GROUP_CTX].patterns >> k) & 1;
-    }
+    /* 30..41: scripts, words, lists, the tokenized context; 42..45 0 */
+    words = c->words ? c->words : 1;
+    d[30] = (float) c->cjk / words;
+    d[31] = c->cjk > 0;
+    d[32] = llr_cls_min1((float) c->letters / words / 12.0f);
+    d[33] = llr_cls_log2n(st->opt.items, 4.0f);
+    d[34] = st->opt.items >= 3;
+    d[35] = x->fences > 0;
+    d[36] = (x->code_lines + x->indented) >= 3;
+    d[37] = x->cjk > 0;
+    d[38] = x->qmarks > 0;
+    d[39] = llr_cls_log2n(x->numbers, 5.0f);
+    d[40] = x->latex > 0;
+    d[41] = llr_cls_log2n(x->words, 10.0f);
 
     d[46] = (float) (c->qmarks / tok * 20.0 > 1.0 ? 1.0
                                                  : c->qmarks / tok * 20.0);
@@ -1222,7 +1375,6 @@ llr_cls_finish(void *state, const llr_req_view_t *view,
     int                     g, best, nz;
     size_t                  t, nt, nv;
     float                   z[LLR_CLS_MAX_TASKS], d, zd, mx;
-    double                  sum;
     uint8_t                 nzi[LLR_CLS_NSTRUCT];
     llr_v4sf_t              zv[LLR_CLS_MAX_TASKS / 4], w;
     double                  inv[2], a;
@@ -1240,7 +1392,7 @@ llr_cls_finish(void *state, const llr_req_view_t *view,
 
     if (st->pending) {
         st->group = LLR_CLS_GROUP_CUR;
-        (void) llr_cls_msg_tokenize(st, &st->msg, 1);
+        (void) llr_cls_msg_tokenize(st, &st->msg, 1, 1);
         st->pending = 0;
     }
 
@@ -1304,19 +1456,120 @@ llr_cls_finish(void *state, const llr_req_view_t *view,
         zd += st->dense[nzi[g]] * m->diff_tdense[best][nzi[g]];
     }
 
-    sum = 0;
+    /* the logits: llr_cls_probabilities() makes them a distribution */
     for (t = 0; t < nt; t++) {
-        res->scores[t] = expf(z[t] - mx);
-        sum += res->scores[t];
-    }
-    for (t = 0; t < nt; t++) {
-        res->scores[t] /= sum;
+        res->scores[t] = z[t];
     }
 
     res->ntasks = nt;
     res->task = best;
     res->task_name = m->names[best];
+    res->raw = zd;
+
+    /* calibrated for the predicted task */
+    zd = m->calib[best][0] * zd + m->calib[best][1];
     res->difficulty = 1.0 / (1.0 + expf(-zd));
+}
+
+
+int
+llr_cls_term_buckets(const llr_cls_model_t *m, const char *term,
+    size_t len, uint32_t bucket[2])
+{
+    size_t                i, n;
+    uint32_t              h[3], k, c;
+    const unsigned char  *p;
+
+    p = (const unsigned char *) term;
+    k = 0;
+    i = 0;
+
+    while (i < len) {
+        c = llr_cls_word[p[i]];
+
+        if (c != 0) {
+            /* a word, hashed as llr_cls_scan() does */
+
+            if (k == 2) {
+                return 0;
+            }
+
+            h[k] = LLR_FNV32_BASIS;
+            while (i < len && (c = llr_cls_word[p[i]]) != 0) {
+                h[k] = (h[k] ^ c) * LLR_FNV32_PRIME;
+                i++;
+            }
+
+            k++;
+            continue;
+        }
+
+        n = llr_cls_mblen[p[i]];
+
+        if (n && i + n <= len && llr_cls_mb(&p[i]) == 0) {
+            /* a word of one character, or a run of katakana */
+
+            if (k == 2) {
+                return 0;
+            }
+
+            h[k] = LLR_FNV32_BASIS;
+            for (c = 0; c < n; c++) {
+                h[k] = (h[k] ^ p[i + c]) * LLR_FNV32_PRIME;
+            }
+
+            while (llr_cls_kata(&p[i]) && i + 6 <= len
+                   && llr_cls_kata(&p[i + 3]))
+            {
+                i += 3;
+                for (c = 0; c < 3; c++) {
+                    h[k] = (h[k] ^ p[i + c]) * LLR_FNV32_PRIME;
+                }
+            }
+
+            k++;
+            i += n;
+            continue;
+        }
+
+        i += n ? n : 1;
+    }
+
+    if (k == 1) {
+        h[2] = h[0] ^ LLR_CLS_S_WORD;
+
+    } else if (k == 2) {
+        h[2] = (h[0] * LLR_FNV32_PRIME) ^ h[1] ^ LLR_CLS_S_BIGRAM;
+
+    } else {
+        return 0;
+    }
+
+    bucket[0] = (h[2] * 0x9e3779b1u) >> (32 - m->hash_bits);
+    bucket[1] = ((h[2] ^ LLR_CLS_S_FIRST) * 0x9e3779b1u)
+                >> (32 - m->hash_bits);
+
+    return 2;
+}
+
+
+void
+llr_cls_probabilities(llr_cls_result_t *res)
+{
+    size_t  t;
+    double  mx, sum;
+
+    mx = res->scores[res->task];
+    sum = 0;
+
+    for (t = 0; t < res->ntasks; t++) {
+        res->scores[t] = exp(res->scores[t] - mx);
+        sum += res->scores[t];
+    }
+
+    for (t = 0; t < res->ntasks; t++) {
+        res->scores[t] /= sum;
+    }
 }
 
 
@@ -1334,6 +1587,57 @@ llr_cls_state_counts(const void *state, double *ncur, double *nctx)
 
     *ncur = st->nfeat[LLR_CLS_GROUP_CUR];
     *nctx = st->nfeat[LLR_CLS_GROUP_CTX];
+}
+
+
+int
+llr_cls_body(void *state, const llr_alloc_t *alloc, const unsigned char *body,
+    size_t len, llr_cls_result_t *res, llr_req_view_t *view, char *err,
+    size_t errlen)
+{
+    const char       *param, *msg;
+    llr_req_t        *rq;
+    llr_req_err_e     rc;
+    llr_text_sink_t   sink;
+
+    llr_cls_sink(state, &sink);
+
+    rq = llr_req_create(alloc, LLR_EP_ANY, NULL, &sink);
+    if (rq == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+
+    rc = llr_req_feed(rq, body, len);
+    if (rc == LLR_REQ_OK) {
+        rc = llr_req_finish(rq);
+    }
+
+    /* a bare {"prompt": ...} has no "model": that is fine here */
+    param = llr_req_error_param(rq);
+    if (rc == LLR_REQ_ERR_MISSING && param && strcmp(param, "model") == 0) {
+        rc = LLR_REQ_OK;
+    }
+
+    if (rc != LLR_REQ_OK) {
+        /* the message lives in the scanner: copied before destroying */
+        msg = llr_req_error_message(rq);
+        snprintf(err, errlen, "%s", msg ? msg : "bad request");
+        llr_req_destroy(rq);
+        return -1;
+    }
+
+    llr_cls_finish(state, llr_req_view(rq), res);
+
+    if (view) {
+        *view = *llr_req_view(rq);
+        view->model = NULL;             /* the scanner's, freed below */
+        view->model_len = 0;
+    }
+
+    llr_req_destroy(rq);
+
+    return 0;
 }
 
 
@@ -1446,25 +1750,25 @@ llr_cls_trows(uint32_t ntasks)
 
 /* offsets of the parts of a file */
 typedef struct {
-    size_t  names, bias, tdense, ddense, dtdense, tw, dw, sum, total;
+    size_t  names, bias, tdense, ddense, dtdense, calib, tw, dw, sum, total;
 } llr_cls_layout_t;
 
 
-/* nd: dense features, LLR_CLS_NSTRUCT (version 3) or 64 (version 2) */
-
 static void
-llr_cls_layout(uint32_t bits, uint32_t ntasks, size_t nd,
-    llr_cls_layout_t *l)
+llr_cls_layout(uint32_t bits, uint32_t ntasks, llr_cls_layout_t *l)
 {
-    size_t  nb;
+    size_t  nb, nd;
 
     nb = (size_t) 1 << bits;
+    nd = LLR_CLS_NSTRUCT;
     l->names = LLR_CLS_HDR;
     l->bias = l->names + (size_t) ntasks * LLR_CLS_TASK_NAME_LEN;
     l->tdense = l->bias + 4 * (size_t) ntasks;
     l->ddense = l->tdense + 4 * nd * ntasks;
     l->dtdense = l->ddense + 4 * nd;
-    l->tw = (l->dtdense + 4 * nd * ntasks + 15) & ~(size_t) 15;
+    l->calib = l->dtdense + 4 * nd * ntasks;
+    l->tw = (l->calib + 4 * LLR_CLS_NCALIB * (size_t) ntasks + 15)
+            & ~(size_t) 15;
     l->dw = l->tw + 2 * nb * llr_cls_trows(ntasks);
     l->sum = l->dw + 2 * nb;
     l->total = l->sum + 8;
@@ -1485,13 +1789,12 @@ llr_cls_model_decode(const unsigned char *data, size_t len, int copy,
     void *(*alloc)(void *ctx, size_t n), void *actx, char *err,
     size_t errlen)
 {
-    int                 rc, bad;
-    size_t              i, t, nw, nd;
+    int                 bad;
+    size_t              i, t, nw;
     uint32_t            v, bits, ntasks;
     int16_t            *w;
     uint64_t            sum;
     const char         *name;
-    PCRE2_SIZE          eoff;
     llr_cls_model_t    *m;
     llr_cls_layout_t    l;
     const unsigned char *p;
@@ -1508,30 +1811,27 @@ llr_cls_model_decode(const unsigned char *data, size_t len, int copy,
     }
 
     v = llr_cls_get32(data + 8);
-    if (v < LLR_CLS_VERSION_MIN || v > LLR_CLS_VERSION) {
+    if (v != LLR_CLS_VERSION) {
         snprintf(err, errlen, "classifier model version %u is not "
-                 "supported (this build reads versions %d and %d)", v,
-                 LLR_CLS_VERSION_MIN, LLR_CLS_VERSION);
+                 "supported (this build reads version %d: retrain it with "
+                 "llm-route-train)", v, LLR_CLS_VERSION);
         return NULL;
     }
-
-    /* version 2: the first 64 dense features, the others weigh 0 */
-    nd = (v == LLR_CLS_VERSION) ? LLR_CLS_NSTRUCT : LLR_CLS_NSTRUCT_V2;
 
     bits = llr_cls_get32(data + 12);
     ntasks = llr_cls_get32(data + 16);
 
     if (bits < 8 || bits > 24 || ntasks < 2 || ntasks > LLR_CLS_MAX_TASKS
-        || llr_cls_get32(data + 20) != nd
-        || llr_cls_get32(data + 24) != LLR_CLS_NPATTERNS)
+        || llr_cls_get32(data + 20) != LLR_CLS_NSTRUCT
+        || llr_cls_get32(data + 24) != LLR_CLS_NCALIB)
     {
         snprintf(err, errlen, "classifier model has unsupported dimensions "
-                 "(hash bits %u, tasks %u, dense %u, patterns %u)", bits,
+                 "(hash bits %u, tasks %u, dense %u, calibration %u)", bits,
                  ntasks, llr_cls_get32(data + 20), llr_cls_get32(data + 24));
         return NULL;
     }
 
-    llr_cls_layout(bits, ntasks, nd, &l);
+    llr_cls_layout(bits, ntasks, &l);
 
     if (len != l.total) {
         snprintf(err, errlen, "classifier model is %s: %zu bytes, "
@@ -1585,15 +1885,20 @@ llr_cls_model_decode(const unsigned char *data, size_t len, int copy,
 
         m->task_bias[t] = llr_cls_getf(data + l.bias + 4 * t);
 
-        for (i = 0; i < nd; i++) {
+        for (i = 0; i < LLR_CLS_NSTRUCT; i++) {
             m->task_dense[i][t] = llr_cls_getf(data + l.tdense
                                                + 4 * (i * ntasks + t));
             m->diff_tdense[t][i] = llr_cls_getf(data + l.dtdense
-                                                + 4 * (t * nd + i));
+                                        + 4 * (t * LLR_CLS_NSTRUCT + i));
+        }
+
+        for (i = 0; i < LLR_CLS_NCALIB; i++) {
+            m->calib[t][i] = llr_cls_getf(data + l.calib
+                                          + 4 * (t * LLR_CLS_NCALIB + i));
         }
     }
 
-    for (i = 0; i < nd; i++) {
+    for (i = 0; i < LLR_CLS_NSTRUCT; i++) {
         m->diff_dense[i] = llr_cls_getf(data + l.ddense + 4 * i);
     }
 
@@ -1603,7 +1908,8 @@ llr_cls_model_decode(const unsigned char *data, size_t len, int copy,
           || !isfinite(m->diff_scale) || !isfinite(m->diff_bias);
 
     for (t = 0; t < ntasks && !bad; t++) {
-        bad = !isfinite(m->task_bias[t]);
+        bad = !isfinite(m->task_bias[t]) || !isfinite(m->calib[t][0])
+              || !isfinite(m->calib[t][1]);
 
         for (i = 0; i < LLR_CLS_NSTRUCT && !bad; i++) {
             bad = !isfinite(m->task_dense[i][t])
@@ -1656,24 +1962,6 @@ llr_cls_model_decode(const unsigned char *data, size_t len, int copy,
 
     llr_cls_tables();
 
-    m->re = pcre2_compile((PCRE2_SPTR) llr_cls_pattern, PCRE2_ZERO_TERMINATED,
-                          0, &rc, &eoff, NULL);
-    if (m->re == NULL) {
-        snprintf(err, errlen, "classifier pattern failed to compile (%d)",
-                 rc);
-        return NULL;
-    }
-
-    m->jit = (pcre2_jit_compile(m->re, PCRE2_JIT_COMPLETE) == 0);
-
-    m->md = pcre2_match_data_create_from_pattern(m->re, NULL);
-    if (m->md == NULL) {
-        pcre2_code_free(m->re);
-        m->re = NULL;
-        snprintf(err, errlen, "out of memory loading classifier model");
-        return NULL;
-    }
-
     return m;
 }
 
@@ -1690,19 +1978,7 @@ llr_cls_model_load(const unsigned char *data, size_t len,
 void
 llr_cls_model_cleanup(llr_cls_model_t *m)
 {
-    if (m == NULL) {
-        return;
-    }
-
-    if (m->md) {
-        pcre2_match_data_free(m->md);
-        m->md = NULL;
-    }
-
-    if (m->re) {
-        pcre2_code_free(m->re);
-        m->re = NULL;
-    }
+    /* nothing is held outside the caller's pool */
 }
 
 
@@ -1773,7 +2049,7 @@ llr_cls_model_write(const llr_cls_params_t *p, size_t *len)
         return NULL;
     }
 
-    llr_cls_layout(p->hash_bits, p->ntasks, LLR_CLS_NSTRUCT, &l);
+    llr_cls_layout(p->hash_bits, p->ntasks, &l);
     nb = (size_t) 1 << p->hash_bits;
     trows = llr_cls_trows(p->ntasks);
 
@@ -1790,7 +2066,7 @@ llr_cls_model_write(const llr_cls_params_t *p, size_t *len)
     q = llr_cls_put32(q, p->hash_bits);
     q = llr_cls_put32(q, p->ntasks);
     q = llr_cls_put32(q, LLR_CLS_NSTRUCT);
-    q = llr_cls_put32(q, LLR_CLS_NPATTERNS);
+    q = llr_cls_put32(q, LLR_CLS_NCALIB);
     q = llr_cls_putf(q, p->ctx_weight);
     q = llr_cls_putf(q, ts);
     q = llr_cls_putf(q, ds);
@@ -1813,6 +2089,12 @@ llr_cls_model_write(const llr_cls_params_t *p, size_t *len)
     for (i = 0; i < LLR_CLS_NSTRUCT * p->ntasks; i++) {
         llr_cls_putf(img + l.dtdense + 4 * i,
                      p->diff_tdense ? p->diff_tdense[i] : 0.0f);
+    }
+
+    /* no calibration: a = 1, b = 0 */
+    for (i = 0; i < LLR_CLS_NCALIB * p->ntasks; i++) {
+        llr_cls_putf(img + l.calib + 4 * i,
+                     p->calib ? p->calib[i] : (i % LLR_CLS_NCALIB == 0));
     }
 
     for (b = 0; b < nb; b++) {
@@ -1846,7 +2128,7 @@ int
 llr_cls_model_params(const llr_cls_model_t *m, llr_cls_params_t *p)
 {
     size_t   nb, b, t, i;
-    float   *th, *dh, *td, *dd, *tb, *dt;
+    float   *th, *dh, *td, *dd, *tb, *dt, *cb;
 
     nb = (size_t) 1 << m->hash_bits;
 
@@ -1858,6 +2140,7 @@ llr_cls_model_params(const llr_cls_model_t *m, llr_cls_params_t *p)
     dd = malloc(LLR_CLS_NSTRUCT * sizeof(float));
     tb = malloc(m->ntasks * sizeof(float));
     dt = malloc(LLR_CLS_NSTRUCT * m->ntasks * sizeof(float));
+    cb = malloc(LLR_CLS_NCALIB * m->ntasks * sizeof(float));
 
     p->task_hashed = th;
     p->diff_hashed = dh;
@@ -1865,9 +2148,10 @@ llr_cls_model_params(const llr_cls_model_t *m, llr_cls_params_t *p)
     p->diff_dense = dd;
     p->task_bias = tb;
     p->diff_tdense = dt;
+    p->calib = cb;
 
     if (th == NULL || dh == NULL || td == NULL || dd == NULL || tb == NULL
-        || dt == NULL)
+        || dt == NULL || cb == NULL)
     {
         llr_cls_params_free(p);
         return -1;
@@ -1881,6 +2165,10 @@ llr_cls_model_params(const llr_cls_model_t *m, llr_cls_params_t *p)
     for (t = 0; t < m->ntasks; t++) {
         memcpy(p->task_names[t], m->names[t], LLR_CLS_TASK_NAME_LEN);
         tb[t] = m->task_bias[t];
+
+        for (i = 0; i < LLR_CLS_NCALIB; i++) {
+            cb[t * LLR_CLS_NCALIB + i] = m->calib[t][i];
+        }
     }
 
     for (b = 0; b < nb; b++) {
@@ -1911,5 +2199,6 @@ llr_cls_params_free(llr_cls_params_t *p)
     free((void *) p->diff_dense);
     free((void *) p->task_bias);
     free((void *) p->diff_tdense);
+    free((void *) p->calib);
     memset(p, 0, sizeof(llr_cls_params_t));
 }

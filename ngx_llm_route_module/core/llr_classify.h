@@ -6,12 +6,11 @@
  * nothing is copied or concatenated, the weights of every hashed feature
  * are added straight into per-request accumulators.  Two linear heads:
  * a softmax over task types and a logistic "difficulty" (the probability
- * that a cheap model's answer is not good enough).
+ * that a cheap model's answer is not good enough), mapped through a
+ * calibration of the predicted task.
  *
- * Threading: a model is read-only after load, except for one pcre2
- * match-data block per model that the pattern features use sequentially.
- * nginx workers are single-threaded processes, so this is safe there;
- * threaded users need one model object per thread.
+ * Threading: a model is read-only after load; any number of threads may
+ * classify with it, each with its own state block.
  *
  * The model file format is described in docs/classifier.md.
  */
@@ -28,12 +27,10 @@
 #define LLR_CLS_MAX_TASKS      16
 #define LLR_CLS_TASK_NAME_LEN  24         /* including the NUL */
 #define LLR_CLS_NSTRUCT        80         /* dense slots, a multiple of 8 */
-#define LLR_CLS_NSTRUCT_V2     64         /* in version 2 files */
-#define LLR_CLS_NPATTERNS      8
+#define LLR_CLS_NCALIB         2          /* calibration parameters a task */
 
 #define LLR_CLS_MAGIC          "LLRCLSM\x1a"
-#define LLR_CLS_VERSION        3
-#define LLR_CLS_VERSION_MIN    2          /* still loaded */
+#define LLR_CLS_VERSION        4          /* the only version read */
 
 
 typedef struct llr_cls_model_s  llr_cls_model_t;
@@ -41,17 +38,22 @@ typedef struct llr_cls_model_s  llr_cls_model_t;
 typedef struct {
     int          task;
     const char  *task_name;
-    double       difficulty;
-    double       scores[LLR_CLS_MAX_TASKS];   /* softmax probabilities */
+    double       difficulty;                  /* calibrated, 0..1 */
+    double       raw;               /* the difficulty logit, uncalibrated */
+    /*
+     * the task logits after llr_cls_finish(); the softmax probabilities
+     * after llr_cls_probabilities() (the module needs neither)
+     */
+    double       scores[LLR_CLS_MAX_TASKS];
     size_t       ntasks;
 } llr_cls_result_t;
 
 
 /*
  * The built-in model (llr_default_model.c).  The first call decodes it
- * and compiles its patterns (call it once at configuration time, before
- * any concurrency); later calls return the same object.  NULL only if
- * the built-in image is broken or pcre2 fails.
+ * (call it once at configuration time, before any concurrency); later
+ * calls return the same object.  NULL only if the built-in image is
+ * broken.
  */
 const llr_cls_model_t *llr_cls_default_model(void);
 
@@ -59,8 +61,8 @@ const llr_cls_model_t *llr_cls_default_model(void);
  * Validate (magic, version, dimensions, checksum) and load a model file
  * image.  Returns NULL and writes a message into err on failure.  The
  * model and its weights are allocated with alloc(actx, n) and never
- * freed by this code (a pool); the compiled pcre2 patterns come from
- * pcre2's own allocator: release them with llr_cls_model_cleanup().
+ * freed by this code (a pool).  llr_cls_model_cleanup() releases nothing
+ * today; callers keep calling it when they drop a model.
  */
 llr_cls_model_t *llr_cls_model_load(const unsigned char *data, size_t len,
     void *(*alloc)(void *ctx, size_t n), void *actx, char *err,
@@ -73,6 +75,19 @@ void llr_cls_state_init(void *state, const llr_cls_model_t *m);
 void llr_cls_sink(void *state, llr_text_sink_t *sink);
 void llr_cls_finish(void *state, const llr_req_view_t *view,
     llr_cls_result_t *res);
+void llr_cls_probabilities(llr_cls_result_t *res);
+
+/*
+ * Classify a whole request body as the module does: the request scanner
+ * (llr_req, LLR_EP_ANY) reads it with the classifier as its text sink,
+ * from an initialized state.  body is an OpenAI request body or
+ * {"prompt": "..."} (no "model" needed).  Returns 0, or -1 with the
+ * scanner's message in err.  view: the scanner's view of the request
+ * (prompt bytes, turns, max_tokens; not the model), if not NULL.
+ */
+int llr_cls_body(void *state, const llr_alloc_t *alloc,
+    const unsigned char *body, size_t len, llr_cls_result_t *res,
+    llr_req_view_t *view, char *err, size_t errlen);
 
 const char *llr_cls_task_name(const llr_cls_model_t *m, int task);
 int llr_cls_task_index(const llr_cls_model_t *m, const char *name,
@@ -115,6 +130,16 @@ void llr_cls_state_set_budget(void *state, size_t bytes);
 const float *llr_cls_state_dense(const void *state);
 void llr_cls_state_counts(const void *state, double *ncur, double *nctx);
 
+/*
+ * The buckets a term hashes to (training: a lexicon ties the weights of
+ * terms across languages).  A term of one word (or one CJK character)
+ * gives the buckets of its word key and of its first-word key; two
+ * words (or characters) those of their bigram key and of the first
+ * bigram key.  Returns 2, or 0 if the term is not one or two words.
+ */
+int llr_cls_term_buckets(const llr_cls_model_t *m, const char *term,
+    size_t len, uint32_t bucket[2]);
+
 /* the parameters the training tool fills in */
 typedef struct {
     uint32_t     hash_bits;
@@ -128,6 +153,12 @@ typedef struct {
     const float *diff_tdense;    /* [ntasks][LLR_CLS_NSTRUCT], or NULL */
     const float *task_bias;      /* [ntasks] */
     float        diff_bias;
+    /*
+     * [ntasks][LLR_CLS_NCALIB], or NULL (identity): the difficulty of a
+     * prompt of predicted task t is 1 / (1 + exp(-(a * z + b))), z the
+     * logit of the difficulty head, (a, b) = calib[t]
+     */
+    const float *calib;
 } llr_cls_params_t;
 
 /* serialize (quantizes the hashed weights to int16); malloc'ed image */

@@ -15,18 +15,22 @@ typedef struct {
 } llr_rank_t;
 
 
-static void llr_sort(llr_rank_t *r, size_t n, int by_cost);
-/* the reason line: strings appended, cut to fit, always NUL-terminated */
+/* the reason line: written at p, never past end (room for the NUL) */
 typedef struct {
-    char    *buf;
-    size_t   size;
-    size_t   len;
+    char    *p;
+    char    *end;
 } llr_line_t;
 
 
-static void llr_fmt_q(char *buf, size_t size, uint64_t v, uint64_t one);
-static void llr_cat(llr_line_t *l, const char *s);
-static void llr_cat_uint(llr_line_t *l, uint64_t v);
+static void llr_sort(llr_rank_t *r, size_t n, int by_cost);
+static inline void llr_put(llr_line_t *l, const char *s, size_t n)
+    __attribute__((always_inline));
+static void llr_put_str(llr_line_t *l, const char *s);
+static void llr_put_uint(llr_line_t *l, uint64_t v);
+static void llr_put_q(llr_line_t *l, uint64_t v, uint64_t one);
+static void llr_put_usd(llr_line_t *l, uint64_t pusd);
+
+#define llr_put_lit(l, s)  llr_put(l, s, sizeof(s) - 1)
 
 
 uint32_t
@@ -47,6 +51,62 @@ llr_select_cost(const llr_cand_t *c, uint64_t prompt, uint64_t expected)
 {
     return llr_add_sat(llr_mul_sat(prompt, c->input),
                        llr_mul_sat(expected, c->output));
+}
+
+
+uint32_t
+llr_select_threshold(uint32_t q, uint32_t f, uint32_t h)
+{
+    uint64_t  t;
+
+    if (q < f) {
+        return LLR_SELECT_NEVER;
+    }
+
+    if (h <= f || q >= h) {
+        return LLR_Q_ONE;
+    }
+
+    /* the largest d with q * 10^4 >= f * 10^4 + d (h - f) */
+    t = (uint64_t) (q - f) * LLR_Q_ONE / (h - f);
+
+    return t < LLR_Q_ONE ? (uint32_t) t : LLR_Q_ONE;
+}
+
+
+void
+llr_select_floors(const llr_select_in_t *in, uint32_t *floor,
+    uint32_t *floor_hard)
+{
+    int       tf;
+    uint32_t  f, h;
+
+    f = in->floor;
+    h = in->floor_hard;
+    tf = 0;
+
+    if (in->task_floor && in->task < in->ntasks
+        && in->task_floor[in->task] != LLR_Q_UNSET)
+    {
+        f = in->task_floor[in->task];
+        tf = 1;
+    }
+
+    if (in->task_floor_hard && in->task < in->ntasks
+        && in->task_floor_hard[in->task] != LLR_Q_UNSET)
+    {
+        h = in->task_floor_hard[in->task];
+
+    } else if (tf && h < f) {
+        /*
+         * a task's floor above the policy's floor_hard: that task's hard
+         * prompts need the task's floor too, not less than its easy ones
+         */
+        h = f;
+    }
+
+    *floor = f;
+    *floor_hard = h;
 }
 
 
@@ -99,16 +159,13 @@ int
 llr_select(const llr_select_in_t *in, llr_select_out_t *out,
     char *reason, size_t reason_size)
 {
-    int                tf;
-    size_t             i, n, nq, nr;
+    size_t             i, n, nq, nr, low;
     double             d;
-    uint32_t           f, h, q;
-    uint64_t           need, cost, e;
+    uint32_t           f, h, q, t;
+    uint64_t           need, cost, e, lcost;
     llr_rank_t         qual[LLR_SELECT_MAX], rest[LLR_SELECT_MAX];
-    const llr_cand_t  *c;
-    char               cs[32], ss[32], dd[16], rq[16], qq[16];
     llr_line_t         line;
-    const char        *task;
+    const llr_cand_t  *c;
 
     memset(out, 0, sizeof(llr_select_out_t));
     out->chosen = -1;
@@ -118,29 +175,7 @@ llr_select(const llr_select_in_t *in, llr_select_out_t *out,
     d = (d < 1.0) ? d : 1.0;
     out->difficulty = (uint32_t) (d * LLR_Q_ONE + 0.5);
 
-    f = in->floor;
-    h = in->floor_hard;
-    tf = 0;
-
-    if (in->task_floor && in->task < in->ntasks
-        && in->task_floor[in->task] != LLR_Q_UNSET)
-    {
-        f = in->task_floor[in->task];
-        tf = 1;
-    }
-
-    if (in->task_floor_hard && in->task < in->ntasks
-        && in->task_floor_hard[in->task] != LLR_Q_UNSET)
-    {
-        h = in->task_floor_hard[in->task];
-
-    } else if (tf && h < f) {
-        /*
-         * a task's floor above the policy's floor_hard: that task's hard
-         * prompts need the task's floor too, not less than its easy ones
-         */
-        h = f;
-    }
+    llr_select_floors(in, &f, &h);
 
     /* required * 10^8 = f * 10^4 + d * 10^4 * (h - f), exact */
     out->required = (uint64_t) ((int64_t) f * LLR_Q_ONE
@@ -162,6 +197,10 @@ llr_select(const llr_select_in_t *in, llr_select_out_t *out,
     nq = 0;
     nr = 0;
 
+    /* the cheapest usable candidate that fits: its threshold decides */
+    low = n;
+    lcost = 0;
+
     for (i = 0; i < n; i++) {
         c = &in->cands[i];
         cost = llr_select_cost(c, in->prompt_tokens, e);
@@ -175,6 +214,11 @@ llr_select(const llr_select_in_t *in, llr_select_out_t *out,
         }
 
         q = llr_select_quality(c, in->task, in->ntasks);
+
+        if (low == n || cost < lcost) {
+            low = i;
+            lcost = cost;
+        }
 
         if ((uint64_t) q * LLR_Q_ONE >= out->required) {
             qual[nq].idx = (unsigned) i;
@@ -203,32 +247,36 @@ llr_select(const llr_select_in_t *in, llr_select_out_t *out,
         out->fallback[out->nfallback++] = rest[i].idx;
     }
 
-    task = in->task_name ? in->task_name : "-";
-
     /* the reason line: what was asked, then what came of it */
 
-    line.buf = reason;
-    line.size = reason_size;
-    line.len = 0;
+    line.p = NULL;
+    line.end = NULL;
 
     if (reason && reason_size) {
-        llr_fmt_q(dd, sizeof(dd), out->difficulty, LLR_Q_ONE);
-        llr_fmt_q(rq, sizeof(rq), out->required,
-                  (uint64_t) LLR_Q_ONE * LLR_Q_ONE);
+        line.p = reason;
+        line.end = reason + reason_size - 1;
 
-        llr_cat(&line, "task=");
-        llr_cat(&line, task);
-        llr_cat(&line, " difficulty=");
-        llr_cat(&line, dd);
-        llr_cat(&line, " required=");
-        llr_cat(&line, rq);
+        if (in->policy) {
+            llr_put_lit(&line, "policy=");
+            llr_put_str(&line, in->policy);
+            llr_put_lit(&line, " ");
+        }
+
+        llr_put_lit(&line, "task=");
+        llr_put_str(&line, in->task_name ? in->task_name : "-");
+        llr_put_lit(&line, " difficulty=");
+        llr_put_q(&line, out->difficulty, LLR_Q_ONE);
+        llr_put_lit(&line, " required=");
+        llr_put_q(&line, out->required, (uint64_t) LLR_Q_ONE * LLR_Q_ONE);
     }
 
     if (out->nfallback == 0) {
         if (reason && reason_size) {
-            llr_cat(&line, " no usable candidate fits ");
-            llr_cat_uint(&line, need);
-            llr_cat(&line, " tokens");
+            llr_put_lit(&line, " no usable candidate fits ");
+            llr_put_uint(&line, need);
+            llr_put_lit(&line, " tokens");
+            *line.p = '\0';
+            out->reason_len = (size_t) (line.p - reason);
         }
 
         return -1;
@@ -244,35 +292,106 @@ llr_select(const llr_select_in_t *in, llr_select_out_t *out,
     memmove(out->fallback, out->fallback + 1,
             out->nfallback * sizeof(out->fallback[0]));
 
-    if (reason && reason_size) {
-        (void) llr_format_usd(cs, sizeof(cs), out->est_cost, 6);
-        (void) llr_format_usd(ss, sizeof(ss),
-                              out->est_cost_max - out->est_cost, 6);
-        llr_fmt_q(qq, sizeof(qq), q, LLR_Q_ONE);
-
-        llr_cat(&line, " chose=");
-        llr_cat(&line, in->cands[out->chosen].name);
-
-        if (nq) {
-            llr_cat(&line, " (cheapest of ");
-            llr_cat_uint(&line, nq);
-            llr_cat(&line, " meeting ");
-            llr_cat(&line, rq);
-
-        } else {
-            llr_cat(&line, " (none met ");
-            llr_cat(&line, rq);
-            llr_cat(&line, ", best quality ");
-            llr_cat(&line, qq);
-        }
-
-        llr_cat(&line, ") est_cost=$");
-        llr_cat(&line, cs);
-        llr_cat(&line, " est_saving=$");
-        llr_cat(&line, ss);
+    if (reason == NULL || reason_size == 0) {
+        return 0;
     }
 
+    llr_put_lit(&line, " chose=");
+    llr_put_str(&line, in->cands[out->chosen].name);
+
+    if (nq) {
+        llr_put_lit(&line, " (cheapest of ");
+        llr_put_uint(&line, nq);
+        llr_put_lit(&line, " meeting ");
+
+    } else {
+        llr_put_lit(&line, " (none met ");
+    }
+
+    llr_put_q(&line, out->required, (uint64_t) LLR_Q_ONE * LLR_Q_ONE);
+
+    if (!nq) {
+        llr_put_lit(&line, ", best quality ");
+        llr_put_q(&line, q, LLR_Q_ONE);
+    }
+
+    /* the threshold of the cheapest candidate that fits */
+
+    if (n > 1) {
+        t = llr_select_threshold(llr_select_quality(&in->cands[low],
+                                                    in->task, in->ntasks),
+                                 f, h);
+        llr_put_lit(&line, "; ");
+        llr_put_str(&line, in->cands[low].name);
+
+        if (t == LLR_SELECT_NEVER) {
+            llr_put_lit(&line, " never");
+
+        } else if (t == LLR_Q_ONE) {
+            llr_put_lit(&line, " always");
+
+        } else {
+            llr_put_lit(&line, " up to ");
+            llr_put_q(&line, t, LLR_Q_ONE);
+        }
+    }
+
+    llr_put_lit(&line, ") est_cost=$");
+    llr_put_usd(&line, out->est_cost);
+    llr_put_lit(&line, " est_saving=$");
+    llr_put_usd(&line, out->est_cost_max - out->est_cost);
+
+    *line.p = '\0';
+    out->reason_len = (size_t) (line.p - reason);
+
     return 0;
+}
+
+
+/*
+ * appends n bytes of s, cut to the room left (inlined: for a literal,
+ * the copy that fits is a few moves)
+ */
+
+static inline void
+llr_put(llr_line_t *l, const char *s, size_t n)
+{
+    size_t  room;
+
+    room = (size_t) (l->end - l->p);
+
+    if (n <= room) {
+        memcpy(l->p, s, n);
+        l->p += n;
+        return;
+    }
+
+    memcpy(l->p, s, room);
+    l->p += room;
+}
+
+
+static void
+llr_put_str(llr_line_t *l, const char *s)
+{
+    llr_put(l, s, strlen(s));
+}
+
+
+static void
+llr_put_uint(llr_line_t *l, uint64_t v)
+{
+    char    tmp[24];
+    size_t  n;
+
+    n = sizeof(tmp);
+
+    do {
+        tmp[--n] = (char) ('0' + v % 10);
+        v /= 10;
+    } while (v);
+
+    llr_put(l, tmp + n, sizeof(tmp) - n);
 }
 
 
@@ -282,78 +401,69 @@ llr_select(const llr_select_in_t *in, llr_select_out_t *out,
  * more than the whole selection)
  */
 static void
-llr_fmt_q(char *buf, size_t size, uint64_t v, uint64_t one)
+llr_put_q(llr_line_t *l, uint64_t v, uint64_t one)
 {
-    char      tmp[32];
-    size_t    n, len;
-    uint64_t  r, units, frac;
+    char      buf[32];
+    size_t    n, dot;
+    uint64_t  r, frac;
 
     r = (v * 10000 + one / 2) / one;
-    units = r / 10000;
     frac = r % 10000;
 
     n = 0;
-    do {
-        tmp[n++] = (char) ('0' + units % 10);
-        units /= 10;
-    } while (units);
 
-    if (n + 6 > size) {
+    if (r < 10 * 10000) {
+        buf[n++] = (char) ('0' + r / 10000);
+
+    } else {
+        llr_put_uint(l, r / 10000);
+    }
+
+    dot = n;
+    buf[n++] = '.';
+    buf[n++] = (char) ('0' + frac / 1000);
+    buf[n++] = (char) ('0' + frac / 100 % 10);
+    buf[n++] = (char) ('0' + frac / 10 % 10);
+    buf[n++] = (char) ('0' + frac % 10);
+
+    while (buf[n - 1] == '0' && n > dot + 3) {
+        n--;
+    }
+
+    llr_put(l, buf, n);
+}
+
+
+/* USD with 6 decimals, rounded half up, as llr_format_usd() writes it */
+static void
+llr_put_usd(llr_line_t *l, uint64_t pusd)
+{
+    char      buf[8];
+    size_t    i;
+    uint64_t  micro, frac;
+
+    /* 1 micro-USD is 10^6 pUSD; no overflow near UINT64_MAX */
+    micro = pusd / 1000000 + (pusd % 1000000 >= 500000);
+    frac = micro % 1000000;
+
+    if (micro < 10 * 1000000) {
+        buf[0] = (char) ('0' + micro / 1000000);
+
+    } else {
+        llr_put_uint(l, micro / 1000000);
         buf[0] = '\0';
-        return;
     }
 
-    len = 0;
-    while (n) {
-        buf[len++] = tmp[--n];
+    buf[1] = '.';
+    for (i = 7; i > 1; i--) {
+        buf[i] = (char) ('0' + frac % 10);
+        frac /= 10;
     }
 
-    buf[len++] = '.';
-    buf[len++] = (char) ('0' + frac / 1000);
-    buf[len++] = (char) ('0' + frac / 100 % 10);
-    buf[len++] = (char) ('0' + frac / 10 % 10);
-    buf[len++] = (char) ('0' + frac % 10);
+    if (buf[0]) {
+        llr_put(l, buf, 8);
 
-    while (buf[len - 1] == '0' && buf[len - 3] != '.') {
-        len--;
+    } else {
+        llr_put(l, buf + 1, 7);
     }
-
-    buf[len] = '\0';
-}
-
-
-/* appends s, cut to the room left (the line has size >= 1) */
-
-static void
-llr_cat(llr_line_t *l, const char *s)
-{
-    size_t  n;
-
-    n = strlen(s);
-
-    if (n > l->size - 1 - l->len) {
-        n = l->size - 1 - l->len;
-    }
-
-    memcpy(l->buf + l->len, s, n);
-    l->len += n;
-    l->buf[l->len] = '\0';
-}
-
-
-static void
-llr_cat_uint(llr_line_t *l, uint64_t v)
-{
-    char    tmp[24];
-    size_t  n;
-
-    n = sizeof(tmp) - 1;
-    tmp[n] = '\0';
-
-    do {
-        tmp[--n] = (char) ('0' + v % 10);
-        v /= 10;
-    } while (v);
-
-    llr_cat(l, tmp + n);
 }

@@ -41,6 +41,7 @@ typedef struct {
 
 
 typedef struct {
+    const char       *policy;         /* for the reason; may be NULL */
     unsigned          task;           /* task index */
     unsigned          ntasks;         /* size of the per-task arrays */
     const char       *task_name;      /* for the reason; may be NULL */
@@ -72,6 +73,7 @@ typedef struct {
     uint64_t          expected;       /* E' used for the estimates */
     size_t            nfallback;
     unsigned          fallback[LLR_SELECT_MAX];  /* failover order */
+    size_t            reason_len;     /* of the reason written */
 } llr_select_out_t;
 
 
@@ -84,10 +86,28 @@ uint64_t llr_select_cost(const llr_cand_t *c, uint64_t prompt,
     uint64_t expected);
 
 /*
+ * The threshold of a candidate of quality q under the floors f, h: the
+ * highest difficulty t (0..LLR_Q_ONE) such that it qualifies (q >= f +
+ * d (h - f)) for every difficulty d in [0, t]; LLR_SELECT_NEVER if it
+ * does not qualify at 0.  With h > f: (q - f) / (h - f), at most 1;
+ * with h <= f: 1 if q >= f.
+ */
+#define LLR_SELECT_NEVER          UINT32_MAX
+
+uint32_t llr_select_threshold(uint32_t q, uint32_t f, uint32_t h);
+
+/* the floors that apply to a task: the task's, else the policy's */
+void llr_select_floors(const llr_select_in_t *in, uint32_t *f,
+    uint32_t *h);
+
+/*
  * Apply the rule.  Returns 0 (out->chosen >= 0), or -1 when no usable
  * candidate fits the context (out->chosen == -1).  A one-line reason
- * is written to reason (NUL-terminated, truncated to reason_size) if
- * reason is not NULL.
+ * is written to reason (NUL-terminated, truncated to reason_size, its
+ * length in out->reason_len) if reason is not NULL: the policy, the
+ * task, difficulty and required quality, the choice, and the threshold
+ * of the cheapest usable candidate that fits ("NAME up to D": the
+ * highest difficulty at which it qualifies).
  */
 int llr_select(const llr_select_in_t *in, llr_select_out_t *out,
     char *reason, size_t reason_size);

@@ -76,6 +76,7 @@ classify(const llr_cls_model_t *m, const char *text, size_t step,
     view.max_tokens = -1;
 
     llr_cls_finish(st, &view, res);
+    llr_cls_probabilities(res);
     free(st);
 }
 
@@ -108,9 +109,10 @@ features(const llr_cls_model_t *m, const char *text)
 /*
  * A conversation: nmsg messages before the last user turn "last", user
  * and assistant alternating (every fourth a system message), message k
- * is "fill", with its first byte replaced by 'a' + k % 26 from message
- * "vary" on (0: never) until message "vary_until".  Returns the number of
- * hashed features the heads saw.
+ * is "fill", with its first byte replaced by 'a' + k % 19 (never 't':
+ * "fill" begins with 'T', the same letter to the tokenizer) from message
+ * "vary" on (0: never) until message "vary_until".  Returns the number
+ * of hashed features the heads saw.
  */
 static long    test_budget = -1;    /* >= 0: llr_cls_state_set_budget() */
 static size_t  vary_until = (size_t) -1;
@@ -143,7 +145,7 @@ conversation(const llr_cls_model_t *m, size_t nmsg, const char *fill,
     for (k = 0; k < nmsg; k++) {
         role = (k % 4 == 3) ? "system" : (k % 2 ? "assistant" : "user");
         buf[0] = (vary && k >= vary && k < vary_until)
-                 ? (char) ('a' + k % 26) : fill[0];
+                 ? (char) ('a' + k % 19) : fill[0];
         sink.message_begin(sink.ctx, role, k);
         sink.text(sink.ctx, (const unsigned char *) buf, len);
         sink.message_end(sink.ctx);
@@ -269,6 +271,16 @@ static const char  *texts[] = {
     "step of the calculation, then give the final answer only.",
     "Which of the following statements is NOT true?\nA. 12\n"
     "B. I and II only\nC. True, False\nD. Not wrong, Wrong\nAnswer:",
+    /* CJK, kana runs, fullwidth punctuation, Cyrillic, accents */
+    "\xe5\x86\x99\xe4\xb8\x80\xe4\xb8\xaa Python \xe5\x87\xbd\xe6\x95\xb0"
+    "\xef\xbc\x8c\xe5\x88\xa4\xe6\x96\xad\xe5\x9b\x9e\xe6\x96\x87"
+    "\xef\xbc\x9f",
+    "\xe3\x82\xb3\xe3\x83\xbc\xe3\x83\x89\xe3\x82\x92\xe6\x9b\xb8"
+    "\xe3\x81\x84\xe3\x81\xa6\xe3\x80\x82",
+    "\xd0\x9d\xd0\xb0\xd0\xbf\xd0\xb8\xd1\x88\xd0\xb8 \xd1\x84\xd1\x83"
+    "\xd0\xbd\xd0\xba\xd1\x86\xd0\xb8\xd1\x8e \xc2\xab\xd0\xbf\xd1\x80"
+    "\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82\xc2\xbb \xf0\x9f\x98\x8a",
+    "\xc3\x89" "cris une fonction \xe2\x80\x94 \xc2\xbf" "por qu\xc3\xa9?",
     NULL
 };
 
@@ -337,53 +349,6 @@ fnv64(const unsigned char *p, size_t len)
     }
 
     return h;
-}
-
-
-/*
- * A version 3 image rewritten as version 2: the first 64 dense
- * features, the same hashed weights, a new checksum.  malloc'ed.
- */
-static unsigned char *
-to_v2(const unsigned char *img, size_t len, size_t *len2)
-{
-    size_t          T, nd, nd2, a, b, hashed, i, t, tw3, tw2;
-    uint64_t        sum;
-    unsigned char  *o, *q;
-
-    T = img[16];
-    nd = LLR_CLS_NSTRUCT;
-    nd2 = LLR_CLS_NSTRUCT_V2;
-    a = 64 + T * LLR_CLS_TASK_NAME_LEN + 4 * T;          /* task dense */
-    tw3 = (a + 4 * nd * T + 4 * nd + 4 * nd * T + 15) & ~(size_t) 15;
-    tw2 = (a + 4 * nd2 * T + 4 * nd2 + 4 * nd2 * T + 15) & ~(size_t) 15;
-    hashed = len - 8 - tw3;
-    *len2 = tw2 + hashed + 8;
-
-    o = calloc(1, *len2);
-    memcpy(o, img, a);
-    o[8] = 2;
-    o[20] = (unsigned char) nd2;
-
-    q = o + a;
-    memcpy(q, img + a, 4 * nd2 * T);                    /* [feature][task] */
-    q += 4 * nd2 * T;
-    b = a + 4 * nd * T;
-    memcpy(q, img + b, 4 * nd2);                        /* shared */
-    q += 4 * nd2;
-    b += 4 * nd;
-    for (t = 0; t < T; t++) {                           /* [task][feature] */
-        memcpy(q, img + b + 4 * nd * t, 4 * nd2);
-        q += 4 * nd2;
-    }
-
-    memcpy(o + tw2, img + tw3, hashed);
-    sum = fnv64(o, tw2 + hashed);
-    for (i = 0; i < 8; i++) {
-        o[tw2 + hashed + i] = (unsigned char) (sum >> (8 * i));
-    }
-
-    return o;
 }
 
 
@@ -468,13 +433,98 @@ main(void)
 
     /*
      * feature counts: a word and its bigram with the word before, a
-     * 3-gram at each punctuation byte; no bigram from the head to the
+     * 3-gram at each punctuation byte, the first word and the first
+     * bigram of a message once more; no bigram from the head to the
      * tail; the densest parts (3 features per 2 bytes) fit
      */
 
-    is_int((int) features(m, "Hello, world!"), 5, "Hello, world!: 5");
-    is_int((int) features(m, "  x\t\n\r y  "), 3, "spaces: 2 words, "
-           "1 bigram");
+    is_int((int) features(m, "Hello, world!"), 7, "Hello, world!: 7");
+    is_int((int) features(m, "  x\t\n\r y  "), 5, "spaces: 2 words, "
+           "1 bigram, first word and bigram");
+
+    /*
+     * scripts: a CJK character is a word (4 characters: 4 words, 3
+     * bigrams, the first word and bigram), a run of katakana is one
+     * word, fullwidth and CJK punctuation are punctuation, an emoji is
+     * a word, a no-break space is a space
+     */
+
+    is_int((int) features(m, "\xe4\xbd\xa0\xe5\xa5\xbd\xe4\xb8\x96"
+                             "\xe7\x95\x8c"), 9, "4 CJK characters: 9");
+    is_int((int) features(m, "\xe3\x82\xb3\xe3\x83\xbc\xe3\x83\x89"),
+           2, "a katakana run is one word: 2");
+    is_int((int) features(m, "a\xef\xbc\x9f"), 3,
+           "fullwidth question mark: a word, its first key, a 3-gram");
+    is_int((int) features(m, "a\xe3\x80\x82" "b"), 6,
+           "ideographic full stop: punctuation between two words");
+    is_int((int) features(m, "\xf0\x9f\x98\x8a"), 2, "an emoji is a word");
+    is_int((int) features(m, "a\xc2\xa0" "b"), 5, "a no-break space is a "
+           "space");
+
+    {
+        float  d[LLR_CLS_NSTRUCT], e[LLR_CLS_NSTRUCT];
+
+        dense_of(m, "\xe4\xbd\xa0\xe5\xa5\xbd\xef\xbc\x9f", d);
+        ok(d[18] == 1.0f && d[19] == 1.0f, "a fullwidth question mark "
+           "counts as one, and ends the question (%g, %g)", d[18], d[19]);
+        ok(d[31] == 1.0f && d[30] > 0.9f, "CJK text: the CJK share "
+           "(%g, %g)", d[30], d[31]);
+        dense_of(m, "What is it?", e);
+        ok(e[31] == 0.0f && e[19] == 1.0f, "ASCII: no CJK, ends with ?");
+        dense_of(m, "- milk\n- bread\n* eggs\n1. cheese\n2) tea\nA. no", d);
+        is_int((int) (d[34] * 1), 1, "5 list items: 3 or more");
+        ok_all = 1;
+        for (step = 1; step <= 5; step++) {
+            dense_split(m, NULL, "- milk\n- bread\n* eggs\n1. cheese\n"
+                        "2) tea\nA. no", step, e);
+            ok_all &= memcmp(d, e, sizeof(d)) == 0;
+        }
+        ok(ok_all, "list items: split in pieces of 1..5 bytes, identical");
+    }
+
+    /* capital and small letters of Latin-1 and Cyrillic hash alike */
+
+    classify(m, "\xc3\x89" "CRIS UNE FONCTION", 0, &r1);
+    classify(m, "\xc3\xa9" "cris une fonction", 0, &r2);
+    ok(same(&r1, &r2), "\"ÉCRIS UNE FONCTION\" is \"écris une fonction\"");
+    classify(m, "\xd0\x9d\xd0\x90\xd0\x9f\xd0\x98\xd0\xa8\xd0\x98", 0, &r1);
+    classify(m, "\xd0\xbd\xd0\xb0\xd0\xbf\xd0\xb8\xd1\x88\xd0\xb8", 0, &r2);
+    ok(same(&r1, &r2), "\"НАПИШИ\" is \"напиши\"");
+
+    /*
+     * a tail that begins inside a character: its rest is not a word (a
+     * 128-byte head of ASCII, then 'x' and 16 two-byte characters: the
+     * tail's first byte is a continuation byte)
+     */
+    {
+        char  t1[256], t2[256];
+
+        memset(t1, 'a', 128);
+        t1[63] = ' ';
+        t1[128] = 'x';
+        for (t = 0; t < 16; t++) {
+            memcpy(t1 + 129 + 2 * t, "\xd0\xb0", 2);
+        }
+        t1[161] = '\0';
+        memcpy(t2, t1, 162);
+        t2[128] = 'y';
+        classify(m, t1, 0, &r1);
+        classify(m, t2, 0, &r2);
+        ok(same(&r1, &r2), "a character cut by the tail is not a word");
+    }
+
+    /* the buckets of a term are those the tokenizer hashes it to */
+    {
+        uint32_t  bk[2];
+
+        is_int(llr_cls_term_buckets(m, "translate", 9, bk), 2,
+               "a word is a term");
+        is_int(llr_cls_term_buckets(m, "\xe7\xbf\xbb\xe8\xaf\x91", 6, bk),
+               2, "two CJK characters are a term");
+        is_int(llr_cls_term_buckets(m, "a b c", 5, bk), 0,
+               "three words are not");
+        is_int(llr_cls_term_buckets(m, "", 0, bk), 0, "nothing is not");
+    }
     {
         char  dense[256];
 
@@ -482,24 +532,24 @@ main(void)
             dense[t] = (t % 2) ? '!' : 'a';
         }
         dense[128] = '\0';
-        is_int((int) features(m, dense), 64 + 63 + 64,
-               "128 bytes of \"a!\": 191 features");
+        is_int((int) features(m, dense), 64 + 63 + 64 + 2,
+               "128 bytes of \"a!\": 193 features");
 
         for (t = 0; t < 128; t++) {
             dense[t] = (t % 2) ? 'a' : '!';
         }
-        is_int((int) features(m, dense), 64 + 64 + 63,
-               "128 bytes of \"!a\": 191 features");
+        is_int((int) features(m, dense), 64 + 64 + 63 + 2,
+               "128 bytes of \"!a\": 193 features");
 
         for (t = 0; t < 32; t++) {
             dense[128 + t] = (t % 2) ? '?' : 'b';
         }
         dense[160] = '\0';
-        is_int((int) features(m, dense), 191 + 16 + 15 + 16,
-               "head and tail: 238 features, no bigram across");
+        is_int((int) features(m, dense), 193 + 16 + 15 + 16,
+               "head and tail: 240 features, no bigram across");
     }
 
-    /* obvious prompts */
+    /* obvious prompts, in several languages */
 
     classify(m, texts[0], 0, &r1);
     is_str(r1.task_name, "code", "a python function request is code");
@@ -513,6 +563,23 @@ main(void)
     is_str(r1.task_name, "summarization", "summarize an article");
     classify(m, "Write a short poem about the sea at night.", 0, &r1);
     is_str(r1.task_name, "creative", "a poem is creative");
+    classify(m, "Traduce al ingl\xc3\xa9s: la reuni\xc3\xb3n es el martes.",
+             0, &r1);
+    is_str(r1.task_name, "translation", "traduce al ingl\xc3\xa9s");
+    classify(m, texts[8], 0, &r1);
+    is_str(r1.task_name, "code", "a Python function, in Chinese");
+    classify(m, "\xd0\x9f\xd0\xb5\xd1\x80\xd0\xb5\xd0\xb2\xd0\xb5\xd0\xb4"
+             "\xd0\xb8 \xd0\xbd\xd0\xb0 \xd0\xb0\xd0\xbd\xd0\xb3\xd0\xbb"
+             "\xd0\xb8\xd0\xb9\xd1\x81\xd0\xba\xd0\xb8\xd0\xb9: "
+             "\xd0\xb4\xd0\xbe\xd0\xb1\xd1\x80\xd0\xbe\xd0\xb5 "
+             "\xd1\x83\xd1\x82\xd1\x80\xd0\xbe", 0, &r1);
+    is_str(r1.task_name, "translation", "переведи на английский");
+
+    /* the calibration of the predicted task maps the logit */
+    classify(m, texts[1], 0, &r1);
+    ok(r1.raw == r1.raw && r1.difficulty > 0 && r1.difficulty < 1,
+       "a logit (%.3f) and a calibrated difficulty (%.4f)", r1.raw,
+       r1.difficulty);
 
     /* the model file: round trip */
 
@@ -549,7 +616,7 @@ main(void)
     lm = llr_cls_model_load(bad, len, t_alloc, pool, err, sizeof(err));
     ok(lm == NULL && strstr(err, "checksum"), "flipped bit: %s", err);
 
-    is_int(img[8], 3, "written as version 3");
+    is_int(img[8], 4, "written as version 4");
 
     memcpy(bad, img, len);
     bad[8] = 99;
@@ -557,58 +624,66 @@ main(void)
     ok(lm == NULL && strstr(err, "version 99"), "wrong version: %s", err);
 
     memcpy(bad, img, len);
-    bad[8] = 4;
+    bad[8] = 3;
     lm = llr_cls_model_load(bad, len, t_alloc, pool, err, sizeof(err));
-    ok(lm == NULL && strstr(err, "version 4 is not supported")
-       && strstr(err, "versions 2 and 3"), "a newer version 4: %s", err);
+    ok(lm == NULL && strstr(err, "version 3 is not supported")
+       && strstr(err, "reads version 4") && strstr(err, "retrain"),
+       "an older version 3 file: %s", err);
 
     memcpy(bad, img, len);
-    bad[8] = 1;
+    bad[24] = 8;
     lm = llr_cls_model_load(bad, len, t_alloc, pool, err, sizeof(err));
-    ok(lm == NULL && strstr(err, "version 1 is not supported")
-       && strstr(err, "versions 2 and 3"), "an old version 1 file: %s",
+    ok(lm == NULL && strstr(err, "dimensions")
+       && strstr(err, "calibration 8"), "8 calibration parameters: %s",
        err);
 
-    /* a version 3 file that says version 2: 80 dense features, not 64 */
-    memcpy(bad, img, len);
-    bad[8] = 2;
-    lm = llr_cls_model_load(bad, len, t_alloc, pool, err, sizeof(err));
-    ok(lm == NULL && strstr(err, "dimensions") && strstr(err, "dense 80"),
-       "version 2 with 80 dense features: %s", err);
-
-    /* version 2 files still load: the new dense features weigh 0 */
+    /* a calibration that is not a number makes every answer NaN */
     {
-        size_t           len2;
-        unsigned char   *v2;
-        llr_cls_model_t *m2;
+        llr_cls_params_t  q;
+        unsigned char    *img2;
+        size_t            len2;
+        float            *cb;
 
-        v2 = to_v2(img, len, &len2);
-        ok(len2 < len, "a version 2 image (%zu bytes)", len2);
+        ok(llr_cls_model_params(m, &q) == 0, "params again");
+        cb = (float *) q.calib;
+        cb[1] = NAN;
+        img2 = llr_cls_model_write(&q, &len2);
+        lm = llr_cls_model_load(img2, len2, t_alloc, pool, err,
+                                sizeof(err));
+        ok(lm == NULL && strstr(err, "finite"), "a NaN calibration: %s",
+           err);
 
-        m2 = llr_cls_model_load(v2, len2, t_alloc, pool, err, sizeof(err));
-        ok(m2 != NULL, "a version 2 file loads: %s", m2 ? "" : err);
-        if (m2) {
-            /* one line, no options: dense 64..79 are all 0 */
-            classify(m, texts[0], 0, &r1);
-            classify(m2, texts[0], 0, &r2);
-            ok(close_enough(&r1, &r2), "version 2: same answer without "
-               "the new features");
-            classify(m2, MCQ, 0, &r2);
-            ok(r2.difficulty > 0 && r2.difficulty < 1, "version 2: a "
-               "question with options");
-            llr_cls_model_cleanup(m2);
+        /* a = 0.5, b = 1: difficulty = 1 / (1 + exp(-(0.5 z + 1))) */
+        for (t = 0; t < q.ntasks; t++) {
+            cb[t * LLR_CLS_NCALIB] = 0.5f;
+            cb[t * LLR_CLS_NCALIB + 1] = 1.0f;
+        }
+        free(img2);
+        img2 = llr_cls_model_write(&q, &len2);
+        lm = llr_cls_model_load(img2, len2, t_alloc, pool, err,
+                                sizeof(err));
+        ok(lm != NULL, "a calibrated image loads");
+        if (lm) {
+            classify(lm, texts[1], 0, &r2);
+            ok(fabs(r2.difficulty - 1.0 / (1.0 + exp(-(0.5 * r2.raw + 1))))
+               < 1e-5, "difficulty is the calibration of the logit "
+               "(%.4f of %.3f)", r2.difficulty, r2.raw);
         }
 
-        lm = llr_cls_model_load(v2, len2 - 1, t_alloc, pool, err,
+        /* without a calibration (NULL): the identity, a = 1, b = 0 */
+        q.calib = NULL;
+        free(img2);
+        img2 = llr_cls_model_write(&q, &len2);
+        lm = llr_cls_model_load(img2, len2, t_alloc, pool, err,
                                 sizeof(err));
-        ok(lm == NULL && strstr(err, "truncated"), "version 2 truncated: "
-           "%s", err);
-
-        v2[len2 / 2] ^= 0x10;
-        lm = llr_cls_model_load(v2, len2, t_alloc, pool, err, sizeof(err));
-        ok(lm == NULL && strstr(err, "checksum"), "version 2 flipped bit: "
-           "%s", err);
-        free(v2);
+        if (lm) {
+            classify(lm, texts[1], 0, &r2);
+            ok(fabs(r2.difficulty - 1.0 / (1.0 + exp(-r2.raw))) < 1e-5,
+               "no calibration: the logistic of the logit");
+        }
+        q.calib = cb;
+        free(img2);
+        llr_cls_params_free(&q);
     }
 
     memcpy(bad, img, len);
@@ -668,11 +743,14 @@ main(void)
 
 
     /*
-     * The tokenization budget: context is tokenized newest first until
-     * LLR_CLS_CTX_BUDGET bytes have been; the last user turn always is.
-     * "fill" is 90 bytes: at the built-in 256, the newest three context
-     * messages are read (90, 90, then 76 left: a message begun within
-     * the budget is read whole).
+     * The tokenization budget: the context read is the earlier user
+     * turns and the system messages (not the assistant's), their heads
+     * only, newest first until LLR_CLS_CTX_BUDGET bytes have been; the
+     * last user turn always is.  conversation() alternates user and
+     * assistant messages, every fourth a system message: of 30, the
+     * newest readable ones are 28 (user), 27 (system), 26 (user), 24,
+     * ...  "fill" is 90 bytes: at the built-in 128, two are read (90,
+     * then 38 left: a message begun within the budget is read whole).
      */
     {
         double      f1, f2, f3;
@@ -681,11 +759,16 @@ main(void)
         const char  *code = "Write a Python function that parses a CSV "
                             "file and returns a list of dicts.";
 
-        is_int((long) llr_cls_ctx_budget, 256, "the built-in budget");
+        is_int((long) llr_cls_ctx_budget, 128, "the built-in budget");
 
         f1 = conversation(m, 30, fill, 0, code, &r1);
+        vary_until = 29;
+        f2 = conversation(m, 30, fill, 28, code, &r2);
+        ok(!same(&r1, &r2), "the newest user turn before the last counts");
+        vary_until = 30;
         f2 = conversation(m, 30, fill, 29, code, &r2);
-        ok(!same(&r1, &r2), "the newest context message counts");
+        ok(same(&r1, &r2), "the assistant's answer does not");
+        vary_until = (size_t) -1;
         oldest_read(m, -1, 27, fill, code, "built-in budget");
 
         vary_until = 1000;
@@ -709,7 +792,7 @@ main(void)
         ok(f1 <= 2 * (llr_cls_ctx_budget + 4 * 160), "hashed features "
            "bounded: %.0f", f1);
 
-        /* llr_cls_state_set_budget(): what tools/llr-eval-context.pl
+        /* llr_cls_state_set_budget(): what llm-route-classify -b
            varies; the built-in value changes nothing */
         test_budget = (long) llr_cls_ctx_budget;
         f2 = conversation(m, 5000, fill, 0, code, &r2);
@@ -724,16 +807,15 @@ main(void)
         ok(f1 == f3, "budget 0: the features of the last turn only (%.0f, "
            "%.0f)", f1, f3);
 
-        /* budget 160: the newest (90 bytes) leaves 70, so the one
-           before it is read too, and no other */
-        oldest_read(m, 160, 28, fill, code, "budget 160");
+        /* budget 80: the newest readable one (90 bytes) only */
+        oldest_read(m, 80, 28, fill, code, "budget 80");
 
         /* a large budget: only the newest LLR_CLS_CTX_SLOTS (8) */
-        oldest_read(m, 100000, 22, fill, code, "large budget");
+        oldest_read(m, 100000, 19, fill, code, "large budget");
 
         /* receiving a message without text drops none of the 8 */
         empty_before_last = 1;
-        oldest_read(m, 100000, 22, fill, code, "then an empty message");
+        oldest_read(m, 100000, 19, fill, code, "then an empty message");
         empty_before_last = 0;
 
         /* a context message without text takes no slot */

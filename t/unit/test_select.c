@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "tap.h"
+#include "llr_cost.h"
 #include "llr_select.h"
 
 
@@ -215,8 +216,19 @@ main(void)
     is_int(out.est_cost_max, 100ULL * 2500000 + 256ULL * 10000000,
            "est cost of the most expensive");
     is_str(reason, "task=general difficulty=0.00 required=0.75 chose=C "
-           "(cheapest of 3 meeting 0.75) est_cost=$0.000056 "
-           "est_saving=$0.002754", "reason");
+           "(cheapest of 3 meeting 0.75; C up to 0.6666) "
+           "est_cost=$0.000056 est_saving=$0.002754", "reason");
+    is_int(out.reason_len, strlen(reason), "reason_len");
+
+    /* the policy (a tier) and the threshold that decided */
+    in.policy = "balanced";
+    in.difficulty = 0.7;
+    llr_select(&in, &out, reason, sizeof(reason));
+    is_str(reason, "policy=balanced task=general difficulty=0.70 "
+           "required=0.855 chose=B (cheapest of 1 meeting 0.855; C up to "
+           "0.6666) est_cost=$0.002810 est_saving=$0.000000",
+           "the policy and the cheapest candidate's threshold");
+    in.policy = NULL;
 
     in.max_tokens = 100;
     llr_select(&in, &out, NULL, 0);
@@ -231,12 +243,13 @@ main(void)
     in.difficulty = 1.0;
     cands[1].usable = 0;
     llr_select(&in, &out, reason, sizeof(reason));
-    ok(strstr(reason, "chose=C (none met 0.90, best quality 0.85)")
+    ok(strstr(reason, "chose=C (none met 0.90, best quality 0.85; C up to")
        != NULL, "none-met reason: %s", reason);
     cands[1].usable = 1;
 
     rc = llr_select(&in, &out, reason, 10);
     is_int(strlen(reason), 9, "reason truncated to its buffer");
+    is_int(out.reason_len, 9, "reason_len of a truncated reason");
 
     /* 4 decimals when they matter; the reason when nothing fits */
     init_in(&in);
@@ -259,6 +272,91 @@ main(void)
     is_int(rc, -1, "nothing fits: -1");
     ok(strstr(reason, "no usable candidate fits 2000000 tokens") != NULL,
        "nothing fits: %s", reason);
+
+    /* thresholds */
+    is_int(llr_select_threshold(7800, 7500, 9000), 2000,
+           "threshold (0.78 - 0.75) / 0.15 = 0.2");
+    is_int(llr_select_threshold(7400, 7500, 9000), LLR_SELECT_NEVER,
+           "below the floor: never");
+    is_int(llr_select_threshold(9000, 7500, 9000), LLR_Q_ONE,
+           "at floor_hard: always");
+    is_int(llr_select_threshold(7500, 7500, 7500), LLR_Q_ONE,
+           "flat floors, met: always");
+    is_int(llr_select_threshold(8000, 9000, 7500), LLR_SELECT_NEVER,
+           "falling floors, not met at 0: never");
+
+    /*
+     * the threshold is the decision: for any quality and floors, a
+     * candidate qualifies at difficulty d iff d <= its threshold (d in
+     * [0, t]); xorshift over many cases
+     */
+    {
+        int       bad;
+        uint32_t  x, q, fl, fh, th, dd, k;
+        llr_cand_t one;
+
+        bad = 0;
+        x = 2463534242u;
+        for (k = 0; k < 20000; k++) {
+            x ^= x << 13; x ^= x >> 17; x ^= x << 5;
+            q = x % 10001;
+            x ^= x << 13; x ^= x >> 17; x ^= x << 5;
+            fl = x % 10001;
+            x ^= x << 13; x ^= x >> 17; x ^= x << 5;
+            fh = fl + x % (10001 - fl);
+            x ^= x << 13; x ^= x >> 17; x ^= x << 5;
+            dd = x % 10001;
+
+            one = cands[0];
+            one.task_quality = NULL;
+            one.quality = q;
+            one.usable = 1;
+            init_in(&in);
+            in.cands = &one;
+            in.ncands = 1;
+            in.floor = fl;
+            in.floor_hard = fh;
+            in.difficulty = dd / 10000.0;
+            llr_select(&in, &out, NULL, 0);
+            th = llr_select_threshold(q, fl, fh);
+            bad += (out.nqualified == 1)
+                   != (th != LLR_SELECT_NEVER && out.difficulty <= th);
+        }
+        is_int(bad, 0, "20000 cases: qualifies iff d <= threshold");
+    }
+
+    /* the USD of the reason is llr_format_usd()'s, 6 decimals */
+    {
+        int       bad;
+        char      a[64], *p;
+        uint64_t  v, k;
+        llr_cand_t one;
+
+        bad = 0;
+        for (k = 0; k < 4000; k++) {
+            v = k * k * k * 7919 + (k % 3) * 500000 + (k % 5) * 499999;
+            one = cands[0];
+            one.input = v;
+            one.output = 0;
+            one.usable = 1;
+            init_in(&in);
+            in.cands = &one;
+            in.ncands = 1;
+            in.prompt_tokens = 1;
+            llr_select(&in, &out, reason, sizeof(reason));
+            llr_format_usd(a, sizeof(a), v, 6);
+            p = strstr(reason, "est_cost=$");
+            bad += p == NULL || strncmp(p + 10, a, strlen(a)) != 0
+                   || p[10 + strlen(a)] != ' ';
+        }
+        v = UINT64_MAX;
+        llr_format_usd(a, sizeof(a), v, 6);
+        one.input = v;
+        llr_select(&in, &out, reason, sizeof(reason));
+        p = strstr(reason, "est_cost=$");
+        bad += p == NULL || strncmp(p + 10, a, strlen(a)) != 0;
+        is_int(bad, 0, "est_cost as llr_format_usd writes it (%s)", a);
+    }
 
     done_testing();
 }
