@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "llr_classify.h"
+#include "llr_classify_train.h"
 
 
 typedef struct {

@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "llr_classify.h"
+#include "llr_classify_train.h"
 
 
 #define FZ_MAX_ALLOCS  32
@@ -82,11 +83,7 @@ fz_fix_checksum(unsigned char *img, size_t len)
         return;
     }
 
-    h = 0xcbf29ce484222325ULL;
-    for (i = 0; i < len - 8; i++) {
-        h ^= img[i];
-        h *= 0x100000001b3ULL;
-    }
+    h = llr_fnv1a64(LLR_FNV1A64_INIT, img, len - 8);
 
     for (i = 0; i < 8; i++) {
         img[len - 8 + i] = (unsigned char) (h >> (8 * i));
@@ -309,6 +306,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t            i, len, nt;
     const char       *name;
     fz_arena_t        arena;
+    llr_alloc_t       mem = { fz_alloc, NULL, NULL, &arena };
     unsigned char    *img;
     llr_cls_model_t  *m;
     static const char  *texts[] = {
@@ -361,8 +359,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     arena.n = 0;
     err[0] = '\0';
 
-    m = llr_cls_model_load(img ? img : data, len, fz_alloc, &arena, err,
-                           sizeof(err));
+    m = llr_cls_model_load(img ? img : data, len, &mem, err, sizeof(err));
 
     /* the loader copies what it keeps: the image may go now */
     if (img != NULL) {

@@ -307,6 +307,7 @@ ngx_http_llm_route_classifier(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_int_t            rc;
     ngx_str_t           *value, path, data;
     ngx_file_t           file;
+    llr_alloc_t          alloc;
     llr_cls_model_t     *m;
     ngx_pool_cleanup_t  *cln;
 
@@ -353,8 +354,12 @@ ngx_http_llm_route_classifier(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     err[0] = '\0';
 
-    m = llr_cls_model_load(data.data, data.len, ngx_http_llm_route_conf_alloc,
-                           cf->pool, err, sizeof(err));
+    alloc.malloc = ngx_http_llm_route_conf_alloc;
+    alloc.realloc = NULL;
+    alloc.free = NULL;
+    alloc.ctx = cf->pool;
+
+    m = llr_cls_model_load(data.data, data.len, &alloc, err, sizeof(err));
 
     ngx_free(data.data);
 

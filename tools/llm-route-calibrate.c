@@ -158,6 +158,8 @@ model_alloc(void *ctx, size_t n)
     return p;
 }
 
+static const llr_alloc_t  model_heap = { model_alloc, NULL, NULL, NULL };
+
 
 typedef struct {
     llr_calib_sample_t  *s;
@@ -384,8 +386,7 @@ main(int argc, char **argv)
 
     if (mp) {
         img = (unsigned char *) read_path(mp, &len);
-        lm = llr_cls_model_load(img, len, model_alloc, NULL, err,
-                                sizeof(err));
+        lm = llr_cls_model_load(img, len, &model_heap, err, sizeof(err));
         if (lm == NULL) {
             fprintf(stderr, "llm-route-calibrate: %s: %s\n", mp, err);
             return 1;

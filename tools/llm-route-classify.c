@@ -17,6 +17,7 @@
 
 #include "../ngx_llm_route_module/core/llr_req.h"
 #include "../ngx_llm_route_module/core/llr_classify.h"
+#include "../ngx_llm_route_module/core/llr_classify_train.h"
 
 
 /*
@@ -241,6 +242,8 @@ file_alloc(void *ctx, size_t n)
     return p;
 }
 
+static const llr_alloc_t  file_heap = { file_alloc, NULL, NULL, NULL };
+
 
 int
 main(int argc, char **argv)
@@ -294,8 +297,7 @@ main(int argc, char **argv)
         }
         fclose(f);
 
-        lm = llr_cls_model_load(img, flen, file_alloc, NULL, err,
-                                sizeof(err));
+        lm = llr_cls_model_load(img, flen, &file_heap, err, sizeof(err));
         if (lm == NULL) {
             fprintf(stderr, "llm-route-classify: %s: %s\n", path, err);
             return 1;

@@ -52,6 +52,7 @@
 #include <yajl/yajl_tree.h>
 
 #include "../ngx_llm_route_module/core/llr_classify.h"
+#include "../ngx_llm_route_module/core/llr_classify_train.h"
 
 
 /* the documented task set, in this order; data may add more */
@@ -226,18 +227,12 @@ avg_set(float *w, const double *avg, size_t n, double div)
 }
 
 
+/* the fold of a group of prompts */
+
 static uint32_t
 fnv32(const char *s)
 {
-    uint32_t  h;
-
-    h = 0x811c9dc5u;
-
-    while (*s) {
-        h = (h ^ (unsigned char) *s++) * 0x01000193u;
-    }
-
-    return h;
+    return llr_fnv1a32(LLR_FNV1A32_INIT, s, strlen(s));
 }
 
 
@@ -1259,6 +1254,8 @@ xalloc(void *ctx, size_t n)
     return p;
 }
 
+static const llr_alloc_t  xheap = { xalloc, NULL, NULL, NULL };
+
 
 static void
 xalloc_free_all(void)
@@ -1283,7 +1280,7 @@ load_model(const char *path, unsigned char **img)
     llr_cls_model_t  *m;
 
     *img = (unsigned char *) read_file(path, &len);
-    m = llr_cls_model_load(*img, len, xalloc, NULL, err, sizeof(err));
+    m = llr_cls_model_load(*img, len, &xheap, err, sizeof(err));
     if (m == NULL) {
         fprintf(stderr, "llm-route-train: %s: %s\n", path, err);
         exit(1);
@@ -1512,7 +1509,7 @@ main(int argc, char **argv)
     if (fimg == NULL) {
         die("out of memory");
     }
-    fm = llr_cls_model_load(fimg, len, xalloc, NULL, err, sizeof(err));
+    fm = llr_cls_model_load(fimg, len, &xheap, err, sizeof(err));
     if (fm == NULL) {
         die(err);
     }

@@ -31,10 +31,14 @@ typedef struct {
 /*
  * FNV-1a: the hash of everything core/ and the module key by (state
  * file checksums, limit identities, embeddings of the mock).  Pass the
- * INIT value, or the hash so far to go on with more bytes.
+ * INIT value, or the hash so far to go on with more bytes.  (The
+ * classifier's tokenizer hashes byte by byte as it scans, with the same
+ * INIT and PRIME.)
  */
-#define LLR_FNV1A64_INIT  0xcbf29ce484222325ULL
-#define LLR_FNV1A32_INIT  2166136261u
+#define LLR_FNV1A64_INIT   0xcbf29ce484222325ULL
+#define LLR_FNV1A64_PRIME  0x100000001b3ULL
+#define LLR_FNV1A32_INIT   2166136261u
+#define LLR_FNV1A32_PRIME  16777619u
 
 
 static inline uint64_t
@@ -44,7 +48,7 @@ llr_fnv1a64(uint64_t h, const void *data, size_t len)
 
     while (len--) {
         h ^= *p++;
-        h *= 0x100000001b3ULL;
+        h *= LLR_FNV1A64_PRIME;
     }
 
     return h;
@@ -57,7 +61,7 @@ llr_fnv1a32(uint32_t h, const void *data, size_t len)
     const unsigned char  *p = data;
 
     while (len--) {
-        h = (h ^ *p++) * 16777619u;
+        h = (h ^ *p++) * LLR_FNV1A32_PRIME;
     }
 
     return h;

@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "llr.h"
 #include "llr_classify.h"
+#include "llr_classify_train.h"
 
 
 /* the models are trained with these: changing them needs a new model */
@@ -57,8 +59,6 @@ const size_t  llr_cls_ctx_budget = LLR_CLS_CTX_BUDGET;
 #define LLR_CLS_S_CHAR3    0x632be5abu
 #define LLR_CLS_S_FIRST    0x7f4a7c15u     /* the first word, bigram */
 
-#define LLR_FNV32_BASIS    0x811c9dc5u
-#define LLR_FNV32_PRIME    0x01000193u
 
 
 /*
@@ -422,7 +422,7 @@ llr_cls_mb(const unsigned char *p)
 
 #define llr_cls_word_keys(hh)                                                 \
     key[0] = (hh) ^ LLR_CLS_S_WORD;                                           \
-    key[1] = (prev * LLR_FNV32_PRIME) ^ (hh) ^ LLR_CLS_S_BIGRAM;              \
+    key[1] = (prev * LLR_FNV1A32_PRIME) ^ (hh) ^ LLR_CLS_S_BIGRAM;            \
     key += 1 + pair;                                                          \
     if (fw) {                                                                 \
         key[0] = key[-1] ^ LLR_CLS_S_FIRST;                                   \
@@ -466,7 +466,7 @@ llr_cls_scan(llr_cls_state_t *st, const unsigned char *p, size_t len,
     b[e] = '\0';
 
     key = keys;
-    h = LLR_FNV32_BASIS;
+    h = LLR_FNV1A32_INIT;
     prev = 0;
     pair = 0;
     fw = first ? 2 : 0;
@@ -492,7 +492,7 @@ llr_cls_scan(llr_cls_state_t *st, const unsigned char *p, size_t len,
 
         s = i;
         while ((c = llr_cls_word[b[i]]) != 0) {
-            h = (h ^ c) * LLR_FNV32_PRIME;
+            h = (h ^ c) * LLR_FNV1A32_PRIME;
             i++;
         }
 
@@ -517,7 +517,7 @@ llr_cls_scan(llr_cls_state_t *st, const unsigned char *p, size_t len,
             }
 
             llr_cls_word_keys(h);
-            h = LLR_FNV32_BASIS;
+            h = LLR_FNV1A32_INIT;
 
             if (i == e) {
                 break;
@@ -551,7 +551,7 @@ llr_cls_scan(llr_cls_state_t *st, const unsigned char *p, size_t len,
 
             if (c == 0) {
                 for (s = i; s < i + n; s++) {
-                    h = (h ^ b[s]) * LLR_FNV32_PRIME;
+                    h = (h ^ b[s]) * LLR_FNV1A32_PRIME;
                 }
 
                 /* a run of katakana is one word: a loanword, a name */
@@ -559,12 +559,12 @@ llr_cls_scan(llr_cls_state_t *st, const unsigned char *p, size_t len,
                        && llr_cls_kata(&b[i + 3]))
                 {
                     i += 3;
-                    h = (((h ^ b[i]) * LLR_FNV32_PRIME ^ b[i + 1])
-                         * LLR_FNV32_PRIME ^ b[i + 2]) * LLR_FNV32_PRIME;
+                    h = (((h ^ b[i]) * LLR_FNV1A32_PRIME ^ b[i + 1])
+                         * LLR_FNV1A32_PRIME ^ b[i + 2]) * LLR_FNV1A32_PRIME;
                 }
 
                 llr_cls_word_keys(h);
-                h = LLR_FNV32_BASIS;
+                h = LLR_FNV1A32_INIT;
                 cjk++;
                 letters += n;
                 i += n - 1;
@@ -1494,9 +1494,9 @@ llr_cls_term_buckets(const llr_cls_model_t *m, const char *term,
                 return 0;
             }
 
-            h[k] = LLR_FNV32_BASIS;
+            h[k] = LLR_FNV1A32_INIT;
             while (i < len && (c = llr_cls_word[p[i]]) != 0) {
-                h[k] = (h[k] ^ c) * LLR_FNV32_PRIME;
+                h[k] = (h[k] ^ c) * LLR_FNV1A32_PRIME;
                 i++;
             }
 
@@ -1513,9 +1513,9 @@ llr_cls_term_buckets(const llr_cls_model_t *m, const char *term,
                 return 0;
             }
 
-            h[k] = LLR_FNV32_BASIS;
+            h[k] = LLR_FNV1A32_INIT;
             for (c = 0; c < n; c++) {
-                h[k] = (h[k] ^ p[i + c]) * LLR_FNV32_PRIME;
+                h[k] = (h[k] ^ p[i + c]) * LLR_FNV1A32_PRIME;
             }
 
             while (llr_cls_kata(&p[i]) && i + 6 <= len
@@ -1523,7 +1523,7 @@ llr_cls_term_buckets(const llr_cls_model_t *m, const char *term,
             {
                 i += 3;
                 for (c = 0; c < 3; c++) {
-                    h[k] = (h[k] ^ p[i + c]) * LLR_FNV32_PRIME;
+                    h[k] = (h[k] ^ p[i + c]) * LLR_FNV1A32_PRIME;
                 }
             }
 
@@ -1539,7 +1539,7 @@ llr_cls_term_buckets(const llr_cls_model_t *m, const char *term,
         h[2] = h[0] ^ LLR_CLS_S_WORD;
 
     } else if (k == 2) {
-        h[2] = (h[0] * LLR_FNV32_PRIME) ^ h[1] ^ LLR_CLS_S_BIGRAM;
+        h[2] = (h[0] * LLR_FNV1A32_PRIME) ^ h[1] ^ LLR_CLS_S_BIGRAM;
 
     } else {
         return 0;
@@ -1675,29 +1675,7 @@ llr_cls_ntasks(const llr_cls_model_t *m)
 }
 
 
-uint32_t
-llr_cls_hash_bits(const llr_cls_model_t *m)
-{
-    return m->hash_bits;
-}
-
-
 /* the file format */
-
-static uint64_t
-llr_cls_fnv64(const unsigned char *p, size_t len)
-{
-    uint64_t  h;
-
-    h = 0xcbf29ce484222325ULL;
-
-    while (len--) {
-        h ^= *p++;
-        h *= 0x100000001b3ULL;
-    }
-
-    return h;
-}
 
 
 static uint32_t
@@ -1786,7 +1764,7 @@ llr_cls_little_endian(void)
 
 static llr_cls_model_t *
 llr_cls_model_decode(const unsigned char *data, size_t len, int copy,
-    void *(*alloc)(void *ctx, size_t n), void *actx, char *err,
+    const llr_alloc_t *alloc, char *err,
     size_t errlen)
 {
     int                 bad;
@@ -1840,7 +1818,7 @@ llr_cls_model_decode(const unsigned char *data, size_t len, int copy,
         return NULL;
     }
 
-    sum = llr_cls_fnv64(data, l.sum);
+    sum = llr_fnv1a64(LLR_FNV1A64_INIT, data, l.sum);
     if (sum != ((uint64_t) llr_cls_get32(data + l.sum)
                 | (uint64_t) llr_cls_get32(data + l.sum + 4) << 32))
     {
@@ -1849,7 +1827,7 @@ llr_cls_model_decode(const unsigned char *data, size_t len, int copy,
         return NULL;
     }
 
-    m = alloc(actx, sizeof(llr_cls_model_t));
+    m = alloc->malloc(alloc->ctx, sizeof(llr_cls_model_t));
     if (m == NULL) {
         snprintf(err, errlen, "out of memory loading classifier model");
         return NULL;
@@ -1941,7 +1919,7 @@ llr_cls_model_decode(const unsigned char *data, size_t len, int copy,
     }
 
     if (copy || !llr_cls_little_endian()) {
-        w = alloc(actx, nw * 2);
+        w = alloc->malloc(alloc->ctx, nw * 2);
         if (w == NULL) {
             snprintf(err, errlen, "out of memory loading classifier model");
             return NULL;
@@ -1968,10 +1946,9 @@ llr_cls_model_decode(const unsigned char *data, size_t len, int copy,
 
 llr_cls_model_t *
 llr_cls_model_load(const unsigned char *data, size_t len,
-    void *(*alloc)(void *ctx, size_t n), void *actx, char *err,
-    size_t errlen)
+    const llr_alloc_t *alloc, char *err, size_t errlen)
 {
-    return llr_cls_model_decode(data, len, 1, alloc, actx, err, errlen);
+    return llr_cls_model_decode(data, len, 1, alloc, err, errlen);
 }
 
 
@@ -1992,14 +1969,15 @@ llr_cls_malloc(void *ctx, size_t n)
 const llr_cls_model_t *
 llr_cls_default_model(void)
 {
-    char                     err[256];
-    static llr_cls_model_t  *def;
+    char                      err[256];
+    static llr_cls_model_t   *def;
+    static const llr_alloc_t  heap = { llr_cls_malloc, NULL, NULL, NULL };
 
     /* written once, at configuration time (see the header) */
     if (def == NULL) {
         def = llr_cls_model_decode(llr_cls_default_image,
-                                   llr_cls_default_image_len, 0,
-                                   llr_cls_malloc, NULL, err, sizeof(err));
+                                   llr_cls_default_image_len, 0, &heap,
+                                   err, sizeof(err));
     }
 
     return def;
@@ -2115,7 +2093,7 @@ llr_cls_model_write(const llr_cls_params_t *p, size_t *len)
         }
     }
 
-    sum = llr_cls_fnv64(img, l.sum);
+    sum = llr_fnv1a64(LLR_FNV1A64_INIT, img, l.sum);
     llr_cls_put32(img + l.sum, (uint32_t) sum);
     llr_cls_put32(img + l.sum + 4, (uint32_t) (sum >> 32));
 

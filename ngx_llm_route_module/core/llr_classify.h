@@ -12,7 +12,8 @@
  * Threading: a model is read-only after load; any number of threads may
  * classify with it, each with its own state block.
  *
- * The model file format is described in docs/classifier.md.
+ * The model file format is described in docs/classifier.md; what
+ * training and evaluation use besides is in llr_classify_train.h.
  */
 
 #ifndef _LLR_CLASSIFY_H_INCLUDED_
@@ -60,13 +61,13 @@ const llr_cls_model_t *llr_cls_default_model(void);
 /*
  * Validate (magic, version, dimensions, checksum) and load a model file
  * image.  Returns NULL and writes a message into err on failure.  The
- * model and its weights are allocated with alloc(actx, n) and never
- * freed by this code (a pool).  llr_cls_model_cleanup() releases nothing
- * today; callers keep calling it when they drop a model.
+ * model and its weights are allocated with alloc->malloc (realloc and
+ * free are not used: they may be NULL) and never freed by this code (a
+ * pool).  llr_cls_model_cleanup() releases nothing today; callers keep
+ * calling it when they drop a model.
  */
 llr_cls_model_t *llr_cls_model_load(const unsigned char *data, size_t len,
-    void *(*alloc)(void *ctx, size_t n), void *actx, char *err,
-    size_t errlen);
+    const llr_alloc_t *alloc, char *err, size_t errlen);
 void llr_cls_model_cleanup(llr_cls_model_t *m);
 
 /* per-request accumulator: a flat block, no allocation inside */
@@ -94,82 +95,6 @@ int llr_cls_task_index(const llr_cls_model_t *m, const char *name,
     size_t len);
 size_t llr_cls_ntasks(const llr_cls_model_t *m);
 
-
-/*
- * Training support (tools/llm-route-train, tests).  Not used by the
- * module.
- */
-
-/* feature groups: the last user turn, and everything else */
-#define LLR_CLS_GROUP_CUR  0
-#define LLR_CLS_GROUP_CTX  1
-
-/*
- * A recorder sees every hashed feature (bucket, group) instead of the
- * weights being summed; bucket == UINT32_MAX means "move everything
- * recorded so far for the current group into the context group".
- */
-typedef void (*llr_cls_record_pt)(void *ctx, uint32_t bucket, int group);
-
-void llr_cls_state_set_recorder(void *state, llr_cls_record_pt rec,
-    void *ctx);
-
-/*
- * After init: the bytes of context (system and assistant messages,
- * earlier user turns) to tokenize, instead of the built-in budget
- * (llr_cls_ctx_budget).  For evaluating the budget: the module keeps
- * the built-in one.
- */
-extern const size_t  llr_cls_ctx_budget;
-void llr_cls_state_set_budget(void *state, size_t bytes);
-
-/*
- * After finish: the dense features (LLR_CLS_NSTRUCT values) and the
- * number of hashed features per group, as the heads saw them.
- */
-const float *llr_cls_state_dense(const void *state);
-void llr_cls_state_counts(const void *state, double *ncur, double *nctx);
-
-/*
- * The buckets a term hashes to (training: a lexicon ties the weights of
- * terms across languages).  A term of one word (or one CJK character)
- * gives the buckets of its word key and of its first-word key; two
- * words (or characters) those of their bigram key and of the first
- * bigram key.  Returns 2, or 0 if the term is not one or two words.
- */
-int llr_cls_term_buckets(const llr_cls_model_t *m, const char *term,
-    size_t len, uint32_t bucket[2]);
-
-/* the parameters the training tool fills in */
-typedef struct {
-    uint32_t     hash_bits;
-    uint32_t     ntasks;
-    float        ctx_weight;
-    char         task_names[LLR_CLS_MAX_TASKS][LLR_CLS_TASK_NAME_LEN];
-    const float *task_hashed;    /* [1 << hash_bits][ntasks] */
-    const float *diff_hashed;    /* [1 << hash_bits] */
-    const float *task_dense;     /* [LLR_CLS_NSTRUCT][ntasks] */
-    const float *diff_dense;     /* [LLR_CLS_NSTRUCT] */
-    const float *diff_tdense;    /* [ntasks][LLR_CLS_NSTRUCT], or NULL */
-    const float *task_bias;      /* [ntasks] */
-    float        diff_bias;
-    /*
-     * [ntasks][LLR_CLS_NCALIB], or NULL (identity): the difficulty of a
-     * prompt of predicted task t is 1 / (1 + exp(-(a * z + b))), z the
-     * logit of the difficulty head, (a, b) = calib[t]
-     */
-    const float *calib;
-} llr_cls_params_t;
-
-/* serialize (quantizes the hashed weights to int16); malloc'ed image */
-unsigned char *llr_cls_model_write(const llr_cls_params_t *p,
-    size_t *len);
-
-/* the float parameters of a loaded model, malloc'ed arrays (training) */
-int llr_cls_model_params(const llr_cls_model_t *m, llr_cls_params_t *p);
-void llr_cls_params_free(llr_cls_params_t *p);
-
-uint32_t llr_cls_hash_bits(const llr_cls_model_t *m);
 
 /* the built-in image */
 extern const unsigned char  llr_cls_default_image[];

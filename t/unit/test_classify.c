@@ -8,6 +8,7 @@
 
 #include "tap.h"
 #include "../../ngx_llm_route_module/core/llr_classify.h"
+#include "../../ngx_llm_route_module/core/llr_classify_train.h"
 
 
 static void *
@@ -29,6 +30,7 @@ t_alloc(void *ctx, size_t n)
 
 
 static void  *pool[64];
+static const llr_alloc_t  t_pool = { t_alloc, NULL, NULL, pool };
 
 
 static void
@@ -337,21 +339,6 @@ dense_of(const llr_cls_model_t *m, const char *text, float *d)
 }
 
 
-static uint64_t
-fnv64(const unsigned char *p, size_t len)
-{
-    uint64_t  h;
-
-    h = 0xcbf29ce484222325ULL;
-    while (len--) {
-        h ^= *p++;
-        h *= 0x100000001b3ULL;
-    }
-
-    return h;
-}
-
-
 int
 main(void)
 {
@@ -588,7 +575,7 @@ main(void)
     ok(img != NULL, "model written (%zu bytes)", len);
     is_int(len, llr_cls_default_image_len, "same size as the built-in");
 
-    lm = llr_cls_model_load(img, len, t_alloc, pool, err, sizeof(err));
+    lm = llr_cls_model_load(img, len, &t_pool, err, sizeof(err));
     ok(lm != NULL, "round trip loads");
     if (lm) {
         ok_all = 1;
@@ -605,34 +592,34 @@ main(void)
 
     bad = malloc(len);
 
-    lm = llr_cls_model_load(img, len - 1, t_alloc, pool, err, sizeof(err));
+    lm = llr_cls_model_load(img, len - 1, &t_pool, err, sizeof(err));
     ok(lm == NULL && strstr(err, "truncated"), "truncated: %s", err);
 
-    lm = llr_cls_model_load(img, 20, t_alloc, pool, err, sizeof(err));
+    lm = llr_cls_model_load(img, 20, &t_pool, err, sizeof(err));
     ok(lm == NULL && strstr(err, "truncated"), "short header: %s", err);
 
     memcpy(bad, img, len);
     bad[len / 2] ^= 0x01;
-    lm = llr_cls_model_load(bad, len, t_alloc, pool, err, sizeof(err));
+    lm = llr_cls_model_load(bad, len, &t_pool, err, sizeof(err));
     ok(lm == NULL && strstr(err, "checksum"), "flipped bit: %s", err);
 
     is_int(img[8], 4, "written as version 4");
 
     memcpy(bad, img, len);
     bad[8] = 99;
-    lm = llr_cls_model_load(bad, len, t_alloc, pool, err, sizeof(err));
+    lm = llr_cls_model_load(bad, len, &t_pool, err, sizeof(err));
     ok(lm == NULL && strstr(err, "version 99"), "wrong version: %s", err);
 
     memcpy(bad, img, len);
     bad[8] = 3;
-    lm = llr_cls_model_load(bad, len, t_alloc, pool, err, sizeof(err));
+    lm = llr_cls_model_load(bad, len, &t_pool, err, sizeof(err));
     ok(lm == NULL && strstr(err, "version 3 is not supported")
        && strstr(err, "reads version 4") && strstr(err, "retrain"),
        "an older version 3 file: %s", err);
 
     memcpy(bad, img, len);
     bad[24] = 8;
-    lm = llr_cls_model_load(bad, len, t_alloc, pool, err, sizeof(err));
+    lm = llr_cls_model_load(bad, len, &t_pool, err, sizeof(err));
     ok(lm == NULL && strstr(err, "dimensions")
        && strstr(err, "calibration 8"), "8 calibration parameters: %s",
        err);
@@ -648,7 +635,7 @@ main(void)
         cb = (float *) q.calib;
         cb[1] = NAN;
         img2 = llr_cls_model_write(&q, &len2);
-        lm = llr_cls_model_load(img2, len2, t_alloc, pool, err,
+        lm = llr_cls_model_load(img2, len2, &t_pool, err,
                                 sizeof(err));
         ok(lm == NULL && strstr(err, "finite"), "a NaN calibration: %s",
            err);
@@ -660,7 +647,7 @@ main(void)
         }
         free(img2);
         img2 = llr_cls_model_write(&q, &len2);
-        lm = llr_cls_model_load(img2, len2, t_alloc, pool, err,
+        lm = llr_cls_model_load(img2, len2, &t_pool, err,
                                 sizeof(err));
         ok(lm != NULL, "a calibrated image loads");
         if (lm) {
@@ -674,7 +661,7 @@ main(void)
         q.calib = NULL;
         free(img2);
         img2 = llr_cls_model_write(&q, &len2);
-        lm = llr_cls_model_load(img2, len2, t_alloc, pool, err,
+        lm = llr_cls_model_load(img2, len2, &t_pool, err,
                                 sizeof(err));
         if (lm) {
             classify(lm, texts[1], 0, &r2);
@@ -688,7 +675,7 @@ main(void)
 
     memcpy(bad, img, len);
     bad[0] = 'X';
-    lm = llr_cls_model_load(bad, len, t_alloc, pool, err, sizeof(err));
+    lm = llr_cls_model_load(bad, len, &t_pool, err, sizeof(err));
     ok(lm == NULL && strstr(err, "magic"), "wrong magic: %s", err);
 
     /* two tasks with the same name: task lookups would be ambiguous */
@@ -697,19 +684,19 @@ main(void)
            LLR_CLS_TASK_NAME_LEN);
     {
         /* a valid checksum, so the name check is what rejects it */
-        uint64_t  h = fnv64(bad, len - 8);
+        uint64_t  h = llr_fnv1a64(LLR_FNV1A64_INIT, bad, len - 8);
 
         for (i = 0; i < 8; i++) {
             bad[len - 8 + i] = (unsigned char) (h >> (8 * i));
         }
     }
-    lm = llr_cls_model_load(bad, len, t_alloc, pool, err, sizeof(err));
+    lm = llr_cls_model_load(bad, len, &t_pool, err, sizeof(err));
     ok(lm == NULL && strstr(err, "duplicate task name"),
        "a duplicate task name: %s", err);
 
     memcpy(bad, img, len);
     bad[16] = 99;
-    lm = llr_cls_model_load(bad, len, t_alloc, pool, err, sizeof(err));
+    lm = llr_cls_model_load(bad, len, &t_pool, err, sizeof(err));
     ok(lm == NULL && strstr(err, "dimensions"), "wrong dimensions: %s",
        err);
 

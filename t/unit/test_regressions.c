@@ -454,6 +454,7 @@ rg_load_model(const unsigned char *d, size_t len)
     void               *st;
     size_t              nt;
     rg_arena_t          a;
+    llr_alloc_t         mem;
     llr_text_sink_t     sink;
     llr_req_view_t      view;
     llr_cls_model_t    *m;
@@ -463,7 +464,12 @@ rg_load_model(const unsigned char *d, size_t len)
     err[0] = '\0';
     bad = 0;
 
-    m = llr_cls_model_load(d, len, rg_arena_alloc, &a, err, sizeof(err));
+    mem.malloc = rg_arena_alloc;
+    mem.realloc = NULL;
+    mem.free = NULL;
+    mem.ctx = &a;
+
+    m = llr_cls_model_load(d, len, &mem, err, sizeof(err));
 
     if (m == NULL) {
         bad = err[0] == '\0';
@@ -518,11 +524,7 @@ rg_check_model(const unsigned char *d, size_t len)
         }
         memcpy(img, d, len);
 
-        h = 0xcbf29ce484222325ULL;
-        for (i = 0; i < len - 8; i++) {
-            h ^= img[i];
-            h *= 0x100000001b3ULL;
-        }
+        h = llr_fnv1a64(LLR_FNV1A64_INIT, img, len - 8);
         for (i = 0; i < 8; i++) {
             img[len - 8 + i] = (unsigned char) (h >> (8 * i));
         }
