@@ -217,6 +217,10 @@ ngx_http_llm_route_least_latency(ngx_http_request_t *r,
         updated = s->ewma_updated;
 
         if (updated == 0 || now - updated > NGX_HTTP_LLM_ROUTE_EWMA_STALE) {
+            ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "llm_route: balance latency: provider \"%V\" has "
+                           "no recent sample, round-robin",
+                           &d[i]->provider->name);
             return NULL;
         }
 
@@ -227,6 +231,11 @@ ngx_http_llm_route_least_latency(ngx_http_request_t *r,
             best_score = score;
         }
     }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "llm_route: balance latency: provider \"%V\", "
+                   "%.1f ms a unit of weight",
+                   &best->provider->name, best_score / 16);
 
     return best;
 }

@@ -236,6 +236,11 @@ ngx_http_llm_route_limit_alloc(ngx_slab_pool_t *shpool,
         if (ngx_http_llm_route_limit_idle(old, now_ms)) {
             ngx_queue_remove(q);
             ngx_rbtree_delete(&lsh->rbtree, &old->node);
+
+            ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                           "llm_route: limits: zone full, idle key \"%*s\" "
+                           "evicted", (size_t) ngx_min(old->len, 64), old->key);
+
             ngx_slab_free_locked(shpool, old);
             lsh->nodes--;
             lsh->evicted++;
@@ -297,6 +302,11 @@ ngx_http_llm_route_limit_period(ngx_http_llm_route_limit_node_t *ln,
     start = llr_period_start((llr_period_e) ln->period, now);
 
     if (start > ln->period_start) {
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                       "llm_route: limits: budget key \"%*s\" in a new "
+                       "period, spent reset",
+                       (size_t) ngx_min(ln->len, 64), ln->key);
+
         ln->period_start = start;
         ln->spent = 0;
     }

@@ -384,6 +384,10 @@ ngx_http_llm_route_state_lock(ngx_http_llm_route_shm_t *sh)
             return NGX_BUSY;
         }
 
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                       "llm_route: state lock of process %P taken over: "
+                       "gone or stuck", (ngx_pid_t) holder);
+
     } else {
         return NGX_BUSY;
     }
@@ -651,6 +655,12 @@ ngx_http_llm_route_state_timer(ngx_event_t *ev)
     {
         (void) ngx_http_llm_route_state_write(ctx, ev->log);
         ngx_http_llm_route_state_unlock(sh);
+
+    } else {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ev->log, 0,
+                       "llm_route: state file not written by this worker: "
+                       "due in %L ms or another one writes",
+                       (int64_t) (next - now));
     }
 
     ngx_add_timer(ev, ctx->interval);

@@ -72,10 +72,19 @@ ngx_http_llm_route_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
         (void) ngx_atomic_fetch_add(&osh->generation, 1);
 
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, shm_zone->shm.log, 0,
+                       "llm_route: llm_route_zone \"%V\" adopted on reload, "
+                       "generation %uA", &shm_zone->shm.name,
+                       osh->generation);
+
         return NGX_OK;
     }
 
     if (shm_zone->shm.exists) {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, shm_zone->shm.log, 0,
+                       "llm_route: llm_route_zone \"%V\" exists, adopted",
+                       &shm_zone->shm.name);
+
         sh = shpool->data;
         shm_zone->data = sh;
         return ngx_http_llm_route_assign_slots(shm_zone, sh, mcf);
@@ -124,6 +133,10 @@ ngx_http_llm_route_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     sh->generation = 1;
     sh->started = ngx_time();
     sh->nslots = nslots;
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, shm_zone->shm.log, 0,
+                   "llm_route: llm_route_zone \"%V\" created, %ui slots "
+                   "for %ui names", &shm_zone->shm.name, nslots, names);
 
     shpool->data = sh;
     shm_zone->data = sh;
