@@ -14,8 +14,10 @@
 #include <ngx_http.h>
 
 #include "ngx_http_llm_route_reply.h"
+#include "llr_mock.h"
 #include "ngx_http_llm_route_mock_send.h"
 #include "ngx_http_llm_route_mock_text.h"
+#include "ngx_http_llm_route_mock_msgs.h"
 
 
 static ngx_int_t ngx_http_llm_route_mock_json(
@@ -430,6 +432,10 @@ ngx_http_llm_route_mock_error(ngx_http_request_t *r, ngx_uint_t status,
 
     message.data = msg;
     message.len = len;
+
+    if (llr_mock_msgs_path(r->uri.data, r->uri.len)) {
+        return ngx_http_llm_route_mock_msgs_error(r, status, &message);
+    }
 
     return ngx_http_llm_route_send_error(r, status, type, param, code,
                                          &message);

@@ -11,6 +11,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_llm_route_mock_text.h"
+#include "ngx_http_llm_route_mock_msgs.h"
 #include "llr_req.h"
 
 
@@ -28,9 +29,6 @@ static u_char *ngx_http_llm_route_mock_resp_event(
     ngx_http_llm_route_mock_ctx_t *ctx, u_char *p, const char *type);
 static u_char *ngx_http_llm_route_mock_embeddings(
     ngx_http_llm_route_mock_ctx_t *ctx, u_char *p);
-static u_char *ngx_http_llm_route_mock_content(
-    ngx_http_llm_route_mock_ctx_t *ctx, u_char *p, ngx_uint_t choice,
-    ngx_uint_t from, ngx_uint_t n);
 
 
 /* the completion text: word i of the answer is words[i % n] */
@@ -68,6 +66,10 @@ ngx_http_llm_route_mock_answer(ngx_http_llm_route_mock_ctx_t *ctx)
     ngx_uint_t           c, i, total;
     ngx_http_request_t  *r;
     const char          *finish;
+
+    if (ctx->anthropic) {
+        return ngx_http_llm_route_mock_msgs_answer(ctx);
+    }
 
     r = ctx->request;
     c = ctx->tokens;
@@ -383,6 +385,10 @@ ngx_http_llm_route_mock_head(ngx_http_llm_route_mock_ctx_t *ctx, u_char *p)
 {
     ngx_uint_t  i;
 
+    if (ctx->anthropic) {
+        return ngx_http_llm_route_mock_msgs_head(ctx, p);
+    }
+
     if (ctx->endpoint == LLR_API_RESPONSES) {
         p = ngx_http_llm_route_mock_response_event(ctx, p,
                                                    "response.created",
@@ -449,6 +455,11 @@ ngx_http_llm_route_mock_event(ngx_http_llm_route_mock_ctx_t *ctx, u_char *p,
         k = i * ctx->chunk;
         len = ngx_min(ctx->chunk, ctx->tokens - k);
 
+        if (ctx->anthropic) {
+            p = ngx_http_llm_route_mock_msgs_event(ctx, p, k, len);
+            continue;
+        }
+
         if (ctx->endpoint == LLR_API_RESPONSES) {
             if (ctx->call) {
                 p = ngx_http_llm_route_mock_resp_event(ctx, p,
@@ -513,6 +524,10 @@ ngx_http_llm_route_mock_tail(ngx_http_llm_route_mock_ctx_t *ctx, u_char *p)
 {
     ngx_uint_t   c;
     const char  *finish;
+
+    if (ctx->anthropic) {
+        return ngx_http_llm_route_mock_msgs_tail(ctx, p);
+    }
 
     if (ctx->endpoint == LLR_API_RESPONSES) {
 
@@ -592,7 +607,7 @@ ngx_http_llm_route_mock_tail(ngx_http_llm_route_mock_ctx_t *ctx, u_char *p)
  * first), or 4 bytes a token of the JSON answer
  */
 
-static u_char *
+u_char *
 ngx_http_llm_route_mock_content(ngx_http_llm_route_mock_ctx_t *ctx,
     u_char *p, ngx_uint_t choice, ngx_uint_t from, ngx_uint_t n)
 {
