@@ -258,9 +258,9 @@ my @bad = (
      400, 'invalid_request_error',
      'messages: at least one message is required'],
     [{ model => 'm', max_tokens => 5,
-       messages => [{ role => 'system', content => 'x' }] },
+       messages => [{ role => 'tool', content => 'x' }] },
      400, 'invalid_request_error',
-     "messages: each role must be 'user' or 'assistant'"],
+     "messages: each role must be 'user', 'assistant' or 'system'"],
     ['{"model":', 400, 'invalid_request_error',
      'There was an issue with the request body: it is not valid JSON'],
 );

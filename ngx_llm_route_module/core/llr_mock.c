@@ -984,8 +984,13 @@ llr_mock_msgs(llr_mock_msgs_t *m, const llr_jv_t *body, int count,
 
         role = llr_jv_get(msg, "role");
 
-        if (!llr_jv_is(role, "user") && !llr_jv_is(role, "assistant")) {
-            return "messages: each role must be 'user' or 'assistant'";
+        /* "system" in messages: Claude Code sends them (a beta) */
+
+        if (!llr_jv_is(role, "user") && !llr_jv_is(role, "assistant")
+            && !llr_jv_is(role, "system"))
+        {
+            return "messages: each role must be 'user', 'assistant' or "
+                   "'system'";
         }
 
         results = 0;

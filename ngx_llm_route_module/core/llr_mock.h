@@ -134,7 +134,8 @@ size_t llr_schema_instance(const llr_jv_t *schema, char *buf, size_t size);
  * in "/messages" or "/messages/count_tokens", else 0.
  *
  * llr_mock_msgs(): checks a parsed body as Anthropic does ("model",
- * "messages" with roles user and assistant, "max_tokens" an integer of
+ * "messages" with roles user, assistant (and system, which Claude Code
+ * sends in messages), "max_tokens" an integer of
  * at least 1 unless count, "system", "stream", "tools", "tool_choice"),
  * and computes what the mock answers: prompt tokens (3 a message, the
  * system prompt being one, and one a word of text: string contents, text

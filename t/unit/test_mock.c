@@ -492,8 +492,8 @@ test_msgs(void)
         { "{\"model\":\"m\",\"max_tokens\":5,\"messages\":[]}",
           "messages: at least one message is required" },
         { "{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{\"role\":"
-          "\"system\",\"content\":\"x\"}]}",
-          "messages: each role must be 'user' or 'assistant'" },
+          "\"tool\",\"content\":\"x\"}]}",
+          "messages: each role must be 'user', 'assistant' or 'system'" },
         { "{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{\"role\":"
           "\"user\"}]}", "messages: each message needs 'content'" },
         { "{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{\"role\":"
