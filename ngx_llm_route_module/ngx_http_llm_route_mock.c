@@ -29,6 +29,7 @@
 #include "ngx_http_llm_route_mock_plan.h"
 #include "ngx_http_llm_route_mock_send.h"
 #include "ngx_http_llm_route_mock_msgs.h"
+#include "ngx_http_llm_route_mock_msgs_text.h"
 #include "ngx_http_llm_route_mock_degrade.h"
 
 
@@ -599,7 +600,8 @@ ngx_http_llm_route_mock_body_handler(ngx_http_request_t *r)
     }
 
     if (ctx->status == 0) {
-        rc = ngx_http_llm_route_mock_scan(ctx);
+        rc = ctx->anthropic ? ngx_http_llm_route_mock_msgs_scan(ctx)
+                            : ngx_http_llm_route_mock_scan(ctx);
 
         if (rc != NGX_OK && ctx->error.len) {
             rc = ngx_http_llm_route_mock_error(r, rc,

@@ -1,7 +1,7 @@
 
 /*
  * ngx_llm_route_module: llm_route_mock as an Anthropic Messages provider
- * (POST .../messages and .../messages/count_tokens).
+ * (POST .../messages and .../messages/count_tokens): the request.
  */
 
 
@@ -24,24 +24,9 @@ ngx_int_t ngx_http_llm_route_mock_msgs_param(
 ngx_uint_t ngx_http_llm_route_mock_msgs_headers(ngx_http_request_t *r,
     ngx_str_t *msg);
 
+/* the body (read by then): the plan of the answer, or ctx->error */
 ngx_int_t ngx_http_llm_route_mock_msgs_scan(
     ngx_http_llm_route_mock_ctx_t *ctx);
-ngx_int_t ngx_http_llm_route_mock_msgs_sizes(
-    ngx_http_llm_route_mock_ctx_t *ctx);
-
-ngx_buf_t *ngx_http_llm_route_mock_msgs_answer(
-    ngx_http_llm_route_mock_ctx_t *ctx);
-u_char *ngx_http_llm_route_mock_msgs_head(ngx_http_llm_route_mock_ctx_t *ctx,
-    u_char *p);
-u_char *ngx_http_llm_route_mock_msgs_event(
-    ngx_http_llm_route_mock_ctx_t *ctx, u_char *p, ngx_uint_t from,
-    ngx_uint_t n);
-u_char *ngx_http_llm_route_mock_msgs_tail(ngx_http_llm_route_mock_ctx_t *ctx,
-    u_char *p);
-
-/* {"type":"error","error":{"type":...,"message":...}} */
-ngx_int_t ngx_http_llm_route_mock_msgs_error(ngx_http_request_t *r,
-    ngx_uint_t status, ngx_str_t *message);
 
 
 #endif /* _NGX_HTTP_LLM_ROUTE_MOCK_MSGS_H_INCLUDED_ */

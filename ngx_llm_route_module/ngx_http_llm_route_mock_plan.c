@@ -17,7 +17,7 @@
 #include "ngx_http_llm_route_body.h"
 #include "ngx_http_llm_route_mock_plan.h"
 #include "ngx_http_llm_route_mock_text.h"
-#include "ngx_http_llm_route_mock_msgs.h"
+#include "ngx_http_llm_route_mock_msgs_text.h"
 #include "ngx_http_llm_route_mock_degrade.h"
 #include "llr_mock.h"
 
@@ -46,10 +46,6 @@ ngx_http_llm_route_mock_scan(ngx_http_llm_route_mock_ctx_t *ctx)
     const llr_req_view_t *view;
 
     r = ctx->request;
-
-    if (ctx->anthropic) {
-        return ngx_http_llm_route_mock_msgs_scan(ctx);
-    }
 
     if (ctx->endpoint == LLR_API_EMBEDDINGS) {
         ctx->hashes = ngx_array_create(r->pool, 4, sizeof(uint32_t));

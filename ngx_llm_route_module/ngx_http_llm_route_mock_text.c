@@ -11,7 +11,6 @@
 #include <ngx_http.h>
 
 #include "ngx_http_llm_route_mock_text.h"
-#include "ngx_http_llm_route_mock_msgs.h"
 #include "llr_req.h"
 
 
@@ -66,10 +65,6 @@ ngx_http_llm_route_mock_answer(ngx_http_llm_route_mock_ctx_t *ctx)
     ngx_uint_t           c, i, total;
     ngx_http_request_t  *r;
     const char          *finish;
-
-    if (ctx->anthropic) {
-        return ngx_http_llm_route_mock_msgs_answer(ctx);
-    }
 
     r = ctx->request;
     c = ctx->tokens;
@@ -385,10 +380,6 @@ ngx_http_llm_route_mock_head(ngx_http_llm_route_mock_ctx_t *ctx, u_char *p)
 {
     ngx_uint_t  i;
 
-    if (ctx->anthropic) {
-        return ngx_http_llm_route_mock_msgs_head(ctx, p);
-    }
-
     if (ctx->endpoint == LLR_API_RESPONSES) {
         p = ngx_http_llm_route_mock_response_event(ctx, p,
                                                    "response.created",
@@ -455,11 +446,6 @@ ngx_http_llm_route_mock_event(ngx_http_llm_route_mock_ctx_t *ctx, u_char *p,
         k = i * ctx->chunk;
         len = ngx_min(ctx->chunk, ctx->tokens - k);
 
-        if (ctx->anthropic) {
-            p = ngx_http_llm_route_mock_msgs_event(ctx, p, k, len);
-            continue;
-        }
-
         if (ctx->endpoint == LLR_API_RESPONSES) {
             if (ctx->call) {
                 p = ngx_http_llm_route_mock_resp_event(ctx, p,
@@ -524,10 +510,6 @@ ngx_http_llm_route_mock_tail(ngx_http_llm_route_mock_ctx_t *ctx, u_char *p)
 {
     ngx_uint_t   c;
     const char  *finish;
-
-    if (ctx->anthropic) {
-        return ngx_http_llm_route_mock_msgs_tail(ctx, p);
-    }
 
     if (ctx->endpoint == LLR_API_RESPONSES) {
 
