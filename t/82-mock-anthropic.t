@@ -141,7 +141,8 @@ is($j->{usage}{output_tokens}, 7, 'tools: 25 bytes of input, 7 tokens');
 
 my $after = { %$body, tools => $tools,
               messages => [@{$body->{messages}},
-                           { role => 'assistant', content => [$j->{content}[0]] },
+                           { role => 'assistant',
+                             content => [$j->{content}[0]] },
                            { role => 'user', content => [{
                                type => 'tool_result',
                                tool_use_id => $j->{content}[0]{id},
@@ -164,7 +165,7 @@ $r = msgs({ %$body, tools => $tools, tool_choice => { type => 'any' } },
 is($r->{json}{content}[0]{type}, 'tool_use',
    'auto_tools=off: tool_choice any still calls');
 
-# ---- 2. the stream ------------------------------------------------------------
+# ---- 2. the stream --------------------------------------------------------
 
 my $s = events({ %$body, stream => $T });
 is($s->{status}, 200, 'stream: 200');
@@ -334,7 +335,8 @@ for my $c (['anthropic_headers=yes', 'invalid value "anthropic_headers=yes"'],
            ['cache=both', 'invalid value "cache=both"'])
 {
     my ($rc, $out) = $t->nginx_t_http(
-        "server { listen 127.0.0.1:1; location / { llm_route_mock $c->[0]; } }");
+        "server { listen 127.0.0.1:1; "
+        . "location / { llm_route_mock $c->[0]; } }");
     ok($rc != 0 && index($out, $c->[1]) >= 0, "nginx -t: $c->[0] refused")
         or diag($out);
 }

@@ -81,7 +81,8 @@ for my $c (@cases) {
     $n += ($http =~ s{(server\s+)127\.0\.0\.1:\d+;}{${1}127.0.0.1:$mp;}g);
     ok($n >= 1, "$name: its provider moved to the mock ($n)");
 
-    $n = ($http =~ s{^(\s+listen\s+)127\.0\.0\.1:\d+;}{${1}127.0.0.1:%%PORT%%;}mg);
+    $n = ($http =~ s{^(\s+listen\s+)127\.0\.0\.1:\d+;}
+                    {${1}127.0.0.1:%%PORT%%;}mg);
     is($n, 1, "$name: one server, on loopback");
 
     $t->config($http);
