@@ -509,19 +509,8 @@ ngx_http_llm_route_mock_overrides(ngx_http_request_t *r,
         } else if (len == 5
                    && ngx_strncasecmp(name, (u_char *) "cache", 5) == 0)
         {
-            if (h[i].value.len == 4
-                && ngx_strncasecmp(h[i].value.data, (u_char *) "read", 4)
-                   == 0)
-            {
-                ctx->cache = 1;
-
-            } else if (h[i].value.len == 5
-                       && ngx_strncasecmp(h[i].value.data,
-                                          (u_char *) "write", 5) == 0)
-            {
-                ctx->cache = 0;
-
-            } else {
+            ctx->cache = ngx_http_llm_route_mock_msgs_cache(&h[i].value);
+            if (ctx->cache == NGX_ERROR) {
                 return NGX_ERROR;
             }
 

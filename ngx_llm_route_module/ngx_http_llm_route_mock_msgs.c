@@ -24,6 +24,7 @@ ngx_int_t
 ngx_http_llm_route_mock_msgs_param(ngx_http_llm_route_mock_conf_t *mcf,
     ngx_str_t *value)
 {
+    ngx_int_t    n;
     ngx_str_t    v;
     ngx_flag_t  *flag;
 
@@ -45,17 +46,13 @@ ngx_http_llm_route_mock_msgs_param(ngx_http_llm_route_mock_conf_t *mcf,
         v.data = value->data + 6;
         v.len = value->len - 6;
 
-        if (v.len == 4 && ngx_strncmp(v.data, "read", 4) == 0) {
-            mcf->cache = 1;
-            return NGX_OK;
+        n = ngx_http_llm_route_mock_msgs_cache(&v);
+        if (n == NGX_ERROR) {
+            return NGX_ERROR;
         }
 
-        if (v.len == 5 && ngx_strncmp(v.data, "write", 5) == 0) {
-            mcf->cache = 0;
-            return NGX_OK;
-        }
-
-        return NGX_ERROR;
+        mcf->cache = n;
+        return NGX_OK;
 
     } else {
         return NGX_DECLINED;
@@ -69,6 +66,27 @@ ngx_http_llm_route_mock_msgs_param(ngx_http_llm_route_mock_conf_t *mcf,
     if (v.len == 3 && ngx_strncmp(v.data, "off", 3) == 0) {
         *flag = 0;
         return NGX_OK;
+    }
+
+    return NGX_ERROR;
+}
+
+
+/* cache=, X-Mock-Cache: 1 "read", 0 "write", or NGX_ERROR */
+
+ngx_int_t
+ngx_http_llm_route_mock_msgs_cache(ngx_str_t *value)
+{
+    if (value->len == 4
+        && ngx_strncasecmp(value->data, (u_char *) "read", 4) == 0)
+    {
+        return 1;
+    }
+
+    if (value->len == 5
+        && ngx_strncasecmp(value->data, (u_char *) "write", 5) == 0)
+    {
+        return 0;
     }
 
     return NGX_ERROR;

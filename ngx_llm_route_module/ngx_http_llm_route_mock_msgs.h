@@ -20,6 +20,9 @@
 ngx_int_t ngx_http_llm_route_mock_msgs_param(
     ngx_http_llm_route_mock_conf_t *mcf, ngx_str_t *value);
 
+/* cache= and X-Mock-Cache: 1 (read), 0 (write), or NGX_ERROR */
+ngx_int_t ngx_http_llm_route_mock_msgs_cache(ngx_str_t *value);
+
 /* anthropic_headers=on: 0, or the status of the error, and its message */
 ngx_uint_t ngx_http_llm_route_mock_msgs_headers(ngx_http_request_t *r,
     ngx_str_t *msg);
