@@ -117,7 +117,6 @@ typedef struct {
     size_t                           tail_size;
     size_t                           text_size; /* the answer, escaped */
     ngx_msec_t                       start;
-    ngx_http_llm_route_mock_degrade_e  degrade;
 
     ngx_event_t                      timer;
     ngx_chain_t                     *free;

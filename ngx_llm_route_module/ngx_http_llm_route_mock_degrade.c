@@ -175,8 +175,6 @@ ngx_http_llm_route_mock_degrade(ngx_http_llm_route_mock_ctx_t *ctx,
         k = NGX_HTTP_LLM_ROUTE_MOCK_NORMAL;
     }
 
-    ctx->degrade = k;
-
     if (k == NGX_HTTP_LLM_ROUTE_MOCK_NORMAL) {
         return;
     }

@@ -558,6 +558,19 @@ test_msgs(void)
     ok(err == NULL && m.tool == NULL,
        "auto: no tool call after a tool result");
 
+    /*
+     * a "system" message inside messages, as Claude Code 2.1 sends it:
+     * accepted (it was refused as a bad role), and counted as a message
+     */
+
+    err = msgs("{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{\"role\":"
+               "\"user\",\"content\":\"a\"},{\"role\":\"system\",\"content\":"
+               "[{\"type\":\"text\",\"text\":\"b c\"}]}]}", 0, 1, &m, tool,
+               sizeof(tool));
+    ok(err == NULL && m.input == 3 + 1 + 3 + 2,
+       "a system message in messages: accepted, %zu tokens (9): %s",
+       m.input, err ? err : "-");
+
     /* tools: auto calls the first custom tool, unless auto_tools is off */
 
 #define TOOLS  "{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{\"role\":"  \
