@@ -55,9 +55,11 @@ TOOLS        := $(patsubst tools/%.c,$(BUILD)/%,$(wildcard tools/llm-route-*.c))
 UNIT_SRCS    := $(sort $(wildcard t/unit/test_*.c))
 UNIT_BINS    := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
 
-DEBIAN_PKGS  := nginx-core nginx-dev libyajl-dev libpcre2-dev gcc make \
+DEBIAN_PKGS  := nginx-core nginx-dev libyajl-dev libpcre2-dev libhiredis-dev \
+                gcc make \
                 perl curl
-TEST_PKGS    := prometheus chromium valgrind clang libclang-rt-14-dev wrk gdb
+TEST_PKGS    := prometheus chromium valgrind clang libclang-rt-14-dev wrk gdb \
+                redis-server
 
 .PHONY: all module tools unit test test-unit demo demo-stop deps \
         deps-check deps-check-test clean train calibrate check-generated \
