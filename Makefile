@@ -120,6 +120,9 @@ $(BUILD)/unit/%: t/unit/%.c t/unit/tap.h $(CORE_OBJS)
 	@mkdir -p $(BUILD)/unit
 	$(CC) $(CFLAGS_CORE) $(SAN) -It/unit -o $@ $< $(CORE_OBJS) $(LIBS)
 
+# the one unit test that talks to a redis-server of its own
+$(BUILD)/unit/test_fleet_redis: LIBS += -lhiredis
+
 unit: $(UNIT_BINS)
 
 # --- tests -------------------------------------------------------------------

@@ -34,6 +34,7 @@
 #include <hiredis/async.h>
 
 #include "ngx_http_llm_route_redis.h"
+#include "llr_fleet_hiredis.h"
 
 
 #define NGX_HTTP_LLM_ROUTE_REDIS_MAGIC       0x6c6c72666c656574ULL
@@ -42,7 +43,6 @@
 #define NGX_HTTP_LLM_ROUTE_REDIS_BACKOFF_MAX 3000    /* ms */
 #define NGX_HTTP_LLM_ROUTE_REDIS_ENTRIES     512     /* per batch */
 #define NGX_HTTP_LLM_ROUTE_REDIS_PASSWORD_MAX 4096
-#define NGX_HTTP_LLM_ROUTE_REDIS_DEPTH       4       /* reply nesting */
 
 #define NGX_HTTP_LLM_ROUTE_REDIS_DOWN        0
 #define NGX_HTTP_LLM_ROUTE_REDIS_CONNECTING  1       /* and handshake */
@@ -734,70 +734,28 @@ ngx_http_llm_route_redis_drop(ngx_http_llm_route_redis_worker_t *w,
 }
 
 
-static llr_fleet_reply_t *
-ngx_http_llm_route_redis_reply(ngx_pool_t *pool, redisReply *r,
-    ngx_uint_t depth)
+static void *
+ngx_http_llm_route_redis_palloc(void *ctx, size_t size)
 {
-    size_t              i;
-    llr_fleet_reply_t  *fr;
+    return ngx_palloc(ctx, size);
+}
 
-    if (r == NULL || depth > NGX_HTTP_LLM_ROUTE_REDIS_DEPTH) {
-        return NULL;
-    }
 
-    fr = ngx_pcalloc(pool, sizeof(llr_fleet_reply_t));
-    if (fr == NULL) {
-        return NULL;
-    }
+static void *
+ngx_http_llm_route_redis_prealloc(void *ctx, void *p, size_t size)
+{
+    return NULL;                /* core/llr_fleet never grows memory */
+}
 
-    switch (r->type) {
 
-    case REDIS_REPLY_STRING:
-    case REDIS_REPLY_STATUS:
-    case REDIS_REPLY_ERROR:
-        fr->type = r->type == REDIS_REPLY_STRING ? LLR_FLEET_R_STRING
-                   : r->type == REDIS_REPLY_STATUS ? LLR_FLEET_R_STATUS
-                   : LLR_FLEET_R_ERROR;
-        fr->str = r->str;
-        fr->len = r->str ? (size_t) r->len : 0;
-        break;
-
-    case REDIS_REPLY_INTEGER:
-        fr->type = LLR_FLEET_R_INTEGER;
-        fr->integer = r->integer;
-        break;
-
-    case REDIS_REPLY_NIL:
-        fr->type = LLR_FLEET_R_NIL;
-        break;
-
-    case REDIS_REPLY_ARRAY:
-        fr->type = LLR_FLEET_R_ARRAY;
-        fr->elements = r->elements;
-
-        if (r->elements) {
-            fr->element = ngx_pcalloc(pool,
-                                 r->elements * sizeof(llr_fleet_reply_t *));
-            if (fr->element == NULL) {
-                return NULL;
-            }
-        }
-
-        for (i = 0; i < r->elements; i++) {
-            /* NULL where it cannot be read: the parsers refuse it */
-            fr->element[i] = ngx_http_llm_route_redis_reply(pool,
-                                                        r->element[i],
-                                                        depth + 1);
-        }
-
-        break;
-
-    default:
-        /* RESP3 types are never asked for: fr->type 0 is refused */
-        break;
-    }
-
-    return fr;
+/* llr_alloc_t over a pool: freed with the pool */
+static void
+ngx_http_llm_route_redis_alloc(ngx_pool_t *pool, llr_alloc_t *alloc)
+{
+    alloc->malloc = ngx_http_llm_route_redis_palloc;
+    alloc->realloc = ngx_http_llm_route_redis_prealloc;
+    alloc->free = NULL;
+    alloc->ctx = pool;
 }
 
 
@@ -843,6 +801,7 @@ ngx_http_llm_route_redis_ok_reply(redisAsyncContext *ac, void *reply,
     char               *what = data;
     size_t              len;
     ngx_pool_t         *pool;
+    llr_alloc_t         alloc;
     const char         *err;
     llr_fleet_reply_t  *fr;
 
@@ -858,7 +817,8 @@ ngx_http_llm_route_redis_ok_reply(redisAsyncContext *ac, void *reply,
         return;
     }
 
-    fr = ngx_http_llm_route_redis_reply(pool, reply, 0);
+    ngx_http_llm_route_redis_alloc(pool, &alloc);
+    fr = llr_fleet_from_hiredis(reply, &alloc, 0);
 
     err = "";
     len = 0;
@@ -887,6 +847,7 @@ ngx_http_llm_route_redis_script_reply(redisAsyncContext *ac, void *reply,
 
     size_t              len;
     ngx_pool_t         *pool;
+    llr_alloc_t         alloc;
     const char         *err;
     llr_fleet_reply_t  *fr;
 
@@ -902,7 +863,8 @@ ngx_http_llm_route_redis_script_reply(redisAsyncContext *ac, void *reply,
         return;
     }
 
-    fr = ngx_http_llm_route_redis_reply(pool, reply, 0);
+    ngx_http_llm_route_redis_alloc(pool, &alloc);
+    fr = llr_fleet_from_hiredis(reply, &alloc, 0);
 
     err = "";
     len = 0;
@@ -1106,27 +1068,6 @@ failed:
 
 /* --- the sync ------------------------------------------------------------ */
 
-static void *
-ngx_http_llm_route_redis_palloc(void *ctx, size_t size)
-{
-    return ngx_palloc(ctx, size);
-}
-
-
-static void *
-ngx_http_llm_route_redis_prealloc(void *ctx, void *p, size_t size)
-{
-    return NULL;                /* core/llr_fleet never grows memory */
-}
-
-
-static void
-ngx_http_llm_route_redis_pfree(void *ctx, void *p)
-{
-    /* the pool goes with the answer */
-}
-
-
 static ngx_int_t
 ngx_http_llm_route_redis_pid_gone(ngx_pid_t pid)
 {
@@ -1199,6 +1140,7 @@ ngx_http_llm_route_redis_sync_reply(redisAsyncContext *ac, void *reply,
     uint64_t                               now;
     ngx_uint_t                             i, mine;
     const char                            *err;
+    llr_alloc_t                            alloc;
     llr_fleet_reply_t                     *fr;
     llr_fleet_rc_e                         rc;
     ngx_http_llm_route_redis_hook_t       *h;
@@ -1220,7 +1162,8 @@ ngx_http_llm_route_redis_sync_reply(redisAsyncContext *ac, void *reply,
         goto done;
     }
 
-    fr = ngx_http_llm_route_redis_reply(s->pool, reply, 0);
+    ngx_http_llm_route_redis_alloc(s->pool, &alloc);
+    fr = llr_fleet_from_hiredis(reply, &alloc, 0);
 
     err = "";
     len = 0;
@@ -1353,10 +1296,7 @@ ngx_http_llm_route_redis_sync(ngx_http_llm_route_redis_worker_t *w)
         goto failed;
     }
 
-    alloc.malloc = ngx_http_llm_route_redis_palloc;
-    alloc.realloc = ngx_http_llm_route_redis_prealloc;
-    alloc.free = ngx_http_llm_route_redis_pfree;
-    alloc.ctx = pool;
+    ngx_http_llm_route_redis_alloc(pool, &alloc);
 
     llr_fleet_instance(id, sh->instance);
 
