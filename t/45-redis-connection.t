@@ -108,23 +108,31 @@ sub wait_state {
     return $s;
 }
 
-# the slowest of n requests to a location that never touches Redis, in ms
-sub slowest {
-    my ($n) = @_;
-    my $max = 0;
+# n requests to a location that never touches Redis: none may wait for it.
+# A worker waiting on Redis would take the delay, the timeout (200 ms) or
+# forever; the machine may be loaded (shared cores), so the median must be
+# small and the slowest under 300 ms.
+sub no_wait {
+    my ($n, $name) = @_;
+    my @ms;
     for (1 .. $n) {
         my $t0 = time;
         my $x = $t->get('/fast', timeout => 5);
-        my $ms = (time - $t0) * 1000;
-        $max = $ms if $ms > $max;
-        return 1e9 unless $x->{status} == 200;
+        push @ms, $x->{status} == 200 ? (time - $t0) * 1000 : 1e9;
     }
-    return $max;
+    @ms = sort { $a <=> $b } @ms;
+    my ($med, $max) = ($ms[@ms / 2], $ms[-1]);
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    ok($med < 20 && $max < 300,
+       sprintf('%s: requests do not wait (median %.1f ms, slowest %.1f ms)',
+               $name, $med, $max));
 }
 
 my $s = wait_state('up', 5);
 is($s->{state}, 'up', 'connected through AUTH, SELECT and SCRIPT LOAD');
-ok($s->{connects} >= 2, 'one connection per worker')
+my $end = time + 5;
+$s = status() while $s->{connects} < 2 && time < $end && sleep 0.05;
+is($s->{connects}, 2, 'one connection per worker')
     or diag(explain $s);
 like($s->{instance} // '', qr/^[0-9a-f]{16}$/, 'an instance id');
 like($s->{last_sync} // '', qr/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/,
@@ -147,8 +155,7 @@ ok($t->error_log =~ /connected, script ([0-9a-f]{40})/
    && $r->cmd('SCRIPT', 'EXISTS', $1)->[0] == 1,
    'the sync script is in the script cache');
 
-my $base = slowest(30);
-diag(sprintf('slowest of 30 requests, Redis up: %.1f ms', $base));
+no_wait(30, 'Redis up');
 
 # ---- Redis killed, then restarted --------------------------------------------
 
@@ -156,14 +163,14 @@ my $errors0 = status()->{errors};
 $r->kill;
 $s = wait_state('down', 3);
 is($s->{state}, 'down', 'Redis killed: down');
-my $worst = slowest(30);
-ok($worst < 200, sprintf('requests do not wait for it (slowest %.1f ms)',
-                         $worst));
+no_wait(30, 'Redis killed');
 
 $r->start;
 $s = wait_state('up', 6);
 is($s->{state}, 'up', 'Redis restarted: up again (backoff at most 3 s)');
 ok($s->{errors} > $errors0, "the failures are counted ($s->{errors})");
+$end = time + 6;
+sleep 0.05 while scalar($r->clients) != 2 && time < $end;
 is(scalar($r->clients), 2, 'two clients again');
 
 # ---- the script cache flushed (a failover to a replica without it) ----------
@@ -182,8 +189,7 @@ sleep 0.5;
 $s = status();
 is($s->{state}, 'up', '100 ms per command (under timeout=200ms): up');
 ok($s->{lag_ms} >= 90, "the lag shows it ($s->{lag_ms} ms)");
-$worst = slowest(30);
-ok($worst < 50, sprintf('requests do not wait (slowest %.1f ms)', $worst));
+no_wait(30, 'a Redis 100 ms slow');
 
 $errors0 = $s->{errors};
 $p->delay(400);
@@ -192,8 +198,7 @@ is($s->{state}, 'down', '400 ms per command (over timeout=200ms): down');
 ok($s->{errors} > $errors0, 'the timeouts are counted');
 like($t->error_log, qr/llm_route_redis 127\.0\.0\.1:\d+: timed out/,
      'and logged');
-$worst = slowest(30);
-ok($worst < 50, sprintf('requests do not wait (slowest %.1f ms)', $worst));
+no_wait(30, 'a Redis 400 ms slow');
 
 $p->delay(0);
 $s = wait_state('up', 6);
@@ -203,9 +208,7 @@ is($s->{state}, 'up', 'fast again: up');
 
 $r->sleep_ms(600);
 sleep 0.05;
-$worst = slowest(20);
-ok($worst < 50, sprintf('DEBUG SLEEP 0.6: requests do not wait '
-                        . '(slowest %.1f ms)', $worst));
+no_wait(20, 'DEBUG SLEEP 0.6');
 $s = wait_state('up', 6);
 is($s->{state}, 'up', 'up after the stall');
 
@@ -214,8 +217,7 @@ is($s->{state}, 'up', 'up after the stall');
 $p->pause;
 $s = wait_state('down', 3);
 is($s->{state}, 'down', 'partition: down');
-$worst = slowest(20);
-ok($worst < 50, sprintf('requests do not wait (slowest %.1f ms)', $worst));
+no_wait(20, 'a partition');
 $p->resume;
 $s = wait_state('up', 6);
 is($s->{state}, 'up', 'healed: up');
@@ -230,7 +232,7 @@ for my $i (1 .. 3) {
     ok($t->reload, "reload $i");
 }
 
-my $end = time + 10;
+$end = time + 10;
 @cl = $r->clients;
 while (@cl != 2 && time < $end) {
     sleep 0.1;
