@@ -965,6 +965,9 @@ ngx_http_llm_route_redis_connect(ngx_http_llm_route_redis_worker_t *w)
         goto failed;
     }
 
+    /* no array longer than an answer can be: see llr_fleet_hiredis.h */
+    llr_fleet_hiredis_limit(ac->c.reader);
+
     c = ngx_get_connection(ac->c.fd, w->log);
     if (c == NULL) {
         redisAsyncFree(ac);

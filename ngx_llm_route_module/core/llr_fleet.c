@@ -141,6 +141,22 @@ llr_fleet_backoff(unsigned failures, uint64_t base, uint64_t max,
 
 /* --- counters ---------------------------------------------------------- */
 
+/* a + b, saturated at INT64_MIN / INT64_MAX */
+static int64_t
+llr_fleet_add(int64_t a, int64_t b)
+{
+    if (b > 0 && a > INT64_MAX - b) {
+        return INT64_MAX;
+    }
+
+    if (b < 0 && a < INT64_MIN - b) {
+        return INT64_MIN;
+    }
+
+    return a + b;
+}
+
+
 static void
 llr_fleet_delta_clear(llr_fleet_delta_t *d)
 {
@@ -209,8 +225,8 @@ llr_fleet_counter_add(llr_fleet_counter_t *c, int64_t start, int64_t v0,
         }
     }
 
-    d->v[0] += v0;
-    d->v[1] += v1;
+    d->v[0] = llr_fleet_add(d->v[0], v0);
+    d->v[1] = llr_fleet_add(d->v[1], v1);
 
     return dropped;
 }
@@ -227,13 +243,13 @@ llr_fleet_counter_local(const llr_fleet_counter_t *c, int64_t start,
 
     for (i = 0; i < 2; i++) {
         if (c->unsynced[i].start == start) {
-            v[0] += c->unsynced[i].v[0];
-            v[1] += c->unsynced[i].v[1];
+            v[0] = llr_fleet_add(v[0], c->unsynced[i].v[0]);
+            v[1] = llr_fleet_add(v[1], c->unsynced[i].v[1]);
         }
 
         if (c->pending[i].start == start) {
-            v[0] += c->pending[i].v[0];
-            v[1] += c->pending[i].v[1];
+            v[0] = llr_fleet_add(v[0], c->pending[i].v[0]);
+            v[1] = llr_fleet_add(v[1], c->pending[i].v[1]);
         }
     }
 }
@@ -249,15 +265,22 @@ llr_fleet_counter_dirty(const llr_fleet_counter_t *c)
 }
 
 
+/*
+ * the view (>= 0, at most INT64_MAX: what a reply carries) plus the
+ * local deltas (a correction may make them negative): never wraps
+ */
 static uint64_t
-llr_fleet_sum(int64_t a, int64_t b)
+llr_fleet_sum(int64_t view, int64_t local)
 {
-    int64_t  s;
+    if (view < 0) {
+        view = 0;
+    }
 
-    /* the parts are clamped to what a reply can carry: no overflow */
-    s = a + b;
+    if (local >= 0) {
+        return (uint64_t) view + (uint64_t) local;
+    }
 
-    return s > 0 ? (uint64_t) s : 0;
+    return view + local > 0 ? (uint64_t) (view + local) : 0;
 }
 
 

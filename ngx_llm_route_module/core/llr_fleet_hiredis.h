@@ -20,6 +20,52 @@
 /* deeper nesting is never an answer of the sync script */
 #define LLR_FLEET_HIREDIS_DEPTH  4
 
+/*
+ * nor a longer array: 1 + 2 per entry of a batch.  hiredis allocates an
+ * array of the size the peer announces before reading it ("*700000000"
+ * asks for 5.6 GB): a reader limited by llr_fleet_hiredis_limit() fails
+ * such a reply as out of memory instead, and the connection is dropped.
+ */
+#define LLR_FLEET_HIREDIS_MAX_ELEMENTS  4096
+
+#if defined(HIREDIS_MAJOR) && HIREDIS_MAJOR >= 1
+typedef size_t  llr_fleet_hiredis_n_t;
+#else
+typedef int     llr_fleet_hiredis_n_t;
+#endif
+
+static redisReplyObjectFunctions  llr_fleet_hiredis_fns;
+static void *(*llr_fleet_hiredis_array)(const redisReadTask *task,
+    llr_fleet_hiredis_n_t n);
+
+
+static inline void *
+llr_fleet_hiredis_create_array(const redisReadTask *task,
+    llr_fleet_hiredis_n_t n)
+{
+    if (n < 0 || (size_t) n > LLR_FLEET_HIREDIS_MAX_ELEMENTS) {
+        return NULL;
+    }
+
+    return llr_fleet_hiredis_array(task, n);
+}
+
+
+/* the reader's own functions, with arrays limited */
+static inline void
+llr_fleet_hiredis_limit(redisReader *r)
+{
+    if (r->fn == NULL || r->fn == &llr_fleet_hiredis_fns) {
+        return;
+    }
+
+    llr_fleet_hiredis_fns = *r->fn;
+    llr_fleet_hiredis_array = r->fn->createArray;
+    llr_fleet_hiredis_fns.createArray = llr_fleet_hiredis_create_array;
+
+    r->fn = &llr_fleet_hiredis_fns;
+}
+
 
 /*
  * NULL when out of memory or nested too deep; an element that cannot be

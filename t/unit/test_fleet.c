@@ -410,6 +410,55 @@ test_batch(void)
 }
 
 
+/*
+ * A view as large as a reply can carry (INT64_MAX) plus local deltas:
+ * the sum wrapped to a negative number, read as 0 spent, and the budget
+ * admitted everything (found by fuzz/fuzz_fleet.c,
+ * fuzz/regressions/fleet-view-overflow).
+ */
+static void
+test_overflow(void)
+{
+    llr_fleet_counter_t  c;
+    llr_fleet_entry_t    e;
+    llr_window_t         w;
+    int64_t              now, ws;
+
+    now = 1767229200000LL;
+    ws = now - now % W;
+
+    llr_fleet_counter_init(&c);
+    memset(&e, 0, sizeof(e));
+    e.kind = LLR_FLEET_BUDGET;
+    e.role = LLR_FLEET_ROLE_CUR;
+    e.start = 100;
+    e.out[0] = INT64_MAX;
+    llr_fleet_counter_synced(&c, &e, 1);
+
+    llr_fleet_counter_add(&c, 100, 1000, 0);
+    ok(llr_fleet_budget_spent(&c, 100) == (uint64_t) INT64_MAX + 1000,
+       "a huge view plus local spend does not wrap");
+    ok(!llr_budget_admit(llr_fleet_budget_spent(&c, 100), 0, 5000000),
+       "and is over any budget");
+
+    llr_fleet_counter_add(&c, 100, INT64_MAX, 0);
+    ok(llr_fleet_budget_spent(&c, 100) >= (uint64_t) INT64_MAX,
+       "local deltas saturate");
+
+    llr_fleet_counter_init(&c);
+    e.kind = LLR_FLEET_WINDOW;
+    e.start = ws;
+    e.out[0] = INT64_MAX;
+    e.out[1] = INT64_MAX;
+    llr_fleet_counter_synced(&c, &e, 1);
+    llr_fleet_counter_add(&c, ws, 5, -3);
+    llr_fleet_window(&c, 0, now, &w);
+    ok(w.cur == (uint64_t) INT64_MAX + 5, "a window's requests do not wrap");
+    llr_fleet_window(&c, 1, now, &w);
+    ok(w.cur == (uint64_t) INT64_MAX - 3, "a correction still subtracts");
+}
+
+
 int
 main(void)
 {
@@ -417,6 +466,7 @@ main(void)
     test_replies();
     test_counter();
     test_batch();
+    test_overflow();
 
     done_testing();
 }

@@ -559,13 +559,50 @@ test_simulation(void)
 }
 
 
+/*
+ * hiredis allocates the array a reply announces before reading it: a
+ * limited reader refuses one longer than any answer (found by
+ * fuzz/fuzz_fleet.c, fuzz/regressions/fleet-huge-array: 5.6 GB asked)
+ */
+static void
+test_reader_limit(void)
+{
+    void         *reply;
+    redisReader  *rd;
+    static const char  huge[] = "*709551614\r\n:1\r\n";
+    static const char  fine[] = "*3\r\n:1\r\n$2\r\n10\r\n:0\r\n";
+
+    rd = redisReaderCreate();
+    llr_fleet_hiredis_limit(rd);
+
+    redisReaderFeed(rd, huge, sizeof(huge) - 1);
+    reply = NULL;
+    is_int(redisReaderGetReply(rd, &reply), REDIS_ERR,
+           "a 709551614-element array: refused, nothing allocated");
+    ok(reply == NULL, "no reply");
+    redisReaderFree(rd);
+
+    rd = redisReaderCreate();
+    llr_fleet_hiredis_limit(rd);
+    redisReaderFeed(rd, fine, sizeof(fine) - 1);
+    reply = NULL;
+    ok(redisReaderGetReply(rd, &reply) == REDIS_OK && reply
+       && ((redisReply *) reply)->elements == 3,
+       "an answer's array is read as before");
+    freeReplyObject(reply);
+    redisReaderFree(rd);
+}
+
+
 int
 main(void)
 {
+    test_reader_limit();
+
     if (start_server() != 0) {
         stop_server();
-        printf("1..0 # SKIP no redis-server\n");
-        return 0;
+        printf("# SKIP no redis-server: the script is not tested\n");
+        done_testing();
     }
 
     test_script();
