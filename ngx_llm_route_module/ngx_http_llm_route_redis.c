@@ -70,15 +70,20 @@ typedef struct {
     uint64_t                         magic;
     uint64_t                         instance;    /* random, per start */
     ngx_atomic_t                     last_sync;   /* epoch ms */
+    ngx_atomic_t                     last_mono;   /* ngx_current_msec */
     ngx_atomic_t                     lag_ms;
     ngx_atomic_t                     errors;
     ngx_atomic_t                     connects;
     ngx_atomic_t                     syncs;
-    ngx_atomic_t                     sync_next;   /* epoch ms */
+    /*
+     * the sync's times are ngx_current_msec: the monotonic clock, the
+     * same in every worker, and a wall clock set back stops nothing
+     */
+    ngx_atomic_t                     sync_next;
     ngx_atomic_t                     owner;       /* pid of the worker whose
                                                      batch is on the way */
     ngx_atomic_t                     attempt;     /* of that batch */
-    ngx_atomic_t                     since;       /* epoch ms it was sent */
+    ngx_atomic_t                     since;       /* when it was sent */
     ngx_atomic_t                     attempts;
     llr_fleet_seq_t                  seq;         /* changed by the owner */
 } ngx_http_llm_route_redis_shm_t;
@@ -481,6 +486,49 @@ ngx_http_llm_route_redis_password(ngx_conf_t *cf,
 }
 
 
+/*
+ * 64 random bits from the kernel, read when the zone is created (in the
+ * master): two instances started at once in two containers have the
+ * same pid and the same clock, and must not share an id (their batches
+ * would be taken for each other's)
+ */
+static uint64_t
+ngx_http_llm_route_redis_instance(ngx_log_t *log)
+{
+    ssize_t    n;
+    uint64_t   id;
+    ngx_fd_t   fd;
+
+    id = 0;
+
+    fd = ngx_open_file("/dev/urandom", NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+    if (fd != NGX_INVALID_FILE) {
+        n = ngx_read_fd(fd, &id, sizeof(uint64_t));
+
+        if (n != (ssize_t) sizeof(uint64_t)) {
+            id = 0;
+        }
+
+        if (ngx_close_file(fd) == NGX_FILE_ERROR) {
+            ngx_log_error(NGX_LOG_ALERT, log, ngx_errno,
+                          ngx_close_file_n " \"/dev/urandom\" failed");
+        }
+    }
+
+    if (id == 0) {
+        ngx_log_error(NGX_LOG_WARN, log, ngx_errno,
+                      "llm_route_redis: no /dev/urandom, the instance id "
+                      "is made of the time and the pid");
+
+        id = ((uint64_t) ngx_random() << 32) ^ (uint64_t) ngx_random()
+             ^ ((uint64_t) ngx_time() << 20) ^ (uint64_t) ngx_pid;
+    }
+
+    return id;
+}
+
+
 static ngx_int_t
 ngx_http_llm_route_redis_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 {
@@ -510,9 +558,7 @@ ngx_http_llm_route_redis_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     sh->magic = NGX_HTTP_LLM_ROUTE_REDIS_MAGIC;
 
     /* an instance is a start of nginx: its batches are numbered from 1 */
-    sh->instance = ((uint64_t) ngx_random() << 32)
-                   ^ ((uint64_t) ngx_random() << 1)
-                   ^ ((uint64_t) ngx_time() << 20) ^ (uint64_t) ngx_pid;
+    sh->instance = ngx_http_llm_route_redis_instance(shm_zone->shm.log);
 
     shpool->data = sh;
     shm_zone->data = sh;
@@ -1080,23 +1126,28 @@ ngx_http_llm_route_redis_pid_gone(ngx_pid_t pid)
 
 /* claim the instance's sync: 1 if this worker may send a batch now */
 static ngx_uint_t
-ngx_http_llm_route_redis_claim(ngx_http_llm_route_redis_worker_t *w,
-    uint64_t now)
+ngx_http_llm_route_redis_claim(ngx_http_llm_route_redis_worker_t *w)
 {
+    ngx_msec_t                       now;
     ngx_atomic_uint_t                owner;
     ngx_http_llm_route_redis_shm_t  *sh;
 
     sh = w->sh;
+    now = ngx_current_msec;
 
-    if (now < sh->sync_next) {
+    if ((ngx_msec_int_t) (now - sh->sync_next) < 0) {
         return 0;
     }
 
     owner = sh->owner;
 
     if (owner && (ngx_pid_t) owner != ngx_pid) {
-        /* another worker's batch: wait for it, unless it died with it */
-        if (now - sh->since < 2 * w->rmcf->timeout + w->rmcf->sync
+        /*
+         * another worker's batch: wait for it, unless it died with it
+         * (its ngx_current_msec may be a little ahead of ours: signed)
+         */
+        if ((ngx_msec_int_t) (now - sh->since)
+               < (ngx_msec_int_t) (2 * w->rmcf->timeout + w->rmcf->sync)
             && !ngx_http_llm_route_redis_pid_gone((ngx_pid_t) owner))
         {
             return 0;
@@ -1231,6 +1282,7 @@ ngx_http_llm_route_redis_sync_reply(redisAsyncContext *ac, void *reply,
     now = ngx_http_llm_route_redis_now();
 
     w->sh->last_sync = now;
+    w->sh->last_mono = ngx_current_msec;
     w->sh->lag_ms = ngx_current_msec - s->sent;
     (void) ngx_atomic_fetch_add(&w->sh->syncs, 1);
 
@@ -1273,7 +1325,7 @@ ngx_http_llm_route_redis_sync(ngx_http_llm_route_redis_worker_t *w)
     sh = w->sh;
     now = ngx_http_llm_route_redis_now();
 
-    if (!ngx_http_llm_route_redis_claim(w, now)) {
+    if (!ngx_http_llm_route_redis_claim(w)) {
         return;
     }
 
@@ -1530,15 +1582,14 @@ ngx_http_llm_route_redis_conf(ngx_http_request_t *r)
 static ngx_uint_t
 ngx_http_llm_route_redis_fresh(ngx_http_llm_route_redis_main_conf_t *rmcf)
 {
-    uint64_t                         last, now;
     ngx_http_llm_route_redis_shm_t  *sh;
 
     sh = rmcf->shm_zone->data;
-    last = sh->last_sync;
-    now = ngx_http_llm_route_redis_now();
 
     /* a sync missed, and one on the way that may still come back */
-    return last && now <= last + 2 * rmcf->sync + rmcf->timeout;
+    return sh->last_sync
+           && (ngx_msec_int_t) (ngx_current_msec - sh->last_mono)
+              <= (ngx_msec_int_t) (2 * rmcf->sync + rmcf->timeout);
 }
 
 
