@@ -155,6 +155,12 @@ static void ngx_http_llm_route_redis_cleanup(void *data);
 static void ngx_http_llm_route_redis_read_handler(ngx_event_t *ev);
 static void ngx_http_llm_route_redis_write_handler(ngx_event_t *ev);
 
+/*
+ * llr_alloc_t over a pool (request.c; declared here rather than through
+ * the module's header, which this file does not otherwise need)
+ */
+void ngx_http_llm_route_pool_alloc(ngx_pool_t *pool, llr_alloc_t *alloc);
+
 
 static ngx_http_llm_route_redis_worker_t  *ngx_http_llm_route_redis_w;
 
@@ -780,31 +786,6 @@ ngx_http_llm_route_redis_drop(ngx_http_llm_route_redis_worker_t *w,
 }
 
 
-static void *
-ngx_http_llm_route_redis_palloc(void *ctx, size_t size)
-{
-    return ngx_palloc(ctx, size);
-}
-
-
-static void *
-ngx_http_llm_route_redis_prealloc(void *ctx, void *p, size_t size)
-{
-    return NULL;                /* core/llr_fleet never grows memory */
-}
-
-
-/* llr_alloc_t over a pool: freed with the pool */
-static void
-ngx_http_llm_route_redis_alloc(ngx_pool_t *pool, llr_alloc_t *alloc)
-{
-    alloc->malloc = ngx_http_llm_route_redis_palloc;
-    alloc->realloc = ngx_http_llm_route_redis_prealloc;
-    alloc->free = NULL;
-    alloc->ctx = pool;
-}
-
-
 static ngx_int_t
 ngx_http_llm_route_redis_send(ngx_http_llm_route_redis_worker_t *w,
     redisCallbackFn *fn, void *data, int argc, const char **argv,
@@ -863,7 +844,7 @@ ngx_http_llm_route_redis_ok_reply(redisAsyncContext *ac, void *reply,
         return;
     }
 
-    ngx_http_llm_route_redis_alloc(pool, &alloc);
+    ngx_http_llm_route_pool_alloc(pool, &alloc);
     fr = llr_fleet_from_hiredis(reply, &alloc, 0);
 
     err = "";
@@ -909,7 +890,7 @@ ngx_http_llm_route_redis_script_reply(redisAsyncContext *ac, void *reply,
         return;
     }
 
-    ngx_http_llm_route_redis_alloc(pool, &alloc);
+    ngx_http_llm_route_pool_alloc(pool, &alloc);
     fr = llr_fleet_from_hiredis(reply, &alloc, 0);
 
     err = "";
@@ -1216,7 +1197,7 @@ ngx_http_llm_route_redis_sync_reply(redisAsyncContext *ac, void *reply,
         goto done;
     }
 
-    ngx_http_llm_route_redis_alloc(s->pool, &alloc);
+    ngx_http_llm_route_pool_alloc(s->pool, &alloc);
     fr = llr_fleet_from_hiredis(reply, &alloc, 0);
 
     err = "";
@@ -1351,7 +1332,7 @@ ngx_http_llm_route_redis_sync(ngx_http_llm_route_redis_worker_t *w)
         goto failed;
     }
 
-    ngx_http_llm_route_redis_alloc(pool, &alloc);
+    ngx_http_llm_route_pool_alloc(pool, &alloc);
 
     llr_fleet_instance(id, sh->instance);
 
@@ -1431,14 +1412,29 @@ ngx_http_llm_route_redis_now(void)
 
 /* --- the adapter --------------------------------------------------------- */
 
+/*
+ * interest in an event on, or off: level-triggered, an error is logged by
+ * the event module (the command timeout then drops the connection)
+ */
+static void
+ngx_http_llm_route_redis_interest(ngx_event_t *ev, ngx_int_t event,
+    ngx_uint_t on)
+{
+    if (on && !ev->active) {
+        (void) ngx_add_event(ev, event, NGX_LEVEL_EVENT);
+
+    } else if (!on && ev->active) {
+        (void) ngx_del_event(ev, event, 0);
+    }
+}
+
+
 static void
 ngx_http_llm_route_redis_add_read(void *data)
 {
     ngx_connection_t *c = data;
 
-    if (!c->read->active) {
-        (void) ngx_add_event(c->read, NGX_READ_EVENT, NGX_LEVEL_EVENT);
-    }
+    ngx_http_llm_route_redis_interest(c->read, NGX_READ_EVENT, 1);
 }
 
 
@@ -1447,9 +1443,7 @@ ngx_http_llm_route_redis_del_read(void *data)
 {
     ngx_connection_t *c = data;
 
-    if (c->read->active) {
-        (void) ngx_del_event(c->read, NGX_READ_EVENT, 0);
-    }
+    ngx_http_llm_route_redis_interest(c->read, NGX_READ_EVENT, 0);
 }
 
 
@@ -1458,9 +1452,7 @@ ngx_http_llm_route_redis_add_write(void *data)
 {
     ngx_connection_t *c = data;
 
-    if (!c->write->active) {
-        (void) ngx_add_event(c->write, NGX_WRITE_EVENT, NGX_LEVEL_EVENT);
-    }
+    ngx_http_llm_route_redis_interest(c->write, NGX_WRITE_EVENT, 1);
 }
 
 
@@ -1469,9 +1461,7 @@ ngx_http_llm_route_redis_del_write(void *data)
 {
     ngx_connection_t *c = data;
 
-    if (c->write->active) {
-        (void) ngx_del_event(c->write, NGX_WRITE_EVENT, 0);
-    }
+    ngx_http_llm_route_redis_interest(c->write, NGX_WRITE_EVENT, 0);
 }
 
 
