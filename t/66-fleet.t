@@ -20,6 +20,7 @@ use lib 't/lib';
 use Test::More;
 use LLRTest;
 use LLRRedis;
+use LLRFleet;
 use POSIX ();
 use Time::HiRes qw(time sleep);
 
@@ -27,114 +28,45 @@ plan skip_all => 'redis-server is not installed' unless LLRRedis->available;
 
 my $SYNC = 100;                     # ms
 my $TIMEOUT = 200;                  # ms
-my $USD = 1_000_000_000_000;        # pico-USD
+my $USD = $LLRFleet::USD;
 
-my $ia = LLRTest->new(workers => 2);
-my $ib = LLRTest->new(workers => 2);
-my $m = $ia->mock;
-my $mport = $m->port;
-my $r = LLRRedis->new(dir => $ia->dir);
-my $rport = $r->port;
+my $f = LLRFleet->new(instances => 2, sync => $SYNC, timeout => $TIMEOUT,
+                      prefix => 't66:');
+my ($ia, $ib) = $f->instances;
 
-my $proxy = $ia->proxy_directives(route => 1, attempt => 0);
-my $fo = $ia->proxy_directives(route => 1, attempt => 0, intercept => 1,
-                               fallback => '@fb');
-
-sub conf {
-    my ($t) = @_;
-    my $c = $t->routed_http(
-        http => <<"EOF",
-    llm_route_redis 127.0.0.1:$rport prefix=t66: timeout=${TIMEOUT}ms
-                    sync=${SYNC}ms;
-
-    llm_route_model dollar provider=mockp input=0 output=500000
-                    context=128000 quality=0.9;
-
-    upstream cool_backend {
-        server 127.0.0.1:$mport;
-    }
-    llm_route_provider coolp {
-        upstream cool_backend;
-        scheme http;
-        host mock.example;
-        base_path /v1;
-        api_key k;
-        max_fails 1; fail_timeout 30s;
-    }
-    llm_route_model cool provider=coolp input=0 output=0 context=128000
-                    quality=0.9;
-EOF
-        location => 'llm_route_budget $http_x_team 5;',
-        server => <<"EOF");
-        location = /llm/status { llm_route_status; }
-        location = /llm/redis { return 200 "\$llm_route_redis_status\\n"; }
-
-        location /rate/ {
-            llm_route_rate \$http_x_team rpm=4;
-$proxy
-        }
-
-        recursive_error_pages on;
-        location /fo/ {
-$fo
-        }
-        location \@fb {
-$fo
-        }
-EOF
-    $c =~ s/%%MOCK_PORT%%/$mport/g;
-    return $c;
-}
-
-$ia->config(conf($ia));
-$ib->config(conf($ib));
-$ia->start;
-$ib->start;
-
-my $msgs = [{ role => 'user', content => 'Say hello.' }];
-
-sub ask {
-    my ($t, $team, %o) = @_;
-    my %h = ('X-Team' => $team);
-    $h{'X-Mock-Delay'} = $o{delay} if $o{delay};
-    $h{'X-Mock-Status'} = $o{status} if $o{status};
-    return $t->chat({ model => $o{model} // 'dollar', messages => $msgs,
-                      max_tokens => 2 },
-                    headers => \%h,
-                    path => ($o{path} // '/v1') . '/chat/completions');
-}
-
-sub redis_status {
-    my ($t) = @_;
-    return LLRTest::json_decode($t->get('/llm/redis')->{content}) // {};
-}
-
-# both instances synced at least twice since now: whatever either knew
-# before is in the other's view
-sub settle_sync {
-    my %first = map { $_ => redis_status($_)->{syncs} // 0 } ($ia, $ib);
-    my $end = time + 10;
-    while (time < $end) {
-        my $done = grep { (redis_status($_)->{syncs} // 0) >= $first{$_} + 2 }
-                   ($ia, $ib);
-        return 1 if $done == 2;
-        sleep 0.05;
-    }
-    return 0;
-}
-
-# the spend of the budget of key $team in Redis, pico-USD
-sub redis_spent {
-    my ($team) = @_;
-    my $keys = $r->cmd('KEYS', "t66:b:*:$team:*");
-    return undef unless ref $keys eq 'ARRAY' && @$keys == 1;
-    return $r->cmd('HGET', $keys->[0], 's') // 0;
-}
+sub ask { $f->ask(@_) }
+sub redis_status { $f->redis_status(@_) }
+sub settle_sync { $f->settle_sync(@_) }
+sub redis_spent { $f->redis_spent(@_) }
 
 ok(settle_sync(), 'both instances sync with Redis');
 is(redis_status($ia)->{state}, 'up', 'instance A: up');
 isnt(redis_status($ia)->{instance}, redis_status($ib)->{instance},
      'two instances, two ids');
+
+# ---- the status: JSON and Prometheus ---------------------------------------
+
+{
+    my $s = $ia->get('/llm/status')->{json} || {};
+    my $rd = $s->{redis} || {};
+    is($rd->{state}, 'up', 'status JSON: redis.state');
+    like($rd->{last_sync} // '', qr/^\d{4}-\d\d-\d\dT[\d:]{8}Z$/,
+         'status JSON: redis.last_sync');
+    ok(defined $rd->{lag_ms} && defined $rd->{errors},
+       'status JSON: redis.lag_ms, redis.errors');
+
+    my $prom = $ia->get('/llm/status?format=prometheus')->{content} // '';
+    like($prom, qr/^llm_route_redis_up 1$/m, 'Prometheus: llm_route_redis_up');
+    like($prom, qr/^llm_route_redis_syncs_total [1-9]\d*$/m,
+         'Prometheus: llm_route_redis_syncs_total');
+    like($prom, qr/^llm_route_redis_last_sync_seconds \d+(\.\d+)?$/m,
+         'Prometheus: llm_route_redis_last_sync_seconds');
+  SKIP: {
+        my ($rc, $out) = $ia->promtool($prom);
+        skip 'promtool is not installed', 1 unless defined $rc;
+        is($rc, 0, 'promtool accepts the metrics') or diag($out);
+    }
+}
 
 # ---- a budget spent on A is refused on B ----------------------------------
 
