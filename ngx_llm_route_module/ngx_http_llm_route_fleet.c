@@ -89,7 +89,7 @@ ngx_http_llm_route_fleet_init(ngx_conf_t *cf)
 }
 
 
-/* ---- limits --------------------------------------------------------------- */
+/* ---- limits ------------------------------------------------------------ */
 
 
 static ngx_int_t
@@ -249,7 +249,7 @@ ngx_http_llm_route_fleet_limits_done(void *data, llr_fleet_batch_t *b,
 }
 
 
-/* ---- provider health ------------------------------------------------------ */
+/* ---- provider health --------------------------------------------------- */
 
 
 static ngx_int_t
