@@ -132,6 +132,8 @@ unit: $(UNIT_BINS)
 
 # --- tests -------------------------------------------------------------------
 
+# redis-server is a test dependency: the fleet's tests fail without it
+test: export LLR_REDIS_REQUIRED = 1
 test: deps-check deps-check-test all unit $(if $(filter 1,$(SDK)),sdk-deps)
 	BUILD=$(BUILD) sh build-aux/check-generated.sh
 	prove --exec '' $(UNIT_BINS)

@@ -32,10 +32,14 @@ use Errno qw(EAGAIN EWOULDBLOCK EINTR);
 our $N = 0;
 our $SERVER = $ENV{TEST_REDIS_SERVER} || 'redis-server';
 
+# 1 if redis-server is installed; without it a test skips, unless
+# LLR_REDIS_REQUIRED is set (make test sets it): then it fails
 sub available {
     for my $d (split /:/, ($ENV{PATH} // '') . ':/usr/bin:/usr/sbin') {
         return 1 if $SERVER =~ m{/} ? -x $SERVER : -x "$d/$SERVER";
     }
+    die "LLRRedis: $SERVER is not installed and LLR_REDIS_REQUIRED is set\n"
+        if $ENV{LLR_REDIS_REQUIRED};
     return 0;
 }
 
