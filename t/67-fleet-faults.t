@@ -154,8 +154,8 @@ sub count { my ($s, @r) = @_; return scalar grep { $_->{status} == $s } @r }
 # to 200 ms to every request that meets a sync (one falls due every
 # 50 ms, several per second of requests): the p99 would move by about
 # the delay, the median too.  The machine's cores are shared with other
-# test runs, and single timings are noisy (a p99 of 300 requests moved
-# by 46 ms between two runs without any delay): the distributions are
+# test runs, and single timings are noisy (one run's p99 moved by 46 ms,
+# which the next runs did not repeat): the distributions are
 # compared (the slow run against the worse of the two quick ones) with
 # 20 ms allowed on the median and 100 ms, half the delay, on the p99.
 # The figures are printed.
