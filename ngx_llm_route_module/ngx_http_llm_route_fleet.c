@@ -40,6 +40,8 @@
     (NGX_INT64_LEN + 1 + NGX_HTTP_LLM_ROUTE_LIMIT_KEY_MAX)
 
 
+static ngx_http_llm_route_limits_sh_t *ngx_http_llm_route_fleet_limits(
+    ngx_http_llm_route_main_conf_t *mcf, ngx_slab_pool_t **shpool);
 static ngx_int_t ngx_http_llm_route_fleet_limits_build(void *data,
     llr_fleet_batch_t *b);
 static ngx_uint_t ngx_http_llm_route_fleet_pass(
@@ -92,6 +94,26 @@ ngx_http_llm_route_fleet_init(ngx_conf_t *cf)
 /* ---- limits ------------------------------------------------------------ */
 
 
+/* the limits in the zone, and the zone's slab pool; NULL if none */
+
+static ngx_http_llm_route_limits_sh_t *
+ngx_http_llm_route_fleet_limits(ngx_http_llm_route_main_conf_t *mcf,
+    ngx_slab_pool_t **shpool)
+{
+    ngx_http_llm_route_shm_t  *sh;
+
+    sh = mcf->shm_zone->data;
+
+    if (sh == NULL) {
+        return NULL;
+    }
+
+    *shpool = (ngx_slab_pool_t *) mcf->shm_zone->shm.addr;
+
+    return sh->limits;
+}
+
+
 static ngx_int_t
 ngx_http_llm_route_fleet_limits_build(void *data, llr_fleet_batch_t *b)
 {
@@ -100,18 +122,15 @@ ngx_http_llm_route_fleet_limits_build(void *data, llr_fleet_batch_t *b)
     ngx_uint_t                        pass, room, n;
     ngx_queue_t                      *q;
     ngx_slab_pool_t                  *shpool;
-    ngx_http_llm_route_shm_t         *sh;
     ngx_http_llm_route_limits_sh_t   *lsh;
     ngx_http_llm_route_limit_node_t  *ln;
 
-    sh = mcf->shm_zone->data;
+    lsh = ngx_http_llm_route_fleet_limits(mcf, &shpool);
 
-    if (sh == NULL || sh->limits == NULL) {
+    if (lsh == NULL) {
         return NGX_OK;
     }
 
-    shpool = (ngx_slab_pool_t *) mcf->shm_zone->shm.addr;
-    lsh = sh->limits;
     room = 1;
     n = 0;
 
@@ -205,18 +224,14 @@ ngx_http_llm_route_fleet_limits_done(void *data, llr_fleet_batch_t *b,
 
     size_t                            i, j;
     ngx_slab_pool_t                  *shpool;
-    ngx_http_llm_route_shm_t         *sh;
     ngx_http_llm_route_limits_sh_t   *lsh;
     ngx_http_llm_route_limit_node_t  *ln;
 
-    sh = mcf->shm_zone->data;
+    lsh = ngx_http_llm_route_fleet_limits(mcf, &shpool);
 
-    if (sh == NULL || sh->limits == NULL) {
+    if (lsh == NULL) {
         return;
     }
-
-    shpool = (ngx_slab_pool_t *) mcf->shm_zone->shm.addr;
-    lsh = sh->limits;
 
     ngx_shmtx_lock(&shpool->mutex);
 
