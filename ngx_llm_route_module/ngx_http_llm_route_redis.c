@@ -30,6 +30,8 @@ static ngx_int_t ngx_http_llm_route_redis_add_variables(ngx_conf_t *cf);
 static void *ngx_http_llm_route_redis_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_llm_route_redis(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_llm_route_redis_address(ngx_conf_t *cf,
+    ngx_http_llm_route_redis_main_conf_t *rmcf, ngx_str_t *addr);
 static char *ngx_http_llm_route_redis_password(ngx_conf_t *cf,
     ngx_http_llm_route_redis_main_conf_t *rmcf, ngx_str_t *file);
 static ngx_int_t ngx_http_llm_route_redis_init_zone(ngx_shm_zone_t *shm_zone,
@@ -134,11 +136,8 @@ ngx_http_llm_route_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_llm_route_redis_main_conf_t *rmcf = conf;
 
-    u_char      *p;
-    size_t       len;
     ngx_int_t    n;
     ngx_str_t   *value, s, file;
-    ngx_url_t    u;
     ngx_uint_t   i;
 
     if (rmcf->addr.data) {
@@ -154,57 +153,10 @@ ngx_http_llm_route_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_str_set(&rmcf->prefix, "llm_route:");
     ngx_str_null(&file);
 
-    if (value[1].len > 5 && ngx_strncmp(value[1].data, "unix:", 5) == 0) {
-        rmcf->path = (char *) ngx_pnalloc(cf->pool, value[1].len - 5 + 1);
-        if (rmcf->path == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        ngx_cpystrn((u_char *) rmcf->path, value[1].data + 5,
-                    value[1].len - 5 + 1);
-
-    } else {
-        ngx_memzero(&u, sizeof(ngx_url_t));
-
-        u.url = value[1];
-        u.default_port = NGX_HTTP_LLM_ROUTE_REDIS_PORT;
-
-        /* resolved now, in the master: workers never resolve */
-        if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
-            if (u.err) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "%s in \"%V\" of llm_route_redis",
-                                   u.err, &u.url);
-            }
-
-            return NGX_CONF_ERROR;
-        }
-
-        if (u.naddrs == 0 || u.uri.len) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid address \"%V\" of llm_route_redis",
-                               &value[1]);
-            return NGX_CONF_ERROR;
-        }
-
-        p = ngx_pnalloc(cf->pool, NGX_SOCKADDR_STRLEN + 1);
-        if (p == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        len = ngx_sock_ntop(u.addrs[0].sockaddr, u.addrs[0].socklen, p,
-                            NGX_SOCKADDR_STRLEN, 0);
-
-        /* "[::1]" is ngx_sock_ntop()'s, hiredis wants "::1" */
-        if (len > 2 && p[0] == '[') {
-            ngx_memmove(p, p + 1, len - 2);
-            len -= 2;
-        }
-
-        p[len] = '\0';
-
-        rmcf->host = (char *) p;
-        rmcf->port = (int) ngx_inet_get_port(u.addrs[0].sockaddr);
+    if (ngx_http_llm_route_redis_address(cf, rmcf, &value[1])
+        != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
     }
 
     for (i = 2; i < cf->args->nelts; i++) {
@@ -296,6 +248,76 @@ invalid:
                        &value[i]);
 
     return NGX_CONF_ERROR;
+}
+
+
+/*
+ * the address: a unix socket path, or host[:port] resolved now, in the
+ * master (workers never resolve), as a numeric host for hiredis
+ */
+
+static char *
+ngx_http_llm_route_redis_address(ngx_conf_t *cf,
+    ngx_http_llm_route_redis_main_conf_t *rmcf, ngx_str_t *addr)
+{
+    u_char     *p;
+    size_t      len;
+    ngx_url_t   u;
+
+    if (addr->len > 5 && ngx_strncmp(addr->data, "unix:", 5) == 0) {
+        rmcf->path = (char *) ngx_pnalloc(cf->pool, addr->len - 5 + 1);
+        if (rmcf->path == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_cpystrn((u_char *) rmcf->path, addr->data + 5,
+                    addr->len - 5 + 1);
+
+    } else {
+        ngx_memzero(&u, sizeof(ngx_url_t));
+
+        u.url = *addr;
+        u.default_port = NGX_HTTP_LLM_ROUTE_REDIS_PORT;
+
+        /* resolved now, in the master: workers never resolve */
+        if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
+            if (u.err) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "%s in \"%V\" of llm_route_redis",
+                                   u.err, &u.url);
+            }
+
+            return NGX_CONF_ERROR;
+        }
+
+        if (u.naddrs == 0 || u.uri.len) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid address \"%V\" of llm_route_redis",
+                               addr);
+            return NGX_CONF_ERROR;
+        }
+
+        p = ngx_pnalloc(cf->pool, NGX_SOCKADDR_STRLEN + 1);
+        if (p == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        len = ngx_sock_ntop(u.addrs[0].sockaddr, u.addrs[0].socklen, p,
+                            NGX_SOCKADDR_STRLEN, 0);
+
+        /* "[::1]" is ngx_sock_ntop()'s, hiredis wants "::1" */
+        if (len > 2 && p[0] == '[') {
+            ngx_memmove(p, p + 1, len - 2);
+            len -= 2;
+        }
+
+        p[len] = '\0';
+
+        rmcf->host = (char *) p;
+        rmcf->port = (int) ngx_inet_get_port(u.addrs[0].sockaddr);
+    }
+
+    return NGX_CONF_OK;
 }
 
 
