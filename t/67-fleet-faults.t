@@ -10,7 +10,10 @@
 #     back: served again, totals exact;
 #   - Redis slowed to 200 ms per command: the latency of routed requests
 #     does not move (a request never waits for Redis);
-#   - a reload: the connection comes back and the totals go on.
+#   - a reload: the connection comes back and the totals go on;
+#   - a failover to a replica (the address now leads to it, as a virtual
+#     IP or a proxy would): the connections are made again (the script
+#     loaded there), no 5xx, the totals go on from what the replica had.
 
 use strict;
 use warnings;
@@ -144,6 +147,56 @@ sub count { my ($s, @r) = @_; return scalar grep { $_->{status} == $s } @r }
        'closed: the refusal is counted (rejected.unavailable)');
     $t->stop;
     $t->check_log;
+}
+
+# ---- a failover to a replica ----------------------------------------------------
+
+{
+    my ($proxy, $replica);
+    my $f = LLRFleet->new(instances => 2, sync => 50, timeout => 200,
+                          prefix => 't67f:', log_ignore => $ignore,
+                          budget => 'llm_route_budget $http_x_team 1000;',
+                          redis_port => sub {
+                              $proxy = $_[0]->redis->proxy;
+                              return $proxy->port;
+                          });
+    my $r = $f->redis;
+    my @ts = $f->instances;
+    $replica = LLRRedis->new(dir => $ts[0]->dir,
+                             args => ['--replicaof', '127.0.0.1', $r->port]);
+    my $end = time + 20;
+    sleep 0.05 until time > $end
+        || ($r->cmd('INFO', 'replication') // '') =~ /state=online/;
+    like($r->cmd('INFO', 'replication'), qr/state=online/,
+         'failover: the replica is online');
+    ok($f->settle_sync, 'failover: synced');
+
+    my @res = load($f, 'fo', 4, 10)->();
+    is(count(200, @res), 40, 'failover: 40 served by the primary');
+    ok($f->settle_sync, 'failover: synced');
+    # what the primary answered is on the replica (replication is
+    # asynchronous: docs/fleet.md, the replication window)
+    is($r->cmd('WAIT', 1, 5000), 1, 'failover: the replica caught up');
+
+    $r->kill;
+    is($replica->cmd('REPLICAOF', 'NO', 'ONE'), 'OK',
+       'failover: the replica promoted');
+    $proxy->failover($replica->port);
+
+    my $wait = load($f, 'fo', 4, 10);
+    @res = $wait->();
+    my @bad = grep { $_->{status} >= 500 } @res;
+    is(scalar(@bad), 0, 'failover: no 5xx (fail=open)');
+    is(count(200, @res), 40, 'failover: 40 more served');
+    ok($f->wait_state('up', 10), 'failover: up again, on the replica');
+    ok($f->settle_sync, 'failover: synced');
+
+    my $keys = $replica->cmd('KEYS', 't67f:b:*:fo:*');
+    my $spent = ref $keys eq 'ARRAY' && @$keys == 1
+                ? $replica->cmd('HGET', $keys->[0], 's') : undef;
+    is($spent, 80 * $USD, 'failover: the replica has $80, exactly');
+    $_->stop for @ts;
+    $_->check_log for @ts;
 }
 
 # ---- a slow Redis: 200 ms per command ----------------------------------------

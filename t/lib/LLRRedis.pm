@@ -14,6 +14,8 @@ package LLRRedis;
 #   $r->sleep_ms(300);                       # DEBUG SLEEP: one stall
 #   my $p = $r->proxy;                       # a TCP proxy in front of it
 #   $p->delay(200);  $p->pause;  $p->resume;  $p->cut;  $p->stop;
+#   $p->failover($replica->port);            # connections cut, new ones
+#                                            #   go to the replica
 #
 # new(dir => D, password => P, persist => 0|1 (default 1: appendonly with
 # fsync always, so a kill loses nothing), args => [...] more redis-server
@@ -299,6 +301,8 @@ package LLRRedis::Proxy;
 #   pause         forward nothing, keep every connection and what was sent
 #                 (a partition: TCP keeps the bytes; they go on after resume)
 #   cut           close every connection now, then pass
+#   to PORT       a failover: close every connection now, then forward new
+#                 ones to PORT (the promoted replica), then pass
 
 use strict;
 use warnings;
@@ -353,6 +357,7 @@ sub delay { $_[0]->_mode("delay $_[1]") }
 sub pause { $_[0]->_mode('pause') }
 sub resume { $_[0]->_mode('pass') }
 sub cut { $_[0]->_mode('cut') }
+sub failover { $_[0]->_mode("to $_[1]") }
 
 sub stop {
     my ($self) = @_;
@@ -404,7 +409,8 @@ sub _run {
     while (1) {
         if (time - $last_mode > 0.005) {
             my $m = $self->_read_mode;
-            if ($m eq 'cut') {
+            if ($m eq 'cut' || $m =~ /^to (\d+)$/) {
+                $self->{to} = $1 if $m =~ /^to (\d+)$/;
                 my @all = values %sock;
                 $close->($_) for @all;
                 $self->_mode_quiet('pass');
