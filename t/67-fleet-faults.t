@@ -8,6 +8,8 @@
 #   - fail=closed: while Redis is down, a request a limit applies to gets a
 #     JSON 503 (fleet_unavailable), one without limits is served; Redis
 #     back: served again, totals exact;
+#   - a partition in the middle of load: every request served, the
+#     totals exact after;
 #   - Redis slowed to 200 ms per command: the latency of routed requests
 #     does not move (a request never waits for Redis);
 #   - a reload: the connection comes back and the totals go on;
@@ -223,6 +225,20 @@ sub count { my ($s, @r) = @_; return scalar grep { $_->{status} == $s } @r }
                           });
     my ($t) = $f->instances;
     ok($f->settle_sync, 'slow: synced');
+
+    # a partition first: nothing goes through for a while, in the middle
+    # of load (TCP keeps what was sent; the syncs time out meanwhile)
+    my $wait = load($f, 'part', 2, 30, pause => 0.02);
+    sleep 0.2;
+    $proxy->pause;
+    ok($f->wait_state('down', 5), 'partition: seen down');
+    $proxy->resume;
+    my @pr = $wait->();
+    is(count(200, @pr), 60, 'partition: every request served');
+    ok($f->wait_state('up', 10), 'partition: up again');
+    ok($f->settle_sync, 'partition: synced');
+    is($f->redis_spent('part'), 60 * $USD,
+       'partition: Redis has $60, exactly');
 
     my $dist = sub {
         my @ms = sort { $a <=> $b } map { $_->{ms} } @_;
