@@ -57,9 +57,11 @@ TOOLS        := $(patsubst tools/%.c,$(BUILD)/%,$(wildcard tools/llm-route-*.c))
 UNIT_SRCS    := $(sort $(wildcard t/unit/test_*.c))
 UNIT_BINS    := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
 
-DEBIAN_PKGS  := nginx-core nginx-dev libyajl-dev libpcre2-dev gcc make \
+DEBIAN_PKGS  := nginx-core nginx-dev libyajl-dev libpcre2-dev libhiredis-dev \
+                gcc make \
                 perl curl
-TEST_PKGS    := prometheus chromium valgrind clang libclang-rt-14-dev wrk gdb
+TEST_PKGS    := prometheus chromium valgrind clang libclang-rt-14-dev wrk gdb \
+                redis-server
 
 .PHONY: all module tools unit test test-unit demo demo-stop deps \
         deps-check deps-check-test clean train calibrate check-generated \
@@ -123,10 +125,15 @@ $(BUILD)/unit/%: t/unit/%.c t/unit/tap.h $(CORE_OBJS)
 	@mkdir -p $(BUILD)/unit
 	$(CC) $(CFLAGS_CORE) $(SAN) -It/unit -o $@ $< $(CORE_OBJS) $(LIBS)
 
+# the one unit test that talks to a redis-server of its own
+$(BUILD)/unit/test_fleet_redis: LIBS += -lhiredis
+
 unit: $(UNIT_BINS)
 
 # --- tests -------------------------------------------------------------------
 
+# redis-server is a test dependency: the fleet's tests fail without it
+test: export LLR_REDIS_REQUIRED = 1
 test: deps-check deps-check-test all unit $(if $(filter 1,$(SDK)),sdk-deps)
 	BUILD=$(BUILD) sh build-aux/check-generated.sh
 	prove --exec '' $(UNIT_BINS)

@@ -3,7 +3,8 @@
 # Build and run the libFuzzer targets in fuzz/ (see fuzz/README.md).
 #
 #   fuzz/run.sh [TARGET...]          targets: req sse usage values model cls mock
-#                                    pattern (default: every fuzz/fuzz_*.c)
+#                                    pattern calib fleet (default: every
+#                                    fuzz/fuzz_*.c)
 #
 # Environment:
 #   FUZZ_SECONDS  seconds per target (default 60)
@@ -68,7 +69,7 @@ for t in $TARGETS; do
     fi
     echo "LD fuzz_$t"
     $CLANG $CFLAGS $SAN -I"$CORE" -o "$bin" "$src" "${objs[@]}" \
-        -lpcre2-8 -lm || exit 2
+        -lpcre2-8 -lhiredis -lm || exit 2
 done
 
 # --- replay fuzz/regressions/<target>-* (crashes found before) -----------

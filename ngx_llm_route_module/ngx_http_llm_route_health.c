@@ -107,6 +107,25 @@ ngx_http_llm_route_until(ngx_atomic_t *when, ngx_atomic_uint_t until)
 
 
 /*
+ * A cooldown another instance of the fleet set (fleet.c): the provider
+ * is skipped here too until then
+ */
+
+void
+ngx_http_llm_route_provider_cooled(ngx_http_llm_route_slot_t *s,
+    uint64_t until)
+{
+    if ((uint64_t) s->cooldown_until < until) {
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                       "llm_route: provider \"%*s\" cooled down by the "
+                       "fleet", s->name_len, s->name);
+    }
+
+    ngx_http_llm_route_until(&s->cooldown_until, (ngx_atomic_uint_t) until);
+}
+
+
+/*
  * A failed attempt: a connection error or timeout (502, 504), a 5xx, or
  * a 429.  retry_after is in seconds, 0 if the provider gave none.
  */

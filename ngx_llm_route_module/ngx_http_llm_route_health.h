@@ -14,6 +14,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_llm_route_catalog.h"
+#include "ngx_http_llm_route_shm.h"
 
 
 /* milliseconds of cooldown left, 0 when the provider is up */
@@ -27,6 +28,10 @@ ngx_msec_t ngx_http_llm_route_provider_retry_after(ngx_http_request_t *r,
 /* a failed attempt (status); retry_after: seconds, 0 if none given */
 void ngx_http_llm_route_provider_failed(ngx_http_request_t *r,
     ngx_http_llm_route_provider_t *pr, ngx_uint_t status, time_t retry_after);
+
+/* a cooldown until (epoch ms) another instance of the fleet set */
+void ngx_http_llm_route_provider_cooled(ngx_http_llm_route_slot_t *s,
+    uint64_t until);
 
 /* the lowest recent latency per weight; NULL if one has no sample */
 ngx_http_llm_route_deployment_t *ngx_http_llm_route_least_latency(

@@ -23,6 +23,14 @@
  * evicted, the request is refused with 503 ("limits_zone_full") and an
  * error is logged: a key that cannot be tracked is not let through
  * unlimited.
+ *
+ * A fleet (llm_route_redis).  Each node also has a fleet counter
+ * (core/llr_fleet.h): budgets admit against the fleet's spend (Redis'
+ * total at the last sync + this instance's deltas since) and the other
+ * instances' reservations besides this one's; rates against the fleet's
+ * windows.  What is admitted and settled here is added to the counter
+ * as a delta, which fleet.c syncs.  With Redis unreachable and
+ * fail=closed such requests are refused with 503 ("fleet_unavailable").
  */
 
 
@@ -33,6 +41,7 @@
 #include "ngx_http_llm_route_limits.h"
 #include "ngx_http_llm_route_limits_conf.h"
 #include "ngx_http_llm_route_limits_shm.h"
+#include "ngx_http_llm_route_redis.h"
 #include "ngx_http_llm_route_reply.h"
 #include "llr_cost.h"
 #include "llr_limits.h"
@@ -52,6 +61,7 @@ struct ngx_http_llm_route_limits_req_s {
     ngx_http_llm_route_limits_sh_t   *lsh;
     ngx_http_llm_route_limit_hold_t  *hold;
     unsigned                          settled:1;
+    unsigned                          fleet:1;    /* llm_route_redis */
 };
 
 
@@ -62,6 +72,7 @@ typedef struct {
     const char                       *code;
     int64_t                           wait_ms;    /* -1: waiting is vain */
     time_t                            now;
+    ngx_uint_t                        fleet;      /* the fleet's counts */
     ngx_http_llm_route_limit_match_t *by;         /* the limit that refused */
     llr_ratelimit_t                   requests;   /* x-ratelimit-*-requests */
     llr_ratelimit_t                   tokens;     /* x-ratelimit-*-tokens */
@@ -83,8 +94,15 @@ static ngx_uint_t ngx_http_llm_route_rate_reserve(
     ngx_http_llm_route_limit_hold_t *hold, ngx_http_llm_route_ctx_t *ctx,
     ngx_http_llm_route_limit_match_t *m, int64_t now_ms,
     ngx_http_llm_route_verdict_t *v);
+static int64_t ngx_http_llm_route_rate_admit(
+    ngx_http_llm_route_limit_node_t *ln, ngx_uint_t q, int64_t now_ms,
+    uint64_t limit, uint64_t cost, ngx_uint_t fleet, llr_window_t *seen);
+static void ngx_http_llm_route_rate_count(ngx_http_llm_route_limit_node_t *ln,
+    ngx_uint_t q, int64_t start, int64_t delta, ngx_uint_t fleet);
 static void ngx_http_llm_route_limits_undo(
     ngx_http_llm_route_limit_hold_t *hold);
+static ngx_int_t ngx_http_llm_route_limits_fleet_down(ngx_http_request_t *r,
+    ngx_http_llm_route_ctx_t *ctx);
 static ngx_int_t ngx_http_llm_route_limits_refused(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx, ngx_http_llm_route_verdict_t *v);
 static ngx_int_t ngx_http_llm_route_ratelimit_headers(ngx_http_request_t *r,
@@ -104,6 +122,7 @@ ngx_http_llm_route_limits_admit(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx)
 {
     int64_t                            now_ms;
+    ngx_int_t                          fleet;
     ngx_uint_t                         n, first;
     ngx_slab_pool_t                   *shpool;
     ngx_pool_cleanup_t                *cln;
@@ -157,6 +176,14 @@ ngx_http_llm_route_limits_admit(ngx_http_request_t *r,
         return NGX_OK;
     }
 
+    /* shared by a fleet: NGX_DECLINED without llm_route_redis */
+
+    fleet = ngx_http_llm_route_redis_check(r);
+
+    if (fleet == NGX_ERROR) {
+        return ngx_http_llm_route_limits_fleet_down(r, ctx);
+    }
+
     st = ngx_pcalloc(r->pool, sizeof(ngx_http_llm_route_limits_req_t));
     if (st == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -164,6 +191,7 @@ ngx_http_llm_route_limits_admit(ngx_http_request_t *r,
 
     st->shpool = shpool;
     st->lsh = sh->limits;
+    st->fleet = (fleet != NGX_DECLINED);
 
     now_ms = (int64_t) ngx_http_llm_route_now_ms();
 
@@ -272,6 +300,7 @@ ngx_http_llm_route_limits_reserve(ngx_http_llm_route_limits_req_t *st,
     ngx_memzero(v, sizeof(ngx_http_llm_route_verdict_t));
     v->wait_ms = -1;
     v->now = (time_t) (now_ms / 1000);
+    v->fleet = st->fleet;
 
     lsh = st->lsh;
 
@@ -291,6 +320,7 @@ ngx_http_llm_route_limits_reserve(ngx_http_llm_route_limits_req_t *st,
     hold->n = 0;
     hold->settled = 0;
     hold->admitted = 0;
+    hold->fleet = st->fleet;
     ngx_queue_insert_head(&lsh->holds, &hold->queue);
 
     st->hold = hold;
@@ -375,7 +405,7 @@ ngx_http_llm_route_budget_reserve(ngx_http_llm_route_limit_hold_t *hold,
     ngx_uint_t again, ngx_http_llm_route_verdict_t *v)
 {
     time_t                             reset;
-    uint64_t                           reserved;
+    uint64_t                           spent, reserved;
     ngx_http_llm_route_limit_node_t   *ln;
     ngx_http_llm_route_limit_entry_t  *e;
 
@@ -392,7 +422,22 @@ ngx_http_llm_route_budget_reserve(ngx_http_llm_route_limit_hold_t *hold,
         reserved -= ngx_min(reserved, ctx->est.cost);
     }
 
-    if (!llr_budget_admit(ln->spent, reserved, ln->limit)) {
+    spent = ln->spent;
+
+    if (v->fleet) {
+        /* the fleet's spend, and what the other instances reserved */
+        spent = llr_fleet_budget_spent(&ln->fleet, ln->period_start);
+        reserved = llr_add_sat(reserved,
+                               llr_fleet_budget_others(&ln->fleet,
+                                                       ln->period_start));
+    }
+
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                   "llm_route: budget: spent %uL, reserved %uL, limit %uL"
+                   "%s", spent, reserved, ln->limit,
+                   v->fleet ? " (fleet)" : "");
+
+    if (!llr_budget_admit(spent, reserved, ln->limit)) {
         ln->rejected++;
 
         reset = (time_t) llr_period_next((llr_period_e) ln->period,
@@ -434,6 +479,7 @@ ngx_http_llm_route_rate_reserve(ngx_http_llm_route_limit_hold_t *hold,
     int64_t now_ms, ngx_http_llm_route_verdict_t *v)
 {
     int64_t                            wait;
+    llr_window_t                       req, tok;
     ngx_http_llm_route_limit_node_t   *ln;
     ngx_http_llm_route_limit_entry_t  *e;
 
@@ -443,7 +489,8 @@ ngx_http_llm_route_rate_reserve(ngx_http_llm_route_limit_hold_t *hold,
     ln->tpm = m->limit->tpm;
 
     if (ln->rpm) {
-        wait = llr_window_admit(&ln->req, now_ms, ln->rpm, 1);
+        wait = ngx_http_llm_route_rate_admit(ln, 0, now_ms, ln->rpm, 1,
+                                             v->fleet, &req);
 
         if (wait != 0) {
             v->status = NGX_HTTP_TOO_MANY_REQUESTS;
@@ -453,12 +500,16 @@ ngx_http_llm_route_rate_reserve(ngx_http_llm_route_limit_hold_t *hold,
     }
 
     if (v->status == 0 && ln->tpm) {
-        wait = llr_window_admit(&ln->tok, now_ms, ln->tpm, ctx->est.tokens);
+        wait = ngx_http_llm_route_rate_admit(ln, 1, now_ms, ln->tpm,
+                                             ctx->est.tokens, v->fleet,
+                                             &tok);
 
         if (wait != 0) {
             if (ln->rpm) {
                 /* undo the request just counted */
-                ln->req.cur--;
+                ngx_http_llm_route_rate_count(ln, 0, req.start, -1,
+                                              v->fleet);
+                req.cur--;
             }
 
             v->status = NGX_HTTP_TOO_MANY_REQUESTS;
@@ -470,11 +521,21 @@ ngx_http_llm_route_rate_reserve(ngx_http_llm_route_limit_hold_t *hold,
     /* the headers: the tightest of the limits that apply */
 
     if (ln->rpm) {
-        llr_ratelimit_note(&v->requests, ln->rpm, &ln->req, now_ms);
+        llr_ratelimit_note(&v->requests, ln->rpm, &req, now_ms);
     }
 
     if (ln->tpm) {
-        llr_ratelimit_note(&v->tokens, ln->tpm, &ln->tok, now_ms);
+        if (v->status && v->type[0] == 'r') {
+            /* not tried: the tokens' window as it stands */
+            if (v->fleet) {
+                llr_fleet_window(&ln->fleet, 1, now_ms, &tok);
+
+            } else {
+                tok = ln->tok;
+            }
+        }
+
+        llr_ratelimit_note(&v->tokens, ln->tpm, &tok, now_ms);
     }
 
     if (v->status) {
@@ -501,6 +562,71 @@ ngx_http_llm_route_rate_reserve(ngx_http_llm_route_limit_hold_t *hold,
 }
 
 
+/*
+ * With the mutex held: the admission of cost units in a rate's window
+ * (q: 0 requests, 1 tokens).  In a fleet against the fleet's counts (a
+ * copy, returned in *seen), and what is admitted is counted in the local
+ * window too (this instance's share) and as a delta for Redis.
+ */
+
+static int64_t
+ngx_http_llm_route_rate_admit(ngx_http_llm_route_limit_node_t *ln,
+    ngx_uint_t q, int64_t now_ms, uint64_t limit, uint64_t cost,
+    ngx_uint_t fleet, llr_window_t *seen)
+{
+    int64_t        wait;
+    llr_window_t  *local;
+
+    local = q ? &ln->tok : &ln->req;
+
+    if (!fleet) {
+        wait = llr_window_admit(local, now_ms, limit, cost);
+        *seen = *local;
+        return wait;
+    }
+
+    llr_fleet_window(&ln->fleet, (int) q, now_ms, seen);
+
+    wait = llr_window_admit(seen, now_ms, limit, cost);
+
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                   "llm_route: rate: fleet window %uL + %uL before, "
+                   "limit %uL: wait %L", seen->cur, seen->prev, limit, wait);
+
+    if (wait == 0) {
+        llr_window_advance(local, now_ms);
+        local->cur = llr_add_sat(local->cur, cost);
+        (void) llr_fleet_counter_add(&ln->fleet, seen->start,
+                                     q ? 0 : (int64_t) cost,
+                                     q ? (int64_t) cost : 0);
+    }
+
+    return wait;
+}
+
+
+/* with the mutex held: delta units of a rate's window start, taken back */
+
+static void
+ngx_http_llm_route_rate_count(ngx_http_llm_route_limit_node_t *ln,
+    ngx_uint_t q, int64_t start, int64_t delta, ngx_uint_t fleet)
+{
+    llr_window_t  *local;
+
+    local = q ? &ln->tok : &ln->req;
+
+    if (local->start == start) {
+        local->cur = (delta < 0 && local->cur < (uint64_t) -delta)
+                     ? 0 : local->cur + delta;
+    }
+
+    if (fleet) {
+        (void) llr_fleet_counter_add(&ln->fleet, start,
+                                     q ? 0 : delta, q ? delta : 0);
+    }
+}
+
+
 /* with the mutex held: what a refused request reserved, given back */
 
 static void
@@ -521,12 +647,14 @@ ngx_http_llm_route_limits_undo(ngx_http_llm_route_limit_hold_t *hold)
             continue;
         }
 
-        if (ln->rpm && ln->req.cur) {
-            ln->req.cur--;
+        if (ln->rpm) {
+            ngx_http_llm_route_rate_count(ln, 0, ln->req.start, -1,
+                                          hold->fleet);
         }
 
-        if (e->tpm && ln->tok.start == e->tok_start) {
-            ln->tok.cur -= ngx_min(ln->tok.cur, e->est);
+        if (e->tpm) {
+            ngx_http_llm_route_rate_count(ln, 1, e->tok_start,
+                                          -(int64_t) e->est, hold->fleet);
         }
     }
 }
@@ -653,6 +781,38 @@ ngx_http_llm_route_limits_refused(ngx_http_request_t *r,
 }
 
 
+/*
+ * llm_route_redis fail=closed and Redis unreachable: a request a limit
+ * applies to is refused, 503 (not counted anywhere, so nothing to undo)
+ */
+
+static ngx_int_t
+ngx_http_llm_route_limits_fleet_down(ngx_http_request_t *r,
+    ngx_http_llm_route_ctx_t *ctx)
+{
+    ngx_str_t  msg;
+
+    ctx->routed = 0;
+
+    ngx_str_set(&msg, "The router cannot reach the store its budgets and "
+                      "rate limits are shared through; retry later.");
+
+    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                  "llm_route: limits: Redis unreachable, fail=closed: "
+                  "request refused");
+
+    if (ngx_http_llm_route_limit_header(r, "Retry-After", (u_char *) "1", 1)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_llm_route_refuse(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                     "server_error", NULL,
+                                     "fleet_unavailable", &msg);
+}
+
+
 /* x-ratelimit-{limit,remaining,reset}-{requests,tokens} (kind 0, 1) */
 
 static ngx_int_t
@@ -705,9 +865,6 @@ ngx_http_llm_route_limit_header(ngx_http_request_t *r, const char *name,
 
     return ngx_http_llm_route_add_header(r, name, &v);
 }
-
-
-/* ---- settlement --------------------------------------------------------- */
 
 
 /* ---- settlement --------------------------------------------------------- */
@@ -795,9 +952,20 @@ ngx_http_llm_route_limits_release(ngx_http_llm_route_limits_req_t *st,
             ngx_http_llm_route_limit_period(ln, (time_t) (now_ms / 1000));
             ln->spent = llr_add_sat(ln->spent, cost);
 
+            if (hold->fleet) {
+                (void) llr_fleet_counter_add(&ln->fleet, ln->period_start,
+                                             (int64_t) cost, 0);
+            }
+
         } else if (e->tpm) {
             llr_window_correct(&ln->tok, now_ms, e->tok_start, e->est,
                                tokens);
+
+            if (hold->fleet) {
+                (void) llr_fleet_counter_add(&ln->fleet, e->tok_start, 0,
+                                             (int64_t) tokens
+                                             - (int64_t) e->est);
+            }
         }
 
         /* charged: not again by recover() if this worker dies now */

@@ -54,6 +54,8 @@ static void ngx_http_llm_route_limit_rbtree_insert(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
 static ngx_int_t ngx_http_llm_route_limit_idle(
     ngx_http_llm_route_limit_node_t *ln, int64_t now_ms);
+static ngx_int_t ngx_http_llm_route_limit_syncing(
+    ngx_http_llm_route_limits_sh_t *lsh, ngx_http_llm_route_limit_node_t *ln);
 static void ngx_http_llm_route_limits_recount(
     ngx_http_llm_route_limits_sh_t *lsh);
 
@@ -178,6 +180,20 @@ ngx_http_llm_route_limit_lookup(ngx_http_llm_route_limits_sh_t *lsh,
 }
 
 
+/*
+ * the fleet's sync (fleet.c) needs it: it has deltas Redis has not
+ * counted yet, or the batch on the way points at it
+ */
+
+static ngx_int_t
+ngx_http_llm_route_limit_syncing(ngx_http_llm_route_limits_sh_t *lsh,
+    ngx_http_llm_route_limit_node_t *ln)
+{
+    return llr_fleet_counter_dirty(&ln->fleet)
+           || (lsh->fleet_gen && ln->fleet_gen == lsh->fleet_gen);
+}
+
+
 /* nothing counts in it any more: it may be evicted */
 
 static ngx_int_t
@@ -233,7 +249,9 @@ ngx_http_llm_route_limit_alloc(ngx_slab_pool_t *shpool,
         prev = ngx_queue_prev(q);
         old = ngx_queue_data(q, ngx_http_llm_route_limit_node_t, queue);
 
-        if (ngx_http_llm_route_limit_idle(old, now_ms)) {
+        if (ngx_http_llm_route_limit_idle(old, now_ms)
+            && !ngx_http_llm_route_limit_syncing(lsh, old))
+        {
             ngx_queue_remove(q);
             ngx_rbtree_delete(&lsh->rbtree, &old->node);
 
@@ -272,6 +290,7 @@ ngx_http_llm_route_limit_create(ngx_slab_pool_t *shpool,
     }
 
     ngx_memzero(ln, size);
+    llr_fleet_counter_init(&ln->fleet);
 
     ln->node.key = (ngx_rbtree_key_t)
                    llr_fnv1a64(ident, key->data, key->len);
@@ -377,6 +396,12 @@ ngx_http_llm_route_limits_recover(ngx_cycle_t *cycle,
                     ngx_http_llm_route_limit_period(ln, now);
                     ln->spent = llr_add_sat(ln->spent, e->est);
                     charged = llr_add_sat(charged, e->est);
+
+                    if (hold->fleet) {
+                        (void) llr_fleet_counter_add(&ln->fleet,
+                                                     ln->period_start,
+                                                     (int64_t) e->est, 0);
+                    }
                 }
             }
 

@@ -13,6 +13,7 @@
 #include <ngx_http.h>
 
 #include "llr_limits.h"
+#include "llr_fleet.h"
 #include "ngx_http_llm_route_shm.h"
 
 
@@ -34,6 +35,9 @@ struct ngx_http_llm_route_limits_sh_s {
     ngx_uint_t                        evicted;
     ngx_uint_t                        full;       /* refused: no room */
     time_t                            full_logged;
+    uint64_t                          fleet_gen;  /* the last sync built */
+    int64_t                           fleet_built; /* its time, its seq */
+    uint64_t                          fleet_seq;
 };
 
 
@@ -53,6 +57,8 @@ typedef struct {
     uint64_t                          tpm;
     uint64_t                          rejected;
     ngx_uint_t                        inflight;
+    llr_fleet_counter_t               fleet;      /* llm_route_redis */
+    uint64_t                          fleet_gen;  /* in that sync */
     time_t                            last;
     size_t                            len;
     u_char                            key[1];
@@ -84,6 +90,7 @@ typedef struct {
     ngx_uint_t                        n;          /* entries reserved */
     ngx_uint_t                        settled;    /* entries charged */
     ngx_uint_t                        admitted;   /* admission completed */
+    ngx_uint_t                        fleet;      /* counted for Redis too */
     ngx_http_llm_route_limit_entry_t  entries[1];
 } ngx_http_llm_route_limit_hold_t;
 

@@ -26,6 +26,7 @@
 #include "ngx_http_llm_route_request.h"
 #include "ngx_http_llm_route_filter.h"
 #include "ngx_http_llm_route_account.h"
+#include "ngx_http_llm_route_fleet.h"
 
 
 static ngx_int_t ngx_http_llm_route_preconfiguration(ngx_conf_t *cf);
@@ -241,6 +242,10 @@ ngx_http_llm_route_postconfiguration(ngx_conf_t *cf)
     h[0] = ngx_http_llm_route_log_handler;
 
     if (ngx_http_llm_route_headers_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_llm_route_fleet_init(cf) != NGX_OK) {
         return NGX_ERROR;
     }
 

@@ -11,6 +11,7 @@
 #include "ngx_http_llm_route_status_json.h"
 #include "ngx_http_llm_route_conf.h"
 #include "ngx_http_llm_route_limits_list.h"
+#include "ngx_http_llm_route_redis.h"
 #include "llr_limits.h"
 
 
@@ -49,6 +50,8 @@ static void ngx_http_llm_route_json_budgets(ngx_http_request_t *r,
     ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh);
 static void ngx_http_llm_route_json_rates(ngx_http_request_t *r,
     ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh);
+static void ngx_http_llm_route_json_redis(ngx_http_request_t *r,
+    ngx_http_llm_route_out_t *o);
 
 
 /*
@@ -85,6 +88,7 @@ ngx_http_llm_route_status_json(ngx_http_request_t *r,
     ngx_http_llm_route_json_seconds(o, sh, now);
     ngx_http_llm_route_json_budgets(r, o, sh);
     ngx_http_llm_route_json_rates(r, o, sh);
+    ngx_http_llm_route_json_redis(r, o);
     ngx_http_llm_route_json_recent(o, sh);
 
     ngx_http_llm_route_out_printf(o, "}\n");
@@ -574,4 +578,28 @@ ngx_http_llm_route_json_rates(ngx_http_request_t *r,
     }
 
     ngx_http_llm_route_out_printf(o, "}");
+}
+
+
+/* "redis": the fleet's connection, with llm_route_redis (redis.c) */
+
+static void
+ngx_http_llm_route_json_redis(ngx_http_request_t *r,
+    ngx_http_llm_route_out_t *o)
+{
+    u_char                             *p;
+    ngx_http_llm_route_redis_status_t   st;
+
+    if (ngx_http_llm_route_redis_status(r, &st) != NGX_OK) {
+        return;
+    }
+
+    ngx_http_llm_route_out_printf(o, ",\"redis\":");
+
+    p = ngx_http_llm_route_out_reserve(o, NGX_HTTP_LLM_ROUTE_REDIS_JSON_LEN);
+    if (p == NULL) {
+        return;
+    }
+
+    ngx_http_llm_route_out_advance(o, ngx_http_llm_route_redis_json(p, &st));
 }

@@ -10,6 +10,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_llm_route_status_prometheus.h"
+#include "ngx_http_llm_route_redis.h"
 #include "ngx_http_llm_route_conf.h"
 #include "ngx_http_llm_route_limits_list.h"
 #include "llr_limits.h"
@@ -28,6 +29,8 @@ static void ngx_http_llm_route_prom_budgets(ngx_http_request_t *r,
     ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh);
 static void ngx_http_llm_route_prom_rates(ngx_http_request_t *r,
     ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh);
+static void ngx_http_llm_route_prom_redis(ngx_http_request_t *r,
+    ngx_http_llm_route_out_t *o);
 static void ngx_http_llm_route_prom_zone(ngx_http_request_t *r,
     ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh);
 static void ngx_http_llm_route_prom_family(ngx_http_llm_route_out_t *o,
@@ -67,6 +70,7 @@ ngx_http_llm_route_status_prometheus(ngx_http_request_t *r,
     ngx_http_llm_route_prom_budgets(r, o, sh);
     ngx_http_llm_route_prom_rates(r, o, sh);
     ngx_http_llm_route_prom_zone(r, o, sh);
+    ngx_http_llm_route_prom_redis(r, o);
 }
 
 
@@ -448,6 +452,50 @@ ngx_http_llm_route_prom_zone(ngx_http_request_t *r,
     ngx_http_llm_route_out_printf(o,
                                   "llm_route_state_last_write_seconds %T\n",
                                   sh->state_last);
+}
+
+
+/* the fleet's connection, with llm_route_redis (redis.c) */
+
+static void
+ngx_http_llm_route_prom_redis(ngx_http_request_t *r,
+    ngx_http_llm_route_out_t *o)
+{
+    ngx_http_llm_route_redis_status_t  st;
+
+    if (ngx_http_llm_route_redis_status(r, &st) != NGX_OK) {
+        return;
+    }
+
+    ngx_http_llm_route_prom_family(o, "llm_route_redis_up", "gauge",
+                                   "1 while the fleet's view from Redis is "
+                                   "fresh (a sync answered lately).");
+    ngx_http_llm_route_out_printf(o, "llm_route_redis_up %ui\n", st.up);
+
+    ngx_http_llm_route_prom_family(o, "llm_route_redis_errors_total",
+                                   "counter", "Failed connects, timeouts and "
+                                   "error answers of Redis.");
+    ngx_http_llm_route_out_printf(o, "llm_route_redis_errors_total %uL\n",
+                                  st.errors);
+
+    ngx_http_llm_route_prom_family(o, "llm_route_redis_syncs_total",
+                                   "counter", "Syncs Redis answered.");
+    ngx_http_llm_route_out_printf(o, "llm_route_redis_syncs_total %uL\n",
+                                  st.syncs);
+
+    ngx_http_llm_route_prom_family(o, "llm_route_redis_lag_seconds", "gauge",
+                                   "The round trip of the last answered "
+                                   "sync.");
+    ngx_http_llm_route_out_printf(o, "llm_route_redis_lag_seconds ");
+    ngx_http_llm_route_out_seconds(o, st.lag_ms);
+    ngx_http_llm_route_out_printf(o, "\n");
+
+    ngx_http_llm_route_prom_family(o, "llm_route_redis_last_sync_seconds",
+                                   "gauge", "Unix time of the last answered "
+                                   "sync (0: none yet).");
+    ngx_http_llm_route_out_printf(o, "llm_route_redis_last_sync_seconds ");
+    ngx_http_llm_route_out_seconds(o, st.last_sync);
+    ngx_http_llm_route_out_printf(o, "\n");
 }
 
 
