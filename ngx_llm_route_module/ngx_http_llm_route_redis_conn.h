@@ -18,7 +18,7 @@
 #include <hiredis/hiredis.h>
 #include <hiredis/async.h>
 
-#include "ngx_http_llm_route_redis.h"
+#include "ngx_http_llm_route_redis_hook.h"
 
 
 #define NGX_HTTP_LLM_ROUTE_REDIS_BACKOFF     100     /* ms, the first */
