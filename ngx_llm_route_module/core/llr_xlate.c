@@ -1101,6 +1101,12 @@ llr_x_chat_to_anthropic(llr_x_t *x, const llr_jv_t *root,
         }
     }
 
+    if (x->open_role == LLR_X_NONE) {
+        return llr_x_refuse(x, "messages", "'messages' has no user, "
+                            "assistant or tool message: an "
+                            "Anthropic-format provider needs one.");
+    }
+
     llr_x_turn(x, LLR_X_NONE);
     llr_jw_arr_end(&x->w);
 
@@ -1173,7 +1179,7 @@ llr_x_chat_to_anthropic(llr_x_t *x, const llr_jv_t *root,
 
     m = v[LLR_XC_TOOLS];
 
-    if (!llr_x_null(m)) {
+    if (!llr_x_null(m) && !(m->type == LLR_JV_ARRAY && m->n == 0)) {
         rc = llr_xc_tools(x, m);
         if (rc != LLR_XLATE_OK) {
             return rc;
@@ -1541,7 +1547,7 @@ llr_xa_user(llr_x_t *x, const llr_jv_t *content, const char *path)
     const llr_jv_t  *b, *type, *text;
 
     rc = llr_xa_tool_results(x, content, path, &others);
-    if (rc != LLR_XLATE_OK || others == 0) {
+    if (rc != LLR_XLATE_OK || (others == 0 && content->n)) {
         return rc;
     }
 

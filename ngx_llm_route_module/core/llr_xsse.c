@@ -70,6 +70,8 @@ struct llr_xsse_s {
     unsigned            have_stop:1;    /* the answer has its reason */
     unsigned            refusal:1;
     unsigned            have_usage:1;
+    unsigned            tool_args:1;    /* from Anthropic: the open tool
+                                           block's arguments began */
 
     char                id[LLR_XSSE_ID_LEN];
     size_t              id_len;
@@ -448,6 +450,27 @@ llr_xsse_usage(llr_xsse_t *xs, const llr_jv_t *u)
 }
 
 
+/* a chunk with more arguments of the open tool call */
+static void
+llr_xsse_tool_args(llr_xsse_t *xs, const char *args, size_t len)
+{
+    llr_xsse_chunk(xs);
+    llr_jw_key(&xs->out, "tool_calls");
+    llr_jw_arr(&xs->out);
+    llr_jw_obj(&xs->out);
+    llr_jw_key(&xs->out, "index");
+    llr_jw_uint(&xs->out, (uint64_t) xs->tool);
+    llr_jw_key(&xs->out, "function");
+    llr_jw_obj(&xs->out);
+    llr_jw_key(&xs->out, "arguments");
+    llr_jw_str(&xs->out, args, len);
+    llr_jw_obj_end(&xs->out);
+    llr_jw_obj_end(&xs->out);
+    llr_jw_arr_end(&xs->out);
+    llr_xsse_chunk_end(xs, NULL);
+}
+
+
 static void
 llr_xsse_from_anthropic(llr_xsse_t *xs, const llr_jv_t *ev)
 {
@@ -509,7 +532,18 @@ llr_xsse_from_anthropic(llr_xsse_t *xs, const llr_jv_t *ev)
             }
 
             llr_jw_key(&xs->out, "arguments");
-            llr_jw_cstr(&xs->out, "");
+
+            /* an input given whole (deltas then add nothing to it) */
+            t = llr_jv_get(b, "input");
+            xs->tool_args = (t && t->type == LLR_JV_OBJECT && t->n);
+
+            if (xs->tool_args) {
+                llr_jw_value_str(&xs->out, &xs->tmp, t);
+
+            } else {
+                llr_jw_cstr(&xs->out, "");
+            }
+
             llr_jw_obj_end(&xs->out);
             llr_jw_obj_end(&xs->out);
             llr_jw_arr_end(&xs->out);
@@ -553,20 +587,8 @@ llr_xsse_from_anthropic(llr_xsse_t *xs, const llr_jv_t *ev)
             t = llr_jv_get(d, "partial_json");
 
             if (t && t->type == LLR_JV_STRING && t->len) {
-                llr_xsse_chunk(xs);
-                llr_jw_key(&xs->out, "tool_calls");
-                llr_jw_arr(&xs->out);
-                llr_jw_obj(&xs->out);
-                llr_jw_key(&xs->out, "index");
-                llr_jw_uint(&xs->out, (uint64_t) xs->tool);
-                llr_jw_key(&xs->out, "function");
-                llr_jw_obj(&xs->out);
-                llr_jw_key(&xs->out, "arguments");
-                llr_jw_str(&xs->out, t->str, t->len);
-                llr_jw_obj_end(&xs->out);
-                llr_jw_obj_end(&xs->out);
-                llr_jw_arr_end(&xs->out);
-                llr_xsse_chunk_end(xs, NULL);
+                xs->tool_args = 1;
+                llr_xsse_tool_args(xs, t->str, t->len);
             }
 
         } else if (llr_jv_is(t, "thinking_delta")) {
@@ -584,6 +606,11 @@ llr_xsse_from_anthropic(llr_xsse_t *xs, const llr_jv_t *ev)
     }
 
     if (llr_jv_is(type, "content_block_stop")) {
+        if (xs->block == B_TOOL && !xs->tool_args) {
+            /* a tool without input: "{}", as OpenAI's arguments are */
+            llr_xsse_tool_args(xs, "{}", 2);
+        }
+
         xs->block = B_NONE;
         return;
     }
@@ -927,6 +954,7 @@ llr_xsse_from_chat(llr_xsse_t *xs, const llr_jv_t *ev)
         /* Anthropic's input_tokens are those not read from the cache */
         xs->input = prompt - cached;
         xs->cache_read = cached;
+        xs->output = 0;
         llr_xsse_count(u, "completion_tokens", &xs->output);
         xs->have_usage = 1;
     }
@@ -942,6 +970,12 @@ llr_xsse_translate(llr_xsse_t *xs, const unsigned char *data, size_t len)
 {
     const char    *err;
     llr_jv_doc_t  *doc;
+
+    if (data == NULL) {
+        /* an event of empty data lines: nothing was stored */
+        data = (const unsigned char *) "";
+        len = 0;
+    }
 
     if (!xs->ended) {
         /* "[DONE]", with white space around it */

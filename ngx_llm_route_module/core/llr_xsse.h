@@ -22,12 +22,15 @@
  *                        chunk's; its usage is kept
  *   content_block_start  a tool_use block: a chunk with a new
  *                        tool_calls[] entry (index counted from 0, id,
- *                        name, arguments ""); text and thinking: nothing
+ *                        name, arguments "", or the input's JSON text
+ *                        when it came whole); text and thinking: nothing
  *   content_block_delta  text_delta: delta.content; input_json_delta:
  *                        delta.tool_calls[].function.arguments;
  *                        thinking_delta: delta.reasoning_content;
  *                        signature and citations deltas: nothing
- *   content_block_stop   nothing
+ *   content_block_stop   a tool_use block that got no input: its
+ *                        arguments "{}" (what OpenAI sends for a tool
+ *                        without parameters); any other: nothing
  *   message_delta        a chunk with finish_reason (end_turn,
  *                        stop_sequence: stop; max_tokens: length;
  *                        tool_use: tool_calls; refusal: content_filter);

@@ -999,6 +999,33 @@ test_streams(void)
     is_int(e, 3, "thinking only: cut");
     free(b.s);
 
+    /* tools without input deltas: "{}", or the input given whole */
+    b = t_whole(LLR_XLATE_CHAT_ANTHROPIC, NULL,
+                T_EV("content_block_start", "{\"type\":"
+                     "\"content_block_start\",\"index\":0,\"content_block\""
+                     ":{\"type\":\"tool_use\",\"id\":\"t1\",\"name\":\"now\","
+                     "\"input\":{}}}")
+                T_EV("content_block_stop", "{\"type\":\"content_block_stop\","
+                     "\"index\":0}")
+                T_EV("content_block_start", "{\"type\":"
+                     "\"content_block_start\",\"index\":1,\"content_block\""
+                     ":{\"type\":\"tool_use\",\"id\":\"t2\",\"name\":\"f\","
+                     "\"input\":{\"a\":1}}}")
+                T_EV("content_block_stop", "{\"type\":\"content_block_stop\","
+                     "\"index\":1}"), &e);
+    ok(strstr(b.s, "\"tool_calls\":[{\"index\":0,\"id\":\"t1\",\"type\":"
+              "\"function\",\"function\":{\"name\":\"now\",\"arguments\":"
+              "\"\"}}]") != NULL
+       && strstr(b.s, "\"tool_calls\":[{\"index\":0,\"function\":{"
+                 "\"arguments\":\"{}\"}}]") != NULL,
+       "a tool without input deltas: arguments {}");
+    ok(strstr(b.s, "\"tool_calls\":[{\"index\":1,\"id\":\"t2\",\"type\":"
+              "\"function\",\"function\":{\"name\":\"f\",\"arguments\":"
+              "\"{\\\"a\\\":1}\"}}]") != NULL
+       && strstr(b.s, "\"index\":1,\"function\"") == NULL,
+       "a tool with its input whole: the arguments at once, no more");
+    free(b.s);
+
     /* an event bigger than max_event: the error event */
     big = malloc(70000);
     if (big == NULL) {
