@@ -2,13 +2,43 @@
  * ngx_llm_route_module: a compact JSON writer.
  */
 
-#include <stdio.h>
 #include <string.h>
 
 #include "llr_jw.h"
 
 
+#if defined(__GNUC__)
+#define llr_jw_likely(c)   __builtin_expect(!!(c), 1)
+#else
+#define llr_jw_likely(c)   (c)
+#endif
+
 #define llr_jw_bit(d)      ((uint64_t) 1 << ((d) % 64))
+
+
+/* the bytes a JSON string takes as they are: printable ASCII but " and \ */
+static const uint8_t  llr_jw_plain[256] = {
+    [' '] = 1, ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1,
+    ['\''] = 1, ['('] = 1, [')'] = 1, ['*'] = 1, ['+'] = 1, [','] = 1,
+    ['-'] = 1, ['.'] = 1, ['/'] = 1, ['0'] = 1, ['1'] = 1, ['2'] = 1,
+    ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1,
+    ['9'] = 1, [':'] = 1, [';'] = 1, ['<'] = 1, ['='] = 1, ['>'] = 1,
+    ['?'] = 1, ['@'] = 1, ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1,
+    ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1,
+    ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1,
+    ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1,
+    ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1, ['['] = 1, [']'] = 1,
+    ['^'] = 1, ['_'] = 1, ['`'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1,
+    ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1,
+    ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1,
+    ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1,
+    ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1, ['{'] = 1,
+    ['|'] = 1, ['}'] = 1, ['~'] = 1
+};
+
+
+static unsigned char *llr_jw_grow(llr_jw_t *w, size_t n);
+
 #define llr_jw_has(w, d)   ((w)->some[(d) / 64] & llr_jw_bit(d))
 #define llr_jw_set(w, d)   ((w)->some[(d) / 64] |= llr_jw_bit(d))
 #define llr_jw_clear(w, d) ((w)->some[(d) / 64] &= ~llr_jw_bit(d))
@@ -41,6 +71,26 @@ llr_jw_top(llr_jw_t *w)
 
 
 void
+llr_jw_resume(llr_jw_t *w, unsigned depth)
+{
+    unsigned  d;
+
+    llr_jw_top(w);
+
+    if (depth > LLR_JW_MAX_DEPTH) {
+        w->failed = 1;
+        return;
+    }
+
+    for (d = 0; d + 1 < depth; d++) {
+        llr_jw_set(w, d);
+    }
+
+    w->depth = depth;
+}
+
+
+void
 llr_jw_free(llr_jw_t *w)
 {
     if (w->data && w->alloc.free) {
@@ -55,37 +105,44 @@ llr_jw_free(llr_jw_t *w)
 
 /* room for n more bytes: the place to write them, or NULL */
 
-static unsigned char *
+static inline unsigned char *
 llr_jw_room(llr_jw_t *w, size_t n)
+{
+    if (llr_jw_likely(n <= w->cap - w->len && w->data != NULL
+                      && !w->failed))
+    {
+        return w->data + w->len;
+    }
+
+    return llr_jw_grow(w, n);
+}
+
+
+static unsigned char *
+llr_jw_grow(llr_jw_t *w, size_t n)
 {
     size_t          cap;
     unsigned char  *p;
 
-    if (w->failed) {
+    if (w->failed || n > SIZE_MAX / 2 - w->len) {
+        w->failed = 1;
         return NULL;
     }
 
-    if (n > w->cap - w->len || w->data == NULL) {
-        if (n > SIZE_MAX / 2 - w->len) {
-            w->failed = 1;
-            return NULL;
-        }
+    cap = w->cap ? w->cap : 256;
 
-        cap = w->cap ? w->cap : 256;
-
-        while (cap - w->len < n) {
-            cap *= 2;
-        }
-
-        p = w->alloc.realloc(w->alloc.ctx, w->data, cap);
-        if (p == NULL) {
-            w->failed = 1;
-            return NULL;
-        }
-
-        w->data = p;
-        w->cap = cap;
+    while (cap - w->len < n) {
+        cap *= 2;
     }
+
+    p = w->alloc.realloc(w->alloc.ctx, w->data, cap);
+    if (p == NULL) {
+        w->failed = 1;
+        return NULL;
+    }
+
+    w->data = p;
+    w->cap = cap;
 
     return w->data + w->len;
 }
@@ -161,8 +218,30 @@ llr_jw_close(llr_jw_t *w, int object)
 static void
 llr_jw_string(llr_jw_t *w, const void *s, size_t len)
 {
-    size_t          n;
-    unsigned char  *p;
+    size_t                n;
+    unsigned char        *p;
+    const unsigned char  *b;
+
+    /* most strings need no escape: copied as they are */
+
+    b = s;
+
+    for (n = 0; n < len && llr_jw_plain[b[n]]; n++) {
+        /* void */
+    }
+
+    if (n == len) {
+        p = llr_jw_room(w, len + 2);
+        if (p == NULL) {
+            return;
+        }
+
+        *p++ = '"';
+        memcpy(p, s, len);
+        p[len] = '"';
+        w->len += len + 2;
+        return;
+    }
 
     n = llr_json_escape_len(s, len);
 
@@ -232,22 +311,38 @@ llr_jw_num(llr_jw_t *w, const char *s, size_t len)
 void
 llr_jw_uint(llr_jw_t *w, uint64_t v)
 {
-    char  buf[24];
-    int   n;
+    char  buf[24], *p;
 
-    n = snprintf(buf, sizeof(buf), "%llu", (unsigned long long) v);
-    llr_jw_num(w, buf, (size_t) n);
+    p = buf + sizeof(buf);
+
+    do {
+        *--p = (char) ('0' + v % 10);
+        v /= 10;
+    } while (v);
+
+    llr_jw_num(w, p, (size_t) (buf + sizeof(buf) - p));
 }
 
 
 void
 llr_jw_int(llr_jw_t *w, int64_t v)
 {
-    char  buf[24];
-    int   n;
+    char      buf[24], *p;
+    uint64_t  u;
 
-    n = snprintf(buf, sizeof(buf), "%lld", (long long) v);
-    llr_jw_num(w, buf, (size_t) n);
+    u = v < 0 ? (uint64_t) 0 - (uint64_t) v : (uint64_t) v;
+    p = buf + sizeof(buf);
+
+    do {
+        *--p = (char) ('0' + u % 10);
+        u /= 10;
+    } while (u);
+
+    if (v < 0) {
+        *--p = '-';
+    }
+
+    llr_jw_num(w, p, (size_t) (buf + sizeof(buf) - p));
 }
 
 

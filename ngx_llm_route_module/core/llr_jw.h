@@ -89,5 +89,12 @@ void llr_jw_value_str(llr_jw_t *w, llr_jw_t *scratch, const llr_jv_t *v);
 /* bytes as they are (already JSON, or SSE framing around it) */
 void llr_jw_raw(llr_jw_t *w, const void *s, size_t len);
 
+/*
+ * The bytes written raw since the last top-level value opened depth
+ * containers, each holding members already but the innermost: writing
+ * goes on in it (a cached prefix of an SSE event's JSON).
+ */
+void llr_jw_resume(llr_jw_t *w, unsigned depth);
+
 
 #endif /* _LLR_JW_H_INCLUDED_ */

@@ -45,6 +45,13 @@ static const char  llr_xsse_cut_msg[] =
 static const char  llr_xsse_big_msg[] =
     "An event of the provider's stream is too large to be translated.";
 
+static const char  llr_xsse_delta_head[] =
+    "event: content_block_delta\ndata: {\"type\":\"content_block_delta\","
+    "\"index\":";
+
+static const char  llr_xsse_delta_text[] =
+    ",\"delta\":{\"type\":\"text_delta\",\"text\":";
+
 
 struct llr_xsse_s {
     llr_xlate_e         x;
@@ -96,6 +103,8 @@ struct llr_xsse_s {
 
     llr_jw_t            out;            /* what this call writes */
     llr_jw_t            tmp;
+    llr_jw_t            head;           /* a chunk's start, up to its
+                                           delta (id, created, model) */
     llr_arena_t         arena;          /* one event's parse */
     llr_alloc_t         scratch;
     unsigned char      *arena_mem;
@@ -143,6 +152,7 @@ llr_xsse_create(llr_xlate_e x, const llr_alloc_t *alloc,
 
     llr_jw_init(&xs->out, alloc);
     llr_jw_init(&xs->tmp, alloc);
+    llr_jw_init(&xs->head, alloc);
     llr_arena_init(&xs->arena, xs->arena_mem, LLR_XSSE_SCRATCH, alloc);
     llr_arena_alloc(&xs->arena, &xs->scratch);
 
@@ -159,6 +169,7 @@ llr_xsse_destroy(llr_xsse_t *xs)
 
     llr_jw_free(&xs->out);
     llr_jw_free(&xs->tmp);
+    llr_jw_free(&xs->head);
 
     if (xs->alloc.free) {
         if (xs->data) {
@@ -333,29 +344,45 @@ llr_xsse_count(const llr_jv_t *obj, const char *key, uint64_t *n)
 
 /* ---- Anthropic -> OpenAI ------------------------------------------- */
 
-/* "data: " and a chunk up to its delta's members */
+/*
+ * "data: " and a chunk up to its delta's members: the same bytes for
+ * every chunk of a stream, written once (again when message_start
+ * names the id and the model)
+ */
 static void
 llr_xsse_chunk(llr_xsse_t *xs)
 {
-    llr_jw_raw(&xs->out, "data: ", 6);
-    llr_jw_top(&xs->out);
+    llr_jw_t  *h;
 
-    llr_jw_obj(&xs->out);
-    llr_jw_key(&xs->out, "id");
-    llr_jw_str(&xs->out, xs->id, xs->id_len);
-    llr_jw_key(&xs->out, "object");
-    llr_jw_cstr(&xs->out, "chat.completion.chunk");
-    llr_jw_key(&xs->out, "created");
-    llr_jw_int(&xs->out, xs->opts.created);
-    llr_jw_key(&xs->out, "model");
-    llr_jw_str(&xs->out, xs->model, xs->model_len);
-    llr_jw_key(&xs->out, "choices");
-    llr_jw_arr(&xs->out);
-    llr_jw_obj(&xs->out);
-    llr_jw_key(&xs->out, "index");
-    llr_jw_uint(&xs->out, 0);
-    llr_jw_key(&xs->out, "delta");
-    llr_jw_obj(&xs->out);
+    h = &xs->head;
+
+    if (h->len == 0) {
+        llr_jw_raw(h, "data: ", 6);
+        llr_jw_obj(h);
+        llr_jw_key(h, "id");
+        llr_jw_str(h, xs->id, xs->id_len);
+        llr_jw_key(h, "object");
+        llr_jw_cstr(h, "chat.completion.chunk");
+        llr_jw_key(h, "created");
+        llr_jw_int(h, xs->opts.created);
+        llr_jw_key(h, "model");
+        llr_jw_str(h, xs->model, xs->model_len);
+        llr_jw_key(h, "choices");
+        llr_jw_arr(h);
+        llr_jw_obj(h);
+        llr_jw_key(h, "index");
+        llr_jw_uint(h, 0);
+        llr_jw_key(h, "delta");
+        llr_jw_obj(h);
+
+        if (h->failed) {
+            xs->out.failed = 1;
+            return;
+        }
+    }
+
+    llr_jw_raw(&xs->out, h->data, h->len);
+    llr_jw_resume(&xs->out, 4);
 }
 
 
@@ -482,6 +509,7 @@ llr_xsse_from_anthropic(llr_xsse_t *xs, const llr_jv_t *ev)
         m = llr_jv_get(ev, "message");
         llr_xsse_copy(xs->id, &xs->id_len, llr_jv_get(m, "id"));
         llr_xsse_copy(xs->model, &xs->model_len, llr_jv_get(m, "model"));
+        llr_jw_reset(&xs->head);
         llr_xsse_usage(xs, llr_jv_get(m, "usage"));
 
         if (!xs->started) {
@@ -740,17 +768,15 @@ llr_xsse_a_text(llr_xsse_t *xs, const llr_jv_t *t)
         xs->next_block++;
     }
 
-    llr_xsse_a_begin(xs, "content_block_delta");
-    llr_jw_key(&xs->out, "index");
+    /* the most frequent event: its constant bytes as they are */
+    llr_jw_raw(&xs->out, llr_xsse_delta_head,
+               sizeof(llr_xsse_delta_head) - 1);
+    llr_jw_top(&xs->out);
     llr_jw_uint(&xs->out, xs->next_block - 1);
-    llr_jw_key(&xs->out, "delta");
-    llr_jw_obj(&xs->out);
-    llr_jw_key(&xs->out, "type");
-    llr_jw_cstr(&xs->out, "text_delta");
-    llr_jw_key(&xs->out, "text");
+    llr_jw_raw(&xs->out, llr_xsse_delta_text,
+               sizeof(llr_xsse_delta_text) - 1);
     llr_jw_str(&xs->out, t->str, t->len);
-    llr_jw_obj_end(&xs->out);
-    llr_xsse_end(xs);
+    llr_jw_raw(&xs->out, "}}\n\n", 4);
 }
 
 
@@ -963,6 +989,36 @@ llr_xsse_from_chat(llr_xsse_t *xs, const llr_jv_t *ev)
 
 /* ---- events ---------------------------------------------------------- */
 
+/*
+ * The top-level members an event's translation reads: the others are
+ * checked, not kept (a chunk's "created", "object", "system_fingerprint",
+ * an event's "index"...)
+ */
+
+#define llr_xsse_is(key, len, s)                                             \
+    ((len) == sizeof(s) - 1 && memcmp(key, s, sizeof(s) - 1) == 0)
+
+static int
+llr_xsse_want_anthropic(const char *key, size_t len)
+{
+    return llr_xsse_is(key, len, "type") || llr_xsse_is(key, len, "delta")
+           || llr_xsse_is(key, len, "content_block")
+           || llr_xsse_is(key, len, "message")
+           || llr_xsse_is(key, len, "usage")
+           || llr_xsse_is(key, len, "error");
+}
+
+
+static int
+llr_xsse_want_chat(const char *key, size_t len)
+{
+    return llr_xsse_is(key, len, "choices") || llr_xsse_is(key, len, "id")
+           || llr_xsse_is(key, len, "model")
+           || llr_xsse_is(key, len, "usage")
+           || llr_xsse_is(key, len, "error");
+}
+
+
 /* one event's data: translated into xs->out */
 
 static void
@@ -996,7 +1052,10 @@ llr_xsse_translate(llr_xsse_t *xs, const unsigned char *data, size_t len)
             }
 
         } else {
-            doc = llr_jv_parse(&xs->scratch, data, len, NULL, &err);
+            doc = llr_jv_parse(&xs->scratch, data, len,
+                               xs->x == LLR_XLATE_CHAT_ANTHROPIC
+                               ? llr_xsse_want_anthropic : llr_xsse_want_chat,
+                               &err);
 
             /* what is not a JSON object is no event of the API: skipped */
 
@@ -1028,6 +1087,19 @@ llr_xsse_event(llr_xsse_t *xs, const unsigned char *name, size_t name_len,
 
 
 /* ---- framing ---------------------------------------------------------- */
+
+/* the first '\r' or '\n' in [p, end), or end */
+static const unsigned char *
+llr_xsse_eol(const unsigned char *p, const unsigned char *end)
+{
+    const unsigned char  *lf, *cr;
+
+    lf = memchr(p, '\n', (size_t) (end - p));
+    cr = memchr(p, '\r', (size_t) ((lf ? lf : end) - p));
+
+    return cr ? cr : lf ? lf : end;
+}
+
 
 /* append n bytes at p to the event's data; -1 if it grows too big */
 static int
@@ -1226,12 +1298,7 @@ llr_xsse_feed(llr_xsse_t *xs, const unsigned char *data, size_t len,
             /* fall through */
 
         case F_VALUE:
-            q = p;
-
-            while (q < end && *q != '\r' && *q != '\n') {
-                q++;
-            }
-
+            q = llr_xsse_eol(p, end);
             n = (size_t) (q - p);
 
             if (llr_xsse_data(xs, p, n) != 0) {
@@ -1242,10 +1309,7 @@ llr_xsse_feed(llr_xsse_t *xs, const unsigned char *data, size_t len,
             continue;
 
         default: /* F_IGNORE */
-            while (p < end && *p != '\r' && *p != '\n') {
-                p++;
-            }
-
+            p = llr_xsse_eol(p, end);
             continue;
         }
     }
