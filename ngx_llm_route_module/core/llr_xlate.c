@@ -2207,8 +2207,10 @@ llr_xlate_request(llr_xlate_e xl, const llr_alloc_t *alloc,
         rc = llr_x_anthropic_to_chat(&x, doc->root, opts);
 
     } else {
-        rc = llr_x_refuse(&x, "", "This endpoint cannot be translated for "
-                          "this provider.");
+        /* LLR_XLATE_RESPONSES_ANTHROPIC: see docs/formats.md */
+        rc = llr_x_refuse(&x, "", "The Responses API is not translated "
+                          "to the Anthropic Messages format: this model's "
+                          "provider cannot serve /v1/responses.");
     }
 
     llr_jv_free(doc);

@@ -66,7 +66,11 @@ typedef enum {
     LLR_XLATE_ANTHROPIC_CHAT,       /* Anthropic Messages client, OpenAI
                                        Chat Completions provider */
     LLR_XLATE_RESPONSES_ANTHROPIC   /* OpenAI Responses API client,
-                                       Anthropic Messages provider */
+                                       Anthropic Messages provider: not
+                                       translated (every request is
+                                       refused, docs/formats.md says
+                                       why); the glue may rather leave
+                                       such deployments out of routing */
 } llr_xlate_e;
 
 

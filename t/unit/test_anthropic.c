@@ -845,6 +845,12 @@ test_cost(void)
     llr_format_usd(buf, sizeof(buf), c, 9);
     is_str(buf, "0.024121200", "cost: 0.024121200 USD");
 
+    /* what the gateways that get it wrong say (docs/formats.md) */
+    is_int(llr_cost(&p, 2095 + 2048 + 1024, 1024, 503), 20281200000ULL,
+           "cost: cache writes billed as input: 0.0202812 USD");
+    is_int(llr_cost(&p, 2095, 0, 503), 13830000000ULL,
+           "cost: input_tokens alone as the input: 0.0138300 USD");
+
     /* no 1h price: 1h writes at the cache_write price */
     p.cache_write_1h = LLR_PRICE_UNSET;
     is_int(llr_cost_tokens(&p, &t), 24121200000ULL - 1024 * 2250000ULL,
