@@ -28,7 +28,7 @@ typedef struct {
     llr_jw_t            w;              /* the new body */
     llr_jw_t            tmp;            /* texts joined, arguments */
     int                 open_role;      /* the message being written */
-    unsigned            msg_blocks;     /* its blocks so far */
+    int                 want_role;      /* the next block's message */
 } llr_x_t;
 
 
@@ -289,12 +289,25 @@ llr_xc_key(const llr_jv_t *m)
 }
 
 
-/* the message being written ends; another of role begins if needed */
+/*
+ * The blocks that follow belong to a turn of role; the turn is written
+ * with its first block (a message without one is not written: Anthropic
+ * refuses empty turns).  A turn of the role of the one being written
+ * goes on in it.
+ */
 
 static void
 llr_x_turn(llr_x_t *x, int role)
 {
-    if (x->open_role == role) {
+    x->want_role = role;
+}
+
+
+/* before a block: its turn */
+static void
+llr_x_open(llr_x_t *x)
+{
+    if (x->open_role == x->want_role) {
         return;
     }
 
@@ -303,16 +316,15 @@ llr_x_turn(llr_x_t *x, int role)
         llr_jw_obj_end(&x->w);
     }
 
-    x->open_role = role;
-    x->msg_blocks = 0;
+    x->open_role = x->want_role;
 
-    if (role == LLR_X_NONE) {
+    if (x->open_role == LLR_X_NONE) {
         return;
     }
 
     llr_jw_obj(&x->w);
     llr_jw_key(&x->w, "role");
-    llr_jw_cstr(&x->w, role == LLR_X_USER ? "user" : "assistant");
+    llr_jw_cstr(&x->w, x->open_role == LLR_X_USER ? "user" : "assistant");
     llr_jw_key(&x->w, "content");
     llr_jw_arr(&x->w);
 }
@@ -390,6 +402,8 @@ llr_xc_part(llr_x_t *x, const llr_jv_t *part, const char *path)
     size_t           tlen, dlen;
     const char      *t, *d;
     const llr_jv_t  *type, *text, *img, *url, *file, *fd;
+
+    llr_x_open(x);
 
     if (part->type == LLR_JV_STRING) {
         llr_x_text_block(&x->w, part->str, part->len);
@@ -603,6 +617,7 @@ llr_xc_tool_calls(llr_x_t *x, const llr_jv_t *calls, const char *path)
                                 "'function.name'.", p);
         }
 
+        llr_x_open(x);
         llr_jw_obj(&x->w);
         llr_jw_key(&x->w, "type");
         llr_jw_cstr(&x->w, "tool_use");
@@ -637,7 +652,6 @@ llr_xc_tool_calls(llr_x_t *x, const llr_jv_t *calls, const char *path)
         }
 
         llr_jw_obj_end(&x->w);
-        x->msg_blocks++;
     }
 
     return LLR_XLATE_OK;
@@ -677,8 +691,8 @@ llr_xc_message(llr_x_t *x, const llr_jv_t *msg, size_t i)
         }
 
         if (content->type == LLR_JV_STRING) {
+            llr_x_open(x);
             llr_x_text_block(&x->w, content->str, content->len);
-            x->msg_blocks++;
             return LLR_XLATE_OK;
         }
 
@@ -695,8 +709,6 @@ llr_xc_message(llr_x_t *x, const llr_jv_t *msg, size_t i)
             if (rc != LLR_XLATE_OK) {
                 return rc;
             }
-
-            x->msg_blocks++;
         }
 
         return LLR_XLATE_OK;
@@ -724,8 +736,8 @@ llr_xc_message(llr_x_t *x, const llr_jv_t *msg, size_t i)
 
         if (!llr_x_null(content) && content->type == LLR_JV_STRING) {
             if (content->len) {
+                llr_x_open(x);
                 llr_x_text_block(&x->w, content->str, content->len);
-                x->msg_blocks++;
             }
 
         } else if (!llr_x_null(content)) {
@@ -752,8 +764,8 @@ llr_xc_message(llr_x_t *x, const llr_jv_t *msg, size_t i)
                 }
 
                 if (t->len) {
+                    llr_x_open(x);
                     llr_x_text_block(&x->w, t->str, t->len);
-                    x->msg_blocks++;
                 }
             }
         }
@@ -778,6 +790,7 @@ llr_xc_message(llr_x_t *x, const llr_jv_t *msg, size_t i)
 
         /* a tool result is a block of the user's next turn */
         llr_x_turn(x, LLR_X_USER);
+        llr_x_open(x);
 
         llr_jw_obj(&x->w);
         llr_jw_key(&x->w, "type");
@@ -804,7 +817,6 @@ llr_xc_message(llr_x_t *x, const llr_jv_t *msg, size_t i)
         }
 
         llr_jw_obj_end(&x->w);
-        x->msg_blocks++;
 
         return LLR_XLATE_OK;
     }
@@ -1103,11 +1115,12 @@ llr_x_chat_to_anthropic(llr_x_t *x, const llr_jv_t *root,
 
     if (x->open_role == LLR_X_NONE) {
         return llr_x_refuse(x, "messages", "'messages' has no user, "
-                            "assistant or tool message: an "
+                            "assistant or tool message with content: an "
                             "Anthropic-format provider needs one.");
     }
 
     llr_x_turn(x, LLR_X_NONE);
+    llr_x_open(x);
     llr_jw_arr_end(&x->w);
 
     m = v[LLR_XC_STOP];
@@ -2507,16 +2520,12 @@ llr_x_chat_to_answer(llr_x_t *x, const llr_jv_t *root)
         llr_x_text_block(&x->w, content->str, content->len);
 
     } else if (content && content->type == LLR_JV_ARRAY) {
-        for (p = content->child; p; p = p->next) {
-            p = llr_jv_get(p, "text") ? p : NULL;
+        /* text parts (OpenAI-compatible servers may answer so) */
+        for (tc = content->child; tc; tc = tc->next) {
+            p = llr_jv_get(tc, "text");
 
-            if (p == NULL) {
-                break;
-            }
-
-            if (llr_jv_get(p, "text")->type == LLR_JV_STRING) {
-                llr_x_text_block(&x->w, llr_jv_get(p, "text")->str,
-                                 llr_jv_get(p, "text")->len);
+            if (p && p->type == LLR_JV_STRING && p->len) {
+                llr_x_text_block(&x->w, p->str, p->len);
             }
         }
     }

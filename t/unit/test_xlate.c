@@ -295,6 +295,17 @@ test_requests(void)
            "\"max_tokens\":1}", "documents and a URL image for OpenAI");
     t_free(NULL, out.data);
 
+    /* an empty assistant turn is not written: the user turns join */
+    t_req(LLR_XLATE_CHAT_ANTHROPIC, "{\"model\":\"a\",\"messages\":[{"
+          "\"role\":\"user\",\"content\":\"A\"},{\"role\":\"assistant\","
+          "\"content\":\"\"},{\"role\":\"user\",\"content\":\"B\"}]}",
+          NULL, &out);
+    is_str((char *) out.data, "{\"model\":\"claude-x\",\"max_tokens\":4096,"
+           "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\","
+           "\"text\":\"A\"},{\"type\":\"text\",\"text\":\"B\"}]}]}",
+           "an empty assistant turn: left out");
+    t_free(NULL, out.data);
+
     /* strings keep every byte: \u0000, escapes, non-ASCII */
     t_req(LLR_XLATE_ANTHROPIC_CHAT, "{\"model\":\"a\",\"max_tokens\":1,"
           "\"messages\":[{\"role\":\"user\",\"content\":\"a\\u0000b\\\"\\n"
@@ -556,6 +567,17 @@ test_answers(void)
            "{\"role\":\"assistant\",\"content\":\"\",\"refusal\":null},"
            "\"logprobs\":null,\"finish_reason\":\"length\"}]}",
            "empty answer: length, no usage");
+    t_free(NULL, out.data);
+
+    /* an answer whose content is text parts */
+    is_int(t_resp(LLR_XLATE_ANTHROPIC_CHAT, 0, "{\"choices\":[{\"message\":"
+                  "{\"content\":[{\"type\":\"text\",\"text\":\"a\"},"
+                  "{\"type\":\"x\"},{\"type\":\"text\",\"text\":\"b\"}]}}]}",
+                  &out),
+           LLR_XLATE_OK, "text parts answer: ok");
+    ok(out.data && strstr((char *) out.data, "\"content\":[{\"type\":\"text\","
+                          "\"text\":\"a\"},{\"type\":\"text\",\"text\":"
+                          "\"b\"}]") != NULL, "text parts answer: text blocks");
     t_free(NULL, out.data);
 
     /* not the provider's format: a 502 */
