@@ -409,6 +409,20 @@ llr_jw_value(llr_jw_t *w, const llr_jv_t *v)
 
 
 void
+llr_jw_member_str(llr_jw_t *w, const char *key, const llr_jv_t *v)
+{
+    llr_jw_key(w, key);
+
+    if (v && v->type == LLR_JV_STRING) {
+        llr_jw_str(w, v->str, v->len);
+
+    } else {
+        llr_jw_str(w, "", 0);
+    }
+}
+
+
+void
 llr_jw_value_str(llr_jw_t *w, llr_jw_t *scratch, const llr_jv_t *v)
 {
     llr_jw_reset(scratch);

@@ -80,6 +80,9 @@ void llr_jw_null(llr_jw_t *w);
 /* a parsed value, whole (object members in their order) */
 void llr_jw_value(llr_jw_t *w, const llr_jv_t *v);
 
+/* a member whose value is v when v is a string, else "" */
+void llr_jw_member_str(llr_jw_t *w, const char *key, const llr_jv_t *v);
+
 /*
  * A parsed value's JSON text as a string value (tool call arguments);
  * the text is written into scratch first (reset here).

@@ -165,6 +165,150 @@ llr_x_str_member(llr_jw_t *w, const char *key, const llr_jv_t *v)
 }
 
 
+/* what a translation makes of a top-level member (its slot, or these) */
+#define LLR_X_UNKNOWN  0            /* refused: what would it mean? */
+#define LLR_X_IGNORE   1            /* dropped */
+#define LLR_X_REFUSE   2            /* refused unless null */
+
+typedef struct {
+    const char  *name;
+    int          what;
+} llr_x_key_t;
+
+
+static int
+llr_x_key(const llr_x_key_t *keys, size_t n, const llr_jv_t *m)
+{
+    size_t  i;
+
+    for (i = 0; i < n; i++) {
+        if (strlen(keys[i].name) == m->key_len
+            && memcmp(keys[i].name, m->key, m->key_len) == 0)
+        {
+            return keys[i].what;
+        }
+    }
+
+    return LLR_X_UNKNOWN;
+}
+
+
+/*
+ * The members of a request body into v[slot] (the last of a repeated
+ * one): one that is unknown, or refused and not null, is refused
+ */
+static llr_xlate_rc_e
+llr_x_members(llr_x_t *x, const llr_jv_t *root, const llr_x_key_t *keys,
+    size_t n, const llr_jv_t **v, size_t slots, const char *provider)
+{
+    int              k;
+    const llr_jv_t  *m;
+
+    memset(v, 0, slots * sizeof(llr_jv_t *));
+
+    for (m = root->child; m; m = m->next) {
+        k = llr_x_key(keys, n, m);
+
+        if (k == LLR_X_UNKNOWN || (k == LLR_X_REFUSE && !llr_x_null(m))) {
+            return llr_x_refuse(x, m->key, "'%.*s' cannot be sent to an "
+                                "%s-format provider.",
+                                (int) (m->key_len > 40 ? 40 : m->key_len),
+                                m->key, provider);
+        }
+
+        v[k] = m;
+    }
+
+    return LLR_XLATE_OK;
+}
+
+
+/* {"type":"tool_use","id":...,"name":...,"input": (the caller ends it) */
+static void
+llr_x_tool_use(llr_jw_t *w, const llr_jv_t *id, const llr_jv_t *name)
+{
+    llr_jw_obj(w);
+    llr_jw_key(w, "type");
+    llr_jw_cstr(w, "tool_use");
+    llr_x_str_member(w, "id", id);
+    llr_x_str_member(w, "name", name);
+    llr_jw_key(w, "input");
+}
+
+
+/* an OpenAI tool call with an Anthropic input as its arguments */
+static void
+llr_x_tool_call(llr_x_t *x, const llr_jv_t *id, const llr_jv_t *name,
+    const llr_jv_t *input)
+{
+    llr_jw_obj(&x->w);
+    llr_x_str_member(&x->w, "id", id);
+    llr_jw_key(&x->w, "type");
+    llr_jw_cstr(&x->w, "function");
+    llr_jw_key(&x->w, "function");
+    llr_jw_obj(&x->w);
+    llr_x_str_member(&x->w, "name", name);
+    llr_jw_key(&x->w, "arguments");
+
+    if (input) {
+        llr_jw_value_str(&x->w, &x->tmp, input);
+
+    } else {
+        llr_jw_cstr(&x->w, "{}");
+    }
+
+    llr_jw_obj_end(&x->w);
+    llr_jw_obj_end(&x->w);
+}
+
+
+void
+llr_xlate_usage_chat(llr_jw_t *w, uint64_t prompt, uint64_t cached,
+    uint64_t completion, uint64_t reasoning)
+{
+    llr_jw_key(w, "usage");
+    llr_jw_obj(w);
+    llr_jw_key(w, "prompt_tokens");
+    llr_jw_uint(w, prompt);
+    llr_jw_key(w, "completion_tokens");
+    llr_jw_uint(w, completion);
+    llr_jw_key(w, "total_tokens");
+    llr_jw_uint(w, llr_add_sat(prompt, completion));
+    llr_jw_key(w, "prompt_tokens_details");
+    llr_jw_obj(w);
+    llr_jw_key(w, "cached_tokens");
+    llr_jw_uint(w, cached);
+    llr_jw_obj_end(w);
+    llr_jw_key(w, "completion_tokens_details");
+    llr_jw_obj(w);
+    llr_jw_key(w, "reasoning_tokens");
+    llr_jw_uint(w, reasoning);
+    llr_jw_obj_end(w);
+    llr_jw_obj_end(w);
+}
+
+
+void
+llr_xlate_usage_anthropic(llr_jw_t *w, uint64_t prompt, uint64_t cached,
+    uint64_t completion)
+{
+    cached = cached < prompt ? cached : prompt;
+
+    /* Anthropic's input_tokens are those not read from the cache */
+    llr_jw_key(w, "usage");
+    llr_jw_obj(w);
+    llr_jw_key(w, "input_tokens");
+    llr_jw_uint(w, prompt - cached);
+    llr_jw_key(w, "cache_creation_input_tokens");
+    llr_jw_uint(w, 0);
+    llr_jw_key(w, "cache_read_input_tokens");
+    llr_jw_uint(w, cached);
+    llr_jw_key(w, "output_tokens");
+    llr_jw_uint(w, completion);
+    llr_jw_obj_end(w);
+}
+
+
 /* ---- finish reasons ------------------------------------------------ */
 
 const char *
@@ -200,8 +344,9 @@ llr_xlate_stop_reason(const char *finish, size_t len)
 
 /* the top-level members of a chat request */
 enum {
-    LLR_XC_UNKNOWN = 0,
-    LLR_XC_IGNORE,          /* model (replaced), seed, store, ... */
+    LLR_XC_UNKNOWN = LLR_X_UNKNOWN,
+    LLR_XC_IGNORE = LLR_X_IGNORE,   /* model (replaced), seed, store... */
+    LLR_XC_REFUSE = LLR_X_REFUSE,   /* known, never translated */
     LLR_XC_MESSAGES,
     LLR_XC_MAX_TOKENS,
     LLR_XC_MAX_COMPLETION_TOKENS,
@@ -223,15 +368,11 @@ enum {
     LLR_XC_RESPONSE_FORMAT,
     LLR_XC_REASONING_EFFORT,
     LLR_XC_MODALITIES,
-    LLR_XC_REFUSE,          /* known, never translated */
     LLR_XC_N_KEYS
 };
 
 
-static const struct {
-    const char  *name;
-    int          what;
-} llr_xc_keys[] = {
+static const llr_x_key_t  llr_xc_keys[] = {
     { "model", LLR_XC_IGNORE },
     { "messages", LLR_XC_MESSAGES },
     { "max_tokens", LLR_XC_MAX_TOKENS },
@@ -272,21 +413,7 @@ static const struct {
 };
 
 
-static int
-llr_xc_key(const llr_jv_t *m)
-{
-    size_t  i;
-
-    for (i = 0; i < sizeof(llr_xc_keys) / sizeof(llr_xc_keys[0]); i++) {
-        if (strlen(llr_xc_keys[i].name) == m->key_len
-            && memcmp(llr_xc_keys[i].name, m->key, m->key_len) == 0)
-        {
-            return llr_xc_keys[i].what;
-        }
-    }
-
-    return LLR_XC_UNKNOWN;
-}
+#define llr_xc_n  (sizeof(llr_xc_keys) / sizeof(llr_xc_keys[0]))
 
 
 /*
@@ -618,12 +745,7 @@ llr_xc_tool_calls(llr_x_t *x, const llr_jv_t *calls, const char *path)
         }
 
         llr_x_open(x);
-        llr_jw_obj(&x->w);
-        llr_jw_key(&x->w, "type");
-        llr_jw_cstr(&x->w, "tool_use");
-        llr_x_str_member(&x->w, "id", id);
-        llr_x_str_member(&x->w, "name", name);
-        llr_jw_key(&x->w, "input");
+        llr_x_tool_use(&x->w, id, name);
 
         if (llr_x_null(args)
             || (args->type == LLR_JV_STRING && args->len == 0))
@@ -992,19 +1114,10 @@ llr_x_chat_to_anthropic(llr_x_t *x, const llr_jv_t *root,
     llr_xlate_rc_e   rc;
     const llr_jv_t  *m, *v[LLR_XC_N_KEYS], *msg, *s, *rf, *js, *schema;
 
-    memset(v, 0, sizeof(v));
-
-    for (m = root->child; m; m = m->next) {
-        i = (size_t) llr_xc_key(m);
-
-        if (i == LLR_XC_UNKNOWN || (i == LLR_XC_REFUSE && !llr_x_null(m))) {
-            return llr_x_refuse(x, m->key, "'%.*s' cannot be sent to an "
-                                "Anthropic-format provider.",
-                                (int) (m->key_len > 40 ? 40 : m->key_len),
-                                m->key);
-        }
-
-        v[i] = m;
+    rc = llr_x_members(x, root, llr_xc_keys, llr_xc_n, v, LLR_XC_N_KEYS,
+                       "Anthropic");
+    if (rc != LLR_XLATE_OK) {
+        return rc;
     }
 
     m = v[LLR_XC_MESSAGES];
@@ -1039,7 +1152,9 @@ llr_x_chat_to_anthropic(llr_x_t *x, const llr_jv_t *root,
     }
 
     for (m = root->child; m; m = m->next) {
-        if (llr_xc_key(m) == LLR_XC_PENALTY && !llr_x_zero(m)) {
+        if (llr_x_key(llr_xc_keys, llr_xc_n, m) == LLR_XC_PENALTY
+            && !llr_x_zero(m))
+        {
             return llr_x_refuse(x, m->key, "'%s' cannot be sent to an "
                                 "Anthropic-format provider (it has no "
                                 "penalties).", m->key);
@@ -1272,8 +1387,9 @@ llr_x_chat_to_anthropic(llr_x_t *x, const llr_jv_t *root,
 /* ---- Anthropic Messages -> OpenAI Chat Completions ----------------- */
 
 enum {
-    LLR_XA_UNKNOWN = 0,
-    LLR_XA_IGNORE,
+    LLR_XA_UNKNOWN = LLR_X_UNKNOWN,
+    LLR_XA_IGNORE = LLR_X_IGNORE,
+    LLR_XA_REFUSE = LLR_X_REFUSE,
     LLR_XA_MESSAGES,
     LLR_XA_SYSTEM,
     LLR_XA_MAX_TOKENS,
@@ -1285,15 +1401,11 @@ enum {
     LLR_XA_TOOLS,
     LLR_XA_TOOL_CHOICE,
     LLR_XA_OUTPUT_CONFIG,
-    LLR_XA_REFUSE,
     LLR_XA_N_KEYS
 };
 
 
-static const struct {
-    const char  *name;
-    int          what;
-} llr_xa_keys[] = {
+static const llr_x_key_t  llr_xa_keys[] = {
     { "model", LLR_XA_IGNORE },
     { "messages", LLR_XA_MESSAGES },
     { "system", LLR_XA_SYSTEM },
@@ -1320,21 +1432,7 @@ static const struct {
 };
 
 
-static int
-llr_xa_key(const llr_jv_t *m)
-{
-    size_t  i;
-
-    for (i = 0; i < sizeof(llr_xa_keys) / sizeof(llr_xa_keys[0]); i++) {
-        if (strlen(llr_xa_keys[i].name) == m->key_len
-            && memcmp(llr_xa_keys[i].name, m->key, m->key_len) == 0)
-        {
-            return llr_xa_keys[i].what;
-        }
-    }
-
-    return LLR_XA_UNKNOWN;
-}
+#define llr_xa_n  (sizeof(llr_xa_keys) / sizeof(llr_xa_keys[0]))
 
 
 /*
@@ -1742,24 +1840,7 @@ llr_xa_assistant(llr_x_t *x, const llr_jv_t *content, const char *path)
                                 "'id' and 'name'.", p);
         }
 
-        llr_jw_obj(&x->w);
-        llr_x_str_member(&x->w, "id", id);
-        llr_jw_key(&x->w, "type");
-        llr_jw_cstr(&x->w, "function");
-        llr_jw_key(&x->w, "function");
-        llr_jw_obj(&x->w);
-        llr_x_str_member(&x->w, "name", name);
-        llr_jw_key(&x->w, "arguments");
-
-        if (input) {
-            llr_jw_value_str(&x->w, &x->tmp, input);
-
-        } else {
-            llr_jw_cstr(&x->w, "{}");
-        }
-
-        llr_jw_obj_end(&x->w);
-        llr_jw_obj_end(&x->w);
+        llr_x_tool_call(x, id, name, input);
     }
 
     llr_jw_arr_end(&x->w);
@@ -1951,19 +2032,10 @@ llr_x_anthropic_to_chat(llr_x_t *x, const llr_jv_t *root,
     llr_xlate_rc_e   rc;
     const llr_jv_t  *m, *v[LLR_XA_N_KEYS], *msg, *s, *fmt, *effort, *uid;
 
-    memset(v, 0, sizeof(v));
-
-    for (m = root->child; m; m = m->next) {
-        i = (size_t) llr_xa_key(m);
-
-        if (i == LLR_XA_UNKNOWN || (i == LLR_XA_REFUSE && !llr_x_null(m))) {
-            return llr_x_refuse(x, m->key, "'%.*s' cannot be sent to an "
-                                "OpenAI-format provider.",
-                                (int) (m->key_len > 40 ? 40 : m->key_len),
-                                m->key);
-        }
-
-        v[i] = m;
+    rc = llr_x_members(x, root, llr_xa_keys, llr_xa_n, v, LLR_XA_N_KEYS,
+                       "OpenAI");
+    if (rc != LLR_XLATE_OK) {
+        return rc;
     }
 
     m = v[LLR_XA_MESSAGES];
@@ -2256,27 +2328,12 @@ llr_x_answer_to_chat(llr_x_t *x, const llr_jv_t *root, int64_t created)
     usage = llr_jv_get(root, "usage");
 
     llr_jw_obj(&x->w);
-    llr_jw_key(&x->w, "id");
-
-    if (id && id->type == LLR_JV_STRING) {
-        llr_jw_str(&x->w, id->str, id->len);
-
-    } else {
-        llr_jw_cstr(&x->w, "");
-    }
-
+    llr_jw_member_str(&x->w, "id", id);
     llr_jw_key(&x->w, "object");
     llr_jw_cstr(&x->w, "chat.completion");
     llr_jw_key(&x->w, "created");
     llr_jw_int(&x->w, created);
-    llr_jw_key(&x->w, "model");
-
-    if (model && model->type == LLR_JV_STRING) {
-        llr_jw_str(&x->w, model->str, model->len);
-
-    } else {
-        llr_jw_cstr(&x->w, "");
-    }
+    llr_jw_member_str(&x->w, "model", model);
 
     llr_jw_key(&x->w, "choices");
     llr_jw_arr(&x->w);
@@ -2358,24 +2415,7 @@ llr_x_answer_to_chat(llr_x_t *x, const llr_jv_t *root, int64_t created)
                                  "a name");
             }
 
-            llr_jw_obj(&x->w);
-            llr_x_str_member(&x->w, "id", id);
-            llr_jw_key(&x->w, "type");
-            llr_jw_cstr(&x->w, "function");
-            llr_jw_key(&x->w, "function");
-            llr_jw_obj(&x->w);
-            llr_x_str_member(&x->w, "name", name);
-            llr_jw_key(&x->w, "arguments");
-
-            if (input) {
-                llr_jw_value_str(&x->w, &x->tmp, input);
-
-            } else {
-                llr_jw_cstr(&x->w, "{}");
-            }
-
-            llr_jw_obj_end(&x->w);
-            llr_jw_obj_end(&x->w);
+            llr_x_tool_call(x, id, name, input);
         }
 
         llr_jw_arr_end(&x->w);
@@ -2402,27 +2442,10 @@ llr_x_answer_to_chat(llr_x_t *x, const llr_jv_t *root, int64_t created)
                              cached);
         output = llr_x_count(usage, "output_tokens");
 
-        llr_jw_key(&x->w, "usage");
-        llr_jw_obj(&x->w);
-        llr_jw_key(&x->w, "prompt_tokens");
-        llr_jw_uint(&x->w, prompt);
-        llr_jw_key(&x->w, "completion_tokens");
-        llr_jw_uint(&x->w, output);
-        llr_jw_key(&x->w, "total_tokens");
-        llr_jw_uint(&x->w, llr_add_sat(prompt, output));
-        llr_jw_key(&x->w, "prompt_tokens_details");
-        llr_jw_obj(&x->w);
-        llr_jw_key(&x->w, "cached_tokens");
-        llr_jw_uint(&x->w, cached);
-        llr_jw_obj_end(&x->w);
-        llr_jw_key(&x->w, "completion_tokens_details");
-        llr_jw_obj(&x->w);
-        llr_jw_key(&x->w, "reasoning_tokens");
-        llr_jw_uint(&x->w, llr_x_count(llr_jv_get(usage,
-                                                  "output_tokens_details"),
-                                       "thinking_tokens"));
-        llr_jw_obj_end(&x->w);
-        llr_jw_obj_end(&x->w);
+        llr_xlate_usage_chat(&x->w, prompt, cached, output,
+                             llr_x_count(llr_jv_get(usage,
+                                                    "output_tokens_details"),
+                                         "thinking_tokens"));
     }
 
     llr_jw_obj_end(&x->w);
@@ -2491,27 +2514,12 @@ llr_x_chat_to_answer(llr_x_t *x, const llr_jv_t *root)
     calls = llr_jv_get(msg, "tool_calls");
 
     llr_jw_obj(&x->w);
-    llr_jw_key(&x->w, "id");
-
-    if (id && id->type == LLR_JV_STRING) {
-        llr_jw_str(&x->w, id->str, id->len);
-
-    } else {
-        llr_jw_cstr(&x->w, "");
-    }
-
+    llr_jw_member_str(&x->w, "id", id);
     llr_jw_key(&x->w, "type");
     llr_jw_cstr(&x->w, "message");
     llr_jw_key(&x->w, "role");
     llr_jw_cstr(&x->w, "assistant");
-    llr_jw_key(&x->w, "model");
-
-    if (model && model->type == LLR_JV_STRING) {
-        llr_jw_str(&x->w, model->str, model->len);
-
-    } else {
-        llr_jw_cstr(&x->w, "");
-    }
+    llr_jw_member_str(&x->w, "model", model);
 
     llr_jw_key(&x->w, "content");
     llr_jw_arr(&x->w);
@@ -2547,12 +2555,7 @@ llr_x_chat_to_answer(llr_x_t *x, const llr_jv_t *root)
                                  "function name");
             }
 
-            llr_jw_obj(&x->w);
-            llr_jw_key(&x->w, "type");
-            llr_jw_cstr(&x->w, "tool_use");
-            llr_x_str_member(&x->w, "id", id);
-            llr_x_str_member(&x->w, "name", p);
-            llr_jw_key(&x->w, "input");
+            llr_x_tool_use(&x->w, id, p);
             llr_x_input(x, llr_jv_get(fn, "arguments"));
             llr_jw_obj_end(&x->w);
         }
@@ -2579,20 +2582,9 @@ llr_x_chat_to_answer(llr_x_t *x, const llr_jv_t *root)
         prompt = llr_x_count(usage, "prompt_tokens");
         cached = llr_x_count(llr_jv_get(usage, "prompt_tokens_details"),
                              "cached_tokens");
-        cached = cached < prompt ? cached : prompt;
 
-        /* Anthropic's input_tokens are those not read from the cache */
-        llr_jw_key(&x->w, "usage");
-        llr_jw_obj(&x->w);
-        llr_jw_key(&x->w, "input_tokens");
-        llr_jw_uint(&x->w, prompt - cached);
-        llr_jw_key(&x->w, "cache_creation_input_tokens");
-        llr_jw_uint(&x->w, 0);
-        llr_jw_key(&x->w, "cache_read_input_tokens");
-        llr_jw_uint(&x->w, cached);
-        llr_jw_key(&x->w, "output_tokens");
-        llr_jw_uint(&x->w, llr_x_count(usage, "completion_tokens"));
-        llr_jw_obj_end(&x->w);
+        llr_xlate_usage_anthropic(&x->w, prompt, cached,
+                                  llr_x_count(usage, "completion_tokens"));
     }
 
     llr_jw_obj_end(&x->w);

@@ -54,6 +54,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "llr_jw.h"
 #include "llr_req.h"
 #include "llr_usage.h"
 
@@ -218,6 +219,17 @@ uint64_t llr_count_tokens_estimate(const llr_req_view_t *view);
 /* writes {"input_tokens":n} (at most 40 bytes) at buf, returns its length */
 size_t llr_count_tokens_body(uint64_t n, char *buf, size_t size);
 
+
+/*
+ * A "usage" member (its key and object) of an OpenAI answer or chunk,
+ * and of an Anthropic answer or message_delta, from the counts as the
+ * module keeps them (llr_usage.h: prompt counts every input token,
+ * cached those read from the cache); shared with llr_xsse.
+ */
+void llr_xlate_usage_chat(llr_jw_t *w, uint64_t prompt, uint64_t cached,
+    uint64_t completion, uint64_t reasoning);
+void llr_xlate_usage_anthropic(llr_jw_t *w, uint64_t prompt,
+    uint64_t cached, uint64_t completion);
 
 /*
  * Finish reasons across formats (JSON answers and streams): an

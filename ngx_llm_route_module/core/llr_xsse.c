@@ -94,7 +94,10 @@ struct llr_xsse_s {
     uint16_t            tool_block[LLR_XSSE_TOOLS];  /* to Anthropic:
                                            block index + 1 of tool k */
 
-    /* usage, Anthropic's counts (from OpenAI: converted) */
+    /*
+     * usage as the provider counts it: from Anthropic its input_tokens
+     * (without the cache's), from OpenAI its prompt_tokens (with them)
+     */
     uint64_t            input;
     uint64_t            cache_write;
     uint64_t            cache_read;
@@ -344,6 +347,24 @@ llr_xsse_count(const llr_jv_t *obj, const char *key, uint64_t *n)
 
 /* ---- Anthropic -> OpenAI ------------------------------------------- */
 
+/* "data: " and a chunk's members that are the same in every chunk */
+static void
+llr_xsse_chunk_start(llr_xsse_t *xs, llr_jw_t *w)
+{
+    llr_jw_raw(w, "data: ", 6);
+    llr_jw_top(w);
+    llr_jw_obj(w);
+    llr_jw_key(w, "id");
+    llr_jw_str(w, xs->id, xs->id_len);
+    llr_jw_key(w, "object");
+    llr_jw_cstr(w, "chat.completion.chunk");
+    llr_jw_key(w, "created");
+    llr_jw_int(w, xs->opts.created);
+    llr_jw_key(w, "model");
+    llr_jw_str(w, xs->model, xs->model_len);
+}
+
+
 /*
  * "data: " and a chunk up to its delta's members: the same bytes for
  * every chunk of a stream, written once (again when message_start
@@ -357,16 +378,7 @@ llr_xsse_chunk(llr_xsse_t *xs)
     h = &xs->head;
 
     if (h->len == 0) {
-        llr_jw_raw(h, "data: ", 6);
-        llr_jw_obj(h);
-        llr_jw_key(h, "id");
-        llr_jw_str(h, xs->id, xs->id_len);
-        llr_jw_key(h, "object");
-        llr_jw_cstr(h, "chat.completion.chunk");
-        llr_jw_key(h, "created");
-        llr_jw_int(h, xs->opts.created);
-        llr_jw_key(h, "model");
-        llr_jw_str(h, xs->model, xs->model_len);
+        llr_xsse_chunk_start(xs, h);
         llr_jw_key(h, "choices");
         llr_jw_arr(h);
         llr_jw_obj(h);
@@ -417,40 +429,12 @@ llr_xsse_o_done(llr_xsse_t *xs)
         prompt = llr_add_sat(llr_add_sat(xs->input, xs->cache_write),
                              xs->cache_read);
 
-        llr_jw_raw(&xs->out, "data: ", 6);
-        llr_jw_top(&xs->out);
-
-        llr_jw_obj(&xs->out);
-        llr_jw_key(&xs->out, "id");
-        llr_jw_str(&xs->out, xs->id, xs->id_len);
-        llr_jw_key(&xs->out, "object");
-        llr_jw_cstr(&xs->out, "chat.completion.chunk");
-        llr_jw_key(&xs->out, "created");
-        llr_jw_int(&xs->out, xs->opts.created);
-        llr_jw_key(&xs->out, "model");
-        llr_jw_str(&xs->out, xs->model, xs->model_len);
+        llr_xsse_chunk_start(xs, &xs->out);
         llr_jw_key(&xs->out, "choices");
         llr_jw_arr(&xs->out);
         llr_jw_arr_end(&xs->out);
-        llr_jw_key(&xs->out, "usage");
-        llr_jw_obj(&xs->out);
-        llr_jw_key(&xs->out, "prompt_tokens");
-        llr_jw_uint(&xs->out, prompt);
-        llr_jw_key(&xs->out, "completion_tokens");
-        llr_jw_uint(&xs->out, xs->output);
-        llr_jw_key(&xs->out, "total_tokens");
-        llr_jw_uint(&xs->out, llr_add_sat(prompt, xs->output));
-        llr_jw_key(&xs->out, "prompt_tokens_details");
-        llr_jw_obj(&xs->out);
-        llr_jw_key(&xs->out, "cached_tokens");
-        llr_jw_uint(&xs->out, xs->cache_read);
-        llr_jw_obj_end(&xs->out);
-        llr_jw_key(&xs->out, "completion_tokens_details");
-        llr_jw_obj(&xs->out);
-        llr_jw_key(&xs->out, "reasoning_tokens");
-        llr_jw_uint(&xs->out, xs->thinking);
-        llr_jw_obj_end(&xs->out);
-        llr_jw_obj_end(&xs->out);
+        llr_xlate_usage_chat(&xs->out, prompt, xs->cache_read, xs->output,
+                             xs->thinking);
         llr_xsse_end(xs);
     }
 
@@ -477,9 +461,24 @@ llr_xsse_usage(llr_xsse_t *xs, const llr_jv_t *u)
 }
 
 
-/* a chunk with more arguments of the open tool call */
+/* a chunk whose delta has text (a string that is not empty) as key */
 static void
-llr_xsse_tool_args(llr_xsse_t *xs, const char *args, size_t len)
+llr_xsse_delta(llr_xsse_t *xs, const char *key, const llr_jv_t *text)
+{
+    if (text == NULL || text->type != LLR_JV_STRING || text->len == 0) {
+        return;
+    }
+
+    llr_xsse_chunk(xs);
+    llr_jw_key(&xs->out, key);
+    llr_jw_str(&xs->out, text->str, text->len);
+    llr_xsse_chunk_end(xs, NULL);
+}
+
+
+/* a chunk about the open tool call, up to its entry's members */
+static void
+llr_xsse_tool_begin(llr_xsse_t *xs)
 {
     llr_xsse_chunk(xs);
     llr_jw_key(&xs->out, "tool_calls");
@@ -487,14 +486,29 @@ llr_xsse_tool_args(llr_xsse_t *xs, const char *args, size_t len)
     llr_jw_obj(&xs->out);
     llr_jw_key(&xs->out, "index");
     llr_jw_uint(&xs->out, (uint64_t) xs->tool);
+}
+
+
+static void
+llr_xsse_tool_end(llr_xsse_t *xs)
+{
+    llr_jw_obj_end(&xs->out);       /* function */
+    llr_jw_obj_end(&xs->out);
+    llr_jw_arr_end(&xs->out);
+    llr_xsse_chunk_end(xs, NULL);
+}
+
+
+/* a chunk with more arguments of the open tool call */
+static void
+llr_xsse_tool_args(llr_xsse_t *xs, const char *args, size_t len)
+{
+    llr_xsse_tool_begin(xs);
     llr_jw_key(&xs->out, "function");
     llr_jw_obj(&xs->out);
     llr_jw_key(&xs->out, "arguments");
     llr_jw_str(&xs->out, args, len);
-    llr_jw_obj_end(&xs->out);
-    llr_jw_obj_end(&xs->out);
-    llr_jw_arr_end(&xs->out);
-    llr_xsse_chunk_end(xs, NULL);
+    llr_xsse_tool_end(xs);
 }
 
 
@@ -533,12 +547,7 @@ llr_xsse_from_anthropic(llr_xsse_t *xs, const llr_jv_t *ev)
             xs->block = B_TOOL;
             xs->tool = (int) xs->tools++;
 
-            llr_xsse_chunk(xs);
-            llr_jw_key(&xs->out, "tool_calls");
-            llr_jw_arr(&xs->out);
-            llr_jw_obj(&xs->out);
-            llr_jw_key(&xs->out, "index");
-            llr_jw_uint(&xs->out, (uint64_t) xs->tool);
+            llr_xsse_tool_begin(xs);
 
             t = llr_jv_get(b, "id");
 
@@ -572,23 +581,13 @@ llr_xsse_from_anthropic(llr_xsse_t *xs, const llr_jv_t *ev)
                 llr_jw_cstr(&xs->out, "");
             }
 
-            llr_jw_obj_end(&xs->out);
-            llr_jw_obj_end(&xs->out);
-            llr_jw_arr_end(&xs->out);
-            llr_xsse_chunk_end(xs, NULL);
+            llr_xsse_tool_end(xs);
 
         } else if (llr_jv_is(t, "text")) {
             xs->block = B_TEXT;
 
             /* a block may start with text (it does not, as documented) */
-            t = llr_jv_get(b, "text");
-
-            if (t && t->type == LLR_JV_STRING && t->len) {
-                llr_xsse_chunk(xs);
-                llr_jw_key(&xs->out, "content");
-                llr_jw_str(&xs->out, t->str, t->len);
-                llr_xsse_chunk_end(xs, NULL);
-            }
+            llr_xsse_delta(xs, "content", llr_jv_get(b, "text"));
 
         } else {
             xs->block = B_OTHER;
@@ -602,14 +601,7 @@ llr_xsse_from_anthropic(llr_xsse_t *xs, const llr_jv_t *ev)
         t = llr_jv_get(d, "type");
 
         if (llr_jv_is(t, "text_delta")) {
-            t = llr_jv_get(d, "text");
-
-            if (t && t->type == LLR_JV_STRING && t->len) {
-                llr_xsse_chunk(xs);
-                llr_jw_key(&xs->out, "content");
-                llr_jw_str(&xs->out, t->str, t->len);
-                llr_xsse_chunk_end(xs, NULL);
-            }
+            llr_xsse_delta(xs, "content", llr_jv_get(d, "text"));
 
         } else if (llr_jv_is(t, "input_json_delta") && xs->block == B_TOOL) {
             t = llr_jv_get(d, "partial_json");
@@ -620,14 +612,8 @@ llr_xsse_from_anthropic(llr_xsse_t *xs, const llr_jv_t *ev)
             }
 
         } else if (llr_jv_is(t, "thinking_delta")) {
-            t = llr_jv_get(d, "thinking");
-
-            if (t && t->type == LLR_JV_STRING && t->len) {
-                llr_xsse_chunk(xs);
-                llr_jw_key(&xs->out, "reasoning_content");
-                llr_jw_str(&xs->out, t->str, t->len);
-                llr_xsse_chunk_end(xs, NULL);
-            }
+            llr_xsse_delta(xs, "reasoning_content",
+                           llr_jv_get(d, "thinking"));
         }
 
         return;
@@ -816,24 +802,8 @@ llr_xsse_a_tool(llr_xsse_t *xs, const llr_jv_t *call)
         llr_jw_obj(&xs->out);
         llr_jw_key(&xs->out, "type");
         llr_jw_cstr(&xs->out, "tool_use");
-        llr_jw_key(&xs->out, "id");
-
-        if (id && id->type == LLR_JV_STRING) {
-            llr_jw_str(&xs->out, id->str, id->len);
-
-        } else {
-            llr_jw_cstr(&xs->out, "");
-        }
-
-        llr_jw_key(&xs->out, "name");
-
-        if (name && name->type == LLR_JV_STRING) {
-            llr_jw_str(&xs->out, name->str, name->len);
-
-        } else {
-            llr_jw_cstr(&xs->out, "");
-        }
-
+        llr_jw_member_str(&xs->out, "id", id);
+        llr_jw_member_str(&xs->out, "name", name);
         llr_jw_key(&xs->out, "input");
         llr_jw_obj(&xs->out);
         llr_jw_obj_end(&xs->out);
@@ -882,19 +852,19 @@ llr_xsse_a_done(llr_xsse_t *xs)
     llr_jw_key(&xs->out, "stop_sequence");
     llr_jw_null(&xs->out);
     llr_jw_obj_end(&xs->out);
-    llr_jw_key(&xs->out, "usage");
-    llr_jw_obj(&xs->out);
 
     if (xs->have_usage) {
-        llr_jw_key(&xs->out, "input_tokens");
-        llr_jw_uint(&xs->out, xs->input);
-        llr_jw_key(&xs->out, "cache_read_input_tokens");
-        llr_jw_uint(&xs->out, xs->cache_read);
+        llr_xlate_usage_anthropic(&xs->out, xs->input, xs->cache_read,
+                                  xs->output);
+
+    } else {
+        llr_jw_key(&xs->out, "usage");
+        llr_jw_obj(&xs->out);
+        llr_jw_key(&xs->out, "output_tokens");
+        llr_jw_uint(&xs->out, 0);
+        llr_jw_obj_end(&xs->out);
     }
 
-    llr_jw_key(&xs->out, "output_tokens");
-    llr_jw_uint(&xs->out, xs->output);
-    llr_jw_obj_end(&xs->out);
     llr_xsse_end(xs);
 
     llr_xsse_a_begin(xs, "message_stop");
@@ -907,7 +877,6 @@ llr_xsse_a_done(llr_xsse_t *xs)
 static void
 llr_xsse_from_chat(llr_xsse_t *xs, const llr_jv_t *ev)
 {
-    uint64_t         prompt, cached;
     const llr_jv_t  *e, *m, *c, *d, *t, *u;
 
     e = llr_jv_get(ev, "error");
@@ -970,17 +939,13 @@ llr_xsse_from_chat(llr_xsse_t *xs, const llr_jv_t *ev)
     u = llr_jv_get(ev, "usage");
 
     if (u && u->type == LLR_JV_OBJECT) {
-        prompt = 0;
-        cached = 0;
-        llr_xsse_count(u, "prompt_tokens", &prompt);
-        llr_xsse_count(llr_jv_get(u, "prompt_tokens_details"),
-                       "cached_tokens", &cached);
-        cached = cached < prompt ? cached : prompt;
-
-        /* Anthropic's input_tokens are those not read from the cache */
-        xs->input = prompt - cached;
-        xs->cache_read = cached;
+        /* as the module keeps them: input counts the cached tokens */
+        xs->input = 0;
+        xs->cache_read = 0;
         xs->output = 0;
+        llr_xsse_count(u, "prompt_tokens", &xs->input);
+        llr_xsse_count(llr_jv_get(u, "prompt_tokens_details"),
+                       "cached_tokens", &xs->cache_read);
         llr_xsse_count(u, "completion_tokens", &xs->output);
         xs->have_usage = 1;
     }

@@ -957,7 +957,8 @@ test_streams(void)
     is_int(e, 1, "finish_reason, no [DONE]: ended, not cut");
     ok(t_ends_with(&b, "{\"type\":\"message_delta\",\"delta\":{"
                    "\"stop_reason\":\"max_tokens\",\"stop_sequence\":null},"
-                   "\"usage\":{\"input_tokens\":5,\"cache_read_input_tokens\":"
+                   "\"usage\":{\"input_tokens\":5,"
+                   "\"cache_creation_input_tokens\":0,\"cache_read_input_tokens\":"
                    "0,\"output_tokens\":1}}\n\nevent: message_stop\ndata: "
                    "{\"type\":\"message_stop\"}\n\n"),
        "finish_reason, no [DONE]: message_delta, message_stop");
