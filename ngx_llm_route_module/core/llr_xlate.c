@@ -139,13 +139,36 @@ llr_x_uint(const llr_jv_t *v, uint64_t *n)
 }
 
 
-/* a member of an object, a non-negative integer or 0 */
+void
+llr_xlate_count(const llr_jv_t *obj, const char *key, uint64_t *n)
+{
+    size_t           len;
+    const llr_jv_t  *m;
+
+    if (obj == NULL || obj->type != LLR_JV_OBJECT) {
+        return;
+    }
+
+    len = strlen(key);
+
+    for (m = obj->child; m; m = m->next) {
+        if (m->key_len == len && memcmp(m->key, key, len) == 0) {
+            (void) llr_x_uint(m, n);
+        }
+    }
+}
+
+
+/* a count of an object, 0 when it has none */
 static uint64_t
 llr_x_count(const llr_jv_t *obj, const char *key)
 {
     uint64_t  n;
 
-    return llr_x_uint(llr_jv_get(obj, key), &n) ? n : 0;
+    n = 0;
+    llr_xlate_count(obj, key, &n);
+
+    return n;
 }
 
 
@@ -259,6 +282,41 @@ llr_x_tool_call(llr_x_t *x, const llr_jv_t *id, const llr_jv_t *name,
 
     llr_jw_obj_end(&x->w);
     llr_jw_obj_end(&x->w);
+}
+
+
+/* a member named a or b */
+#define llr_x_either(m, a, b)  (llr_x_key_is(m, a) || llr_x_key_is(m, b))
+
+
+void
+llr_xlate_chat_counts(const llr_jv_t *usage, uint64_t *prompt,
+    uint64_t *cached, uint64_t *completion)
+{
+    uint64_t         n;
+    const llr_jv_t  *m, *c;
+
+    for (m = usage->child; m; m = m->next) {
+        if (llr_x_either(m, "prompt_tokens", "input_tokens")) {
+            if (llr_x_uint(m, &n)) {
+                *prompt = n;
+            }
+
+        } else if (llr_x_either(m, "completion_tokens", "output_tokens")) {
+            if (llr_x_uint(m, &n)) {
+                *completion = n;
+            }
+
+        } else if (llr_x_either(m, "prompt_tokens_details",
+                                "input_tokens_details"))
+        {
+            c = llr_jv_get(m, "cached_tokens");
+
+            if (llr_x_uint(c, &n)) {
+                *cached = n;
+            }
+        }
+    }
 }
 
 
@@ -2493,7 +2551,7 @@ static llr_xlate_rc_e
 llr_x_chat_to_answer(llr_x_t *x, const llr_jv_t *root)
 {
     const char      *stop;
-    uint64_t         prompt, cached;
+    uint64_t         prompt, cached, output;
     const llr_jv_t  *choices, *c, *msg, *content, *refusal, *calls, *tc,
                     *fn, *id, *model, *usage, *finish, *p;
 
@@ -2579,12 +2637,11 @@ llr_x_chat_to_answer(llr_x_t *x, const llr_jv_t *root)
     llr_jw_null(&x->w);
 
     if (usage && usage->type == LLR_JV_OBJECT) {
-        prompt = llr_x_count(usage, "prompt_tokens");
-        cached = llr_x_count(llr_jv_get(usage, "prompt_tokens_details"),
-                             "cached_tokens");
-
-        llr_xlate_usage_anthropic(&x->w, prompt, cached,
-                                  llr_x_count(usage, "completion_tokens"));
+        prompt = 0;
+        cached = 0;
+        output = 0;
+        llr_xlate_chat_counts(usage, &prompt, &cached, &output);
+        llr_xlate_usage_anthropic(&x->w, prompt, cached, output);
     }
 
     llr_jw_obj_end(&x->w);

@@ -228,6 +228,22 @@ size_t llr_count_tokens_body(uint64_t n, char *buf, size_t size);
  */
 void llr_xlate_usage_chat(llr_jw_t *w, uint64_t prompt, uint64_t cached,
     uint64_t completion, uint64_t reasoning);
+
+/*
+ * The counts of an OpenAI usage object as the usage scanner reads them
+ * (chat and Responses API names, the last one of either winning); a
+ * count that is not a non-negative integer leaves its variable as it
+ * is.
+ */
+void llr_xlate_chat_counts(const llr_jv_t *usage, uint64_t *prompt,
+    uint64_t *cached, uint64_t *completion);
+
+/*
+ * *n takes the value of the last member key of obj that is a
+ * non-negative integer (an Anthropic count, as the usage scanner reads
+ * it); unchanged if there is none
+ */
+void llr_xlate_count(const llr_jv_t *obj, const char *key, uint64_t *n);
 void llr_xlate_usage_anthropic(llr_jw_t *w, uint64_t prompt,
     uint64_t cached, uint64_t completion);
 

@@ -294,6 +294,29 @@ llr_xsse_o_error(llr_xsse_t *xs, const char *type, const char *code,
 }
 
 
+size_t
+llr_xsse_cut_event(llr_format_e fmt, const unsigned char **p)
+{
+    static const char  openai[] =
+        "data: {\"error\":{\"message\":\"The stream from the provider was "
+        "interrupted before it completed.\",\"type\":\"server_error\","
+        "\"param\":null,\"code\":\"stream_interrupted\"}}\n\n";
+
+    static const char  anthropic[] =
+        "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":"
+        "\"api_error\",\"message\":\"The stream from the provider was "
+        "interrupted before it completed.\"}}\n\n";
+
+    if (fmt == LLR_FMT_ANTHROPIC) {
+        *p = (const unsigned char *) anthropic;
+        return sizeof(anthropic) - 1;
+    }
+
+    *p = (const unsigned char *) openai;
+    return sizeof(openai) - 1;
+}
+
+
 /* the translator's own error: the stream ends with it */
 static void
 llr_xsse_fail(llr_xsse_t *xs, const char *msg)
@@ -328,20 +351,6 @@ llr_xsse_copy(char *dst, size_t *dlen, const llr_jv_t *v)
 
     memcpy(dst, v->str, n);
     *dlen = n;
-}
-
-
-/* a count in an object: replaces *n when it is a non-negative integer */
-static void
-llr_xsse_count(const llr_jv_t *obj, const char *key, uint64_t *n)
-{
-    const llr_jv_t  *v;
-
-    v = llr_jv_get(obj, key);
-
-    if (v && v->type == LLR_JV_NUMBER) {
-        (void) llr_parse_uint(v->str, v->len, UINT64_MAX, n, NULL);
-    }
 }
 
 
@@ -451,11 +460,11 @@ llr_xsse_usage(llr_xsse_t *xs, const llr_jv_t *u)
         return;
     }
 
-    llr_xsse_count(u, "input_tokens", &xs->input);
-    llr_xsse_count(u, "cache_creation_input_tokens", &xs->cache_write);
-    llr_xsse_count(u, "cache_read_input_tokens", &xs->cache_read);
-    llr_xsse_count(u, "output_tokens", &xs->output);
-    llr_xsse_count(llr_jv_get(u, "output_tokens_details"),
+    llr_xlate_count(u, "input_tokens", &xs->input);
+    llr_xlate_count(u, "cache_creation_input_tokens", &xs->cache_write);
+    llr_xlate_count(u, "cache_read_input_tokens", &xs->cache_read);
+    llr_xlate_count(u, "output_tokens", &xs->output);
+    llr_xlate_count(llr_jv_get(u, "output_tokens_details"),
                    "thinking_tokens", &xs->thinking);
     xs->have_usage = 1;
 }
@@ -943,10 +952,7 @@ llr_xsse_from_chat(llr_xsse_t *xs, const llr_jv_t *ev)
         xs->input = 0;
         xs->cache_read = 0;
         xs->output = 0;
-        llr_xsse_count(u, "prompt_tokens", &xs->input);
-        llr_xsse_count(llr_jv_get(u, "prompt_tokens_details"),
-                       "cached_tokens", &xs->cache_read);
-        llr_xsse_count(u, "completion_tokens", &xs->output);
+        llr_xlate_chat_counts(u, &xs->input, &xs->cache_read, &xs->output);
         xs->have_usage = 1;
     }
 }

@@ -157,5 +157,13 @@ int llr_xsse_cut(const llr_xsse_t *xs);
 
 void llr_xsse_destroy(llr_xsse_t *xs);
 
+/*
+ * The error event a cut stream ends with in a format (above), for the
+ * pass-through path too: a client of either format gets the same bytes
+ * whether its stream was translated or not.  Returns its length; *p
+ * points to static bytes.
+ */
+size_t llr_xsse_cut_event(llr_format_e fmt, const unsigned char **p);
+
 
 #endif /* _LLR_XSSE_H_INCLUDED_ */

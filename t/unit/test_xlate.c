@@ -1076,6 +1076,19 @@ test_streams(void)
     ok(llr_xsse_create(LLR_XLATE_RESPONSES_ANTHROPIC, &t_alloc, &t_sopts)
        == NULL, "no stream translator for the Responses API");
 
+    /* the pass-through path's cut events are the translator's */
+    {
+        size_t                n;
+        const unsigned char  *p;
+
+        n = llr_xsse_cut_event(LLR_FMT_OPENAI, &p);
+        ok(n == sizeof(t_o_cut) - 1 && memcmp(p, t_o_cut, n) == 0,
+           "cut event: OpenAI's");
+        n = llr_xsse_cut_event(LLR_FMT_ANTHROPIC, &p);
+        ok(n == sizeof(t_a_cut) - 1 && memcmp(p, t_a_cut, n) == 0,
+           "cut event: Anthropic's");
+    }
+
     is_int(t_live, 0, "streams: no memory left");
 }
 
