@@ -580,6 +580,29 @@ test_answers(void)
                           "\"b\"}]") != NULL, "text parts answer: text blocks");
     t_free(NULL, out.data);
 
+    /*
+     * the usage as the scanner reads it (what is charged): the Responses
+     * API's names, the last valid count of a name
+     */
+    t_resp(LLR_XLATE_ANTHROPIC_CHAT, 0, "{\"choices\":[{\"message\":{"
+           "\"content\":\"a\"}}],\"usage\":{\"input_tokens\":1163,"
+           "\"input_tokens_details\":{\"cached_tokens\":100},"
+           "\"output_tokens\":46}}", &out);
+    ok(out.data && strstr((char *) out.data, "\"usage\":{\"input_tokens\":"
+                          "1063,\"cache_creation_input_tokens\":0,"
+                          "\"cache_read_input_tokens\":100,"
+                          "\"output_tokens\":46}") != NULL,
+       "usage named as in the Responses API: read");
+    t_free(NULL, out.data);
+
+    t_resp(LLR_XLATE_CHAT_ANTHROPIC, 0, "{\"content\":[],\"usage\":{"
+           "\"input_tokens\":5,\"cache_read_input_tokens\":7,"
+           "\"cache_read_input_tokens\":-1,\"output_tokens\":2}}", &out);
+    ok(out.data && strstr((char *) out.data, "\"prompt_tokens\":12,") != NULL
+       && strstr((char *) out.data, "\"cached_tokens\":7}") != NULL,
+       "a count given twice, the last not a count: the first");
+    t_free(NULL, out.data);
+
     /* not the provider's format: a 502 */
     is_int(t_resp(LLR_XLATE_CHAT_ANTHROPIC, 0, "{\"choices\":[]}", &out),
            LLR_XLATE_BAD_ANSWER, "a chat answer from Anthropic: bad");
