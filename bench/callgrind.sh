@@ -25,7 +25,7 @@
 #
 # Per request = (Ir of 1+K requests - Ir of 1 request) / K: the steady
 # state, without the first call's one-time costs.  Needs gcc, valgrind,
-# libyajl-dev, libpcre2-dev, perl.
+# libpcre2-dev, perl.
 
 set -euo pipefail
 
@@ -57,7 +57,7 @@ trap 'rm -rf "$W"' EXIT
 CFLAGS="-std=gnu99 -O2 -g -Wall -Wextra -Werror -Wpointer-arith"
 CFLAGS="$CFLAGS -Wno-unused-parameter"
 for p in cg_req cg_resp cg_xlate; do
-    gcc $CFLAGS -I"$CORE" -o "$W/$p" "$HERE/$p.c" "$CORE"/llr_*.c \
+    gcc $CFLAGS -I"$CORE" -o "$W/$p" "$HERE/$p.c" "$CORE"/llr*.c \
         -lyajl -lpcre2-8 -lm
 done
 
