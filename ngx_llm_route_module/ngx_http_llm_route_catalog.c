@@ -32,7 +32,8 @@ static char *ngx_http_llm_route_init_tasks(ngx_conf_t *cf,
 
 /*
  * llm_route_model NAME provider=P input=X output=Y context=N quality=Q
- *     [cached_input=X] [quality_TASK=Q] [upstream_model=M] [weight=W];
+ *     [cached_input=X] [cache_write=X] [cache_write_1h=X] [max_output=N]
+ *     [quality_TASK=Q] [upstream_model=M] [weight=W];
  */
 
 char *
@@ -75,6 +76,8 @@ ngx_http_llm_route_model_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     d->price.input = LLR_PRICE_UNSET;
     d->price.output = LLR_PRICE_UNSET;
     d->price.cached_input = LLR_PRICE_UNSET;
+    d->price.cache_write = LLR_PRICE_UNSET;
+    d->price.cache_write_1h = LLR_PRICE_UNSET;
     d->slot = -1;
     d->file = cf->conf_file->file.name;
     d->line = cf->conf_file->line;
@@ -175,18 +178,24 @@ ngx_http_llm_route_model_param(ngx_conf_t *cf,
         d->provider_name = arg;
 
     } else if (ngx_llr_param("input") || ngx_llr_param("output")
-               || ngx_llr_param("cached_input"))
+               || ngx_llr_param("cached_input") || ngx_llr_param("cache_write")
+               || ngx_llr_param("cache_write_1h"))
     {
         price = (n == 5) ? &d->price.input
-                : (n == 6) ? &d->price.output : &d->price.cached_input;
+                : (n == 6) ? &d->price.output
+                : (n == 11) ? &d->price.cache_write
+                : (n == 14) ? &d->price.cache_write_1h
+                : &d->price.cached_input;
 
         if (llr_parse_price((char *) arg.data, arg.len, price, &err) != 0) {
             goto bad;
         }
 
-    } else if (ngx_llr_param("context") || ngx_llr_param("weight")) {
+    } else if (ngx_llr_param("context") || ngx_llr_param("weight")
+               || ngx_llr_param("max_output"))
+    {
         if (llr_parse_uint((char *) arg.data, arg.len,
-                           (n == 7) ? 1000000000 : 1000000, &v, &err)
+                           (n == 6) ? 1000000 : 1000000000, &v, &err)
             != 0 || v == 0)
         {
             goto bad;
@@ -195,8 +204,11 @@ ngx_http_llm_route_model_param(ngx_conf_t *cf,
         if (n == 7) {
             d->context = (ngx_uint_t) v;
 
-        } else {
+        } else if (n == 6) {
             d->rr.weight = v;
+
+        } else {
+            d->max_output = v;
         }
 
     } else if (ngx_llr_param("upstream_model")) {

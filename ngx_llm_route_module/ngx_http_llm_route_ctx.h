@@ -44,6 +44,11 @@ typedef struct {
 
     llr_api_e                       endpoint;
     ngx_str_t                       endpoint_path;  /* "/chat/completions" */
+    unsigned                        anthropic:1; /* the client speaks
+                                                    Anthropic Messages */
+
+    /* the client's request headers, kept at the first route (headers.c) */
+    ngx_list_t                      client_headers;
 
     ngx_str_t                       requested_model;
     ngx_http_llm_route_model_t     *model;
@@ -142,13 +147,17 @@ ngx_int_t ngx_http_llm_route_refuse(ngx_http_request_t *r, ngx_uint_t status,
     const char *type, const char *param, const char *code,
     ngx_str_t *message);
 
-/* the stream ended as its API says: [DONE], or a Responses final event */
+/*
+ * the stream ended as its API says: [DONE], a Responses final event, or
+ * Anthropic's message_stop (or error)
+ */
 
 static ngx_inline ngx_uint_t
 ngx_http_llm_route_stream_ended(ngx_http_llm_route_ctx_t *ctx)
 {
     return ctx->watch.sse->done
-           || (ctx->watch.sse->ended && ctx->endpoint == LLR_API_RESPONSES);
+           || (ctx->watch.sse->ended
+               && (ctx->endpoint == LLR_API_RESPONSES || ctx->anthropic));
 }
 
 

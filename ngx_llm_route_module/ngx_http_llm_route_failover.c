@@ -362,7 +362,11 @@ ngx_http_llm_route_attempt(ngx_http_request_t *r,
         return rc;
     }
 
-    if (ngx_http_llm_route_strip_credentials(r, d->provider) != NGX_OK) {
+    if (ngx_http_llm_route_provider_headers(r, d->provider,
+                                            &ctx->client_headers,
+                                            ctx->anthropic)
+        != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 

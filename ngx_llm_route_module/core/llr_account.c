@@ -118,6 +118,13 @@ llr_account(const llr_attempt_t *a, llr_account_t *acc)
                    || (a->mode == LLR_RESP_SSE && !a->ended)
                    || (res && res->error));
 
+    if (a->count_only) {
+        acc->estimated = 0;
+        acc->cost = 0;
+        acc->saved = 0;
+        return;
+    }
+
     llr_account_tokens(a, acc);
 
     acc->estimated = (acc->charge >= LLR_CHARGE_CLIENT_GONE);

@@ -18,7 +18,8 @@
  *     budgets are not escaped;
  *   - an answer without usable usage: the prompt's estimate and the
  *     generated text's.
- * A failed attempt that generated nothing is charged nothing.  The cost
+ * A failed attempt that generated nothing is charged nothing, and so is
+ * a count of tokens (count_only).  The cost
  * is from the deployment's prices (cache writes at their own price,
  * llr_cost_tokens()); "saved" is what the same tokens would
  * have cost at the dearest candidate of the policy, less the cost.
@@ -82,6 +83,8 @@ typedef struct {
     unsigned            ended:1;    /* a stream ended as its API says */
     unsigned            client_gone:1;
     unsigned            embeddings:1;   /* no completion tokens */
+    unsigned            count_only:1;   /* count_tokens: nothing is
+                                           generated or billed */
     uint64_t            text_bytes;     /* of the request */
     uint64_t            reserved_tokens; /* llr_estimate_t.tokens */
     const llr_price_t  *price;
