@@ -19,6 +19,7 @@
 
 #include "ngx_http_llm_route_failover.h"
 #include "ngx_http_llm_route_account.h"
+#include "ngx_http_llm_route_format.h"
 #include "ngx_http_llm_route_headers.h"
 #include "ngx_http_llm_route_health.h"
 #include "ngx_http_llm_route_rewrite.h"
@@ -357,7 +358,23 @@ ngx_http_llm_route_attempt(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    rc = ngx_http_llm_route_set_url(r, ctx);
+    /* the next provider may speak the other format */
+
+    if (ngx_http_llm_route_format_route(r, ctx) != NGX_OK) {
+        return ngx_http_llm_route_format_refuse(r, ctx, &msg);
+    }
+
+    rc = ngx_http_llm_route_body_format(r, ctx);
+
+    if (rc == NGX_DECLINED) {
+        ctx->routed = 0;
+
+        return ngx_http_llm_route_refuse(r, NGX_HTTP_BAD_REQUEST,
+                                         "invalid_request_error",
+                                         ctx->xparam, "unsupported_parameter",
+                                         &ctx->xmessage);
+    }
+
     if (rc != NGX_OK) {
         return rc;
     }

@@ -16,6 +16,7 @@
 #include "ngx_http_llm_route_filter.h"
 #include "ngx_http_llm_route_ctx.h"
 #include "ngx_http_llm_route_reply.h"
+#include "ngx_http_llm_route_xlate.h"
 #include "llr_api.h"
 #include "llr_cost.h"
 #include "llr_sse.h"
@@ -249,6 +250,12 @@ ngx_http_llm_route_header_filter(ngx_http_request_t *r)
         return NGX_ERROR;
     }
 
+    if (r->upstream && ctx->xlate
+        && ngx_http_llm_route_xlate_header(r, ctx) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     if (lcf->trace) {
         if (ngx_http_llm_route_add_header(r, "X-LLM-Route-Model",
                                           &ctx->deployment->upstream_model)
@@ -299,6 +306,11 @@ ngx_http_llm_route_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
     if (ctx->resp_mode == LLR_RESP_JSON || ctx->resp_mode == LLR_RESP_SSE) {
         if (ngx_http_llm_route_watch(r, ctx, &in) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        if (ctx->xlate && ngx_http_llm_route_xlate_body(r, ctx, &in) != NGX_OK)
+        {
             return NGX_ERROR;
         }
 
@@ -402,7 +414,7 @@ ngx_http_llm_route_watch_start(ngx_http_request_t *r,
         ngx_http_llm_route_pool_alloc(r->pool, &mem);
 
         llr_sse_init(sse, (ctx->strip_usage ? LLR_SSE_STRIP_USAGE : 0)
-                          | (ctx->anthropic ? LLR_SSE_ANTHROPIC : 0),
+                          | (ctx->panthropic ? LLR_SSE_ANTHROPIC : 0),
                      0, &mem);
         llr_sse_use_cache(sse, &ngx_http_llm_route_sse_cache);
 
@@ -423,8 +435,8 @@ ngx_http_llm_route_watch_start(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    llr_usage_init_format(u, ctx->anthropic ? LLR_FMT_ANTHROPIC
-                                            : LLR_FMT_OPENAI);
+    llr_usage_init_format(u, ctx->panthropic ? LLR_FMT_ANTHROPIC
+                                             : LLR_FMT_OPENAI);
 
     ctx->watch.json = u;
     ctx->resp_mode = LLR_RESP_JSON;
@@ -529,6 +541,11 @@ ngx_http_llm_route_watch(ngx_http_request_t *r, ngx_http_llm_route_ctx_t *ctx,
 
     if (ngx_http_llm_route_watch_sse(r, ctx, in) != NGX_OK) {
         return NGX_ERROR;
+    }
+
+    if (ctx->xlate) {
+        /* the translator ends the client's stream (xlate.c) */
+        return NGX_OK;
     }
 
     return ngx_http_llm_route_stream_end(r, ctx, in);

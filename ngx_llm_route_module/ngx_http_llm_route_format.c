@@ -27,18 +27,56 @@ static ngx_int_t ngx_http_llm_route_count_estimate(ngx_http_request_t *r,
 
 
 ngx_int_t
-ngx_http_llm_route_format_check(ngx_http_request_t *r,
+ngx_http_llm_route_format_route(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx)
 {
-    u_char                         *p;
-    ngx_str_t                       msg;
-    ngx_uint_t                      anthropic;
     ngx_http_llm_route_provider_t  *pr;
 
     pr = ctx->deployment->provider;
-    anthropic = (pr->format == NGX_HTTP_LLM_ROUTE_FORMAT_ANTHROPIC);
 
-    if (ctx->anthropic == anthropic) {
+    ctx->panthropic = (pr->format == NGX_HTTP_LLM_ROUTE_FORMAT_ANTHROPIC);
+    ctx->xlate = LLR_XLATE_NONE;
+    ctx->upstream_path = ctx->endpoint_path;
+
+    if (ctx->anthropic == ctx->panthropic) {
+        return NGX_OK;
+    }
+
+    switch (ctx->endpoint) {
+
+    case LLR_API_CHAT:
+        ctx->xlate = LLR_XLATE_CHAT_ANTHROPIC;
+        ngx_str_set(&ctx->upstream_path, "/messages");
+        break;
+
+    case LLR_API_MESSAGES:
+        ctx->xlate = LLR_XLATE_ANTHROPIC_CHAT;
+        ngx_str_set(&ctx->upstream_path, "/chat/completions");
+        break;
+
+    default:
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "llm_route: provider \"%V\" speaks format %ui, "
+                       "no translation for the endpoint",
+                       &pr->name, pr->format);
+        return NGX_DECLINED;
+    }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "llm_route: translated (%ui) for provider \"%V\"",
+                   (ngx_uint_t) ctx->xlate, &pr->name);
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_llm_route_format_check(ngx_http_request_t *r,
+    ngx_http_llm_route_ctx_t *ctx)
+{
+    ngx_str_t  msg;
+
+    if (ngx_http_llm_route_format_route(r, ctx) == NGX_OK) {
         return NGX_OK;
     }
 
@@ -46,28 +84,41 @@ ngx_http_llm_route_format_check(ngx_http_request_t *r,
         return ngx_http_llm_route_count_estimate(r, ctx);
     }
 
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "llm_route: provider \"%V\" speaks format %ui, "
-                   "not the client's", &pr->name, pr->format);
+    return ngx_http_llm_route_format_refuse(r, ctx, &msg);
+}
 
-    p = ngx_pnalloc(r->pool, 160 + ctx->deployment->name.len + pr->name.len);
+
+/* a 400: the endpoint has no translation to the provider's format */
+
+ngx_int_t
+ngx_http_llm_route_format_refuse(ngx_http_request_t *r,
+    ngx_http_llm_route_ctx_t *ctx, ngx_str_t *msg)
+{
+    u_char                         *p;
+    ngx_http_llm_route_provider_t  *pr;
+
+    pr = ctx->deployment->provider;
+
+    p = ngx_pnalloc(r->pool, 160 + ctx->deployment->name.len + pr->name.len
+                             + ctx->endpoint_path.len);
     if (p == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    msg.data = p;
-    msg.len = ngx_sprintf(p, "The model \"%V\" is served by provider \"%V\" "
-                          "in the %s format; requests are not translated "
-                          "between formats here.", &ctx->deployment->name,
-                          &pr->name,
-                          anthropic ? "Anthropic Messages" : "OpenAI")
-              - p;
+    msg->data = p;
+    msg->len = ngx_sprintf(p, "The model \"%V\" is served by provider "
+                           "\"%V\" in the %s format, to which %V requests "
+                           "are not translated.", &ctx->deployment->name,
+                           &pr->name,
+                           ctx->panthropic ? "Anthropic Messages" : "OpenAI",
+                           &ctx->endpoint_path)
+               - p;
 
     ctx->routed = 0;
 
     return ngx_http_llm_route_refuse(r, NGX_HTTP_BAD_REQUEST,
                                      "invalid_request_error", "model",
-                                     "unsupported_format", &msg);
+                                     "unsupported_format", msg);
 }
 
 

@@ -16,6 +16,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_llm_route_rewrite.h"
+#include "ngx_http_llm_route_xlate.h"
 
 
 #define NGX_HTTP_LLM_ROUTE_OUT_MIN     4096
@@ -123,7 +124,7 @@ ngx_http_llm_route_finish_body(ngx_http_request_t *r,
     ctx->stream = (ctx->view.stream == 1);
     usage = ctx->view.include_usage;
 
-    if (ctx->stream
+    if (ctx->stream && !ctx->xlate
         && (ctx->endpoint == LLR_API_CHAT
             || ctx->endpoint == LLR_API_COMPLETIONS)
         && (ctx->view.has_stream_options || !ctx->view.stream_options_key))
@@ -152,7 +153,7 @@ ngx_http_llm_route_finish_body(ngx_http_request_t *r,
      * model's max_output= (the first attempt's)
      */
 
-    if (ctx->anthropic && ctx->view.max_tokens < 0
+    if (ctx->anthropic && !ctx->xlate && ctx->view.max_tokens < 0
         && ctx->deployment->max_output && ctx->tail_hole)
     {
         b = ctx->tail_hole;
@@ -220,8 +221,31 @@ ngx_http_llm_route_finish_body(ngx_http_request_t *r,
 
     cl->buf->last_buf = 1;
 
+    return ngx_http_llm_route_body_format(r, ctx);
+}
+
+
+/*
+ * The body in the provider's format: the rewritten one, or its
+ * translation (xlate.c; NGX_DECLINED: it cannot be translated); then the
+ * URL
+ */
+
+ngx_int_t
+ngx_http_llm_route_body_format(ngx_http_request_t *r,
+    ngx_http_llm_route_ctx_t *ctx)
+{
+    ngx_int_t  rc;
+
     r->request_body->bufs = ctx->body;
     r->request_body->buf = NULL;
+
+    if (ctx->xlate) {
+        rc = ngx_http_llm_route_xlate_request(r, ctx);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
 
     return ngx_http_llm_route_set_url(r, ctx);
 }
@@ -283,7 +307,7 @@ ngx_http_llm_route_set_url(ngx_http_request_t *r,
 
     len = 0;
 
-    for (cl = ctx->body; cl; cl = cl->next) {
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
         len += cl->buf->last - cl->buf->pos;
     }
 
@@ -311,7 +335,7 @@ ngx_http_llm_route_set_url(ngx_http_request_t *r,
              && pr->api_version.len);
 
     n = pr->scheme.len + sizeof("://") - 1 + pr->upstream.len
-        + pr->base_path.len + ctx->endpoint_path.len + 1 + r->args.len;
+        + pr->base_path.len + ctx->upstream_path.len + 1 + r->args.len;
 
     if (azure) {
         n += sizeof("/deployments/?api-version=") - 1
@@ -337,7 +361,7 @@ ngx_http_llm_route_set_url(ngx_http_request_t *r,
                                       NGX_ESCAPE_URI_COMPONENT);
     }
 
-    p = ngx_cpymem(p, ctx->endpoint_path.data, ctx->endpoint_path.len);
+    p = ngx_cpymem(p, ctx->upstream_path.data, ctx->upstream_path.len);
 
     if (azure) {
         p = ngx_cpymem(p, "?api-version=", sizeof("?api-version=") - 1);
