@@ -12,7 +12,7 @@
 #      Anthropic-shaped errors
 #   3. azure: classic deployments and /openai/v1, the api-key header
 #   4. count_tokens: from an anthropic provider, estimated otherwise
-#   5. formats that differ are refused (not translated)
+#   5. endpoints without a translation are refused
 
 use strict;
 use warnings;
@@ -269,10 +269,14 @@ is(scalar(() = $m->requests), $n, '... the provider not asked');
 
 # ==== formats that differ ====================================================
 
-$r = $t->chat({ model => 'claude-haiku', messages => [{ role => 'user',
-                content => 'x' }] });
-is($r->{status}, 400, 'chat to an anthropic provider: 400 (not translated)');
+# chat completions and Messages are translated (t/36-translate.t); the
+# other OpenAI endpoints have no Anthropic counterpart
+
+$r = $t->chat({ model => 'claude-haiku', input => 'x' },
+              path => '/v1/embeddings');
+is($r->{status}, 400, 'embeddings to an anthropic provider: 400');
 is($r->{json}{error}{code}, 'unsupported_format', '... unsupported_format');
+is($r->{json}{error}{param}, 'model', '... naming the model');
 
 # ==== the zone agrees with the access log ====================================
 
