@@ -5,7 +5,9 @@
  * exactly when it parses with the top-level filter, both give the same
  * plan; the instance of the text taken as a schema, and of the plan's
  * schemas, is ASCII, valid JSON, the same when written twice, and its
- * length is what a short buffer was told.
+ * length is what a short buffer was told.  The text as an Anthropic
+ * Messages body (llr_mock_msgs): accepted or not, the cached tokens are
+ * some of the input tokens, a tool to call has an object schema.
  */
 
 #include <stdint.h>
@@ -75,6 +77,27 @@ fz_instance(const llr_jv_t *schema)
 }
 
 
+static void
+fz_msgs(const llr_jv_t *body, int count)
+{
+    const char       *err;
+    llr_mock_msgs_t   m;
+
+    err = llr_mock_msgs(&m, body, count, !count);
+
+    if (err == NULL
+        && (m.cached > m.input || m.model == NULL
+            || m.model->type != LLR_JV_STRING
+            || (!count && m.max_tokens < 1)
+            || (m.tool && (m.tool->type != LLR_JV_STRING
+                           || m.tool_schema == NULL
+                           || m.tool_schema->type != LLR_JV_OBJECT))))
+    {
+        abort();
+    }
+}
+
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -122,6 +145,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fz_instance(whole->root);
     fz_instance(a.schema);
     fz_instance(a.tool_params);
+
+    fz_msgs(whole->root, responses);
 
     llr_jv_free(whole);
     llr_jv_free(some);

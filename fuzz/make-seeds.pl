@@ -341,6 +341,24 @@ my @mock = (
     [0, '[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]'],
     [0, '{"a":"\ud83d\ude00\u0000","b":-0.0e-0,"c":[true,false,null]}'],
     [1, '{"n":2}  x'],
+    # Anthropic Messages (llr_mock_msgs); bit 0: count_tokens
+    [0, '{"model":"c","max_tokens":64,"stream":true,"system":[{"type":'
+        . '"text","text":"Be brief.","cache_control":{"type":"ephemeral"}}],'
+        . '"messages":[{"role":"user","content":[{"type":"text","text":'
+        . '"hi there"},{"type":"image","source":{"type":"url","url":"u"}}]},'
+        . '{"role":"assistant","content":[{"type":"tool_use","id":"t","name":'
+        . '"get_weather","input":{"city":"x"}}]},{"role":"user","content":'
+        . '[{"type":"tool_result","tool_use_id":"t","content":[{"type":'
+        . '"text","text":"sunny"}],"cache_control":{"type":"ephemeral"}}]}],'
+        . '"tools":[{"name":"get_weather","input_schema":' . $weather . '}]}'],
+    [0, '{"model":"c","max_tokens":8,"messages":[{"role":"user","content":'
+        . '"x"}],"tools":[{"type":"web_search_20250305","name":"web_search"},'
+        . '{"name":"f","input_schema":{"type":"object"}}],"tool_choice":'
+        . '{"type":"tool","name":"f"}}'],
+    [1, '{"model":"c","system":"s","messages":[{"role":"system","content":'
+        . '"x"},{"role":"user","content":"a b"}]}'],
+    [0, '{"model":"c","max_tokens":0.5,"messages":[{"role":"tool"}],'
+        . '"tool_choice":{"type":"any"}}'],
 );
 $i = 0;
 put('mock', sprintf('%02d', $i++), chr($_->[0]) . $_->[1]) for @mock;

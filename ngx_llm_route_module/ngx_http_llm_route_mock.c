@@ -28,6 +28,9 @@
 #include "ngx_http_llm_route_mock_ctx.h"
 #include "ngx_http_llm_route_mock_plan.h"
 #include "ngx_http_llm_route_mock_send.h"
+#include "ngx_http_llm_route_mock_msgs.h"
+#include "ngx_http_llm_route_mock_msgs_text.h"
+#include "ngx_http_llm_route_mock_degrade.h"
 
 
 static void *ngx_http_llm_route_mock_create_loc_conf(ngx_conf_t *cf);
@@ -118,6 +121,8 @@ ngx_http_llm_route_mock(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     mcf->enable = 1;
     mcf->tokens = NGX_HTTP_LLM_ROUTE_MOCK_TOKENS;
     mcf->chunk = 1;
+    mcf->auto_tools = 1;
+    mcf->slow_delay = 1000;
 
     value = cf->args->elts;
 
@@ -196,9 +201,30 @@ ngx_http_llm_route_mock(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
+        n = ngx_http_llm_route_mock_msgs_param(mcf, &value[i]);
+
+        if (n == NGX_DECLINED) {
+            n = ngx_http_llm_route_mock_degrade_param(mcf, &value[i]);
+        }
+
+        if (n == NGX_OK) {
+            continue;
+        }
+
+        if (n == NGX_ERROR) {
+            goto invalid;
+        }
+
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid parameter \"%V\" in \"%V\" directive",
                            &value[i], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_llm_route_mock_degrade_check(mcf) != NGX_CONF_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" directive %s", &cmd->name,
+                           ngx_http_llm_route_mock_degrade_check(mcf));
         return NGX_CONF_ERROR;
     }
 
@@ -227,7 +253,9 @@ static ngx_int_t
 ngx_http_llm_route_mock_handler(ngx_http_request_t *r)
 {
     u_char                          *end;
-    ngx_int_t                        rc;
+    ngx_int_t                        rc, msgs;
+    ngx_str_t                        err;
+    ngx_uint_t                       status;
     llr_api_e                        ep;
     ngx_pool_cleanup_t              *cln;
     ngx_http_llm_route_mock_ctx_t   *ctx;
@@ -238,10 +266,15 @@ ngx_http_llm_route_mock_handler(ngx_http_request_t *r)
 
     /* the endpoint: the end of the URI */
 
-    ep = llr_api_of_path(r->uri.data, r->uri.len);
+    /* Anthropic's .../messages are chat for the pacing and the tokens */
 
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "llm_route: mock \"%V\" endpoint %d", &r->uri, ep);
+    msgs = llr_mock_msgs_path(r->uri.data, r->uri.len);
+
+    ep = msgs ? LLR_API_CHAT : llr_api_of_path(r->uri.data, r->uri.len);
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "llm_route: mock \"%V\" endpoint %d, messages %i",
+                   &r->uri, ep, msgs);
 
     if (ep == LLR_API_UNKNOWN) {
         rc = ngx_http_discard_request_body(r);
@@ -299,6 +332,22 @@ ngx_http_llm_route_mock_handler(ngx_http_request_t *r)
     ctx->tokens = mcf->tokens;
     ctx->chunk = mcf->chunk;
     ctx->cut = -1;
+    ctx->cache = -1;
+    ctx->anthropic = (msgs != 0);
+    ctx->count = (msgs == LLR_MOCK_COUNT);
+
+    if (msgs && mcf->anthropic_headers) {
+        status = ngx_http_llm_route_mock_msgs_headers(r, &err);
+
+        if (status) {
+            rc = ngx_http_discard_request_body(r);
+            if (rc != NGX_OK) {
+                return rc;
+            }
+
+            return ngx_http_llm_route_mock_msgs_error(r, status, &err);
+        }
+    }
 
     if (ngx_http_llm_route_mock_overrides(r, ctx) != NGX_OK) {
         rc = ngx_http_discard_request_body(r);
@@ -456,6 +505,24 @@ ngx_http_llm_route_mock_overrides(ngx_http_request_t *r,
             }
 
             ctx->cut = n;
+
+        } else if (len == 5
+                   && ngx_strncasecmp(name, (u_char *) "cache", 5) == 0)
+        {
+            ctx->cache = ngx_http_llm_route_mock_msgs_cache(&h[i].value);
+            if (ctx->cache == NGX_ERROR) {
+                return NGX_ERROR;
+            }
+
+        } else if (len == 7
+                   && ngx_strncasecmp(name, (u_char *) "degrade", 7) == 0)
+        {
+            n = ngx_http_llm_route_mock_degrade_header(&h[i].value);
+            if (n == NGX_ERROR) {
+                return NGX_ERROR;
+            }
+
+            ctx->forced = n;
         }
     }
 
@@ -522,7 +589,8 @@ ngx_http_llm_route_mock_body_handler(ngx_http_request_t *r)
     }
 
     if (ctx->status == 0) {
-        rc = ngx_http_llm_route_mock_scan(ctx);
+        rc = ctx->anthropic ? ngx_http_llm_route_mock_msgs_scan(ctx)
+                            : ngx_http_llm_route_mock_scan(ctx);
 
         if (rc != NGX_OK && ctx->error.len) {
             rc = ngx_http_llm_route_mock_error(r, rc,

@@ -39,6 +39,18 @@
 #define NGX_HTTP_LLM_ROUTE_MOCK_MAX_TEXT    (256 * 1024)
 
 
+/* how an answer is degraded on purpose (mock_degrade.c) */
+typedef enum {
+    NGX_HTTP_LLM_ROUTE_MOCK_NORMAL = 0,
+    NGX_HTTP_LLM_ROUTE_MOCK_TRUNCATE,
+    NGX_HTTP_LLM_ROUTE_MOCK_EMPTY,
+    NGX_HTTP_LLM_ROUTE_MOCK_REFUSE,
+    NGX_HTTP_LLM_ROUTE_MOCK_BAD_JSON,
+    NGX_HTTP_LLM_ROUTE_MOCK_SLOW,
+    NGX_HTTP_LLM_ROUTE_MOCK_KINDS
+} ngx_http_llm_route_mock_degrade_e;
+
+
 typedef struct {
     ngx_flag_t                       enable;
     ngx_msec_t                       delay;
@@ -47,6 +59,16 @@ typedef struct {
     ngx_uint_t                       tokens;
     ngx_uint_t                       chunk;
     ngx_str_t                        model;    /* JSON-escaped */
+
+    /* Anthropic Messages */
+    ngx_flag_t                       anthropic_headers; /* required */
+    ngx_flag_t                       auto_tools;
+    ngx_uint_t                       cache;    /* 1: cache reads */
+
+    /* degraded answers: percent of each kind, extra latency */
+    ngx_uint_t                       share[NGX_HTTP_LLM_ROUTE_MOCK_KINDS];
+    ngx_msec_t                       slow_delay;
+    ngx_uint_t                       seq;      /* answers, this worker */
 } ngx_http_llm_route_mock_conf_t;
 
 
@@ -64,6 +86,8 @@ typedef struct {
     ngx_int_t                        cut;      /* -1: no cut */
     ngx_uint_t                       status;   /* 0: no override */
     ngx_str_t                        retry_after;
+    ngx_uint_t                       forced;   /* X-Mock-Degrade + 1 */
+    ngx_int_t                        cache;    /* X-Mock-Cache, -1: none */
 
     /* a bad request: the message and the parameter for the client */
     ngx_str_t                        error;
@@ -72,6 +96,8 @@ typedef struct {
     /* the request */
     ngx_str_t                        model;    /* JSON-escaped */
     ngx_uint_t                       prompt_tokens;
+    ngx_uint_t                       cached_tokens; /* of them, Anthropic
+                                                       cache_control */
     ngx_array_t                     *hashes;   /* embeddings inputs */
     ngx_uint_t                       n;        /* choices */
     ngx_str_t                        text;     /* a JSON answer or tool
@@ -91,6 +117,7 @@ typedef struct {
     size_t                           tail_size;
     size_t                           text_size; /* the answer, escaped */
     ngx_msec_t                       start;
+    ngx_http_llm_route_mock_degrade_e  degrade;
 
     ngx_event_t                      timer;
     ngx_chain_t                     *free;
@@ -106,6 +133,9 @@ typedef struct {
     unsigned                         started:1; /* content has begun */
     unsigned                         closing:1; /* X-Mock-Cut: close */
     unsigned                         blocked:1; /* waits for the client */
+    unsigned                         anthropic:1; /* .../messages */
+    unsigned                         count:1;  /* .../count_tokens */
+    unsigned                         cache_read:1;
 } ngx_http_llm_route_mock_ctx_t;
 
 

@@ -17,6 +17,8 @@
 #include "ngx_http_llm_route_body.h"
 #include "ngx_http_llm_route_mock_plan.h"
 #include "ngx_http_llm_route_mock_text.h"
+#include "ngx_http_llm_route_mock_msgs_text.h"
+#include "ngx_http_llm_route_mock_degrade.h"
 #include "llr_mock.h"
 
 
@@ -26,8 +28,6 @@ static void ngx_http_llm_route_mock_text(void *data, const unsigned char *s,
     size_t len);
 static ngx_int_t ngx_http_llm_route_mock_plan(
     ngx_http_llm_route_mock_ctx_t *ctx, const u_char *body, size_t len);
-static ngx_int_t ngx_http_llm_route_mock_prepare(
-    ngx_http_llm_route_mock_ctx_t *ctx, llr_req_t *rq);
 static ngx_int_t ngx_http_llm_route_mock_sizes(
     ngx_http_llm_route_mock_ctx_t *ctx);
 
@@ -43,6 +43,7 @@ ngx_http_llm_route_mock_scan(ngx_http_llm_route_mock_ctx_t *ctx)
     llr_text_sink_t       sink;
     ngx_http_request_t   *r;
     const char           *msg;
+    const llr_req_view_t *view;
 
     r = ctx->request;
 
@@ -123,7 +124,12 @@ ngx_http_llm_route_mock_scan(ngx_http_llm_route_mock_ctx_t *ctx)
     rc = ngx_http_llm_route_mock_plan(ctx, body.data, body.len);
 
     if (rc == NGX_OK) {
-        rc = ngx_http_llm_route_mock_prepare(ctx, rq);
+        view = llr_req_view(rq);
+        rc = ngx_http_llm_route_mock_prepare(ctx, view->model,
+                                             view->model_len,
+                                             view->stream == 1,
+                                             view->include_usage == 1,
+                                             view->max_tokens);
     }
 
     llr_req_destroy(rq);
@@ -153,29 +159,9 @@ ngx_http_llm_route_mock_text(void *data, const unsigned char *s, size_t len)
 {
     ngx_http_llm_route_mock_ctx_t  *ctx = data;
 
-    size_t      i;
-    uint32_t   *h;
-    ngx_uint_t  words, word;
+    uint32_t  *h;
 
-    words = 0;
-    word = 0;
-
-    for (i = 0; i < len; i++) {
-        switch (s[i]) {
-
-        case ' ': case '\t': case '\n': case '\r': case '\v': case '\f':
-            word = 0;
-            break;
-
-        default:
-            if (!word) {
-                words++;
-                word = 1;
-            }
-        }
-    }
-
-    ctx->prompt_tokens += words;
+    ctx->prompt_tokens += llr_mock_words(s, len);
 
     if (ctx->hashes) {
         h = ngx_array_push(ctx->hashes);
@@ -197,7 +183,7 @@ ngx_http_llm_route_mock_plan(ngx_http_llm_route_mock_ctx_t *ctx,
     const u_char *body, size_t len)
 {
     size_t               n;
-    u_char              *p;
+    ngx_int_t            rc;
     llr_alloc_t          alloc;
     llr_jv_doc_t        *doc;
     const char          *msg, *param;
@@ -284,84 +270,104 @@ ngx_http_llm_route_mock_plan(ngx_http_llm_route_mock_ctx_t *ctx,
 
     schema = plan.tool ? plan.tool_params : plan.schema;
 
+    rc = ngx_http_llm_route_mock_instance(ctx, schema,
+                                          plan.tool ? "tools"
+                                                    : "response_format");
+    llr_jv_free(doc);
+
+    return rc;
+}
+
+
+/* the text of a tool call or JSON answer: the instance of the schema */
+
+ngx_int_t
+ngx_http_llm_route_mock_instance(ngx_http_llm_route_mock_ctx_t *ctx,
+    const llr_jv_t *schema, char *param)
+{
+    size_t   n;
+    u_char  *p;
+
     n = llr_schema_instance(schema, NULL, 0);
 
     if (n == (size_t) -1 || n > NGX_HTTP_LLM_ROUTE_MOCK_MAX_TEXT) {
         ngx_str_set(&ctx->error, "llm_route_mock: the JSON schema asks for "
                                  "too large a value");
-        ctx->error_param = plan.tool ? "tools" : "response_format";
-        llr_jv_free(doc);
+        ctx->error_param = param;
         return NGX_HTTP_BAD_REQUEST;
     }
 
-    p = ngx_pnalloc(r->pool, n);
+    p = ngx_pnalloc(ctx->request->pool, n);
     if (p == NULL) {
-        llr_jv_free(doc);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     ctx->text.data = p;
     ctx->text.len = llr_schema_instance(schema, (char *) p, n);
 
-    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log, 0,
                    "llm_route: mock %s, %uz bytes: \"%V\"",
-                   plan.tool ? "tool call" : "JSON answer", ctx->text.len,
+                   ctx->call ? "tool call" : "JSON answer", ctx->text.len,
                    &ctx->text);
-
-    llr_jv_free(doc);
 
     return NGX_OK;
 }
 
 
-static ngx_int_t
+/*
+ * What the answer will be, once the request is known: the model, the
+ * completion tokens (max_tokens: -1 if not given), degraded on purpose
+ * or not, the id and a stream's sizes
+ */
+
+ngx_int_t
 ngx_http_llm_route_mock_prepare(ngx_http_llm_route_mock_ctx_t *ctx,
-    llr_req_t *rq)
+    const char *model, size_t model_len, ngx_uint_t stream,
+    ngx_uint_t include_usage, int64_t max_tokens)
 {
     u_char                  *p;
     size_t                   len;
     ngx_uint_t               c;
     ngx_connection_t        *conn;
     ngx_http_request_t      *r;
-    const llr_req_view_t    *view;
 
     r = ctx->request;
     conn = r->connection;
-    view = llr_req_view(rq);
 
     /* the model, escaped once */
 
-    if (view->model && view->model_len) {
-        len = llr_json_escape_len((u_char *) view->model, view->model_len);
+    if (model && model_len) {
+        len = llr_json_escape_len((u_char *) model, model_len);
 
         ctx->model.data = ngx_pnalloc(r->pool, len);
         if (ctx->model.data == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        ctx->model.len = llr_json_escape(ctx->model.data,
-                                         (u_char *) view->model,
-                                         view->model_len);
+        ctx->model.len = llr_json_escape(ctx->model.data, (u_char *) model,
+                                         model_len);
 
     } else {
         ngx_str_set(&ctx->model, "mock-model");
     }
 
-    ctx->stream = (view->stream == 1
-                   && ctx->endpoint != LLR_API_EMBEDDINGS);
-    ctx->include_usage = (view->include_usage == 1);
+    ctx->stream = (stream && ctx->endpoint != LLR_API_EMBEDDINGS);
+    ctx->include_usage = include_usage;
 
     /* completion tokens, of each choice */
 
     c = ctx->tokens;
 
-    if (view->max_tokens >= 0 && (uint64_t) view->max_tokens < c) {
-        c = (ngx_uint_t) view->max_tokens;
+    if (max_tokens >= 0 && (uint64_t) max_tokens < c) {
+        c = (ngx_uint_t) max_tokens;
         ctx->length = 1;
     }
 
-    if (ctx->endpoint == LLR_API_EMBEDDINGS) {
+    if (ctx->endpoint == LLR_API_EMBEDDINGS || ctx->count) {
         c = 0;
+
+    } else {
+        ngx_http_llm_route_mock_degrade(ctx, &c);
     }
 
     if (ctx->json_object) {
@@ -402,7 +408,12 @@ ngx_http_llm_route_mock_prepare(ngx_http_llm_route_mock_ctx_t *ctx,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    switch (ctx->endpoint) {
+    switch (ctx->anthropic ? LLR_API_UNKNOWN : ctx->endpoint) {
+
+    case LLR_API_UNKNOWN:
+        p = ngx_sprintf(ctx->id.data, "msg_mock-%uA-%ui",
+                        conn->number, conn->requests);
+        break;
 
     case LLR_API_CHAT:
         p = ngx_sprintf(ctx->id.data, "chatcmpl-mock-%uA-%ui",
@@ -443,6 +454,10 @@ ngx_http_llm_route_mock_sizes(ngx_http_llm_route_mock_ctx_t *ctx)
     ngx_http_request_t  *r;
 
     r = ctx->request;
+
+    if (ctx->anthropic) {
+        return ngx_http_llm_route_mock_msgs_sizes(ctx);
+    }
 
     /* bounds: a content event, the events before and after them */
 

@@ -14,8 +14,10 @@
 #include <ngx_http.h>
 
 #include "ngx_http_llm_route_reply.h"
+#include "llr_mock.h"
 #include "ngx_http_llm_route_mock_send.h"
 #include "ngx_http_llm_route_mock_text.h"
+#include "ngx_http_llm_route_mock_msgs_text.h"
 
 
 static ngx_int_t ngx_http_llm_route_mock_json(
@@ -105,7 +107,8 @@ ngx_http_llm_route_mock_json(ngx_http_llm_route_mock_ctx_t *ctx)
 
     r = ctx->request;
 
-    b = ngx_http_llm_route_mock_answer(ctx);
+    b = ctx->anthropic ? ngx_http_llm_route_mock_msgs_answer(ctx)
+                       : ngx_http_llm_route_mock_answer(ctx);
     if (b == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -204,14 +207,18 @@ ngx_http_llm_route_mock_stream(ngx_http_llm_route_mock_ctx_t *ctx)
 
     if (!ctx->started) {
         ctx->started = 1;
-        p = ngx_http_llm_route_mock_head(ctx, p);
+        p = ctx->anthropic ? ngx_http_llm_route_mock_msgs_head(ctx, p)
+                           : ngx_http_llm_route_mock_head(ctx, p);
     }
 
-    p = ngx_http_llm_route_mock_event(ctx, p, ctx->sent, n);
+    p = ctx->anthropic ? ngx_http_llm_route_mock_msgs_events(ctx, p,
+                                                             ctx->sent, n)
+                       : ngx_http_llm_route_mock_event(ctx, p, ctx->sent, n);
     ctx->sent += n;
 
     if (tail) {
-        p = ngx_http_llm_route_mock_tail(ctx, p);
+        p = ctx->anthropic ? ngx_http_llm_route_mock_msgs_tail(ctx, p)
+                           : ngx_http_llm_route_mock_tail(ctx, p);
 
         b->last_buf = (r == r->main) ? 1 : 0;
         b->last_in_chain = 1;
@@ -430,6 +437,10 @@ ngx_http_llm_route_mock_error(ngx_http_request_t *r, ngx_uint_t status,
 
     message.data = msg;
     message.len = len;
+
+    if (llr_mock_msgs_path(r->uri.data, r->uri.len)) {
+        return ngx_http_llm_route_mock_msgs_error(r, status, &message);
+    }
 
     return ngx_http_llm_route_send_error(r, status, type, param, code,
                                          &message);

@@ -28,9 +28,6 @@ static u_char *ngx_http_llm_route_mock_resp_event(
     ngx_http_llm_route_mock_ctx_t *ctx, u_char *p, const char *type);
 static u_char *ngx_http_llm_route_mock_embeddings(
     ngx_http_llm_route_mock_ctx_t *ctx, u_char *p);
-static u_char *ngx_http_llm_route_mock_content(
-    ngx_http_llm_route_mock_ctx_t *ctx, u_char *p, ngx_uint_t choice,
-    ngx_uint_t from, ngx_uint_t n);
 
 
 /* the completion text: word i of the answer is words[i % n] */
@@ -592,7 +589,7 @@ ngx_http_llm_route_mock_tail(ngx_http_llm_route_mock_ctx_t *ctx, u_char *p)
  * first), or 4 bytes a token of the JSON answer
  */
 
-static u_char *
+u_char *
 ngx_http_llm_route_mock_content(ngx_http_llm_route_mock_ctx_t *ctx,
     u_char *p, ngx_uint_t choice, ngx_uint_t from, ngx_uint_t n)
 {

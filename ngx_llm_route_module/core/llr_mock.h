@@ -127,4 +127,46 @@ const char *llr_mock_plan(llr_mock_plan_t *plan, const llr_jv_t *body,
 size_t llr_schema_instance(const llr_jv_t *schema, char *buf, size_t size);
 
 
+/*
+ * Anthropic Messages (POST .../messages, .../messages/count_tokens).
+ *
+ * llr_mock_msgs_path(): LLR_MOCK_MSGS or LLR_MOCK_COUNT if the path ends
+ * in "/messages" or "/messages/count_tokens", else 0.
+ *
+ * llr_mock_msgs(): checks a parsed body as Anthropic does ("model",
+ * "messages" with roles user, assistant (and system, which Claude Code
+ * sends in messages), "max_tokens" an integer of
+ * at least 1 unless count, "system", "stream", "tools", "tool_choice"),
+ * and computes what the mock answers: prompt tokens (3 a message, the
+ * system prompt being one, and one a word of text: string contents, text
+ * blocks, tool results), the part of them up to the end of the last
+ * block with "cache_control", and the tool to call: "tool_choice"
+ * {"type":"any"} or {"type":"tool","name":...}, or with auto_tools
+ * "auto" (or none) when "tools" has a custom tool and the last message
+ * is not a tool result.  Returns NULL, or a message for a 400 answer.
+ */
+
+#define LLR_MOCK_MSGS   1
+#define LLR_MOCK_COUNT  2
+
+typedef struct {
+    const llr_jv_t  *model;       /* a string */
+    int              stream;
+    int64_t          max_tokens;  /* -1: none (count_tokens) */
+    size_t           input;       /* prompt tokens, all */
+    size_t           cached;      /* ... of them up to the last
+                                     cache_control */
+    const llr_jv_t  *tool;        /* the tool to call: its name, or NULL */
+    const llr_jv_t  *tool_schema; /* its input_schema, or NULL */
+} llr_mock_msgs_t;
+
+int llr_mock_msgs_path(const unsigned char *path, size_t len);
+
+const char *llr_mock_msgs(llr_mock_msgs_t *m, const llr_jv_t *body,
+    int count, int auto_tools);
+
+/* words of s (runs of bytes other than ASCII white space) */
+size_t llr_mock_words(const unsigned char *s, size_t len);
+
+
 #endif /* _LLR_MOCK_H_INCLUDED_ */

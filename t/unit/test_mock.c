@@ -4,6 +4,7 @@
  */
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -434,12 +435,184 @@ test_instance(void)
 }
 
 
+/* llr_mock_msgs() on body s: the message (NULL: accepted) */
+static const char *
+msgs(const char *s, int count, int auto_tools, llr_mock_msgs_t *m,
+    char *tool, size_t size)
+{
+    const char    *err;
+    llr_jv_doc_t  *doc;
+
+    tool[0] = '\0';
+    doc = parse(s, NULL, &err);
+
+    if (doc == NULL) {
+        return "does not parse";
+    }
+
+    err = llr_mock_msgs(m, doc->root, count, auto_tools);
+
+    if (err == NULL && m->tool) {
+        snprintf(tool, size, "%s", m->tool->str);
+    }
+
+    llr_jv_free(doc);
+
+    return err;
+}
+
+
+static void
+test_msgs(void)
+{
+    size_t            i;
+    char              tool[64];
+    const char       *err;
+    llr_mock_msgs_t   m;
+
+    static const struct {
+        const char  *body;
+        const char  *err;
+    }  bad[] = {
+        { "[]", "the request body must be a JSON object" },
+        { "{\"max_tokens\":5,\"messages\":[]}", "model: Field required" },
+        { "{\"model\":1,\"max_tokens\":5}",
+          "model: Input should be a valid string" },
+        { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\","
+          "\"content\":\"hi\"}]}", "max_tokens: Field required" },
+        { "{\"model\":\"m\",\"max_tokens\":1.5}",
+          "max_tokens: Input should be a valid integer" },
+        { "{\"model\":\"m\",\"max_tokens\":\"5\"}",
+          "max_tokens: Input should be a valid integer" },
+        { "{\"model\":\"m\",\"max_tokens\":0}",
+          "max_tokens: Input should be greater than or equal to 1" },
+        { "{\"model\":\"m\",\"max_tokens\":5}", "messages: Field required" },
+        { "{\"model\":\"m\",\"max_tokens\":5,\"messages\":{}}",
+          "messages: Input should be a valid list" },
+        { "{\"model\":\"m\",\"max_tokens\":5,\"messages\":[]}",
+          "messages: at least one message is required" },
+        { "{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{\"role\":"
+          "\"tool\",\"content\":\"x\"}]}",
+          "messages: each role must be 'user', 'assistant' or 'system'" },
+        { "{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{\"role\":"
+          "\"user\"}]}", "messages: each message needs 'content'" },
+        { "{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{\"role\":"
+          "\"user\",\"content\":[\"x\"]}]}",
+          "messages: each content block must be an object with a 'type'" },
+        { "{\"model\":\"m\",\"max_tokens\":5,\"stream\":1,\"messages\":"
+          "[{\"role\":\"user\",\"content\":\"x\"}]}",
+          "stream: Input should be a valid boolean" },
+        { "{\"model\":\"m\",\"max_tokens\":5,\"system\":5,\"messages\":"
+          "[{\"role\":\"user\",\"content\":\"x\"}]}",
+          "system: Input should be a valid string or list" },
+        { "{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{\"role\":"
+          "\"user\",\"content\":\"x\"}],\"tool_choice\":{\"type\":\"any\"}}",
+          "tool_choice: the tool to use is not one of 'tools'" },
+        { "{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{\"role\":"
+          "\"user\",\"content\":\"x\"}],\"tool_choice\":{\"type\":\"tool\"}}",
+          "tool_choice.name: Field required" },
+        { "{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{\"role\":"
+          "\"user\",\"content\":\"x\"}],\"tool_choice\":{\"type\":\"x\"}}",
+          "tool_choice: 'type' must be 'auto', 'any', 'tool' or 'none'" },
+        { NULL, NULL }
+    };
+
+    for (i = 0; bad[i].body; i++) {
+        err = msgs(bad[i].body, 0, 1, &m, tool, sizeof(tool));
+        ok(err && strcmp(err, bad[i].err) == 0, "messages refused: %s (%s)",
+           bad[i].body, err ? err : "accepted");
+    }
+
+    /* count_tokens needs no max_tokens, and never calls a tool */
+
+    err = msgs("{\"model\":\"m\",\"messages\":[{\"role\":\"user\","
+               "\"content\":\"a b c\"}],\"tools\":[{\"name\":\"f\","
+               "\"input_schema\":{}}]}", 1, 1, &m, tool, sizeof(tool));
+    ok(err == NULL && m.input == 6 && m.max_tokens == -1 && m.tool == NULL
+       && !m.stream, "count_tokens: 3 + 3 words, no tool");
+
+    /*
+     * tokens: the system prompt is a message; text blocks, tool results
+     * (string or blocks) count their words; images, tool_use do not; the
+     * cached part ends with the last block with cache_control
+     */
+
+    err = msgs("{\"model\":\"m\",\"max_tokens\":7,\"stream\":true,"
+               "\"system\":[{\"type\":\"text\",\"text\":\"Be brief.\","
+               "\"cache_control\":{\"type\":\"ephemeral\"}}],"
+               "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":"
+               "\"text\",\"text\":\"one two three\",\"cache_control\":"
+               "{\"type\":\"ephemeral\"}},{\"type\":\"image\",\"source\":"
+               "{\"type\":\"url\",\"url\":\"http://x/y z\"}}]},"
+               "{\"role\":\"assistant\",\"content\":[{\"type\":\"tool_use\","
+               "\"id\":\"t\",\"name\":\"f\",\"input\":{\"a\":\"b c\"}}]},"
+               "{\"role\":\"user\",\"content\":[{\"type\":\"tool_result\","
+               "\"tool_use_id\":\"t\",\"content\":\"x y\"},{\"type\":"
+               "\"tool_result\",\"tool_use_id\":\"t\",\"content\":[{\"type\":"
+               "\"text\",\"text\":\"z\"}]}]}],"
+               "\"tools\":[{\"name\":\"f\",\"input_schema\":{}}]}",
+               0, 1, &m, tool, sizeof(tool));
+    ok(err == NULL && m.input == 3 + 2 + 3 + 3 + 3 + 3 + 2 + 1
+       && m.cached == 3 + 2 + 3 + 3 && m.max_tokens == 7 && m.stream,
+       "tokens %zu (20), cached %zu (11)", m.input, m.cached);
+    ok(err == NULL && m.tool == NULL,
+       "auto: no tool call after a tool result");
+
+    /* tools: auto calls the first custom tool, unless auto_tools is off */
+
+#define TOOLS  "{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{\"role\":"  \
+               "\"user\",\"content\":\"x\"}],\"tools\":[{\"type\":"           \
+               "\"web_search_20250305\",\"name\":\"web_search\"},{\"name\":"  \
+               "\"f\",\"input_schema\":{\"type\":\"object\"}},{\"name\":"     \
+               "\"g\",\"input_schema\":{\"type\":\"object\"}}]"
+
+    err = msgs(TOOLS "}", 0, 1, &m, tool, sizeof(tool));
+    ok(err == NULL && strcmp(tool, "f") == 0
+       && m.tool_schema && m.tool_schema->type == LLR_JV_OBJECT,
+       "auto calls the first custom tool (%s)", tool);
+
+    err = msgs(TOOLS "}", 0, 0, &m, tool, sizeof(tool));
+    ok(err == NULL && m.tool == NULL, "auto_tools off: no call");
+
+    err = msgs(TOOLS ",\"tool_choice\":{\"type\":\"any\"}}", 0, 0, &m, tool,
+               sizeof(tool));
+    ok(err == NULL && strcmp(tool, "f") == 0, "any: the first custom tool");
+
+    err = msgs(TOOLS ",\"tool_choice\":{\"type\":\"tool\",\"name\":\"g\"}}",
+               0, 1, &m, tool, sizeof(tool));
+    ok(err == NULL && strcmp(tool, "g") == 0, "tool: the one named");
+
+    err = msgs(TOOLS ",\"tool_choice\":{\"type\":\"tool\",\"name\":"
+               "\"web_search\"}}", 0, 1, &m, tool, sizeof(tool));
+    ok(err != NULL, "tool: a server tool cannot be called by the mock");
+
+    err = msgs(TOOLS ",\"tool_choice\":{\"type\":\"none\"}}", 0, 1, &m, tool,
+               sizeof(tool));
+    ok(err == NULL && m.tool == NULL, "none: no call");
+
+#undef TOOLS
+
+    /* paths */
+
+    ok(llr_mock_msgs_path((const unsigned char *) "/v1/messages", 12)
+       == LLR_MOCK_MSGS, "/v1/messages");
+    ok(llr_mock_msgs_path((const unsigned char *)
+                          "/v1/messages/count_tokens", 25)
+       == LLR_MOCK_COUNT, "/v1/messages/count_tokens");
+    ok(llr_mock_msgs_path((const unsigned char *) "/v1/chat/completions",
+                          20) == 0, "chat is not messages");
+    ok(llr_mock_words((const unsigned char *) " a\tb\n\nc ", 8) == 3,
+       "words");
+}
+
+
 int
 main(void)
 {
     test_parse();
     test_plan();
     test_instance();
+    test_msgs();
 
     ok(live == 0, "no block left");
 

@@ -596,6 +596,7 @@ rg_check_mock(const unsigned char *d, size_t len)
     size_t            n;
     const char       *param;
     llr_jv_doc_t     *doc, *out;
+    llr_mock_msgs_t   msgs;
     llr_mock_plan_t   plan;
 
     doc = llr_jv_parse(&rg_alloc, d, len, NULL, NULL);
@@ -606,6 +607,11 @@ rg_check_mock(const unsigned char *d, size_t len)
 
     (void) llr_mock_plan(&plan, doc->root, len & 1, &param);
     bad = plan.n < 1 || plan.n > LLR_MOCK_MAX_N;
+
+    if (llr_mock_msgs(&msgs, doc->root, len & 1, 1) == NULL) {
+        bad |= msgs.cached > msgs.input || msgs.model == NULL
+               || (msgs.tool && msgs.tool_schema == NULL);
+    }
 
     n = llr_schema_instance(doc->root, NULL, 0);
 
