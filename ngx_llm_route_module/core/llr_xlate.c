@@ -1486,7 +1486,12 @@ static const llr_x_key_t  llr_xa_keys[] = {
     { "top_k", LLR_XA_REFUSE },
     { "container", LLR_XA_REFUSE },
     { "mcp_servers", LLR_XA_REFUSE },
-    { "context_management", LLR_XA_REFUSE }
+    /*
+     * server-side trimming of a long context (Claude Code sends it on
+     * every request): an OpenAI provider keeps the whole context, which
+     * answers the same until the window is full; dropped
+     */
+    { "context_management", LLR_XA_IGNORE }
 };
 
 
@@ -2572,7 +2577,15 @@ llr_x_chat_to_answer(llr_x_t *x, const llr_jv_t *root)
     calls = llr_jv_get(msg, "tool_calls");
 
     llr_jw_obj(&x->w);
-    llr_jw_member_str(&x->w, "id", id);
+    llr_jw_key(&x->w, "id");
+
+    if (id && id->type == LLR_JV_STRING) {
+        llr_xlate_msg_id(&x->w, (const unsigned char *) id->str, id->len);
+
+    } else {
+        llr_xlate_msg_id(&x->w, (const unsigned char *) "", 0);
+    }
+
     llr_jw_key(&x->w, "type");
     llr_jw_cstr(&x->w, "message");
     llr_jw_key(&x->w, "role");
@@ -2900,6 +2913,27 @@ llr_count_tokens_estimate(const llr_req_view_t *view)
 {
     return llr_add_sat(llr_estimate_tokens(view->text_bytes),
                        llr_mul_sat(view->messages, 4));
+}
+
+
+void
+llr_xlate_msg_id(llr_jw_t *w, const unsigned char *id, size_t len)
+{
+    unsigned char  buf[4 + LLR_XLATE_ID_MAX];
+
+    if (len >= 4 && memcmp(id, "msg_", 4) == 0) {
+        llr_jw_str(w, id, len);
+        return;
+    }
+
+    if (len > LLR_XLATE_ID_MAX) {
+        len = LLR_XLATE_ID_MAX;
+    }
+
+    memcpy(buf, "msg_", 4);
+    memcpy(buf + 4, id, len);
+
+    llr_jw_str(w, buf, 4 + len);
 }
 
 

@@ -216,6 +216,14 @@ const char *llr_error_type(llr_format_e fmt, unsigned status);
  */
 uint64_t llr_count_tokens_estimate(const llr_req_view_t *view);
 
+/*
+ * An Anthropic message id for an answer translated from OpenAI's: the
+ * provider's id after "msg_" (as Anthropic's ids start; at most
+ * LLR_XLATE_ID_MAX bytes of it), or as it is if it starts so already
+ */
+#define LLR_XLATE_ID_MAX  128
+void llr_xlate_msg_id(llr_jw_t *w, const unsigned char *id, size_t len);
+
 /* writes {"input_tokens":n} (at most 40 bytes) at buf, returns its length */
 size_t llr_count_tokens_body(uint64_t n, char *buf, size_t size);
 

@@ -720,7 +720,7 @@ llr_xsse_a_start(llr_xsse_t *xs)
     llr_jw_key(&xs->out, "message");
     llr_jw_obj(&xs->out);
     llr_jw_key(&xs->out, "id");
-    llr_jw_str(&xs->out, xs->id, xs->id_len);
+    llr_xlate_msg_id(&xs->out, (const unsigned char *) xs->id, xs->id_len);
     llr_jw_key(&xs->out, "type");
     llr_jw_cstr(&xs->out, "message");
     llr_jw_key(&xs->out, "role");

@@ -449,6 +449,17 @@ test_refusals(void)
     is_str(out.message, "'n' is not 1: an Anthropic-format provider "
            "generates one choice.", "refusal: the message says why");
 
+    /* Claude Code's context_management: dropped, not refused */
+
+    is_int(t_req(LLR_XLATE_ANTHROPIC_CHAT, "{\"model\":\"a\",\"max_tokens\":"
+                 "5,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
+                 "\"context_management\":{\"edits\":[{\"type\":"
+                 "\"clear_thinking_20251015\"}]}}", NULL, &out),
+           LLR_XLATE_OK, "context_management: translated");
+    ok(out.data && strstr((char *) out.data, "context_management") == NULL,
+       "context_management: dropped");
+    t_free(NULL, out.data);
+
     is_int(t_live, 0, "refusals: no memory left");
 }
 
@@ -553,7 +564,7 @@ test_answers(void)
                               "\"refusal\":\"No.\"},\"finish_reason\":"
                               "\"stop\"}]}", &out), LLR_XLATE_OK,
            "refusal answer: ok");
-    is_str((char *) out.data, "{\"id\":\"i\",\"type\":\"message\",\"role\":"
+    is_str((char *) out.data, "{\"id\":\"msg_i\",\"type\":\"message\",\"role\":"
            "\"assistant\",\"model\":\"m\",\"content\":[{\"type\":\"text\","
            "\"text\":\"No.\"}],\"stop_reason\":\"refusal\","
            "\"stop_sequence\":null}", "refusal answer: stop_reason refusal");
@@ -1014,7 +1025,7 @@ test_streams(void)
                  "data: {\"choices\":[{\"delta\":{\"refusal\":\"No\"}}]}\r\n"
                  "\r\ndata: [DONE]\r\n\r\n", &e);
     is_str(b.s, "event: message_start\ndata: {\"type\":\"message_start\","
-           "\"message\":{\"id\":\"i\",\"type\":\"message\",\"role\":"
+           "\"message\":{\"id\":\"msg_i\",\"type\":\"message\",\"role\":"
            "\"assistant\",\"model\":\"m\",\"content\":[],\"stop_reason\":null,"
            "\"stop_sequence\":null,\"usage\":{\"input_tokens\":0,"
            "\"output_tokens\":0}}}\n\n"
