@@ -237,8 +237,9 @@ ir_of() {
         | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1; exit }'
 }
 
-printf '# whole nginx worker, Ir per request (%s body, %s response, N=%s, %s)\n\n' \
+printf '# whole nginx worker, Ir per request (%s body, %s response, N=%s, %s)' \
     "$SIZE" "$RESP" "$N" "$WIRE"
+printf '\n\n'
 printf '| setup | Ir/request | ratio to (1) |\n|---|---:|---:|\n'
 
 base=

@@ -5,12 +5,12 @@
 #
 #   perl bench/gen-bodies.pl OUTDIR [DATA_DIR]
 #
-# OUTDIR/<size>-<model>-<json|sse>.json, size in {200,2k,32k,1m}, model
-# in {gpt-4.1-mini,auto,claude-haiku}; and the same conversation as an
+# OUTDIR/<size>-<model>-<json|sse>.json, size in {200,2k,32k,1m},
+# model in {gpt-4.1-mini,auto,claude-haiku}; the same conversation as an
 # Anthropic Messages body (the system prompt at the top, max_tokens 256
 # always: the Messages API requires it) in
-# OUTDIR/<size>-<model>-<json|sse>-messages.json.  A system prompt, then a conversation of
-# GSM8K questions (user) and worked answers (assistant) from
+# OUTDIR/<size>-<model>-<json|sse>-messages.json.  A system prompt, then
+# a conversation of GSM8K questions (user) and worked answers (assistant) from
 # DATA_DIR/grade-school-math/train.jsonl, ending with a user turn; the
 # last message is trimmed so the body is at most the target size (the
 # actual sizes are printed).  Deterministic: same data, same bodies.

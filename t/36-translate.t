@@ -29,7 +29,9 @@ EOF
 
 $t->config(<<"EOF");
     llm_route_zone llm:1m;
-    log_format llr "\$request_uri \$llm_route_prompt_tokens \$llm_route_cached_tokens \$llm_route_cache_write_tokens \$llm_route_completion_tokens \$llm_route_cost";
+    log_format llr "\$request_uri \$llm_route_prompt_tokens"
+                   " \$llm_route_cached_tokens \$llm_route_cache_write_tokens"
+                   " \$llm_route_completion_tokens \$llm_route_cost";
 
     llm_route_provider claude {
         upstream 127.0.0.1:%%MOCK_PORT%%; scheme http; host api.anthropic.test;
