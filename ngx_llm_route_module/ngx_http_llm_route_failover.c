@@ -367,12 +367,7 @@ ngx_http_llm_route_attempt(ngx_http_request_t *r,
     rc = ngx_http_llm_route_body_format(r, ctx);
 
     if (rc == NGX_DECLINED) {
-        ctx->routed = 0;
-
-        return ngx_http_llm_route_refuse(r, NGX_HTTP_BAD_REQUEST,
-                                         "invalid_request_error",
-                                         ctx->xparam, "unsupported_parameter",
-                                         &ctx->xmessage);
+        return ngx_http_llm_route_format_untranslated(r, ctx);
     }
 
     if (rc != NGX_OK) {

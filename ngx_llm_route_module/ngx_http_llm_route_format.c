@@ -6,10 +6,11 @@
  * embeddings, the Responses API) or Anthropic Messages (/v1/messages,
  * /v1/messages/count_tokens); a provider speaks openai, azure (OpenAI's
  * format on Azure's paths and key header) or anthropic.  Same-format
- * traffic passes through.  /v1/messages/count_tokens routed to a
- * provider that cannot count (not anthropic) is answered here with an
- * estimate, said so by "X-LLM-Route-Estimated: true"
- * (docs/formats.md).
+ * traffic passes through; chat completions and Messages are translated
+ * into each other (xlate.c); the other endpoints have no translation to
+ * anthropic (a 400).  /v1/messages/count_tokens routed to a provider
+ * that cannot count (not anthropic) is answered here with an estimate,
+ * said so by "X-LLM-Route-Estimated: true" (docs/formats.md).
  */
 
 
@@ -168,4 +169,18 @@ ngx_http_llm_route_count_estimate(ngx_http_request_t *r,
     ctx->responded = 1;
 
     return ngx_http_llm_route_send(r, NGX_HTTP_OK, &json, &out);
+}
+
+
+/* the request cannot be translated for the provider: a 400 naming why */
+
+ngx_int_t
+ngx_http_llm_route_format_untranslated(ngx_http_request_t *r,
+    ngx_http_llm_route_ctx_t *ctx)
+{
+    ctx->routed = 0;
+
+    return ngx_http_llm_route_refuse(r, NGX_HTTP_BAD_REQUEST,
+                                     "invalid_request_error", ctx->xparam,
+                                     "unsupported_parameter", &ctx->xmessage);
 }

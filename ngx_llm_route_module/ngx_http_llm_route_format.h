@@ -34,9 +34,19 @@ ngx_int_t ngx_http_llm_route_format_route(ngx_http_request_t *r,
 ngx_int_t ngx_http_llm_route_format_check(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx);
 
-/* that 400, in the client's format; *msg gets the message */
+/*
+ * That 400 (an endpoint without a translation), in the client's format;
+ * *msg gets the message
+ */
 ngx_int_t ngx_http_llm_route_format_refuse(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx, ngx_str_t *msg);
+
+/*
+ * The 400 of a request the translator refused (ctx->xparam,
+ * ctx->xmessage: ngx_http_llm_route_body_format() said NGX_DECLINED)
+ */
+ngx_int_t ngx_http_llm_route_format_untranslated(ngx_http_request_t *r,
+    ngx_http_llm_route_ctx_t *ctx);
 
 
 #endif /* _NGX_HTTP_LLM_ROUTE_FORMAT_H_INCLUDED_ */

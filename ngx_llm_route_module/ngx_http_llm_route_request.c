@@ -401,13 +401,7 @@ ngx_http_llm_route_process(ngx_http_request_t *r,
     rc = ngx_http_llm_route_finish_body(r, ctx);
 
     if (rc == NGX_DECLINED) {
-        /* the request cannot be translated for the provider: a 400 */
-        ctx->routed = 0;
-
-        return ngx_http_llm_route_refuse(r, NGX_HTTP_BAD_REQUEST,
-                                         "invalid_request_error",
-                                         ctx->xparam, "unsupported_parameter",
-                                         &ctx->xmessage);
+        return ngx_http_llm_route_format_untranslated(r, ctx);
     }
 
     return rc;
