@@ -10,17 +10,22 @@
  * Proxy-Authorization reached a provider next to the operator's key, and
  * the client chose which organization or project was billed.
  *
- * Once a request is routed to a provider that has a key, the request's
- * header list is replaced by a copy without those headers (and without
+ * Once a request is routed, the request's header list is replaced by a
+ * copy: without those headers when the provider has a key (and without
  * the client's Authorization, which the documented proxy_set_header
- * replaces anyway).  The copy holds the same elements, so what points
- * into the list (r->headers_in.host, .cookies, ...) stays valid; and the
+ * replaces anyway); without the client's anthropic-* headers unless
+ * both the client and the provider speak Anthropic Messages; with the
+ * provider's format's own headers added (x-api-key and
+ * anthropic-version, api-key), so that one proxy snippet serves every
+ * format.  The copy holds the same elements, so what points into the
+ * list (r->headers_in.host, .cookies, ...) stays valid; and the
  * $http_... variables of the removed headers that the configuration
  * uses are evaluated, so cached, before: budget and rate keys, maps and
  * log formats still see the client's values, and
  * "proxy_set_header OpenAI-Project $http_openai_project;" passes one on
  * deliberately.  The replaced list is the request's: a failover
- * location's proxy_pass sends the copy too.
+ * location's proxy_pass sends it too, after it is made again from the
+ * client's list for the next provider.
  */
 
 
