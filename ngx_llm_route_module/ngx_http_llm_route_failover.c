@@ -358,16 +358,23 @@ ngx_http_llm_route_attempt(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    /* the next provider may speak the other format */
+    /*
+     * the next provider may speak the other format; a request that
+     * cannot go there is answered (as when none is left)
+     */
 
     if (ngx_http_llm_route_format_route(r, ctx) != NGX_OK) {
-        return ngx_http_llm_route_format_refuse(r, ctx, &msg);
+        rc = ngx_http_llm_route_format_refuse(r, ctx, &msg);
+        ngx_http_finalize_request(r, rc);
+        return NGX_DONE;
     }
 
     rc = ngx_http_llm_route_body_format(r, ctx);
 
     if (rc == NGX_DECLINED) {
-        return ngx_http_llm_route_format_untranslated(r, ctx);
+        rc = ngx_http_llm_route_format_untranslated(r, ctx);
+        ngx_http_finalize_request(r, rc);
+        return NGX_DONE;
     }
 
     if (rc != NGX_OK) {

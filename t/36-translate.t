@@ -40,6 +40,7 @@ $t->config(<<"EOF");
     llm_route_provider claude_bad {
         upstream 127.0.0.1:%%MOCK_PORT2%%; scheme http; host bad.test;
         format anthropic; api_key $SECRET;
+        max_fails 1000;                   # never cooling down: tried first
     }
     llm_route_provider oai {
         upstream 127.0.0.1:%%MOCK_PORT%%; scheme http; host oai.test;
@@ -253,6 +254,18 @@ $r = $t->chat({ model => 'both', max_tokens => 20, messages => [
               path => '/v1/messages');
 is($r->{status}, 200, 'failover, a Messages client: 200');
 is($r->{json}{type}, 'message', '... an Anthropic answer from OpenAI\'s');
+is(scalar($bad->requests), 2, '... after the Anthropic provider failed');
+
+# a failover to a provider the request cannot be translated for: the
+# client's 400, naming the field
+
+$r = $t->chat({ model => 'both', max_tokens => 20, top_k => 5, messages => [
+                  { role => 'user', content => 'Say hello.' }] },
+              path => '/v1/messages');
+is($r->{status}, 400, 'failover, top_k to OpenAI: 400');
+is(scalar($bad->requests), 3, '... after the Anthropic provider failed');
+is($r->{json}{type}, 'error', '... Anthropic-shaped');
+like($r->{json}{error}{message} // '', qr/top_k/, '... naming top_k');
 
 # ==== the OpenAI SDK against an Anthropic-format provider ====================
 #
