@@ -363,10 +363,16 @@ ngx_http_llm_route_attempt(ngx_http_request_t *r,
      * cannot go there is answered (as when none is left)
      */
 
-    if (ngx_http_llm_route_format_route(r, ctx) != NGX_OK) {
-        rc = ngx_http_llm_route_format_refuse(r, ctx, &msg);
+    rc = ngx_http_llm_route_format_check(r, ctx);
+
+    if (ctx->responded) {
+        /* refused, or count_tokens estimated for this provider */
         ngx_http_finalize_request(r, rc);
         return NGX_DONE;
+    }
+
+    if (rc != NGX_OK) {
+        return rc;
     }
 
     rc = ngx_http_llm_route_body_format(r, ctx);

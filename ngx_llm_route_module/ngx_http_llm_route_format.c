@@ -23,11 +23,17 @@
 #include "ngx_http_llm_route_reply.h"
 
 
+static ngx_int_t ngx_http_llm_route_format_route(ngx_http_request_t *r,
+    ngx_http_llm_route_ctx_t *ctx);
+static ngx_int_t ngx_http_llm_route_format_refuse(ngx_http_request_t *r,
+    ngx_http_llm_route_ctx_t *ctx);
 static ngx_int_t ngx_http_llm_route_count_estimate(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx);
 
 
-ngx_int_t
+/* the formats of the chosen deployment; NGX_DECLINED: no translation */
+
+static ngx_int_t
 ngx_http_llm_route_format_route(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx)
 {
@@ -75,8 +81,6 @@ ngx_int_t
 ngx_http_llm_route_format_check(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx)
 {
-    ngx_str_t  msg;
-
     if (ngx_http_llm_route_format_route(r, ctx) == NGX_OK) {
         return NGX_OK;
     }
@@ -85,17 +89,18 @@ ngx_http_llm_route_format_check(ngx_http_request_t *r,
         return ngx_http_llm_route_count_estimate(r, ctx);
     }
 
-    return ngx_http_llm_route_format_refuse(r, ctx, &msg);
+    return ngx_http_llm_route_format_refuse(r, ctx);
 }
 
 
 /* a 400: the endpoint has no translation to the provider's format */
 
-ngx_int_t
+static ngx_int_t
 ngx_http_llm_route_format_refuse(ngx_http_request_t *r,
-    ngx_http_llm_route_ctx_t *ctx, ngx_str_t *msg)
+    ngx_http_llm_route_ctx_t *ctx)
 {
     u_char                         *p;
+    ngx_str_t                       msg;
     ngx_http_llm_route_provider_t  *pr;
 
     pr = ctx->deployment->provider;
@@ -106,20 +111,20 @@ ngx_http_llm_route_format_refuse(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    msg->data = p;
-    msg->len = ngx_sprintf(p, "The model \"%V\" is served by provider "
-                           "\"%V\" in the %s format, to which %V requests "
-                           "are not translated.", &ctx->deployment->name,
-                           &pr->name,
-                           ctx->panthropic ? "Anthropic Messages" : "OpenAI",
-                           &ctx->endpoint_path)
-               - p;
+    msg.data = p;
+    msg.len = ngx_sprintf(p, "The model \"%V\" is served by provider "
+                          "\"%V\" in the %s format, to which %V requests "
+                          "are not translated.", &ctx->deployment->name,
+                          &pr->name,
+                          ctx->panthropic ? "Anthropic Messages" : "OpenAI",
+                          &ctx->endpoint_path)
+              - p;
 
     ctx->routed = 0;
 
     return ngx_http_llm_route_refuse(r, NGX_HTTP_BAD_REQUEST,
                                      "invalid_request_error", "model",
-                                     "unsupported_format", msg);
+                                     "unsupported_format", &msg);
 }
 
 

@@ -17,29 +17,15 @@
 
 
 /*
- * The formats of the chosen deployment (at each attempt): ctx->xlate,
- * ctx->panthropic, ctx->upstream_path; NGX_OK, or NGX_DECLINED when the
- * client's endpoint has no translation to the provider's format
- * (completions, embeddings, the Responses API to an Anthropic provider)
- */
-ngx_int_t ngx_http_llm_route_format_route(ngx_http_request_t *r,
-    ngx_http_llm_route_ctx_t *ctx);
-
-/*
- * After the route is chosen: NGX_OK to go on (same format); or the
- * module answered (ctx->responded): count_tokens estimated for a
- * provider that cannot count, or a 400 for a request whose provider
- * speaks a format it cannot be translated to; or an HTTP status
+ * After a deployment is chosen (at each attempt): its formats
+ * (ctx->xlate, ctx->panthropic, ctx->upstream_path) and NGX_OK to go on;
+ * or the module answered (ctx->responded): count_tokens estimated for a
+ * provider that cannot count, or a 400 for an endpoint that has no
+ * translation to the provider's format (completions, embeddings, the
+ * Responses API to an Anthropic provider); or an HTTP status
  */
 ngx_int_t ngx_http_llm_route_format_check(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx);
-
-/*
- * That 400 (an endpoint without a translation), in the client's format;
- * *msg gets the message
- */
-ngx_int_t ngx_http_llm_route_format_refuse(ngx_http_request_t *r,
-    ngx_http_llm_route_ctx_t *ctx, ngx_str_t *msg);
 
 /*
  * The 400 of a request the translator refused (ctx->xparam,

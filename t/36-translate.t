@@ -267,6 +267,16 @@ is(scalar($bad->requests), 3, '... after the Anthropic provider failed');
 is($r->{json}{type}, 'error', '... Anthropic-shaped');
 like($r->{json}{error}{message} // '', qr/top_k/, '... naming top_k');
 
+# count_tokens failing over to a provider that cannot count: estimated
+
+$r = $t->chat({ model => 'both', messages => [
+                  { role => 'user', content => 'Say hello.' }] },
+              path => '/v1/messages/count_tokens');
+is($r->{status}, 200, 'failover, count_tokens: 200');
+is($r->{headers}{'x-llm-route-estimated'}, 'true', '... estimated');
+ok(($r->{json}{input_tokens} // 0) > 0, '... a count');
+is(scalar($bad->requests), 4, '... after the Anthropic provider failed');
+
 # ==== the OpenAI SDK against an Anthropic-format provider ====================
 #
 # openai-node (installed by make sdk-deps) through the router to the
