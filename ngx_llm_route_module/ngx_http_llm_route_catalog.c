@@ -24,6 +24,8 @@
 
 static char *ngx_http_llm_route_model_param(ngx_conf_t *cf,
     ngx_http_llm_route_deployment_t *d, ngx_str_t *value, ngx_uint_t i);
+static uint64_t *ngx_http_llm_route_price_param(
+    ngx_http_llm_route_deployment_t *d, ngx_str_t *name);
 static void *ngx_http_llm_route_conf_alloc(void *pool, size_t size);
 static void ngx_http_llm_route_cleanup_classifier(void *data);
 static char *ngx_http_llm_route_init_tasks(ngx_conf_t *cf,
@@ -122,6 +124,38 @@ ngx_http_llm_route_model_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 }
 
 
+/* the price a parameter name sets, or NULL */
+
+static uint64_t *
+ngx_http_llm_route_price_param(ngx_http_llm_route_deployment_t *d,
+    ngx_str_t *name)
+{
+    ngx_uint_t  i;
+
+    static struct {
+        ngx_str_t   name;
+        size_t      offset;
+    } prices[] = {
+        { ngx_string("input"), offsetof(llr_price_t, input) },
+        { ngx_string("output"), offsetof(llr_price_t, output) },
+        { ngx_string("cached_input"), offsetof(llr_price_t, cached_input) },
+        { ngx_string("cache_write"), offsetof(llr_price_t, cache_write) },
+        { ngx_string("cache_write_1h"),
+          offsetof(llr_price_t, cache_write_1h) }
+    };
+
+    for (i = 0; i < sizeof(prices) / sizeof(prices[0]); i++) {
+        if (name->len == prices[i].name.len
+            && ngx_strncmp(name->data, prices[i].name.data, name->len) == 0)
+        {
+            return (uint64_t *) ((u_char *) &d->price + prices[i].offset);
+        }
+    }
+
+    return NULL;
+}
+
+
 /* one NAME=VALUE parameter of llm_route_model, value[i] */
 
 static char *
@@ -177,16 +211,7 @@ ngx_http_llm_route_model_param(ngx_conf_t *cf,
 
         d->provider_name = arg;
 
-    } else if (ngx_llr_param("input") || ngx_llr_param("output")
-               || ngx_llr_param("cached_input") || ngx_llr_param("cache_write")
-               || ngx_llr_param("cache_write_1h"))
-    {
-        price = (n == 5) ? &d->price.input
-                : (n == 6) ? &d->price.output
-                : (n == 11) ? &d->price.cache_write
-                : (n == 14) ? &d->price.cache_write_1h
-                : &d->price.cached_input;
-
+    } else if ((price = ngx_http_llm_route_price_param(d, &what))) {
         if (llr_parse_price((char *) arg.data, arg.len, price, &err) != 0) {
             goto bad;
         }
