@@ -7,7 +7,19 @@
 # machine is noisy; instruction counts are not).
 #
 #   bench/callgrind-nginx.sh [--size 2k] [--resp json|sse] [--n 200]
-#                            [--annotate]
+#                            [--wire W] [--annotate]
+#
+# --wire: the client's format and the provider's (issue 24):
+#   chat                OpenAI chat to an OpenAI-format provider (the
+#                       default): plain, explicit, auto
+#   messages            Anthropic Messages to an Anthropic-format provider
+#                       (passed through): plain, explicit
+#   chat-anthropic      OpenAI chat to an Anthropic-format provider
+#                       (translated both ways): plain, explicit
+#   messages-openai     Anthropic Messages to an OpenAI-format provider
+#                       (translated both ways): plain, explicit
+# "plain" sends the client's body to the mock's endpoint of the client's
+# format with proxy_pass (the mock, llm_route_mock, speaks both).
 #
 # HTTP_EXTRA (environment): directives added to the proxy's http block,
 # for both servers, e.g. HTTP_EXTRA='request_pool_size 16k;'.
@@ -28,6 +40,7 @@ DATA=${LLR_DATA:-$(cd "$TOP/.." && pwd)/shared/data}
 SIZE=2k
 RESP=json
 N=200
+WIRE=chat
 ANNOTATE=0
 
 while [ $# -gt 0 ]; do
@@ -35,6 +48,7 @@ while [ $# -gt 0 ]; do
     --size) SIZE=$2; shift ;;
     --resp) RESP=$2; shift ;;
     --n) N=$2; shift ;;
+    --wire) WIRE=$2; shift ;;
     --annotate) ANNOTATE=1 ;;
     *) echo "callgrind-nginx.sh: unknown option $1" >&2; exit 2 ;;
     esac
@@ -126,6 +140,19 @@ $(common_http "$W/proxy")
         base_path /v1;
     }
 
+    llm_route_provider mock_anthropic {
+        upstream  mock;
+        scheme    http;
+        host      127.0.0.1;
+        base_path /v1;
+        format    anthropic;
+        api_key   sk-bench;
+    }
+
+    llm_route_model claude-haiku provider=mock_anthropic input=0.80
+                                 output=4.00 cached_input=0.08
+                                 cache_write=1.00 context=200000
+                                 quality=0.80;
     llm_route_model gpt-4.1-mini provider=mock input=0.40 output=1.60
                                  context=1047576 quality=0.78;
     llm_route_model gpt-4.1      provider=mock input=2.00 output=8.00
@@ -178,9 +205,24 @@ for i in $(seq 100); do
     sleep 0.2
 done
 
+case $WIRE in
+chat) SETUPS="plain explicit auto"; MODEL=gpt-4.1-mini; SUFFIX= ;;
+messages) SETUPS="plain explicit"; MODEL=claude-haiku; SUFFIX=-messages ;;
+chat-anthropic) SETUPS="plain explicit"; MODEL=claude-haiku; SUFFIX= ;;
+messages-openai) SETUPS="plain explicit"; MODEL=gpt-4.1-mini
+                 SUFFIX=-messages ;;
+*) echo "callgrind-nginx.sh: unknown --wire $WIRE" >&2; exit 2 ;;
+esac
+
+if [ -n "$SUFFIX" ]; then
+    ENDPOINT=/v1/messages
+else
+    ENDPOINT=/v1/chat/completions
+fi
+
 send() {
     # send PORT BODY: N requests over one keep-alive connection
-    local url=http://127.0.0.1:$1/v1/chat/completions args=() i
+    local url=http://127.0.0.1:$1$ENDPOINT args=() i
     for i in $(seq "$N"); do
         args+=(-o /dev/null -w '%{http_code}\n' -H 'Content-Type: application/json'
                -H 'Authorization: Bearer sk-bench' --data-binary "@$2" "$url")
@@ -195,15 +237,16 @@ ir_of() {
         | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1; exit }'
 }
 
-printf '# whole nginx worker, Ir per request (%s body, %s response, N=%s)\n\n' \
-    "$SIZE" "$RESP" "$N"
+printf '# whole nginx worker, Ir per request (%s body, %s response, N=%s, %s)' \
+    "$SIZE" "$RESP" "$N" "$WIRE"
+printf '\n\n'
 printf '| setup | Ir/request | ratio to (1) |\n|---|---:|---:|\n'
 
 base=
-for setup in plain explicit auto; do
+for setup in $SETUPS; do
     case $setup in
-    plain) p=$PLAIN_PORT; body=$W/bodies/$SIZE-gpt-4.1-mini-$RESP.json ;;
-    explicit) p=$ROUTE_PORT; body=$W/bodies/$SIZE-gpt-4.1-mini-$RESP.json ;;
+    plain) p=$PLAIN_PORT; body=$W/bodies/$SIZE-$MODEL-$RESP$SUFFIX.json ;;
+    explicit) p=$ROUTE_PORT; body=$W/bodies/$SIZE-$MODEL-$RESP$SUFFIX.json ;;
     auto) p=$ROUTE_PORT; body=$W/bodies/$SIZE-auto-$RESP.json ;;
     esac
     send "$p" "$body"
@@ -223,7 +266,7 @@ for setup in plain explicit auto; do
 done
 
 if [ "$ANNOTATE" = 1 ]; then
-    for setup in plain explicit auto; do
+    for setup in $SETUPS; do
         echo
         echo "## $setup: top self Ir (whole run of N requests)"
         echo '```'

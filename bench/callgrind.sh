@@ -11,9 +11,17 @@
 #   - the response filters per response: llr_usage on a 1 KB and a
 #     100 KB JSON answer, llr_sse on a 200-event stream with and without
 #     LLR_SSE_STRIP_USAGE;
+#   - the translation between the OpenAI and the Anthropic formats
+#     (bench/cg_xlate.c): a 2 KB request both ways, next to the
+#     pass-through scan of each form; a 200-event stream both ways, per
+#     event, next to the pass-through scan of each; a 1 KB JSON answer
+#     both ways;
 #   - wall time of the 1 MB body (median of 20, no valgrind).
 #
-#   bench/callgrind.sh [--out FILE]
+#   bench/callgrind.sh [--out FILE] [--only xlate]
+#
+# --only xlate: the translation section only (no wall times), into
+# bench/results/callgrind-xlate.md unless --out says otherwise.
 #
 # Per request = (Ir of 1+K requests - Ir of 1 request) / K: the steady
 # state, without the first call's one-time costs.  Needs gcc, valgrind,
@@ -25,15 +33,21 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 TOP=$(dirname "$HERE")
 CORE=$TOP/ngx_llm_route_module/core
 DATA=${LLR_DATA:-$(cd "$TOP/.." && pwd)/shared/data}
-OUT=$HERE/results/callgrind.md
+OUT=
+ONLY=
 
 while [ $# -gt 0 ]; do
     case "$1" in
     --out) OUT=$2; shift ;;
+    --only) ONLY=$2; shift ;;
     *) echo "callgrind.sh: unknown option $1" >&2; exit 2 ;;
     esac
     shift
 done
+
+if [ -z "$OUT" ]; then
+    OUT=$HERE/results/callgrind${ONLY:+-$ONLY}.md
+fi
 
 command -v valgrind >/dev/null || apt-get install -y valgrind >/dev/null
 
@@ -42,9 +56,9 @@ trap 'rm -rf "$W"' EXIT
 
 CFLAGS="-std=gnu99 -O2 -g -Wall -Wextra -Werror -Wpointer-arith"
 CFLAGS="$CFLAGS -Wno-unused-parameter"
-for p in cg_req cg_resp; do
+for p in cg_req cg_resp cg_xlate; do
     gcc $CFLAGS -I"$CORE" -o "$W/$p" "$HERE/$p.c" "$CORE"/llr*.c \
-        -lpcre2-8 -lm
+        -lyajl -lpcre2-8 -lm
 done
 
 mkdir -p "$W/bodies"
@@ -66,6 +80,61 @@ per_req() {
     b=$(ir "$f" "$@" $((k + 1)))
     echo $(( (b - a) / k ))
 }
+
+xlate_section() {
+    local f=$W/bodies/2k-auto-json.json ev=200 a b
+    echo "## Translation between the OpenAI and the Anthropic formats"
+    echo
+    echo "A 2 KB chat request (\`2k-auto-json\`) and the same request as an"
+    echo "Anthropic client writes it (made from it by llr_xlate; the"
+    echo "pass-through rows rewrite the model as an explicit model does):"
+    echo
+    echo "| request | work | Ir |"
+    echo "|---|---|---:|"
+    echo "| chat, 2 KB | llr_req scan + rewrite (pass-through) | $(per_req 10 bench_xlate "$W/cg_xlate" scan-chat "$f") |"
+    echo "| Anthropic form | llr_req scan + rewrite (pass-through) | $(per_req 10 bench_xlate "$W/cg_xlate" scan-messages "$f") |"
+    echo "| chat, 2 KB | llr_xlate_request() to Anthropic | $(per_req 10 bench_xlate "$W/cg_xlate" chat2anthropic "$f") |"
+    echo "| Anthropic form | llr_xlate_request() to chat | $(per_req 10 bench_xlate "$W/cg_xlate" anthropic2chat "$f") |"
+    echo
+    echo "Streams of $ev events (a word of text per delta), fed in 8 KB pieces:"
+    echo "per stream and per event.  A translated stream costs the scan of"
+    echo "the provider's stream (accounting) plus its translation."
+    echo
+    echo "| stream | work | Ir/stream | Ir/event |"
+    echo "|---|---|---:|---:|"
+    for m in "sse-chat|OpenAI|llr_sse (pass-through)" \
+             "sse-anthropic|Anthropic|llr_sse LLR_SSE_ANTHROPIC (pass-through)" \
+             "xsse-anthropic|Anthropic|llr_xsse to chat chunks" \
+             "xsse-chat|OpenAI|llr_xsse to Anthropic events"; do
+        IFS='|' read -r a b c <<< "$m"
+        x=$(per_req 10 bench_xlate "$W/cg_xlate" "$a" $ev)
+        printf '| %s | %s | %d | %.0f |\n' "$b" "$c" "$x" \
+            "$(echo "$x / $ev" | bc -l)"
+    done
+    echo
+    echo "A JSON answer of about 1 KB:"
+    echo
+    echo "| answer | work | Ir |"
+    echo "|---|---|---:|"
+    echo "| Anthropic | llr_usage (pass-through) | $(per_req 10 bench_xlate "$W/cg_xlate" usage-anthropic 1024) |"
+    echo "| Anthropic | llr_xlate_response() to chat | $(per_req 10 bench_xlate "$W/cg_xlate" json-anthropic 1024) |"
+    echo "| OpenAI | llr_xlate_response() to Anthropic | $(per_req 10 bench_xlate "$W/cg_xlate" json-chat 1024) |"
+}
+
+if [ "$ONLY" = xlate ]; then
+    {
+    echo "# bench/callgrind.sh --only xlate — $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo
+    echo "Instructions (Ir) per request, steady state (callgrind, gcc -O2)."
+    echo
+    xlate_section
+    } > "$W/report.md"
+    mkdir -p "$(dirname "$OUT")"
+    cp "$W/report.md" "$OUT"
+    cat "$OUT"
+    echo "written: $OUT" >&2
+    exit 0
+fi
 
 {
 echo "# bench/callgrind.sh — $(date -u '+%Y-%m-%d %H:%M UTC')"
@@ -99,6 +168,8 @@ echo "| llr_usage | JSON, 1 KB | $(per_req 10 bench_resp "$W/cg_resp" usage 1024
 echo "| llr_usage | JSON, 100 KB | $(per_req 10 bench_resp "$W/cg_resp" usage 102400) |"
 echo "| llr_sse | 200 events (~41 KB) | $(per_req 10 bench_resp "$W/cg_resp" sse 200) |"
 echo "| llr_sse + LLR_SSE_STRIP_USAGE | 200 events (~41 KB) | $(per_req 10 bench_resp "$W/cg_resp" sse-strip 200) |"
+echo
+xlate_section
 echo
 echo "## Wall time of the 1 MB body (median of 20 runs, no valgrind)"
 echo

@@ -5,9 +5,12 @@
 #
 #   perl bench/gen-bodies.pl OUTDIR [DATA_DIR]
 #
-# OUTDIR/<size>-<model>-<json|sse>.json, size in {200,2k,32k,1m}, model
-# in {gpt-4.1-mini,auto}.  A system prompt, then a conversation of
-# GSM8K questions (user) and worked answers (assistant) from
+# OUTDIR/<size>-<model>-<json|sse>.json, size in {200,2k,32k,1m},
+# model in {gpt-4.1-mini,auto,claude-haiku}; the same conversation as an
+# Anthropic Messages body (the system prompt at the top, max_tokens 256
+# always: the Messages API requires it) in
+# OUTDIR/<size>-<model>-<json|sse>-messages.json.  A system prompt, then
+# a conversation of GSM8K questions (user) and worked answers (assistant) from
 # DATA_DIR/grade-school-math/train.jsonl, ending with a user turn; the
 # last message is trimmed so the body is at most the target size (the
 # actual sizes are printed).  Deterministic: same data, same bodies.
@@ -44,9 +47,21 @@ sub body {
     return $json->encode(\%b);
 }
 
+# the same conversation in Anthropic's shape
+
+sub messages_body {
+    my ($model, $stream, $msgs) = @_;
+    my @m = @$msgs;
+    my %b = (model => $model, max_tokens => 256);
+    $b{system} = (shift @m)->{content} if @m && $m[0]{role} eq "system";
+    $b{messages} = \@m;
+    $b{stream} = JSON::PP::true if $stream;
+    return $json->encode(\%b);
+}
+
 for my $name (sort keys %sizes) {
     my $target = $sizes{$name};
-    for my $model ("gpt-4.1-mini", "auto") {
+    for my $model ("gpt-4.1-mini", "auto", "claude-haiku") {
         for my $stream (0, 1) {
             my @m;
             push @m, {role => "system", content => $system}
@@ -87,6 +102,11 @@ for my $name (sort keys %sizes) {
             close $o;
             printf "%-40s %8d bytes, %d messages\n", "$name-$model-"
                 . ($stream ? "sse" : "json"), length($b), scalar @m;
+            my $mb = messages_body($model, $stream, \@m);
+            $file =~ s/\.json$/-messages.json/;
+            open($o, ">", $file) or die "$file: $!\n";
+            print $o $mb;
+            close $o;
         }
     }
 }

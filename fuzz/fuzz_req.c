@@ -422,7 +422,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     fz_check_escape(data, size);
 
-    ep = (llr_endpoint_e) ((data[0] & 0x7) % 5);
+    ep = (llr_endpoint_e) ((data[0] & 0x7) % 7);
     piece = (size_t) (data[0] >> 3) + 1;
     data++;
     size--;

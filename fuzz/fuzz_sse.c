@@ -8,7 +8,10 @@
  * whole stream fed again with LLR_SSE_NO_CACHE gives the same results,
  * bytes and moment of the first content as fed with an empty template
  * cache and fed once more with the templates the first two runs left
- * (as the next stream of an nginx worker).
+ * (as the next stream of an nginx worker).  Bit 1 of the first byte
+ * reads an Anthropic stream (LLR_SSE_ANTHROPIC); the stream is then fed
+ * once more in the other format with the same cache, which must give
+ * what it gives without one (one cache serves both formats).
  */
 
 #include <stdint.h>
@@ -150,6 +153,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     flags = data[0] & 1 ? LLR_SSE_STRIP_USAGE : 0;
+    flags |= data[0] & 2 ? LLR_SSE_ANTHROPIC : 0;
     max_event = 16 + (size_t) data[1] * 8;
     step = 1 + data[2] % 32;
     data += 3;
@@ -172,6 +176,28 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!same_sse(&a, &oa, &c, &oc) || !same_sse(&w, &ow, &c, &oc)
         || c.prefix_hits != 0 || c.template_hits != 0)
     {
+        abort();
+    }
+
+    /* the other format, with the templates this one left */
+    llr_sse_free(&w);
+    llr_sse_free(&c);
+    run(&w, &ow, data, size, flags ^ LLR_SSE_ANTHROPIC, max_event, 0,
+        &cache);
+    run(&c, &oc, data, size, (flags ^ LLR_SSE_ANTHROPIC) | LLR_SSE_NO_CACHE,
+        max_event, 0, &cache);
+
+    if (!same_sse(&w, &ow, &c, &oc)) {
+        abort();
+    }
+
+    /* and this format again, with the other's templates in the cache */
+    llr_sse_free(&w);
+    llr_sse_free(&c);
+    run(&c, &oc, data, size, flags | LLR_SSE_NO_CACHE, max_event, 0, &cache);
+    run(&w, &ow, data, size, flags, max_event, 0, &cache);
+
+    if (!same_sse(&w, &ow, &c, &oc)) {
         abort();
     }
 

@@ -31,6 +31,15 @@ sub put {
     close $fh;
 }
 
+sub slurp {
+    my ($path) = @_;
+    open(my $fh, '<:raw', $path) or die "$path: $!";
+    local $/;
+    my $s = <$fh>;
+    close $fh;
+    return $s;
+}
+
 sub jstr {
     my ($s) = @_;
     $s =~ s/(["\\])/\\$1/g;
@@ -62,7 +71,8 @@ push @prompts, 'Write a Python function to merge two sorted lists.'
 
 # ---- req: first byte = endpoint (low 3 bits) | (piece size - 1) << 3 ----
 
-remove_tree("$dir/$_") for qw(req sse usage values model pattern mock);
+remove_tree("$dir/$_") for qw(req sse usage values model pattern mock
+                                 xlate xsse);
 
 my $i = 0;
 my @req;
@@ -108,7 +118,24 @@ push @req,
   [0x00, "{\"model\":\"auto\",\"messages\":[{\"role\":\"user\",\"content\":"
        . "\"bad \xc3\x28 utf8\"}]}"],
   [0xf8, '{"model":"auto","messages":[{"role":"user","content":'
-       . jstr('long ' x 400) . '}]}'];
+       . jstr('long ' x 400) . '}]}'],
+  # Anthropic Messages (5) and count_tokens (6)
+  [0x05, '{"model":"auto","max_tokens":1024,"system":[{"type":"text",'
+       . '"text":"You are Claude Code.","cache_control":{"type":'
+       . '"ephemeral"}}],"messages":[{"role":"user","content":"fix it"},'
+       . '{"role":"assistant","content":[{"type":"text","text":"ok"},'
+       . '{"type":"tool_use","id":"t1","name":"Bash","input":{"command":'
+       . '"make","opts":[1,{"a":"b"}]}}]},{"role":"user","content":[{'
+       . '"type":"tool_result","tool_use_id":"t1","content":[{"type":'
+       . '"text","text":"done"}]},{"type":"text","text":"next"}]}],'
+       . '"tools":[{"name":"Bash","input_schema":{"type":"object"}}],'
+       . '"stream":true}'],
+  [0x0d, '{"messages":[{"content":[{"type":"tool_result","content":"r"},'
+       . '{"type":"text","text":"a"}],"role":"user"}],"model":"m",'
+       . '"system":"s"}'],
+  [0x06, '{"model":"m","messages":[{"role":"user","content":"count me"}],'
+       . '"system":[{"type":"text","text":"x"}]}'],
+  [0x05, '{"model":"m","system":5,"messages":[]}'];
 
 $i = 0;
 put('req', sprintf('%02d', $i++), chr($_->[0]) . $_->[1]) for @req;
@@ -196,9 +223,86 @@ my @sse = (
         . $_ . ',"delta":' . jstr("w$_") . "}\n\n" } 1 .. 4)
         . 'data: {"type":"response.completed","response":{"usage":{'],
 );
+# Anthropic streams (bit 1 of the first byte)
+my $anthropic = slurp("$top/t/unit/xlate/anthropic-stream.txt");
+push @sse,
+    [2, 255, 0, $anthropic],
+    [2, 255, 7, $anthropic],
+    [3, 30, 5, $anthropic],
+    [2, 255, 3, join("\r\n", split /\n/, $anthropic, -1)],
+    [2, 255, 11, substr($anthropic, 0, 700)],
+    [2, 255, 2, "event: error\ndata: {\"type\":\"error\",\"error\":"
+        . "{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}"
+        . "\n\n"],
+    [0, 255, 5, $anthropic];
 $i = 0;
 put('sse', sprintf('%02d', $i++), pack('CCC', @$_[0 .. 2]) . $_->[3])
     for @sse;
+
+# ---- xlate: first byte = translation (0-7), flags, allocation to fail --
+
+my @xlate = (
+    [0x00, slurp("$top/t/unit/xlate/chat-request.json")],
+    [0x01, slurp("$top/t/unit/xlate/anthropic-request.json")],
+    [0x02, slurp("$top/t/unit/xlate/anthropic-answer.json")],
+    [0x03, slurp("$top/t/unit/xlate/chat-answer.json")],
+    [0x08, slurp("$top/t/unit/xlate/anthropic-request.json")],
+    [0x10, slurp("$top/t/unit/xlate/chat-request.json")],
+    [0x60, slurp("$top/t/unit/xlate/chat-request.json")],
+    [0xe1, slurp("$top/t/unit/xlate/anthropic-request.json")],
+    [0x04, '{"type":"error","error":{"type":"overloaded_error",'
+        . '"message":"Overloaded"},"request_id":"req_1"}'],
+    [0x05, '{"error":{"message":"Rate limit reached","type":"requests",'
+        . '"param":null,"code":"rate_limit_exceeded"}}'],
+    [0x05, '<html>502 Bad Gateway</html>'],
+    [0x00, '{"model":"a","messages":[{"role":"user","content":"x"}],'
+        . '"n":2,"temperature":1.5}'],
+    [0x00, '{"model":"a","messages":[{"role":"system","content":"s"}]}'],
+    [0x00, '{"model":"a","messages":[{"role":"assistant","tool_calls":[{'
+        . '"id":"c","type":"function","function":{"name":"f",'
+        . '"arguments":"{\\"a\\":[1,2.50]}"}}]},{"role":"tool",'
+        . '"tool_call_id":"c","content":[{"type":"text","text":"r"}]}],'
+        . '"tools":[],"tool_choice":"required"}'],
+    [0x01, '{"model":"a","max_tokens":9,"messages":[{"role":"user",'
+        . '"content":[]},{"role":"assistant","content":[{"type":'
+        . '"tool_use","id":"t","name":"n","input":[1]}]}],"top_k":5}'],
+    [0x02, '{"content":[{"type":"text","text":"a"}],"usage":{'
+        . '"input_tokens":18446744073709551615,'
+        . '"cache_read_input_tokens":5,"output_tokens":1}}'],
+    [0x03, '{"choices":[{"message":{"content":"a","tool_calls":[{"id":'
+        . '"x","function":{"name":"f","arguments":"not json"}}]},'
+        . '"finish_reason":"length"}],"usage":{"prompt_tokens":3,'
+        . '"completion_tokens":1,"prompt_tokens_details":{'
+        . '"cached_tokens":9}}}'],
+    [0x06, '{"model":"a","input":"hello"}'],
+);
+$i = 0;
+put('xlate', sprintf('%02d', $i++), chr($_->[0]) . $_->[1]) for @xlate;
+
+# ---- xsse: first byte = direction, include_usage, max_event, pieces ----
+
+my $chat_stream = slurp("$top/t/unit/xlate/chat-stream.txt");
+my @xsse = (
+    [0x02, $anthropic],
+    [0x00, $anthropic],
+    [0x3a, $anthropic],
+    [0x02, join("\r\n", split /\n/, $anthropic, -1)],
+    [0x02, substr($anthropic, 0, 900)],
+    [0x06, $anthropic],
+    [0x01, $chat_stream],
+    [0x43, $chat_stream],
+    [0x01, join("\r", split /\n/, $chat_stream, -1)],
+    [0x01, substr($chat_stream, 0, 800)],
+    [0x01, $full],
+    [0x00, "event: error\ndata: {\"type\":\"error\",\"error\":{"
+        . "\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}"
+        . "\n\n"],
+    [0x01, 'data: {"error":{"message":"Rate limit","type":"requests"}}'
+        . "\n\n"],
+    [0x05, "data: " . ('x' x 400) . "\n\n"],
+);
+$i = 0;
+put('xsse', sprintf('%02d', $i++), chr($_->[0]) . $_->[1]) for @xsse;
 
 # ---- mock: first byte bit 0 = the Responses API's names ------------------
 
@@ -299,6 +403,17 @@ my @usage = (
 );
 $i = 0;
 put('usage', sprintf('%02d', $i), chr(($i++ * 37) % 256) . $_) for @usage;
+
+# Anthropic answers (bit 4 of the first byte)
+my $answer = slurp("$top/t/unit/xlate/anthropic-answer.json");
+put('usage', 'a0', "\x10" . $answer);
+put('usage', 'a1', "\x13" . $answer);
+put('usage', 'a2', "\x10" . '{"type":"error","error":{"type":'
+    . '"overloaded_error","message":"Overloaded"}}');
+put('usage', 'a3', "\x17" . '{"usage":{"input_tokens":5,"output_tokens":'
+    . 'null,"cache_read_input_tokens":"x","cache_creation":'
+    . '{"ephemeral_1h_input_tokens":2}},"message":{"usage":'
+    . '{"input_tokens":true}},"stop_reason":"pause_turn"}');
 
 # ---- values: the string itself (first byte also picks a scale) -----------
 

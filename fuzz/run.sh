@@ -3,7 +3,8 @@
 # Build and run the libFuzzer targets in fuzz/ (see fuzz/README.md).
 #
 #   fuzz/run.sh [TARGET...]          targets: req sse usage values model cls mock
-#                                    pattern calib fleet (default: every
+#                                    pattern calib fleet xlate xsse
+#                                    (default: every
 #                                    fuzz/fuzz_*.c)
 #
 # Environment:

@@ -72,6 +72,7 @@ ngx_http_llm_route_account(ngx_http_request_t *r,
     a.done = ctx->resp_done;
     a.client_gone = ngx_http_llm_route_client_gone(r);
     a.embeddings = (ctx->endpoint == LLR_API_EMBEDDINGS);
+    a.count_only = (ctx->endpoint == LLR_API_COUNT_TOKENS);
     a.text_bytes = ctx->view.text_bytes;
     a.reserved_tokens = ctx->est.tokens;
     a.price = &d->price;

@@ -24,6 +24,8 @@
 
 static char *ngx_http_llm_route_model_param(ngx_conf_t *cf,
     ngx_http_llm_route_deployment_t *d, ngx_str_t *value, ngx_uint_t i);
+static uint64_t *ngx_http_llm_route_price_param(
+    ngx_http_llm_route_deployment_t *d, ngx_str_t *name);
 static void *ngx_http_llm_route_conf_alloc(void *pool, size_t size);
 static void ngx_http_llm_route_cleanup_classifier(void *data);
 static char *ngx_http_llm_route_init_tasks(ngx_conf_t *cf,
@@ -32,7 +34,8 @@ static char *ngx_http_llm_route_init_tasks(ngx_conf_t *cf,
 
 /*
  * llm_route_model NAME provider=P input=X output=Y context=N quality=Q
- *     [cached_input=X] [quality_TASK=Q] [upstream_model=M] [weight=W];
+ *     [cached_input=X] [cache_write=X] [cache_write_1h=X] [max_output=N]
+ *     [quality_TASK=Q] [upstream_model=M] [weight=W];
  */
 
 char *
@@ -75,6 +78,8 @@ ngx_http_llm_route_model_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     d->price.input = LLR_PRICE_UNSET;
     d->price.output = LLR_PRICE_UNSET;
     d->price.cached_input = LLR_PRICE_UNSET;
+    d->price.cache_write = LLR_PRICE_UNSET;
+    d->price.cache_write_1h = LLR_PRICE_UNSET;
     d->slot = -1;
     d->file = cf->conf_file->file.name;
     d->line = cf->conf_file->line;
@@ -116,6 +121,38 @@ ngx_http_llm_route_model_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     *pd = d;
 
     return NGX_CONF_OK;
+}
+
+
+/* the price a parameter name sets, or NULL */
+
+static uint64_t *
+ngx_http_llm_route_price_param(ngx_http_llm_route_deployment_t *d,
+    ngx_str_t *name)
+{
+    ngx_uint_t  i;
+
+    static struct {
+        ngx_str_t   name;
+        size_t      offset;
+    } prices[] = {
+        { ngx_string("input"), offsetof(llr_price_t, input) },
+        { ngx_string("output"), offsetof(llr_price_t, output) },
+        { ngx_string("cached_input"), offsetof(llr_price_t, cached_input) },
+        { ngx_string("cache_write"), offsetof(llr_price_t, cache_write) },
+        { ngx_string("cache_write_1h"),
+          offsetof(llr_price_t, cache_write_1h) }
+    };
+
+    for (i = 0; i < sizeof(prices) / sizeof(prices[0]); i++) {
+        if (name->len == prices[i].name.len
+            && ngx_strncmp(name->data, prices[i].name.data, name->len) == 0)
+        {
+            return (uint64_t *) ((u_char *) &d->price + prices[i].offset);
+        }
+    }
+
+    return NULL;
 }
 
 
@@ -174,19 +211,16 @@ ngx_http_llm_route_model_param(ngx_conf_t *cf,
 
         d->provider_name = arg;
 
-    } else if (ngx_llr_param("input") || ngx_llr_param("output")
-               || ngx_llr_param("cached_input"))
-    {
-        price = (n == 5) ? &d->price.input
-                : (n == 6) ? &d->price.output : &d->price.cached_input;
-
+    } else if ((price = ngx_http_llm_route_price_param(d, &what))) {
         if (llr_parse_price((char *) arg.data, arg.len, price, &err) != 0) {
             goto bad;
         }
 
-    } else if (ngx_llr_param("context") || ngx_llr_param("weight")) {
+    } else if (ngx_llr_param("context") || ngx_llr_param("weight")
+               || ngx_llr_param("max_output"))
+    {
         if (llr_parse_uint((char *) arg.data, arg.len,
-                           (n == 7) ? 1000000000 : 1000000, &v, &err)
+                           (n == 6) ? 1000000 : 1000000000, &v, &err)
             != 0 || v == 0)
         {
             goto bad;
@@ -195,8 +229,11 @@ ngx_http_llm_route_model_param(ngx_conf_t *cf,
         if (n == 7) {
             d->context = (ngx_uint_t) v;
 
-        } else {
+        } else if (n == 6) {
             d->rr.weight = v;
+
+        } else {
+            d->max_output = v;
         }
 
     } else if (ngx_llr_param("upstream_model")) {

@@ -40,6 +40,11 @@ typedef struct {
 
     llr_price_t                     price;       /* pUSD per token */
     ngx_uint_t                      context;     /* tokens, 0: unknown */
+    uint64_t                        max_output;  /* max_output=: the
+                                                    max_tokens an Anthropic
+                                                    provider is sent when
+                                                    the client set none;
+                                                    0: unset */
     uint32_t                        quality;     /* 1e-4, LLR_Q_ONE = 1.0 */
     uint32_t                        quality_task[NGX_HTTP_LLM_ROUTE_MAX_TASKS];
                                                  /* LLR_Q_UNSET: quality */

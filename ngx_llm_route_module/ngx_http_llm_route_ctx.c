@@ -120,8 +120,9 @@ ngx_http_llm_route_refuse(ngx_http_request_t *r, ngx_uint_t status,
         }
     }
 
-    return ngx_http_llm_route_send_error(r, status, type, param, code,
-                                         message);
+    return ngx_http_llm_route_send_error_format(r, ctx && ctx->anthropic,
+                                                status, type, param, code,
+                                                message);
 }
 
 

@@ -18,6 +18,8 @@
 #include "llr_select.h"
 #include "llr_sse.h"
 #include "llr_usage.h"
+#include "llr_xlate.h"
+#include "llr_xsse.h"
 #include "ngx_http_llm_route_conf.h"
 #include "ngx_http_llm_route_catalog.h"
 #include "ngx_http_llm_route_policy.h"
@@ -44,6 +46,24 @@ typedef struct {
 
     llr_api_e                       endpoint;
     ngx_str_t                       endpoint_path;  /* "/chat/completions" */
+    unsigned                        anthropic:1; /* the client speaks
+                                                    Anthropic Messages */
+
+    /* the client's request headers, kept at the first route (headers.c) */
+    ngx_list_t                      client_headers;
+
+    /* the provider's format, the translation between them (xlate.c) */
+    unsigned                        xlate:2;     /* llr_xlate_e */
+    unsigned                        panthropic:1; /* the provider speaks
+                                                    Anthropic Messages */
+    unsigned                        xerror:1;    /* the provider's answer
+                                                    is an error */
+    ngx_str_t                       upstream_path; /* the endpoint there */
+    llr_xsse_t                     *xs;         /* a stream translated */
+    ngx_buf_t                      *xbuf;       /* a JSON answer held */
+    ngx_uint_t                      xstatus;    /* the provider's status */
+    const char                     *xparam;     /* refused: the field */
+    ngx_str_t                       xmessage;   /* refused: why */
 
     ngx_str_t                       requested_model;
     ngx_http_llm_route_model_t     *model;
@@ -142,13 +162,17 @@ ngx_int_t ngx_http_llm_route_refuse(ngx_http_request_t *r, ngx_uint_t status,
     const char *type, const char *param, const char *code,
     ngx_str_t *message);
 
-/* the stream ended as its API says: [DONE], or a Responses final event */
+/*
+ * the stream ended as its API says: [DONE], a Responses final event, or
+ * Anthropic's message_stop (or error)
+ */
 
 static ngx_inline ngx_uint_t
 ngx_http_llm_route_stream_ended(ngx_http_llm_route_ctx_t *ctx)
 {
     return ctx->watch.sse->done
-           || (ctx->watch.sse->ended && ctx->endpoint == LLR_API_RESPONSES);
+           || (ctx->watch.sse->ended
+               && (ctx->endpoint == LLR_API_RESPONSES || ctx->panthropic));
 }
 
 

@@ -19,6 +19,7 @@
 
 #include "ngx_http_llm_route_failover.h"
 #include "ngx_http_llm_route_account.h"
+#include "ngx_http_llm_route_format.h"
 #include "ngx_http_llm_route_headers.h"
 #include "ngx_http_llm_route_health.h"
 #include "ngx_http_llm_route_rewrite.h"
@@ -357,12 +358,40 @@ ngx_http_llm_route_attempt(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    rc = ngx_http_llm_route_set_url(r, ctx);
+    /*
+     * the next provider may speak the other format; a request that
+     * cannot go there is answered (as when none is left)
+     */
+
+    rc = ngx_http_llm_route_format_check(r, ctx);
+
+    if (ctx->responded) {
+        /* refused, or count_tokens estimated for this provider */
+        ngx_http_finalize_request(r, rc);
+        return NGX_DONE;
+    }
+
     if (rc != NGX_OK) {
         return rc;
     }
 
-    if (ngx_http_llm_route_strip_credentials(r, d->provider) != NGX_OK) {
+    rc = ngx_http_llm_route_body_format(r, ctx);
+
+    if (rc == NGX_DECLINED) {
+        rc = ngx_http_llm_route_format_untranslated(r, ctx);
+        ngx_http_finalize_request(r, rc);
+        return NGX_DONE;
+    }
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (ngx_http_llm_route_provider_headers(r, d->provider,
+                                            &ctx->client_headers,
+                                            ctx->anthropic)
+        != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 

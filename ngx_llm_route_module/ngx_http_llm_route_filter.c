@@ -16,8 +16,11 @@
 #include "ngx_http_llm_route_filter.h"
 #include "ngx_http_llm_route_ctx.h"
 #include "ngx_http_llm_route_reply.h"
+#include "ngx_http_llm_route_xlate.h"
+#include "llr_api.h"
 #include "llr_cost.h"
 #include "llr_sse.h"
+#include "llr_xlate.h"
 #include "llr_usage.h"
 
 
@@ -98,6 +101,17 @@ ngx_http_llm_route_error_page(ngx_http_request_t *r)
         ctx = ngx_http_llm_route_create_ctx(r, 0);
         if (ctx == NULL) {
             return NGX_ERROR;
+        }
+
+        /* not routed yet: the client's format from the path */
+
+        switch (llr_api_of_path(r->uri.data, r->uri.len)) {
+        case LLR_API_MESSAGES:
+        case LLR_API_COUNT_TOKENS:
+            ctx->anthropic = 1;
+            break;
+        default:
+            break;
         }
     }
 
@@ -207,7 +221,8 @@ ngx_http_llm_route_header_filter(ngx_http_request_t *r)
         r->headers_out.content_type_lowcase = NULL;
         r->headers_out.charset.len = 0;
 
-        ctx->error_body = ngx_http_llm_route_error_json(r,
+        ctx->error_body = ngx_http_llm_route_error_format(r, ctx->anthropic,
+                                  r->headers_out.status,
                                   r->headers_out.status
                                   >= NGX_HTTP_INTERNAL_SERVER_ERROR
                                   ? "server_error" : "invalid_request_error",
@@ -232,6 +247,12 @@ ngx_http_llm_route_header_filter(ngx_http_request_t *r)
     }
 
     if (r->upstream && ngx_http_llm_route_watch_start(r, ctx) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (r->upstream && ctx->xlate
+        && ngx_http_llm_route_xlate_header(r, ctx) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
@@ -285,6 +306,11 @@ ngx_http_llm_route_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
     if (ctx->resp_mode == LLR_RESP_JSON || ctx->resp_mode == LLR_RESP_SSE) {
         if (ngx_http_llm_route_watch(r, ctx, &in) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        if (ctx->xlate && ngx_http_llm_route_xlate_body(r, ctx, &in) != NGX_OK)
+        {
             return NGX_ERROR;
         }
 
@@ -387,8 +413,9 @@ ngx_http_llm_route_watch_start(ngx_http_request_t *r,
 
         ngx_http_llm_route_pool_alloc(r->pool, &mem);
 
-        llr_sse_init(sse, ctx->strip_usage ? LLR_SSE_STRIP_USAGE : 0, 0,
-                     &mem);
+        llr_sse_init(sse, (ctx->strip_usage ? LLR_SSE_STRIP_USAGE : 0)
+                          | (ctx->panthropic ? LLR_SSE_ANTHROPIC : 0),
+                     0, &mem);
         llr_sse_use_cache(sse, &ngx_http_llm_route_sse_cache);
 
         if (ctx->strip_usage) {
@@ -408,7 +435,8 @@ ngx_http_llm_route_watch_start(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    llr_usage_init(u);
+    llr_usage_init_format(u, ctx->panthropic ? LLR_FMT_ANTHROPIC
+                                             : LLR_FMT_OPENAI);
 
     ctx->watch.json = u;
     ctx->resp_mode = LLR_RESP_JSON;
@@ -515,6 +543,11 @@ ngx_http_llm_route_watch(ngx_http_request_t *r, ngx_http_llm_route_ctx_t *ctx,
         return NGX_ERROR;
     }
 
+    if (ctx->xlate) {
+        /* the translator ends the client's stream (xlate.c) */
+        return NGX_OK;
+    }
+
     return ngx_http_llm_route_stream_end(r, ctx, in);
 }
 
@@ -618,7 +651,8 @@ ngx_http_llm_route_stream_end(ngx_http_request_t *r,
                           "llm_route: the stream from provider \"%V\" "
                           "ended without %s, error event sent",
                           &ctx->deployment->provider->name,
-                          ctx->endpoint == LLR_API_RESPONSES
+                          (ctx->endpoint == LLR_API_RESPONSES
+                           || ctx->anthropic)
                           ? "its last event" : "[DONE]");
         }
 
@@ -670,6 +704,27 @@ ngx_http_llm_route_stream_error(ngx_http_request_t *r,
     ev = ngx_pnalloc(r->pool, len);
     if (ev == NULL) {
         return NULL;
+    }
+
+    if (ctx->anthropic) {
+        /* Anthropic's: event: error, data: {"type":"error","error":{...}} */
+
+        len = sizeof("\n\nevent: error\ndata: \n\n") - 1
+              + llr_error_body(LLR_FMT_ANTHROPIC, NGX_HTTP_BAD_GATEWAY, NULL,
+                               NULL, NULL, msg.data, msg.len, NULL, 0);
+
+        ev = ngx_pnalloc(r->pool, len);
+        if (ev == NULL) {
+            return NULL;
+        }
+
+        p = ngx_cpymem(ev, "\n\nevent: error\ndata: ",
+                       sizeof("\n\nevent: error\ndata: ") - 1);
+        p += llr_error_body(LLR_FMT_ANTHROPIC, NGX_HTTP_BAD_GATEWAY, NULL,
+                            NULL, NULL, msg.data, msg.len, p, len);
+        *end = ngx_cpymem(p, "\n\n", 2);
+
+        return ev;
     }
 
     if (ctx->endpoint == LLR_API_RESPONSES) {

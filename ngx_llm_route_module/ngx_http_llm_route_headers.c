@@ -10,17 +10,22 @@
  * Proxy-Authorization reached a provider next to the operator's key, and
  * the client chose which organization or project was billed.
  *
- * Once a request is routed to a provider that has a key, the request's
- * header list is replaced by a copy without those headers (and without
+ * Once a request is routed, the request's header list is replaced by a
+ * copy: without those headers when the provider has a key (and without
  * the client's Authorization, which the documented proxy_set_header
- * replaces anyway).  The copy holds the same elements, so what points
- * into the list (r->headers_in.host, .cookies, ...) stays valid; and the
+ * replaces anyway); without the client's anthropic-* headers unless
+ * both the client and the provider speak Anthropic Messages; with the
+ * provider's format's own headers added (x-api-key and
+ * anthropic-version, api-key), so that one proxy snippet serves every
+ * format.  The copy holds the same elements, so what points into the
+ * list (r->headers_in.host, .cookies, ...) stays valid; and the
  * $http_... variables of the removed headers that the configuration
  * uses are evaluated, so cached, before: budget and rate keys, maps and
  * log formats still see the client's values, and
  * "proxy_set_header OpenAI-Project $http_openai_project;" passes one on
  * deliberately.  The replaced list is the request's: a failover
- * location's proxy_pass sends the copy too.
+ * location's proxy_pass sends it too, after it is made again from the
+ * client's list for the next provider.
  */
 
 
@@ -44,6 +49,10 @@ static ngx_str_t  ngx_http_llm_route_credentials[] = {
     ngx_string("openai-project"),
     ngx_null_string
 };
+
+
+static ngx_int_t ngx_http_llm_route_header_add(ngx_http_request_t *r,
+    const char *key, ngx_str_t *value);
 
 
 static ngx_uint_t
@@ -122,41 +131,54 @@ ngx_http_llm_route_headers_init(ngx_conf_t *cf)
 }
 
 
-/* after the route to a provider with a key: the client's credentials go */
+/*
+ * After the route to pr: the client's credentials go (when pr has a
+ * key), its anthropic-* headers go unless both it and pr speak
+ * Anthropic Messages, and the module adds pr's format's own headers:
+ * x-api-key and anthropic-version (if the client sent none) for
+ * anthropic, api-key for azure.  The list is made again from the
+ * client's (*client, saved at the first call) at each attempt, so a
+ * failover to a provider of another format starts afresh.
+ */
 
 ngx_int_t
-ngx_http_llm_route_strip_credentials(ngx_http_request_t *r,
-    ngx_http_llm_route_provider_t *pr)
+ngx_http_llm_route_provider_headers(ngx_http_request_t *r,
+    ngx_http_llm_route_provider_t *pr, ngx_list_t *client,
+    ngx_uint_t anthropic)
 {
-    ngx_uint_t                       i, found, *idx;
+    ngx_uint_t                       i, found, version, keep_anthropic,
+                                     *idx;
     ngx_list_t                       old;
     ngx_list_part_t                 *part;
     ngx_table_elt_t                 *h, *copy;
     ngx_http_llm_route_main_conf_t  *mcf;
 
-    if (pr->authorization.len == 0) {
-        /* no key of the operator's to protect: the client's pass */
-        return NGX_OK;
+    keep_anthropic = (anthropic
+                      && pr->format == NGX_HTTP_LLM_ROUTE_FORMAT_ANTHROPIC);
+
+    if (client->nalloc == 0) {
+
+        /* the variables of those headers, while the headers are there */
+
+        mcf = ngx_http_get_module_main_conf(r, ngx_http_llm_route_module);
+
+        idx = mcf->credential_vars.elts;
+
+        for (i = 0; i < mcf->credential_vars.nelts; i++) {
+            (void) ngx_http_get_indexed_variable(r, idx[i]);
+        }
+
+        /*
+         * the parts of the client's list stay where they are (client's
+         * part is a copy of the first): it is only read from now on
+         */
+
+        *client = r->headers_in.headers;
     }
 
-    /* the variables of those headers, while the headers are there */
+    old = *client;
 
-    mcf = ngx_http_get_module_main_conf(r, ngx_http_llm_route_module);
-
-    idx = mcf->credential_vars.elts;
-
-    for (i = 0; i < mcf->credential_vars.nelts; i++) {
-        (void) ngx_http_get_indexed_variable(r, idx[i]);
-    }
-
-    /*
-     * a new list of the other headers; the old parts stay where they are
-     * (old.part is a copy of the first), so restoring old is exact
-     */
-
-    old = r->headers_in.headers;
-
-    if (ngx_list_init(&r->headers_in.headers, r->pool, old.nalloc,
+    if (ngx_list_init(&r->headers_in.headers, r->pool, old.nalloc + 2,
                       sizeof(ngx_table_elt_t))
         != NGX_OK)
     {
@@ -165,6 +187,7 @@ ngx_http_llm_route_strip_credentials(ngx_http_request_t *r,
     }
 
     found = 0;
+    version = 0;
 
     part = &old.part;
     h = part->elts;
@@ -181,12 +204,22 @@ ngx_http_llm_route_strip_credentials(ngx_http_request_t *r,
             i = 0;
         }
 
-        if (ngx_http_llm_route_is_credential(&h[i])) {
+        if ((pr->key.len && ngx_http_llm_route_is_credential(&h[i]))
+            || (!keep_anthropic && h[i].key.len > 10
+                && ngx_strncmp(h[i].lowcase_key, "anthropic-", 10) == 0))
+        {
             ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                            "llm_route: client header \"%V\" not passed on",
                            &h[i].key);
             found++;
             continue;
+        }
+
+        if (h[i].key.len == sizeof("anthropic-version") - 1
+            && ngx_strncmp(h[i].lowcase_key, "anthropic-version",
+                           sizeof("anthropic-version") - 1) == 0)
+        {
+            version = 1;
         }
 
         copy = ngx_list_push(&r->headers_in.headers);
@@ -198,14 +231,61 @@ ngx_http_llm_route_strip_credentials(ngx_http_request_t *r,
         *copy = h[i];
     }
 
-    if (found == 0) {
-        r->headers_in.headers = old;
-        return NGX_OK;
+    if (pr->format == NGX_HTTP_LLM_ROUTE_FORMAT_ANTHROPIC) {
+        if (pr->key.len
+            && ngx_http_llm_route_header_add(r, "x-api-key", &pr->key)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        if (!version
+            && ngx_http_llm_route_header_add(r, "anthropic-version", NULL)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+    } else if (pr->format == NGX_HTTP_LLM_ROUTE_FORMAT_AZURE && pr->key.len) {
+        if (ngx_http_llm_route_header_add(r, "api-key", &pr->key) != NGX_OK) {
+            return NGX_ERROR;
+        }
     }
 
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "llm_route: %ui client credential headers kept from "
-                   "provider \"%V\"", found, &pr->name);
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "llm_route: %ui client headers kept from provider "
+                   "\"%V\" (format %ui)", found, &pr->name, pr->format);
+
+    return NGX_OK;
+}
+
+
+/* a request header for the provider: key and value (NULL: the version) */
+
+static ngx_int_t
+ngx_http_llm_route_header_add(ngx_http_request_t *r, const char *key,
+    ngx_str_t *value)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_in.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->key.data = (u_char *) key;
+    h->key.len = ngx_strlen(key);
+    h->lowcase_key = (u_char *) key;
+
+    /* the real hash: a proxy_set_header of the same name replaces it */
+    h->hash = ngx_hash_key(h->lowcase_key, h->key.len);
+
+    if (value) {
+        h->value = *value;
+
+    } else {
+        ngx_str_set(&h->value, NGX_HTTP_LLM_ROUTE_ANTHROPIC_VERSION);
+    }
 
     return NGX_OK;
 }

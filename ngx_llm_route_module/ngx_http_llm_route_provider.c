@@ -5,6 +5,7 @@
  *     llm_route_provider NAME {
  *         upstream UPSTREAM; scheme http|https; host HOST; base_path PATH;
  *         api_key env=NAME|file=PATH|KEY; max_fails N; fail_timeout TIME;
+ *         format openai|anthropic|azure; api_version VERSION;
  *     }
  *
  * and, with a debug build, the warnings that a debug log would write
@@ -44,12 +45,20 @@ static ngx_http_llm_route_provider_str_t
       offsetof(ngx_http_llm_route_provider_t, base_path),
       "\"'{};?#\\%", 1 },
 
+    { ngx_string("api_version"),
+      offsetof(ngx_http_llm_route_provider_t, api_version),
+      "\"'{};/?#@\\&=%+", 0 },
+
     { ngx_null_string, 0, NULL, 0 }
 };
 
 
 static char *ngx_http_llm_route_provider_cmd(ngx_conf_t *cf,
     ngx_command_t *dummy, void *conf);
+static char *ngx_http_llm_route_provider_format(ngx_conf_t *cf,
+    ngx_http_llm_route_provider_t *pr, ngx_str_t *arg);
+static char *ngx_http_llm_route_provider_finish(ngx_conf_t *cf,
+    ngx_http_llm_route_provider_t *pr);
 static char *ngx_http_llm_route_api_key(ngx_conf_t *cf,
     ngx_http_llm_route_provider_t *pr, ngx_str_t *value);
 static char *ngx_http_llm_route_api_key_file(ngx_conf_t *cf,
@@ -92,6 +101,7 @@ ngx_http_llm_route_provider_block(ngx_conf_t *cf, ngx_command_t *cmd,
     pr->slot = -1;
     pr->max_fails = NGX_CONF_UNSET_UINT;
     pr->fail_timeout = NGX_CONF_UNSET_MSEC;
+    pr->format = NGX_CONF_UNSET_UINT;
 
     save = *cf;
     cf->handler = ngx_http_llm_route_provider_cmd;
@@ -126,8 +136,8 @@ ngx_http_llm_route_provider_block(ngx_conf_t *cf, ngx_command_t *cmd,
         }
     }
 
-    if (pr->base_path.data == NULL) {
-        ngx_str_set(&pr->base_path, "/v1");
+    if (ngx_http_llm_route_provider_finish(cf, pr) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
     }
 
     ngx_conf_init_uint_value(pr->max_fails, 1);
@@ -215,9 +225,18 @@ ngx_http_llm_route_provider_cmd(ngx_conf_t *cf, ngx_command_t *dummy,
         return NGX_CONF_OK;
     }
 
+    if (ngx_strcmp(name->data, "format") == 0) {
+
+        if (pr->format != NGX_CONF_UNSET_UINT) {
+            goto duplicate;
+        }
+
+        return ngx_http_llm_route_provider_format(cf, pr, arg);
+    }
+
     if (ngx_strcmp(name->data, "api_key") == 0) {
 
-        if (pr->authorization.len) {
+        if (pr->key.len) {
             goto duplicate;
         }
 
@@ -273,6 +292,76 @@ invalid:
                        "invalid \"%V\" value \"%V\" in llm_route_provider "
                        "\"%V\"", name, arg, &pr->name);
     return NGX_CONF_ERROR;
+}
+
+
+static char *
+ngx_http_llm_route_provider_format(ngx_conf_t *cf,
+    ngx_http_llm_route_provider_t *pr, ngx_str_t *arg)
+{
+    if (ngx_strcmp(arg->data, "openai") == 0) {
+        pr->format = NGX_HTTP_LLM_ROUTE_FORMAT_OPENAI;
+
+    } else if (ngx_strcmp(arg->data, "anthropic") == 0) {
+        pr->format = NGX_HTTP_LLM_ROUTE_FORMAT_ANTHROPIC;
+
+    } else if (ngx_strcmp(arg->data, "azure") == 0) {
+        pr->format = NGX_HTTP_LLM_ROUTE_FORMAT_AZURE;
+
+    } else {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"format\" value \"%V\" in "
+                           "llm_route_provider \"%V\", it must be "
+                           "\"openai\", \"anthropic\" or \"azure\"",
+                           arg, &pr->name);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * The end of the block: each format's defaults.  The key goes in
+ * "Authorization: Bearer" ($llm_route_authorization) for the openai
+ * format only; anthropic and azure get it in their own header, added by
+ * the module (headers.c), and $llm_route_authorization is empty there,
+ * so the one proxy snippet serves every format.
+ */
+
+static char *
+ngx_http_llm_route_provider_finish(ngx_conf_t *cf,
+    ngx_http_llm_route_provider_t *pr)
+{
+    ngx_conf_init_uint_value(pr->format, NGX_HTTP_LLM_ROUTE_FORMAT_OPENAI);
+
+    if (pr->api_version.len
+        && pr->format != NGX_HTTP_LLM_ROUTE_FORMAT_AZURE)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"api_version\" in llm_route_provider \"%V\" "
+                           "is for \"format azure\" only", &pr->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (pr->format != NGX_HTTP_LLM_ROUTE_FORMAT_OPENAI) {
+        pr->authorization.len = 0;
+    }
+
+    if (pr->base_path.data == NULL) {
+        if (pr->format != NGX_HTTP_LLM_ROUTE_FORMAT_AZURE) {
+            ngx_str_set(&pr->base_path, "/v1");
+
+        } else if (pr->api_version.len) {
+            /* /openai/deployments/{deployment}/...?api-version= */
+            ngx_str_set(&pr->base_path, "/openai");
+
+        } else {
+            ngx_str_set(&pr->base_path, "/openai/v1");
+        }
+    }
+
+    return NGX_CONF_OK;
 }
 
 
@@ -354,6 +443,8 @@ ngx_http_llm_route_api_key(ngx_conf_t *cf, ngx_http_llm_route_provider_t *pr,
         }
     }
 
+    /* "Bearer <key>": the openai format's header, the key at its end */
+
     len = sizeof("Bearer ") - 1 + key.len;
 
     p = ngx_pnalloc(cf->pool, len);
@@ -366,6 +457,9 @@ ngx_http_llm_route_api_key(ngx_conf_t *cf, ngx_http_llm_route_provider_t *pr,
 
     p = ngx_cpymem(p, "Bearer ", sizeof("Bearer ") - 1);
     ngx_memcpy(p, key.data, key.len);
+
+    pr->key.data = p;
+    pr->key.len = key.len;
 
     return NGX_CONF_OK;
 
@@ -522,7 +616,7 @@ ngx_http_llm_route_debug_log_check(ngx_conf_t *cf,
     p = mcf->providers.elts;
 
     for (i = 0; i < mcf->providers.nelts; i++) {
-        if (p[i]->authorization.len) {
+        if (p[i]->key.len) {
             keyed = p[i];
             break;
         }

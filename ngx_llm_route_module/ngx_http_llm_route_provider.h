@@ -16,6 +16,15 @@
 #include "ngx_http_llm_route_conf.h"
 
 
+/* format: the provider's wire format */
+#define NGX_HTTP_LLM_ROUTE_FORMAT_OPENAI     0
+#define NGX_HTTP_LLM_ROUTE_FORMAT_ANTHROPIC  1
+#define NGX_HTTP_LLM_ROUTE_FORMAT_AZURE      2
+
+/* the anthropic-version sent when the client sent none */
+#define NGX_HTTP_LLM_ROUTE_ANTHROPIC_VERSION  "2023-06-01"
+
+
 typedef struct {
     ngx_str_t                       name;
     ngx_uint_t                      index;
@@ -24,8 +33,17 @@ typedef struct {
     ngx_str_t                       scheme;      /* "http" or "https" */
     ngx_str_t                       host;        /* Host header and SNI */
     ngx_str_t                       base_path;   /* "/v1", no trailing / */
-    ngx_str_t                       authorization; /* "Bearer <key>" or "" */
-    ngx_uint_t                      format;
+    ngx_str_t                       key;         /* api_key, "": none */
+    ngx_str_t                       authorization; /* "Bearer <key>" for
+                                                    the openai format, or
+                                                    "": none, or the key
+                                                    goes in x-api-key or
+                                                    api-key (headers.c) */
+    ngx_uint_t                      format;      /* NGX_HTTP_LLM_ROUTE_
+                                                    FORMAT_* */
+    ngx_str_t                       api_version; /* azure: classic
+                                                    deployments' ?api-version=
+                                                    "": the /openai/v1 API */
 
     ngx_uint_t                      max_fails;
     ngx_msec_t                      fail_timeout;

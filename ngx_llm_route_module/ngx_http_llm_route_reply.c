@@ -15,6 +15,7 @@
 #include <ngx_http.h>
 
 #include "llr_req.h"
+#include "llr_xlate.h"
 #include "ngx_http_llm_route_reply.h"
 
 
@@ -130,9 +131,52 @@ ngx_http_llm_route_error_json(ngx_http_request_t *r, const char *type,
 }
 
 
+ngx_buf_t *
+ngx_http_llm_route_error_format(ngx_http_request_t *r, ngx_uint_t anthropic,
+    ngx_uint_t status, const char *type, const char *param, const char *code,
+    ngx_str_t *message)
+{
+    size_t      n;
+    ngx_buf_t  *b;
+
+    if (!anthropic) {
+        return ngx_http_llm_route_error_json(r, type, param, code, message);
+    }
+
+    /* {"type":"error","error":{"type":"...","message":"..."}} */
+
+    n = llr_error_body(LLR_FMT_ANTHROPIC, status, NULL, NULL, NULL,
+                       message->data, message->len, NULL, 0);
+
+    b = ngx_create_temp_buf(r->pool, n + 1);
+    if (b == NULL) {
+        return NULL;
+    }
+
+    b->last += llr_error_body(LLR_FMT_ANTHROPIC, status, NULL, NULL, NULL,
+                              message->data, message->len, b->last, n);
+    *b->last++ = '\n';
+
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    return b;
+}
+
+
 ngx_int_t
 ngx_http_llm_route_send_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *type, const char *param, const char *code, ngx_str_t *message)
+{
+    return ngx_http_llm_route_send_error_format(r, 0, status, type, param,
+                                                code, message);
+}
+
+
+ngx_int_t
+ngx_http_llm_route_send_error_format(ngx_http_request_t *r,
+    ngx_uint_t anthropic, ngx_uint_t status, const char *type,
+    const char *param, const char *code, ngx_str_t *message)
 {
     ngx_int_t    rc;
     ngx_str_t    msg;
@@ -163,7 +207,8 @@ ngx_http_llm_route_send_error(ngx_http_request_t *r, ngx_uint_t status,
         }
     }
 
-    out.buf = ngx_http_llm_route_error_json(r, type, param, code, message);
+    out.buf = ngx_http_llm_route_error_format(r, anthropic, status, type,
+                                              param, code, message);
     if (out.buf == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }

@@ -42,6 +42,19 @@ ngx_buf_t *ngx_http_llm_route_error_json(ngx_http_request_t *r,
     ngx_str_t *message);
 
 /*
+ * The error body of a status in the client's format: the OpenAI one
+ * above, or (anthropic) Anthropic's
+ *
+ *     {"type":"error","error":{"type":"...","message":"..."}}
+ *
+ * whose type is the status's (llr_error_type(); param and code are
+ * OpenAI's only)
+ */
+ngx_buf_t *ngx_http_llm_route_error_format(ngx_http_request_t *r,
+    ngx_uint_t anthropic, ngx_uint_t status, const char *type,
+    const char *param, const char *code, ngx_str_t *message);
+
+/*
  * That error as the response (application/json), the request body
  * discarded unless it was read; a NULL or empty message is the
  * status's own
@@ -49,6 +62,11 @@ ngx_buf_t *ngx_http_llm_route_error_json(ngx_http_request_t *r,
 ngx_int_t ngx_http_llm_route_send_error(ngx_http_request_t *r,
     ngx_uint_t status, const char *type, const char *param,
     const char *code, ngx_str_t *message);
+
+/* the same in the client's format (anthropic: Anthropic's) */
+ngx_int_t ngx_http_llm_route_send_error_format(ngx_http_request_t *r,
+    ngx_uint_t anthropic, ngx_uint_t status, const char *type,
+    const char *param, const char *code, ngx_str_t *message);
 
 /*
  * A response header: name is static, value lives as long as the

@@ -20,6 +20,7 @@
 #include "ngx_http_llm_route_policy.h"
 #include "ngx_http_llm_route_rules.h"
 #include "ngx_http_llm_route_ctx.h"
+#include "ngx_http_llm_route_format.h"
 #include "ngx_http_llm_route_headers.h"
 #include "ngx_http_llm_route_limits.h"
 #include "ngx_http_llm_route_account.h"
@@ -119,6 +120,9 @@ ngx_http_llm_route_precontent_handler(ngx_http_request_t *r)
 
     suffix = llr_api_suffix(ctx->endpoint, &ctx->endpoint_path.len);
     ctx->endpoint_path.data = (u_char *) suffix;
+
+    ctx->anthropic = (ctx->endpoint == LLR_API_MESSAGES
+                      || ctx->endpoint == LLR_API_COUNT_TOKENS);
 
     /* GET /v1/models/{id}: one model */
 
@@ -255,7 +259,9 @@ ngx_http_llm_route_body_handler(ngx_http_request_t *r)
     rc = ngx_http_llm_route_process(r, ctx);
 
     if (rc == NGX_OK && !ctx->responded
-        && ngx_http_llm_route_strip_credentials(r, ctx->deployment->provider)
+        && ngx_http_llm_route_provider_headers(r, ctx->deployment->provider,
+                                               &ctx->client_headers,
+                                               ctx->anthropic)
            != NGX_OK)
     {
         rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -375,6 +381,13 @@ ngx_http_llm_route_process(ngx_http_request_t *r,
         ctx->reason.len = p - why.data;
     }
 
+    /* the client's format against the provider's */
+
+    rc = ngx_http_llm_route_format_check(r, ctx);
+    if (rc != NGX_OK || ctx->responded) {
+        return rc;
+    }
+
     /* budgets and rate limits (limits.c): admitted by estimate */
 
     llr_estimate(&ctx->est, ctx->view.text_bytes, ctx->view.max_tokens,
@@ -385,7 +398,13 @@ ngx_http_llm_route_process(ngx_http_request_t *r,
         return rc;
     }
 
-    return ngx_http_llm_route_finish_body(r, ctx);
+    rc = ngx_http_llm_route_finish_body(r, ctx);
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_llm_route_format_untranslated(r, ctx);
+    }
+
+    return rc;
 }
 
 

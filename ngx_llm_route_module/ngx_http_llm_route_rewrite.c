@@ -16,6 +16,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_llm_route_rewrite.h"
+#include "ngx_http_llm_route_xlate.h"
 
 
 #define NGX_HTTP_LLM_ROUTE_OUT_MIN     4096
@@ -123,7 +124,7 @@ ngx_http_llm_route_finish_body(ngx_http_request_t *r,
     ctx->stream = (ctx->view.stream == 1);
     usage = ctx->view.include_usage;
 
-    if (ctx->stream
+    if (ctx->stream && !ctx->xlate
         && (ctx->endpoint == LLR_API_CHAT
             || ctx->endpoint == LLR_API_COMPLETIONS)
         && (ctx->view.has_stream_options || !ctx->view.stream_options_key))
@@ -145,6 +146,32 @@ ngx_http_llm_route_finish_body(ngx_http_request_t *r,
             b->temporary = 0;
             b->memory = 1;
         }
+    }
+
+    /*
+     * Anthropic requires max_tokens: a client that sent none gets the
+     * model's max_output= (the first attempt's)
+     */
+
+    if (ctx->anthropic && !ctx->xlate && ctx->view.max_tokens < 0
+        && ctx->deployment->max_output && ctx->tail_hole)
+    {
+        b = ctx->tail_hole;
+
+        p = ngx_pnalloc(r->pool, sizeof(",\"max_tokens\":") + NGX_INT64_LEN);
+        if (p == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        b->start = p;
+        b->pos = p;
+        b->last = ngx_sprintf(p, ",\"max_tokens\":%uL",
+                              ctx->deployment->max_output);
+        b->end = b->last;
+
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "llm_route: max_tokens %uL from max_output=",
+                       ctx->deployment->max_output);
     }
 
     b = ctx->stream_options_hole;
@@ -194,8 +221,31 @@ ngx_http_llm_route_finish_body(ngx_http_request_t *r,
 
     cl->buf->last_buf = 1;
 
+    return ngx_http_llm_route_body_format(r, ctx);
+}
+
+
+/*
+ * The body in the provider's format: the rewritten one, or its
+ * translation (xlate.c; NGX_DECLINED: it cannot be translated); then the
+ * URL
+ */
+
+ngx_int_t
+ngx_http_llm_route_body_format(ngx_http_request_t *r,
+    ngx_http_llm_route_ctx_t *ctx)
+{
+    ngx_int_t  rc;
+
     r->request_body->bufs = ctx->body;
     r->request_body->buf = NULL;
+
+    if (ctx->xlate) {
+        rc = ngx_http_llm_route_xlate_request(r, ctx);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
 
     return ngx_http_llm_route_set_url(r, ctx);
 }
@@ -244,18 +294,20 @@ ngx_int_t
 ngx_http_llm_route_set_url(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx)
 {
-    u_char                         *p;
-    off_t                           len;
-    size_t                          n;
-    ngx_chain_t                    *cl;
-    ngx_table_elt_t                *h;
-    ngx_http_llm_route_provider_t  *pr;
+    u_char                           *p;
+    off_t                             len;
+    size_t                            n;
+    ngx_uint_t                        azure;
+    ngx_chain_t                      *cl;
+    ngx_table_elt_t                  *h;
+    ngx_http_llm_route_provider_t    *pr;
+    ngx_http_llm_route_deployment_t  *d;
 
     pr = ctx->deployment->provider;
 
     len = 0;
 
-    for (cl = ctx->body; cl; cl = cl->next) {
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
         len += cl->buf->last - cl->buf->pos;
     }
 
@@ -273,11 +325,21 @@ ngx_http_llm_route_set_url(ngx_http_request_t *r,
         h->value.len = ngx_sprintf(p, "%O", len) - p;
     }
 
-    n = pr->scheme.len + sizeof("://") - 1 + pr->upstream.len
-        + pr->base_path.len + ctx->endpoint_path.len;
+    /*
+     * scheme://upstream/base_path/endpoint; azure's classic deployments:
+     * .../deployments/{upstream model}/endpoint?api-version=V
+     */
 
-    if (r->args.len) {
-        n += 1 + r->args.len;
+    d = ctx->deployment;
+    azure = (pr->format == NGX_HTTP_LLM_ROUTE_FORMAT_AZURE
+             && pr->api_version.len);
+
+    n = pr->scheme.len + sizeof("://") - 1 + pr->upstream.len
+        + pr->base_path.len + ctx->upstream_path.len + 1 + r->args.len;
+
+    if (azure) {
+        n += sizeof("/deployments/?api-version=") - 1
+             + 3 * d->upstream_model.len + pr->api_version.len;
     }
 
     p = ngx_pnalloc(r->pool, n);
@@ -291,10 +353,23 @@ ngx_http_llm_route_set_url(ngx_http_request_t *r,
     p = ngx_cpymem(p, "://", sizeof("://") - 1);
     p = ngx_cpymem(p, pr->upstream.data, pr->upstream.len);
     p = ngx_cpymem(p, pr->base_path.data, pr->base_path.len);
-    p = ngx_cpymem(p, ctx->endpoint_path.data, ctx->endpoint_path.len);
+
+    if (azure) {
+        p = ngx_cpymem(p, "/deployments/", sizeof("/deployments/") - 1);
+        p = (u_char *) ngx_escape_uri(p, d->upstream_model.data,
+                                      d->upstream_model.len,
+                                      NGX_ESCAPE_URI_COMPONENT);
+    }
+
+    p = ngx_cpymem(p, ctx->upstream_path.data, ctx->upstream_path.len);
+
+    if (azure) {
+        p = ngx_cpymem(p, "?api-version=", sizeof("?api-version=") - 1);
+        p = ngx_cpymem(p, pr->api_version.data, pr->api_version.len);
+    }
 
     if (r->args.len) {
-        *p++ = '?';
+        *p++ = azure ? '&' : '?';
         p = ngx_cpymem(p, r->args.data, r->args.len);
     }
 

@@ -22,9 +22,18 @@ llr_out_t *ngx_http_llm_route_rewrite_out(ngx_http_request_t *r,
 
 /*
  * The route is chosen: the holes filled, the body in the request's
- * place, the URL made; NGX_OK or an HTTP status
+ * place (translated if need be), the URL made; NGX_OK, NGX_DECLINED (as
+ * ngx_http_llm_route_body_format()) or an HTTP status
  */
 ngx_int_t ngx_http_llm_route_finish_body(ngx_http_request_t *r,
+    ngx_http_llm_route_ctx_t *ctx);
+
+/*
+ * The body for ctx->deployment: the rewritten one or its translation,
+ * and the URL; NGX_OK, NGX_DECLINED (not translated: ctx->xparam,
+ * ctx->xmessage) or an HTTP status
+ */
+ngx_int_t ngx_http_llm_route_body_format(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx);
 
 /* "model":"<upstream model>" of ctx->deployment, in its hole */

@@ -37,6 +37,8 @@ static ngx_int_t ngx_http_llm_route_var_difficulty(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_llm_route_var_attempt(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_llm_route_var_format(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_llm_route_var_tokens(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_llm_route_var_cost(ngx_http_request_t *r,
@@ -105,6 +107,9 @@ static ngx_http_variable_t  ngx_http_llm_route_vars[] = {
     { ngx_string("llm_route_attempt"), NULL, ngx_http_llm_route_var_attempt,
       0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
+    { ngx_string("llm_route_format"), NULL, ngx_http_llm_route_var_format,
+      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
     /* known once the response is complete: in the log phase */
 
     { ngx_string("llm_route_prompt_tokens"), NULL,
@@ -115,6 +120,16 @@ static ngx_http_variable_t  ngx_http_llm_route_vars[] = {
     { ngx_string("llm_route_completion_tokens"), NULL,
       ngx_http_llm_route_var_tokens,
       offsetof(llr_account_t, completion_tokens),
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llm_route_cached_tokens"), NULL,
+      ngx_http_llm_route_var_tokens,
+      offsetof(llr_account_t, cached_tokens),
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llm_route_cache_write_tokens"), NULL,
+      ngx_http_llm_route_var_tokens,
+      offsetof(llr_account_t, cache_write_tokens),
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("llm_route_cost"), NULL, ngx_http_llm_route_var_cost,
@@ -346,6 +361,31 @@ ngx_http_llm_route_var_attempt(ngx_http_request_t *r,
 
     return ngx_http_llm_route_var_set(v, p,
                                       ngx_sprintf(p, "%ui", ctx->attempt) - p);
+}
+
+
+/* the client's wire format: "openai" or "anthropic" */
+
+static ngx_int_t
+ngx_http_llm_route_var_format(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_llm_route_ctx_t  *ctx;
+
+    ctx = ngx_http_llm_route_get_ctx(r->main);
+
+    if (ctx == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    if (ctx->anthropic) {
+        return ngx_http_llm_route_var_set(v, (u_char *) "anthropic",
+                                          sizeof("anthropic") - 1);
+    }
+
+    return ngx_http_llm_route_var_set(v, (u_char *) "openai",
+                                      sizeof("openai") - 1);
 }
 
 

@@ -43,7 +43,7 @@ like($out, qr/pooled-session13\.md is what bench\/report\.pl writes/,
 SKIP: {
     skip "no data in $data (LLR_DATA)", 1 unless $have_data;
     my $n = () = $out =~ /fuzz\/seeds\/\w+\/ is what fuzz\/make-seeds\.pl/g;
-    is($n, 7, 'the seeds of the 7 generated targets are what '
+    is($n, 9, 'the seeds of the 9 generated targets are what '
               . 'fuzz/make-seeds.pl writes');
 }
 
@@ -55,7 +55,7 @@ sub tree {
     my ($change) = @_;
     my $dir = "$tmp/tree" . ++$n;
     make_path("$dir/ngx_llm_route_module/core", "$dir/bench/results",
-              "$dir/models", "$dir/fuzz");
+              "$dir/models", "$dir/fuzz", "$dir/t/unit");
     system('cp', '-R', "$repo/build-aux", "$dir/") == 0 or die;
     system('cp', "$repo/ngx_llm_route_module/dashboard.html",
            "$repo/ngx_llm_route_module/ngx_http_llm_route_dashboard.c",
@@ -66,7 +66,9 @@ sub tree {
     system("cp '$repo'/bench/report.pl '$dir/bench/' && "
            . "cp '$repo'/bench/results/* '$dir/bench/results/' && "
            . "cp -R '$repo'/fuzz/make-seeds.pl '$repo'/fuzz/seeds "
-           . "'$dir/fuzz/'") == 0 or die;
+           . "'$dir/fuzz/' && "
+           # the translation fixtures some seeds are made of
+           . "cp -R '$repo'/t/unit/xlate '$dir/t/unit/'") == 0 or die;
     $change->($dir) if $change;
     return $dir;
 }

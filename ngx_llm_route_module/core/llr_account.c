@@ -33,6 +33,7 @@ static void
 llr_account_tokens(const llr_attempt_t *a, llr_account_t *acc)
 {
     uint64_t           prompt, streamed;
+    llr_tokens_t       t;
     const llr_resp_t  *res;
 
     res = a->res;
@@ -44,12 +45,15 @@ llr_account_tokens(const llr_attempt_t *a, llr_account_t *acc)
      */
 
     if (res && llr_usage_usable(res, a->embeddings)) {
+        llr_usage_tokens(res, &t);
+
         acc->charge = LLR_CHARGE_USAGE;
-        acc->prompt_tokens = res->prompt_tokens;
-        acc->completion_tokens = res->completion_tokens;
-        acc->cached_tokens = res->cached_tokens < res->prompt_tokens
-                             ? res->cached_tokens : res->prompt_tokens;
-        acc->reasoning_tokens = res->reasoning_tokens;
+        acc->prompt_tokens = t.input;
+        acc->completion_tokens = t.output;
+        acc->cached_tokens = t.cache_read < t.input ? t.cache_read : t.input;
+        acc->cache_write_tokens = t.cache_write;
+        acc->cache_write_1h_tokens = t.cache_write_1h;
+        acc->reasoning_tokens = t.reasoning;
         return;
     }
 
@@ -95,6 +99,7 @@ llr_account(const llr_attempt_t *a, llr_account_t *acc)
 {
     size_t             i;
     uint64_t           cost, most;
+    llr_tokens_t       t;
     const llr_resp_t  *res;
 
     res = a->res;
@@ -103,6 +108,8 @@ llr_account(const llr_attempt_t *a, llr_account_t *acc)
     acc->prompt_tokens = 0;
     acc->completion_tokens = 0;
     acc->cached_tokens = 0;
+    acc->cache_write_tokens = 0;
+    acc->cache_write_1h_tokens = 0;
     acc->reasoning_tokens = 0;
 
     acc->failed = (a->status >= LLR_HTTP_BAD_REQUEST || a->status == 0
@@ -111,20 +118,32 @@ llr_account(const llr_attempt_t *a, llr_account_t *acc)
                    || (a->mode == LLR_RESP_SSE && !a->ended)
                    || (res && res->error));
 
+    if (a->count_only) {
+        acc->estimated = 0;
+        acc->cost = 0;
+        acc->saved = 0;
+        return;
+    }
+
     llr_account_tokens(a, acc);
 
     acc->estimated = (acc->charge >= LLR_CHARGE_CLIENT_GONE);
 
-    acc->cost = llr_cost(a->price, acc->prompt_tokens, acc->cached_tokens,
-                         acc->completion_tokens);
+    t.input = acc->prompt_tokens;
+    t.cache_read = acc->cached_tokens;
+    t.cache_write = acc->cache_write_tokens;
+    t.cache_write_1h = acc->cache_write_1h_tokens;
+    t.output = acc->completion_tokens;
+    t.reasoning = acc->reasoning_tokens;
+
+    acc->cost = llr_cost_tokens(a->price, &t);
 
     /* saved: against the dearest candidate, by its prices */
 
     most = acc->cost;
 
     for (i = 0; a->prices && i < a->nprices; i++) {
-        cost = llr_cost(&a->prices[i], acc->prompt_tokens, acc->cached_tokens,
-                        acc->completion_tokens);
+        cost = llr_cost_tokens(&a->prices[i], &t);
 
         if (cost > most) {
             most = cost;

@@ -18,8 +18,10 @@
  *     budgets are not escaped;
  *   - an answer without usable usage: the prompt's estimate and the
  *     generated text's.
- * A failed attempt that generated nothing is charged nothing.  The cost
- * is from the deployment's prices; "saved" is what the same tokens would
+ * A failed attempt that generated nothing is charged nothing, and so is
+ * a count of tokens (count_only).  The cost
+ * is from the deployment's prices (cache writes at their own price,
+ * llr_cost_tokens()); "saved" is what the same tokens would
  * have cost at the dearest candidate of the policy, less the cost.
  */
 
@@ -81,6 +83,8 @@ typedef struct {
     unsigned            ended:1;    /* a stream ended as its API says */
     unsigned            client_gone:1;
     unsigned            embeddings:1;   /* no completion tokens */
+    unsigned            count_only:1;   /* count_tokens: nothing is
+                                           generated or billed */
     uint64_t            text_bytes;     /* of the request */
     uint64_t            reserved_tokens; /* llr_estimate_t.tokens */
     const llr_price_t  *price;
@@ -96,8 +100,10 @@ typedef struct {
     uint64_t            prompt_tokens;
     uint64_t            completion_tokens;
     uint64_t            cached_tokens;
+    uint64_t            cache_write_tokens;     /* of prompt_tokens */
+    uint64_t            cache_write_1h_tokens;  /* of cache_write_tokens */
     uint64_t            reasoning_tokens;
-    uint64_t            cost;       /* pUSD */
+    uint64_t            cost;       /* pUSD, llr_cost_tokens() */
     uint64_t            saved;
 } llr_account_t;
 

@@ -21,6 +21,8 @@ static const struct {
     llr_api_entry("/completions", LLR_EP_COMPLETIONS),
     llr_api_entry("/embeddings", LLR_EP_EMBEDDINGS),
     llr_api_entry("/responses", LLR_EP_RESPONSES),
+    llr_api_entry("/messages/count_tokens", LLR_EP_COUNT_TOKENS),
+    llr_api_entry("/messages", LLR_EP_MESSAGES),
     llr_api_entry("/models", LLR_EP_ANY),
     llr_api_entry("", LLR_EP_ANY)                       /* LLR_API_UNKNOWN */
 };

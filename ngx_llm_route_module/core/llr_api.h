@@ -21,6 +21,8 @@ typedef enum {
     LLR_API_COMPLETIONS,        /* .../completions */
     LLR_API_EMBEDDINGS,         /* .../embeddings */
     LLR_API_RESPONSES,          /* .../responses */
+    LLR_API_COUNT_TOKENS,       /* .../messages/count_tokens (Anthropic) */
+    LLR_API_MESSAGES,           /* .../messages (Anthropic Messages) */
     LLR_API_MODELS,             /* .../models (and .../models/{id}) */
     LLR_API_UNKNOWN
 } llr_api_e;

@@ -177,6 +177,34 @@ llr_cost(const llr_price_t *price, uint64_t prompt, uint64_t cached,
 }
 
 
+uint64_t
+llr_cost_tokens(const llr_price_t *price, const llr_tokens_t *t)
+{
+    uint64_t  c, read, write, write_1h, cached_price, write_price,
+              write_1h_price;
+
+    read = t->cache_read < t->input ? t->cache_read : t->input;
+    write = t->cache_write < t->input - read ? t->cache_write
+                                             : t->input - read;
+    write_1h = t->cache_write_1h < write ? t->cache_write_1h : write;
+
+    cached_price = (price->cached_input == LLR_PRICE_UNSET)
+                   ? price->input : price->cached_input;
+    write_price = (price->cache_write == LLR_PRICE_UNSET)
+                  ? price->input : price->cache_write;
+    write_1h_price = (price->cache_write_1h == LLR_PRICE_UNSET)
+                     ? write_price : price->cache_write_1h;
+
+    c = llr_mul_sat(t->input - read - write, price->input);
+    c = llr_add_sat(c, llr_mul_sat(read, cached_price));
+    c = llr_add_sat(c, llr_mul_sat(write - write_1h, write_price));
+    c = llr_add_sat(c, llr_mul_sat(write_1h, write_1h_price));
+    c = llr_add_sat(c, llr_mul_sat(t->output, price->output));
+
+    return c;
+}
+
+
 size_t
 llr_format_usd(char *buf, size_t size, uint64_t pusd, unsigned decimals)
 {

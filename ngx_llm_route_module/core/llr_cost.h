@@ -25,15 +25,41 @@
 
 #define LLR_PUSD_PER_USD     1000000000000ULL
 
-/* cached_input not configured: the input price applies */
+/* a price not configured: see llr_price_t */
 #define LLR_PRICE_UNSET      UINT64_MAX
 
-/* a model's prices, pUSD per token */
+/*
+ * A model's prices, pUSD per token.  llr_cost() reads the first three
+ * only; llr_cost_tokens() all five, so a caller of it sets them all.
+ */
 typedef struct {
     uint64_t    input;
     uint64_t    cached_input;   /* LLR_PRICE_UNSET: same as input */
     uint64_t    output;
+    uint64_t    cache_write;    /* writing the prompt cache (Anthropic's
+                                   5 minute entries); LLR_PRICE_UNSET:
+                                   same as input */
+    uint64_t    cache_write_1h; /* 1 hour entries; LLR_PRICE_UNSET: same
+                                   as cache_write */
 } llr_price_t;
+
+
+/*
+ * The tokens of one answer, whatever its wire format (llr_usage_tokens()
+ * fills it from a response): every count of input tokens is part of
+ * input, as OpenAI counts prompt_tokens.
+ */
+typedef struct {
+    uint64_t    input;          /* every input token */
+    uint64_t    cache_read;     /* of input: read from the cache (OpenAI
+                                   cached_tokens, Anthropic
+                                   cache_read_input_tokens) */
+    uint64_t    cache_write;    /* of input: written to the cache
+                                   (Anthropic cache_creation_input_tokens) */
+    uint64_t    cache_write_1h; /* of cache_write: 1 hour entries */
+    uint64_t    output;         /* every output token, reasoning included */
+    uint64_t    reasoning;      /* of output (not charged apart) */
+} llr_tokens_t;
 
 
 /* saturating helpers; the sum is inline (the response scanners' count) */
@@ -66,6 +92,21 @@ int llr_parse_price(const char *s, size_t len, uint64_t *pusd,
  */
 uint64_t llr_cost(const llr_price_t *price, uint64_t prompt,
     uint64_t cached, uint64_t completion);
+
+/*
+ * Cost of one answer in pUSD (saturating), as the providers bill it:
+ *
+ *     (input - cache_read - cache_write) * input
+ *         + cache_read * cached_input
+ *         + (cache_write - cache_write_1h) * cache_write
+ *         + cache_write_1h * cache_write_1h
+ *         + output * output
+ *
+ * Counts that do not fit are clamped: cache_read to input, cache_write
+ * to what is left of input, cache_write_1h to cache_write.  With no
+ * cache writes it is llr_cost(price, input, cache_read, output).
+ */
+uint64_t llr_cost_tokens(const llr_price_t *price, const llr_tokens_t *t);
 
 /*
  * Write pusd as a decimal USD string with `decimals` (0..12) digits

@@ -61,7 +61,11 @@ typedef enum {
     LLR_C_TOOL_CALLS,       /* a message's "tool_calls" */
     LLR_C_TOOL_CALL,
     LLR_C_FUNCTION,         /* tool_calls[].function, "function_call" */
-    LLR_C_PROMPT            /* "prompt" / embeddings "input" array */
+    LLR_C_PROMPT,           /* "prompt" / embeddings "input" array */
+    LLR_C_A_SYSTEM,         /* Anthropic: the "system" blocks */
+    LLR_C_A_RESULT,         /* a tool_result's "content" blocks */
+    LLR_C_A_RESULT_PART,    /* one of them */
+    LLR_C_A_INPUT           /* a tool_use's "input", at any depth */
 } llr_ctx_e;
 
 
@@ -91,6 +95,11 @@ typedef enum {
     LLR_V_ARGUMENTS,        /* function arguments, responses "output" */
     LLR_V_ITEM_TYPE,        /* responses input item "type" */
     LLR_V_PROMPT_ITEM,
+    LLR_V_A_SYSTEM,         /* Anthropic top-level "system" */
+    LLR_V_A_RESULT,         /* a block's "content": tool result text */
+    LLR_V_A_RESULT_PART,
+    LLR_V_A_RESULT_TEXT,
+    LLR_V_A_INPUT,          /* a tool_use's "input" and what is in it */
     LLR_V_LAST
 } llr_val_e;
 
@@ -119,8 +128,17 @@ static const unsigned char  llr_accept[LLR_V_LAST] = {
     LLR_T_ANY,                                  /* FUNCTION */
     LLR_T_ANY,                                  /* ARGUMENTS */
     LLR_T_ANY,                                  /* ITEM_TYPE */
-    LLR_T_STRING | LLR_T_NUMBER | LLR_T_ARRAY   /* PROMPT_ITEM */
+    LLR_T_STRING | LLR_T_NUMBER | LLR_T_ARRAY,  /* PROMPT_ITEM */
+    LLR_T_STRING | LLR_T_ARRAY,                 /* A_SYSTEM */
+    LLR_T_ANY,                                  /* A_RESULT */
+    LLR_T_ANY,                                  /* A_RESULT_PART */
+    LLR_T_ANY,                                  /* A_RESULT_TEXT */
+    LLR_T_ANY                                   /* A_INPUT */
 };
+
+
+#define llr_ep_anthropic(ep)                                                 \
+    ((ep) == LLR_EP_MESSAGES || (ep) == LLR_EP_COUNT_TOKENS)
 
 
 /* responses input items without a "role": what their "type" implies */
@@ -263,6 +281,8 @@ struct llr_req_s {
     unsigned            msg_begun:1;
     unsigned            msg_has_role:1;
     unsigned            msg_kind:2;
+    unsigned            msg_tool:1;     /* Anthropic: in a tool result */
+    unsigned            msg_split:1;    /* ... after one */
     char                msg_role[LLR_ROLE_MAX];
     size_t              msg_index;
     size_t              turn;
@@ -462,6 +482,12 @@ llr_type_error(llr_req_t *rq, llr_val_e m, int type, const char *num,
     case LLR_V_INSTRUCTIONS:
         param = "instructions";
         snprintf(name, sizeof(name), "instructions");
+        break;
+
+    case LLR_V_A_SYSTEM:
+        param = "system";
+        snprintf(name, sizeof(name), "system");
+        expect = "a string or an array";
         break;
 
     case LLR_V_MESSAGE:
@@ -1292,6 +1318,8 @@ llr_msg_start(llr_req_t *rq, const char *role)
     rq->msg_begun = 0;
     rq->msg_has_role = 0;
     rq->msg_kind = LLR_KIND_NONE;
+    rq->msg_tool = 0;
+    rq->msg_split = 0;
     rq->pend_len = 0;
 
     if (role != NULL) {
@@ -1383,10 +1411,66 @@ llr_msg_end(llr_req_t *rq)
             llr_msg_set_role(rq, (const unsigned char *) role, strlen(role));
         }
 
+        if (rq->msg_split && rq->pend_len == 0) {
+            /* Anthropic: nothing of its own after its tool results */
+            return 0;
+        }
+
         if (llr_msg_begin(rq) != 0) {
             return -1;
         }
     }
+
+    return llr_sink_end(rq);
+}
+
+
+/*
+ * Anthropic messages.  A message begins (in the sink) with its first
+ * text of its own, or at its end, not with its role: the text of a
+ * tool_result block is a "tool" message of its own, which must not be
+ * nested in it.  A tool result ends the message's own text so far; its
+ * own text after it begins the message again.
+ */
+
+static int
+llr_a_text(llr_req_t *rq, const unsigned char *s, size_t len, int esc)
+{
+    if (!rq->msg_begun && rq->msg_has_role && llr_msg_begin(rq) != 0) {
+        return -1;
+    }
+
+    return llr_msg_text(rq, s, len, esc);
+}
+
+
+static int
+llr_a_tool_begin(llr_req_t *rq)
+{
+    if (rq->msg_begun && llr_sink_end(rq) != 0) {
+        return -1;
+    }
+
+    rq->msg_begun = 1;
+    rq->msg_tool = 1;
+    rq->msg_split = 1;
+    rq->view.messages++;
+
+    if (llr_sink_begin(rq, "tool", rq->turn) != 0) {
+        return -1;
+    }
+
+    rq->turn++;
+
+    return 0;
+}
+
+
+static int
+llr_a_tool_end(llr_req_t *rq)
+{
+    rq->msg_begun = 0;
+    rq->msg_tool = 0;
 
     return llr_sink_end(rq);
 }
@@ -1504,6 +1588,15 @@ llr_slot(llr_req_t *rq)
     case LLR_C_PROMPT:
         return LLR_V_PROMPT_ITEM;
 
+    case LLR_C_A_SYSTEM:
+        return LLR_V_PART;
+
+    case LLR_C_A_RESULT:
+        return LLR_V_A_RESULT_PART;
+
+    case LLR_C_A_INPUT:
+        return LLR_V_A_INPUT;
+
     default:
         return LLR_V_NONE;
     }
@@ -1515,11 +1608,51 @@ llr_slot(llr_req_t *rq)
 
 
 static llr_val_e
+llr_top_key_anthropic(llr_req_t *rq, const unsigned char *k, size_t len)
+{
+    if (llr_key_is(k, len, "model")) {
+        rq->drop = 1;
+        return LLR_V_MODEL;
+    }
+
+    if (llr_key_is(k, len, "stream")) {
+        return LLR_V_STREAM;
+    }
+
+    if (llr_key_is(k, len, "max_tokens")) {
+        rq->key_name = "max_tokens";
+        return LLR_V_MAX_TOKENS;
+    }
+
+    if (llr_key_is(k, len, "tools")) {
+        rq->key_name = "tools";
+        return LLR_V_FLAG;
+    }
+
+    if (llr_key_is(k, len, "messages")) {
+        rq->seen_required = 1;
+        rq->msgs_name = "messages";
+        return LLR_V_MESSAGES;
+    }
+
+    if (llr_key_is(k, len, "system")) {
+        return LLR_V_A_SYSTEM;
+    }
+
+    return LLR_V_NONE;
+}
+
+
+static llr_val_e
 llr_top_key(llr_req_t *rq, const unsigned char *k, size_t len)
 {
     llr_endpoint_e  ep;
 
     ep = rq->ep;
+
+    if (llr_ep_anthropic(ep)) {
+        return llr_top_key_anthropic(rq, k, len);
+    }
 
     if (llr_key_is(k, len, "model")) {
         rq->drop = 1;
@@ -1645,6 +1778,10 @@ llr_key_meaning(llr_req_t *rq, llr_ctx_e ctx, const unsigned char *k,
             return LLR_V_CONTENT;
         }
 
+        if (llr_ep_anthropic(rq->ep)) {
+            break;
+        }
+
         if (llr_key_is(k, len, "tool_calls")) {
             return LLR_V_TOOL_CALLS;
         }
@@ -1670,7 +1807,26 @@ llr_key_meaning(llr_req_t *rq, llr_ctx_e ctx, const unsigned char *k,
         if (llr_key_is(k, len, "text")) {
             return LLR_V_PART_TEXT;
         }
+
+        if (llr_ep_anthropic(rq->ep)) {
+            if (llr_key_is(k, len, "content")) {
+                return LLR_V_A_RESULT;
+            }
+
+            if (llr_key_is(k, len, "input")) {
+                return LLR_V_A_INPUT;
+            }
+        }
         break;
+
+    case LLR_C_A_RESULT_PART:
+        if (llr_key_is(k, len, "text")) {
+            return LLR_V_A_RESULT_TEXT;
+        }
+        break;
+
+    case LLR_C_A_INPUT:
+        return LLR_V_A_INPUT;
 
     case LLR_C_TOOL_CALL:
         if (llr_key_is(k, len, "function")) {
@@ -1819,9 +1975,38 @@ llr_on_string(llr_req_t *rq, const unsigned char *s, size_t len, int esc)
         if (!rq->msg_has_role) {
             llr_msg_set_role(rq, d, dlen);
 
-            if (llr_msg_begin(rq) != 0) {
+            if (!llr_ep_anthropic(rq->ep) && llr_msg_begin(rq) != 0) {
                 return 0;
             }
+        }
+        break;
+
+    case LLR_V_A_SYSTEM:
+        llr_msg_start(rq, "system");
+        if (rq->err || llr_msg_text(rq, s, len, esc) != 0
+            || llr_msg_end(rq) != 0)
+        {
+            return 0;
+        }
+        break;
+
+    case LLR_V_A_RESULT:
+        if (llr_a_tool_begin(rq) != 0 || llr_msg_text(rq, s, len, esc) != 0
+            || llr_a_tool_end(rq) != 0)
+        {
+            return 0;
+        }
+        break;
+
+    case LLR_V_A_RESULT_TEXT:
+        if (llr_msg_text(rq, s, len, esc) != 0) {
+            return 0;
+        }
+        break;
+
+    case LLR_V_A_INPUT:
+        if (llr_a_text(rq, s, len, esc) != 0) {
+            return 0;
         }
         break;
 
@@ -1840,6 +2025,15 @@ llr_on_string(llr_req_t *rq, const unsigned char *s, size_t len, int esc)
     case LLR_V_CONTENT:
     case LLR_V_PART:
     case LLR_V_PART_TEXT:
+        if (llr_ep_anthropic(rq->ep)) {
+            if (llr_a_text(rq, s, len, esc) != 0) {
+                return 0;
+            }
+            break;
+        }
+
+        /* fall through */
+
     case LLR_V_ARGUMENTS:
     case LLR_V_PROMPT_ITEM:
         if (llr_msg_text(rq, s, len, esc) != 0) {
@@ -2075,6 +2269,33 @@ llr_push(llr_req_t *rq, llr_val_e m, int map)
         c = map ? LLR_C_FUNCTION : LLR_C_OTHER;
         break;
 
+    case LLR_V_A_SYSTEM:
+        c = LLR_C_A_SYSTEM;
+        llr_msg_start(rq, "system");
+
+        if (rq->err) {
+            return 0;
+        }
+        break;
+
+    case LLR_V_A_RESULT:
+        if (!map) {
+            c = LLR_C_A_RESULT;
+
+            if (llr_a_tool_begin(rq) != 0) {
+                return 0;
+            }
+        }
+        break;
+
+    case LLR_V_A_RESULT_PART:
+        c = map ? LLR_C_A_RESULT_PART : LLR_C_OTHER;
+        break;
+
+    case LLR_V_A_INPUT:
+        c = LLR_C_A_INPUT;
+        break;
+
     default:
         break;
     }
@@ -2166,7 +2387,14 @@ llr_on_end_array(llr_req_t *rq)
         break;
 
     case LLR_C_PROMPT:
+    case LLR_C_A_SYSTEM:
         if (llr_msg_end(rq) != 0) {
+            return 0;
+        }
+        break;
+
+    case LLR_C_A_RESULT:
+        if (llr_a_tool_end(rq) != 0) {
             return 0;
         }
         break;
@@ -3552,6 +3780,12 @@ llr_req_finish(llr_req_t *rq)
         case LLR_EP_RESPONSES:
             llr_fail(rq, LLR_REQ_ERR_MISSING, "input",
                      "'input' is a required property");
+            return rq->err;
+
+        case LLR_EP_MESSAGES:
+        case LLR_EP_COUNT_TOKENS:
+            llr_fail(rq, LLR_REQ_ERR_MISSING, "messages",
+                     "messages: Field required");
             return rq->err;
 
         default:

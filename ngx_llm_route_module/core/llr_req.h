@@ -25,8 +25,30 @@ typedef enum {
     LLR_EP_COMPLETIONS,     /* /completions: "prompt" required */
     LLR_EP_EMBEDDINGS,      /* /embeddings: "input" required */
     LLR_EP_RESPONSES,       /* /responses: "input" required */
-    LLR_EP_ANY              /* only "model" required (mock, tools) */
+    LLR_EP_ANY,             /* only "model" required (mock, tools) */
+    LLR_EP_MESSAGES,        /* Anthropic /messages: "messages" required */
+    LLR_EP_COUNT_TOKENS     /* Anthropic /messages/count_tokens: the
+                               same */
 } llr_endpoint_e;
+
+/*
+ * Anthropic Messages bodies (LLR_EP_MESSAGES, LLR_EP_COUNT_TOKENS) are
+ * scanned and rewritten as chat bodies are (the model mark, every other
+ * member passed on), with Anthropic's names:
+ *
+ *   - view: "model", "stream", "max_tokens" (the only name of the
+ *     limit; max_tokens is -1 when absent: the caller may add it at
+ *     LLR_MARK_TAIL), "tools", "messages"; "stream_options" means
+ *     nothing there (no mark, nothing dropped);
+ *   - the text sink gets, in order: the top-level "system" (a string,
+ *     or the "text" of each of its blocks) as a "system" message; each
+ *     message's own text ("content" as a string, the "text" of its
+ *     blocks, the strings of a tool_use block's "input") under its
+ *     role; and the text of each tool_result block ("content" as a
+ *     string, or the "text" of its blocks) as a message of its own
+ *     with the role "tool", as a chat body carries tool results.  A
+ *     user message that holds only tool results is not a user turn.
+ */
 
 
 /*

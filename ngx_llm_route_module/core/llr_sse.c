@@ -68,6 +68,10 @@ static int llr_sse_template(llr_sse_t *sse, const unsigned char *data,
     size_t end);
 
 
+#define llr_sse_format(sse)                                                  \
+    (((sse)->flags & LLR_SSE_ANTHROPIC) ? LLR_FMT_ANTHROPIC : LLR_FMT_OPENAI)
+
+
 void
 llr_sse_init(llr_sse_t *sse, unsigned flags, size_t max_event,
     const llr_alloc_t *mem)
@@ -84,7 +88,7 @@ llr_sse_init(llr_sse_t *sse, unsigned flags, size_t max_event,
     sse->tpl_budget = LLR_SSE_LEARNS;
     sse->tpl_prev = LLR_SSE_TEMPLATES + 1;      /* the start of a stream */
 
-    llr_json_init(&sse->json, &sse->res);
+    llr_json_init_format(&sse->json, &sse->res, llr_sse_format(sse));
 }
 
 
@@ -597,7 +601,7 @@ llr_sse_learn(llr_sse_t *sse, const unsigned char *p, size_t n)
     s = &sse->pfx_json;
 
     memcpy(&scr, &base, sizeof(llr_resp_t));
-    llr_json_init(s, &scr);
+    llr_json_init_format(s, &scr, llr_sse_format(sse));
     (void) llr_json_feed(s, p, n);
 
     if (!llr_json_at_boundary(s) || llr_sse_changed(&base, &scr)) {
@@ -605,7 +609,7 @@ llr_sse_learn(llr_sse_t *sse, const unsigned char *p, size_t n)
         /* piece by piece: the last place before a change */
 
         memcpy(&scr, &base, sizeof(llr_resp_t));
-        llr_json_init(s, &scr);
+        llr_json_init_format(s, &scr, llr_sse_format(sse));
         good = 0;
         off = 0;
 
@@ -632,7 +636,7 @@ llr_sse_learn(llr_sse_t *sse, const unsigned char *p, size_t n)
 
         n = good;
         memcpy(&scr, &base, sizeof(llr_resp_t));
-        llr_json_init(s, &scr);
+        llr_json_init_format(s, &scr, llr_sse_format(sse));
         (void) llr_json_feed(s, p, n);
     }
 
@@ -962,7 +966,9 @@ llr_sse_replay(llr_sse_t *sse, const unsigned char *data, size_t i,
 
         t = &cache->tpl[k];
 
-        if (t->bytes[0] == data[i]) {
+        if (t->bytes[0] == data[i]
+            && t->anthropic == ((sse->flags & LLR_SSE_ANTHROPIC) != 0))
+        {
             p = llr_sse_match(t, data + i, end, &count, span);
 
             if (p && (count || !t->text)) {
@@ -1303,7 +1309,7 @@ llr_sse_template(llr_sse_t *sse, const unsigned char *data, size_t end)
     sse->tpl_budget--;
 
     memset(res, 0, sizeof(llr_resp_t));
-    llr_json_init(j, res);
+    llr_json_init_format(j, res, llr_sse_format(sse));
     (void) llr_json_feed_line(j, data + sse->ev_json, last);
 
     if (!j->v_complete || j->v_bad || j->v_usage || j->v_error || j->v_end
@@ -1375,6 +1381,7 @@ llr_sse_template(llr_sse_t *sse, const unsigned char *data, size_t end)
     t->content = (j->v_content && added == 0);
     t->finish = j->v_finish;
     t->model = j->v_model;
+    t->anthropic = (sse->flags & LLR_SSE_ANTHROPIC) != 0;
 
     for (f = 0; f < LLR_FINISH_N; f++) {
         t->finishes[f] = res->finish[f];

@@ -115,6 +115,14 @@
  * error event).  Such an event (a JSON event whose top-level "type" is
  * one of these) sets ended; it never becomes a template.
  *
+ * Anthropic Messages streams (LLR_SSE_ANTHROPIC): each event's data is
+ * scanned as llr_json_init_format() with LLR_FMT_ANTHROPIC does
+ * (llr_usage.h: message_start's usage, then message_delta's totals);
+ * the "event:" lines are not read, the data's "type" says the same.
+ * message_stop (or an error event) sets ended.  Templates learnt from
+ * such a stream are matched by such streams only, and the other way
+ * round, so one cache may serve both.
+ *
  * End of stream: llr_sse_finish() dispatches an event that lacks its
  * final blank line (lenient, unlike browsers: "data: [DONE]" without a
  * trailing newline still counts) and emits or drops held bytes.
@@ -149,6 +157,7 @@
 #define LLR_SSE_NO_CACHE     0x02      /* no prefix cache, no template
                                           (tests, bench) */
 #define LLR_SSE_NO_TEMPLATE  0x04      /* no template (tests, bench) */
+#define LLR_SSE_ANTHROPIC    0x08      /* an Anthropic Messages stream */
 
 
 /* forward len bytes at data; return 0, or -1 to fail the feed */
@@ -174,6 +183,8 @@ typedef struct {
     unsigned        content:1;        /* it carries content without text
                                          (a tool call) */
     unsigned        finish:1;         /* it counts finish reasons */
+    unsigned        anthropic:1;      /* learnt from an Anthropic stream:
+                                         matched by those only */
     uint8_t         kind[LLR_JSON_HOLES];
     uint16_t        seg[LLR_JSON_HOLES + 1];  /* bytes between holes */
     uint64_t        fixed;            /* text counted outside the holes */
@@ -297,8 +308,9 @@ typedef struct {
 
 
 /*
- * flags: 0 or LLR_SSE_STRIP_USAGE, with LLR_SSE_NO_CACHE or
- * LLR_SSE_NO_TEMPLATE for tests.  max_event: 0 for LLR_SSE_MAX_EVENT.
+ * flags: 0 or LLR_SSE_STRIP_USAGE (OpenAI streams only), or
+ * LLR_SSE_ANTHROPIC; with LLR_SSE_NO_CACHE or LLR_SSE_NO_TEMPLATE for
+ * tests.  max_event: 0 for LLR_SSE_MAX_EVENT.
  * mem may be NULL when not stripping.
  */
 void llr_sse_init(llr_sse_t *sse, unsigned flags, size_t max_event,

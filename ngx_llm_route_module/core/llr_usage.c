@@ -70,6 +70,15 @@ enum {
     K_INCOMPLETE_DETAILS,
     K_REASON,
     K_OUTPUT,
+    K_STOP_REASON,          /* Anthropic */
+    K_CONTENT_BLOCK,
+    K_PARTIAL_JSON,
+    K_THINKING,
+    K_CACHE_CREATION,
+    K_CACHE_CREATION_TOKENS,
+    K_CACHE_READ_TOKENS,
+    K_EPHEMERAL_1H,
+    K_THINKING_TOKENS,
     K_N
 };
 
@@ -92,7 +101,14 @@ enum {
     R_N_COMPLETION,
     R_N_TOTAL,
     R_N_CACHED,
-    R_N_REASONING
+    R_N_REASONING,
+    R_A_STOP,           /* Anthropic stop_reason */
+    R_A_BTYPE,          /* a content block's "type" */
+    R_N_A_INPUT,
+    R_N_A_OUTPUT,
+    R_N_A_CACHE_WRITE,
+    R_N_A_CACHE_READ,
+    R_N_A_CACHE_1H
 };
 
 
@@ -135,6 +151,21 @@ enum {
     P_O_E,
     P_O_E_C,
     P_O_E_C_E,
+    P_A_ROOT,           /* Anthropic: the top-level value */
+    P_A_MSG,            /* message_start's "message" */
+    P_A_CONTENT,        /* the answer's "content" */
+    P_A_BLOCK,          /* a content block, content_block_start's */
+    P_A_BTYPE,
+    P_A_DELTA,          /* content_block_delta's, message_delta's */
+    P_A_STOP,           /* stop_reason */
+    P_A_USAGE,
+    P_A_INPUT,
+    P_A_OUTPUT,
+    P_A_CACHE_WRITE,
+    P_A_CACHE_READ,
+    P_A_CACHE,          /* usage.cache_creation */
+    P_A_CACHE_1H,
+    P_A_ODETAILS,       /* usage.output_tokens_details */
     P_COUNT,            /* a string of generated text */
     P_N
 };
@@ -185,7 +216,28 @@ static const uint8_t  llr_json_next[P_N][K_N] = {
     [P_OUTPUT] = { [K_ELEM] = P_O_E },
     [P_O_E] = { [K_CONTENT] = P_O_E_C },
     [P_O_E_C] = { [K_ELEM] = P_O_E_C_E },
-    [P_O_E_C_E] = { [K_TEXT] = P_COUNT }
+    [P_O_E_C_E] = { [K_TEXT] = P_COUNT },
+
+    [P_A_ROOT] = {
+        [K_MODEL] = P_MODEL, [K_TYPE] = P_TYPE, [K_USAGE] = P_A_USAGE,
+        [K_ERROR] = P_ERROR, [K_MESSAGE] = P_A_MSG,
+        [K_CONTENT] = P_A_CONTENT, [K_CONTENT_BLOCK] = P_A_BLOCK,
+        [K_DELTA] = P_A_DELTA, [K_STOP_REASON] = P_A_STOP },
+    [P_A_MSG] = {
+        [K_MODEL] = P_MODEL, [K_USAGE] = P_A_USAGE,
+        [K_CONTENT] = P_A_CONTENT, [K_STOP_REASON] = P_A_STOP },
+    [P_A_CONTENT] = { [K_ELEM] = P_A_BLOCK },
+    [P_A_BLOCK] = { [K_TYPE] = P_A_BTYPE, [K_TEXT] = P_COUNT,
+                    [K_THINKING] = P_COUNT },
+    [P_A_DELTA] = { [K_TEXT] = P_COUNT, [K_PARTIAL_JSON] = P_COUNT,
+                    [K_THINKING] = P_COUNT, [K_STOP_REASON] = P_A_STOP },
+    [P_A_USAGE] = {
+        [K_INPUT_TOKENS] = P_A_INPUT, [K_OUTPUT_TOKENS] = P_A_OUTPUT,
+        [K_CACHE_CREATION_TOKENS] = P_A_CACHE_WRITE,
+        [K_CACHE_READ_TOKENS] = P_A_CACHE_READ,
+        [K_CACHE_CREATION] = P_A_CACHE, [K_OUTPUT_DETAILS] = P_A_ODETAILS },
+    [P_A_CACHE] = { [K_EPHEMERAL_1H] = P_A_CACHE_1H },
+    [P_A_ODETAILS] = { [K_THINKING_TOKENS] = P_U_REASONING }
 };
 
 #define llr_json_step(node, key)  llr_json_next[node][key]
@@ -208,6 +260,20 @@ const uint8_t  llr_json_numch[256] = {
 static const char  *llr_finish_names[] = {
     "stop", "length", "tool_calls", "content_filter", "function_call",
     "other"
+};
+
+
+/* Anthropic's stop reasons, as finish reasons */
+static const struct {
+    const char    *name;
+    llr_finish_e   finish;
+} llr_stop_reasons[] = {
+    { "end_turn", LLR_FINISH_STOP },
+    { "stop_sequence", LLR_FINISH_STOP },
+    { "max_tokens", LLR_FINISH_LENGTH },
+    { "model_context_window_exceeded", LLR_FINISH_LENGTH },
+    { "tool_use", LLR_FINISH_TOOL_CALLS },
+    { "refusal", LLR_FINISH_CONTENT_FILTER }
 };
 
 
@@ -258,6 +324,25 @@ llr_finish_reason(const char *s, size_t len)
 }
 
 
+llr_finish_e
+llr_stop_reason(const char *s, size_t len)
+{
+    size_t  i;
+
+    for (i = 0; i < sizeof(llr_stop_reasons) / sizeof(llr_stop_reasons[0]);
+         i++)
+    {
+        if (strlen(llr_stop_reasons[i].name) == len
+            && memcmp(llr_stop_reasons[i].name, s, len) == 0)
+        {
+            return llr_stop_reasons[i].finish;
+        }
+    }
+
+    return LLR_FINISH_OTHER;
+}
+
+
 const char *
 llr_finish_name(llr_finish_e f)
 {
@@ -271,15 +356,31 @@ llr_json_init(llr_json_t *j, llr_resp_t *res)
     memset(j, 0, offsetof(llr_json_t, frames));
     j->res = res;
     j->state = S_VAL;
+    j->root = P_ROOT;
     j->nholes = 0;
     j->hole_count = 0;
 }
 
 
 void
+llr_json_init_format(llr_json_t *j, llr_resp_t *res, llr_format_e fmt)
+{
+    llr_json_init(j, res);
+
+    if (fmt == LLR_FMT_ANTHROPIC) {
+        j->root = P_A_ROOT;
+    }
+}
+
+
+void
 llr_json_reset(llr_json_t *j)
 {
+    uint8_t  root;
+
+    root = j->root;
     llr_json_init(j, j->res);
+    j->root = root;
 }
 
 
@@ -444,7 +545,12 @@ llr_json_feed(llr_json_t *j, const unsigned char *data, size_t len)
             j->role = R_NONE;
 
             if (j->depth) {
-                llr_json_not_count(j, j->frames[j->depth - 1].vnode);
+                n = j->frames[j->depth - 1].vnode;
+
+                /* an Anthropic count that is null: not given */
+                if (j->lit != 2 || (n != P_A_INPUT && n != P_A_OUTPUT)) {
+                    llr_json_not_count(j, (unsigned) n);
+                }
             }
 
             if (v) {
@@ -934,7 +1040,7 @@ val:
 
 value:
 
-    node = depth ? f->vnode : P_ROOT;
+    node = depth ? f->vnode : j->root;
 
     if (c == '"') {
         if (!line && (node == P_NONE
@@ -1047,7 +1153,7 @@ value:
         /* what llr_json_value_start() does for a container */
 
         if (depth == 0) {
-            node = P_ROOT;
+            node = j->root;
 
         } else if (node == P_C_E) {
             j->v_choice_elems++;
@@ -1095,7 +1201,9 @@ value:
         goto value_end;
     }
 
-    if (node == P_U_PROMPT || node == P_U_COMPLETION) {
+    if (node == P_U_PROMPT || node == P_U_COMPLETION || node == P_A_INPUT
+        || node == P_A_OUTPUT)
+    {
         /* a count that is not a number: as the byte states take it */
         llr_json_bail(S_VAL);
     }
@@ -1440,7 +1548,7 @@ llr_json_key(const unsigned char *s, size_t len)
     uint32_t  w4;
     uint64_t  w;
 
-    if (len < 4 || len > 25) {
+    if (len < 4 || len > 27) {
         return K_UNKNOWN;
     }
 
@@ -1558,6 +1666,10 @@ llr_json_key(const unsigned char *s, size_t len)
             return K_RESPONSE;
         }
 
+        if (w == llr_load64("thinking")) {
+            return K_THINKING;
+        }
+
         break;
 
     case 9:
@@ -1578,6 +1690,15 @@ llr_json_key(const unsigned char *s, size_t len)
 
         break;
 
+    case 11:
+        if (w == llr_load64("stop_rea")
+            && llr_load64(s + 3) == llr_load64("p_reason"))
+        {
+            return K_STOP_REASON;
+        }
+
+        break;
+
     case 12:
         if (w == llr_load64("input_to")
             && llr_load64(s + 4) == llr_load64("t_tokens"))
@@ -1591,6 +1712,12 @@ llr_json_key(const unsigned char *s, size_t len)
             return K_TOTAL_TOKENS;
         }
 
+        if (w == llr_load64("partial_")
+            && llr_load64(s + 4) == llr_load64("ial_json"))
+        {
+            return K_PARTIAL_JSON;
+        }
+
         break;
 
     case 13:
@@ -1598,6 +1725,12 @@ llr_json_key(const unsigned char *s, size_t len)
             && llr_load64(s + 5) == llr_load64("d_tokens"))
         {
             return K_CACHED_TOKENS;
+        }
+
+        if (w == llr_load64("content_")
+            && llr_load64(s + 5) == llr_load64("nt_block"))
+        {
+            return K_CONTENT_BLOCK;
         }
 
         if (w == llr_load64("finish_r")
@@ -1622,6 +1755,24 @@ llr_json_key(const unsigned char *s, size_t len)
             && llr_load64(s + 5) == llr_load64("t_tokens"))
         {
             return K_PROMPT_TOKENS;
+        }
+
+        break;
+
+    case 14:
+        if (w == llr_load64("cache_cr")
+            && llr_load64(s + 6) == llr_load64("creation"))
+        {
+            return K_CACHE_CREATION;
+        }
+
+        break;
+
+    case 15:
+        if (w == llr_load64("thinking")
+            && llr_load64(s + 7) == llr_load64("g_tokens"))
+        {
+            return K_THINKING_TOKENS;
         }
 
         break;
@@ -1689,6 +1840,16 @@ llr_json_key(const unsigned char *s, size_t len)
 
         break;
 
+    case 23:
+        if (w == llr_load64("cache_re")
+            && llr_load64(s + 8) == llr_load64("ad_input")
+            && llr_load64(s + 15) == llr_load64("t_tokens"))
+        {
+            return K_CACHE_READ_TOKENS;
+        }
+
+        break;
+
     case 25:
         if (w == llr_load64("completi")
             && llr_load64(s + 8) == llr_load64("on_token")
@@ -1696,6 +1857,25 @@ llr_json_key(const unsigned char *s, size_t len)
             && llr_load64(s + 17) == llr_load64("_details"))
         {
             return K_COMPLETION_DETAILS;
+        }
+
+        if (w == llr_load64("ephemera")
+            && llr_load64(s + 8) == llr_load64("l_1h_inp")
+            && llr_load64(s + 16) == llr_load64("ut_token")
+            && llr_load64(s + 17) == llr_load64("t_tokens"))
+        {
+            return K_EPHEMERAL_1H;
+        }
+
+        break;
+
+    case 27:
+        if (w == llr_load64("cache_cr")
+            && llr_load64(s + 8) == llr_load64("eation_i")
+            && llr_load64(s + 16) == llr_load64("nput_tok")
+            && llr_load64(s + 19) == llr_load64("t_tokens"))
+        {
+            return K_CACHE_CREATION_TOKENS;
         }
 
         break;
@@ -1723,7 +1903,7 @@ llr_json_value_start(llr_json_t *j, int c)
     j->uhi = 0;
 
     if (j->depth == 0) {
-        return P_ROOT;
+        return j->root;
     }
 
     node = j->frames[j->depth - 1].vnode;
@@ -1747,6 +1927,11 @@ llr_json_value_start(llr_json_t *j, int c)
     case '{':
         if (node == P_USAGE) {
             memset(res, 0, offsetof(llr_resp_t, content_bytes));
+            res->has_usage = 1;
+            j->v_usage = 1;
+
+        } else if (node == P_A_USAGE) {
+            /* Anthropic: each count replaces its earlier value only */
             res->has_usage = 1;
             j->v_usage = 1;
 
@@ -1798,6 +1983,12 @@ llr_json_value_start(llr_json_t *j, int c)
         case P_I_REASON:
             j->role = R_REASON;
             break;
+        case P_A_STOP:
+            j->role = R_A_STOP;
+            break;
+        case P_A_BTYPE:
+            j->role = R_A_BTYPE;
+            break;
         case P_COUNT:
         case P_TOP_DELTA:
             j->role = R_COUNT;
@@ -1822,6 +2013,21 @@ llr_json_value_start(llr_json_t *j, int c)
             break;
         case P_U_REASONING:
             j->role = R_N_REASONING;
+            break;
+        case P_A_INPUT:
+            j->role = R_N_A_INPUT;
+            break;
+        case P_A_OUTPUT:
+            j->role = R_N_A_OUTPUT;
+            break;
+        case P_A_CACHE_WRITE:
+            j->role = R_N_A_CACHE_WRITE;
+            break;
+        case P_A_CACHE_READ:
+            j->role = R_N_A_CACHE_READ;
+            break;
+        case P_A_CACHE_1H:
+            j->role = R_N_A_CACHE_1H;
             break;
         case P_E_CODE:
             j->role = R_ERR_CODE;
@@ -1898,6 +2104,16 @@ llr_json_string_end(llr_json_t *j)
             break;
         }
 
+        if (j->root == P_A_ROOT) {
+            /* the event that ends an Anthropic stream */
+            if (j->cap_len == 12 && memcmp(j->cap, "message_stop", 12) == 0)
+            {
+                j->v_end = 1;
+            }
+
+            break;
+        }
+
         /* the events that end a Responses API stream */
         if ((j->cap_len == 18
              && memcmp(j->cap, "response.completed", 18) == 0)
@@ -1925,6 +2141,22 @@ llr_json_string_end(llr_json_t *j)
              ? LLR_FINISH_LENGTH : llr_finish_reason(j->cap, j->cap_len);
         res->finish[fr]++;
         j->v_finish = 1;
+        break;
+
+    case R_A_STOP:
+        res->finish[llr_stop_reason(j->cap, j->cap_len)]++;
+        j->v_finish = 1;
+        break;
+
+    case R_A_BTYPE:
+        /* a tool call begins: what an OpenAI tool call delta is */
+        if ((j->cap_len == 8 && memcmp(j->cap, "tool_use", 8) == 0)
+            || (j->cap_len == 15
+                && memcmp(j->cap, "server_tool_use", 15) == 0))
+        {
+            j->v_content = 1;
+        }
+
         break;
 
     case R_COUNT:
@@ -1965,10 +2197,10 @@ llr_json_number_end(llr_json_t *j)
     {
         /* negative, fractional, an exponent, or above 2^64 - 1 */
 
-        if (j->role == R_N_PROMPT) {
+        if (j->role == R_N_PROMPT || j->role == R_N_A_INPUT) {
             res->usage_valid &= ~LLR_USAGE_PROMPT;
 
-        } else if (j->role == R_N_COMPLETION) {
+        } else if (j->role == R_N_COMPLETION || j->role == R_N_A_OUTPUT) {
             res->usage_valid &= ~LLR_USAGE_COMPLETION;
         }
 
@@ -1993,6 +2225,34 @@ llr_json_number_end(llr_json_t *j)
     case R_N_REASONING:
         res->reasoning_tokens = v;
         break;
+    case R_N_A_INPUT:
+        res->input_tokens = v;
+        res->usage_valid |= LLR_USAGE_PROMPT;
+        break;
+    case R_N_A_OUTPUT:
+        res->completion_tokens = v;
+        res->usage_valid |= LLR_USAGE_COMPLETION;
+        return;
+    case R_N_A_CACHE_WRITE:
+        res->cache_write_tokens = v;
+        break;
+    case R_N_A_CACHE_READ:
+        res->cached_tokens = v;
+        break;
+    case R_N_A_CACHE_1H:
+        res->cache_write_1h_tokens = v;
+        return;
+    default:
+        return;
+    }
+
+    if (j->role == R_N_A_INPUT || j->role == R_N_A_CACHE_WRITE
+        || j->role == R_N_A_CACHE_READ)
+    {
+        /* every input token, as OpenAI's prompt_tokens counts them */
+        res->prompt_tokens = llr_add_sat(llr_add_sat(res->input_tokens,
+                                                     res->cache_write_tokens),
+                                         res->cached_tokens);
     }
 }
 
@@ -2002,10 +2262,10 @@ llr_json_number_end(llr_json_t *j)
 static void
 llr_json_not_count(llr_json_t *j, unsigned node)
 {
-    if (node == P_U_PROMPT) {
+    if (node == P_U_PROMPT || node == P_A_INPUT) {
         j->res->usage_valid &= ~LLR_USAGE_PROMPT;
 
-    } else if (node == P_U_COMPLETION) {
+    } else if (node == P_U_COMPLETION || node == P_A_OUTPUT) {
         j->res->usage_valid &= ~LLR_USAGE_COMPLETION;
     }
 }
@@ -2085,6 +2345,26 @@ llr_usage_init(llr_usage_t *u)
 {
     memset(&u->res, 0, sizeof(llr_resp_t));
     llr_json_init(&u->json, &u->res);
+}
+
+
+void
+llr_usage_init_format(llr_usage_t *u, llr_format_e fmt)
+{
+    memset(&u->res, 0, sizeof(llr_resp_t));
+    llr_json_init_format(&u->json, &u->res, fmt);
+}
+
+
+void
+llr_usage_tokens(const llr_resp_t *res, llr_tokens_t *t)
+{
+    t->input = res->prompt_tokens;
+    t->cache_read = res->cached_tokens;
+    t->cache_write = res->cache_write_tokens;
+    t->cache_write_1h = res->cache_write_1h_tokens;
+    t->output = res->completion_tokens;
+    t->reasoning = res->reasoning_tokens;
 }
 
 

@@ -25,6 +25,31 @@
  * Values wrapped in a top-level "response" object (Responses API
  * stream events such as response.completed) are seen as top-level.
  *
+ * Anthropic Messages (llr_json_init_format() with LLR_FMT_ANTHROPIC):
+ * the JSON answer and the stream events (message_start's "message",
+ * content_block_start, content_block_delta, message_delta, message_stop,
+ * error) give
+ *
+ *   - usage: input_tokens, output_tokens, cache_creation_input_tokens,
+ *     cache_read_input_tokens, cache_creation.ephemeral_1h_input_tokens,
+ *     output_tokens_details.thinking_tokens.  Each usage object
+ *     updates only the counts it carries (a null one changes nothing):
+ *     message_delta's counts are totals for the whole message that
+ *     replace message_start's, never add to them.  prompt_tokens is
+ *     kept as OpenAI counts it, every input token: input_tokens +
+ *     cache_creation_input_tokens + cache_read_input_tokens;
+ *     cached_tokens is cache_read_input_tokens, cache_write_tokens
+ *     cache_creation_input_tokens, input_tokens what was reported;
+ *   - "model" (of the answer, of message_start's message);
+ *   - stop_reason (top-level, or message_delta's delta) as a finish
+ *     reason: end_turn, stop_sequence: stop; max_tokens,
+ *     model_context_window_exceeded: length; tool_use: tool_calls;
+ *     refusal: content_filter; any other (pause_turn): other;
+ *   - the error object of an error answer or event;
+ *   - generated text: "text", "thinking" and "partial_json" of content
+ *     blocks and deltas;
+ *   - the events that end a stream: message_stop, and error.
+ *
  * Why not yajl: yajl's lexer buffers every string token that spans two
  * feeds until it is complete, so one large "content" string of a
  * non-streamed response would be held whole.  This scanner never holds
@@ -38,6 +63,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "llr_cost.h"
 
 
 #define LLR_JSON_MAX_DEPTH    64
@@ -54,6 +81,14 @@
 #define LLR_HOLE_SKIP         0       /* a string, skipped */
 #define LLR_HOLE_COUNT        1       /* a string, counted */
 #define LLR_HOLE_NUM          2       /* a number, skipped */
+
+
+/* a wire format */
+typedef enum {
+    LLR_FMT_OPENAI = 0,             /* chat completions, completions,
+                                       embeddings, Responses API */
+    LLR_FMT_ANTHROPIC               /* Anthropic Messages */
+} llr_format_e;
 
 
 typedef enum {
@@ -74,6 +109,11 @@ typedef struct {
     uint64_t    total_tokens;
     uint64_t    cached_tokens;
     uint64_t    reasoning_tokens;
+
+    /* Anthropic only (0 otherwise): see above */
+    uint64_t    cache_write_tokens;     /* included in prompt_tokens */
+    uint64_t    cache_write_1h_tokens;  /* of cache_write_tokens */
+    uint64_t    input_tokens;           /* input_tokens as reported */
 
     /*
      * which of prompt_tokens (input_tokens) and completion_tokens
@@ -120,6 +160,8 @@ typedef struct {
     llr_resp_t     *res;
 
     uint8_t         state;
+    uint8_t         root;           /* the node of the top-level value:
+                                       which format's paths */
     uint8_t         role;
     uint8_t         lit;
     uint8_t         lit_pos;
@@ -175,9 +217,12 @@ typedef struct {
 /* start scanning one JSON value; found values go into res */
 void llr_json_init(llr_json_t *j, llr_resp_t *res);
 
+/* the same, for a value in format fmt (llr_json_init(): OpenAI's) */
+void llr_json_init_format(llr_json_t *j, llr_resp_t *res, llr_format_e fmt);
+
 /*
- * Forget the current value (res is kept): the next byte starts a new
- * top-level value.
+ * Forget the current value (res and the format are kept): the next
+ * byte starts a new top-level value.
  */
 void llr_json_reset(llr_json_t *j);
 
@@ -234,6 +279,9 @@ typedef struct {
 
 void llr_usage_init(llr_usage_t *u);
 
+/* the same, for a body in format fmt (llr_usage_init(): OpenAI's) */
+void llr_usage_init_format(llr_usage_t *u, llr_format_e fmt);
+
 /* 0, or -1 when the body is not JSON (what was found is kept) */
 int llr_usage_feed(llr_usage_t *u, const unsigned char *data, size_t len);
 
@@ -251,8 +299,17 @@ int llr_usage_finish(llr_usage_t *u);
  */
 int llr_usage_usable(const llr_resp_t *res, int prompt_only);
 
+/*
+ * The tokens of res as llr_cost_tokens() charges them (llr_cost.h):
+ * whatever res holds, also without usable usage (see above).
+ */
+void llr_usage_tokens(const llr_resp_t *res, llr_tokens_t *t);
+
 /* classify a finish_reason string */
 llr_finish_e llr_finish_reason(const char *s, size_t len);
+
+/* classify an Anthropic stop_reason string */
+llr_finish_e llr_stop_reason(const char *s, size_t len);
 
 /* "stop", "length", ... for an llr_finish_e */
 const char *llr_finish_name(llr_finish_e f);

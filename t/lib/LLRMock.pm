@@ -13,6 +13,11 @@ package LLRMock;
 #   POST .../embeddings         embedding list
 #   POST .../responses          response object
 #   GET  .../models             model list
+#   POST .../messages           Anthropic Messages JSON, or its SSE event
+#                               sequence when "stream":true (usage with
+#                               cache_creation_input_tokens 7 and
+#                               cache_read_input_tokens 5)
+#   POST .../messages/count_tokens  {"input_tokens":N}
 #
 # Behaviour is controlled per request by headers (the tests send them to
 # nginx, which forwards them):
@@ -495,6 +500,11 @@ sub _answer {
     if (my $st = $h->{'x-mock-status'}) {
         $xh{'Retry-After'} = $h->{'x-mock-retry-after'}
             if defined $h->{'x-mock-retry-after'};
+        return _respond($c, $st, $JSON->encode({ type => 'error',
+                            error => { type => 'api_error',
+                                       message => "mock error $st" } }),
+                        $keep, %xh)
+            if $path =~ m{/messages(/count_tokens)?$};
         return _respond($c, $st,
                         _error_json($st, "mock error $st"), $keep, %xh);
     }
@@ -521,6 +531,16 @@ sub _answer {
 
     my $model = $json->{model} // '';
     my $pt = _prompt_tokens($json, $body);
+
+    if ($path =~ m{/messages/count_tokens$}) {
+        return _respond($c, 200, $JSON->encode({ input_tokens => $pt }),
+                        $keep, %xh);
+    }
+
+    if ($path =~ m{/messages$}) {
+        return $self->_messages($c, $id, $h, $json, $model, $pt, $keep,
+                                \%xh);
+    }
 
     if ($path =~ m{/chat/completions$}) {
         if ($json->{stream} && JSON::PP::is_bool($json->{stream})) {
@@ -590,8 +610,6 @@ sub _stream {
     my ($self, $c, $id, $h, $json, $model, $pt, $keep, $xh) = @_;
 
     my $n = $h->{'x-mock-events'} // $self->{events};
-    my $delay = $h->{'x-mock-event-delay'} // $self->{event_delay};
-    my $cut = $h->{'x-mock-cut'};
 
     my $usage = ref $json->{stream_options} eq 'HASH'
                 && $json->{stream_options}{include_usage};
@@ -620,6 +638,57 @@ sub _stream {
         if $usage;
     push @events, '[DONE]';
 
+    return $self->_send_events($c, $id, $h, $keep, $xh,
+                               [ map { "data: $_\n\n" } @events ]);
+}
+
+# an Anthropic Messages answer: JSON, or the documented event sequence
+
+sub _messages {
+    my ($self, $c, $id, $h, $json, $model, $pt, $keep, $xh) = @_;
+
+    my $n = $h->{'x-mock-events'} // $self->{events};
+    my %usage = (input_tokens => $pt, cache_creation_input_tokens => 7,
+                 cache_read_input_tokens => 5);
+
+    unless ($json->{stream} && JSON::PP::is_bool($json->{stream})) {
+        return _respond($c, 200, $JSON->encode({
+            id => "msg_mock$id", type => 'message', role => 'assistant',
+            model => $model, stop_reason => 'end_turn',
+            stop_sequence => undef,
+            content => [{ type => 'text', text => 'mock reply' }],
+            usage => { %usage, output_tokens => 2 },
+        }), $keep, %$xh);
+    }
+
+    my $ev = sub { "event: $_[0]\ndata: " . $JSON->encode($_[1]) . "\n\n" };
+    my @events = (
+        $ev->('message_start', { type => 'message_start', message => {
+            id => "msg_mock$id", type => 'message', role => 'assistant',
+            model => $model, content => [], stop_reason => undef,
+            stop_sequence => undef,
+            usage => { %usage, output_tokens => 1 } } }),
+        $ev->('content_block_start', { type => 'content_block_start',
+            index => 0, content_block => { type => 'text', text => '' } }),
+        (map { $ev->('content_block_delta', { type => 'content_block_delta',
+                 index => 0, delta => { type => 'text_delta',
+                                        text => "w$_ " } }) } 1 .. $n),
+        $ev->('content_block_stop', { type => 'content_block_stop',
+                                      index => 0 }),
+        $ev->('message_delta', { type => 'message_delta',
+            delta => { stop_reason => 'end_turn', stop_sequence => undef },
+            usage => { output_tokens => $n + 0 } }),
+        $ev->('message_stop', { type => 'message_stop' }),
+    );
+
+    return $self->_send_events($c, $id, $h, $keep, $xh, \@events);
+}
+
+sub _send_events {
+    my ($self, $c, $id, $h, $keep, $xh, $events) = @_;
+
+    my $delay = $h->{'x-mock-event-delay'} // $self->{event_delay};
+    my $cut = $h->{'x-mock-cut'};
     my $ct = $h->{'x-mock-content-type'} // 'text/event-stream';
     my $head = "HTTP/1.1 200 OK\r\n"
              . "Content-Type: $ct\r\n"
@@ -635,13 +704,12 @@ sub _stream {
     my $i = 0;
     my $ok = 1;
 
-    for my $ev (@events) {
+    for my $data (@$events) {
         if (defined $cut && $i >= $cut) {
             $ok = 0;
             last;
         }
         sleep($delay) if $i > 0 && $delay > 0;
-        my $data = "data: $ev\n\n";
         push @times, time;
         unless (_send($c, sprintf("%x\r\n%s\r\n", length $data, $data))) {
             $ok = 0;

@@ -10,12 +10,13 @@
 
 
 /* $1 and $2 per 1M tokens, cached input at $0.50 */
-static const llr_price_t  price = { 1000000, 500000, 2000000 };
+static const llr_price_t  price = { 1000000, 500000, 2000000, LLR_PRICE_UNSET, LLR_PRICE_UNSET };
 
 /* a dearer candidate of the same policy: $10 and $20 */
 static const llr_price_t  dear[] = {
-    { 1000000, 500000, 2000000 },
-    { 10000000, LLR_PRICE_UNSET, 20000000 }
+    { 1000000, 500000, 2000000, LLR_PRICE_UNSET, LLR_PRICE_UNSET },
+    { 10000000, LLR_PRICE_UNSET, 20000000, LLR_PRICE_UNSET,
+      LLR_PRICE_UNSET }
 };
 
 
@@ -123,6 +124,63 @@ static const account_case_t  cases[] = {
 };
 
 
+/*
+ * An Anthropic answer as the usage scanner reads it: cache writes are
+ * charged at cache_write=, cache reads at cached_input=, the rest of the
+ * input at input=; a count of tokens is charged nothing
+ */
+
+static void
+llr_account_anthropic(void)
+{
+    llr_usage_t     u;
+    llr_attempt_t   a;
+    llr_account_t   acc;
+
+    /* $1 input, $0.10 cached, $4 output, $1.25 cache writes */
+    static const llr_price_t  p = { 1000000, 100000, 4000000, 1250000,
+                                    LLR_PRICE_UNSET };
+    static const char  body[] =
+        "{\"type\":\"message\",\"content\":[{\"type\":\"text\","
+        "\"text\":\"hi\"}],\"stop_reason\":\"end_turn\",\"usage\":"
+        "{\"input_tokens\":10,\"cache_creation_input_tokens\":20,"
+        "\"cache_read_input_tokens\":30,\"output_tokens\":5}}";
+
+    llr_usage_init_format(&u, LLR_FMT_ANTHROPIC);
+    (void) llr_usage_feed(&u, (const unsigned char *) body,
+                          sizeof(body) - 1);
+    (void) llr_usage_finish(&u);
+
+    memset(&a, 0, sizeof(a));
+    a.status = 200;
+    a.mode = LLR_RESP_JSON;
+    a.res = &u.res;
+    a.done = 1;
+    a.text_bytes = TEXT;
+    a.reserved_tokens = RESERVED;
+    a.price = &p;
+
+    llr_account(&a, &acc);
+
+    is_int(acc.charge, LLR_CHARGE_USAGE, "anthropic: usage");
+    is_int(acc.prompt_tokens, 60, "anthropic: every input token");
+    is_int(acc.cached_tokens, 30, "anthropic: cache reads");
+    is_int(acc.cache_write_tokens, 20, "anthropic: cache writes");
+    is_int(acc.completion_tokens, 5, "anthropic: output");
+    is_int(acc.cost, 10 * 1000000 + 30 * 100000 + 20 * 1250000
+                     + 5 * 4000000,
+           "anthropic: cache writes at cache_write=, reads at "
+           "cached_input=");
+
+    a.count_only = 1;
+    llr_account(&a, &acc);
+
+    is_int(acc.cost, 0, "count_tokens: nothing charged");
+    is_int(acc.prompt_tokens, 0, "count_tokens: no tokens");
+    is_int(acc.failed, 0, "count_tokens: not failed");
+}
+
+
 int
 main(void)
 {
@@ -193,6 +251,8 @@ main(void)
         is_int(acc.cost, c->cost, "%s: cost", c->name);
         is_int(acc.saved, c->saved, "%s: saved", c->name);
     }
+
+    llr_account_anthropic();
 
     done_testing();
 }

@@ -3,9 +3,12 @@
  * fuzzers found, and tricky inputs) and every seed in fuzz/seeds/<target>/
  * through every parser in core/: the request scanner (each endpoint,
  * scan only and rewriting, fed whole and in pieces), the response
- * usage scanner, the SSE parser (both modes), the value parsers, the
- * classifier model loader and the pattern compiler.  Each file is
- * given as is and without its first byte (the fuzzers' control byte).
+ * usage scanner and the SSE parser (both modes, both wire formats), the
+ * value parsers, the classifier model loader, the pattern compiler, and
+ * the translators between the wire formats (requests, answers and
+ * errors both ways; streams both ways, whole and in pieces).  Each file
+ * is given as is and without its first byte (the fuzzers' control
+ * byte).
  *
  * Checks per parser: no crash (run it under valgrind or the
  * sanitizers), the same result fed whole and in pieces, an error
@@ -27,6 +30,8 @@
 #include "llr_classify.h"
 #include "llr_pattern.h"
 #include "llr_mock.h"
+#include "llr_xlate.h"
+#include "llr_xsse.h"
 
 
 #define RG_MAX_FILE  (4 * 1024 * 1024)
@@ -232,7 +237,7 @@ rg_check_req(const unsigned char *d, size_t len, size_t piece)
 
     bad = 0;
 
-    for (ep = LLR_EP_CHAT; ep <= LLR_EP_ANY; ep++) {
+    for (ep = LLR_EP_CHAT; ep <= LLR_EP_COUNT_TOKENS; ep++) {
         bad |= rg_req(ep, d, len, len ? len : 1, 0, &c1, &e1, &m1);
         bad |= rg_req(ep, d, len, piece, 1, &c2, &e2, &m2);
 
@@ -263,23 +268,30 @@ rg_check_req(const unsigned char *d, size_t len, size_t piece)
 static int
 rg_check_usage(const unsigned char *d, size_t len, size_t piece)
 {
-    int           ra, rb;
+    int           ra, rb, bad;
     size_t        i, n;
     llr_usage_t   a, b;
+    llr_format_e  fmt;
 
-    llr_usage_init(&a);
-    ra = llr_usage_feed(&a, d, len);
-    ra |= llr_usage_finish(&a);
+    bad = 0;
 
-    llr_usage_init(&b);
-    rb = 0;
-    for (i = 0; i < len; i += n) {
-        n = len - i < piece ? len - i : piece;
-        rb |= llr_usage_feed(&b, d + i, n);
+    for (fmt = LLR_FMT_OPENAI; fmt <= LLR_FMT_ANTHROPIC; fmt++) {
+        llr_usage_init_format(&a, fmt);
+        ra = llr_usage_feed(&a, d, len);
+        ra |= llr_usage_finish(&a);
+
+        llr_usage_init_format(&b, fmt);
+        rb = 0;
+        for (i = 0; i < len; i += n) {
+            n = len - i < piece ? len - i : piece;
+            rb |= llr_usage_feed(&b, d + i, n);
+        }
+        rb |= llr_usage_finish(&b);
+
+        bad |= ra != rb || memcmp(&a.res, &b.res, sizeof(llr_resp_t)) != 0;
     }
-    rb |= llr_usage_finish(&b);
 
-    return ra != rb || memcmp(&a.res, &b.res, sizeof(llr_resp_t)) != 0;
+    return bad;
 }
 
 
@@ -309,17 +321,22 @@ static int
 rg_check_sse(const unsigned char *d, size_t len, size_t piece)
 {
     int             bad;
-    size_t          i, n, max;
+    size_t          i, n, max, f;
     unsigned        flags;
     rg_buf_t        oa, ob;
     llr_sse_t       a, b;
     llr_alloc_t     mem = { rg_sse_alloc, NULL, rg_sse_free, NULL };
     static llr_sse_cache_t  cache;
+    static const unsigned   modes[] = {
+        0, LLR_SSE_STRIP_USAGE, LLR_SSE_ANTHROPIC
+    };
 
     bad = 0;
 
-    for (flags = 0; flags <= LLR_SSE_STRIP_USAGE; flags++) {
-        max = flags ? 64 + piece * 8 : LLR_SSE_MAX_EVENT;
+    for (f = 0; f < sizeof(modes) / sizeof(modes[0]); f++) {
+        flags = modes[f];
+        max = (flags & LLR_SSE_STRIP_USAGE) ? 64 + piece * 8
+                                            : LLR_SSE_MAX_EVENT;
 
         memset(&oa, 0, sizeof(oa));
         memset(&ob, 0, sizeof(ob));
@@ -357,7 +374,7 @@ rg_check_sse(const unsigned char *d, size_t len, size_t piece)
         }
 
         /* without strip mode the bytes pass unchanged */
-        if (flags == 0
+        if (!(flags & LLR_SSE_STRIP_USAGE)
             && (oa.len != len || (len && memcmp(oa.s, d, len) != 0)))
         {
             bad = 1;
@@ -619,6 +636,106 @@ rg_check_mock(const unsigned char *d, size_t len)
 }
 
 
+/* the translators between the wire formats (fuzz/fuzz_xlate.c) */
+
+static int
+rg_xlate_out(llr_xlate_rc_e rc, llr_xlate_out_t *out)
+{
+    int            bad;
+    llr_jv_doc_t  *doc;
+
+    if (rc != LLR_XLATE_OK) {
+        return out->data != NULL || out->message[0] == '\0';
+    }
+
+    doc = llr_jv_parse(&rg_alloc, out->data, out->len, NULL, NULL);
+    bad = doc == NULL || out->data[out->len] != '\0';
+    llr_jv_free(doc);
+    free(out->data);
+
+    return bad;
+}
+
+
+static int
+rg_check_xlate(const unsigned char *d, size_t len)
+{
+    int               bad;
+    llr_xlate_e       x;
+    llr_xlate_out_t   out;
+    llr_xlate_opts_t  opts = { "m", 1, 4096, 0 };
+
+    bad = 0;
+
+    for (x = LLR_XLATE_CHAT_ANTHROPIC; x <= LLR_XLATE_RESPONSES_ANTHROPIC;
+         x++)
+    {
+        bad |= rg_xlate_out(llr_xlate_request(x, &rg_alloc, &opts, d, len,
+                                              &out), &out);
+        bad |= rg_xlate_out(llr_xlate_response(x, &rg_alloc, 1, d, len,
+                                               &out), &out);
+        bad |= rg_xlate_out(llr_xlate_error(x, &rg_alloc, 500, d, len,
+                                            &out), &out);
+    }
+
+    return bad;
+}
+
+
+/* a stream translated whole and in pieces: the same bytes, ended */
+
+static int
+rg_xsse(llr_xlate_e x, const unsigned char *d, size_t len, size_t piece,
+    rg_buf_t *b)
+{
+    int               end;
+    size_t            i, n;
+    llr_xsse_t       *xs;
+    llr_xsse_opts_t   o = { 1, 1, 0 };
+
+    xs = llr_xsse_create(x, &rg_alloc, &o);
+    if (xs == NULL) {
+        abort();
+    }
+
+    for (i = 0; i < len; i += n) {
+        n = len - i < piece ? len - i : piece;
+        (void) llr_xsse_feed(xs, d + i, n, rg_emit, b);
+    }
+
+    (void) llr_xsse_finish(xs, rg_emit, b);
+    end = llr_xsse_ended(xs);
+    llr_xsse_destroy(xs);
+
+    return end;
+}
+
+
+static int
+rg_check_xsse(const unsigned char *d, size_t len, size_t piece)
+{
+    int          bad;
+    rg_buf_t     a, b;
+    llr_xlate_e  x;
+
+    bad = 0;
+
+    for (x = LLR_XLATE_CHAT_ANTHROPIC; x <= LLR_XLATE_ANTHROPIC_CHAT; x++) {
+        memset(&a, 0, sizeof(a));
+        memset(&b, 0, sizeof(b));
+
+        bad |= !rg_xsse(x, d, len, len ? len : 1, &a);
+        bad |= !rg_xsse(x, d, len, piece, &b);
+        bad |= a.len != b.len || (a.len && memcmp(a.s, b.s, a.len) != 0);
+
+        free(a.s);
+        free(b.s);
+    }
+
+    return bad;
+}
+
+
 static unsigned char *
 rg_read(const char *path, size_t *len)
 {
@@ -708,6 +825,10 @@ rg_replay_dir(const char *dir)
                path, k ? " [1:]" : "");
             ok(!rg_check_mock(d, dlen), "%s%s: mock", path,
                k ? " [1:]" : "");
+            ok(!rg_check_xlate(d, dlen), "%s%s: translators", path,
+               k ? " [1:]" : "");
+            ok(!rg_check_xsse(d, dlen, piece), "%s%s: stream translators",
+               path, k ? " [1:]" : "");
         }
 
         free(buf);
@@ -725,7 +846,8 @@ main(void)
     size_t       n;
     const char  *top;
     static const char  *targets[] = {
-        "req", "sse", "usage", "values", "model", "pattern", "mock"
+        "req", "sse", "usage", "values", "model", "pattern", "mock",
+        "xlate", "xsse"
     };
 
     top = getenv("LLR_FUZZ_DIR");
