@@ -40,7 +40,7 @@ ngx_http_llm_route_metrics_init_zone(ngx_shm_zone_t *shm_zone,
         ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
                       "llm_route_zone \"%V\" has no room for the requests "
                       "in flight (%uz bytes): give it %uzk more",
-                      &shm_zone->shm.name, len, len / 1024 + 1);
+                      &shm_zone->shm.name, len, 2 * len / 1024 + 1);
         return NGX_ERROR;
     }
 

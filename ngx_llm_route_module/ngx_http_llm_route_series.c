@@ -59,7 +59,8 @@ ngx_http_llm_route_spend_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     if (cf->args->nelts == 3) {
         if (ngx_strncmp(value[2].data, "max=", 4) != 0) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid parameter \"%V\"", &value[2]);
+                               "invalid parameter \"%V\" in "
+                               "\"llm_route_spend_key\"", &value[2]);
             return NGX_CONF_ERROR;
         }
 
@@ -67,7 +68,8 @@ ngx_http_llm_route_spend_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
         if (n < 1 || n > NGX_HTTP_LLM_ROUTE_KEYS_MAX) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid parameter \"%V\", max= must be "
+                               "invalid parameter \"%V\" in "
+                               "\"llm_route_spend_key\": max= must be "
                                "1 .. %d", &value[2],
                                NGX_HTTP_LLM_ROUTE_KEYS_MAX);
             return NGX_CONF_ERROR;
@@ -159,7 +161,7 @@ ngx_http_llm_route_series_alloc(ngx_shm_zone_t *shm_zone,
         ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
                       "llm_route_zone \"%V\" has no room for the %s "
                       "series (%uz bytes): give it %uzk more",
-                      &shm_zone->shm.name, what, len, len / 1024 + 1);
+                      &shm_zone->shm.name, what, len, 2 * len / 1024 + 1);
         return NULL;
     }
 

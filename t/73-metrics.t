@@ -354,10 +354,26 @@ ok(!exists $j->{keys}, 'without llm_route_spend_key: no keys');
 
 my $p = $t->get('/llm/status?format=prometheus')->{content};
 ok($p !~ /^llm_route_key_/m, 'and no key series');
-like($t->error_log, qr/state file .* is of version 2: the counters it has are loaded/,
+like($t->error_log,
+     qr/state file .* is of version 2: the counters it has are loaded/,
      'the older version is noted');
 
 $t->stop;
+
+# a zone too small for max= names the size to add, and that is enough
+my $spend = <<'EOF';
+    llm_route_spend_key $http_x_team max=4096;
+    upstream b { server 127.0.0.1:9; }
+    llm_route_provider p { upstream b; scheme http; host h.example;
+                           base_path /v1; }
+    llm_route_model m provider=p input=1 output=2 context=1000 quality=0.5;
+EOF
+my ($rc, $out) = $t->nginx_t_http("    llm_route_zone llm:1m;\n$spend");
+my ($more) = $out =~ /spend_key series .* give it (\d+)k more/;
+ok($rc && $more, 'max=4096 does not fit in 1m: ' . ($more // $out));
+($rc, $out) = $t->nginx_t_http('    llm_route_zone llm:' . (1024 + ($more // 0))
+                               . "k;\n$spend");
+is($rc, 0, 'with what it asked for, it does') or diag($out);
 
 }
 
