@@ -14,7 +14,8 @@
  * freed.  When a table is full, what would need a new entry is counted
  * in entry 0, labelled "_other": the series stay bounded whatever the
  * clients send.  A requested model that is no configured model or policy
- * (a rule or an override routed it) is "_other" too.
+ * (a rule or an override routed it) is "_other" too.  (Below policy.c:
+ * policies are looked up in the configuration's list, not called.)
  *
  * The tables are not in the state file: they start empty with the zone.
  */
@@ -32,6 +33,9 @@
 
 static ngx_http_llm_route_series_t *ngx_http_llm_route_series_alloc(
     ngx_shm_zone_t *shm_zone, ngx_uint_t capacity, const char *what);
+static void ngx_http_llm_route_series_requested(
+    ngx_http_llm_route_main_conf_t *mcf, ngx_http_llm_route_ctx_t *ctx,
+    ngx_str_t *requested);
 static ngx_http_llm_route_series_entry_t *ngx_http_llm_route_series_get(
     ngx_slab_pool_t *shpool, ngx_http_llm_route_series_t *t,
     ngx_str_t *l1, ngx_str_t *l2);
@@ -197,17 +201,7 @@ ngx_http_llm_route_series_record(ngx_http_request_t *r,
     /* the route: requested model or policy -> model */
 
     if (sh->routes && ctx->model) {
-        requested = ctx->requested_model;
-
-        if (ngx_http_llm_route_find_model(mcf, requested.data,
-                                          requested.len)
-            == NULL
-            && ngx_http_llm_route_find_policy(mcf, requested.data,
-                                              requested.len)
-               == NULL)
-        {
-            ngx_str_set(&requested, NGX_HTTP_LLM_ROUTE_OTHER);
-        }
+        ngx_http_llm_route_series_requested(mcf, ctx, &requested);
 
         e = ngx_http_llm_route_series_get(shpool, sh->routes, &requested,
                                           &ctx->model->name);
@@ -235,6 +229,44 @@ ngx_http_llm_route_series_record(ngx_http_request_t *r,
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "llm_route: spend key \"%V\" counted", &key);
+}
+
+
+/*
+ * What the client asked for, as a label: the name it sent when that
+ * named a model or a policy (always so without a rule or an override:
+ * the name was routed), else "_other"
+ */
+
+static void
+ngx_http_llm_route_series_requested(ngx_http_llm_route_main_conf_t *mcf,
+    ngx_http_llm_route_ctx_t *ctx, ngx_str_t *requested)
+{
+    ngx_uint_t                     i;
+    ngx_http_llm_route_policy_t  **p;
+
+    *requested = ctx->requested_model;
+
+    if (!ctx->forced
+        || ngx_http_llm_route_find_model(mcf, requested->data,
+                                         requested->len))
+    {
+        return;
+    }
+
+    p = mcf->policies.elts;
+
+    for (i = 0; i < mcf->policies.nelts; i++) {
+        if (p[i]->name.len == requested->len
+            && ngx_strncmp(p[i]->name.data, requested->data,
+                           requested->len)
+               == 0)
+        {
+            return;
+        }
+    }
+
+    ngx_str_set(requested, NGX_HTTP_LLM_ROUTE_OTHER);
 }
 
 

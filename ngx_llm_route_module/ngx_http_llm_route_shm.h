@@ -15,7 +15,10 @@
  *     (requests, errors, refusals), for the dashboard's rates,
  *   - a ring of the last NGX_HTTP_LLM_ROUTE_RECENT requests, routed or
  *     refused,
- *   - the budgets and rate limits (limits_shm.c).
+ *   - the router's own time per request (a histogram, not saved),
+ *   - the budgets and rate limits (limits_shm.c), the requests in flight
+ *     per process (metrics.c), the tables of run-time labels (series.c),
+ *     each allocated from the slab.
  *
  * Hot counters are ngx_atomic_t updated with a saturating atomic add
  * (ngx_http_llm_route_counter_add()): no lock is taken per request for

@@ -99,6 +99,7 @@ $t->config(<<"EOF");
 
         location /v1/ {
             llm_route on;
+            llm_route_override \$http_x_force;
             llm_route_budget \$http_x_budget 0.000001 period=total;
 $proxy
             error_page 429 500 502 503 504 = \@llm_fallback;
@@ -131,6 +132,10 @@ push @st, $t->chat({ model => 'auto', messages => $msgs },
 push @st, $t->chat({ model => 'cheap', messages => $msgs },
                    headers => { 'X-Team' => 'c' })->{status};
 
+# a name the client made up, routed by llm_route_override: "_other"
+push @st, $t->chat({ model => 'made-up-by-a-client', messages => $msgs },
+                   headers => { 'X-Force' => 'cheap' })->{status};
+
 # 200 ms for 2 tokens: 100 ms per token; it spends the budget "z"
 push @st, $t->chat({ model => 'dear', messages => $msgs },
                    headers => { 'X-Mock-Delay' => '0.2',
@@ -145,13 +150,13 @@ my $sr = $t->stream_request(body => { model => 'streamer', messages => $msgs,
                             headers => { 'X-Mock-Events' => 5,
                                          'X-Mock-Event-Delay' => '0.1' });
 
-is("@st", '200 200 200 503 200 200 200 200 429',
+is("@st", '200 200 200 503 200 200 200 200 200 429',
    'the traffic: failover answered, all failed, budget refused');
 
 my ($p, $j);
 for (1 .. 60) {
     $j = $t->get('/llm/status')->{json};
-    last if ($j->{totals}{requests} // 0) >= 9;
+    last if ($j->{totals}{requests} // 0) >= 10;
     sleep 0.05;
 }
 $p = $t->get('/llm/status?format=prometheus')->{content};
@@ -219,6 +224,10 @@ is(metric($p, 'llm_route_requested_model_requests_total'
 is(metric($p, 'llm_route_requested_model_requests_total'
               . '{requested_model="m",model="m"}'), 3,
    'm, failover or not, is m');
+is(metric($p, 'llm_route_requested_model_requests_total'
+              . '{requested_model="_other",model="cheap"}'), 1,
+   'a made-up name an override routed: "_other"');
+ok($p !~ /made-up-by-a-client/, 'the made-up name is in no label');
 my ($rj) = grep { $_->{requested_model} eq 'auto' } @{$j->{routes} // []};
 is($rj && "$rj->{model} $rj->{requests}", 'cheap 2', 'JSON: routes');
 
@@ -258,11 +267,11 @@ ok(($j->{models}{dear}{tpot_ms}{avg} // 0) >= 100, 'JSON: tpot_ms');
 
 # ---- the router's own time ---------------------------------------------------
 
-is(metric($p, 'llm_route_overhead_seconds_count'), 9,
+is(metric($p, 'llm_route_overhead_seconds_count'), 10,
    'one sample per routed request (the refusal is not routed)');
 my $own = metric($p, 'llm_route_overhead_seconds_sum');
-ok($own > 0 && $own < 1, "overhead measured: $own s for 9 requests");
-is($j->{totals}{overhead_us}{count}, 9, 'JSON: totals.overhead_us');
+ok($own > 0 && $own < 1, "overhead measured: $own s for 10 requests");
+is($j->{totals}{overhead_us}{count}, 10, 'JSON: totals.overhead_us');
 
 is(metric($p, 'llm_route_requests_in_flight'), 0, 'nothing in flight');
 
