@@ -215,18 +215,16 @@ is(join(',', $j->{totals}{failovers},
 
 # ---- requested model -> model -----------------------------------------------
 
-is(metric($p, 'llm_route_requested_model_requests_total'
-              . '{requested_model="auto",model="cheap"}'), 2,
-   'auto routed to cheap twice');
-is(metric($p, 'llm_route_requested_model_requests_total'
-              . '{requested_model="cheap",model="cheap"}'), 1,
-   'cheap asked for by name once');
-is(metric($p, 'llm_route_requested_model_requests_total'
-              . '{requested_model="m",model="m"}'), 3,
-   'm, failover or not, is m');
-is(metric($p, 'llm_route_requested_model_requests_total'
-              . '{requested_model="_other",model="cheap"}'), 1,
-   'a made-up name an override routed: "_other"');
+my sub routed {
+    my ($requested, $model) = @_;
+    return metric($p, 'llm_route_requested_model_requests_total'
+                      . "{requested_model=\"$requested\",model=\"$model\"}");
+}
+
+is(routed('auto', 'cheap'), 2, 'auto routed to cheap twice');
+is(routed('cheap', 'cheap'), 1, 'cheap asked for by name once');
+is(routed('m', 'm'), 3, 'm, failover or not, is m');
+is(routed('_other', 'cheap'), 1, 'a made-up name an override routed: "_other"');
 ok($p !~ /made-up-by-a-client/, 'the made-up name is in no label');
 my ($rj) = grep { $_->{requested_model} eq 'auto' } @{$j->{routes} // []};
 is($rj && "$rj->{model} $rj->{requests}", 'cheap 2', 'JSON: routes');
