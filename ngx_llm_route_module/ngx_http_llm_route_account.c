@@ -261,7 +261,7 @@ ngx_http_llm_route_log_handler(ngx_http_request_t *r)
     rec.saved_pusd = ctx->acc.saved;
     rec.latency_ms = (ngx_msec_t) ngx_max(ms, 0);
     rec.ttft_ms = ctx->ttft_ms;
-    rec.tpot_us = ctx->acc.failed ? -1
+    rec.tpot_us = (ctx->acc.failed || ctx->acc.estimated) ? -1
                   : llr_tpot_us(rec.latency_ms, ctx->ttft_ms,
                                 rec.completion_tokens, ctx->stream);
     rec.overhead_us = (ctx->own_ns + 500) / 1000;

@@ -47,7 +47,7 @@ static void ngx_http_llm_route_json_percentiles_us(
 static void ngx_http_llm_route_json_deployments(ngx_http_request_t *r,
     ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh);
 static void ngx_http_llm_route_json_series(ngx_http_llm_route_out_t *o,
-    ngx_http_llm_route_series_t *t, const char *name);
+    ngx_http_llm_route_series_t *t, ngx_uint_t keys);
 static void ngx_http_llm_route_json_rejected(ngx_http_request_t *r,
     ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh);
 static void ngx_http_llm_route_json_seconds(ngx_http_llm_route_out_t *o,
@@ -71,9 +71,10 @@ void
 ngx_http_llm_route_status_json(ngx_http_request_t *r,
     ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh)
 {
-    time_t       now;
-    uint64_t     now_ms;
-    ngx_time_t  *tp;
+    time_t                           now;
+    uint64_t                         now_ms;
+    ngx_time_t                      *tp;
+    ngx_http_llm_route_main_conf_t  *mcf;
 
     tp = ngx_timeofday();
     now = tp->sec;
@@ -91,8 +92,11 @@ ngx_http_llm_route_status_json(ngx_http_request_t *r,
                                  "tasks", ngx_http_llm_route_json_task,
                                  now_ms);
     ngx_http_llm_route_json_deployments(r, o, sh);
-    ngx_http_llm_route_json_series(o, sh->routes, "routes");
-    ngx_http_llm_route_json_series(o, sh->keys, "keys");
+    ngx_http_llm_route_json_series(o, sh->routes, 0);
+
+    /* a table left by a configuration that had llm_route_spend_key */
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_llm_route_module);
+    ngx_http_llm_route_json_series(o, mcf->spend_key ? sh->keys : NULL, 1);
     ngx_http_llm_route_json_rejected(r, o, sh);
     ngx_http_llm_route_json_seconds(o, sh, now);
     ngx_http_llm_route_json_budgets(r, o, sh);
@@ -426,21 +430,19 @@ ngx_http_llm_route_json_deployments(ngx_http_request_t *r,
 
 static void
 ngx_http_llm_route_json_series(ngx_http_llm_route_out_t *o,
-    ngx_http_llm_route_series_t *t, const char *name)
+    ngx_http_llm_route_series_t *t, ngx_uint_t keys)
 {
-    ngx_uint_t                          i, n, first, keys;
+    ngx_uint_t                          i, n, first;
     ngx_http_llm_route_series_entry_t  *e;
 
     if (t == NULL) {
         return;
     }
 
-    keys = (name[0] == 'k');
-
     n = t->nused;
     ngx_memory_barrier();
 
-    ngx_http_llm_route_out_printf(o, ",\"%s\":%s", name, keys ? "{" : "[");
+    ngx_http_llm_route_out_printf(o, keys ? ",\"keys\":{" : ",\"routes\":[");
 
     first = 1;
 

@@ -52,9 +52,12 @@ void
 ngx_http_llm_route_status_prometheus(ngx_http_request_t *r,
     ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh)
 {
-    uint64_t      now_ms;
-    ngx_array_t  *models, *providers, *tasks;
-    ngx_time_t   *tp;
+    uint64_t                         now_ms;
+    ngx_array_t                     *models, *providers, *tasks;
+    ngx_time_t                      *tp;
+    ngx_http_llm_route_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_llm_route_module);
 
     models = ngx_http_llm_route_items(r, sh, NGX_HTTP_LLM_ROUTE_SLOT_MODEL);
     providers = ngx_http_llm_route_items(r, sh,
@@ -80,7 +83,8 @@ ngx_http_llm_route_status_prometheus(ngx_http_request_t *r,
                                    "policy such as auto, or a model) and "
                                    "the model it was routed to",
                                    "requested_model", "model");
-    ngx_http_llm_route_prom_series(o, sh->keys, "llm_route_key",
+    ngx_http_llm_route_prom_series(o, mcf->spend_key ? sh->keys : NULL,
+                                   "llm_route_key",
                                    "by the value of llm_route_spend_key",
                                    "key", NULL);
     ngx_http_llm_route_prom_rejected(r, o, sh);

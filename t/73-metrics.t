@@ -273,6 +273,20 @@ is($j->{totals}{overhead_us}{count}, 10, 'JSON: totals.overhead_us');
 
 is(metric($p, 'llm_route_requests_in_flight'), 0, 'nothing in flight');
 
+# ---- a reload keeps the tables; without llm_route_spend_key, no keys ------
+
+(my $conf = $t->{http}) =~ s/^\s*llm_route_spend_key .*\n//m;
+ok($t->reload(config => $conf), 'reloaded without llm_route_spend_key');
+$p = $t->get('/llm/status?format=prometheus')->{content};
+$j = $t->get('/llm/status')->{json};
+ok($p !~ /^llm_route_key_/m && !exists $j->{keys},
+   'the key series are no longer listed');
+is(metric($p, 'llm_route_requested_model_requests_total'
+              . '{requested_model="auto",model="cheap"}'), 2,
+   'the routes are kept across the reload');
+is(metric($p, 'llm_route_deployment_failovers_total{' . $dep . '}'), 1,
+   'and the deployments\' counters');
+
 $t->stop;
 
 }
