@@ -233,7 +233,12 @@ ngx_http_llm_route_again(ngx_http_request_t *r, ngx_http_llm_route_ctx_t *ctx)
 
             start = ngx_http_llm_route_clock_ns();
             rc = ngx_http_llm_route_failover(r, ctx);
-            ngx_http_llm_route_own_time(ctx, start);
+
+            /* NGX_DONE: it finalized the request, which may be gone */
+
+            if (rc != NGX_DONE) {
+                ngx_http_llm_route_own_time(ctx, start);
+            }
 
             return rc;
         }
