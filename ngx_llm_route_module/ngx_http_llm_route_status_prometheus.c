@@ -12,8 +12,8 @@
 #include "ngx_http_llm_route_status_prometheus.h"
 #include "ngx_http_llm_route_conf.h"
 #include "ngx_http_llm_route_limits_list.h"
-#include "ngx_http_llm_route_metrics.h"
-#include "ngx_http_llm_route_series.h"
+#include "ngx_http_llm_route_prom.h"
+#include "ngx_http_llm_route_prom_ops.h"
 #include "llr_limits.h"
 #include "llr_stats.h"
 
@@ -32,32 +32,15 @@ static void ngx_http_llm_route_prom_rates(ngx_http_request_t *r,
     ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh);
 static void ngx_http_llm_route_prom_zone(ngx_http_request_t *r,
     ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh);
-static void ngx_http_llm_route_prom_family(ngx_http_llm_route_out_t *o,
-    const char *name, const char *type, const char *help);
-static void ngx_http_llm_route_prom_deployments(ngx_http_request_t *r,
-    ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh);
-static void ngx_http_llm_route_prom_operations(ngx_http_llm_route_out_t *o,
-    ngx_http_llm_route_shm_t *sh);
-static void ngx_http_llm_route_prom_series(ngx_http_llm_route_out_t *o,
-    ngx_http_llm_route_series_t *t, const char *prefix, const char *what,
-    const char *label1, const char *label2);
-static void ngx_http_llm_route_prom_labels(ngx_http_llm_route_out_t *o,
-    const char *name, ngx_http_llm_route_item_t *it, const char *label);
-static void ngx_http_llm_route_prom_histogram(ngx_http_llm_route_out_t *o,
-    const char *name, ngx_http_llm_route_item_t *it, const char *label,
-    ngx_atomic_t *buckets, uint64_t sum, ngx_uint_t us);
 
 
 void
 ngx_http_llm_route_status_prometheus(ngx_http_request_t *r,
     ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh)
 {
-    uint64_t                         now_ms;
-    ngx_array_t                     *models, *providers, *tasks;
-    ngx_time_t                      *tp;
-    ngx_http_llm_route_main_conf_t  *mcf;
-
-    mcf = ngx_http_get_module_main_conf(r, ngx_http_llm_route_module);
+    uint64_t      now_ms;
+    ngx_array_t  *models, *providers, *tasks;
+    ngx_time_t   *tp;
 
     models = ngx_http_llm_route_items(r, sh, NGX_HTTP_LLM_ROUTE_SLOT_MODEL);
     providers = ngx_http_llm_route_items(r, sh,
@@ -76,17 +59,7 @@ ngx_http_llm_route_status_prometheus(ngx_http_request_t *r,
     ngx_http_llm_route_prom_providers(o, providers, now_ms);
     ngx_http_llm_route_prom_deployments(r, o, sh);
     ngx_http_llm_route_prom_tasks(o, tasks);
-    ngx_http_llm_route_prom_operations(o, sh);
-    ngx_http_llm_route_prom_series(o, sh->routes,
-                                   "llm_route_requested_model",
-                                   "by the model the client asked for (a "
-                                   "policy such as auto, or a model) and "
-                                   "the model it was routed to",
-                                   "requested_model", "model");
-    ngx_http_llm_route_prom_series(o, mcf->spend_key ? sh->keys : NULL,
-                                   "llm_route_key",
-                                   "by the value of llm_route_spend_key",
-                                   "key", NULL);
+    ngx_http_llm_route_prom_operations(r, o, sh);
     ngx_http_llm_route_prom_rejected(r, o, sh);
     ngx_http_llm_route_prom_budgets(r, o, sh);
     ngx_http_llm_route_prom_rates(r, o, sh);
@@ -261,203 +234,6 @@ ngx_http_llm_route_prom_providers(ngx_http_llm_route_out_t *o,
                            it[i].slot->cooldown_until > now_ms ? 0 : 1)
 
 #undef ngx_llr_provider_value
-}
-
-
-/* per deployment (a model at a provider): what each one served */
-
-static void
-ngx_http_llm_route_prom_deployments(ngx_http_request_t *r,
-    ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh)
-{
-    ngx_uint_t                      i;
-    ngx_array_t                    *a;
-    ngx_http_llm_route_item_t      *it;
-    ngx_http_llm_route_counters_t  *c;
-
-    a = ngx_http_llm_route_items(r, sh, NGX_HTTP_LLM_ROUTE_SLOT_DEPLOYMENT);
-    if (a == NULL) {
-        o->failed = 1;
-        return;
-    }
-
-    it = a->elts;
-
-#define ngx_llr_deployment_value(fname, help, value)                          \
-    ngx_http_llm_route_prom_family(o, fname, "counter", help);                \
-    for (i = 0; i < a->nelts; i++) {                                          \
-        c = &it[i].slot->c;                                                   \
-        ngx_http_llm_route_prom_labels(o, fname, &it[i], "deployment");       \
-        ngx_http_llm_route_out_printf(o, "} %uA\n", value);                   \
-    }
-
-    ngx_llr_deployment_value("llm_route_deployment_requests_total",
-                             "Attempts sent to a deployment (a model at a "
-                             "provider).", c->requests)
-
-    ngx_llr_deployment_value("llm_route_deployment_errors_total",
-                             "Attempts at a deployment that failed.",
-                             c->errors)
-
-    ngx_llr_deployment_value("llm_route_deployment_failovers_total",
-                             "Failed attempts at a deployment that were "
-                             "retried at another one.", c->failovers)
-
-    ngx_llr_deployment_value("llm_route_deployment_prompt_tokens_total",
-                             "Prompt tokens a deployment was sent.",
-                             c->prompt_tokens)
-
-    ngx_llr_deployment_value("llm_route_deployment_completion_tokens_total",
-                             "Completion tokens a deployment answered.",
-                             c->completion_tokens)
-
-#undef ngx_llr_deployment_value
-
-    ngx_http_llm_route_prom_family(o, "llm_route_deployment_cost_usd_total",
-                                   "counter", "Cost in USD of a "
-                                   "deployment's answers.");
-
-    for (i = 0; i < a->nelts; i++) {
-        ngx_http_llm_route_prom_labels(o,
-                                       "llm_route_deployment_cost_usd_total",
-                                       &it[i], "deployment");
-        ngx_http_llm_route_out_printf(o, "} ");
-        ngx_http_llm_route_out_usd(o, it[i].slot->c.cost_pusd);
-        ngx_http_llm_route_out_printf(o, "\n");
-    }
-
-    ngx_http_llm_route_prom_family(o,
-                              "llm_route_deployment_request_duration_seconds",
-                              "histogram", "Time from the request to the "
-                              "last byte of the answer, by deployment.");
-
-    for (i = 0; i < a->nelts; i++) {
-        c = &it[i].slot->c;
-        ngx_http_llm_route_prom_histogram(o,
-                              "llm_route_deployment_request_duration_seconds",
-                              &it[i], "deployment", c->latency,
-                              c->latency_sum_ms, 0);
-    }
-}
-
-
-/* in flight, failovers and their outcomes, the router's own time */
-
-static void
-ngx_http_llm_route_prom_operations(ngx_http_llm_route_out_t *o,
-    ngx_http_llm_route_shm_t *sh)
-{
-    ngx_http_llm_route_prom_family(o, "llm_route_requests_in_flight",
-                                   "gauge", "Routed requests not finished "
-                                   "yet (in the workers alive).");
-    ngx_http_llm_route_out_printf(o, "llm_route_requests_in_flight %uL\n",
-                                  ngx_http_llm_route_inflight(sh));
-
-    ngx_http_llm_route_prom_family(o, "llm_route_failovers_total", "counter",
-                                   "Failed attempts retried at another "
-                                   "deployment.");
-    ngx_http_llm_route_out_printf(o, "llm_route_failovers_total %uA\n",
-                                  sh->totals.failovers);
-
-    ngx_http_llm_route_prom_family(o, "llm_route_failover_requests_total",
-                                   "counter", "Requests that failed over, "
-                                   "by outcome: recovered (answered by a "
-                                   "later attempt) or failed.");
-    ngx_http_llm_route_out_printf(o,
-                 "llm_route_failover_requests_total{outcome=\"recovered\"} "
-                 "%uA\n"
-                 "llm_route_failover_requests_total{outcome=\"failed\"} "
-                 "%uA\n",
-                 sh->totals.failover_ok, sh->totals.failover_failed);
-
-    ngx_http_llm_route_prom_family(o, "llm_route_overhead_seconds",
-                                   "histogram", "The router's own time per "
-                                   "request: parsing, classifying, "
-                                   "choosing, rewriting, watching the "
-                                   "response (not the provider's time).");
-    ngx_http_llm_route_prom_histogram(o, "llm_route_overhead_seconds", NULL,
-                                      NULL, sh->overhead,
-                                      sh->overhead_sum_us, 1);
-}
-
-
-/*
- * A table of series.c: PREFIX_requests_total, PREFIX_errors_total,
- * PREFIX_tokens_total{type}, PREFIX_cost_usd_total; the routes labelled
- * requested_model and model, the keys key
- */
-
-static void
-ngx_http_llm_route_prom_series(ngx_http_llm_route_out_t *o,
-    ngx_http_llm_route_series_t *t, const char *prefix, const char *what,
-    const char *label1, const char *label2)
-{
-    uint64_t                            v;
-    ngx_uint_t                          i, k, n;
-    ngx_http_llm_route_series_entry_t  *e;
-
-    static const char  *kinds[] = {
-        "requests_total", "errors_total", "tokens_total", "tokens_total",
-        "cost_usd_total"
-    };
-
-    static const char  *helps[] = {
-        "Routed requests, ", "Routed requests that failed, ",
-        "Tokens (prompt, completion), ", NULL, "Cost in USD, "
-    };
-
-    if (t == NULL) {
-        return;
-    }
-
-    n = t->nused;
-    ngx_memory_barrier();
-
-    for (k = 0; k < 5; k++) {
-
-        if (helps[k]) {
-            ngx_http_llm_route_out_printf(o, "# HELP %s_%s %s%s.\n"
-                                          "# TYPE %s_%s counter\n",
-                                          prefix, kinds[k], helps[k], what,
-                                          prefix, kinds[k]);
-        }
-
-        for (i = 0; i < n; i++) {
-            e = &t->e[i];
-
-            if (i == 0 && e->requests == 0) {
-                continue;    /* "_other", while nothing is in it */
-            }
-
-            ngx_http_llm_route_out_printf(o, "%s_%s{%s=", prefix, kinds[k],
-                                          label1);
-            ngx_http_llm_route_out_label(o, e->label, e->len1);
-
-            if (label2) {
-                ngx_http_llm_route_out_printf(o, ",%s=", label2);
-                ngx_http_llm_route_out_label(o, e->label + e->len1, e->len2);
-            }
-
-            if (k == 2 || k == 3) {
-                ngx_http_llm_route_out_printf(o, ",type=\"%s\"",
-                                              k == 2 ? "prompt"
-                                                     : "completion");
-            }
-
-            ngx_http_llm_route_out_printf(o, "} ");
-
-            if (k == 4) {
-                ngx_http_llm_route_out_usd(o, e->cost_pusd);
-                ngx_http_llm_route_out_printf(o, "\n");
-                continue;
-            }
-
-            v = k == 0 ? e->requests : k == 1 ? e->errors
-                : k == 2 ? e->prompt_tokens : e->completion_tokens;
-
-            ngx_http_llm_route_out_printf(o, "%uL\n", v);
-        }
-    }
 }
 
 
@@ -707,119 +483,4 @@ ngx_http_llm_route_prom_zone(ngx_http_request_t *r,
     ngx_http_llm_route_out_printf(o,
                                   "llm_route_state_last_write_seconds %T\n",
                                   sh->state_last);
-}
-
-
-/* "# HELP" and "# TYPE" of a family */
-
-static void
-ngx_http_llm_route_prom_family(ngx_http_llm_route_out_t *o, const char *name,
-    const char *type, const char *help)
-{
-    ngx_http_llm_route_out_printf(o, "# HELP %s %s\n# TYPE %s %s\n",
-                                  name, help, name, type);
-}
-
-
-/*
- * name{model="..",provider=".." (label "model"), name{provider=".." or
- * name{task="..", name{model="..",provider="..",upstream_model=".."
- * (label "deployment"), or name{ without an item
- */
-
-static void
-ngx_http_llm_route_prom_labels(ngx_http_llm_route_out_t *o, const char *name,
-    ngx_http_llm_route_item_t *it, const char *label)
-{
-    ngx_uint_t  deployment;
-
-    if (it == NULL) {
-        ngx_http_llm_route_out_printf(o, "%s{", name);
-        return;
-    }
-
-    deployment = (label[0] == 'd');
-
-    ngx_http_llm_route_out_printf(o, "%s{%s=", name,
-                                  deployment ? "model" : label);
-    ngx_http_llm_route_out_label(o, it->name.data, it->name.len);
-
-    if (label[0] == 'm' || deployment) {
-        ngx_http_llm_route_out_printf(o, ",provider=");
-        ngx_http_llm_route_out_label(o, it->provider.data, it->provider.len);
-    }
-
-    if (deployment) {
-        ngx_http_llm_route_out_printf(o, ",upstream_model=");
-        ngx_http_llm_route_out_label(o, it->upstream.data, it->upstream.len);
-    }
-}
-
-
-/*
- * A histogram of an item (none: NULL), in the buckets of
- * llr_hist_bounds_ms and a sum in ms, or with us in llr_hist_bounds_us
- * and a sum in us
- */
-
-static void
-ngx_http_llm_route_prom_histogram(ngx_http_llm_route_out_t *o,
-    const char *name, ngx_http_llm_route_item_t *it, const char *label,
-    ngx_atomic_t *buckets, uint64_t sum, ngx_uint_t us)
-{
-    u_char       full[128];
-    uint64_t     cum;
-    ngx_uint_t   i;
-    const char  *sep;
-
-    cum = 0;
-    sep = it ? "," : "";
-
-    (void) ngx_snprintf(full, sizeof(full), "%s_bucket%Z", name);
-
-    for (i = 0; i < NGX_HTTP_LLM_ROUTE_BUCKETS; i++) {
-        cum += buckets[i];
-
-        ngx_http_llm_route_prom_labels(o, (char *) full, it, label);
-        ngx_http_llm_route_out_printf(o, "%sle=\"", sep);
-
-        if (i == NGX_HTTP_LLM_ROUTE_BUCKETS - 1) {
-            ngx_http_llm_route_out_printf(o, "+Inf");
-
-        } else if (us) {
-            ngx_http_llm_route_out_us(o, llr_hist_bounds_us[i]);
-
-        } else {
-            ngx_http_llm_route_out_seconds(o, llr_hist_bounds_ms[i]);
-        }
-
-        ngx_http_llm_route_out_printf(o, "\"} %uL\n", cum);
-    }
-
-    /* the count is the +Inf bucket, as read above */
-
-    for (i = 0; i < 2; i++) {
-        (void) ngx_snprintf(full, sizeof(full), "%s_%s%Z", name,
-                            i ? "count" : "sum");
-
-        if (it) {
-            ngx_http_llm_route_prom_labels(o, (char *) full, it, label);
-            ngx_http_llm_route_out_printf(o, "} ");
-
-        } else {
-            ngx_http_llm_route_out_printf(o, "%s ", full);
-        }
-
-        if (i) {
-            ngx_http_llm_route_out_printf(o, "%uL\n", cum);
-
-        } else if (us) {
-            ngx_http_llm_route_out_us(o, sum);
-            ngx_http_llm_route_out_printf(o, "\n");
-
-        } else {
-            ngx_http_llm_route_out_seconds(o, sum);
-            ngx_http_llm_route_out_printf(o, "\n");
-        }
-    }
 }
