@@ -299,6 +299,7 @@ my $t = LLRTest->new(workers => 1);
 my $m = $t->mock;
 
 $t->config($t->routed_http(
+    http => '    llm_route_spend_key $http_x_team;',
     server => '        location = /llm/status { llm_route_status; }'));
 $t->start;
 
@@ -328,10 +329,32 @@ is(in_flight($t, 0), 0, 'a killed worker\'s requests are not in flight');
 $s = start_request($t, { model => 'gpt-4o-mini', messages => $msgs },
                    'X-Mock-Delay' => 1);
 is(in_flight($t, 1), 1, 'the new worker counts its own');
-my $answer = '';
-while (<$s>) { $answer .= $_ }
+my $answer = do { local $/; <$s> };
+close $s;     # nginx logs it after its lingering close: once it is closed
 like($answer, qr{^HTTP/1.1 200}, 'answered');
 is(in_flight($t, 0), 0, 'and, answered, it is no longer in flight');
+
+# a key with a quote, a backslash, a byte that is no UTF-8, and a long one
+my $odd = "q\"u\\o\xff" . ('k' x 100);
+$s = start_request($t, { model => 'gpt-4o-mini', messages => $msgs },
+                   'X-Team' => $odd);
+$answer = do { local $/; <$s> };
+close $s;
+like($answer, qr{^HTTP/1.1 200}, 'an odd key: answered');
+my $p;
+for (1 .. 40) {
+    $p = $t->get('/llm/status?format=prometheus')->{content};
+    last if $p =~ /^llm_route_key_requests_total/m;
+    sleep 0.05;
+}
+like($p, qr/^llm_route_key_requests_total\{key="q\\"u\\\\o\?k{57}"\} 1$/m,
+     'escaped, valid UTF-8, cut to 63 bytes');
+SKIP: {
+    my @pc = $t->promtool($p);
+    skip 'no promtool', 1 unless @pc;
+    is($pc[0], 0, 'promtool accepts it') or diag($pc[1]);
+}
+ok($t->get('/llm/status')->{json}{keys}, 'the JSON too');
 
 $t->stop;
 
