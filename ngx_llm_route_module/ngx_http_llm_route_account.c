@@ -23,6 +23,8 @@
 #include "ngx_http_llm_route_catalog.h"
 #include "ngx_http_llm_route_ctx.h"
 #include "ngx_http_llm_route_limits.h"
+#include "ngx_http_llm_route_metrics.h"
+#include "ngx_http_llm_route_series.h"
 #include "ngx_http_llm_route_shm.h"
 
 
@@ -125,6 +127,38 @@ ngx_http_llm_route_attempt_failed(ngx_http_request_t *r,
         ngx_http_llm_route_counter_add(&s->c.requests, 1);
         ngx_http_llm_route_counter_add(&s->c.errors, 1);
     }
+
+    s = ngx_http_llm_route_zone_slot(sh, ctx->deployment->slot);
+
+    if (s) {
+        ngx_http_llm_route_counter_add(&s->c.requests, 1);
+        ngx_http_llm_route_counter_add(&s->c.errors, 1);
+    }
+}
+
+
+/* a failed attempt at deployment d is retried at another one */
+
+void
+ngx_http_llm_route_attempt_retried(ngx_http_request_t *r,
+    ngx_http_llm_route_deployment_t *d)
+{
+    ngx_http_llm_route_shm_t   *sh;
+    ngx_http_llm_route_slot_t  *s;
+
+    sh = ngx_http_llm_route_shm(r);
+
+    if (sh == NULL) {
+        return;
+    }
+
+    ngx_http_llm_route_counter_add(&sh->totals.failovers, 1);
+
+    s = ngx_http_llm_route_zone_slot(sh, d->slot);
+
+    if (s) {
+        ngx_http_llm_route_counter_add(&s->c.failovers, 1);
+    }
 }
 
 
@@ -147,6 +181,10 @@ ngx_http_llm_route_log_handler(ngx_http_request_t *r)
     }
 
     ctx = ngx_http_llm_route_get_ctx(r);
+
+    if (ctx) {
+        ngx_http_llm_route_inflight_end(r, ctx);
+    }
 
     if (ctx && ctx->rejected && !ctx->routed && !ctx->exhausted) {
         ngx_http_llm_route_count_rejected(r, ctx,
@@ -177,11 +215,15 @@ ngx_http_llm_route_log_handler(ngx_http_request_t *r)
 
         rec.model_slot = -1;
         rec.provider_slot = -1;
+        rec.deployment_slot = -1;
         rec.task_slot = mcf->task_slots[ctx->task_index];
         rec.status = ngx_http_llm_route_client_gone(r)
                      ? NGX_HTTP_CLIENT_CLOSED_REQUEST : r->headers_out.status;
         rec.latency_ms = (ngx_msec_t) ngx_max(ms, 0);
         rec.ttft_ms = -1;
+        rec.tpot_us = -1;
+        rec.overhead_us = (ctx->own_ns + 500) / 1000;
+        rec.failover = 2;
         rec.difficulty = ctx->difficulty;
         rec.requested = ctx->requested_model;
         rec.task = ctx->task.len ? ctx->task
@@ -192,6 +234,7 @@ ngx_http_llm_route_log_handler(ngx_http_request_t *r)
         rec.stream = ctx->stream;
 
         ngx_http_llm_route_zone_record(sh, &rec);
+        ngx_http_llm_route_series_record(r, ctx, sh, &rec);
 
         return NGX_OK;
     }
@@ -205,6 +248,7 @@ ngx_http_llm_route_log_handler(ngx_http_request_t *r)
 
     rec.model_slot = ctx->model->slot;
     rec.provider_slot = ctx->deployment->provider->slot;
+    rec.deployment_slot = ctx->deployment->slot;
     rec.task_slot = mcf->task_slots[ctx->task_index];
 
     /* a client that went away is 499, before the answer or in the middle */
@@ -218,6 +262,11 @@ ngx_http_llm_route_log_handler(ngx_http_request_t *r)
     rec.saved_pusd = ctx->acc.saved;
     rec.latency_ms = (ngx_msec_t) ngx_max(ms, 0);
     rec.ttft_ms = ctx->ttft_ms;
+    rec.tpot_us = (ctx->acc.failed || ctx->acc.estimated) ? -1
+                  : llr_tpot_us(rec.latency_ms, ctx->ttft_ms,
+                                rec.completion_tokens, ctx->stream);
+    rec.overhead_us = (ctx->own_ns + 500) / 1000;
+    rec.failover = ctx->ntried ? 1 + ctx->acc.failed : 0;
     rec.difficulty = ctx->difficulty;
     rec.requested = ctx->requested_model;
     rec.model = ctx->deployment->upstream_model;
@@ -238,6 +287,7 @@ ngx_http_llm_route_log_handler(ngx_http_request_t *r)
     }
 
     ngx_http_llm_route_zone_record(sh, &rec);
+    ngx_http_llm_route_series_record(r, ctx, sh, &rec);
 
     return NGX_OK;
 }

@@ -26,5 +26,9 @@ void ngx_http_llm_route_account(ngx_http_request_t *r,
 void ngx_http_llm_route_attempt_failed(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx, ngx_uint_t status);
 
+/* a failed attempt at d is retried elsewhere: a failover, counted */
+void ngx_http_llm_route_attempt_retried(ngx_http_request_t *r,
+    ngx_http_llm_route_deployment_t *d);
+
 
 #endif /* _NGX_HTTP_LLM_ROUTE_ACCOUNT_H_INCLUDED_ */

@@ -64,6 +64,10 @@ typedef struct {
     ngx_str_t                       state_path;
     ngx_msec_t                      state_interval;
 
+    /* llm_route_spend_key (series.c): off without one */
+    ngx_http_complex_value_t       *spend_key;
+    ngx_uint_t                      spend_keys;  /* max= */
+
     ngx_flag_t                      variables_added;
 
     /* $http_... variables of client credentials in use (headers.c) */

@@ -124,6 +124,10 @@ typedef struct {
     u_char                         *error_code;
     ngx_str_t                       error_message;
     ngx_buf_t                      *error_body;
+
+    /* metrics (metrics.h) */
+    uint64_t                        own_ns;      /* the router's own time */
+    unsigned                        in_flight:1; /* counted in flight */
 } ngx_http_llm_route_ctx_t;
 
 

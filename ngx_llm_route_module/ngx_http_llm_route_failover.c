@@ -324,6 +324,8 @@ ngx_http_llm_route_attempt(ngx_http_request_t *r,
 
     failed = ctx->deployment;
 
+    ngx_http_llm_route_attempt_retried(r, failed);
+
     ctx->attempt++;
     ctx->model = m;
     ctx->deployment = d;

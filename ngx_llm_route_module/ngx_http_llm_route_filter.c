@@ -15,6 +15,7 @@
 
 #include "ngx_http_llm_route_filter.h"
 #include "ngx_http_llm_route_ctx.h"
+#include "ngx_http_llm_route_metrics.h"
 #include "ngx_http_llm_route_reply.h"
 #include "ngx_http_llm_route_xlate.h"
 #include "llr_api.h"
@@ -281,6 +282,8 @@ ngx_http_llm_route_header_filter(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_llm_route_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 {
+    uint64_t                   start;
+    ngx_int_t                  rc;
     ngx_chain_t                out, *cl;
     ngx_http_llm_route_ctx_t  *ctx;
 
@@ -305,7 +308,11 @@ ngx_http_llm_route_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
     }
 
     if (ctx->resp_mode == LLR_RESP_JSON || ctx->resp_mode == LLR_RESP_SSE) {
-        if (ngx_http_llm_route_watch(r, ctx, &in) != NGX_OK) {
+        start = ngx_http_llm_route_clock_ns();
+        rc = ngx_http_llm_route_watch(r, ctx, &in);
+        ngx_http_llm_route_own_time(ctx, start);
+
+        if (rc != NGX_OK) {
             return NGX_ERROR;
         }
 

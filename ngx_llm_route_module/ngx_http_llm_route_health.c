@@ -23,6 +23,8 @@ static ngx_http_llm_route_slot_t *ngx_http_llm_route_health_slot(
 static void ngx_http_llm_route_until(ngx_atomic_t *when,
     ngx_atomic_uint_t until);
 static ngx_msec_t ngx_http_llm_route_left(ngx_atomic_t *when);
+static void ngx_http_llm_route_cooldown_event(ngx_http_llm_route_slot_t *s,
+    ngx_atomic_uint_t now);
 
 
 static ngx_http_llm_route_slot_t *
@@ -106,6 +108,18 @@ ngx_http_llm_route_until(ngx_atomic_t *when, ngx_atomic_uint_t until)
 }
 
 
+/* a provider not cooling down at now (epoch ms) starts to: one more */
+
+static void
+ngx_http_llm_route_cooldown_event(ngx_http_llm_route_slot_t *s,
+    ngx_atomic_uint_t now)
+{
+    if (s->cooldown_until <= now) {
+        ngx_http_llm_route_counter_add(&s->c.cooldowns, 1);
+    }
+}
+
+
 /*
  * A cooldown another instance of the fleet set (fleet.c): the provider
  * is skipped here too until then
@@ -151,6 +165,8 @@ ngx_http_llm_route_provider_failed(ngx_http_request_t *r,
     if (status == NGX_HTTP_TOO_MANY_REQUESTS && retry_after > 0) {
         until = now + (ngx_atomic_uint_t) retry_after * 1000;
 
+        ngx_http_llm_route_cooldown_event(s, now);
+
         ngx_http_llm_route_until(&s->cooldown_until, until);
         ngx_http_llm_route_until(&s->retry_until, until);
 
@@ -184,6 +200,7 @@ ngx_http_llm_route_provider_failed(ngx_http_request_t *r,
         return;
     }
 
+    ngx_http_llm_route_cooldown_event(s, now);
     ngx_http_llm_route_until(&s->cooldown_until, now + timeout);
 
     ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,

@@ -19,6 +19,7 @@
 #include "ngx_http_llm_route_limits_conf.h"
 #include "ngx_http_llm_route_limits_shm.h"
 #include "ngx_http_llm_route_zone.h"
+#include "ngx_http_llm_route_series.h"
 #include "ngx_http_llm_route_state.h"
 #include "ngx_http_llm_route_status.h"
 #include "ngx_http_llm_route_variables.h"
@@ -77,6 +78,13 @@ static ngx_command_t  ngx_http_llm_route_commands[] = {
     { ngx_string("llm_route_zone"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE123,
       ngx_http_llm_route_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("llm_route_spend_key"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_llm_route_spend_key,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },

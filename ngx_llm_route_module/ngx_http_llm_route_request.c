@@ -23,6 +23,7 @@
 #include "ngx_http_llm_route_format.h"
 #include "ngx_http_llm_route_headers.h"
 #include "ngx_http_llm_route_limits.h"
+#include "ngx_http_llm_route_metrics.h"
 #include "ngx_http_llm_route_account.h"
 #include "ngx_http_llm_route_reply.h"
 #include "ngx_http_llm_route_body.h"
@@ -206,6 +207,9 @@ not_allowed:
 static ngx_int_t
 ngx_http_llm_route_again(ngx_http_request_t *r, ngx_http_llm_route_ctx_t *ctx)
 {
+    uint64_t   start;
+    ngx_int_t  rc;
+
     if (ctx->reading) {
 
         if (r->uri_changes == ctx->uri_changes) {
@@ -230,7 +234,17 @@ ngx_http_llm_route_again(ngx_http_request_t *r, ngx_http_llm_route_ctx_t *ctx)
             && r->upstream_states->nelts > ctx->upstream_tries)
         {
             /* error_page sent the failed attempt here: the next one */
-            return ngx_http_llm_route_failover(r, ctx);
+
+            start = ngx_http_llm_route_clock_ns();
+            rc = ngx_http_llm_route_failover(r, ctx);
+
+            /* NGX_DONE: it finalized the request, which may be gone */
+
+            if (rc != NGX_DONE) {
+                ngx_http_llm_route_own_time(ctx, start);
+            }
+
+            return rc;
         }
 
         /*
@@ -248,6 +262,7 @@ ngx_http_llm_route_again(ngx_http_request_t *r, ngx_http_llm_route_ctx_t *ctx)
 static void
 ngx_http_llm_route_body_handler(ngx_http_request_t *r)
 {
+    uint64_t                   start;
     ngx_int_t                  rc;
     ngx_http_llm_route_ctx_t  *ctx;
 
@@ -255,6 +270,8 @@ ngx_http_llm_route_body_handler(ngx_http_request_t *r)
 
     ctx->reading = 0;
     ctx->done = 1;
+
+    start = ngx_http_llm_route_clock_ns();
 
     rc = ngx_http_llm_route_process(r, ctx);
 
@@ -267,10 +284,14 @@ ngx_http_llm_route_body_handler(ngx_http_request_t *r)
         rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    ngx_http_llm_route_own_time(ctx, start);
+
     if (rc != NGX_OK || ctx->responded) {
         ngx_http_finalize_request(r, rc);
         return;
     }
+
+    ngx_http_llm_route_inflight_start(r, ctx);
 
     r->preserve_body = 1;
 

@@ -43,6 +43,7 @@ static void ngx_http_llm_route_counters_add(
 static void ngx_http_llm_route_recent_add(ngx_http_llm_route_shm_t *sh,
     ngx_http_llm_route_record_t *rec);
 static void ngx_http_llm_route_second_add(ngx_atomic_t *series, time_t sec);
+static void ngx_http_llm_route_hist_copy(ngx_atomic_t *buckets, uint64_t *b);
 
 
 /* the cached time in milliseconds since the epoch */
@@ -188,6 +189,8 @@ static void
 ngx_http_llm_route_counters_add(ngx_http_llm_route_counters_t *c,
     ngx_http_llm_route_record_t *rec, ngx_uint_t lb, ngx_uint_t tb)
 {
+    ngx_uint_t  b;
+
     ngx_http_llm_route_counter_add(&c->requests, 1);
     ngx_http_llm_route_counter_add(&c->errors, rec->error);
     ngx_http_llm_route_counter_add(&c->prompt_tokens, rec->prompt_tokens);
@@ -209,6 +212,13 @@ ngx_http_llm_route_counters_add(ngx_http_llm_route_counters_t *c,
                                        (uint64_t) rec->ttft_ms);
         ngx_http_llm_route_counter_add(&c->ttft_count, 1);
     }
+
+    if (rec->tpot_us >= 0) {
+        b = llr_hist_bucket_us((uint64_t) rec->tpot_us);
+        ngx_http_llm_route_counter_add(&c->tpot[b], 1);
+        ngx_http_llm_route_counter_add(&c->tpot_sum_us,
+                                       (uint64_t) rec->tpot_us);
+    }
 }
 
 
@@ -217,7 +227,7 @@ ngx_http_llm_route_zone_record(ngx_http_llm_route_shm_t *sh,
     ngx_http_llm_route_record_t *rec)
 {
     time_t                      now;
-    ngx_uint_t                  lb, tb;
+    ngx_uint_t                  lb, tb, b;
     ngx_http_llm_route_slot_t  *s;
 
     if (sh == NULL) {
@@ -248,6 +258,23 @@ ngx_http_llm_route_zone_record(ngx_http_llm_route_shm_t *sh,
     tb = rec->ttft_ms >= 0 ? llr_hist_bucket((uint64_t) rec->ttft_ms) : 0;
 
     ngx_http_llm_route_counters_add(&sh->totals, rec, lb, tb);
+
+    /* the router's own time and failover outcomes: totals only */
+
+    b = llr_hist_bucket_us(rec->overhead_us);
+    ngx_http_llm_route_counter_add(&sh->overhead[b], 1);
+    ngx_http_llm_route_counter_add(&sh->overhead_sum_us, rec->overhead_us);
+
+    if (rec->failover) {
+        ngx_http_llm_route_counter_add(rec->failover == 1
+                                       ? &sh->totals.failover_ok
+                                       : &sh->totals.failover_failed, 1);
+    }
+
+    s = ngx_http_llm_route_zone_slot(sh, rec->deployment_slot);
+    if (s) {
+        ngx_http_llm_route_counters_add(&s->c, rec, lb, tb);
+    }
 
     s = ngx_http_llm_route_zone_slot(sh, rec->model_slot);
     if (s) {
@@ -435,15 +462,36 @@ ngx_http_llm_route_recent_get(ngx_http_llm_route_shm_t *sh, ngx_uint_t i,
 }
 
 
-double
-ngx_http_llm_route_percentile(ngx_atomic_t *buckets, double q)
+/* a copy of a histogram of the zone, for core/llr_stats.h */
+
+static void
+ngx_http_llm_route_hist_copy(ngx_atomic_t *buckets, uint64_t *b)
 {
-    uint64_t    b[NGX_HTTP_LLM_ROUTE_BUCKETS];
     ngx_uint_t  i;
 
     for (i = 0; i < NGX_HTTP_LLM_ROUTE_BUCKETS; i++) {
         b[i] = buckets[i];
     }
+}
+
+
+double
+ngx_http_llm_route_percentile(ngx_atomic_t *buckets, double q)
+{
+    uint64_t  b[NGX_HTTP_LLM_ROUTE_BUCKETS];
+
+    ngx_http_llm_route_hist_copy(buckets, b);
 
     return llr_hist_percentile(b, q);
+}
+
+
+double
+ngx_http_llm_route_percentile_us(ngx_atomic_t *buckets, double q)
+{
+    uint64_t  b[NGX_HTTP_LLM_ROUTE_BUCKETS];
+
+    ngx_http_llm_route_hist_copy(buckets, b);
+
+    return llr_hist_percentile_us(b, q);
 }

@@ -15,7 +15,10 @@
  *     (requests, errors, refusals), for the dashboard's rates,
  *   - a ring of the last NGX_HTTP_LLM_ROUTE_RECENT requests, routed or
  *     refused,
- *   - the budgets and rate limits (limits_shm.c).
+ *   - the router's own time per request (a histogram, not saved),
+ *   - the budgets and rate limits (limits_shm.c), the requests in flight
+ *     per process (metrics.c), the tables of run-time labels (series.c),
+ *     each allocated from the slab.
  *
  * Hot counters are ngx_atomic_t updated with a saturating atomic add
  * (ngx_http_llm_route_counter_add()): no lock is taken per request for
@@ -38,6 +41,9 @@
 /* the budgets and rate limits of the zone (limits_shm.c) */
 typedef struct ngx_http_llm_route_limits_sh_s
     ngx_http_llm_route_limits_sh_t;
+
+/* series with labels known only at run time (series.c) */
+typedef struct ngx_http_llm_route_series_s  ngx_http_llm_route_series_t;
 
 
 #define NGX_HTTP_LLM_ROUTE_NAME_LEN     64
@@ -81,6 +87,19 @@ typedef struct {
     ngx_atomic_t          ttft[NGX_HTTP_LLM_ROUTE_BUCKETS];
     ngx_atomic_t          ttft_sum_ms;
     ngx_atomic_t          ttft_count;
+
+    /*
+     * zone version 8 (appended: a state file of fewer counters loads
+     * into the first ones); the histograms in llr_hist_bounds_us
+     */
+    ngx_atomic_t          tpot[NGX_HTTP_LLM_ROUTE_BUCKETS];
+    ngx_atomic_t          tpot_sum_us;       /* time per output token */
+    ngx_atomic_t          failovers;         /* failed attempts retried
+                                                elsewhere */
+    ngx_atomic_t          failover_ok;       /* requests that failed over:
+                                                answered in the end */
+    ngx_atomic_t          failover_failed;   /* ... or not */
+    ngx_atomic_t          cooldowns;         /* providers: cooldowns */
 } ngx_http_llm_route_counters_t;
 
 
@@ -113,6 +132,13 @@ typedef struct {
     ngx_atomic_t          errors[NGX_HTTP_LLM_ROUTE_SECONDS];
     ngx_atomic_t          rejected[NGX_HTTP_LLM_ROUTE_SECONDS];
 } ngx_http_llm_route_seconds_t;
+
+
+/* requests in flight in one process (metrics.c) */
+typedef struct {
+    ngx_atomic_t          pid;
+    ngx_atomic_t          n;
+} ngx_http_llm_route_inflight_t;
 
 
 /* one request, as the dashboard's "recent" table shows it */
@@ -162,6 +188,15 @@ typedef struct {
     time_t                          state_last;  /* last written, epoch */
 
     ngx_http_llm_route_limits_sh_t *limits;      /* limits_shm.c's */
+    ngx_http_llm_route_series_t    *routes;      /* requested -> model */
+    ngx_http_llm_route_series_t    *keys;        /* llm_route_spend_key */
+
+    /* by ngx_process_slot: requests routed, not yet logged (metrics.c) */
+    ngx_http_llm_route_inflight_t  *inflight;
+
+    /* the router's own time per request (not in the state file) */
+    ngx_atomic_t                    overhead[NGX_HTTP_LLM_ROUTE_BUCKETS];
+    ngx_atomic_t                    overhead_sum_us;
 
     ngx_http_llm_route_counters_t   totals;
     ngx_http_llm_route_seconds_t    seconds;
@@ -177,6 +212,7 @@ typedef struct {
     ngx_int_t             provider_slot;
     ngx_int_t             task_slot;
     ngx_int_t             rejected_slot;  /* of the reason, if rejected */
+    ngx_int_t             deployment_slot;
     ngx_uint_t            status;
     ngx_uint_t            rejected;       /* llr_reject_e, 0: routed */
     uint64_t              prompt_tokens;
@@ -187,6 +223,9 @@ typedef struct {
     uint64_t              saved_pusd;
     ngx_msec_t            latency_ms;
     ngx_msec_int_t        ttft_ms;        /* -1: none */
+    int64_t               tpot_us;        /* -1: none */
+    uint64_t              overhead_us;    /* the router's own time */
+    ngx_uint_t            failover;       /* 0, or 1 + failed in the end */
     double                difficulty;     /* < 0: not classified */
     ngx_str_t             requested;
     ngx_str_t             model;
@@ -237,6 +276,9 @@ uint64_t ngx_http_llm_route_second(ngx_atomic_t *series, time_t sec);
 
 /* percentile (0..1) in ms of a histogram of the zone (llr_hist_percentile) */
 double ngx_http_llm_route_percentile(ngx_atomic_t *buckets, double q);
+
+/* the same in us, of a histogram in llr_hist_bounds_us */
+double ngx_http_llm_route_percentile_us(ngx_atomic_t *buckets, double q);
 
 /*
  * a consistent copy of recent entry i (0 = newest); NGX_DECLINED if

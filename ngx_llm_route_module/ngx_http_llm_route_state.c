@@ -26,12 +26,20 @@
 
 
 #define NGX_HTTP_LLM_ROUTE_STATE_MAGIC   "LLRSTATE"
-/* 2: a limits section (budgets) follows the slots; 1 is still read */
-#define NGX_HTTP_LLM_ROUTE_STATE_VERSION 2
+/*
+ * 2: a limits section (budgets) follows the slots; 3: more counters per
+ * record (zone version 8: time per output token, failovers, cooldowns).
+ * 1 and 2 are still read, into the counters they have.
+ */
+#define NGX_HTTP_LLM_ROUTE_STATE_VERSION 3
 #define NGX_HTTP_LLM_ROUTE_STATE_MAX     (64 * 1024 * 1024)
 
 #define NGX_HTTP_LLM_ROUTE_NCOUNTERS                                          \
     (sizeof(ngx_http_llm_route_counters_t) / sizeof(ngx_atomic_t))
+
+/* the counters of a version 1 or 2 file: the first ones */
+#define NGX_HTTP_LLM_ROUTE_NCOUNTERS_V2                                       \
+    (offsetof(ngx_http_llm_route_counters_t, tpot) / sizeof(ngx_atomic_t))
 
 
 /* the state file: a header, the totals, then one record per slot */
@@ -55,9 +63,9 @@ typedef struct {
     /* uint64_t              counters[ncounters]; */
 } ngx_http_llm_route_state_record_t;
 
-#define NGX_HTTP_LLM_ROUTE_STATE_RECORD                                       \
+#define NGX_HTTP_LLM_ROUTE_STATE_RECORD(ncounters)                            \
     (sizeof(ngx_http_llm_route_state_record_t)                                \
-     + NGX_HTTP_LLM_ROUTE_NCOUNTERS * sizeof(uint64_t))
+     + (ncounters) * sizeof(uint64_t))
 
 
 /* a worker's writer */
@@ -77,7 +85,7 @@ static ngx_int_t ngx_http_llm_route_state_read(ngx_shm_zone_t *shm_zone,
 static void ngx_http_llm_route_state_parse(ngx_shm_zone_t *shm_zone,
     ngx_http_llm_route_shm_t *sh, ngx_str_t *path, u_char *buf, size_t size);
 static ngx_uint_t ngx_http_llm_route_state_slot(ngx_shm_zone_t *shm_zone,
-    ngx_http_llm_route_shm_t *sh, u_char *p);
+    ngx_http_llm_route_shm_t *sh, u_char *p, ngx_uint_t ncounters);
 static void ngx_http_llm_route_state_invalid(ngx_shm_zone_t *shm_zone,
     ngx_str_t *path);
 static ngx_int_t ngx_http_llm_route_state_lock(ngx_http_llm_route_shm_t *sh);
@@ -210,7 +218,7 @@ ngx_http_llm_route_state_parse(ngx_shm_zone_t *shm_zone,
     uint64_t                            v;
     ngx_int_t                           budgets;
     ngx_log_t                          *log;
-    ngx_uint_t                          i, k, loaded;
+    ngx_uint_t                          i, k, loaded, ncounters;
     ngx_atomic_t                       *c;
     ngx_http_llm_route_state_header_t   h;
 
@@ -218,14 +226,18 @@ ngx_http_llm_route_state_parse(ngx_shm_zone_t *shm_zone,
 
     ngx_memcpy(&h, buf, sizeof(h));
 
-    rec_size = NGX_HTTP_LLM_ROUTE_STATE_RECORD;
+    ncounters = (h.version == NGX_HTTP_LLM_ROUTE_STATE_VERSION)
+                ? NGX_HTTP_LLM_ROUTE_NCOUNTERS
+                : NGX_HTTP_LLM_ROUTE_NCOUNTERS_V2;
 
-    base = sizeof(h) + (size_t) h.ncounters * sizeof(uint64_t)
+    rec_size = NGX_HTTP_LLM_ROUTE_STATE_RECORD(ncounters);
+
+    base = sizeof(h) + ncounters * sizeof(uint64_t)
            + (size_t) h.nrecords * rec_size;
 
     if (ngx_memcmp(h.magic, NGX_HTTP_LLM_ROUTE_STATE_MAGIC, 8) != 0
-        || (h.version != NGX_HTTP_LLM_ROUTE_STATE_VERSION && h.version != 1)
-        || h.ncounters != NGX_HTTP_LLM_ROUTE_NCOUNTERS
+        || h.version < 1 || h.version > NGX_HTTP_LLM_ROUTE_STATE_VERSION
+        || h.ncounters != ncounters
         || h.name_len != NGX_HTTP_LLM_ROUTE_NAME_LEN
         || h.nrecords > NGX_HTTP_LLM_ROUTE_STATE_MAX / rec_size
         || (h.version == 1 && size != base)
@@ -242,17 +254,25 @@ ngx_http_llm_route_state_parse(ngx_shm_zone_t *shm_zone,
     p = buf + sizeof(h);
     c = (ngx_atomic_t *) &sh->totals;
 
-    for (k = 0; k < NGX_HTTP_LLM_ROUTE_NCOUNTERS; k++) {
+    for (k = 0; k < ncounters; k++) {
         ngx_memcpy(&v, p + k * sizeof(uint64_t), sizeof(uint64_t));
         c[k] = (ngx_atomic_uint_t) v;
     }
 
-    p += NGX_HTTP_LLM_ROUTE_NCOUNTERS * sizeof(uint64_t);
+    p += ncounters * sizeof(uint64_t);
 
     loaded = 0;
 
     for (i = 0; i < h.nrecords; i++, p += rec_size) {
-        loaded += ngx_http_llm_route_state_slot(shm_zone, sh, p);
+        loaded += ngx_http_llm_route_state_slot(shm_zone, sh, p, ncounters);
+    }
+
+    if (h.version < NGX_HTTP_LLM_ROUTE_STATE_VERSION) {
+        ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                      "llm_route: llm_route_zone \"%V\": state file \"%V\" is "
+                      "of version %uD: the counters it has are loaded, the "
+                      "newer ones start at zero",
+                      &shm_zone->shm.name, path, h.version);
     }
 
     /* budgets (limits_shm.c); a version 1 file has none */
@@ -299,7 +319,7 @@ ngx_http_llm_route_state_parse(ngx_shm_zone_t *shm_zone,
 
 static ngx_uint_t
 ngx_http_llm_route_state_slot(ngx_shm_zone_t *shm_zone,
-    ngx_http_llm_route_shm_t *sh, u_char *p)
+    ngx_http_llm_route_shm_t *sh, u_char *p, ngx_uint_t ncounters)
 {
     uint64_t                            v;
     ngx_int_t                           slot;
@@ -339,7 +359,7 @@ ngx_http_llm_route_state_slot(ngx_shm_zone_t *shm_zone,
 
     c = (ngx_atomic_t *) &s->c;
 
-    for (k = 0; k < NGX_HTTP_LLM_ROUTE_NCOUNTERS; k++) {
+    for (k = 0; k < ncounters; k++) {
         ngx_memcpy(&v, p + sizeof(r) + k * sizeof(uint64_t),
                    sizeof(uint64_t));
         c[k] = (ngx_atomic_uint_t) v;
@@ -460,7 +480,9 @@ ngx_http_llm_route_state_image(ngx_http_llm_route_state_ctx_t *ctx,
     }
 
     *size = sizeof(h) + NGX_HTTP_LLM_ROUTE_NCOUNTERS * sizeof(uint64_t)
-            + nused * NGX_HTTP_LLM_ROUTE_STATE_RECORD + lsize;
+            + nused * NGX_HTTP_LLM_ROUTE_STATE_RECORD(
+                          NGX_HTTP_LLM_ROUTE_NCOUNTERS)
+            + lsize;
 
     buf = ngx_alloc(*size, log);
     if (buf == NULL) {

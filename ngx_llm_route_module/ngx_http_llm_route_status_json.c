@@ -12,6 +12,8 @@
 #include "ngx_http_llm_route_conf.h"
 #include "ngx_http_llm_route_limits_list.h"
 #include "ngx_http_llm_route_redis.h"
+#include "ngx_http_llm_route_metrics.h"
+#include "ngx_http_llm_route_series.h"
 #include "llr_limits.h"
 
 
@@ -40,6 +42,13 @@ static void ngx_http_llm_route_json_percentiles(ngx_http_llm_route_out_t *o,
     const char *name, ngx_atomic_t *buckets, uint64_t sum, uint64_t count);
 static void ngx_http_llm_route_json_buckets(ngx_http_llm_route_out_t *o,
     const char *name, ngx_atomic_t *buckets);
+static void ngx_http_llm_route_json_percentiles_us(
+    ngx_http_llm_route_out_t *o, const char *name, ngx_atomic_t *buckets,
+    uint64_t sum_us, uint64_t unit);
+static void ngx_http_llm_route_json_deployments(ngx_http_request_t *r,
+    ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh);
+static void ngx_http_llm_route_json_series(ngx_http_llm_route_out_t *o,
+    ngx_http_llm_route_series_t *t, ngx_uint_t keys);
 static void ngx_http_llm_route_json_rejected(ngx_http_request_t *r,
     ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh);
 static void ngx_http_llm_route_json_seconds(ngx_http_llm_route_out_t *o,
@@ -65,9 +74,10 @@ void
 ngx_http_llm_route_status_json(ngx_http_request_t *r,
     ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh)
 {
-    time_t       now;
-    uint64_t     now_ms;
-    ngx_time_t  *tp;
+    time_t                           now;
+    uint64_t                         now_ms;
+    ngx_time_t                      *tp;
+    ngx_http_llm_route_main_conf_t  *mcf;
 
     tp = ngx_timeofday();
     now = tp->sec;
@@ -84,6 +94,12 @@ ngx_http_llm_route_status_json(ngx_http_request_t *r,
     ngx_http_llm_route_json_list(r, o, sh, NGX_HTTP_LLM_ROUTE_SLOT_TASK,
                                  "tasks", ngx_http_llm_route_json_task,
                                  now_ms);
+    ngx_http_llm_route_json_deployments(r, o, sh);
+    ngx_http_llm_route_json_series(o, sh->routes, 0);
+
+    /* a table left by a configuration that had llm_route_spend_key */
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_llm_route_module);
+    ngx_http_llm_route_json_series(o, mcf->spend_key ? sh->keys : NULL, 1);
     ngx_http_llm_route_json_rejected(r, o, sh);
     ngx_http_llm_route_json_seconds(o, sh, now);
     ngx_http_llm_route_json_budgets(r, o, sh);
@@ -148,6 +164,13 @@ ngx_http_llm_route_json_totals(ngx_http_request_t *r,
     ngx_http_llm_route_out_printf(o, ",\"totals\":{");
     ngx_http_llm_route_json_counters(o, c);
     ngx_http_llm_route_out_printf(o, ",\"rejected\":%uL", n);
+    ngx_http_llm_route_out_printf(o,
+        ",\"in_flight\":%uL,\"failovers\":%uA,"
+        "\"failover_requests\":{\"recovered\":%uA,\"failed\":%uA}",
+        ngx_http_llm_route_inflight(sh), c->failovers, c->failover_ok,
+        c->failover_failed);
+    ngx_http_llm_route_json_percentiles_us(o, "overhead_us", sh->overhead,
+                                           sh->overhead_sum_us, 1);
     ngx_http_llm_route_json_percentiles(o, "latency_ms", c->latency,
                                         c->latency_sum_ms,
                                         ngx_http_llm_route_hist_count(
@@ -227,6 +250,8 @@ ngx_http_llm_route_json_model(ngx_http_llm_route_out_t *o,
                                             c->latency));
     ngx_http_llm_route_json_percentiles(o, "ttft_ms", c->ttft,
                                         c->ttft_sum_ms, c->ttft_count);
+    ngx_http_llm_route_json_percentiles_us(o, "tpot_ms", c->tpot,
+                                           c->tpot_sum_us, 1000);
     ngx_http_llm_route_json_buckets(o, "latency_buckets", c->latency);
     ngx_http_llm_route_json_buckets(o, "ttft_buckets", c->ttft);
 }
@@ -244,8 +269,9 @@ ngx_http_llm_route_json_provider(ngx_http_llm_route_out_t *o,
 
     ngx_http_llm_route_out_printf(o,
         "\"requests\":%uA,\"errors\":%uA,\"failures\":%uA,"
+        "\"cooldowns\":%uA,"
         "\"state\":\"%s\",\"cooldown_until\":%T,\"cost_usd\":",
-        c->requests, c->errors, it->slot->failures,
+        c->requests, c->errors, it->slot->failures, c->cooldowns,
         up ? "up" : "cooldown",
         up ? 0 : (time_t) (it->slot->cooldown_until / 1000));
     ngx_http_llm_route_out_usd(o, c->cost_pusd);
@@ -320,6 +346,141 @@ ngx_http_llm_route_json_buckets(ngx_http_llm_route_out_t *o,
     }
 
     ngx_http_llm_route_out_printf(o, "]");
+}
+
+
+/*
+ * percentiles of a histogram in llr_hist_bounds_us, in us / unit (1:
+ * microseconds, 1000: milliseconds)
+ */
+
+static void
+ngx_http_llm_route_json_percentiles_us(ngx_http_llm_route_out_t *o,
+    const char *name, ngx_atomic_t *buckets, uint64_t sum_us, uint64_t unit)
+{
+    double    u;
+    uint64_t  count;
+
+    u = (double) unit;
+    count = ngx_http_llm_route_hist_count(buckets);
+
+    ngx_http_llm_route_out_printf(o,
+        ",\"%s\":{\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"avg\":%.3f,"
+        "\"count\":%uL}",
+        name,
+        ngx_http_llm_route_percentile_us(buckets, 0.50) / u,
+        ngx_http_llm_route_percentile_us(buckets, 0.90) / u,
+        ngx_http_llm_route_percentile_us(buckets, 0.99) / u,
+        count ? (double) sum_us / (double) count / u : 0.0, count);
+}
+
+
+/* "deployments": by the deployment's slot name, model@provider[/upstream] */
+
+static void
+ngx_http_llm_route_json_deployments(ngx_http_request_t *r,
+    ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh)
+{
+    ngx_uint_t                      i;
+    ngx_array_t                    *a;
+    ngx_http_llm_route_item_t      *it;
+    ngx_http_llm_route_counters_t  *c;
+
+    a = ngx_http_llm_route_items(r, sh, NGX_HTTP_LLM_ROUTE_SLOT_DEPLOYMENT);
+    if (a == NULL) {
+        o->failed = 1;
+        return;
+    }
+
+    it = a->elts;
+
+    ngx_http_llm_route_out_printf(o, ",\"deployments\":{");
+
+    for (i = 0; i < a->nelts; i++) {
+        c = &it[i].slot->c;
+
+        ngx_http_llm_route_out_printf(o, "%s", i ? "," : "");
+        ngx_http_llm_route_out_json(o, it[i].slot->name,
+                                    it[i].slot->name_len);
+        ngx_http_llm_route_out_printf(o, ":{\"model\":");
+        ngx_http_llm_route_out_json(o, it[i].name.data, it[i].name.len);
+        ngx_http_llm_route_out_printf(o, ",\"provider\":");
+        ngx_http_llm_route_out_json(o, it[i].provider.data,
+                                    it[i].provider.len);
+        ngx_http_llm_route_out_printf(o, ",\"upstream_model\":");
+        ngx_http_llm_route_out_json(o, it[i].upstream.data,
+                                    it[i].upstream.len);
+        ngx_http_llm_route_out_printf(o,
+            ",\"requests\":%uA,\"errors\":%uA,\"failovers\":%uA,"
+            "\"prompt_tokens\":%uA,\"completion_tokens\":%uA,\"cost_usd\":",
+            c->requests, c->errors, c->failovers, c->prompt_tokens,
+            c->completion_tokens);
+        ngx_http_llm_route_out_usd(o, c->cost_pusd);
+        ngx_http_llm_route_json_percentiles(o, "latency_ms", c->latency,
+                                            c->latency_sum_ms,
+                                            ngx_http_llm_route_hist_count(
+                                                c->latency));
+        ngx_http_llm_route_out_printf(o, "}");
+    }
+
+    ngx_http_llm_route_out_printf(o, "}");
+}
+
+
+/*
+ * "routes": [{"requested_model", "model", counts}], or "keys": {"<key>":
+ * {counts}} (series.c); entry 0, "_other", once something is in it
+ */
+
+static void
+ngx_http_llm_route_json_series(ngx_http_llm_route_out_t *o,
+    ngx_http_llm_route_series_t *t, ngx_uint_t keys)
+{
+    ngx_uint_t                          i, n, first;
+    ngx_http_llm_route_series_entry_t  *e;
+
+    if (t == NULL) {
+        return;
+    }
+
+    n = t->nused;
+    ngx_memory_barrier();
+
+    ngx_http_llm_route_out_printf(o, keys ? ",\"keys\":{" : ",\"routes\":[");
+
+    first = 1;
+
+    for (i = 0; i < n; i++) {
+        e = &t->e[i];
+
+        if (i == 0 && e->requests == 0) {
+            continue;
+        }
+
+        ngx_http_llm_route_out_printf(o, "%s", first ? "" : ",");
+        first = 0;
+
+        if (keys) {
+            ngx_http_llm_route_out_json(o, e->label, e->len1);
+            ngx_http_llm_route_out_printf(o, ":{");
+
+        } else {
+            ngx_http_llm_route_out_printf(o, "{\"requested_model\":");
+            ngx_http_llm_route_out_json(o, e->label, e->len1);
+            ngx_http_llm_route_out_printf(o, ",\"model\":");
+            ngx_http_llm_route_out_json(o, e->label + e->len1, e->len2);
+            ngx_http_llm_route_out_printf(o, ",");
+        }
+
+        ngx_http_llm_route_out_printf(o,
+            "\"requests\":%uA,\"errors\":%uA,\"prompt_tokens\":%uA,"
+            "\"completion_tokens\":%uA,\"cost_usd\":",
+            e->requests, e->errors, e->prompt_tokens, e->completion_tokens);
+        ngx_http_llm_route_out_usd(o, e->cost_pusd);
+        ngx_http_llm_route_out_printf(o, "}");
+    }
+
+    ngx_http_llm_route_out_printf(o, "%s", keys ? "}" : "]");
 }
 
 
@@ -492,6 +653,11 @@ ngx_http_llm_route_json_budgets(ngx_http_request_t *r,
         ngx_http_llm_route_out_usd(o, b[i].spent);
         ngx_http_llm_route_out_printf(o, ",\"reserved_usd\":");
         ngx_http_llm_route_out_usd(o, b[i].reserved);
+        ngx_http_llm_route_out_printf(o, ",\"remaining_usd\":");
+        ngx_http_llm_route_out_usd(o,
+                                   b[i].limit > b[i].spent + b[i].reserved
+                                   ? b[i].limit - b[i].spent - b[i].reserved
+                                   : 0);
         ngx_http_llm_route_out_printf(o,
             ",\"period\":\"%s\",\"resets_at\":",
             llr_period_name((llr_period_e) b[i].period));

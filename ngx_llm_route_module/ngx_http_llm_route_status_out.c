@@ -19,6 +19,11 @@
 #include "llr_req.h"
 
 
+static ngx_array_t *ngx_http_llm_route_deployment_items(
+    ngx_http_request_t *r, ngx_http_llm_route_shm_t *sh,
+    ngx_http_llm_route_main_conf_t *mcf);
+
+
 /* ---- output ------------------------------------------------------------- */
 
 
@@ -234,6 +239,10 @@ ngx_http_llm_route_items(ngx_http_request_t *r, ngx_http_llm_route_shm_t *sh,
 
     mcf = ngx_http_get_module_main_conf(r, ngx_http_llm_route_module);
 
+    if (kind == NGX_HTTP_LLM_ROUTE_SLOT_DEPLOYMENT) {
+        return ngx_http_llm_route_deployment_items(r, sh, mcf);
+    }
+
     a = ngx_array_create(r->pool, 8, sizeof(ngx_http_llm_route_item_t));
     if (a == NULL) {
         return NULL;
@@ -251,6 +260,7 @@ ngx_http_llm_route_items(ngx_http_request_t *r, ngx_http_llm_route_shm_t *sh,
             }
 
             it->name = m[i]->name;
+            ngx_str_null(&it->upstream);
             it->slot = ngx_http_llm_route_zone_slot(sh, m[i]->slot);
 
             if (m[i]->provider) {
@@ -274,6 +284,7 @@ ngx_http_llm_route_items(ngx_http_request_t *r, ngx_http_llm_route_shm_t *sh,
 
             it->name = p[i]->name;
             it->provider = p[i]->name;
+            ngx_str_null(&it->upstream);
             it->slot = ngx_http_llm_route_zone_slot(sh, p[i]->slot);
         }
 
@@ -292,6 +303,7 @@ ngx_http_llm_route_items(ngx_http_request_t *r, ngx_http_llm_route_shm_t *sh,
 
             it->name = task[i];
             ngx_str_null(&it->provider);
+            ngx_str_null(&it->upstream);
             it->slot = ngx_http_llm_route_zone_slot(sh, mcf->task_slots[i]);
         }
     }
@@ -315,6 +327,90 @@ ngx_http_llm_route_items(ngx_http_request_t *r, ngx_http_llm_route_shm_t *sh,
     }
 
     return a;
+}
+
+
+/*
+ * the deployments (model at provider), each slot once (two identical
+ * llm_route_model lines share theirs); one without a slot is not shown
+ */
+
+static ngx_array_t *
+ngx_http_llm_route_deployment_items(ngx_http_request_t *r,
+    ngx_http_llm_route_shm_t *sh, ngx_http_llm_route_main_conf_t *mcf)
+{
+    ngx_uint_t                         i, k;
+    ngx_array_t                       *a;
+    ngx_http_llm_route_slot_t         *s;
+    ngx_http_llm_route_item_t         *it;
+    ngx_http_llm_route_deployment_t  **d;
+
+    a = ngx_array_create(r->pool, 8, sizeof(ngx_http_llm_route_item_t));
+    if (a == NULL) {
+        return NULL;
+    }
+
+    d = mcf->deployments.elts;
+
+    for (i = 0; i < mcf->deployments.nelts; i++) {
+        s = ngx_http_llm_route_zone_slot(sh, d[i]->slot);
+
+        if (s == NULL || s->kind != NGX_HTTP_LLM_ROUTE_SLOT_DEPLOYMENT) {
+            continue;
+        }
+
+        it = a->elts;
+
+        for (k = 0; k < a->nelts; k++) {
+            if (it[k].slot == s) {
+                break;
+            }
+        }
+
+        if (k < a->nelts) {
+            continue;
+        }
+
+        it = ngx_array_push(a);
+        if (it == NULL) {
+            return NULL;
+        }
+
+        it->name = d[i]->name;
+        it->provider = d[i]->provider->name;
+        it->upstream = d[i]->upstream_model;
+        it->slot = s;
+    }
+
+    return a;
+}
+
+
+/* microseconds as seconds, "0.000250" */
+
+void
+ngx_http_llm_route_out_us(ngx_http_llm_route_out_t *o, uint64_t us)
+{
+    u_char  *p, *end;
+
+    p = ngx_http_llm_route_out_reserve(o, 32);
+    if (p == NULL) {
+        return;
+    }
+
+    p = ngx_sprintf(p, "%uL", us / 1000000);
+
+    if (us % 1000000) {
+        end = ngx_sprintf(p, ".%06uL", us % 1000000);
+
+        while (end[-1] == '0') {
+            end--;
+        }
+
+        p = end;
+    }
+
+    ngx_http_llm_route_out_advance(o, p);
 }
 
 

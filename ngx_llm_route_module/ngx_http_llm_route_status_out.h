@@ -32,11 +32,15 @@ typedef struct {
 } ngx_http_llm_route_out_t;
 
 
-/* a configured model, provider or task and its slot in the zone */
+/*
+ * a configured model, provider, task or deployment and its slot in the
+ * zone; a deployment's name is its model's, upstream the model it sends
+ */
 
 typedef struct {
     ngx_str_t                        name;
     ngx_str_t                        provider;
+    ngx_str_t                        upstream;
     ngx_http_llm_route_slot_t       *slot;
 } ngx_http_llm_route_item_t;
 
@@ -59,6 +63,7 @@ ngx_array_t *ngx_http_llm_route_items(ngx_http_request_t *r,
 uint64_t ngx_http_llm_route_rejected(ngx_http_request_t *r,
     ngx_http_llm_route_shm_t *sh, ngx_uint_t reason);
 uint64_t ngx_http_llm_route_hist_count(ngx_atomic_t *buckets);
+void ngx_http_llm_route_out_us(ngx_http_llm_route_out_t *o, uint64_t us);
 
 
 #endif /* _NGX_HTTP_LLM_ROUTE_STATUS_OUT_H_INCLUDED_ */

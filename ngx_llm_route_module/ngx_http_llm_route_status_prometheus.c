@@ -13,6 +13,8 @@
 #include "ngx_http_llm_route_redis.h"
 #include "ngx_http_llm_route_conf.h"
 #include "ngx_http_llm_route_limits_list.h"
+#include "ngx_http_llm_route_prom.h"
+#include "ngx_http_llm_route_prom_ops.h"
 #include "llr_limits.h"
 #include "llr_stats.h"
 
@@ -33,13 +35,6 @@ static void ngx_http_llm_route_prom_redis(ngx_http_request_t *r,
     ngx_http_llm_route_out_t *o);
 static void ngx_http_llm_route_prom_zone(ngx_http_request_t *r,
     ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh);
-static void ngx_http_llm_route_prom_family(ngx_http_llm_route_out_t *o,
-    const char *name, const char *type, const char *help);
-static void ngx_http_llm_route_prom_labels(ngx_http_llm_route_out_t *o,
-    const char *name, ngx_http_llm_route_item_t *it, const char *label);
-static void ngx_http_llm_route_prom_histogram(ngx_http_llm_route_out_t *o,
-    const char *name, ngx_http_llm_route_item_t *it, ngx_atomic_t *buckets,
-    uint64_t sum_ms);
 
 
 void
@@ -65,7 +60,9 @@ ngx_http_llm_route_status_prometheus(ngx_http_request_t *r,
 
     ngx_http_llm_route_prom_models(o, models);
     ngx_http_llm_route_prom_providers(o, providers, now_ms);
+    ngx_http_llm_route_prom_deployments(r, o, sh);
     ngx_http_llm_route_prom_tasks(o, tasks);
+    ngx_http_llm_route_prom_operations(r, o, sh);
     ngx_http_llm_route_prom_rejected(r, o, sh);
     ngx_http_llm_route_prom_budgets(r, o, sh);
     ngx_http_llm_route_prom_rates(r, o, sh);
@@ -164,8 +161,8 @@ ngx_http_llm_route_prom_models(ngx_http_llm_route_out_t *o,
         c = &it[i].slot->c;
         ngx_http_llm_route_prom_histogram(o,
                                           "llm_route_request_duration_seconds",
-                                          &it[i], c->latency,
-                                          c->latency_sum_ms);
+                                          &it[i], "model", c->latency,
+                                          c->latency_sum_ms, 0);
     }
 
     ngx_http_llm_route_prom_family(o, "llm_route_ttft_seconds", "histogram",
@@ -175,7 +172,24 @@ ngx_http_llm_route_prom_models(ngx_http_llm_route_out_t *o,
     for (i = 0; i < models->nelts; i++) {
         c = &it[i].slot->c;
         ngx_http_llm_route_prom_histogram(o, "llm_route_ttft_seconds",
-                                          &it[i], c->ttft, c->ttft_sum_ms);
+                                          &it[i], "model", c->ttft,
+                                          c->ttft_sum_ms, 0);
+    }
+
+    ngx_http_llm_route_prom_family(o,
+                                   "llm_route_time_per_output_token_seconds",
+                                   "histogram",
+                                   "Time per output token of answered "
+                                   "requests (streams: after the first "
+                                   "token, over the tokens after it), by "
+                                   "model.");
+
+    for (i = 0; i < models->nelts; i++) {
+        c = &it[i].slot->c;
+        ngx_http_llm_route_prom_histogram(o,
+                                     "llm_route_time_per_output_token_seconds",
+                                     &it[i], "model", c->tpot,
+                                     c->tpot_sum_us, 1);
     }
 
 #undef ngx_llr_model_counter
@@ -212,6 +226,11 @@ ngx_http_llm_route_prom_providers(ngx_http_llm_route_out_t *o,
     ngx_llr_provider_value("llm_route_provider_failures_total", "counter",
                            "Failures counted by the provider health "
                            "check.", it[i].slot->failures)
+
+    ngx_llr_provider_value("llm_route_provider_cooldowns_total", "counter",
+                           "Cooldowns a provider entered (max_fails "
+                           "failures within fail_timeout, or a 429 with "
+                           "Retry-After).", it[i].slot->c.cooldowns)
 
     ngx_llr_provider_value("llm_route_provider_up", "gauge",
                            "1 if the provider is usable, 0 while it is in "
@@ -292,14 +311,19 @@ ngx_http_llm_route_prom_budgets(ngx_http_request_t *r,
         "llm_route_budget_limit_usd",
         "llm_route_budget_spent_usd",
         "llm_route_budget_reserved_usd",
-        "llm_route_budget_resets_at_seconds"
+        "llm_route_budget_remaining_usd",
+        "llm_route_budget_resets_at_seconds",
+        "llm_route_budget_rejected_total"
     };
 
     static const char  *helps[] = {
         "The limit of a budget in USD per period, by key and period.",
         "USD spent in the budget's current period, by key and period.",
         "USD reserved by requests in flight, by key and period.",
-        "When the budget's period resets (Unix time, 0: never)."
+        "USD left in the budget's current period: the limit less what is "
+        "spent and reserved, by key and period.",
+        "When the budget's period resets (Unix time, 0: never).",
+        "Requests the budget refused, by key and period."
     };
 
     a = ngx_http_llm_route_limits_budgets(r, sh);
@@ -310,11 +334,12 @@ ngx_http_llm_route_prom_budgets(ngx_http_request_t *r,
 
     b = a->elts;
 
-    for (k = 0; k < 4; k++) {
+    for (k = 0; k < 6; k++) {
         name = names[k];
         help = helps[k];
 
-        ngx_http_llm_route_prom_family(o, name, "gauge", help);
+        ngx_http_llm_route_prom_family(o, name, k == 5 ? "counter" : "gauge",
+                                       help);
 
         for (i = 0; i < a->nelts; i++) {
             ngx_http_llm_route_out_printf(o, "%s{key=", name);
@@ -322,12 +347,22 @@ ngx_http_llm_route_prom_budgets(ngx_http_request_t *r,
             ngx_http_llm_route_out_printf(o, ",period=\"%s\"} ",
                 llr_period_name((llr_period_e) b[i].period));
 
-            if (k == 3) {
+            if (k == 4) {
                 ngx_http_llm_route_out_printf(o, "%T\n", b[i].resets_at);
                 continue;
             }
 
+            if (k == 5) {
+                ngx_http_llm_route_out_printf(o, "%uL\n", b[i].rejected);
+                continue;
+            }
+
             v = k == 0 ? b[i].limit : (k == 1 ? b[i].spent : b[i].reserved);
+
+            if (k == 3) {
+                v = b[i].limit > b[i].spent + b[i].reserved
+                    ? b[i].limit - b[i].spent - b[i].reserved : 0;
+            }
 
             ngx_http_llm_route_out_usd(o, v);
             ngx_http_llm_route_out_printf(o, "\n");
@@ -496,77 +531,4 @@ ngx_http_llm_route_prom_redis(ngx_http_request_t *r,
     ngx_http_llm_route_out_printf(o, "llm_route_redis_last_sync_seconds ");
     ngx_http_llm_route_out_seconds(o, st.last_sync);
     ngx_http_llm_route_out_printf(o, "\n");
-}
-
-
-/* "# HELP" and "# TYPE" of a family */
-
-static void
-ngx_http_llm_route_prom_family(ngx_http_llm_route_out_t *o, const char *name,
-    const char *type, const char *help)
-{
-    ngx_http_llm_route_out_printf(o, "# HELP %s %s\n# TYPE %s %s\n",
-                                  name, help, name, type);
-}
-
-
-/* name{model="..",provider=".."[,extra] */
-
-static void
-ngx_http_llm_route_prom_labels(ngx_http_llm_route_out_t *o, const char *name,
-    ngx_http_llm_route_item_t *it, const char *label)
-{
-    ngx_http_llm_route_out_printf(o, "%s{%s=", name, label);
-    ngx_http_llm_route_out_label(o, it->name.data, it->name.len);
-
-    if (label[0] == 'm') {
-        ngx_http_llm_route_out_printf(o, ",provider=");
-        ngx_http_llm_route_out_label(o, it->provider.data, it->provider.len);
-    }
-}
-
-
-static void
-ngx_http_llm_route_prom_histogram(ngx_http_llm_route_out_t *o,
-    const char *name, ngx_http_llm_route_item_t *it, ngx_atomic_t *buckets,
-    uint64_t sum_ms)
-{
-    uint64_t    cum;
-    ngx_uint_t  i;
-
-    cum = 0;
-
-    for (i = 0; i < NGX_HTTP_LLM_ROUTE_BUCKETS; i++) {
-        cum += buckets[i];
-
-        ngx_http_llm_route_out_printf(o, "%s_bucket{model=", name);
-        ngx_http_llm_route_out_label(o, it->name.data, it->name.len);
-        ngx_http_llm_route_out_printf(o, ",provider=");
-        ngx_http_llm_route_out_label(o, it->provider.data, it->provider.len);
-        ngx_http_llm_route_out_printf(o, ",le=\"");
-
-        if (i == NGX_HTTP_LLM_ROUTE_BUCKETS - 1) {
-            ngx_http_llm_route_out_printf(o, "+Inf");
-
-        } else {
-            ngx_http_llm_route_out_seconds(o, llr_hist_bounds_ms[i]);
-        }
-
-        ngx_http_llm_route_out_printf(o, "\"} %uL\n", cum);
-    }
-
-    /* the count is the +Inf bucket, as read above */
-
-    ngx_http_llm_route_out_printf(o, "%s_sum{model=", name);
-    ngx_http_llm_route_out_label(o, it->name.data, it->name.len);
-    ngx_http_llm_route_out_printf(o, ",provider=");
-    ngx_http_llm_route_out_label(o, it->provider.data, it->provider.len);
-    ngx_http_llm_route_out_printf(o, "} ");
-    ngx_http_llm_route_out_seconds(o, sum_ms);
-
-    ngx_http_llm_route_out_printf(o, "\n%s_count{model=", name);
-    ngx_http_llm_route_out_label(o, it->name.data, it->name.len);
-    ngx_http_llm_route_out_printf(o, ",provider=");
-    ngx_http_llm_route_out_label(o, it->provider.data, it->provider.len);
-    ngx_http_llm_route_out_printf(o, "} %uL\n", cum);
 }

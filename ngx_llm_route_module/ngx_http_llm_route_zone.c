@@ -20,12 +20,14 @@
 #include "ngx_http_llm_route_zone.h"
 #include "ngx_http_llm_route_catalog.h"
 #include "ngx_http_llm_route_limits_shm.h"
+#include "ngx_http_llm_route_metrics.h"
+#include "ngx_http_llm_route_series.h"
 #include "ngx_http_llm_route_shm.h"
 #include "ngx_http_llm_route_state.h"
 
 
 #define NGX_HTTP_LLM_ROUTE_ZONE_MAGIC    0x4c4c52005a4f4e45ULL
-#define NGX_HTTP_LLM_ROUTE_ZONE_VERSION  7
+#define NGX_HTTP_LLM_ROUTE_ZONE_VERSION  8
 
 
 static ngx_int_t ngx_http_llm_route_init_zone(ngx_shm_zone_t *shm_zone,
@@ -66,7 +68,11 @@ ngx_http_llm_route_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
         shm_zone->data = osh;
 
-        if (ngx_http_llm_route_assign_slots(shm_zone, osh, mcf) != NGX_OK) {
+        if (ngx_http_llm_route_assign_slots(shm_zone, osh, mcf) != NGX_OK
+            || ngx_http_llm_route_series_init(shm_zone, osh, mcf) != NGX_OK
+            || ngx_http_llm_route_metrics_init_zone(shm_zone, osh)
+               != NGX_OK)
+        {
             return NGX_ERROR;
         }
 
@@ -87,6 +93,13 @@ ngx_http_llm_route_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
         sh = shpool->data;
         shm_zone->data = sh;
+
+        if (ngx_http_llm_route_series_init(shm_zone, sh, mcf) != NGX_OK
+            || ngx_http_llm_route_metrics_init_zone(shm_zone, sh) != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
         return ngx_http_llm_route_assign_slots(shm_zone, sh, mcf);
     }
 
@@ -111,7 +124,9 @@ ngx_http_llm_route_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     if (nslots < names || nslots == 0) {
         need = fixed + (names + 16) * sizeof(ngx_http_llm_route_slot_t);
-        need = (2 * need + 8 * ngx_pagesize) / 1024 * 102 / 100 + 1;
+        need = 2 * need + ngx_http_llm_route_series_size(mcf)
+               + NGX_MAX_PROCESSES * sizeof(ngx_http_llm_route_inflight_t);
+        need = (need + 8 * ngx_pagesize) / 1024 * 102 / 100 + 1;
 
         ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
                       "llm_route_zone \"%V\" is too small for %ui models, "
@@ -153,7 +168,10 @@ ngx_http_llm_route_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     shpool->log_nomem = 0;
 
-    if (ngx_http_llm_route_limits_init_zone(shm_zone, sh) != NGX_OK) {
+    if (ngx_http_llm_route_limits_init_zone(shm_zone, sh) != NGX_OK
+        || ngx_http_llm_route_series_init(shm_zone, sh, mcf) != NGX_OK
+        || ngx_http_llm_route_metrics_init_zone(shm_zone, sh) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 

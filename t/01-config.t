@@ -97,6 +97,48 @@ __DATA__
     llm_route_model dep provider=p2 input=1 output=2 context=1000
                     quality=0.5 weight=1;
 
+=== llm_route_spend_key
+--- nginx_t: ok
+--- models
+    llm_route_spend_key $http_x_team max=200;
+
+=== llm_route_spend_key max=4096 in a zone of 1m: the size it needs
+--- nginx_t: fails
+--- models
+    llm_route_spend_key $http_x_team max=4096;
+--- error_like
+llm_route_zone "llm" has no room for the llm_route_spend_key series \(721088 bytes\): give it 1409k more
+
+=== llm_route_spend_key max=0
+--- nginx_t: fails
+--- models
+    llm_route_spend_key $http_x_team max=0;
+--- error_like
+the directive => llm_route_spend_key
+the argument => "max=0" in "llm_route_spend_key": max= must be 1 .. 4096
+
+=== llm_route_spend_key max=4097
+--- nginx_t: fails
+--- models
+    llm_route_spend_key $http_x_team max=4097;
+--- error_like
+the argument => "max=4097"
+
+=== llm_route_spend_key with an unknown parameter
+--- nginx_t: fails
+--- models
+    llm_route_spend_key $http_x_team keys=3;
+--- error_like
+the argument => invalid parameter "keys=3" in "llm_route_spend_key"
+
+=== llm_route_spend_key twice
+--- nginx_t: fails
+--- models
+    llm_route_spend_key $http_x_team;
+    llm_route_spend_key $http_x_user;
+--- error_like
+the argument => "llm_route_spend_key" directive is duplicate
+
 === upstream_model and quality_<task>
 --- nginx_t: ok
 --- models

@@ -81,6 +81,7 @@ my $proxy = $a->proxy_directives(intercept => 1);
 
 $a->config(<<"EOF");
     llm_route_zone llm:1m state=%%DIR%%/llm.state state_interval=1s;
+    llm_route_spend_key \$http_x_team;
 
     upstream mock { server 127.0.0.1:%%PORT2%%; keepalive 8; }
 
@@ -276,7 +277,7 @@ my $stream = sub {
 # one request of each kind first: a counter that appears after a scrape
 # with its first value already counted has no increase for prometheus
 $req->($a, { model => 'gone' });                          # provider down
-$req->($a, { model => 'mini' });
+$req->($a, { model => 'mini' }, 'X-Team' => 'team-a');    # spend by key
 $stream->();
 $req->($a, { model => 'mini' }, 'X-Mock-Status' => 500);
 $req->($a, { model => 'mini' }, 'X-Budget' => 'small');
@@ -287,7 +288,7 @@ ok(wait_for('llm_route_rate_rejected_total{key=~"burst.*"} '
    'prometheus has the first values');
 sleep 1.5;
 
-$req->($a, { model => 'mini' }) for 1 .. 8;
+$req->($a, { model => 'mini' }, 'X-Team' => 'team-a') for 1 .. 8;
 $req->($a, { model => 'auto' }) for 1 .. 4;
 $stream->() for 1 .. 3;
 $req->($a, { model => 'mini' }, 'X-Mock-Status' => 500) for 1 .. 9;

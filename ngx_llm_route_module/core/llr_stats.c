@@ -112,13 +112,52 @@ const uint64_t  llr_hist_bounds_ms[LLR_HIST_BUCKETS] = {
 };
 
 
+const uint64_t  llr_hist_bounds_us[LLR_HIST_BUCKETS] = {
+    10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000,
+    100000, 250000, 500000, 1000000, 2500000, UINT64_MAX
+};
+
+
+static unsigned llr_hist_bucket_in(const uint64_t *bounds, uint64_t v);
+static double llr_hist_percentile_in(const uint64_t *bounds,
+    const uint64_t *buckets, double q);
+
+
 unsigned
 llr_hist_bucket(uint64_t ms)
+{
+    return llr_hist_bucket_in(llr_hist_bounds_ms, ms);
+}
+
+
+unsigned
+llr_hist_bucket_us(uint64_t us)
+{
+    return llr_hist_bucket_in(llr_hist_bounds_us, us);
+}
+
+
+double
+llr_hist_percentile(const uint64_t *buckets, double q)
+{
+    return llr_hist_percentile_in(llr_hist_bounds_ms, buckets, q);
+}
+
+
+double
+llr_hist_percentile_us(const uint64_t *buckets, double q)
+{
+    return llr_hist_percentile_in(llr_hist_bounds_us, buckets, q);
+}
+
+
+static unsigned
+llr_hist_bucket_in(const uint64_t *bounds, uint64_t v)
 {
     unsigned  i;
 
     for (i = 0; i < LLR_HIST_BUCKETS - 1; i++) {
-        if (ms <= llr_hist_bounds_ms[i]) {
+        if (v <= bounds[i]) {
             break;
         }
     }
@@ -127,8 +166,9 @@ llr_hist_bucket(uint64_t ms)
 }
 
 
-double
-llr_hist_percentile(const uint64_t *buckets, double q)
+static double
+llr_hist_percentile_in(const uint64_t *bounds, const uint64_t *buckets,
+    double q)
 {
     double    rank, lo, hi;
     uint64_t  total, cum;
@@ -154,17 +194,45 @@ llr_hist_percentile(const uint64_t *buckets, double q)
             continue;
         }
 
-        lo = i ? (double) llr_hist_bounds_ms[i - 1] : 0;
+        lo = i ? (double) bounds[i - 1] : 0;
 
         if (i == LLR_HIST_BUCKETS - 1) {
             /* above the last bound: nothing better than the bound */
             return lo;
         }
 
-        hi = (double) llr_hist_bounds_ms[i];
+        hi = (double) bounds[i];
 
         return lo + (hi - lo) * (rank - (double) cum) / (double) buckets[i];
     }
 
-    return (double) llr_hist_bounds_ms[LLR_HIST_BUCKETS - 2];
+    return (double) bounds[LLR_HIST_BUCKETS - 2];
+}
+
+
+int64_t
+llr_tpot_us(uint64_t latency_ms, int64_t ttft_ms, uint64_t tokens,
+    int stream)
+{
+    uint64_t  ms;
+
+    ms = latency_ms;
+
+    if (stream) {
+        if (tokens < 2 || ttft_ms < 0 || (uint64_t) ttft_ms > latency_ms) {
+            return -1;
+        }
+
+        ms -= (uint64_t) ttft_ms;
+        tokens--;
+
+    } else if (tokens == 0) {
+        return -1;
+    }
+
+    if (ms > (uint64_t) INT64_MAX / 1000) {
+        return -1;   /* a time no clock gives */
+    }
+
+    return (int64_t) (ms * 1000 / tokens);
 }

@@ -80,6 +80,29 @@ unsigned llr_hist_bucket(uint64_t ms);
  */
 double llr_hist_percentile(const uint64_t *buckets, double q);
 
+/*
+ * The same number of buckets for short times, in microseconds: the
+ * time per output token and the router's own time per request.  The
+ * upper bounds: 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000,
+ * 25000, 50000, 100000, 250000, 500000, 1000000, 2500000, UINT64_MAX.
+ */
+extern const uint64_t  llr_hist_bounds_us[LLR_HIST_BUCKETS];
+
+/* the bucket of a sample of us microseconds */
+unsigned llr_hist_bucket_us(uint64_t us);
+
+/* as llr_hist_percentile(), in us, of a histogram in llr_hist_bounds_us */
+double llr_hist_percentile_us(const uint64_t *buckets, double q);
+
+/*
+ * The time per output token of a response in microseconds, or -1 when
+ * there is none: a stream's time after its first token over the tokens
+ * after the first (at least 2 tokens and a time to first token); any
+ * other response's whole time over its tokens (at least 1).
+ */
+int64_t llr_tpot_us(uint64_t latency_ms, int64_t ttft_ms, uint64_t tokens,
+    int stream);
+
 
 #define LLR_SECOND_HALF     (sizeof(uintptr_t) * 4)
 #define LLR_SECOND_COUNT    (((uintptr_t) 1 << LLR_SECOND_HALF) - 1)

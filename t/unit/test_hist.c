@@ -73,5 +73,43 @@ main(void)
            pcts[i].name, got, pcts[i].want);
     }
 
+    /* the microsecond buckets: time per output token, overhead */
+
+    is_int(llr_hist_bounds_us[LLR_HIST_BUCKETS - 1], UINT64_MAX,
+           "us: the last bucket is +Inf");
+
+    for (i = 1; i < LLR_HIST_BUCKETS; i++) {
+        if (llr_hist_bounds_us[i] <= llr_hist_bounds_us[i - 1]) {
+            break;
+        }
+    }
+
+    is_int(i, LLR_HIST_BUCKETS, "us: the bounds grow");
+    is_int(llr_hist_bucket_us(0), 0, "us: 0 in the first bucket");
+    is_int(llr_hist_bucket_us(10), 0, "us: 10 in the first bucket");
+    is_int(llr_hist_bucket_us(11), 1, "us: 11 in the second");
+    is_int(llr_hist_bucket_us(2500001), 17, "us: over 2.5 s: +Inf");
+
+    got = llr_hist_percentile_us(pcts[1].counts, 0.5);
+    ok(fabs(got - 175) < 1e-9, "us percentile: half way up 100..250 (%g)",
+       got);
+
+    /* time per output token */
+
+    is_int(llr_tpot_us(1000, -1, 100, 0), 10000,
+           "tpot: 1 s for 100 tokens, not streamed: 10 ms");
+    is_int(llr_tpot_us(1000, 100, 91, 1), 10000,
+           "tpot: a stream's time after the first token over the rest");
+    is_int(llr_tpot_us(1000, -1, 91, 1), -1,
+           "tpot: a stream without a first token: none");
+    is_int(llr_tpot_us(1000, 100, 1, 1), -1,
+           "tpot: a stream of one token: none");
+    is_int(llr_tpot_us(1000, 2000, 5, 1), -1,
+           "tpot: a first token after the end: none");
+    is_int(llr_tpot_us(1000, -1, 0, 0), -1, "tpot: no tokens: none");
+    is_int(llr_tpot_us(UINT64_MAX, -1, 1, 0), -1,
+           "tpot: an impossible time: none");
+    is_int(llr_tpot_us(3, -1, 1000, 0), 3, "tpot: microseconds kept");
+
     done_testing();
 }
