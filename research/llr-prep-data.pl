@@ -20,8 +20,9 @@
 #                                           the writer's label
 #   mtbench.jsonl                          MT-Bench questions with both
 #                                           models' scores (evaluation)
-#   ml-test.jsonl                          the multilingual held-out set
-#                                           (models/heldout), evaluation
+#   ml-test.jsonl, ml2-test.jsonl          the multilingual held-out sets
+#                                           (models/heldout/ml-*, ml2-*),
+#                                           evaluation
 #   typical-mix.jsonl                      request bodies of training
 #                                           prompts: the sample the tiers
 #                                           are calibrated on
@@ -188,19 +189,24 @@ sub decontaminated {
     return 1;
 }
 
-# ---- the multilingual held-out set -----------------------------------------
+# ---- the multilingual held-out sets -----------------------------------------
+#
+# models/heldout/ml-<lang>.txt (the first set) and ml2-<lang>.txt (the
+# second, written before the third batch of written prompts): evaluation
+# only.
 
-my @ml;
-{
+sub read_heldout {
+    my ($prefix) = @_;
+    my @set;
     opendir(my $h, "$models/heldout") or die "$models/heldout: $!\n";
-    for my $f (sort grep { /^ml-[a-z][a-z]\.txt$/ } readdir $h) {
+    for my $f (sort grep { /^\Q$prefix\E-[a-z][a-z]\.txt$/ } readdir $h) {
         open(my $fh, '<:encoding(UTF-8)', "$models/heldout/$f")
             or die "$f: $!\n";
         my ($cur, $text);
         my $flush = sub {
             return unless $cur;
             $text =~ s/\n+\z//;
-            push @ml, enc({%$cur, prompt => $text});
+            push @set, enc({%$cur, prompt => $text});
         };
         while (my $l = <$fh>) {
             if ($l =~ /^#: (\d+) ([a-z][a-z]) (\w+) (easy|hard)\s*$/) {
@@ -219,15 +225,18 @@ my @ml;
         close $fh;
     }
     closedir $h;
+    return @set;
 }
+my @ml = read_heldout('ml');
+my @ml2 = read_heldout('ml2');
 write_lines("$out/ml-test.jsonl", @ml);
+write_lines("$out/ml2-test.jsonl", @ml2);
 
-# Decontamination: a training prompt that is nearly a prompt of the
+# Decontamination: a training prompt that is nearly a prompt of either
 # multilingual held-out set is dropped: Jaccard similarity of their sets
 # of character 4-grams (lowercased, spaces squeezed, the first 400
-# characters) of 0.4 or more.  4-grams found in more than 40 held-out
-# prompts are ignored (they say nothing about a match).
-my (%gidx, @gsize);
+# characters) of 0.4 or more.  4-grams found in more than 40 prompts of
+# a set are ignored for that set (they say nothing about a match).
 sub grams4 {
     my $t = lc substr($_[0], 0, 400);
     $t =~ s/\s+/ /g;
@@ -235,23 +244,32 @@ sub grams4 {
     $g{substr($t, $_, 4)} = 1 for 0 .. length($t) - 4;
     return \%g;
 }
-for my $i (0 .. $#ml) {
-    my $g = grams4($J->decode($ml[$i])->{prompt});
-    $gsize[$i] = keys %$g;
-    push @{$gidx{$_}}, $i for keys %$g;
+# an index of a set: {gram => [prompt numbers]}, [gram counts]
+sub grams_index {
+    my (%gidx, @gsize);
+    for my $i (0 .. $#_) {
+        my $g = grams4($J->decode($_[$i])->{prompt});
+        $gsize[$i] = keys %$g;
+        push @{$gidx{$_}}, $i for keys %$g;
+    }
+    delete $gidx{$_} for grep { @{$gidx{$_}} > 40 } keys %gidx;
+    return [\%gidx, \@gsize];
 }
-delete $gidx{$_} for grep { @{$gidx{$_}} > 40 } keys %gidx;
-my %decon;
+my @heldout_index = (grams_index(@ml), grams_index(@ml2));
 sub near_heldout {
     my ($p) = @_;
     my $g = grams4($p);
     my $n = keys %$g;
-    my %shared;
-    for my $k (keys %$g) {
-        $shared{$_}++ for @{$gidx{$k} // []};
-    }
-    for my $i (keys %shared) {
-        return 1 if $shared{$i} / ($n + $gsize[$i] - $shared{$i}) >= 0.4;
+    for my $ix (@heldout_index) {
+        my ($gidx, $gsize) = @$ix;
+        my %shared;
+        for my $k (keys %$g) {
+            $shared{$_}++ for @{$gidx->{$k} // []};
+        }
+        for my $i (keys %shared) {
+            return 1 if $shared{$i}
+                        / ($n + $gsize->[$i] - $shared{$i}) >= 0.4;
+        }
     }
     return 0;
 }
@@ -554,8 +572,9 @@ write_lines("$out/diff-train.jsonl", @dtrain);
 }
 
 printf STDERR "llr-prep-data: task %d train / %d held out; difficulty %d "
-    . "train; MT-Bench %d questions; multilingual held-out %d; %d "
+    . "train; MT-Bench %d questions; multilingual held-out %d + %d; %d "
     . "training prompts dropped as arena-bench prompts; dropped as near a "
     . "multilingual held-out prompt: %s\n", scalar @ttrain,
-    scalar @ttest, scalar @dtrain, scalar @mteval, scalar @ml, $nbench,
+    scalar @ttest, scalar @dtrain, scalar @mteval, scalar @ml, scalar @ml2,
+    $nbench,
     join(', ', map { "$_ $ndecon{$_}" } sort keys %ndecon) || 'none';
