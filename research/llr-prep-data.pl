@@ -422,9 +422,12 @@ my @written;
         (my $lang = $f) =~ s/\.txt$//;
         open(my $fh, '<:encoding(UTF-8)', "$models/written/$f")
             or die "$f: $!\n";
-        my %ord;
+        my (%ord, $batch3);
         while (my $l = <$fh>) {
             chomp $l;
+            # the third batch (written for the weak tasks of the first
+            # multilingual held-out set) starts at its comment line
+            $batch3 = 1 if $l =~ /^# Third batch\b/;
             next if $l =~ /^#/ || $l !~ /\S/;
             my ($task, $lab, $text) = $l =~ /^(\w+) ([emh]) (.+)$/
                 or die "$models/written/$f:$.: not TASK LABEL TEXT\n";
@@ -433,7 +436,8 @@ my @written;
             # item: the n-th prompt of a task and label is one group, so
             # that validation folds keep translations together
             my $group = "w:$task:$lab:" . $ord{"$task $lab"}++;
-            push @written, [$text, $task, $wlabel{$lab}, $lang, $group];
+            push @written, [$text, $task, $wlabel{$lab}, $lang, $group,
+                            $batch3];
             add_task({prompt => $text, task => $task, source => 'written',
                       lang => $lang, group => $group});
         }
@@ -552,15 +556,17 @@ write_lines("$out/diff-train.jsonl", @dtrain);
 # ---- a typical traffic mix, for the tiers (llm-route-calibrate) --------------
 #
 # Training-split prompts only, one request body per line: the written
-# prompts of every language, the Arena-Hard v0.1 prompts (real Chatbot
-# Arena traffic, hard), MT-Bench's first turns, and 100 GSM8K and 100
-# MMLU questions (by hash).  docs/selection.md gives its task mix.
+# prompts of every language but the third batch (written to fill weak
+# tasks, it would tilt the mix toward extraction and summarization), the
+# Arena-Hard v0.1 prompts (real Chatbot Arena traffic, hard), MT-Bench's
+# first turns, and 100 GSM8K and 100 MMLU questions (by hash).
+# docs/selection.md gives its task mix.
 {
     my @mix;
     my $body = sub { push @mix, enc({model => 'auto', messages =>
         [{role => 'user', content => $_[0]}]}); };
-    $body->($_->[0]) for grep { !held_out($_->[0]) && !near_heldout($_->[0]) }
-        @written;
+    $body->($_->[0]) for grep { !$_->[5] && !held_out($_->[0])
+                                && !near_heldout($_->[0]) } @written;
     $body->($_->{prompt}) for grep { !held_out($_->{prompt})
         && !$bench{nkey($_->{prompt})} } @ah1;
     $body->($_->{turns}[0]) for @mtq;
