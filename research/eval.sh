@@ -5,9 +5,9 @@
 #   BUILD=build research/eval.sh [MODEL]
 #
 # MODEL (default models/default.model) on everything held out, once:
-# task accuracy on the held-out split and per language on the
-# multilingual held-out set (models/heldout); routing on the held-out
-# GSM8K and MMLU splits; arena-bench (../shared/data/arena-bench,
+# task accuracy on the held-out split and per language on the two
+# multilingual held-out sets (models/heldout/ml-*, ml2-*); routing on
+# the held-out GSM8K and MMLU splits; arena-bench (../shared/data/arena-bench,
 # evaluation only) for gpt-4-turbo against Mixtral-8x7B and against
 # gpt-3.5-turbo; and MT-Bench, cross-validated (MT-Bench is training
 # data: each question is scored by a model trained without it, with the
@@ -101,16 +101,22 @@ echo
 "$CLS" -m "$MODEL" < "$WORK/task-test.jsonl" > "$WORK/pred-task.jsonl"
 $EVAL task "$WORK/task-test.jsonl" "$WORK/pred-task.jsonl" source
 
-echo "## Task type, multilingual held-out set ($MODEL)"
-echo
-"$CLS" -m "$MODEL" < "$WORK/ml-test.jsonl" > "$WORK/pred-ml.jsonl"
-$EVAL task "$WORK/ml-test.jsonl" "$WORK/pred-ml.jsonl" lang
-perl -MJSON::PP -ne 'my $r = JSON::PP->new->utf8->decode($_);
-    $r->{label} = $r->{hard} ? 1 : 0; delete $r->{hard};
-    print JSON::PP->new->utf8->canonical->encode($r), "\n"' \
-    "$WORK/ml-test.jsonl" > "$WORK/ml-labels.jsonl"
-$EVAL labels "multilingual held-out set, the writer's easy/hard" \
-    "$WORK/ml-labels.jsonl" "$WORK/pred-ml.jsonl"
+# multilingual SET NAME: task accuracy per language (Wilson intervals)
+# and the writer's easy/hard as a difficulty label, on $WORK/SET-test.jsonl
+multilingual() {
+    echo "## Task type, $2 ($MODEL)"
+    echo
+    "$CLS" -m "$MODEL" < "$WORK/$1-test.jsonl" > "$WORK/pred-$1.jsonl"
+    $EVAL task "$WORK/$1-test.jsonl" "$WORK/pred-$1.jsonl" lang
+    perl -MJSON::PP -ne 'my $r = JSON::PP->new->utf8->decode($_);
+        $r->{label} = $r->{hard} ? 1 : 0; delete $r->{hard};
+        print JSON::PP->new->utf8->canonical->encode($r), "\n"' \
+        "$WORK/$1-test.jsonl" > "$WORK/$1-labels.jsonl"
+    $EVAL labels "$2, the writer's easy/hard" \
+        "$WORK/$1-labels.jsonl" "$WORK/pred-$1.jsonl"
+}
+multilingual ml "multilingual held-out set (models/heldout/ml-*)"
+multilingual ml2 "second multilingual held-out set (models/heldout/ml2-*)"
 
 echo "## Routing, held-out GSM8K and MMLU ($MODEL)"
 echo

@@ -20,8 +20,9 @@
 #                                           the writer's label
 #   mtbench.jsonl                          MT-Bench questions with both
 #                                           models' scores (evaluation)
-#   ml-test.jsonl                          the multilingual held-out set
-#                                           (models/heldout), evaluation
+#   ml-test.jsonl, ml2-test.jsonl          the multilingual held-out sets
+#                                           (models/heldout/ml-*, ml2-*),
+#                                           evaluation
 #   typical-mix.jsonl                      request bodies of training
 #                                           prompts: the sample the tiers
 #                                           are calibrated on
@@ -188,19 +189,24 @@ sub decontaminated {
     return 1;
 }
 
-# ---- the multilingual held-out set -----------------------------------------
+# ---- the multilingual held-out sets -----------------------------------------
+#
+# models/heldout/ml-<lang>.txt (the first set) and ml2-<lang>.txt (the
+# second, written before the third batch of written prompts): evaluation
+# only.
 
-my @ml;
-{
+sub read_heldout {
+    my ($prefix) = @_;
+    my @set;
     opendir(my $h, "$models/heldout") or die "$models/heldout: $!\n";
-    for my $f (sort grep { /^ml-[a-z][a-z]\.txt$/ } readdir $h) {
+    for my $f (sort grep { /^\Q$prefix\E-[a-z][a-z]\.txt$/ } readdir $h) {
         open(my $fh, '<:encoding(UTF-8)', "$models/heldout/$f")
             or die "$f: $!\n";
         my ($cur, $text);
         my $flush = sub {
             return unless $cur;
             $text =~ s/\n+\z//;
-            push @ml, enc({%$cur, prompt => $text});
+            push @set, enc({%$cur, prompt => $text});
         };
         while (my $l = <$fh>) {
             if ($l =~ /^#: (\d+) ([a-z][a-z]) (\w+) (easy|hard)\s*$/) {
@@ -219,15 +225,18 @@ my @ml;
         close $fh;
     }
     closedir $h;
+    return @set;
 }
+my @ml = read_heldout('ml');
+my @ml2 = read_heldout('ml2');
 write_lines("$out/ml-test.jsonl", @ml);
+write_lines("$out/ml2-test.jsonl", @ml2);
 
-# Decontamination: a training prompt that is nearly a prompt of the
+# Decontamination: a training prompt that is nearly a prompt of either
 # multilingual held-out set is dropped: Jaccard similarity of their sets
 # of character 4-grams (lowercased, spaces squeezed, the first 400
-# characters) of 0.4 or more.  4-grams found in more than 40 held-out
-# prompts are ignored (they say nothing about a match).
-my (%gidx, @gsize);
+# characters) of 0.4 or more.  4-grams found in more than 40 prompts of
+# a set are ignored for that set (they say nothing about a match).
 sub grams4 {
     my $t = lc substr($_[0], 0, 400);
     $t =~ s/\s+/ /g;
@@ -235,23 +244,32 @@ sub grams4 {
     $g{substr($t, $_, 4)} = 1 for 0 .. length($t) - 4;
     return \%g;
 }
-for my $i (0 .. $#ml) {
-    my $g = grams4($J->decode($ml[$i])->{prompt});
-    $gsize[$i] = keys %$g;
-    push @{$gidx{$_}}, $i for keys %$g;
+# an index of a set: {gram => [prompt numbers]}, [gram counts]
+sub grams_index {
+    my (%gidx, @gsize);
+    for my $i (0 .. $#_) {
+        my $g = grams4($J->decode($_[$i])->{prompt});
+        $gsize[$i] = keys %$g;
+        push @{$gidx{$_}}, $i for keys %$g;
+    }
+    delete $gidx{$_} for grep { @{$gidx{$_}} > 40 } keys %gidx;
+    return [\%gidx, \@gsize];
 }
-delete $gidx{$_} for grep { @{$gidx{$_}} > 40 } keys %gidx;
-my %decon;
+my @heldout_index = (grams_index(@ml), grams_index(@ml2));
 sub near_heldout {
     my ($p) = @_;
     my $g = grams4($p);
     my $n = keys %$g;
-    my %shared;
-    for my $k (keys %$g) {
-        $shared{$_}++ for @{$gidx{$k} // []};
-    }
-    for my $i (keys %shared) {
-        return 1 if $shared{$i} / ($n + $gsize[$i] - $shared{$i}) >= 0.4;
+    for my $ix (@heldout_index) {
+        my ($gidx, $gsize) = @$ix;
+        my %shared;
+        for my $k (keys %$g) {
+            $shared{$_}++ for @{$gidx->{$k} // []};
+        }
+        for my $i (keys %shared) {
+            return 1 if $shared{$i}
+                        / ($n + $gsize->[$i] - $shared{$i}) >= 0.4;
+        }
     }
     return 0;
 }
@@ -404,9 +422,12 @@ my @written;
         (my $lang = $f) =~ s/\.txt$//;
         open(my $fh, '<:encoding(UTF-8)', "$models/written/$f")
             or die "$f: $!\n";
-        my %ord;
+        my (%ord, $batch3);
         while (my $l = <$fh>) {
             chomp $l;
+            # the third batch (written for the weak tasks of the first
+            # multilingual held-out set) starts at its comment line
+            $batch3 = 1 if $l =~ /^# Third batch\b/;
             next if $l =~ /^#/ || $l !~ /\S/;
             my ($task, $lab, $text) = $l =~ /^(\w+) ([emh]) (.+)$/
                 or die "$models/written/$f:$.: not TASK LABEL TEXT\n";
@@ -415,7 +436,8 @@ my @written;
             # item: the n-th prompt of a task and label is one group, so
             # that validation folds keep translations together
             my $group = "w:$task:$lab:" . $ord{"$task $lab"}++;
-            push @written, [$text, $task, $wlabel{$lab}, $lang, $group];
+            push @written, [$text, $task, $wlabel{$lab}, $lang, $group,
+                            $batch3];
             add_task({prompt => $text, task => $task, source => 'written',
                       lang => $lang, group => $group});
         }
@@ -534,15 +556,17 @@ write_lines("$out/diff-train.jsonl", @dtrain);
 # ---- a typical traffic mix, for the tiers (llm-route-calibrate) --------------
 #
 # Training-split prompts only, one request body per line: the written
-# prompts of every language, the Arena-Hard v0.1 prompts (real Chatbot
-# Arena traffic, hard), MT-Bench's first turns, and 100 GSM8K and 100
-# MMLU questions (by hash).  docs/selection.md gives its task mix.
+# prompts of every language but the third batch (written to fill weak
+# tasks, it would tilt the mix toward extraction and summarization), the
+# Arena-Hard v0.1 prompts (real Chatbot Arena traffic, hard), MT-Bench's
+# first turns, and 100 GSM8K and 100 MMLU questions (by hash).
+# docs/selection.md gives its task mix.
 {
     my @mix;
     my $body = sub { push @mix, enc({model => 'auto', messages =>
         [{role => 'user', content => $_[0]}]}); };
-    $body->($_->[0]) for grep { !held_out($_->[0]) && !near_heldout($_->[0]) }
-        @written;
+    $body->($_->[0]) for grep { !$_->[5] && !held_out($_->[0])
+                                && !near_heldout($_->[0]) } @written;
     $body->($_->{prompt}) for grep { !held_out($_->{prompt})
         && !$bench{nkey($_->{prompt})} } @ah1;
     $body->($_->{turns}[0]) for @mtq;
@@ -554,8 +578,9 @@ write_lines("$out/diff-train.jsonl", @dtrain);
 }
 
 printf STDERR "llr-prep-data: task %d train / %d held out; difficulty %d "
-    . "train; MT-Bench %d questions; multilingual held-out %d; %d "
+    . "train; MT-Bench %d questions; multilingual held-out %d + %d; %d "
     . "training prompts dropped as arena-bench prompts; dropped as near a "
     . "multilingual held-out prompt: %s\n", scalar @ttrain,
-    scalar @ttest, scalar @dtrain, scalar @mteval, scalar @ml, $nbench,
+    scalar @ttest, scalar @dtrain, scalar @mteval, scalar @ml, scalar @ml2,
+    $nbench,
     join(', ', map { "$_ $ndecon{$_}" } sort keys %ndecon) || 'none';
