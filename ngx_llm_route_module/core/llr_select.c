@@ -398,17 +398,46 @@ llr_put_uint(llr_line_t *l, uint64_t v)
 /*
  * v / one with 4 decimals, rounded half up, trailing zeros dropped
  * down to 2 decimals: "0.75", "0.825", "0.7515" (no snprintf: it costs
- * more than the whole selection)
+ * more than the whole selection).  A value under 10 with room for it is
+ * written in place, two decimals at a time; the rest through a buffer.
  */
 static void
 llr_put_q(llr_line_t *l, uint64_t v, uint64_t one)
 {
-    char      buf[32];
+    char      buf[32], *p;
     size_t    n, dot;
+    uint32_t  hi, lo;
     uint64_t  r, frac;
 
     r = (v * 10000 + one / 2) / one;
     frac = r % 10000;
+
+    if (r < 10 * 10000 && l->end - l->p >= 6) {
+        p = l->p;
+        hi = (uint32_t) frac / 100;
+        lo = (uint32_t) frac % 100;
+
+        p[0] = (char) ('0' + r / 10000);
+        p[1] = '.';
+        p[2] = (char) ('0' + hi / 10);
+        p[3] = (char) ('0' + hi % 10);
+
+        if (lo == 0) {
+            l->p = p + 4;
+            return;
+        }
+
+        p[4] = (char) ('0' + lo / 10);
+
+        if (lo % 10 == 0) {
+            l->p = p + 5;
+            return;
+        }
+
+        p[5] = (char) ('0' + lo % 10);
+        l->p = p + 6;
+        return;
+    }
 
     n = 0;
 
@@ -434,17 +463,38 @@ llr_put_q(llr_line_t *l, uint64_t v, uint64_t one)
 }
 
 
-/* USD with 6 decimals, rounded half up, as llr_format_usd() writes it */
+/*
+ * USD with 6 decimals, rounded half up, as llr_format_usd() writes it;
+ * under $10 with room for it, in place, three decimals at a time
+ */
 static void
 llr_put_usd(llr_line_t *l, uint64_t pusd)
 {
-    char      buf[8];
+    char      buf[8], *p;
     size_t    i;
+    uint32_t  hi, lo;
     uint64_t  micro, frac;
 
     /* 1 micro-USD is 10^6 pUSD; no overflow near UINT64_MAX */
     micro = pusd / 1000000 + (pusd % 1000000 >= 500000);
     frac = micro % 1000000;
+
+    if (micro < 10 * 1000000 && l->end - l->p >= 8) {
+        p = l->p;
+        hi = (uint32_t) frac / 1000;
+        lo = (uint32_t) frac % 1000;
+
+        p[0] = (char) ('0' + micro / 1000000);
+        p[1] = '.';
+        p[2] = (char) ('0' + hi / 100);
+        p[3] = (char) ('0' + hi / 10 % 10);
+        p[4] = (char) ('0' + hi % 10);
+        p[5] = (char) ('0' + lo / 100);
+        p[6] = (char) ('0' + lo / 10 % 10);
+        p[7] = (char) ('0' + lo % 10);
+        l->p = p + 8;
+        return;
+    }
 
     if (micro < 10 * 1000000) {
         buf[0] = (char) ('0' + micro / 1000000);
