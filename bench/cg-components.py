@@ -48,8 +48,9 @@ COMPONENTS = [
      r"|core/llr_(select|cost|balance)\.c:"),
     ("admission (limits)", r"ngx_http_llm_route_limits[a-z_]*\.c:"
      r"|core/llr_limits\.c:"),
-    ("usage parse (JSON answer)", r"core/llr_usage\.c:"),
-    ("SSE filter", r"core/llr_sse\.c:"),
+    ("usage scanner (a JSON answer; a stream's events' JSON)",
+     r"core/llr_usage\.c:"),
+    ("SSE parser (events, templates)", r"core/llr_sse\.c:"),
     ("header filter", r"ngx_http_llm_route_filter\.c:"
      r"ngx_http_llm_route_header_filter"),
     ("body filter glue", r"ngx_http_llm_route_filter\.c:"),
