@@ -31,4 +31,5 @@ if ! cmp "$W/old.txt" "$W/new.txt"; then
     diff "$W/old.txt" "$W/new.txt" | head -6 >&2
     exit 1
 fi
-echo "reason-diff: $(wc -l < "$W/new.txt") lines, byte for byte the same as $BASE"
+n=$(wc -l < "$W/new.txt")
+echo "reason-diff: $n lines, byte for byte the same as $BASE"
