@@ -32,6 +32,14 @@ static void llr_put_usd(llr_line_t *l, uint64_t pusd);
 
 #define llr_put_lit(l, s)  llr_put(l, s, sizeof(s) - 1)
 
+/* two decimal digits: "00" to "99", at 2 * n */
+static const char  llr_digits2[] =
+    "0001020304050607080910111213141516171819"
+    "2021222324252627282930313233343536373839"
+    "4041424344454647484950515253545556575859"
+    "6061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
 
 uint32_t
 llr_select_quality(const llr_cand_t *c, unsigned task, unsigned ntasks)
@@ -374,7 +382,18 @@ llr_put(llr_line_t *l, const char *s, size_t n)
 static void
 llr_put_str(llr_line_t *l, const char *s)
 {
-    llr_put(l, s, strlen(s));
+    char  *p, *end;
+
+    /* names are short: a byte at a time, cut to the room */
+
+    p = l->p;
+    end = l->end;
+
+    while (*s && p < end) {
+        *p++ = *s++;
+    }
+
+    l->p = p;
 }
 
 
@@ -419,23 +438,15 @@ llr_put_q(llr_line_t *l, uint64_t v, uint64_t one)
 
         p[0] = (char) ('0' + r / 10000);
         p[1] = '.';
-        p[2] = (char) ('0' + hi / 10);
-        p[3] = (char) ('0' + hi % 10);
+        memcpy(p + 2, &llr_digits2[2 * hi], 2);
 
         if (lo == 0) {
             l->p = p + 4;
             return;
         }
 
-        p[4] = (char) ('0' + lo / 10);
-
-        if (lo % 10 == 0) {
-            l->p = p + 5;
-            return;
-        }
-
-        p[5] = (char) ('0' + lo % 10);
-        l->p = p + 6;
+        memcpy(p + 4, &llr_digits2[2 * lo], 2);
+        l->p = p + 6 - (lo % 10 == 0);
         return;
     }
 
@@ -465,7 +476,7 @@ llr_put_q(llr_line_t *l, uint64_t v, uint64_t one)
 
 /*
  * USD with 6 decimals, rounded half up, as llr_format_usd() writes it;
- * under $10 with room for it, in place, three decimals at a time
+ * under $10 with room for it, in place, two decimals at a time
  */
 static void
 llr_put_usd(llr_line_t *l, uint64_t pusd)
@@ -481,17 +492,14 @@ llr_put_usd(llr_line_t *l, uint64_t pusd)
 
     if (micro < 10 * 1000000 && l->end - l->p >= 8) {
         p = l->p;
-        hi = (uint32_t) frac / 1000;
-        lo = (uint32_t) frac % 1000;
+        hi = (uint32_t) frac / 10000;
+        lo = (uint32_t) frac % 10000;
 
         p[0] = (char) ('0' + micro / 1000000);
         p[1] = '.';
-        p[2] = (char) ('0' + hi / 100);
-        p[3] = (char) ('0' + hi / 10 % 10);
-        p[4] = (char) ('0' + hi % 10);
-        p[5] = (char) ('0' + lo / 100);
-        p[6] = (char) ('0' + lo / 10 % 10);
-        p[7] = (char) ('0' + lo % 10);
+        memcpy(p + 2, &llr_digits2[2 * hi], 2);
+        memcpy(p + 4, &llr_digits2[2 * (lo / 100)], 2);
+        memcpy(p + 6, &llr_digits2[2 * (lo % 100)], 2);
         l->p = p + 8;
         return;
     }
