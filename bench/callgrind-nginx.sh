@@ -23,6 +23,8 @@
 #
 # HTTP_EXTRA (environment): directives added to the proxy's http block,
 # for both servers, e.g. HTTP_EXTRA='request_pool_size 16k;'.
+# CG_KEEP (environment): with --annotate, the directory the three
+# callgrind files are kept in (default /tmp), as llr-cgn-SETUP.out.
 #
 # One nginx (master_process off) runs under callgrind with both servers;
 # the mock upstream is a second, normal nginx.  For each setup: N warm-up
@@ -261,7 +263,7 @@ for setup in $SETUPS; do
     printf '| %s | %d | %s |\n' "$setup" "$per" \
         "$(awk -v a="$per" -v b="$base" 'BEGIN { printf "%.2f", a / b }')"
     if [ "$ANNOTATE" = 1 ]; then
-        cp "$f" "/tmp/llr-cgn-$setup.out"
+        cp "$f" "${CG_KEEP:-/tmp}/llr-cgn-$setup.out"
     fi
 done
 
@@ -273,7 +275,7 @@ if [ "$ANNOTATE" = 1 ]; then
         # self cost (the frames open at the dump, main and those below
         # it, show their inclusive cost: left out)
         callgrind_annotate --inclusive=no --threshold=100 \
-            "/tmp/llr-cgn-$setup.out" 2>/dev/null \
+            "${CG_KEEP:-/tmp}/llr-cgn-$setup.out" 2>/dev/null \
             | sed -n '/^Ir  *file:function/,/^$/p' | sed -n '3,$p' \
             | grep -v '(100.0%)' | head -28 | cut -c1-150 || true
         echo '```'

@@ -1,13 +1,17 @@
 /*
  * llm-route-classify: classifies JSON lines with the module's own code.
  *
- *   llm-route-classify [-m MODEL] < lines
+ *   llm-route-classify [-m MODEL] [-b CONTEXT_BYTES] [-x] < lines
  *
  * Each input line is {"prompt": "..."} or an OpenAI request body
  * ({"messages": [...]}); it is read by the request scanner (llr_req,
  * as the module reads a body) with the classifier as its text sink.
  * Each output line is {"task": "...", "difficulty": 0.xxxx,
  * "scores": {...}} or {"error": "..."} for a line that does not parse.
+ * With -x each output line is exact instead, to compare two builds of
+ * the classifier bit for bit (bench/cls-diff.sh): the task's index, the
+ * calibrated difficulty, the raw logit and every probability, as C99
+ * hexadecimal floats ("%a"), or "error" and the message.
  */
 
 #include <errno.h>
@@ -180,6 +184,7 @@ print_json_string(const char *s)
  */
 static char  errbuf[512];
 static long  ctx_budget = -1;      /* -b: the context budget, or built-in */
+static int   exact;                /* -x: results as hexadecimal floats */
 
 
 int classify_line(const llr_cls_model_t *m, void *state,
@@ -273,9 +278,12 @@ main(int argc, char **argv)
         {
             ctx_budget = strtol(argv[++i], NULL, 10);
 
+        } else if (strcmp(argv[i], "-x") == 0) {
+            exact = 1;
+
         } else {
             fprintf(stderr, "usage: llm-route-classify [-m MODEL] "
-                    "[-b CONTEXT_BYTES] < json-lines\n");
+                    "[-b CONTEXT_BYTES] [-x] < json-lines\n");
             return 2;
         }
     }
@@ -329,6 +337,11 @@ main(int argc, char **argv)
         if (classify_line(m, state, (unsigned char *) line, (size_t) n,
                           &res, &msg) != 0)
         {
+            if (exact) {
+                printf("error %s\n", msg);
+                continue;
+            }
+
             fputs("{\"error\":", stdout);
             print_json_string(msg);
             fputs("}\n", stdout);
@@ -336,6 +349,15 @@ main(int argc, char **argv)
         }
 
         llr_cls_probabilities(&res);
+
+        if (exact) {
+            printf("%d %a %a", res.task, res.difficulty, res.raw);
+            for (t = 0; t < res.ntasks; t++) {
+                printf(" %a", res.scores[t]);
+            }
+            putchar('\n');
+            continue;
+        }
 
         fputs("{\"task\":", stdout);
         print_json_string(res.task_name);

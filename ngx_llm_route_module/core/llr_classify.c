@@ -177,6 +177,8 @@ typedef struct {
 
     uint32_t                nctx;          /* context messages kept */
     uint32_t                user_pos;      /* the latest user message's */
+    uint32_t                ctx_k;         /* nctx % LLR_CLS_CTX_RING */
+    uint32_t                user_k;        /* user_pos % LLR_CLS_CTX_RING */
     uint32_t                reserved;      /* user_pos is set */
     uint8_t                 ctx_user[LLR_CLS_CTX_RING];
 
@@ -978,16 +980,18 @@ llr_cls_ctx_keep(llr_cls_state_t *st, int user)
 {
     uint32_t  k;
 
-    k = st->nctx % LLR_CLS_CTX_RING;
+    k = st->ctx_k;
 
     if (user) {
         st->user_pos = st->nctx;
+        st->user_k = k;
         st->ctx[k].msg_bytes = 0;
         st->ctx[k].head_len = 0;
     }
 
     st->ctx_user[k] = (uint8_t) user;
     st->nctx++;
+    st->ctx_k = (k + 1 == LLR_CLS_CTX_RING) ? 0 : k + 1;
 }
 
 
@@ -1014,7 +1018,7 @@ llr_cls_ctx_user(llr_cls_state_t *st)
         return;
     }
 
-    slot = &st->ctx[st->user_pos % LLR_CLS_CTX_RING];
+    slot = &st->ctx[st->user_k];
 
     slot->msg_bytes = mg->msg_bytes;
     slot->head_len = mg->head_len;
@@ -1074,7 +1078,7 @@ llr_cls_message_begin(void *ctx, const char *role, size_t turn)
 
     } else {
         st->group = LLR_CLS_GROUP_CTX;
-        st->in = &st->ctx[st->nctx % LLR_CLS_CTX_RING];
+        st->in = &st->ctx[st->ctx_k];
         /*
          * a system (or developer) message is context to read; an
          * assistant's or a tool's text only counts towards the length

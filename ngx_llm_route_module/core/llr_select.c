@@ -32,6 +32,14 @@ static void llr_put_usd(llr_line_t *l, uint64_t pusd);
 
 #define llr_put_lit(l, s)  llr_put(l, s, sizeof(s) - 1)
 
+/* two decimal digits: "00" to "99", at 2 * n */
+static const char  llr_digits2[] =
+    "0001020304050607080910111213141516171819"
+    "2021222324252627282930313233343536373839"
+    "4041424344454647484950515253545556575859"
+    "6061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
 
 uint32_t
 llr_select_quality(const llr_cand_t *c, unsigned task, unsigned ntasks)
@@ -374,7 +382,18 @@ llr_put(llr_line_t *l, const char *s, size_t n)
 static void
 llr_put_str(llr_line_t *l, const char *s)
 {
-    llr_put(l, s, strlen(s));
+    char  *p, *end;
+
+    /* names are short: a byte at a time, cut to the room */
+
+    p = l->p;
+    end = l->end;
+
+    while (*s && p < end) {
+        *p++ = *s++;
+    }
+
+    l->p = p;
 }
 
 
@@ -398,17 +417,38 @@ llr_put_uint(llr_line_t *l, uint64_t v)
 /*
  * v / one with 4 decimals, rounded half up, trailing zeros dropped
  * down to 2 decimals: "0.75", "0.825", "0.7515" (no snprintf: it costs
- * more than the whole selection)
+ * more than the whole selection).  A value under 10 with room for it is
+ * written in place, two decimals at a time; the rest through a buffer.
  */
 static void
 llr_put_q(llr_line_t *l, uint64_t v, uint64_t one)
 {
-    char      buf[32];
+    char      buf[32], *p;
     size_t    n, dot;
+    uint32_t  hi, lo;
     uint64_t  r, frac;
 
     r = (v * 10000 + one / 2) / one;
     frac = r % 10000;
+
+    if (r < 10 * 10000 && l->end - l->p >= 6) {
+        p = l->p;
+        hi = (uint32_t) frac / 100;
+        lo = (uint32_t) frac % 100;
+
+        p[0] = (char) ('0' + r / 10000);
+        p[1] = '.';
+        memcpy(p + 2, &llr_digits2[2 * hi], 2);
+
+        if (lo == 0) {
+            l->p = p + 4;
+            return;
+        }
+
+        memcpy(p + 4, &llr_digits2[2 * lo], 2);
+        l->p = p + 6 - (lo % 10 == 0);
+        return;
+    }
 
     n = 0;
 
@@ -434,17 +474,35 @@ llr_put_q(llr_line_t *l, uint64_t v, uint64_t one)
 }
 
 
-/* USD with 6 decimals, rounded half up, as llr_format_usd() writes it */
+/*
+ * USD with 6 decimals, rounded half up, as llr_format_usd() writes it;
+ * under $10 with room for it, in place, two decimals at a time
+ */
 static void
 llr_put_usd(llr_line_t *l, uint64_t pusd)
 {
-    char      buf[8];
+    char      buf[8], *p;
     size_t    i;
+    uint32_t  hi, lo;
     uint64_t  micro, frac;
 
     /* 1 micro-USD is 10^6 pUSD; no overflow near UINT64_MAX */
     micro = pusd / 1000000 + (pusd % 1000000 >= 500000);
     frac = micro % 1000000;
+
+    if (micro < 10 * 1000000 && l->end - l->p >= 8) {
+        p = l->p;
+        hi = (uint32_t) frac / 10000;
+        lo = (uint32_t) frac % 10000;
+
+        p[0] = (char) ('0' + micro / 1000000);
+        p[1] = '.';
+        memcpy(p + 2, &llr_digits2[2 * hi], 2);
+        memcpy(p + 4, &llr_digits2[2 * (lo / 100)], 2);
+        memcpy(p + 6, &llr_digits2[2 * (lo % 100)], 2);
+        l->p = p + 8;
+        return;
+    }
 
     if (micro < 10 * 1000000) {
         buf[0] = (char) ('0' + micro / 1000000);

@@ -97,8 +97,8 @@ main(void)
     llr_cand_t         tie[3];
     uint32_t           tf[NTASKS] = { U, 9000, U };
     uint32_t           tfh[NTASKS] = { U, 9500, U };
-    char               fb[8], reason[256];
-    size_t             i;
+    char               fb[8], reason[256], full[256];
+    size_t             i, n, bad;
     int                rc;
 
     for (c = cases; c->what; c++) {
@@ -250,6 +250,31 @@ main(void)
     rc = llr_select(&in, &out, reason, 10);
     is_int(strlen(reason), 9, "reason truncated to its buffer");
     is_int(out.reason_len, 9, "reason_len of a truncated reason");
+
+    /*
+     * every buffer size: the reason cut to it, never past it (the
+     * numbers are written in place when they fit, through a buffer
+     * when they do not)
+     */
+    llr_select(&in, &out, full, sizeof(full));
+    bad = 0;
+    for (n = 1; n <= strlen(full) + 1; n++) {
+        memset(reason, 'x', sizeof(reason));
+        llr_select(&in, &out, reason, n);
+        bad += (strlen(reason) != n - 1 || out.reason_len != n - 1
+                || strncmp(reason, full, n - 1) != 0
+                || reason[n] != 'x');
+    }
+    is_int(bad, 0, "every size: the prefix of the whole reason");
+
+    /* dollars above 9.999999 */
+    init_in(&in);
+    in.prompt_tokens = 100;
+    in.difficulty = 1.0;
+    in.expected = 1250000;
+    llr_select(&in, &out, reason, sizeof(reason));
+    ok(strstr(reason, " est_cost=$12.500250 est_saving=$0.000000") != NULL,
+       "USD of two digits: %s", reason);
 
     /* 4 decimals when they matter; the reason when nothing fits */
     init_in(&in);
