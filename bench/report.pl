@@ -13,6 +13,10 @@
 # part, non-2xx and socket errors summed over the rounds.  Several raw
 # files are pooled: their rounds are kept apart (a ratio is still taken
 # within one round of one run), the medians are over all of them.
+# Then, for the 2 KB cells, the issue-6 targets (explicit and auto
+# against plain and Portkey) and, when the run has the "limits" and
+# "fleet" setups, their ratios to "explicit" and fleet / limits: the
+# throughput with the Redis sync on vs off (issue 26).
 
 use strict;
 use warnings;
@@ -77,6 +81,8 @@ my %name = (
     explicit => "(2) module, explicit model",
     auto     => "(3) module, auto (classifier)",
     portkey  => "(4) Portkey gateway",
+    limits   => "(5) explicit + budget + rate limit",
+    fleet    => "(6) (5) synced through Redis",
 );
 
 my $nrounds = 0;
@@ -137,11 +143,40 @@ for my $c (@cells) {
     push @t, \@row;
 }
 
-if (@t) {
-    print "\nTargets at 2 KB (explicit ≥ 0.95 and auto ≥ 0.90 of plain; "
-        . "≥ 50× Portkey):\n\n";
-    print "| cell | explicit / plain | auto / plain | plain / Portkey "
-        . "| explicit / Portkey | auto / Portkey |\n";
-    print "|---|---:|---:|---:|---:|---:|\n";
-    print "| ", join(" | ", @$_), " |\n" for @t;
+sub summary {
+    # summary TITLE, [COLUMN, ...], ROWS: a table of the cells' rows
+    my ($title, $head, $rows) = @_;
+    return unless @$rows;
+    print "\n$title:\n\n";
+    print "| ", join(" | ", @$head), " |\n";
+    print "|---", "|---:" x (@$head - 1), "|\n";
+    print "| ", join(" | ", @$_), " |\n" for @$rows;
 }
+
+summary("Targets at 2 KB (explicit ≥ 0.95 and auto ≥ 0.90 of plain; "
+        . "≥ 50× Portkey)",
+        ["cell", "explicit / plain", "auto / plain", "plain / Portkey",
+         "explicit / Portkey", "auto / Portkey"], \@t);
+
+# issue 26: the cost of the limits, and of sharing them through Redis
+my @f;
+for my $c (@cells) {
+    my ($size, $resp, $conn) = split ' ', $c;
+    next unless $size eq "2k" && $d{$c}{limits} && $d{$c}{fleet};
+    my @row = ("$size $resp c=$conn");
+    for my $p (["limits", "explicit"], ["fleet", "explicit"],
+               ["fleet", "limits"])
+    {
+        push @row, $d{$c}{$p->[1]}
+            ? sprintf("%.3f", median(ratios($c, @$p))) : "-";
+    }
+    my @u = map { [grep { defined } col($c, $_, "user")] }
+            qw(explicit limits fleet);
+    push @row, map { @$_ ? sprintf("%.1f", median(@$_)) : "-" } @u;
+    push @f, \@row;
+}
+
+summary("Limits and Redis sync at 2 KB (req/s ratios, medians of the "
+        . "per-round ratios;\nuser µs/req of the proxy as above)",
+        ["cell", "(5) / (2)", "(6) / (2)", "(6) / (5): sync on / off",
+         "user (2)", "user (5)", "user (6)"], \@f);

@@ -3,10 +3,14 @@
 # Throughput and latency of one nginx binary as (1) a plain proxy_pass,
 # (2) the module routing an explicit model, (3) the module routing
 # "auto" through a policy (classifier on), and (4) Portkey's open-source
-# gateway (Node), all in front of the same llm_route_mock upstream.
+# gateway (Node), all in front of the same llm_route_mock upstream; on
+# request (--setups), (5) "limits": the explicit model with a budget and
+# a rate limit, and (6) "fleet": the same shared through a redis-server
+# started here (llm_route_redis, issue 26).
 #
 #   bench/run.sh [--quick] [--rounds N] [--duration S] [--setups "..."]
 #                [--no-build] [--out FILE]
+#   setups: plain explicit auto portkey (the default), limits, fleet
 #
 # The report goes to FILE (default build/bench/run-[quick-]STAMP.md) and
 # its raw lines next to it (.tsv); bench/results/README.md says which
@@ -56,7 +60,7 @@ while [ $# -gt 0 ]; do
     --setups)   SETUPS=$2; shift ;;
     --no-build) BUILD=0 ;;
     --out)      OUT=$2; shift ;;
-    -h|--help)  sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help)  sed -n '2,26p' "$0"; exit 0 ;;
     *)          echo "run.sh: unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -74,6 +78,8 @@ fi
 MOCK_PORT=18001
 PLAIN_PORT=18011
 ROUTE_PORT=18012
+LIMITS_PORT=18013
+FLEET_PORT=18014
 PORTKEY_PORT=18787
 
 # --- tools ------------------------------------------------------------
@@ -85,6 +91,17 @@ fi
 for t in perl curl taskset; do
     command -v $t >/dev/null || { echo "run.sh: $t is missing" >&2; exit 1; }
 done
+has_setup() {
+    case " $SETUPS " in *" $1 "*) return 0 ;; esac
+    return 1
+}
+if has_setup fleet; then
+    for t in redis-server redis-cli; do
+        command -v $t >/dev/null \
+            || { echo "run.sh: $t is missing (apt-get install redis-server)" >&2;
+                 exit 1; }
+    done
+fi
 
 case " $SETUPS " in
 *" portkey "*)
@@ -121,9 +138,12 @@ PK_PID=
 
 cleanup() {
     set +e
-    [ -f "$W/proxy/nginx.pid" ] && kill "$(cat "$W/proxy/nginx.pid")"
-    [ -f "$W/mock/nginx.pid" ] && kill "$(cat "$W/mock/nginx.pid")"
+    local d
+    for d in proxy mock limits fleet; do
+        [ -f "$W/$d/nginx.pid" ] && kill "$(cat "$W/$d/nginx.pid")"
+    done
     [ -n "$PK_PID" ] && kill "$PK_PID"
+    [ -f "$W/fleet/redis.pid" ] && kill "$(cat "$W/fleet/redis.pid")"
     sleep 0.3
     rm -rf "$W"
 }
@@ -156,7 +176,10 @@ common_http() {
 EOF
 }
 
-for d in mock proxy; do
+NGINXES="mock proxy"
+has_setup limits && NGINXES="$NGINXES limits"
+has_setup fleet && NGINXES="$NGINXES fleet"
+for d in $NGINXES; do
     mkdir -p "$W/$d/tmp"
 done
 
@@ -191,15 +214,18 @@ PROXY_COMMON='
             proxy_busy_buffers_size 16k;
             proxy_read_timeout 60s;'
 
-cat > "$W/proxy/nginx.conf" <<EOF
-# the proxy under test: the same binary and module for every setup
+proxy_head() {
+    # proxy_head DIR COMMENT: a proxy's configuration up to its servers,
+    # the same for every setup (the upstream, zone, provider, models)
+    cat <<EOF
+# $2
 worker_processes 2;
-pid $W/proxy/nginx.pid;
-error_log $W/proxy/error.log warn;
+pid $1/nginx.pid;
+error_log $1/error.log warn;
 load_module $SO;
 events { worker_connections 8192; }
 http {
-$(common_http "$W/proxy")
+$(common_http "$1")
     ${HTTP_EXTRA:-}
 
     upstream mock {
@@ -227,6 +253,28 @@ $(common_http "$W/proxy")
         floor      0.75;
         floor_hard 0.90;
     }
+EOF
+}
+
+route_server() {
+    # route_server PORT [LINES]: the routing server, LINES (directives,
+    # each on a line of its own) added to its location
+    cat <<EOF
+    server {
+        listen 127.0.0.1:$1 backlog=4096;
+        location /v1/ {
+            llm_route on;${2:-}
+            proxy_pass \$llm_route_url;
+            proxy_set_header Host \$llm_route_host;
+            proxy_set_header Authorization \$llm_route_authorization;$PROXY_COMMON
+        }
+EOF
+}
+
+{
+    proxy_head "$W/proxy" \
+        "the proxy under test: the same binary and module for every setup"
+    cat <<EOF
 
     # (1) plain proxy_pass
     server {
@@ -238,33 +286,79 @@ $(common_http "$W/proxy")
     }
 
     # (2) explicit model and (3) "auto": the body decides
-    server {
-        listen 127.0.0.1:$ROUTE_PORT backlog=4096;
-        location /v1/ {
-            llm_route on;
-            proxy_pass \$llm_route_url;
-            proxy_set_header Host \$llm_route_host;
-            proxy_set_header Authorization \$llm_route_authorization;$PROXY_COMMON
-        }
+EOF
+    route_server $ROUTE_PORT
+    echo "    }"
+    echo "}"
+} > "$W/proxy/nginx.conf"
+
+# (5) "limits" and (6) "fleet": the explicit model's server with a budget
+# and a rate limit on every request, high enough never to refuse one
+# (checked in the status after the run); "fleet" shares them through a
+# redis-server started below (llm_route_redis, default sync interval).
+# Each is an nginx of its own (llm_route_redis is an http-level
+# directive: it would sync the other setups' zone too), pinned like the
+# proxy, idle while the other setups are measured.
+LIMITS='
+            llm_route_budget bench 1000000;
+            llm_route_rate bench rpm=100000000 tpm=100000000000;'
+
+limits_conf() {
+    # limits_conf NAME PORT [HTTP_LINES]
+    proxy_head "$W/$1" "($1) the explicit model with a budget and a rate limit"
+    [ -n "${3:-}" ] && printf '\n    %s\n' "$3"
+    echo
+    route_server "$2" "$LIMITS"
+    cat <<EOF
+        location = /llm/status { llm_route_status; }
     }
 }
 EOF
+}
 
-if [ "$(id -u)" = 0 ] && id www-data >/dev/null 2>&1; then
-    chown -R www-data:www-data "$W/mock/tmp" "$W/proxy/tmp"
+if has_setup limits; then
+    limits_conf limits $LIMITS_PORT > "$W/limits/nginx.conf"
+fi
+if has_setup fleet; then
+    # its own loopback port and key prefix; on the load side's CPU, like
+    # the mock (a fleet's Redis is on another machine)
+    REDIS_PORT=$(perl -MIO::Socket::INET -e '
+        my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1",
+                                      LocalPort => 0) or die;
+        print $s->sockport, "\n"')
+    pin "$LOAD_CPUS" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 \
+        --save '' --appendonly no --dir "$W/fleet" \
+        --logfile "$W/fleet/redis.log" \
+        --daemonize yes --pidfile "$W/fleet/redis.pid"
+    for _ in $(seq 50); do
+        redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    limits_conf fleet $FLEET_PORT \
+        "llm_route_redis 127.0.0.1:$REDIS_PORT prefix=llr-bench-run:;" \
+        > "$W/fleet/nginx.conf"
 fi
 
-"$NGINX" -t -q -p "$W/mock" -c "$W/mock/nginx.conf"
-"$NGINX" -t -q -p "$W/proxy" -c "$W/proxy/nginx.conf"
+if [ "$(id -u)" = 0 ] && id www-data >/dev/null 2>&1; then
+    for d in $NGINXES; do
+        chown -R www-data:www-data "$W/$d/tmp"
+    done
+fi
+
+for d in $NGINXES; do
+    "$NGINX" -t -q -p "$W/$d" -c "$W/$d/nginx.conf"
+done
 pin "$LOAD_CPUS" "$NGINX" -p "$W/mock" -c "$W/mock/nginx.conf"
-pin "$PROXY_CPUS" "$NGINX" -p "$W/proxy" -c "$W/proxy/nginx.conf"
+for d in ${NGINXES#mock }; do
+    pin "$PROXY_CPUS" "$NGINX" -p "$W/$d" -c "$W/$d/nginx.conf"
+done
 
 case " $SETUPS " in
 *" portkey "*)
     # loopback only (portkey-loopback.mjs), no console/log UI; streams
     # answered instead of HTTP 500 (portkey-stream-fix.mjs)
     pk_cmd=(env NODE_ENV=production node)
-    [ -n "$PROXY_CPUS" ] && pk_cmd=(taskset -c "$PROXY_CPUS" ${pk_cmd[@]})
+    [ -n "$PROXY_CPUS" ] && pk_cmd=(taskset -c "$PROXY_CPUS" "${pk_cmd[@]}")
     "${pk_cmd[@]}" \
         --import "$HERE/portkey-loopback.mjs" \
         --import "$HERE/portkey-stream-fix.mjs" \
@@ -275,8 +369,7 @@ case " $SETUPS " in
 esac
 
 wait_port() {
-    local i
-    for i in $(seq 1 100); do
+    for _ in $(seq 1 100); do
         if curl -s -o /dev/null "http://127.0.0.1:$1/"; then return 0; fi
         sleep 0.1
     done
@@ -287,6 +380,8 @@ wait_port() {
 wait_port $MOCK_PORT
 wait_port $PLAIN_PORT
 wait_port $ROUTE_PORT
+has_setup limits && wait_port $LIMITS_PORT
+has_setup fleet && wait_port $FLEET_PORT
 [ -n "$PK_PID" ] && wait_port $PORTKEY_PORT
 
 # --- what each setup sends ----------------------------------------------
@@ -295,6 +390,8 @@ port_of() {
     case $1 in
     plain) echo $PLAIN_PORT ;;
     explicit|auto) echo $ROUTE_PORT ;;
+    limits) echo $LIMITS_PORT ;;
+    fleet) echo $FLEET_PORT ;;
     portkey) echo $PORTKEY_PORT ;;
     esac
 }
@@ -311,11 +408,11 @@ headers_of() {
 
 pids_of() {
     # the processes whose CPU time counts for a setup
-    if [ "$1" = portkey ]; then
-        echo "$PK_PID"
-    else
-        pgrep -P "$(cat "$W/proxy/nginx.pid")" | tr '\n' ' '
-    fi
+    case $1 in
+    portkey) echo "$PK_PID" ;;
+    limits|fleet) pgrep -P "$(cat "$W/$1/nginx.pid")" | tr '\n' ' ' ;;
+    *) pgrep -P "$(cat "$W/proxy/nginx.pid")" | tr '\n' ' ' ;;
+    esac
 }
 
 cpu_ticks() {
@@ -390,19 +487,17 @@ RAW="${OUT%.md}.tsv"
 measure() {
     # measure ROUND SETUP SIZE RESP CONN [DURATION]
     local round=$1 setup=$2 size=$3 resp=$4 conn=$5 dur=${6:-$DURATION}
-    local pids t0 t1 u0 u1 line c0 c1 busy
+    local pids t0 t1 u0 u1 line
     case " $SKIP " in *" $setup-$resp-$size "*) return 0 ;; esac
-    pids=$(pids_of "$setup")
-    read -r t0 u0 < <(cpu_ticks $pids)
-    c0=$(head -1 /proc/stat)
+    read -r -a pids <<< "$(pids_of "$setup")"
+    read -r t0 u0 < <(cpu_ticks "${pids[@]}")
     line=$(LLR_BODY="$W/bodies/$size-$(model_of "$setup")-$resp.json" \
            LLR_HEADERS="$(headers_of "$setup")" \
            pin "$LOAD_CPUS" wrk -t"$THREADS" -c"$conn" -d"${dur}s" \
                --timeout 10s -s "$HERE/wrk-post.lua" \
                "http://127.0.0.1:$(port_of "$setup")/v1/chat/completions" \
            | grep '^RESULT') || true
-    c1=$(head -1 /proc/stat)
-    read -r t1 u1 < <(cpu_ticks $pids)
+    read -r t1 u1 < <(cpu_ticks "${pids[@]}")
     [ -n "$line" ] || { echo "run.sh: wrk failed ($setup $size)" >&2;
                         line="RESULT requests=0 duration_us=1 p50_us=0 p99_us=0 non2xx=0 sockerr=0"; }
     echo "$round $setup $size $resp $conn $((t1 - t0)) ${line#RESULT }" \
@@ -416,7 +511,7 @@ for s in $SETUPS; do
 done
 
 ncells=$(echo "$CELLS" | tr '|' '\n' | wc -l)
-nset=$(echo $SETUPS | wc -w)
+nset=$(wc -w <<< "$SETUPS")
 echo "== $ROUNDS rounds x $ncells cells x $nset setups x ${DURATION}s" \
      "(about $(( ROUNDS * ncells * nset * (DURATION + 1) / 60 + 1 )) min)" >&2
 
@@ -430,6 +525,47 @@ for r in $(seq 1 "$ROUNDS"); do
     done
     echo "   round $r done" >&2
 done
+
+# --- the limits refused nothing ------------------------------------------
+
+limits_status() {
+    # limits_status NAME: one line from the instance's status JSON
+    curl -s "http://127.0.0.1:$(port_of "$1")/llm/status" | perl -MJSON::PP -e '
+        my ($name) = @ARGV;
+        my $j = eval { decode_json(join "", <STDIN>) }
+            or die "run.sh: $name: no status JSON\n";
+        my ($t, $rej) = ($j->{totals}, $j->{rejected});
+        my @why = map { "$_ $rej->{$_}" } grep { $rej->{$_} } sort keys %$rej;
+        my $b = $j->{budgets}{bench} // {};
+        my $r = $j->{rates}{bench} // {};
+        printf "%s: %d requests, %s; budget bench: \$%.4f spent of \$%s;"
+            . " rate bench: %s requests, %s tokens in the window",
+            $name, $t->{requests},
+            $t->{rejected} ? "REFUSED $t->{rejected} (@why)" : "none refused",
+            $b->{spent_usd} // 0, $b->{limit_usd} // "?",
+            $r->{requests} // "?", $r->{tokens} // "?";
+        if (my $x = $j->{redis}) {
+            printf "; redis: %s, %d syncs, %d errors, lag %s ms",
+                $x->{state}, $x->{syncs}, $x->{errors}, $x->{lag_ms};
+        }
+        print "\n";' "$1" || true
+}
+
+: > "$W/limits.txt"
+for s in limits fleet; do
+    has_setup $s && limits_status $s >> "$W/limits.txt"
+done
+if has_setup fleet; then
+    echo "fleet: Redis keys $(redis-cli -p "$REDIS_PORT" --scan \
+          --pattern 'llr-bench-run:*' | wc -l) (prefix llr-bench-run:)," \
+         "$(redis-cli -p "$REDIS_PORT" info commandstats \
+          | awk -F'[:=,]' '/^cmdstat_evalsha/ { print $3 }') EVALSHA" \
+         >> "$W/limits.txt"
+    # why the connection was dropped, if it was (errors above)
+    grep -h 'llm_route_redis' "$W/fleet/error.log" | head -5 \
+        | sed 's/^/fleet: error.log: /' >> "$W/limits.txt" || true
+fi
+[ -s "$W/limits.txt" ] && sed 's/^/   /' "$W/limits.txt" >&2
 
 # --- report -------------------------------------------------------------
 
@@ -455,6 +591,17 @@ done
     echo
     perl "$HERE/report.pl" "$RAW" "$(getconf CLK_TCK)"
     echo
+    if [ -s "$W/limits.txt" ]; then
+        echo "On every request of (5) and (6), in the routing location:"
+        echo
+        sed -n 's/^ *\(llm_route_\)/    \1/p' <<< "$LIMITS"
+        echo
+        echo "The status after the run (every request of the run, checks"
+        echo "and warm-up included):"
+        echo
+        sed 's/^/    /' "$W/limits.txt"
+        echo
+    fi
     echo "Checked before measuring (one request per setup, size and response;"
     echo "a setup that fails the check is not measured in that cell):"
     echo
