@@ -257,6 +257,7 @@ ngx_http_llm_route_log_handler(ngx_http_request_t *r)
     rec.prompt_tokens = ctx->acc.prompt_tokens;
     rec.completion_tokens = ctx->acc.completion_tokens;
     rec.cached_tokens = ctx->acc.cached_tokens;
+    rec.cache_write_tokens = ctx->acc.cache_write_tokens;
     rec.reasoning_tokens = ctx->acc.reasoning_tokens;
     rec.cost_pusd = ctx->acc.cost;
     rec.saved_pusd = ctx->acc.saved;

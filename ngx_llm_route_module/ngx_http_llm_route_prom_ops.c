@@ -70,6 +70,14 @@ ngx_http_llm_route_prom_deployments(ngx_http_request_t *r,
                              "Completion tokens a deployment answered.",
                              c->completion_tokens)
 
+    ngx_llr_deployment_value("llm_route_deployment_cached_tokens_total",
+                             "Prompt tokens a deployment read from its "
+                             "prompt cache.", c->cached_tokens)
+
+    ngx_llr_deployment_value("llm_route_deployment_cache_write_tokens_total",
+                             "Prompt tokens a deployment wrote to its "
+                             "prompt cache.", c->cache_write_tokens)
+
 #undef ngx_llr_deployment_value
 
     ngx_http_llm_route_prom_family(o, "llm_route_deployment_cost_usd_total",

@@ -197,6 +197,8 @@ ngx_http_llm_route_counters_add(ngx_http_llm_route_counters_t *c,
     ngx_http_llm_route_counter_add(&c->completion_tokens,
                                    rec->completion_tokens);
     ngx_http_llm_route_counter_add(&c->cached_tokens, rec->cached_tokens);
+    ngx_http_llm_route_counter_add(&c->cache_write_tokens,
+                                   rec->cache_write_tokens);
     ngx_http_llm_route_counter_add(&c->reasoning_tokens,
                                    rec->reasoning_tokens);
     ngx_http_llm_route_counter_add(&c->cost_pusd, rec->cost_pusd);
@@ -353,6 +355,7 @@ ngx_http_llm_route_recent_add(ngx_http_llm_route_shm_t *sh,
     e->prompt_tokens = rec->prompt_tokens;
     e->completion_tokens = rec->completion_tokens;
     e->cached_tokens = rec->cached_tokens;
+    e->cache_write_tokens = rec->cache_write_tokens;
     e->reasoning_tokens = rec->reasoning_tokens;
     e->cost_pusd = rec->cost_pusd;
     e->saved_pusd = rec->saved_pusd;

@@ -100,6 +100,13 @@ typedef struct {
                                                 answered in the end */
     ngx_atomic_t          failover_failed;   /* ... or not */
     ngx_atomic_t          cooldowns;         /* providers: cooldowns */
+
+    /*
+     * zone version 9 (appended): prompt tokens written to the provider's
+     * prompt cache (Anthropic's cache_creation_input_tokens); part of
+     * prompt_tokens, as cached_tokens (read from it) are
+     */
+    ngx_atomic_t          cache_write_tokens;
 } ngx_http_llm_route_counters_t;
 
 
@@ -167,6 +174,7 @@ typedef struct {
     unsigned              error:1;
     unsigned              estimated:1;
     unsigned              stream:1;
+    uint64_t              cache_write_tokens;
 } ngx_http_llm_route_recent_t;
 
 
@@ -235,6 +243,7 @@ typedef struct {
     unsigned              error:1;
     unsigned              estimated:1;
     unsigned              stream:1;
+    uint64_t              cache_write_tokens;  /* of prompt_tokens */
 } ngx_http_llm_route_record_t;
 
 

@@ -28,10 +28,11 @@
 #define NGX_HTTP_LLM_ROUTE_STATE_MAGIC   "LLRSTATE"
 /*
  * 2: a limits section (budgets) follows the slots; 3: more counters per
- * record (zone version 8: time per output token, failovers, cooldowns).
- * 1 and 2 are still read, into the counters they have.
+ * record (zone version 8: time per output token, failovers, cooldowns);
+ * 4: one more (zone version 9: cache write tokens).  1, 2 and 3 are
+ * still read, into the counters they have.
  */
-#define NGX_HTTP_LLM_ROUTE_STATE_VERSION 3
+#define NGX_HTTP_LLM_ROUTE_STATE_VERSION 4
 #define NGX_HTTP_LLM_ROUTE_STATE_MAX     (64 * 1024 * 1024)
 
 #define NGX_HTTP_LLM_ROUTE_NCOUNTERS                                          \
@@ -40,6 +41,11 @@
 /* the counters of a version 1 or 2 file: the first ones */
 #define NGX_HTTP_LLM_ROUTE_NCOUNTERS_V2                                       \
     (offsetof(ngx_http_llm_route_counters_t, tpot) / sizeof(ngx_atomic_t))
+
+/* ... of a version 3 file */
+#define NGX_HTTP_LLM_ROUTE_NCOUNTERS_V3                                       \
+    (offsetof(ngx_http_llm_route_counters_t, cache_write_tokens)              \
+     / sizeof(ngx_atomic_t))
 
 
 /* the state file: a header, the totals, then one record per slot */
@@ -228,7 +234,8 @@ ngx_http_llm_route_state_parse(ngx_shm_zone_t *shm_zone,
 
     ncounters = (h.version == NGX_HTTP_LLM_ROUTE_STATE_VERSION)
                 ? NGX_HTTP_LLM_ROUTE_NCOUNTERS
-                : NGX_HTTP_LLM_ROUTE_NCOUNTERS_V2;
+                : (h.version == 3) ? NGX_HTTP_LLM_ROUTE_NCOUNTERS_V3
+                                   : NGX_HTTP_LLM_ROUTE_NCOUNTERS_V2;
 
     rec_size = NGX_HTTP_LLM_ROUTE_STATE_RECORD(ncounters);
 

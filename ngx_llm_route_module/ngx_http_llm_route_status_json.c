@@ -310,9 +310,11 @@ ngx_http_llm_route_json_counters(ngx_http_llm_route_out_t *o,
     ngx_http_llm_route_out_printf(o,
         "\"requests\":%uA,\"errors\":%uA,\"prompt_tokens\":%uA,"
         "\"completion_tokens\":%uA,\"cached_tokens\":%uA,"
+        "\"cache_write_tokens\":%uA,"
         "\"reasoning_tokens\":%uA,\"estimated\":%uA,\"cost_usd\":",
         c->requests, c->errors, c->prompt_tokens, c->completion_tokens,
-        c->cached_tokens, c->reasoning_tokens, c->estimated);
+        c->cached_tokens, c->cache_write_tokens, c->reasoning_tokens,
+        c->estimated);
     ngx_http_llm_route_out_usd(o, c->cost_pusd);
     ngx_http_llm_route_out_printf(o, ",\"saved_usd\":");
     ngx_http_llm_route_out_usd(o, c->saved_pusd);
@@ -412,9 +414,11 @@ ngx_http_llm_route_json_deployments(ngx_http_request_t *r,
                                     it[i].upstream.len);
         ngx_http_llm_route_out_printf(o,
             ",\"requests\":%uA,\"errors\":%uA,\"failovers\":%uA,"
-            "\"prompt_tokens\":%uA,\"completion_tokens\":%uA,\"cost_usd\":",
+            "\"prompt_tokens\":%uA,\"completion_tokens\":%uA,"
+            "\"cached_tokens\":%uA,\"cache_write_tokens\":%uA,"
+            "\"cost_usd\":",
             c->requests, c->errors, c->failovers, c->prompt_tokens,
-            c->completion_tokens);
+            c->completion_tokens, c->cached_tokens, c->cache_write_tokens);
         ngx_http_llm_route_out_usd(o, c->cost_pusd);
         ngx_http_llm_route_json_percentiles(o, "latency_ms", c->latency,
                                             c->latency_sum_ms,
@@ -594,10 +598,10 @@ ngx_http_llm_route_json_recent(ngx_http_llm_route_out_t *o,
 
         ngx_http_llm_route_out_printf(o,
             ",\"prompt_tokens\":%uL,\"completion_tokens\":%uL,"
-            "\"cached_tokens\":%uL,\"reasoning_tokens\":%uL,"
-            "\"latency_ms\":%M,",
+            "\"cached_tokens\":%uL,\"cache_write_tokens\":%uL,"
+            "\"reasoning_tokens\":%uL,\"latency_ms\":%M,",
             e.prompt_tokens, e.completion_tokens, e.cached_tokens,
-            e.reasoning_tokens, e.latency_ms);
+            e.cache_write_tokens, e.reasoning_tokens, e.latency_ms);
 
         if (e.ttft_ms >= 0) {
             ngx_http_llm_route_out_printf(o, "\"ttft_ms\":%M,",

@@ -83,7 +83,7 @@ ngx_http_llm_route_prom_models(ngx_http_llm_route_out_t *o,
     ngx_http_llm_route_counters_t  *c;
 
     static const char  *token_types[] = {
-        "prompt", "completion", "cached", "reasoning"
+        "prompt", "completion", "cached", "reasoning", "cache_write"
     };
 
     it = models->elts;
@@ -110,16 +110,18 @@ ngx_http_llm_route_prom_models(ngx_http_llm_route_out_t *o,
 
     ngx_http_llm_route_prom_family(o, "llm_route_tokens_total", "counter",
                                    "Tokens, by model and type (cached "
-                                   "tokens are part of prompt tokens, "
-                                   "reasoning tokens of completion tokens).");
+                                   "and cache_write tokens are part of "
+                                   "prompt tokens, reasoning tokens of "
+                                   "completion tokens).");
 
     for (i = 0; i < models->nelts; i++) {
         c = &it[i].slot->c;
 
-        for (k = 0; k < 4; k++) {
+        for (k = 0; k < 5; k++) {
             v = k == 0 ? c->prompt_tokens
                 : k == 1 ? c->completion_tokens
-                : k == 2 ? c->cached_tokens : c->reasoning_tokens;
+                : k == 2 ? c->cached_tokens
+                : k == 3 ? c->reasoning_tokens : c->cache_write_tokens;
 
             ngx_http_llm_route_prom_labels(o, "llm_route_tokens_total",
                                            &it[i], "model");

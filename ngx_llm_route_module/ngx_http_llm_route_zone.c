@@ -27,7 +27,7 @@
 
 
 #define NGX_HTTP_LLM_ROUTE_ZONE_MAGIC    0x4c4c52005a4f4e45ULL
-#define NGX_HTTP_LLM_ROUTE_ZONE_VERSION  8
+#define NGX_HTTP_LLM_ROUTE_ZONE_VERSION  9
 
 
 static ngx_int_t ngx_http_llm_route_init_zone(ngx_shm_zone_t *shm_zone,

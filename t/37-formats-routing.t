@@ -11,6 +11,11 @@
 #   2. budgets and rate limits on /v1/messages: 429 in Anthropic's shape
 #   3. the zone: per-model cost in the status and in Prometheus agrees
 #      with the access log
+#   4. cache tokens (Anthropic's cache_read_input_tokens and
+#      cache_creation_input_tokens, OpenAI's cached_tokens), passed
+#      through and translated, JSON and SSE: exact per model and per
+#      deployment in the status and in Prometheus, as the variables say,
+#      and kept across a restart
 
 use strict;
 use warnings;
@@ -32,8 +37,9 @@ my $loc = $t->routed_location(location => <<'EOF');
 EOF
 
 $t->config(<<"EOF");
-    llm_route_zone llm:1m;
-    log_format llr "\$llm_route_model \$llm_route_cost";
+    llm_route_zone llm:1m state=%%DIR%%/llr.state;
+    log_format llr "\$llm_route_model \$llm_route_cost \$status"
+                   " \$llm_route_cached_tokens \$llm_route_cache_write_tokens";
 
     llm_route_provider claude {
         upstream 127.0.0.1:%%MOCK_PORT%%; scheme http; host claude.test;
@@ -120,14 +126,52 @@ $r = $t->chat($req, path => '/v1/messages/count_tokens',
               headers => { 'X-Budget' => 'x' });
 is($r->{status}, 429, 'budget: count_tokens too');
 
+# ==== cache tokens, passed through and translated, JSON and SSE ==============
+
+# the mock's Anthropic usage: cache_read_input_tokens 5,
+# cache_creation_input_tokens 7; its OpenAI usage: X-Mock-Cached
+
+my $s = $t->stream_request(path => '/v1/messages',
+    body => { %$req, stream => JSON::PP::true },
+    headers => { 'X-Mock-Events' => 2 });
+like($s->{body}, qr/"cache_creation_input_tokens":7/,
+     'messages stream -> anthropic: cache tokens passed through');
+
+$s = $t->stream_request(body => { model => 'claude-haiku', messages => $user,
+    stream => JSON::PP::true,
+    stream_options => { include_usage => JSON::PP::true } },
+    headers => { 'X-Mock-Events' => 2 });
+like($s->{body}, qr/"cached_tokens":5/,
+     'chat stream -> anthropic: cache reads as cached_tokens');
+
+$r = $t->chat({ model => 'gpt-4o', messages => $user },
+              headers => { 'X-Mock-Cached' => 6 });
+is($r->{json}{usage}{prompt_tokens_details}{cached_tokens}, 6,
+   'chat -> openai: cached_tokens passed through');
+
+$r = $t->chat({ %$req, model => 'gpt-4o' }, path => '/v1/messages',
+              headers => { 'X-Mock-Cached' => 3 });
+is($r->{json}{usage}{cache_read_input_tokens}, 3,
+   'messages -> openai: cached_tokens as cache_read_input_tokens');
+
+$s = $t->stream_request(path => '/v1/messages',
+    body => { %$req, model => 'gpt-4o', stream => JSON::PP::true },
+    headers => { 'X-Mock-Events' => 2, 'X-Mock-Cached' => 4 });
+like($s->{body}, qr/"cache_read_input_tokens":4/,
+     'messages stream -> openai: cached_tokens as cache_read_input_tokens');
+
 # ==== status and Prometheus agree with the access log ========================
 
 sleep 0.3;
 open(my $fh, '<', $t->dir . '/acc.log') or die;
-my %cost;
+my (%cost, %read, %write, %served);
 while (<$fh>) {
-    my ($model, $usd) = split;
-    $cost{$model} += $usd if $usd =~ /^[\d.]+$/;
+    my ($model, $usd, $status, $cr, $cw) = split;
+    next unless $usd =~ /^[\d.]+$/;
+    $cost{$model} += $usd;
+    $read{$model} += $cr;
+    $write{$model} += $cw;
+    $served{$model}++ if $status == 200;
 }
 close $fh;
 
@@ -144,6 +188,71 @@ for my $model (sort keys %cost) {
 }
 
 is($st->{rejected}{rate_limit} // 0, 1, 'status: the rate limit refusal counted');
+
+# what the mock reported, request by request: 5 read and 7 written per
+# Anthropic answer; 6 + 3 + 4 read from OpenAI's
+
+my %want_read = ('claude-haiku' => 5 * ($served{'claude-haiku'} // 0),
+                 'gpt-4o' => 13);
+my %want_write = ('claude-haiku' => 7 * ($served{'claude-haiku'} // 0),
+                  'gpt-4o' => 0);
+
+ok($served{'claude-haiku'} >= 6,
+   "claude-haiku served $served{'claude-haiku'} requests");
+
+for my $model (sort keys %want_read) {
+    is($read{$model}, $want_read{$model},
+       "\$llm_route_cached_tokens: $model $want_read{$model}");
+    is($write{$model}, $want_write{$model},
+       "\$llm_route_cache_write_tokens: $model $want_write{$model}");
+
+    my $j = $st->{models}{$model};
+    is($j->{cached_tokens}, $want_read{$model},
+       "status: $model cached_tokens");
+    is($j->{cache_write_tokens}, $want_write{$model},
+       "status: $model cache_write_tokens");
+
+    my ($d) = grep { $_->{model} eq $model }
+              values %{ $st->{deployments} || {} };
+    is($d && $d->{cached_tokens}, $want_read{$model},
+       "status: $model deployment cached_tokens");
+    is($d && $d->{cache_write_tokens}, $want_write{$model},
+       "status: $model deployment cache_write_tokens");
+    ok($d && abs($d->{cost_usd} - $cost{$model}) < 1e-9,
+       "status: $model deployment cost");
+
+    for my $type (qw(cached cache_write)) {
+        my $want = $type eq 'cached' ? $want_read{$model}
+                                     : $want_write{$model};
+        my ($v) = $prom =~ /^llm_route_tokens_total\{model="\Q$model\E"
+                             [^}]*type="$type"\}\ (\S+)$/mx;
+        is($v, $want, "prometheus: $model tokens type=$type");
+        my $f = $type eq 'cached' ? 'cached' : 'cache_write';
+        ($v) = $prom =~ /^llm_route_deployment_${f}_tokens_total
+                         \{model="\Q$model\E"[^}]*\}\ (\S+)$/mx;
+        is($v, $want, "prometheus: $model deployment ${f}_tokens");
+    }
+}
+
+is($st->{totals}{cache_write_tokens}, 7 * $served{'claude-haiku'},
+   'status: totals cache_write_tokens');
+is($st->{totals}{cached_tokens}, 5 * $served{'claude-haiku'} + 13,
+   'status: totals cached_tokens');
+
+# a restart keeps them (the state file)
+
+$t->stop;
+$t->start;
+
+my $st2 = $t->get('/llm/status')->{json};
+for my $model (sort keys %want_read) {
+    is($st2->{models}{$model}{cached_tokens}, $want_read{$model},
+       "restart: $model cached_tokens kept");
+    is($st2->{models}{$model}{cache_write_tokens}, $want_write{$model},
+       "restart: $model cache_write_tokens kept");
+}
+is($st2->{totals}{cache_write_tokens}, $st->{totals}{cache_write_tokens},
+   'restart: totals cache_write_tokens kept');
 
 $t->stop;
 $t->check_log;

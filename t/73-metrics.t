@@ -9,8 +9,8 @@
 #      remaining budget, time per output token, the router's own time
 #   2. requests in flight: counted while the provider answers, not after,
 #      and not for a worker that was killed
-#   3. without llm_route_spend_key: no key series; a state file of the
-#      version before (fewer counters per record) still loads
+#   3. without llm_route_spend_key: no key series; state files of the
+#      versions before (fewer counters per record) still load
 
 use strict;
 use warnings;
@@ -401,6 +401,33 @@ ok($p !~ /^llm_route_key_/m, 'and no key series');
 like($t->error_log,
      qr/state file .* is of version 2: the counters it has are loaded/,
      'the older version is noted');
+
+$t->stop;
+
+# a version 3 file: 71 counters (zone version 8, before the cache write
+# tokens), budgets: none
+@c = (0) x 71;
+$c[0] = 9;                                     # requests
+$c[4] = 11;                                    # cached_tokens
+$counters = pack('Q<*', @c);
+$rec = pack('L<L<a64Q<', 1, length $name, $name, 0) . $counters;
+$body = $counters . $rec . pack('Q<', 0);
+$sum = fnv1a64($body);
+open($fh, '>', $state) or die;
+print $fh pack('a8L<L<L<L<Q<Q<Q<', 'LLRSTATE', 3, 71, 1, 64, time - 100,
+               time - 50, $sum) . $body;
+close $fh;
+
+$t->start;
+
+$j = $t->get('/llm/status')->{json};
+is($j->{totals}{requests}, 9, 'a version 3 state file loads its counters');
+is($j->{models}{'gpt-4o-mini'}{cached_tokens}, 11, 'and its cached tokens');
+is($j->{models}{'gpt-4o-mini'}{cache_write_tokens}, 0,
+   'the cache write tokens start at zero');
+like($t->error_log,
+     qr/state file .* is of version 3: the counters it has are loaded/,
+     'version 3 is noted');
 
 $t->stop;
 

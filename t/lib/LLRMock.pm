@@ -31,6 +31,8 @@ package LLRMock;
 #   X-Mock-Cut: 2             stream: close after N events, without [DONE]
 #   X-Mock-Content-Type: T    stream: send Content-Type T, not
 #                             text/event-stream
+#   X-Mock-Cached: N          chat (JSON and the stream's usage chunk):
+#                             prompt_tokens_details.cached_tokens N
 #
 # Recorded request (one JSON object per line, see requests()):
 #   {"id":N, "time":T, "method":"POST", "uri":"/v1/chat/completions",
@@ -561,7 +563,7 @@ sub _answer {
                 logprobs      => undef,
             }],
             usage => { prompt_tokens => $pt, completion_tokens => 2,
-                       total_tokens => $pt + 2 },
+                       total_tokens => $pt + 2, _cached($h) },
         }), $keep, %xh);
     }
 
@@ -606,6 +608,15 @@ sub _answer {
                     $keep, %xh);
 }
 
+# X-Mock-Cached: OpenAI's prompt_tokens_details, or nothing
+
+sub _cached {
+    my ($h) = @_;
+    my $n = $h->{'x-mock-cached'};
+    return () unless defined $n;
+    return (prompt_tokens_details => { cached_tokens => $n + 0 });
+}
+
 sub _stream {
     my ($self, $c, $id, $h, $json, $model, $pt, $keep, $xh) = @_;
 
@@ -634,7 +645,7 @@ sub _stream {
     push @events, $chunk->({}, 'stop');
     push @events, $chunk->(undef, undef, { usage => {
         prompt_tokens => $pt, completion_tokens => $n + 0,
-        total_tokens => $pt + $n } })
+        total_tokens => $pt + $n, _cached($h) } })
         if $usage;
     push @events, '[DONE]';
 
