@@ -278,8 +278,12 @@ ngx_http_llm_route_log_handler(ngx_http_request_t *r)
     rec.estimated = ctx->acc.estimated;
     rec.stream = ctx->stream;
 
-    if (!ctx->acc.failed) {
-        /* for streams, the time to the first token is the comparable part */
+    if (!ctx->acc.failed && ctx->endpoint != LLR_API_COUNT_TOKENS) {
+        /*
+         * for streams, the time to the first token is the comparable
+         * part; a count_tokens answer generates nothing: no sample of how
+         * fast the deployment answers (it would draw the traffic to it)
+         */
         ngx_http_llm_route_latency_sample(r, ctx->deployment,
                                           (ctx->stream && ctx->ttft_ms >= 0)
                                           ? (ngx_msec_t) ctx->ttft_ms
