@@ -78,6 +78,11 @@ sub prefix_for {
         spew($1, "sk-dummy-file-key\n");
     }
 
+    # and llm_route_redis' password file
+    while ($text =~ /\bpassword_file=(\S+?)[;\s]/g) {
+        spew($1, "dummy-redis-password\n");
+    }
+
     return ($prefix, $text);
 }
 
