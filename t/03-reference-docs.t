@@ -23,14 +23,7 @@ use LLRTest;
 my $repo = LLRTest->repo;
 my $glue = "$repo/ngx_llm_route_module";
 
-sub slurp {
-    my ($f) = @_;
-    open(my $fh, '<', $f) or die "$f: $!";
-    local $/;
-    my $s = <$fh>;
-    close $fh;
-    return $s;
-}
+sub slurp { LLRTest::slurp(@_) }
 
 my %src = map { $_ => slurp($_) } glob("$glue/ngx_http_llm_route_*.c");
 my $directives_md = slurp("$repo/docs/directives.md");

@@ -79,15 +79,7 @@ $proxy
 EOF
 $t->start;
 
-sub metric {
-    my ($text, $series) = @_;
-    for my $line (split /\n/, $text) {
-        next if $line =~ /^#/;
-        my ($s, $v) = $line =~ /^(\S+(?:\{.*\})?) (\S+)$/ or next;
-        return $v + 0 if $s eq $series;
-    }
-    return undef;
-}
+sub metric { LLRTest::metric(@_) }
 
 sub prom { $t->get('/llm/status?format=prometheus')->{content} // '' }
 sub status { sleep 0.1; $t->get('/llm/status')->{json} || {} }
