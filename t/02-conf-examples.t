@@ -41,14 +41,7 @@ ok(@files >= 3, 'conf-examples/ has the demo, OpenAI and local-server '
 ok(@snippets >= 2, 'conf-examples/conf.d/ has snippets ('
    . scalar(@snippets) . ' files)');
 
-sub slurp {
-    my ($f) = @_;
-    open(my $fh, '<', $f) or die "$f: $!";
-    local $/;
-    my $s = <$fh>;
-    close $fh;
-    return $s;
-}
+sub slurp { LLRTest::slurp(@_) }
 
 sub spew {
     my ($f, $s) = @_;
