@@ -215,4 +215,32 @@ is($r->{status}, 429, 'rate: the second is refused');
 is($r->{json}{type}, 'error', 'rate: an Anthropic error');
 is($r->{json}{error}{type}, 'rate_limit_error', 'rate: rate_limit_error');
 
+# ==== fail=closed: Redis gone, the refusal in Anthropic's shape ==========
+
+my $conf = $t->{http};
+$conf =~ s/timeout=200ms;/timeout=200ms fail=closed;/ or die 'no fail=';
+ok($t->reload(config => $conf), 'reload: fail=closed');
+ok(synced(), 'synced again');
+
+$redis->kill;
+my $end = time + 5;
+my $state = '';
+while (time < $end) {
+    $state = (LLRTest::json_decode($t->get('/llm/redis')->{content})
+              // {})->{state} // '';
+    last if $state eq 'down';
+    sleep 0.05;
+}
+is($state, 'down', 'Redis killed: seen down');
+
+$r = $t->chat({ model => 'm', max_tokens => 16, messages => $user },
+              path => '/v1/messages', headers => { 'X-Team' => 'alpha' });
+is($r->{status}, 503, 'fail=closed: a limited /v1/messages refused');
+is($r->{json}{type}, 'error', 'fail=closed: an Anthropic error');
+is($r->{json}{error}{type}, 'overloaded_error',
+   'fail=closed: overloaded_error, as Anthropic types a 503');
+like($r->{json}{error}{message} // '', qr/cannot reach the store/,
+     'fail=closed: the message says why');
+is($r->{headers}{'retry-after'}, 1, 'fail=closed: Retry-After: 1');
+
 $t->done_testing;
