@@ -2,7 +2,8 @@
  * libFuzzer target for the value parsers and money formatting of
  * core/llr_cost.  Checks: a price parses like a 6-decimal number, a
  * parsed decimal formats back to the same value, formatting with 12
- * decimals parses back exactly.
+ * decimals parses back exactly; llr_cost_tokens() with the cache's
+ * prices unset charges what llr_cost() charges.
  */
 
 #include <stdint.h>
@@ -10,6 +11,35 @@
 #include <string.h>
 
 #include "llr_cost.h"
+
+
+/* the five token kinds and the five prices from x */
+
+static void
+fz_cost_tokens(uint64_t x)
+{
+    llr_price_t   price, flat;
+    llr_tokens_t  t;
+
+    t.input = x & 0xffffff;
+    t.cache_read = (x >> 8) & 0xffffff;
+    t.cache_write = (x >> 16) & 0xffffff;
+    t.cache_write_1h = (x >> 24) & 0xffffff;
+    t.output = (x >> 32) & 0xffffff;
+    t.reasoning = (x >> 40) & 0xffffff;
+
+    price = (llr_price_t) { x, x >> 3, x >> 7, x >> 1, x >> 4 };
+    (void) llr_cost_tokens(&price, &t);
+
+    /* the cache's prices unset: every input token at the input price */
+    flat = (llr_price_t) { (x >> 40) & 0xfffff, LLR_PRICE_UNSET,
+                           (x >> 44) & 0xfffff, LLR_PRICE_UNSET,
+                           LLR_PRICE_UNSET };
+
+    if (llr_cost_tokens(&flat, &t) != llr_cost(&flat, t.input, 0, t.output)) {
+        abort();
+    }
+}
 
 
 int
@@ -67,8 +97,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         }
 
-        (void) llr_cost(&(llr_price_t) { x, x >> 3, x >> 7 }, x, x >> 1,
-                        x >> 2);
+        (void) llr_cost(&(llr_price_t) { x, x >> 3, x >> 7, x >> 1, x >> 4 },
+                        x, x >> 1, x >> 2);
+
+        fz_cost_tokens(x);
     }
 
     return 0;

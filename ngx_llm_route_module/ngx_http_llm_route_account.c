@@ -98,7 +98,8 @@ ngx_http_llm_route_account(ngx_http_request_t *r,
 /*
  * A failed attempt before a failover: counted as a request and an error
  * of its model and provider (those count attempts); the client's request
- * is counted once, in the log phase.
+ * is counted once, in the log phase.  count_tokens is no request of
+ * these series (ngx_http_llm_route_log_handler()).
  */
 
 void
@@ -110,7 +111,7 @@ ngx_http_llm_route_attempt_failed(ngx_http_request_t *r,
 
     sh = ngx_http_llm_route_shm(r);
 
-    if (sh == NULL) {
+    if (sh == NULL || ctx->endpoint == LLR_API_COUNT_TOKENS) {
         return;
     }
 
@@ -209,7 +210,7 @@ ngx_http_llm_route_log_handler(ngx_http_request_t *r)
 
         ngx_http_llm_route_limits_settle(r, ctx);
 
-        if (sh == NULL) {
+        if (sh == NULL || ctx->endpoint == LLR_API_COUNT_TOKENS) {
             return NGX_OK;
         }
 
@@ -241,6 +242,21 @@ ngx_http_llm_route_log_handler(ngx_http_request_t *r)
 
     ngx_http_llm_route_account(r, ctx);
     ngx_http_llm_route_limits_settle(r, ctx);
+
+    if (ctx->endpoint == LLR_API_COUNT_TOKENS) {
+        /*
+         * not inference: no tokens, no cost, milliseconds; counted, it
+         * would double the requests of a client that counts before each
+         * message and halve its model's latency, and draw the latency
+         * balance to the deployment that counted.  Its limits are
+         * settled above; the router's estimate of it is not counted
+         * either (format.c).
+         */
+
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "llm_route: count_tokens: not counted as a request");
+        return NGX_OK;
+    }
 
     if (sh == NULL) {
         return NGX_OK;

@@ -34,6 +34,16 @@
 
 #define NGX_HTTP_LLM_ROUTE_LIMITS_MAGIC   0x4c4c524c494d4954ULL
 
+/*
+ * the layout of the header and of the nodes: a change to either bumps
+ * it (and the zone's version, zone.c); a zone adopted on reload with
+ * another is refused (the loaded code adopts its own zones, see
+ * binary.c: this is the second guard)
+ */
+#ifndef NGX_HTTP_LLM_ROUTE_LIMITS_VERSION
+#define NGX_HTTP_LLM_ROUTE_LIMITS_VERSION 2
+#endif
+
 
 /* the state file's limits section: one record per budget node */
 
@@ -77,6 +87,7 @@ ngx_http_llm_route_limits_init_zone(ngx_shm_zone_t *shm_zone,
     }
 
     lsh->magic = NGX_HTTP_LLM_ROUTE_LIMITS_MAGIC;
+    lsh->version = NGX_HTTP_LLM_ROUTE_LIMITS_VERSION;
 
     ngx_rbtree_init(&lsh->rbtree, &lsh->sentinel,
                     ngx_http_llm_route_limit_rbtree_insert);
@@ -84,6 +95,34 @@ ngx_http_llm_route_limits_init_zone(ngx_shm_zone_t *shm_zone,
     ngx_queue_init(&lsh->holds);
 
     sh->limits = lsh;
+
+    return NGX_OK;
+}
+
+
+/* zone.c, when the zone is adopted on reload */
+
+ngx_int_t
+ngx_http_llm_route_limits_adopt(ngx_shm_zone_t *shm_zone,
+    ngx_http_llm_route_shm_t *sh)
+{
+    ngx_http_llm_route_limits_sh_t  *lsh = sh->limits;
+
+    if (lsh == NULL
+        || lsh->magic != NGX_HTTP_LLM_ROUTE_LIMITS_MAGIC
+        || lsh->version != NGX_HTTP_LLM_ROUTE_LIMITS_VERSION)
+    {
+        ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                      "llm_route_zone \"%V\": its budgets and rate limits "
+                      "were laid out by another version of the module: "
+                      "give the zone another name or size, or restart "
+                      "nginx", &shm_zone->shm.name);
+        return NGX_ERROR;
+    }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, shm_zone->shm.log, 0,
+                   "llm_route: limits of zone \"%V\" adopted, layout "
+                   "version %ui", &shm_zone->shm.name, lsh->version);
 
     return NGX_OK;
 }

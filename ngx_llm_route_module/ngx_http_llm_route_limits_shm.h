@@ -27,6 +27,7 @@
 
 struct ngx_http_llm_route_limits_sh_s {
     uint64_t                          magic;
+    ngx_uint_t                        version;    /* of this layout */
     ngx_rbtree_t                      rbtree;
     ngx_rbtree_node_t                 sentinel;
     ngx_queue_t                       queue;      /* LRU: the newest first */
@@ -96,6 +97,8 @@ typedef struct {
 
 
 /* when the zone is created, before the state file is loaded */
+ngx_int_t ngx_http_llm_route_limits_adopt(ngx_shm_zone_t *shm_zone,
+    ngx_http_llm_route_shm_t *sh);
 ngx_int_t ngx_http_llm_route_limits_init_zone(ngx_shm_zone_t *shm_zone,
     ngx_http_llm_route_shm_t *sh);
 

@@ -11,6 +11,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "ngx_http_llm_route_binary.h"
 #include "ngx_http_llm_route_conf.h"
 #include "ngx_http_llm_route_provider.h"
 #include "ngx_http_llm_route_catalog.h"
@@ -198,7 +199,7 @@ ngx_module_t  ngx_http_llm_route_module = {
     ngx_http_llm_route_commands,           /* module directives */
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
-    NULL,                                  /* init module */
+    ngx_http_llm_route_binary_init_module, /* init module */
     ngx_http_llm_route_init_process,       /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */

@@ -21,6 +21,10 @@
 
 
 #define NGX_HTTP_LLM_ROUTE_REDIS_MAGIC       0x6c6c72666c656574ULL
+/* the layout of the zone's state (redis_conn.h): a change bumps it */
+#ifndef NGX_HTTP_LLM_ROUTE_REDIS_VERSION
+#define NGX_HTTP_LLM_ROUTE_REDIS_VERSION     1
+#endif
 #define NGX_HTTP_LLM_ROUTE_REDIS_PORT        6379
 #define NGX_HTTP_LLM_ROUTE_REDIS_ENTRIES     512     /* per batch */
 #define NGX_HTTP_LLM_ROUTE_REDIS_PASSWORD_MAX 4096
@@ -443,7 +447,23 @@ ngx_http_llm_route_redis_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     if (osh) {
         /* a reload: the same instance, its sequence goes on */
+
+        if (osh->magic != NGX_HTTP_LLM_ROUTE_REDIS_MAGIC
+            || osh->version != NGX_HTTP_LLM_ROUTE_REDIS_VERSION)
+        {
+            ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                          "llm_route_redis: the zone \"%V\" was laid out "
+                          "by another version of the module: restart nginx",
+                          &shm_zone->shm.name);
+            return NGX_ERROR;
+        }
+
         shm_zone->data = osh;
+
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, shm_zone->shm.log, 0,
+                       "llm_route: llm_route_redis zone \"%V\" adopted",
+                       &shm_zone->shm.name);
+
         return NGX_OK;
     }
 
@@ -460,6 +480,7 @@ ngx_http_llm_route_redis_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     }
 
     sh->magic = NGX_HTTP_LLM_ROUTE_REDIS_MAGIC;
+    sh->version = NGX_HTTP_LLM_ROUTE_REDIS_VERSION;
 
     /* an instance is a start of nginx: its batches are numbered from 1 */
     sh->instance = ngx_http_llm_route_redis_instance(shm_zone->shm.log);

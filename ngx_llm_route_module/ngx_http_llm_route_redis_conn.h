@@ -48,6 +48,7 @@ typedef struct {
 /* the instance's sync state, shared by its workers and kept on reload */
 typedef struct {
     uint64_t                         magic;
+    ngx_uint_t                       version;     /* of this layout */
     uint64_t                         instance;    /* random, per start */
     ngx_atomic_t                     last_sync;   /* epoch ms */
     ngx_atomic_t                     last_mono;   /* ngx_current_msec */

@@ -27,11 +27,15 @@
 
 
 #define NGX_HTTP_LLM_ROUTE_ZONE_MAGIC    0x4c4c52005a4f4e45ULL
+#ifndef NGX_HTTP_LLM_ROUTE_ZONE_VERSION
 #define NGX_HTTP_LLM_ROUTE_ZONE_VERSION  9
+#endif
 
 
 static ngx_int_t ngx_http_llm_route_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
+static ngx_int_t ngx_http_llm_route_adopt_zone(ngx_shm_zone_t *shm_zone,
+    ngx_http_llm_route_shm_t *osh, ngx_http_llm_route_main_conf_t *mcf);
 static ngx_int_t ngx_http_llm_route_assign_slots(ngx_shm_zone_t *shm_zone,
     ngx_http_llm_route_shm_t *sh, ngx_http_llm_route_main_conf_t *mcf);
 
@@ -55,35 +59,7 @@ ngx_http_llm_route_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     if (osh) {
         /* reload: the zone kept its name and size, adopt what it holds */
-
-        if (osh->magic != NGX_HTTP_LLM_ROUTE_ZONE_MAGIC
-            || osh->version != NGX_HTTP_LLM_ROUTE_ZONE_VERSION)
-        {
-            ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
-                          "llm_route_zone \"%V\" was created by another "
-                          "version of the module: give it another name "
-                          "or size", &shm_zone->shm.name);
-            return NGX_ERROR;
-        }
-
-        shm_zone->data = osh;
-
-        if (ngx_http_llm_route_assign_slots(shm_zone, osh, mcf) != NGX_OK
-            || ngx_http_llm_route_series_init(shm_zone, osh, mcf) != NGX_OK
-            || ngx_http_llm_route_metrics_init_zone(shm_zone, osh)
-               != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-
-        (void) ngx_atomic_fetch_add(&osh->generation, 1);
-
-        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, shm_zone->shm.log, 0,
-                       "llm_route: llm_route_zone \"%V\" adopted on reload, "
-                       "generation %uA", &shm_zone->shm.name,
-                       osh->generation);
-
-        return NGX_OK;
+        return ngx_http_llm_route_adopt_zone(shm_zone, osh, mcf);
     }
 
     if (shm_zone->shm.exists) {
@@ -184,6 +160,51 @@ ngx_http_llm_route_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     if (mcf->state_path.len) {
         ngx_http_llm_route_state_load(shm_zone, sh, &mcf->state_path);
     }
+
+    return NGX_OK;
+}
+
+
+/* a reload: the zone kept its name, size and tag; adopt what it holds */
+
+static ngx_int_t
+ngx_http_llm_route_adopt_zone(ngx_shm_zone_t *shm_zone,
+    ngx_http_llm_route_shm_t *osh, ngx_http_llm_route_main_conf_t *mcf)
+{
+    if (osh->magic != NGX_HTTP_LLM_ROUTE_ZONE_MAGIC
+        || osh->version != NGX_HTTP_LLM_ROUTE_ZONE_VERSION)
+    {
+        ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                      "llm_route_zone \"%V\" was created by another "
+                      "version of the module (layout %ui, this one "
+                      "%ui): give it another name or size, or restart "
+                      "nginx", &shm_zone->shm.name,
+                      osh->magic == NGX_HTTP_LLM_ROUTE_ZONE_MAGIC
+                      ? osh->version : 0,
+                      (ngx_uint_t) NGX_HTTP_LLM_ROUTE_ZONE_VERSION);
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_llm_route_limits_adopt(shm_zone, osh) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    shm_zone->data = osh;
+
+    if (ngx_http_llm_route_assign_slots(shm_zone, osh, mcf) != NGX_OK
+        || ngx_http_llm_route_series_init(shm_zone, osh, mcf) != NGX_OK
+        || ngx_http_llm_route_metrics_init_zone(shm_zone, osh)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    (void) ngx_atomic_fetch_add(&osh->generation, 1);
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, shm_zone->shm.log, 0,
+                   "llm_route: llm_route_zone \"%V\" adopted on reload, "
+                   "generation %uA", &shm_zone->shm.name,
+                   osh->generation);
 
     return NGX_OK;
 }

@@ -41,14 +41,7 @@ ok(@files >= 3, 'conf-examples/ has the demo, OpenAI and local-server '
 ok(@snippets >= 2, 'conf-examples/conf.d/ has snippets ('
    . scalar(@snippets) . ' files)');
 
-sub slurp {
-    my ($f) = @_;
-    open(my $fh, '<', $f) or die "$f: $!";
-    local $/;
-    my $s = <$fh>;
-    close $fh;
-    return $s;
-}
+sub slurp { LLRTest::slurp(@_) }
 
 sub spew {
     my ($f, $s) = @_;
@@ -76,6 +69,11 @@ sub prefix_for {
     # key files the examples read: present, as the operator creates them
     while ($text =~ /\bapi_key\s+file=(\S+?);/g) {
         spew($1, "sk-dummy-file-key\n");
+    }
+
+    # and llm_route_redis' password file
+    while ($text =~ /\bpassword_file=(\S+?)[;\s]/g) {
+        spew($1, "dummy-redis-password\n");
     }
 
     return ($prefix, $text);

@@ -4,6 +4,7 @@
 #
 #   1. smooth weighted round-robin by weight=, llm_route_balance latency
 #   2. every deployment has its own slot in the zone, whatever its name
+#   3. count_tokens answers do not feed the latency balanced on
 
 use strict;
 use warnings;
@@ -163,6 +164,82 @@ for (1 .. 20) {
 diag(explain(\%n));
 cmp_ok($n{$PF} // 0, '>=', 15,
        'latency: most requests go to the faster deployment');
+$t->stop;
+
+}
+
+# ==== count_tokens and the latency balanced on ===============================
+#
+# A count_tokens answer (milliseconds: no generation) is no sample of how
+# fast a deployment answers: it must not pull the deployment's average
+# down and draw the traffic to it.  Two Anthropic deployments seeded at
+# about 200 ms, then fast count_tokens: the average the next choice sees
+# (its debug line) stays about 200 ms.
+
+SKIP: {
+
+skip 'nginx is not built --with-debug: no debug lines', 3
+    unless `$LLRTest::NGINX -V 2>&1` =~ /--with-debug/;
+
+my $t = LLRTest->new(workers => 1);
+$t->mock(name => 'a');
+$t->mock(name => 'b');
+
+my $loc = $t->proxy_directives(auth => 1, attempt => 0);
+
+$t->config(<<"EOF");
+    llm_route_zone llm:1m;
+
+    llm_route_provider a {
+        upstream 127.0.0.1:%%MOCK_PORT%%; scheme http; host a.example;
+        format anthropic; api_key ka;
+    }
+    llm_route_provider b {
+        upstream 127.0.0.1:%%MOCK_PORT2%%; scheme http; host b.example;
+        format anthropic; api_key kb;
+    }
+
+    llm_route_model m provider=a input=1 output=1;
+    llm_route_model m provider=b input=1 output=1;
+
+    server {
+        listen 127.0.0.1:%%PORT%%;
+
+        location /v1/ {
+            error_log %%DIR%%/balance.log debug;
+            llm_route on;
+            llm_route_balance latency;
+$loc
+        }
+    }
+EOF
+$t->start;
+
+my $msgs = [{ role => 'user', content => 'hi' }];
+my @st;
+
+# the averages: every deployment answers messages in 200 ms
+push @st, $t->chat({ model => 'm', max_tokens => 8, messages => $msgs },
+                   path => '/v1/messages',
+                   headers => { 'X-Mock-Delay' => 0.2 })->{status} for 1 .. 4;
+
+# fast count_tokens, to the deployment the balance prefers
+push @st, $t->chat({ model => 'm', messages => $msgs },
+                   path => '/v1/messages/count_tokens')->{status} for 1 .. 6;
+is("@st", join(' ', (200) x 10), 'messages and count_tokens answered');
+
+# the next choice
+truncate($t->dir . '/balance.log', 0);
+my $r = $t->chat({ model => 'm', max_tokens => 8, messages => $msgs },
+                 path => '/v1/messages', headers => { 'X-Mock-Delay' => 0.2 });
+is($r->{status}, 200, 'the next message');
+
+my ($ms) = $t->error_log($t->dir . '/balance.log')
+    =~ /balance latency: provider "\w+", ([\d.]+) ms a unit of weight/;
+cmp_ok($ms // 0, '>=', 150,
+       'the average chosen on is the messages\', not count_tokens\' ('
+       . ($ms // '-') . ' ms)');
+
 $t->stop;
 
 }

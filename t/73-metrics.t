@@ -23,15 +23,7 @@ use Time::HiRes qw(sleep);
 my $msgs = [{ role => 'user', content => 'Say hello.' }];
 
 # the value of one series of a Prometheus text, undef if it is not there
-sub metric {
-    my ($text, $series) = @_;
-    for my $line (split /\n/, $text) {
-        next if $line =~ /^#/;
-        my ($s, $v) = $line =~ /^(\S+(?:\{.*\})?) (\S+)$/ or next;
-        return $v + 0 if $s eq $series;
-    }
-    return undef;
-}
+sub metric { LLRTest::metric(@_) }
 
 # a request whose answer is not read yet: its socket
 sub start_request {

@@ -55,6 +55,28 @@ sub json_encode { $JSON->encode($_[-1]) }
 sub json_decode { my $v = eval { JSON::PP->new->utf8->allow_nonref(1)
                                      ->decode($_[-1]) }; $v }
 
+# LLRTest::metric($prometheus_text, 'name{labels}'): the value of one
+# series, undef if it is not there
+sub metric {
+    my ($text, $series) = @_;
+    for my $line (split /\n/, $text) {
+        next if $line =~ /^#/;
+        my ($s, $v) = $line =~ /^(\S+(?:\{.*\})?) (\S+)$/ or next;
+        return $v + 0 if $s eq $series;
+    }
+    return undef;
+}
+
+# LLRTest::slurp($path): a file's whole text (dies if it cannot be read)
+sub slurp {
+    my ($f) = @_;
+    open(my $fh, '<', $f) or die "$f: $!";
+    local $/;
+    my $s = <$fh>;
+    close $fh;
+    return $s;
+}
+
 # ---- construction ---------------------------------------------------------
 
 sub new {
