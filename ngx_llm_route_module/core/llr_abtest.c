@@ -709,8 +709,9 @@ llr_ab_put(llr_ab_text_t *t, const char *fmt, ...)
         return;
     }
 
+    /* end is where the NUL goes: room for it too */
     va_start(args, fmt);
-    n = vsnprintf(t->pos, (size_t) (t->end - t->pos), fmt, args);
+    n = vsnprintf(t->pos, (size_t) (t->end - t->pos) + 1, fmt, args);
     va_end(args);
 
     if (n < 0) {

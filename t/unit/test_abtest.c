@@ -23,6 +23,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "tap.h"
 #include "sim.h"
@@ -439,6 +442,127 @@ test_aa(void)
 }
 
 
+/* workers recording into one arm at once: nothing lost */
+static void
+test_concurrent(void)
+{
+    int            w, i, status, bad;
+    pid_t          pid[4];
+    llr_ab_arm_t  *arm, copy;
+    llr_q_obs_t    obs;
+
+    arm = mmap(NULL, sizeof(llr_ab_arm_t), PROT_READ | PROT_WRITE,
+               MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    memset(arm, 0, sizeof(llr_ab_arm_t));
+
+    for (w = 0; w < 4; w++) {
+        pid[w] = fork();
+
+        if (pid[w] == 0) {
+            memset(&obs, 0, sizeof(obs));
+
+            for (i = 0; i < 100000; i++) {
+                obs.error = (i % 10 == 0);
+                obs.signals = (i % 4 == 0) ? LLR_SIG_BIT(LLR_SIG_EMPTY) : 0;
+                obs.cost_usd = 0.25;
+                obs.latency_bucket = (unsigned) (i % LLR_Q_LAT_BUCKETS);
+                llr_ab_record(arm, &obs);
+                llr_ab_feedback(arm, (i & 1) ? 500 : -250, LLR_Q_NO_SCORE);
+            }
+
+            _exit(0);
+        }
+    }
+
+    bad = 0;
+
+    for (w = 0; w < 4; w++) {
+        waitpid(pid[w], &status, 0);
+        bad += !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+
+    llr_ab_snapshot(&copy, arm);
+
+    ok(bad == 0 && copy.requests == 400000 && copy.errors == 40000
+       && copy.signals[LLR_SIG_EMPTY] == 100000
+       && llr_q_double(copy.cost[0]) == 100000.0
+       && copy.feedback == 400000 && (int64_t) copy.score[0] == 50000000
+       && copy.latency[0] == 4 * 5556,
+       "four processes, 100,000 requests each, at once: every count exact "
+       "(cost %.2f, scores %lld)", llr_q_double(copy.cost[0]),
+       (long long) copy.score[0]);
+
+    munmap(arm, sizeof(llr_ab_arm_t));
+}
+
+
+/* the verdict on an arm with every kind of difference */
+static void
+test_verdict(void)
+{
+    int            m, a;
+    char           text[512];
+    uint64_t       n;
+    sim_rng_t      r;
+    sim_pop_t      pb;
+    llr_ab_arm_t   arms[2];
+    llr_ab_cmp_t   cmp[LLR_AB_METRICS];
+    llr_ab_conf_t  conf;
+
+    conf.name = (const unsigned char *) "v";
+    conf.name_len = 1;
+    conf.narms = 2;
+    conf.weight[0] = 50;
+    conf.weight[1] = 50;
+
+    /* nothing yet */
+    memset(arms, 0, sizeof(arms));
+
+    for (m = 0; m < LLR_AB_METRICS; m++) {
+        llr_ab_compare(&arms[0], &arms[1], (unsigned) m, sim_bounds, &cmp[m]);
+    }
+
+    llr_ab_verdict(text, sizeof(text), cmp);
+    is_str(text, "no requests yet; no scores yet; no other significant "
+           "difference", "the verdict on nothing");
+
+    pb = sim_base;
+    pb.cost *= 0.39;
+    pb.sig[LLR_SIG_TRUNCATED] += 0.05;
+    pb.fb_mean -= 0.02;
+
+    sim_seed(&r, 3);
+
+    for (n = 0; n < 40000; n++) {
+        a = llr_ab_assign(&conf, NULL, 0, sim_next(&r));
+        sim_request(&r, a ? &pb : &sim_base, &arms[a]);
+    }
+
+    for (m = 0; m < LLR_AB_METRICS; m++) {
+        llr_ab_compare(&arms[0], &arms[1], (unsigned) m, sim_bounds, &cmp[m]);
+    }
+
+    llr_ab_verdict(text, sizeof(text), cmp);
+    printf("# verdict: %s\n", text);
+
+    ok(strncmp(text, "costs 6", 7) == 0
+       && strstr(text, "% less, significant; truncated ") != NULL
+       && strstr(text, " pp higher, significant") != NULL
+       && strstr(text, "feedback not different yet, need ~") != NULL
+       && strstr(text, " more scores") != NULL,
+       "cost, truncation and feedback in the verdict");
+
+    ok(cmp[LLR_AB_COST].significant && cmp[LLR_AB_COST].diff < 0
+       && cmp[LLR_AB_COST].hi < 0 && cmp[LLR_AB_COST].need == 0
+       && cmp[LLR_AB_FEEDBACK].need > 0 && isfinite(cmp[LLR_AB_FEEDBACK].need),
+       "interval, need");
+
+    /* a short buffer: cut, terminated */
+    ok(llr_ab_verdict(text, 10, cmp) == 9 && strlen(text) == 9,
+       "a verdict cut to its buffer");
+}
+
+
 /*
  * Arms with a known difference in one metric: the requests (of both
  * arms) until it is first significant, over sim_ab experiments.
@@ -587,7 +711,9 @@ main(void)
 
     test_assign();
     test_sums();
+    test_concurrent();
     test_distributions();
+    test_verdict();
     test_aa();
     test_ab();
 

@@ -16,6 +16,9 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "tap.h"
 #include "sim.h"
@@ -160,6 +163,81 @@ test_words(void)
        "another bucket length: not compatible, not evaluated");
 
     free(s);
+}
+
+
+/*
+ * workers recording into one series at once, across a bucket boundary,
+ * and evaluating it: every count exact, one evaluation per bucket
+ */
+static void
+test_concurrent(void)
+{
+    int                  w, i, status, bad;
+    pid_t                pid[4];
+    size_t               size;
+    uint64_t             t, b, *words, *evals;
+    llr_drift_conf_t     conf;
+    llr_drift_series_t  *s;
+    llr_q_obs_t          obs;
+
+    llr_drift_conf_default(&conf);
+    size = llr_drift_size(&conf);
+    s = mmap(NULL, size + 64, PROT_READ | PROT_WRITE,
+             MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    llr_drift_init(s, &conf);
+    evals = (uint64_t *) ((char *) s + size);
+    *evals = 0;
+
+    /* the first bucket after the 75 a series needs before evaluating */
+    t = (SIM_T0 / 300 + 80) * 300;
+
+    for (w = 0; w < 4; w++) {
+        pid[w] = fork();
+
+        if (pid[w] == 0) {
+            memset(&obs, 0, sizeof(obs));
+            obs.signals = LLR_SIG_BIT(LLR_SIG_TRUNCATED);
+            obs.latency_bucket = 1;
+
+            for (i = 0; i < 50000; i++) {
+                /* the first half in one bucket, the rest in the next */
+                llr_drift_record(s, t + (i < 25000 ? 299 : 300), &obs);
+                llr_drift_feedback(s, t + (i < 25000 ? 299 : 300), 250,
+                                   LLR_Q_NO_SCORE, 0);
+
+                if (llr_drift_eval(s, &conf, t + (i < 25000 ? 299 : 300),
+                                   sim_bounds))
+                {
+                    __atomic_fetch_add(evals, 1, __ATOMIC_RELAXED);
+                }
+            }
+
+            _exit(0);
+        }
+    }
+
+    bad = 0;
+
+    for (w = 0; w < 4; w++) {
+        waitpid(pid[w], &status, 0);
+        bad += !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+
+    for (b = t / 300; b <= t / 300 + 1; b++) {
+        words = &s->w[(b % 75) * LLR_DRIFT_WORDS];
+        bad += ((words[0] & 0xffffffffffULL) != 100000);       /* requests */
+        bad += ((words[5] & 0xffffffffffULL) != 100000);       /* truncated */
+        bad += ((words[2] & 0xffffffffffULL) != 100000);       /* scores */
+        bad += ((words[3] & 0xffffffffffULL) != 100000 * 1250);
+        bad += ((words[5 + LLR_SIG_N + 1] & 0xffffffffffULL) != 100000);
+    }
+
+    ok(bad == 0 && *evals == 2,
+       "four processes across a bucket boundary: counts exact, %llu "
+       "evaluations (one per bucket)", (unsigned long long) *evals);
+
+    munmap(s, size + 64);
 }
 
 
@@ -350,6 +428,7 @@ main(void)
     }
 
     test_words();
+    test_concurrent();
 
     /* the mock truncating 15% of its answers */
     bad = sim_normal_traffic;
