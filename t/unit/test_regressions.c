@@ -4,7 +4,8 @@
  * through every parser in core/: the request scanner (each endpoint,
  * scan only and rewriting, fed whole and in pieces), the response
  * usage scanner, the SSE parser (both modes), the value parsers, the
- * classifier model loader and the pattern compiler.  Each file is
+ * classifier model loader, the pattern compiler, the JSON validator and
+ * the quality signals (fuzz/quality_checks.h, as their fuzzers check).  Each file is
  * given as is and without its first byte (the fuzzers' control byte).
  *
  * Checks per parser: no crash (run it under valgrind or the
@@ -27,6 +28,7 @@
 #include "llr_classify.h"
 #include "llr_pattern.h"
 #include "llr_mock.h"
+#include "../../fuzz/quality_checks.h"
 
 
 #define RG_MAX_FILE  (4 * 1024 * 1024)
@@ -160,6 +162,9 @@ rg_free(void *ctx, void *ptr)
 
 
 static const llr_alloc_t  rg_alloc = { rg_malloc, rg_realloc, rg_free, NULL };
+
+/* the default refusal patterns, for the signals */
+static llr_sig_conf_t     rg_sig_conf;
 
 
 /* one scan; returns 0 if the run itself was consistent */
@@ -653,6 +658,7 @@ rg_replay_dir(const char *dir)
     char            path[1024], *names[512];
     size_t          i, n, len, dlen, piece;
     unsigned char  *buf;
+    const char     *msg;
     const unsigned char  *d;
     struct dirent  *de;
 
@@ -702,6 +708,12 @@ rg_replay_dir(const char *dir)
                path, k ? " [1:]" : "");
             ok(!rg_check_mock(d, dlen), "%s%s: mock", path,
                k ? " [1:]" : "");
+            msg = qc_jsonv(d, dlen);
+            ok(msg == NULL, "%s%s: JSON validator%s%s", path,
+               k ? " [1:]" : "", msg ? ": " : "", msg ? msg : "");
+            msg = qc_signal(&rg_sig_conf, d, dlen);
+            ok(msg == NULL, "%s%s: signals%s%s", path,
+               k ? " [1:]" : "", msg ? ": " : "", msg ? msg : "");
         }
 
         free(buf);
@@ -715,12 +727,22 @@ rg_replay_dir(const char *dir)
 int
 main(void)
 {
-    char         dir[1024];
-    size_t       n;
-    const char  *top;
+    char           dir[1024], err[128];
+    size_t         n;
+    const char    *top;
+    llr_pattern_t  refusals;
     static const char  *targets[] = {
-        "req", "sse", "usage", "values", "model", "pattern", "mock"
+        "req", "sse", "usage", "values", "model", "pattern", "mock",
+        "jsonv", "signal"
     };
+
+    if (llr_sig_refusal_default(&refusals, err, sizeof(err)) != 0) {
+        printf("# %s\n", err);
+        return 1;
+    }
+
+    rg_sig_conf.patterns = &refusals;
+    rg_sig_conf.npatterns = 1;
 
     top = getenv("LLR_FUZZ_DIR");
     if (top == NULL) {
@@ -735,6 +757,8 @@ main(void)
         snprintf(dir, sizeof(dir), "%s/seeds/%s", top, targets[n]);
         ok(rg_replay_dir(dir) > 0, "%s has seeds", dir);
     }
+
+    llr_pattern_free(&refusals);
 
     done_testing();
 }
