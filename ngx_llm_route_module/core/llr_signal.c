@@ -200,17 +200,17 @@ llr_sig_choice_text(llr_sig_t *s, llr_sig_choice_t *c,
 {
     size_t  n;
 
-    if (len == 0) {
+    if (len == 0 || (!s->json_mode && c->checked && c->text)) {
+        /* nothing more to learn from this choice's text */
         return;
     }
-
-    c->bytes += len;
 
     if (!c->text && llr_sig_has_text(data, len)) {
         c->text = 1;
     }
 
     if (s->json_mode) {
+        c->bytes += len;
         (void) llr_jsonv_feed(&c->json, data, len);
     }
 
@@ -427,13 +427,41 @@ llr_sig_utf8(unsigned char *d, uint32_t cp)
 }
 
 
+/* whether text of a kind and choice can still change the signals */
+static int
+llr_sig_wants(const llr_sig_t *s, unsigned kind, uint32_t choice)
+{
+    const llr_sig_choice_t  *c;
+
+    if (kind == LLR_TEXT_TOOL_ARGS) {
+        return 1;
+    }
+
+    if (choice >= LLR_SIG_CHOICES) {
+        return (kind == LLR_TEXT_CONTENT || kind == LLR_TEXT_REFUSAL)
+               && !s->other_text;
+    }
+
+    c = &s->choice[choice];
+
+    switch (kind) {
+    case LLR_TEXT_CONTENT:
+        return s->json_mode || !c->checked || !c->text;
+    case LLR_TEXT_REFUSAL:
+        return !c->refusal;
+    default:
+        return 0;
+    }
+}
+
+
 void
 llr_sig_tap(void *ctx, unsigned kind, uint32_t choice, uint32_t index,
     const unsigned char *raw, size_t len, unsigned flags)
 {
     llr_sig_t            *s = ctx;
     unsigned              c, v;
-    size_t                n;
+    size_t                n, run;
     const unsigned char  *p, *end, *q;
     unsigned char         buf[LLR_SIG_BUF + 8];
 
@@ -447,6 +475,16 @@ llr_sig_tap(void *ctx, unsigned kind, uint32_t choice, uint32_t index,
         }
     }
 
+    if (!llr_sig_wants(s, kind, choice)) {
+        /*
+         * the rest of this string cannot change anything (the text
+         * after the refusal patterns' bytes, reasoning): not decoded
+         */
+        return;
+    }
+
+    /* decoded into buf, handed on a buffer at a time */
+
     p = raw;
     end = raw + len;
     n = 0;
@@ -456,34 +494,47 @@ llr_sig_tap(void *ctx, unsigned kind, uint32_t choice, uint32_t index,
         if (n >= LLR_SIG_BUF) {
             llr_sig_text(s, kind, choice, index, buf, n);
             n = 0;
+
+            if (!llr_sig_wants(s, kind, choice)) {
+                return;
+            }
         }
 
         if (s->esc == 0) {
-            /* plain bytes, up to the next escape, at once */
             q = memchr(p, '\\', (size_t) (end - p));
+            q = q ? q : end;
+            run = (size_t) (q - p);
 
-            if (q == NULL) {
-                q = end;
+            if (run == 0) {
+                s->esc = 1;
+                p++;
+                continue;
             }
 
-            if (q > p) {
-                if (s->uhi) {
-                    n += llr_sig_utf8(buf + n, 0xfffd);
-                    s->uhi = 0;
-                }
+            if (s->uhi) {
+                n += llr_sig_utf8(buf + n, 0xfffd);
+                s->uhi = 0;
+            }
 
+            if (n + run <= LLR_SIG_BUF) {
+                memcpy(buf + n, p, run);
+                n += run;
+
+            } else {
+                /* a long run: by reference */
                 if (n) {
                     llr_sig_text(s, kind, choice, index, buf, n);
                     n = 0;
                 }
 
-                llr_sig_text(s, kind, choice, index, p, (size_t) (q - p));
-                p = q;
-                continue;
+                llr_sig_text(s, kind, choice, index, p, run);
+
+                if (!llr_sig_wants(s, kind, choice)) {
+                    return;
+                }
             }
 
-            s->esc = 1;
-            p++;
+            p = q;
             continue;
         }
 

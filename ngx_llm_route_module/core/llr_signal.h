@@ -158,7 +158,7 @@ int llr_sig_by_name(const char *name, size_t len);
 
 
 typedef struct {
-    uint64_t        bytes;         /* text bytes fed */
+    uint64_t        bytes;         /* JSON mode: text bytes fed */
     unsigned        text:1;        /* text other than white space */
     unsigned        tool:1;        /* a tool call */
     unsigned        refusal:1;     /* refusal text, or a pattern matched */
