@@ -159,6 +159,7 @@ fuzz: deps-check deps-check-test
 
 bench: deps-check deps-check-test all
 	bash bench/callgrind.sh
+	bash bench/callgrind-signals.sh
 	bash bench/callgrind-nginx.sh --size 2k --resp json
 	bash bench/callgrind-nginx.sh --size 2k --resp sse
 	bash bench/run.sh $(BENCH_ARGS)
