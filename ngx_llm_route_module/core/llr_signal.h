@@ -56,7 +56,7 @@
  * tool_use block's input to TOOL_ARGS (index: the content block's
  * index), thinking to REASONING.
  *
- * Limits (fixed state, about 2.3 KB): the text of choices 0 ..
+ * Limits (fixed state, 1.6 KB): the text of choices 0 ..
  * LLR_SIG_CHOICES - 1 is examined (later choices only count as not
  * empty); LLR_SIG_TOOLS tool calls are checked at the same time: a
  * call beyond that finishes the one fed least recently (providers

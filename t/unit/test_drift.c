@@ -10,8 +10,11 @@
  *   - series with nothing drifting: the tests' p-values are calibrated
  *     (at most 1% of them below 0.01, and so on) and no alarm rises.
  *
- * docs/quality.md quotes the delays printed here.  Under valgrind
- * (make test-asan) the no-drift simulation is cut short.
+ * The documented delays (docs/quality.md, what this prints): raised
+ * within 3 buckets (feedback, 20% of requests scored: 4), cleared within
+ * the recent window and one bucket more after the answers are good
+ * again, plus a minute (the page's refresh).  Under valgrind (make
+ * test-asan) the simulations are cut short.
  */
 
 #include <stdlib.h>
@@ -49,6 +52,7 @@ static const sim_traffic_t  sim_normal_traffic = {
 
 static int  sim_series = 60;
 static int  sim_days = 1;
+static int  sim_runs = 10;
 
 
 /* one second of a series' traffic */
@@ -242,16 +246,19 @@ test_concurrent(void)
 
 
 /*
- * A series degrading at `bad` for `len` seconds: when its alarm on
- * `metric` rises and clears (seconds after the change), and which other
- * metrics ever rise
+ * A series at 1 request/s degrading as `bad` for an hour, after 8 hours
+ * of normal traffic, at sim_runs different moments within a bucket:
+ * the longest delay until its alarm on `metric` rises and until it
+ * clears (seconds after the change), whether `since` is right, and
+ * whether any other metric ever rises
  */
 static void
 test_scenario(const char *what, const sim_traffic_t *bad, unsigned metric,
     uint64_t raise_within, uint64_t clear_within)
 {
-    int                 m, others;
-    uint64_t            t, start, end, stop, raised, cleared, since;
+    int                 m, run, others, missed, wrong_since;
+    uint64_t            t, start, end, stop, raised, cleared, since,
+                        worst_raise, worst_clear, best_raise;
     sim_rng_t           r;
     llr_drift_conf_t    conf;
     llr_drift_series_t *s;
@@ -259,61 +266,85 @@ test_scenario(const char *what, const sim_traffic_t *bad, unsigned metric,
 
     llr_drift_conf_default(&conf);
     s = calloc(1, llr_drift_size(&conf));
-    llr_drift_init(s, &conf);
-    sim_seed(&r, 99);
 
-    start = SIM_T0 + 8 * 3600 + 120;       /* degradation starts */
-    stop = start + 3600;                   /* and stops */
-    end = stop + 3600;
-
-    raised = 0;
-    cleared = 0;
-    since = 0;
+    worst_raise = 0;
+    best_raise = UINT64_MAX;
+    worst_clear = 0;
     others = 0;
+    missed = 0;
+    wrong_since = 0;
 
-    for (t = SIM_T0; t < end; t++) {
-        sim_second(&r, s, t, (t >= start && t < stop) ? bad
-                                                      : &sim_normal_traffic);
+    for (run = 0; run < sim_runs; run++) {
+        llr_drift_init(s, &conf);
+        sim_seed(&r, 99 + (uint64_t) run);
 
-        /* a status page refreshed every minute */
-        if (t % 60) {
-            continue;
-        }
+        start = SIM_T0 + 8 * 3600 + (uint64_t) run * 300 / sim_runs;
+        stop = start + 3600;
+        end = stop + 3600;
 
-        llr_drift_eval(s, &conf, t, sim_bounds);
+        raised = 0;
+        cleared = 0;
+        since = 0;
 
-        for (m = 0; m < LLR_DRIFT_METRICS; m++) {
-            llr_drift_get(s, (unsigned) m, &st);
+        for (t = SIM_T0; t < end; t++) {
+            sim_second(&r, s, t, (t >= start && t < stop)
+                                 ? bad : &sim_normal_traffic);
 
-            if ((unsigned) m != metric) {
-                others += st.raised;
+            /* a status page refreshed every minute */
+            if (t % 60) {
                 continue;
             }
 
-            if (st.raised && !raised) {
-                raised = t;
-                since = st.since;
-            }
+            llr_drift_eval(s, &conf, t, sim_bounds);
 
-            if (raised && !st.raised && !cleared) {
-                cleared = t;
+            for (m = 0; m < LLR_DRIFT_METRICS; m++) {
+                llr_drift_get(s, (unsigned) m, &st);
+
+                if ((unsigned) m != metric) {
+                    others += st.raised;
+                    continue;
+                }
+
+                if (st.raised && !raised) {
+                    raised = t;
+                    since = st.since;
+                }
+
+                if (raised && !st.raised && !cleared) {
+                    cleared = t;
+                }
             }
         }
+
+        if (!raised || !cleared || cleared < stop) {
+            missed++;
+            continue;
+        }
+
+        /* since: the end of the bucket whose evaluation raised it */
+        wrong_since += !(since <= raised && since > start
+                         && since % 300 == 0 && raised - since < 300);
+
+        worst_raise = raised - start > worst_raise ? raised - start
+                                                   : worst_raise;
+        best_raise = raised - start < best_raise ? raised - start
+                                                 : best_raise;
+        worst_clear = cleared - stop > worst_clear ? cleared - stop
+                                                   : worst_clear;
     }
 
-    printf("# drift %s: raised %llu s after it started (since %+lld s), "
-           "cleared %llu s after it stopped\n", what,
-           (unsigned long long) (raised ? raised - start : 0),
-           (long long) (since - start),
-           (unsigned long long) (cleared ? cleared - stop : 0));
+    printf("# drift %s, %d runs: raised %llu..%llu s after it started, "
+           "cleared at most %llu s after it stopped\n", what, sim_runs,
+           (unsigned long long) best_raise, (unsigned long long) worst_raise,
+           (unsigned long long) worst_clear);
 
-    ok(raised && raised - start <= raise_within,
-       "%s: raised within %llu s", what, (unsigned long long) raise_within);
-    ok(raised && since <= raised && since > start,
-       "%s: since is the end of the bucket that raised it", what);
-    ok(cleared && cleared > stop && cleared - stop <= clear_within,
-       "%s: cleared within %llu s after it stopped", what,
-       (unsigned long long) clear_within);
+    is_int(missed, 0, "%s: raised and cleared in every run", what);
+    ok(worst_raise <= raise_within, "%s: raised within %llu s", what,
+       (unsigned long long) raise_within);
+    is_int(wrong_since, 0, "%s: since is the end of the bucket that "
+           "raised it", what);
+    ok(worst_clear <= clear_within, "%s: cleared within %llu s after it "
+       "stopped", what, (unsigned long long) clear_within);
     is_int(others, 0, "%s: no other metric raised", what);
 
     free(s);
@@ -425,6 +456,7 @@ main(void)
 
     if (pre && strstr(pre, "vgpreload")) {
         sim_series = 3;
+        sim_runs = 1;
     }
 
     test_words();
@@ -434,24 +466,24 @@ main(void)
     bad = sim_normal_traffic;
     bad.sig[LLR_SIG_TRUNCATED] = 0.15;
     test_scenario("truncated 3% -> 15%", &bad,
-                  LLR_DRIFT_SIGNAL + LLR_SIG_TRUNCATED, 900, 1500);
+                  LLR_DRIFT_SIGNAL + LLR_SIG_TRUNCATED, 900, 1260);
 
     /* refusing 10% */
     bad = sim_normal_traffic;
     bad.sig[LLR_SIG_REFUSAL] = 0.10;
     test_scenario("refusal 2% -> 10%", &bad,
-                  LLR_DRIFT_SIGNAL + LLR_SIG_REFUSAL, 900, 1500);
+                  LLR_DRIFT_SIGNAL + LLR_SIG_REFUSAL, 900, 1260);
 
     /* feedback dropping */
     bad = sim_normal_traffic;
     bad.fb_mean = 0.0;
-    test_scenario("feedback 0.4 -> 0.0", &bad, LLR_DRIFT_FEEDBACK, 1800,
-                  1500);
+    test_scenario("feedback 0.4 -> 0.0", &bad, LLR_DRIFT_FEEDBACK, 1200,
+                  1260);
 
     /* three times slower */
     bad = sim_normal_traffic;
     bad.lat_ms *= 3;
-    test_scenario("latency x3", &bad, LLR_DRIFT_LATENCY_P99, 900, 1500);
+    test_scenario("latency x3", &bad, LLR_DRIFT_LATENCY_P99, 900, 1260);
 
     test_quiet();
 
