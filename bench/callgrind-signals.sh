@@ -13,8 +13,8 @@
 #   bench/callgrind-signals.sh [--out FILE]   (default
 #                                   bench/results/callgrind-signals.md)
 #
-# Per answer = (Ir of 1+K answers - Ir of 1 answer) / K.  Needs gcc,
-# valgrind, libyajl-dev, libpcre2-dev.
+# Per answer = (Ir of 1+K answers - Ir of 1 answer) / K (bench/cg-lib.sh).
+# Needs gcc, valgrind, libyajl-dev, libpcre2-dev.
 
 set -euo pipefail
 
@@ -43,29 +43,15 @@ for p in cg_sig cg_resp; do
         -lyajl -lpcre2-8 -lm
 done
 
-ir() {
-    # ir FUNCTION CMD...: instructions collected inside FUNCTION
-    LD_BIND_NOW=1 valgrind --tool=callgrind --toggle-collect="$1" \
-        --callgrind-out-file="$W/cg.out" "${@:2}" > /dev/null 2> "$W/log" \
-        || { cat "$W/log" >&2; exit 1; }
-    sed -n 's/.*Collected : *\([0-9]*\).*/\1/p' "$W/log"
-}
-
-per_answer() {
-    # per_answer K FUNCTION CMD... (the last argument of CMD is N)
-    local k=$1 f=$2 a b
-    shift 2
-    a=$(ir "$f" "$@" 1)
-    b=$(ir "$f" "$@" $((k + 1)))
-    echo $(( (b - a) / k ))
-}
+# ir, per_req
+. "$HERE/cg-lib.sh"
 
 row() {
     # row LABEL SIG_ARGS [RESP_ARGS]
     local s r
-    s=$(per_answer 10 bench_sig "$W/cg_sig" $2)
+    s=$(per_req 10 bench_sig "$W/cg_sig" $2)
     if [ -n "${3:-}" ]; then
-        r=$(per_answer 10 bench_resp "$W/cg_resp" $3)
+        r=$(per_req 10 bench_resp "$W/cg_resp" $3)
         printf '| %s | %d | %d | %+.0f%% |\n' "$1" "$s" "$r" \
             "$(echo "100 * $s / $r" | bc -l)"
     else

@@ -65,32 +65,13 @@ uint64_t
 llr_ab_hash(const unsigned char *name, size_t name_len,
     const unsigned char *key, size_t key_len)
 {
-    size_t    i;
     uint64_t  h;
 
-    /* FNV-1a 64 of name, a 0 byte, key */
+    h = llr_q_fnv1a64(LLR_Q_FNV_INIT, name, name_len);
+    h = llr_q_fnv1a64(h, (const unsigned char *) "", 1);
+    h = llr_q_fnv1a64(h, key, key_len);
 
-    h = 0xcbf29ce484222325ULL;
-
-    for (i = 0; i < name_len; i++) {
-        h = (h ^ name[i]) * 0x100000001b3ULL;
-    }
-
-    h *= 0x100000001b3ULL;
-
-    for (i = 0; i < key_len; i++) {
-        h = (h ^ key[i]) * 0x100000001b3ULL;
-    }
-
-    /* MurmurHash3's fmix64 */
-
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ULL;
-    h ^= h >> 33;
-
-    return h;
+    return llr_q_fmix64(h);
 }
 
 
@@ -167,16 +148,14 @@ llr_ab_feedback(llr_ab_arm_t *arm, int32_t score, int32_t old)
 {
     int64_t  s, o;
 
-    s = score < -LLR_Q_SCORE_MAX ? -LLR_Q_SCORE_MAX
-        : score > LLR_Q_SCORE_MAX ? LLR_Q_SCORE_MAX : score;
+    s = llr_q_score(score);
 
     if (old == LLR_Q_NO_SCORE) {
         llr_q_add(&arm->feedback, 1);
         o = 0;
 
     } else {
-        o = old < -LLR_Q_SCORE_MAX ? -LLR_Q_SCORE_MAX
-            : old > LLR_Q_SCORE_MAX ? LLR_Q_SCORE_MAX : old;
+        o = llr_q_score(old);
     }
 
     /* two's complement: adding the difference as uint64_t is exact */
@@ -567,34 +546,36 @@ llr_ab_test(double d, double var, double sigma2, double nb,
  * log(2 / alpha) (at x_q, c(x) is a Bernoulli(q) sum; the set is an
  * interval of x, c being monotone).  At a bucket bound b outside that
  * interval with c(b) < n q, x_q > b; with c(b) > n q, x_q <= b.  Each
- * arm's sequence is at half the metric's alpha.  The arm is slower
- * when some bound b_k is below its interval and some b_j <= b_k above
- * the control's: the evidence of that is the weaker of the two
- * mixtures, the best such pair taken; the p-value is 2 / that (times
- * the metrics).
+ * arm's sequence is at half the metric's alpha.  One arm is slower when
+ * some bound b_k is below its interval and some b_j <= b_k above the
+ * other's: the evidence of that is the weaker of the two mixtures, the
+ * best such pair taken; the p-value is 2 / that (times the metrics).
  */
 
 static void
 llr_ab_quantile(const uint64_t *ha, const uint64_t *hb,
     const uint64_t *bounds, double q, llr_ab_cmp_t *out)
 {
-    double    a, b, la, lb, best, up_a, up_b, f, crit, lo_a, hi_a, lo_b,
-              hi_b, v, c;
-    uint64_t  na, nb, ca, cb;
-    unsigned  i;
+    int              x;
+    double           a, b, c, f, v, crit, best, l[2], lo[2], hi[2], up[2];
+    uint64_t         n[2], cum[2];
+    unsigned         i;
+    const uint64_t  *h[2];
 
-    na = 0;
-    nb = 0;
+    h[0] = ha;
+    h[1] = hb;
+    n[0] = 0;
+    n[1] = 0;
 
     for (i = 0; i < LLR_Q_LAT_BUCKETS; i++) {
-        na += ha[i];
-        nb += hb[i];
+        n[0] += ha[i];
+        n[1] += hb[i];
     }
 
-    out->n_control = na;
-    out->n_arm = nb;
+    out->n_control = n[0];
+    out->n_arm = n[1];
 
-    if (na == 0 || nb == 0 || bounds == NULL) {
+    if (n[0] == 0 || n[1] == 0 || bounds == NULL) {
         out->state = LLR_AB_NO_DATA;
         return;
     }
@@ -603,15 +584,13 @@ llr_ab_quantile(const uint64_t *ha, const uint64_t *hb,
     out->arm = llr_q_hist_quantile(hb, bounds, LLR_Q_LAT_BUCKETS, q);
     out->diff = out->arm - out->control;
 
-    if ((double) na * (1.0 - q) < LLR_AB_TAIL_MIN
-        || (double) nb * (1.0 - q) < LLR_AB_TAIL_MIN
-        || na < LLR_AB_MIN_N || nb < LLR_AB_MIN_N)
-    {
+    v = LLR_AB_TAIL_MIN / (1.0 - q);
+    v = v > LLR_AB_MIN_N ? v : LLR_AB_MIN_N;
+
+    if ((double) n[0] < v || (double) n[1] < v) {
         out->state = LLR_AB_FEW;
-        v = LLR_AB_TAIL_MIN / (1.0 - q);
-        v = v > LLR_AB_MIN_N ? v : LLR_AB_MIN_N;
-        f = llr_ab_grow(v, (double) na, v, (double) nb);
-        out->need = ceil((f - 1.0) * (double) nb);
+        f = llr_ab_grow(v, (double) n[0], v, (double) n[1]);
+        out->need = ceil((f - 1.0) * (double) n[1]);
         return;
     }
 
@@ -623,61 +602,47 @@ llr_ab_quantile(const uint64_t *ha, const uint64_t *hb,
     b = c * (1.0 - q);
 
     crit = log(2.0 / LLR_AB_ALPHA_M);
-    lo_a = 0;
-    lo_b = 0;
-    hi_a = INFINITY;
-    hi_b = INFINITY;
     best = -INFINITY;
-    up_a = -INFINITY;         /* the best "control at most b_j" so far */
-    up_b = -INFINITY;
-    ca = 0;
-    cb = 0;
+
+    for (x = 0; x < 2; x++) {
+        lo[x] = 0;
+        hi[x] = INFINITY;
+        up[x] = -INFINITY;    /* the best "at most b_j" so far */
+        cum[x] = 0;
+    }
 
     for (i = 0; i + 1 < LLR_Q_LAT_BUCKETS; i++) {
-        ca += ha[i];
-        cb += hb[i];
         v = (double) bounds[i];
 
-        la = llr_q_bb_log((double) ca, (double) na, q, a, b);
-        lb = llr_q_bb_log((double) cb, (double) nb, q, a, b);
+        /* "at most b" first: it pairs with "above b" of the other */
 
-        if ((double) ca < (double) na * q) {
-            /* the control's quantile above b ... */
-            if (la >= crit) {
-                lo_a = v;
+        for (x = 0; x < 2; x++) {
+            cum[x] += h[x][i];
+            l[x] = llr_q_bb_log((double) cum[x], (double) n[x], q, a, b);
+
+            if ((double) cum[x] > (double) n[x] * q) {
+                if (l[x] >= crit && hi[x] == INFINITY) {
+                    hi[x] = v;
+                }
+
+                up[x] = l[x] > up[x] ? l[x] : up[x];
             }
-
-            /* ... and the arm's at most some b_j <= b: the arm faster */
-            f = la < up_b ? la : up_b;
-            best = f > best ? f : best;
-
-        } else if ((double) ca > (double) na * q) {
-            if (la >= crit && hi_a == INFINITY) {
-                hi_a = v;
-            }
-
-            up_a = la > up_a ? la : up_a;
         }
 
-        if ((double) cb < (double) nb * q) {
-            if (lb >= crit) {
-                lo_b = v;
+        for (x = 0; x < 2; x++) {
+            if ((double) cum[x] < (double) n[x] * q) {
+                if (l[x] >= crit) {
+                    lo[x] = v;
+                }
+
+                f = l[x] < up[1 - x] ? l[x] : up[1 - x];
+                best = f > best ? f : best;
             }
-
-            f = lb < up_a ? lb : up_a;
-            best = f > best ? f : best;
-
-        } else if ((double) cb > (double) nb * q) {
-            if (lb >= crit && hi_b == INFINITY) {
-                hi_b = v;
-            }
-
-            up_b = lb > up_b ? lb : up_b;
         }
     }
 
-    out->lo = lo_b - hi_a;
-    out->hi = hi_b - lo_a;
+    out->lo = lo[1] - hi[0];
+    out->hi = hi[1] - lo[0];
 
     f = log(2.0 * LLR_AB_METRICS);
     out->p = (best > f) ? exp(f - best) : 1.0;

@@ -253,14 +253,6 @@ llr_drift_record(llr_drift_series_t *s, uint64_t now, const llr_q_obs_t *obs)
 }
 
 
-static int32_t
-llr_drift_clamp(int32_t score)
-{
-    return score < -LLR_Q_SCORE_MAX ? -LLR_Q_SCORE_MAX
-           : score > LLR_Q_SCORE_MAX ? LLR_Q_SCORE_MAX : score;
-}
-
-
 void
 llr_drift_feedback(llr_drift_series_t *s, uint64_t now, int32_t score,
     int32_t old, uint64_t old_time)
@@ -271,7 +263,7 @@ llr_drift_feedback(llr_drift_series_t *s, uint64_t now, int32_t score,
     if (old != LLR_Q_NO_SCORE) {
         b = old_time / s->bucket_sec;
         w = llr_drift_bucket(s, b);
-        v = llr_drift_clamp(old);
+        v = llr_q_score(old);
 
         llr_drift_sub(&w[W_FB_N], b, 1);
         llr_drift_sub(&w[W_FB_SUM], b, (uint64_t) (v + LLR_Q_SCORE_MAX));
@@ -280,7 +272,7 @@ llr_drift_feedback(llr_drift_series_t *s, uint64_t now, int32_t score,
 
     b = now / s->bucket_sec;
     w = llr_drift_bucket(s, b);
-    v = llr_drift_clamp(score);
+    v = llr_q_score(score);
 
     llr_drift_add(&w[W_FB_N], b, 1);
     llr_drift_add(&w[W_FB_SUM], b, (uint64_t) (v + LLR_Q_SCORE_MAX));

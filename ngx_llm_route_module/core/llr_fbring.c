@@ -81,24 +81,7 @@ llr_fb_init(void *mem, size_t size, uint32_t capacity, uint64_t ttl_ms)
 static uint64_t
 llr_fb_hash(const unsigned char *p, size_t len)
 {
-    size_t    i;
-    uint64_t  h;
-
-    /* FNV-1a 64, then MurmurHash3's fmix64 for the low bits */
-
-    h = 0xcbf29ce484222325ULL;
-
-    for (i = 0; i < len; i++) {
-        h = (h ^ p[i]) * 0x100000001b3ULL;
-    }
-
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ULL;
-    h ^= h >> 33;
-
-    return h;
+    return llr_q_fmix64(llr_q_fnv1a64(LLR_Q_FNV_INIT, p, len));
 }
 
 
@@ -374,8 +357,7 @@ llr_fb_score(llr_fb_ring_t *ring, const unsigned char *id, size_t len,
 
     *e = *found;
 
-    found->score = score < -LLR_Q_SCORE_MAX ? -LLR_Q_SCORE_MAX
-                   : score > LLR_Q_SCORE_MAX ? LLR_Q_SCORE_MAX : score;
+    found->score = llr_q_score(score);
     found->score_time = now_ms;
 
     return LLR_FB_OK;

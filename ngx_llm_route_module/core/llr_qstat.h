@@ -45,6 +45,47 @@
 #define LLR_Q_NO_SCORE       INT32_MIN
 
 
+/* a score clamped to -LLR_Q_SCORE_MAX .. LLR_Q_SCORE_MAX */
+static inline int32_t
+llr_q_score(int32_t score)
+{
+    return score < -LLR_Q_SCORE_MAX ? -LLR_Q_SCORE_MAX
+           : score > LLR_Q_SCORE_MAX ? LLR_Q_SCORE_MAX : score;
+}
+
+
+/*
+ * The hash of experiment keys and feedback ids: FNV-1a 64 (pass
+ * LLR_Q_FNV_INIT, or the hash so far to go on), then MurmurHash3's
+ * fmix64, which spreads FNV-1a's last bytes over all the bits.  Both are
+ * fixed here: a key's arm must not change with a new build.
+ */
+#define LLR_Q_FNV_INIT       0xcbf29ce484222325ULL
+
+static inline uint64_t
+llr_q_fnv1a64(uint64_t h, const unsigned char *p, size_t len)
+{
+    while (len--) {
+        h = (h ^ *p++) * 0x100000001b3ULL;
+    }
+
+    return h;
+}
+
+
+static inline uint64_t
+llr_q_fmix64(uint64_t h)
+{
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+
+    return h;
+}
+
+
 /* what one routed request contributes */
 typedef struct {
     uint32_t    signals;        /* LLR_SIG_BIT()s of its answer */

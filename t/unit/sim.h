@@ -9,6 +9,8 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 
 typedef struct {
@@ -136,6 +138,21 @@ sim_bucket(double ms)
     }
 
     return i;
+}
+
+
+/*
+ * valgrind preloads its own libraries: a test under it (make
+ * test-asan) runs its simulations short, valgrind checks memory
+ */
+static inline int
+sim_under_valgrind(void)
+{
+    const char  *pre;
+
+    pre = getenv("LD_PRELOAD");
+
+    return pre != NULL && strstr(pre, "vgpreload") != NULL;
 }
 
 

@@ -65,6 +65,18 @@ static const sim_pop_t  sim_base = {
 };
 
 
+/* an experiment of two arms, weighed w0 / w1 */
+static void
+sim_conf(llr_ab_conf_t *conf, const char *name, uint32_t w0, uint32_t w1)
+{
+    conf->name = (const unsigned char *) name;
+    conf->name_len = strlen(name);
+    conf->narms = 2;
+    conf->weight[0] = w0;
+    conf->weight[1] = w1;
+}
+
+
 static void
 sim_request(sim_rng_t *r, const sim_pop_t *p, llr_ab_arm_t *arm)
 {
@@ -121,11 +133,7 @@ sim_experiment(uint64_t seed, const sim_pop_t *pa, const sim_pop_t *pb,
     memset(dir, 0, LLR_AB_METRICS * sizeof(int));
     memset(wrong, 0, LLR_AB_METRICS * sizeof(int));
 
-    conf.name = (const unsigned char *) "sim";
-    conf.name_len = 3;
-    conf.narms = 2;
-    conf.weight[0] = 90;
-    conf.weight[1] = 10;
+    sim_conf(&conf, "sim", 90, 10);
 
     for (n = 1; n <= SIM_N; n++) {
         a = llr_ab_assign(&conf, NULL, 0, sim_next(&r));
@@ -496,6 +504,35 @@ test_concurrent(void)
 }
 
 
+/* quantiles told apart by one bucket bound, either way */
+static void
+test_quantile_edge(void)
+{
+    llr_ab_arm_t  a, b;
+    llr_ab_cmp_t  c;
+
+    /* the control's median in (25, 50] ms, the arm's in (10, 25] */
+    memset(&a, 0, sizeof(a));
+    memset(&b, 0, sizeof(b));
+    a.latency[3] = 1000;
+    b.latency[2] = 1000;
+
+    llr_ab_compare(&a, &b, LLR_AB_LATENCY_P50, sim_bounds, &c);
+    ok(c.state == LLR_AB_OK && c.significant && c.diff < 0 && c.hi <= 0,
+       "the arm faster by one bucket: significant (p %.2g, [%g, %g])",
+       c.p, c.lo, c.hi);
+
+    llr_ab_compare(&b, &a, LLR_AB_LATENCY_P50, sim_bounds, &c);
+    ok(c.state == LLR_AB_OK && c.significant && c.diff > 0 && c.lo >= 0,
+       "the arm slower by one bucket: significant (p %.2g, [%g, %g])",
+       c.p, c.lo, c.hi);
+
+    llr_ab_compare(&a, &a, LLR_AB_LATENCY_P50, sim_bounds, &c);
+    ok(c.state == LLR_AB_OK && !c.significant && c.p == 1.0
+       && c.lo <= 0 && c.hi >= 0, "the same histogram: no difference");
+}
+
+
 /* the verdict on an arm with every kind of difference */
 static void
 test_verdict(void)
@@ -509,11 +546,7 @@ test_verdict(void)
     llr_ab_cmp_t   cmp[LLR_AB_METRICS];
     llr_ab_conf_t  conf;
 
-    conf.name = (const unsigned char *) "v";
-    conf.name_len = 1;
-    conf.narms = 2;
-    conf.weight[0] = 50;
-    conf.weight[1] = 50;
+    sim_conf(&conf, "v", 50, 50);
 
     /* nothing yet */
     memset(arms, 0, sizeof(arms));
@@ -578,11 +611,7 @@ test_power(const char *what, const sim_pop_t *pb, unsigned metric, int sign,
     llr_ab_cmp_t   c;
     llr_ab_conf_t  conf;
 
-    conf.name = (const unsigned char *) "sim";
-    conf.name_len = 3;
-    conf.narms = 2;
-    conf.weight[0] = 90;
-    conf.weight[1] = 10;
+    sim_conf(&conf, "sim", 90, 10);
 
     detected = 0;
     wrong = 0;
@@ -699,12 +728,7 @@ test_ab(void)
 int
 main(void)
 {
-    const char  *pre;
-
-    /* valgrind preloads its own libraries: the short version */
-    pre = getenv("LD_PRELOAD");
-
-    if (pre && strstr(pre, "vgpreload")) {
+    if (sim_under_valgrind()) {
         sim_aa = 20;
         sim_ab = 10;
     }
@@ -713,6 +737,7 @@ main(void)
     test_sums();
     test_concurrent();
     test_distributions();
+    test_quantile_edge();
     test_verdict();
     test_aa();
     test_ab();

@@ -450,11 +450,8 @@ int
 main(void)
 {
     sim_traffic_t  bad;
-    const char    *pre;
 
-    pre = getenv("LD_PRELOAD");
-
-    if (pre && strstr(pre, "vgpreload")) {
+    if (sim_under_valgrind()) {
         sim_series = 3;
         sim_runs = 1;
     }
