@@ -2,9 +2,9 @@
 #
 # Build and run the libFuzzer targets in fuzz/ (see fuzz/README.md).
 #
-#   fuzz/run.sh [TARGET...]          targets: req sse usage values model cls mock
-#                                    pattern calib jsonv signal (default:
-#                                    every fuzz/fuzz_*.c)
+#   fuzz/run.sh [TARGET...]          targets: req sse usage values model cls
+#                                    mock pattern calib jsonv signal
+#                                    (default: every fuzz/fuzz_*.c)
 #
 # Environment:
 #   FUZZ_SECONDS  seconds per target (default 60)

@@ -349,6 +349,38 @@ llr_ab_means(const llr_ab_moments_t *a, const llr_ab_moments_t *b, int skew,
 
 
 /*
+ * The growth factor f in [1, LLR_AB_NEED_MAX] of both arms' counts at
+ * which reached(ctx, f) turns true (it is monotone in f), or INFINITY
+ */
+static double
+llr_ab_growth(int (*reached)(const void *ctx, double f), const void *ctx)
+{
+    int     i;
+    double  lo, hi, mid;
+
+    if (!reached(ctx, LLR_AB_NEED_MAX)) {
+        return INFINITY;
+    }
+
+    lo = 0;
+    hi = log(LLR_AB_NEED_MAX);
+
+    for (i = 0; i < 60; i++) {
+        mid = (lo + hi) / 2;
+
+        if (reached(ctx, exp(mid))) {
+            hi = mid;
+
+        } else {
+            lo = mid;
+        }
+    }
+
+    return exp(hi);
+}
+
+
+/*
  * Proportions: the arm each event fell in.  With requests assigned at
  * random, an arm's share w of the requests, and the same rate in both
  * arms, every event (an error, a signal) is in the arm with probability
@@ -370,13 +402,33 @@ llr_ab_means(const llr_ab_moments_t *a, const llr_ab_moments_t *b, int skew,
 #define LLR_AB_PI_PRIOR      20.0     /* tuned for about 300 events */
 
 
+/* the arm's events k of n, the share w, the prior: for "need" */
+typedef struct {
+    double      k;
+    double      n;
+    double      w;
+    double      a;
+    double      b;
+} llr_ab_props_t;
+
+
+static int
+llr_ab_props_reached(const void *ctx, double f)
+{
+    const llr_ab_props_t  *g = ctx;
+
+    return llr_q_bb_log(g->k * f, g->n * f, g->w, g->a, g->b)
+           >= log(2.0 * LLR_AB_METRICS / LLR_AB_ALPHA);
+}
+
+
 static void
 llr_ab_props(uint64_t ka, uint64_t na, uint64_t kb, uint64_t nb,
     llr_ab_cmp_t *out)
 {
-    int     i;
-    double  w, a, b, k, n, crit, l, f, lo, hi, pi_lo, pi_hi, pa_lo, pa_hi,
-            r_lo, r_hi;
+    double          w, a, b, k, n, crit, l, f, lo, hi, pi_lo, pi_hi,
+                    pa_lo, pa_hi, r_lo, r_hi;
+    llr_ab_props_t  g;
 
     out->n_control = na;
     out->n_arm = nb;
@@ -439,30 +491,14 @@ llr_ab_props(uint64_t ka, uint64_t na, uint64_t kb, uint64_t nb,
 
     /* the growth of both arms at which the same shares would be */
 
-    crit = log(2.0 * LLR_AB_METRICS / LLR_AB_ALPHA);
+    g.k = k;
+    g.n = n;
+    g.w = w;
+    g.a = a;
+    g.b = b;
 
-    if (n == 0 || llr_q_bb_log(k * LLR_AB_NEED_MAX, n * LLR_AB_NEED_MAX, w, a, b)
-                  < crit)
-    {
-        out->need = INFINITY;
-        return;
-    }
-
-    lo = 0;
-    hi = log(LLR_AB_NEED_MAX);
-
-    for (i = 0; i < 60; i++) {
-        f = (lo + hi) / 2;
-
-        if (llr_q_bb_log(k * exp(f), n * exp(f), w, a, b) < crit) {
-            lo = f;
-
-        } else {
-            hi = f;
-        }
-    }
-
-    out->need = ceil((exp(hi) - 1.0) * (double) nb);
+    f = (n > 0) ? llr_ab_growth(llr_ab_props_reached, &g) : INFINITY;
+    out->need = isfinite(f) ? ceil((f - 1.0) * (double) nb) : INFINITY;
 }
 
 
@@ -471,12 +507,30 @@ llr_ab_props(uint64_t ka, uint64_t na, uint64_t kb, uint64_t nb,
  * sigma2: the variance of one observation (pooled), which sets the
  * mixture; nb: the arm's observations, for "need"
  */
+/* a difference d, the information and the mixture: for "need" */
+typedef struct {
+    double      d;
+    double      info;
+    double      rho;
+} llr_ab_test_t;
+
+
+static int
+llr_ab_test_reached(const void *ctx, double f)
+{
+    const llr_ab_test_t  *g = ctx;
+
+    return llr_q_mix_bound(g->info * f, g->rho, LLR_AB_ALPHA_M)
+           / (g->info * f) <= g->d;
+}
+
+
 static void
 llr_ab_test(double d, double var, double sigma2, double nb,
     llr_ab_cmp_t *out)
 {
-    int     i;
-    double  info, rho, hw, lo, hi, mid;
+    double         info, rho, hw, f;
+    llr_ab_test_t  g;
 
     out->state = LLR_AB_OK;
 
@@ -509,33 +563,14 @@ llr_ab_test(double d, double var, double sigma2, double nb,
         return;
     }
 
-    if (d == 0
-        || llr_q_mix_bound(info * LLR_AB_NEED_MAX, rho, LLR_AB_ALPHA_M)
-           / (info * LLR_AB_NEED_MAX) > fabs(d))
-    {
-        out->need = INFINITY;
-        return;
-    }
-
     /* the growth factor f of both arms at which |d| reaches the bound */
 
-    lo = 0;
-    hi = log(LLR_AB_NEED_MAX);
+    g.d = fabs(d);
+    g.info = info;
+    g.rho = rho;
 
-    for (i = 0; i < 60; i++) {
-        mid = (lo + hi) / 2;
-
-        if (llr_q_mix_bound(info * exp(mid), rho, LLR_AB_ALPHA_M)
-            / (info * exp(mid)) > fabs(d))
-        {
-            lo = mid;
-
-        } else {
-            hi = mid;
-        }
-    }
-
-    out->need = ceil((exp(hi) - 1.0) * nb);
+    f = (d != 0) ? llr_ab_growth(llr_ab_test_reached, &g) : INFINITY;
+    out->need = isfinite(f) ? ceil((f - 1.0) * nb) : INFINITY;
 }
 
 

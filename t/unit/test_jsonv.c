@@ -78,7 +78,8 @@ gen_string(gen_t *g, sim_rng_t *r)
             gen_put(g, c);
 
         } else {
-            gen_put(g, pieces[sim_next(r) % (sizeof(pieces) / sizeof(*pieces))]);
+            gen_put(g, pieces[sim_next(r)
+                              % (sizeof(pieces) / sizeof(pieces[0]))]);
         }
     }
 

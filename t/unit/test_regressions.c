@@ -5,8 +5,9 @@
  * scan only and rewriting, fed whole and in pieces), the response
  * usage scanner, the SSE parser (both modes), the value parsers, the
  * classifier model loader, the pattern compiler, the JSON validator and
- * the quality signals (fuzz/quality_checks.h, as their fuzzers check).  Each file is
- * given as is and without its first byte (the fuzzers' control byte).
+ * the quality signals (fuzz/quality_checks.h, as their fuzzers check).
+ * Each file is given as is and without its first byte (the fuzzers'
+ * control byte).
  *
  * Checks per parser: no crash (run it under valgrind or the
  * sanitizers), the same result fed whole and in pieces, an error
