@@ -46,18 +46,28 @@
  *                        (Cochran's rule for the normal approximation
  *                        of the mean of a skewed variable, G1 the
  *                        sample skewness), "skewed" until then
- *   errors, signals      proportions: the same test on the difference
- *                        of the Agresti-Caffo estimates (one success
- *                        and one failure added to each arm); signals
- *                        are per answer (requests without an error)
+ *   errors, signals      proportions: the exact conditional test: the
+ *                        share of the events that fell in the arm
+ *                        against the arm's share of the requests, by a
+ *                        beta-binomial mixture (no normal
+ *                        approximation); signals are per answer
+ *                        (requests without an error)
  *   latency_p50_ms,      quantiles from the latency histograms: exact
  *   latency_p99_ms       confidence sequences of each arm's quantile at
- *                        the bucket bounds (one-sided beta-binomial
- *                        mixtures), the difference's interval from the
- *                        two arms' intervals (a bound each at 1.25%)
+ *                        the bucket bounds (beta-binomial mixtures), the
+ *                        difference's interval from the two arms'
  *
- * The mixtures are tuned to be tightest at about 1,000 observations in
- * each arm.
+ * Each of the 11 metrics is tested at 5% / 11 (Bonferroni; the p-value
+ * is the metric's times 11): with identical arms, the chance that any
+ * metric ever shows significant is at most 5%, and the intervals are
+ * simultaneous.  The mixtures are tuned to be tightest at about 1,000
+ * observations in each arm.
+ *
+ * For the glue: the status handler snapshots the control's and each
+ * arm's llr_ab_arm_t (llr_ab_snapshot()), calls llr_ab_compare() for
+ * every metric into an array of LLR_AB_METRICS, prints each (NAN as
+ * null: "lo", "hi", "p" are NAN unless state is LLR_AB_OK) and the
+ * verdict (llr_ab_verdict(), the arm's name before it).
  */
 
 #ifndef _LLR_ABTEST_H_INCLUDED_

@@ -53,6 +53,13 @@
  * per-second counts), and a write for a bucket that has left the ring
  * is dropped.  A word left unwritten for a multiple of 2^24 buckets
  * reads as current (160 years of 5-minute buckets).
+ *
+ * For the glue: one series per model x task in the zone (found by the
+ * pair's names, so that a reload keeps it; llr_drift_compatible() says
+ * whether it can go on with a new configuration); the log phase calls
+ * llr_drift_record(), the feedback handler llr_drift_feedback(), the
+ * status handler llr_drift_eval() then llr_drift_get() for each metric
+ * (a raised one is a "drift" entry and llm_route_quality_drift 1).
  */
 
 #ifndef _LLR_DRIFT_H_INCLUDED_

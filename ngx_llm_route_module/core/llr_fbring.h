@@ -28,6 +28,14 @@
  * (in nginx the zone's slab mutex, which nginx releases for a worker
  * that dies holding it); each call is O(1) on average, a few hundred
  * instructions.
+ *
+ * For the glue: llr_fb_insert() when the decision is made (with our id;
+ * the returned handle kept in the request context), llr_fb_attach()
+ * when the answer gives the provider's id (the log phase), and in the
+ * feedback handler llr_fb_score(): a found entry's decision says which
+ * arm (llr_ab_feedback()) and which model x task series
+ * (llr_drift_feedback()) the score goes to, and its old score, if any,
+ * what to take out of them.
  */
 
 #ifndef _LLR_FBRING_H_INCLUDED_

@@ -62,6 +62,14 @@
  * call beyond that finishes the one fed least recently (providers
  * stream one call after another, so it is complete), counted in
  * tools_early.
+ *
+ * For the glue: an llr_sig_t in the request context, llr_sig_init() when
+ * the response filters start (json_mode from the request scanner:
+ * response_format json_object or json_schema; the view says only that
+ * there is a response_format today), the scanners' tap set to
+ * llr_sig_tap (once the scanners have the hook), llr_sig_end() in the
+ * log phase for an answer that is not an error: its bits are the
+ * llr_q_obs_t's signals.
  */
 
 #ifndef _LLR_SIGNAL_H_INCLUDED_
