@@ -1,8 +1,9 @@
 # ngx_llm_route_module
 #
 #   make            module + command-line tools, against this machine's nginx
-#   make test       unit tests (core/) and the prove suite (t/), with the
-#                   real-SDK suite (t/86-sdk.t; SDK=0 leaves it out)
+#   make test       generated files fresh (check-generated), unit tests
+#                   (core/) and the prove suite (t/), with the real-SDK
+#                   suite (t/81-sdk.t; SDK=0 leaves it out)
 #   make sdk-deps   the SDK suite's Node.js and packages, from npm
 #   make demo       start nginx with the module and the mock provider
 #   make test-asan  everything again with AddressSanitizer + UBSan
@@ -11,6 +12,7 @@
 #   make train      retrain models/default.model from ../shared/data
 #   make calibrate  the tiers of conf-examples/tiers.conf on a typical mix
 #   make check-generated  generated files are what their generators write
+#                   (build-aux/check-generated.sh)
 #   make deps       install what is missing (Debian packages)
 #   make deb        build/libnginx-mod-http-llm-route_<version>_<arch>.deb
 #   make install    module, tools, docs, examples (DESTDIR, PREFIX)
@@ -42,13 +44,13 @@ CFLAGS_CORE  := -std=gnu99 -O2 -g -Wall -Wextra -Werror -Wpointer-arith \
 SAN          ?=
 TEST_JOBS    ?= 2
 
-# the SDK suite (t/86-sdk.t): t/sdk/package-lock.json installed here
+# the SDK suite (t/81-sdk.t): t/sdk/package-lock.json installed here
 SDK          ?= 1
 SDK_DIR      ?= $(BUILD)/sdk
-LIBS         := -lyajl -lpcre2-8 -lm
+LIBS         := -lpcre2-8 -lm
 
-CORE_SRCS    := $(sort $(wildcard $(CORE)/llr_*.c))
-CORE_HDRS    := $(sort $(wildcard $(CORE)/llr_*.h))
+CORE_SRCS    := $(sort $(wildcard $(CORE)/llr*.c))
+CORE_HDRS    := $(sort $(wildcard $(CORE)/llr*.h))
 CORE_OBJS    := $(patsubst $(CORE)/%.c,$(BUILD)/core/%.o,$(CORE_SRCS))
 MOD_SRCS     := $(wildcard $(MOD)/*.c $(MOD)/*.h) $(CORE_SRCS) $(CORE_HDRS)
 TOOLS        := $(patsubst tools/%.c,$(BUILD)/%,$(wildcard tools/llm-route-*.c))
@@ -110,6 +112,9 @@ $(BUILD)/core/%.o: $(CORE)/%.c $(CORE_HDRS)
 	@mkdir -p $(BUILD)/core
 	$(CC) $(CFLAGS_CORE) $(SAN) -c -o $@ $<
 
+# yajl: only the trainer and the calibrator read JSON lines, with it
+$(BUILD)/llm-route-train $(BUILD)/llm-route-calibrate: LIBS += -lyajl
+
 $(BUILD)/llm-route-%: tools/llm-route-%.c $(CORE_OBJS)
 	@mkdir -p $(BUILD)
 	$(CC) $(CFLAGS_CORE) $(SAN) $(LDFLAGS) -o $@ $< $(CORE_OBJS) $(LIBS)
@@ -123,6 +128,7 @@ unit: $(UNIT_BINS)
 # --- tests -------------------------------------------------------------------
 
 test: deps-check deps-check-test all unit $(if $(filter 1,$(SDK)),sdk-deps)
+	BUILD=$(BUILD) sh build-aux/check-generated.sh
 	prove --exec '' $(UNIT_BINS)
 	TEST_NGINX_BINARY=$(NGINX_BIN) \
 	TEST_NGINX_MODULE=$(BUILD)/ngx_http_llm_route_module.so \
@@ -148,11 +154,11 @@ test-unit: unit
 	prove --exec '' $(UNIT_BINS)
 
 # the module, tools and unit tests with ASan + UBSan, the whole suite
-# against them, and the unit tests under valgrind (tools/test-asan.sh)
+# against them, and the unit tests under valgrind (t/tools/test-asan.sh)
 test-asan: deps-check deps-check-test all unit \
            $(if $(filter 1,$(SDK)),sdk-deps)
 	LLR_SDK_DIR=$(SDK_DIR) $(if $(filter 1,$(SDK)),LLR_SDK_REQUIRED=1) \
-	    bash tools/test-asan.sh
+	    bash t/tools/test-asan.sh
 
 fuzz: deps-check deps-check-test
 	bash fuzz/run.sh
@@ -167,10 +173,10 @@ bench: deps-check deps-check-test all
 # --- demo --------------------------------------------------------------------
 
 demo: deps-check all
-	@bash tools/demo.sh start
+	@bash build-aux/demo.sh start
 
 demo-stop:
-	@bash tools/demo.sh stop
+	@bash build-aux/demo.sh stop
 
 # --- dependencies ------------------------------------------------------------
 
@@ -197,23 +203,24 @@ deps-check-test:
 # --- training ----------------------------------------------------------------
 
 train: tools
-	bash tools/train-default.sh
+	bash build-aux/train-default.sh
 
 # each tier's floors, found again on the typical mix of the training data
 # (docs/selection.md); CALIBRATE_ARGS: other options of llm-route-calibrate
 calibrate: tools
 	@[ -f $(BUILD)/train-data/typical-mix.jsonl ] || { \
 	    mkdir -p $(BUILD)/train-data && \
-	    perl tools/llr-prep-data.pl $${LLR_DATA:-../shared/data} models \
+	    perl research/llr-prep-data.pl $${LLR_DATA:-../shared/data} models \
 	        $(BUILD)/train-data; }
 	for t in frugal balanced premium; do \
 	    $(BUILD)/llm-route-calibrate -c conf-examples/tiers.conf -p $$t \
 	        --tier $$t $(CALIBRATE_ARGS) \
 	        $(BUILD)/train-data/typical-mix.jsonl || exit 1; done
 
-# LLR_CHECK_TRAIN=1: also make train, compared bit for bit
+# every committed generated file against its generator, make train's
+# model too when the data is there (LLR_CHECK_TRAIN=0: not that one)
 check-generated: tools
-	BUILD=$(BUILD) sh tools/check-generated.sh
+	BUILD=$(BUILD) sh build-aux/check-generated.sh
 
 # --- install and the Debian package -------------------------------------------
 
@@ -270,16 +277,16 @@ deb: deps-check
 	@for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || { \
 	    $(MAKE) --no-print-directory deps DEBIAN_PKGS="$(DEB_PKGS)" \
 	        TEST_PKGS=; break; }; done
-	bash tools/build-deb.sh
+	bash build-aux/build-deb.sh
 
 # --- a second nginx ---------------------------------------------------------
 
 # the prove suite against another nginx: NGINX_SRC, or the newest upstream
-# tarball Debian's archive has (tools/nginx-src.sh: sid, else trixie);
+# tarball Debian's archive has (t/tools/nginx-src.sh: sid, else trixie);
 # the binary and the module are built in build/nginx-src/
 .PHONY: test-nginx-src
 test-nginx-src: deps-check deps-check-test
-	bash tools/test-nginx-src.sh $(TEST_FILES)
+	bash t/tools/test-nginx-src.sh $(TEST_FILES)
 
 clean:
 	rm -rf $(BUILD)

@@ -17,7 +17,7 @@
 #
 # Per request = (Ir of 1+K requests - Ir of 1 request) / K: the steady
 # state, without the first call's one-time costs.  Needs gcc, valgrind,
-# libyajl-dev, libpcre2-dev, perl.
+# libpcre2-dev, perl.
 
 set -euo pipefail
 
@@ -43,8 +43,8 @@ trap 'rm -rf "$W"' EXIT
 CFLAGS="-std=gnu99 -O2 -g -Wall -Wextra -Werror -Wpointer-arith"
 CFLAGS="$CFLAGS -Wno-unused-parameter"
 for p in cg_req cg_resp; do
-    gcc $CFLAGS -I"$CORE" -o "$W/$p" "$HERE/$p.c" "$CORE"/llr_*.c \
-        -lyajl -lpcre2-8 -lm
+    gcc $CFLAGS -I"$CORE" -o "$W/$p" "$HERE/$p.c" "$CORE"/llr*.c \
+        -lpcre2-8 -lm
 done
 
 mkdir -p "$W/bodies"

@@ -55,7 +55,7 @@ bench_resp(int mode, const unsigned char *data, size_t len, size_t *out)
     size_t          off, n;
     llr_sse_t       sse;
     llr_usage_t     u;
-    llr_sse_mem_t   mem;
+    llr_alloc_t     mem;
 
     static llr_sse_cache_t  cache;
 
@@ -72,7 +72,8 @@ bench_resp(int mode, const unsigned char *data, size_t len, size_t *out)
         return 0;
     }
 
-    mem.alloc = m_alloc;
+    mem.malloc = m_alloc;
+    mem.realloc = NULL;
     mem.free = m_free;
     mem.ctx = NULL;
 

@@ -8,6 +8,10 @@
 #   bench/run.sh [--quick] [--rounds N] [--duration S] [--setups "..."]
 #                [--no-build] [--out FILE]
 #
+# The report goes to FILE (default build/bench/run-[quick-]STAMP.md) and
+# its raw lines next to it (.tsv); bench/results/README.md says which
+# runs are kept in the tree.
+#
 # Setups are alternated inside each round (A B C D A B C D ...) for every
 # cell (body size x response type x concurrency); the table shows the
 # medians over the rounds and, for each round, the ratio to the plain
@@ -372,9 +376,9 @@ sed 's/^/   /' "$W/checks.txt" >&2
 STAMP=$(date -u +%Y%m%d-%H%M%S)
 if [ -z "$OUT" ]; then
     if [ $QUICK = 1 ]; then
-        OUT="$HERE/results/run-quick-$STAMP.md"
+        OUT="$TOP/build/bench/run-quick-$STAMP.md"
     else
-        OUT="$HERE/results/run-$STAMP.md"
+        OUT="$TOP/build/bench/run-$STAMP.md"
     fi
 fi
 mkdir -p "$(dirname "$OUT")"

@@ -3,7 +3,7 @@
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined \
  *       -Ingx_llm_route_module/core fuzz/fuzz_req.c \
- *       ngx_llm_route_module/core/llr_req.c -lyajl -o build/fuzz_req
+ *       ngx_llm_route_module/core/llr*.c -lpcre2-8 -lm -o build/fuzz_req
  *
  * The first input byte picks the endpoint and the piece size, the rest
  * is the body.  Checks beyond "does not crash":

@@ -103,7 +103,7 @@ run(llr_sse_t *s, out_t *o, const uint8_t *d, size_t len, unsigned flags,
     size_t max_event, unsigned step, llr_sse_cache_t *cache)
 {
     size_t         i, n;
-    llr_sse_mem_t  mem = { mem_alloc, mem_free, NULL };
+    llr_alloc_t    mem = { mem_alloc, NULL, mem_free, NULL };
 
     llr_sse_init(s, flags, max_event, &mem);
     llr_sse_use_cache(s, cache);

@@ -24,8 +24,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     err = NULL;
     (void) llr_parse_uint(s, size, UINT64_MAX, &v, &err);
-    (void) llr_parse_size(s, size, &v, &err);
-    (void) llr_parse_msec(s, size, &v, &err);
 
     if ((llr_parse_price(s, size, &v, &err) == 0)
         != (llr_parse_decimal(s, size, 6, 1000000000000ULL, &w, NULL) == 0))

@@ -6,6 +6,9 @@
 #
 # TRAIN_TOOL (default build/llm-route-train) trains the small model used
 # for the model seeds; without it the model seeds are left as they are.
+# LLR_DATA (default ../shared/data) holds the prompts of the request
+# seeds; LLR_SEEDS_DIR (default fuzz/seeds) is where the seeds go (make
+# check-generated writes them elsewhere and compares).
 # Every seed starts with the target's control byte(s) (see each
 # fuzz/fuzz_<target>.c), then the payload.
 
@@ -16,9 +19,9 @@ use File::Temp qw(tempdir);
 use FindBin;
 
 my $top = "$FindBin::Bin/..";
-my $dir = "$FindBin::Bin/seeds";
+my $dir = $ENV{LLR_SEEDS_DIR} || "$FindBin::Bin/seeds";
 my $train = shift // "$top/build/llm-route-train";
-my $data = '/work/shared/data';
+my $data = $ENV{LLR_DATA} || "$top/../shared/data";
 
 sub put {
     my ($target, $name, $bytes) = @_;

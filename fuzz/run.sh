@@ -46,10 +46,10 @@ mkdir -p "$OUT/obj" "$OUT/crashes" "$OUT/logs"
 # --- build: core objects once (fuzzer-instrumented), then each target ----
 
 objs=()
-for src in "$CORE"/llr_*.c; do
+for src in "$CORE"/llr*.c; do
     obj=$OUT/obj/$(basename "${src%.c}").o
     if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] \
-       || [ -n "$(find "$CORE" -name 'llr_*.h' -newer "$obj")" ]
+       || [ -n "$(find "$CORE" -name 'llr*.h' -newer "$obj")" ]
     then
         echo "CC $(basename "$src")"
         # fuzzer-no-link: coverage instrumentation without libFuzzer's main
@@ -69,7 +69,7 @@ for t in $TARGETS; do
     fi
     echo "LD fuzz_$t"
     $CLANG $CFLAGS $SAN -I"$CORE" -o "$bin" "$src" "${objs[@]}" \
-        -lyajl -lpcre2-8 -lm || exit 2
+        -lpcre2-8 -lm || exit 2
 done
 
 # --- replay fuzz/regressions/<target>-* (crashes found before) -----------

@@ -28,7 +28,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "ngx_http_llm_route_module.h"
+#include "ngx_http_llm_route_headers.h"
 
 
 /* lower case, as in ngx_table_elt_t's lowcase_key */
@@ -183,7 +183,7 @@ ngx_http_llm_route_strip_credentials(ngx_http_request_t *r,
 
         if (ngx_http_llm_route_is_credential(&h[i])) {
             ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                           "llm route: client header \"%V\" not passed on",
+                           "llm_route: client header \"%V\" not passed on",
                            &h[i].key);
             found++;
             continue;
@@ -204,7 +204,7 @@ ngx_http_llm_route_strip_credentials(ngx_http_request_t *r,
     }
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "llm route: %ui client credential headers kept from "
+                   "llm_route: %ui client credential headers kept from "
                    "provider \"%V\"", found, &pr->name);
 
     return NGX_OK;

@@ -14,8 +14,8 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "ngx_http_llm_route_module.h"
-#include "ngx_http_llm_route_zone.h"
+#include "ngx_http_llm_route_health.h"
+#include "ngx_http_llm_route_shm.h"
 
 
 static ngx_http_llm_route_slot_t *ngx_http_llm_route_health_slot(
@@ -136,7 +136,7 @@ ngx_http_llm_route_provider_failed(ngx_http_request_t *r,
         ngx_http_llm_route_until(&s->retry_until, until);
 
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "llm route: provider \"%V\" answered 429, cooling "
+                      "llm_route: provider \"%V\" answered 429, cooling "
                       "down for %T s (Retry-After)", &pr->name, retry_after);
         return;
     }
@@ -158,13 +158,17 @@ ngx_http_llm_route_provider_failed(ngx_http_request_t *r,
     fails = ngx_atomic_fetch_add(&s->window_fails, 1) + 1;
 
     if (fails < pr->max_fails) {
+        ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "llm_route: provider \"%V\" failed with %ui, "
+                       "%uA of max_fails %ui: no cooldown yet",
+                       &pr->name, status, fails, pr->max_fails);
         return;
     }
 
     ngx_http_llm_route_until(&s->cooldown_until, now + timeout);
 
     ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                  "llm route: provider \"%V\" failed %uA times within "
+                  "llm_route: provider \"%V\" failed %uA times within "
                   "%M ms, cooling down for %M ms", &pr->name, fails,
                   pr->fail_timeout, pr->fail_timeout);
 }
@@ -216,7 +220,7 @@ ngx_http_llm_route_least_latency(ngx_http_request_t *r,
             return NULL;
         }
 
-        score = (double) (ewma + 1) / (double) d[i]->weight;
+        score = (double) (ewma + 1) / (double) d[i]->rr.weight;
 
         if (best == NULL || score < best_score) {
             best = d[i];
@@ -229,15 +233,14 @@ ngx_http_llm_route_least_latency(ngx_http_request_t *r,
 
 
 /*
- * A successful request's latency: ewma += (sample - ewma) / 4, in
- * milliseconds * 16.  Concurrent updates may lose one sample; no lock.
+ * A successful request's latency into the average (core/llr_balance.h).
+ * Concurrent updates may lose one sample; no lock.
  */
 
 void
 ngx_http_llm_route_latency_sample(ngx_http_request_t *r,
     ngx_http_llm_route_deployment_t *d, ngx_msec_t ms)
 {
-    ngx_atomic_uint_t           old, sample;
     ngx_http_llm_route_slot_t  *s;
 
     s = ngx_http_llm_route_zone_slot(ngx_http_llm_route_shm(r), d->slot);
@@ -246,18 +249,8 @@ ngx_http_llm_route_latency_sample(ngx_http_request_t *r,
         return;
     }
 
-    sample = (ngx_atomic_uint_t) ms * 16;
-    old = s->ewma_ms16;
-
-    if (s->ewma_updated == 0) {
-        s->ewma_ms16 = sample;
-
-    } else if (sample >= old) {
-        s->ewma_ms16 = old + (sample - old) / 4;
-
-    } else {
-        s->ewma_ms16 = old - (old - sample) / 4;
-    }
+    s->ewma_ms16 = (ngx_atomic_uint_t) llr_ewma_ms16(s->ewma_ms16, ms,
+                                                     s->ewma_updated == 0);
 
     s->ewma_updated = (ngx_atomic_uint_t) ngx_http_llm_route_now_ms();
 }

@@ -1,6 +1,8 @@
 
 /*
- * ngx_llm_route_module: $llm_route_* variables.
+ * ngx_llm_route_module: the $llm_route_* variables (docs/variables.md),
+ * one getter per variable or family.  All of them read the request's
+ * context; a request the module did not route has none of them.
  */
 
 
@@ -8,90 +10,118 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "ngx_http_llm_route_module.h"
+#include "ngx_http_llm_route_variables.h"
+#include "ngx_http_llm_route_ctx.h"
+#include "ngx_http_llm_route_provider.h"
+#include "ngx_http_llm_route_account.h"
 #include "llr_cost.h"
 
 
-typedef enum {
-    NGX_HTTP_LLM_ROUTE_VAR_URL = 0,
-    NGX_HTTP_LLM_ROUTE_VAR_UPSTREAM,
-    NGX_HTTP_LLM_ROUTE_VAR_HOST,
-    NGX_HTTP_LLM_ROUTE_VAR_AUTHORIZATION,
-    NGX_HTTP_LLM_ROUTE_VAR_PROVIDER,
-    NGX_HTTP_LLM_ROUTE_VAR_MODEL,
-    NGX_HTTP_LLM_ROUTE_VAR_REQUESTED_MODEL,
-    NGX_HTTP_LLM_ROUTE_VAR_POLICY,
-    NGX_HTTP_LLM_ROUTE_VAR_TASK,
-    NGX_HTTP_LLM_ROUTE_VAR_DIFFICULTY,
-    NGX_HTTP_LLM_ROUTE_VAR_REASON,
-    NGX_HTTP_LLM_ROUTE_VAR_ATTEMPT,
-    NGX_HTTP_LLM_ROUTE_VAR_PROMPT_TOKENS,
-    NGX_HTTP_LLM_ROUTE_VAR_COMPLETION_TOKENS,
-    NGX_HTTP_LLM_ROUTE_VAR_COST,
-    NGX_HTTP_LLM_ROUTE_VAR_TTFT
-} ngx_http_llm_route_var_e;
-
-
+/* the longest $llm_route_requested_model */
 #define NGX_HTTP_LLM_ROUTE_VAR_MAX  256
 
 
-static ngx_int_t ngx_http_llm_route_variable(ngx_http_request_t *r,
+static ngx_int_t ngx_http_llm_route_var_url(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_llm_route_var_provider(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_llm_route_var_model(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_llm_route_var_requested_model(
+    ngx_http_request_t *r, ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_llm_route_var_policy(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_llm_route_var_string(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_llm_route_var_difficulty(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_llm_route_var_attempt(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_llm_route_var_tokens(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_llm_route_var_cost(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_llm_route_var_ttft(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+
+static ngx_http_llm_route_ctx_t *ngx_http_llm_route_var_done(
+    ngx_http_request_t *r);
+static ngx_int_t ngx_http_llm_route_var_set(ngx_http_variable_value_t *v,
+    u_char *data, size_t len);
 
 
 static ngx_http_variable_t  ngx_http_llm_route_vars[] = {
 
-    { ngx_string("llm_route_url"), NULL, ngx_http_llm_route_variable,
-      NGX_HTTP_LLM_ROUTE_VAR_URL, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+    /* where the request goes (proxy_pass, proxy_set_header) */
 
-    { ngx_string("llm_route_upstream"), NULL, ngx_http_llm_route_variable,
-      NGX_HTTP_LLM_ROUTE_VAR_UPSTREAM, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+    { ngx_string("llm_route_url"), NULL, ngx_http_llm_route_var_url,
+      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
-    { ngx_string("llm_route_host"), NULL, ngx_http_llm_route_variable,
-      NGX_HTTP_LLM_ROUTE_VAR_HOST, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+    { ngx_string("llm_route_upstream"), NULL,
+      ngx_http_llm_route_var_provider,
+      offsetof(ngx_http_llm_route_provider_t, upstream),
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llm_route_host"), NULL, ngx_http_llm_route_var_provider,
+      offsetof(ngx_http_llm_route_provider_t, host),
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    /* empty without a key: the client's own is never passed on */
 
     { ngx_string("llm_route_authorization"), NULL,
-      ngx_http_llm_route_variable,
-      NGX_HTTP_LLM_ROUTE_VAR_AUTHORIZATION, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+      ngx_http_llm_route_var_provider,
+      offsetof(ngx_http_llm_route_provider_t, authorization),
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
-    { ngx_string("llm_route_provider"), NULL, ngx_http_llm_route_variable,
-      NGX_HTTP_LLM_ROUTE_VAR_PROVIDER, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+    /* the decision */
 
-    { ngx_string("llm_route_model"), NULL, ngx_http_llm_route_variable,
-      NGX_HTTP_LLM_ROUTE_VAR_MODEL, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+    { ngx_string("llm_route_provider"), NULL,
+      ngx_http_llm_route_var_provider,
+      offsetof(ngx_http_llm_route_provider_t, name),
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llm_route_model"), NULL, ngx_http_llm_route_var_model,
+      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("llm_route_requested_model"), NULL,
-      ngx_http_llm_route_variable,
-      NGX_HTTP_LLM_ROUTE_VAR_REQUESTED_MODEL, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+      ngx_http_llm_route_var_requested_model,
+      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
-    { ngx_string("llm_route_policy"), NULL, ngx_http_llm_route_variable,
-      NGX_HTTP_LLM_ROUTE_VAR_POLICY, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+    { ngx_string("llm_route_policy"), NULL, ngx_http_llm_route_var_policy,
+      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
-    { ngx_string("llm_route_task"), NULL, ngx_http_llm_route_variable,
-      NGX_HTTP_LLM_ROUTE_VAR_TASK, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+    { ngx_string("llm_route_task"), NULL, ngx_http_llm_route_var_string,
+      offsetof(ngx_http_llm_route_ctx_t, task),
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
-    { ngx_string("llm_route_difficulty"), NULL, ngx_http_llm_route_variable,
-      NGX_HTTP_LLM_ROUTE_VAR_DIFFICULTY, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+    { ngx_string("llm_route_difficulty"), NULL,
+      ngx_http_llm_route_var_difficulty,
+      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
-    { ngx_string("llm_route_reason"), NULL, ngx_http_llm_route_variable,
-      NGX_HTTP_LLM_ROUTE_VAR_REASON, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+    { ngx_string("llm_route_reason"), NULL, ngx_http_llm_route_var_string,
+      offsetof(ngx_http_llm_route_ctx_t, reason),
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
-    { ngx_string("llm_route_attempt"), NULL, ngx_http_llm_route_variable,
-      NGX_HTTP_LLM_ROUTE_VAR_ATTEMPT, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+    { ngx_string("llm_route_attempt"), NULL, ngx_http_llm_route_var_attempt,
+      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    /* known once the response is complete: in the log phase */
 
     { ngx_string("llm_route_prompt_tokens"), NULL,
-      ngx_http_llm_route_variable,
-      NGX_HTTP_LLM_ROUTE_VAR_PROMPT_TOKENS, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+      ngx_http_llm_route_var_tokens,
+      offsetof(llr_account_t, prompt_tokens),
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("llm_route_completion_tokens"), NULL,
-      ngx_http_llm_route_variable,
-      NGX_HTTP_LLM_ROUTE_VAR_COMPLETION_TOKENS, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+      ngx_http_llm_route_var_tokens,
+      offsetof(llr_account_t, completion_tokens),
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
-    { ngx_string("llm_route_cost"), NULL, ngx_http_llm_route_variable,
-      NGX_HTTP_LLM_ROUTE_VAR_COST, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+    { ngx_string("llm_route_cost"), NULL, ngx_http_llm_route_var_cost,
+      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
-    { ngx_string("llm_route_ttft"), NULL, ngx_http_llm_route_variable,
-      NGX_HTTP_LLM_ROUTE_VAR_TTFT, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+    { ngx_string("llm_route_ttft"), NULL, ngx_http_llm_route_var_ttft,
+      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
 };
@@ -117,15 +147,108 @@ ngx_http_llm_route_add_variables(ngx_conf_t *cf)
 
 
 static ngx_int_t
-ngx_http_llm_route_variable(ngx_http_request_t *r,
+ngx_http_llm_route_var_url(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
-    u_char                           *p, c;
-    ngx_str_t                        *s;
-    ngx_uint_t                        i;
-    ngx_http_llm_route_ctx_t         *ctx;
-    ngx_http_llm_route_provider_t    *pr;
-    ngx_http_llm_route_deployment_t  *d;
+    ngx_http_llm_route_ctx_t  *ctx;
+
+    ctx = ngx_http_llm_route_get_ctx(r->main);
+
+    if (ctx == NULL || !ctx->routed) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    return ngx_http_llm_route_var_set(v, ctx->url.data, ctx->url.len);
+}
+
+
+/* a string of the chosen deployment's provider, at offset data */
+
+static ngx_int_t
+ngx_http_llm_route_var_provider(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t                 *s;
+    ngx_http_llm_route_ctx_t  *ctx;
+
+    ctx = ngx_http_llm_route_get_ctx(r->main);
+
+    if (ctx == NULL || ctx->deployment == NULL
+        || ctx->deployment->provider == NULL)
+    {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    s = (ngx_str_t *) ((u_char *) ctx->deployment->provider + data);
+
+    return ngx_http_llm_route_var_set(v, s->data, s->len);
+}
+
+
+static ngx_int_t
+ngx_http_llm_route_var_model(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_llm_route_ctx_t  *ctx;
+
+    ctx = ngx_http_llm_route_get_ctx(r->main);
+
+    if (ctx == NULL || ctx->deployment == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    return ngx_http_llm_route_var_set(v, ctx->deployment->upstream_model.data,
+                                      ctx->deployment->upstream_model.len);
+}
+
+
+/*
+ * What the client sent may hold any character: it may end up in a header
+ * (proxy_set_header, add_header) or a log line, so control characters
+ * become '?' and the length is capped
+ */
+
+static ngx_int_t
+ngx_http_llm_route_var_requested_model(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char                    *p, c;
+    size_t                     len, i;
+    ngx_http_llm_route_ctx_t  *ctx;
+
+    ctx = ngx_http_llm_route_get_ctx(r->main);
+
+    if (ctx == NULL || ctx->view.model == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    len = ngx_min(ctx->requested_model.len, NGX_HTTP_LLM_ROUTE_VAR_MAX);
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < len; i++) {
+        c = ctx->requested_model.data[i];
+        p[i] = (c < 0x20 || c == 0x7f) ? '?' : c;
+    }
+
+    return ngx_http_llm_route_var_set(v, p, len);
+}
+
+
+/* the policy's name; empty for a request routed without one */
+
+static ngx_int_t
+ngx_http_llm_route_var_policy(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_llm_route_ctx_t  *ctx;
 
     ctx = ngx_http_llm_route_get_ctx(r->main);
 
@@ -134,169 +257,209 @@ ngx_http_llm_route_variable(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    d = ctx->deployment;
-    pr = d ? d->provider : NULL;
-    s = NULL;
-
-    switch (data) {
-
-    case NGX_HTTP_LLM_ROUTE_VAR_URL:
-        s = ctx->routed ? &ctx->url : NULL;
-        break;
-
-    case NGX_HTTP_LLM_ROUTE_VAR_UPSTREAM:
-        s = pr ? &pr->upstream : NULL;
-        break;
-
-    case NGX_HTTP_LLM_ROUTE_VAR_HOST:
-        s = pr ? &pr->host : NULL;
-        break;
-
-    case NGX_HTTP_LLM_ROUTE_VAR_AUTHORIZATION:
-        /* empty without a key: the client's own is never passed on */
-        s = pr ? &pr->authorization : NULL;
-        break;
-
-    case NGX_HTTP_LLM_ROUTE_VAR_PROVIDER:
-        s = pr ? &pr->name : NULL;
-        break;
-
-    case NGX_HTTP_LLM_ROUTE_VAR_MODEL:
-        s = d ? &d->upstream_model : NULL;
-        break;
-
-    case NGX_HTTP_LLM_ROUTE_VAR_REQUESTED_MODEL:
-        if (ctx->view.model == NULL) {
-            break;
-        }
-
-        /*
-         * what the client sent may hold any character: it may end up in
-         * a header (proxy_set_header, add_header) or a log line, so
-         * control characters become '?' and the length is capped
-         */
-
-        v->len = ngx_min(ctx->requested_model.len,
-                         NGX_HTTP_LLM_ROUTE_VAR_MAX);
-
-        p = ngx_pnalloc(r->pool, v->len);
-        if (p == NULL) {
-            return NGX_ERROR;
-        }
-
-        v->data = p;
-
-        for (i = 0; i < v->len; i++) {
-            c = ctx->requested_model.data[i];
-            p[i] = (c < 0x20 || c == 0x7f) ? '?' : c;
-        }
-
-        goto found;
-
-    case NGX_HTTP_LLM_ROUTE_VAR_POLICY:
-        s = ctx->policy ? &ctx->policy->name : NULL;
-
-        if (s == NULL && ctx->routed) {
-            v->len = 0;
-            v->valid = 1;
-            v->no_cacheable = 1;
-            v->not_found = 0;
-            v->data = (u_char *) "";
-            return NGX_OK;
-        }
-
-        break;
-
-    case NGX_HTTP_LLM_ROUTE_VAR_TASK:
-        s = ctx->task.len ? &ctx->task : NULL;
-        break;
-
-    case NGX_HTTP_LLM_ROUTE_VAR_REASON:
-        s = ctx->reason.len ? &ctx->reason : NULL;
-        break;
-
-    case NGX_HTTP_LLM_ROUTE_VAR_DIFFICULTY:
-        if (ctx->difficulty < 0) {
-            break;
-        }
-
-        p = ngx_pnalloc(r->pool, sizeof("0.00") - 1);
-        if (p == NULL) {
-            return NGX_ERROR;
-        }
-
-        v->len = ngx_sprintf(p, "%.2f", ctx->difficulty) - p;
-        v->data = p;
-        goto found;
-
-    case NGX_HTTP_LLM_ROUTE_VAR_PROMPT_TOKENS:
-    case NGX_HTTP_LLM_ROUTE_VAR_COMPLETION_TOKENS:
-    case NGX_HTTP_LLM_ROUTE_VAR_COST:
-    case NGX_HTTP_LLM_ROUTE_VAR_TTFT:
-
-        /* known once the response is complete: in the log phase */
-
-        if (!ctx->routed || (!ctx->resp_done && !ctx->accounted)) {
-            break;
-        }
-
-        ngx_http_llm_route_account(r->main, ctx);
-
-        p = ngx_pnalloc(r->pool, NGX_INT64_LEN + 16);
-        if (p == NULL) {
-            return NGX_ERROR;
-        }
-
-        v->data = p;
-
-        if (data == NGX_HTTP_LLM_ROUTE_VAR_PROMPT_TOKENS) {
-            p = ngx_sprintf(p, "%uL", ctx->prompt_tokens);
-
-        } else if (data == NGX_HTTP_LLM_ROUTE_VAR_COMPLETION_TOKENS) {
-            p = ngx_sprintf(p, "%uL", ctx->completion_tokens);
-
-        } else if (data == NGX_HTTP_LLM_ROUTE_VAR_COST) {
-            p += llr_format_usd((char *) p, NGX_INT64_LEN + 16,
-                                ctx->cost_pusd, 9);
-
-        } else {
-            if (ctx->ttft_ms < 0) {
-                break;
-            }
-
-            p = ngx_sprintf(p, "%T.%03M", (time_t) ctx->ttft_ms / 1000,
-                            (ngx_msec_t) ctx->ttft_ms % 1000);
-        }
-
-        v->len = p - v->data;
-        goto found;
-
-    case NGX_HTTP_LLM_ROUTE_VAR_ATTEMPT:
-        if (d == NULL) {
-            /* nothing was chosen: no attempt */
-            break;
-        }
-
-        p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
-        if (p == NULL) {
-            return NGX_ERROR;
-        }
-
-        v->len = ngx_sprintf(p, "%ui", ctx->attempt) - p;
-        v->data = p;
-        goto found;
+    if (ctx->policy) {
+        return ngx_http_llm_route_var_set(v, ctx->policy->name.data,
+                                          ctx->policy->name.len);
     }
 
-    if (s == NULL) {
+    if (ctx->routed) {
+        return ngx_http_llm_route_var_set(v, (u_char *) "", 0);
+    }
+
+    v->not_found = 1;
+    return NGX_OK;
+}
+
+
+/* a string of the context at offset data, not found while empty */
+
+static ngx_int_t
+ngx_http_llm_route_var_string(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t                 *s;
+    ngx_http_llm_route_ctx_t  *ctx;
+
+    ctx = ngx_http_llm_route_get_ctx(r->main);
+
+    if (ctx == NULL) {
         v->not_found = 1;
         return NGX_OK;
     }
 
-    v->len = s->len;
-    v->data = s->data;
+    s = (ngx_str_t *) ((u_char *) ctx + data);
 
-found:
+    if (s->len == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
 
+    return ngx_http_llm_route_var_set(v, s->data, s->len);
+}
+
+
+static ngx_int_t
+ngx_http_llm_route_var_difficulty(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char                    *p;
+    ngx_http_llm_route_ctx_t  *ctx;
+
+    ctx = ngx_http_llm_route_get_ctx(r->main);
+
+    if (ctx == NULL || ctx->difficulty < 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, sizeof("0.00") - 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_llm_route_var_set(v, p,
+                                      ngx_sprintf(p, "%.2f", ctx->difficulty)
+                                      - p);
+}
+
+
+/* the attempt that answers; nothing was chosen: no attempt */
+
+static ngx_int_t
+ngx_http_llm_route_var_attempt(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char                    *p;
+    ngx_http_llm_route_ctx_t  *ctx;
+
+    ctx = ngx_http_llm_route_get_ctx(r->main);
+
+    if (ctx == NULL || ctx->deployment == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_llm_route_var_set(v, p,
+                                      ngx_sprintf(p, "%ui", ctx->attempt) - p);
+}
+
+
+/* a token count of the finished request, at offset data of its account */
+
+static ngx_int_t
+ngx_http_llm_route_var_tokens(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char                    *p;
+    uint64_t                   n;
+    ngx_http_llm_route_ctx_t  *ctx;
+
+    ctx = ngx_http_llm_route_var_done(r);
+
+    if (ctx == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    n = *(uint64_t *) ((u_char *) &ctx->acc + data);
+
+    p = ngx_pnalloc(r->pool, NGX_INT64_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_llm_route_var_set(v, p, ngx_sprintf(p, "%uL", n) - p);
+}
+
+
+static ngx_int_t
+ngx_http_llm_route_var_cost(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char                    *p;
+    size_t                     len;
+    ngx_http_llm_route_ctx_t  *ctx;
+
+    ctx = ngx_http_llm_route_var_done(r);
+
+    if (ctx == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, NGX_INT64_LEN + 16);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    len = llr_format_usd((char *) p, NGX_INT64_LEN + 16, ctx->acc.cost, 9);
+
+    return ngx_http_llm_route_var_set(v, p, len);
+}
+
+
+/* seconds to the first content token of a stream, "0.250" */
+
+static ngx_int_t
+ngx_http_llm_route_var_ttft(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char                    *p;
+    ngx_http_llm_route_ctx_t  *ctx;
+
+    ctx = ngx_http_llm_route_var_done(r);
+
+    if (ctx == NULL || ctx->ttft_ms < 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, NGX_TIME_T_LEN + 4);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_llm_route_var_set(v, p,
+                                      ngx_sprintf(p, "%T.%03M",
+                                          (time_t) ctx->ttft_ms / 1000,
+                                          (ngx_msec_t) ctx->ttft_ms % 1000)
+                                      - p);
+}
+
+
+/*
+ * The context of a routed request whose response is complete, accounted
+ * (account.c does it once); NULL before
+ */
+
+static ngx_http_llm_route_ctx_t *
+ngx_http_llm_route_var_done(ngx_http_request_t *r)
+{
+    ngx_http_llm_route_ctx_t  *ctx;
+
+    ctx = ngx_http_llm_route_get_ctx(r->main);
+
+    if (ctx == NULL || !ctx->routed || (!ctx->resp_done && !ctx->accounted)) {
+        return NULL;
+    }
+
+    ngx_http_llm_route_account(r->main, ctx);
+
+    return ctx;
+}
+
+
+static ngx_int_t
+ngx_http_llm_route_var_set(ngx_http_variable_value_t *v, u_char *data,
+    size_t len)
+{
+    v->len = len;
+    v->data = data;
     v->valid = 1;
     v->no_cacheable = 1;
     v->not_found = 0;

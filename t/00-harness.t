@@ -1,7 +1,8 @@
 #!/usr/bin/perl
 
 # The harness and the perl mock provider themselves, without the module:
-# plain proxy_pass to the mock.
+# plain proxy_pass to the mock; and the data-block runner (LLRBlocks),
+# which must fail where a block's expectation is wrong.
 
 use strict;
 use warnings;
@@ -121,5 +122,90 @@ isnt($rc, 0, 'nginx -t fails on bad config');
 like($out, qr/unknown directive "bogus_directive"/, 'output names directive');
 ($rc, $out) = $t->nginx_t_http("server { listen 127.0.0.1:%%PORT2%%; }");
 is($rc, 0, 'nginx -t ok') or diag $out;
+
+# the block runner, in a test file of its own run here: the blocks with
+# right expectations pass, every wrong expectation is a "not ok"
+my $script = $t->dir . '/blocks.t';
+open(my $fh, '>', $script) or die "$script: $!";
+print $fh <<'EOF';
+use strict;
+use warnings;
+use Test::More;
+use LLRTest;
+use LLRBlocks;
+
+my $t = LLRTest->new(module => 0, workers => 1);
+$t->config(<<'CONF');
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        location = /e {
+            default_type application/json;
+            return 404
+                '{"error":{"message":"m","type":"t","code":"c","param":null}}';
+        }
+    }
+CONF
+$t->start;
+run_blocks($t);
+$t->done_testing;
+
+__DATA__
+
+=== right
+--- request
+GET /e
+--- error_code: 404
+--- openai_error: c
+--- response_json
+error.type: t
+error.param: null
+--- response_headers
+Content-Type: application/json
+!X-None
+
+=== wrong status
+--- request
+GET /e
+--- error_code: 200
+
+=== wrong code
+--- request
+GET /e
+--- openai_error: x
+
+=== wrong json
+--- request
+GET /e
+--- response_json
+error.type: u
+
+=== bad config
+--- nginx_t: ok
+--- http
+    server { listen 127.0.0.1:%%PORT2%%; bogus 1; }
+
+=== bad config found
+--- nginx_t: fails
+--- http
+    server { listen 127.0.0.1:%%PORT2%%; bogus 1; }
+--- error_like
+the directive => unknown directive "bogus"
+something else => no such text
+EOF
+close $fh;
+
+my $tap = `$^X -I$LLRTest::REPO/t/lib $script 2>/dev/null`;
+isnt($?, 0, 'blocks: a file with wrong expectations fails');
+my @not = $tap =~ /^not ok \d+ - (.*)$/mg;
+is_deeply(\@not, [ 'wrong status: 200', 'wrong code: code x',
+                   'wrong json: error.type is u',
+                   'nginx -t accepts: bad config',
+                   'bad config found: message names something else' ],
+          'blocks: each wrong expectation is a failure')
+    or diag($tap);
+my $oks = () = $tap =~ /^ok \d+ - right: /mg;
+is($oks, 8, 'blocks: the right block passes its 8 checks') or diag($tap);
+like($tap, qr/^ok \d+ - bad config found: message names the directive$/m,
+     'blocks: a message that is there is found');
 
 $t->done_testing;

@@ -26,7 +26,7 @@
 
 #include <stddef.h>
 
-#include "llr_req.h"
+#include "llr.h"
 
 
 #define LLR_ARENA_ALIGN  sizeof(size_t)

@@ -113,20 +113,5 @@ int llr_parse_uint(const char *s, size_t len, uint64_t max, uint64_t *out,
 int llr_parse_decimal(const char *s, size_t len, unsigned scale,
     uint64_t max, uint64_t *out, const char **err);
 
-/*
- * A size in bytes with an optional k/K, m/M, g/G suffix (1024-based),
- * as nginx writes sizes: "512", "16k", "16m", "1g".
- */
-int llr_parse_size(const char *s, size_t len, uint64_t *out,
-    const char **err);
-
-/*
- * A time in milliseconds, nginx style: "500ms", "30s", "5m", "2h",
- * "1d", "1w"; a bare number is seconds.  Compound values ("1m30s") are
- * accepted, as nginx does.
- */
-int llr_parse_msec(const char *s, size_t len, uint64_t *out,
-    const char **err);
-
 
 #endif /* _LLR_COST_H_INCLUDED_ */

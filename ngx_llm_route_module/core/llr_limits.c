@@ -410,6 +410,26 @@ llr_window_reset_ms(const llr_window_t *w, int64_t now_ms)
 
 
 void
+llr_ratelimit_note(llr_ratelimit_t *h, uint64_t limit, const llr_window_t *w,
+    int64_t now_ms)
+{
+    uint64_t  usage, remaining;
+
+    usage = llr_window_usage(w, now_ms);
+    remaining = limit - (usage < limit ? usage : limit);
+
+    if (h->set && remaining >= h->remaining) {
+        return;
+    }
+
+    h->set = 1;
+    h->limit = limit;
+    h->remaining = remaining;
+    h->reset_ms = llr_window_reset_ms(w, now_ms);
+}
+
+
+void
 llr_window_correct(llr_window_t *w, int64_t now_ms, int64_t admitted_start,
     uint64_t est, uint64_t actual)
 {

@@ -126,4 +126,21 @@ void llr_window_correct(llr_window_t *w, int64_t now_ms,
     int64_t admitted_start, uint64_t est, uint64_t actual);
 
 
+/*
+ * OpenAI's x-ratelimit-{limit,remaining,reset}-{requests,tokens}
+ * headers, of one kind: of all the rate limits that apply to a request,
+ * the one that leaves the fewest remaining (the first of equals).
+ */
+typedef struct {
+    unsigned    set:1;          /* a limit of this kind applies */
+    uint64_t    limit;
+    uint64_t    remaining;
+    uint64_t    reset_ms;       /* llr_window_reset_ms() */
+} llr_ratelimit_t;
+
+/* a limit of `limit` per window w applies at now_ms (after admission) */
+void llr_ratelimit_note(llr_ratelimit_t *h, uint64_t limit,
+    const llr_window_t *w, int64_t now_ms);
+
+
 #endif /* _LLR_LIMITS_H_INCLUDED_ */

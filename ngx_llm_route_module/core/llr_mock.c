@@ -457,7 +457,7 @@ llr_jv_string(llr_jv_parser_t *ps, char **out, size_t *len)
 {
     size_t                n;
     uint32_t              cp, lo;
-    unsigned char        *d;
+    unsigned char        *d, u8[4];
     const unsigned char  *p, *q;
 
     p = ps->p + 1;
@@ -573,28 +573,7 @@ llr_jv_string(llr_jv_parser_t *ps, char **out, size_t *len)
 
         /* UTF-8 of cp (an escape never takes more bytes than it had) */
 
-        if (d) {
-            if (cp < 0x80) {
-                d[n] = (unsigned char) cp;
-
-            } else if (cp < 0x800) {
-                d[n] = (unsigned char) (0xc0 | (cp >> 6));
-                d[n + 1] = (unsigned char) (0x80 | (cp & 0x3f));
-
-            } else if (cp < 0x10000) {
-                d[n] = (unsigned char) (0xe0 | (cp >> 12));
-                d[n + 1] = (unsigned char) (0x80 | ((cp >> 6) & 0x3f));
-                d[n + 2] = (unsigned char) (0x80 | (cp & 0x3f));
-
-            } else {
-                d[n] = (unsigned char) (0xf0 | (cp >> 18));
-                d[n + 1] = (unsigned char) (0x80 | ((cp >> 12) & 0x3f));
-                d[n + 2] = (unsigned char) (0x80 | ((cp >> 6) & 0x3f));
-                d[n + 3] = (unsigned char) (0x80 | (cp & 0x3f));
-            }
-        }
-
-        n += (cp < 0x80) ? 1 : (cp < 0x800) ? 2 : (cp < 0x10000) ? 3 : 4;
+        n += llr_utf8_put(d ? d + n : u8, cp);
     }
 
     if (d) {

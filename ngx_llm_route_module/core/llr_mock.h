@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "llr.h"
 #include "llr_req.h"
 
 

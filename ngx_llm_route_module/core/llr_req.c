@@ -1203,24 +1203,7 @@ llr_decode(llr_req_t *rq, const unsigned char *s, size_t len, size_t *out)
             }
         }
 
-        if (cp < 0x80) {
-            *d++ = (unsigned char) cp;
-
-        } else if (cp < 0x800) {
-            *d++ = (unsigned char) (0xc0 | (cp >> 6));
-            *d++ = (unsigned char) (0x80 | (cp & 0x3f));
-
-        } else if (cp < 0x10000) {
-            *d++ = (unsigned char) (0xe0 | (cp >> 12));
-            *d++ = (unsigned char) (0x80 | ((cp >> 6) & 0x3f));
-            *d++ = (unsigned char) (0x80 | (cp & 0x3f));
-
-        } else {
-            *d++ = (unsigned char) (0xf0 | (cp >> 18));
-            *d++ = (unsigned char) (0x80 | ((cp >> 12) & 0x3f));
-            *d++ = (unsigned char) (0x80 | ((cp >> 6) & 0x3f));
-            *d++ = (unsigned char) (0x80 | (cp & 0x3f));
-        }
+        d += llr_utf8_put(d, cp);
     }
 
     *out = (size_t) (d - rq->dbuf);
@@ -3632,57 +3615,6 @@ llr_req_destroy(llr_req_t *rq)
     }
 
     rq->alloc.free(rq->alloc.ctx, rq);
-}
-
-
-size_t
-llr_utf8_char(const unsigned char *p, size_t len)
-{
-    size_t         n, i;
-    unsigned char  c, lo, hi;
-
-    if (len == 0) {
-        return 0;
-    }
-
-    c = p[0];
-    lo = 0x80;
-    hi = 0xbf;
-
-    if (c < 0x80) {
-        return 1;
-
-    } else if (c < 0xc2) {
-        return 0;
-
-    } else if (c < 0xe0) {
-        n = 2;
-
-    } else if (c < 0xf0) {
-        n = 3;
-        lo = (c == 0xe0) ? 0xa0 : 0x80;
-        hi = (c == 0xed) ? 0x9f : 0xbf;
-
-    } else if (c < 0xf5) {
-        n = 4;
-        lo = (c == 0xf0) ? 0x90 : 0x80;
-        hi = (c == 0xf4) ? 0x8f : 0xbf;
-
-    } else {
-        return 0;
-    }
-
-    if (len < n || p[1] < lo || p[1] > hi) {
-        return 0;
-    }
-
-    for (i = 2; i < n; i++) {
-        if (p[i] < 0x80 || p[i] > 0xbf) {
-            return 0;
-        }
-    }
-
-    return n;
 }
 
 

@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "llr.h"
+
 
 /* what endpoint the body is for: decides which fields are required */
 typedef enum {
@@ -25,15 +27,6 @@ typedef enum {
     LLR_EP_RESPONSES,       /* /responses: "input" required */
     LLR_EP_ANY              /* only "model" required (mock, tools) */
 } llr_endpoint_e;
-
-
-/* allocator; the module passes the request pool, tools pass malloc */
-typedef struct {
-    void   *(*malloc)(void *ctx, size_t size);
-    void   *(*realloc)(void *ctx, void *ptr, size_t size);
-    void    (*free)(void *ctx, void *ptr);
-    void    *ctx;
-} llr_alloc_t;
 
 
 /*
@@ -223,13 +216,5 @@ void llr_req_destroy(llr_req_t *rq);
 size_t llr_json_escape_len(const unsigned char *src, size_t len);
 size_t llr_json_escape(unsigned char *dst, const unsigned char *src,
     size_t len);
-
-/*
- * The length (1 to 4) of the well-formed UTF-8 character (Unicode Table
- * 3-7) that starts at p, or 0 if the bytes at p, at most len, are not
- * one (len 0 included).
- */
-size_t llr_utf8_char(const unsigned char *p, size_t len);
-
 
 #endif /* _LLR_REQ_H_INCLUDED_ */

@@ -70,7 +70,7 @@ static int llr_sse_template(llr_sse_t *sse, const unsigned char *data,
 
 void
 llr_sse_init(llr_sse_t *sse, unsigned flags, size_t max_event,
-    const llr_sse_mem_t *mem)
+    const llr_alloc_t *mem)
 {
     memset(sse, 0, offsetof(llr_sse_t, json));
 
@@ -848,7 +848,7 @@ llr_sse_hold(llr_sse_t *sse, const unsigned char *p, size_t n)
     unsigned char  *nb;
 
     if (sse->held_len + n > sse->held_size) {
-        if (sse->mem.alloc == NULL) {
+        if (sse->mem.malloc == NULL) {
             return -1;
         }
 
@@ -863,7 +863,7 @@ llr_sse_hold(llr_sse_t *sse, const unsigned char *p, size_t n)
             size = sse->max_event;
         }
 
-        nb = sse->mem.alloc(sse->mem.ctx, size);
+        nb = sse->mem.malloc(sse->mem.ctx, size);
         if (nb == NULL) {
             return -1;
         }

@@ -131,6 +131,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "llr.h"
 #include "llr_usage.h"
 
 
@@ -156,15 +157,11 @@ typedef int (*llr_sse_emit_pt)(void *ctx, const unsigned char *data,
 
 /*
  * Memory for the hold buffer (strip mode only; grows by doubling from
- * 256 bytes up to max_event).  free may be NULL (pool memory).  If
- * alloc is NULL or fails, the event is released instead of held
+ * 256 bytes up to max_event) comes from an llr_alloc_t: its malloc, and
+ * its free if not NULL (pool memory); realloc is not used.  Without an
+ * allocator, or if it fails, the event is released instead of held
  * (forwarded unchanged, so never stripped).
  */
-typedef struct {
-    void          *(*alloc)(void *ctx, size_t size);
-    void           (*free)(void *ctx, void *p);
-    void            *ctx;
-} llr_sse_mem_t;
 
 
 /* an event template (see above) */
@@ -239,7 +236,7 @@ typedef struct {
     /* private */
     unsigned        flags;
     size_t          max_event;
-    llr_sse_mem_t   mem;
+    llr_alloc_t     mem;
 
     uint8_t         line_state;
     uint8_t         field_len;
@@ -305,7 +302,7 @@ typedef struct {
  * mem may be NULL when not stripping.
  */
 void llr_sse_init(llr_sse_t *sse, unsigned flags, size_t max_event,
-    const llr_sse_mem_t *mem);
+    const llr_alloc_t *mem);
 
 /*
  * Parse the next piece and forward it through emit (may be NULL when

@@ -1,5 +1,6 @@
 /*
- * ngx_llm_route_module: refusal reasons (see llr_stats.h).
+ * ngx_llm_route_module: refusal reasons and latency histograms (see
+ * llr_stats.h).
  */
 
 #include <string.h>
@@ -102,4 +103,68 @@ llr_reject_reason(unsigned status, const char *code)
         return status >= 500 ? LLR_REJECT_INTERNAL
                              : LLR_REJECT_INVALID_REQUEST;
     }
+}
+
+
+const uint64_t  llr_hist_bounds_ms[LLR_HIST_BUCKETS] = {
+    5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 20000,
+    30000, 60000, 120000, 300000, 600000, UINT64_MAX
+};
+
+
+unsigned
+llr_hist_bucket(uint64_t ms)
+{
+    unsigned  i;
+
+    for (i = 0; i < LLR_HIST_BUCKETS - 1; i++) {
+        if (ms <= llr_hist_bounds_ms[i]) {
+            break;
+        }
+    }
+
+    return i;
+}
+
+
+double
+llr_hist_percentile(const uint64_t *buckets, double q)
+{
+    double    rank, lo, hi;
+    uint64_t  total, cum;
+    unsigned  i;
+
+    total = 0;
+
+    for (i = 0; i < LLR_HIST_BUCKETS; i++) {
+        total += buckets[i];
+    }
+
+    if (total == 0) {
+        return 0;
+    }
+
+    rank = q * (double) total;
+    cum = 0;
+
+    for (i = 0; i < LLR_HIST_BUCKETS; i++) {
+
+        if (buckets[i] == 0 || (double) (cum + buckets[i]) < rank) {
+            cum += buckets[i];
+            continue;
+        }
+
+        lo = i ? (double) llr_hist_bounds_ms[i - 1] : 0;
+
+        if (i == LLR_HIST_BUCKETS - 1) {
+            /* above the last bound: nothing better than the bound */
+            return lo;
+        }
+
+        hi = (double) llr_hist_bounds_ms[i];
+
+        return lo + (hi - lo) * (rank - (double) cum) / (double) buckets[i];
+    }
+
+    return (double) llr_hist_bounds_ms[LLR_HIST_BUCKETS - 2];
 }

@@ -11,6 +11,10 @@
  * this file does not know falls back to its status, so that a new
  * refusal is counted even before it gets a reason of its own.
  *
+ * Latency histograms.  Fixed log-scale buckets, by their upper bounds
+ * in milliseconds (the last one is +Inf), serve latency and time to
+ * first token alike; a percentile is interpolated in its bucket.
+ *
  * Per-second counts.  A count of one second and the second it belongs
  * to share one machine word, so that one compare-and-set both moves a
  * slot of a ring of seconds on to a new second and counts in it: the
@@ -56,6 +60,25 @@ const char *llr_reject_name(llr_reject_e reason);
  * 400, which is no refusal.
  */
 llr_reject_e llr_reject_reason(unsigned status, const char *code);
+
+
+#define LLR_HIST_BUCKETS    18
+
+/*
+ * the upper bounds in ms: 5, 10, 25, 50, 100, 250, 500, 1000, 2500,
+ * 5000, 10000, 20000, 30000, 60000, 120000, 300000, 600000, UINT64_MAX
+ */
+extern const uint64_t  llr_hist_bounds_ms[LLR_HIST_BUCKETS];
+
+/* the bucket of a sample of ms milliseconds */
+unsigned llr_hist_bucket(uint64_t ms);
+
+/*
+ * The q-quantile (0..1) in ms of the counts of a histogram: linear in
+ * the bucket where the rank falls (from the bound below it, 0 for the
+ * first), the last finite bound above it; 0 when it is empty.
+ */
+double llr_hist_percentile(const uint64_t *buckets, double q);
 
 
 #define LLR_SECOND_HALF     (sizeof(uintptr_t) * 4)

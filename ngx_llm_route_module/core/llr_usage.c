@@ -9,6 +9,7 @@
 #include <emmintrin.h>
 #endif
 
+#include "llr.h"
 #include "llr_cost.h"
 #include "llr_find.h"
 #include "llr_usage.h"
@@ -2056,36 +2057,12 @@ static void
 llr_json_cap_cp(llr_json_t *j, uint32_t cp)
 {
     unsigned char  b[4];
-    size_t         n;
 
     if (j->role == R_COUNT || j->role == R_NONE) {
         return;
     }
 
-    if (cp < 0x80) {
-        b[0] = (unsigned char) cp;
-        n = 1;
-
-    } else if (cp < 0x800) {
-        b[0] = (unsigned char) (0xc0 | (cp >> 6));
-        b[1] = (unsigned char) (0x80 | (cp & 0x3f));
-        n = 2;
-
-    } else if (cp < 0x10000) {
-        b[0] = (unsigned char) (0xe0 | (cp >> 12));
-        b[1] = (unsigned char) (0x80 | ((cp >> 6) & 0x3f));
-        b[2] = (unsigned char) (0x80 | (cp & 0x3f));
-        n = 3;
-
-    } else {
-        b[0] = (unsigned char) (0xf0 | (cp >> 18));
-        b[1] = (unsigned char) (0x80 | ((cp >> 12) & 0x3f));
-        b[2] = (unsigned char) (0x80 | ((cp >> 6) & 0x3f));
-        b[3] = (unsigned char) (0x80 | (cp & 0x3f));
-        n = 4;
-    }
-
-    llr_json_cap(j, b, n);
+    llr_json_cap(j, b, llr_utf8_put(b, cp));
 }
 
 

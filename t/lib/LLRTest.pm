@@ -230,17 +230,15 @@ sub routed_location {
     my $path = $o{path} // '/v1/';
     my $extra = $o{location} // '';
 
+    chomp(my $proxy = $self->proxy_directives(auth => 1, identity => 1,
+                                              unbuffered => 1,
+                                              attempt => 0));
+
     return <<"EOF";
         location $path {
             llm_route on;
             llm_route_trace on;
-            proxy_pass \$llm_route_url;
-            proxy_set_header Host \$llm_route_host;
-            proxy_set_header Authorization \$llm_route_authorization;
-            proxy_set_header Accept-Encoding "";
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_buffering off;
+$proxy
             add_header X-Test-Url \$llm_route_url always;
             add_header X-Test-Upstream \$llm_route_upstream always;
             add_header X-Test-Host \$llm_route_host always;
@@ -255,20 +253,50 @@ EOF
 }
 
 # The proxy lines of a routed location, for tests that write their own
-# locations (failover, redirects): intercept => 1 adds
-# proxy_intercept_errors (error_page failover needs it).
+# locations (failover, redirects, limits).  By default proxy_pass
+# $llm_route_url, the Host header, HTTP/1.1 keepalive and the
+# X-Test-Attempt header; %o adds or leaves out lines:
+#
+#   route => 1         "llm_route on;" first
+#   host => 0          no Host header
+#   keepalive => 0     no HTTP/1.1 and empty Connection
+#   connection => 0    HTTP/1.1 without the empty Connection
+#   attempt => 0       no X-Test-Attempt
+#   auth => 1          Authorization $llm_route_authorization
+#   identity => 1      Accept-Encoding "" (uncompressed answers)
+#   tls => 1           proxy_ssl_server_name on, proxy_ssl_name
+#   unbuffered => 1    proxy_buffering off (streams)
+#   intercept => 1     proxy_intercept_errors on (error_page failover)
+#   fallback => '@x'   error_page 429 500 502 503 504 = @x;
+#   timeout => '1s'    proxy_read_timeout
+#   extra => TEXT      more lines at the end
 
 sub proxy_directives {
     my ($self, %o) = @_;
 
-    my $s = <<'EOF';
-            proxy_pass $llm_route_url;
-            proxy_set_header Host $llm_route_host;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            add_header X-Test-Attempt $llm_route_attempt always;
-EOF
-    $s .= "            proxy_intercept_errors on;\n" if $o{intercept};
+    my @l;
+    push @l, 'llm_route on;' if $o{route};
+    push @l, 'proxy_pass $llm_route_url;';
+    push @l, 'proxy_set_header Host $llm_route_host;' if $o{host} // 1;
+    push @l, 'proxy_set_header Authorization $llm_route_authorization;'
+        if $o{auth};
+    push @l, 'proxy_set_header Accept-Encoding "";' if $o{identity};
+    if ($o{keepalive} // 1) {
+        push @l, 'proxy_http_version 1.1;';
+        push @l, 'proxy_set_header Connection "";' if $o{connection} // 1;
+    }
+    push @l, 'proxy_ssl_server_name on;', 'proxy_ssl_name $llm_route_host;'
+        if $o{tls};
+    push @l, 'proxy_buffering off;' if $o{unbuffered};
+    push @l, "proxy_read_timeout $o{timeout};" if $o{timeout};
+    push @l, 'add_header X-Test-Attempt $llm_route_attempt always;'
+        if $o{attempt} // 1;
+    push @l, 'proxy_intercept_errors on;' if $o{intercept};
+    push @l, "error_page 429 500 502 503 504 = $o{fallback};"
+        if $o{fallback};
+
+    my $s = join('', map { "            $_\n" } @l);
+    $s .= $o{extra} if defined $o{extra};
 
     return $s;
 }

@@ -1,5 +1,5 @@
 /*
- * t/lib/timeshift.c: an LD_PRELOAD shim for the tests (t/64-limits-clock.t):
+ * t/lib/timeshift.c: an LD_PRELOAD shim for the tests (t/52-limits-zone.t):
  * the wall clock plus an offset in seconds, read from the file named by
  * $LLR_TIMESHIFT at each call.
  */

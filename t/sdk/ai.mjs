@@ -1,4 +1,4 @@
-// The Vercel AI SDK against the router (t/86-sdk.t): @ai-sdk/openai, whose
+// The Vercel AI SDK against the router (t/81-sdk.t): @ai-sdk/openai, whose
 // default model speaks the Responses API and whose .chat() speaks Chat
 // Completions, and @ai-sdk/openai-compatible (Chat Completions, with and
 // without stream_options.include_usage).

@@ -1,4 +1,4 @@
-// A small fault-injecting provider for t/86-sdk.t: what llm_route_mock
+// A small fault-injecting provider for t/81-sdk.t: what llm_route_mock
 // cannot show, a provider that fails a given number of times and then
 // answers (every answer of the mock depends on the request alone).
 //

@@ -1,4 +1,4 @@
-// LangChain JS (@langchain/openai) against the router (t/86-sdk.t): Chat
+// LangChain JS (@langchain/openai) against the router (t/81-sdk.t): Chat
 // Completions and the Responses API (useResponsesApi), streaming,
 // tools, structured output, embeddings.
 

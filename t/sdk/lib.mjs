@@ -1,10 +1,10 @@
-// The helpers of the SDK conformance scripts (t/86-sdk.t runs them).
+// The helpers of the SDK conformance scripts (t/81-sdk.t runs them).
 //
 // Every check prints one JSON line on stdout, {"ok":..,"name":..,"diag":..},
 // which the .t file turns into a TAP test.  A section that throws is one
 // failed check with the error, and the script goes on with the next.
 //
-// Environment (set by t/86-sdk.t):
+// Environment (set by t/81-sdk.t):
 //   LLR_URL      the router's base URL, .../v1
 //   LLR_ROOT     the router's origin, http://127.0.0.1:PORT
 //   LLR_FAULT    the fault-injecting provider's origin

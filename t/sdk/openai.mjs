@@ -1,4 +1,4 @@
-// openai-node against the router (t/86-sdk.t): node openai.mjs PACKAGE
+// openai-node against the router (t/81-sdk.t): node openai.mjs PACKAGE
 // LABEL, PACKAGE "openai" (the current major) or "openai6" (the one
 // before).
 

@@ -193,29 +193,5 @@ main(void)
     is_int(llr_parse_decimal("100", 3, 18, UINT64_MAX, &v, NULL), -1,
            "scaled overflow");
 
-    is_int(llr_parse_size("16m", 3, &v, NULL), 0, "size 16m");
-    is_int(v, 16 * 1024 * 1024, "size 16m value");
-    is_int(llr_parse_size("512", 3, &v, NULL), 0, "size 512");
-    is_int(v, 512, "size 512 value");
-    is_int(llr_parse_size("1G", 2, &v, NULL), 0, "size 1G");
-    is_int(v, 1024 * 1024 * 1024, "size 1G value");
-    is_int(llr_parse_size("m", 1, &v, NULL), -1, "size without number");
-    is_int(llr_parse_size("1x", 2, &v, NULL), -1, "size bad suffix");
-
-    is_int(llr_parse_msec("30s", 3, &v, NULL), 0, "time 30s");
-    is_int(v, 30000, "time 30s value");
-    is_int(llr_parse_msec("500ms", 5, &v, NULL), 0, "time 500ms");
-    is_int(v, 500, "time 500ms value");
-    is_int(llr_parse_msec("1m30s", 5, &v, NULL), 0, "time 1m30s");
-    is_int(v, 90000, "time 1m30s value");
-    is_int(llr_parse_msec("1d", 2, &v, NULL), 0, "time 1d");
-    is_int(v, 86400000, "time 1d value");
-    is_int(llr_parse_msec("10", 2, &v, NULL), 0, "bare number is seconds");
-    is_int(v, 10000, "time 10 value");
-    is_int(llr_parse_msec("30s1m", 5, &v, NULL), -1, "units out of order");
-    is_int(llr_parse_msec("1m30", 4, &v, NULL), -1, "trailing bare number");
-    is_int(llr_parse_msec("5x", 2, &v, NULL), -1, "bad unit");
-    is_int(llr_parse_msec("", 0, &v, NULL), -1, "empty time");
-
     done_testing();
 }

@@ -319,7 +319,7 @@ rg_check_sse(const unsigned char *d, size_t len, size_t piece)
     unsigned        flags;
     rg_buf_t        oa, ob;
     llr_sse_t       a, b;
-    llr_sse_mem_t   mem = { rg_sse_alloc, rg_sse_free, NULL };
+    llr_alloc_t     mem = { rg_sse_alloc, NULL, rg_sse_free, NULL };
     static llr_sse_cache_t  cache;
 
     bad = 0;
@@ -412,8 +412,6 @@ rg_check_values(const unsigned char *d, size_t len)
 
     err = NULL;
     (void) llr_parse_uint(s, len, UINT64_MAX, &v, &err);
-    (void) llr_parse_size(s, len, &v, &err);
-    (void) llr_parse_msec(s, len, &v, &err);
 
     if ((llr_parse_price(s, len, &v, &err) == 0)
         != (llr_parse_decimal(s, len, 6, 1000000000000ULL, &w, NULL) == 0))

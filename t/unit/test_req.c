@@ -493,6 +493,44 @@ has(const char *hay, const char *needle)
 #define MSG1  "\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}]"
 
 
+/*
+ * the repeated shape: a body, its endpoint, the error it gives (LLR_REQ_OK
+ * for none) and the error's param (NULL: not checked); named "NAME" or
+ * "NAME: WHAT", the param "NAME: param"
+ */
+
+typedef struct {
+    llr_endpoint_e   ep;
+    const char      *body;
+    llr_req_err_e    err;
+    const char      *param;
+    const char      *name;
+    const char      *what;
+} req_case_t;
+
+
+static void
+run_cases(const req_case_t *c, size_t n)
+{
+    size_t  i;
+    res_t   r;
+
+    for (i = 0; i < n; i++) {
+        is_int(run(c[i].ep, c[i].body, &r), c[i].err, "%s%s%s", c[i].name,
+               c[i].what ? ": " : "", c[i].what ? c[i].what : "");
+
+        if (c[i].param != NULL) {
+            is_str(r.param, c[i].param, "%s: param", c[i].name);
+        }
+
+        res_free(&r);
+    }
+}
+
+
+#define RUN_CASES(cases)  run_cases(cases, sizeof(cases) / sizeof(cases[0]))
+
+
 static void
 test_simple(void)
 {
@@ -552,6 +590,18 @@ test_model(void)
 {
     res_t  r;
 
+    /* a body and the error it gives (and the error's param) */
+    static const req_case_t  cases[] = {
+        { LLR_EP_CHAT, "{\"model\":null," MSG1 "}",
+          LLR_REQ_ERR_TYPE, "model", "model null", "type error" },
+        { LLR_EP_CHAT, "{\"model\":{\"a\":1}," MSG1 "}",
+          LLR_REQ_ERR_TYPE, NULL, "model object: type error", NULL },
+        { LLR_EP_CHAT, "{" MSG1 "}",
+          LLR_REQ_ERR_MISSING, "model", "missing model", NULL },
+        { LLR_EP_ANY, "{\"prompt\":\"hi\"}",
+          LLR_REQ_ERR_MISSING, "model", "missing model (any)", NULL },
+    };
+
     is_int(run(LLR_EP_CHAT, "{\"model\":\"a\"," MSG1 ",\"model\":\"b\"}", &r),
            LLR_REQ_OK, "duplicate model: ok");
     is_out(&r, "{\"model\":\"routed\"," MSG1 "}", "duplicate model");
@@ -591,24 +641,7 @@ test_model(void)
            "integer instead.", "model number: message");
     res_free(&r);
 
-    is_int(run(LLR_EP_CHAT, "{\"model\":null," MSG1 "}", &r),
-           LLR_REQ_ERR_TYPE, "model null: type error");
-    is_str(r.param, "model", "model null: param");
-    res_free(&r);
-
-    is_int(run(LLR_EP_CHAT, "{\"model\":{\"a\":1}," MSG1 "}", &r),
-           LLR_REQ_ERR_TYPE, "model object: type error");
-    res_free(&r);
-
-    is_int(run(LLR_EP_CHAT, "{" MSG1 "}", &r), LLR_REQ_ERR_MISSING,
-           "missing model");
-    is_str(r.param, "model", "missing model: param");
-    res_free(&r);
-
-    is_int(run(LLR_EP_ANY, "{\"prompt\":\"hi\"}", &r), LLR_REQ_ERR_MISSING,
-           "missing model (any)");
-    is_str(r.param, "model", "missing model (any): param");
-    res_free(&r);
+    RUN_CASES(cases);
 
     is_int(run(LLR_EP_EMBEDDINGS, "{\"input\":\"hi\"}", &r),
            LLR_REQ_ERR_MISSING, "missing model (embeddings)");
@@ -760,6 +793,46 @@ test_json_errors(void)
     sb_t    b;
     int     bad;
 
+    /* a body and the error it gives (and the error's param) */
+    static const req_case_t  cases[] = {
+        { LLR_EP_CHAT, "",
+          LLR_REQ_ERR_JSON, NULL, "empty body", NULL },
+        { LLR_EP_CHAT, "  \n",
+          LLR_REQ_ERR_JSON, NULL, "blank body", NULL },
+        { LLR_EP_CHAT, "{\"model\":\"m\"," MSG1 "}{}",
+          LLR_REQ_ERR_JSON, NULL, "two values", NULL },
+        { LLR_EP_CHAT, "{\"model\":\"m\"," MSG1 "} \r\n\t ",
+          LLR_REQ_OK, NULL, "trailing whitespace is fine", NULL },
+        /* RFC 8259 white space is these four only (yajl also took \v, \f) */
+        { LLR_EP_CHAT, "{\"model\":\"m\",\v" MSG1 "}",
+          LLR_REQ_ERR_JSON, NULL, "vertical tab is not white space", NULL },
+        { LLR_EP_CHAT, "\f{\"model\":\"m\"," MSG1 "}",
+          LLR_REQ_ERR_JSON, NULL, "form feed is not white space", NULL },
+        { LLR_EP_CHAT, "{\"model\":\"m\"," MSG1 "}tru",
+          LLR_REQ_ERR_JSON, NULL, "a literal's start after the value", NULL },
+        { LLR_EP_ANY, "{\"model\":\"m\",\"n\":1.}",
+          LLR_REQ_ERR_JSON, NULL, "no digit after the point", NULL },
+        { LLR_EP_ANY, "{\"model\":\"m\",\"n\":1e+}",
+          LLR_REQ_ERR_JSON, NULL, "no digit in the exponent", NULL },
+        { LLR_EP_ANY, "{\"model\":\"m\",\"n\":01}",
+          LLR_REQ_ERR_JSON, NULL, "a leading zero", NULL },
+        { LLR_EP_ANY, "1e",
+          LLR_REQ_ERR_JSON, NULL, "the body ends inside a number", NULL },
+        { LLR_EP_ANY, "12",
+          LLR_REQ_ERR_TYPE, NULL,
+          "a number as the whole body: not an object", NULL },
+        { LLR_EP_CHAT, "{/* c */\"model\":\"m\"," MSG1 "}",
+          LLR_REQ_ERR_JSON, NULL, "comments refused", NULL },
+        { LLR_EP_CHAT, "{\"model\":\"m\xff\"," MSG1 "}",
+          LLR_REQ_ERR_JSON, NULL, "invalid UTF-8", NULL },
+        { LLR_EP_CHAT, "{\"model\":\"m\xc3\"," MSG1 "}",
+          LLR_REQ_ERR_JSON, NULL, "truncated UTF-8 sequence", NULL },
+        { LLR_EP_CHAT, "{\"model\":\"a\tb\"," MSG1 "}",
+          LLR_REQ_ERR_JSON, NULL, "raw control character in a string", NULL },
+        { LLR_EP_CHAT, "{\"model\":'m'}",
+          LLR_REQ_ERR_JSON, NULL, "single quotes", NULL },
+    };
+
     is_int(run(LLR_EP_CHAT, "{\"model\":\"m\",", &r), LLR_REQ_ERR_JSON,
            "premature end: json error");
     ok(r.has_param == 0, "premature end: no param");
@@ -772,32 +845,12 @@ test_json_errors(void)
     ok(has(r.msg, "at byte "), "missing colon: position (%s)", r.msg);
     res_free(&r);
 
-    is_int(run(LLR_EP_CHAT, "", &r), LLR_REQ_ERR_JSON, "empty body");
-    res_free(&r);
-
-    is_int(run(LLR_EP_CHAT, "  \n", &r), LLR_REQ_ERR_JSON, "blank body");
-    res_free(&r);
+    RUN_CASES(cases);
 
     is_int(run(LLR_EP_CHAT, "{\"model\":\"m\"," MSG1 "} x", &r),
            LLR_REQ_ERR_JSON, "trailing garbage");
     ok(has(r.msg, "trailing garbage"), "trailing garbage: message (%s)",
        r.msg);
-    res_free(&r);
-
-    is_int(run(LLR_EP_CHAT, "{\"model\":\"m\"," MSG1 "}{}", &r),
-           LLR_REQ_ERR_JSON, "two values");
-    res_free(&r);
-
-    is_int(run(LLR_EP_CHAT, "{\"model\":\"m\"," MSG1 "} \r\n\t ", &r),
-           LLR_REQ_OK, "trailing whitespace is fine");
-    res_free(&r);
-
-    /* RFC 8259 white space is these four only (yajl also took \v, \f) */
-    is_int(run(LLR_EP_CHAT, "{\"model\":\"m\",\v" MSG1 "}", &r),
-           LLR_REQ_ERR_JSON, "vertical tab is not white space");
-    res_free(&r);
-    is_int(run(LLR_EP_CHAT, "\f{\"model\":\"m\"," MSG1 "}", &r),
-           LLR_REQ_ERR_JSON, "form feed is not white space");
     res_free(&r);
 
     /* an unfinished token after the value (yajl let it pass) */
@@ -806,49 +859,11 @@ test_json_errors(void)
     ok(has(r.msg, "trailing garbage"), "open string after the value: "
        "message (%s)", r.msg);
     res_free(&r);
-    is_int(run(LLR_EP_CHAT, "{\"model\":\"m\"," MSG1 "}tru", &r),
-           LLR_REQ_ERR_JSON, "a literal's start after the value");
-    res_free(&r);
 
     /* numbers the grammar refuses, also when the body ends in them */
     is_int(run(LLR_EP_ANY, "{\"model\":\"m\",\"n\":-}", &r),
            LLR_REQ_ERR_JSON, "minus without digits");
     ok(has(r.msg, "after the minus sign"), "minus: message (%s)", r.msg);
-    res_free(&r);
-    is_int(run(LLR_EP_ANY, "{\"model\":\"m\",\"n\":1.}", &r),
-           LLR_REQ_ERR_JSON, "no digit after the point");
-    res_free(&r);
-    is_int(run(LLR_EP_ANY, "{\"model\":\"m\",\"n\":1e+}", &r),
-           LLR_REQ_ERR_JSON, "no digit in the exponent");
-    res_free(&r);
-    is_int(run(LLR_EP_ANY, "{\"model\":\"m\",\"n\":01}", &r),
-           LLR_REQ_ERR_JSON, "a leading zero");
-    res_free(&r);
-    is_int(run(LLR_EP_ANY, "1e", &r), LLR_REQ_ERR_JSON,
-           "the body ends inside a number");
-    res_free(&r);
-    is_int(run(LLR_EP_ANY, "12", &r), LLR_REQ_ERR_TYPE,
-           "a number as the whole body: not an object");
-    res_free(&r);
-
-    is_int(run(LLR_EP_CHAT, "{/* c */\"model\":\"m\"," MSG1 "}", &r),
-           LLR_REQ_ERR_JSON, "comments refused");
-    res_free(&r);
-
-    is_int(run(LLR_EP_CHAT, "{\"model\":\"m\xff\"," MSG1 "}", &r),
-           LLR_REQ_ERR_JSON, "invalid UTF-8");
-    res_free(&r);
-
-    is_int(run(LLR_EP_CHAT, "{\"model\":\"m\xc3\"," MSG1 "}", &r),
-           LLR_REQ_ERR_JSON, "truncated UTF-8 sequence");
-    res_free(&r);
-
-    is_int(run(LLR_EP_CHAT, "{\"model\":\"a\tb\"," MSG1 "}", &r),
-           LLR_REQ_ERR_JSON, "raw control character in a string");
-    res_free(&r);
-
-    is_int(run(LLR_EP_CHAT, "{\"model\":'m'}", &r), LLR_REQ_ERR_JSON,
-           "single quotes");
     res_free(&r);
 
     /* the echoed fragment is short and printable */
@@ -881,6 +896,24 @@ test_type_errors(void)
     size_t       i;
     const char  *tops[] = { "[]", "\"x\"", "1", "null", "true", "[{}]" };
 
+    /* a body and the error it gives (and the error's param) */
+    static const req_case_t  cases[] = {
+        { LLR_EP_CHAT, "{\"model\":\"m\"," MSG1 ",\"stream\":1}",
+          LLR_REQ_ERR_TYPE, NULL, "stream number: type error", NULL },
+        { LLR_EP_CHAT, "{\"model\":\"m\",\"messages\":{}}",
+          LLR_REQ_ERR_TYPE, "messages", "messages object", "type error" },
+        { LLR_EP_CHAT, "{\"model\":\"m\",\"messages\":null}",
+          LLR_REQ_ERR_TYPE, NULL, "messages null: type error", NULL },
+        { LLR_EP_CHAT,
+          "{\"model\":\"m\",\"messages\":[{\"role\":\"user\""
+          ",\"content\":5}]}",
+          LLR_REQ_ERR_TYPE, NULL, "content number", NULL },
+        { LLR_EP_CHAT,
+          "{\"model\":\"m\",\"messages\":[{\"role\":\"user\""
+          ",\"content\":[1]}]}",
+          LLR_REQ_ERR_TYPE, NULL, "content part number", NULL },
+    };
+
     for (i = 0; i < sizeof(tops) / sizeof(tops[0]); i++) {
         run(LLR_EP_CHAT, tops[i], &r);
         ok(r.err == LLR_REQ_ERR_TYPE && r.has_param == 0
@@ -897,9 +930,7 @@ test_type_errors(void)
            "a string instead.", "stream string: message");
     res_free(&r);
 
-    is_int(run(LLR_EP_CHAT, "{\"model\":\"m\"," MSG1 ",\"stream\":1}", &r),
-           LLR_REQ_ERR_TYPE, "stream number: type error");
-    res_free(&r);
+    RUN_CASES(cases);
 
     run(LLR_EP_CHAT, "{\"model\":\"m\"," MSG1 ",\"stream\":true}", &r);
     is_int(r.view.stream, 1, "stream true");
@@ -921,15 +952,6 @@ test_type_errors(void)
     is_str(r.param, "messages", "missing messages: param");
     is_str(r.msg, "'messages' is a required property",
            "missing messages: message");
-    res_free(&r);
-
-    is_int(run(LLR_EP_CHAT, "{\"model\":\"m\",\"messages\":{}}", &r),
-           LLR_REQ_ERR_TYPE, "messages object: type error");
-    is_str(r.param, "messages", "messages object: param");
-    res_free(&r);
-
-    is_int(run(LLR_EP_CHAT, "{\"model\":\"m\",\"messages\":null}", &r),
-           LLR_REQ_ERR_TYPE, "messages null: type error");
     res_free(&r);
 
     is_int(run(LLR_EP_CHAT, "{\"model\":\"m\",\"messages\":[]}", &r),
@@ -959,16 +981,6 @@ test_type_errors(void)
            LLR_REQ_ERR_TYPE, "role number");
     is_str(r.param, "messages", "role number: param");
     ok(has(r.msg, "'messages[0].role'"), "role number: name (%s)", r.msg);
-    res_free(&r);
-
-    is_int(run(LLR_EP_CHAT, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\""
-               ",\"content\":5}]}", &r),
-           LLR_REQ_ERR_TYPE, "content number");
-    res_free(&r);
-
-    is_int(run(LLR_EP_CHAT, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\""
-               ",\"content\":[1]}]}", &r),
-           LLR_REQ_ERR_TYPE, "content part number");
     res_free(&r);
 
     is_int(run(LLR_EP_CHAT, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\""
@@ -1030,6 +1042,25 @@ test_stream_options(void)
     res_t  r;
     char  *s;
 
+    /* a body and the error it gives (and the error's param) */
+    static const req_case_t  cases[] = {
+        { LLR_EP_CHAT, "{\"model\":\"m\"," MSG1 ",\"stream_options\":" "true}",
+          LLR_REQ_ERR_TYPE, "stream_options",
+          "stream_options bool", "type error" },
+        { LLR_EP_CHAT, "{\"model\":\"m\"," MSG1 ",\"stream_options\":" "[]}",
+          LLR_REQ_ERR_TYPE, NULL, "stream_options array: type error", NULL },
+        { LLR_EP_CHAT,
+          "{\"model\":\"m\"," MSG1 ",\"stream_options\":"
+          "{},\"stream_options\":{}}",
+          LLR_REQ_ERR_TYPE, "stream_options",
+          "stream_options twice", "type error" },
+        { LLR_EP_CHAT,
+          "{\"model\":\"m\"," MSG1 ",\"stream_options\":"
+          "{\"include_usage\":\"yes\"}}",
+          LLR_REQ_ERR_TYPE, "stream_options.include_usage",
+          "include_usage string", "type error" },
+    };
+
     run(LLR_EP_CHAT, "{\"model\":\"m\"," MSG1 ",\"stream\":true}", &r);
     is_str(r.marks, "M0T1", "no stream_options: marks");
     is_int(r.view.has_stream_options, 0, "no stream_options: flag");
@@ -1083,29 +1114,7 @@ test_stream_options(void)
            "stream_options null: copied");
     res_free(&r);
 
-    is_int(run(LLR_EP_CHAT, "{\"model\":\"m\"," MSG1 ",\"stream_options\":"
-               "true}", &r),
-           LLR_REQ_ERR_TYPE, "stream_options bool: type error");
-    is_str(r.param, "stream_options", "stream_options bool: param");
-    res_free(&r);
-
-    is_int(run(LLR_EP_CHAT, "{\"model\":\"m\"," MSG1 ",\"stream_options\":"
-               "[]}", &r),
-           LLR_REQ_ERR_TYPE, "stream_options array: type error");
-    res_free(&r);
-
-    is_int(run(LLR_EP_CHAT, "{\"model\":\"m\"," MSG1 ",\"stream_options\":"
-               "{},\"stream_options\":{}}", &r),
-           LLR_REQ_ERR_TYPE, "stream_options twice: type error");
-    is_str(r.param, "stream_options", "stream_options twice: param");
-    res_free(&r);
-
-    is_int(run(LLR_EP_CHAT, "{\"model\":\"m\"," MSG1 ",\"stream_options\":"
-               "{\"include_usage\":\"yes\"}}", &r),
-           LLR_REQ_ERR_TYPE, "include_usage string: type error");
-    is_str(r.param, "stream_options.include_usage",
-           "include_usage string: param");
-    res_free(&r);
+    RUN_CASES(cases);
 
     is_int(run(LLR_EP_CHAT, "{\"model\":\"m\"," MSG1 ",\"stream_options\":"
                "{\"include_usage\":null}}", &r),
@@ -1118,6 +1127,25 @@ static void
 test_max_tokens(void)
 {
     res_t  r;
+
+    /* a body and the error it gives (and the error's param) */
+    static const req_case_t  cases[] = {
+        { LLR_EP_CHAT, "{\"model\":\"m\"," MSG1 ",\"max_tokens\":\"5\"}",
+          LLR_REQ_ERR_TYPE, "max_tokens", "max_tokens string", NULL },
+        { LLR_EP_CHAT,
+          "{\"model\":\"m\"," MSG1 ",\"max_completion_tokens\":-1}",
+          LLR_REQ_ERR_TYPE, "max_completion_tokens",
+          "max_completion_tokens negative", NULL },
+        { LLR_EP_CHAT,
+          "{\"model\":\"m\"," MSG1 ",\"max_tokens\":9007199254740993}",
+          LLR_REQ_ERR_TYPE, NULL, "max_tokens above 2^53", NULL },
+        { LLR_EP_CHAT, "{\"model\":\"m\"," MSG1 ",\"max_tokens\":1e3}",
+          LLR_REQ_ERR_TYPE, NULL, "max_tokens exponent", NULL },
+        { LLR_EP_CHAT, "{\"model\":\"m\"," MSG1 ",\"n\":\"50\"}",
+          LLR_REQ_ERR_TYPE, "n", "n string", NULL },
+        { LLR_EP_CHAT, "{\"model\":\"m\"," MSG1 ",\"n\":-2}",
+          LLR_REQ_ERR_TYPE, NULL, "n negative", NULL },
+    };
 
     run(LLR_EP_CHAT, "{\"model\":\"m\"," MSG1 ",\"max_tokens\":100}", &r);
     is_int(r.view.max_tokens, 100, "max_tokens");
@@ -1142,34 +1170,13 @@ test_max_tokens(void)
     is_int(r.view.max_tokens, 9007199254740992LL, "max_output_tokens 2^53");
     res_free(&r);
 
-    is_int(run(LLR_EP_CHAT, "{\"model\":\"m\"," MSG1 ",\"max_tokens\":\"5\"}",
-               &r),
-           LLR_REQ_ERR_TYPE, "max_tokens string");
-    is_str(r.param, "max_tokens", "max_tokens string: param");
-    res_free(&r);
+    RUN_CASES(cases);
 
     is_int(run(LLR_EP_CHAT, "{\"model\":\"m\"," MSG1 ",\"max_tokens\":1.5}",
                &r),
            LLR_REQ_ERR_TYPE, "max_tokens decimal");
     ok(has(r.msg, "expected an integer, but got a decimal"),
        "max_tokens decimal: message (%s)", r.msg);
-    res_free(&r);
-
-    is_int(run(LLR_EP_CHAT, "{\"model\":\"m\"," MSG1
-               ",\"max_completion_tokens\":-1}", &r),
-           LLR_REQ_ERR_TYPE, "max_completion_tokens negative");
-    is_str(r.param, "max_completion_tokens",
-           "max_completion_tokens negative: param");
-    res_free(&r);
-
-    is_int(run(LLR_EP_CHAT, "{\"model\":\"m\"," MSG1
-               ",\"max_tokens\":9007199254740993}", &r),
-           LLR_REQ_ERR_TYPE, "max_tokens above 2^53");
-    res_free(&r);
-
-    is_int(run(LLR_EP_CHAT, "{\"model\":\"m\"," MSG1
-               ",\"max_tokens\":1e3}", &r),
-           LLR_REQ_ERR_TYPE, "max_tokens exponent");
     res_free(&r);
 
     /* n: how many choices are generated (and paid for) */
@@ -1202,15 +1209,6 @@ test_max_tokens(void)
     is_int(r.view.n, 1, "embeddings: 1");
     res_free(&r);
 
-    is_int(run(LLR_EP_CHAT, "{\"model\":\"m\"," MSG1 ",\"n\":\"50\"}", &r),
-           LLR_REQ_ERR_TYPE, "n string");
-    is_str(r.param, "n", "n string: param");
-    res_free(&r);
-
-    is_int(run(LLR_EP_CHAT, "{\"model\":\"m\"," MSG1 ",\"n\":-2}", &r),
-           LLR_REQ_ERR_TYPE, "n negative");
-    res_free(&r);
-
     is_int(run(LLR_EP_CHAT, "{\"model\":\"m\"," MSG1 ",\"n\":2.5}", &r),
            LLR_REQ_ERR_TYPE, "n decimal");
     res_free(&r);
@@ -1221,6 +1219,26 @@ static void
 test_sink(void)
 {
     res_t  r;
+
+    /* a body and the error it gives (and the error's param) */
+    static const req_case_t  cases[] = {
+        { LLR_EP_COMPLETIONS, "{\"model\":\"m\"}",
+          LLR_REQ_ERR_MISSING, "prompt", "completions without prompt", NULL },
+        { LLR_EP_COMPLETIONS, "{\"model\":\"m\",\"prompt\":[{}]}",
+          LLR_REQ_ERR_TYPE, "prompt", "completions prompt of objects", NULL },
+        { LLR_EP_EMBEDDINGS, "{\"model\":\"e\",\"input\":5}",
+          LLR_REQ_ERR_TYPE, "input", "embeddings input number", NULL },
+        { LLR_EP_EMBEDDINGS, "{\"model\":\"e\"}",
+          LLR_REQ_ERR_MISSING, "input", "embeddings without input", NULL },
+        { LLR_EP_RESPONSES,
+          "{\"model\":\"m\",\"input\":[{\"type\":"
+          "\"message\",\"content\":\"x\"}]}",
+          LLR_REQ_ERR_MISSING, "input", "responses item without role", NULL },
+        { LLR_EP_RESPONSES, "{\"model\":\"m\"}",
+          LLR_REQ_ERR_MISSING, NULL, "responses without input", NULL },
+        { LLR_EP_ANY, "{\"model\":\"m\",\"messages\":[{}]}",
+          LLR_REQ_ERR_MISSING, NULL, "any messages without role", NULL },
+    };
 
     is_int(run(LLR_EP_CHAT, "{\"model\":\"m\",\"messages\":["
                "{\"role\":\"system\",\"content\":\"Be brief.\"},"
@@ -1279,15 +1297,7 @@ test_sink(void)
     is_int(r.view.user_turns, 1, "completions array: user_turns");
     res_free(&r);
 
-    is_int(run(LLR_EP_COMPLETIONS, "{\"model\":\"m\"}", &r),
-           LLR_REQ_ERR_MISSING, "completions without prompt");
-    is_str(r.param, "prompt", "completions without prompt: param");
-    res_free(&r);
-
-    is_int(run(LLR_EP_COMPLETIONS, "{\"model\":\"m\",\"prompt\":[{}]}", &r),
-           LLR_REQ_ERR_TYPE, "completions prompt of objects");
-    is_str(r.param, "prompt", "completions prompt of objects: param");
-    res_free(&r);
+    RUN_CASES(cases);
 
     /* embeddings */
     is_int(run(LLR_EP_EMBEDDINGS, "{\"input\":[\"x\",\"yz\"],\"model\":\"e\"}",
@@ -1300,16 +1310,6 @@ test_sink(void)
                &r),
            LLR_REQ_OK, "embeddings tokens: ok");
     is_int(r.view.text_bytes, 0, "embeddings tokens: no text");
-    res_free(&r);
-
-    is_int(run(LLR_EP_EMBEDDINGS, "{\"model\":\"e\",\"input\":5}", &r),
-           LLR_REQ_ERR_TYPE, "embeddings input number");
-    is_str(r.param, "input", "embeddings input number: param");
-    res_free(&r);
-
-    is_int(run(LLR_EP_EMBEDDINGS, "{\"model\":\"e\"}", &r),
-           LLR_REQ_ERR_MISSING, "embeddings without input");
-    is_str(r.param, "input", "embeddings without input: param");
     res_free(&r);
 
     /* responses */
@@ -1337,16 +1337,6 @@ test_sink(void)
     is_int(r.view.messages, 5, "responses items: messages");
     res_free(&r);
 
-    is_int(run(LLR_EP_RESPONSES, "{\"model\":\"m\",\"input\":[{\"type\":"
-               "\"message\",\"content\":\"x\"}]}", &r),
-           LLR_REQ_ERR_MISSING, "responses item without role");
-    is_str(r.param, "input", "responses item without role: param");
-    res_free(&r);
-
-    is_int(run(LLR_EP_RESPONSES, "{\"model\":\"m\"}", &r),
-           LLR_REQ_ERR_MISSING, "responses without input");
-    res_free(&r);
-
     /* any: prompt lines and request bodies */
     is_int(run(LLR_EP_ANY, "{\"prompt\":\"What is 2+2?\",\"model\":\"\"}",
                &r),
@@ -1358,10 +1348,6 @@ test_sink(void)
                "\"c\",\"role\":\"user\"}]}", &r),
            LLR_REQ_OK, "any messages: ok");
     is_str(r.trace.s, "[user:0]c|[/]", "any messages: sink");
-    res_free(&r);
-
-    is_int(run(LLR_EP_ANY, "{\"model\":\"m\",\"messages\":[{}]}", &r),
-           LLR_REQ_ERR_MISSING, "any messages without role");
     res_free(&r);
 
     /* chat ignores prompt/input, completions ignores messages */
@@ -1555,81 +1541,110 @@ good_content(const char *c, const char *out, const char *text,
 static void
 test_strict_unicode(void)
 {
+    size_t       i;
     res_t        r;
     const char  *body;
 
-    /* surrogate pairs are fine, in either case */
-    good_content("\\ud83d\\ude00", "\\ud83d\\ude00", "\xf0\x9f\x98\x80",
-                 "pair");
-    good_content("\\uD83D\\uDE00\\uDBFF\\uDFFF\\uD800\\uDC00",
-                 "\\uD83D\\uDE00\\uDBFF\\uDFFF\\uD800\\uDC00",
-                 "\xf0\x9f\x98\x80\xf4\x8f\xbf\xbf\xf0\x90\x80\x80",
-                 "pairs, upper case, the extremes");
+    /* content that passes: as it is written and as the sink gets it */
+    static const struct {
+        const char  *content;
+        const char  *out;
+        const char  *text;
+        const char  *name;
+    }  good[] = {
+        /* surrogate pairs are fine, in either case */
+        { "\\ud83d\\ude00", "\\ud83d\\ude00", "\xf0\x9f\x98\x80", "pair" },
+        { "\\uD83D\\uDE00\\uDBFF\\uDFFF\\uD800\\uDC00",
+          "\\uD83D\\uDE00\\uDBFF\\uDFFF\\uD800\\uDC00",
+          "\xf0\x9f\x98\x80\xf4\x8f\xbf\xbf\xf0\x90\x80\x80",
+          "pairs, upper case, the extremes" },
+        /* escaped backslashes: what follows is text, not an escape */
+        { "\\\\ud800", "\\\\ud800", "\\ud800", "escaped backslash and ud800" },
+        { "\\\\\\\\ud800\\\\",
+          "\\\\\\\\ud800\\\\", "\\\\ud800\\",
+          "two escaped backslashes and ud800" },
+        { "\\\\\\ud83d\\ude00",
+          "\\\\\\ud83d\\ude00", "\\\xf0\x9f\x98\x80",
+          "escaped backslash, then a pair" },
+        /* BMP escapes next to the surrogate range, \u0000 */
+        { "\\ud7ff\\ue000\\uffff\\u0000",
+          "\\ud7ff\\ue000\\uffff\\u0000",
+          "\xed\x9f\xbf\xee\x80\x80\xef\xbf\xbf\\0", "around D800-DFFF" },
+        /* the bounds of Unicode Table 3-7, raw */
+        { "\xc2\x80\xdf\xbf\xe0\xa0\x80\xed\x9f\xbf\xee\x80\x80"
+          "\xef\xbf\xbf\xf0\x90\x80\x80\xf4\x8f\xbf\xbf",
+          "\xc2\x80\xdf\xbf\xe0\xa0\x80\xed\x9f\xbf\xee\x80\x80"
+          "\xef\xbf\xbf\xf0\x90\x80\x80\xf4\x8f\xbf\xbf",
+          "\xc2\x80\xdf\xbf\xe0\xa0\x80\xed\x9f\xbf\xee\x80\x80"
+          "\xef\xbf\xbf\xf0\x90\x80\x80\xf4\x8f\xbf\xbf",
+          "raw UTF-8 at the bounds" },
+    };
 
-    /* escaped backslashes: what follows is text, not an escape */
-    good_content("\\\\ud800", "\\\\ud800", "\\ud800",
-                 "escaped backslash and ud800");
-    good_content("\\\\\\\\ud800\\\\", "\\\\\\\\ud800\\\\", "\\\\ud800\\",
-                 "two escaped backslashes and ud800");
-    good_content("\\\\\\ud83d\\ude00", "\\\\\\ud83d\\ude00",
-                 "\\\xf0\x9f\x98\x80", "escaped backslash, then a pair");
+    /* content that is refused: what the message names, and where */
+    static const struct {
+        const char  *content;
+        const char  *what;
+        size_t       at;
+        const char  *name;
+    }  bad[] = {
+        /* lone surrogate escapes */
+        { "\\ud800", "lone surrogate \\ud800", 1, "lone high" },
+        { "\\uDBFF", "lone surrogate \\udbff", 1, "lone high, upper" },
+        { "\\udc00", "lone surrogate \\udc00", 1, "lone low" },
+        { "ab\\udfff\\ud800",
+          "lone surrogate \\udfff", 3, "lone low, then high" },
+        { "\\udc00\\ud800", "lone surrogate \\udc00", 1, "reversed" },
+        { "\\ud800\\ud800", "lone surrogate \\ud800", 1, "high then high" },
+        { "\\ud83d\\ude00\\ud800\\ud800",
+          "lone surrogate \\ud800", 13, "a pair, then high then high" },
+        { "\\ud800\\u0041", "lone surrogate \\ud800", 1, "high then \\u0041" },
+        { "\\ud800A", "lone surrogate \\ud800", 1, "high then A" },
+        { "\\ud800\\n", "lone surrogate \\ud800", 1, "high then \\n" },
+        { "\\ud800\\\\udc00",
+          "lone surrogate \\ud800", 1,
+          "high then escaped backslash and udc00" },
+        { "\\\\\\ud800",
+          "lone surrogate \\ud800", 3,
+          "escaped backslash, then a lone high" },
+        { "\\ud800\xc3\xa9",
+          "lone surrogate \\ud800", 1, "high then a raw character" },
+        /* invalid UTF-8 of the kinds yajl's lexer used to take */
+        { "\xc0\xaf", "invalid UTF-8", 1, "overlong C0 AF" },
+        { "a\xc0\x80", "invalid UTF-8", 2, "overlong C0 80" },
+        { "\xc1\xbf", "invalid UTF-8", 1, "overlong C1 BF" },
+        { "\xe0\x80\xaf", "invalid UTF-8", 1, "overlong E0 80 AF" },
+        { "\xe0\x9f\xbf", "invalid UTF-8", 1, "overlong E0 9F BF" },
+        { "\xf0\x80\x80\xaf", "invalid UTF-8", 1, "overlong F0 80 80 AF" },
+        { "\xf0\x8f\xbf\xbf", "invalid UTF-8", 1, "overlong F0 8F BF BF" },
+        { "\xed\xa0\x80", "invalid UTF-8", 1, "encoded surrogate" },
+        { "\xed\xbf\xbf", "invalid UTF-8", 1, "encoded surrogate 2" },
+        { "\xf4\x90\x80\x80", "invalid UTF-8", 1, "above U+10FFFF" },
+        { "\xf5\x80\x80\x80", "invalid UTF-8", 1, "lead byte F5" },
+        { "\xf7\xbf\xbf\xbf", "invalid UTF-8", 1, "lead byte F7" },
+        { "\xe6\x97\xa5\xe2\x82",
+          "invalid UTF-8", 4, "truncated before the quote" },
+        { "\xe2\x82\\n", "invalid UTF-8", 1, "truncated before an escape" },
+    };
 
-    /* BMP escapes next to the surrogate range, \u0000 */
-    good_content("\\ud7ff\\ue000\\uffff\\u0000",
-                 "\\ud7ff\\ue000\\uffff\\u0000",
-                 "\xed\x9f\xbf\xee\x80\x80\xef\xbf\xbf\\0", "around D800-DFFF");
+    /* a body and the error it gives (and the error's param) */
+    static const req_case_t  cases[] = {
+        /* the body ends inside an escape pair or a sequence */
+        { LLR_EP_ANY, "{\"model\":\"m\\ud800",
+          LLR_REQ_ERR_JSON, NULL, "ends after a high surrogate", NULL },
+        { LLR_EP_ANY, "{\"model\":\"m\\ud800\\u",
+          LLR_REQ_ERR_JSON, NULL, "ends inside the low escape", NULL },
+        { LLR_EP_ANY, "{\"model\":\"m\xf0\x9f",
+          LLR_REQ_ERR_JSON, NULL, "ends inside a sequence", NULL },
+    };
 
-    /* the bounds of Unicode Table 3-7, raw */
-    good_content("\xc2\x80\xdf\xbf\xe0\xa0\x80\xed\x9f\xbf\xee\x80\x80"
-                 "\xef\xbf\xbf\xf0\x90\x80\x80\xf4\x8f\xbf\xbf",
-                 "\xc2\x80\xdf\xbf\xe0\xa0\x80\xed\x9f\xbf\xee\x80\x80"
-                 "\xef\xbf\xbf\xf0\x90\x80\x80\xf4\x8f\xbf\xbf",
-                 "\xc2\x80\xdf\xbf\xe0\xa0\x80\xed\x9f\xbf\xee\x80\x80"
-                 "\xef\xbf\xbf\xf0\x90\x80\x80\xf4\x8f\xbf\xbf",
-                 "raw UTF-8 at the bounds");
+    for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        good_content(good[i].content, good[i].out, good[i].text,
+                     good[i].name);
+    }
 
-    /* lone surrogate escapes */
-    bad_content("\\ud800", "lone surrogate \\ud800", 1, "lone high");
-    bad_content("\\uDBFF", "lone surrogate \\udbff", 1, "lone high, upper");
-    bad_content("\\udc00", "lone surrogate \\udc00", 1, "lone low");
-    bad_content("ab\\udfff\\ud800", "lone surrogate \\udfff", 3,
-                "lone low, then high");
-    bad_content("\\udc00\\ud800", "lone surrogate \\udc00", 1, "reversed");
-    bad_content("\\ud800\\ud800", "lone surrogate \\ud800", 1,
-                "high then high");
-    bad_content("\\ud83d\\ude00\\ud800\\ud800", "lone surrogate \\ud800", 13,
-                "a pair, then high then high");
-    bad_content("\\ud800\\u0041", "lone surrogate \\ud800", 1,
-                "high then \\u0041");
-    bad_content("\\ud800A", "lone surrogate \\ud800", 1, "high then A");
-    bad_content("\\ud800\\n", "lone surrogate \\ud800", 1,
-                "high then \\n");
-    bad_content("\\ud800\\\\udc00", "lone surrogate \\ud800", 1,
-                "high then escaped backslash and udc00");
-    bad_content("\\\\\\ud800", "lone surrogate \\ud800", 3,
-                "escaped backslash, then a lone high");
-    bad_content("\\ud800\xc3\xa9", "lone surrogate \\ud800", 1,
-                "high then a raw character");
-
-    /* invalid UTF-8 of the kinds yajl's lexer used to take */
-    bad_content("\xc0\xaf", "invalid UTF-8", 1, "overlong C0 AF");
-    bad_content("a\xc0\x80", "invalid UTF-8", 2, "overlong C0 80");
-    bad_content("\xc1\xbf", "invalid UTF-8", 1, "overlong C1 BF");
-    bad_content("\xe0\x80\xaf", "invalid UTF-8", 1, "overlong E0 80 AF");
-    bad_content("\xe0\x9f\xbf", "invalid UTF-8", 1, "overlong E0 9F BF");
-    bad_content("\xf0\x80\x80\xaf", "invalid UTF-8", 1,
-                "overlong F0 80 80 AF");
-    bad_content("\xf0\x8f\xbf\xbf", "invalid UTF-8", 1,
-                "overlong F0 8F BF BF");
-    bad_content("\xed\xa0\x80", "invalid UTF-8", 1, "encoded surrogate");
-    bad_content("\xed\xbf\xbf", "invalid UTF-8", 1, "encoded surrogate 2");
-    bad_content("\xf4\x90\x80\x80", "invalid UTF-8", 1, "above U+10FFFF");
-    bad_content("\xf5\x80\x80\x80", "invalid UTF-8", 1, "lead byte F5");
-    bad_content("\xf7\xbf\xbf\xbf", "invalid UTF-8", 1, "lead byte F7");
-    bad_content("\xe6\x97\xa5\xe2\x82", "invalid UTF-8", 4,
-                "truncated before the quote");
-    bad_content("\xe2\x82\\n", "invalid UTF-8", 1,
-                "truncated before an escape");
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        bad_content(bad[i].content, bad[i].what, bad[i].at, bad[i].name);
+    }
 
     /* what the message says */
     run(LLR_EP_CHAT, CONTENT_PRE "\xe0\x80\xaf\"}]}", &r);
@@ -1708,16 +1723,7 @@ test_strict_unicode(void)
        r.msg);
     res_free(&r);
 
-    /* the body ends inside an escape pair or a sequence */
-    is_int(run(LLR_EP_ANY, "{\"model\":\"m\\ud800", &r), LLR_REQ_ERR_JSON,
-           "ends after a high surrogate");
-    res_free(&r);
-    is_int(run(LLR_EP_ANY, "{\"model\":\"m\\ud800\\u", &r), LLR_REQ_ERR_JSON,
-           "ends inside the low escape");
-    res_free(&r);
-    is_int(run(LLR_EP_ANY, "{\"model\":\"m\xf0\x9f", &r), LLR_REQ_ERR_JSON,
-           "ends inside a sequence");
-    res_free(&r);
+    RUN_CASES(cases);
 
     /* a bad hex digit after a high surrogate: yajl's error */
     is_int(run(LLR_EP_ANY, "{\"model\":\"m\\ud800\\u00zz\"}", &r),

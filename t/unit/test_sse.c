@@ -98,7 +98,7 @@ mem_free(void *ctx, void *p)
 }
 
 
-static llr_sse_mem_t  mem = { mem_alloc, mem_free, NULL };
+static llr_alloc_t  mem = { mem_alloc, NULL, mem_free, NULL };
 
 
 /* replace "\n" by eol */

@@ -1,0 +1,577 @@
+
+/*
+ * ngx_llm_route_module: the status as JSON (?format=json, the default).
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_llm_route_status_json.h"
+#include "ngx_http_llm_route_conf.h"
+#include "ngx_http_llm_route_limits_list.h"
+#include "llr_limits.h"
+
+
+typedef void (*ngx_http_llm_route_json_item_pt)(ngx_http_llm_route_out_t *o,
+    ngx_http_llm_route_item_t *it, uint64_t now_ms);
+
+
+static void ngx_http_llm_route_json_zone(ngx_http_request_t *r,
+    ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh, time_t now,
+    uint64_t now_ms);
+static void ngx_http_llm_route_json_totals(ngx_http_request_t *r,
+    ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh);
+static void ngx_http_llm_route_json_list(ngx_http_request_t *r,
+    ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh,
+    ngx_uint_t kind, const char *name, ngx_http_llm_route_json_item_pt item,
+    uint64_t now_ms);
+static void ngx_http_llm_route_json_model(ngx_http_llm_route_out_t *o,
+    ngx_http_llm_route_item_t *it, uint64_t now_ms);
+static void ngx_http_llm_route_json_provider(ngx_http_llm_route_out_t *o,
+    ngx_http_llm_route_item_t *it, uint64_t now_ms);
+static void ngx_http_llm_route_json_task(ngx_http_llm_route_out_t *o,
+    ngx_http_llm_route_item_t *it, uint64_t now_ms);
+static void ngx_http_llm_route_json_counters(ngx_http_llm_route_out_t *o,
+    ngx_http_llm_route_counters_t *c);
+static void ngx_http_llm_route_json_percentiles(ngx_http_llm_route_out_t *o,
+    const char *name, ngx_atomic_t *buckets, uint64_t sum, uint64_t count);
+static void ngx_http_llm_route_json_buckets(ngx_http_llm_route_out_t *o,
+    const char *name, ngx_atomic_t *buckets);
+static void ngx_http_llm_route_json_rejected(ngx_http_request_t *r,
+    ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh);
+static void ngx_http_llm_route_json_seconds(ngx_http_llm_route_out_t *o,
+    ngx_http_llm_route_shm_t *sh, time_t now);
+static void ngx_http_llm_route_json_recent(ngx_http_llm_route_out_t *o,
+    ngx_http_llm_route_shm_t *sh);
+static void ngx_http_llm_route_json_budgets(ngx_http_request_t *r,
+    ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh);
+static void ngx_http_llm_route_json_rates(ngx_http_request_t *r,
+    ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh);
+
+
+/*
+ * The zone's counters as JSON (docs/status.md): the zone and its state
+ * file, the totals and their histograms, per model, provider and task,
+ * the refusals, the last seconds, budgets and rate limits, the recent
+ * requests
+ */
+
+void
+ngx_http_llm_route_status_json(ngx_http_request_t *r,
+    ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh)
+{
+    time_t       now;
+    uint64_t     now_ms;
+    ngx_time_t  *tp;
+
+    tp = ngx_timeofday();
+    now = tp->sec;
+    now_ms = (uint64_t) tp->sec * 1000 + tp->msec;
+
+    ngx_http_llm_route_json_zone(r, o, sh, now, now_ms);
+    ngx_http_llm_route_json_totals(r, o, sh);
+    ngx_http_llm_route_json_list(r, o, sh, NGX_HTTP_LLM_ROUTE_SLOT_MODEL,
+                                 "models", ngx_http_llm_route_json_model,
+                                 now_ms);
+    ngx_http_llm_route_json_list(r, o, sh, NGX_HTTP_LLM_ROUTE_SLOT_PROVIDER,
+                                 "providers",
+                                 ngx_http_llm_route_json_provider, now_ms);
+    ngx_http_llm_route_json_list(r, o, sh, NGX_HTTP_LLM_ROUTE_SLOT_TASK,
+                                 "tasks", ngx_http_llm_route_json_task,
+                                 now_ms);
+    ngx_http_llm_route_json_rejected(r, o, sh);
+    ngx_http_llm_route_json_seconds(o, sh, now);
+    ngx_http_llm_route_json_budgets(r, o, sh);
+    ngx_http_llm_route_json_rates(r, o, sh);
+    ngx_http_llm_route_json_recent(o, sh);
+
+    ngx_http_llm_route_out_printf(o, "}\n");
+}
+
+
+/* the zone, and its state file */
+
+static void
+ngx_http_llm_route_json_zone(ngx_http_request_t *r,
+    ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh, time_t now,
+    uint64_t now_ms)
+{
+    ngx_http_llm_route_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_llm_route_module);
+
+    ngx_http_llm_route_out_printf(o, "{\"version\":1,\"zone\":");
+    ngx_http_llm_route_out_json(o, mcf->shm_zone->shm.name.data,
+                                mcf->shm_zone->shm.name.len);
+    ngx_http_llm_route_out_printf(o,
+        ",\"generation\":%uA,\"started\":%T,\"uptime\":%T,"
+        "\"now_ms\":%uL,\"slots\":{\"used\":%uA,\"capacity\":%ui}",
+        sh->generation, sh->started, now - sh->started, now_ms, sh->nused,
+        sh->nslots);
+
+    if (mcf->state_path.len == 0) {
+        return;
+    }
+
+    ngx_http_llm_route_out_printf(o, ",\"state\":{\"file\":");
+    ngx_http_llm_route_out_json(o, mcf->state_path.data, mcf->state_path.len);
+    ngx_http_llm_route_out_printf(o,
+        ",\"interval_ms\":%M,\"writes\":%uA,\"errors\":%uA,"
+        "\"last_written\":%T,\"loaded\":%T}",
+        mcf->state_interval, sh->state_writes, sh->state_errors,
+        sh->state_last, sh->loaded);
+}
+
+
+/* the totals, and the raw histograms (for windowed percentiles) */
+
+static void
+ngx_http_llm_route_json_totals(ngx_http_request_t *r,
+    ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh)
+{
+    uint64_t                        n;
+    ngx_uint_t                      i;
+    ngx_http_llm_route_counters_t  *c;
+
+    c = &sh->totals;
+
+    for (n = 0, i = 1; i < LLR_REJECT_N; i++) {
+        n += ngx_http_llm_route_rejected(r, sh, i);
+    }
+
+    ngx_http_llm_route_out_printf(o, ",\"totals\":{");
+    ngx_http_llm_route_json_counters(o, c);
+    ngx_http_llm_route_out_printf(o, ",\"rejected\":%uL", n);
+    ngx_http_llm_route_json_percentiles(o, "latency_ms", c->latency,
+                                        c->latency_sum_ms,
+                                        ngx_http_llm_route_hist_count(
+                                            c->latency));
+    ngx_http_llm_route_json_percentiles(o, "ttft_ms", c->ttft,
+                                        c->ttft_sum_ms, c->ttft_count);
+    ngx_http_llm_route_out_printf(o, "}");
+
+    ngx_http_llm_route_out_printf(o, ",\"histograms\":{\"bounds_ms\":[");
+
+    for (i = 0; i < NGX_HTTP_LLM_ROUTE_BUCKETS - 1; i++) {
+        ngx_http_llm_route_out_printf(o, "%s%uL", i ? "," : "",
+                                      llr_hist_bounds_ms[i]);
+    }
+
+    ngx_http_llm_route_out_printf(o, "]");
+    ngx_http_llm_route_json_buckets(o, "latency", c->latency);
+    ngx_http_llm_route_json_buckets(o, "ttft", c->ttft);
+    ngx_http_llm_route_out_printf(o,
+        ",\"latency_sum_ms\":%uA,\"ttft_sum_ms\":%uA,\"ttft_count\":%uA}",
+        c->latency_sum_ms, c->ttft_sum_ms, c->ttft_count);
+}
+
+
+/*
+ * "models", "providers" or "tasks": an object of the configured names of
+ * the kind, each with what item() writes of it
+ */
+
+static void
+ngx_http_llm_route_json_list(ngx_http_request_t *r,
+    ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh,
+    ngx_uint_t kind, const char *name, ngx_http_llm_route_json_item_pt item,
+    uint64_t now_ms)
+{
+    ngx_uint_t                  i;
+    ngx_array_t                *a;
+    ngx_http_llm_route_item_t  *it;
+
+    ngx_http_llm_route_out_printf(o, ",\"%s\":{", name);
+
+    a = ngx_http_llm_route_items(r, sh, kind);
+    if (a == NULL) {
+        o->failed = 1;
+        return;
+    }
+
+    it = a->elts;
+
+    for (i = 0; i < a->nelts; i++) {
+        ngx_http_llm_route_out_printf(o, "%s", i ? "," : "");
+        ngx_http_llm_route_out_json(o, it[i].name.data, it[i].name.len);
+        ngx_http_llm_route_out_printf(o, ":{");
+        item(o, &it[i], now_ms);
+        ngx_http_llm_route_out_printf(o, "}");
+    }
+
+    ngx_http_llm_route_out_printf(o, "}");
+}
+
+
+static void
+ngx_http_llm_route_json_model(ngx_http_llm_route_out_t *o,
+    ngx_http_llm_route_item_t *it, uint64_t now_ms)
+{
+    ngx_http_llm_route_counters_t  *c;
+
+    c = &it->slot->c;
+
+    ngx_http_llm_route_out_printf(o, "\"provider\":");
+    ngx_http_llm_route_out_json(o, it->provider.data, it->provider.len);
+    ngx_http_llm_route_out_printf(o, ",");
+    ngx_http_llm_route_json_counters(o, c);
+    ngx_http_llm_route_json_percentiles(o, "latency_ms", c->latency,
+                                        c->latency_sum_ms,
+                                        ngx_http_llm_route_hist_count(
+                                            c->latency));
+    ngx_http_llm_route_json_percentiles(o, "ttft_ms", c->ttft,
+                                        c->ttft_sum_ms, c->ttft_count);
+    ngx_http_llm_route_json_buckets(o, "latency_buckets", c->latency);
+    ngx_http_llm_route_json_buckets(o, "ttft_buckets", c->ttft);
+}
+
+
+static void
+ngx_http_llm_route_json_provider(ngx_http_llm_route_out_t *o,
+    ngx_http_llm_route_item_t *it, uint64_t now_ms)
+{
+    ngx_uint_t                      up;
+    ngx_http_llm_route_counters_t  *c;
+
+    c = &it->slot->c;
+    up = it->slot->cooldown_until <= now_ms;
+
+    ngx_http_llm_route_out_printf(o,
+        "\"requests\":%uA,\"errors\":%uA,\"failures\":%uA,"
+        "\"state\":\"%s\",\"cooldown_until\":%T,\"cost_usd\":",
+        c->requests, c->errors, it->slot->failures,
+        up ? "up" : "cooldown",
+        up ? 0 : (time_t) (it->slot->cooldown_until / 1000));
+    ngx_http_llm_route_out_usd(o, c->cost_pusd);
+    ngx_http_llm_route_json_percentiles(o, "latency_ms", c->latency,
+                                        c->latency_sum_ms,
+                                        ngx_http_llm_route_hist_count(
+                                            c->latency));
+}
+
+
+static void
+ngx_http_llm_route_json_task(ngx_http_llm_route_out_t *o,
+    ngx_http_llm_route_item_t *it, uint64_t now_ms)
+{
+    ngx_http_llm_route_counters_t  *c;
+
+    c = &it->slot->c;
+
+    ngx_http_llm_route_out_printf(o,
+        "\"requests\":%uA,\"errors\":%uA,\"prompt_tokens\":%uA,"
+        "\"completion_tokens\":%uA,\"cost_usd\":",
+        c->requests, c->errors, c->prompt_tokens, c->completion_tokens);
+    ngx_http_llm_route_out_usd(o, c->cost_pusd);
+    ngx_http_llm_route_out_printf(o, ",\"saved_usd\":");
+    ngx_http_llm_route_out_usd(o, c->saved_pusd);
+}
+
+
+/* ---- JSON --------------------------------------------------------------- */
+
+
+static void
+ngx_http_llm_route_json_counters(ngx_http_llm_route_out_t *o,
+    ngx_http_llm_route_counters_t *c)
+{
+    ngx_http_llm_route_out_printf(o,
+        "\"requests\":%uA,\"errors\":%uA,\"prompt_tokens\":%uA,"
+        "\"completion_tokens\":%uA,\"cached_tokens\":%uA,"
+        "\"reasoning_tokens\":%uA,\"estimated\":%uA,\"cost_usd\":",
+        c->requests, c->errors, c->prompt_tokens, c->completion_tokens,
+        c->cached_tokens, c->reasoning_tokens, c->estimated);
+    ngx_http_llm_route_out_usd(o, c->cost_pusd);
+    ngx_http_llm_route_out_printf(o, ",\"saved_usd\":");
+    ngx_http_llm_route_out_usd(o, c->saved_pusd);
+}
+
+
+static void
+ngx_http_llm_route_json_percentiles(ngx_http_llm_route_out_t *o,
+    const char *name, ngx_atomic_t *buckets, uint64_t sum, uint64_t count)
+{
+    ngx_http_llm_route_out_printf(o,
+        ",\"%s\":{\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"avg\":%.1f}",
+        name,
+        ngx_http_llm_route_percentile(buckets, 0.50),
+        ngx_http_llm_route_percentile(buckets, 0.90),
+        ngx_http_llm_route_percentile(buckets, 0.99),
+        count ? (double) sum / (double) count : 0.0);
+}
+
+
+static void
+ngx_http_llm_route_json_buckets(ngx_http_llm_route_out_t *o,
+    const char *name, ngx_atomic_t *buckets)
+{
+    ngx_uint_t  i;
+
+    ngx_http_llm_route_out_printf(o, ",\"%s\":[", name);
+
+    for (i = 0; i < NGX_HTTP_LLM_ROUTE_BUCKETS; i++) {
+        ngx_http_llm_route_out_printf(o, "%s%uA", i ? "," : "", buckets[i]);
+    }
+
+    ngx_http_llm_route_out_printf(o, "]");
+}
+
+
+/* "rejected": every reason, in their fixed order */
+
+static void
+ngx_http_llm_route_json_rejected(ngx_http_request_t *r,
+    ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh)
+{
+    ngx_uint_t  i;
+
+    ngx_http_llm_route_out_printf(o, ",\"rejected\":{");
+
+    for (i = 1; i < LLR_REJECT_N; i++) {
+        ngx_http_llm_route_out_printf(o, "%s\"%s\":%uL", i > 1 ? "," : "",
+                                      llr_reject_name((llr_reject_e) i),
+                                      ngx_http_llm_route_rejected(r, sh, i));
+    }
+
+    ngx_http_llm_route_out_printf(o, "}");
+}
+
+
+/*
+ * "per_second": the counts of the last complete seconds, oldest first,
+ * so that a page knows the rates as soon as it loads
+ */
+
+static void
+ngx_http_llm_route_json_seconds(ngx_http_llm_route_out_t *o,
+    ngx_http_llm_route_shm_t *sh, time_t now)
+{
+    time_t         sec, first;
+    ngx_uint_t     k;
+    ngx_atomic_t  *series;
+
+    static const char  *names[] = { "requests", "errors", "rejected" };
+
+    first = now - NGX_HTTP_LLM_ROUTE_SECONDS_SHOWN;
+
+    ngx_http_llm_route_out_printf(o,
+        ",\"per_second\":{\"seconds\":%d,\"end\":%T",
+        NGX_HTTP_LLM_ROUTE_SECONDS_SHOWN, now);
+
+    for (k = 0; k < 3; k++) {
+        series = k == 0 ? sh->seconds.requests
+                 : k == 1 ? sh->seconds.errors : sh->seconds.rejected;
+
+        ngx_http_llm_route_out_printf(o, ",\"%s\":[", names[k]);
+
+        for (sec = first; sec < now; sec++) {
+            ngx_http_llm_route_out_printf(o, "%s%uL", sec > first ? "," : "",
+                                     ngx_http_llm_route_second(series, sec));
+        }
+
+        ngx_http_llm_route_out_printf(o, "]");
+    }
+
+    ngx_http_llm_route_out_printf(o, "}");
+}
+
+
+static void
+ngx_http_llm_route_json_recent(ngx_http_llm_route_out_t *o,
+    ngx_http_llm_route_shm_t *sh)
+{
+    size_t                        len;
+    ngx_uint_t                    i, k;
+    ngx_http_llm_route_recent_t   e;
+
+    ngx_http_llm_route_out_printf(o, ",\"recent\":[");
+
+    for (k = 0, i = 0; i < NGX_HTTP_LLM_ROUTE_RECENT; i++) {
+
+        if (ngx_http_llm_route_recent_get(sh, i, &e) != NGX_OK) {
+            continue;
+        }
+
+        ngx_http_llm_route_out_printf(o,
+            "%s{\"n\":%ui,\"time\":%T.%03ui,\"status\":%ui,"
+            "\"error\":%s,\"stream\":%s,\"estimated\":%s,",
+            k++ ? "," : "", e.n, e.time, e.time_msec, e.status,
+            e.error ? "true" : "false", e.stream ? "true" : "false",
+            e.estimated ? "true" : "false");
+
+        if (e.rejected > LLR_REJECT_NONE && e.rejected < LLR_REJECT_N) {
+            ngx_http_llm_route_out_printf(o, "\"rejected\":\"%s\",",
+                                    llr_reject_name((llr_reject_e) e.rejected));
+
+        } else {
+            ngx_http_llm_route_out_printf(o, "\"rejected\":null,");
+        }
+
+        ngx_http_llm_route_out_printf(o, "\"requested\":");
+        len = ngx_strlen(e.requested);
+        ngx_http_llm_route_out_json(o, e.requested, len);
+        ngx_http_llm_route_out_printf(o, ",\"model\":");
+        ngx_http_llm_route_out_json(o, e.model, ngx_strlen(e.model));
+        ngx_http_llm_route_out_printf(o, ",\"provider\":");
+        ngx_http_llm_route_out_json(o, e.provider, ngx_strlen(e.provider));
+        ngx_http_llm_route_out_printf(o, ",\"task\":");
+        ngx_http_llm_route_out_json(o, e.task, ngx_strlen(e.task));
+
+        if (e.difficulty >= 0 && e.difficulty <= 1) {
+            ngx_http_llm_route_out_printf(o, ",\"difficulty\":%.2f",
+                                          e.difficulty);
+
+        } else {
+            ngx_http_llm_route_out_printf(o, ",\"difficulty\":null");
+        }
+
+        ngx_http_llm_route_out_printf(o,
+            ",\"prompt_tokens\":%uL,\"completion_tokens\":%uL,"
+            "\"cached_tokens\":%uL,\"reasoning_tokens\":%uL,"
+            "\"latency_ms\":%M,",
+            e.prompt_tokens, e.completion_tokens, e.cached_tokens,
+            e.reasoning_tokens, e.latency_ms);
+
+        if (e.ttft_ms >= 0) {
+            ngx_http_llm_route_out_printf(o, "\"ttft_ms\":%M,",
+                                          (ngx_msec_t) e.ttft_ms);
+
+        } else {
+            ngx_http_llm_route_out_printf(o, "\"ttft_ms\":null,");
+        }
+
+        ngx_http_llm_route_out_printf(o, "\"cost_usd\":");
+        ngx_http_llm_route_out_usd(o, e.cost_pusd);
+        ngx_http_llm_route_out_printf(o, ",\"saved_usd\":");
+        ngx_http_llm_route_out_usd(o, e.saved_pusd);
+        ngx_http_llm_route_out_printf(o, ",\"reason\":");
+        ngx_http_llm_route_out_json(o, e.reason, ngx_strlen(e.reason));
+        ngx_http_llm_route_out_printf(o, "}");
+    }
+
+    ngx_http_llm_route_out_printf(o, "]");
+}
+
+
+/* "budgets" (limits_list.c copies them) */
+
+static void
+ngx_http_llm_route_json_budgets(ngx_http_request_t *r,
+    ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh)
+{
+    u_char                            *p;
+    size_t                             n;
+    ngx_uint_t                         i;
+    ngx_array_t                       *a;
+    ngx_http_llm_route_budget_info_t  *b;
+
+    ngx_http_llm_route_out_printf(o, ",\"budgets\":{");
+
+    a = ngx_http_llm_route_limits_budgets(r, sh);
+    if (a == NULL) {
+        o->failed = 1;
+        return;
+    }
+
+    b = a->elts;
+
+    for (i = 0; i < a->nelts; i++) {
+        ngx_http_llm_route_out_printf(o, "%s", i ? "," : "");
+        ngx_http_llm_route_out_json(o, b[i].name.data, b[i].name.len);
+        ngx_http_llm_route_out_printf(o, ":{\"key\":");
+        ngx_http_llm_route_out_json(o, b[i].key.data, b[i].key.len);
+        ngx_http_llm_route_out_printf(o, ",\"limit_usd\":");
+        ngx_http_llm_route_out_usd(o, b[i].limit);
+        ngx_http_llm_route_out_printf(o, ",\"spent_usd\":");
+        ngx_http_llm_route_out_usd(o, b[i].spent);
+        ngx_http_llm_route_out_printf(o, ",\"reserved_usd\":");
+        ngx_http_llm_route_out_usd(o, b[i].reserved);
+        ngx_http_llm_route_out_printf(o,
+            ",\"period\":\"%s\",\"resets_at\":",
+            llr_period_name((llr_period_e) b[i].period));
+
+        if (b[i].resets_at) {
+            p = ngx_http_llm_route_out_reserve(o, 32);
+            if (p == NULL) {
+                return;
+            }
+
+            *p++ = '"';
+            n = llr_format_iso8601((char *) p, 30, (int64_t) b[i].resets_at);
+            p += n;
+            *p++ = '"';
+            ngx_http_llm_route_out_advance(o, p);
+
+        } else {
+            ngx_http_llm_route_out_printf(o, "null");
+        }
+
+        ngx_http_llm_route_out_printf(o,
+            ",\"in_flight\":%ui,\"rejected\":%uL}",
+            b[i].inflight, b[i].rejected);
+    }
+
+    ngx_http_llm_route_out_printf(o, "}");
+}
+
+
+/*
+ * "rates" (limits_list.c copies them): a limit that is not set, and the
+ * count it would have had, are null
+ */
+
+static void
+ngx_http_llm_route_json_rates(ngx_http_request_t *r,
+    ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh)
+{
+    uint64_t                         v[4];
+    ngx_uint_t                       i, k;
+    ngx_array_t                     *a;
+    ngx_http_llm_route_rate_info_t  *ri;
+
+    static const char  *fields[] = {
+        "rpm_limit", "tpm_limit", "requests", "tokens"
+    };
+
+    ngx_http_llm_route_out_printf(o, ",\"rates\":{");
+
+    a = ngx_http_llm_route_limits_rates(r, sh);
+    if (a == NULL) {
+        o->failed = 1;
+        return;
+    }
+
+    ri = a->elts;
+
+    for (i = 0; i < a->nelts; i++) {
+        ngx_http_llm_route_out_printf(o, "%s", i ? "," : "");
+        ngx_http_llm_route_out_json(o, ri[i].name.data, ri[i].name.len);
+        ngx_http_llm_route_out_printf(o, ":{\"key\":");
+        ngx_http_llm_route_out_json(o, ri[i].key.data, ri[i].key.len);
+
+        v[0] = ri[i].rpm;
+        v[1] = ri[i].tpm;
+        v[2] = ri[i].requests;
+        v[3] = ri[i].tokens;
+
+        for (k = 0; k < 4; k++) {
+
+            /* fields 0 and 2 need rpm=, 1 and 3 tpm= */
+
+            if (v[k % 2] == 0) {
+                ngx_http_llm_route_out_printf(o, ",\"%s\":null", fields[k]);
+
+            } else {
+                ngx_http_llm_route_out_printf(o, ",\"%s\":%uL", fields[k],
+                                              v[k]);
+            }
+        }
+
+        ngx_http_llm_route_out_printf(o, ",\"rejected\":%uL}",
+                                      ri[i].rejected);
+    }
+
+    ngx_http_llm_route_out_printf(o, "}");
+}
