@@ -70,6 +70,7 @@ enum {
     K_INCOMPLETE_DETAILS,
     K_REASON,
     K_OUTPUT,
+    K_INDEX,
     K_N
 };
 
@@ -92,7 +93,9 @@ enum {
     R_N_COMPLETION,
     R_N_TOTAL,
     R_N_CACHED,
-    R_N_REASONING
+    R_N_REASONING,
+    R_N_CHOICE,         /* choices[].index: the tap's choice */
+    R_N_TOOL            /* tool_calls[].index: the tap's index */
 };
 
 
@@ -135,9 +138,20 @@ enum {
     P_O_E,
     P_O_E_C,
     P_O_E_C_E,
-    P_COUNT,            /* a string of generated text */
+    P_C_INDEX,          /* choices[].index */
+    P_TC_INDEX,         /* choices[].{delta,message}.tool_calls[].index */
+
+    /* strings of generated text, in the order of the tap's kinds */
+    P_COUNT,            /* content, text */
+    P_COUNT_REFUSAL,
+    P_COUNT_REASONING,
+    P_COUNT_ARGS,       /* tool call (function call) arguments */
     P_N
 };
+
+#define llr_json_counted(node)  ((node) >= P_COUNT || (node) == P_TOP_DELTA)
+#define llr_json_kind(node)     ((node) == P_TOP_DELTA ? 0u                  \
+                                                       : (node) - P_COUNT)
 
 
 /*
@@ -168,19 +182,24 @@ static const uint8_t  llr_json_next[P_N][K_N] = {
                   [K_MESSAGE] = P_E_MESSAGE },
     [P_CHOICES] = { [K_ELEM] = P_C_E },
     [P_C_E] = { [K_DELTA] = P_C_E_D, [K_MESSAGE] = P_C_E_M,
-                [K_FINISH_REASON] = P_C_E_FINISH, [K_TEXT] = P_COUNT },
-    [P_C_E_D] = { [K_CONTENT] = P_COUNT, [K_REASONING_CONTENT] = P_COUNT,
-                  [K_REFUSAL] = P_COUNT, [K_TOOL_CALLS] = P_C_E_D_TC,
+                [K_FINISH_REASON] = P_C_E_FINISH, [K_TEXT] = P_COUNT,
+                [K_INDEX] = P_C_INDEX },
+    [P_C_E_D] = { [K_CONTENT] = P_COUNT,
+                  [K_REASONING_CONTENT] = P_COUNT_REASONING,
+                  [K_REFUSAL] = P_COUNT_REFUSAL, [K_TOOL_CALLS] = P_C_E_D_TC,
                   [K_FUNCTION_CALL] = P_C_E_D_FC },
-    [P_C_E_M] = { [K_CONTENT] = P_COUNT, [K_REASONING_CONTENT] = P_COUNT,
-                  [K_REFUSAL] = P_COUNT, [K_TOOL_CALLS] = P_C_E_M_TC },
-    [P_C_E_D_FC] = { [K_ARGUMENTS] = P_COUNT },
+    [P_C_E_M] = { [K_CONTENT] = P_COUNT,
+                  [K_REASONING_CONTENT] = P_COUNT_REASONING,
+                  [K_REFUSAL] = P_COUNT_REFUSAL, [K_TOOL_CALLS] = P_C_E_M_TC },
+    [P_C_E_D_FC] = { [K_ARGUMENTS] = P_COUNT_ARGS },
     [P_C_E_D_TC] = { [K_ELEM] = P_C_E_D_TC_E },
-    [P_C_E_D_TC_E] = { [K_FUNCTION] = P_C_E_D_TC_E_F },
-    [P_C_E_D_TC_E_F] = { [K_ARGUMENTS] = P_COUNT },
+    [P_C_E_D_TC_E] = { [K_FUNCTION] = P_C_E_D_TC_E_F,
+                       [K_INDEX] = P_TC_INDEX },
+    [P_C_E_D_TC_E_F] = { [K_ARGUMENTS] = P_COUNT_ARGS },
     [P_C_E_M_TC] = { [K_ELEM] = P_C_E_M_TC_E },
-    [P_C_E_M_TC_E] = { [K_FUNCTION] = P_C_E_M_TC_E_F },
-    [P_C_E_M_TC_E_F] = { [K_ARGUMENTS] = P_COUNT },
+    [P_C_E_M_TC_E] = { [K_FUNCTION] = P_C_E_M_TC_E_F,
+                       [K_INDEX] = P_TC_INDEX },
+    [P_C_E_M_TC_E_F] = { [K_ARGUMENTS] = P_COUNT_ARGS },
     [P_INCOMPLETE] = { [K_REASON] = P_I_REASON },
     [P_OUTPUT] = { [K_ELEM] = P_O_E },
     [P_O_E] = { [K_CONTENT] = P_O_E_C },
@@ -236,6 +255,10 @@ static void llr_json_string_end(llr_json_t *j);
 static void llr_json_number_end(llr_json_t *j);
 static void llr_json_after_value(llr_json_t *j);
 static void llr_json_not_count(llr_json_t *j, unsigned node);
+static void llr_json_tap_piece(llr_json_t *j, const unsigned char *end,
+    unsigned last);
+static void llr_json_tap_index(llr_json_t *j, unsigned node,
+    const unsigned char *p, const unsigned char *end);
 static void llr_json_cap(llr_json_t *j, const unsigned char *p, size_t n);
 static void llr_json_cap_cp(llr_json_t *j, uint32_t cp);
 static size_t llr_copy(char *dst, size_t size, const char *src, size_t len);
@@ -273,13 +296,24 @@ llr_json_init(llr_json_t *j, llr_resp_t *res)
     j->state = S_VAL;
     j->nholes = 0;
     j->hole_count = 0;
+    j->tap = NULL;
+    j->tap_ctx = NULL;
 }
 
 
 void
 llr_json_reset(llr_json_t *j)
 {
+    void             *tap_ctx;
+    llr_json_tap_pt   tap;
+
+    tap = j->tap;
+    tap_ctx = j->tap_ctx;
+
     llr_json_init(j, j->res);
+
+    j->tap = tap;
+    j->tap_ctx = tap_ctx;
 }
 
 
@@ -312,6 +346,42 @@ llr_json_push(llr_json_t *j, int arr, unsigned node)
 }
 
 
+/* the tap: a string of generated text starts at start (its body) */
+
+static llr_inline void
+llr_json_tap_open(llr_json_t *j, unsigned node, const unsigned char *start)
+{
+    j->tap_on = 1;
+    j->tap_begin = 1;
+    j->tap_kind = (uint8_t) llr_json_kind(node);
+    j->tap_start = start;
+}
+
+
+/* the tap: a string of generated text all in one piece, [start, end) */
+
+static llr_inline void
+llr_json_tap_whole(llr_json_t *j, unsigned node, const unsigned char *start,
+    const unsigned char *end)
+{
+    j->tap(j->tap_ctx, llr_json_kind(node), j->tap_choice, j->tap_index,
+           start, (size_t) (end - start),
+           LLR_JSON_TAP_BEGIN | LLR_JSON_TAP_END);
+}
+
+
+/* a choices[] element starts: the tap's choice is its position */
+
+static llr_inline void
+llr_json_choice_start(llr_json_t *j)
+{
+    j->v_choice_elems++;
+    j->tap_choice = j->v_choice_elems - 1;
+    j->tap_index = 0;
+    j->tap_tools = 0;
+}
+
+
 int
 llr_json_feed(llr_json_t *j, const unsigned char *data, size_t len)
 {
@@ -334,6 +404,10 @@ llr_json_feed(llr_json_t *j, const unsigned char *data, size_t len)
 
     p = data;
     end = data + len;
+
+    if (j->tap_on) {
+        j->tap_start = data;
+    }
 
     while (p < end) {
 
@@ -379,7 +453,11 @@ llr_json_feed(llr_json_t *j, const unsigned char *data, size_t len)
                     j->uhi = 0;
 
                 } else {
-                    llr_json_value_start(j, c);
+                    v = (int) llr_json_value_start(j, c);
+
+                    if (j->tap && j->depth && llr_json_counted(v)) {
+                        llr_json_tap_open(j, (unsigned) v, p + 1);
+                    }
                 }
 
                 j->state = S_STR;
@@ -559,6 +637,10 @@ llr_json_feed(llr_json_t *j, const unsigned char *data, size_t len)
             if (*q == '\\') {
                 j->state = S_ESC;
                 break;
+            }
+
+            if (j->tap_on) {
+                llr_json_tap_piece(j, q, 1);
             }
 
             llr_json_string_end(j);
@@ -764,6 +846,10 @@ llr_json_feed(llr_json_t *j, const unsigned char *data, size_t len)
         }
     }
 
+    if (j->tap_on) {
+        llr_json_tap_piece(j, end, 0);
+    }
+
     return 0;
 }
 
@@ -937,8 +1023,7 @@ value:
     node = depth ? f->vnode : P_ROOT;
 
     if (c == '"') {
-        if (!line && (node == P_NONE
-                      || (depth && (node == P_COUNT || node == P_TOP_DELTA))))
+        if (!line && (node == P_NONE || (depth && llr_json_counted(node))))
         {
             /*
              * a string only counted (or skipped): as the byte states do
@@ -950,8 +1035,16 @@ value:
             q = llr_json_count(j, p + 1, end);
 
             if (q == end || *q != '"') {
+                if (j->tap && node != P_NONE) {
+                    llr_json_tap_open(j, node, p + 1);
+                }
+
                 p = q;
                 llr_json_bail(S_STR);
+            }
+
+            if (j->tap && node != P_NONE) {
+                llr_json_tap_whole(j, node, p + 1, q);
             }
 
             n = j->str_count;
@@ -981,7 +1074,7 @@ value:
             goto value_end;
         }
 
-        if (depth && (node == P_COUNT || node == P_TOP_DELTA)) {
+        if (depth && llr_json_counted(node)) {
             q = llr_json_skip(p + 1, end, line, &n);
 
             if (q == NULL) {
@@ -998,8 +1091,12 @@ value:
             n = (uint64_t) (q - p - 1);
         }
 
-        if (depth && (node == P_COUNT || node == P_TOP_DELTA)) {
+        if (depth && llr_json_counted(node)) {
             /* generated text: what llr_json_string_end() does */
+            if (j->tap) {
+                llr_json_tap_whole(j, node, p + 1, q);
+            }
+
             if (n) {
                 j->res->content_bytes = llr_add_sat(j->res->content_bytes,
                                                     n);
@@ -1050,7 +1147,7 @@ value:
             node = P_ROOT;
 
         } else if (node == P_C_E) {
-            j->v_choice_elems++;
+            llr_json_choice_start(j);
 
         } else if (node != P_NONE) {
             j->depth = (uint16_t) depth;
@@ -1073,7 +1170,7 @@ value:
     }
 
     if (c == '-' || (c >= '0' && c <= '9')) {
-        if (node != P_NONE) {
+        if (node != P_NONE && node != P_C_INDEX && node != P_TC_INDEX) {
             llr_json_bail(S_VAL);
         }
 
@@ -1085,6 +1182,11 @@ value:
 
         if (q == end) {
             llr_json_bail(S_VAL);
+        }
+
+        if (node != P_NONE) {
+            /* an "index": the tap's choice or tool call */
+            llr_json_tap_index(j, node, p, q);
         }
 
         if (line) {
@@ -1477,6 +1579,12 @@ llr_json_key(const unsigned char *s, size_t len)
                 return K_ERROR;
             }
 
+            if (w4 == llr_load32("inde")
+                && llr_load32(s + 1) == llr_load32("ndex"))
+            {
+                return K_INDEX;
+            }
+
             if (w4 == llr_load32("mode")
                 && llr_load32(s + 1) == llr_load32("odel"))
             {
@@ -1733,7 +1841,7 @@ llr_json_value_start(llr_json_t *j, int c)
     }
 
     if (node == P_C_E) {
-        j->v_choice_elems++;
+        llr_json_choice_start(j);
         return node;
     }
 
@@ -1756,6 +1864,10 @@ llr_json_value_start(llr_json_t *j, int c)
 
         } else if (node == P_C_E_D_FC || node == P_C_E_D_TC_E) {
             j->v_content = 1;
+        }
+
+        if (node == P_C_E_D_TC_E || node == P_C_E_M_TC_E) {
+            j->tap_index = j->tap_tools++;
         }
 
         return node;
@@ -1799,6 +1911,9 @@ llr_json_value_start(llr_json_t *j, int c)
             j->role = R_REASON;
             break;
         case P_COUNT:
+        case P_COUNT_REFUSAL:
+        case P_COUNT_REASONING:
+        case P_COUNT_ARGS:
         case P_TOP_DELTA:
             j->role = R_COUNT;
             break;
@@ -1825,6 +1940,12 @@ llr_json_value_start(llr_json_t *j, int c)
             break;
         case P_E_CODE:
             j->role = R_ERR_CODE;
+            break;
+        case P_C_INDEX:
+            j->role = R_N_CHOICE;
+            break;
+        case P_TC_INDEX:
+            j->role = R_N_TOOL;
             break;
         }
 
@@ -1993,6 +2114,61 @@ llr_json_number_end(llr_json_t *j)
     case R_N_REASONING:
         res->reasoning_tokens = v;
         break;
+    case R_N_CHOICE:
+        j->tap_choice = v > UINT32_MAX ? UINT32_MAX : (uint32_t) v;
+        break;
+    case R_N_TOOL:
+        j->tap_index = v > UINT32_MAX ? UINT32_MAX : (uint32_t) v;
+        break;
+    }
+}
+
+
+/*
+ * The tap: the piece of the current string up to end (its closing
+ * quote if last)
+ */
+
+static void
+llr_json_tap_piece(llr_json_t *j, const unsigned char *end, unsigned last)
+{
+    unsigned  flags;
+
+    if (end == j->tap_start && !last) {
+        return;
+    }
+
+    flags = (j->tap_begin ? LLR_JSON_TAP_BEGIN : 0)
+            | (last ? LLR_JSON_TAP_END : 0);
+
+    j->tap(j->tap_ctx, j->tap_kind, j->tap_choice, j->tap_index,
+           j->tap_start, (size_t) (end - j->tap_start), flags);
+
+    j->tap_begin = 0;
+    j->tap_on = !last;
+}
+
+
+/* an "index" number [p, end) in the fast path: as llr_json_number_end() */
+
+static void
+llr_json_tap_index(llr_json_t *j, unsigned node, const unsigned char *p,
+    const unsigned char *end)
+{
+    uint64_t  v;
+
+    if (end - p > 10
+        || llr_parse_uint((const char *) p, (size_t) (end - p), UINT32_MAX,
+                          &v, NULL) != 0)
+    {
+        return;
+    }
+
+    if (node == P_C_INDEX) {
+        j->tap_choice = (uint32_t) v;
+
+    } else {
+        j->tap_index = (uint32_t) v;
     }
 }
 

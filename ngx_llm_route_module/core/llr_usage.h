@@ -50,6 +50,10 @@
 #define LLR_USAGE_PROMPT      0x01
 #define LLR_USAGE_COMPLETION  0x02
 
+/* llr_json_t.tap flags: LLR_TEXT_BEGIN, LLR_TEXT_END of llr_signal.h */
+#define LLR_JSON_TAP_BEGIN    0x01
+#define LLR_JSON_TAP_END      0x02
+
 /* the kinds of holes (llr_json_t) */
 #define LLR_HOLE_SKIP         0       /* a string, skipped */
 #define LLR_HOLE_COUNT        1       /* a string, counted */
@@ -107,6 +111,11 @@ typedef struct {
 } llr_resp_t;
 
 
+/* the text tap of llr_json_t (the same as llr_signal.h's llr_text_tap_pt) */
+typedef void (*llr_json_tap_pt)(void *ctx, unsigned kind, uint32_t choice,
+    uint32_t index, const unsigned char *raw, size_t len, unsigned flags);
+
+
 /* a container being scanned (private) */
 typedef struct {
     uint8_t         node;           /* where it is on the wanted paths */
@@ -148,6 +157,14 @@ typedef struct {
                                        response.failed or error */
     uint32_t        v_choice_elems; /* elements of its "choices" */
 
+    /* the text tap (below): where the current string is */
+    unsigned        tap_on:1;       /* inside a string it is fed */
+    unsigned        tap_begin:1;    /* its first piece not fed yet */
+    uint8_t         tap_kind;
+    uint32_t        tap_choice;     /* "index" of choices[], or position */
+    uint32_t        tap_index;      /* "index" of tool_calls[], or position */
+    uint32_t        tap_tools;      /* tool_calls[] elements of the choice */
+
     llr_json_frame_t  frames[LLR_JSON_MAX_DEPTH];
 
     char            cap[LLR_RESP_ERRMSG_LEN];  /* captured string */
@@ -169,6 +186,19 @@ typedef struct {
     uint8_t         hole_kind[LLR_JSON_HOLES];
     uint64_t        hole_count;
     const unsigned char  *hole[LLR_JSON_HOLES][2];
+
+    /*
+     * The text tap (core/llr_signal.h, llr_text_tap_pt): if set, called
+     * with the raw body of every string of generated text as it passes,
+     * with its kind (0 content, 1 refusal, 2 reasoning, 3 tool call
+     * arguments), choice and tool call index.  llr_json_init() clears
+     * it, llr_json_reset() keeps it; set it after llr_json_init().
+     * llr_sse's event templates do not scan the events they match: a
+     * stream whose text is tapped must not use a cache.
+     */
+    llr_json_tap_pt tap;
+    void           *tap_ctx;
+    const unsigned char  *tap_start;  /* of the string in this piece */
 } llr_json_t;
 
 

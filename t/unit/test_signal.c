@@ -6,7 +6,10 @@
  *   - the default refusal patterns: refusals they must catch, answers
  *     they must not;
  *   - the scanners' hook: JSON string bodies with escapes of every kind,
- *     split at every byte, decode to the text itself.
+ *     split at every byte, decode to the text itself;
+ *   - the scanners feeding it (llr_json_t.tap): answers and streams
+ *     split at every byte, the kinds, choices and tool call indices
+ *     they give (parallel tool calls streamed interleaved).
  */
 
 #include <stdlib.h>
@@ -16,6 +19,7 @@
 #include "sim.h"
 #include "llr_signal.h"
 #include "llr_req.h"
+#include "llr_sse.h"
 
 
 static llr_pattern_t   refusals;
@@ -338,6 +342,166 @@ test_tap(void)
 }
 
 
+/* an answer (JSON, or SSE if sse) fed in pieces of at most step bytes,
+ * the first cut at `cut`; its signals */
+static uint32_t
+scan(const char *body, int sse, int json_mode, size_t cut, size_t step)
+{
+    size_t        len, off, k;
+    llr_sig_t     s;
+    llr_sse_t     st;
+    llr_usage_t   u;
+
+    llr_sig_init(&s, &conf, json_mode);
+    len = strlen(body);
+
+    if (sse) {
+        llr_sse_init(&st, 0, 0, NULL);
+        st.json.tap = llr_sig_tap;
+        st.json.tap_ctx = &s;
+
+    } else {
+        llr_usage_init(&u);
+        u.json.tap = llr_sig_tap;
+        u.json.tap_ctx = &s;
+    }
+
+    for (off = 0; off < len; off += k) {
+        k = (off == 0 && cut) ? cut : step;
+        k = (k > len - off) ? len - off : k;
+
+        if (sse) {
+            (void) llr_sse_feed(&st, (const unsigned char *) body + off, k,
+                                NULL, NULL);
+        } else {
+            (void) llr_usage_feed(&u, (const unsigned char *) body + off, k);
+        }
+    }
+
+    if (sse) {
+        (void) llr_sse_finish(&st, NULL, NULL);
+        return llr_sig_end(&s, st.res.finish);
+    }
+
+    (void) llr_usage_finish(&u);
+    return llr_sig_end(&s, u.res.finish);
+}
+
+
+static void
+test_scanners(void)
+{
+    size_t      i, cut, len, bad;
+    uint32_t    got;
+
+    static const struct {
+        const char  *name;
+        int          sse;
+        int          json_mode;
+        const char  *body;
+        uint32_t     signals;
+    } c[] = {
+        { "a refusal in a message", 0, 0,
+          "{\"id\":\"x\",\"choices\":[{\"index\":0,\"message\":{\"role\":"
+          "\"assistant\",\"content\":\"I\\u2019m sorry, but I can't help "
+          "with that.\"},\"finish_reason\":\"stop\"}]}",
+          LLR_SIG_BIT(LLR_SIG_REFUSAL) },
+        { "two tool calls, valid arguments", 0, 0,
+          "{\"choices\":[{\"index\":0,\"message\":{\"content\":null,"
+          "\"tool_calls\":[{\"id\":\"a\",\"type\":\"function\",\"function\":"
+          "{\"name\":\"f\",\"arguments\":\"{\\\"x\\\":1}\"}},{\"id\":\"b\","
+          "\"type\":\"function\",\"function\":{\"name\":\"g\",\"arguments\":"
+          "\"[2, {\\\"y\\\": \\\"\\\\u00e9\\\"}]\"}}]},"
+          "\"finish_reason\":\"tool_calls\"}]}",
+          0 },
+        { "the second tool call's arguments cut", 0, 0,
+          "{\"choices\":[{\"index\":0,\"message\":{\"content\":null,"
+          "\"tool_calls\":[{\"id\":\"a\",\"function\":{\"name\":\"f\","
+          "\"arguments\":\"{}\"}},{\"id\":\"b\",\"function\":{\"name\":\"g\","
+          "\"arguments\":\"{\\\"y\\\":\"}}]},\"finish_reason\":\"stop\"}]}",
+          LLR_SIG_BIT(LLR_SIG_BAD_TOOL_JSON) },
+        { "empty and truncated", 0, 0,
+          "{\"choices\":[{\"index\":0,\"message\":{\"content\":\"  \","
+          "\"reasoning_content\":\"long thought\"},"
+          "\"finish_reason\":\"length\"}]}",
+          LLR_SIG_BIT(LLR_SIG_EMPTY) | LLR_SIG_BIT(LLR_SIG_TRUNCATED) },
+        { "refusal text of its own", 0, 0,
+          "{\"choices\":[{\"message\":{\"content\":null,\"refusal\":"
+          "\"No.\"},\"finish_reason\":\"stop\"}]}",
+          LLR_SIG_BIT(LLR_SIG_REFUSAL) },
+        { "JSON mode, an answer that is JSON", 0, 1,
+          "{\"choices\":[{\"message\":{\"content\":\"{\\\"a\\\": [1, 2]}\"},"
+          "\"finish_reason\":\"stop\"}]}",
+          0 },
+        { "JSON mode, an answer that is not", 0, 1,
+          "{\"choices\":[{\"message\":{\"content\":\"Here: {\\\"a\\\": 1}\"},"
+          "\"finish_reason\":\"stop\"}]}",
+          LLR_SIG_BIT(LLR_SIG_BAD_JSON) },
+        { "a stream, parallel tool calls interleaved by index", 1, 0,
+          "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{"
+          "\"index\":0,\"id\":\"a\",\"function\":{\"name\":\"f\","
+          "\"arguments\":\"\"}}]}}]}\n\n"
+          "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{"
+          "\"index\":1,\"id\":\"b\",\"function\":{\"name\":\"g\","
+          "\"arguments\":\"{\\\"y\\\"\"}}]}}]}\n\n"
+          "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{"
+          "\"index\":0,\"function\":{\"arguments\":\"{\\\"x\\\":\"}}]}}]}\n\n"
+          "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{"
+          "\"index\":1,\"function\":{\"arguments\":\":2}\"}}]}}]}\n\n"
+          "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{"
+          "\"index\":0,\"function\":{\"arguments\":\"1}\"}}]}}]}\n\n"
+          "data: {\"choices\":[{\"index\":0,\"delta\":{},"
+          "\"finish_reason\":\"tool_calls\"}]}\n\n"
+          "data: [DONE]\n\n",
+          0 },
+        { "a stream, a refusal across deltas", 1, 0,
+          "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"I \"}}]}"
+          "\n\ndata: {\"choices\":[{\"index\":0,\"delta\":{\"content\":"
+          "\"cannot\"}}]}\n\ndata: {\"choices\":[{\"index\":0,\"delta\":{"
+          "\"content\":\" help with that\"}}]}\n\n"
+          "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":"
+          "\"stop\"}]}\n\ndata: [DONE]\n\n",
+          LLR_SIG_BIT(LLR_SIG_REFUSAL) },
+        { "a stream, two choices: the second's text is an answer", 1, 0,
+          "data: {\"choices\":[{\"index\":1,\"delta\":{\"content\":"
+          "\"Paris.\"}}]}\n\n"
+          "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"\"},"
+          "\"finish_reason\":\"content_filter\"}]}\n\n"
+          "data: {\"choices\":[{\"index\":1,\"delta\":{},\"finish_reason\":"
+          "\"stop\"}]}\n\ndata: [DONE]\n\n",
+          LLR_SIG_BIT(LLR_SIG_CONTENT_FILTER) },
+        { "a Responses API stream, truncated", 1, 0,
+          "event: response.output_text.delta\ndata: {\"type\":"
+          "\"response.output_text.delta\",\"delta\":\"Paris is\"}\n\n"
+          "event: response.incomplete\ndata: {\"type\":"
+          "\"response.incomplete\",\"response\":{\"status\":\"incomplete\","
+          "\"incomplete_details\":{\"reason\":\"max_output_tokens\"}}}\n\n",
+          LLR_SIG_BIT(LLR_SIG_TRUNCATED) }
+    };
+
+    for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+        len = strlen(c[i].body);
+        bad = 0;
+
+        got = scan(c[i].body, c[i].sse, c[i].json_mode, 0, len);
+        is_int(got, c[i].signals, "scanned whole: %s", c[i].name);
+
+        for (cut = 1; cut < len; cut++) {
+            got = scan(c[i].body, c[i].sse, c[i].json_mode, cut, len);
+
+            if (got != c[i].signals && bad++ == 0) {
+                printf("# cut at %zu: 0x%x\n", cut, got);
+            }
+        }
+
+        is_int(bad, 0, "cut at every byte: %s", c[i].name);
+
+        got = scan(c[i].body, c[i].sse, c[i].json_mode, 0, 1);
+        is_int(got, c[i].signals, "byte by byte: %s", c[i].name);
+    }
+}
+
+
 int
 main(void)
 {
@@ -357,6 +521,7 @@ main(void)
     test_definitions();
     test_refusals();
     test_tap();
+    test_scanners();
 
     llr_pattern_free(&refusals);
 
