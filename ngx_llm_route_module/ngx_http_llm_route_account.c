@@ -24,6 +24,8 @@
 #include "ngx_http_llm_route_ctx.h"
 #include "ngx_http_llm_route_limits.h"
 #include "ngx_http_llm_route_shm.h"
+#include "ngx_http_llm_route_signal.h"
+#include "ngx_http_llm_route_quality.h"
 
 
 static void ngx_http_llm_route_count_rejected(ngx_http_request_t *r,
@@ -162,6 +164,7 @@ ngx_http_llm_route_log_handler(ngx_http_request_t *r)
     mcf = ngx_http_get_module_main_conf(r, ngx_http_llm_route_module);
 
     ngx_memzero(&rec, sizeof(ngx_http_llm_route_record_t));
+    rec.pair_slot = -1;
 
     ms = ngx_http_llm_route_elapsed(r);
 
@@ -205,6 +208,10 @@ ngx_http_llm_route_log_handler(ngx_http_request_t *r)
     rec.model_slot = ctx->model->slot;
     rec.provider_slot = ctx->deployment->provider->slot;
     rec.task_slot = mcf->task_slots[ctx->task_index];
+    rec.pair_slot = ngx_http_llm_route_pair_slot(mcf, ctx->model,
+                                                 ctx->task_index);
+    rec.answered = (ngx_http_llm_route_signal_end(r, ctx, &rec.signals)
+                    == NGX_OK);
 
     /* a client that went away is 499, before the answer or in the middle */
     rec.status = ngx_http_llm_route_client_gone(r)
@@ -274,6 +281,7 @@ ngx_http_llm_route_count_rejected(ngx_http_request_t *r,
     rec.model_slot = -1;
     rec.provider_slot = -1;
     rec.task_slot = -1;
+    rec.pair_slot = -1;
     rec.rejected = ctx->rejected;
     rec.rejected_slot = mcf->rejected_slots[ctx->rejected];
     rec.status = r->headers_out.status;

@@ -22,6 +22,7 @@
 #include "llr.h"
 #include "llr_classify.h"
 #include "llr_stats.h"
+#include "llr_signal.h"
 
 
 #define NGX_HTTP_LLM_ROUTE_MAX_TASKS     16
@@ -58,6 +59,16 @@ typedef struct {
     ngx_int_t                       task_slots[NGX_HTTP_LLM_ROUTE_MAX_TASKS
                                                + 1];
     ngx_int_t                       rejected_slots[LLR_REJECT_N];
+
+    /*
+     * the quality loop: the zone slot of each model x task (quality.c),
+     * pair_slots[model index * tasks + task index], -1: none; the
+     * refusal patterns (signal.c): llm_route_refusal_pattern's, and all
+     * of them after the default list
+     */
+    ngx_int_t                      *pair_slots;
+    ngx_array_t                    *refusals;    /* of llr_pattern_t */
+    llr_sig_conf_t                  signal_conf;
 
     /* the zone (zone.c) and its state file (state.c) */
     ngx_shm_zone_t                 *shm_zone;

@@ -27,6 +27,9 @@
 typedef struct ngx_http_llm_route_limits_req_s
     ngx_http_llm_route_limits_req_t;
 
+/* the quality signals of the answer being watched (signal.c) */
+typedef struct ngx_http_llm_route_signal_s  ngx_http_llm_route_signal_t;
+
 
 /* per request, kept across internal redirects */
 typedef struct {
@@ -99,6 +102,8 @@ typedef struct {
     } watch;
     ngx_msec_int_t                  ttft_ms;     /* -1: none yet */
     llr_account_t                   acc;         /* tokens and cost */
+    ngx_http_llm_route_signal_t    *signal;      /* NULL: not read */
+    unsigned                        json_mode:1; /* response_format JSON */
 
     /* an error page of nginx's own, replaced by JSON */
     u_char                         *error_code;

@@ -16,6 +16,7 @@
 #include "ngx_http_llm_route_filter.h"
 #include "ngx_http_llm_route_ctx.h"
 #include "ngx_http_llm_route_reply.h"
+#include "ngx_http_llm_route_signal.h"
 #include "llr_cost.h"
 #include "llr_sse.h"
 #include "llr_usage.h"
@@ -325,6 +326,7 @@ static ngx_int_t
 ngx_http_llm_route_watch_start(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx)
 {
+    ngx_int_t      rc;
     ngx_str_t     *ct;
     llr_sse_t     *sse;
     llr_usage_t   *u;
@@ -334,6 +336,7 @@ ngx_http_llm_route_watch_start(ngx_http_request_t *r,
     ctx->resp_mode = LLR_RESP_NONE;
     ctx->resp_done = 0;
     ctx->ttft_ms = -1;
+    ctx->signal = NULL;    /* an earlier attempt's answer is not this one */
 
     if (r->header_only) {
         return NGX_OK;
@@ -389,7 +392,17 @@ ngx_http_llm_route_watch_start(ngx_http_request_t *r,
 
         llr_sse_init(sse, ctx->strip_usage ? LLR_SSE_STRIP_USAGE : 0, 0,
                      &mem);
-        llr_sse_use_cache(sse, &ngx_http_llm_route_sse_cache);
+
+        rc = ngx_http_llm_route_signal_watch(r, ctx, &sse->json);
+
+        if (rc == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        if (rc == NGX_DECLINED) {
+            /* the event templates skip the text that signals read */
+            llr_sse_use_cache(sse, &ngx_http_llm_route_sse_cache);
+        }
 
         if (ctx->strip_usage) {
             /* one event less: the length is not known any more */
@@ -409,6 +422,10 @@ ngx_http_llm_route_watch_start(ngx_http_request_t *r,
     }
 
     llr_usage_init(u);
+
+    if (ngx_http_llm_route_signal_watch(r, ctx, &u->json) == NGX_ERROR) {
+        return NGX_ERROR;
+    }
 
     ctx->watch.json = u;
     ctx->resp_mode = LLR_RESP_JSON;

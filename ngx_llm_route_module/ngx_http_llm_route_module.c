@@ -26,6 +26,8 @@
 #include "ngx_http_llm_route_request.h"
 #include "ngx_http_llm_route_filter.h"
 #include "ngx_http_llm_route_account.h"
+#include "ngx_http_llm_route_signal.h"
+#include "ngx_http_llm_route_quality.h"
 
 
 static ngx_int_t ngx_http_llm_route_preconfiguration(ngx_conf_t *cf);
@@ -76,6 +78,13 @@ static ngx_command_t  ngx_http_llm_route_commands[] = {
     { ngx_string("llm_route_zone"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE123,
       ngx_http_llm_route_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("llm_route_refusal_pattern"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_llm_route_refusal_pattern,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -263,6 +272,12 @@ ngx_http_llm_route_init_main_conf(ngx_conf_t *cf, void *conf)
     }
 
     if (ngx_http_llm_route_catalog_init(cf, mcf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_llm_route_quality_init_conf(cf, mcf) != NGX_CONF_OK
+        || ngx_http_llm_route_signal_init_conf(cf, mcf) != NGX_CONF_OK)
+    {
         return NGX_CONF_ERROR;
     }
 

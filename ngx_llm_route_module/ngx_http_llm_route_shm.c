@@ -188,6 +188,8 @@ static void
 ngx_http_llm_route_counters_add(ngx_http_llm_route_counters_t *c,
     ngx_http_llm_route_record_t *rec, ngx_uint_t lb, ngx_uint_t tb)
 {
+    ngx_uint_t  k;
+
     ngx_http_llm_route_counter_add(&c->requests, 1);
     ngx_http_llm_route_counter_add(&c->errors, rec->error);
     ngx_http_llm_route_counter_add(&c->prompt_tokens, rec->prompt_tokens);
@@ -208,6 +210,15 @@ ngx_http_llm_route_counters_add(ngx_http_llm_route_counters_t *c,
         ngx_http_llm_route_counter_add(&c->ttft_sum_ms,
                                        (uint64_t) rec->ttft_ms);
         ngx_http_llm_route_counter_add(&c->ttft_count, 1);
+    }
+
+    if (rec->answered) {
+        ngx_http_llm_route_counter_add(&c->answers, 1);
+
+        for (k = 0; k < NGX_HTTP_LLM_ROUTE_SIGNALS; k++) {
+            ngx_http_llm_route_counter_add(&c->signals[k],
+                                           (rec->signals >> k) & 1);
+        }
     }
 }
 
@@ -260,6 +271,11 @@ ngx_http_llm_route_zone_record(ngx_http_llm_route_shm_t *sh,
     }
 
     s = ngx_http_llm_route_zone_slot(sh, rec->task_slot);
+    if (s) {
+        ngx_http_llm_route_counters_add(&s->c, rec, lb, tb);
+    }
+
+    s = ngx_http_llm_route_zone_slot(sh, rec->pair_slot);
     if (s) {
         ngx_http_llm_route_counters_add(&s->c, rec, lb, tb);
     }

@@ -33,6 +33,13 @@
 #define NGX_HTTP_LLM_ROUTE_NCOUNTERS                                          \
     (sizeof(ngx_http_llm_route_counters_t) / sizeof(ngx_atomic_t))
 
+/*
+ * a file written before the quality counters were appended to the
+ * counters has fewer per record: loaded, those at zero
+ */
+#define NGX_HTTP_LLM_ROUTE_NCOUNTERS_V2                                       \
+    (offsetof(ngx_http_llm_route_counters_t, answers) / sizeof(ngx_atomic_t))
+
 
 /* the state file: a header, the totals, then one record per slot */
 
@@ -77,7 +84,7 @@ static ngx_int_t ngx_http_llm_route_state_read(ngx_shm_zone_t *shm_zone,
 static void ngx_http_llm_route_state_parse(ngx_shm_zone_t *shm_zone,
     ngx_http_llm_route_shm_t *sh, ngx_str_t *path, u_char *buf, size_t size);
 static ngx_uint_t ngx_http_llm_route_state_slot(ngx_shm_zone_t *shm_zone,
-    ngx_http_llm_route_shm_t *sh, u_char *p);
+    ngx_http_llm_route_shm_t *sh, u_char *p, ngx_uint_t ncounters);
 static void ngx_http_llm_route_state_invalid(ngx_shm_zone_t *shm_zone,
     ngx_str_t *path);
 static ngx_int_t ngx_http_llm_route_state_lock(ngx_http_llm_route_shm_t *sh);
@@ -218,14 +225,16 @@ ngx_http_llm_route_state_parse(ngx_shm_zone_t *shm_zone,
 
     ngx_memcpy(&h, buf, sizeof(h));
 
-    rec_size = NGX_HTTP_LLM_ROUTE_STATE_RECORD;
+    rec_size = sizeof(ngx_http_llm_route_state_record_t)
+               + (size_t) h.ncounters * sizeof(uint64_t);
 
     base = sizeof(h) + (size_t) h.ncounters * sizeof(uint64_t)
            + (size_t) h.nrecords * rec_size;
 
     if (ngx_memcmp(h.magic, NGX_HTTP_LLM_ROUTE_STATE_MAGIC, 8) != 0
         || (h.version != NGX_HTTP_LLM_ROUTE_STATE_VERSION && h.version != 1)
-        || h.ncounters != NGX_HTTP_LLM_ROUTE_NCOUNTERS
+        || h.ncounters < NGX_HTTP_LLM_ROUTE_NCOUNTERS_V2
+        || h.ncounters > NGX_HTTP_LLM_ROUTE_NCOUNTERS
         || h.name_len != NGX_HTTP_LLM_ROUTE_NAME_LEN
         || h.nrecords > NGX_HTTP_LLM_ROUTE_STATE_MAX / rec_size
         || (h.version == 1 && size != base)
@@ -242,17 +251,18 @@ ngx_http_llm_route_state_parse(ngx_shm_zone_t *shm_zone,
     p = buf + sizeof(h);
     c = (ngx_atomic_t *) &sh->totals;
 
-    for (k = 0; k < NGX_HTTP_LLM_ROUTE_NCOUNTERS; k++) {
+    for (k = 0; k < h.ncounters; k++) {
         ngx_memcpy(&v, p + k * sizeof(uint64_t), sizeof(uint64_t));
         c[k] = (ngx_atomic_uint_t) v;
     }
 
-    p += NGX_HTTP_LLM_ROUTE_NCOUNTERS * sizeof(uint64_t);
+    p += h.ncounters * sizeof(uint64_t);
 
     loaded = 0;
 
     for (i = 0; i < h.nrecords; i++, p += rec_size) {
-        loaded += ngx_http_llm_route_state_slot(shm_zone, sh, p);
+        loaded += ngx_http_llm_route_state_slot(shm_zone, sh, p,
+                                                h.ncounters);
     }
 
     /* budgets (limits_shm.c); a version 1 file has none */
@@ -299,7 +309,7 @@ ngx_http_llm_route_state_parse(ngx_shm_zone_t *shm_zone,
 
 static ngx_uint_t
 ngx_http_llm_route_state_slot(ngx_shm_zone_t *shm_zone,
-    ngx_http_llm_route_shm_t *sh, u_char *p)
+    ngx_http_llm_route_shm_t *sh, u_char *p, ngx_uint_t ncounters)
 {
     uint64_t                            v;
     ngx_int_t                           slot;
@@ -312,7 +322,7 @@ ngx_http_llm_route_state_slot(ngx_shm_zone_t *shm_zone,
     ngx_memcpy(&r, p, sizeof(r));
 
     if (r.kind < NGX_HTTP_LLM_ROUTE_SLOT_MODEL
-        || r.kind > NGX_HTTP_LLM_ROUTE_SLOT_REJECTED
+        || r.kind > NGX_HTTP_LLM_ROUTE_SLOT_PAIR
         || r.name_len == 0 || r.name_len >= NGX_HTTP_LLM_ROUTE_NAME_LEN)
     {
         return 0;
@@ -339,7 +349,7 @@ ngx_http_llm_route_state_slot(ngx_shm_zone_t *shm_zone,
 
     c = (ngx_atomic_t *) &s->c;
 
-    for (k = 0; k < NGX_HTTP_LLM_ROUTE_NCOUNTERS; k++) {
+    for (k = 0; k < ncounters; k++) {
         ngx_memcpy(&v, p + sizeof(r) + k * sizeof(uint64_t),
                    sizeof(uint64_t));
         c[k] = (ngx_atomic_uint_t) v;

@@ -11,6 +11,7 @@
 #include "ngx_http_llm_route_status_json.h"
 #include "ngx_http_llm_route_conf.h"
 #include "ngx_http_llm_route_limits_list.h"
+#include "ngx_http_llm_route_quality.h"
 #include "llr_limits.h"
 
 
@@ -35,6 +36,10 @@ static void ngx_http_llm_route_json_task(ngx_http_llm_route_out_t *o,
     ngx_http_llm_route_item_t *it, uint64_t now_ms);
 static void ngx_http_llm_route_json_counters(ngx_http_llm_route_out_t *o,
     ngx_http_llm_route_counters_t *c);
+static void ngx_http_llm_route_json_signals(ngx_http_llm_route_out_t *o,
+    ngx_http_llm_route_counters_t *c);
+static void ngx_http_llm_route_json_quality(ngx_http_request_t *r,
+    ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh);
 static void ngx_http_llm_route_json_percentiles(ngx_http_llm_route_out_t *o,
     const char *name, ngx_atomic_t *buckets, uint64_t sum, uint64_t count);
 static void ngx_http_llm_route_json_buckets(ngx_http_llm_route_out_t *o,
@@ -81,6 +86,7 @@ ngx_http_llm_route_status_json(ngx_http_request_t *r,
     ngx_http_llm_route_json_list(r, o, sh, NGX_HTTP_LLM_ROUTE_SLOT_TASK,
                                  "tasks", ngx_http_llm_route_json_task,
                                  now_ms);
+    ngx_http_llm_route_json_quality(r, o, sh);
     ngx_http_llm_route_json_rejected(r, o, sh);
     ngx_http_llm_route_json_seconds(o, sh, now);
     ngx_http_llm_route_json_budgets(r, o, sh);
@@ -267,10 +273,92 @@ ngx_http_llm_route_json_task(ngx_http_llm_route_out_t *o,
     ngx_http_llm_route_out_usd(o, c->cost_pusd);
     ngx_http_llm_route_out_printf(o, ",\"saved_usd\":");
     ngx_http_llm_route_out_usd(o, c->saved_pusd);
+    ngx_http_llm_route_json_signals(o, c);
+}
+
+
+/*
+ * "quality": each model x task that has requests, with its requests,
+ * errors, output tokens, latency, signals and feedback
+ */
+
+static void
+ngx_http_llm_route_json_quality(ngx_http_request_t *r,
+    ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh)
+{
+    ngx_uint_t                      i;
+    ngx_array_t                    *a;
+    ngx_http_llm_route_pair_t      *p;
+    ngx_http_llm_route_counters_t  *c;
+
+    a = ngx_http_llm_route_pairs(r, sh);
+    if (a == NULL) {
+        o->failed = 1;
+        return;
+    }
+
+    ngx_http_llm_route_out_printf(o, ",\"quality\":[");
+
+    p = a->elts;
+
+    for (i = 0; i < a->nelts; i++) {
+        c = &p[i].slot->c;
+
+        ngx_http_llm_route_out_printf(o, "%s{\"model\":", i ? "," : "");
+        ngx_http_llm_route_out_json(o, p[i].model.data, p[i].model.len);
+        ngx_http_llm_route_out_printf(o, ",\"task\":");
+        ngx_http_llm_route_out_json(o, p[i].task.data, p[i].task.len);
+        ngx_http_llm_route_out_printf(o,
+            ",\"requests\":%uA,\"errors\":%uA,\"completion_tokens\":%uA,"
+            "\"cost_usd\":",
+            c->requests, c->errors, c->completion_tokens);
+        ngx_http_llm_route_out_usd(o, c->cost_pusd);
+        ngx_http_llm_route_json_percentiles(o, "latency_ms", c->latency,
+                                            c->latency_sum_ms,
+                                            ngx_http_llm_route_hist_count(
+                                                c->latency));
+        ngx_http_llm_route_json_signals(o, c);
+        ngx_http_llm_route_out_printf(o, "}");
+    }
+
+    ngx_http_llm_route_out_printf(o, "]");
 }
 
 
 /* ---- JSON --------------------------------------------------------------- */
+
+
+/*
+ * ,"answers":N,"signals":{...},"feedback":{"count":N,"mean":X}: the
+ * answers whose signals were read, each signal's count among them, the
+ * feedback scores (mean null while there is none)
+ */
+
+static void
+ngx_http_llm_route_json_signals(ngx_http_llm_route_out_t *o,
+    ngx_http_llm_route_counters_t *c)
+{
+    ngx_uint_t  k;
+
+    ngx_http_llm_route_out_printf(o, ",\"answers\":%uA,\"signals\":{",
+                                  c->answers);
+
+    for (k = 0; k < NGX_HTTP_LLM_ROUTE_SIGNALS; k++) {
+        ngx_http_llm_route_out_printf(o, "%s\"%s\":%uA", k ? "," : "",
+                                      llr_sig_name(k), c->signals[k]);
+    }
+
+    ngx_http_llm_route_out_printf(o, "},\"feedback\":{\"count\":%uA,"
+                                  "\"mean\":", c->feedback);
+
+    if (c->feedback) {
+        ngx_http_llm_route_out_printf(o, "%.3f}",
+                                   ngx_http_llm_route_feedback_mean(c));
+
+    } else {
+        ngx_http_llm_route_out_printf(o, "null}");
+    }
+}
 
 
 static void
@@ -286,6 +374,7 @@ ngx_http_llm_route_json_counters(ngx_http_llm_route_out_t *o,
     ngx_http_llm_route_out_usd(o, c->cost_pusd);
     ngx_http_llm_route_out_printf(o, ",\"saved_usd\":");
     ngx_http_llm_route_out_usd(o, c->saved_pusd);
+    ngx_http_llm_route_json_signals(o, c);
 }
 
 

@@ -12,6 +12,7 @@
 #include "ngx_http_llm_route_status_prometheus.h"
 #include "ngx_http_llm_route_conf.h"
 #include "ngx_http_llm_route_limits_list.h"
+#include "ngx_http_llm_route_quality.h"
 #include "llr_limits.h"
 #include "llr_stats.h"
 
@@ -23,6 +24,8 @@ static void ngx_http_llm_route_prom_providers(ngx_http_llm_route_out_t *o,
 static void ngx_http_llm_route_prom_tasks(ngx_http_llm_route_out_t *o,
     ngx_array_t *tasks);
 static void ngx_http_llm_route_prom_rejected(ngx_http_request_t *r,
+    ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh);
+static void ngx_http_llm_route_prom_quality(ngx_http_request_t *r,
     ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh);
 static void ngx_http_llm_route_prom_budgets(ngx_http_request_t *r,
     ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh);
@@ -63,6 +66,7 @@ ngx_http_llm_route_status_prometheus(ngx_http_request_t *r,
     ngx_http_llm_route_prom_models(o, models);
     ngx_http_llm_route_prom_providers(o, providers, now_ms);
     ngx_http_llm_route_prom_tasks(o, tasks);
+    ngx_http_llm_route_prom_quality(r, o, sh);
     ngx_http_llm_route_prom_rejected(r, o, sh);
     ngx_http_llm_route_prom_budgets(r, o, sh);
     ngx_http_llm_route_prom_rates(r, o, sh);
@@ -448,6 +452,89 @@ ngx_http_llm_route_prom_zone(ngx_http_request_t *r,
     ngx_http_llm_route_out_printf(o,
                                   "llm_route_state_last_write_seconds %T\n",
                                   sh->state_last);
+}
+
+
+/* per model x task that has requests: answers, signals, feedback */
+
+static void
+ngx_http_llm_route_prom_quality(ngx_http_request_t *r,
+    ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh)
+{
+    ngx_uint_t                      i, k;
+    ngx_array_t                    *a;
+    ngx_http_llm_route_pair_t      *p;
+    ngx_http_llm_route_counters_t  *c;
+
+    a = ngx_http_llm_route_pairs(r, sh);
+    if (a == NULL) {
+        o->failed = 1;
+        return;
+    }
+
+    p = a->elts;
+
+#define ngx_llr_pair_labels(fname)                                            \
+    ngx_http_llm_route_out_printf(o, "%s{model=", fname);                     \
+    ngx_http_llm_route_out_label(o, p[i].model.data, p[i].model.len);         \
+    ngx_http_llm_route_out_printf(o, ",task=");                               \
+    ngx_http_llm_route_out_label(o, p[i].task.data, p[i].task.len)
+
+    ngx_http_llm_route_prom_family(o, "llm_route_quality_answers_total",
+                                   "counter", "Answers whose quality "
+                                   "signals were read (routed answers that "
+                                   "are not errors), by model and task.");
+
+    for (i = 0; i < a->nelts; i++) {
+        ngx_llr_pair_labels("llm_route_quality_answers_total");
+        ngx_http_llm_route_out_printf(o, "} %uA\n", p[i].slot->c.answers);
+    }
+
+    ngx_http_llm_route_prom_family(o, "llm_route_quality_signal_total",
+                                   "counter", "Answers with a quality "
+                                   "signal (docs/quality.md), by model, task "
+                                   "and signal.");
+
+    for (i = 0; i < a->nelts; i++) {
+        c = &p[i].slot->c;
+
+        for (k = 0; k < NGX_HTTP_LLM_ROUTE_SIGNALS; k++) {
+            ngx_llr_pair_labels("llm_route_quality_signal_total");
+            ngx_http_llm_route_out_printf(o, ",signal=\"%s\"} %uA\n",
+                                          llr_sig_name(k), c->signals[k]);
+        }
+    }
+
+    ngx_http_llm_route_prom_family(o, "llm_route_feedback_total", "counter",
+                                   "Feedback scores given (a second score "
+                                   "for an answer replaces the first), by "
+                                   "model and task.");
+
+    for (i = 0; i < a->nelts; i++) {
+        ngx_llr_pair_labels("llm_route_feedback_total");
+        ngx_http_llm_route_out_printf(o, "} %uA\n", p[i].slot->c.feedback);
+    }
+
+    /*
+     * a summary without quantiles: its _sum may go down (scores are -1
+     * to 1, and a second score for an answer replaces the first)
+     */
+    ngx_http_llm_route_prom_family(o, "llm_route_feedback_score", "summary",
+                                   "Feedback scores (-1 to 1), by model and "
+                                   "task.");
+
+    for (i = 0; i < a->nelts; i++) {
+        c = &p[i].slot->c;
+
+        ngx_llr_pair_labels("llm_route_feedback_score_sum");
+        ngx_http_llm_route_out_printf(o, "} %.3f\n",
+                                      ngx_http_llm_route_feedback_mean(c)
+                                      * (double) c->feedback);
+        ngx_llr_pair_labels("llm_route_feedback_score_count");
+        ngx_http_llm_route_out_printf(o, "} %uA\n", c->feedback);
+    }
+
+#undef ngx_llr_pair_labels
 }
 
 

@@ -22,10 +22,11 @@
 #include "ngx_http_llm_route_limits_shm.h"
 #include "ngx_http_llm_route_shm.h"
 #include "ngx_http_llm_route_state.h"
+#include "ngx_http_llm_route_quality.h"
 
 
 #define NGX_HTTP_LLM_ROUTE_ZONE_MAGIC    0x4c4c52005a4f4e45ULL
-#define NGX_HTTP_LLM_ROUTE_ZONE_VERSION  7
+#define NGX_HTTP_LLM_ROUTE_ZONE_VERSION  8
 
 
 static ngx_int_t ngx_http_llm_route_init_zone(ngx_shm_zone_t *shm_zone,
@@ -272,6 +273,8 @@ ngx_http_llm_route_assign_slots(ngx_shm_zone_t *shm_zone,
 
         mcf->rejected_slots[i] = slot;
     }
+
+    ngx_http_llm_route_quality_slots(shm_zone, sh, mcf);
 
     return NGX_OK;
 }
