@@ -5,7 +5,7 @@
 # the requested size and dumps the DOM after the page's script ran: the
 # model names and a non-zero request count must be in it, and the budget
 # and rate limit tables with their figures, the router's refusals by
-# reason; right after traffic the rates are those of the zone's last
+# reason, the quality signals by model and task; right after traffic the rates are those of the zone's last
 # seconds (not 0 for want of a previous poll); at widths from 1600 to 360
 # px no figure of the cards is cut (a probe page on the same origin
 # measures the page in an iframe); after a reload onto a new, empty zone
@@ -230,6 +230,17 @@ is("@bar", 'full 100.0', 'rates: requests / rpm 2 / 2, a full red bar');
 like($rrow, qr{<td class="n">(?:&ndash;|\xe2\x80\x93)</td>},
      'rates: no tpm');
 like($rrow, qr{<span class="err">1</span></td></tr>$}, 'rates: 1 rejected');
+
+# ---- quality by model and task ---------------------------------------------
+
+like($dom, qr/<div class="panel full" id="quality-panel">/,
+     'the quality panel is shown');
+my ($qrows) = $dom =~ m{<tbody id="quality">(.*?)</tbody>}s;
+like($qrows // '',
+     qr{<td class="name">gpt-4o-mini</td><td>[a-z_]+</td><td class="n">[1-9]},
+     'quality: a model x task with its answers');
+like($qrows // '', qr{(?:<td class="n">\d+\.\d%</td>){7}}, 'quality: the '
+     . 'error rate and the six signals as shares');
 
 # ---- the router's refusals -------------------------------------------------
 
