@@ -26,6 +26,7 @@
 #include "ngx_http_llm_route_shm.h"
 #include "ngx_http_llm_route_signal.h"
 #include "ngx_http_llm_route_quality.h"
+#include "ngx_http_llm_route_feedback.h"
 
 
 static void ngx_http_llm_route_count_rejected(ngx_http_request_t *r,
@@ -244,6 +245,7 @@ ngx_http_llm_route_log_handler(ngx_http_request_t *r)
     }
 
     ngx_http_llm_route_zone_record(sh, &rec);
+    ngx_http_llm_route_feedback_record(r, ctx, &rec);
 
     return NGX_OK;
 }

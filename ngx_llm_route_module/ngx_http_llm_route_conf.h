@@ -70,6 +70,13 @@ typedef struct {
     ngx_array_t                    *refusals;    /* of llr_pattern_t */
     llr_sig_conf_t                  signal_conf;
 
+    /* feedback (feedback.c): the ring's size, 0: no ring; $request_id */
+    ngx_uint_t                      feedback_capacity;
+    ngx_msec_t                      feedback_ttl;
+    ngx_str_t                       feedback_file;  /* first use */
+    ngx_uint_t                      feedback_line;
+    ngx_int_t                       request_id_index;
+
     /* the zone (zone.c) and its state file (state.c) */
     ngx_shm_zone_t                 *shm_zone;
     ngx_str_t                       state_path;

@@ -103,6 +103,7 @@ typedef struct {
     ngx_msec_int_t                  ttft_ms;     /* -1: none yet */
     llr_account_t                   acc;         /* tokens and cost */
     ngx_http_llm_route_signal_t    *signal;      /* NULL: not read */
+    ngx_str_t                       id;          /* X-LLM-Route-Id */
     unsigned                        json_mode:1; /* response_format JSON */
 
     /* an error page of nginx's own, replaced by JSON */

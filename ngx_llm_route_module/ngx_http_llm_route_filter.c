@@ -17,6 +17,7 @@
 #include "ngx_http_llm_route_ctx.h"
 #include "ngx_http_llm_route_reply.h"
 #include "ngx_http_llm_route_signal.h"
+#include "ngx_http_llm_route_feedback.h"
 #include "llr_cost.h"
 #include "llr_sse.h"
 #include "llr_usage.h"
@@ -233,6 +234,10 @@ ngx_http_llm_route_header_filter(ngx_http_request_t *r)
     }
 
     if (r->upstream && ngx_http_llm_route_watch_start(r, ctx) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_llm_route_feedback_header(r, ctx) != NGX_OK) {
         return NGX_ERROR;
     }
 

@@ -28,6 +28,7 @@
 #include "ngx_http_llm_route_account.h"
 #include "ngx_http_llm_route_signal.h"
 #include "ngx_http_llm_route_quality.h"
+#include "ngx_http_llm_route_feedback.h"
 
 
 static ngx_int_t ngx_http_llm_route_preconfiguration(ngx_conf_t *cf);
@@ -78,6 +79,20 @@ static ngx_command_t  ngx_http_llm_route_commands[] = {
     { ngx_string("llm_route_zone"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE123,
       ngx_http_llm_route_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("llm_route_feedback"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_llm_route_feedback,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("llm_route_feedback_ring"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_llm_route_feedback_ring,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -276,7 +291,8 @@ ngx_http_llm_route_init_main_conf(ngx_conf_t *cf, void *conf)
     }
 
     if (ngx_http_llm_route_quality_init_conf(cf, mcf) != NGX_CONF_OK
-        || ngx_http_llm_route_signal_init_conf(cf, mcf) != NGX_CONF_OK)
+        || ngx_http_llm_route_signal_init_conf(cf, mcf) != NGX_CONF_OK
+        || ngx_http_llm_route_feedback_init_conf(cf, mcf) != NGX_CONF_OK)
     {
         return NGX_CONF_ERROR;
     }

@@ -36,6 +36,7 @@
 
 #include "llr_stats.h"
 #include "llr_signal.h"
+#include "llr_fbring.h"
 
 
 /* the budgets and rate limits of the zone (limits_shm.c) */
@@ -182,6 +183,7 @@ typedef struct {
     time_t                          state_last;  /* last written, epoch */
 
     ngx_http_llm_route_limits_sh_t *limits;      /* limits_shm.c's */
+    llr_fb_ring_t                  *feedback;    /* feedback.c's, or NULL */
 
     ngx_http_llm_route_counters_t   totals;
     ngx_http_llm_route_seconds_t    seconds;
