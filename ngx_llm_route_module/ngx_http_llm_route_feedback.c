@@ -29,6 +29,7 @@
 #include "ngx_http_llm_route_feedback.h"
 #include "ngx_http_llm_route_body.h"
 #include "ngx_http_llm_route_reply.h"
+#include "ngx_http_llm_route_signal.h"
 
 
 #define NGX_HTTP_LLM_ROUTE_FB_DEFAULT   1024
@@ -275,7 +276,7 @@ void
 ngx_http_llm_route_feedback_record(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx, ngx_http_llm_route_record_t *rec)
 {
-    ngx_str_t                 *id;
+    ngx_str_t                 *id, *rid, none;
     ngx_slab_pool_t           *shpool;
     llr_fb_decision_t          d;
     ngx_http_llm_route_shm_t  *sh;
@@ -298,15 +299,25 @@ ngx_http_llm_route_feedback_record(ngx_http_request_t *r,
     d.experiment = LLR_FB_NONE;
     d.arm = LLR_FB_NONE;
 
+    /* the provider's id too, if the answer was read ("chatcmpl-...") */
+
+    rid = ngx_http_llm_route_signal_answer_id(r, ctx);
+
+    if (rid == NULL) {
+        ngx_str_null(&none);
+        rid = &none;
+    }
+
     shpool = ngx_http_llm_route_feedback_pool(r);
 
     ngx_shmtx_lock(&shpool->mutex);
-    (void) llr_fb_insert(sh->feedback, id->data, id->len, NULL, 0, &d,
-                         ngx_http_llm_route_now_ms());
+    (void) llr_fb_insert(sh->feedback, id->data, id->len, rid->data,
+                         rid->len, &d, ngx_http_llm_route_now_ms());
     ngx_shmtx_unlock(&shpool->mutex);
 
-    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "llm_route: decision \"%V\" kept for feedback", id);
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "llm_route: decision \"%V\" (\"%V\") kept for feedback",
+                   id, rid);
 }
 
 

@@ -30,7 +30,10 @@
 /* an answer being watched */
 struct ngx_http_llm_route_signal_s {
     llr_sig_t           sig;
-    llr_resp_t         *res;          /* its scanner's: finish reasons */
+    llr_resp_t         *res;          /* its scanner's: finish reasons,
+                                         the response's id */
+    ngx_str_t           id;
+    unsigned            ended:1;      /* llr_sig_end() was called */
 };
 
 
@@ -183,6 +186,8 @@ ngx_http_llm_route_signal_watch(ngx_http_request_t *r,
 
     llr_sig_init(&s->sig, &mcf->signal_conf, ctx->json_mode);
     s->res = j->res;
+    s->ended = 0;
+    ngx_str_null(&s->id);
 
     j->tap = llr_sig_tap;
     j->tap_ctx = &s->sig;
@@ -203,7 +208,7 @@ ngx_http_llm_route_signal_end(ngx_http_request_t *r,
 
     s = ctx->signal;
 
-    if (s == NULL || s->res == NULL || ctx->acc.failed || s->res->error
+    if (s == NULL || s->ended || ctx->acc.failed || s->res->error
         || r->headers_out.status != NGX_HTTP_OK
         || ngx_http_llm_route_client_gone(r))
     {
@@ -211,11 +216,33 @@ ngx_http_llm_route_signal_end(ngx_http_request_t *r,
     }
 
     *signals = llr_sig_end(&s->sig, s->res->finish);
-    s->res = NULL;
+    s->ended = 1;
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "llm_route: quality signals of the answer: 0x%xD",
                    *signals);
 
     return NGX_OK;
+}
+
+
+ngx_str_t *
+ngx_http_llm_route_signal_answer_id(ngx_http_request_t *r,
+    ngx_http_llm_route_ctx_t *ctx)
+{
+    ngx_http_llm_route_signal_t  *s;
+
+    s = ctx->signal;
+
+    if (s == NULL || s->res->id_len == 0) {
+        return NULL;
+    }
+
+    if (s->id.len == 0) {
+        /* the scanner's copy lives as long as the request's pool */
+        s->id.data = (u_char *) s->res->id;
+        s->id.len = s->res->id_len;
+    }
+
+    return &s->id;
 }

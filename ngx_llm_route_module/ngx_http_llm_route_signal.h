@@ -43,4 +43,9 @@ ngx_int_t ngx_http_llm_route_signal_end(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx, uint32_t *signals);
 
 
+/* the provider's id of the watched answer ("chatcmpl-..."), or NULL */
+ngx_str_t *ngx_http_llm_route_signal_answer_id(ngx_http_request_t *r,
+    ngx_http_llm_route_ctx_t *ctx);
+
+
 #endif /* _NGX_HTTP_LLM_ROUTE_SIGNAL_H_INCLUDED_ */

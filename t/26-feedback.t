@@ -120,6 +120,32 @@ like($p, qr/^llm_route_feedback_score_sum\{model="gpt-4o-mini",task="unclassifie
 like($p, qr/^llm_route_feedback_score_count\{model="gpt-4o-mini",task="unclassified"\} 2$/m,
      'llm_route_feedback_score_count');
 
+# ---- the provider's id ----------------------------------------------------------
+
+$r = $t->chat({ model => 'gpt-4o-mini', messages => $msgs });
+my $rid = $r->{json}{id};
+like($rid // '', qr/^chatcmpl-mock\d+$/, 'the provider\'s id');
+my $ours = $r->{headers}{'x-llm-route-id'};
+status(4);
+$r = feedback({ id => $rid, score => 1 });
+is($r->{status}, 200, 'a score for the provider\'s id: 200');
+is($r->{json}{replaced}, JSON::PP::false, '... a first score');
+$r = feedback({ id => $ours, score => -0.5 });
+is($r->{json}{replaced}, JSON::PP::true,
+   'our id names the same decision: it replaces that score');
+
+$s = $t->stream_request(body => { model => 'gpt-4o-mini',
+                                  messages => $msgs,
+                                  stream => JSON::PP::true });
+my ($srid) = $s->{body} =~ /"id":"(chatcmpl-mock\d+)"/;
+status(5);
+$r = feedback({ id => $srid // 'none', score => 0.25 });
+is($r->{status}, 200, 'a stream\'s provider id: 200');
+
+$j = status();
+is_deeply($j->{models}{'gpt-4o-mini'}{feedback}, { count => 4,
+          mean => -0.313 }, 'four answers scored: -1, 0, -0.5, 0.25');
+
 # ---- what is refused ---------------------------------------------------------
 
 $r = feedback({ id => 'f' x 32, score => 1 });
@@ -144,7 +170,7 @@ is($r->{status}, 405, 'GET: 405');
 # ---- the ring: the oldest decisions go, and old ones expire --------------------
 
 my @ids = map { answer() } 1 .. 64;
-status(3 + 64);
+status(5 + 64);
 is(feedback({ id => $id2, score => 1 })->{status}, 404,
    'evicted by 64 newer decisions: 404');
 is(feedback({ id => $ids[0], score => 1 })->{status}, 200,
@@ -158,7 +184,7 @@ is($r->{json}{error}{code}, 'feedback_id_expired', '... feedback_id_expired');
 # ---- two workers at once -------------------------------------------------------
 
 @ids = map { answer() } 1 .. 40;
-my $before = status(3 + 64 + 40)->{models}{'gpt-4o-mini'}{feedback};
+my $before = status(5 + 64 + 40)->{models}{'gpt-4o-mini'}{feedback};
 my $sum_before = score_sum();
 
 # four clients score the 40 answers: each id twice (1, then -1 or 0.5),

@@ -71,6 +71,7 @@ enum {
     K_REASON,
     K_OUTPUT,
     K_INDEX,
+    K_ID,
     K_N
 };
 
@@ -95,7 +96,8 @@ enum {
     R_N_CACHED,
     R_N_REASONING,
     R_N_CHOICE,         /* choices[].index: the tap's choice */
-    R_N_TOOL            /* tool_calls[].index: the tap's index */
+    R_N_TOOL,           /* tool_calls[].index: the tap's index */
+    R_ID                /* the response's "id" */
 };
 
 
@@ -106,6 +108,7 @@ enum {
     P_ROOT_R,           /* top-level "response": seen as the top level */
     P_TOP_DELTA,        /* top-level "delta" (Responses API events) */
     P_MODEL,
+    P_ID,               /* top-level "id": wanted only with the tap */
     P_TYPE,
     P_STATUS,
     P_USAGE,
@@ -160,7 +163,8 @@ enum {
  * Inside a top-level "response" the paths start again from the top.
  */
 #define llr_json_top_paths                                                   \
-    [K_MODEL] = P_MODEL, [K_TYPE] = P_TYPE, [K_STATUS] = P_STATUS,           \
+    [K_MODEL] = P_MODEL, [K_ID] = P_ID, [K_TYPE] = P_TYPE,                   \
+    [K_STATUS] = P_STATUS,                                                   \
     [K_USAGE] = P_USAGE, [K_ERROR] = P_ERROR, [K_CHOICES] = P_CHOICES,       \
     [K_INCOMPLETE_DETAILS] = P_INCOMPLETE, [K_OUTPUT] = P_OUTPUT
 
@@ -1022,6 +1026,11 @@ value:
 
     node = depth ? f->vnode : P_ROOT;
 
+    if (node == P_ID && j->tap == NULL) {
+        /* the id is read for the quality loop only: else a hole */
+        node = P_NONE;
+    }
+
     if (c == '"') {
         if (!line && (node == P_NONE || (depth && llr_json_counted(node))))
         {
@@ -1543,7 +1552,7 @@ llr_json_key(const unsigned char *s, size_t len)
     uint64_t  w;
 
     if (len < 4 || len > 25) {
-        return K_UNKNOWN;
+        return (len == 2 && s[0] == 'i' && s[1] == 'd') ? K_ID : K_UNKNOWN;
     }
 
     if (len < 8) {
@@ -1884,6 +1893,11 @@ llr_json_value_start(llr_json_t *j, int c)
         case P_MODEL:
             j->role = R_MODEL;
             break;
+        case P_ID:
+            if (j->tap) {
+                j->role = R_ID;
+            }
+            break;
         case P_C_E_FINISH:
             j->role = R_FINISH;
             break;
@@ -1983,6 +1997,11 @@ llr_json_string_end(llr_json_t *j)
                                              j->cap, j->cap_len);
         res->has_model = 1;
         j->v_model = 1;
+        break;
+
+    case R_ID:
+        res->id_len = (uint32_t) llr_copy(res->id, sizeof(res->id), j->cap,
+                                          j->cap_len);
         break;
 
     case R_FINISH:

@@ -14,6 +14,10 @@
  *     output_tokens, input_tokens_details.cached_tokens,
  *     output_tokens_details.reasoning_tokens;
  *   - the provider's "model";
+ *   - the response's top-level "id" ("chatcmpl-...", "resp_..."), only
+ *     while the text tap is set (llr_json_t.tap: the quality loop's
+ *     scanners; otherwise "id" is skipped as before, an event
+ *     template's hole);
  *   - finish_reason of every choice (Responses API: "status" and
  *     incomplete_details.reason);
  *   - an "error" object (or string) and its type, code and message;
@@ -42,6 +46,7 @@
 
 #define LLR_JSON_MAX_DEPTH    64
 #define LLR_RESP_MODEL_LEN    128
+#define LLR_RESP_ID_LEN       128
 #define LLR_RESP_ERR_LEN      64
 #define LLR_RESP_ERRMSG_LEN   256
 #define LLR_JSON_HOLES        8
@@ -105,6 +110,8 @@ typedef struct {
     char        model[LLR_RESP_MODEL_LEN];
     uint32_t    model_len;          /* before the final NUL (the model
                                        may hold a \u0000 of its own) */
+    char        id[LLR_RESP_ID_LEN];  /* the response's "id" (tap set) */
+    uint32_t    id_len;
     char        error_type[LLR_RESP_ERR_LEN];
     char        error_code[LLR_RESP_ERR_LEN];     /* string or number */
     char        error_message[LLR_RESP_ERRMSG_LEN];

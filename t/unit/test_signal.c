@@ -502,6 +502,53 @@ test_scanners(void)
 }
 
 
+/* the response's id: read while the text is tapped, skipped otherwise */
+static void
+test_response_id(void)
+{
+    size_t        k;
+    llr_sig_t     s;
+    llr_sse_t     st;
+    llr_usage_t   u;
+
+    static const char  json[] =
+        "{\"id\":\"chatcmpl-abc\",\"choices\":[{\"message\":"
+        "{\"content\":\"hi\"},\"finish_reason\":\"stop\"}]}";
+    static const char  sse[] =
+        "data: {\"id\":\"chatcmpl-s\\u0031\",\"choices\":[{\"delta\":"
+        "{\"content\":\"hi\"}}]}\n\ndata: [DONE]\n\n";
+
+    for (k = 0; k < 2; k++) {
+        llr_sig_init(&s, &conf, 0);
+        llr_usage_init(&u);
+
+        if (k) {
+            u.json.tap = llr_sig_tap;
+            u.json.tap_ctx = &s;
+        }
+
+        (void) llr_usage_feed(&u, (const unsigned char *) json, 7);
+        (void) llr_usage_feed(&u, (const unsigned char *) json + 7,
+                              sizeof(json) - 8);
+        (void) llr_usage_finish(&u);
+
+        is_str(u.res.id_len ? u.res.id : "(none)",
+               k ? "chatcmpl-abc" : "(none)",
+               "JSON %s: the response's id", k ? "tapped" : "not tapped");
+    }
+
+    llr_sig_init(&s, &conf, 0);
+    llr_sse_init(&st, 0, 0, NULL);
+    st.json.tap = llr_sig_tap;
+    st.json.tap_ctx = &s;
+    (void) llr_sse_feed(&st, (const unsigned char *) sse, sizeof(sse) - 1,
+                        NULL, NULL);
+    (void) llr_sse_finish(&st, NULL, NULL);
+    is_str(st.res.id_len ? st.res.id : "(none)", "chatcmpl-s1",
+           "a stream, tapped: the response's id, escapes undone");
+}
+
+
 int
 main(void)
 {
@@ -522,6 +569,7 @@ main(void)
     test_refusals();
     test_tap();
     test_scanners();
+    test_response_id();
 
     llr_pattern_free(&refusals);
 
