@@ -63,7 +63,7 @@ push @prompts, 'Write a Python function to merge two sorted lists.'
 # ---- req: first byte = endpoint (low 3 bits) | (piece size - 1) << 3 ----
 
 remove_tree("$dir/$_") for qw(req sse usage values model pattern mock jsonv
-    signal);
+    signal fbreq);
 
 my $i = 0;
 my @req;
@@ -442,3 +442,16 @@ put('model', 'p2-duplicate-name',
     pack('C*', 0x2a, 0x0d, 0x0d, 0x00, 0x00, 0x62, 0x60, 0x01, 0x2e, 0x9a,
          0xb0, 0xe8, 0x4d, 0x1a));
 put('model', 'p3-nan', "\x03\x00\x02" . ("\xff" x 64));
+
+# ---- fbreq: the body of a feedback request ---------------------------------
+
+$i = 0;
+put('fbreq', sprintf('%02d', $i++), $_) for
+    '{"id":"3f2c9a0e5b7d4c1a8e6f0b2d4a6c8e0f","score":0.5}',
+    '{"score":-1,"id":"chatcmpl-abc","comment":"bad \\"answer\\" {"}',
+    '{"comment":{"x":[1,{"y":"}"}]},"id":"a\\/b\\u0041","score":-0.0005}',
+    '{"id":"x","score":1e-3,"id":"y"}', '{"id":"","score":1}',
+    '{"id":"a b","score":1}', '{"id":"\\u00e9","score":0}',
+    '{"id":"a","score":1.0000000000000000000000000000000000000000000000000000'
+    . '00000001}', '{"id":"a","score":"1"}', '[{"id":"a","score":1}]',
+    '{"id":"a","score":1', '', ' ', '{"id":"' . ('x' x 257) . '","score":0}';

@@ -3,7 +3,7 @@
 # Build and run the libFuzzer targets in fuzz/ (see fuzz/README.md).
 #
 #   fuzz/run.sh [TARGET...]          targets: req sse usage values model cls
-#                                    mock pattern calib jsonv signal
+#                                    mock pattern calib jsonv signal fbreq
 #                                    (default: every fuzz/fuzz_*.c)
 #
 # Environment:

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "tap.h"
+#include "llr_fbreq.h"
 #include "llr_req.h"
 #include "llr_sse.h"
 #include "llr_usage.h"
@@ -575,6 +576,37 @@ rg_check_pattern(const unsigned char *d, size_t len)
 }
 
 
+/* the body of a feedback request (fuzz/fuzz_fbreq.c) */
+
+static int
+rg_check_fbreq(const unsigned char *d, size_t len)
+{
+    size_t         i;
+    const char    *err;
+    llr_fb_req_t   req;
+
+    err = NULL;
+
+    if (llr_fb_parse(d, len, &req, &err) != 0) {
+        return err == NULL;
+    }
+
+    if (req.id_len == 0 || req.id_len > LLR_FB_REQ_ID_MAX
+        || req.score < -1000 || req.score > 1000)
+    {
+        return 1;
+    }
+
+    for (i = 0; i < req.id_len; i++) {
+        if (req.id[i] < 0x21 || req.id[i] > 0x7e) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
 /* the mock's JSON parser, plan and schema instances (fuzz/fuzz_mock.c) */
 
 static int
@@ -713,6 +745,8 @@ rg_replay_dir(const char *dir)
             msg = qc_signal(&rg_sig_conf, d, dlen);
             ok(msg == NULL, "%s%s: signals%s%s", path,
                k ? " [1:]" : "", msg ? ": " : "", msg ? msg : "");
+            ok(!rg_check_fbreq(d, dlen), "%s%s: feedback body", path,
+               k ? " [1:]" : "");
         }
 
         free(buf);
@@ -732,7 +766,7 @@ main(void)
     llr_pattern_t  refusals;
     static const char  *targets[] = {
         "req", "sse", "usage", "values", "model", "pattern", "mock",
-        "jsonv", "signal"
+        "jsonv", "signal", "fbreq"
     };
 
     if (llr_sig_refusal_default(&refusals, err, sizeof(err)) != 0) {
