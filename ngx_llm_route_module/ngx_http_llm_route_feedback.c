@@ -230,6 +230,19 @@ ngx_http_llm_route_feedback_init_zone(ngx_shm_zone_t *shm_zone,
 }
 
 
+size_t
+ngx_http_llm_route_feedback_size(ngx_http_llm_route_main_conf_t *mcf)
+{
+    if (mcf->feedback_capacity == 0) {
+        return 0;
+    }
+
+    /* the slab rounds an allocation above a page up to whole pages */
+    return ngx_align(llr_fb_size((uint32_t) mcf->feedback_capacity),
+                     ngx_pagesize);
+}
+
+
 ngx_str_t *
 ngx_http_llm_route_feedback_id(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx)

@@ -36,6 +36,9 @@ char *ngx_http_llm_route_feedback_init_conf(ngx_conf_t *cf,
 ngx_int_t ngx_http_llm_route_feedback_init_zone(ngx_shm_zone_t *shm_zone,
     ngx_http_llm_route_shm_t *sh, ngx_http_llm_route_main_conf_t *mcf);
 
+/* the bytes of the zone the ring takes (0 without llm_route_feedback) */
+size_t ngx_http_llm_route_feedback_size(ngx_http_llm_route_main_conf_t *mcf);
+
 /* a routed request's id (X-LLM-Route-Id, $llm_route_id); NULL if none */
 ngx_str_t *ngx_http_llm_route_feedback_id(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx);
