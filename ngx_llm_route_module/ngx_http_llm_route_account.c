@@ -27,6 +27,7 @@
 #include "ngx_http_llm_route_signal.h"
 #include "ngx_http_llm_route_quality.h"
 #include "ngx_http_llm_route_feedback.h"
+#include "ngx_http_llm_route_experiment.h"
 
 
 static void ngx_http_llm_route_count_rejected(ngx_http_request_t *r,
@@ -195,6 +196,7 @@ ngx_http_llm_route_log_handler(ngx_http_request_t *r)
         rec.stream = ctx->stream;
 
         ngx_http_llm_route_zone_record(sh, &rec);
+        ngx_http_llm_route_experiment_record(r, ctx, &rec);
 
         return NGX_OK;
     }
@@ -245,6 +247,7 @@ ngx_http_llm_route_log_handler(ngx_http_request_t *r)
     }
 
     ngx_http_llm_route_zone_record(sh, &rec);
+    ngx_http_llm_route_experiment_record(r, ctx, &rec);
     ngx_http_llm_route_feedback_record(r, ctx, &rec);
 
     return NGX_OK;

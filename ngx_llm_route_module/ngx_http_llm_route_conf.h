@@ -77,6 +77,9 @@ typedef struct {
     ngx_uint_t                      feedback_line;
     ngx_int_t                       request_id_index;
 
+    /* experiments (experiment.c), NULL: none */
+    ngx_array_t                    *experiments; /* of pointers */
+
     /* the zone (zone.c) and its state file (state.c) */
     ngx_shm_zone_t                 *shm_zone;
     ngx_str_t                       state_path;

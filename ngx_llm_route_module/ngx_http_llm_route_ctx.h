@@ -27,6 +27,10 @@
 typedef struct ngx_http_llm_route_limits_req_s
     ngx_http_llm_route_limits_req_t;
 
+/* an experiment (experiment.c) */
+typedef struct ngx_http_llm_route_experiment_s
+    ngx_http_llm_route_experiment_t;
+
 /* the quality signals of the answer being watched (signal.c) */
 typedef struct ngx_http_llm_route_signal_s  ngx_http_llm_route_signal_t;
 
@@ -104,6 +108,8 @@ typedef struct {
     llr_account_t                   acc;         /* tokens and cost */
     ngx_http_llm_route_signal_t    *signal;      /* NULL: not read */
     ngx_str_t                       id;          /* X-LLM-Route-Id */
+    ngx_http_llm_route_experiment_t *experiment; /* NULL: none */
+    ngx_uint_t                      arm;         /* in the experiment */
     unsigned                        json_mode:1; /* response_format JSON */
 
     /* an error page of nginx's own, replaced by JSON */

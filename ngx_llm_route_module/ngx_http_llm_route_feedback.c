@@ -30,6 +30,7 @@
 #include "ngx_http_llm_route_body.h"
 #include "ngx_http_llm_route_reply.h"
 #include "ngx_http_llm_route_signal.h"
+#include "ngx_http_llm_route_experiment.h"
 
 
 #define NGX_HTTP_LLM_ROUTE_FB_DEFAULT   1024
@@ -289,6 +290,7 @@ void
 ngx_http_llm_route_feedback_record(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx, ngx_http_llm_route_record_t *rec)
 {
+    ngx_int_t                  arm;
     ngx_str_t                 *id, *rid, none;
     ngx_slab_pool_t           *shpool;
     llr_fb_decision_t          d;
@@ -311,6 +313,13 @@ ngx_http_llm_route_feedback_record(ngx_http_request_t *r,
     d.policy = LLR_FB_NONE;
     d.experiment = LLR_FB_NONE;
     d.arm = LLR_FB_NONE;
+
+    arm = ngx_http_llm_route_experiment_slot(ctx);
+
+    if (arm >= 0) {
+        /* the arm's entry in the zone names the experiment too */
+        d.arm = (uint32_t) arm;
+    }
 
     /* the provider's id too, if the answer was read ("chatcmpl-...") */
 
@@ -453,6 +462,11 @@ ngx_http_llm_route_feedback_score(ngx_http_request_t *r, llr_fb_req_t *req)
                                       e.score, req->score);
     if (pair >= 0) {
         ngx_http_llm_route_feedback_count(sh, pair, e.score, req->score);
+    }
+
+    if (e.d.arm != LLR_FB_NONE) {
+        ngx_http_llm_route_experiment_feedback(sh, e.d.arm, req->score,
+                                               e.score);
     }
 
     ngx_str_null(&model);

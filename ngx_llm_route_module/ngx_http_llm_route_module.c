@@ -29,6 +29,7 @@
 #include "ngx_http_llm_route_signal.h"
 #include "ngx_http_llm_route_quality.h"
 #include "ngx_http_llm_route_feedback.h"
+#include "ngx_http_llm_route_experiment.h"
 
 
 static ngx_int_t ngx_http_llm_route_preconfiguration(ngx_conf_t *cf);
@@ -79,6 +80,13 @@ static ngx_command_t  ngx_http_llm_route_commands[] = {
     { ngx_string("llm_route_zone"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE123,
       ngx_http_llm_route_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("llm_route_experiment"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_BLOCK|NGX_CONF_TAKE1,
+      ngx_http_llm_route_experiment,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -297,7 +305,11 @@ ngx_http_llm_route_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    return ngx_http_llm_route_policy_init(cf, mcf);
+    if (ngx_http_llm_route_policy_init(cf, mcf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return ngx_http_llm_route_experiment_init_conf(cf, mcf);
 }
 
 

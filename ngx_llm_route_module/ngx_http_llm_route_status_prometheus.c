@@ -13,6 +13,7 @@
 #include "ngx_http_llm_route_conf.h"
 #include "ngx_http_llm_route_limits_list.h"
 #include "ngx_http_llm_route_quality.h"
+#include "ngx_http_llm_route_experiment.h"
 #include "llr_limits.h"
 #include "llr_stats.h"
 
@@ -26,6 +27,8 @@ static void ngx_http_llm_route_prom_tasks(ngx_http_llm_route_out_t *o,
 static void ngx_http_llm_route_prom_rejected(ngx_http_request_t *r,
     ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh);
 static void ngx_http_llm_route_prom_quality(ngx_http_request_t *r,
+    ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh);
+static void ngx_http_llm_route_prom_experiments(ngx_http_request_t *r,
     ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh);
 static void ngx_http_llm_route_prom_budgets(ngx_http_request_t *r,
     ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh);
@@ -67,6 +70,7 @@ ngx_http_llm_route_status_prometheus(ngx_http_request_t *r,
     ngx_http_llm_route_prom_providers(o, providers, now_ms);
     ngx_http_llm_route_prom_tasks(o, tasks);
     ngx_http_llm_route_prom_quality(r, o, sh);
+    ngx_http_llm_route_prom_experiments(r, o, sh);
     ngx_http_llm_route_prom_rejected(r, o, sh);
     ngx_http_llm_route_prom_budgets(r, o, sh);
     ngx_http_llm_route_prom_rates(r, o, sh);
@@ -535,6 +539,55 @@ ngx_http_llm_route_prom_quality(ngx_http_request_t *r,
     }
 
 #undef ngx_llr_pair_labels
+}
+
+
+/* per experiment and arm: requests, errors, each signal */
+
+static void
+ngx_http_llm_route_prom_experiments(ngx_http_request_t *r,
+    ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh)
+{
+    ngx_uint_t                         i, k, f;
+    llr_ab_arm_t                      *st;
+    ngx_http_llm_route_experiment_t  **ep, *e;
+    ngx_http_llm_route_main_conf_t    *mcf;
+
+    static const char  *fam[][2] = {
+        { "llm_route_experiment_requests_total",
+          "Requests of an experiment's arm." },
+        { "llm_route_experiment_errors_total",
+          "Requests of an experiment's arm that failed." }
+    };
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_llm_route_module);
+
+    if (mcf->experiments == NULL || sh->arms == NULL) {
+        return;
+    }
+
+    ep = mcf->experiments->elts;
+
+    for (f = 0; f < 2; f++) {
+        ngx_http_llm_route_prom_family(o, fam[f][0], "counter", fam[f][1]);
+
+        for (i = 0; i < mcf->experiments->nelts; i++) {
+            e = ep[i];
+
+            for (k = 0; k < e->narms; k++) {
+                st = &sh->arms->arm[e->arms[k].slot].st;
+
+                ngx_http_llm_route_out_printf(o, "%s{experiment=",
+                                              fam[f][0]);
+                ngx_http_llm_route_out_label(o, e->name.data, e->name.len);
+                ngx_http_llm_route_out_printf(o, ",arm=");
+                ngx_http_llm_route_out_label(o, e->arms[k].name.data,
+                                             e->arms[k].name.len);
+                ngx_http_llm_route_out_printf(o, "} %uL\n",
+                                              f ? st->errors : st->requests);
+            }
+        }
+    }
 }
 
 

@@ -24,6 +24,7 @@
 #include "ngx_http_llm_route_state.h"
 #include "ngx_http_llm_route_quality.h"
 #include "ngx_http_llm_route_feedback.h"
+#include "ngx_http_llm_route_experiment.h"
 
 
 #define NGX_HTTP_LLM_ROUTE_ZONE_MAGIC    0x4c4c52005a4f4e45ULL
@@ -279,7 +280,11 @@ ngx_http_llm_route_assign_slots(ngx_shm_zone_t *shm_zone,
 
     ngx_http_llm_route_quality_slots(shm_zone, sh, mcf);
 
-    return ngx_http_llm_route_feedback_init_zone(shm_zone, sh, mcf);
+    if (ngx_http_llm_route_feedback_init_zone(shm_zone, sh, mcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_llm_route_experiment_init_zone(shm_zone, sh, mcf);
 }
 
 
