@@ -5,7 +5,7 @@
 # the requested size and dumps the DOM after the page's script ran: the
 # model names and a non-zero request count must be in it, and the budget
 # and rate limit tables with their figures, the router's refusals by
-# reason, the quality signals by model and task; right after traffic the rates are those of the zone's last
+# reason, the quality signals by model and task, an experiment's arms; right after traffic the rates are those of the zone's last
 # seconds (not 0 for want of a previous poll); at widths from 1600 to 360
 # px no figure of the cards is cut (a probe page on the same origin
 # measures the page in an iframe); after a reload onto a new, empty zone
@@ -39,6 +39,11 @@ my $policy = <<'EOF';
         candidates gpt-4o-mini gpt-4o;
         floor      0.5;
         floor_hard 0.9;
+    }
+    llm_route_experiment dash {
+        match fast;
+        arm   control weight=1;
+        arm   b weight=1 model=gpt-4o-mini;
     }
 EOF
 
@@ -241,6 +246,19 @@ like($qrows // '',
      'quality: a model x task with its answers');
 like($qrows // '', qr{(?:<td class="n">\d+\.\d%</td>){7}}, 'quality: the '
      . 'error rate and the six signals as shares');
+
+# ---- experiments ------------------------------------------------------------
+
+like($dom, qr/<div class="panel full" id="experiments-panel">/,
+     'the experiments panel is shown');
+my ($xrows) = $dom =~ m{<tbody id="experiments">(.*?)</tbody>}s;
+like($xrows // '',
+     qr{<td class="name">dash</td><td>control</td><td>as configured</td>},
+     'experiments: the control');
+like($xrows // '', qr{<td class="name">dash</td><td>b</td><td>gpt-4o-mini</td>},
+     'experiments: arm b, its model');
+like($xrows // '', qr{<td colspan="12" class="reason">b: }, 'experiments: '
+     . 'the verdict');
 
 # ---- the router's refusals -------------------------------------------------
 
