@@ -28,6 +28,7 @@
 #include "ngx_http_llm_route_quality.h"
 #include "ngx_http_llm_route_feedback.h"
 #include "ngx_http_llm_route_experiment.h"
+#include "ngx_http_llm_route_drift.h"
 
 
 static void ngx_http_llm_route_count_rejected(ngx_http_request_t *r,
@@ -248,6 +249,7 @@ ngx_http_llm_route_log_handler(ngx_http_request_t *r)
 
     ngx_http_llm_route_zone_record(sh, &rec);
     ngx_http_llm_route_experiment_record(r, ctx, &rec);
+    ngx_http_llm_route_drift_record(r, &rec);
     ngx_http_llm_route_feedback_record(r, ctx, &rec);
 
     return NGX_OK;

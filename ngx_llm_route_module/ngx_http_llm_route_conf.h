@@ -23,6 +23,7 @@
 #include "llr_classify.h"
 #include "llr_stats.h"
 #include "llr_signal.h"
+#include "llr_drift.h"
 
 
 #define NGX_HTTP_LLM_ROUTE_MAX_TASKS     16
@@ -79,6 +80,10 @@ typedef struct {
 
     /* experiments (experiment.c), NULL: none */
     ngx_array_t                    *experiments; /* of pointers */
+
+    /* drift alarms (drift.c) */
+    ngx_flag_t                      drift;
+    llr_drift_conf_t                drift_conf;
 
     /* the zone (zone.c) and its state file (state.c) */
     ngx_shm_zone_t                 *shm_zone;

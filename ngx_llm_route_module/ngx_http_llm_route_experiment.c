@@ -30,6 +30,7 @@
 #include "ngx_http_llm_route_experiment.h"
 #include "ngx_http_llm_route_catalog.h"
 #include "ngx_http_llm_route_policy.h"
+#include "ngx_http_llm_route_quality.h"
 
 
 static char *ngx_http_llm_route_experiment_cmd(ngx_conf_t *cf,
@@ -544,10 +545,7 @@ ngx_http_llm_route_experiment_record(ngx_http_request_t *r,
         return;
     }
 
-    obs.signals = rec->signals;
-    obs.error = rec->error;
-    obs.latency_bucket = llr_hist_bucket(rec->latency_ms);
-    obs.cost_usd = (double) rec->cost_pusd / 1e12;
+    ngx_http_llm_route_quality_obs(rec, &obs);
 
     llr_ab_record(&sh->arms->arm[slot].st, &obs);
 }

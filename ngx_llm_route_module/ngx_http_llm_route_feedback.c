@@ -31,6 +31,7 @@
 #include "ngx_http_llm_route_reply.h"
 #include "ngx_http_llm_route_signal.h"
 #include "ngx_http_llm_route_experiment.h"
+#include "ngx_http_llm_route_drift.h"
 
 
 #define NGX_HTTP_LLM_ROUTE_FB_DEFAULT   1024
@@ -462,6 +463,8 @@ ngx_http_llm_route_feedback_score(ngx_http_request_t *r, llr_fb_req_t *req)
                                       e.score, req->score);
     if (pair >= 0) {
         ngx_http_llm_route_feedback_count(sh, pair, e.score, req->score);
+        ngx_http_llm_route_drift_feedback(sh, pair, req->score, e.score,
+                                          e.score_time);
     }
 
     if (e.d.arm != LLR_FB_NONE) {

@@ -30,6 +30,7 @@
 #include "ngx_http_llm_route_quality.h"
 #include "ngx_http_llm_route_feedback.h"
 #include "ngx_http_llm_route_experiment.h"
+#include "ngx_http_llm_route_drift.h"
 
 
 static ngx_int_t ngx_http_llm_route_preconfiguration(ngx_conf_t *cf);
@@ -87,6 +88,13 @@ static ngx_command_t  ngx_http_llm_route_commands[] = {
     { ngx_string("llm_route_experiment"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_BLOCK|NGX_CONF_TAKE1,
       ngx_http_llm_route_experiment,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("llm_route_drift"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_ANY,
+      ngx_http_llm_route_drift,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -300,7 +308,8 @@ ngx_http_llm_route_init_main_conf(ngx_conf_t *cf, void *conf)
 
     if (ngx_http_llm_route_quality_init_conf(cf, mcf) != NGX_CONF_OK
         || ngx_http_llm_route_signal_init_conf(cf, mcf) != NGX_CONF_OK
-        || ngx_http_llm_route_feedback_init_conf(cf, mcf) != NGX_CONF_OK)
+        || ngx_http_llm_route_feedback_init_conf(cf, mcf) != NGX_CONF_OK
+        || ngx_http_llm_route_drift_init_conf(cf, mcf) != NGX_CONF_OK)
     {
         return NGX_CONF_ERROR;
     }

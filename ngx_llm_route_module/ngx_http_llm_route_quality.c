@@ -191,6 +191,17 @@ ngx_http_llm_route_pairs(ngx_http_request_t *r, ngx_http_llm_route_shm_t *sh)
 }
 
 
+void
+ngx_http_llm_route_quality_obs(ngx_http_llm_route_record_t *rec,
+    llr_q_obs_t *obs)
+{
+    obs->signals = rec->signals;
+    obs->error = rec->error;
+    obs->latency_bucket = llr_hist_bucket(rec->latency_ms);
+    obs->cost_usd = (double) rec->cost_pusd / 1e12;
+}
+
+
 double
 ngx_http_llm_route_feedback_mean(ngx_http_llm_route_counters_t *c)
 {

@@ -13,6 +13,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "llr_qstat.h"
 #include "ngx_http_llm_route_conf.h"
 #include "ngx_http_llm_route_catalog.h"
 #include "ngx_http_llm_route_shm.h"
@@ -49,6 +50,10 @@ ngx_int_t ngx_http_llm_route_pair_slot(ngx_http_llm_route_main_conf_t *mcf,
  */
 ngx_array_t *ngx_http_llm_route_pairs(ngx_http_request_t *r,
     ngx_http_llm_route_shm_t *sh);
+
+/* what a recorded request is to the experiments and the drift */
+void ngx_http_llm_route_quality_obs(ngx_http_llm_route_record_t *rec,
+    llr_q_obs_t *obs);
 
 /* a feedback mean from the counters, in [-1, 1]; 0 if none */
 double ngx_http_llm_route_feedback_mean(ngx_http_llm_route_counters_t *c);

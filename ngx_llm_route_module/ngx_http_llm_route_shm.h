@@ -46,6 +46,9 @@ typedef struct ngx_http_llm_route_limits_sh_s
 /* the experiments' arms in the zone (experiment.c) */
 typedef struct ngx_http_llm_route_arms_sh_s  ngx_http_llm_route_arms_sh_t;
 
+/* the drift series in the zone (drift.c) */
+typedef struct ngx_http_llm_route_drift_sh_s  ngx_http_llm_route_drift_sh_t;
+
 
 #define NGX_HTTP_LLM_ROUTE_NAME_LEN     64
 #define NGX_HTTP_LLM_ROUTE_REASON_LEN   160
@@ -188,6 +191,7 @@ typedef struct {
     ngx_http_llm_route_limits_sh_t *limits;      /* limits_shm.c's */
     llr_fb_ring_t                  *feedback;    /* feedback.c's, or NULL */
     ngx_http_llm_route_arms_sh_t   *arms;        /* experiment.c's, or NULL */
+    ngx_http_llm_route_drift_sh_t  *drift;       /* drift.c's, or NULL */
 
     ngx_http_llm_route_counters_t   totals;
     ngx_http_llm_route_seconds_t    seconds;

@@ -15,6 +15,7 @@
 #include "ngx_http_llm_route_limits_list.h"
 #include "ngx_http_llm_route_quality.h"
 #include "ngx_http_llm_route_experiment.h"
+#include "ngx_http_llm_route_drift.h"
 #include "llr_limits.h"
 
 
@@ -51,6 +52,8 @@ static void ngx_http_llm_route_json_cmp(ngx_http_llm_route_out_t *o,
     llr_ab_cmp_t *c);
 static void ngx_http_llm_route_json_double(ngx_http_llm_route_out_t *o,
     double v);
+static void ngx_http_llm_route_json_drift(ngx_http_request_t *r,
+    ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh);
 static void ngx_http_llm_route_json_percentiles(ngx_http_llm_route_out_t *o,
     const char *name, ngx_atomic_t *buckets, uint64_t sum, uint64_t count);
 static void ngx_http_llm_route_json_buckets(ngx_http_llm_route_out_t *o,
@@ -99,6 +102,7 @@ ngx_http_llm_route_status_json(ngx_http_request_t *r,
                                  now_ms);
     ngx_http_llm_route_json_quality(r, o, sh);
     ngx_http_llm_route_json_experiments(r, o, sh);
+    ngx_http_llm_route_json_drift(r, o, sh);
     ngx_http_llm_route_json_rejected(r, o, sh);
     ngx_http_llm_route_json_seconds(o, sh, now);
     ngx_http_llm_route_json_budgets(r, o, sh);
@@ -489,6 +493,50 @@ ngx_http_llm_route_json_cmp(ngx_http_llm_route_out_t *o, llr_ab_cmp_t *c)
     ngx_http_llm_route_json_double(o, c->need);
     ngx_http_llm_route_out_printf(o, ",\"state\":\"%s\"}",
                                   c->state < 4 ? state[c->state] : "?");
+}
+
+
+/* "drift": the alarms raised, each model x task x metric */
+
+static void
+ngx_http_llm_route_json_drift(ngx_http_request_t *r,
+    ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh)
+{
+    ngx_uint_t                         i, n;
+    ngx_array_t                       *a;
+    ngx_http_llm_route_drift_alarm_t  *al;
+
+    a = ngx_http_llm_route_drift_states(r, sh);
+    if (a == NULL) {
+        o->failed = 1;
+        return;
+    }
+
+    ngx_http_llm_route_out_printf(o, ",\"drift\":[");
+
+    al = a->elts;
+    n = 0;
+
+    for (i = 0; i < a->nelts; i++) {
+        if (!al[i].st.raised) {
+            continue;
+        }
+
+        ngx_http_llm_route_out_printf(o, "%s{\"model\":", n++ ? "," : "");
+        ngx_http_llm_route_out_json(o, al[i].model.data, al[i].model.len);
+        ngx_http_llm_route_out_printf(o, ",\"task\":");
+        ngx_http_llm_route_out_json(o, al[i].task.data, al[i].task.len);
+        ngx_http_llm_route_out_printf(o, ",\"signal\":\"%s\",\"baseline\":",
+                                      al[i].metric);
+        ngx_http_llm_route_json_double(o, al[i].st.baseline);
+        ngx_http_llm_route_out_printf(o, ",\"now\":");
+        ngx_http_llm_route_json_double(o, al[i].st.now);
+        ngx_http_llm_route_out_printf(o, ",\"p\":");
+        ngx_http_llm_route_json_double(o, al[i].st.p);
+        ngx_http_llm_route_out_printf(o, ",\"since\":%uL}", al[i].st.since);
+    }
+
+    ngx_http_llm_route_out_printf(o, "]");
 }
 
 

@@ -14,6 +14,7 @@
 #include "ngx_http_llm_route_limits_list.h"
 #include "ngx_http_llm_route_quality.h"
 #include "ngx_http_llm_route_experiment.h"
+#include "ngx_http_llm_route_drift.h"
 #include "llr_limits.h"
 #include "llr_stats.h"
 
@@ -29,6 +30,8 @@ static void ngx_http_llm_route_prom_rejected(ngx_http_request_t *r,
 static void ngx_http_llm_route_prom_quality(ngx_http_request_t *r,
     ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh);
 static void ngx_http_llm_route_prom_experiments(ngx_http_request_t *r,
+    ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh);
+static void ngx_http_llm_route_prom_drift(ngx_http_request_t *r,
     ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh);
 static void ngx_http_llm_route_prom_budgets(ngx_http_request_t *r,
     ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh);
@@ -509,6 +512,8 @@ ngx_http_llm_route_prom_quality(ngx_http_request_t *r,
         }
     }
 
+    ngx_http_llm_route_prom_drift(r, o, sh);
+
     ngx_http_llm_route_prom_family(o, "llm_route_feedback_total", "counter",
                                    "Feedback scores given (a second score "
                                    "for an answer replaces the first), by "
@@ -539,6 +544,44 @@ ngx_http_llm_route_prom_quality(ngx_http_request_t *r,
     }
 
 #undef ngx_llr_pair_labels
+}
+
+
+/* 1 while a model x task's metric drifts (with llm_route_drift) */
+
+static void
+ngx_http_llm_route_prom_drift(ngx_http_request_t *r,
+    ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh)
+{
+    ngx_uint_t                         i;
+    ngx_array_t                       *a;
+    ngx_http_llm_route_drift_alarm_t  *al;
+
+    a = ngx_http_llm_route_drift_states(r, sh);
+    if (a == NULL) {
+        o->failed = 1;
+        return;
+    }
+
+    if (a->nelts == 0) {
+        return;
+    }
+
+    ngx_http_llm_route_prom_family(o, "llm_route_quality_drift", "gauge",
+                                   "1 while a metric of a model and task "
+                                   "drifts from its baseline "
+                                   "(llm_route_drift).");
+    al = a->elts;
+
+    for (i = 0; i < a->nelts; i++) {
+        ngx_http_llm_route_out_printf(o, "llm_route_quality_drift{model=");
+        ngx_http_llm_route_out_label(o, al[i].model.data, al[i].model.len);
+        ngx_http_llm_route_out_printf(o, ",task=");
+        ngx_http_llm_route_out_label(o, al[i].task.data, al[i].task.len);
+        ngx_http_llm_route_out_printf(o, ",signal=\"%s\"} %ui\n",
+                                      al[i].metric,
+                                      (ngx_uint_t) al[i].st.raised);
+    }
 }
 
 

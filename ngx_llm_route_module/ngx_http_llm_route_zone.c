@@ -25,6 +25,7 @@
 #include "ngx_http_llm_route_quality.h"
 #include "ngx_http_llm_route_feedback.h"
 #include "ngx_http_llm_route_experiment.h"
+#include "ngx_http_llm_route_drift.h"
 
 
 #define NGX_HTTP_LLM_ROUTE_ZONE_MAGIC    0x4c4c52005a4f4e45ULL
@@ -280,7 +281,9 @@ ngx_http_llm_route_assign_slots(ngx_shm_zone_t *shm_zone,
 
     ngx_http_llm_route_quality_slots(shm_zone, sh, mcf);
 
-    if (ngx_http_llm_route_feedback_init_zone(shm_zone, sh, mcf) != NGX_OK) {
+    if (ngx_http_llm_route_feedback_init_zone(shm_zone, sh, mcf) != NGX_OK
+        || ngx_http_llm_route_drift_init_zone(shm_zone, sh, mcf) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
