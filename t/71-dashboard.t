@@ -24,8 +24,7 @@ use File::Temp qw(tempdir);
 use File::Copy qw(copy);
 use Time::HiRes qw(time);
 
-my ($chromium) = grep { -x } map {; ("$_/chromium", "$_/chromium-browser") }
-                 split /:/, $ENV{PATH};
+my $chromium = LLRTest::chromium_path();
 
 plan skip_all => 'chromium is not installed (Debian package "chromium"); '
                  . 'CI installs it'
@@ -132,26 +131,7 @@ like($script, qr/\.requests, x\.rpm_limit\b.*\.tokens, x\.tpm_limit\b/s,
 
 # ---- chromium ---------------------------------------------------------------
 
-my @flags = ('--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
-             '--no-first-run', '--disable-background-networking',
-             '--disable-component-update', '--disable-sync',
-             '--disable-dev-shm-usage');
-
-sub chromium {
-    my (@args) = @_;
-    my $profile = tempdir('chromium-XXXXXX', TMPDIR => 1, CLEANUP => 1);
-    my $pid = open(my $fh, '-|');
-    die "fork: $!" unless defined $pid;
-    if ($pid == 0) {
-        open(STDERR, '>', '/dev/null');
-        exec('timeout', '90', $chromium, @flags, "--user-data-dir=$profile",
-             @args) or POSIX::_exit(127);
-    }
-    local $/;
-    my $out = <$fh> // '';
-    close $fh;
-    return $out;
-}
+sub chromium { return LLRTest::chromium(@_) }
 
 my $png = $t->dir . '/dashboard.png';
 chromium('--window-size=1400,1000', "--screenshot=$png",

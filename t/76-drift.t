@@ -84,6 +84,20 @@ SKIP: {
     is($rc, 0, 'promtool check metrics') or diag($out);
 }
 
+SKIP: {
+    skip 'chromium is not installed', 2 unless LLRTest::chromium_path();
+    my $dom = LLRTest::chromium('--dump-dom', '--virtual-time-budget=3000',
+        'http://127.0.0.1:' . $t->port . '/llm/status?format=html');
+    like($dom, qr/<div class="panel full" id="drift-panel">/,
+         'the dashboard shows the drift panel');
+    my ($rows) = $dom =~ m{<tbody id="drift">(.*?)</tbody>}s;
+    like($rows // '', qr{<td[ ]class="name">gpt-4o-mini</td>
+                         <td>unclassified</td>
+                         <td><span[ ]class="err">truncated</span></td>
+                         <td[ ]class="n">0\.0%</td>}x,
+         '... with the model, the task, the signal, its baseline');
+}
+
 $t0 = time;
 ($j, $seen) = traffic(10, {}, sub { !truncated($_[0]) });
 ok($seen, 'whole answers again: cleared after '
