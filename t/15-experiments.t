@@ -55,16 +55,7 @@ sub ask {
                     headers => { 'X-User' => $user });
 }
 
-sub status {
-    my ($want) = @_;
-    my $j;
-    for (1 .. 100) {
-        $j = $t->get('/llm/status')->{json} || {};
-        last if !defined $want || ($j->{totals}{requests} // 0) >= $want;
-        select(undef, undef, undef, 0.05);
-    }
-    return $j;
-}
+sub status { return $t->status_json(@_) }
 
 # ---- assignment ----------------------------------------------------------------
 

@@ -52,16 +52,7 @@ sub feedback {
     return $r;
 }
 
-sub status {
-    my ($want) = @_;
-    my $j;
-    for (1 .. 100) {
-        $j = $t->get('/llm/status')->{json} || {};
-        last if !defined $want || ($j->{totals}{requests} // 0) >= $want;
-        select(undef, undef, undef, 0.05);
-    }
-    return $j;
-}
+sub status { return $t->status_json(@_) }
 
 # ---- the id ----------------------------------------------------------------
 

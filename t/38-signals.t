@@ -51,16 +51,7 @@ my @cases = (
                        'X-Mock-Finish' => 'tool_calls' }, [] ],
 );
 
-sub status {
-    my ($want) = @_;
-    my $j;
-    for (1 .. 100) {
-        $j = $t->get('/llm/status')->{json} || {};
-        last if ($j->{totals}{requests} // 0) >= $want;
-        select(undef, undef, undef, 0.05);
-    }
-    return $j;
-}
+sub status { return $t->status_json(@_) }
 
 my @names = qw(truncated content_filter empty bad_tool_json bad_json refusal);
 my %zero = map { $_ => 0 } @names;

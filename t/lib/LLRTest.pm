@@ -929,6 +929,22 @@ sub stream_request {
 }
 
 
+# ---- the status --------------------------------------------------------------
+
+# The status JSON (GET $path, default /llm/status) once totals.requests
+# is at least $want (a request is counted in its log phase, after the
+# client has its answer): polled for 5 s at most; without $want, now.
+sub status_json {
+    my ($self, $want, $path) = @_;
+    my $j;
+    for (1 .. 100) {
+        $j = $self->get($path // '/llm/status')->{json} || {};
+        last if !defined $want || ($j->{totals}{requests} // 0) >= $want;
+        sleep 0.05;
+    }
+    return $j;
+}
+
 # ---- headless chromium (the dashboard's tests) ----------------------------
 
 # its path, or undef (Debian package "chromium")
