@@ -572,3 +572,104 @@ ngx_http_llm_route_experiment_feedback(ngx_http_llm_route_shm_t *sh,
 
     llr_ab_feedback(&sh->arms->arm[slot].st, score, old);
 }
+
+
+u_char *
+ngx_http_llm_route_experiment_state(ngx_http_llm_route_shm_t *sh,
+    ngx_log_t *log, size_t *size)
+{
+    u_char                        *buf, *p;
+    uint64_t                       n;
+    ngx_uint_t                     i;
+    llr_ab_arm_t                   st;
+    ngx_http_llm_route_arm_sh_t   *a;
+
+    n = sh->arms ? sh->arms->n : 0;
+    *size = sizeof(uint64_t) + n * sizeof(ngx_http_llm_route_arm_sh_t);
+
+    buf = ngx_alloc(*size, log);
+    if (buf == NULL) {
+        return NULL;
+    }
+
+    p = ngx_cpymem(buf, &n, sizeof(uint64_t));
+
+    for (i = 0; i < n; i++) {
+        a = &sh->arms->arm[i];
+
+        /* each word loaded atomically: workers record meanwhile */
+        llr_ab_snapshot(&st, &a->st);
+
+        p = ngx_cpymem(p, &a->name_len, sizeof(a->name_len));
+        p = ngx_cpymem(p, a->name, sizeof(a->name));
+        p = ngx_cpymem(p, &st, sizeof(llr_ab_arm_t));
+    }
+
+    return buf;
+}
+
+
+ssize_t
+ngx_http_llm_route_experiment_load(ngx_http_llm_route_shm_t *sh, u_char *p,
+    size_t size)
+{
+    size_t                         esize, len;
+    uint64_t                       n, i;
+    ngx_uint_t                     j;
+    ngx_http_llm_route_arms_sh_t  *t;
+    ngx_http_llm_route_arm_sh_t    e;
+
+    esize = sizeof(e.name_len) + sizeof(e.name) + sizeof(llr_ab_arm_t);
+
+    if (size < sizeof(uint64_t)) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(&n, p, sizeof(uint64_t));
+
+    if (n > NGX_HTTP_LLM_ROUTE_ARMS_MAX
+        || size - sizeof(uint64_t) < n * esize)
+    {
+        return NGX_ERROR;
+    }
+
+    len = sizeof(uint64_t) + n * esize;
+    p += sizeof(uint64_t);
+    t = sh->arms;
+
+    for (i = 0; i < n; i++, p += esize) {
+        ngx_memcpy(&e.name_len, p, sizeof(e.name_len));
+        ngx_memcpy(e.name, p + sizeof(e.name_len), sizeof(e.name));
+        ngx_memcpy(&e.st, p + sizeof(e.name_len) + sizeof(e.name),
+                   sizeof(llr_ab_arm_t));
+
+        if (e.name_len == 0 || e.name_len > sizeof(e.name)) {
+            return NGX_ERROR;
+        }
+
+        if (t == NULL) {
+            /* no experiment now: the arms are not kept */
+            continue;
+        }
+
+        for (j = 0; j < t->n; j++) {
+            if (t->arm[j].name_len == e.name_len
+                && ngx_memcmp(t->arm[j].name, e.name, e.name_len) == 0)
+            {
+                break;
+            }
+        }
+
+        if (j == t->n) {
+            if (t->n == NGX_HTTP_LLM_ROUTE_ARMS_MAX) {
+                continue;
+            }
+
+            t->n++;
+        }
+
+        t->arm[j] = e;
+    }
+
+    return (ssize_t) len;
+}

@@ -87,6 +87,22 @@ void ngx_http_llm_route_experiment_record(ngx_http_request_t *r,
 /* the request's arm's entry in the zone, -1 if none (for feedback) */
 ngx_int_t ngx_http_llm_route_experiment_slot(ngx_http_llm_route_ctx_t *ctx);
 
+/*
+ * The state file's section of the arms (state.c): a count, then each
+ * entry as it is in the zone (its name and its llr_ab_arm_t words).
+ * The bytes to write, ngx_alloc()ed, *size set; NULL on error.
+ */
+u_char *ngx_http_llm_route_experiment_state(ngx_http_llm_route_shm_t *sh,
+    ngx_log_t *log, size_t *size);
+
+/*
+ * Load a section into the zone's table (the arms of the configuration
+ * are there; others are added while there is room): the bytes it took,
+ * or NGX_ERROR if it is malformed
+ */
+ssize_t ngx_http_llm_route_experiment_load(ngx_http_llm_route_shm_t *sh,
+    u_char *p, size_t size);
+
 /* a feedback score (old: the one it replaces) for the arm's entry */
 void ngx_http_llm_route_experiment_feedback(ngx_http_llm_route_shm_t *sh,
     uint32_t slot, int32_t score, int32_t old);

@@ -23,11 +23,15 @@
 
 #include "ngx_http_llm_route_state.h"
 #include "ngx_http_llm_route_limits_shm.h"
+#include "ngx_http_llm_route_experiment.h"
 
 
 #define NGX_HTTP_LLM_ROUTE_STATE_MAGIC   "LLRSTATE"
-/* 2: a limits section (budgets) follows the slots; 1 is still read */
-#define NGX_HTTP_LLM_ROUTE_STATE_VERSION 2
+/*
+ * 3: the experiments' arms follow the slots, then the limits (budgets);
+ * 2 (no arms) and 1 (no budgets) are still read
+ */
+#define NGX_HTTP_LLM_ROUTE_STATE_VERSION 3
 #define NGX_HTTP_LLM_ROUTE_STATE_MAX     (64 * 1024 * 1024)
 
 #define NGX_HTTP_LLM_ROUTE_NCOUNTERS                                          \
@@ -215,6 +219,7 @@ ngx_http_llm_route_state_parse(ngx_shm_zone_t *shm_zone,
     u_char                             *p;
     size_t                              rec_size, base;
     uint64_t                            v;
+    ssize_t                             arms;
     ngx_int_t                           budgets;
     ngx_log_t                          *log;
     ngx_uint_t                          i, k, loaded;
@@ -232,7 +237,7 @@ ngx_http_llm_route_state_parse(ngx_shm_zone_t *shm_zone,
            + (size_t) h.nrecords * rec_size;
 
     if (ngx_memcmp(h.magic, NGX_HTTP_LLM_ROUTE_STATE_MAGIC, 8) != 0
-        || (h.version != NGX_HTTP_LLM_ROUTE_STATE_VERSION && h.version != 1)
+        || h.version < 1 || h.version > NGX_HTTP_LLM_ROUTE_STATE_VERSION
         || h.ncounters < NGX_HTTP_LLM_ROUTE_NCOUNTERS_V2
         || h.ncounters > NGX_HTTP_LLM_ROUTE_NCOUNTERS
         || h.name_len != NGX_HTTP_LLM_ROUTE_NAME_LEN
@@ -276,6 +281,17 @@ ngx_http_llm_route_state_parse(ngx_shm_zone_t *shm_zone,
                       &shm_zone->shm.name, path);
 
     } else {
+        if (h.version >= 3) {
+            arms = ngx_http_llm_route_experiment_load(sh, buf + base,
+                                                      size - base);
+            if (arms == NGX_ERROR) {
+                ngx_http_llm_route_state_invalid(shm_zone, path);
+                return;
+            }
+
+            base += (size_t) arms;
+        }
+
         budgets = ngx_http_llm_route_limits_load(shm_zone, sh, buf + base,
                                                  size - base);
         if (budgets == NGX_ERROR) {
@@ -444,8 +460,8 @@ static u_char *
 ngx_http_llm_route_state_image(ngx_http_llm_route_state_ctx_t *ctx,
     ngx_log_t *log, size_t *size)
 {
-    u_char                             *buf, *p, *lbuf;
-    size_t                              lsize;
+    u_char                             *buf, *p, *lbuf, *abuf;
+    size_t                              lsize, asize;
     uint64_t                            v;
     ngx_uint_t                          i, k, nused;
     ngx_atomic_t                       *c;
@@ -465,12 +481,19 @@ ngx_http_llm_route_state_image(ngx_http_llm_route_state_ctx_t *ctx,
         return NULL;
     }
 
+    abuf = ngx_http_llm_route_experiment_state(sh, log, &asize);
+    if (abuf == NULL) {
+        ngx_free(lbuf);
+        return NULL;
+    }
+
     *size = sizeof(h) + NGX_HTTP_LLM_ROUTE_NCOUNTERS * sizeof(uint64_t)
-            + nused * NGX_HTTP_LLM_ROUTE_STATE_RECORD + lsize;
+            + nused * NGX_HTTP_LLM_ROUTE_STATE_RECORD + asize + lsize;
 
     buf = ngx_alloc(*size, log);
     if (buf == NULL) {
         ngx_free(lbuf);
+        ngx_free(abuf);
         return NULL;
     }
 
@@ -500,6 +523,9 @@ ngx_http_llm_route_state_image(ngx_http_llm_route_state_ctx_t *ctx,
             p = ngx_cpymem(p, &v, sizeof(uint64_t));
         }
     }
+
+    p = ngx_cpymem(p, abuf, asize);
+    ngx_free(abuf);
 
     ngx_memcpy(p, lbuf, lsize);
     ngx_free(lbuf);

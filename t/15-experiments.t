@@ -7,7 +7,7 @@
 # (every metric, an interval, an always-valid p-value, the verdict) and
 # Prometheus counts the arms; feedback goes to the arm too; a stopped
 # arm (weight 0), and an experiment taken out by a reload, keep their
-# history; nginx -t checks the block.
+# history, and a restart with a state file too; nginx -t checks the block.
 
 use strict;
 use warnings;
@@ -168,6 +168,24 @@ $t->reload(config => conf(experiment(1)));
 $j = status($n);
 is($j->{experiments}{cheap}{arms}{mini}{requests}, $mini,
    'brought back: its history is there');
+
+# ---- a restart, with a state file -------------------------------------------------
+
+my $state = $t->dir . '/llr.state';
+(my $with_state = conf(experiment(1)))
+    =~ s{llm_route_zone llm:1m;}{llm_route_zone llm:1m state=$state state_interval=1s;};
+$t->reload(config => $with_state);
+$r = ask('user1');
+$n++;
+my $before = status($n)->{experiments}{cheap}{arms};
+sleep 1.5;
+$t->stop;
+ok(-s $state, 'the state file is written');
+$t->start;
+$j = status();
+is($j->{totals}{requests}, $n, 'restarted: the counters are back');
+is_deeply($j->{experiments}{cheap}{arms}, $before,
+          'and the arms\' statistics, every one of them');
 
 # ---- nginx -t ------------------------------------------------------------------
 
