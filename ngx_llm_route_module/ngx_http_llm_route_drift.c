@@ -130,6 +130,24 @@ ngx_http_llm_route_drift_init_conf(ngx_conf_t *cf,
 }
 
 
+size_t
+ngx_http_llm_route_drift_size(ngx_http_llm_route_main_conf_t *mcf)
+{
+    size_t  n;
+
+    if (!mcf->drift) {
+        return 0;
+    }
+
+    n = mcf->models.nelts
+        * ngx_min(mcf->tasks.nelts, NGX_HTTP_LLM_ROUTE_MAX_TASKS + 1);
+
+    /* each series its own slab allocation: pages above 2 KB */
+    return n * ngx_align(llr_drift_size(&mcf->drift_conf), ngx_pagesize)
+           + n * sizeof(void *);
+}
+
+
 ngx_int_t
 ngx_http_llm_route_drift_init_zone(ngx_shm_zone_t *shm_zone,
     ngx_http_llm_route_shm_t *sh, ngx_http_llm_route_main_conf_t *mcf)

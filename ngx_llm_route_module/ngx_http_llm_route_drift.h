@@ -41,6 +41,9 @@ char *ngx_http_llm_route_drift(ngx_conf_t *cf, ngx_command_t *cmd,
 char *ngx_http_llm_route_drift_init_conf(ngx_conf_t *cf,
     ngx_http_llm_route_main_conf_t *mcf);
 
+/* the bytes of the zone the series take (0 without llm_route_drift) */
+size_t ngx_http_llm_route_drift_size(ngx_http_llm_route_main_conf_t *mcf);
+
 /* init zone (the master), after the model x task slots: the series */
 ngx_int_t ngx_http_llm_route_drift_init_zone(ngx_shm_zone_t *shm_zone,
     ngx_http_llm_route_shm_t *sh, ngx_http_llm_route_main_conf_t *mcf);

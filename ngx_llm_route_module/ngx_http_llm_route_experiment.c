@@ -346,6 +346,17 @@ ngx_http_llm_route_experiment_init_conf(ngx_conf_t *cf,
 }
 
 
+size_t
+ngx_http_llm_route_experiment_size(ngx_http_llm_route_main_conf_t *mcf)
+{
+    if (mcf->experiments == NULL) {
+        return 0;
+    }
+
+    return ngx_align(sizeof(ngx_http_llm_route_arms_sh_t), ngx_pagesize);
+}
+
+
 ngx_int_t
 ngx_http_llm_route_experiment_init_zone(ngx_shm_zone_t *shm_zone,
     ngx_http_llm_route_shm_t *sh, ngx_http_llm_route_main_conf_t *mcf)

@@ -64,6 +64,10 @@ char *ngx_http_llm_route_experiment(ngx_conf_t *cf, ngx_command_t *cmd,
 char *ngx_http_llm_route_experiment_init_conf(ngx_conf_t *cf,
     ngx_http_llm_route_main_conf_t *mcf);
 
+/* the bytes of the zone the arms' table takes (0 without experiments) */
+size_t ngx_http_llm_route_experiment_size(
+    ngx_http_llm_route_main_conf_t *mcf);
+
 /* init zone (the master): the arms' table, every arm's entry */
 ngx_int_t ngx_http_llm_route_experiment_init_zone(ngx_shm_zone_t *shm_zone,
     ngx_http_llm_route_shm_t *sh, ngx_http_llm_route_main_conf_t *mcf);

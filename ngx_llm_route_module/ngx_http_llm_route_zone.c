@@ -107,7 +107,9 @@ ngx_http_llm_route_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     if (nslots < names || nslots == 0) {
         need = fixed + (names + 16) * sizeof(ngx_http_llm_route_slot_t);
         need = (2 * need + 8 * ngx_pagesize
-                + ngx_http_llm_route_feedback_size(mcf))
+                + ngx_http_llm_route_feedback_size(mcf)
+                + ngx_http_llm_route_experiment_size(mcf)
+                + ngx_http_llm_route_drift_size(mcf))
                / 1024 * 102 / 100 + 1;
 
         ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
