@@ -617,7 +617,8 @@ sub _message {
 sub _pieces {
     my ($s, $n) = @_;
     my $k = int((length($s) + $n - 1) / $n) || 1;
-    return map { substr($s, $_ * $k, $k) // '' } 0 .. $n - 1;
+    return map { $_ * $k < length $s ? substr($s, $_ * $k, $k) : '' }
+           0 .. $n - 1;
 }
 
 sub _stream {
