@@ -26,6 +26,16 @@
 #include "ngx_http_llm_route_quality.h"
 
 
+static llr_drift_series_t *ngx_http_llm_route_drift_series(
+    ngx_http_llm_route_shm_t *sh, ngx_int_t pair);
+
+
+/* the bytes of a series, from its own ring */
+#define ngx_http_llm_route_drift_bytes(s)                                     \
+    (sizeof(llr_drift_series_t)                                               \
+     + (size_t) (s)->ring * LLR_DRIFT_WORDS * sizeof(uint64_t))
+
+
 char *
 ngx_http_llm_route_drift(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
@@ -329,4 +339,122 @@ ngx_http_llm_route_drift_states(ngx_http_request_t *r,
     }
 
     return a;
+}
+
+
+/* a series entry in the state file: the pair's name, the series' size */
+typedef struct {
+    uint32_t                        name_len;
+    u_char                          name[NGX_HTTP_LLM_ROUTE_NAME_LEN];
+    uint64_t                        size;
+} ngx_http_llm_route_drift_rec_t;
+
+
+u_char *
+ngx_http_llm_route_drift_state(ngx_http_llm_route_shm_t *sh, ngx_log_t *log,
+    size_t *size)
+{
+    u_char                          *buf, *p;
+    size_t                           len;
+    uint64_t                         n;
+    ngx_uint_t                       i;
+    llr_drift_series_t              *s;
+    ngx_http_llm_route_drift_rec_t   rec;
+
+    n = 0;
+    len = sizeof(uint64_t);
+
+    for (i = 0; sh->drift && i < sh->drift->nslots; i++) {
+        s = sh->drift->series[i];
+
+        if (s && i < sh->nused) {
+            n++;
+            len += sizeof(rec) + ngx_http_llm_route_drift_bytes(s);
+        }
+    }
+
+    buf = ngx_alloc(len, log);
+    if (buf == NULL) {
+        return NULL;
+    }
+
+    p = ngx_cpymem(buf, &n, sizeof(uint64_t));
+
+    for (i = 0; sh->drift && i < sh->drift->nslots; i++) {
+        s = sh->drift->series[i];
+
+        if (s == NULL || i >= sh->nused) {
+            continue;
+        }
+
+        ngx_memzero(&rec, sizeof(rec));
+        rec.name_len = (uint32_t) sh->slots[i].name_len;
+        ngx_memcpy(rec.name, sh->slots[i].name, sizeof(rec.name));
+        rec.size = ngx_http_llm_route_drift_bytes(s);
+
+        p = ngx_cpymem(p, &rec, sizeof(rec));
+
+        /* 64-bit words, each read whole: workers update them meanwhile */
+        p = ngx_cpymem(p, s, rec.size);
+    }
+
+    *size = len;
+
+    return buf;
+}
+
+
+ssize_t
+ngx_http_llm_route_drift_load(ngx_http_llm_route_shm_t *sh, u_char *p,
+    size_t size)
+{
+    u_char                          *start;
+    uint64_t                         n, i;
+    ngx_int_t                        slot;
+    llr_drift_series_t              *s, hdr;
+    ngx_http_llm_route_drift_rec_t   rec;
+
+    start = p;
+
+    if (size < sizeof(uint64_t)) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(&n, p, sizeof(uint64_t));
+    p += sizeof(uint64_t);
+    size -= sizeof(uint64_t);
+
+    for (i = 0; i < n; i++) {
+        if (size < sizeof(rec)) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(&rec, p, sizeof(rec));
+        p += sizeof(rec);
+        size -= sizeof(rec);
+
+        if (rec.size > size || rec.size < sizeof(llr_drift_series_t)
+            || rec.name_len == 0 || rec.name_len >= sizeof(rec.name))
+        {
+            return NGX_ERROR;
+        }
+
+        slot = ngx_http_llm_route_find_slot(sh, NGX_HTTP_LLM_ROUTE_SLOT_PAIR,
+                                            rec.name, rec.name_len);
+        s = (slot >= 0) ? ngx_http_llm_route_drift_series(sh, slot) : NULL;
+
+        ngx_memcpy(&hdr, p, sizeof(llr_drift_series_t));
+
+        /* the same windows only: the ring and the bucket length */
+        if (s && rec.size == ngx_http_llm_route_drift_bytes(s)
+            && hdr.ring == s->ring && hdr.bucket_sec == s->bucket_sec)
+        {
+            ngx_memcpy(s, p, rec.size);
+        }
+
+        p += rec.size;
+        size -= rec.size;
+    }
+
+    return p - start;
 }

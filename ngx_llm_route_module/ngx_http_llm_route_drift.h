@@ -48,6 +48,21 @@ size_t ngx_http_llm_route_drift_size(ngx_http_llm_route_main_conf_t *mcf);
 ngx_int_t ngx_http_llm_route_drift_init_zone(ngx_shm_zone_t *shm_zone,
     ngx_http_llm_route_shm_t *sh, ngx_http_llm_route_main_conf_t *mcf);
 
+/*
+ * The state file's section of the series (state.c): a count, then each
+ * series with the name of its model x task slot, its size and its words.
+ * The bytes to write, ngx_alloc()ed, *size set; NULL on error.
+ */
+u_char *ngx_http_llm_route_drift_state(ngx_http_llm_route_shm_t *sh,
+    ngx_log_t *log, size_t *size);
+
+/*
+ * Load a section into the series of the same model x task and windows
+ * (others are skipped): the bytes it took, or NGX_ERROR if malformed
+ */
+ssize_t ngx_http_llm_route_drift_load(ngx_http_llm_route_shm_t *sh,
+    u_char *p, size_t size);
+
 /* the log phase: a request into its model x task's series */
 void ngx_http_llm_route_drift_record(ngx_http_request_t *r,
     ngx_http_llm_route_record_t *rec);

@@ -24,12 +24,13 @@
 #include "ngx_http_llm_route_state.h"
 #include "ngx_http_llm_route_limits_shm.h"
 #include "ngx_http_llm_route_experiment.h"
+#include "ngx_http_llm_route_drift.h"
 
 
 #define NGX_HTTP_LLM_ROUTE_STATE_MAGIC   "LLRSTATE"
 /*
- * 3: the experiments' arms follow the slots, then the limits (budgets);
- * 2 (no arms) and 1 (no budgets) are still read
+ * 3: the experiments' arms and the drift series follow the slots, then
+ * the limits (budgets); 2 (neither) and 1 (no budgets) are still read
  */
 #define NGX_HTTP_LLM_ROUTE_STATE_VERSION 3
 #define NGX_HTTP_LLM_ROUTE_STATE_MAX     (64 * 1024 * 1024)
@@ -290,6 +291,15 @@ ngx_http_llm_route_state_parse(ngx_shm_zone_t *shm_zone,
             }
 
             base += (size_t) arms;
+
+            arms = ngx_http_llm_route_drift_load(sh, buf + base,
+                                                 size - base);
+            if (arms == NGX_ERROR) {
+                ngx_http_llm_route_state_invalid(shm_zone, path);
+                return;
+            }
+
+            base += (size_t) arms;
         }
 
         budgets = ngx_http_llm_route_limits_load(shm_zone, sh, buf + base,
@@ -460,8 +470,8 @@ static u_char *
 ngx_http_llm_route_state_image(ngx_http_llm_route_state_ctx_t *ctx,
     ngx_log_t *log, size_t *size)
 {
-    u_char                             *buf, *p, *lbuf, *abuf;
-    size_t                              lsize, asize;
+    u_char                             *buf, *p, *lbuf, *abuf, *dbuf;
+    size_t                              lsize, asize, dsize;
     uint64_t                            v;
     ngx_uint_t                          i, k, nused;
     ngx_atomic_t                       *c;
@@ -482,18 +492,22 @@ ngx_http_llm_route_state_image(ngx_http_llm_route_state_ctx_t *ctx,
     }
 
     abuf = ngx_http_llm_route_experiment_state(sh, log, &asize);
-    if (abuf == NULL) {
-        ngx_free(lbuf);
-        return NULL;
-    }
+    dbuf = ngx_http_llm_route_drift_state(sh, log, &dsize);
 
     *size = sizeof(h) + NGX_HTTP_LLM_ROUTE_NCOUNTERS * sizeof(uint64_t)
-            + nused * NGX_HTTP_LLM_ROUTE_STATE_RECORD + asize + lsize;
+            + nused * NGX_HTTP_LLM_ROUTE_STATE_RECORD + asize + dsize
+            + lsize;
 
-    buf = ngx_alloc(*size, log);
+    buf = (abuf && dbuf) ? ngx_alloc(*size, log) : NULL;
+
     if (buf == NULL) {
         ngx_free(lbuf);
-        ngx_free(abuf);
+        if (abuf) {
+            ngx_free(abuf);
+        }
+        if (dbuf) {
+            ngx_free(dbuf);
+        }
         return NULL;
     }
 
@@ -526,6 +540,8 @@ ngx_http_llm_route_state_image(ngx_http_llm_route_state_ctx_t *ctx,
 
     p = ngx_cpymem(p, abuf, asize);
     ngx_free(abuf);
+    p = ngx_cpymem(p, dbuf, dsize);
+    ngx_free(dbuf);
 
     ngx_memcpy(p, lbuf, lsize);
     ngx_free(lbuf);

@@ -5,8 +5,9 @@
 # finish_reason "length") is flagged in the status JSON ("drift": model,
 # task, signal, baseline, now, since) and in Prometheus
 # (llm_route_quality_drift 1) within the recent window, while the other
-# metrics stay quiet, and cleared once the answers are whole again;
-# nginx -t checks the directive.
+# metrics stay quiet, and on the dashboard; cleared once the answers
+# are whole again; a restart with a state file keeps the series (the
+# baseline from before it); nginx -t checks the directive.
 
 use strict;
 use warnings;
@@ -113,6 +114,28 @@ SKIP: {
 $t0 = time;
 ($j, $seen) = traffic(10, {}, sub { !truncated($_[0]) });
 ok($seen, 'whole answers again: cleared after '
+   . (defined $seen ? sprintf('%.1f', $seen - $t0) : 'never') . ' s');
+
+# ---- a restart keeps the series (state file) ------------------------------------
+
+# whole answers, then a restart, then truncated ones only: the drift can
+# only be seen against the whole answers from before the restart
+my $state = $t->dir . '/llr.state';
+$t->reload(config => $t->routed_http(
+    http => '    llm_route_drift bucket=1s recent=2 baseline=4 '
+            . 'min_requests=10;',
+    server => '        location = /llm/status { llm_route_status; }')
+    =~ s{llm_route_zone llm:1m;}
+        {llm_route_zone llm:1m state=$state state_interval=1s;}r);
+traffic(5, {});
+$t->stop(quiet => 1);
+$t->start;
+$m->start;                      # stop() stopped the mock too
+$t0 = time;
+($j, $seen) = traffic(4, { 'X-Mock-Finish' => 'length' },
+                      sub { truncated($_[0]) });
+ok($seen, 'restarted: truncated answers raise the drift against the '
+   . 'baseline from before the restart, after '
    . (defined $seen ? sprintf('%.1f', $seen - $t0) : 'never') . ' s');
 
 # ---- nginx -t ----------------------------------------------------------------
