@@ -75,7 +75,7 @@ ok(!defined $r->{headers}{'x-llm-route-id'}, '... with no id');
 
 status(3);
 
-# ---- scores ------------------------------------------------------------------
+# ---- scores -----------------------------------------------------------------
 
 $r = feedback({ id => $id, score => 0.5, comment => 'good enough' });
 is($r->{status}, 200, 'a score: 200');
@@ -104,14 +104,14 @@ is_deeply($j->{models}{'gpt-4o-mini'}{feedback}, { count => 2, mean => -0.5 },
           'two answers scored: -1 and 0');
 
 my $p = $t->get('/llm/status?format=prometheus')->{content};
-like($p, qr/^llm_route_feedback_total\{model="gpt-4o-mini",task="unclassified"\} 2$/m,
-     'llm_route_feedback_total');
-like($p, qr/^llm_route_feedback_score_sum\{model="gpt-4o-mini",task="unclassified"\} -1\.000$/m,
+my $pair = '\{model="gpt-4o-mini",task="unclassified"\}';
+like($p, qr/^llm_route_feedback_total$pair 2$/m, 'llm_route_feedback_total');
+like($p, qr/^llm_route_feedback_score_sum$pair -1\.000$/m,
      'llm_route_feedback_score_sum');
-like($p, qr/^llm_route_feedback_score_count\{model="gpt-4o-mini",task="unclassified"\} 2$/m,
+like($p, qr/^llm_route_feedback_score_count$pair 2$/m,
      'llm_route_feedback_score_count');
 
-# ---- the provider's id ----------------------------------------------------------
+# ---- the provider's id ------------------------------------------------------
 
 $r = $t->chat({ model => 'gpt-4o-mini', messages => $msgs });
 my $rid = $r->{json}{id};
@@ -137,11 +137,12 @@ $j = status();
 is_deeply($j->{models}{'gpt-4o-mini'}{feedback}, { count => 4,
           mean => -0.313 }, 'four answers scored: -1, 0, -0.5, 0.25');
 
-# ---- what is refused ---------------------------------------------------------
+# ---- what is refused --------------------------------------------------------
 
 $r = feedback({ id => 'f' x 32, score => 1 });
 is($r->{status}, 404, 'an unknown id: 404');
-is($r->{json}{error}{code}, 'feedback_id_not_found', '... feedback_id_not_found');
+is($r->{json}{error}{code}, 'feedback_id_not_found',
+   '... feedback_id_not_found');
 is($r->{json}{error}{param}, 'id', '... param id');
 
 for my $c ([ '{"id":"x"', 'the body is not JSON' ],
@@ -158,7 +159,7 @@ for my $c ([ '{"id":"x"', 'the body is not JSON' ],
 $r = $t->get('/v1/feedback');
 is($r->{status}, 405, 'GET: 405');
 
-# ---- the ring: the oldest decisions go, and old ones expire --------------------
+# ---- the ring: the oldest decisions go, and old ones expire -----------------
 
 my @ids = map { answer() } 1 .. 64;
 status(5 + 64);
@@ -172,7 +173,7 @@ $r = feedback({ id => $ids[-1], score => 1 });
 is($r->{status}, 404, 'older than ttl: 404');
 is($r->{json}{error}{code}, 'feedback_id_expired', '... feedback_id_expired');
 
-# ---- two workers at once -------------------------------------------------------
+# ---- two workers at once ----------------------------------------------------
 
 @ids = map { answer() } 1 .. 40;
 my $before = status(5 + 64 + 40)->{models}{'gpt-4o-mini'}{feedback};
@@ -215,7 +216,7 @@ sub score_sum {
                   task="unclassified"\}[ ](-?[\d.]+)$/mx ? $1 : 'none';
 }
 
-# ---- nginx -t ------------------------------------------------------------------
+# ---- nginx -t ---------------------------------------------------------------
 
 $server = "        location = /v1/feedback { llm_route_feedback; }\n";
 
@@ -223,7 +224,8 @@ my ($rc, $out) = $t->nginx_t_http(<<'EOF2');
     server { listen 127.0.0.1:1; location / { llm_route_feedback; } }
 EOF2
 isnt($rc, 0, 'nginx -t: llm_route_feedback without a zone fails');
-like($out, qr/"llm_route_feedback" in .* needs "llm_route_zone"/, '... says so');
+like($out, qr/"llm_route_feedback" in .* needs "llm_route_zone"/,
+     '... says so');
 
 ($rc, $out) = $t->nginx_t_http($t->routed_http(
     http => '    llm_route_feedback_ring 0;', server => $server));

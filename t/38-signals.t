@@ -90,7 +90,7 @@ for my $stream (0, 1) {
     }
 }
 
-# ---- what is not an answer ---------------------------------------------------
+# ---- what is not an answer --------------------------------------------------
 
 $t->chat({ model => 'gpt-4o-mini', messages => $msgs },
          headers => { 'X-Mock-Status' => 500 });
@@ -103,7 +103,7 @@ is($j->{models}{'gpt-4o-mini'}{answers}, $n, '... but no answers');
 is_deeply($j->{models}{'gpt-4o-mini'}{signals}, \%before,
           '... and have no signals');
 
-# ---- where the counts are ------------------------------------------------------
+# ---- where the counts are ---------------------------------------------------
 
 is_deeply($j->{totals}{signals}, \%before, 'totals.signals');
 is($j->{totals}{answers}, $n, 'totals.answers');
@@ -125,7 +125,7 @@ is_deeply($q[0]{signals}, \%before, 'quality: signals');
 ok($q[0]{completion_tokens} > 0, 'quality: output tokens');
 ok(exists $q[0]{latency_ms}{p99}, 'quality: latency');
 
-# ---- Prometheus ----------------------------------------------------------------
+# ---- Prometheus -------------------------------------------------------------
 
 my $p = $t->get('/llm/status?format=prometheus')->{content};
 
@@ -148,7 +148,7 @@ SKIP: {
     is($rc, 0, 'promtool check metrics') or diag($out);
 }
 
-# ---- a refusal pattern that does not compile -----------------------------------
+# ---- a refusal pattern that does not compile --------------------------------
 
 my ($rc, $out) = $t->nginx_t_http($t->routed_http(
     http => '    llm_route_refusal_pattern "^I (can";'));

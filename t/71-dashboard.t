@@ -5,7 +5,8 @@
 # the requested size and dumps the DOM after the page's script ran: the
 # model names and a non-zero request count must be in it, and the budget
 # and rate limit tables with their figures, the router's refusals by
-# reason, the quality signals by model and task, an experiment's arms; right after traffic the rates are those of the zone's last
+# reason, the quality signals by model and task, an experiment's arms;
+# right after traffic the rates are those of the zone's last
 # seconds (not 0 for want of a previous poll); at widths from 1600 to 360
 # px no figure of the cards is cut (a probe page on the same origin
 # measures the page in an iframe); after a reload onto a new, empty zone

@@ -116,7 +116,7 @@ $t0 = time;
 ok($seen, 'whole answers again: cleared after '
    . (defined $seen ? sprintf('%.1f', $seen - $t0) : 'never') . ' s');
 
-# ---- a restart keeps the series (state file) ------------------------------------
+# ---- a restart keeps the series (state file) --------------------------------
 
 # whole answers, then a restart, then truncated ones only: the drift can
 # only be seen against the whole answers from before the restart
@@ -138,7 +138,7 @@ ok($seen, 'restarted: truncated answers raise the drift against the '
    . 'baseline from before the restart, after '
    . (defined $seen ? sprintf('%.1f', $seen - $t0) : 'never') . ' s');
 
-# ---- nginx -t ----------------------------------------------------------------
+# ---- nginx -t ---------------------------------------------------------------
 
 my ($rc, $out) = $t->nginx_t_http($t->routed_http(
     http => '    llm_route_drift recent=0;'));
