@@ -110,7 +110,6 @@ typedef struct {
     ngx_str_t                       id;          /* X-LLM-Route-Id */
     ngx_http_llm_route_experiment_t *experiment; /* NULL: none */
     ngx_uint_t                      arm;         /* in the experiment */
-    unsigned                        json_mode:1; /* response_format JSON */
 
     /* an error page of nginx's own, replaced by JSON */
     u_char                         *error_code;

@@ -184,7 +184,7 @@ ngx_http_llm_route_signal_watch(ngx_http_request_t *r,
 
     ctx->signal = s;
 
-    llr_sig_init(&s->sig, &mcf->signal_conf, ctx->json_mode);
+    llr_sig_init(&s->sig, &mcf->signal_conf, ctx->view.json_mode);
     s->res = j->res;
     s->ended = 0;
     ngx_str_null(&s->id);
@@ -194,7 +194,7 @@ ngx_http_llm_route_signal_watch(ngx_http_request_t *r,
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "llm_route: quality signals of the answer read, "
-                   "json mode %ui", (ngx_uint_t) ctx->json_mode);
+                   "json mode %ui", (ngx_uint_t) ctx->view.json_mode);
 
     return NGX_OK;
 }

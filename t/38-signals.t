@@ -2,7 +2,8 @@
 
 # The quality signals of routed answers (docs/quality.md), read by the
 # response filters as the bytes pass: truncated, content_filter, empty,
-# bad_tool_json, refusal (the default list and llm_route_refusal_pattern),
+# bad_tool_json, bad_json (JSON mode: response_format json_object or
+# json_schema), refusal (the default list and llm_route_refusal_pattern),
 # in JSON answers and streams; counted per model, per task and per model x
 # task in the status JSON (answers, signals) and in Prometheus
 # (llm_route_quality_signal_total); errors and embeddings are no answers.
@@ -49,6 +50,15 @@ my @cases = (
     [ 'a tool call', { 'X-Mock-Content' => '-',
                        'X-Mock-Tool-Args' => '{"city": "Paris"}',
                        'X-Mock-Finish' => 'tool_calls' }, [] ],
+    [ 'JSON mode, an answer that is JSON',
+      { 'X-Mock-Content' => '{"city": "Paris", "days": [1, 2]}' }, [],
+      { response_format => { type => 'json_object' } } ],
+    [ 'JSON mode, an answer that is not',
+      { 'X-Mock-Content' => 'Sure! {"city": "Paris"}' }, ['bad_json'],
+      { response_format => { type => 'json_schema',
+                             json_schema => { name => 'x', schema => {} } } } ],
+    [ 'text mode, the same answer', { 'X-Mock-Content' => 'Sure! {"a": 1}' },
+      [], { response_format => { type => 'text' } } ],
 );
 
 sub status { return $t->status_json(@_) }
@@ -60,7 +70,7 @@ my %before = %zero;
 
 for my $stream (0, 1) {
     for my $c (@cases) {
-        my ($name, $h, $sig) = @$c;
+        my ($name, $h, $sig, $extra) = @$c;
 
         # refusal text of its own is not streamed by the mock
         next if $stream && exists $h->{'X-Mock-Refusal'};
@@ -70,12 +80,12 @@ for my $stream (0, 1) {
         if ($stream) {
             my $r = $t->stream_request(
                 body => { model => 'gpt-4o-mini', messages => $msgs,
-                          stream => $T },
+                          stream => $T, %{$extra // {}} },
                 headers => { %$h, 'X-Mock-Events' => 4 });
             ok($r->{done}, "$what: the stream ended");
         } else {
-            my $r = $t->chat({ model => 'gpt-4o-mini', messages => $msgs },
-                             headers => $h);
+            my $r = $t->chat({ model => 'gpt-4o-mini', messages => $msgs,
+                               %{$extra // {}} }, headers => $h);
             is($r->{status}, 200, "$what: 200");
         }
 

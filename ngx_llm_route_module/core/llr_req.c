@@ -61,7 +61,8 @@ typedef enum {
     LLR_C_TOOL_CALLS,       /* a message's "tool_calls" */
     LLR_C_TOOL_CALL,
     LLR_C_FUNCTION,         /* tool_calls[].function, "function_call" */
-    LLR_C_PROMPT            /* "prompt" / embeddings "input" array */
+    LLR_C_PROMPT,           /* "prompt" / embeddings "input" array */
+    LLR_C_RESPONSE_FORMAT   /* top-level "response_format" object */
 } llr_ctx_e;
 
 
@@ -91,6 +92,7 @@ typedef enum {
     LLR_V_ARGUMENTS,        /* function arguments, responses "output" */
     LLR_V_ITEM_TYPE,        /* responses input item "type" */
     LLR_V_PROMPT_ITEM,
+    LLR_V_RF_TYPE,          /* response_format "type" */
     LLR_V_LAST
 } llr_val_e;
 
@@ -119,7 +121,8 @@ static const unsigned char  llr_accept[LLR_V_LAST] = {
     LLR_T_ANY,                                  /* FUNCTION */
     LLR_T_ANY,                                  /* ARGUMENTS */
     LLR_T_ANY,                                  /* ITEM_TYPE */
-    LLR_T_STRING | LLR_T_NUMBER | LLR_T_ARRAY   /* PROMPT_ITEM */
+    LLR_T_STRING | LLR_T_NUMBER | LLR_T_ARRAY,  /* PROMPT_ITEM */
+    LLR_T_ANY                                   /* RF_TYPE */
 };
 
 
@@ -1636,6 +1639,12 @@ llr_key_meaning(llr_req_t *rq, llr_ctx_e ctx, const unsigned char *k,
         }
         break;
 
+    case LLR_C_RESPONSE_FORMAT:
+        if (llr_key_is(k, len, "type")) {
+            return LLR_V_RF_TYPE;
+        }
+        break;
+
     case LLR_C_MESSAGE:
         if (llr_key_is(k, len, "role")) {
             return LLR_V_ROLE;
@@ -1763,6 +1772,7 @@ llr_on_string(llr_req_t *rq, const unsigned char *s, size_t len, int esc)
     case LLR_V_MODEL:
     case LLR_V_ROLE:
     case LLR_V_ITEM_TYPE:
+    case LLR_V_RF_TYPE:
         if (esc) {
             d = llr_decode(rq, s, len, &dlen);
             if (d == NULL) {
@@ -1793,6 +1803,15 @@ llr_on_string(llr_req_t *rq, const unsigned char *s, size_t len, int esc)
 
         } else {
             rq->view.has_response_format = 1;
+        }
+        break;
+
+    case LLR_V_RF_TYPE:
+        /* the quality signals check a JSON-mode answer */
+        if (llr_key_is(d, dlen, "json_object")
+            || llr_key_is(d, dlen, "json_schema"))
+        {
+            rq->view.json_mode = 1;
         }
         break;
 
@@ -2032,6 +2051,10 @@ llr_push(llr_req_t *rq, llr_val_e m, int map)
 
         } else {
             rq->view.has_response_format = 1;
+
+            if (map) {
+                c = LLR_C_RESPONSE_FORMAT;
+            }
         }
         break;
 
