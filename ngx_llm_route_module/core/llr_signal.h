@@ -65,9 +65,9 @@
  *
  * For the glue: an llr_sig_t in the request context, llr_sig_init() when
  * the response filters start (json_mode from the request scanner:
- * response_format json_object or json_schema; the view says only that
- * there is a response_format today), the scanners' tap set to
- * llr_sig_tap (once the scanners have the hook), llr_sig_end() in the
+ * llr_req_view_t.json_mode, response_format json_object or
+ * json_schema), the scanners' tap (llr_json_t.tap) set to
+ * llr_sig_tap, llr_sig_end() in the
  * log phase for an answer that is not an error: its bits are the
  * llr_q_obs_t's signals.
  */
