@@ -32,6 +32,15 @@ package LLRMock;
 #   X-Mock-Content-Type: T    stream: send Content-Type T, not
 #                             text/event-stream
 #
+# What a chat answer says (the quality signals' tests):
+#
+#   X-Mock-Content: TEXT      the message's content (a stream: cut into
+#                             X-Mock-Events pieces); "-": null
+#   X-Mock-Finish: R          finish_reason R (default stop)
+#   X-Mock-Refusal: TEXT      the message's refusal
+#   X-Mock-Tool-Args: ARGS    a tool call with these arguments (a stream:
+#                             cut into X-Mock-Events pieces)
+#
 # Recorded request (one JSON object per line, see requests()):
 #   {"id":N, "time":T, "method":"POST", "uri":"/v1/chat/completions",
 #    "version":"HTTP/1.1", "headers":{"host":"..."}, "header_list":[[n,v]...],
@@ -555,9 +564,8 @@ sub _answer {
             model   => $model,
             choices => [{
                 index         => 0,
-                message       => { role => 'assistant',
-                                   content => 'mock reply' },
-                finish_reason => 'stop',
+                message       => _message($h),
+                finish_reason => $h->{'x-mock-finish'} // 'stop',
                 logprobs      => undef,
             }],
             usage => { prompt_tokens => $pt, completion_tokens => 2,
@@ -606,6 +614,33 @@ sub _answer {
                     $keep, %xh);
 }
 
+# the chat answer's message, as the X-Mock-* headers script it
+sub _message {
+    my ($h) = @_;
+
+    my $content = $h->{'x-mock-content'} // 'mock reply';
+    my %m = (role => 'assistant',
+             content => $content eq '-' ? undef : $content);
+
+    $m{refusal} = $h->{'x-mock-refusal'} if defined $h->{'x-mock-refusal'};
+
+    if (defined $h->{'x-mock-tool-args'}) {
+        $m{tool_calls} = [{ id => 'call_mock', type => 'function',
+                            function => { name => 'f',
+                                arguments => $h->{'x-mock-tool-args'} } }];
+    }
+
+    return \%m;
+}
+
+# s cut into n pieces (the last ones may be empty)
+sub _pieces {
+    my ($s, $n) = @_;
+    my $k = int((length($s) + $n - 1) / $n) || 1;
+    return map { $_ * $k < length $s ? substr($s, $_ * $k, $k) : '' }
+           0 .. $n - 1;
+}
+
 sub _stream {
     my ($self, $c, $id, $h, $json, $model, $pt, $keep, $xh) = @_;
 
@@ -630,8 +665,24 @@ sub _stream {
 
     my @events;
     push @events, $chunk->({ role => 'assistant', content => '' }, undef);
-    push @events, $chunk->({ content => "w$_ " }, undef) for 1 .. $n;
-    push @events, $chunk->({}, 'stop');
+
+    if (defined $h->{'x-mock-tool-args'}) {
+        push @events, $chunk->({ tool_calls => [{ index => 0,
+            id => 'call_mock', type => 'function',
+            function => { name => 'f', arguments => '' } }] }, undef);
+        push @events, $chunk->({ tool_calls => [{ index => 0,
+            function => { arguments => $_ } }] }, undef)
+            for _pieces($h->{'x-mock-tool-args'}, $n);
+
+    } elsif (defined $h->{'x-mock-content'}) {
+        push @events, $chunk->({ content => $_ }, undef)
+            for _pieces($h->{'x-mock-content'}, $n);
+
+    } else {
+        push @events, $chunk->({ content => "w$_ " }, undef) for 1 .. $n;
+    }
+
+    push @events, $chunk->({}, $h->{'x-mock-finish'} // 'stop');
     push @events, $chunk->(undef, undef, { usage => {
         prompt_tokens => $pt, completion_tokens => $n + 0,
         total_tokens => $pt + $n } })
