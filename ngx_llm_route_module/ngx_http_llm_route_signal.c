@@ -170,7 +170,8 @@ ngx_http_llm_route_signal_watch(ngx_http_request_t *r,
     if (ngx_http_llm_route_shm(r) == NULL
         || (ctx->endpoint != LLR_API_CHAT
             && ctx->endpoint != LLR_API_COMPLETIONS
-            && ctx->endpoint != LLR_API_RESPONSES))
+            && ctx->endpoint != LLR_API_RESPONSES
+            && ctx->endpoint != LLR_API_MESSAGES))
     {
         return NGX_DECLINED;
     }

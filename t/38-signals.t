@@ -7,6 +7,8 @@
 # in JSON answers and streams; counted per model, per task and per model x
 # task in the status JSON (answers, signals) and in Prometheus
 # (llm_route_quality_signal_total); errors and embeddings are no answers.
+# The same signals from an Anthropic-format provider, its answers passed
+# through to /v1/messages or translated for an OpenAI client.
 
 use strict;
 use warnings;
@@ -165,6 +167,107 @@ my ($rc, $out) = $t->nginx_t_http($t->routed_http(
 isnt($rc, 0, 'nginx -t: a bad refusal pattern fails');
 like($out, qr/invalid regex "\^I \(can" in llm_route_refusal_pattern/,
      'nginx -t: says which');
+
+# ---- Anthropic answers: passed through and translated -----------------------
+#
+# An Anthropic-format provider (the perl mock's Messages answers): its
+# text blocks and text_delta, tool_use blocks and input_json_delta, and
+# stop_reason give the same signals, for an Anthropic client
+# (/v1/messages, passed through) and an OpenAI one (translated).
+
+my $proxy = $t->proxy_directives(auth => 1, identity => 1, unbuffered => 1);
+
+# a reload into a zone of its own: its counts start at zero
+ok($t->reload(config => $t->substitute(<<"EOF")), 'reloaded');
+    llm_route_zone llm2:1m;
+    llm_route_provider claude {
+        upstream 127.0.0.1:%%MOCK_PORT%%; scheme http; host api.anthropic.test;
+        format anthropic; api_key sk-test-secret-0123456789;
+    }
+    llm_route_model claude-haiku provider=claude input=0.80 output=4.00
+                    max_output=1000 upstream_model=claude-3-5-haiku;
+
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        location /v1/ {
+            llm_route on;
+$proxy
+        }
+        location = /llm/status { llm_route_status; }
+    }
+EOF
+
+# JSON mode for an Anthropic provider: structured outputs (a schema)
+my $jschema = { response_format => { type => 'json_schema',
+    json_schema => { name => 'x', schema => { type => 'object' } } } };
+
+# name, headers, signals, more of the body, streams only, chat only
+my @acases = (
+    [ 'a plain answer', {}, [] ],
+    [ 'stop_reason max_tokens', { 'X-Mock-Finish' => 'max_tokens' },
+      ['truncated'] ],
+    [ 'stop_reason refusal with no text',
+      { 'X-Mock-Finish' => 'refusal', 'X-Mock-Content' => '-' },
+      ['content_filter', 'empty'] ],
+    [ 'white space only', { 'X-Mock-Content' => "  \t " }, ['empty'] ],
+    [ 'a refusal of the default list',
+      { 'X-Mock-Content' => "I'm sorry, but I can't help with that." },
+      ['refusal'] ],
+    [ 'a tool call and no text',
+      { 'X-Mock-Content' => '-', 'X-Mock-Tool-Args' => '{"city": "Paris"}',
+        'X-Mock-Finish' => 'tool_use' }, [] ],
+    [ 'a tool call cut short',
+      { 'X-Mock-Content' => '-', 'X-Mock-Tool-Args' => '{"city": "Par',
+        'X-Mock-Finish' => 'tool_use' }, ['bad_tool_json'], undef, 1 ],
+    [ 'JSON mode, an answer that is not JSON',
+      { 'X-Mock-Content' => 'Sure! {"city": "Paris"}' }, ['bad_json'],
+      $jschema, 0, 1 ],
+    [ 'JSON mode, an answer that is JSON',
+      { 'X-Mock-Content' => '{"city": "Paris"}' }, [],
+      $jschema, 0, 1 ],
+);
+
+%before = %zero;
+$n = 0;
+
+for my $client ('messages', 'chat') {
+    for my $stream (0, 1) {
+        for my $c (@acases) {
+            my ($name, $h, $sig, $extra, $stream_only, $chat_only) = @$c;
+
+            next if ($stream_only && !$stream)
+                    || ($chat_only && $client ne 'chat');
+
+            my $what = "anthropic, $client " . ($stream ? 'stream' : 'JSON')
+                       . ": $name";
+            my $path = $client eq 'chat' ? '/v1/chat/completions'
+                                         : '/v1/messages';
+            my %body = (model => 'claude-haiku', messages => $msgs,
+                        %{$extra // {}});
+            $body{max_tokens} = 100 if $client eq 'messages';
+
+            if ($stream) {
+                my $r = $t->stream_request(path => $path,
+                    body => { %body, stream => $T },
+                    headers => { %$h, 'X-Mock-Events' => 4 });
+                is($r->{status}, 200, "$what: 200");
+            } else {
+                my $r = $t->chat(\%body, path => $path, headers => $h);
+                is($r->{status}, 200, "$what: 200");
+            }
+
+            my $j = status(++$n);
+            my $s = $j->{models}{'claude-haiku'}{signals} || {};
+            my %want = %before;
+            $want{$_}++ for @$sig;
+
+            is_deeply($s, \%want,
+                      "$what: " . (@$sig ? "@$sig" : 'no signal'));
+            is($j->{models}{'claude-haiku'}{answers}, $n, "$what: an answer");
+            %before = %$s;
+        }
+    }
+}
 
 $t->stop;
 $t->check_log;

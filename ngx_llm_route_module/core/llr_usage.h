@@ -51,7 +51,12 @@
  *     refusal: content_filter; any other (pause_turn): other;
  *   - the error object of an error answer or event;
  *   - generated text: "text", "thinking" and "partial_json" of content
- *     blocks and deltas;
+ *     blocks and deltas; for the text tap: text as content, thinking as
+ *     reasoning, partial_json as tool call arguments (index: the
+ *     event's content block "index"; in a JSON answer a tool_use block,
+ *     whose input is an object, is tapped as the arguments "{}", its
+ *     index the block's position), choice 0; the top-level "id" (and
+ *     message_start's message's);
  *   - the events that end a stream: message_stop, and error.
  *
  * Why not yajl: yajl's lexer buffers every string token that spans two

@@ -41,6 +41,12 @@ package LLRMock;
 #   X-Mock-Tool-Args: ARGS    a tool call with these arguments (a stream:
 #                             cut into X-Mock-Events pieces)
 #
+# An Anthropic Messages answer takes the same headers: X-Mock-Content the
+# text block's text ("-": no text block; a stream: text_delta pieces),
+# X-Mock-Finish its stop_reason (default end_turn), X-Mock-Tool-Args a
+# tool_use block after it (JSON: ARGS decoded as its input, {} if they
+# are not JSON; a stream: input_json_delta pieces of ARGS as they are).
+#
 # Recorded request (one JSON object per line, see requests()):
 #   {"id":N, "time":T, "method":"POST", "uri":"/v1/chat/completions",
 #    "version":"HTTP/1.1", "headers":{"host":"..."}, "header_list":[[n,v]...],
@@ -701,33 +707,67 @@ sub _messages {
     my $n = $h->{'x-mock-events'} // $self->{events};
     my %usage = (input_tokens => $pt, cache_creation_input_tokens => 7,
                  cache_read_input_tokens => 5);
+    my $text = $h->{'x-mock-content'};
+    my $args = $h->{'x-mock-tool-args'};
+    my $stop = $h->{'x-mock-finish'} // 'end_turn';
 
     unless ($json->{stream} && JSON::PP::is_bool($json->{stream})) {
+        my @content;
+        push @content, { type => 'text', text => $text // 'mock reply' }
+            unless defined $text && $text eq '-';
+        if (defined $args) {
+            my $input = eval { $JSON->decode($args) };
+            push @content, { type => 'tool_use', id => 'toolu_mock',
+                             name => 'f',
+                             input => ref $input ? $input : {} };
+        }
         return _respond($c, 200, $JSON->encode({
             id => "msg_mock$id", type => 'message', role => 'assistant',
-            model => $model, stop_reason => 'end_turn',
-            stop_sequence => undef,
-            content => [{ type => 'text', text => 'mock reply' }],
+            model => $model, stop_reason => $stop,
+            stop_sequence => undef, content => \@content,
             usage => { %usage, output_tokens => 2 },
         }), $keep, %$xh);
     }
 
     my $ev = sub { "event: $_[0]\ndata: " . $JSON->encode($_[1]) . "\n\n" };
+    my $delta = sub {
+        my ($i, $d) = @_;
+        return $ev->('content_block_delta', { type => 'content_block_delta',
+                                              index => $i, delta => $d });
+    };
+    my $block = sub {
+        my ($i, $cb, @deltas) = @_;
+        return ($ev->('content_block_start', { type => 'content_block_start',
+                                               index => $i,
+                                               content_block => $cb }),
+                (map { $delta->($i, $_) } @deltas),
+                $ev->('content_block_stop', { type => 'content_block_stop',
+                                              index => $i }));
+    };
+    my @pieces = defined $text ? _pieces($text, $n)
+                               : map { "w$_ " } 1 .. $n;
+    my @blocks;
+    push @blocks, $block->(0, { type => 'text', text => '' },
+                           map { { type => 'text_delta', text => $_ } }
+                               @pieces)
+        unless defined $text && $text eq '-';
+    push @blocks, $block->(scalar(@blocks) ? 1 : 0,
+                           { type => 'tool_use', id => 'toolu_mock',
+                             name => 'f', input => {} },
+                           map { { type => 'input_json_delta',
+                                   partial_json => $_ } }
+                               _pieces($args, $n))
+        if defined $args;
+
     my @events = (
         $ev->('message_start', { type => 'message_start', message => {
             id => "msg_mock$id", type => 'message', role => 'assistant',
             model => $model, content => [], stop_reason => undef,
             stop_sequence => undef,
             usage => { %usage, output_tokens => 1 } } }),
-        $ev->('content_block_start', { type => 'content_block_start',
-            index => 0, content_block => { type => 'text', text => '' } }),
-        (map { $ev->('content_block_delta', { type => 'content_block_delta',
-                 index => 0, delta => { type => 'text_delta',
-                                        text => "w$_ " } }) } 1 .. $n),
-        $ev->('content_block_stop', { type => 'content_block_stop',
-                                      index => 0 }),
+        @blocks,
         $ev->('message_delta', { type => 'message_delta',
-            delta => { stop_reason => 'end_turn', stop_sequence => undef },
+            delta => { stop_reason => $stop, stop_sequence => undef },
             usage => { output_tokens => $n + 0 } }),
         $ev->('message_stop', { type => 'message_stop' }),
     );

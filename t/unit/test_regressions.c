@@ -276,6 +276,7 @@ rg_check_usage(const unsigned char *d, size_t len, size_t piece)
 {
     int           ra, rb, bad;
     size_t        i, n;
+    llr_sig_t     sa, sb;
     llr_usage_t   a, b;
     llr_format_e  fmt;
 
@@ -295,6 +296,31 @@ rg_check_usage(const unsigned char *d, size_t len, size_t piece)
         rb |= llr_usage_finish(&b);
 
         bad |= ra != rb || memcmp(&a.res, &b.res, sizeof(llr_resp_t)) != 0;
+    }
+
+    /* the quality signals through the text tap: the same in pieces */
+
+    for (fmt = LLR_FMT_OPENAI; fmt <= LLR_FMT_ANTHROPIC; fmt++) {
+        llr_sig_init(&sa, &rg_sig_conf, 1);
+        llr_usage_init_format(&a, fmt);
+        a.json.tap = llr_sig_tap;
+        a.json.tap_ctx = &sa;
+        (void) llr_usage_feed(&a, d, len);
+        (void) llr_usage_finish(&a);
+
+        llr_sig_init(&sb, &rg_sig_conf, 1);
+        llr_usage_init_format(&b, fmt);
+        b.json.tap = llr_sig_tap;
+        b.json.tap_ctx = &sb;
+        for (i = 0; i < len; i += n) {
+            n = len - i < piece ? len - i : piece;
+            (void) llr_usage_feed(&b, d + i, n);
+        }
+        (void) llr_usage_finish(&b);
+
+        bad |= llr_sig_end(&sa, a.res.finish)
+               != llr_sig_end(&sb, b.res.finish)
+               || sa.tools != sb.tools;
     }
 
     return bad;

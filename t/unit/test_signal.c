@@ -342,8 +342,12 @@ test_tap(void)
 }
 
 
-/* an answer (JSON, or SSE if sse) fed in pieces of at most step bytes,
- * the first cut at `cut`; its signals */
+#define SC_SSE        1      /* scan()'s kind: a stream */
+#define SC_ANTHROPIC  2      /* Anthropic Messages */
+
+/* an answer (JSON, or SSE if sse & SC_SSE; Anthropic's if sse &
+ * SC_ANTHROPIC) fed in pieces of at most step bytes, the first cut at
+ * `cut`; its signals */
 static uint32_t
 scan(const char *body, int sse, int json_mode, size_t cut, size_t step)
 {
@@ -355,13 +359,15 @@ scan(const char *body, int sse, int json_mode, size_t cut, size_t step)
     llr_sig_init(&s, &conf, json_mode);
     len = strlen(body);
 
-    if (sse) {
-        llr_sse_init(&st, 0, 0, NULL);
+    if (sse & SC_SSE) {
+        llr_sse_init(&st, (sse & SC_ANTHROPIC) ? LLR_SSE_ANTHROPIC : 0, 0,
+                     NULL);
         st.json.tap = llr_sig_tap;
         st.json.tap_ctx = &s;
 
     } else {
-        llr_usage_init(&u);
+        llr_usage_init_format(&u, (sse & SC_ANTHROPIC) ? LLR_FMT_ANTHROPIC
+                                                       : LLR_FMT_OPENAI);
         u.json.tap = llr_sig_tap;
         u.json.tap_ctx = &s;
     }
@@ -370,7 +376,7 @@ scan(const char *body, int sse, int json_mode, size_t cut, size_t step)
         k = (off == 0 && cut) ? cut : step;
         k = (k > len - off) ? len - off : k;
 
-        if (sse) {
+        if (sse & SC_SSE) {
             (void) llr_sse_feed(&st, (const unsigned char *) body + off, k,
                                 NULL, NULL);
         } else {
@@ -378,7 +384,7 @@ scan(const char *body, int sse, int json_mode, size_t cut, size_t step)
         }
     }
 
-    if (sse) {
+    if (sse & SC_SSE) {
         (void) llr_sse_finish(&st, NULL, NULL);
         return llr_sig_end(&s, st.res.finish);
     }
@@ -476,7 +482,71 @@ test_scanners(void)
           "event: response.incomplete\ndata: {\"type\":"
           "\"response.incomplete\",\"response\":{\"status\":\"incomplete\","
           "\"incomplete_details\":{\"reason\":\"max_output_tokens\"}}}\n\n",
-          LLR_SIG_BIT(LLR_SIG_TRUNCATED) }
+          LLR_SIG_BIT(LLR_SIG_TRUNCATED) },
+        { "Anthropic JSON, a tool_use block and no text", 2, 0,
+          "{\"id\":\"msg_1\",\"type\":\"message\",\"content\":[{\"type\":"
+          "\"tool_use\",\"id\":\"t\",\"name\":\"f\",\"input\":{\"x\":"
+          "\"y\"}}],\"stop_reason\":\"tool_use\"}",
+          0 },
+        { "Anthropic JSON, a refusal cut at max_tokens", 2, 0,
+          "{\"type\":\"message\",\"content\":[{\"type\":\"thinking\","
+          "\"thinking\":\"Paris.\"},{\"type\":\"text\",\"text\":"
+          "\"I cannot help with that\"}],\"stop_reason\":\"max_tokens\"}",
+          LLR_SIG_BIT(LLR_SIG_REFUSAL) | LLR_SIG_BIT(LLR_SIG_TRUNCATED) },
+        { "Anthropic JSON, thinking only, stop_reason refusal", 2, 0,
+          "{\"type\":\"message\",\"content\":[{\"type\":\"thinking\","
+          "\"thinking\":\"Paris.\"}],\"stop_reason\":\"refusal\"}",
+          LLR_SIG_BIT(LLR_SIG_EMPTY) | LLR_SIG_BIT(LLR_SIG_CONTENT_FILTER) },
+        { "Anthropic stream, text and two tool calls, the second cut", 3, 0,
+          "event: message_start\ndata: {\"type\":\"message_start\","
+          "\"message\":{\"id\":\"msg_1\",\"content\":[],"
+          "\"stop_reason\":null}}\n\n"
+          "event: content_block_start\ndata: {\"type\":"
+          "\"content_block_start\",\"index\":0,\"content_block\":{"
+          "\"type\":\"text\",\"text\":\"\"}}\n\n"
+          "event: content_block_delta\ndata: {\"type\":"
+          "\"content_block_delta\",\"index\":0,\"delta\":{\"type\":"
+          "\"text_delta\",\"text\":\"Sure.\"}}\n\n"
+          "event: content_block_start\ndata: {\"type\":"
+          "\"content_block_start\",\"index\":1,\"content_block\":{"
+          "\"type\":\"tool_use\",\"id\":\"a\",\"name\":\"f\","
+          "\"input\":{}}}\n\n"
+          "event: content_block_delta\ndata: {\"type\":"
+          "\"content_block_delta\",\"index\":1,\"delta\":{\"type\":"
+          "\"input_json_delta\",\"partial_json\":\"{\\\"x\\\":\"}}\n\n"
+          "event: content_block_delta\ndata: {\"type\":"
+          "\"content_block_delta\",\"index\":1,\"delta\":{\"type\":"
+          "\"input_json_delta\",\"partial_json\":\"1}\"}}\n\n"
+          "event: content_block_start\ndata: {\"type\":"
+          "\"content_block_start\",\"index\":2,\"content_block\":{"
+          "\"type\":\"tool_use\",\"id\":\"b\",\"name\":\"g\","
+          "\"input\":{}}}\n\n"
+          "event: content_block_delta\ndata: {\"type\":"
+          "\"content_block_delta\",\"index\":2,\"delta\":{\"type\":"
+          "\"input_json_delta\",\"partial_json\":\"{\\\"y\\\"\"}}\n\n"
+          "event: message_delta\ndata: {\"type\":\"message_delta\","
+          "\"delta\":{\"stop_reason\":\"tool_use\"}}\n\n"
+          "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+          LLR_SIG_BIT(LLR_SIG_BAD_TOOL_JSON) },
+        { "Anthropic stream, a refusal across text deltas", 3, 0,
+          "event: content_block_delta\ndata: {\"type\":"
+          "\"content_block_delta\",\"index\":0,\"delta\":{\"type\":"
+          "\"text_delta\",\"text\":\"I \"}}\n\n"
+          "event: content_block_delta\ndata: {\"type\":"
+          "\"content_block_delta\",\"index\":0,\"delta\":{\"type\":"
+          "\"text_delta\",\"text\":\"cannot help with that\"}}\n\n"
+          "event: message_delta\ndata: {\"type\":\"message_delta\","
+          "\"delta\":{\"stop_reason\":\"end_turn\"}}\n\n"
+          "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+          LLR_SIG_BIT(LLR_SIG_REFUSAL) },
+        { "Anthropic stream, thinking only", 3, 0,
+          "event: content_block_delta\ndata: {\"type\":"
+          "\"content_block_delta\",\"index\":0,\"delta\":{\"type\":"
+          "\"thinking_delta\",\"thinking\":\"Hmm.\"}}\n\n"
+          "event: message_delta\ndata: {\"type\":\"message_delta\","
+          "\"delta\":{\"stop_reason\":\"end_turn\"}}\n\n"
+          "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+          LLR_SIG_BIT(LLR_SIG_EMPTY) }
     };
 
     for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
