@@ -114,8 +114,11 @@ $(BUILD)/core/%.o: $(CORE)/%.c $(CORE_HDRS)
 	@mkdir -p $(BUILD)/core
 	$(CC) $(CFLAGS_CORE) $(SAN) -c -o $@ $<
 
-# yajl: only the trainer and the calibrator read JSON lines, with it
+# yajl: only the trainer and the calibrator read JSON lines, with it; and
+# test_jsonv and test_regressions (fuzz/quality_checks.h) compare
+# llr_jsonv's verdicts with it
 $(BUILD)/llm-route-train $(BUILD)/llm-route-calibrate: LIBS += -lyajl
+$(BUILD)/unit/test_jsonv $(BUILD)/unit/test_regressions: LIBS += -lyajl
 
 $(BUILD)/llm-route-%: tools/llm-route-%.c $(CORE_OBJS)
 	@mkdir -p $(BUILD)
@@ -172,6 +175,7 @@ fuzz: deps-check deps-check-test
 
 bench: deps-check deps-check-test all
 	bash bench/callgrind.sh
+	bash bench/callgrind-signals.sh
 	bash bench/callgrind-nginx.sh --size 2k --resp json
 	bash bench/callgrind-nginx.sh --size 2k --resp sse
 	bash bench/run.sh $(BENCH_ARGS)

@@ -64,22 +64,8 @@ done
 mkdir -p "$W/bodies"
 perl "$HERE/gen-bodies.pl" "$W/bodies" "$DATA" > /dev/null
 
-ir() {
-    # ir FUNCTION CMD...: instructions collected inside FUNCTION
-    LD_BIND_NOW=1 valgrind --tool=callgrind --toggle-collect="$1" \
-        --callgrind-out-file="$W/cg.out" "${@:2}" > /dev/null 2> "$W/log" \
-        || { cat "$W/log" >&2; exit 1; }
-    sed -n 's/.*Collected : *\([0-9]*\).*/\1/p' "$W/log"
-}
-
-per_req() {
-    # per_req K FUNCTION CMD... (the last argument of CMD is N)
-    local k=$1 f=$2 a b
-    shift 2
-    a=$(ir "$f" "$@" 1)
-    b=$(ir "$f" "$@" $((k + 1)))
-    echo $(( (b - a) / k ))
-}
+# ir, per_req
+. "$HERE/cg-lib.sh"
 
 xlate_section() {
     local f=$W/bodies/2k-auto-json.json ev=200 a b

@@ -72,7 +72,7 @@ push @prompts, 'Write a Python function to merge two sorted lists.'
 # ---- req: first byte = endpoint (low 3 bits) | (piece size - 1) << 3 ----
 
 remove_tree("$dir/$_") for qw(req sse usage values model pattern mock
-                                 xlate xsse);
+                                 xlate xsse jsonv signal fbreq);
 
 my $i = 0;
 my @req;
@@ -439,6 +439,45 @@ put('pattern', sprintf('%02d', $i++), $_) for
     "\x00.*\x00",
     "\x00[\x00";
 
+# ---- jsonv: first byte = piece size - 1, then the text -------------------
+
+$i = 0;
+put('jsonv', sprintf('%02d', $i), chr($i++ * 5 % 16) . $_) for
+    '{"city":"Paris","days":3}', '{"location": "Boston, MA", "unit": '
+    . '"celsius"}', '[1, -0.5e-3, true, false, null, {"a": []}]',
+    '"caf\u00e9 \ud83d\ude00 \"q\" \\\\ \/ \b\f\n\r\t"',
+    "\"\xc3\xa9\xe2\x80\x99\xf0\x9f\x98\x80\"", ' 0 ', '-0', '1E+2',
+    '{"a":1,}', '[01]', '{"a" 1}', "\"\xc0\x80\"", "\"\xed\xa0\x80\"",
+    "\"\t\"", '{} "', "\x0b1", '{"a":{"b":{"c":[[[["deep"]]]]}}}',
+    ('[' x 300) . (']' x 300), 'tru', '{"answer": "42", "confidence": 0.9}'
+    . "\n", '```json\n{"a": 1}\n```', '';
+
+# ---- signal: flags, then records (kind, choice, index, length, text) -----
+
+sub rec {
+    my ($kind, $choice, $index, $text) = @_;
+    return pack('C4', $kind, $choice, $index, length $text) . $text;
+}
+
+$i = 0;
+put('signal', sprintf('%02d', $i++), $_) for
+    "\x00" . rec(0, 0, 0, 'Hello') . rec(0, 0, 0, ' world'),
+    "\x02" . rec(0, 0, 0, "I'm sorry, but I can't help with that."),
+    "\x14" . rec(0, 0, 0, "I\xe2\x80\x99m unable to assist with this."),
+    "\x31" . rec(3, 0, 0, '') . rec(3, 0, 0, '{"city":')
+        . rec(3, 0, 1, '{}') . rec(3, 0, 0, '"Paris"}'),
+    "\x30" . rec(3, 0, 0, '{"city": Paris}'),
+    "\x01" . rec(0, 0, 0, '{"a": [1, ') . rec(0, 0, 0, '2]}'),
+    "\x0b" . rec(0, 0, 0, 'Sure! {"a": 1}'),
+    "\x11" . rec(0, 0, 0, '{"a": [1, '),
+    "\x20" . rec(1, 0, 0, 'I cannot do that.'),
+    "\x00" . rec(2, 0, 0, 'thinking...'),
+    "\x06" . rec(0, 1, 0, "line\n\"quoted\"\t\\") . rec(0, 5, 0, 'x'),
+    "\x0e" . join('', map { rec(3, 0, $_, "{\"n\":$_}") } 0 .. 9),
+    "\x04" . rec(0, 0, 0, '\\u00e9\\ud83d\\ude00\\ud800x\\"') . rec(0, 0, 0,
+        '\\'),
+    "\x00" . rec(0, 0, 0, ' ' x 255) . rec(0, 0, 0, "I can't help.");
+
 # ---- model: mode byte + model file, or mode 2/3 + parameter bytes ---------
 
 sub fnv64 {
@@ -535,3 +574,16 @@ put('model', 'p2-duplicate-name',
     pack('C*', 0x2a, 0x0d, 0x0d, 0x00, 0x00, 0x62, 0x60, 0x01, 0x2e, 0x9a,
          0xb0, 0xe8, 0x4d, 0x1a));
 put('model', 'p3-nan', "\x03\x00\x02" . ("\xff" x 64));
+
+# ---- fbreq: the body of a feedback request ---------------------------------
+
+$i = 0;
+put('fbreq', sprintf('%02d', $i++), $_) for
+    '{"id":"3f2c9a0e5b7d4c1a8e6f0b2d4a6c8e0f","score":0.5}',
+    '{"score":-1,"id":"chatcmpl-abc","comment":"bad \\"answer\\" {"}',
+    '{"comment":{"x":[1,{"y":"}"}]},"id":"a\\/b\\u0041","score":-0.0005}',
+    '{"id":"x","score":1e-3,"id":"y"}', '{"id":"","score":1}',
+    '{"id":"a b","score":1}', '{"id":"\\u00e9","score":0}',
+    '{"id":"a","score":1.0000000000000000000000000000000000000000000000000000'
+    . '00000001}', '{"id":"a","score":"1"}', '[{"id":"a","score":1}]',
+    '{"id":"a","score":1', '', ' ', '{"id":"' . ('x' x 257) . '","score":0}';

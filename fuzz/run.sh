@@ -3,9 +3,8 @@
 # Build and run the libFuzzer targets in fuzz/ (see fuzz/README.md).
 #
 #   fuzz/run.sh [TARGET...]          targets: req sse usage values model cls mock
-#                                    pattern calib fleet xlate xsse
-#                                    (default: every
-#                                    fuzz/fuzz_*.c)
+#                                    pattern calib fleet xlate xsse jsonv signal
+#                                    fbreq (default: every fuzz/fuzz_*.c)
 #
 # Environment:
 #   FUZZ_SECONDS  seconds per target (default 60)

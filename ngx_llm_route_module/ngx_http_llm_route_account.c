@@ -26,6 +26,11 @@
 #include "ngx_http_llm_route_metrics.h"
 #include "ngx_http_llm_route_series.h"
 #include "ngx_http_llm_route_shm.h"
+#include "ngx_http_llm_route_signal.h"
+#include "ngx_http_llm_route_quality.h"
+#include "ngx_http_llm_route_feedback.h"
+#include "ngx_http_llm_route_experiment.h"
+#include "ngx_http_llm_route_drift.h"
 
 
 static void ngx_http_llm_route_count_rejected(ngx_http_request_t *r,
@@ -202,6 +207,7 @@ ngx_http_llm_route_log_handler(ngx_http_request_t *r)
     mcf = ngx_http_get_module_main_conf(r, ngx_http_llm_route_module);
 
     ngx_memzero(&rec, sizeof(ngx_http_llm_route_record_t));
+    rec.pair_slot = -1;
 
     ms = ngx_http_llm_route_elapsed(r);
 
@@ -236,6 +242,7 @@ ngx_http_llm_route_log_handler(ngx_http_request_t *r)
 
         ngx_http_llm_route_zone_record(sh, &rec);
         ngx_http_llm_route_series_record(r, ctx, sh, &rec);
+        ngx_http_llm_route_experiment_record(r, ctx, &rec);
 
         return NGX_OK;
     }
@@ -266,6 +273,10 @@ ngx_http_llm_route_log_handler(ngx_http_request_t *r)
     rec.provider_slot = ctx->deployment->provider->slot;
     rec.deployment_slot = ctx->deployment->slot;
     rec.task_slot = mcf->task_slots[ctx->task_index];
+    rec.pair_slot = ngx_http_llm_route_pair_slot(mcf, ctx->model,
+                                                 ctx->task_index);
+    rec.answered = (ngx_http_llm_route_signal_end(r, ctx, &rec.signals)
+                    == NGX_OK);
 
     /* a client that went away is 499, before the answer or in the middle */
     rec.status = ngx_http_llm_route_client_gone(r)
@@ -305,6 +316,9 @@ ngx_http_llm_route_log_handler(ngx_http_request_t *r)
 
     ngx_http_llm_route_zone_record(sh, &rec);
     ngx_http_llm_route_series_record(r, ctx, sh, &rec);
+    ngx_http_llm_route_experiment_record(r, ctx, &rec);
+    ngx_http_llm_route_drift_record(r, &rec);
+    ngx_http_llm_route_feedback_record(r, ctx, &rec);
 
     return NGX_OK;
 }
@@ -342,6 +356,7 @@ ngx_http_llm_route_count_rejected(ngx_http_request_t *r,
     rec.model_slot = -1;
     rec.provider_slot = -1;
     rec.task_slot = -1;
+    rec.pair_slot = -1;
     rec.rejected = ctx->rejected;
     rec.rejected_slot = mcf->rejected_slots[ctx->rejected];
     rec.status = r->headers_out.status;

@@ -22,6 +22,8 @@
 #include "llr.h"
 #include "llr_classify.h"
 #include "llr_stats.h"
+#include "llr_signal.h"
+#include "llr_drift.h"
 
 
 #define NGX_HTTP_LLM_ROUTE_MAX_TASKS     16
@@ -58,6 +60,30 @@ typedef struct {
     ngx_int_t                       task_slots[NGX_HTTP_LLM_ROUTE_MAX_TASKS
                                                + 1];
     ngx_int_t                       rejected_slots[LLR_REJECT_N];
+
+    /*
+     * the quality loop: the zone slot of each model x task (quality.c),
+     * pair_slots[model index * tasks + task index], -1: none; the
+     * refusal patterns (signal.c): llm_route_refusal_pattern's, and all
+     * of them after the default list
+     */
+    ngx_int_t                      *pair_slots;
+    ngx_array_t                    *refusals;    /* of llr_pattern_t */
+    llr_sig_conf_t                  signal_conf;
+
+    /* feedback (feedback.c): the ring's size, 0: no ring; $request_id */
+    ngx_uint_t                      feedback_capacity;
+    ngx_msec_t                      feedback_ttl;
+    ngx_str_t                       feedback_file;  /* first use */
+    ngx_uint_t                      feedback_line;
+    ngx_int_t                       request_id_index;
+
+    /* experiments (experiment.c), NULL: none */
+    ngx_array_t                    *experiments; /* of pointers */
+
+    /* drift alarms (drift.c) */
+    ngx_flag_t                      drift;
+    llr_drift_conf_t                drift_conf;
 
     /* the zone (zone.c) and its state file (state.c) */
     ngx_shm_zone_t                 *shm_zone;

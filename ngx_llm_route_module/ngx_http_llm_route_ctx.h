@@ -29,6 +29,13 @@
 typedef struct ngx_http_llm_route_limits_req_s
     ngx_http_llm_route_limits_req_t;
 
+/* an experiment (experiment.c) */
+typedef struct ngx_http_llm_route_experiment_s
+    ngx_http_llm_route_experiment_t;
+
+/* the quality signals of the answer being watched (signal.c) */
+typedef struct ngx_http_llm_route_signal_s  ngx_http_llm_route_signal_t;
+
 
 /* per request, kept across internal redirects */
 typedef struct {
@@ -119,6 +126,10 @@ typedef struct {
     } watch;
     ngx_msec_int_t                  ttft_ms;     /* -1: none yet */
     llr_account_t                   acc;         /* tokens and cost */
+    ngx_http_llm_route_signal_t    *signal;      /* NULL: not read */
+    ngx_str_t                       id;          /* X-LLM-Route-Id */
+    ngx_http_llm_route_experiment_t *experiment; /* NULL: none */
+    ngx_uint_t                      arm;         /* in the experiment */
 
     /* an error page of nginx's own, replaced by JSON */
     u_char                         *error_code;

@@ -19,6 +19,8 @@
 #include "ngx_http_llm_route_reply.h"
 #include "ngx_http_llm_route_xlate.h"
 #include "llr_api.h"
+#include "ngx_http_llm_route_signal.h"
+#include "ngx_http_llm_route_feedback.h"
 #include "llr_cost.h"
 #include "llr_sse.h"
 #include "llr_xlate.h"
@@ -58,8 +60,6 @@ static ngx_chain_t **ngx_http_llm_route_strip_out(ngx_http_request_t *r,
     ngx_buf_t *b, ngx_http_llm_route_emit_t *e, ngx_chain_t **ll);
 static ngx_int_t ngx_http_llm_route_stream_end(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx, ngx_chain_t **in);
-static u_char *ngx_http_llm_route_stream_error(ngx_http_request_t *r,
-    ngx_http_llm_route_ctx_t *ctx, u_char **end);
 
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
@@ -257,6 +257,10 @@ ngx_http_llm_route_header_filter(ngx_http_request_t *r)
         return NGX_ERROR;
     }
 
+    if (ngx_http_llm_route_feedback_header(r, ctx) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     if (lcf->trace) {
         if (ngx_http_llm_route_add_header(r, "X-LLM-Route-Model",
                                           &ctx->deployment->upstream_model)
@@ -358,6 +362,7 @@ static ngx_int_t
 ngx_http_llm_route_watch_start(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx)
 {
+    ngx_int_t      rc;
     ngx_str_t     *ct;
     llr_sse_t     *sse;
     llr_usage_t   *u;
@@ -367,6 +372,7 @@ ngx_http_llm_route_watch_start(ngx_http_request_t *r,
     ctx->resp_mode = LLR_RESP_NONE;
     ctx->resp_done = 0;
     ctx->ttft_ms = -1;
+    ctx->signal = NULL;    /* an earlier attempt's answer is not this one */
 
     if (r->header_only) {
         return NGX_OK;
@@ -423,7 +429,17 @@ ngx_http_llm_route_watch_start(ngx_http_request_t *r,
         llr_sse_init(sse, (ctx->strip_usage ? LLR_SSE_STRIP_USAGE : 0)
                           | (ctx->panthropic ? LLR_SSE_ANTHROPIC : 0),
                      0, &mem);
-        llr_sse_use_cache(sse, &ngx_http_llm_route_sse_cache);
+
+        rc = ngx_http_llm_route_signal_watch(r, ctx, &sse->json);
+
+        if (rc == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        if (rc == NGX_DECLINED) {
+            /* the event templates skip the text that signals read */
+            llr_sse_use_cache(sse, &ngx_http_llm_route_sse_cache);
+        }
 
         if (ctx->strip_usage) {
             /* one event less: the length is not known any more */
@@ -444,6 +460,10 @@ ngx_http_llm_route_watch_start(ngx_http_request_t *r,
 
     llr_usage_init_format(u, ctx->panthropic ? LLR_FMT_ANTHROPIC
                                              : LLR_FMT_OPENAI);
+
+    if (ngx_http_llm_route_signal_watch(r, ctx, &u->json) == NGX_ERROR) {
+        return NGX_ERROR;
+    }
 
     ctx->watch.json = u;
     ctx->resp_mode = LLR_RESP_JSON;
@@ -618,7 +638,9 @@ ngx_http_llm_route_stream_end(ngx_http_request_t *r,
                 return NGX_ERROR;
             }
 
-            ev = ngx_http_llm_route_stream_error(r, ctx, &ev_end);
+            ev = ngx_http_llm_route_stream_error(r->pool, ctx->anthropic,
+                     ctx->endpoint == LLR_API_RESPONSES,
+                     ctx->watch.sse->events, &ev_end);
             if (ev == NULL) {
                 return NGX_ERROR;
             }
@@ -682,75 +704,6 @@ ngx_http_llm_route_stream_end(ngx_http_request_t *r,
     *in = out;
 
     return NGX_OK;
-}
-
-
-/*
- * The error event that ends a broken stream, with the blank line before
- * it: chat's "data: {"error":{...}}", or the Responses API's "error"
- * event numbered after the provider's events
- */
-
-static u_char *
-ngx_http_llm_route_stream_error(ngx_http_request_t *r,
-    ngx_http_llm_route_ctx_t *ctx, u_char **end)
-{
-    size_t      len;
-    u_char     *p, *ev;
-    ngx_str_t   msg;
-
-    ngx_str_set(&msg, "The stream from the provider was interrupted before "
-                      "it completed.");
-
-    len = sizeof("\n\nevent: error\ndata: {\"type\":\"error\","
-                 "\"sequence_number\":,\"error\":}\n\n") - 1
-          + NGX_INT64_LEN
-          + ngx_http_llm_route_error_len("server_error", NULL,
-                                         "stream_interrupted", &msg);
-
-    ev = ngx_pnalloc(r->pool, len);
-    if (ev == NULL) {
-        return NULL;
-    }
-
-    if (ctx->anthropic) {
-        /* Anthropic's: event: error, data: {"type":"error","error":{...}} */
-
-        len = sizeof("\n\nevent: error\ndata: \n\n") - 1
-              + llr_error_body(LLR_FMT_ANTHROPIC, NGX_HTTP_BAD_GATEWAY, NULL,
-                               NULL, NULL, msg.data, msg.len, NULL, 0);
-
-        ev = ngx_pnalloc(r->pool, len);
-        if (ev == NULL) {
-            return NULL;
-        }
-
-        p = ngx_cpymem(ev, "\n\nevent: error\ndata: ",
-                       sizeof("\n\nevent: error\ndata: ") - 1);
-        p += llr_error_body(LLR_FMT_ANTHROPIC, NGX_HTTP_BAD_GATEWAY, NULL,
-                            NULL, NULL, msg.data, msg.len, p, len);
-        *end = ngx_cpymem(p, "\n\n", 2);
-
-        return ev;
-    }
-
-    if (ctx->endpoint == LLR_API_RESPONSES) {
-        p = ngx_sprintf(ev, "\n\nevent: error\ndata: {\"type\":\"error\","
-                        "\"sequence_number\":%uL,\"error\":",
-                        (uint64_t) ctx->watch.sse->events);
-
-    } else {
-        p = ngx_cpymem(ev, "\n\ndata: {\"error\":",
-                       sizeof("\n\ndata: {\"error\":") - 1);
-    }
-
-    p = ngx_http_llm_route_error_object(p, "server_error", NULL,
-                                        "stream_interrupted", &msg);
-    p = ngx_cpymem(p, "}\n\n", 3);
-
-    *end = p;
-
-    return ev;
 }
 
 

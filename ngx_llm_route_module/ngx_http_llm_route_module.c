@@ -29,6 +29,11 @@
 #include "ngx_http_llm_route_filter.h"
 #include "ngx_http_llm_route_account.h"
 #include "ngx_http_llm_route_fleet.h"
+#include "ngx_http_llm_route_signal.h"
+#include "ngx_http_llm_route_quality.h"
+#include "ngx_http_llm_route_feedback.h"
+#include "ngx_http_llm_route_experiment.h"
+#include "ngx_http_llm_route_drift.h"
 
 
 static ngx_int_t ngx_http_llm_route_preconfiguration(ngx_conf_t *cf);
@@ -86,6 +91,41 @@ static ngx_command_t  ngx_http_llm_route_commands[] = {
     { ngx_string("llm_route_spend_key"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
       ngx_http_llm_route_spend_key,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("llm_route_experiment"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_BLOCK|NGX_CONF_TAKE1,
+      ngx_http_llm_route_experiment,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("llm_route_drift"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_ANY,
+      ngx_http_llm_route_drift,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("llm_route_feedback"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_llm_route_feedback,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("llm_route_feedback_ring"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_llm_route_feedback_ring,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("llm_route_refusal_pattern"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_llm_route_refusal_pattern,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -280,7 +320,19 @@ ngx_http_llm_route_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    return ngx_http_llm_route_policy_init(cf, mcf);
+    if (ngx_http_llm_route_quality_init_conf(cf, mcf) != NGX_CONF_OK
+        || ngx_http_llm_route_signal_init_conf(cf, mcf) != NGX_CONF_OK
+        || ngx_http_llm_route_feedback_init_conf(cf, mcf) != NGX_CONF_OK
+        || ngx_http_llm_route_drift_init_conf(cf, mcf) != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_llm_route_policy_init(cf, mcf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return ngx_http_llm_route_experiment_init_conf(cf, mcf);
 }
 
 

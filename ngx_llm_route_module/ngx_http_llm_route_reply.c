@@ -241,3 +241,72 @@ ngx_http_llm_route_add_header(ngx_http_request_t *r, const char *name,
 
     return NGX_OK;
 }
+
+
+/*
+ * The error event that ends a broken stream, with the blank line before
+ * it: chat's "data: {"error":{...}}", or the Responses API's "error"
+ * event numbered after the provider's events
+ */
+
+u_char *
+ngx_http_llm_route_stream_error(ngx_pool_t *pool, ngx_uint_t anthropic,
+    ngx_uint_t responses, uint64_t events, u_char **end)
+{
+    size_t      len;
+    u_char     *p, *ev;
+    ngx_str_t   msg;
+
+    ngx_str_set(&msg, "The stream from the provider was interrupted before "
+                      "it completed.");
+
+    len = sizeof("\n\nevent: error\ndata: {\"type\":\"error\","
+                 "\"sequence_number\":,\"error\":}\n\n") - 1
+          + NGX_INT64_LEN
+          + ngx_http_llm_route_error_len("server_error", NULL,
+                                         "stream_interrupted", &msg);
+
+    ev = ngx_pnalloc(pool, len);
+    if (ev == NULL) {
+        return NULL;
+    }
+
+    if (anthropic) {
+        /* Anthropic's: event: error, data: {"type":"error","error":{...}} */
+
+        len = sizeof("\n\nevent: error\ndata: \n\n") - 1
+              + llr_error_body(LLR_FMT_ANTHROPIC, NGX_HTTP_BAD_GATEWAY, NULL,
+                               NULL, NULL, msg.data, msg.len, NULL, 0);
+
+        ev = ngx_pnalloc(pool, len);
+        if (ev == NULL) {
+            return NULL;
+        }
+
+        p = ngx_cpymem(ev, "\n\nevent: error\ndata: ",
+                       sizeof("\n\nevent: error\ndata: ") - 1);
+        p += llr_error_body(LLR_FMT_ANTHROPIC, NGX_HTTP_BAD_GATEWAY, NULL,
+                            NULL, NULL, msg.data, msg.len, p, len);
+        *end = ngx_cpymem(p, "\n\n", 2);
+
+        return ev;
+    }
+
+    if (responses) {
+        p = ngx_sprintf(ev, "\n\nevent: error\ndata: {\"type\":\"error\","
+                        "\"sequence_number\":%uL,\"error\":",
+                        events);
+
+    } else {
+        p = ngx_cpymem(ev, "\n\ndata: {\"error\":",
+                       sizeof("\n\ndata: {\"error\":") - 1);
+    }
+
+    p = ngx_http_llm_route_error_object(p, "server_error", NULL,
+                                        "stream_interrupted", &msg);
+    p = ngx_cpymem(p, "}\n\n", 3);
+
+    *end = p;
+
+    return ev;
+}

@@ -75,5 +75,14 @@ ngx_int_t ngx_http_llm_route_send_error_format(ngx_http_request_t *r,
 ngx_int_t ngx_http_llm_route_add_header(ngx_http_request_t *r,
     const char *name, ngx_str_t *value);
 
+/*
+ * The error event that ends a broken stream, with the blank line before
+ * it, from pool: chat's, the Responses API's (responses: numbered after
+ * the provider's events) or Anthropic's; *end is set to its end
+ */
+u_char *ngx_http_llm_route_stream_error(ngx_pool_t *pool,
+    ngx_uint_t anthropic, ngx_uint_t responses, uint64_t events,
+    u_char **end);
+
 
 #endif /* _NGX_HTTP_LLM_ROUTE_REPLY_H_INCLUDED_ */

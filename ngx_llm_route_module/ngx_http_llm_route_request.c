@@ -18,6 +18,7 @@
 #include "ngx_http_llm_route_conf.h"
 #include "ngx_http_llm_route_catalog.h"
 #include "ngx_http_llm_route_policy.h"
+#include "ngx_http_llm_route_experiment.h"
 #include "ngx_http_llm_route_rules.h"
 #include "ngx_http_llm_route_ctx.h"
 #include "ngx_http_llm_route_format.h"
@@ -372,6 +373,11 @@ ngx_http_llm_route_process(ngx_http_request_t *r,
         return rc;
     }
 
+    rc = ngx_http_llm_route_experiment_apply(r, ctx);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
     rc = ngx_http_llm_route_choose(r, ctx);
     if (rc != NGX_OK || ctx->responded) {
         return rc;
@@ -406,6 +412,11 @@ ngx_http_llm_route_process(ngx_http_request_t *r,
 
     rc = ngx_http_llm_route_format_check(r, ctx);
     if (rc != NGX_OK || ctx->responded) {
+        return rc;
+    }
+
+    rc = ngx_http_llm_route_experiment_receipt(r, ctx);
+    if (rc != NGX_OK) {
         return rc;
     }
 

@@ -189,8 +189,7 @@ static void
 ngx_http_llm_route_counters_add(ngx_http_llm_route_counters_t *c,
     ngx_http_llm_route_record_t *rec, ngx_uint_t lb, ngx_uint_t tb)
 {
-    ngx_uint_t  b;
-
+    ngx_uint_t  b, k;
     ngx_http_llm_route_counter_add(&c->requests, 1);
     ngx_http_llm_route_counter_add(&c->errors, rec->error);
     ngx_http_llm_route_counter_add(&c->prompt_tokens, rec->prompt_tokens);
@@ -220,6 +219,15 @@ ngx_http_llm_route_counters_add(ngx_http_llm_route_counters_t *c,
         ngx_http_llm_route_counter_add(&c->tpot[b], 1);
         ngx_http_llm_route_counter_add(&c->tpot_sum_us,
                                        (uint64_t) rec->tpot_us);
+    }
+
+    if (rec->answered) {
+        ngx_http_llm_route_counter_add(&c->answers, 1);
+
+        for (k = 0; k < NGX_HTTP_LLM_ROUTE_SIGNALS; k++) {
+            ngx_http_llm_route_counter_add(&c->signals[k],
+                                           (rec->signals >> k) & 1);
+        }
     }
 }
 
@@ -289,6 +297,11 @@ ngx_http_llm_route_zone_record(ngx_http_llm_route_shm_t *sh,
     }
 
     s = ngx_http_llm_route_zone_slot(sh, rec->task_slot);
+    if (s) {
+        ngx_http_llm_route_counters_add(&s->c, rec, lb, tb);
+    }
+
+    s = ngx_http_llm_route_zone_slot(sh, rec->pair_slot);
     if (s) {
         ngx_http_llm_route_counters_add(&s->c, rec, lb, tb);
     }

@@ -8,7 +8,9 @@
  *   - a header (magic, version, the number of slots, start time),
  *   - totals,
  *   - a fixed table of named slots: one per model, provider and task,
- *     and one per reason the router refuses requests for, found by
+ *     one per model x task pair (the quality signals' series, when the
+ *     zone has room for them: quality.c), and one per reason the router
+ *     refuses requests for, found by
  *     (kind, name), so a reload that adds or removes models keeps the
  *     counters of the others; slots are never freed,
  *   - per-second counts of the last NGX_HTTP_LLM_ROUTE_SECONDS seconds
@@ -36,6 +38,8 @@
 #include <ngx_http.h>
 
 #include "llr_stats.h"
+#include "llr_signal.h"
+#include "llr_fbring.h"
 
 
 /* the budgets and rate limits of the zone (limits_shm.c) */
@@ -44,6 +48,12 @@ typedef struct ngx_http_llm_route_limits_sh_s
 
 /* series with labels known only at run time (series.c) */
 typedef struct ngx_http_llm_route_series_s  ngx_http_llm_route_series_t;
+
+/* the experiments' arms in the zone (experiment.c) */
+typedef struct ngx_http_llm_route_arms_sh_s  ngx_http_llm_route_arms_sh_t;
+
+/* the drift series in the zone (drift.c) */
+typedef struct ngx_http_llm_route_drift_sh_s  ngx_http_llm_route_drift_sh_t;
 
 
 #define NGX_HTTP_LLM_ROUTE_NAME_LEN     64
@@ -68,8 +78,12 @@ typedef enum {
     NGX_HTTP_LLM_ROUTE_SLOT_PROVIDER,
     NGX_HTTP_LLM_ROUTE_SLOT_TASK,
     NGX_HTTP_LLM_ROUTE_SLOT_DEPLOYMENT,  /* "model@provider": latency EWMA */
-    NGX_HTTP_LLM_ROUTE_SLOT_REJECTED     /* a refusal reason: requests */
+    NGX_HTTP_LLM_ROUTE_SLOT_REJECTED,    /* a refusal reason: requests */
+    NGX_HTTP_LLM_ROUTE_SLOT_PAIR         /* "model task": a model x task */
 } ngx_http_llm_route_slot_kind_e;
+
+/* the quality signals counted (core/llr_signal.h) */
+#define NGX_HTTP_LLM_ROUTE_SIGNALS      LLR_SIG_N
 
 
 typedef struct {
@@ -107,6 +121,19 @@ typedef struct {
      * prompt_tokens, as cached_tokens (read from it) are
      */
     ngx_atomic_t          cache_write_tokens;
+
+    /*
+     * the quality loop (appended: a state file without them loads with
+     * them at zero): answers whose signals were read (routed answers
+     * that are not errors), each signal's count among them, and the
+     * feedback scores (llm_route_feedback), their sum in thousandths as
+     * two counters, the positive and the negative part
+     */
+    ngx_atomic_t          answers;
+    ngx_atomic_t          signals[NGX_HTTP_LLM_ROUTE_SIGNALS];
+    ngx_atomic_t          feedback;
+    ngx_atomic_t          feedback_up;
+    ngx_atomic_t          feedback_down;
 } ngx_http_llm_route_counters_t;
 
 
@@ -205,6 +232,9 @@ typedef struct {
     /* the router's own time per request (not in the state file) */
     ngx_atomic_t                    overhead[NGX_HTTP_LLM_ROUTE_BUCKETS];
     ngx_atomic_t                    overhead_sum_us;
+    llr_fb_ring_t                  *feedback;    /* feedback.c's, or NULL */
+    ngx_http_llm_route_arms_sh_t   *arms;        /* experiment.c's, or NULL */
+    ngx_http_llm_route_drift_sh_t  *drift;       /* drift.c's, or NULL */
 
     ngx_http_llm_route_counters_t   totals;
     ngx_http_llm_route_seconds_t    seconds;
@@ -219,6 +249,7 @@ typedef struct {
     ngx_int_t             model_slot;     /* -1: none */
     ngx_int_t             provider_slot;
     ngx_int_t             task_slot;
+    ngx_int_t             pair_slot;      /* model x task, -1: none */
     ngx_int_t             rejected_slot;  /* of the reason, if rejected */
     ngx_int_t             deployment_slot;
     ngx_uint_t            status;
@@ -240,9 +271,11 @@ typedef struct {
     ngx_str_t             provider;
     ngx_str_t             task;
     ngx_str_t             reason;
+    uint32_t              signals;        /* LLR_SIG_BIT()s */
     unsigned              error:1;
     unsigned              estimated:1;
     unsigned              stream:1;
+    unsigned              answered:1;     /* signals were read */
     uint64_t              cache_write_tokens;  /* of prompt_tokens */
 } ngx_http_llm_route_record_t;
 

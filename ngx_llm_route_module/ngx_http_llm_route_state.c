@@ -23,13 +23,17 @@
 
 #include "ngx_http_llm_route_state.h"
 #include "ngx_http_llm_route_limits_shm.h"
+#include "ngx_http_llm_route_experiment.h"
+#include "ngx_http_llm_route_drift.h"
 
 
 #define NGX_HTTP_LLM_ROUTE_STATE_MAGIC   "LLRSTATE"
 /*
  * 2: a limits section (budgets) follows the slots; 3: more counters per
  * record (zone version 8: time per output token, failovers, cooldowns);
- * 4: one more (zone version 9: cache write tokens).  1, 2 and 3 are
+ * 4: one more (zone version 9: cache write tokens), then the quality
+ * counters (answers, signals, feedback), and the experiments' arms and
+ * the drift series between the slots and the limits.  1, 2 and 3 are
  * still read, into the counters they have.
  */
 #define NGX_HTTP_LLM_ROUTE_STATE_VERSION 4
@@ -222,6 +226,7 @@ ngx_http_llm_route_state_parse(ngx_shm_zone_t *shm_zone,
     u_char                             *p;
     size_t                              rec_size, base;
     uint64_t                            v;
+    ssize_t                             arms;
     ngx_int_t                           budgets;
     ngx_log_t                          *log;
     ngx_uint_t                          i, k, loaded, ncounters;
@@ -293,6 +298,26 @@ ngx_http_llm_route_state_parse(ngx_shm_zone_t *shm_zone,
                       &shm_zone->shm.name, path);
 
     } else {
+        if (h.version >= 4) {
+            arms = ngx_http_llm_route_experiment_load(sh, buf + base,
+                                                      size - base);
+            if (arms == NGX_ERROR) {
+                ngx_http_llm_route_state_invalid(shm_zone, path);
+                return;
+            }
+
+            base += (size_t) arms;
+
+            arms = ngx_http_llm_route_drift_load(sh, buf + base,
+                                                 size - base);
+            if (arms == NGX_ERROR) {
+                ngx_http_llm_route_state_invalid(shm_zone, path);
+                return;
+            }
+
+            base += (size_t) arms;
+        }
+
         budgets = ngx_http_llm_route_limits_load(shm_zone, sh, buf + base,
                                                  size - base);
         if (budgets == NGX_ERROR) {
@@ -339,7 +364,7 @@ ngx_http_llm_route_state_slot(ngx_shm_zone_t *shm_zone,
     ngx_memcpy(&r, p, sizeof(r));
 
     if (r.kind < NGX_HTTP_LLM_ROUTE_SLOT_MODEL
-        || r.kind > NGX_HTTP_LLM_ROUTE_SLOT_REJECTED
+        || r.kind > NGX_HTTP_LLM_ROUTE_SLOT_PAIR
         || r.name_len == 0 || r.name_len >= NGX_HTTP_LLM_ROUTE_NAME_LEN)
     {
         return 0;
@@ -465,8 +490,8 @@ static u_char *
 ngx_http_llm_route_state_image(ngx_http_llm_route_state_ctx_t *ctx,
     ngx_log_t *log, size_t *size)
 {
-    u_char                             *buf, *p, *lbuf;
-    size_t                              lsize;
+    u_char                             *buf, *p, *lbuf, *abuf, *dbuf;
+    size_t                              lsize, asize, dsize;
     uint64_t                            v;
     ngx_uint_t                          i, k, nused;
     ngx_atomic_t                       *c;
@@ -486,14 +511,24 @@ ngx_http_llm_route_state_image(ngx_http_llm_route_state_ctx_t *ctx,
         return NULL;
     }
 
+    abuf = ngx_http_llm_route_experiment_state(sh, log, &asize);
+    dbuf = ngx_http_llm_route_drift_state(sh, log, &dsize);
+
     *size = sizeof(h) + NGX_HTTP_LLM_ROUTE_NCOUNTERS * sizeof(uint64_t)
             + nused * NGX_HTTP_LLM_ROUTE_STATE_RECORD(
                           NGX_HTTP_LLM_ROUTE_NCOUNTERS)
-            + lsize;
+            + asize + dsize + lsize;
 
-    buf = ngx_alloc(*size, log);
+    buf = (abuf && dbuf) ? ngx_alloc(*size, log) : NULL;
+
     if (buf == NULL) {
         ngx_free(lbuf);
+        if (abuf) {
+            ngx_free(abuf);
+        }
+        if (dbuf) {
+            ngx_free(dbuf);
+        }
         return NULL;
     }
 
@@ -523,6 +558,11 @@ ngx_http_llm_route_state_image(ngx_http_llm_route_state_ctx_t *ctx,
             p = ngx_cpymem(p, &v, sizeof(uint64_t));
         }
     }
+
+    p = ngx_cpymem(p, abuf, asize);
+    ngx_free(abuf);
+    p = ngx_cpymem(p, dbuf, dsize);
+    ngx_free(dbuf);
 
     ngx_memcpy(p, lbuf, lsize);
     ngx_free(lbuf);

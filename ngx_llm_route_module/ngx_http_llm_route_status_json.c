@@ -8,12 +8,16 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include <math.h>
+
 #include "ngx_http_llm_route_status_json.h"
 #include "ngx_http_llm_route_conf.h"
 #include "ngx_http_llm_route_limits_list.h"
 #include "ngx_http_llm_route_redis.h"
 #include "ngx_http_llm_route_metrics.h"
 #include "ngx_http_llm_route_series.h"
+#include "ngx_http_llm_route_quality.h"
+#include "ngx_http_llm_route_status_quality.h"
 #include "llr_limits.h"
 
 
@@ -38,6 +42,10 @@ static void ngx_http_llm_route_json_task(ngx_http_llm_route_out_t *o,
     ngx_http_llm_route_item_t *it, uint64_t now_ms);
 static void ngx_http_llm_route_json_counters(ngx_http_llm_route_out_t *o,
     ngx_http_llm_route_counters_t *c);
+static void ngx_http_llm_route_json_signals(ngx_http_llm_route_out_t *o,
+    ngx_http_llm_route_counters_t *c);
+static void ngx_http_llm_route_json_quality(ngx_http_request_t *r,
+    ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh);
 static void ngx_http_llm_route_json_percentiles(ngx_http_llm_route_out_t *o,
     const char *name, ngx_atomic_t *buckets, uint64_t sum, uint64_t count);
 static void ngx_http_llm_route_json_buckets(ngx_http_llm_route_out_t *o,
@@ -100,6 +108,9 @@ ngx_http_llm_route_status_json(ngx_http_request_t *r,
     /* a table left by a configuration that had llm_route_spend_key */
     mcf = ngx_http_get_module_main_conf(r, ngx_http_llm_route_module);
     ngx_http_llm_route_json_series(o, mcf->spend_key ? sh->keys : NULL, 1);
+    ngx_http_llm_route_json_quality(r, o, sh);
+    ngx_http_llm_route_json_experiments(r, o, sh);
+    ngx_http_llm_route_json_drift(r, o, sh);
     ngx_http_llm_route_json_rejected(r, o, sh);
     ngx_http_llm_route_json_seconds(o, sh, now);
     ngx_http_llm_route_json_budgets(r, o, sh);
@@ -297,10 +308,92 @@ ngx_http_llm_route_json_task(ngx_http_llm_route_out_t *o,
     ngx_http_llm_route_out_usd(o, c->cost_pusd);
     ngx_http_llm_route_out_printf(o, ",\"saved_usd\":");
     ngx_http_llm_route_out_usd(o, c->saved_pusd);
+    ngx_http_llm_route_json_signals(o, c);
+}
+
+
+/*
+ * "quality": each model x task that has requests, with its requests,
+ * errors, output tokens, latency, signals and feedback
+ */
+
+static void
+ngx_http_llm_route_json_quality(ngx_http_request_t *r,
+    ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh)
+{
+    ngx_uint_t                      i;
+    ngx_array_t                    *a;
+    ngx_http_llm_route_pair_t      *p;
+    ngx_http_llm_route_counters_t  *c;
+
+    a = ngx_http_llm_route_pairs(r, sh);
+    if (a == NULL) {
+        o->failed = 1;
+        return;
+    }
+
+    ngx_http_llm_route_out_printf(o, ",\"quality\":[");
+
+    p = a->elts;
+
+    for (i = 0; i < a->nelts; i++) {
+        c = &p[i].slot->c;
+
+        ngx_http_llm_route_out_printf(o, "%s{\"model\":", i ? "," : "");
+        ngx_http_llm_route_out_json(o, p[i].model.data, p[i].model.len);
+        ngx_http_llm_route_out_printf(o, ",\"task\":");
+        ngx_http_llm_route_out_json(o, p[i].task.data, p[i].task.len);
+        ngx_http_llm_route_out_printf(o,
+            ",\"requests\":%uA,\"errors\":%uA,\"completion_tokens\":%uA,"
+            "\"cost_usd\":",
+            c->requests, c->errors, c->completion_tokens);
+        ngx_http_llm_route_out_usd(o, c->cost_pusd);
+        ngx_http_llm_route_json_percentiles(o, "latency_ms", c->latency,
+                                            c->latency_sum_ms,
+                                            ngx_http_llm_route_hist_count(
+                                                c->latency));
+        ngx_http_llm_route_json_signals(o, c);
+        ngx_http_llm_route_out_printf(o, "}");
+    }
+
+    ngx_http_llm_route_out_printf(o, "]");
 }
 
 
 /* ---- JSON --------------------------------------------------------------- */
+
+
+/*
+ * ,"answers":N,"signals":{...},"feedback":{"count":N,"mean":X}: the
+ * answers whose signals were read, each signal's count among them, the
+ * feedback scores (mean null while there is none)
+ */
+
+static void
+ngx_http_llm_route_json_signals(ngx_http_llm_route_out_t *o,
+    ngx_http_llm_route_counters_t *c)
+{
+    ngx_uint_t  k;
+
+    ngx_http_llm_route_out_printf(o, ",\"answers\":%uA,\"signals\":{",
+                                  c->answers);
+
+    for (k = 0; k < NGX_HTTP_LLM_ROUTE_SIGNALS; k++) {
+        ngx_http_llm_route_out_printf(o, "%s\"%s\":%uA", k ? "," : "",
+                                      llr_sig_name(k), c->signals[k]);
+    }
+
+    ngx_http_llm_route_out_printf(o, "},\"feedback\":{\"count\":%uA,"
+                                  "\"mean\":", c->feedback);
+
+    if (c->feedback) {
+        ngx_http_llm_route_out_printf(o, "%.3f}",
+                                   ngx_http_llm_route_feedback_mean(c));
+
+    } else {
+        ngx_http_llm_route_out_printf(o, "null}");
+    }
+}
 
 
 static void
@@ -318,6 +411,7 @@ ngx_http_llm_route_json_counters(ngx_http_llm_route_out_t *o,
     ngx_http_llm_route_out_usd(o, c->cost_pusd);
     ngx_http_llm_route_out_printf(o, ",\"saved_usd\":");
     ngx_http_llm_route_out_usd(o, c->saved_pusd);
+    ngx_http_llm_route_json_signals(o, c);
 }
 
 

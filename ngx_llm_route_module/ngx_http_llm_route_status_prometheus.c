@@ -15,6 +15,9 @@
 #include "ngx_http_llm_route_limits_list.h"
 #include "ngx_http_llm_route_prom.h"
 #include "ngx_http_llm_route_prom_ops.h"
+#include "ngx_http_llm_route_quality.h"
+#include "ngx_http_llm_route_experiment.h"
+#include "ngx_http_llm_route_drift.h"
 #include "llr_limits.h"
 #include "llr_stats.h"
 
@@ -26,6 +29,12 @@ static void ngx_http_llm_route_prom_providers(ngx_http_llm_route_out_t *o,
 static void ngx_http_llm_route_prom_tasks(ngx_http_llm_route_out_t *o,
     ngx_array_t *tasks);
 static void ngx_http_llm_route_prom_rejected(ngx_http_request_t *r,
+    ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh);
+static void ngx_http_llm_route_prom_quality(ngx_http_request_t *r,
+    ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh);
+static void ngx_http_llm_route_prom_experiments(ngx_http_request_t *r,
+    ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh);
+static void ngx_http_llm_route_prom_drift(ngx_http_request_t *r,
     ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh);
 static void ngx_http_llm_route_prom_budgets(ngx_http_request_t *r,
     ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh);
@@ -63,6 +72,8 @@ ngx_http_llm_route_status_prometheus(ngx_http_request_t *r,
     ngx_http_llm_route_prom_deployments(r, o, sh);
     ngx_http_llm_route_prom_tasks(o, tasks);
     ngx_http_llm_route_prom_operations(r, o, sh);
+    ngx_http_llm_route_prom_quality(r, o, sh);
+    ngx_http_llm_route_prom_experiments(r, o, sh);
     ngx_http_llm_route_prom_rejected(r, o, sh);
     ngx_http_llm_route_prom_budgets(r, o, sh);
     ngx_http_llm_route_prom_rates(r, o, sh);
@@ -489,6 +500,178 @@ ngx_http_llm_route_prom_zone(ngx_http_request_t *r,
     ngx_http_llm_route_out_printf(o,
                                   "llm_route_state_last_write_seconds %T\n",
                                   sh->state_last);
+}
+
+
+/* per model x task that has requests: answers, signals, feedback */
+
+static void
+ngx_http_llm_route_prom_quality(ngx_http_request_t *r,
+    ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh)
+{
+    ngx_uint_t                      i, k;
+    ngx_array_t                    *a;
+    ngx_http_llm_route_pair_t      *p;
+    ngx_http_llm_route_counters_t  *c;
+
+    a = ngx_http_llm_route_pairs(r, sh);
+    if (a == NULL) {
+        o->failed = 1;
+        return;
+    }
+
+    p = a->elts;
+
+#define ngx_llr_pair_labels(fname)                                            \
+    ngx_http_llm_route_out_printf(o, "%s{model=", fname);                     \
+    ngx_http_llm_route_out_label(o, p[i].model.data, p[i].model.len);         \
+    ngx_http_llm_route_out_printf(o, ",task=");                               \
+    ngx_http_llm_route_out_label(o, p[i].task.data, p[i].task.len)
+
+    ngx_http_llm_route_prom_family(o, "llm_route_quality_answers_total",
+                                   "counter", "Answers whose quality "
+                                   "signals were read (routed answers that "
+                                   "are not errors), by model and task.");
+
+    for (i = 0; i < a->nelts; i++) {
+        ngx_llr_pair_labels("llm_route_quality_answers_total");
+        ngx_http_llm_route_out_printf(o, "} %uA\n", p[i].slot->c.answers);
+    }
+
+    ngx_http_llm_route_prom_family(o, "llm_route_quality_signal_total",
+                                   "counter", "Answers with a quality "
+                                   "signal (docs/quality.md), by model, task "
+                                   "and signal.");
+
+    for (i = 0; i < a->nelts; i++) {
+        c = &p[i].slot->c;
+
+        for (k = 0; k < NGX_HTTP_LLM_ROUTE_SIGNALS; k++) {
+            ngx_llr_pair_labels("llm_route_quality_signal_total");
+            ngx_http_llm_route_out_printf(o, ",signal=\"%s\"} %uA\n",
+                                          llr_sig_name(k), c->signals[k]);
+        }
+    }
+
+    ngx_http_llm_route_prom_drift(r, o, sh);
+
+    ngx_http_llm_route_prom_family(o, "llm_route_feedback_total", "counter",
+                                   "Feedback scores given (a second score "
+                                   "for an answer replaces the first), by "
+                                   "model and task.");
+
+    for (i = 0; i < a->nelts; i++) {
+        ngx_llr_pair_labels("llm_route_feedback_total");
+        ngx_http_llm_route_out_printf(o, "} %uA\n", p[i].slot->c.feedback);
+    }
+
+    /*
+     * a summary without quantiles: its _sum may go down (scores are -1
+     * to 1, and a second score for an answer replaces the first)
+     */
+    ngx_http_llm_route_prom_family(o, "llm_route_feedback_score", "summary",
+                                   "Feedback scores (-1 to 1), by model and "
+                                   "task.");
+
+    for (i = 0; i < a->nelts; i++) {
+        c = &p[i].slot->c;
+
+        ngx_llr_pair_labels("llm_route_feedback_score_sum");
+        ngx_http_llm_route_out_printf(o, "} %.3f\n",
+                                      ngx_http_llm_route_feedback_mean(c)
+                                      * (double) c->feedback);
+        ngx_llr_pair_labels("llm_route_feedback_score_count");
+        ngx_http_llm_route_out_printf(o, "} %uA\n", c->feedback);
+    }
+
+#undef ngx_llr_pair_labels
+}
+
+
+/* 1 while a model x task's metric drifts (with llm_route_drift) */
+
+static void
+ngx_http_llm_route_prom_drift(ngx_http_request_t *r,
+    ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh)
+{
+    ngx_uint_t                         i;
+    ngx_array_t                       *a;
+    ngx_http_llm_route_drift_alarm_t  *al;
+
+    a = ngx_http_llm_route_drift_states(r, sh);
+    if (a == NULL) {
+        o->failed = 1;
+        return;
+    }
+
+    if (a->nelts == 0) {
+        return;
+    }
+
+    ngx_http_llm_route_prom_family(o, "llm_route_quality_drift", "gauge",
+                                   "1 while a metric of a model and task "
+                                   "drifts from its baseline "
+                                   "(llm_route_drift).");
+    al = a->elts;
+
+    for (i = 0; i < a->nelts; i++) {
+        ngx_http_llm_route_out_printf(o, "llm_route_quality_drift{model=");
+        ngx_http_llm_route_out_label(o, al[i].model.data, al[i].model.len);
+        ngx_http_llm_route_out_printf(o, ",task=");
+        ngx_http_llm_route_out_label(o, al[i].task.data, al[i].task.len);
+        ngx_http_llm_route_out_printf(o, ",signal=\"%s\"} %ui\n",
+                                      al[i].metric,
+                                      (ngx_uint_t) al[i].st.raised);
+    }
+}
+
+
+/* per experiment and arm: requests, errors, each signal */
+
+static void
+ngx_http_llm_route_prom_experiments(ngx_http_request_t *r,
+    ngx_http_llm_route_out_t *o, ngx_http_llm_route_shm_t *sh)
+{
+    ngx_uint_t                         i, k, f;
+    llr_ab_arm_t                      *st;
+    ngx_http_llm_route_experiment_t  **ep, *e;
+    ngx_http_llm_route_main_conf_t    *mcf;
+
+    static const char  *fam[][2] = {
+        { "llm_route_experiment_requests_total",
+          "Requests of an experiment's arm." },
+        { "llm_route_experiment_errors_total",
+          "Requests of an experiment's arm that failed." }
+    };
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_llm_route_module);
+
+    if (mcf->experiments == NULL || sh->arms == NULL) {
+        return;
+    }
+
+    ep = mcf->experiments->elts;
+
+    for (f = 0; f < 2; f++) {
+        ngx_http_llm_route_prom_family(o, fam[f][0], "counter", fam[f][1]);
+
+        for (i = 0; i < mcf->experiments->nelts; i++) {
+            e = ep[i];
+
+            for (k = 0; k < e->narms; k++) {
+                st = &sh->arms->arm[e->arms[k].slot].st;
+
+                ngx_http_llm_route_out_printf(o, "%s{experiment=",
+                                              fam[f][0]);
+                ngx_http_llm_route_out_label(o, e->name.data, e->name.len);
+                ngx_http_llm_route_out_printf(o, ",arm=");
+                ngx_http_llm_route_out_label(o, e->arms[k].name.data,
+                                             e->arms[k].name.len);
+                ngx_http_llm_route_out_printf(o, "} %uL\n",
+                                              f ? st->errors : st->requests);
+            }
+        }
+    }
 }
 
 

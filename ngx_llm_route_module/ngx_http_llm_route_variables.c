@@ -14,6 +14,8 @@
 #include "ngx_http_llm_route_ctx.h"
 #include "ngx_http_llm_route_provider.h"
 #include "ngx_http_llm_route_account.h"
+#include "ngx_http_llm_route_feedback.h"
+#include "ngx_http_llm_route_experiment.h"
 #include "llr_cost.h"
 
 
@@ -44,6 +46,10 @@ static ngx_int_t ngx_http_llm_route_var_tokens(ngx_http_request_t *r,
 static ngx_int_t ngx_http_llm_route_var_cost(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_llm_route_var_ttft(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_llm_route_var_id(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_llm_route_var_experiment(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 
 static ngx_http_llm_route_ctx_t *ngx_http_llm_route_var_done(
@@ -137,6 +143,15 @@ static ngx_http_variable_t  ngx_http_llm_route_vars[] = {
 
     { ngx_string("llm_route_ttft"), NULL, ngx_http_llm_route_var_ttft,
       0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llm_route_id"), NULL, ngx_http_llm_route_var_id,
+      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llm_route_experiment"), NULL,
+      ngx_http_llm_route_var_experiment, 0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llm_route_arm"), NULL,
+      ngx_http_llm_route_var_experiment, 1, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
 };
@@ -444,6 +459,52 @@ ngx_http_llm_route_var_cost(ngx_http_request_t *r,
 
 
 /* seconds to the first content token of a stream, "0.250" */
+
+/* the request's experiment (data 0) or arm (data 1) */
+
+static ngx_int_t
+ngx_http_llm_route_var_experiment(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t                 *s;
+    ngx_http_llm_route_ctx_t  *ctx;
+
+    ctx = ngx_http_llm_route_get_ctx(r->main);
+
+    if (ctx == NULL || ctx->experiment == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    s = data ? &ctx->experiment->arms[ctx->arm].name
+             : &ctx->experiment->name;
+
+    return ngx_http_llm_route_var_set(v, s->data, s->len);
+}
+
+
+/* the id of a routed request (X-LLM-Route-Id), for feedback */
+
+static ngx_int_t
+ngx_http_llm_route_var_id(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t                 *id;
+    ngx_http_llm_route_ctx_t  *ctx;
+
+    ctx = ngx_http_llm_route_get_ctx(r->main);
+
+    id = (ctx && ctx->routed) ? ngx_http_llm_route_feedback_id(r, ctx)
+                              : NULL;
+
+    if (id == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    return ngx_http_llm_route_var_set(v, id->data, id->len);
+}
+
 
 static ngx_int_t
 ngx_http_llm_route_var_ttft(ngx_http_request_t *r,

@@ -24,6 +24,10 @@
 #include "ngx_http_llm_route_series.h"
 #include "ngx_http_llm_route_shm.h"
 #include "ngx_http_llm_route_state.h"
+#include "ngx_http_llm_route_quality.h"
+#include "ngx_http_llm_route_feedback.h"
+#include "ngx_http_llm_route_experiment.h"
+#include "ngx_http_llm_route_drift.h"
 
 
 #define NGX_HTTP_LLM_ROUTE_ZONE_MAGIC    0x4c4c52005a4f4e45ULL
@@ -101,7 +105,10 @@ ngx_http_llm_route_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     if (nslots < names || nslots == 0) {
         need = fixed + (names + 16) * sizeof(ngx_http_llm_route_slot_t);
         need = 2 * need + ngx_http_llm_route_series_size(mcf)
-               + NGX_MAX_PROCESSES * sizeof(ngx_http_llm_route_inflight_t);
+               + NGX_MAX_PROCESSES * sizeof(ngx_http_llm_route_inflight_t)
+               + ngx_http_llm_route_feedback_size(mcf)
+               + ngx_http_llm_route_experiment_size(mcf)
+               + ngx_http_llm_route_drift_size(mcf);
         need = (need + 8 * ngx_pagesize) / 1024 * 102 / 100 + 1;
 
         ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
@@ -325,7 +332,15 @@ ngx_http_llm_route_assign_slots(ngx_shm_zone_t *shm_zone,
         mcf->rejected_slots[i] = slot;
     }
 
-    return NGX_OK;
+    ngx_http_llm_route_quality_slots(shm_zone, sh, mcf);
+
+    if (ngx_http_llm_route_feedback_init_zone(shm_zone, sh, mcf) != NGX_OK
+        || ngx_http_llm_route_drift_init_zone(shm_zone, sh, mcf) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_llm_route_experiment_init_zone(shm_zone, sh, mcf);
 }
 
 

@@ -133,7 +133,7 @@ is($r->{headers}{'x-should-retry'}, 'false', 'it never passes: no retry');
 # ---- the zone-full line names the key and the directive ------------------
 
 $t->stop(quiet => 1);
-$t->config(conf('200k'));
+$t->config(conf('320k'));
 $t->start;
 $m->start;
 

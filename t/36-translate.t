@@ -12,6 +12,7 @@ use lib 't/lib';
 use Test::More;
 use LLRTest;
 use JSON::PP;
+use File::Path qw(make_path);
 use Time::HiRes qw(sleep);
 
 my $SECRET = 'sk-test-secret-0123456789';
@@ -318,6 +319,9 @@ $sproxy
 CONF
     $st->start;
 
+    # its tests/ is made by the first SDK test that runs (LLRSdk): this
+    # one may be first under prove -j
+    make_path("$sdk/tests");
     my $script = "$sdk/tests/i24-openai-to-anthropic.mjs";
     open(my $fh, '>', $script) or die "$script: $!";
     print $fh <<'JS';

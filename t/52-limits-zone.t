@@ -36,7 +36,7 @@ my $c = $t->routed_http(
                     context=128000 quality=0.9;',
     location => 'llm_route_budget $http_x_team 5;',
     server => '        location = /llm/status { llm_route_status; }');
-$c =~ s/llm_route_zone llm:1m;/llm_route_zone llm:200k;/;
+$c =~ s/llm_route_zone llm:1m;/llm_route_zone llm:320k;/;
 $t->config($c);
 $t->start;
 

@@ -5,7 +5,8 @@
 # the requested size and dumps the DOM after the page's script ran: the
 # model names and a non-zero request count must be in it, and the budget
 # and rate limit tables with their figures, the router's refusals by
-# reason; right after traffic the rates are those of the zone's last
+# reason, the quality signals by model and task, an experiment's arms;
+# right after traffic the rates are those of the zone's last
 # seconds (not 0 for want of a previous poll); at widths from 1600 to 360
 # px no figure of the cards is cut (a probe page on the same origin
 # measures the page in an iframe); after a reload onto a new, empty zone
@@ -24,8 +25,7 @@ use File::Temp qw(tempdir);
 use File::Copy qw(copy);
 use Time::HiRes qw(time);
 
-my ($chromium) = grep { -x } map {; ("$_/chromium", "$_/chromium-browser") }
-                 split /:/, $ENV{PATH};
+my $chromium = LLRTest::chromium_path();
 
 plan skip_all => 'chromium is not installed (Debian package "chromium"); '
                  . 'CI installs it'
@@ -39,6 +39,11 @@ my $policy = <<'EOF';
         candidates gpt-4o-mini gpt-4o;
         floor      0.5;
         floor_hard 0.9;
+    }
+    llm_route_experiment dash {
+        match fast;
+        arm   control weight=1;
+        arm   b weight=1 model=gpt-4o-mini;
     }
 EOF
 
@@ -127,26 +132,7 @@ like($script, qr/\.requests, x\.rpm_limit\b.*\.tokens, x\.tpm_limit\b/s,
 
 # ---- chromium ---------------------------------------------------------------
 
-my @flags = ('--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
-             '--no-first-run', '--disable-background-networking',
-             '--disable-component-update', '--disable-sync',
-             '--disable-dev-shm-usage');
-
-sub chromium {
-    my (@args) = @_;
-    my $profile = tempdir('chromium-XXXXXX', TMPDIR => 1, CLEANUP => 1);
-    my $pid = open(my $fh, '-|');
-    die "fork: $!" unless defined $pid;
-    if ($pid == 0) {
-        open(STDERR, '>', '/dev/null');
-        exec('timeout', '90', $chromium, @flags, "--user-data-dir=$profile",
-             @args) or POSIX::_exit(127);
-    }
-    local $/;
-    my $out = <$fh> // '';
-    close $fh;
-    return $out;
-}
+sub chromium { return LLRTest::chromium(@_) }
 
 my $png = $t->dir . '/dashboard.png';
 chromium('--window-size=1400,1000', "--screenshot=$png",
@@ -230,6 +216,30 @@ is("@bar", 'full 100.0', 'rates: requests / rpm 2 / 2, a full red bar');
 like($rrow, qr{<td class="n">(?:&ndash;|\xe2\x80\x93)</td>},
      'rates: no tpm');
 like($rrow, qr{<span class="err">1</span></td></tr>$}, 'rates: 1 rejected');
+
+# ---- quality by model and task ---------------------------------------------
+
+like($dom, qr/<div class="panel full" id="quality-panel">/,
+     'the quality panel is shown');
+my ($qrows) = $dom =~ m{<tbody id="quality">(.*?)</tbody>}s;
+like($qrows // '',
+     qr{<td class="name">gpt-4o-mini</td><td>[a-z_]+</td><td class="n">[1-9]},
+     'quality: a model x task with its answers');
+like($qrows // '', qr{(?:<td class="n">\d+\.\d%</td>){7}}, 'quality: the '
+     . 'error rate and the six signals as shares');
+
+# ---- experiments ------------------------------------------------------------
+
+like($dom, qr/<div class="panel full" id="experiments-panel">/,
+     'the experiments panel is shown');
+my ($xrows) = $dom =~ m{<tbody id="experiments">(.*?)</tbody>}s;
+like($xrows // '',
+     qr{<td class="name">dash</td><td>control</td><td>as configured</td>},
+     'experiments: the control');
+like($xrows // '', qr{<td class="name">dash</td><td>b</td><td>gpt-4o-mini</td>},
+     'experiments: arm b, its model');
+like($xrows // '', qr{<td colspan="12" class="reason">b: }, 'experiments: '
+     . 'the verdict');
 
 # ---- the router's refusals -------------------------------------------------
 

@@ -29,6 +29,13 @@ use Time::HiRes qw(time sleep);
 # test then fails on any of them that is still missing.
 my @PENDING = qw();
 
+# ELSEWHERE: metrics whose alerts need a condition this test does not
+# make: llm_route_quality_drift is 1 only while a model's quality drifts
+# (llm_route_drift); t/76-drift.t raises a drift, and
+# llm-route-alerts.test.yml tests the rule.  Queries that use them must
+# be valid, their rules loaded; they need not return data or fire here.
+my @ELSEWHERE = qw(llm_route_quality_drift);
+
 chomp(my $prometheus = `command -v prometheus 2>/dev/null` // '');
 chomp(my $promtool = `command -v promtool 2>/dev/null` // '');
 plan skip_all => 'needs Debian\'s prometheus package (prometheus, promtool)'
@@ -168,8 +175,10 @@ EOF
 $b->config(b_config(1));
 $b->start;
 my $slots = $b->get('/llm/status')->{json}{slots};
-# each model takes two names (the model and its deployment)
-my $more = int((0.95 * $slots->{capacity} - $slots->{used}) / 2);
+# each model takes two names (the model and its deployment): as near to
+# 95% as whole models get (rounded down, a zone of 29 slots stayed under
+# 90%)
+my $more = int((0.95 * $slots->{capacity} - $slots->{used}) / 2 + 0.5);
 ok($more > 0, "zone b: $slots->{used} of $slots->{capacity} slots used, "
    . "$more more models");
 ok($b->reload(config => b_config(1 + $more)), 'zone b: reloaded with them');
@@ -315,16 +324,16 @@ sleep 3;
 
 # ---- every dashboard query and alert expression returns data --------------
 
-my $pending_re = join('|', map { quotemeta } @PENDING);
+my $pending_re = join('|', map { quotemeta } @PENDING, @ELSEWHERE);
 
 sub check_query {
     my ($what, $q) = @_;
     my $r = prom_query($q);
     my $n = scalar @{ $r->{data}{result} || [] };
 
-    if (@PENDING && $q =~ /\b($pending_re)\b/) {
-        is($r->{status}, 'success', "$what: valid (PENDING $1: not "
-           . "exported yet, " . ($n ? 'has' : 'no') . ' data)')
+    if ((@PENDING || @ELSEWHERE) && $q =~ /\b($pending_re)\b/) {
+        is($r->{status}, 'success', "$what: valid ($1: not made here, "
+           . ($n ? 'has' : 'no') . ' data)')
             or diag("$q\n" . ($r->{error} // ''));
         return;
     }
@@ -358,15 +367,15 @@ while (time < $end) {
     }
     last unless grep {
         ($state{$_->[0]} // '') !~ /^ok (pending|firing)$/
-        && !(@PENDING && $_->[1] =~ /\b($pending_re)\b/)
+        && !((@PENDING || @ELSEWHERE) && $_->[1] =~ /\b($pending_re)\b/)
     } @rules;
     sleep 0.5;
 }
 
 for my $rule (@rules) {
     my $s = $state{$rule->[0]} // 'not loaded';
-    if (@PENDING && $rule->[1] =~ /\b($pending_re)\b/) {
-        like($s, qr/^ok /, "rule $rule->[0]: loaded ($s; PENDING $1)");
+    if ((@PENDING || @ELSEWHERE) && $rule->[1] =~ /\b($pending_re)\b/) {
+        like($s, qr/^ok /, "rule $rule->[0]: loaded ($s; $1 not made here)");
     } else {
         like($s, qr/^ok (pending|firing)$/, "rule $rule->[0]: $s");
     }

@@ -65,7 +65,8 @@ typedef enum {
     LLR_C_A_SYSTEM,         /* Anthropic: the "system" blocks */
     LLR_C_A_RESULT,         /* a tool_result's "content" blocks */
     LLR_C_A_RESULT_PART,    /* one of them */
-    LLR_C_A_INPUT           /* a tool_use's "input", at any depth */
+    LLR_C_A_INPUT,          /* a tool_use's "input", at any depth */
+    LLR_C_RESPONSE_FORMAT   /* top-level "response_format" object */
 } llr_ctx_e;
 
 
@@ -100,6 +101,7 @@ typedef enum {
     LLR_V_A_RESULT_PART,
     LLR_V_A_RESULT_TEXT,
     LLR_V_A_INPUT,          /* a tool_use's "input" and what is in it */
+    LLR_V_RF_TYPE,          /* response_format "type" */
     LLR_V_LAST
 } llr_val_e;
 
@@ -133,7 +135,8 @@ static const unsigned char  llr_accept[LLR_V_LAST] = {
     LLR_T_ANY,                                  /* A_RESULT */
     LLR_T_ANY,                                  /* A_RESULT_PART */
     LLR_T_ANY,                                  /* A_RESULT_TEXT */
-    LLR_T_ANY                                   /* A_INPUT */
+    LLR_T_ANY,                                  /* A_INPUT */
+    LLR_T_ANY                                   /* RF_TYPE */
 };
 
 
@@ -1769,6 +1772,12 @@ llr_key_meaning(llr_req_t *rq, llr_ctx_e ctx, const unsigned char *k,
         }
         break;
 
+    case LLR_C_RESPONSE_FORMAT:
+        if (llr_key_is(k, len, "type")) {
+            return LLR_V_RF_TYPE;
+        }
+        break;
+
     case LLR_C_MESSAGE:
         if (llr_key_is(k, len, "role")) {
             return LLR_V_ROLE;
@@ -1919,6 +1928,7 @@ llr_on_string(llr_req_t *rq, const unsigned char *s, size_t len, int esc)
     case LLR_V_MODEL:
     case LLR_V_ROLE:
     case LLR_V_ITEM_TYPE:
+    case LLR_V_RF_TYPE:
         if (esc) {
             d = llr_decode(rq, s, len, &dlen);
             if (d == NULL) {
@@ -1949,6 +1959,15 @@ llr_on_string(llr_req_t *rq, const unsigned char *s, size_t len, int esc)
 
         } else {
             rq->view.has_response_format = 1;
+        }
+        break;
+
+    case LLR_V_RF_TYPE:
+        /* the quality signals check a JSON-mode answer */
+        if (llr_key_is(d, dlen, "json_object")
+            || llr_key_is(d, dlen, "json_schema"))
+        {
+            rq->view.json_mode = 1;
         }
         break;
 
@@ -2226,6 +2245,10 @@ llr_push(llr_req_t *rq, llr_val_e m, int map)
 
         } else {
             rq->view.has_response_format = 1;
+
+            if (map) {
+                c = LLR_C_RESPONSE_FORMAT;
+            }
         }
         break;
 

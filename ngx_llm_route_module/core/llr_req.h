@@ -147,6 +147,8 @@ typedef struct {
 
     unsigned        has_tools:1;
     unsigned        has_response_format:1;
+    unsigned        json_mode:1;        /* response_format's "type" is
+                                           json_object or json_schema */
     unsigned        has_system:1;  /* a system or developer message */
     unsigned        has_stream_options:1;  /* an object */
     unsigned        stream_options_key:1;  /* the key, even with null */

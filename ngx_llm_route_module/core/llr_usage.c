@@ -79,6 +79,8 @@ enum {
     K_CACHE_READ_TOKENS,
     K_EPHEMERAL_1H,
     K_THINKING_TOKENS,
+    K_INDEX,
+    K_ID,
     K_N
 };
 
@@ -108,7 +110,10 @@ enum {
     R_N_A_OUTPUT,
     R_N_A_CACHE_WRITE,
     R_N_A_CACHE_READ,
-    R_N_A_CACHE_1H
+    R_N_A_CACHE_1H,
+    R_N_CHOICE,         /* choices[].index: the tap's choice */
+    R_N_TOOL,           /* tool_calls[].index: the tap's index */
+    R_ID                /* the response's "id" */
 };
 
 
@@ -119,6 +124,7 @@ enum {
     P_ROOT_R,           /* top-level "response": seen as the top level */
     P_TOP_DELTA,        /* top-level "delta" (Responses API events) */
     P_MODEL,
+    P_ID,               /* top-level "id": wanted only with the tap */
     P_TYPE,
     P_STATUS,
     P_USAGE,
@@ -166,9 +172,21 @@ enum {
     P_A_CACHE,          /* usage.cache_creation */
     P_A_CACHE_1H,
     P_A_ODETAILS,       /* usage.output_tokens_details */
-    P_COUNT,            /* a string of generated text */
+    P_C_INDEX,          /* choices[].index */
+    P_TC_INDEX,         /* choices[].{delta,message}.tool_calls[].index,
+                           an Anthropic event's content block "index" */
+
+    /* strings of generated text, in the order of the tap's kinds */
+    P_COUNT,            /* content, text */
+    P_COUNT_REFUSAL,
+    P_COUNT_REASONING,
+    P_COUNT_ARGS,       /* tool call (function call) arguments */
     P_N
 };
+
+#define llr_json_counted(node)  ((node) >= P_COUNT || (node) == P_TOP_DELTA)
+#define llr_json_kind(node)     ((node) == P_TOP_DELTA ? 0u                  \
+                                                       : (node) - P_COUNT)
 
 
 /*
@@ -177,7 +195,8 @@ enum {
  * Inside a top-level "response" the paths start again from the top.
  */
 #define llr_json_top_paths                                                   \
-    [K_MODEL] = P_MODEL, [K_TYPE] = P_TYPE, [K_STATUS] = P_STATUS,           \
+    [K_MODEL] = P_MODEL, [K_ID] = P_ID, [K_TYPE] = P_TYPE,                   \
+    [K_STATUS] = P_STATUS,                                                   \
     [K_USAGE] = P_USAGE, [K_ERROR] = P_ERROR, [K_CHOICES] = P_CHOICES,       \
     [K_INCOMPLETE_DETAILS] = P_INCOMPLETE, [K_OUTPUT] = P_OUTPUT
 
@@ -199,19 +218,24 @@ static const uint8_t  llr_json_next[P_N][K_N] = {
                   [K_MESSAGE] = P_E_MESSAGE },
     [P_CHOICES] = { [K_ELEM] = P_C_E },
     [P_C_E] = { [K_DELTA] = P_C_E_D, [K_MESSAGE] = P_C_E_M,
-                [K_FINISH_REASON] = P_C_E_FINISH, [K_TEXT] = P_COUNT },
-    [P_C_E_D] = { [K_CONTENT] = P_COUNT, [K_REASONING_CONTENT] = P_COUNT,
-                  [K_REFUSAL] = P_COUNT, [K_TOOL_CALLS] = P_C_E_D_TC,
+                [K_FINISH_REASON] = P_C_E_FINISH, [K_TEXT] = P_COUNT,
+                [K_INDEX] = P_C_INDEX },
+    [P_C_E_D] = { [K_CONTENT] = P_COUNT,
+                  [K_REASONING_CONTENT] = P_COUNT_REASONING,
+                  [K_REFUSAL] = P_COUNT_REFUSAL, [K_TOOL_CALLS] = P_C_E_D_TC,
                   [K_FUNCTION_CALL] = P_C_E_D_FC },
-    [P_C_E_M] = { [K_CONTENT] = P_COUNT, [K_REASONING_CONTENT] = P_COUNT,
-                  [K_REFUSAL] = P_COUNT, [K_TOOL_CALLS] = P_C_E_M_TC },
-    [P_C_E_D_FC] = { [K_ARGUMENTS] = P_COUNT },
+    [P_C_E_M] = { [K_CONTENT] = P_COUNT,
+                  [K_REASONING_CONTENT] = P_COUNT_REASONING,
+                  [K_REFUSAL] = P_COUNT_REFUSAL, [K_TOOL_CALLS] = P_C_E_M_TC },
+    [P_C_E_D_FC] = { [K_ARGUMENTS] = P_COUNT_ARGS },
     [P_C_E_D_TC] = { [K_ELEM] = P_C_E_D_TC_E },
-    [P_C_E_D_TC_E] = { [K_FUNCTION] = P_C_E_D_TC_E_F },
-    [P_C_E_D_TC_E_F] = { [K_ARGUMENTS] = P_COUNT },
+    [P_C_E_D_TC_E] = { [K_FUNCTION] = P_C_E_D_TC_E_F,
+                       [K_INDEX] = P_TC_INDEX },
+    [P_C_E_D_TC_E_F] = { [K_ARGUMENTS] = P_COUNT_ARGS },
     [P_C_E_M_TC] = { [K_ELEM] = P_C_E_M_TC_E },
-    [P_C_E_M_TC_E] = { [K_FUNCTION] = P_C_E_M_TC_E_F },
-    [P_C_E_M_TC_E_F] = { [K_ARGUMENTS] = P_COUNT },
+    [P_C_E_M_TC_E] = { [K_FUNCTION] = P_C_E_M_TC_E_F,
+                       [K_INDEX] = P_TC_INDEX },
+    [P_C_E_M_TC_E_F] = { [K_ARGUMENTS] = P_COUNT_ARGS },
     [P_INCOMPLETE] = { [K_REASON] = P_I_REASON },
     [P_OUTPUT] = { [K_ELEM] = P_O_E },
     [P_O_E] = { [K_CONTENT] = P_O_E_C },
@@ -219,18 +243,20 @@ static const uint8_t  llr_json_next[P_N][K_N] = {
     [P_O_E_C_E] = { [K_TEXT] = P_COUNT },
 
     [P_A_ROOT] = {
-        [K_MODEL] = P_MODEL, [K_TYPE] = P_TYPE, [K_USAGE] = P_A_USAGE,
-        [K_ERROR] = P_ERROR, [K_MESSAGE] = P_A_MSG,
+        [K_MODEL] = P_MODEL, [K_ID] = P_ID, [K_TYPE] = P_TYPE,
+        [K_USAGE] = P_A_USAGE, [K_ERROR] = P_ERROR, [K_MESSAGE] = P_A_MSG,
         [K_CONTENT] = P_A_CONTENT, [K_CONTENT_BLOCK] = P_A_BLOCK,
-        [K_DELTA] = P_A_DELTA, [K_STOP_REASON] = P_A_STOP },
+        [K_DELTA] = P_A_DELTA, [K_STOP_REASON] = P_A_STOP,
+        [K_INDEX] = P_TC_INDEX },
     [P_A_MSG] = {
-        [K_MODEL] = P_MODEL, [K_USAGE] = P_A_USAGE,
+        [K_MODEL] = P_MODEL, [K_ID] = P_ID, [K_USAGE] = P_A_USAGE,
         [K_CONTENT] = P_A_CONTENT, [K_STOP_REASON] = P_A_STOP },
     [P_A_CONTENT] = { [K_ELEM] = P_A_BLOCK },
     [P_A_BLOCK] = { [K_TYPE] = P_A_BTYPE, [K_TEXT] = P_COUNT,
-                    [K_THINKING] = P_COUNT },
-    [P_A_DELTA] = { [K_TEXT] = P_COUNT, [K_PARTIAL_JSON] = P_COUNT,
-                    [K_THINKING] = P_COUNT, [K_STOP_REASON] = P_A_STOP },
+                    [K_THINKING] = P_COUNT_REASONING },
+    [P_A_DELTA] = { [K_TEXT] = P_COUNT, [K_PARTIAL_JSON] = P_COUNT_ARGS,
+                    [K_THINKING] = P_COUNT_REASONING,
+                    [K_STOP_REASON] = P_A_STOP },
     [P_A_USAGE] = {
         [K_INPUT_TOKENS] = P_A_INPUT, [K_OUTPUT_TOKENS] = P_A_OUTPUT,
         [K_CACHE_CREATION_TOKENS] = P_A_CACHE_WRITE,
@@ -302,6 +328,10 @@ static void llr_json_string_end(llr_json_t *j);
 static void llr_json_number_end(llr_json_t *j);
 static void llr_json_after_value(llr_json_t *j);
 static void llr_json_not_count(llr_json_t *j, unsigned node);
+static void llr_json_tap_piece(llr_json_t *j, const unsigned char *end,
+    unsigned last);
+static void llr_json_tap_index(llr_json_t *j, unsigned node,
+    const unsigned char *p, const unsigned char *end);
 static void llr_json_cap(llr_json_t *j, const unsigned char *p, size_t n);
 static void llr_json_cap_cp(llr_json_t *j, uint32_t cp);
 static size_t llr_copy(char *dst, size_t size, const char *src, size_t len);
@@ -359,6 +389,8 @@ llr_json_init(llr_json_t *j, llr_resp_t *res)
     j->root = P_ROOT;
     j->nholes = 0;
     j->hole_count = 0;
+    j->tap = NULL;
+    j->tap_ctx = NULL;
 }
 
 
@@ -376,11 +408,19 @@ llr_json_init_format(llr_json_t *j, llr_resp_t *res, llr_format_e fmt)
 void
 llr_json_reset(llr_json_t *j)
 {
-    uint8_t  root;
+    void             *tap_ctx;
+    uint8_t           root;
+    llr_json_tap_pt   tap;
 
     root = j->root;
+    tap = j->tap;
+    tap_ctx = j->tap_ctx;
+
     llr_json_init(j, j->res);
+
     j->root = root;
+    j->tap = tap;
+    j->tap_ctx = tap_ctx;
 }
 
 
@@ -413,6 +453,42 @@ llr_json_push(llr_json_t *j, int arr, unsigned node)
 }
 
 
+/* the tap: a string of generated text starts at start (its body) */
+
+static llr_inline void
+llr_json_tap_open(llr_json_t *j, unsigned node, const unsigned char *start)
+{
+    j->tap_on = 1;
+    j->tap_begin = 1;
+    j->tap_kind = (uint8_t) llr_json_kind(node);
+    j->tap_start = start;
+}
+
+
+/* the tap: a string of generated text all in one piece, [start, end) */
+
+static llr_inline void
+llr_json_tap_whole(llr_json_t *j, unsigned node, const unsigned char *start,
+    const unsigned char *end)
+{
+    j->tap(j->tap_ctx, llr_json_kind(node), j->tap_choice, j->tap_index,
+           start, (size_t) (end - start),
+           LLR_JSON_TAP_BEGIN | LLR_JSON_TAP_END);
+}
+
+
+/* a choices[] element starts: the tap's choice is its position */
+
+static llr_inline void
+llr_json_choice_start(llr_json_t *j)
+{
+    j->v_choice_elems++;
+    j->tap_choice = j->v_choice_elems - 1;
+    j->tap_index = 0;
+    j->tap_tools = 0;
+}
+
+
 int
 llr_json_feed(llr_json_t *j, const unsigned char *data, size_t len)
 {
@@ -435,6 +511,10 @@ llr_json_feed(llr_json_t *j, const unsigned char *data, size_t len)
 
     p = data;
     end = data + len;
+
+    if (j->tap_on) {
+        j->tap_start = data;
+    }
 
     while (p < end) {
 
@@ -480,7 +560,11 @@ llr_json_feed(llr_json_t *j, const unsigned char *data, size_t len)
                     j->uhi = 0;
 
                 } else {
-                    llr_json_value_start(j, c);
+                    v = (int) llr_json_value_start(j, c);
+
+                    if (j->tap && j->depth && llr_json_counted(v)) {
+                        llr_json_tap_open(j, (unsigned) v, p + 1);
+                    }
                 }
 
                 j->state = S_STR;
@@ -665,6 +749,10 @@ llr_json_feed(llr_json_t *j, const unsigned char *data, size_t len)
             if (*q == '\\') {
                 j->state = S_ESC;
                 break;
+            }
+
+            if (j->tap_on) {
+                llr_json_tap_piece(j, q, 1);
             }
 
             llr_json_string_end(j);
@@ -870,6 +958,10 @@ llr_json_feed(llr_json_t *j, const unsigned char *data, size_t len)
         }
     }
 
+    if (j->tap_on) {
+        llr_json_tap_piece(j, end, 0);
+    }
+
     return 0;
 }
 
@@ -1042,9 +1134,13 @@ value:
 
     node = depth ? f->vnode : j->root;
 
+    if (node == P_ID && j->tap == NULL) {
+        /* the id is read for the quality loop only: else a hole */
+        node = P_NONE;
+    }
+
     if (c == '"') {
-        if (!line && (node == P_NONE
-                      || (depth && (node == P_COUNT || node == P_TOP_DELTA))))
+        if (!line && (node == P_NONE || (depth && llr_json_counted(node))))
         {
             /*
              * a string only counted (or skipped): as the byte states do
@@ -1056,8 +1152,16 @@ value:
             q = llr_json_count(j, p + 1, end);
 
             if (q == end || *q != '"') {
+                if (j->tap && node != P_NONE) {
+                    llr_json_tap_open(j, node, p + 1);
+                }
+
                 p = q;
                 llr_json_bail(S_STR);
+            }
+
+            if (j->tap && node != P_NONE) {
+                llr_json_tap_whole(j, node, p + 1, q);
             }
 
             n = j->str_count;
@@ -1087,7 +1191,7 @@ value:
             goto value_end;
         }
 
-        if (depth && (node == P_COUNT || node == P_TOP_DELTA)) {
+        if (depth && llr_json_counted(node)) {
             q = llr_json_skip(p + 1, end, line, &n);
 
             if (q == NULL) {
@@ -1104,8 +1208,12 @@ value:
             n = (uint64_t) (q - p - 1);
         }
 
-        if (depth && (node == P_COUNT || node == P_TOP_DELTA)) {
+        if (depth && llr_json_counted(node)) {
             /* generated text: what llr_json_string_end() does */
+            if (j->tap) {
+                llr_json_tap_whole(j, node, p + 1, q);
+            }
+
             if (n) {
                 j->res->content_bytes = llr_add_sat(j->res->content_bytes,
                                                     n);
@@ -1156,7 +1264,7 @@ value:
             node = j->root;
 
         } else if (node == P_C_E) {
-            j->v_choice_elems++;
+            llr_json_choice_start(j);
 
         } else if (node != P_NONE) {
             j->depth = (uint16_t) depth;
@@ -1179,7 +1287,7 @@ value:
     }
 
     if (c == '-' || (c >= '0' && c <= '9')) {
-        if (node != P_NONE) {
+        if (node != P_NONE && node != P_C_INDEX && node != P_TC_INDEX) {
             llr_json_bail(S_VAL);
         }
 
@@ -1191,6 +1299,11 @@ value:
 
         if (q == end) {
             llr_json_bail(S_VAL);
+        }
+
+        if (node != P_NONE) {
+            /* an "index": the tap's choice or tool call */
+            llr_json_tap_index(j, node, p, q);
         }
 
         if (line) {
@@ -1549,7 +1662,7 @@ llr_json_key(const unsigned char *s, size_t len)
     uint64_t  w;
 
     if (len < 4 || len > 27) {
-        return K_UNKNOWN;
+        return (len == 2 && s[0] == 'i' && s[1] == 'd') ? K_ID : K_UNKNOWN;
     }
 
     if (len < 8) {
@@ -1583,6 +1696,12 @@ llr_json_key(const unsigned char *s, size_t len)
                 && llr_load32(s + 1) == llr_load32("rror"))
             {
                 return K_ERROR;
+            }
+
+            if (w4 == llr_load32("inde")
+                && llr_load32(s + 1) == llr_load32("ndex"))
+            {
+                return K_INDEX;
             }
 
             if (w4 == llr_load32("mode")
@@ -1913,7 +2032,7 @@ llr_json_value_start(llr_json_t *j, int c)
     }
 
     if (node == P_C_E) {
-        j->v_choice_elems++;
+        llr_json_choice_start(j);
         return node;
     }
 
@@ -1943,6 +2062,13 @@ llr_json_value_start(llr_json_t *j, int c)
             j->v_content = 1;
         }
 
+        if (node == P_C_E_D_TC_E || node == P_C_E_M_TC_E
+            || (node == P_A_BLOCK && j->frames[j->depth - 1].arr))
+        {
+            /* a tool call, an Anthropic answer's content block */
+            j->tap_index = j->tap_tools++;
+        }
+
         return node;
 
     case '[':
@@ -1956,6 +2082,11 @@ llr_json_value_start(llr_json_t *j, int c)
         switch (node) {
         case P_MODEL:
             j->role = R_MODEL;
+            break;
+        case P_ID:
+            if (j->tap) {
+                j->role = R_ID;
+            }
             break;
         case P_C_E_FINISH:
             j->role = R_FINISH;
@@ -1990,6 +2121,9 @@ llr_json_value_start(llr_json_t *j, int c)
             j->role = R_A_BTYPE;
             break;
         case P_COUNT:
+        case P_COUNT_REFUSAL:
+        case P_COUNT_REASONING:
+        case P_COUNT_ARGS:
         case P_TOP_DELTA:
             j->role = R_COUNT;
             break;
@@ -2032,6 +2166,12 @@ llr_json_value_start(llr_json_t *j, int c)
         case P_E_CODE:
             j->role = R_ERR_CODE;
             break;
+        case P_C_INDEX:
+            j->role = R_N_CHOICE;
+            break;
+        case P_TC_INDEX:
+            j->role = R_N_TOOL;
+            break;
         }
 
         return node;
@@ -2068,6 +2208,11 @@ llr_json_string_end(llr_json_t *j)
                                              j->cap, j->cap_len);
         res->has_model = 1;
         j->v_model = 1;
+        break;
+
+    case R_ID:
+        res->id_len = (uint32_t) llr_copy(res->id, sizeof(res->id), j->cap,
+                                          j->cap_len);
         break;
 
     case R_FINISH:
@@ -2155,6 +2300,20 @@ llr_json_string_end(llr_json_t *j)
                 && memcmp(j->cap, "server_tool_use", 15) == 0))
         {
             j->v_content = 1;
+
+            if (j->tap && j->depth >= 2
+                && j->frames[j->depth - 2].node == P_A_CONTENT)
+            {
+                /*
+                 * a tool call of a JSON answer: its "input" is an
+                 * object of the answer (so one JSON value), not a
+                 * string the tap sees; a stream's calls are their
+                 * input_json_delta strings
+                 */
+                j->tap(j->tap_ctx, P_COUNT_ARGS - P_COUNT, j->tap_choice,
+                       j->tap_index, (const unsigned char *) "{}", 2,
+                       LLR_JSON_TAP_BEGIN | LLR_JSON_TAP_END);
+            }
         }
 
         break;
@@ -2242,6 +2401,12 @@ llr_json_number_end(llr_json_t *j)
     case R_N_A_CACHE_1H:
         res->cache_write_1h_tokens = v;
         return;
+    case R_N_CHOICE:
+        j->tap_choice = v > UINT32_MAX ? UINT32_MAX : (uint32_t) v;
+        break;
+    case R_N_TOOL:
+        j->tap_index = v > UINT32_MAX ? UINT32_MAX : (uint32_t) v;
+        break;
     default:
         return;
     }
@@ -2253,6 +2418,55 @@ llr_json_number_end(llr_json_t *j)
         res->prompt_tokens = llr_add_sat(llr_add_sat(res->input_tokens,
                                                      res->cache_write_tokens),
                                          res->cached_tokens);
+    }
+}
+
+
+/*
+ * The tap: the piece of the current string up to end (its closing
+ * quote if last)
+ */
+
+static void
+llr_json_tap_piece(llr_json_t *j, const unsigned char *end, unsigned last)
+{
+    unsigned  flags;
+
+    if (end == j->tap_start && !last) {
+        return;
+    }
+
+    flags = (j->tap_begin ? LLR_JSON_TAP_BEGIN : 0)
+            | (last ? LLR_JSON_TAP_END : 0);
+
+    j->tap(j->tap_ctx, j->tap_kind, j->tap_choice, j->tap_index,
+           j->tap_start, (size_t) (end - j->tap_start), flags);
+
+    j->tap_begin = 0;
+    j->tap_on = !last;
+}
+
+
+/* an "index" number [p, end) in the fast path: as llr_json_number_end() */
+
+static void
+llr_json_tap_index(llr_json_t *j, unsigned node, const unsigned char *p,
+    const unsigned char *end)
+{
+    uint64_t  v;
+
+    if (end - p > 10
+        || llr_parse_uint((const char *) p, (size_t) (end - p), UINT32_MAX,
+                          &v, NULL) != 0)
+    {
+        return;
+    }
+
+    if (node == P_C_INDEX) {
+        j->tap_choice = (uint32_t) v;
+
+    } else {
+        j->tap_index = (uint32_t) v;
     }
 }
 

@@ -14,6 +14,10 @@
  *     output_tokens, input_tokens_details.cached_tokens,
  *     output_tokens_details.reasoning_tokens;
  *   - the provider's "model";
+ *   - the response's top-level "id" ("chatcmpl-...", "resp_..."), only
+ *     while the text tap is set (llr_json_t.tap: the quality loop's
+ *     scanners; otherwise "id" is skipped as before, an event
+ *     template's hole);
  *   - finish_reason of every choice (Responses API: "status" and
  *     incomplete_details.reason);
  *   - an "error" object (or string) and its type, code and message;
@@ -47,7 +51,12 @@
  *     refusal: content_filter; any other (pause_turn): other;
  *   - the error object of an error answer or event;
  *   - generated text: "text", "thinking" and "partial_json" of content
- *     blocks and deltas;
+ *     blocks and deltas; for the text tap: text as content, thinking as
+ *     reasoning, partial_json as tool call arguments (index: the
+ *     event's content block "index"; in a JSON answer a tool_use block,
+ *     whose input is an object, is tapped as the arguments "{}", its
+ *     index the block's position), choice 0; the top-level "id" (and
+ *     message_start's message's);
  *   - the events that end a stream: message_stop, and error.
  *
  * Why not yajl: yajl's lexer buffers every string token that spans two
@@ -69,6 +78,7 @@
 
 #define LLR_JSON_MAX_DEPTH    64
 #define LLR_RESP_MODEL_LEN    128
+#define LLR_RESP_ID_LEN       128
 #define LLR_RESP_ERR_LEN      64
 #define LLR_RESP_ERRMSG_LEN   256
 #define LLR_JSON_HOLES        8
@@ -76,6 +86,10 @@
 /* llr_resp_t.usage_valid */
 #define LLR_USAGE_PROMPT      0x01
 #define LLR_USAGE_COMPLETION  0x02
+
+/* llr_json_t.tap flags: LLR_TEXT_BEGIN, LLR_TEXT_END of llr_signal.h */
+#define LLR_JSON_TAP_BEGIN    0x01
+#define LLR_JSON_TAP_END      0x02
 
 /* the kinds of holes (llr_json_t) */
 #define LLR_HOLE_SKIP         0       /* a string, skipped */
@@ -141,10 +155,17 @@ typedef struct {
     char        model[LLR_RESP_MODEL_LEN];
     uint32_t    model_len;          /* before the final NUL (the model
                                        may hold a \u0000 of its own) */
+    char        id[LLR_RESP_ID_LEN];  /* the response's "id" (tap set) */
+    uint32_t    id_len;
     char        error_type[LLR_RESP_ERR_LEN];
     char        error_code[LLR_RESP_ERR_LEN];     /* string or number */
     char        error_message[LLR_RESP_ERRMSG_LEN];
 } llr_resp_t;
+
+
+/* the text tap of llr_json_t (the same as llr_signal.h's llr_text_tap_pt) */
+typedef void (*llr_json_tap_pt)(void *ctx, unsigned kind, uint32_t choice,
+    uint32_t index, const unsigned char *raw, size_t len, unsigned flags);
 
 
 /* a container being scanned (private) */
@@ -190,6 +211,14 @@ typedef struct {
                                        response.failed or error */
     uint32_t        v_choice_elems; /* elements of its "choices" */
 
+    /* the text tap (below): where the current string is */
+    unsigned        tap_on:1;       /* inside a string it is fed */
+    unsigned        tap_begin:1;    /* its first piece not fed yet */
+    uint8_t         tap_kind;
+    uint32_t        tap_choice;     /* "index" of choices[], or position */
+    uint32_t        tap_index;      /* "index" of tool_calls[], or position */
+    uint32_t        tap_tools;      /* tool_calls[] elements of the choice */
+
     llr_json_frame_t  frames[LLR_JSON_MAX_DEPTH];
 
     char            cap[LLR_RESP_ERRMSG_LEN];  /* captured string */
@@ -211,6 +240,19 @@ typedef struct {
     uint8_t         hole_kind[LLR_JSON_HOLES];
     uint64_t        hole_count;
     const unsigned char  *hole[LLR_JSON_HOLES][2];
+
+    /*
+     * The text tap (core/llr_signal.h, llr_text_tap_pt): if set, called
+     * with the raw body of every string of generated text as it passes,
+     * with its kind (0 content, 1 refusal, 2 reasoning, 3 tool call
+     * arguments), choice and tool call index.  llr_json_init() clears
+     * it, llr_json_reset() keeps it; set it after llr_json_init().
+     * llr_sse's event templates do not scan the events they match: a
+     * stream whose text is tapped must not use a cache.
+     */
+    llr_json_tap_pt tap;
+    void           *tap_ctx;
+    const unsigned char  *tap_start;  /* of the string in this piece */
 } llr_json_t;
 
 

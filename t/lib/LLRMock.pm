@@ -34,6 +34,21 @@ package LLRMock;
 #   X-Mock-Cached: N          chat (JSON and the stream's usage chunk):
 #                             prompt_tokens_details.cached_tokens N
 #
+# What a chat answer says (the quality signals' tests):
+#
+#   X-Mock-Content: TEXT      the message's content (a stream: cut into
+#                             X-Mock-Events pieces); "-": null
+#   X-Mock-Finish: R          finish_reason R (default stop)
+#   X-Mock-Refusal: TEXT      the message's refusal
+#   X-Mock-Tool-Args: ARGS    a tool call with these arguments (a stream:
+#                             cut into X-Mock-Events pieces)
+#
+# An Anthropic Messages answer takes the same headers: X-Mock-Content the
+# text block's text ("-": no text block; a stream: text_delta pieces),
+# X-Mock-Finish its stop_reason (default end_turn), X-Mock-Tool-Args a
+# tool_use block after it (JSON: ARGS decoded as its input, {} if they
+# are not JSON; a stream: input_json_delta pieces of ARGS as they are).
+#
 # Recorded request (one JSON object per line, see requests()):
 #   {"id":N, "time":T, "method":"POST", "uri":"/v1/chat/completions",
 #    "version":"HTTP/1.1", "headers":{"host":"..."}, "header_list":[[n,v]...],
@@ -557,9 +572,8 @@ sub _answer {
             model   => $model,
             choices => [{
                 index         => 0,
-                message       => { role => 'assistant',
-                                   content => 'mock reply' },
-                finish_reason => 'stop',
+                message       => _message($h),
+                finish_reason => $h->{'x-mock-finish'} // 'stop',
                 logprobs      => undef,
             }],
             usage => { prompt_tokens => $pt, completion_tokens => 2,
@@ -617,6 +631,33 @@ sub _cached {
     return (prompt_tokens_details => { cached_tokens => $n + 0 });
 }
 
+# the chat answer's message, as the X-Mock-* headers script it
+sub _message {
+    my ($h) = @_;
+
+    my $content = $h->{'x-mock-content'} // 'mock reply';
+    my %m = (role => 'assistant',
+             content => $content eq '-' ? undef : $content);
+
+    $m{refusal} = $h->{'x-mock-refusal'} if defined $h->{'x-mock-refusal'};
+
+    if (defined $h->{'x-mock-tool-args'}) {
+        $m{tool_calls} = [{ id => 'call_mock', type => 'function',
+                            function => { name => 'f',
+                                arguments => $h->{'x-mock-tool-args'} } }];
+    }
+
+    return \%m;
+}
+
+# s cut into n pieces (the last ones may be empty)
+sub _pieces {
+    my ($s, $n) = @_;
+    my $k = int((length($s) + $n - 1) / $n) || 1;
+    return map { $_ * $k < length $s ? substr($s, $_ * $k, $k) : '' }
+           0 .. $n - 1;
+}
+
 sub _stream {
     my ($self, $c, $id, $h, $json, $model, $pt, $keep, $xh) = @_;
 
@@ -641,8 +682,24 @@ sub _stream {
 
     my @events;
     push @events, $chunk->({ role => 'assistant', content => '' }, undef);
-    push @events, $chunk->({ content => "w$_ " }, undef) for 1 .. $n;
-    push @events, $chunk->({}, 'stop');
+
+    if (defined $h->{'x-mock-tool-args'}) {
+        push @events, $chunk->({ tool_calls => [{ index => 0,
+            id => 'call_mock', type => 'function',
+            function => { name => 'f', arguments => '' } }] }, undef);
+        push @events, $chunk->({ tool_calls => [{ index => 0,
+            function => { arguments => $_ } }] }, undef)
+            for _pieces($h->{'x-mock-tool-args'}, $n);
+
+    } elsif (defined $h->{'x-mock-content'}) {
+        push @events, $chunk->({ content => $_ }, undef)
+            for _pieces($h->{'x-mock-content'}, $n);
+
+    } else {
+        push @events, $chunk->({ content => "w$_ " }, undef) for 1 .. $n;
+    }
+
+    push @events, $chunk->({}, $h->{'x-mock-finish'} // 'stop');
     push @events, $chunk->(undef, undef, { usage => {
         prompt_tokens => $pt, completion_tokens => $n + 0,
         total_tokens => $pt + $n, _cached($h) } })
@@ -661,33 +718,67 @@ sub _messages {
     my $n = $h->{'x-mock-events'} // $self->{events};
     my %usage = (input_tokens => $pt, cache_creation_input_tokens => 7,
                  cache_read_input_tokens => 5);
+    my $text = $h->{'x-mock-content'};
+    my $args = $h->{'x-mock-tool-args'};
+    my $stop = $h->{'x-mock-finish'} // 'end_turn';
 
     unless ($json->{stream} && JSON::PP::is_bool($json->{stream})) {
+        my @content;
+        push @content, { type => 'text', text => $text // 'mock reply' }
+            unless defined $text && $text eq '-';
+        if (defined $args) {
+            my $input = eval { $JSON->decode($args) };
+            push @content, { type => 'tool_use', id => 'toolu_mock',
+                             name => 'f',
+                             input => ref $input ? $input : {} };
+        }
         return _respond($c, 200, $JSON->encode({
             id => "msg_mock$id", type => 'message', role => 'assistant',
-            model => $model, stop_reason => 'end_turn',
-            stop_sequence => undef,
-            content => [{ type => 'text', text => 'mock reply' }],
+            model => $model, stop_reason => $stop,
+            stop_sequence => undef, content => \@content,
             usage => { %usage, output_tokens => 2 },
         }), $keep, %$xh);
     }
 
     my $ev = sub { "event: $_[0]\ndata: " . $JSON->encode($_[1]) . "\n\n" };
+    my $delta = sub {
+        my ($i, $d) = @_;
+        return $ev->('content_block_delta', { type => 'content_block_delta',
+                                              index => $i, delta => $d });
+    };
+    my $block = sub {
+        my ($i, $cb, @deltas) = @_;
+        return ($ev->('content_block_start', { type => 'content_block_start',
+                                               index => $i,
+                                               content_block => $cb }),
+                (map { $delta->($i, $_) } @deltas),
+                $ev->('content_block_stop', { type => 'content_block_stop',
+                                              index => $i }));
+    };
+    my @pieces = defined $text ? _pieces($text, $n)
+                               : map { "w$_ " } 1 .. $n;
+    my @blocks;
+    push @blocks, $block->(0, { type => 'text', text => '' },
+                           map { { type => 'text_delta', text => $_ } }
+                               @pieces)
+        unless defined $text && $text eq '-';
+    push @blocks, $block->(scalar(@blocks) ? 1 : 0,
+                           { type => 'tool_use', id => 'toolu_mock',
+                             name => 'f', input => {} },
+                           map { { type => 'input_json_delta',
+                                   partial_json => $_ } }
+                               _pieces($args, $n))
+        if defined $args;
+
     my @events = (
         $ev->('message_start', { type => 'message_start', message => {
             id => "msg_mock$id", type => 'message', role => 'assistant',
             model => $model, content => [], stop_reason => undef,
             stop_sequence => undef,
             usage => { %usage, output_tokens => 1 } } }),
-        $ev->('content_block_start', { type => 'content_block_start',
-            index => 0, content_block => { type => 'text', text => '' } }),
-        (map { $ev->('content_block_delta', { type => 'content_block_delta',
-                 index => 0, delta => { type => 'text_delta',
-                                        text => "w$_ " } }) } 1 .. $n),
-        $ev->('content_block_stop', { type => 'content_block_stop',
-                                      index => 0 }),
+        @blocks,
         $ev->('message_delta', { type => 'message_delta',
-            delta => { stop_reason => 'end_turn', stop_sequence => undef },
+            delta => { stop_reason => $stop, stop_sequence => undef },
             usage => { output_tokens => $n + 0 } }),
         $ev->('message_stop', { type => 'message_stop' }),
     );

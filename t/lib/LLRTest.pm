@@ -950,4 +950,53 @@ sub stream_request {
     return $res;
 }
 
+
+# ---- the status --------------------------------------------------------------
+
+# The status JSON (GET $path, default /llm/status) once totals.requests
+# is at least $want (a request is counted in its log phase, after the
+# client has its answer): polled for 5 s at most; without $want, now.
+sub status_json {
+    my ($self, $want, $path) = @_;
+    my $j;
+    for (1 .. 100) {
+        $j = $self->get($path // '/llm/status')->{json} || {};
+        last if !defined $want || ($j->{totals}{requests} // 0) >= $want;
+        sleep 0.05;
+    }
+    return $j;
+}
+
+# ---- headless chromium (the dashboard's tests) ----------------------------
+
+# its path, or undef (Debian package "chromium")
+sub chromium_path {
+    my ($path) = grep { -x } map {; ("$_/chromium", "$_/chromium-browser") }
+                 split /:/, $ENV{PATH};
+    return $path;
+}
+
+my @CHROMIUM_FLAGS = ('--headless', '--no-sandbox', '--disable-gpu',
+                      '--disable-quic', '--no-first-run',
+                      '--disable-background-networking',
+                      '--disable-component-update', '--disable-sync',
+                      '--disable-dev-shm-usage');
+
+# run it with @args (a fresh profile, at most 90 s); its output
+sub chromium {
+    my (@args) = @_;
+    my $profile = tempdir('chromium-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    my $pid = open(my $fh, '-|');
+    die "fork: $!" unless defined $pid;
+    if ($pid == 0) {
+        open(STDERR, '>', '/dev/null');
+        exec('timeout', '90', chromium_path(), @CHROMIUM_FLAGS,
+             "--user-data-dir=$profile", @args) or POSIX::_exit(127);
+    }
+    local $/;
+    my $out = <$fh> // '';
+    close $fh;
+    return $out;
+}
+
 1;

@@ -4,11 +4,12 @@
  * through every parser in core/: the request scanner (each endpoint,
  * scan only and rewriting, fed whole and in pieces), the response
  * usage scanner and the SSE parser (both modes, both wire formats), the
- * value parsers, the classifier model loader, the pattern compiler, and
- * the translators between the wire formats (requests, answers and
- * errors both ways; streams both ways, whole and in pieces).  Each file
- * is given as is and without its first byte (the fuzzers' control
- * byte).
+ * value parsers, the classifier model loader, the pattern compiler, the
+ * translators between the wire formats (requests, answers and errors
+ * both ways; streams both ways, whole and in pieces), the JSON validator
+ * and the quality signals (fuzz/quality_checks.h, as their fuzzers
+ * check).  Each file is given as is and without its first byte (the
+ * fuzzers' control byte).
  *
  * Checks per parser: no crash (run it under valgrind or the
  * sanitizers), the same result fed whole and in pieces, an error
@@ -23,6 +24,7 @@
 #include <string.h>
 
 #include "tap.h"
+#include "llr_fbreq.h"
 #include "llr_req.h"
 #include "llr_sse.h"
 #include "llr_usage.h"
@@ -32,6 +34,7 @@
 #include "llr_mock.h"
 #include "llr_xlate.h"
 #include "llr_xsse.h"
+#include "../../fuzz/quality_checks.h"
 
 
 #define RG_MAX_FILE  (4 * 1024 * 1024)
@@ -166,6 +169,9 @@ rg_free(void *ctx, void *ptr)
 
 static const llr_alloc_t  rg_alloc = { rg_malloc, rg_realloc, rg_free, NULL };
 
+/* the default refusal patterns, for the signals */
+static llr_sig_conf_t     rg_sig_conf;
+
 
 /* one scan; returns 0 if the run itself was consistent */
 
@@ -270,6 +276,7 @@ rg_check_usage(const unsigned char *d, size_t len, size_t piece)
 {
     int           ra, rb, bad;
     size_t        i, n;
+    llr_sig_t     sa, sb;
     llr_usage_t   a, b;
     llr_format_e  fmt;
 
@@ -289,6 +296,31 @@ rg_check_usage(const unsigned char *d, size_t len, size_t piece)
         rb |= llr_usage_finish(&b);
 
         bad |= ra != rb || memcmp(&a.res, &b.res, sizeof(llr_resp_t)) != 0;
+    }
+
+    /* the quality signals through the text tap: the same in pieces */
+
+    for (fmt = LLR_FMT_OPENAI; fmt <= LLR_FMT_ANTHROPIC; fmt++) {
+        llr_sig_init(&sa, &rg_sig_conf, 1);
+        llr_usage_init_format(&a, fmt);
+        a.json.tap = llr_sig_tap;
+        a.json.tap_ctx = &sa;
+        (void) llr_usage_feed(&a, d, len);
+        (void) llr_usage_finish(&a);
+
+        llr_sig_init(&sb, &rg_sig_conf, 1);
+        llr_usage_init_format(&b, fmt);
+        b.json.tap = llr_sig_tap;
+        b.json.tap_ctx = &sb;
+        for (i = 0; i < len; i += n) {
+            n = len - i < piece ? len - i : piece;
+            (void) llr_usage_feed(&b, d + i, n);
+        }
+        (void) llr_usage_finish(&b);
+
+        bad |= llr_sig_end(&sa, a.res.finish)
+               != llr_sig_end(&sb, b.res.finish)
+               || sa.tools != sb.tools;
     }
 
     return bad;
@@ -588,6 +620,37 @@ rg_check_pattern(const unsigned char *d, size_t len)
 }
 
 
+/* the body of a feedback request (fuzz/fuzz_fbreq.c) */
+
+static int
+rg_check_fbreq(const unsigned char *d, size_t len)
+{
+    size_t         i;
+    const char    *err;
+    llr_fb_req_t   req;
+
+    err = NULL;
+
+    if (llr_fb_parse(d, len, &req, &err) != 0) {
+        return err == NULL;
+    }
+
+    if (req.id_len == 0 || req.id_len > LLR_FB_REQ_ID_MAX
+        || req.score < -1000 || req.score > 1000)
+    {
+        return 1;
+    }
+
+    for (i = 0; i < req.id_len; i++) {
+        if (req.id[i] < 0x21 || req.id[i] > 0x7e) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
 /* the mock's JSON parser, plan and schema instances (fuzz/fuzz_mock.c) */
 
 static int
@@ -776,6 +839,7 @@ rg_replay_dir(const char *dir)
     char            path[1024], *names[512];
     size_t          i, n, len, dlen, piece;
     unsigned char  *buf;
+    const char     *msg;
     const unsigned char  *d;
     struct dirent  *de;
 
@@ -829,6 +893,14 @@ rg_replay_dir(const char *dir)
                k ? " [1:]" : "");
             ok(!rg_check_xsse(d, dlen, piece), "%s%s: stream translators",
                path, k ? " [1:]" : "");
+            msg = qc_jsonv(d, dlen);
+            ok(msg == NULL, "%s%s: JSON validator%s%s", path,
+               k ? " [1:]" : "", msg ? ": " : "", msg ? msg : "");
+            msg = qc_signal(&rg_sig_conf, d, dlen);
+            ok(msg == NULL, "%s%s: signals%s%s", path,
+               k ? " [1:]" : "", msg ? ": " : "", msg ? msg : "");
+            ok(!rg_check_fbreq(d, dlen), "%s%s: feedback body", path,
+               k ? " [1:]" : "");
         }
 
         free(buf);
@@ -842,13 +914,22 @@ rg_replay_dir(const char *dir)
 int
 main(void)
 {
-    char         dir[1024];
-    size_t       n;
-    const char  *top;
+    char           dir[1024], err[128];
+    size_t         n;
+    const char    *top;
+    llr_pattern_t  refusals;
     static const char  *targets[] = {
         "req", "sse", "usage", "values", "model", "pattern", "mock",
-        "xlate", "xsse"
+        "xlate", "xsse", "jsonv", "signal", "fbreq"
     };
+
+    if (llr_sig_refusal_default(&refusals, err, sizeof(err)) != 0) {
+        printf("# %s\n", err);
+        return 1;
+    }
+
+    rg_sig_conf.patterns = &refusals;
+    rg_sig_conf.npatterns = 1;
 
     top = getenv("LLR_FUZZ_DIR");
     if (top == NULL) {
@@ -863,6 +944,8 @@ main(void)
         snprintf(dir, sizeof(dir), "%s/seeds/%s", top, targets[n]);
         ok(rg_replay_dir(dir) > 0, "%s has seeds", dir);
     }
+
+    llr_pattern_free(&refusals);
 
     done_testing();
 }

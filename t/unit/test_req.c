@@ -1282,6 +1282,39 @@ test_sink(void)
     is_int(r.view.has_tools, 1, "functions: has_tools");
     res_free(&r);
 
+    /* JSON mode (the quality signals' bad_json): response_format's type */
+    {
+        size_t  i;
+
+        static const struct {
+            const char  *rf;
+            int          json_mode;
+        } rf[] = {
+            { "{\"type\":\"json_object\"}", 1 },
+            { "{\"json_schema\":{\"name\":\"x\",\"schema\":{\"type\":"
+              "\"object\"}},\"type\":\"json_schema\"}", 1 },
+            { "{\"type\":\"json\\u005fobject\"}", 1 },
+            { "{\"type\":\"text\"}", 0 },
+            { "{\"json_schema\":{\"type\":\"json_object\"}}", 0 },
+            { "{\"type\":[\"json_object\"]}", 0 },
+            { "\"json_object\"", 0 }
+        };
+
+        for (i = 0; i < sizeof(rf) / sizeof(rf[0]); i++) {
+            char  body[512];
+
+            snprintf(body, sizeof(body), "{\"model\":\"m\",\"messages\":"
+                     "[{\"role\":\"user\",\"content\":\"x\"}],"
+                     "\"response_format\":%s}", rf[i].rf);
+            is_int(run(LLR_EP_CHAT, body, &r), LLR_REQ_OK,
+                   "response_format %s: ok", rf[i].rf);
+            is_int(r.view.json_mode, rf[i].json_mode,
+                   "response_format %s: json_mode %d", rf[i].rf,
+                   rf[i].json_mode);
+            res_free(&r);
+        }
+    }
+
     /* completions */
     is_int(run(LLR_EP_COMPLETIONS, "{\"model\":\"m\",\"prompt\":\"Once\"}",
                &r),
