@@ -33,6 +33,9 @@
 #include "ngx_http_llm_route_drift.h"
 
 
+static void ngx_http_llm_route_log_exhausted(ngx_http_request_t *r,
+    ngx_http_llm_route_ctx_t *ctx, ngx_http_llm_route_shm_t *sh,
+    ngx_http_llm_route_main_conf_t *mcf, ngx_msec_int_t ms);
 static void ngx_http_llm_route_count_rejected(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx, ngx_msec_t latency_ms);
 
@@ -206,46 +209,16 @@ ngx_http_llm_route_log_handler(ngx_http_request_t *r)
 
     mcf = ngx_http_get_module_main_conf(r, ngx_http_llm_route_module);
 
-    ngx_memzero(&rec, sizeof(ngx_http_llm_route_record_t));
-    rec.pair_slot = -1;
-
     ms = ngx_http_llm_route_elapsed(r);
 
     if (ctx->exhausted) {
         /* every attempt failed: the request counts, as an error */
-
-        ngx_http_llm_route_limits_settle(r, ctx);
-
-        if (sh == NULL || ctx->endpoint == LLR_API_COUNT_TOKENS) {
-            return NGX_OK;
-        }
-
-        rec.model_slot = -1;
-        rec.provider_slot = -1;
-        rec.deployment_slot = -1;
-        rec.task_slot = mcf->task_slots[ctx->task_index];
-        rec.status = ngx_http_llm_route_client_gone(r)
-                     ? NGX_HTTP_CLIENT_CLOSED_REQUEST : r->headers_out.status;
-        rec.latency_ms = (ngx_msec_t) ngx_max(ms, 0);
-        rec.ttft_ms = -1;
-        rec.tpot_us = -1;
-        rec.overhead_us = (ctx->own_ns + 500) / 1000;
-        rec.failover = 2;
-        rec.difficulty = ctx->difficulty;
-        rec.requested = ctx->requested_model;
-        rec.task = ctx->task.len ? ctx->task
-                                 : ((ngx_str_t *) mcf->tasks.elts)
-                                   [ctx->task_index];
-        rec.reason = ctx->reason;
-        rec.error = 1;
-        rec.stream = ctx->stream;
-
-        ngx_http_llm_route_zone_record(sh, &rec);
-        ngx_http_llm_route_series_record(r, ctx, sh, &rec);
-        ngx_http_llm_route_experiment_record(r, ctx, &rec);
-
+        ngx_http_llm_route_log_exhausted(r, ctx, sh, mcf, ms);
         return NGX_OK;
     }
+
+    ngx_memzero(&rec, sizeof(ngx_http_llm_route_record_t));
+    rec.pair_slot = -1;
 
     ngx_http_llm_route_account(r, ctx);
     ngx_http_llm_route_limits_settle(r, ctx);
@@ -321,6 +294,50 @@ ngx_http_llm_route_log_handler(ngx_http_request_t *r)
     ngx_http_llm_route_feedback_record(r, ctx, &rec);
 
     return NGX_OK;
+}
+
+
+/* the log phase of a request whose every attempt failed */
+
+static void
+ngx_http_llm_route_log_exhausted(ngx_http_request_t *r,
+    ngx_http_llm_route_ctx_t *ctx, ngx_http_llm_route_shm_t *sh,
+    ngx_http_llm_route_main_conf_t *mcf, ngx_msec_int_t ms)
+{
+    ngx_http_llm_route_record_t  rec;
+
+    ngx_memzero(&rec, sizeof(ngx_http_llm_route_record_t));
+    rec.pair_slot = -1;
+
+    ngx_http_llm_route_limits_settle(r, ctx);
+
+    if (sh == NULL || ctx->endpoint == LLR_API_COUNT_TOKENS) {
+        return;
+    }
+
+    rec.model_slot = -1;
+    rec.provider_slot = -1;
+    rec.deployment_slot = -1;
+    rec.task_slot = mcf->task_slots[ctx->task_index];
+    rec.status = ngx_http_llm_route_client_gone(r)
+                 ? NGX_HTTP_CLIENT_CLOSED_REQUEST : r->headers_out.status;
+    rec.latency_ms = (ngx_msec_t) ngx_max(ms, 0);
+    rec.ttft_ms = -1;
+    rec.tpot_us = -1;
+    rec.overhead_us = (ctx->own_ns + 500) / 1000;
+    rec.failover = 2;
+    rec.difficulty = ctx->difficulty;
+    rec.requested = ctx->requested_model;
+    rec.task = ctx->task.len ? ctx->task
+                             : ((ngx_str_t *) mcf->tasks.elts)
+                               [ctx->task_index];
+    rec.reason = ctx->reason;
+    rec.error = 1;
+    rec.stream = ctx->stream;
+
+    ngx_http_llm_route_zone_record(sh, &rec);
+    ngx_http_llm_route_series_record(r, ctx, sh, &rec);
+    ngx_http_llm_route_experiment_record(r, ctx, &rec);
 }
 
 
