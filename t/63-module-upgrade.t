@@ -28,9 +28,11 @@ my $mod = "$dir/mod.so";
 copy($orig, $mod) or die "copy: $!";
 $LLRTest::MODULE = $mod;
 
-# a second build, the zone's layout version bumped, if the build tree is
-# here (make); else a copy of the module under another name
-my $objs = $t->repo . '/build/nginx';
+# a second build, the zone's layout version bumped, if the build tree of
+# the module under test is here (make builds build/nginx next to
+# build/ngx_http_llm_route_module.so, make test-nginx-src its own beside
+# its module); else a copy of the module under another name
+(my $objs = $orig) =~ s{/[^/]+$}{/nginx};
 my $bumped = "$dir/bumped.so";
 my $built = 0;
 
