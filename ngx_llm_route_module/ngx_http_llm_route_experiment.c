@@ -608,7 +608,11 @@ ngx_http_llm_route_experiment_state(ngx_http_llm_route_shm_t *sh,
     ngx_http_llm_route_arm_sh_t   *a;
 
     n = sh->arms ? sh->arms->n : 0;
-    *size = sizeof(uint64_t) + n * sizeof(ngx_http_llm_route_arm_sh_t);
+
+    /* the fields, without the struct's padding: what the load reads */
+    *size = sizeof(uint64_t)
+            + n * (sizeof(a->name_len) + sizeof(a->name)
+                   + sizeof(llr_ab_arm_t));
 
     buf = ngx_alloc(*size, log);
     if (buf == NULL) {
