@@ -36,9 +36,8 @@ stop() {
 # easy ones ask the mock to answer that badly (X-Mock-Degrade)
 client() {
     local base=$1 end=$((SECONDS + $2)) degrade=${3:-none} i=0 body h
-    local easy hard
-    easy="{\"model\":\"auto\",\"messages\":[{\"role\":\"user\",\"content\":\"$DEMO_EASY\"}]}"
-    hard="{\"model\":\"auto\",\"messages\":[{\"role\":\"user\",\"content\":\"$DEMO_HARD\"}]}"
+    local pre='{"model":"auto","messages":[{"role":"user","content":"'
+    local easy="$pre$DEMO_EASY\"}]}" hard="$pre$DEMO_HARD\"}]}"
     while [ "$SECONDS" -lt "$end" ]; do
         i=$((i + 1))
         if [ $((i % 2)) = 0 ]; then
@@ -74,8 +73,8 @@ quality() {
     echo "   (X-Mock-Degrade: truncate); waiting for the drift alarm"
     for n in $(seq 12); do
         traffic "$base" 5 truncate
-        drift=$(curl -s "$status" | tr -d ' \n' | grep -o '"drift":\[{[^]]*\]') \
-            || continue
+        drift=$(curl -s "$status" | tr -d ' \n' \
+                | grep -o '"drift":\[{[^]]*\]') || continue
         echo "   drift raised after $((n * 5)) s: $drift"
         return
     done
@@ -139,7 +138,8 @@ start() {
     echo "Dashboard: http://127.0.0.1:$port/llm/status?format=html"
     echo "  \"Experiments\": the arms of cheaper_auto side by side"
     echo "  \"Drift\": the alarm on mock-mini's truncated answers"
-    echo "JSON:      http://127.0.0.1:$port/llm/status  (\"experiments\", \"drift\")"
+    echo "JSON:      http://127.0.0.1:$port/llm/status" \
+         "(\"experiments\", \"drift\")"
     echo "Logs: $demo/logs/   Stop it with: make demo-stop"
 }
 

@@ -228,12 +228,20 @@ ngx_http_llm_route_state_parse(ngx_shm_zone_t *shm_zone,
     u_char                             *p;
     size_t                              rec_size, base;
     uint64_t                            v;
-    ssize_t                             arms;
+    ssize_t                             section;
     ngx_int_t                           budgets;
     ngx_log_t                          *log;
     ngx_uint_t                          i, k, loaded, ncounters;
     ngx_atomic_t                       *c;
     ngx_http_llm_route_state_header_t   h;
+
+    static ssize_t (*loads[])(ngx_http_llm_route_shm_t *sh, u_char *p,
+                              size_t size) =
+    {
+        ngx_http_llm_route_experiment_load,
+        ngx_http_llm_route_drift_load,
+        ngx_http_llm_route_feedback_load
+    };
 
     log = shm_zone->shm.log;
 
@@ -300,33 +308,17 @@ ngx_http_llm_route_state_parse(ngx_shm_zone_t *shm_zone,
                       &shm_zone->shm.name, path);
 
     } else {
-        if (h.version >= 4) {
-            arms = ngx_http_llm_route_experiment_load(sh, buf + base,
-                                                      size - base);
-            if (arms == NGX_ERROR) {
+        /* the arms, the drift series, the decisions (after the arms) */
+
+        for (k = 0; h.version >= 4 && k < 3; k++) {
+            section = loads[k](sh, buf + base, size - base);
+
+            if (section == NGX_ERROR) {
                 ngx_http_llm_route_state_invalid(shm_zone, path);
                 return;
             }
 
-            base += (size_t) arms;
-
-            arms = ngx_http_llm_route_drift_load(sh, buf + base,
-                                                 size - base);
-            if (arms == NGX_ERROR) {
-                ngx_http_llm_route_state_invalid(shm_zone, path);
-                return;
-            }
-
-            base += (size_t) arms;
-
-            arms = ngx_http_llm_route_feedback_load(sh, buf + base,
-                                                    size - base);
-            if (arms == NGX_ERROR) {
-                ngx_http_llm_route_state_invalid(shm_zone, path);
-                return;
-            }
-
-            base += (size_t) arms;
+            base += (size_t) section;
         }
 
         budgets = ngx_http_llm_route_limits_load(shm_zone, sh, buf + base,
