@@ -402,13 +402,7 @@ ngx_http_llm_route_experiment_init_zone(ngx_shm_zone_t *shm_zone,
             a = &ep[i]->arms[k];
             len = ngx_sprintf(buf, "%V %V", &ep[i]->name, &a->name) - buf;
 
-            for (j = 0; j < t->n; j++) {
-                if (t->arm[j].name_len == len
-                    && ngx_memcmp(t->arm[j].name, buf, len) == 0)
-                {
-                    break;
-                }
-            }
+            j = ngx_http_llm_route_experiment_find(t, buf, len);
 
             if (j == t->n) {
                 if (t->n == NGX_HTTP_LLM_ROUTE_ARMS_MAX) {
@@ -562,6 +556,24 @@ ngx_http_llm_route_experiment_record(ngx_http_request_t *r,
 }
 
 
+ngx_uint_t
+ngx_http_llm_route_experiment_find(ngx_http_llm_route_arms_sh_t *t,
+    u_char *name, size_t len)
+{
+    ngx_uint_t  j;
+
+    for (j = 0; j < t->n; j++) {
+        if (t->arm[j].name_len == len
+            && ngx_memcmp(t->arm[j].name, name, len) == 0)
+        {
+            break;
+        }
+    }
+
+    return j;
+}
+
+
 ngx_int_t
 ngx_http_llm_route_experiment_slot(ngx_http_llm_route_ctx_t *ctx)
 {
@@ -596,7 +608,11 @@ ngx_http_llm_route_experiment_state(ngx_http_llm_route_shm_t *sh,
     ngx_http_llm_route_arm_sh_t   *a;
 
     n = sh->arms ? sh->arms->n : 0;
-    *size = sizeof(uint64_t) + n * sizeof(ngx_http_llm_route_arm_sh_t);
+
+    /* the fields, without the struct's padding: what the load reads */
+    *size = sizeof(uint64_t)
+            + n * (sizeof(a->name_len) + sizeof(a->name)
+                   + sizeof(llr_ab_arm_t));
 
     buf = ngx_alloc(*size, log);
     if (buf == NULL) {
@@ -663,13 +679,7 @@ ngx_http_llm_route_experiment_load(ngx_http_llm_route_shm_t *sh, u_char *p,
             continue;
         }
 
-        for (j = 0; j < t->n; j++) {
-            if (t->arm[j].name_len == e.name_len
-                && ngx_memcmp(t->arm[j].name, e.name, e.name_len) == 0)
-            {
-                break;
-            }
-        }
+        j = ngx_http_llm_route_experiment_find(t, e.name, e.name_len);
 
         if (j == t->n) {
             if (t->n == NGX_HTTP_LLM_ROUTE_ARMS_MAX) {

@@ -88,6 +88,10 @@ ngx_int_t ngx_http_llm_route_experiment_receipt(ngx_http_request_t *r,
 void ngx_http_llm_route_experiment_record(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx, ngx_http_llm_route_record_t *rec);
 
+/* the entry "EXPERIMENT ARM" of the zone's arms, t->n if none */
+ngx_uint_t ngx_http_llm_route_experiment_find(ngx_http_llm_route_arms_sh_t *t,
+    u_char *name, size_t len);
+
 /* the request's arm's entry in the zone, -1 if none (for feedback) */
 ngx_int_t ngx_http_llm_route_experiment_slot(ngx_http_llm_route_ctx_t *ctx);
 

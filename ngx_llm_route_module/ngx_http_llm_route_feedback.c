@@ -38,6 +38,9 @@
 #define NGX_HTTP_LLM_ROUTE_FB_TTL       3600000    /* ms */
 #define NGX_HTTP_LLM_ROUTE_FB_MAX       1048576
 
+/* the newest decisions in the state file: 27 MB, under its 64 MB */
+#define NGX_HTTP_LLM_ROUTE_FB_STATE_MAX 65536
+
 
 static ngx_int_t ngx_http_llm_route_feedback_handler(ngx_http_request_t *r);
 static void ngx_http_llm_route_feedback_body(ngx_http_request_t *r);
@@ -49,6 +52,28 @@ static ngx_int_t ngx_http_llm_route_feedback_pair(
     ngx_http_llm_route_shm_t *sh, llr_fb_decision_t *d);
 static ngx_slab_pool_t *ngx_http_llm_route_feedback_pool(
     ngx_http_request_t *r);
+
+
+/* a slot's or an arm's name in the state file; name_len 0: none */
+typedef struct {
+    uint32_t                        kind;
+    uint32_t                        name_len;
+    u_char                          name[NGX_HTTP_LLM_ROUTE_NAME_LEN];
+} ngx_http_llm_route_fb_name_t;
+
+/* a decision in the state file: its entry, its indices by name */
+typedef struct {
+    llr_fb_entry_t                  e;
+    ngx_http_llm_route_fb_name_t    model;
+    ngx_http_llm_route_fb_name_t    task;
+    ngx_http_llm_route_fb_name_t    arm;
+} ngx_http_llm_route_fb_rec_t;
+
+
+static void ngx_http_llm_route_feedback_name(ngx_http_llm_route_shm_t *sh,
+    uint32_t slot, ngx_http_llm_route_fb_name_t *n);
+static uint32_t ngx_http_llm_route_feedback_slot(
+    ngx_http_llm_route_shm_t *sh, ngx_http_llm_route_fb_name_t *n);
 
 
 char *
@@ -341,6 +366,162 @@ ngx_http_llm_route_feedback_record(ngx_http_request_t *r,
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "llm_route: decision \"%V\" (\"%V\") kept for feedback",
                    id, rid);
+}
+
+
+/* ---- the state file ---------------------------------------------------- */
+
+
+u_char *
+ngx_http_llm_route_feedback_state(ngx_shm_zone_t *shm_zone,
+    ngx_http_llm_route_shm_t *sh, ngx_log_t *log, size_t *size)
+{
+    u_char                       *buf, *p;
+    uint64_t                      n, max, pos, now;
+    llr_fb_entry_t                e;
+    llr_fb_ring_t                *ring;
+    ngx_slab_pool_t              *shpool;
+    ngx_http_llm_route_fb_rec_t   rec;
+
+    /* room for a whole ring; only the master makes another, at reload */
+    max = sh->feedback ? sh->feedback->capacity : 0;
+    max = ngx_min(max, NGX_HTTP_LLM_ROUTE_FB_STATE_MAX);
+
+    buf = ngx_alloc(sizeof(uint64_t) + max * sizeof(rec), log);
+    if (buf == NULL) {
+        return NULL;
+    }
+
+    n = 0;
+    p = buf + sizeof(uint64_t);
+    now = ngx_http_llm_route_now_ms();
+    shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    ring = sh->feedback;
+    pos = (ring && ring->inserted > max) ? ring->inserted - max : 0;
+
+    while (ring && n < max && llr_fb_next(ring, &pos, &e) == LLR_FB_OK) {
+
+        if (now > e.time && now - e.time > ring->ttl_ms) {
+            /* expired: unknown after the restart as it is before it */
+            continue;
+        }
+
+        ngx_memzero(&rec, sizeof(rec));
+        rec.e = e;
+
+        ngx_http_llm_route_feedback_name(sh, e.d.model, &rec.model);
+        ngx_http_llm_route_feedback_name(sh, e.d.task, &rec.task);
+
+        if (e.d.arm != LLR_FB_NONE && sh->arms && e.d.arm < sh->arms->n) {
+            rec.arm.name_len = sh->arms->arm[e.d.arm].name_len;
+            ngx_memcpy(rec.arm.name, sh->arms->arm[e.d.arm].name,
+                       sizeof(rec.arm.name));
+        }
+
+        p = ngx_cpymem(p, &rec, sizeof(rec));
+        n++;
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    ngx_memcpy(buf, &n, sizeof(uint64_t));
+    *size = sizeof(uint64_t) + n * sizeof(rec);
+
+    return buf;
+}
+
+
+ssize_t
+ngx_http_llm_route_feedback_load(ngx_http_llm_route_shm_t *sh, u_char *p,
+    size_t size)
+{
+    uint64_t                      n, i;
+    ngx_uint_t                    arm;
+    ngx_http_llm_route_fb_rec_t   rec;
+
+    if (size < sizeof(uint64_t)) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(&n, p, sizeof(uint64_t));
+
+    if (n > (size - sizeof(uint64_t)) / sizeof(rec)) {
+        return NGX_ERROR;
+    }
+
+    p += sizeof(uint64_t);
+
+    for (i = 0; i < n; i++, p += sizeof(rec)) {
+        ngx_memcpy(&rec, p, sizeof(rec));
+
+        if (rec.model.name_len > NGX_HTTP_LLM_ROUTE_NAME_LEN
+            || rec.task.name_len > NGX_HTTP_LLM_ROUTE_NAME_LEN
+            || rec.arm.name_len > NGX_HTTP_LLM_ROUTE_NAME_LEN)
+        {
+            return NGX_ERROR;
+        }
+
+        if (sh->feedback == NULL) {
+            /* no llm_route_feedback now: the decisions are not kept */
+            continue;
+        }
+
+        /* the indices of this zone: the slots and arms of the same names */
+
+        rec.e.d.model = ngx_http_llm_route_feedback_slot(sh, &rec.model);
+        rec.e.d.task = ngx_http_llm_route_feedback_slot(sh, &rec.task);
+        rec.e.d.arm = LLR_FB_NONE;
+
+        if (rec.arm.name_len && sh->arms) {
+            arm = ngx_http_llm_route_experiment_find(sh->arms, rec.arm.name,
+                                                     rec.arm.name_len);
+            if (arm < sh->arms->n) {
+                rec.e.d.arm = (uint32_t) arm;
+            }
+        }
+
+        (void) llr_fb_restore(sh->feedback, &rec.e);
+    }
+
+    return (ssize_t) (sizeof(uint64_t) + n * sizeof(rec));
+}
+
+
+static void
+ngx_http_llm_route_feedback_name(ngx_http_llm_route_shm_t *sh, uint32_t slot,
+    ngx_http_llm_route_fb_name_t *n)
+{
+    ngx_http_llm_route_slot_t  *s;
+
+    s = (slot == LLR_FB_NONE) ? NULL
+                              : ngx_http_llm_route_zone_slot(sh,
+                                                             (ngx_int_t) slot);
+    if (s == NULL) {
+        return;
+    }
+
+    n->kind = (uint32_t) s->kind;
+    n->name_len = (uint32_t) s->name_len;
+    ngx_memcpy(n->name, s->name, sizeof(n->name));
+}
+
+
+static uint32_t
+ngx_http_llm_route_feedback_slot(ngx_http_llm_route_shm_t *sh,
+    ngx_http_llm_route_fb_name_t *n)
+{
+    ngx_int_t  slot;
+
+    if (n->name_len == 0) {
+        return LLR_FB_NONE;
+    }
+
+    slot = ngx_http_llm_route_find_slot(sh, n->kind, n->name, n->name_len);
+
+    return (slot >= 0) ? (uint32_t) slot : LLR_FB_NONE;
 }
 
 

@@ -39,6 +39,23 @@ ngx_int_t ngx_http_llm_route_feedback_init_zone(ngx_shm_zone_t *shm_zone,
 /* the bytes of the zone the ring takes (0 without llm_route_feedback) */
 size_t ngx_http_llm_route_feedback_size(ngx_http_llm_route_main_conf_t *mcf);
 
+/*
+ * The state file's section of the ring (state.c): a count, then each
+ * decision that has not expired, oldest first, with the names of its
+ * model, task and arm.  The bytes to write, ngx_alloc()ed, *size set;
+ * NULL on error.
+ */
+u_char *ngx_http_llm_route_feedback_state(ngx_shm_zone_t *shm_zone,
+    ngx_http_llm_route_shm_t *sh, ngx_log_t *log, size_t *size);
+
+/*
+ * Load a section into the ring (the master, at zone creation, after the
+ * slots and the arms): its decisions with the indices of the slots and
+ * arms of their names; the bytes it took, or NGX_ERROR if malformed
+ */
+ssize_t ngx_http_llm_route_feedback_load(ngx_http_llm_route_shm_t *sh,
+    u_char *p, size_t size);
+
 /* a routed request's id (X-LLM-Route-Id, $llm_route_id); NULL if none */
 ngx_str_t *ngx_http_llm_route_feedback_id(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx);

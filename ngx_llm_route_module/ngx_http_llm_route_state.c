@@ -25,6 +25,7 @@
 #include "ngx_http_llm_route_limits_shm.h"
 #include "ngx_http_llm_route_experiment.h"
 #include "ngx_http_llm_route_drift.h"
+#include "ngx_http_llm_route_feedback.h"
 
 
 #define NGX_HTTP_LLM_ROUTE_STATE_MAGIC   "LLRSTATE"
@@ -32,9 +33,10 @@
  * 2: a limits section (budgets) follows the slots; 3: more counters per
  * record (zone version 8: time per output token, failovers, cooldowns);
  * 4: one more (zone version 9: cache write tokens), then the quality
- * counters (answers, signals, feedback), and the experiments' arms and
- * the drift series between the slots and the limits.  1, 2 and 3 are
- * still read, into the counters they have.
+ * counters (answers, signals, feedback), and the experiments' arms,
+ * the drift series and the feedback ring's decisions between the slots
+ * and the limits.  1, 2 and 3 are still read, into the counters they
+ * have.
  */
 #define NGX_HTTP_LLM_ROUTE_STATE_VERSION 4
 #define NGX_HTTP_LLM_ROUTE_STATE_MAX     (64 * 1024 * 1024)
@@ -226,12 +228,20 @@ ngx_http_llm_route_state_parse(ngx_shm_zone_t *shm_zone,
     u_char                             *p;
     size_t                              rec_size, base;
     uint64_t                            v;
-    ssize_t                             arms;
+    ssize_t                             section;
     ngx_int_t                           budgets;
     ngx_log_t                          *log;
     ngx_uint_t                          i, k, loaded, ncounters;
     ngx_atomic_t                       *c;
     ngx_http_llm_route_state_header_t   h;
+
+    static ssize_t (*loads[])(ngx_http_llm_route_shm_t *sh, u_char *p,
+                              size_t size) =
+    {
+        ngx_http_llm_route_experiment_load,
+        ngx_http_llm_route_drift_load,
+        ngx_http_llm_route_feedback_load
+    };
 
     log = shm_zone->shm.log;
 
@@ -298,24 +308,17 @@ ngx_http_llm_route_state_parse(ngx_shm_zone_t *shm_zone,
                       &shm_zone->shm.name, path);
 
     } else {
-        if (h.version >= 4) {
-            arms = ngx_http_llm_route_experiment_load(sh, buf + base,
-                                                      size - base);
-            if (arms == NGX_ERROR) {
+        /* the arms, the drift series, the decisions (after the arms) */
+
+        for (k = 0; h.version >= 4 && k < 3; k++) {
+            section = loads[k](sh, buf + base, size - base);
+
+            if (section == NGX_ERROR) {
                 ngx_http_llm_route_state_invalid(shm_zone, path);
                 return;
             }
 
-            base += (size_t) arms;
-
-            arms = ngx_http_llm_route_drift_load(sh, buf + base,
-                                                 size - base);
-            if (arms == NGX_ERROR) {
-                ngx_http_llm_route_state_invalid(shm_zone, path);
-                return;
-            }
-
-            base += (size_t) arms;
+            base += (size_t) section;
         }
 
         budgets = ngx_http_llm_route_limits_load(shm_zone, sh, buf + base,
@@ -490,8 +493,8 @@ static u_char *
 ngx_http_llm_route_state_image(ngx_http_llm_route_state_ctx_t *ctx,
     ngx_log_t *log, size_t *size)
 {
-    u_char                             *buf, *p, *lbuf, *abuf, *dbuf;
-    size_t                              lsize, asize, dsize;
+    u_char                             *buf, *p, *lbuf, *abuf, *dbuf, *fbuf;
+    size_t                              lsize, asize, dsize, fsize;
     uint64_t                            v;
     ngx_uint_t                          i, k, nused;
     ngx_atomic_t                       *c;
@@ -513,13 +516,15 @@ ngx_http_llm_route_state_image(ngx_http_llm_route_state_ctx_t *ctx,
 
     abuf = ngx_http_llm_route_experiment_state(sh, log, &asize);
     dbuf = ngx_http_llm_route_drift_state(sh, log, &dsize);
+    fbuf = ngx_http_llm_route_feedback_state(ctx->mcf->shm_zone, sh, log,
+                                             &fsize);
 
     *size = sizeof(h) + NGX_HTTP_LLM_ROUTE_NCOUNTERS * sizeof(uint64_t)
             + nused * NGX_HTTP_LLM_ROUTE_STATE_RECORD(
                           NGX_HTTP_LLM_ROUTE_NCOUNTERS)
-            + asize + dsize + lsize;
+            + asize + dsize + fsize + lsize;
 
-    buf = (abuf && dbuf) ? ngx_alloc(*size, log) : NULL;
+    buf = (abuf && dbuf && fbuf) ? ngx_alloc(*size, log) : NULL;
 
     if (buf == NULL) {
         ngx_free(lbuf);
@@ -528,6 +533,9 @@ ngx_http_llm_route_state_image(ngx_http_llm_route_state_ctx_t *ctx,
         }
         if (dbuf) {
             ngx_free(dbuf);
+        }
+        if (fbuf) {
+            ngx_free(fbuf);
         }
         return NULL;
     }
@@ -563,6 +571,8 @@ ngx_http_llm_route_state_image(ngx_http_llm_route_state_ctx_t *ctx,
     ngx_free(abuf);
     p = ngx_cpymem(p, dbuf, dsize);
     ngx_free(dbuf);
+    p = ngx_cpymem(p, fbuf, fsize);
+    ngx_free(fbuf);
 
     ngx_memcpy(p, lbuf, lsize);
     ngx_free(lbuf);

@@ -5,8 +5,9 @@
 # score to the answer's model, task and model x task from the ring of
 # recent decisions in the zone; a second score replaces the first; an
 # unknown, evicted or expired id is a 404 JSON error; a bad body a 400;
-# the counts are exact with two workers scoring at once; nginx -t
-# checks the directives.
+# the counts are exact with two workers scoring at once; the ring is
+# kept across a restart with a state file; nginx -t checks the
+# directives.
 
 use strict;
 use warnings;
@@ -172,6 +173,7 @@ sleep 7;
 $r = feedback({ id => $ids[-1], score => 1 });
 is($r->{status}, 404, 'older than ttl: 404');
 is($r->{json}{error}{code}, 'feedback_id_expired', '... feedback_id_expired');
+my $expired = $ids[-1];
 
 # ---- two workers at once ----------------------------------------------------
 
@@ -215,6 +217,48 @@ sub score_sum {
     return $p =~ /^llm_route_feedback_score_sum\{model="gpt-4o-mini",
                   task="unclassified"\}[ ](-?[\d.]+)$/mx ? $1 : 'none';
 }
+
+# ---- a restart, with a state file -------------------------------------------
+#
+# The ring of decisions is in the state file: a score posted after a
+# restart for an answer given before it is attributed (and replaces a
+# score given before it); an id expired before the restart still 404s.
+
+my $state = $t->dir . '/llr.state';
+(my $with_state = $t->routed_http(http => $http, server => $server))
+    =~ s{llm_route_zone llm:1m;}
+        {llm_route_zone llm:1m state=$state state_interval=1s;};
+$t->reload(config => $with_state);
+
+is(feedback({ id => $expired, score => 1 })->{status}, 404,
+   'before the restart: an expired id, 404');
+my ($scored, $unscored) = (answer(), answer());
+is(feedback({ id => $scored, score => 0.5 })->{status}, 200,
+   'before the restart: a score');
+$before = status()->{models}{'gpt-4o-mini'}{feedback};
+sleep 1.5;
+$t->stop;
+ok(-s $state, 'the state file is written');
+$t->start;
+
+$r = feedback({ id => $unscored, score => 1 });
+is($r->{status}, 200, 'restarted: a score for an answer given before: 200')
+    or diag(LLRTest::json_encode($r->{json}));
+is_deeply($r->{json}, { id => $unscored, score => 1,
+                        replaced => JSON::PP::false, model => 'gpt-4o-mini',
+                        task => 'unclassified' },
+          '... attributed to its model and task');
+$r = feedback({ id => $scored, score => -1 });
+is($r->{json}{replaced}, JSON::PP::true,
+   'restarted: a second score replaces the one given before');
+is_deeply(status()->{models}{'gpt-4o-mini'}{feedback},
+          { count => $before->{count} + 1,
+            mean => sprintf('%.3f', ($before->{mean} * $before->{count}
+                                     - 0.5 - 1 + 1)
+                                    / ($before->{count} + 1)) + 0 },
+          'restarted: the model\'s feedback counts both');
+$r = feedback({ id => $expired, score => 1 });
+is($r->{status}, 404, 'restarted: the expired id still 404');
 
 # ---- nginx -t ---------------------------------------------------------------
 

@@ -364,32 +364,59 @@ llr_fb_score(llr_fb_ring_t *ring, const unsigned char *id, size_t len,
 }
 
 
+int
+llr_fb_next(const llr_fb_ring_t *ring, uint64_t *pos, llr_fb_entry_t *e)
+{
+    uint64_t              seq, first;
+    const llr_fb_entry_t *x;
+
+    first = (ring->inserted > ring->capacity)
+            ? ring->inserted - ring->capacity + 1 : 1;
+
+    for (seq = (*pos >= first) ? *pos + 1 : first; seq <= ring->inserted;
+         seq++)
+    {
+        x = &llr_fb_entries(ring)[(seq - 1) % ring->capacity];
+
+        if (x->seq == seq) {
+            *e = *x;
+            *pos = seq;
+            return LLR_FB_OK;
+        }
+    }
+
+    *pos = ring->inserted;
+
+    return LLR_FB_NOT_FOUND;
+}
+
+
+uint64_t
+llr_fb_restore(llr_fb_ring_t *ring, const llr_fb_entry_t *e)
+{
+    uint64_t         h;
+    llr_fb_entry_t  *d;
+
+    h = llr_fb_put(ring, &e->id, &e->rid, &e->d, e->time);
+    d = &llr_fb_entries(ring)[(h - 1) % ring->capacity];
+    d->score = e->score;
+    d->score_time = e->score_time;
+
+    return h;
+}
+
+
 void
 llr_fb_copy(llr_fb_ring_t *dst, const llr_fb_ring_t *src)
 {
-    uint64_t              seq, first, h;
-    llr_fb_entry_t       *d;
-    const llr_fb_entry_t *e;
+    uint64_t        pos;
+    llr_fb_entry_t  e;
 
-    first = (src->inserted > src->capacity)
-            ? src->inserted - src->capacity + 1 : 1;
+    /* the newest dst->capacity decisions at most */
+    pos = (src->inserted > dst->capacity) ? src->inserted - dst->capacity
+                                          : 0;
 
-    if (src->inserted >= dst->capacity
-        && src->inserted - dst->capacity + 1 > first)
-    {
-        first = src->inserted - dst->capacity + 1;
-    }
-
-    for (seq = first; seq <= src->inserted; seq++) {
-        e = &llr_fb_entries(src)[(seq - 1) % src->capacity];
-
-        if (e->seq != seq) {
-            continue;
-        }
-
-        h = llr_fb_put(dst, &e->id, &e->rid, &e->d, e->time);
-        d = &llr_fb_entries(dst)[(h - 1) % dst->capacity];
-        d->score = e->score;
-        d->score_time = e->score_time;
+    while (llr_fb_next(src, &pos, &e) == LLR_FB_OK) {
+        (void) llr_fb_restore(dst, &e);
     }
 }

@@ -137,6 +137,20 @@ int llr_fb_find(llr_fb_ring_t *ring, const unsigned char *id, size_t len,
     uint64_t now_ms, llr_fb_entry_t *e);
 
 /*
+ * The decisions of the ring oldest first (for the state file): the one
+ * after decision *pos (0: from the oldest) into *e and *pos set to it,
+ * LLR_FB_OK; LLR_FB_NOT_FOUND after the newest
+ */
+int llr_fb_next(const llr_fb_ring_t *ring, uint64_t *pos, llr_fb_entry_t *e);
+
+/*
+ * An entry of llr_fb_next() (from another ring, or a state file) as the
+ * newest decision: its ids, decision, time and score as they were; its
+ * d is the caller's, who maps its indices first.  Returns its handle.
+ */
+uint64_t llr_fb_restore(llr_fb_ring_t *ring, const llr_fb_entry_t *e);
+
+/*
  * The live decisions of src, oldest first, into dst (another
  * capacity after a reload): as many of the newest as fit
  */

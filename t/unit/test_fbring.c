@@ -2,7 +2,8 @@
  * core/llr_fbring: the ring of recent decisions, against a plain model
  * (the last `capacity` decisions, searched one by one) under random
  * inserts, attaches, duplicate ids, long ids and scores; expiry; a
- * second score replacing the first; copying into another capacity.
+ * second score replacing the first; copying into another capacity;
+ * llr_fb_next() and llr_fb_restore() (the state file).
  */
 
 #include <stdlib.h>
@@ -327,6 +328,48 @@ main(void)
        == LLR_FB_OK && e.score == -1000 && e.d.task == 4,
        "copied into a larger ring: every decision, ids and scores");
     free(mem2);
+
+    /* as the state file does: llr_fb_next() oldest first, through bytes,
+       llr_fb_restore() into a new ring with other indices */
+    {
+        int               n;
+        uint64_t          pos;
+        unsigned char     file[4 * sizeof(llr_fb_entry_t)], *p;
+        llr_fb_entry_t    x;
+
+        n = 0;
+        pos = 0;
+        p = file;
+
+        while (llr_fb_next(ring, &pos, &x) == LLR_FB_OK && n < 4) {
+            memcpy(p, &x, sizeof(x));
+            p += sizeof(x);
+            n++;
+        }
+
+        is_int(n, 2, "llr_fb_next(): the ring's two decisions");
+
+        mem2 = malloc(llr_fb_size(100));
+        small = llr_fb_init(mem2, llr_fb_size(100), 100, 60000);
+
+        for (p = file; p < file + n * sizeof(llr_fb_entry_t);
+             p += sizeof(x))
+        {
+            memcpy(&x, p, sizeof(x));
+            x.d.model = 7;
+            (void) llr_fb_restore(small, &x);
+        }
+
+        ok(llr_fb_find(small, (unsigned char *) "chatcmpl-x", 10, 5000, &e)
+           == LLR_FB_OK && e.score == -1000 && e.score_time == 3000
+           && e.time == 1000 && e.d.model == 7 && e.d.task == 4,
+           "restored: the provider's id, its score, times, new indices");
+        ok(llr_fb_find(small, (unsigned char *) big, 150, 5000, &e)
+           == LLR_FB_OK, "restored: a long id");
+        is_int(llr_fb_score(small, (unsigned char *) "r1", 2, 1, 61001, &e),
+               LLR_FB_EXPIRED, "restored: expired at the same time");
+        free(mem2);
+    }
 
     /* evicted: its handle is gone */
     for (rc = 0; rc < 100; rc++) {
