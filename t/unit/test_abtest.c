@@ -687,6 +687,15 @@ test_power(const char *what, const sim_pop_t *pb, unsigned metric, int sign,
            (unsigned long long) first[sim_ab * 9 / 10]);
 
     is_int(wrong, 0, "A/B %s: never significant the wrong way", what);
+
+    if (sim_under_valgrind()) {
+        /* ten experiments measure no 90th percentile: memory only */
+        printf("# A/B %s: %d of %d later than %llu requests (not checked "
+               "under valgrind)\n", what, late, sim_ab,
+               (unsigned long long) within);
+        return;
+    }
+
     ok(late <= sim_ab / 10, "A/B %s: 90%% significant within %llu requests "
        "(%d later)", what, (unsigned long long) within, late);
 }

@@ -258,7 +258,9 @@ main(void)
     llr_fb_entry_t       e;
     llr_fb_decision_t    d;
 
-    ok(llr_fb_init(malloc(16), 16, 4, 10) == NULL, "too small a block");
+    mem = malloc(16);
+    ok(llr_fb_init(mem, 16, 4, 10) == NULL, "too small a block");
+    free(mem);
 
     size = llr_fb_size(100);
     mem = malloc(size);

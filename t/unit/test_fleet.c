@@ -8,41 +8,22 @@
 #include <string.h>
 
 #include "tap.h"
+#include "track_alloc.h"
 #include "llr_fleet.h"
 
 
 #define W  ((int64_t) LLR_RATE_WINDOW_MS)
 
 
-static void *
-t_malloc(void *ctx, size_t size)
-{
-    return malloc(size);
-}
-
-
-static void *
-t_realloc(void *ctx, void *p, size_t size)
-{
-    return realloc(p, size);
-}
-
-
-static void
-t_free(void *ctx, void *p)
-{
-    free(p);
-}
-
-
-/* the batch's allocations are leaked on purpose: tests are short */
-static llr_alloc_t  alloc = { t_malloc, t_realloc, t_free, NULL };
+/* the batch's allocations are never freed one by one (a pool in the
+ * glue): track_free_all() at the end */
+static llr_alloc_t  alloc = { track_malloc, track_realloc, track_free, NULL };
 
 
 static llr_fleet_reply_t *
 r_int(long long v)
 {
-    llr_fleet_reply_t  *r = calloc(1, sizeof(*r));
+    llr_fleet_reply_t  *r = track_zalloc(sizeof(*r));
 
     r->type = LLR_FLEET_R_INTEGER;
     r->integer = v;
@@ -53,7 +34,7 @@ r_int(long long v)
 static llr_fleet_reply_t *
 r_str(int type, const char *s)
 {
-    llr_fleet_reply_t  *r = calloc(1, sizeof(*r));
+    llr_fleet_reply_t  *r = track_zalloc(sizeof(*r));
 
     r->type = type;
     r->str = s;
@@ -65,7 +46,7 @@ r_str(int type, const char *s)
 static llr_fleet_reply_t *
 r_arr(size_t n, llr_fleet_reply_t **el)
 {
-    llr_fleet_reply_t  *r = calloc(1, sizeof(*r));
+    llr_fleet_reply_t  *r = track_zalloc(sizeof(*r));
 
     r->type = LLR_FLEET_R_ARRAY;
     r->elements = n;
@@ -206,7 +187,7 @@ test_counter(void)
 static llr_fleet_reply_t **
 els(size_t n)
 {
-    return calloc(n, sizeof(llr_fleet_reply_t *));
+    return track_zalloc(n * sizeof(llr_fleet_reply_t *));
 }
 
 
@@ -302,7 +283,7 @@ test_batch(void)
     is_int(llr_fleet_batch_reply(&b, r, &err, &len), LLR_FLEET_EBAD,
            "a reply one short: refused");
 
-    el = realloc(el, 10 * sizeof(*el));
+    el = track_realloc(NULL, el, 10 * sizeof(*el));
     el[9] = r_str(LLR_FLEET_R_STRING, "1767229209000");
     r = r_arr(10, el);
     is_int(llr_fleet_batch_reply(&b, r, &err, &len), LLR_FLEET_OK,
@@ -467,6 +448,8 @@ main(void)
     test_counter();
     test_batch();
     test_overflow();
+
+    track_free_all();
 
     done_testing();
 }

@@ -24,6 +24,7 @@
 #include <hiredis/hiredis.h>
 
 #include "tap.h"
+#include "track_alloc.h"
 #include "llr_fleet.h"
 #include "llr_fleet_hiredis.h"
 
@@ -34,12 +35,9 @@
 #define DAY0     1767225600LL             /* 2026-01-01 00:00:00 UTC */
 
 
-static void *t_malloc(void *ctx, size_t size) { return malloc(size); }
-static void *t_realloc(void *ctx, void *p, size_t size)
-{ return realloc(p, size); }
-static void t_free(void *ctx, void *p) { free(p); }
-
-static llr_alloc_t   alloc = { t_malloc, t_realloc, t_free, NULL };
+/* the batches are never freed one by one (a pool in the glue) */
+static llr_alloc_t   alloc = { track_malloc, track_realloc, track_free,
+                               NULL };
 
 static char          dir[] = "/tmp/llr-fleet-XXXXXX";
 static char          sock[256];
@@ -616,6 +614,7 @@ main(void)
     test_simulation();
 
     stop_server();
+    track_free_all();
 
     done_testing();
 }

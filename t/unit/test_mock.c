@@ -435,6 +435,10 @@ test_instance(void)
 }
 
 
+/* the type of the tool's input_schema of the last msgs(), or -1 */
+static int  tool_schema_type = -1;
+
+
 /* llr_mock_msgs() on body s: the message (NULL: accepted) */
 static const char *
 msgs(const char *s, int count, int auto_tools, llr_mock_msgs_t *m,
@@ -455,6 +459,10 @@ msgs(const char *s, int count, int auto_tools, llr_mock_msgs_t *m,
     if (err == NULL && m->tool) {
         snprintf(tool, size, "%s", m->tool->str);
     }
+
+    /* what points into the document is read before it is freed */
+    tool_schema_type = (err == NULL && m->tool_schema)
+                       ? (int) m->tool_schema->type : -1;
 
     llr_jv_free(doc);
 
@@ -581,7 +589,7 @@ test_msgs(void)
 
     err = msgs(TOOLS "}", 0, 1, &m, tool, sizeof(tool));
     ok(err == NULL && strcmp(tool, "f") == 0
-       && m.tool_schema && m.tool_schema->type == LLR_JV_OBJECT,
+       && tool_schema_type == LLR_JV_OBJECT,
        "auto calls the first custom tool (%s)", tool);
 
     err = msgs(TOOLS "}", 0, 0, &m, tool, sizeof(tool));
