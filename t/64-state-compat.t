@@ -7,7 +7,10 @@
 # spend, so that a restart into the new build keeps what was spent.
 #
 # The file is t/data/state-v2-387fdfb.bin, written by that build with
-# the configuration below (two budgets, one spent twice); to write it
+# the configuration below (two budgets, one spent twice; period=total,
+# so that the spend it holds is the current period's on any day: with
+# the default period=day the test failed from the day after the file was
+# written, the spend loaded being yesterday's); to write it
 # again: build 387fdfb (git archive 387fdfb | tar -x -C DIR; make -C DIR
 # module) and run this test with LLR_OLD_MODULE=DIR/build/ngx_http_llm_
 # route_module.so.
@@ -31,7 +34,7 @@ my $conf = $t->routed_http(
     llm_route_model dollar provider=mockp input=0 output=500000
                     context=128000 quality=0.9;
 EOF
-    location => 'llm_route_budget $http_x_team 5;',
+    location => 'llm_route_budget $http_x_team 5 period=total;',
     server => <<"EOF");
         location = /llm/status { llm_route_status; }
 
