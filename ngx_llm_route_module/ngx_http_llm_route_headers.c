@@ -146,7 +146,7 @@ ngx_http_llm_route_provider_headers(ngx_http_request_t *r,
     ngx_http_llm_route_provider_t *pr, ngx_list_t *client,
     ngx_uint_t anthropic)
 {
-    ngx_uint_t                       i, found, version, keep_anthropic,
+    ngx_uint_t                       i, n, found, version, keep_anthropic,
                                      *idx;
     ngx_list_t                       old;
     ngx_list_part_t                 *part;
@@ -178,7 +178,19 @@ ngx_http_llm_route_provider_headers(ngx_http_request_t *r,
 
     old = *client;
 
-    if (ngx_list_init(&r->headers_in.headers, r->pool, old.nalloc + 2,
+    /*
+     * room for the client's headers and the two the format may add, not
+     * for as many as nginx made room for (20): a kilobyte of the request
+     * pool less
+     */
+
+    n = 2;
+
+    for (part = &old.part; part; part = part->next) {
+        n += part->nelts;
+    }
+
+    if (ngx_list_init(&r->headers_in.headers, r->pool, n,
                       sizeof(ngx_table_elt_t))
         != NGX_OK)
     {
