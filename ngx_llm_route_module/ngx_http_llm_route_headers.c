@@ -52,7 +52,7 @@ static ngx_str_t  ngx_http_llm_route_credentials[] = {
 
 
 static ngx_int_t ngx_http_llm_route_headers_copy(ngx_http_request_t *r,
-    ngx_list_t *client, ngx_table_elt_t *stop);
+    ngx_list_t *client, ngx_list_part_t *upto, ngx_uint_t n);
 static ngx_int_t ngx_http_llm_route_header_add(ngx_http_request_t *r,
     const char *key, ngx_str_t *value);
 
@@ -188,7 +188,8 @@ ngx_http_llm_route_provider_headers(ngx_http_request_t *r,
             || (pr->format == NGX_HTTP_LLM_ROUTE_FORMAT_AZURE
                 && pr->key.len));
 
-    if (adds && ngx_http_llm_route_headers_copy(r, &old, NULL) != NGX_OK) {
+    if (adds && ngx_http_llm_route_headers_copy(r, &old, NULL, 0) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
@@ -221,7 +222,8 @@ ngx_http_llm_route_provider_headers(ngx_http_request_t *r,
             /* the first to go: the ones before it are copied */
 
             if (found++ == 0 && !adds
-                && ngx_http_llm_route_headers_copy(r, &old, &h[i]) != NGX_OK)
+                && ngx_http_llm_route_headers_copy(r, &old, part, i)
+                   != NGX_OK)
             {
                 return NGX_ERROR;
             }
@@ -280,25 +282,26 @@ ngx_http_llm_route_provider_headers(ngx_http_request_t *r,
 
 /*
  * A list of the module's own for the provider's request headers, with
- * the client's headers before stop (NULL: none); room for the client's
- * and the two a format may add, not for as many as nginx made room for
+ * the client's headers before the n-th of its part upto (NULL: none);
+ * room for the client's and the two a format may add, not for as many
+ * as nginx made room for
  */
 
 static ngx_int_t
 ngx_http_llm_route_headers_copy(ngx_http_request_t *r, ngx_list_t *client,
-    ngx_table_elt_t *stop)
+    ngx_list_part_t *upto, ngx_uint_t n)
 {
-    ngx_uint_t        i, n;
+    ngx_uint_t        i, size, end;
     ngx_list_part_t  *part;
     ngx_table_elt_t  *h, *copy;
 
-    n = 2;
+    size = 2;
 
     for (part = &client->part; part; part = part->next) {
-        n += part->nelts;
+        size += part->nelts;
     }
 
-    if (ngx_list_init(&r->headers_in.headers, r->pool, n,
+    if (ngx_list_init(&r->headers_in.headers, r->pool, size,
                       sizeof(ngx_table_elt_t))
         != NGX_OK)
     {
@@ -306,32 +309,24 @@ ngx_http_llm_route_headers_copy(ngx_http_request_t *r, ngx_list_t *client,
         return NGX_ERROR;
     }
 
-    part = &client->part;
-    h = part->elts;
+    for (part = upto ? &client->part : NULL; part; part = part->next) {
 
-    for (i = 0; stop; i++) {
+        h = part->elts;
+        end = (part == upto) ? n : part->nelts;
 
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
+        for (i = 0; i < end; i++) {
+            copy = ngx_list_push(&r->headers_in.headers);
+            if (copy == NULL) {
+                r->headers_in.headers = *client;
+                return NGX_ERROR;
             }
 
-            part = part->next;
-            h = part->elts;
-            i = 0;
+            *copy = h[i];
         }
 
-        if (&h[i] == stop) {
+        if (part == upto) {
             break;
         }
-
-        copy = ngx_list_push(&r->headers_in.headers);
-        if (copy == NULL) {
-            r->headers_in.headers = *client;
-            return NGX_ERROR;
-        }
-
-        *copy = h[i];
     }
 
     return NGX_OK;
