@@ -25,6 +25,8 @@
 # for both servers, e.g. HTTP_EXTRA='request_pool_size 16k;'.
 # CG_KEEP (environment): with --annotate, the directory the three
 # callgrind files are kept in (default /tmp), as llr-cgn-SETUP.out.
+# ROUTE_PASS (environment): the routing location's proxy_pass (default
+# 'proxy_pass $llm_route_url;'), to compare the forms of docs/directives.md.
 #
 # One nginx (master_process off) runs under callgrind with both servers;
 # the mock upstream is a second, normal nginx.  For each setup: N warm-up
@@ -44,6 +46,7 @@ RESP=json
 N=200
 WIRE=chat
 ANNOTATE=0
+ROUTE_PASS=${ROUTE_PASS:-'proxy_pass $llm_route_url;'}
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -183,7 +186,7 @@ $(common_http "$W/proxy")
         listen 127.0.0.1:$ROUTE_PORT;
         location /v1/ {
             llm_route on;
-            proxy_pass \$llm_route_url;
+            $ROUTE_PASS
             proxy_set_header Host \$llm_route_host;
             proxy_set_header Authorization \$llm_route_authorization;
             proxy_http_version 1.1;

@@ -19,11 +19,18 @@
 static void ngx_http_llm_route_ctx_cleanup(void *data);
 
 
+/* a routed request's context and the pool cleanup that finds it again */
+typedef struct {
+    ngx_pool_cleanup_t              cln;
+    ngx_http_llm_route_ctx_t        ctx;
+} ngx_http_llm_route_ctx_block_t;
+
+
 ngx_http_llm_route_ctx_t *
 ngx_http_llm_route_create_ctx(ngx_http_request_t *r, ngx_uint_t keep)
 {
-    ngx_pool_cleanup_t              *cln;
     ngx_http_llm_route_ctx_t        *ctx;
+    ngx_http_llm_route_ctx_block_t  *b;
     ngx_http_llm_route_main_conf_t  *mcf;
 
     if (!keep) {
@@ -41,13 +48,17 @@ ngx_http_llm_route_create_ctx(ngx_http_request_t *r, ngx_uint_t keep)
         return ctx;
     }
 
-    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_llm_route_ctx_t));
-    if (cln == NULL) {
+    /*
+     * one allocation: the cleanup (as ngx_pool_cleanup_add() links it)
+     * and the context, zeroed together
+     */
+
+    b = ngx_pcalloc(r->pool, sizeof(ngx_http_llm_route_ctx_block_t));
+    if (b == NULL) {
         return NULL;
     }
 
-    ctx = cln->data;
-    ngx_memzero(ctx, sizeof(ngx_http_llm_route_ctx_t));
+    ctx = &b->ctx;
 
     ctx->request = r;
     ctx->attempt = 1;
@@ -57,7 +68,10 @@ ngx_http_llm_route_create_ctx(ngx_http_request_t *r, ngx_uint_t keep)
     mcf = ngx_http_get_module_main_conf(r, ngx_http_llm_route_module);
     ctx->task_index = mcf->tasks.nelts ? mcf->tasks.nelts - 1 : 0;
 
-    cln->handler = ngx_http_llm_route_ctx_cleanup;
+    b->cln.handler = ngx_http_llm_route_ctx_cleanup;
+    b->cln.data = ctx;
+    b->cln.next = r->pool->cleanup;
+    r->pool->cleanup = &b->cln;
 
     ngx_http_set_ctx(r, ctx, ngx_http_llm_route_module);
 

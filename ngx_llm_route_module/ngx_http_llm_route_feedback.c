@@ -52,6 +52,28 @@ static ngx_int_t ngx_http_llm_route_feedback_pair(
     ngx_http_llm_route_shm_t *sh, llr_fb_decision_t *d);
 static ngx_slab_pool_t *ngx_http_llm_route_feedback_pool(
     ngx_http_request_t *r);
+#if (NGX_OPENSSL)
+static ngx_int_t ngx_http_llm_route_request_id(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v);
+#endif
+
+
+#if (NGX_OPENSSL)
+
+/*
+ * The random bytes of $request_id, drawn from OpenSSL for 64 ids at a
+ * time: one RAND_bytes() costs about 7,000 instructions, for 16 bytes
+ * as for a kilobyte.  Per process: the pid that drew them is checked
+ * (a worker never uses bytes drawn before a fork).
+ */
+
+#define NGX_HTTP_LLM_ROUTE_IDS         64
+
+static u_char      ngx_http_llm_route_ids[16 * NGX_HTTP_LLM_ROUTE_IDS];
+static ngx_uint_t  ngx_http_llm_route_ids_next = NGX_HTTP_LLM_ROUTE_IDS;
+static ngx_pid_t   ngx_http_llm_route_ids_pid = -1;
+
+#endif
 
 
 /* a slot's or an arm's name in the state file; name_len 0: none */
@@ -283,7 +305,15 @@ ngx_http_llm_route_feedback_id(ngx_http_request_t *r,
 
     mcf = ngx_http_get_module_main_conf(r, ngx_http_llm_route_module);
 
-    v = ngx_http_get_indexed_variable(r->main, mcf->request_id_index);
+    v = &r->main->variables[mcf->request_id_index];
+
+#if (NGX_OPENSSL)
+    if (!v->valid && !v->not_found
+        && ngx_http_llm_route_request_id(r->main, v) != NGX_OK)
+#endif
+    {
+        v = ngx_http_get_indexed_variable(r->main, mcf->request_id_index);
+    }
 
     if (v == NULL || v->not_found || v->len == 0) {
         return NULL;
@@ -294,6 +324,63 @@ ngx_http_llm_route_feedback_id(ngx_http_request_t *r,
 
     return &ctx->id;
 }
+
+
+#if (NGX_OPENSSL)
+
+/*
+ * $request_id as nginx makes it (16 random bytes from OpenSSL, in 32
+ * lower-case hex digits), set in the request's variables, where
+ * $request_id then finds it
+ */
+
+static ngx_int_t
+ngx_http_llm_route_request_id(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v)
+{
+    u_char  *id, *p;
+
+    if (ngx_http_llm_route_ids_pid != ngx_pid
+        || ngx_http_llm_route_ids_next == NGX_HTTP_LLM_ROUTE_IDS)
+    {
+        if (RAND_bytes(ngx_http_llm_route_ids,
+                       sizeof(ngx_http_llm_route_ids))
+            != 1)
+        {
+            /* nginx's own $request_id, with its own fallback */
+            ERR_clear_error();
+            return NGX_DECLINED;
+        }
+
+        ngx_http_llm_route_ids_pid = ngx_pid;
+        ngx_http_llm_route_ids_next = 0;
+    }
+
+    p = ngx_pnalloc(r->pool, 32);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    id = &ngx_http_llm_route_ids[16 * ngx_http_llm_route_ids_next++];
+
+    ngx_hex_dump(p, id, 16);
+
+    /* an id given out is not kept */
+    ngx_memzero(id, 16);
+
+    v->len = 32;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+    v->data = p;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "llm_route: request id \"%v\"", v);
+
+    return NGX_OK;
+}
+
+#endif
 
 
 ngx_int_t

@@ -51,6 +51,8 @@ static ngx_str_t  ngx_http_llm_route_credentials[] = {
 };
 
 
+static ngx_int_t ngx_http_llm_route_headers_copy(ngx_http_request_t *r,
+    ngx_list_t *client, ngx_list_part_t *upto, ngx_uint_t n);
 static ngx_int_t ngx_http_llm_route_header_add(ngx_http_request_t *r,
     const char *key, ngx_str_t *value);
 
@@ -138,7 +140,8 @@ ngx_http_llm_route_headers_init(ngx_conf_t *cf)
  * x-api-key and anthropic-version (if the client sent none) for
  * anthropic, api-key for azure.  The list is made again from the
  * client's (*client, saved at the first call) at each attempt, so a
- * failover to a provider of another format starts afresh.
+ * failover to a provider of another format starts afresh; when no
+ * header goes and none is added, the client's list is used as it is.
  */
 
 ngx_int_t
@@ -147,7 +150,7 @@ ngx_http_llm_route_provider_headers(ngx_http_request_t *r,
     ngx_uint_t anthropic)
 {
     ngx_uint_t                       i, found, version, keep_anthropic,
-                                     *idx;
+                                     adds, *idx;
     ngx_list_t                       old;
     ngx_list_part_t                 *part;
     ngx_table_elt_t                 *h, *copy;
@@ -177,12 +180,16 @@ ngx_http_llm_route_provider_headers(ngx_http_request_t *r,
     }
 
     old = *client;
+    r->headers_in.headers = old;
 
-    if (ngx_list_init(&r->headers_in.headers, r->pool, old.nalloc + 2,
-                      sizeof(ngx_table_elt_t))
-        != NGX_OK)
+    /* the format's headers are added to a list of the module's own */
+
+    adds = (pr->format == NGX_HTTP_LLM_ROUTE_FORMAT_ANTHROPIC
+            || (pr->format == NGX_HTTP_LLM_ROUTE_FORMAT_AZURE
+                && pr->key.len));
+
+    if (adds && ngx_http_llm_route_headers_copy(r, &old, NULL, 0) != NGX_OK)
     {
-        r->headers_in.headers = old;
         return NGX_ERROR;
     }
 
@@ -211,7 +218,16 @@ ngx_http_llm_route_provider_headers(ngx_http_request_t *r,
             ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                            "llm_route: client header \"%V\" not passed on",
                            &h[i].key);
-            found++;
+
+            /* the first to go: the ones before it are copied */
+
+            if (found++ == 0 && !adds
+                && ngx_http_llm_route_headers_copy(r, &old, part, i)
+                   != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+
             continue;
         }
 
@@ -220,6 +236,10 @@ ngx_http_llm_route_provider_headers(ngx_http_request_t *r,
                            sizeof("anthropic-version") - 1) == 0)
         {
             version = 1;
+        }
+
+        if (!found && !adds) {
+            continue;
         }
 
         copy = ngx_list_push(&r->headers_in.headers);
@@ -255,6 +275,59 @@ ngx_http_llm_route_provider_headers(ngx_http_request_t *r,
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "llm_route: %ui client headers kept from provider "
                    "\"%V\" (format %ui)", found, &pr->name, pr->format);
+
+    return NGX_OK;
+}
+
+
+/*
+ * A list of the module's own for the provider's request headers, with
+ * the client's headers before the n-th of its part upto (NULL: none);
+ * room for the client's and the two a format may add, not for as many
+ * as nginx made room for
+ */
+
+static ngx_int_t
+ngx_http_llm_route_headers_copy(ngx_http_request_t *r, ngx_list_t *client,
+    ngx_list_part_t *upto, ngx_uint_t n)
+{
+    ngx_uint_t        i, size, end;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h, *copy;
+
+    size = 2;
+
+    for (part = &client->part; part; part = part->next) {
+        size += part->nelts;
+    }
+
+    if (ngx_list_init(&r->headers_in.headers, r->pool, size,
+                      sizeof(ngx_table_elt_t))
+        != NGX_OK)
+    {
+        r->headers_in.headers = *client;
+        return NGX_ERROR;
+    }
+
+    for (part = upto ? &client->part : NULL; part; part = part->next) {
+
+        h = part->elts;
+        end = (part == upto) ? n : part->nelts;
+
+        for (i = 0; i < end; i++) {
+            copy = ngx_list_push(&r->headers_in.headers);
+            if (copy == NULL) {
+                r->headers_in.headers = *client;
+                return NGX_ERROR;
+            }
+
+            *copy = h[i];
+        }
+
+        if (part == upto) {
+            break;
+        }
+    }
 
     return NGX_OK;
 }

@@ -37,9 +37,55 @@
 #include "ngx_http_llm_route_shm.h"
 
 
+/*
+ * Every counter of the zone saturates at its largest value instead of
+ * wrapping (a provider may report any token count; Prometheus would read
+ * a wrapped counter as a reset): a compare-and-set, as cheap as an add
+ * when uncontended, and still no lock.  Inline: a routed request makes
+ * about fifty of them in the log phase.
+ */
+
+static ngx_inline void
+ngx_http_llm_route_counter_cas(ngx_atomic_t *counter, uint64_t v)
+{
+    ngx_atomic_uint_t  old, sum, max;
+
+    max = (ngx_atomic_uint_t) -1;
+
+    do {
+        old = *counter;
+
+        if (old == max) {
+            return;
+        }
+
+        sum = (v > (uint64_t) (max - old)) ? max
+                                            : old + (ngx_atomic_uint_t) v;
+
+    } while (!ngx_atomic_cmp_set(counter, old, sum));
+}
+
+
+/*
+ * What a record adds to each set of counters it counts in (the totals,
+ * its deployment, model, provider, task, model x task): the same
+ * counters and values for every set, so they are found once, and only
+ * those that grow (most tokens, flags and signals are 0)
+ */
+
+#define NGX_HTTP_LLM_ROUTE_ADDS  (18 + NGX_HTTP_LLM_ROUTE_SIGNALS)
+
+typedef struct {
+    ngx_uint_t            n;
+    size_t                off[NGX_HTTP_LLM_ROUTE_ADDS];
+    uint64_t              v[NGX_HTTP_LLM_ROUTE_ADDS];
+} ngx_http_llm_route_adds_t;
+
+
+static void ngx_http_llm_route_adds_of(ngx_http_llm_route_adds_t *a,
+    ngx_http_llm_route_record_t *rec);
 static void ngx_http_llm_route_counters_add(
-    ngx_http_llm_route_counters_t *c, ngx_http_llm_route_record_t *rec,
-    ngx_uint_t lb, ngx_uint_t tb);
+    ngx_http_llm_route_counters_t *c, ngx_http_llm_route_adds_t *a);
 static void ngx_http_llm_route_recent_add(ngx_http_llm_route_shm_t *sh,
     ngx_http_llm_route_record_t *rec);
 static void ngx_http_llm_route_second_add(ngx_atomic_t *series, time_t sec);
@@ -153,81 +199,116 @@ ngx_http_llm_route_get_slot(ngx_shm_zone_t *shm_zone,
 }
 
 
-/*
- * Every counter of the zone saturates at its largest value instead of
- * wrapping (a provider may report any token count; Prometheus would read
- * a wrapped counter as a reset): a compare-and-set, as cheap as an add
- * when uncontended, and still no lock.
- */
+/* a counter of the zone, by v (ngx_http_llm_route_counter_cas()) */
 
 void
 ngx_http_llm_route_counter_add(ngx_atomic_t *counter, uint64_t v)
 {
-    ngx_atomic_uint_t  old, sum, max;
+    if (v) {
+        ngx_http_llm_route_counter_cas(counter, v);
+    }
+}
 
-    if (v == 0) {
-        return;
+
+/* a counter at offset off of a set of counters, by v, if v is not 0 */
+
+static ngx_inline void
+ngx_http_llm_route_adds_push(ngx_http_llm_route_adds_t *a, size_t off,
+    uint64_t v)
+{
+    if (v) {
+        a->off[a->n] = off;
+        a->v[a->n++] = v;
+    }
+}
+
+
+#define ngx_http_llm_route_offset(field)                                     \
+    offsetof(ngx_http_llm_route_counters_t, field)
+
+#define ngx_http_llm_route_offset_at(field, i)                               \
+    (offsetof(ngx_http_llm_route_counters_t, field)                           \
+     + (i) * sizeof(ngx_atomic_t))
+
+
+static void
+ngx_http_llm_route_adds_of(ngx_http_llm_route_adds_t *a,
+    ngx_http_llm_route_record_t *rec)
+{
+    ngx_uint_t  k;
+
+    a->n = 0;
+
+    ngx_http_llm_route_adds_push(a, ngx_http_llm_route_offset(requests), 1);
+    ngx_http_llm_route_adds_push(a, ngx_http_llm_route_offset(errors),
+                                 rec->error);
+    ngx_http_llm_route_adds_push(a, ngx_http_llm_route_offset(prompt_tokens),
+                                 rec->prompt_tokens);
+    ngx_http_llm_route_adds_push(a,
+                                 ngx_http_llm_route_offset(completion_tokens),
+                                 rec->completion_tokens);
+    ngx_http_llm_route_adds_push(a, ngx_http_llm_route_offset(cached_tokens),
+                                 rec->cached_tokens);
+    ngx_http_llm_route_adds_push(a,
+                                 ngx_http_llm_route_offset(cache_write_tokens),
+                                 rec->cache_write_tokens);
+    ngx_http_llm_route_adds_push(a,
+                                 ngx_http_llm_route_offset(reasoning_tokens),
+                                 rec->reasoning_tokens);
+    ngx_http_llm_route_adds_push(a, ngx_http_llm_route_offset(cost_pusd),
+                                 rec->cost_pusd);
+    ngx_http_llm_route_adds_push(a, ngx_http_llm_route_offset(saved_pusd),
+                                 rec->saved_pusd);
+    ngx_http_llm_route_adds_push(a, ngx_http_llm_route_offset(estimated),
+                                 rec->estimated);
+
+    ngx_http_llm_route_adds_push(a, ngx_http_llm_route_offset_at(latency,
+                                     llr_hist_bucket(rec->latency_ms)), 1);
+    ngx_http_llm_route_adds_push(a, ngx_http_llm_route_offset(latency_sum_ms),
+                                 rec->latency_ms);
+
+    if (rec->ttft_ms >= 0) {
+        ngx_http_llm_route_adds_push(a, ngx_http_llm_route_offset_at(ttft,
+                                     llr_hist_bucket((uint64_t) rec->ttft_ms)),
+                                     1);
+        ngx_http_llm_route_adds_push(a,
+                                     ngx_http_llm_route_offset(ttft_sum_ms),
+                                     (uint64_t) rec->ttft_ms);
+        ngx_http_llm_route_adds_push(a, ngx_http_llm_route_offset(ttft_count),
+                                     1);
     }
 
-    max = (ngx_atomic_uint_t) -1;
+    if (rec->tpot_us >= 0) {
+        ngx_http_llm_route_adds_push(a, ngx_http_llm_route_offset_at(tpot,
+                                     llr_hist_bucket_us(
+                                         (uint64_t) rec->tpot_us)), 1);
+        ngx_http_llm_route_adds_push(a,
+                                     ngx_http_llm_route_offset(tpot_sum_us),
+                                     (uint64_t) rec->tpot_us);
+    }
 
-    do {
-        old = *counter;
+    if (rec->answered) {
+        ngx_http_llm_route_adds_push(a, ngx_http_llm_route_offset(answers), 1);
 
-        if (old == max) {
-            return;
+        for (k = 0; k < NGX_HTTP_LLM_ROUTE_SIGNALS; k++) {
+            ngx_http_llm_route_adds_push(a,
+                                         ngx_http_llm_route_offset_at(signals,
+                                                                      k),
+                                         (rec->signals >> k) & 1);
         }
-
-        sum = (v > (uint64_t) (max - old)) ? max
-                                            : old + (ngx_atomic_uint_t) v;
-
-    } while (!ngx_atomic_cmp_set(counter, old, sum));
+    }
 }
 
 
 static void
 ngx_http_llm_route_counters_add(ngx_http_llm_route_counters_t *c,
-    ngx_http_llm_route_record_t *rec, ngx_uint_t lb, ngx_uint_t tb)
+    ngx_http_llm_route_adds_t *a)
 {
-    ngx_uint_t  b, k;
-    ngx_http_llm_route_counter_add(&c->requests, 1);
-    ngx_http_llm_route_counter_add(&c->errors, rec->error);
-    ngx_http_llm_route_counter_add(&c->prompt_tokens, rec->prompt_tokens);
-    ngx_http_llm_route_counter_add(&c->completion_tokens,
-                                   rec->completion_tokens);
-    ngx_http_llm_route_counter_add(&c->cached_tokens, rec->cached_tokens);
-    ngx_http_llm_route_counter_add(&c->cache_write_tokens,
-                                   rec->cache_write_tokens);
-    ngx_http_llm_route_counter_add(&c->reasoning_tokens,
-                                   rec->reasoning_tokens);
-    ngx_http_llm_route_counter_add(&c->cost_pusd, rec->cost_pusd);
-    ngx_http_llm_route_counter_add(&c->saved_pusd, rec->saved_pusd);
-    ngx_http_llm_route_counter_add(&c->estimated, rec->estimated);
+    ngx_uint_t  i;
 
-    ngx_http_llm_route_counter_add(&c->latency[lb], 1);
-    ngx_http_llm_route_counter_add(&c->latency_sum_ms, rec->latency_ms);
-
-    if (rec->ttft_ms >= 0) {
-        ngx_http_llm_route_counter_add(&c->ttft[tb], 1);
-        ngx_http_llm_route_counter_add(&c->ttft_sum_ms,
-                                       (uint64_t) rec->ttft_ms);
-        ngx_http_llm_route_counter_add(&c->ttft_count, 1);
-    }
-
-    if (rec->tpot_us >= 0) {
-        b = llr_hist_bucket_us((uint64_t) rec->tpot_us);
-        ngx_http_llm_route_counter_add(&c->tpot[b], 1);
-        ngx_http_llm_route_counter_add(&c->tpot_sum_us,
-                                       (uint64_t) rec->tpot_us);
-    }
-
-    if (rec->answered) {
-        ngx_http_llm_route_counter_add(&c->answers, 1);
-
-        for (k = 0; k < NGX_HTTP_LLM_ROUTE_SIGNALS; k++) {
-            ngx_http_llm_route_counter_add(&c->signals[k],
-                                           (rec->signals >> k) & 1);
-        }
+    for (i = 0; i < a->n; i++) {
+        ngx_http_llm_route_counter_cas(
+            (ngx_atomic_t *) ((u_char *) c + a->off[i]), a->v[i]);
     }
 }
 
@@ -237,8 +318,9 @@ ngx_http_llm_route_zone_record(ngx_http_llm_route_shm_t *sh,
     ngx_http_llm_route_record_t *rec)
 {
     time_t                      now;
-    ngx_uint_t                  lb, tb, b;
+    ngx_uint_t                  b;
     ngx_http_llm_route_slot_t  *s;
+    ngx_http_llm_route_adds_t   a;
 
     if (sh == NULL) {
         return;
@@ -264,10 +346,9 @@ ngx_http_llm_route_zone_record(ngx_http_llm_route_shm_t *sh,
         ngx_http_llm_route_second_add(sh->seconds.errors, now);
     }
 
-    lb = llr_hist_bucket(rec->latency_ms);
-    tb = rec->ttft_ms >= 0 ? llr_hist_bucket((uint64_t) rec->ttft_ms) : 0;
+    ngx_http_llm_route_adds_of(&a, rec);
 
-    ngx_http_llm_route_counters_add(&sh->totals, rec, lb, tb);
+    ngx_http_llm_route_counters_add(&sh->totals, &a);
 
     /* the router's own time and failover outcomes: totals only */
 
@@ -283,27 +364,27 @@ ngx_http_llm_route_zone_record(ngx_http_llm_route_shm_t *sh,
 
     s = ngx_http_llm_route_zone_slot(sh, rec->deployment_slot);
     if (s) {
-        ngx_http_llm_route_counters_add(&s->c, rec, lb, tb);
+        ngx_http_llm_route_counters_add(&s->c, &a);
     }
 
     s = ngx_http_llm_route_zone_slot(sh, rec->model_slot);
     if (s) {
-        ngx_http_llm_route_counters_add(&s->c, rec, lb, tb);
+        ngx_http_llm_route_counters_add(&s->c, &a);
     }
 
     s = ngx_http_llm_route_zone_slot(sh, rec->provider_slot);
     if (s) {
-        ngx_http_llm_route_counters_add(&s->c, rec, lb, tb);
+        ngx_http_llm_route_counters_add(&s->c, &a);
     }
 
     s = ngx_http_llm_route_zone_slot(sh, rec->task_slot);
     if (s) {
-        ngx_http_llm_route_counters_add(&s->c, rec, lb, tb);
+        ngx_http_llm_route_counters_add(&s->c, &a);
     }
 
     s = ngx_http_llm_route_zone_slot(sh, rec->pair_slot);
     if (s) {
-        ngx_http_llm_route_counters_add(&s->c, rec, lb, tb);
+        ngx_http_llm_route_counters_add(&s->c, &a);
     }
 
     ngx_http_llm_route_recent_add(sh, rec);

@@ -162,6 +162,38 @@ $r = $t->raw("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
 like($r, qr{^HTTP/1\.1 200}, 'repeated headers: routed');
 is(leaked($m->last), 'none', 'repeated headers: all removed');
 
+# more headers than nginx's list holds in its first part (20), the
+# credentials among the last: every other one passes, in its order (the
+# list is used as it is until the first header that goes, copied from
+# there: headers.c)
+
+my sub many {
+    my ($model) = @_;
+    my $body = LLRTest::json_encode({ model => $model, messages => $msgs });
+    return "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+           . "Content-Type: application/json\r\nContent-Length: "
+           . length($body) . "\r\n"
+           . join('', map { "X-Many-$_: v$_\r\n" } 1 .. 22)
+           . "Authorization: Bearer sk-client-own\r\nCookie: c=1\r\n"
+           . join('', map { "X-Many-$_: v$_\r\n" } 23 .. 25)
+           . "Connection: close\r\n\r\n" . $body;
+}
+
+like($t->raw(many('gpt-4o-mini')), qr{^HTTP/1\.1 200},
+     '30 headers, a provider with a key: routed');
+my @many = grep { /^x-many-/i } map { $_->[0] }
+           @{ $m->last->{header_list} || [] };
+is(join(' ', @many), join(' ', map { "X-Many-$_" } 1 .. 25),
+   '... the 25 others passed, in order');
+is(leaked($m->last), 'none', '... the credentials did not');
+
+like($t->raw(many('local')), qr{^HTTP/1\.1 200},
+     '30 headers, a provider without a key: routed');
+@many = grep { /^x-many-/i } map { $_->[0] } @{ $open->last->{header_list}
+                                                || [] };
+is(scalar(@many), 25, '... the 25 passed');
+is($open->last->{headers}{cookie}, 'c=1', '... and the Cookie');
+
 # on purpose: proxy_set_header with the variable
 
 $r = $t->chat({ model => 'gpt-4o-mini', messages => $msgs },

@@ -34,7 +34,8 @@ EOF2
 
 $t->config($t->routed_http(http => $http, server => $server,
                            location => 'add_header X-Test-Id $llm_route_id '
-                                       . 'always;'));
+                                       . 'always; add_header X-Test-Rid '
+                                       . '$request_id always;'));
 $t->start;
 
 my $msgs = [{ role => 'user', content => 'feedback please' }];
@@ -61,6 +62,7 @@ my $r = $t->chat({ model => 'gpt-4o-mini', messages => $msgs });
 my $id = $r->{headers}{'x-llm-route-id'};
 like($id // '', qr/^[0-9a-f]{32}$/, 'X-LLM-Route-Id: 32 hex digits');
 is($r->{headers}{'x-test-id'}, $id, '$llm_route_id is the same');
+is($r->{headers}{'x-test-rid'}, $id, '... and $request_id');
 my $id2 = answer();
 isnt($id2, $id, 'another answer, another id');
 
@@ -217,6 +219,23 @@ sub score_sum {
     return $p =~ /^llm_route_feedback_score_sum\{model="gpt-4o-mini",
                   task="unclassified"\}[ ](-?[\d.]+)$/mx ? $1 : 'none';
 }
+
+# ---- many ids ---------------------------------------------------------------
+
+# the module draws the random bytes of 64 ids at once (feedback.c): ids
+# across several draws are all different and each is the request's
+# $request_id
+
+my (%seen, $bad);
+for (1 .. 150) {
+    my $ans = $t->chat({ model => 'gpt-4o-mini', messages => $msgs });
+    my $x = $ans->{headers}{'x-llm-route-id'} // '';
+    $bad++ unless $x =~ /^[0-9a-f]{32}$/
+                  && ($ans->{headers}{'x-test-rid'} // '') eq $x;
+    $seen{$x}++;
+}
+is($bad // 0, 0, '150 answers: 32 hex digits, their $request_id');
+is(scalar(keys %seen), 150, '... 150 different ids');
 
 # ---- a restart, with a state file -------------------------------------------
 #
