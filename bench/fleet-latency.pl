@@ -381,7 +381,8 @@ sub median {
     return @v % 2 ? $v[$#v / 2] : ($v[@v / 2 - 1] + $v[@v / 2]) / 2;
 }
 
-my $cmd = join(' ', 'perl bench/fleet-latency.pl',
+my $cmd = join(' ', (length $NICE ? "NICE=$NICE" : ()),
+               'perl bench/fleet-latency.pl',
                map { $o{$_} =~ / / ? "--$_ \"$o{$_}\"" : "--$_ $o{$_}" }
                qw(rounds requests conc sync delay workers settle boot));
 
