@@ -380,7 +380,15 @@ fl_run(char **argv)
         if (c[i].fd >= 0) {
             close(c[i].fd);
         }
+        free(c[i].req);
+        free(c[i].buf);
     }
+
+    pthread_barrier_destroy(&go);
+    free(th);
+    free(c);
+    free(msg);
+    free(body);
 
     return fclose(out) == 0 ? 0 : 1;
 }
@@ -476,6 +484,8 @@ fl_round(char **argv)
            fl_pct(s.v, s.n, 0.5), fl_pct(s.v, s.n, 0.99),
            fl_pct(s.v, s.n, 0.999), s.v[s.n - 1], over50, over200,
            s.non200);
+
+    free(s.v);
 
     return 0;
 }
@@ -693,6 +703,18 @@ fl_compare(int argc, char **argv)
                    lo, hi);
         }
     }
+
+    for (g = 0; g < 2; g++) {
+        for (k = 0; k < nr[g]; k++) {
+            free(r[g][k].v);
+        }
+        free(r[g]);
+        free(all[g].v);
+    }
+    for (i = 0; i < FL_NP; i++) {
+        free(diff[i]);
+    }
+    free(tmp);
 
     return 0;
 }

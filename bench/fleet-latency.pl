@@ -436,7 +436,8 @@ for my $conc (@CONC) {
     push @report, '', "Slow - quick (ms), the difference of the pools and"
         . " its 95% bootstrap interval ($o{boot} resamples) drawing"
         . ' requests, then whole rounds:', '',
-        '| | difference | requests drawn | rounds drawn |', '|---|---:|---:|---:|';
+        '| | difference | requests drawn | rounds drawn |',
+        '|---|---:|---:|---:|';
     my %d;
     for (@cmp) {
         my ($p, $how, $est, $lo, $hi) = /^diff (\S+) (\S+) (\S+) (\S+) (\S+)/
