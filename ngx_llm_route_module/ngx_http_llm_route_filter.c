@@ -362,7 +362,6 @@ static ngx_int_t
 ngx_http_llm_route_watch_start(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx)
 {
-    ngx_int_t      rc;
     ngx_str_t     *ct;
     llr_sse_t     *sse;
     llr_usage_t   *u;
@@ -430,16 +429,17 @@ ngx_http_llm_route_watch_start(ngx_http_request_t *r,
                           | (ctx->panthropic ? LLR_SSE_ANTHROPIC : 0),
                      0, &mem);
 
-        rc = ngx_http_llm_route_signal_watch(r, ctx, &sse->json);
-
-        if (rc == NGX_ERROR) {
+        if (ngx_http_llm_route_signal_watch(r, ctx, &sse->json)
+            == NGX_ERROR)
+        {
             return NGX_ERROR;
         }
 
-        if (rc == NGX_DECLINED) {
-            /* the event templates skip the text that signals read */
-            llr_sse_use_cache(sse, &ngx_http_llm_route_sse_cache);
-        }
+        /*
+         * a stream whose text the signals read (tapped) uses the cache
+         * to learn its own templates, which tell the tap their text
+         */
+        llr_sse_use_cache(sse, &ngx_http_llm_route_sse_cache);
 
         if (ctx->strip_usage) {
             /* one event less: the length is not known any more */
