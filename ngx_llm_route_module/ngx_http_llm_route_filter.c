@@ -362,6 +362,7 @@ static ngx_int_t
 ngx_http_llm_route_watch_start(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx)
 {
+    size_t         sig;
     ngx_str_t     *ct;
     llr_sse_t     *sse;
     llr_usage_t   *u;
@@ -418,7 +419,14 @@ ngx_http_llm_route_watch_start(ngx_http_request_t *r,
             || ngx_strncasecmp(ct->data, (u_char *) "text/event-stream",
                                sizeof("text/event-stream") - 1) == 0))
     {
-        sse = ngx_palloc(r->pool, sizeof(llr_sse_t));
+        /*
+         * the parser and the signals in one allocation: each is too
+         * large for what is left of a pool block (a new block each),
+         * together they are one allocation of the pool's large ones
+         */
+        sig = ngx_http_llm_route_signal_size(r, ctx);
+
+        sse = ngx_palloc(r->pool, sizeof(llr_sse_t) + sig);
         if (sse == NULL) {
             return NGX_ERROR;
         }
@@ -429,8 +437,9 @@ ngx_http_llm_route_watch_start(ngx_http_request_t *r,
                           | (ctx->panthropic ? LLR_SSE_ANTHROPIC : 0),
                      0, &mem);
 
-        if (ngx_http_llm_route_signal_watch(r, ctx, &sse->json)
-            == NGX_ERROR)
+        if (sig
+            && ngx_http_llm_route_signal_watch(r, ctx, &sse->json, sse + 1)
+               == NGX_ERROR)
         {
             return NGX_ERROR;
         }
@@ -461,7 +470,9 @@ ngx_http_llm_route_watch_start(ngx_http_request_t *r,
     llr_usage_init_format(u, ctx->panthropic ? LLR_FMT_ANTHROPIC
                                              : LLR_FMT_OPENAI);
 
-    if (ngx_http_llm_route_signal_watch(r, ctx, &u->json) == NGX_ERROR) {
+    if (ngx_http_llm_route_signal_watch(r, ctx, &u->json, NULL)
+        == NGX_ERROR)
+    {
         return NGX_ERROR;
     }
 
