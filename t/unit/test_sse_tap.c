@@ -161,8 +161,9 @@ same(const tapped_t *a, const tapped_t *b, int calls)
            && a->signals == b->signals
            && (!calls || (memcmp(&a->sig, &b->sig, sizeof(llr_sig_t)) == 0
                           && a->log.len == b->log.len
-                          && memcmp(a->log.buf, b->log.buf, a->log.len)
-                             == 0));
+                          && (a->log.len == 0
+                              || memcmp(a->log.buf, b->log.buf, a->log.len)
+                                 == 0)));
 }
 
 
