@@ -154,6 +154,8 @@ echo "| llr_usage | JSON, 1 KB | $(per_req 10 bench_resp "$W/cg_resp" usage 1024
 echo "| llr_usage | JSON, 100 KB | $(per_req 10 bench_resp "$W/cg_resp" usage 102400) |"
 echo "| llr_sse | 200 events (~41 KB) | $(per_req 10 bench_resp "$W/cg_resp" sse 200) |"
 echo "| llr_sse + LLR_SSE_STRIP_USAGE | 200 events (~41 KB) | $(per_req 10 bench_resp "$W/cg_resp" sse-strip 200) |"
+echo "| llr_sse, its text tapped by llr_signal | 200 events (~41 KB) | $(per_req 10 bench_resp "$W/cg_resp" sse-tap 200) |"
+echo "| the same, LLR_SSE_NO_TEMPLATE | 200 events (~41 KB) | $(per_req 10 bench_resp "$W/cg_resp" sse-tap-notpl 200) |"
 echo
 xlate_section
 echo

@@ -8,6 +8,12 @@
  *                             events (role, content..., finish, usage,
  *                             [DONE]) through llr_sse, not stripping
  *   cg_resp sse-strip EVENTS N  the same with LLR_SSE_STRIP_USAGE
+ *   cg_resp sse-tap EVENTS N    the stream of "sse", its text tapped by
+ *                             the quality signals (core/llr_signal, the
+ *                             default refusal patterns), as nginx does
+ *                             with a zone
+ *   cg_resp sse-tap-notpl EVENTS N  the same with LLR_SSE_NO_TEMPLATE
+ *                             (the stream's own templates off)
  *
  * The answer is fed in 8 KB pieces (a proxy buffer).  Each response is
  * one call of bench_resp() (callgrind toggles on it).
@@ -18,6 +24,7 @@
 #include <string.h>
 
 #include "llr_usage.h"
+#include "llr_signal.h"
 #include "llr_sse.h"
 
 
@@ -53,11 +60,16 @@ int
 bench_resp(int mode, const unsigned char *data, size_t len, size_t *out)
 {
     size_t          off, n;
+    unsigned        flags;
     llr_sse_t       sse;
+    llr_sig_t       sig;
     llr_usage_t     u;
     llr_alloc_t     mem;
 
     static llr_sse_cache_t  cache;
+    static llr_pattern_t    refusals;
+    static llr_sig_conf_t   conf;
+    static char             err[256];
 
     if (mode == 0) {
         llr_usage_init(&u);
@@ -77,8 +89,27 @@ bench_resp(int mode, const unsigned char *data, size_t len, size_t *out)
     mem.free = m_free;
     mem.ctx = NULL;
 
+    flags = mode == 2 ? LLR_SSE_STRIP_USAGE
+            : mode == 4 ? LLR_SSE_NO_TEMPLATE : 0;
+
     /* the templates are shared by the responses, as in an nginx worker */
-    llr_sse_init(&sse, mode == 2 ? LLR_SSE_STRIP_USAGE : 0, 0, &mem);
+    llr_sse_init(&sse, flags, 0, &mem);
+
+    if (mode >= 3) {
+        if (conf.patterns == NULL) {
+            if (llr_sig_refusal_default(&refusals, err, sizeof(err)) != 0) {
+                return -1;
+            }
+
+            conf.patterns = &refusals;
+            conf.npatterns = 1;
+        }
+
+        llr_sig_init(&sig, &conf, 0);
+        sse.json.tap = llr_sig_tap;
+        sse.json.tap_ctx = &sig;
+    }
+
     llr_sse_use_cache(&sse, &cache);
     for (off = 0; off < len; off += n) {
         n = len - off < PIECE ? len - off : PIECE;
@@ -86,6 +117,10 @@ bench_resp(int mode, const unsigned char *data, size_t len, size_t *out)
     }
     llr_sse_finish(&sse, emit, out);
     llr_sse_free(&sse);
+
+    if (mode >= 3) {
+        *out += llr_sig_end(&sig, sse.res.finish);
+    }
 
     if (!sse.done || !sse.res.has_usage || (mode == 2 && sse.stripped != 1))
     {
@@ -154,12 +189,15 @@ main(int argc, char **argv)
     size_t   arg, len, out;
 
     if (argc != 4) {
-        fprintf(stderr, "usage: cg_resp usage|sse|sse-strip SIZE N\n");
+        fprintf(stderr, "usage: cg_resp usage|sse|sse-strip|sse-tap"
+                "|sse-tap-notpl SIZE N\n");
         return 2;
     }
 
     mode = strcmp(argv[1], "usage") == 0 ? 0
-           : strcmp(argv[1], "sse") == 0 ? 1 : 2;
+           : strcmp(argv[1], "sse") == 0 ? 1
+           : strcmp(argv[1], "sse-strip") == 0 ? 2
+           : strcmp(argv[1], "sse-tap") == 0 ? 3 : 4;
     arg = strtoul(argv[2], NULL, 10);
     n = atoi(argv[3]);
 

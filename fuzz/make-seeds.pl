@@ -235,6 +235,13 @@ push @sse,
         . "{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}"
         . "\n\n"],
     [0, 255, 5, $anthropic];
+# the mock's streams (t/unit/sse-tap/capture.sh): a tapped stream's own
+# templates, whole and in pieces
+for my $f (sort glob("$top/t/unit/sse-tap/*.sse")) {
+    my $s = slurp($f);
+    my $a = $f =~ /anthropic/ ? 2 : 0;
+    push @sse, [$a, 255, 0, $s], [$a | 1, 255, 13, $s];
+}
 $i = 0;
 put('sse', sprintf('%02d', $i++), pack('CCC', @$_[0 .. 2]) . $_->[3])
     for @sse;

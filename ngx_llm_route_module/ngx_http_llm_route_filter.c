@@ -362,7 +362,7 @@ static ngx_int_t
 ngx_http_llm_route_watch_start(ngx_http_request_t *r,
     ngx_http_llm_route_ctx_t *ctx)
 {
-    ngx_int_t      rc;
+    size_t         sig;
     ngx_str_t     *ct;
     llr_sse_t     *sse;
     llr_usage_t   *u;
@@ -419,7 +419,14 @@ ngx_http_llm_route_watch_start(ngx_http_request_t *r,
             || ngx_strncasecmp(ct->data, (u_char *) "text/event-stream",
                                sizeof("text/event-stream") - 1) == 0))
     {
-        sse = ngx_palloc(r->pool, sizeof(llr_sse_t));
+        /*
+         * the parser and the signals in one allocation: each is too
+         * large for what is left of a pool block (a new block each),
+         * together they are one allocation of the pool's large ones
+         */
+        sig = ngx_http_llm_route_signal_size(r, ctx);
+
+        sse = ngx_palloc(r->pool, sizeof(llr_sse_t) + sig);
         if (sse == NULL) {
             return NGX_ERROR;
         }
@@ -430,16 +437,18 @@ ngx_http_llm_route_watch_start(ngx_http_request_t *r,
                           | (ctx->panthropic ? LLR_SSE_ANTHROPIC : 0),
                      0, &mem);
 
-        rc = ngx_http_llm_route_signal_watch(r, ctx, &sse->json);
-
-        if (rc == NGX_ERROR) {
+        if (sig
+            && ngx_http_llm_route_signal_watch(r, ctx, &sse->json, sse + 1)
+               == NGX_ERROR)
+        {
             return NGX_ERROR;
         }
 
-        if (rc == NGX_DECLINED) {
-            /* the event templates skip the text that signals read */
-            llr_sse_use_cache(sse, &ngx_http_llm_route_sse_cache);
-        }
+        /*
+         * a stream whose text the signals read (tapped) uses the cache
+         * to learn its own templates, which tell the tap their text
+         */
+        llr_sse_use_cache(sse, &ngx_http_llm_route_sse_cache);
 
         if (ctx->strip_usage) {
             /* one event less: the length is not known any more */
@@ -461,7 +470,9 @@ ngx_http_llm_route_watch_start(ngx_http_request_t *r,
     llr_usage_init_format(u, ctx->panthropic ? LLR_FMT_ANTHROPIC
                                              : LLR_FMT_OPENAI);
 
-    if (ngx_http_llm_route_signal_watch(r, ctx, &u->json) == NGX_ERROR) {
+    if (ngx_http_llm_route_signal_watch(r, ctx, &u->json, NULL)
+        == NGX_ERROR)
+    {
         return NGX_ERROR;
     }
 

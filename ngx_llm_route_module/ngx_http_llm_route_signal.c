@@ -160,25 +160,37 @@ ngx_http_llm_route_cleanup_default(void *data)
 }
 
 
-ngx_int_t
-ngx_http_llm_route_signal_watch(ngx_http_request_t *r,
-    ngx_http_llm_route_ctx_t *ctx, llr_json_t *j)
+size_t
+ngx_http_llm_route_signal_size(ngx_http_request_t *r,
+    ngx_http_llm_route_ctx_t *ctx)
 {
-    ngx_http_llm_route_signal_t     *s;
-    ngx_http_llm_route_main_conf_t  *mcf;
-
     if (ngx_http_llm_route_shm(r) == NULL
         || (ctx->endpoint != LLR_API_CHAT
             && ctx->endpoint != LLR_API_COMPLETIONS
             && ctx->endpoint != LLR_API_RESPONSES
             && ctx->endpoint != LLR_API_MESSAGES))
     {
+        return 0;
+    }
+
+    return sizeof(ngx_http_llm_route_signal_t);
+}
+
+
+ngx_int_t
+ngx_http_llm_route_signal_watch(ngx_http_request_t *r,
+    ngx_http_llm_route_ctx_t *ctx, llr_json_t *j, void *mem)
+{
+    ngx_http_llm_route_signal_t     *s;
+    ngx_http_llm_route_main_conf_t  *mcf;
+
+    if (ngx_http_llm_route_signal_size(r, ctx) == 0) {
         return NGX_DECLINED;
     }
 
     mcf = ngx_http_get_module_main_conf(r, ngx_http_llm_route_module);
 
-    s = ngx_palloc(r->pool, sizeof(ngx_http_llm_route_signal_t));
+    s = mem ? mem : ngx_palloc(r->pool, sizeof(ngx_http_llm_route_signal_t));
     if (s == NULL) {
         return NGX_ERROR;
     }

@@ -26,13 +26,22 @@ char *ngx_http_llm_route_signal_init_conf(ngx_conf_t *cf,
     ngx_http_llm_route_main_conf_t *mcf);
 
 /*
+ * The memory ngx_http_llm_route_signal_watch() needs for an answer of
+ * this request (0 if its signals are not counted), so that a caller
+ * may allocate it with its own.
+ */
+size_t ngx_http_llm_route_signal_size(ngx_http_request_t *r,
+    ngx_http_llm_route_ctx_t *ctx);
+
+/*
  * The response filters start watching an answer with scanner j: its
  * text is tapped if its signals are counted (an answer of a chat,
- * completions or Responses request, with a zone).  NGX_OK if it is,
- * NGX_DECLINED if not, NGX_ERROR.
+ * completions or Responses request, with a zone), in mem (the size
+ * above, from the request pool) or, if mem is NULL, in memory of its
+ * own.  NGX_OK if it is, NGX_DECLINED if not, NGX_ERROR.
  */
 ngx_int_t ngx_http_llm_route_signal_watch(ngx_http_request_t *r,
-    ngx_http_llm_route_ctx_t *ctx, llr_json_t *j);
+    ngx_http_llm_route_ctx_t *ctx, llr_json_t *j, void *mem);
 
 /*
  * The log phase: the signals of a complete answer into *signals; NGX_OK,

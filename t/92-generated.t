@@ -73,8 +73,10 @@ sub tree {
            . "cp '$repo'/bench/results/* '$dir/bench/results/' && "
            . "cp -R '$repo'/fuzz/make-seeds.pl '$repo'/fuzz/seeds "
            . "'$dir/fuzz/' && "
-           # the translation fixtures some seeds are made of
-           . "cp -R '$repo'/t/unit/xlate '$dir/t/unit/'") == 0 or die;
+           # the translation fixtures and the mock's streams some seeds
+           # are made of
+           . "cp -R '$repo'/t/unit/xlate '$repo'/t/unit/sse-tap "
+           . "'$dir/t/unit/'") == 0 or die;
     $change->($dir) if $change;
     return $dir;
 }

@@ -48,6 +48,11 @@ static size_t llr_sse_common(const unsigned char *a, const unsigned char *b,
     size_t k);
 static void llr_sse_set_model(llr_resp_t *res, const char *model,
     size_t len);
+static void llr_sse_set_id(llr_resp_t *res, const char *id, size_t len);
+static void llr_sse_learn_start(llr_sse_t *sse, llr_resp_t *scr,
+    const llr_resp_t *base);
+static void llr_sse_pfx_tap(void *ctx, unsigned kind, uint32_t choice,
+    uint32_t index, const unsigned char *raw, size_t len, unsigned flags);
 static size_t llr_sse_learn(llr_sse_t *sse, const unsigned char *p,
     size_t n);
 static int llr_sse_changed(llr_resp_t *base, const llr_resp_t *scr);
@@ -66,6 +71,20 @@ static void llr_sse_follows(llr_sse_t *sse, int can,
     const unsigned char *data, size_t end);
 static int llr_sse_template(llr_sse_t *sse, const unsigned char *data,
     size_t end);
+static size_t llr_sse_replay_tapped(llr_sse_t *sse, const unsigned char *data,
+    size_t i, size_t len);
+static void llr_sse_own_tapped(llr_sse_t *sse, const unsigned char *data,
+    size_t end);
+static int llr_sse_rescan(llr_sse_t *sse, const unsigned char *data,
+    size_t end, int tapped);
+static int llr_sse_fits(const llr_json_t *j, const unsigned char *p,
+    const unsigned char *last, uint32_t fold);
+static void llr_sse_fill(llr_sse_t *sse, llr_sse_tpl_t *t,
+    const unsigned char *data, size_t end, uint32_t fold);
+static int llr_sse_plain_key(const unsigned char *p,
+    const unsigned char *start);
+static void llr_sse_rec(void *ctx, unsigned kind, uint32_t choice,
+    uint32_t index, const unsigned char *raw, size_t len, unsigned flags);
 
 
 #define llr_sse_format(sse)                                                  \
@@ -188,7 +207,7 @@ llr_sse_feed(llr_sse_t *sse, const unsigned char *data, size_t len,
 
         case L_START:
             if (!sse->ev_active) {
-                if (sse->cache && sse->cache->n) {
+                if (sse->cache && (sse->cache->n || sse->own_ok)) {
                     n = llr_sse_replay(sse, data, i, len);
 
                     if (n) {
@@ -475,6 +494,10 @@ llr_sse_json_first(llr_sse_t *sse, const unsigned char *p,
                               sse->pfx_model_len);
         }
 
+        if (sse->pfx_id) {
+            llr_sse_set_id(&sse->res, sse->pfx_id_str, sse->pfx_id_len);
+        }
+
         sse->prefix_hits++;
 
         return llr_json_feed_line(&sse->json, p + n, end);
@@ -557,6 +580,15 @@ llr_sse_set_model(llr_resp_t *res, const char *model, size_t len)
 }
 
 
+static void
+llr_sse_set_id(llr_resp_t *res, const char *id, size_t len)
+{
+    memcpy(res->id, id, len);
+    res->id[len] = '\0';
+    res->id_len = (uint32_t) len;
+}
+
+
 /* a token may begin after these */
 #define llr_sse_cut(c)  ((c) == ':' || (c) == ',' || (c) == '{' || (c) == '[')
 
@@ -600,16 +632,15 @@ llr_sse_learn(llr_sse_t *sse, const unsigned char *p, size_t n)
 
     s = &sse->pfx_json;
 
-    memcpy(&scr, &base, sizeof(llr_resp_t));
-    llr_json_init_format(s, &scr, llr_sse_format(sse));
+    llr_sse_learn_start(sse, &scr, &base);
     (void) llr_json_feed(s, p, n);
 
-    if (!llr_json_at_boundary(s) || llr_sse_changed(&base, &scr)) {
-
+    if (!llr_json_at_boundary(s) || llr_sse_changed(&base, &scr)
+        || sse->pfx_taps)
+    {
         /* piece by piece: the last place before a change */
 
-        memcpy(&scr, &base, sizeof(llr_resp_t));
-        llr_json_init_format(s, &scr, llr_sse_format(sse));
+        llr_sse_learn_start(sse, &scr, &base);
         good = 0;
         off = 0;
 
@@ -621,7 +652,7 @@ llr_sse_learn(llr_sse_t *sse, const unsigned char *p, size_t n)
             (void) llr_json_feed(s, p + off, b + 1 - off);
             off = b + 1;
 
-            if (llr_sse_changed(&base, &scr)) {
+            if (llr_sse_changed(&base, &scr) || sse->pfx_taps) {
                 break;
             }
 
@@ -635,8 +666,7 @@ llr_sse_learn(llr_sse_t *sse, const unsigned char *p, size_t n)
         }
 
         n = good;
-        memcpy(&scr, &base, sizeof(llr_resp_t));
-        llr_json_init_format(s, &scr, llr_sse_format(sse));
+        llr_sse_learn_start(sse, &scr, &base);
         (void) llr_json_feed(s, p, n);
     }
 
@@ -653,9 +683,56 @@ llr_sse_learn(llr_sse_t *sse, const unsigned char *p, size_t n)
         llr_sse_set_model(&sse->res, scr.model, scr.model_len);
     }
 
+    /* a tapped stream's scanner reads the id: so does the prefix */
+
+    sse->pfx_id = (s->tap && scr.id_len != UINT32_MAX);
+
+    if (sse->pfx_id) {
+        memcpy(sse->pfx_id_str, scr.id, scr.id_len);
+        sse->pfx_id_len = scr.id_len;
+        llr_sse_set_id(&sse->res, scr.id, scr.id_len);
+    }
+
     sse->pfx_len = n;
 
     return n;
+}
+
+
+/*
+ * The prefix scanner and scr afresh, from base; for a tapped stream
+ * with a tap that counts its calls (a string of text, even an empty
+ * one, is not in a prefix: the tap would not be told it) and with the
+ * id unset (to tell whether the prefix sets it)
+ */
+
+static void
+llr_sse_learn_start(llr_sse_t *sse, llr_resp_t *scr, const llr_resp_t *base)
+{
+    llr_json_t  *s;
+
+    s = &sse->pfx_json;
+
+    memcpy(scr, base, sizeof(llr_resp_t));
+    llr_json_init_format(s, scr, llr_sse_format(sse));
+
+    sse->pfx_taps = 0;
+
+    if (sse->json.tap) {
+        s->tap = llr_sse_pfx_tap;
+        s->tap_ctx = sse;
+        scr->id_len = UINT32_MAX;
+    }
+}
+
+
+static void
+llr_sse_pfx_tap(void *ctx, unsigned kind, uint32_t choice, uint32_t index,
+    const unsigned char *raw, size_t len, unsigned flags)
+{
+    llr_sse_t *sse = ctx;
+
+    sse->pfx_taps++;
 }
 
 
@@ -915,6 +992,10 @@ llr_sse_replay(llr_sse_t *sse, const unsigned char *data, size_t i,
     const unsigned char  *p, *end;
     const unsigned char  *span[LLR_JSON_HOLES][2];
 
+    if (sse->json.tap) {
+        return llr_sse_replay_tapped(sse, data, i, len);
+    }
+
     end = data + len;
     t = &sse->own;
 
@@ -995,6 +1076,50 @@ llr_sse_replay(llr_sse_t *sse, const unsigned char *data, size_t i,
 }
 
 
+/*
+ * A tapped stream's event compared with its own template only: if it
+ * matches, the tap is told the text of each of its text holes, as the
+ * scanner would tell it (llr_sse_own_tapped()).
+ */
+
+static size_t
+llr_sse_replay_tapped(llr_sse_t *sse, const unsigned char *data, size_t i,
+    size_t len)
+{
+    unsigned              h, c;
+    uint64_t              count;
+    const llr_sse_tpl_t  *t;
+    const unsigned char  *p;
+    const unsigned char  *span[LLR_JSON_HOLES][2];
+
+    t = &sse->own;
+
+    if (!sse->own_ok || t->bytes[0] != data[i]) {
+        return 0;
+    }
+
+    p = llr_sse_match(t, data + i, data + len, &count, span);
+
+    if (p == NULL || (count == 0 && t->text)) {
+        return 0;
+    }
+
+    c = 0;
+
+    for (h = 0; h < t->nholes; h++) {
+        if (t->kind[h] == LLR_HOLE_COUNT) {
+            sse->json.tap(sse->json.tap_ctx, t->tap_kind[c],
+                          t->tap_choice[c], t->tap_index[c], span[h][0],
+                          (size_t) (span[h][1] - span[h][0]),
+                          LLR_JSON_TAP_BEGIN | LLR_JSON_TAP_END);
+            c++;
+        }
+    }
+
+    return llr_sse_took(sse, t, data, p, count);
+}
+
+
 /* what dispatching the template's event did; the offset after it */
 
 static llr_inline size_t
@@ -1013,8 +1138,14 @@ llr_sse_took(llr_sse_t *sse, const llr_sse_tpl_t *t,
         }
     }
 
-    if (t->model && sse->model_by != t) {
-        llr_sse_set_model(&sse->res, t->model_str, t->model_len);
+    if ((t->model || t->id) && sse->model_by != t) {
+        if (t->model) {
+            llr_sse_set_model(&sse->res, t->model_str, t->model_len);
+        }
+
+        if (t->id) {
+            llr_sse_set_id(&sse->res, t->id_str, t->id_len);
+        }
 
         /*
          * the stream's own template sets it again only if an event was
@@ -1254,6 +1385,15 @@ llr_sse_follows(llr_sse_t *sse, int can, const unsigned char *data,
         return;
     }
 
+    if (sse->json.tap) {
+        /* a tapped stream learns its own template only, from text */
+        if (can && sse->tpl_budget && sse->json.v_content) {
+            llr_sse_own_tapped(sse, data, end);
+        }
+
+        return;
+    }
+
     if (sse->tpl_skipped) {
         if (can) {
             /* it was not compared: the next such event is */
@@ -1290,56 +1430,14 @@ llr_sse_follows(llr_sse_t *sse, int can, const unsigned char *data,
 static int
 llr_sse_template(llr_sse_t *sse, const unsigned char *data, size_t end)
 {
-    size_t                n;
-    unsigned              k, f, nh, slot;
-    uint64_t              added;
-    llr_json_t           *j;
-    llr_resp_t           *res;
-    llr_sse_tpl_t        *t;
-    llr_sse_cache_t      *cache;
-    unsigned char        *b;
-    const unsigned char  *p, *last;
+    unsigned          slot;
+    llr_sse_cache_t  *cache;
 
     cache = sse->cache;
-    j = &cache->scan;
-    res = &cache->res;
-    p = data + sse->ev_start;
-    last = data + end;
 
-    sse->tpl_budget--;
-
-    memset(res, 0, sizeof(llr_resp_t));
-    llr_json_init_format(j, res, llr_sse_format(sse));
-    (void) llr_json_feed_line(j, data + sse->ev_json, last);
-
-    if (!j->v_complete || j->v_bad || j->v_usage || j->v_error || j->v_end
-        || res->has_usage || res->error || res->json_error)
+    if (!llr_sse_rescan(sse, data, end, 0)
+        || !llr_sse_fits(&cache->scan, data + sse->ev_start, data + end, 0))
     {
-        return 0;
-    }
-
-    added = res->content_bytes;
-    nh = j->nholes;
-
-    if (added == UINT64_MAX || added < j->hole_count) {
-        return 0;
-    }
-
-    /* the bytes between the holes must fit */
-
-    n = (size_t) (last - p);
-
-    for (k = 0; k < nh; k++) {
-        if (j->hole[k][0] < (k ? j->hole[k - 1][1] : p + 1)
-            || j->hole[k][1] < j->hole[k][0] || j->hole[k][1] > last)
-        {
-            return 0;
-        }
-
-        n -= (size_t) (j->hole[k][1] - j->hole[k][0]);
-    }
-
-    if (n > LLR_SSE_TEMPLATE) {
         return 0;
     }
 
@@ -1356,32 +1454,320 @@ llr_sse_template(llr_sse_t *sse, const unsigned char *data, size_t end)
     /* a stream's own copy of the old one no longer names its source */
     cache->gen[slot]++;
     cache->last = slot;
-    t = &cache->tpl[slot];
+
+    llr_sse_fill(sse, &cache->tpl[slot], data, end, 0);
+
+    return 1;
+}
+
+
+/*
+ * A tapped stream's own template (the stream's text goes to the tap,
+ * llr_json_t.tap: the quality signals), made from an event with text
+ * that was just scanned (as llr_sse_template() requires it): scanned
+ * again with a tap that notes its calls, it is kept if every call is
+ * one of its holes of text, whole.  Its holes are then those of the
+ * scan with the tap (the response's "id" is read then: its bytes are
+ * the template's), but for the numbers that may be an "index": their
+ * bytes are kept too (the tap's choice and tool call come from them;
+ * the first template of a stream keeps those of every hole but the
+ * text's), so that an event that matches it has the same text in the
+ * same choices and calls, each string told to the tap as the scanner
+ * tells it (one call, LLR_TEXT_BEGIN | LLR_TEXT_END).
+ */
+
+static void
+llr_sse_own_tapped(llr_sse_t *sse, const unsigned char *data, size_t end)
+{
+    unsigned           k, c, loose;
+    uint32_t           fold;
+    llr_json_t        *j;
+    llr_sse_tpl_t     *o;
+    llr_sse_cache_t   *cache;
+    llr_sse_tapped_t  *tc;
+
+    cache = sse->cache;
+    j = &cache->scan;
+
+    if (!llr_sse_rescan(sse, data, end, 1)
+        || cache->res.content_bytes == 0
+        || cache->ntapped > LLR_JSON_HOLES)
+    {
+        return;
+    }
+
+    /*
+     * The first template keeps the bytes of every hole but the text's
+     * (fewer holes to compare); once an event with text missed it, the
+     * next one keeps only those of the numbers that may be an "index"
+     * (a sequence number, an obfuscation string stay holes)
+     */
+
+    loose = sse->own_ok;
+    fold = 0;
+    c = 0;
+
+    for (k = 0; k < j->nholes; k++) {
+
+        if (j->hole_kind[k] != LLR_HOLE_COUNT) {
+            if (!loose
+                || (j->hole_kind[k] == LLR_HOLE_NUM
+                    && !llr_sse_plain_key(j->hole[k][0],
+                                          data + sse->ev_start)))
+            {
+                fold |= 1u << k;
+            }
+
+            continue;
+        }
+
+        tc = &cache->tapped[c];
+
+        if (c == cache->ntapped || tc->raw != j->hole[k][0]
+            || tc->len != (size_t) (j->hole[k][1] - j->hole[k][0])
+            || tc->flags != (LLR_JSON_TAP_BEGIN | LLR_JSON_TAP_END))
+        {
+            return;
+        }
+
+        c++;
+    }
+
+    if (c != cache->ntapped
+        || !llr_sse_fits(j, data + sse->ev_start, data + end, fold))
+    {
+        return;
+    }
+
+    o = &sse->own;
+
+    llr_sse_fill(sse, o, data, end, fold);
+
+    for (c = 0; c < cache->ntapped; c++) {
+        o->tap_kind[c] = cache->tapped[c].kind;
+        o->tap_choice[c] = cache->tapped[c].choice;
+        o->tap_index[c] = cache->tapped[c].index;
+    }
+
+    sse->own_ok = 1;
+    sse->model_by = NULL;
+}
+
+
+/* the tap of a tapped rescan: its calls noted, the text not read */
+
+static void
+llr_sse_rec(void *ctx, unsigned kind, uint32_t choice, uint32_t index,
+    const unsigned char *raw, size_t len, unsigned flags)
+{
+    llr_sse_cache_t *cache = ctx;
+
+    llr_sse_tapped_t  *tc;
+
+    if (cache->ntapped < LLR_JSON_HOLES) {
+        tc = &cache->tapped[cache->ntapped];
+        tc->raw = raw;
+        tc->len = len;
+        tc->kind = (uint8_t) kind;
+        tc->choice = choice;
+        tc->index = index;
+        tc->flags = (uint8_t) flags;
+    }
+
+    /* more than LLR_JSON_HOLES: not a template */
+    cache->ntapped++;
+}
+
+
+/*
+ * Whether the number at p is the value of a member with a key of
+ * letters, digits and '_' only, other than "index" (one the scanner
+ * takes for nothing, never for the tap's choice or tool call); 0 when
+ * in doubt.
+ */
+
+#define llr_sse_ws(c)  ((c) == ' ' || (c) == '\t')
+
+static int
+llr_sse_plain_key(const unsigned char *p, const unsigned char *start)
+{
+    const unsigned char  *q;
+
+    while (p > start && llr_sse_ws(p[-1])) {
+        p--;
+    }
+
+    if (p == start || *--p != ':') {
+        return 0;
+    }
+
+    while (p > start && llr_sse_ws(p[-1])) {
+        p--;
+    }
+
+    if (p == start || *--p != '"') {
+        return 0;
+    }
+
+    /* p: the key's closing quote */
+
+    for (q = p; q > start; q--) {
+        if (!((q[-1] >= 'a' && q[-1] <= 'z') || (q[-1] >= 'A' && q[-1] <= 'Z')
+              || (q[-1] >= '0' && q[-1] <= '9') || q[-1] == '_'))
+        {
+            break;
+        }
+    }
+
+    if (q == p || q == start || q[-1] != '"'
+        || (q - 1 > start && q[-2] == '\\'))
+    {
+        return 0;
+    }
+
+    return !(p - q == 5 && memcmp(q, "index", 5) == 0);
+}
+
+
+/*
+ * The event [ev_start, end) of data scanned again by the cache's
+ * scanner, from an empty res (with a tap that notes its calls if
+ * tapped): 1 if it can be a template (a complete JSON value without
+ * usage, error or end; its holes in order).
+ */
+
+static int
+llr_sse_rescan(llr_sse_t *sse, const unsigned char *data, size_t end,
+    int tapped)
+{
+    unsigned              k, nh;
+    uint64_t              added;
+    llr_json_t           *j;
+    llr_resp_t           *res;
+    llr_sse_cache_t      *cache;
+    const unsigned char  *p, *last;
+
+    cache = sse->cache;
+    j = &cache->scan;
+    res = &cache->res;
+    p = data + sse->ev_start;
+    last = data + end;
+
+    sse->tpl_budget--;
+
+    memset(res, 0, sizeof(llr_resp_t));
+    llr_json_init_format(j, res, llr_sse_format(sse));
+
+    if (tapped) {
+        /* whether the event sets the id: it may set it to "" */
+        res->id_len = UINT32_MAX;
+        cache->ntapped = 0;
+        j->tap = llr_sse_rec;
+        j->tap_ctx = cache;
+    }
+
+    (void) llr_json_feed_line(j, data + sse->ev_json, last);
+
+    if (!j->v_complete || j->v_bad || j->v_usage || j->v_error || j->v_end
+        || res->has_usage || res->error || res->json_error)
+    {
+        return 0;
+    }
+
+    added = res->content_bytes;
+    nh = j->nholes;
+
+    if (added == UINT64_MAX || added < j->hole_count) {
+        return 0;
+    }
+
+    for (k = 0; k < nh; k++) {
+        if (j->hole[k][0] < (k ? j->hole[k - 1][1] : p + 1)
+            || j->hole[k][1] < j->hole[k][0] || j->hole[k][1] > last)
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+/* whether the bytes of [p, last) but its holes not in fold fit */
+
+static int
+llr_sse_fits(const llr_json_t *j, const unsigned char *p,
+    const unsigned char *last, uint32_t fold)
+{
+    size_t    n;
+    unsigned  k;
+
+    n = (size_t) (last - p);
+
+    for (k = 0; k < j->nholes; k++) {
+        if (!(fold & (1u << k))) {
+            n -= (size_t) (j->hole[k][1] - j->hole[k][0]);
+        }
+    }
+
+    return n <= LLR_SSE_TEMPLATE;
+}
+
+
+/*
+ * The template t of the event [ev_start, end) of data, as the cache's
+ * scanner just scanned it (llr_sse_rescan()): its bytes with the holes
+ * cut out, but for those in fold, and what the event did.
+ */
+
+static void
+llr_sse_fill(llr_sse_t *sse, llr_sse_tpl_t *t, const unsigned char *data,
+    size_t end, uint32_t fold)
+{
+    size_t                n;
+    unsigned              k, f, nh, th;
+    llr_json_t           *j;
+    llr_resp_t           *res;
+    unsigned char        *b;
+    const unsigned char  *p, *last;
+
+    j = &sse->cache->scan;
+    res = &sse->cache->res;
+    p = data + sse->ev_start;
+    last = data + end;
+    nh = j->nholes;
 
     b = t->bytes;
+    th = 0;
 
     for (k = 0; k <= nh; k++) {
+        if (k < nh && (fold & (1u << k))) {
+            /* its bytes stay: the segment goes on after it */
+            continue;
+        }
+
         n = (size_t) ((k < nh ? j->hole[k][0] : last) - p);
 
         memcpy(b, p, n);
         b += n;
-        t->seg[k] = (uint16_t) n;
+        t->seg[th] = (uint16_t) n;
 
         if (k < nh) {
-            t->kind[k] = j->hole_kind[k];
+            t->kind[th++] = j->hole_kind[k];
             p = j->hole[k][1];
         }
     }
 
     t->len = (uint16_t) (b - t->bytes);
-    t->nholes = (uint8_t) nh;
-    t->fixed = added - j->hole_count;
+    t->nholes = (uint8_t) th;
+    t->fixed = res->content_bytes - j->hole_count;
     t->cr = (data[end - 1] == '\r');
-    t->text = (added != 0);
-    t->content = (j->v_content && added == 0);
+    t->text = (res->content_bytes != 0);
+    t->content = (j->v_content && res->content_bytes == 0);
     t->finish = j->v_finish;
     t->model = j->v_model;
     t->anthropic = (sse->flags & LLR_SSE_ANTHROPIC) != 0;
+    t->id = (j->tap && res->id_len != UINT32_MAX);
 
     for (f = 0; f < LLR_FINISH_N; f++) {
         t->finishes[f] = res->finish[f];
@@ -1392,5 +1778,8 @@ llr_sse_template(llr_sse_t *sse, const unsigned char *data, size_t end)
         memcpy(t->model_str, res->model, res->model_len);
     }
 
-    return 1;
+    if (t->id) {
+        t->id_len = res->id_len;
+        memcpy(t->id_str, res->id, res->id_len);
+    }
 }

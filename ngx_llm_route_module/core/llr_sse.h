@@ -110,6 +110,27 @@
  * copy (a sequence number, OpenAI's "obfuscation") stay holes in the
  * stream's next copy.
  *
+ * A tapped stream (llr_json_t.tap set: the quality signals read its
+ * text) does not use the cache's templates: they have holes for the
+ * response's id (which the tap's scanner reads) and for numbers that
+ * may be the "index" of a choice or tool call (which tell the tap whose
+ * text it is).  It keeps a template of its own instead, made from an
+ * event with text that it scanned (one that can be a template, as
+ * above): the event is scanned again by the cache's scanner (the cache
+ * serves as its scratch space) with a tap that notes the calls; if
+ * each call is one whole string in a text hole (at most LLR_JSON_HOLES
+ * of them, one call each), the event becomes the stream's template:
+ * the id is in its bytes, and so is every number but those that are
+ * the value of a member with a plain key other than "index"; the kind,
+ * choice and tool call index of each text hole are kept.  An event
+ * that matches it is not scanned: the tap is called once per text hole
+ * with its bytes (LLR_TEXT_BEGIN | LLR_TEXT_END, what the scanner does
+ * for a string all in one piece), and the event has what the template's
+ * had, the response's id included.  An event with text that does not
+ * match it makes the next one (as long as the stream may learn, see
+ * LLR_SSE_LEARNS).  fuzz/fuzz_sse.c and t/unit/test_sse_tap.c compare
+ * the tap's calls and the results with LLR_SSE_NO_TEMPLATE.
+ *
  * Responses API streams end without "[DONE]": their last event is
  * response.completed, response.incomplete or response.failed (or an
  * error event).  Such an event (a JSON event whose top-level "type" is
@@ -185,14 +206,38 @@ typedef struct {
     unsigned        finish:1;         /* it counts finish reasons */
     unsigned        anthropic:1;      /* learnt from an Anthropic stream:
                                          matched by those only */
+    unsigned        id:1;             /* its event set the response's
+                                         id (a tapped stream's only) */
     uint8_t         kind[LLR_JSON_HOLES];
     uint16_t        seg[LLR_JSON_HOLES + 1];  /* bytes between holes */
     uint64_t        fixed;            /* text counted outside the holes */
     uint32_t        finishes[LLR_FINISH_N];
     uint32_t        model_len;
     char            model_str[LLR_RESP_MODEL_LEN];
+
+    /*
+     * a tapped stream's own template: what the tap is told of the text
+     * in each LLR_HOLE_COUNT hole, in their order (see above)
+     */
+    uint8_t         tap_kind[LLR_JSON_HOLES];
+    uint32_t        tap_choice[LLR_JSON_HOLES];
+    uint32_t        tap_index[LLR_JSON_HOLES];
+    uint32_t        id_len;
+    char            id_str[LLR_RESP_ID_LEN];
+
     unsigned char   bytes[LLR_SSE_TEMPLATE];
 } llr_sse_tpl_t;
+
+
+/* a tap call seen while an event is learnt (private) */
+typedef struct {
+    const unsigned char  *raw;
+    size_t                len;
+    uint32_t              choice;
+    uint32_t              index;
+    uint8_t               kind;
+    uint8_t               flags;
+} llr_sse_tapped_t;
 
 
 /*
@@ -214,6 +259,8 @@ typedef struct {
     uint8_t         succ[LLR_SSE_TEMPLATES + 1];
     llr_json_t      scan;             /* to learn */
     llr_resp_t      res;
+    unsigned        ntapped;          /* calls of the tap while learning */
+    llr_sse_tapped_t  tapped[LLR_JSON_HOLES];
     llr_sse_tpl_t   tpl[LLR_SSE_TEMPLATES];
 } llr_sse_cache_t;
 
@@ -271,7 +318,10 @@ typedef struct {
     size_t          prev_len;         /* of prev */
     size_t          pfx_len;          /* prev[0..pfx_len): the cache */
     unsigned        pfx_model:1;      /* the prefix sets the model */
+    unsigned        pfx_id:1;         /* and the id (tapped streams) */
     uint32_t        pfx_model_len;
+    uint32_t        pfx_id_len;
+    uint32_t        pfx_taps;         /* tap calls while learning it */
 
     size_t          ev_json;          /* its first '{' in the piece, or
                                          LLR_SSE_NO_JSON */
@@ -303,6 +353,7 @@ typedef struct {
     llr_json_t      pfx_json;         /* the scanner after the prefix */
     unsigned char   prev[LLR_SSE_PREFIX];  /* the start of a data line */
     char            pfx_model_str[LLR_RESP_MODEL_LEN];
+    char            pfx_id_str[LLR_RESP_ID_LEN];
     llr_sse_tpl_t   own;
 } llr_sse_t;
 

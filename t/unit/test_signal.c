@@ -24,6 +24,7 @@
 
 static llr_pattern_t   refusals;
 static llr_sig_conf_t  conf;
+static llr_sse_cache_t  sse_cache;     /* scan(): shared by its streams */
 
 
 /* a chat answer: content pieces (NULL-terminated), finish reason */
@@ -364,6 +365,9 @@ scan(const char *body, int sse, int json_mode, size_t cut, size_t step)
                      NULL);
         st.json.tap = llr_sig_tap;
         st.json.tap_ctx = &s;
+
+        /* a tapped stream's own templates (test_sse_tap.c) */
+        llr_sse_use_cache(&st, &sse_cache);
 
     } else {
         llr_usage_init_format(&u, (sse & SC_ANTHROPIC) ? LLR_FMT_ANTHROPIC
