@@ -260,18 +260,19 @@ struct llr_req_s {
     llr_req_err_e       err;
     const char         *param;
 
-    unsigned            finished:1;
-    unsigned            drop:1;         /* the next value is not written */
-    unsigned            verb:1;         /* in a value passed on as is */
-    unsigned            seen_required:1;
-    unsigned            seen_stream_options:1;
+    /* flags read at every token: bytes, not bit-fields */
+    unsigned char       finished;
+    unsigned char       drop;           /* the next value is not written */
+    unsigned char       verb;           /* in a value passed on as is */
+    unsigned char       seen_required;
+    unsigned char       seen_stream_options;
 
     /* current message */
-    unsigned            msg_begun:1;
-    unsigned            msg_has_role:1;
-    unsigned            msg_kind:2;
-    unsigned            msg_tool:1;     /* Anthropic: in a tool result */
-    unsigned            msg_split:1;    /* ... after one */
+    unsigned char       msg_begun;
+    unsigned char       msg_has_role;
+    unsigned char       msg_kind;       /* LLR_KIND_* */
+    unsigned char       msg_tool;       /* Anthropic: in a tool result */
+    unsigned char       msg_split;      /* ... after one */
     char                msg_role[LLR_ROLE_MAX];
     size_t              msg_index;
     size_t              turn;
@@ -339,6 +340,12 @@ static const char  llr_hex[] = "0123456789abcdef";
 
 static const unsigned char *llr_decode(llr_req_t *rq, const unsigned char *s,
     size_t len, size_t *out);
+static int llr_key_out(llr_req_t *rq, llr_frame_t *f, const unsigned char *k,
+    size_t len)
+#if defined(__GNUC__)
+    __attribute__((noinline))
+#endif
+    ;
 static int llr_fail(llr_req_t *rq, llr_req_err_e err, const char *param,
     const char *fmt, ...)
 #if defined(__GNUC__)
@@ -936,7 +943,7 @@ llr_span_put(llr_req_t *rq, const unsigned char *e)
 
 /* after a value: a top-level one passed on as written ends at e */
 
-static int
+static llr_inline int
 llr_span_end(llr_req_t *rq, const unsigned char *e)
 {
     if (!rq->verb || rq->depth != 1) {
@@ -1866,6 +1873,20 @@ llr_on_map_key(llr_req_t *rq, const unsigned char *k, size_t len, int esc)
         return 1;
     }
 
+    /* most keys are inside a value passed on as written */
+    if (rq->verb) {
+        f->n++;
+        return 1;
+    }
+
+    return llr_key_out(rq, f, k, len);
+}
+
+
+static int
+llr_key_out(llr_req_t *rq, llr_frame_t *f, const unsigned char *k,
+    size_t len)
+{
     if (f->n++ && llr_write_char(rq, ',') != 0) {
         return 0;
     }
@@ -2482,6 +2503,13 @@ llr_check_fail(llr_req_t *rq)
     ((rq)->lex_base + (size_t) ((p) - (rq)->lex_data))
 
 
+/* 1 for the bytes that make a short escape after '\\' */
+static const unsigned char  llr_str_short[256] = {
+    ['"'] = 1, ['\\'] = 1, ['/'] = 1, ['b'] = 1, ['f'] = 1, ['n'] = 1,
+    ['r'] = 1, ['t'] = 1
+};
+
+
 /* the rest of a UTF-8 sequence from p: where it stopped, or NULL */
 
 static llr_inline const unsigned char *
@@ -2602,6 +2630,16 @@ llr_str_scan(llr_req_t *rq, const unsigned char *p, const unsigned char *end,
 
             if (c == '\\') {
                 rq->str_esc = 1;
+
+                /* a short escape whole in this piece: no state change */
+                if (end - p >= 2 && rq->str_high == 0
+                    && llr_str_short[p[1]])
+                {
+                    rq->str_less++;             /* 2 bytes, 1 decoded */
+                    p += 2;
+                    break;
+                }
+
                 rq->str_esc_at = llr_lex_off(rq, p);
                 rq->str_state = LLR_S_BS;
                 p++;
@@ -3100,15 +3138,28 @@ llr_lex(llr_req_t *rq, const unsigned char *data, size_t len, size_t base)
                 return;
             }
 
-            if (llr_lex_string(rq, s, (size_t) (q - s)) != 0) {
-                return;
-            }
-
-            if (llr_span_end(rq, q + 1) != 0) {
-                return;
-            }
-
             p = q + 1;
+
+            /* a key: its meaning, and nothing passed on ends here */
+            if (rq->str_key) {
+                if (!llr_on_map_key(rq, s, (size_t) (q - s), rq->str_esc)) {
+                    return;
+                }
+
+                rq->g = LLR_G_COLON;
+                continue;
+            }
+
+            if (!llr_on_string(rq, s, (size_t) (q - s), rq->str_esc)) {
+                return;
+            }
+
+            rq->g = rq->depth ? LLR_G_NEXT : LLR_G_DONE;
+
+            if (llr_span_end(rq, p) != 0) {
+                return;
+            }
+
             continue;
 
         case '-': case '0': case '1': case '2': case '3': case '4':
