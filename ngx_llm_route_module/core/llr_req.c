@@ -274,6 +274,7 @@ struct llr_req_s {
     unsigned char       msg_tool;       /* Anthropic: in a tool result */
     unsigned char       msg_split;      /* ... after one */
     char                msg_role[LLR_ROLE_MAX];
+    unsigned char       msg_role_len;
     size_t              msg_index;
     size_t              turn;
 
@@ -340,6 +341,8 @@ static const char  llr_hex[] = "0123456789abcdef";
 
 static const unsigned char *llr_decode(llr_req_t *rq, const unsigned char *s,
     size_t len, size_t *out);
+static int llr_grow_more(llr_req_t *rq, unsigned char **buf, size_t *cap,
+    size_t need);
 static int llr_key_out(llr_req_t *rq, llr_frame_t *f, const unsigned char *k,
     size_t len)
 #if defined(__GNUC__)
@@ -781,14 +784,10 @@ llr_prefix(llr_req_t *rq)
  * 256; returns 0, or -1 with the error set.
  */
 static int
-llr_grow(llr_req_t *rq, unsigned char **buf, size_t *cap, size_t need)
+llr_grow_more(llr_req_t *rq, unsigned char **buf, size_t *cap, size_t need)
 {
     size_t          n;
     unsigned char  *p;
-
-    if (need <= *cap) {
-        return 0;
-    }
 
     n = *cap ? *cap * 2 : 256;
 
@@ -805,6 +804,17 @@ llr_grow(llr_req_t *rq, unsigned char **buf, size_t *cap, size_t need)
     *cap = n;
 
     return 0;
+}
+
+
+static llr_inline int
+llr_grow(llr_req_t *rq, unsigned char **buf, size_t *cap, size_t need)
+{
+    if (need <= *cap) {
+        return 0;
+    }
+
+    return llr_grow_more(rq, buf, cap, need);
 }
 
 
@@ -1050,6 +1060,24 @@ llr_rec_replay(llr_req_t *rq, const unsigned char *p,
 }
 
 
+/* the size of the BEGIN record of a role of n bytes */
+#define llr_rec_begin_size(n)  (2 + sizeof(size_t) + (n))
+
+
+/* a BEGIN record at p: returns its end */
+static llr_inline unsigned char *
+llr_rec_begin(unsigned char *p, const char *role, size_t n, size_t turn)
+{
+    *p++ = LLR_REC_BEGIN;
+    memcpy(p, &turn, sizeof(size_t));
+    p += sizeof(size_t);
+    *p++ = (unsigned char) n;
+    memcpy(p, role, n);
+
+    return p + n;
+}
+
+
 static int
 llr_sink_begin(llr_req_t *rq, const char *role, size_t turn)
 {
@@ -1067,16 +1095,12 @@ llr_sink_begin(llr_req_t *rq, const char *role, size_t turn)
     case LLR_TEXT_PENDING:
         n = strlen(role);
 
-        p = llr_log_room(rq, 2 + sizeof(size_t) + n);
+        p = llr_log_room(rq, llr_rec_begin_size(n));
         if (p == NULL) {
             return -1;
         }
 
-        *p++ = LLR_REC_BEGIN;
-        memcpy(p, &turn, sizeof(size_t));
-        p += sizeof(size_t);
-        *p++ = (unsigned char) n;
-        memcpy(p, role, n);
+        (void) llr_rec_begin(p, role, n, turn);
         return 0;
 
     default:
@@ -1246,6 +1270,26 @@ llr_msg_begin(llr_req_t *rq)
         rq->view.has_system = 1;
     }
 
+    /* kept until the model is known: the record and the text at once */
+    if (rq->text_mode == LLR_TEXT_PENDING) {
+        len = rq->pend_len;
+
+        p = llr_log_room(rq, llr_rec_begin_size(rq->msg_role_len) + len);
+        if (p == NULL) {
+            return -1;
+        }
+
+        p = llr_rec_begin(p, rq->msg_role, rq->msg_role_len, rq->turn);
+
+        if (len) {
+            memcpy(p, rq->pend, len);
+            rq->pend_len = 0;
+        }
+
+        rq->turn++;
+        return 0;
+    }
+
     if (llr_sink_begin(rq, rq->msg_role, rq->turn) != 0) {
         return -1;
     }
@@ -1291,6 +1335,7 @@ llr_msg_set_role(llr_req_t *rq, const unsigned char *role, size_t len)
 
     memcpy(rq->msg_role, role, len);
     rq->msg_role[len] = '\0';
+    rq->msg_role_len = (unsigned char) len;
     rq->msg_has_role = 1;
 }
 
