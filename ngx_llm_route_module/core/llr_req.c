@@ -2930,6 +2930,7 @@ llr_lex(llr_req_t *rq, const unsigned char *data, size_t len, size_t base)
     llr_val_e             m;
     unsigned char         st;
     const char           *what;
+    llr_frame_t          *f;
     const unsigned char  *p, *end, *q, *s, *at;
 
     p = data;
@@ -3187,6 +3188,23 @@ llr_lex(llr_req_t *rq, const unsigned char *data, size_t len, size_t base)
 
             /* a key: its meaning, and nothing passed on ends here */
             if (rq->str_key) {
+                f = &rq->frames[rq->depth - 1];
+
+                /*
+                 * "role" or "content" of a message passed on as written
+                 * (the most common keys): llr_on_map_key() inlined
+                 */
+                if (rq->verb && f->ctx == LLR_C_MESSAGE && !rq->str_esc
+                    && (llr_key_is(s, (size_t) (q - s), "role")
+                        || llr_key_is(s, (size_t) (q - s), "content")))
+                {
+                    rq->drop = 0;
+                    rq->key = (q - s == 4) ? LLR_V_ROLE : LLR_V_CONTENT;
+                    f->n++;
+                    rq->g = LLR_G_COLON;
+                    continue;
+                }
+
                 if (!llr_on_map_key(rq, s, (size_t) (q - s), rq->str_esc)) {
                     return;
                 }
