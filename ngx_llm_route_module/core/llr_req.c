@@ -3213,6 +3213,39 @@ llr_lex(llr_req_t *rq, const unsigned char *data, size_t len, size_t base)
                 continue;
             }
 
+            /*
+             * A message's "content" or "role" string inside a value
+             * passed on as written (a chat body's most common values):
+             * llr_on_string()'s work for them, inlined
+             */
+            if (rq->verb && !llr_ep_anthropic(rq->ep)
+                && rq->frames[rq->depth - 1].ctx == LLR_C_MESSAGE)
+            {
+                if (rq->key == LLR_V_CONTENT) {
+                    if (llr_msg_text(rq, s, (size_t) (q - s), rq->str_esc)
+                        != 0)
+                    {
+                        return;
+                    }
+
+                    rq->g = LLR_G_NEXT;
+                    continue;
+                }
+
+                if (rq->key == LLR_V_ROLE && !rq->str_esc) {
+                    if (!rq->msg_has_role) {
+                        llr_msg_set_role(rq, s, (size_t) (q - s));
+
+                        if (llr_msg_begin(rq) != 0) {
+                            return;
+                        }
+                    }
+
+                    rq->g = LLR_G_NEXT;
+                    continue;
+                }
+            }
+
             if (!llr_on_string(rq, s, (size_t) (q - s), rq->str_esc)) {
                 return;
             }
