@@ -3063,6 +3063,27 @@ llr_lex(llr_req_t *rq, const unsigned char *data, size_t len, size_t base)
                 goto unexpected;
             }
 
+            /*
+             * A message in a value passed on as written: llr_push()'s
+             * work for it, inlined
+             */
+            if (c == '{' && rq->verb && rq->depth < LLR_REQ_MAX_DEPTH
+                && rq->frames[rq->depth - 1].ctx == LLR_C_MESSAGES)
+            {
+                f = &rq->frames[rq->depth - 1];
+                rq->msg_index = f->n++;
+                llr_msg_start(rq, NULL);
+
+                f = &rq->frames[rq->depth++];
+                f->n = 0;
+                f->ctx = LLR_C_MESSAGE;
+                f->map = 1;
+
+                rq->g = LLR_G_KEY_OR_END;
+                p++;
+                continue;
+            }
+
             m = llr_slot(rq);
 
             /*
