@@ -3222,12 +3222,20 @@ llr_lex(llr_req_t *rq, const unsigned char *data, size_t len, size_t base)
                     rq->drop = 0;
                     rq->key = (q - s == 4) ? LLR_V_ROLE : LLR_V_CONTENT;
                     f->n++;
-                    rq->g = LLR_G_COLON;
-                    continue;
+                    goto key_done;
                 }
 
                 if (!llr_on_map_key(rq, s, (size_t) (q - s), rq->str_esc)) {
                     return;
+                }
+
+            key_done:
+
+                /* the colon right after the key: taken here */
+                if (p < end && *p == ':') {
+                    rq->g = LLR_G_VALUE;
+                    p++;
+                    continue;
                 }
 
                 rq->g = LLR_G_COLON;
@@ -3249,8 +3257,7 @@ llr_lex(llr_req_t *rq, const unsigned char *data, size_t len, size_t base)
                         return;
                     }
 
-                    rq->g = LLR_G_NEXT;
-                    continue;
+                    goto value_done;
                 }
 
                 if (rq->key == LLR_V_ROLE && !rq->str_esc) {
@@ -3262,8 +3269,7 @@ llr_lex(llr_req_t *rq, const unsigned char *data, size_t len, size_t base)
                         }
                     }
 
-                    rq->g = LLR_G_NEXT;
-                    continue;
+                    goto value_done;
                 }
             }
 
@@ -3271,12 +3277,26 @@ llr_lex(llr_req_t *rq, const unsigned char *data, size_t len, size_t base)
                 return;
             }
 
-            rq->g = rq->depth ? LLR_G_NEXT : LLR_G_DONE;
+            if (rq->depth == 0) {
+                rq->g = LLR_G_DONE;
+                continue;
+            }
 
             if (llr_span_end(rq, p) != 0) {
                 return;
             }
 
+        value_done:
+
+            /* the comma right after a value in a container: taken here */
+            if (p < end && *p == ',') {
+                rq->g = rq->frames[rq->depth - 1].map ? LLR_G_KEY
+                                                      : LLR_G_VALUE;
+                p++;
+                continue;
+            }
+
+            rq->g = LLR_G_NEXT;
             continue;
 
         case '-': case '0': case '1': case '2': case '3': case '4':
