@@ -2586,6 +2586,44 @@ llr_str_u8(llr_req_t *rq, const unsigned char *p, const unsigned char *end)
 }
 
 
+/*
+ * The UTF-8 sequences of a run of non-ASCII text from p: returns the
+ * next ASCII byte, end if the piece ends first, or NULL (rq->chk set)
+ */
+static llr_inline const unsigned char *
+llr_str_u8_run(llr_req_t *rq, const unsigned char *p,
+    const unsigned char *end)
+{
+    unsigned  c, e;
+
+    c = *p;
+
+    do {
+        e = llr_jtok_u8_lead(&rq->str_u8, c);
+
+        if (e) {
+            rq->chk.u8_at = llr_lex_off(rq, p);
+            rq->chk.u8_byte = (unsigned char) c;
+            rq->chk.bad = (unsigned char) e;
+            return NULL;
+        }
+
+        rq->str_u8_at = llr_lex_off(rq, p);
+
+        p = llr_str_u8(rq, p + 1, end);
+
+        if (p == NULL || p == end) {
+            return p;
+        }
+
+        c = *p;
+
+    } while (c >= 0x80);
+
+    return p;
+}
+
+
 /* a lone high surrogate: the error is llr_check_fail()'s */
 
 static const unsigned char *
@@ -2654,7 +2692,7 @@ llr_str_scan(llr_req_t *rq, const unsigned char *p, const unsigned char *end,
     const char **what, const unsigned char **at)
 {
     int       d;
-    unsigned  c, e;
+    unsigned  c;
 
     for ( ;; ) {
 
@@ -2697,35 +2735,16 @@ llr_str_scan(llr_req_t *rq, const unsigned char *p, const unsigned char *end,
                 return NULL;
             }
 
-            /* UTF-8: the sequences of a run of non-ASCII text, here */
+            p = llr_str_u8_run(rq, p, end);
 
-            do {
-                e = llr_jtok_u8_lead(&rq->str_u8, c);
+            if (p == NULL) {
+                *what = NULL;
+                return NULL;
+            }
 
-                if (e) {
-                    rq->chk.u8_at = llr_lex_off(rq, p);
-                    rq->chk.u8_byte = (unsigned char) c;
-                    rq->chk.bad = (unsigned char) e;
-                    *what = NULL;
-                    return NULL;
-                }
-
-                rq->str_u8_at = llr_lex_off(rq, p);
-
-                p = llr_str_u8(rq, p + 1, end);
-
-                if (p == NULL) {
-                    *what = NULL;
-                    return NULL;
-                }
-
-                if (p == end) {
-                    return end;
-                }
-
-                c = *p;
-
-            } while (c >= 0x80);
+            if (p == end) {
+                return end;
+            }
 
             break;
 
@@ -2892,6 +2911,131 @@ llr_lex_literal(llr_req_t *rq)
 
 
 /*
+ * A message's '{' in a value passed on as written (llr_push()'s work for
+ * it, inlined): counted in the messages, its frame pushed
+ */
+static llr_inline void
+llr_lex_message(llr_req_t *rq)
+{
+    llr_frame_t  *f;
+
+    f = &rq->frames[rq->depth - 1];
+    rq->msg_index = f->n++;
+    llr_msg_start(rq, NULL);
+
+    f = &rq->frames[rq->depth++];
+    f->n = 0;
+    f->ctx = LLR_C_MESSAGE;
+    f->map = 1;
+
+    rq->g = LLR_G_KEY_OR_END;
+}
+
+
+/*
+ * A key from s to q (its closing quote) was read: its meaning, and the
+ * colon right after it taken here (nothing passed on ends at a key).
+ * Returns where lexing goes on, or NULL to stop (rq->err is set).
+ */
+static llr_inline const unsigned char *
+llr_lex_key(llr_req_t *rq, const unsigned char *s, const unsigned char *q,
+    const unsigned char *end)
+{
+    llr_frame_t          *f;
+    const unsigned char  *p;
+
+    p = q + 1;
+    f = &rq->frames[rq->depth - 1];
+
+    /*
+     * "role" or "content" of a message passed on as written (the most
+     * common keys): llr_on_map_key() inlined
+     */
+    if (rq->verb && f->ctx == LLR_C_MESSAGE && !rq->str_esc
+        && (llr_key_is(s, (size_t) (q - s), "role")
+            || llr_key_is(s, (size_t) (q - s), "content")))
+    {
+        rq->drop = 0;
+        rq->key = (q - s == 4) ? LLR_V_ROLE : LLR_V_CONTENT;
+        f->n++;
+
+    } else if (!llr_on_map_key(rq, s, (size_t) (q - s), rq->str_esc)) {
+        return NULL;
+    }
+
+    if (p < end && *p == ':') {
+        rq->g = LLR_G_VALUE;
+        return p + 1;
+    }
+
+    rq->g = LLR_G_COLON;
+
+    return p;
+}
+
+
+/*
+ * A string value from s to q (its closing quote) was read: the same,
+ * with the comma right after it in a container
+ */
+static llr_inline const unsigned char *
+llr_lex_value(llr_req_t *rq, const unsigned char *s, const unsigned char *q,
+    const unsigned char *end)
+{
+    const unsigned char  *p;
+
+    p = q + 1;
+
+    /*
+     * A message's "content" or "role" string inside a value passed on as
+     * written (a chat body's most common values): llr_on_string()'s work
+     * for them, inlined
+     */
+    if (rq->verb && !llr_ep_anthropic(rq->ep)
+        && rq->frames[rq->depth - 1].ctx == LLR_C_MESSAGE
+        && (rq->key == LLR_V_CONTENT
+            || (rq->key == LLR_V_ROLE && !rq->str_esc)))
+    {
+        if (rq->key == LLR_V_CONTENT) {
+            if (llr_msg_text(rq, s, (size_t) (q - s), rq->str_esc) != 0) {
+                return NULL;
+            }
+
+        } else if (!rq->msg_has_role) {
+            llr_msg_set_role(rq, s, (size_t) (q - s));
+
+            if (llr_msg_begin(rq) != 0) {
+                return NULL;
+            }
+        }
+
+    } else {
+        if (!llr_on_string(rq, s, (size_t) (q - s), rq->str_esc)) {
+            return NULL;
+        }
+
+        if (rq->depth == 0) {
+            rq->g = LLR_G_DONE;
+            return p;
+        }
+
+        if (llr_span_end(rq, p) != 0) {
+            return NULL;
+        }
+    }
+
+    if (p < end && *p == ',') {
+        rq->g = rq->frames[rq->depth - 1].map ? LLR_G_KEY : LLR_G_VALUE;
+        return p + 1;
+    }
+
+    rq->g = LLR_G_NEXT;
+
+    return p;
+}
+
+
+/*
  * Match literal bytes from p: returns where it stopped (end if the
  * piece ended inside the literal), or NULL if a byte does not match.
  */
@@ -2930,7 +3074,6 @@ llr_lex(llr_req_t *rq, const unsigned char *data, size_t len, size_t base)
     llr_val_e             m;
     unsigned char         st;
     const char           *what;
-    llr_frame_t          *f;
     const unsigned char  *p, *end, *q, *s, *at;
 
     p = data;
@@ -3063,23 +3206,11 @@ llr_lex(llr_req_t *rq, const unsigned char *data, size_t len, size_t base)
                 goto unexpected;
             }
 
-            /*
-             * A message in a value passed on as written: llr_push()'s
-             * work for it, inlined
-             */
+            /* a message in a value passed on as written */
             if (c == '{' && rq->verb && rq->depth < LLR_REQ_MAX_DEPTH
                 && rq->frames[rq->depth - 1].ctx == LLR_C_MESSAGES)
             {
-                f = &rq->frames[rq->depth - 1];
-                rq->msg_index = f->n++;
-                llr_msg_start(rq, NULL);
-
-                f = &rq->frames[rq->depth++];
-                f->n = 0;
-                f->ctx = LLR_C_MESSAGE;
-                f->map = 1;
-
-                rq->g = LLR_G_KEY_OR_END;
+                llr_lex_message(rq);
                 p++;
                 continue;
             }
@@ -3205,98 +3336,14 @@ llr_lex(llr_req_t *rq, const unsigned char *data, size_t len, size_t base)
                 return;
             }
 
-            p = q + 1;
+            /* a key, or a value: what it means, what comes right after */
+            p = rq->str_key ? llr_lex_key(rq, s, q, end)
+                            : llr_lex_value(rq, s, q, end);
 
-            /* a key: its meaning, and nothing passed on ends here */
-            if (rq->str_key) {
-                f = &rq->frames[rq->depth - 1];
-
-                /*
-                 * "role" or "content" of a message passed on as written
-                 * (the most common keys): llr_on_map_key() inlined
-                 */
-                if (rq->verb && f->ctx == LLR_C_MESSAGE && !rq->str_esc
-                    && (llr_key_is(s, (size_t) (q - s), "role")
-                        || llr_key_is(s, (size_t) (q - s), "content")))
-                {
-                    rq->drop = 0;
-                    rq->key = (q - s == 4) ? LLR_V_ROLE : LLR_V_CONTENT;
-                    f->n++;
-                    goto key_done;
-                }
-
-                if (!llr_on_map_key(rq, s, (size_t) (q - s), rq->str_esc)) {
-                    return;
-                }
-
-            key_done:
-
-                /* the colon right after the key: taken here */
-                if (p < end && *p == ':') {
-                    rq->g = LLR_G_VALUE;
-                    p++;
-                    continue;
-                }
-
-                rq->g = LLR_G_COLON;
-                continue;
-            }
-
-            /*
-             * A message's "content" or "role" string inside a value
-             * passed on as written (a chat body's most common values):
-             * llr_on_string()'s work for them, inlined
-             */
-            if (rq->verb && !llr_ep_anthropic(rq->ep)
-                && rq->frames[rq->depth - 1].ctx == LLR_C_MESSAGE)
-            {
-                if (rq->key == LLR_V_CONTENT) {
-                    if (llr_msg_text(rq, s, (size_t) (q - s), rq->str_esc)
-                        != 0)
-                    {
-                        return;
-                    }
-
-                    goto value_done;
-                }
-
-                if (rq->key == LLR_V_ROLE && !rq->str_esc) {
-                    if (!rq->msg_has_role) {
-                        llr_msg_set_role(rq, s, (size_t) (q - s));
-
-                        if (llr_msg_begin(rq) != 0) {
-                            return;
-                        }
-                    }
-
-                    goto value_done;
-                }
-            }
-
-            if (!llr_on_string(rq, s, (size_t) (q - s), rq->str_esc)) {
+            if (p == NULL) {
                 return;
             }
 
-            if (rq->depth == 0) {
-                rq->g = LLR_G_DONE;
-                continue;
-            }
-
-            if (llr_span_end(rq, p) != 0) {
-                return;
-            }
-
-        value_done:
-
-            /* the comma right after a value in a container: taken here */
-            if (p < end && *p == ',') {
-                rq->g = rq->frames[rq->depth - 1].map ? LLR_G_KEY
-                                                      : LLR_G_VALUE;
-                p++;
-                continue;
-            }
-
-            rq->g = LLR_G_NEXT;
             continue;
 
         case '-': case '0': case '1': case '2': case '3': case '4':
