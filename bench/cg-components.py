@@ -18,8 +18,9 @@
 # module (libc, nginx's pool, ngx_sprintf, core/llr.c's helpers), but
 # for the calls that continue nginx's own processing (the next filter,
 # the phases, the upstream): those are nginx's, below.  The helpers of
-# core/llr.c, llr_cost.c and llr_arena.c (UTF-8 copies, prices,
-# the scanners' arena) count as outside: in their callers' components.
+# core/llr.c, llr_cost.c, llr_arena.c and llr_jtok.c (UTF-8 copies,
+# prices, the scanners' arena, the JSON token layer) count as outside:
+# in their callers' components.
 
 import os
 import re
@@ -131,7 +132,7 @@ def parse(path):
 
 
 # helpers any part calls: counted in their callers' components
-HELPERS = re.compile(r"^core/llr(_cost|_arena)?\.c$")
+HELPERS = re.compile(r"^core/llr(_cost|_arena|_jtok)?\.c$")
 
 
 def module_fn(files, fn):

@@ -135,7 +135,15 @@ push @req,
        . '"system":"s"}'],
   [0x06, '{"model":"m","messages":[{"role":"user","content":"count me"}],'
        . '"system":[{"type":"text","text":"x"}]}'],
-  [0x05, '{"model":"m","system":5,"messages":[]}'];
+  [0x05, '{"model":"m","system":5,"messages":[]}'],
+  # the keys sorted (content before role, model last), UTF-8 of 2, 3 and
+  # 4 bytes, surrogate pairs and short escapes, in pieces of 3 and 1
+  [0x10, "{\"max_tokens\":9,\"messages\":[{\"content\":\"caf\xc3\xa9 "
+       . "\xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x98\x80 \\ud83d\\ude00\\n\\t\\\"\","
+       . "\"role\":\"system\"},{\"content\":\"\xd0\xb4\xd0\xb0\\u00e9\","
+       . "\"role\":\"user\"}],\"model\":\"auto\"}"],
+  [0x00, "{\"messages\":[{\"content\":\"ok \xe2\x82\xac then \\ud800 x\","
+       . "\"role\":\"user\"}],\"model\":\"auto\"}"];
 
 $i = 0;
 put('req', sprintf('%02d', $i++), chr($_->[0]) . $_->[1]) for @req;

@@ -1,8 +1,9 @@
 /*
  * ngx_llm_route_module: request scanner and rewriter.
  *
- * One streaming pass of our own JSON lexer (llr_lex(), strict RFC 8259
- * plus the UTF-8 checks of llr_check()): the handlers below track where
+ * One streaming pass of our own JSON lexer (llr_lex(), strict RFC 8259,
+ * UTF-8 checked where the string skip stops, on the token layer of
+ * llr_jtok.h): the handlers below track where
  * they are in the document with a small stack of frames (one per open
  * container), each frame knowing what its container means (the
  * top-level object, "stream_options", the messages array, a message,
@@ -15,8 +16,8 @@
  *
  * Why not yajl: it decodes every string and calls back with the decoded
  * copy, so forwarding a string meant escaping it again; and it lexes a
- * byte at a time.  Here string bodies are skipped 16 bytes at a time
- * and copied once, and only the strings the router reads (keys, model,
+ * byte at a time.  Here string bodies are skipped 16 or 32 bytes at a
+ * time (llr_jtok_stop()) and copied once, and only the strings the router reads (keys, model,
  * roles, message text when it is wanted) are decoded.
  */
 
@@ -25,10 +26,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-
+#include "llr_jtok.h"
 #include "llr_req.h"
 
 
@@ -169,16 +167,9 @@ static const unsigned char  llr_accept[LLR_V_LAST] = {
 #define LLR_S_TEXT          0
 #define LLR_S_BS            1   /* after '\\' */
 #define LLR_S_HEX           2   /* in the hex digits of \\u */
+#define LLR_S_UTF8          3   /* in a multi-byte UTF-8 sequence */
+#define LLR_S_WANT_BS       4   /* after a high surrogate: '\\' must come */
 
-/* in a number: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
-#define LLR_N_MINUS         1
-#define LLR_N_ZERO          2
-#define LLR_N_INT           3
-#define LLR_N_DOT           4
-#define LLR_N_FRAC          5
-#define LLR_N_E             6
-#define LLR_N_ESIGN         7
-#define LLR_N_EXP           8
 
 /* where message text goes: see llr_req_set_want() */
 #define LLR_TEXT_LIVE       0   /* to the sink as it comes */
@@ -200,25 +191,14 @@ typedef struct {
 
 
 /*
- * The state of the strict checks over the raw input (see llr_check()):
- * the UTF-8 sequence and the \u escape in progress, carried across
- * pieces, and what was wrong.
+ * What was wrong with the UTF-8 of a string or its surrogate escapes
+ * (the lexer checks both as it reads the string, see llr_str_scan()),
+ * for llr_check_fail().
  */
 typedef struct {
     size_t              u8_at;          /* offset of the sequence's lead */
-    size_t              esc_at;         /* offset of the escape's '\\' */
-    size_t              esc_high_at;    /* ... of the pending high one */
     size_t              esc_bad_at;     /* ... of the lone surrogate */
-    unsigned            esc_cp;         /* the hex digits' value so far */
-    unsigned            esc_high;       /* a high surrogate awaiting its
-                                           low half, or 0 */
     unsigned            esc_bad;        /* the lone surrogate */
-    unsigned char       state;          /* LLR_K_* */
-    unsigned char       esc_digits;     /* hex digits read */
-    unsigned char       u8_need;        /* continuation bytes to come */
-    unsigned char       u8_lo;          /* range of the next one */
-    unsigned char       u8_hi;
-    unsigned char       u8_lead;
     unsigned char       u8_byte;        /* the offending byte */
     unsigned char       bad;            /* LLR_U8_*: what was wrong */
 } llr_check_t;
@@ -248,9 +228,15 @@ struct llr_req_s {
     unsigned char       str_hex;        /* hex digits of \\u read */
     unsigned char       str_esc;        /* the string has escapes */
     unsigned            str_cp;         /* the \\u escape being read */
+    unsigned            str_high;       /* a high surrogate awaiting its
+                                           low half, or 0 */
+    size_t              str_esc_at;     /* offset of the escape's '\\' */
+    size_t              str_high_at;    /* ... of the pending high one */
+    size_t              str_u8_at;      /* offset of a sequence's lead */
+    llr_jtok_u8_t       str_u8;         /* the sequence being read */
     size_t              str_less;       /* raw bytes beyond the decoded */
     unsigned char       str_key;        /* the string is a key */
-    unsigned char       num_state;      /* LLR_N_* */
+    unsigned char       num_state;      /* LLR_JTOK_N_* */
     unsigned char       lit;            /* which literal: 0 true, ... */
     unsigned char       lit_pos;        /* its bytes matched */
 
@@ -274,19 +260,21 @@ struct llr_req_s {
     llr_req_err_e       err;
     const char         *param;
 
-    unsigned            finished:1;
-    unsigned            drop:1;         /* the next value is not written */
-    unsigned            verb:1;         /* in a value passed on as is */
-    unsigned            seen_required:1;
-    unsigned            seen_stream_options:1;
+    /* flags read at every token: bytes, not bit-fields */
+    unsigned char       finished;
+    unsigned char       drop;           /* the next value is not written */
+    unsigned char       verb;           /* in a value passed on as is */
+    unsigned char       seen_required;
+    unsigned char       seen_stream_options;
 
     /* current message */
-    unsigned            msg_begun:1;
-    unsigned            msg_has_role:1;
-    unsigned            msg_kind:2;
-    unsigned            msg_tool:1;     /* Anthropic: in a tool result */
-    unsigned            msg_split:1;    /* ... after one */
+    unsigned char       msg_begun;
+    unsigned char       msg_has_role;
+    unsigned char       msg_kind;       /* LLR_KIND_* */
+    unsigned char       msg_tool;       /* Anthropic: in a tool result */
+    unsigned char       msg_split;      /* ... after one */
     char                msg_role[LLR_ROLE_MAX];
+    unsigned char       msg_role_len;
     size_t              msg_index;
     size_t              turn;
 
@@ -309,7 +297,11 @@ struct llr_req_s {
     size_t              depth;
     llr_frame_t         frames[LLR_REQ_MAX_DEPTH];
 
-    /* the strict checks over the raw input bytes, see llr_check() */
+    /* the piece being lexed and its offset in the body */
+    const unsigned char *lex_data;
+    size_t              lex_base;
+
+    /* what was wrong with a string's UTF-8 or surrogates */
     llr_check_t         chk;
 
     char                errmsg[256];
@@ -349,6 +341,14 @@ static const char  llr_hex[] = "0123456789abcdef";
 
 static const unsigned char *llr_decode(llr_req_t *rq, const unsigned char *s,
     size_t len, size_t *out);
+static int llr_grow_more(llr_req_t *rq, unsigned char **buf, size_t *cap,
+    size_t need);
+static int llr_key_out(llr_req_t *rq, llr_frame_t *f, const unsigned char *k,
+    size_t len)
+#if defined(__GNUC__)
+    __attribute__((noinline))
+#endif
+    ;
 static int llr_fail(llr_req_t *rq, llr_req_err_e err, const char *param,
     const char *fmt, ...)
 #if defined(__GNUC__)
@@ -784,14 +784,10 @@ llr_prefix(llr_req_t *rq)
  * 256; returns 0, or -1 with the error set.
  */
 static int
-llr_grow(llr_req_t *rq, unsigned char **buf, size_t *cap, size_t need)
+llr_grow_more(llr_req_t *rq, unsigned char **buf, size_t *cap, size_t need)
 {
     size_t          n;
     unsigned char  *p;
-
-    if (need <= *cap) {
-        return 0;
-    }
 
     n = *cap ? *cap * 2 : 256;
 
@@ -808,6 +804,17 @@ llr_grow(llr_req_t *rq, unsigned char **buf, size_t *cap, size_t need)
     *cap = n;
 
     return 0;
+}
+
+
+static llr_inline int
+llr_grow(llr_req_t *rq, unsigned char **buf, size_t *cap, size_t need)
+{
+    if (need <= *cap) {
+        return 0;
+    }
+
+    return llr_grow_more(rq, buf, cap, need);
 }
 
 
@@ -946,7 +953,7 @@ llr_span_put(llr_req_t *rq, const unsigned char *e)
 
 /* after a value: a top-level one passed on as written ends at e */
 
-static int
+static llr_inline int
 llr_span_end(llr_req_t *rq, const unsigned char *e)
 {
     if (!rq->verb || rq->depth != 1) {
@@ -1053,6 +1060,24 @@ llr_rec_replay(llr_req_t *rq, const unsigned char *p,
 }
 
 
+/* the size of the BEGIN record of a role of n bytes */
+#define llr_rec_begin_size(n)  (2 + sizeof(size_t) + (n))
+
+
+/* a BEGIN record at p: returns its end */
+static llr_inline unsigned char *
+llr_rec_begin(unsigned char *p, const char *role, size_t n, size_t turn)
+{
+    *p++ = LLR_REC_BEGIN;
+    memcpy(p, &turn, sizeof(size_t));
+    p += sizeof(size_t);
+    *p++ = (unsigned char) n;
+    memcpy(p, role, n);
+
+    return p + n;
+}
+
+
 static int
 llr_sink_begin(llr_req_t *rq, const char *role, size_t turn)
 {
@@ -1070,16 +1095,12 @@ llr_sink_begin(llr_req_t *rq, const char *role, size_t turn)
     case LLR_TEXT_PENDING:
         n = strlen(role);
 
-        p = llr_log_room(rq, 2 + sizeof(size_t) + n);
+        p = llr_log_room(rq, llr_rec_begin_size(n));
         if (p == NULL) {
             return -1;
         }
 
-        *p++ = LLR_REC_BEGIN;
-        memcpy(p, &turn, sizeof(size_t));
-        p += sizeof(size_t);
-        *p++ = (unsigned char) n;
-        memcpy(p, role, n);
+        (void) llr_rec_begin(p, role, n, turn);
         return 0;
 
     default:
@@ -1157,23 +1178,6 @@ llr_text_decide(llr_req_t *rq)
 
 /* strings: decoding */
 
-static unsigned
-llr_hex4(const unsigned char *p)
-{
-    unsigned  i, c, v;
-
-    v = 0;
-
-    for (i = 0; i < 4; i++) {
-        c = p[i];
-        v = (v << 4) | (c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
-    }
-
-    return v;
-}
-
-
-
 /*
  * Decodes a string the lexer accepted into rq->dbuf (never longer than
  * the raw form); returns it, or NULL when out of memory.
@@ -1218,13 +1222,13 @@ llr_decode(llr_req_t *rq, const unsigned char *s, size_t len, size_t *out)
         default: *d++ = q[1]; s = q + 2; continue;    /* " \\ / */
         }
 
-        cp = llr_hex4(q + 2);
+        cp = llr_jtok_hex4(q + 2);
         s = q + 6;
 
         if (cp >= 0xd800 && cp <= 0xdbff && end - s >= 6 && s[0] == '\\'
             && s[1] == 'u')
         {
-            lo = llr_hex4(s + 2);
+            lo = llr_jtok_hex4(s + 2);
 
             if (lo >= 0xdc00 && lo <= 0xdfff) {
                 cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
@@ -1264,6 +1268,26 @@ llr_msg_begin(llr_req_t *rq)
                   == 0)
     {
         rq->view.has_system = 1;
+    }
+
+    /* kept until the model is known: the record and the text at once */
+    if (rq->text_mode == LLR_TEXT_PENDING) {
+        len = rq->pend_len;
+
+        p = llr_log_room(rq, llr_rec_begin_size(rq->msg_role_len) + len);
+        if (p == NULL) {
+            return -1;
+        }
+
+        p = llr_rec_begin(p, rq->msg_role, rq->msg_role_len, rq->turn);
+
+        if (len) {
+            memcpy(p, rq->pend, len);
+            rq->pend_len = 0;
+        }
+
+        rq->turn++;
+        return 0;
     }
 
     if (llr_sink_begin(rq, rq->msg_role, rq->turn) != 0) {
@@ -1311,6 +1335,7 @@ llr_msg_set_role(llr_req_t *rq, const unsigned char *role, size_t len)
 
     memcpy(rq->msg_role, role, len);
     rq->msg_role[len] = '\0';
+    rq->msg_role_len = (unsigned char) len;
     rq->msg_has_role = 1;
 }
 
@@ -1893,6 +1918,20 @@ llr_on_map_key(llr_req_t *rq, const unsigned char *k, size_t len, int esc)
         return 1;
     }
 
+    /* most keys are inside a value passed on as written */
+    if (rq->verb) {
+        f->n++;
+        return 1;
+    }
+
+    return llr_key_out(rq, f, k, len);
+}
+
+
+static int
+llr_key_out(llr_req_t *rq, llr_frame_t *f, const unsigned char *k,
+    size_t len)
+{
     if (f->n++ && llr_write_char(rq, ',') != 0) {
         return 0;
     }
@@ -2435,368 +2474,28 @@ llr_on_end_array(llr_req_t *rq)
 
 
 /*
- * Strict checks over the raw input bytes.
+ * Strict checks of the strings, made by the lexer as it reads them
+ * (llr_str_scan()), where the skip over a string body stops:
  *
- * The lexer looks for '"', '\\' and control bytes only; UTF-8 and the
- * pairing of surrogate escapes are checked here, before the lexer sees
- * a byte:
- *
- *   - the whole input must be UTF-8 as in Unicode Table 3-7.  Outside
- *     strings JSON text is ASCII, any other byte is a lexer error there,
- *     so checking all bytes checks the strings, keys included, and
- *     knows the exact offset of a bad sequence;
+ *   - every string, keys included, must be UTF-8 as in Unicode Table
+ *     3-7 (llr_jtok_u8_lead(), llr_jtok_u8_next()).  Outside strings
+ *     JSON text is ASCII: the lexer refuses any other byte there as it
+ *     refuses any byte that cannot start a token;
  *   - every \u escape of a high surrogate (D800-DBFF) must be followed
  *     at once by a \u escape of a low one (DC00-DFFF), and a low one
- *     must follow a high one.  A backslash outside an escape always
- *     starts one, and the next byte ends it unless it is 'u' (then four
- *     hex digits do), so the parity of a run of backslashes needs no
- *     counting: in the JSON text \\ud800 the first two make an escaped
- *     backslash and "ud800" is text.  Outside strings valid JSON has no
- *     backslash, and the lexer refuses one there before any check here
- *     could matter (see below).
+ *     must follow a high one.
  *
- * Both are one byte-exact state machine carried across pieces, so where
- * the body is split changes nothing.  The first problem is seen at a
- * "detection" byte, never before the '\\' or lead byte it is about and
- * never after the closing quote of its string.  llr_req_feed() gives
- * the lexer only the bytes before the detection byte (and a bad lead
- * byte that is the detection byte: it cannot end a string either).  So
- * the lexer cannot deliver the offending string (its closing quote is
- * not among them), a JSON error earlier in the body is still reported
- * as the lexer's, and so is a backslash or non-ASCII byte outside a
- * string.  Only then is the problem found here reported: it is always
- * inside a string.
+ * A problem is reported (llr_check_fail()) at the byte where it shows:
+ * the bad byte of a sequence, the byte after a high surrogate's escape
+ * that is not the '\\' or 'u' of another escape, the last hex digit of
+ * the escape that makes the pair wrong; a JSON error before that byte
+ * is the lexer's.  The message gives the offset of the sequence's lead
+ * byte or of the lone surrogate's '\\'.
  */
 
-#define LLR_HIGH_BITS  0x8080808080808080ULL
-
-/* not 0 if and only if a byte of w is '\' */
-#define llr_has_backslash(w)                                                  \
-    ((((w) ^ 0x5c5c5c5c5c5c5c5cULL) - 0x0101010101010101ULL)                  \
-     & ~((w) ^ 0x5c5c5c5c5c5c5c5cULL) & LLR_HIGH_BITS)
-
-/* where the check is; at most one escape or sequence is in progress */
-#define LLR_K_IDLE        0
-#define LLR_K_BS          1     /* after the '\' that starts an escape */
-#define LLR_K_HEX         2     /* in the 4 hex digits of \u */
-#define LLR_K_WANT_BS     3     /* after a high surrogate: '\' must come */
-#define LLR_K_UTF8        4     /* in a multi-byte sequence */
-
-/* what was wrong */
-#define LLR_U8_BYTE       1     /* F8-FF */
-#define LLR_U8_CONT       2     /* a continuation byte without a lead */
-#define LLR_U8_OVERLONG   3
-#define LLR_U8_SURROGATE  4
-#define LLR_U8_TOO_LARGE  5
-#define LLR_U8_SHORT      6     /* the sequence ends too early */
+#define LLR_U8_BYTE       LLR_JTOK_U8_BYTE
+#define LLR_U8_CONT       LLR_JTOK_U8_CONT
 #define LLR_U8_LONE       7     /* not UTF-8: a lone surrogate escape */
-
-
-/*
- * Checks a piece: returns how many of its bytes the lexer may see, and
- * sets *bad when a problem was found after them (the error is then
- * reported by llr_check_fail() unless the lexer finds one first).  The
- * state lives in locals while the loop runs.
- */
-
-static size_t
-llr_check(llr_req_t *rq, const unsigned char *p, size_t len, size_t base,
-    int *bad)
-{
-    size_t        i;
-    uint64_t      w;
-    unsigned      c, d, state, need, lo, hi, digits, cp, high;
-    llr_check_t  *ck;
-#if defined(__SSE2__)
-    unsigned      mask;
-    __m128i       v, v2, backslash;
-
-    backslash = _mm_set1_epi8('\\');
-#endif
-
-    ck = &rq->chk;
-
-    state = ck->state;
-    need = ck->u8_need;
-    lo = ck->u8_lo;
-    hi = ck->u8_hi;
-    digits = ck->esc_digits;
-    cp = ck->esc_cp;
-    high = ck->esc_high;
-
-    *bad = 0;
-    i = 0;
-
-    for ( ;; ) {
-
-        /* in an escape or a sequence: byte by byte */
-
-        while (state != LLR_K_IDLE) {
-            if (i == len) {
-                goto done;
-            }
-
-            c = p[i];
-
-            switch (state) {
-
-            case LLR_K_UTF8:
-                if (c < lo || c > hi) {
-                    ck->u8_byte = (unsigned char) c;
-                    ck->bad = (c < 0x80 || c > 0xbf) ? LLR_U8_SHORT
-                              : ck->u8_lead == 0xed ? LLR_U8_SURROGATE
-                              : ck->u8_lead == 0xf4 ? LLR_U8_TOO_LARGE
-                              : LLR_U8_OVERLONG;        /* after E0, F0 */
-                    goto bad;
-                }
-
-                lo = 0x80;
-                hi = 0xbf;
-
-                if (--need == 0) {
-                    state = LLR_K_IDLE;
-                }
-
-                break;
-
-            case LLR_K_BS:
-                if (c == 'u') {
-                    state = LLR_K_HEX;
-                    digits = 0;
-                    cp = 0;
-                    break;
-                }
-
-                if (high) {
-                    goto lone_high;
-                }
-
-                /*
-                 * a short escape, "\\" included, is done; a byte that
-                 * cannot follow '\' is a lexer error
-                 */
-                state = LLR_K_IDLE;
-                break;
-
-            case LLR_K_HEX:
-                if (c >= '0' && c <= '9') {
-                    d = c - '0';
-
-                } else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f') {
-                    d = (c | 0x20) - 'a' + 10;
-
-                } else {
-                    /* not an escape: a lexer error */
-                    state = LLR_K_IDLE;
-                    high = 0;
-                    break;
-                }
-
-                cp = (cp << 4) | d;
-
-                if (++digits < 4) {
-                    break;
-                }
-
-                state = LLR_K_IDLE;
-
-                if (high) {
-                    if (cp < 0xdc00 || cp > 0xdfff) {
-                        goto lone_high;
-                    }
-
-                    high = 0;
-
-                } else if (cp >= 0xd800 && cp <= 0xdbff) {
-                    high = cp;
-                    ck->esc_high_at = ck->esc_at;
-                    state = LLR_K_WANT_BS;
-
-                } else if (cp >= 0xdc00 && cp <= 0xdfff) {
-                    ck->esc_bad = cp;
-                    ck->esc_bad_at = ck->esc_at;
-                    ck->bad = LLR_U8_LONE;
-                    goto bad;
-                }
-
-                break;
-
-            default: /* LLR_K_WANT_BS */
-                if (c != '\\') {
-                    goto lone_high;
-                }
-
-                ck->esc_at = base + i;
-                state = LLR_K_BS;
-                break;
-            }
-
-            i++;
-        }
-
-        /* ASCII but '\': nothing to do, 16 or 8 bytes at a time */
-
-#if defined(__SSE2__)
-        while (len - i >= 32) {
-            v = _mm_loadu_si128((const __m128i *) (p + i));
-            v2 = _mm_loadu_si128((const __m128i *) (p + i + 16));
-            mask = (unsigned) _mm_movemask_epi8(_mm_or_si128(v,
-                                         _mm_cmpeq_epi8(v, backslash)))
-                   | ((unsigned) _mm_movemask_epi8(_mm_or_si128(v2,
-                                         _mm_cmpeq_epi8(v2, backslash)))
-                      << 16);
-
-            if (mask) {
-                /* straight to the first '\' or non-ASCII byte */
-                i += (size_t) __builtin_ctz(mask);
-                goto found;
-            }
-
-            i += 32;
-        }
-
-        while (len - i >= 16) {
-            v = _mm_loadu_si128((const __m128i *) (p + i));
-            mask = (unsigned) _mm_movemask_epi8(_mm_or_si128(v,
-                                         _mm_cmpeq_epi8(v, backslash)));
-
-            if (mask) {
-                i += (size_t) __builtin_ctz(mask);
-                goto found;
-            }
-
-            i += 16;
-        }
-#endif
-
-        while (len - i >= 8) {
-            memcpy(&w, p + i, 8);
-
-            if ((w & LLR_HIGH_BITS) || llr_has_backslash(w)) {
-                break;
-            }
-
-            i += 8;
-        }
-
-        while (i < len && p[i] < 0x80 && p[i] != '\\') {
-            i++;
-        }
-
-        if (i == len) {
-            goto done;
-        }
-
-#if defined(__SSE2__)
-    found:
-#endif
-
-        c = p[i];
-
-        if (c == '\\') {
-            ck->esc_at = base + i;
-            state = LLR_K_BS;
-            i++;
-            continue;
-        }
-
-        /* a lead byte (Unicode Table 3-7) */
-
-        ck->u8_at = base + i;
-        ck->u8_lead = (unsigned char) c;
-
-        if (c < 0xc2 || c > 0xf4) {
-            ck->u8_byte = (unsigned char) c;
-            ck->bad = c < 0xc0 ? LLR_U8_CONT
-                      : c < 0xc2 ? LLR_U8_OVERLONG
-                      : c < 0xf8 ? LLR_U8_TOO_LARGE : LLR_U8_BYTE;
-
-            /*
-             * the lexer sees this byte too: outside a string it refuses it,
-             * in a string the byte cannot end the string
-             */
-            i++;
-            goto bad;
-        }
-
-        lo = 0x80;
-        hi = 0xbf;
-
-        if (c < 0xe0) {
-            need = 1;
-
-        } else if (c < 0xf0) {
-            need = 2;
-
-            if (c == 0xe0) {
-                lo = 0xa0;                  /* not overlong */
-
-            } else if (c == 0xed) {
-                hi = 0x9f;                  /* not a surrogate */
-            }
-
-        } else {
-            need = 3;
-
-            if (c == 0xf0) {
-                lo = 0x90;                  /* not overlong */
-
-            } else if (c == 0xf4) {
-                hi = 0x8f;                  /* not above U+10FFFF */
-            }
-        }
-
-        state = LLR_K_UTF8;
-        i++;
-    }
-
-lone_high:
-
-    ck->esc_bad = high;
-    ck->esc_bad_at = ck->esc_high_at;
-    ck->bad = LLR_U8_LONE;
-
-bad:
-
-    *bad = 1;
-
-done:
-
-    ck->state = (unsigned char) state;
-    ck->u8_need = (unsigned char) need;
-    ck->u8_lo = (unsigned char) lo;
-    ck->u8_hi = (unsigned char) hi;
-    ck->esc_digits = (unsigned char) digits;
-    ck->esc_cp = cp;
-    ck->esc_high = high;
-
-    return i;
-}
-
-
-/* the body ended: a sequence or an escape in progress is an error */
-
-static int
-llr_check_pending(llr_req_t *rq)
-{
-    llr_check_t  *ck;
-
-    ck = &rq->chk;
-
-    if (ck->esc_high) {
-        ck->esc_bad = ck->esc_high;
-        ck->esc_bad_at = ck->esc_high_at;
-        ck->bad = LLR_U8_LONE;
-        return 1;
-    }
-
-    if (ck->state == LLR_K_UTF8) {
-        ck->bad = LLR_U8_SHORT;
-        return 1;
-    }
-
-    return 0;
-}
 
 
 static void
@@ -2825,20 +2524,8 @@ llr_check_fail(llr_req_t *rq)
                  "a lead byte", ck->u8_byte);
         break;
 
-    case LLR_U8_OVERLONG:
-        snprintf(what, sizeof(what), "overlong encoding");
-        break;
-
-    case LLR_U8_SURROGATE:
-        snprintf(what, sizeof(what), "encoded surrogate");
-        break;
-
-    case LLR_U8_TOO_LARGE:
-        snprintf(what, sizeof(what), "code point above U+10FFFF");
-        break;
-
     default:
-        snprintf(what, sizeof(what), "incomplete sequence");
+        snprintf(what, sizeof(what), "%s", llr_jtok_u8_error(ck->bad));
         break;
     }
 
@@ -2851,65 +2538,144 @@ llr_check_fail(llr_req_t *rq)
 /*
  * The lexer.  Strict JSON (RFC 8259): one value, no comments, no
  * trailing commas, numbers as in the grammar, strings without control
- * bytes and with valid escapes; UTF-8 and surrogate escapes are
- * llr_check()'s.  It drives the handlers above and keeps, across
- * pieces, only its state and the token a piece ended in (tbuf).
+ * bytes, with valid escapes, UTF-8 and surrogate pairs (above).  It
+ * drives the handlers above and keeps, across pieces, only its state
+ * and the token a piece ended in (tbuf).
  */
 
-/* 1 for the bytes a string body may hold as they are */
-static const unsigned char  llr_str_plain[256] = {
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1
+/* the offset in the body of p, a place in the piece being lexed */
+#define llr_lex_off(rq, p)                                                   \
+    ((rq)->lex_base + (size_t) ((p) - (rq)->lex_data))
+
+
+/* 1 for the bytes that make a short escape after '\\' */
+static const unsigned char  llr_str_short[256] = {
+    ['"'] = 1, ['\\'] = 1, ['/'] = 1, ['b'] = 1, ['f'] = 1, ['n'] = 1,
+    ['r'] = 1, ['t'] = 1
 };
 
-static const char  *llr_lits[] = { "true", "false", "null" };
 
-
-/* the first '"', '\\' or control byte at or after p, or end */
+/* the rest of a UTF-8 sequence from p: where it stopped, or NULL */
 
 static llr_inline const unsigned char *
-llr_str_special(const unsigned char *p, const unsigned char *end)
+llr_str_u8(llr_req_t *rq, const unsigned char *p, const unsigned char *end)
 {
-#if defined(__SSE2__)
-    unsigned  m;
-    __m128i   v, quote, bs, ctl;
+    unsigned  e;
 
-    quote = _mm_set1_epi8('"');
-    bs = _mm_set1_epi8('\\');
-    ctl = _mm_set1_epi8(0x1f);
-
-    while (end - p >= 16) {
-        v = _mm_loadu_si128((const __m128i *) p);
-        m = (unsigned) _mm_movemask_epi8(
-                _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote),
-                                          _mm_cmpeq_epi8(v, bs)),
-                             _mm_cmpeq_epi8(_mm_max_epu8(v, ctl), ctl)));
-
-        if (m) {
-            return p + __builtin_ctz(m);
+    while (rq->str_u8.need) {
+        if (p == end) {
+            rq->str_state = LLR_S_UTF8;
+            return end;
         }
 
-        p += 16;
-    }
-#endif
+        e = llr_jtok_u8_next(&rq->str_u8, *p);
 
-    while (p < end && llr_str_plain[*p]) {
+        if (e) {
+            rq->chk.u8_at = rq->str_u8_at;
+            rq->chk.u8_byte = *p;
+            rq->chk.bad = (unsigned char) e;
+            return NULL;
+        }
+
         p++;
     }
+
+    rq->str_state = LLR_S_TEXT;
+
+    return p;
+}
+
+
+/*
+ * The UTF-8 sequences of a run of non-ASCII text from p: returns the
+ * next ASCII byte, end if the piece ends first, or NULL (rq->chk set)
+ */
+static llr_inline const unsigned char *
+llr_str_u8_run(llr_req_t *rq, const unsigned char *p,
+    const unsigned char *end)
+{
+    unsigned  c, e;
+
+    c = *p;
+
+    do {
+        e = llr_jtok_u8_lead(&rq->str_u8, c);
+
+        if (e) {
+            rq->chk.u8_at = llr_lex_off(rq, p);
+            rq->chk.u8_byte = (unsigned char) c;
+            rq->chk.bad = (unsigned char) e;
+            return NULL;
+        }
+
+        rq->str_u8_at = llr_lex_off(rq, p);
+
+        p = llr_str_u8(rq, p + 1, end);
+
+        if (p == NULL || p == end) {
+            return p;
+        }
+
+        c = *p;
+
+    } while (c >= 0x80);
+
+    return p;
+}
+
+
+/* a lone high surrogate: the error is llr_check_fail()'s */
+
+static const unsigned char *
+llr_str_lone_high(llr_req_t *rq, const char **what)
+{
+    rq->chk.esc_bad = rq->str_high;
+    rq->chk.esc_bad_at = rq->str_high_at;
+    rq->chk.bad = LLR_U8_LONE;
+    *what = NULL;
+
+    return NULL;
+}
+
+
+/* the 4 hex digits of a \u escape were read: the surrogates' pairing */
+
+static const unsigned char *
+llr_str_escaped(llr_req_t *rq, const unsigned char *p, const char **what)
+{
+    unsigned  c;
+
+    c = rq->str_cp;
+
+    rq->str_state = LLR_S_TEXT;
+
+    if (rq->str_high) {
+        if (c < 0xdc00 || c > 0xdfff) {
+            return llr_str_lone_high(rq, what);
+        }
+
+        rq->str_high = 0;
+
+    } else if (c >= 0xd800 && c <= 0xdbff) {
+        rq->str_high = c;
+        rq->str_high_at = rq->str_esc_at;
+        rq->str_state = LLR_S_WANT_BS;
+
+    } else if (c >= 0xdc00 && c <= 0xdfff) {
+        rq->chk.esc_bad = c;
+        rq->chk.esc_bad_at = rq->str_esc_at;
+        rq->chk.bad = LLR_U8_LONE;
+        *what = NULL;
+        return NULL;
+    }
+
+    /*
+     * 6 bytes, decoded as UTF-8; a surrogate pair is 4 bytes, all
+     * counted with the high half
+     */
+    rq->str_less += (c < 0x80) ? 5 : (c < 0x800) ? 4
+                    : (c >= 0xd800 && c <= 0xdbff) ? 2
+                    : (c >= 0xdc00 && c <= 0xdfff) ? 6 : 3;
 
     return p;
 }
@@ -2917,13 +2683,15 @@ llr_str_special(const unsigned char *p, const unsigned char *end)
 
 /*
  * Scans a string body from p in the state rq->str_*: returns the
- * closing quote, end if the piece ends first, or NULL on an error
- * (*what and *at set).
+ * closing quote, end if the piece ends first, or NULL on an error:
+ * a JSON one (*what and *at set), or one of UTF-8 or surrogates (*what
+ * NULL, rq->chk set).
  */
 static const unsigned char *
 llr_str_scan(llr_req_t *rq, const unsigned char *p, const unsigned char *end,
     const char **what, const unsigned char **at)
 {
+    int       d;
     unsigned  c;
 
     for ( ;; ) {
@@ -2931,7 +2699,7 @@ llr_str_scan(llr_req_t *rq, const unsigned char *p, const unsigned char *end,
         switch (rq->str_state) {
 
         case LLR_S_TEXT:
-            p = llr_str_special(p, end);
+            p = llr_jtok_stop(p, end);
 
             if (p == end) {
                 return end;
@@ -2943,13 +2711,67 @@ llr_str_scan(llr_req_t *rq, const unsigned char *p, const unsigned char *end,
                 return p;
             }
 
-            if (c != '\\') {
+            if (c == '\\') {
+                rq->str_esc = 1;
+
+                /* a short escape whole in this piece: no state change */
+                if (end - p >= 2 && rq->str_high == 0
+                    && llr_str_short[p[1]])
+                {
+                    rq->str_less++;             /* 2 bytes, 1 decoded */
+                    p += 2;
+                    break;
+                }
+
+                rq->str_esc_at = llr_lex_off(rq, p);
+                rq->str_state = LLR_S_BS;
+                p++;
+                break;
+            }
+
+            if (c < 0x80) {
                 *what = "invalid character inside string";
                 *at = p;
                 return NULL;
             }
 
-            rq->str_esc = 1;
+            p = llr_str_u8_run(rq, p, end);
+
+            if (p == NULL) {
+                *what = NULL;
+                return NULL;
+            }
+
+            if (p == end) {
+                return end;
+            }
+
+            break;
+
+        case LLR_S_UTF8:
+            p = llr_str_u8(rq, p, end);
+
+            if (p == NULL) {
+                *what = NULL;
+                return NULL;
+            }
+
+            if (p == end) {
+                return end;
+            }
+
+            break;
+
+        case LLR_S_WANT_BS:
+            if (p == end) {
+                return end;
+            }
+
+            if (*p != '\\') {
+                return llr_str_lone_high(rq, what);
+            }
+
+            rq->str_esc_at = llr_lex_off(rq, p);
             rq->str_state = LLR_S_BS;
             p++;
             break;
@@ -2957,6 +2779,10 @@ llr_str_scan(llr_req_t *rq, const unsigned char *p, const unsigned char *end,
         case LLR_S_BS:
             if (p == end) {
                 return end;
+            }
+
+            if (*p != 'u' && rq->str_high) {
+                return llr_str_lone_high(rq, what);
             }
 
             switch (*p) {
@@ -2988,11 +2814,9 @@ llr_str_scan(llr_req_t *rq, const unsigned char *p, const unsigned char *end,
                 return end;
             }
 
-            c = *p;
+            d = llr_jtok_hex(*p);
 
-            if (!((c >= '0' && c <= '9') || ((c | 0x20) >= 'a'
-                                             && (c | 0x20) <= 'f')))
-            {
+            if (d < 0) {
                 *what = "invalid (non-hex) character occurs after '\\u' "
                         "inside string";
                 *at = p;
@@ -3001,126 +2825,18 @@ llr_str_scan(llr_req_t *rq, const unsigned char *p, const unsigned char *end,
 
             p++;
 
-            rq->str_cp = (rq->str_cp << 4)
-                         | (c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+            rq->str_cp = (rq->str_cp << 4) | (unsigned) d;
 
             if (++rq->str_hex < 4) {
                 break;
             }
 
-            rq->str_state = LLR_S_TEXT;
+            if (llr_str_escaped(rq, p, what) == NULL) {
+                return NULL;
+            }
 
-            /*
-             * 6 bytes, decoded as UTF-8; a surrogate pair (llr_check()
-             * lets no lone half through) is 4 bytes, all counted with
-             * the high half
-             */
-            c = rq->str_cp;
-            rq->str_less += (c < 0x80) ? 5 : (c < 0x800) ? 4
-                            : (c >= 0xd800 && c <= 0xdbff) ? 2
-                            : (c >= 0xdc00 && c <= 0xdfff) ? 6 : 3;
             break;
         }
-    }
-}
-
-
-/*
- * One step of the number grammar: 1 if c continues the number, 0 if the
- * number ended before c, -1 if c cannot come here (and the number
- * cannot end before it).
- */
-static int
-llr_num_step(unsigned char *st, unsigned c)
-{
-    int  digit;
-
-    digit = (c >= '0' && c <= '9');
-
-    switch (*st) {
-
-    case LLR_N_MINUS:
-        if (!digit) {
-            return -1;
-        }
-
-        *st = c == '0' ? LLR_N_ZERO : LLR_N_INT;
-        return 1;
-
-    case LLR_N_ZERO:
-    case LLR_N_INT:
-        if (digit && *st == LLR_N_INT) {
-            return 1;
-        }
-
-        if (c == '.') {
-            *st = LLR_N_DOT;
-            return 1;
-        }
-
-        if (c == 'e' || c == 'E') {
-            *st = LLR_N_E;
-            return 1;
-        }
-
-        return 0;
-
-    case LLR_N_DOT:
-        if (!digit) {
-            return -1;
-        }
-
-        *st = LLR_N_FRAC;
-        return 1;
-
-    case LLR_N_FRAC:
-        if (digit) {
-            return 1;
-        }
-
-        if (c == 'e' || c == 'E') {
-            *st = LLR_N_E;
-            return 1;
-        }
-
-        return 0;
-
-    case LLR_N_E:
-        if (c == '+' || c == '-') {
-            *st = LLR_N_ESIGN;
-            return 1;
-        }
-
-        /* fall through */
-
-    case LLR_N_ESIGN:
-        if (!digit) {
-            return -1;
-        }
-
-        *st = LLR_N_EXP;
-        return 1;
-
-    default: /* LLR_N_EXP */
-        return digit ? 1 : 0;
-    }
-}
-
-
-static const char *
-llr_num_error(unsigned st)
-{
-    switch (st) {
-
-    case LLR_N_MINUS:
-        return "malformed number, a digit is required after the minus sign";
-
-    case LLR_N_DOT:
-        return "malformed number, a digit is required after the decimal "
-               "point";
-
-    default:
-        return "malformed number, a digit is required after the exponent";
     }
 }
 
@@ -3195,6 +2911,131 @@ llr_lex_literal(llr_req_t *rq)
 
 
 /*
+ * A message's '{' in a value passed on as written (llr_push()'s work for
+ * it, inlined): counted in the messages, its frame pushed
+ */
+static llr_inline void
+llr_lex_message(llr_req_t *rq)
+{
+    llr_frame_t  *f;
+
+    f = &rq->frames[rq->depth - 1];
+    rq->msg_index = f->n++;
+    llr_msg_start(rq, NULL);
+
+    f = &rq->frames[rq->depth++];
+    f->n = 0;
+    f->ctx = LLR_C_MESSAGE;
+    f->map = 1;
+
+    rq->g = LLR_G_KEY_OR_END;
+}
+
+
+/*
+ * A key from s to q (its closing quote) was read: its meaning, and the
+ * colon right after it taken here (nothing passed on ends at a key).
+ * Returns where lexing goes on, or NULL to stop (rq->err is set).
+ */
+static llr_inline const unsigned char *
+llr_lex_key(llr_req_t *rq, const unsigned char *s, const unsigned char *q,
+    const unsigned char *end)
+{
+    llr_frame_t          *f;
+    const unsigned char  *p;
+
+    p = q + 1;
+    f = &rq->frames[rq->depth - 1];
+
+    /*
+     * "role" or "content" of a message passed on as written (the most
+     * common keys): llr_on_map_key() inlined
+     */
+    if (rq->verb && f->ctx == LLR_C_MESSAGE && !rq->str_esc
+        && (llr_key_is(s, (size_t) (q - s), "role")
+            || llr_key_is(s, (size_t) (q - s), "content")))
+    {
+        rq->drop = 0;
+        rq->key = (q - s == 4) ? LLR_V_ROLE : LLR_V_CONTENT;
+        f->n++;
+
+    } else if (!llr_on_map_key(rq, s, (size_t) (q - s), rq->str_esc)) {
+        return NULL;
+    }
+
+    if (p < end && *p == ':') {
+        rq->g = LLR_G_VALUE;
+        return p + 1;
+    }
+
+    rq->g = LLR_G_COLON;
+
+    return p;
+}
+
+
+/*
+ * A string value from s to q (its closing quote) was read: the same,
+ * with the comma right after it in a container
+ */
+static llr_inline const unsigned char *
+llr_lex_value(llr_req_t *rq, const unsigned char *s, const unsigned char *q,
+    const unsigned char *end)
+{
+    const unsigned char  *p;
+
+    p = q + 1;
+
+    /*
+     * A message's "content" or "role" string inside a value passed on as
+     * written (a chat body's most common values): llr_on_string()'s work
+     * for them, inlined
+     */
+    if (rq->verb && !llr_ep_anthropic(rq->ep)
+        && rq->frames[rq->depth - 1].ctx == LLR_C_MESSAGE
+        && (rq->key == LLR_V_CONTENT
+            || (rq->key == LLR_V_ROLE && !rq->str_esc)))
+    {
+        if (rq->key == LLR_V_CONTENT) {
+            if (llr_msg_text(rq, s, (size_t) (q - s), rq->str_esc) != 0) {
+                return NULL;
+            }
+
+        } else if (!rq->msg_has_role) {
+            llr_msg_set_role(rq, s, (size_t) (q - s));
+
+            if (llr_msg_begin(rq) != 0) {
+                return NULL;
+            }
+        }
+
+    } else {
+        if (!llr_on_string(rq, s, (size_t) (q - s), rq->str_esc)) {
+            return NULL;
+        }
+
+        if (rq->depth == 0) {
+            rq->g = LLR_G_DONE;
+            return p;
+        }
+
+        if (llr_span_end(rq, p) != 0) {
+            return NULL;
+        }
+    }
+
+    if (p < end && *p == ',') {
+        rq->g = rq->frames[rq->depth - 1].map ? LLR_G_KEY : LLR_G_VALUE;
+        return p + 1;
+    }
+
+    rq->g = LLR_G_NEXT;
+
+    return p;
+}
+
+
+/*
  * Match literal bytes from p: returns where it stopped (end if the
  * piece ended inside the literal), or NULL if a byte does not match.
  */
@@ -3203,7 +3044,7 @@ llr_lit_scan(llr_req_t *rq, const unsigned char *p, const unsigned char *end)
 {
     const char  *lit;
 
-    lit = llr_lits[rq->lit];
+    lit = llr_jtok_lits[rq->lit];
 
     while (lit[rq->lit_pos] != '\0') {
         if (p == end) {
@@ -3223,8 +3064,7 @@ llr_lit_scan(llr_req_t *rq, const unsigned char *p, const unsigned char *end)
 
 
 /*
- * Lex a piece (the bytes llr_check() let through); base is the offset
- * of data in the body.  Errors are set in rq->err.
+ * Lex a piece; base is the offset of data in the body.  Errors are set in rq->err.
  */
 static void
 llr_lex(llr_req_t *rq, const unsigned char *data, size_t len, size_t base)
@@ -3281,14 +3121,14 @@ llr_lex(llr_req_t *rq, const unsigned char *data, size_t len, size_t base)
         st = rq->num_state;
         r = 1;
 
-        for (q = p; q < end && (r = llr_num_step(&st, *q)) == 1; q++) {
+        for (q = p; q < end && (r = llr_jtok_num_step(&st, *q)) == 1; q++) {
             /* void */
         }
 
         rq->num_state = st;
 
         if (r < 0) {
-            what = llr_num_error(st);
+            what = llr_jtok_num_error(st);
             at = q;
             goto lex_error;
         }
@@ -3319,7 +3159,7 @@ llr_lex(llr_req_t *rq, const unsigned char *data, size_t len, size_t base)
             goto lex_error;
         }
 
-        if (q == end && llr_lits[rq->lit][rq->lit_pos] != '\0') {
+        if (q == end && llr_jtok_lits[rq->lit][rq->lit_pos] != '\0') {
             return;
         }
 
@@ -3364,6 +3204,15 @@ llr_lex(llr_req_t *rq, const unsigned char *data, size_t len, size_t base)
         case '[':
             if (rq->g > LLR_G_VALUE_OR_END) {
                 goto unexpected;
+            }
+
+            /* a message in a value passed on as written */
+            if (c == '{' && rq->verb && rq->depth < LLR_REQ_MAX_DEPTH
+                && rq->frames[rq->depth - 1].ctx == LLR_C_MESSAGES)
+            {
+                llr_lex_message(rq);
+                p++;
+                continue;
             }
 
             m = llr_slot(rq);
@@ -3467,7 +3316,7 @@ llr_lex(llr_req_t *rq, const unsigned char *data, size_t len, size_t base)
             rq->str_less = 0;
 
             /* most strings have no escape: to the quote, inlined */
-            q = llr_str_special(s, end);
+            q = llr_jtok_stop_near(s, end);
 
             if (q == end || *q != '"') {
                 q = llr_str_scan(rq, q, end, &what, &at);
@@ -3487,15 +3336,14 @@ llr_lex(llr_req_t *rq, const unsigned char *data, size_t len, size_t base)
                 return;
             }
 
-            if (llr_lex_string(rq, s, (size_t) (q - s)) != 0) {
+            /* a key, or a value: what it means, what comes right after */
+            p = rq->str_key ? llr_lex_key(rq, s, q, end)
+                            : llr_lex_value(rq, s, q, end);
+
+            if (p == NULL) {
                 return;
             }
 
-            if (llr_span_end(rq, q + 1) != 0) {
-                return;
-            }
-
-            p = q + 1;
             continue;
 
         case '-': case '0': case '1': case '2': case '3': case '4':
@@ -3504,17 +3352,19 @@ llr_lex(llr_req_t *rq, const unsigned char *data, size_t len, size_t base)
                 goto unexpected;
             }
 
-            st = c == '-' ? LLR_N_MINUS : c == '0' ? LLR_N_ZERO : LLR_N_INT;
+            st = llr_jtok_num_first(c);
             s = p;
             r = 1;
 
-            for (q = p + 1; q < end && (r = llr_num_step(&st, *q)) == 1; q++)
+            for (q = p + 1;
+                 q < end && (r = llr_jtok_num_step(&st, *q)) == 1;
+                 q++)
             {
                 /* void */
             }
 
             if (r < 0) {
-                what = llr_num_error(st);
+                what = llr_jtok_num_error(st);
                 at = q;
                 goto lex_error;
             }
@@ -3555,7 +3405,7 @@ llr_lex(llr_req_t *rq, const unsigned char *data, size_t len, size_t base)
                 goto lex_error;
             }
 
-            if (q == end && llr_lits[rq->lit][rq->lit_pos] != '\0') {
+            if (q == end && llr_jtok_lits[rq->lit][rq->lit_pos] != '\0') {
                 rq->tok = LLR_TOK_LITERAL;
                 return;
             }
@@ -3612,6 +3462,12 @@ unexpected:
     return;
 
 lex_error:
+
+    if (what == NULL) {
+        /* UTF-8 or surrogates */
+        llr_check_fail(rq);
+        return;
+    }
 
     llr_syntax_error(rq, what, data, len, (size_t) (at - data),
                      base + (size_t) (at - data));
@@ -3680,8 +3536,7 @@ llr_req_set_want(llr_req_t *rq,
 llr_req_err_e
 llr_req_feed(llr_req_t *rq, const unsigned char *data, size_t len)
 {
-    int     bad;
-    size_t  before, n;
+    size_t  before;
 
     if (rq->err != LLR_REQ_OK) {
         return rq->err;
@@ -3701,23 +3556,16 @@ llr_req_feed(llr_req_t *rq, const unsigned char *data, size_t len)
     before = rq->view.body_bytes;
     rq->view.body_bytes += len;
 
-    /* the lexer sees the bytes before the first invalid one only */
-    n = llr_check(rq, data, len, before, &bad);
+    /* a verbatim value goes on from the start of this piece */
+    rq->span = data;
+    rq->lex_data = data;
+    rq->lex_base = before;
 
-    if (n) {
-        /* a verbatim value goes on from the start of this piece */
-        rq->span = data;
+    llr_lex(rq, data, len, before);
 
-        llr_lex(rq, data, n, before);
-
-        /* nothing of a piece with an invalid byte is written */
-        if (rq->verb && rq->err == LLR_REQ_OK && !bad) {
-            (void) llr_span_put(rq, data + n);
-        }
-    }
-
-    if (rq->err == LLR_REQ_OK && bad) {
-        llr_check_fail(rq);
+    /* nothing of a piece with an error is written */
+    if (rq->verb && rq->err == LLR_REQ_OK) {
+        (void) llr_span_put(rq, data + len);
     }
 
     return rq->err;
@@ -3753,10 +3601,8 @@ llr_req_finish(llr_req_t *rq)
     /* a number at the very end: complete if the grammar allows */
 
     if (rq->tok == LLR_TOK_NUMBER) {
-        if (rq->num_state == LLR_N_MINUS || rq->num_state == LLR_N_DOT
-            || rq->num_state == LLR_N_E || rq->num_state == LLR_N_ESIGN)
-        {
-            llr_syntax_error(rq, llr_num_error(rq->num_state), NULL, 0, 0,
+        if (!llr_jtok_num_complete(rq->num_state)) {
+            llr_syntax_error(rq, llr_jtok_num_error(rq->num_state), NULL, 0, 0,
                              rq->view.body_bytes);
             return rq->err;
         }
@@ -3771,12 +3617,6 @@ llr_req_finish(llr_req_t *rq)
     if (rq->tok != LLR_TOK_NONE || rq->g != LLR_G_DONE) {
         llr_syntax_error(rq, "premature EOF", NULL, 0, 0,
                          rq->view.body_bytes);
-        return rq->err;
-    }
-
-    /* cannot happen after the lexer's checks: a string is left open */
-    if (llr_check_pending(rq)) {
-        llr_check_fail(rq);
         return rq->err;
     }
 
