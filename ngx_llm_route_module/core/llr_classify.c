@@ -717,6 +717,11 @@ llr_cls_weigh_w(llr_cls_state_t *st, const uint32_t *key, size_t nk,
         memset(&a1, 0, sizeof(a1));
         da = 0;
 
+        /* two keys a round: half the loop's branches */
+
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 8
+#pragma GCC unroll 2
+#endif
         for (j = 0; j < n; j++) {
             b = (key[j] * 0x9e3779b1u) >> shift;
             row = tw + (size_t) b * (wide ? 2 * LLR_CLS_TCOLS
