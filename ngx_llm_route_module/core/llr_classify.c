@@ -27,9 +27,9 @@
  * Context (system and assistant messages, earlier user turns) is
  * tokenized newest first, at finish, until this many bytes of it have
  * been; older context messages only count towards its length.  The head
- * and tail of the latest LLR_CLS_CTX_SLOTS context messages are kept for
- * that, in a ring.  The last user turn is always tokenized (its head and
- * tail).  So at most LLR_CLS_CTX_BUDGET + 2 * (LLR_CLS_HEAD +
+ * of the latest LLR_CLS_CTX_SLOTS context messages is kept for that, in
+ * a ring (context is tokenized by its head only).  The last user turn is
+ * always tokenized (its head and tail).  So at most LLR_CLS_CTX_BUDGET + 2 * (LLR_CLS_HEAD +
  * LLR_CLS_TAIL) bytes are tokenized per request.
  */
 #define LLR_CLS_CTX_BUDGET 128
@@ -1059,7 +1059,8 @@ llr_cls_ctx_user(llr_cls_state_t *st)
     slot->msg_bytes = mg->msg_bytes;
     slot->head_len = mg->head_len;
     memcpy(slot->head, mg->head, mg->head_len);
-    memcpy(slot->tail, mg->tail, LLR_CLS_TAIL);
+
+    /* as context only its head is tokenized: the tail stays behind */
 }
 
 
@@ -1145,11 +1146,6 @@ llr_cls_text(void *ctx, const unsigned char *data, size_t len)
 
     mg = st->in;
 
-    if (mg == &st->msg) {
-        /* a user message: its option lines */
-        llr_cls_opt_scan(&st->opt, data, len);
-    }
-
     if (mg->head_len < LLR_CLS_HEAD) {
         n = LLR_CLS_HEAD - mg->head_len;
         if (n > len) {
@@ -1158,13 +1154,27 @@ llr_cls_text(void *ctx, const unsigned char *data, size_t len)
 
         memcpy(mg->head + mg->head_len, data, n);
         mg->head_len += n;
+    }
+
+    if (mg != &st->msg) {
+        /* context: only its head is ever tokenized, no tail kept */
+        mg->msg_bytes += len;
+        return;
+    }
+
+    /* a user message: its option lines */
+    llr_cls_opt_scan(&st->opt, data, len);
+
+    if (mg->msg_bytes < LLR_CLS_HEAD) {
+        n = LLR_CLS_HEAD - mg->msg_bytes;
+        if (n >= len) {
+            mg->msg_bytes += len;
+            return;
+        }
+
         mg->msg_bytes += n;
         data += n;
         len -= n;
-
-        if (len == 0) {
-            return;
-        }
     }
 
     /* beyond the head: keep the last LLR_CLS_TAIL bytes */
