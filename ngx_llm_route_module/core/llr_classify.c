@@ -29,8 +29,8 @@
  * been; older context messages only count towards its length.  The head
  * of the latest LLR_CLS_CTX_SLOTS context messages is kept for that, in
  * a ring (context is tokenized by its head only).  The last user turn is
- * always tokenized (its head and tail).  So at most LLR_CLS_CTX_BUDGET + 2 * (LLR_CLS_HEAD +
- * LLR_CLS_TAIL) bytes are tokenized per request.
+ * always tokenized (its head and tail).  So at most LLR_CLS_CTX_BUDGET +
+ * 2 * (LLR_CLS_HEAD + LLR_CLS_TAIL) bytes are tokenized per request.
  */
 #define LLR_CLS_CTX_BUDGET 128
 #define LLR_CLS_CTX_SLOTS  8       /* context messages kept */
@@ -440,6 +440,39 @@ llr_cls_mb(const unsigned char *p)
     words++
 
 /*
+ * The word hash (FNV-1a of the normal forms) of the word bytes from b[i]
+ * on, four bytes a round: fewer loop branches and index updates per byte
+ * than a byte a round, the same hash.  Returns the index of the first
+ * separator; the sentinel after the part stops it at the latest.
+ */
+
+static inline __attribute__((always_inline)) size_t
+llr_cls_hash_word(const unsigned char *b, size_t i, uint32_t *hp)
+{
+    size_t    k;
+    uint32_t  c, h;
+
+    h = *hp;
+
+    for ( ;; i += 4) {
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 8
+#pragma GCC unroll 4
+#endif
+        for (k = 0; k < 4; k++) {
+            c = llr_cls_word[b[i + k]];
+
+            if (c == 0) {
+                *hp = h;
+                return i + k;
+            }
+
+            h = (h ^ c) * LLR_FNV1A32_PRIME;
+        }
+    }
+}
+
+
+/*
  * The first pass over p[0, len).  The word state starts afresh; a line
  * starts at p if line_start; the part is the opening of a message if
  * first (its first word and bigram are keyed once more).  Returns the
@@ -496,38 +529,8 @@ llr_cls_scan(llr_cls_state_t *st, const unsigned char *p, size_t len,
 
         /* letters and digits: the word hash */
 
-        /*
-         * four bytes a round (the sentinel stops it): fewer loop
-         * branches and index updates per byte, the same hash
-         */
-
         s = i;
-        for ( ;; ) {
-            if ((c = llr_cls_word[b[i]]) == 0) {
-                break;
-            }
-            h = (h ^ c) * LLR_FNV1A32_PRIME;
-
-            if ((c = llr_cls_word[b[i + 1]]) == 0) {
-                i += 1;
-                break;
-            }
-            h = (h ^ c) * LLR_FNV1A32_PRIME;
-
-            if ((c = llr_cls_word[b[i + 2]]) == 0) {
-                i += 2;
-                break;
-            }
-            h = (h ^ c) * LLR_FNV1A32_PRIME;
-
-            if ((c = llr_cls_word[b[i + 3]]) == 0) {
-                i += 3;
-                break;
-            }
-            h = (h ^ c) * LLR_FNV1A32_PRIME;
-
-            i += 4;
-        }
+        i = llr_cls_hash_word(b, i, &h);
 
         if (i != s) {
 
