@@ -9,6 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__SSE2__)
+#include <xmmintrin.h>
+#endif
+
 #include "llr.h"
 #include "llr_classify.h"
 #include "llr_classify_train.h"
@@ -23,10 +27,10 @@
  * Context (system and assistant messages, earlier user turns) is
  * tokenized newest first, at finish, until this many bytes of it have
  * been; older context messages only count towards its length.  The head
- * and tail of the latest LLR_CLS_CTX_SLOTS context messages are kept for
- * that, in a ring.  The last user turn is always tokenized (its head and
- * tail).  So at most LLR_CLS_CTX_BUDGET + 2 * (LLR_CLS_HEAD +
- * LLR_CLS_TAIL) bytes are tokenized per request.
+ * of the latest LLR_CLS_CTX_SLOTS context messages is kept for that, in
+ * a ring (context is tokenized by its head only).  The last user turn is
+ * always tokenized (its head and tail).  So at most LLR_CLS_CTX_BUDGET +
+ * 2 * (LLR_CLS_HEAD + LLR_CLS_TAIL) bytes are tokenized per request.
  */
 #define LLR_CLS_CTX_BUDGET 128
 #define LLR_CLS_CTX_SLOTS  8       /* context messages kept */
@@ -436,6 +440,39 @@ llr_cls_mb(const unsigned char *p)
     words++
 
 /*
+ * The word hash (FNV-1a of the normal forms) of the word bytes from b[i]
+ * on, four bytes a round: fewer loop branches and index updates per byte
+ * than a byte a round, the same hash.  Returns the index of the first
+ * separator; the sentinel after the part stops it at the latest.
+ */
+
+static inline __attribute__((always_inline)) size_t
+llr_cls_hash_word(const unsigned char *b, size_t i, uint32_t *hp)
+{
+    size_t    k;
+    uint32_t  c, h;
+
+    h = *hp;
+
+    for ( ;; i += 4) {
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 8
+#pragma GCC unroll 4
+#endif
+        for (k = 0; k < 4; k++) {
+            c = llr_cls_word[b[i + k]];
+
+            if (c == 0) {
+                *hp = h;
+                return i + k;
+            }
+
+            h = (h ^ c) * LLR_FNV1A32_PRIME;
+        }
+    }
+}
+
+
+/*
  * The first pass over p[0, len).  The word state starts afresh; a line
  * starts at p if line_start; the part is the opening of a message if
  * first (its first word and bigram are keyed once more).  Returns the
@@ -493,10 +530,7 @@ llr_cls_scan(llr_cls_state_t *st, const unsigned char *p, size_t len,
         /* letters and digits: the word hash */
 
         s = i;
-        while ((c = llr_cls_word[b[i]]) != 0) {
-            h = (h ^ c) * LLR_FNV1A32_PRIME;
-            i++;
-        }
+        i = llr_cls_hash_word(b, i, &h);
 
         if (i != s) {
 
@@ -686,6 +720,11 @@ llr_cls_weigh_w(llr_cls_state_t *st, const uint32_t *key, size_t nk,
         memset(&a1, 0, sizeof(a1));
         da = 0;
 
+        /* two keys a round: half the loop's branches */
+
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 8
+#pragma GCC unroll 2
+#endif
         for (j = 0; j < n; j++) {
             b = (key[j] * 0x9e3779b1u) >> shift;
             row = tw + (size_t) b * (wide ? 2 * LLR_CLS_TCOLS
@@ -1023,7 +1062,8 @@ llr_cls_ctx_user(llr_cls_state_t *st)
     slot->msg_bytes = mg->msg_bytes;
     slot->head_len = mg->head_len;
     memcpy(slot->head, mg->head, mg->head_len);
-    memcpy(slot->tail, mg->tail, LLR_CLS_TAIL);
+
+    /* as context only its head is tokenized: the tail stays behind */
 }
 
 
@@ -1109,11 +1149,6 @@ llr_cls_text(void *ctx, const unsigned char *data, size_t len)
 
     mg = st->in;
 
-    if (mg == &st->msg) {
-        /* a user message: its option lines */
-        llr_cls_opt_scan(&st->opt, data, len);
-    }
-
     if (mg->head_len < LLR_CLS_HEAD) {
         n = LLR_CLS_HEAD - mg->head_len;
         if (n > len) {
@@ -1122,13 +1157,27 @@ llr_cls_text(void *ctx, const unsigned char *data, size_t len)
 
         memcpy(mg->head + mg->head_len, data, n);
         mg->head_len += n;
+    }
+
+    if (mg != &st->msg) {
+        /* context: only its head is ever tokenized, no tail kept */
+        mg->msg_bytes += len;
+        return;
+    }
+
+    /* a user message: its option lines */
+    llr_cls_opt_scan(&st->opt, data, len);
+
+    if (mg->msg_bytes < LLR_CLS_HEAD) {
+        n = LLR_CLS_HEAD - mg->msg_bytes;
+        if (n >= len) {
+            mg->msg_bytes += len;
+            return;
+        }
+
         mg->msg_bytes += n;
         data += n;
         len -= n;
-
-        if (len == 0) {
-            return;
-        }
     }
 
     /* beyond the head: keep the last LLR_CLS_TAIL bytes */
@@ -1372,12 +1421,49 @@ llr_cls_dense(llr_cls_state_t *st, const llr_req_view_t *view)
 }
 
 
+/*
+ * A bit per dense feature that is not zero (as d != 0.0f: -0.0 is
+ * zero, NaN is not), four features at a time where SSE2 is.
+ */
+
+static void
+llr_cls_nonzero(const float *d, uint64_t *mask)
+{
+    int       g;
+#if defined(__SSE2__)
+    __m128    zero;
+    uint64_t  bits;
+
+    zero = _mm_setzero_ps();
+#endif
+
+    memset(mask, 0, (LLR_CLS_NSTRUCT + 63) / 64 * sizeof(uint64_t));
+
+#if defined(__SSE2__)
+
+    for (g = 0; g < LLR_CLS_NSTRUCT; g += 4) {
+        bits = (uint64_t) _mm_movemask_ps(_mm_cmpneq_ps(_mm_loadu_ps(d + g),
+                                                        zero));
+        mask[g / 64] |= bits << (g % 64);
+    }
+
+#else
+
+    for (g = 0; g < LLR_CLS_NSTRUCT; g++) {
+        mask[g / 64] |= (uint64_t) (d[g] != 0.0f) << (g % 64);
+    }
+
+#endif
+}
+
+
 void
 llr_cls_finish(void *state, const llr_req_view_t *view,
     llr_cls_result_t *res)
 {
-    int                     g, best, nz;
+    int                     g, h, best, nz;
     size_t                  t, nt, nv;
+    uint64_t                nzm[(LLR_CLS_NSTRUCT + 63) / 64], bits;
     float                   z[LLR_CLS_MAX_TASKS], d, zd, mx;
     uint8_t                 nzi[LLR_CLS_NSTRUCT];
     llr_v4sf_t              zv[LLR_CLS_MAX_TASKS / 4], w;
@@ -1426,18 +1512,23 @@ llr_cls_finish(void *state, const llr_req_view_t *view,
     nz = 0;
     nv = (nt + 3) / 4;
 
-    for (g = 0; g < LLR_CLS_NSTRUCT; g++) {
-        d = st->dense[g];
-        if (d == 0.0f) {
-            continue;
-        }
+    llr_cls_nonzero(st->dense, nzm);
 
-        nzi[nz++] = (uint8_t) g;
-        zd += d * m->diff_dense[g];
+    for (h = 0; h < LLR_CLS_NSTRUCT; h += 64) {
 
-        for (t = 0; t < nv; t++) {
-            memcpy(&w, &m->task_dense[g][4 * t], sizeof(w));
-            zv[t] += d * w;
+        /* in ascending order, as a loop over every feature would */
+
+        for (bits = nzm[h / 64]; bits; bits &= bits - 1) {
+            g = h + __builtin_ctzll(bits);
+            d = st->dense[g];
+
+            nzi[nz++] = (uint8_t) g;
+            zd += d * m->diff_dense[g];
+
+            for (t = 0; t < nv; t++) {
+                memcpy(&w, &m->task_dense[g][4 * t], sizeof(w));
+                zv[t] += d * w;
+            }
         }
     }
 
