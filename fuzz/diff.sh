@@ -104,7 +104,7 @@ extract() {
 }
 
 OLD_SRC=$(extract "$OLD_REV") || { echo "fuzz/diff.sh: no $OLD_REV" >&2; exit 2; }
-OLD_TAG=old-$(basename "$OLD_SRC")
+OLD_TAG=old-nocmp-$(basename "$OLD_SRC")
 
 if [ -n "$NEW_REV" ]; then
     NEW_SRC=$(extract "$NEW_REV") \
@@ -127,10 +127,14 @@ fi
 
 # --- one side: core objects + adapters, symbols prefixed, one archive ------
 
-# build_side SRC TAG PREFIX: prints the archive
+# build_side SRC TAG PREFIX: prints the archive.  The old side without
+# libFuzzer's comparison tracing (half the time of an execution went to
+# it); the new side's comparisons still guide the mutations.
 build_side() {
-    local src=$1 tag=$2 prefix=$3 obj=$OUT/obj/$2 f o lib n=0 pid
+    local src=$1 tag=$2 prefix=$3 obj=$OUT/obj/$2 f o lib n=0 pid cov=""
     local -a objs pids
+
+    [ "$prefix" = old ] && cov=-fno-sanitize-coverage=trace-cmp
 
     mkdir -p "$obj/raw" "$obj/renamed"
     lib=$obj/lib$prefix.a
@@ -152,8 +156,8 @@ build_side() {
             echo "CC $tag/$(basename "$f")" >&2
             rm -f "$o"
             $CLANG $CFLAGS -fsanitize=fuzzer-no-link,address,undefined \
-                -fno-sanitize-recover=all -I"$src" -I"$TOP/fuzz/diff" \
-                -c "$f" -o "$o" >&2 &
+                -fno-sanitize-recover=all $cov -I"$src" \
+                -I"$TOP/fuzz/diff" -c "$f" -o "$o" >&2 &
             pids+=($!)
             n=$((n + 1))
             if [ "$n" -ge "$JOBS" ]; then
