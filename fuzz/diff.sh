@@ -25,7 +25,7 @@
 #   DIFF_BYTES=1  the request scanner's output must be the same bytes
 #                 (default: the same JSON, see fuzz/diff/diff_req.c)
 #   DIFF_TAP_TEMPLATES=1  the new SSE parser feeds the tap from its
-#                 templates (see fuzz/diff/diff_sse.c)
+#                 templates: compare that too (fuzz/diff/diff_sse.c)
 #   CLANG         the compiler (default clang)
 #
 # Each core/ is compiled (ASan, UBSan, libFuzzer coverage) into

@@ -11,11 +11,13 @@
  *   1. without any cache (LLR_SSE_NO_CACHE), in pieces;
  *   2. with the (empty) template cache, whole;
  *   3. with the templates run 2 left, in pieces;
- *   4. with the text tap set, in other pieces: the prefix cache only,
- *      as the module runs a tapped stream (with DIFF_TAP_TEMPLATES=1
- *      the new side uses its template cache too: for a tree whose
- *      templates feed the tap);
- *   5. in the other format, with the templates of both.
+ *   4. with the text tap set, in other pieces: the old side without a
+ *      cache (what scanning every byte gives), the new side with the
+ *      prefix cache (as main's module runs a tapped stream);
+ *   5. in the other format, with the templates of both;
+ *   6. only with DIFF_TAP_TEMPLATES=1 (a new tree whose tapped streams
+ *      use the templates, i27-answer): run 4 again with the new side
+ *      using its template cache too.
  * Required the same: what feed and finish return, the bytes emitted,
  * every llr_resp_t field, the counters (events, json_events,
  * bad_events, oversized_events, stripped), done, ended, content_seen,
@@ -139,7 +141,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     step = 1 + data[2] % 32;
 
-    for (run = 1; run <= 5; run++) {
+    for (run = 1; run <= (tap_tpl ? 6 : 5); run++) {
         memset(&cfg, 0, sizeof(diff_sse_cfg_t));
 
         cfg.strip = data[0] & 1;
@@ -161,7 +163,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             cfg.step = step;
             break;
         case 4:
-            cfg.cache = 1;
+        case 6:
+            cfg.cache = 0;
             cfg.tap = 1;
             cfg.step = step + 5;
             break;
@@ -174,7 +177,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
         ncfg = cfg;
 
-        if (run == 4 && tap_tpl) {
+        if (run == 4) {
+            ncfg.cache = 1;
+
+        } else if (run == 6) {
             ncfg.cache = 2;
         }
 
