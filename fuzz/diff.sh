@@ -324,6 +324,15 @@ for t in $TARGETS; do
 done
 echo "total time $(( $(date +%s) - start ))s"
 
+# how often each kind of difference and information was seen
+for t in $TARGETS; do
+    [ -f "$OUT/logs/$t.info" ] || continue
+    if grep -q '^count ' "$OUT/logs/$t.info"; then
+        echo "$t: kinds seen (executions), first examples in $OUT/logs/$t.info:"
+        grep '^count ' "$OUT/logs/$t.info" | sed 's/^count /  /'
+    fi
+done
+
 if [ "$fail" != 0 ]; then
     echo
     grep -h '^DIFFERENCE ' "$OUT"/logs/*.log | sort -u | head -40

@@ -205,10 +205,33 @@ diff_resp_cmp(const diff_resp_t *a, const diff_resp_t *b)
 #define DIFF_KINDS  256
 
 static char      diff_seen[DIFF_KINDS][80];
+static uint64_t  diff_count[DIFF_KINDS];
 static unsigned  diff_nseen;
 
 
-/* the first time this kind is reported in this process */
+/* at exit: how often each kind was seen, into DIFF_INFO */
+static void
+diff_counts(void)
+{
+    FILE        *f;
+    unsigned     i;
+    const char  *path;
+
+    path = getenv("DIFF_INFO");
+    f = path != NULL && path[0] != '\0' ? fopen(path, "a") : NULL;
+
+    for (i = 0; i < diff_nseen; i++) {
+        fprintf(f ? f : stderr, "count %s %llu\n", diff_seen[i],
+                (unsigned long long) diff_count[i]);
+    }
+
+    if (f != NULL) {
+        fclose(f);
+    }
+}
+
+
+/* the first time this kind is reported in this process (and counted) */
 static int
 diff_new_kind(const char *target, const char *kind)
 {
@@ -219,13 +242,21 @@ diff_new_kind(const char *target, const char *kind)
 
     for (i = 0; i < diff_nseen; i++) {
         if (strcmp(diff_seen[i], k) == 0) {
+            diff_count[i]++;
             return 0;
         }
     }
 
-    if (diff_nseen < DIFF_KINDS) {
-        memcpy(diff_seen[diff_nseen++], k, sizeof(k));
+    if (diff_nseen == DIFF_KINDS) {
+        return 0;                       /* enough to read */
     }
+
+    if (diff_nseen == 0) {
+        atexit(diff_counts);
+    }
+
+    diff_count[diff_nseen] = 1;
+    memcpy(diff_seen[diff_nseen++], k, sizeof(k));
 
     return 1;
 }

@@ -165,19 +165,64 @@ req_fail(const char *kind, int run, const char *fmt, const char *a,
     }
 
 
-/* the skeleton of a message: digits left out (offsets may differ) */
-static uint64_t
-msg_kind(const char *s)
+/*
+ * The skeleton of a message: without the excerpt after "near '" and, if
+ * digits, without the digits (the byte offset)
+ */
+static void
+msg_skeleton(const char *s, int digits, char *d, size_t size)
 {
-    uint64_t  h = 0xcbf29ce484222325ULL;
+    size_t       n;
+    const char  *near;
 
-    for (/* void */; *s; s++) {
-        if (*s < '0' || *s > '9') {
-            h = (h ^ (unsigned char) *s) * 0x100000001b3ULL;
+    near = strstr(s, "near '");
+    n = near ? (size_t) (near - s) : strlen(s);
+
+    for (/* void */; n && size > 1; s++, n--) {
+        if (digits || *s < '0' || *s > '9') {
+            *d++ = *s;
+            size--;
         }
     }
 
-    return h;
+    *d = '\0';
+}
+
+
+/* what kind of difference between two messages */
+static void
+msg_kind(int err, const char *o, const char *n, char *k, size_t size)
+{
+    uint64_t  h;
+    char      a[256], b[256], *p;
+
+    msg_skeleton(o, 1, a, sizeof(a));
+    msg_skeleton(n, 1, b, sizeof(b));
+
+    if (strcmp(a, b) == 0) {
+        snprintf(k, size, "msg-%d-near-excerpt", err);
+        return;
+    }
+
+    msg_skeleton(o, 0, a, sizeof(a));
+    msg_skeleton(n, 0, b, sizeof(b));
+
+    if (strcmp(a, b) == 0) {
+        snprintf(k, size, "msg-%d-offset", err);
+        return;
+    }
+
+    h = 0xcbf29ce484222325ULL;
+
+    for (p = a; *p; p++) {
+        h = (h ^ (unsigned char) *p) * 0x100000001b3ULL;
+    }
+
+    for (p = b; *p; p++) {
+        h = (h ^ (unsigned char) *p) * 0x100000001b3ULL;
+    }
+
+    snprintf(k, size, "msg-%d-wording-%016llx", err, (unsigned long long) h);
 }
 
 
@@ -263,9 +308,7 @@ req_cmp(int run, const diff_req_res_t *o, const diff_req_res_t *n)
         }
 
         if (strcmp(o->msg, n->msg) != 0) {
-            snprintf(k, sizeof(k), "msg-%d-%016llx", o->err,
-                     (unsigned long long) (msg_kind(o->msg) * 31
-                                           + msg_kind(n->msg)));
+            msg_kind(o->err, o->msg, n->msg, k, sizeof(k));
             diff_info("req", k, in_data, in_size,
                       "error %d, param %s: old \"%s\" new \"%s\"", o->err,
                       o->has_param ? o->param : "NULL", o->msg, n->msg);
