@@ -207,6 +207,18 @@ size_t diff_first(const diff_buf_t *a, const diff_buf_t *b);
 /* the two diff_resp_t differ: the name of the first field, or NULL */
 const char *diff_resp_cmp(const diff_resp_t *a, const diff_resp_t *b);
 
+/*
+ * The two answers' llr_resp_t differ: reported (diff_mismatch(), kind
+ * "<field>-run<run>") and 1; or 0
+ */
+int diff_resp_check(const char *target, int run, const unsigned char *input,
+    size_t size, const diff_resp_t *o, const diff_resp_t *n);
+
+/* malloc(3) as an llr_alloc_t's members, for both sides */
+void *diff_malloc(void *ctx, size_t size);
+void *diff_realloc(void *ctx, void *ptr, size_t size);
+void diff_free(void *ctx, void *ptr);
+
 /* the text tap of both answer scanners: records into a diff_buf_t */
 void diff_tap(void *ctx, unsigned kind, uint32_t choice, uint32_t index,
     const unsigned char *raw, size_t len, unsigned flags);

@@ -200,6 +200,50 @@ diff_resp_cmp(const diff_resp_t *a, const diff_resp_t *b)
 }
 
 
+void *
+diff_malloc(void *ctx, size_t size)
+{
+    return malloc(size);
+}
+
+
+void *
+diff_realloc(void *ctx, void *ptr, size_t size)
+{
+    return realloc(ptr, size);
+}
+
+
+void
+diff_free(void *ctx, void *ptr)
+{
+    free(ptr);
+}
+
+
+int
+diff_resp_check(const char *target, int run, const unsigned char *input,
+    size_t size, const diff_resp_t *o, const diff_resp_t *n)
+{
+    char         k[64];
+    const char  *f;
+
+    f = diff_resp_cmp(o, n);
+    if (f == NULL) {
+        return 0;
+    }
+
+    snprintf(k, sizeof(k), "%s-run%d", f, run);
+    diff_mismatch(target, k, input, size, "run %d: llr_resp_t.%s differs "
+                  "(content_bytes old %llu new %llu, model old %s new %s)",
+                  run, f, (unsigned long long) o->content_bytes,
+                  (unsigned long long) n->content_bytes,
+                  diff_show(o->model, o->model_len),
+                  diff_show(n->model, n->model_len));
+    return 1;
+}
+
+
 /* --- reports -------------------------------------------------------- */
 
 #define DIFF_KINDS  256

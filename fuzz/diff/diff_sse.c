@@ -70,8 +70,7 @@ sse_buf_fail(int run, const char *what, const diff_buf_t *o,
 static void
 sse_cmp(int run, const diff_sse_res_t *o, const diff_sse_res_t *n)
 {
-    char         k[64];
-    const char  *f;
+    char  k[64];
 
     SSE_CMP(feed_rc);
     SSE_CMP(finish_rc);
@@ -85,16 +84,7 @@ sse_cmp(int run, const diff_sse_res_t *o, const diff_sse_res_t *n)
     SSE_CMP(content_seen);
     SSE_CMP(in_event);
 
-    f = diff_resp_cmp(&o->res, &n->res);
-    if (f != NULL) {
-        snprintf(k, sizeof(k), "%s-run%d", f, run);
-        diff_mismatch("sse", k, in_data, in_size, "run %d: llr_resp_t.%s "
-                      "differs (content_bytes old %llu new %llu, model old "
-                      "%s new %s)", run, f,
-                      (unsigned long long) o->res.content_bytes,
-                      (unsigned long long) n->res.content_bytes,
-                      diff_show(o->res.model, o->res.model_len),
-                      diff_show(n->res.model, n->res.model_len));
+    if (diff_resp_check("sse", run, in_data, in_size, &o->res, &n->res)) {
         return;
     }
 

@@ -25,9 +25,8 @@ static void
 usage_cmp(int run, const uint8_t *data, size_t size,
     const diff_usage_res_t *o, const diff_usage_res_t *n)
 {
-    size_t       at;
-    char         a[800], k[64];
-    const char  *f;
+    size_t  at;
+    char    a[800], k[64];
 
     if (o->feed_rc != n->feed_rc || o->finish_rc != n->finish_rc) {
         snprintf(k, sizeof(k), "rc-run%d", run);
@@ -37,16 +36,7 @@ usage_cmp(int run, const uint8_t *data, size_t size,
         return;
     }
 
-    f = diff_resp_cmp(&o->res, &n->res);
-    if (f != NULL) {
-        snprintf(k, sizeof(k), "%s-run%d", f, run);
-        diff_mismatch("usage", k, data, size, "run %d: llr_resp_t.%s "
-                      "differs (model old %s new %s, content_bytes old "
-                      "%llu new %llu)", run, f,
-                      diff_show(o->res.model, o->res.model_len),
-                      diff_show(n->res.model, n->res.model_len),
-                      (unsigned long long) o->res.content_bytes,
-                      (unsigned long long) n->res.content_bytes);
+    if (diff_resp_check("usage", run, data, size, &o->res, &n->res)) {
         return;
     }
 

@@ -135,29 +135,8 @@ side_want(void *ctx, const unsigned char *model, size_t len)
 }
 
 
-static void *
-side_malloc(void *ctx, size_t size)
-{
-    return malloc(size);
-}
-
-
-static void *
-side_realloc(void *ctx, void *ptr, size_t size)
-{
-    return realloc(ptr, size);
-}
-
-
-static void
-side_free(void *ctx, void *ptr)
-{
-    free(ptr);
-}
-
-
 static const llr_alloc_t  side_alloc = {
-    side_malloc, side_realloc, side_free, NULL
+    diff_malloc, diff_realloc, diff_free, NULL
 };
 
 /* a small arena: most bodies outgrow it (fuzz/fuzz_req.c) */

@@ -105,20 +105,6 @@ side_emit(void *ctx, const unsigned char *p, size_t n)
 }
 
 
-static void *
-side_malloc(void *ctx, size_t size)
-{
-    return malloc(size);
-}
-
-
-static void
-side_free(void *ctx, void *p)
-{
-    free(p);
-}
-
-
 static llr_sse_cache_t  side_cache;
 
 
@@ -129,7 +115,7 @@ side_sse_run(const diff_sse_cfg_t *cfg, const unsigned char *data,
     size_t        i, n;
     unsigned      flags;
     llr_sse_t    *s;
-    llr_alloc_t   mem = { side_malloc, NULL, side_free, NULL };
+    llr_alloc_t   mem = { diff_malloc, NULL, diff_free, NULL };
 
     memset(res, 0, sizeof(diff_sse_res_t));
 
