@@ -87,17 +87,19 @@ mkdir -p "$OUT/src" "$OUT/obj" "$OUT/logs" "$OUT/crashes"
 
 # --- the two trees ----------------------------------------------------------
 
-# core/ of a revision, extracted once: prints the directory
+# core/ of a revision, extracted once: prints the directory, named
+# after core/'s tree (commits that leave core/ as it was share it)
 extract() {
     local sha dir
 
-    sha=$(git -C "$TOP" rev-parse --verify "$1^{commit}") || return 1
+    sha=$(git -C "$TOP" rev-parse --verify "$1:ngx_llm_route_module/core") \
+        || return 1
     dir=$OUT/src/${sha:0:12}
     if [ ! -f "$dir/.done" ]; then
         rm -rf "$dir"
         mkdir -p "$dir"
-        git -C "$TOP" archive "$sha" ngx_llm_route_module/core \
-            | tar -x -C "$dir" --strip-components=2 || return 1
+        git -C "$TOP" archive "$sha" \
+            | tar -x -C "$dir" || return 1
         : >"$dir/.done"
     fi
     echo "$dir"
@@ -110,7 +112,8 @@ if [ -n "$NEW_REV" ]; then
     NEW_SRC=$(extract "$NEW_REV") \
         || { echo "fuzz/diff.sh: no $NEW_REV" >&2; exit 2; }
     NEW_TAG=new-$(basename "$NEW_SRC")
-    NEW_NAME="$NEW_REV ($(basename "$NEW_SRC"))"
+    NEW_NAME="$NEW_REV ($(git -C "$TOP" rev-parse --short=12 "$NEW_REV"),"
+    NEW_NAME="$NEW_NAME core/ tree $(basename "$NEW_SRC"))"
 else
     NEW_DIR=${NEW_DIR:-$TOP}
     if [ -f "$NEW_DIR/ngx_llm_route_module/core/llr_req.c" ]; then
@@ -275,7 +278,7 @@ run_one() {
     echo $? >"$OUT/logs/$t.rc"
 }
 
-echo "differential fuzzing: old $OLD_REV ($(basename "$OLD_SRC"))" \
+echo "differential fuzzing: old $OLD_REV (core/ tree $(basename "$OLD_SRC"))" \
      "against new $NEW_NAME, ${SECONDS_EACH}s per target; logs in" \
      "$OUT/logs/"
 
