@@ -85,6 +85,10 @@ done
 
 mkdir -p "$OUT/src" "$OUT/obj" "$OUT/logs" "$OUT/crashes"
 
+# one build at a time (runs against two trees may start together)
+exec 9>"$OUT/.build.lock"
+flock 9
+
 # --- the two trees ----------------------------------------------------------
 
 # core/ of a revision, extracted once: prints the directory, named
@@ -216,6 +220,8 @@ for t in $TARGETS; do
         "$TOP/fuzz/diff/diff_$t.c" "$TOP/fuzz/diff/diff_common.c" \
         "$OLD_LIB" "$NEW_LIB" -lyajl -lpcre2-8 -lhiredis -lm || exit 2
 done
+
+flock -u 9
 
 if [ "$BUILD_ONLY" = 1 ]; then
     echo "built in $BIN"
