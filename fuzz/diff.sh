@@ -109,7 +109,10 @@ extract() {
     echo "$dir"
 }
 
-OLD_SRC=$(extract "$OLD_REV") || { echo "fuzz/diff.sh: no $OLD_REV" >&2; exit 2; }
+if ! OLD_SRC=$(extract "$OLD_REV"); then
+    echo "fuzz/diff.sh: no $OLD_REV" >&2
+    exit 2
+fi
 OLD_TAG=old-nocmp-$(basename "$OLD_SRC")
 
 if [ -n "$NEW_REV" ]; then
@@ -304,6 +307,8 @@ wait
 
 # --- report ------------------------------------------------------------------
 
+SAN_ERRORS='ERROR: \(AddressSanitizer\|LeakSanitizer\|libFuzzer\)'
+SAN_ERRORS="$SAN_ERRORS\\|runtime error:"
 fail=0
 printf '%-6s %11s %8s %6s %6s %6s %6s %5s  %s\n' target execs exec/s cov \
     ft corpus diffs info result
@@ -320,7 +325,7 @@ for t in $TARGETS; do
     diffs=$(grep -c '^DIFFERENCE ' "$log")
     info=$(grep -c '^info ' "$OUT/logs/$t.info" 2>/dev/null)
     if [ "$rc" = 0 ] && [ "$diffs" = 0 ] \
-       && ! grep -q 'ERROR: \(AddressSanitizer\|LeakSanitizer\|libFuzzer\)\|runtime error:' "$log"
+       && ! grep -q "$SAN_ERRORS" "$log"
     then
         result=ok
     else
