@@ -338,12 +338,13 @@ for t in $TARGETS; do
 done
 echo "total time $(( $(date +%s) - start ))s"
 
-# how often each kind of difference and information was seen
+# how often each kind of difference and information was seen (first
+# examples in the .info files), and for sse what the caches did
 for t in $TARGETS; do
     [ -f "$OUT/logs/$t.info" ] || continue
-    if grep -q '^count ' "$OUT/logs/$t.info"; then
-        echo "$t: kinds seen (executions), first examples in $OUT/logs/$t.info:"
-        grep '^count ' "$OUT/logs/$t.info" | sed 's/^count /  /'
+    if grep -q '^count \|^hits ' "$OUT/logs/$t.info"; then
+        echo "$t (executions of each kind; $OUT/logs/$t.info):"
+        grep '^count \|^hits ' "$OUT/logs/$t.info" | sed 's/^count /  /'
     fi
 done
 

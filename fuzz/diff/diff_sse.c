@@ -23,7 +23,8 @@
  * bad_events, oversized_events, stripped), done, ended, content_seen,
  * llr_sse_in_event() before the finish, the piece and offset at which
  * first_content was set, and the strings the tap saw.  prefix_hits and
- * template_hits may differ (how much work was saved).
+ * template_hits may differ (how much work was saved): their sums per run
+ * are written at exit (DIFF_INFO), to see what the runs exercised.
  */
 
 #include <stdint.h>
@@ -36,6 +37,10 @@
 
 static const unsigned char  *in_data;
 static size_t                in_size;
+
+/* per run: events resumed from the prefix cache and matched to a
+   template, old and new side (what the runs exercised) */
+static uint64_t              hits[7][4];
 
 
 static void
@@ -105,6 +110,31 @@ sse_cmp(int run, const diff_sse_res_t *o, const diff_sse_res_t *n)
 
 
 static void
+sse_hits(void)
+{
+    int          run;
+    FILE        *f;
+    const char  *path;
+
+    path = getenv("DIFF_INFO");
+    f = path != NULL && path[0] != '\0' ? fopen(path, "a") : NULL;
+
+    for (run = 1; run <= 6; run++) {
+        fprintf(f ? f : stderr, "hits run %d: prefix old %llu new %llu, "
+                "template old %llu new %llu\n", run,
+                (unsigned long long) hits[run][0],
+                (unsigned long long) hits[run][1],
+                (unsigned long long) hits[run][2],
+                (unsigned long long) hits[run][3]);
+    }
+
+    if (f != NULL) {
+        fclose(f);
+    }
+}
+
+
+static void
 sse_free(diff_sse_res_t *r)
 {
     diff_buf_free(&r->out);
@@ -120,6 +150,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     unsigned         step;
     diff_sse_cfg_t   cfg, ncfg;
     diff_sse_res_t   o, n;
+
+    static int  once;
+
+    if (!once) {
+        once = 1;
+        atexit(sse_hits);
+    }
 
     if (size < 3) {
         return 0;
@@ -178,6 +215,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         new_side_sse_run(&ncfg, data + 3, size - 3, &n);
 
         sse_cmp(run, &o, &n);
+
+        hits[run][0] += o.prefix_hits;
+        hits[run][1] += n.prefix_hits;
+        hits[run][2] += o.template_hits;
+        hits[run][3] += n.template_hits;
 
         sse_free(&o);
         sse_free(&n);
