@@ -8,6 +8,9 @@
 #   make demo       start nginx with the module and the mock provider
 #   make test-asan  everything again with AddressSanitizer + UBSan
 #   make fuzz       the libFuzzer targets, FUZZ_SECONDS each (default 60)
+#   make fuzz-diff  differential fuzzing: the scanners of main at ae85e40
+#                   against this checkout's (FUZZ_SECONDS each, default 30;
+#                   FUZZ_DIFF_ARGS="--new-rev BRANCH" for another tree)
 #   make bench      throughput and instruction-count benchmarks (bench/)
 #   make train      retrain models/default.model from ../shared/data
 #   make calibrate  the tiers of conf-examples/tiers.conf on a typical mix
@@ -65,7 +68,7 @@ TEST_PKGS    := prometheus chromium valgrind clang libclang-rt-14-dev wrk gdb \
 
 .PHONY: all module tools unit test test-unit demo demo-stop deps \
         deps-check deps-check-test clean train calibrate check-generated \
-        test-asan fuzz bench sdk-deps
+        test-asan fuzz fuzz-diff bench sdk-deps
 
 all: module tools
 
@@ -172,6 +175,10 @@ test-asan: deps-check deps-check-test all unit \
 
 fuzz: deps-check deps-check-test
 	bash fuzz/run.sh
+
+# not part of make test: it builds two cores with the sanitizers
+fuzz-diff: deps-check deps-check-test
+	bash fuzz/diff.sh $(FUZZ_DIFF_ARGS)
 
 bench: deps-check deps-check-test all
 	bash bench/callgrind.sh
