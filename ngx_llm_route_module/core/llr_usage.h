@@ -248,7 +248,8 @@ typedef struct {
      * arguments), choice and tool call index.  llr_json_init() clears
      * it, llr_json_reset() keeps it; set it after llr_json_init().
      * llr_sse's event templates do not scan the events they match: a
-     * stream whose text is tapped must not use a cache.
+     * tapped stream uses only templates of its own, which tell the tap
+     * of their text holes (llr_sse.h).
      */
     llr_json_tap_pt tap;
     void           *tap_ctx;
